@@ -1,0 +1,52 @@
+# csanalysis: the two commands of the README.
+#   make report   environment + demo data (if absent) + every notebook rendered under reports/
+#   make test     environment (if needed) + the whole test suite
+# Both are idempotent: the environment is rebuilt only when pyproject.toml or requirements.lock change.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := data/demo
+KERNEL := csanalysis
+PYTEST_ARGS ?=
+
+.PHONY: report test env demo bench lock clean-reports
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "csanalysis needs Python 3.11, found " + sys.version.split()[0]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (csanalysis)" >/dev/null
+	touch $(STAMP)
+
+demo: $(DEMO)/.complete
+
+$(DEMO)/.complete: $(STAMP)
+	$(BIN)/csanalysis demo-data --out $(DEMO)
+	touch $@
+
+report: $(STAMP) demo
+	$(BIN)/csanalysis report --data $(DEMO)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Re-resolve the full pinned environment after a change of pins in pyproject.toml.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install -q --upgrade pip==25.3 && .lockenv/bin/python -m pip install -q -e '.[test]'
+	.lockenv/bin/python -m pip check
+	(head -2 requirements.lock; .lockenv/bin/python -m pip freeze | grep -v '^-e') > requirements.lock.new && mv requirements.lock.new requirements.lock
+	rm -rf .lockenv
+
+clean-reports:
+	rm -rf reports/*/ reports/index.html reports/latest

@@ -1,0 +1,89 @@
+"""The Dataset: validated tables and the aggregated views every analysis reads (after the engine)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .mapping import Settings
+from .validation import ValidationReport
+
+
+@dataclass
+class Dataset:
+    """What :func:`csanalysis.load_dataset` returns.
+
+    * ``customers``: one row per customer (attributes at signup).
+    * ``panel``: one row per customer and paid month (``mrr`` > 0), with ``spell``, ``tenure``, ``spell_month``.
+    * ``spells``: one row per customer spell (the churn definition; see data/README.md).
+    * ``usage``: customer-month usage measures and ``last_active_date`` (or None).
+    * ``nps``: the survey responses (or None).
+    * ``payments`` / ``cs_activities``: customer-month counts per status / activity (or None).
+    * ``cs_costs``: monthly CS team cost (or None).
+    * ``tables``: the validated raw tables as engine (Ibis) expressions, for analyses that need row detail.
+    """
+
+    source: str
+    layout: str
+    settings: Settings
+    report: ValidationReport
+    customers: pd.DataFrame
+    panel: pd.DataFrame
+    spells: pd.DataFrame
+    as_of_month: pd.Timestamp
+    usage: pd.DataFrame | None = None
+    nps: pd.DataFrame | None = None
+    payments: pd.DataFrame | None = None
+    cs_activities: pd.DataFrame | None = None
+    cs_costs: pd.DataFrame | None = None
+    attributes: pd.DataFrame | None = None
+    tables: dict[str, Any] = field(default_factory=dict, repr=False)
+    con: Any = field(default=None, repr=False)
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.settings.as_of
+
+    @property
+    def data_start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.settings.data_start) if self.settings.data_start else self.spells["start"].min()
+
+    def has(self, table: str) -> bool:
+        """True when an optional table is present (analyses that need it say they are skipped otherwise)."""
+        return getattr(self, table, None) is not None
+
+    def mrr_by_month(self) -> pd.DataFrame:
+        """Total MRR and paying customers per month (for overviews)."""
+        g = self.panel.groupby("month", sort=True)
+        return pd.DataFrame({"mrr": g["mrr"].sum(), "customers": g["customer_id"].size()}).reset_index()
+
+    def attribute_at(self, attribute: str, date) -> pd.Series:
+        """Each customer's value of ``attribute`` in force at ``date`` (history table, else the signup value)."""
+        date = pd.Timestamp(date)
+        base = (self.customers.set_index("customer_id")[attribute]
+                if attribute in self.customers.columns else pd.Series(dtype=object))
+        if self.attributes is None:
+            return base
+        h = self.attributes[(self.attributes["attribute"] == attribute)
+                            & (pd.to_datetime(self.attributes["valid_from"]) <= date)]
+        latest = h.sort_values("valid_from").groupby("customer_id")["value"].last()
+        return latest.combine_first(base.astype(object)) if len(base) else latest
+
+    def churn_definition(self) -> str:
+        g = self.settings.grace_months
+        grace = (f"after {g} month{'s' if g != 1 else ''} without payment (grace period)" if g
+                 else "in the first month without payment")
+        return (f"A customer is active in a month when its MRR is above zero; it has churned {grace}. "
+                f"Spells still paying within the last {g + 1} month(s) before {self.as_of_month:%B %Y} are censored. "
+                "A later paid month after a churn starts a new spell (a reactivation).")
+
+    def summary(self) -> pd.DataFrame:
+        rows = [("customers", len(self.customers)), ("paid customer-months", len(self.panel)),
+                ("spells", len(self.spells)), ("churn events", int(self.spells["event"].sum())),
+                ("reactivations", int((self.spells["spell"] > 1).sum()))]
+        for name in ("usage", "nps", "payments", "cs_activities", "cs_costs"):
+            df = getattr(self, name)
+            rows.append((name, len(df) if df is not None else None))
+        return pd.DataFrame(rows, columns=["table", "rows"])

@@ -1,0 +1,668 @@
+"""Load and validate a data source in the engine (Ibis; embedded DuckDB by default).
+
+Raw files are read as text and parsed in the engine, counting every value that fails to parse (no type guesser
+looks at a sample). Every check is a count query, so a million customers never pass through pandas row by
+row; pandas only sees the aggregated tables (panel, spells, customer-month usage, …).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from . import spells as sp
+from .mapping import Mapping, MappingError, Settings, TableMapping, load_mapping
+from .schema import LAYOUTS, PANEL_SCHEMA, PAYMENT_STATUSES, REVENUE_KINDS, SPELLS_SCHEMA, TABLES, TableSpec
+from .validation import DataValidationError, ValidationReport
+
+N_EXAMPLES = 5
+USAGE_MAX_MEASURES = ("active_users", "features_used")  # monthly maximum; other measures are summed
+TRUE_CODES = ("true", "1", "yes", "y", "t", "churned")
+FALSE_CODES = ("false", "0", "no", "n", "f", "active")
+DAYS_PER_MONTH = 30.4375
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
+class _Source:
+    """Finds the raw table for each canonical name in a folder, a DuckDB file or an Ibis backend."""
+
+    def __init__(self, source: Any, mapping: Mapping, report: ValidationReport, backend=None):
+        self.mapping, self.report = mapping, report
+        self.folder: Path | None = None
+        if isinstance(source, ibis.BaseBackend):
+            self.con, self.kind = source, "backend"
+        else:
+            path = Path(source)
+            if path.is_dir():
+                self.folder, self.kind = path, "folder"
+                self.con = backend if backend is not None else ibis.duckdb.connect()
+            elif path.is_file() and path.suffix in (".duckdb", ".db", ".ddb"):
+                self.con, self.kind = ibis.duckdb.connect(str(path), read_only=True), "duckdb"
+            elif path.exists():
+                raise DataValidationError(_single(report, "source", f"{path} is neither a folder of CSV/Parquet files nor a DuckDB database file"))
+            else:
+                raise DataValidationError(_single(report, "source", f"{path} does not exist"))
+
+    def file_label(self, name: str) -> str | None:
+        return getattr(self, "_labels", {}).get(name)
+
+    def read(self, name: str) -> ibis.Table | None:
+        tmap = self.mapping.table(name)
+        self._labels = getattr(self, "_labels", {})
+        if self.kind != "folder":
+            table_name = tmap.file or name
+            if table_name not in self.con.list_tables():
+                return None
+            self._labels[name] = f"table {table_name}"
+            return self.con.table(table_name)
+        if tmap.file:
+            candidates = [self.folder / tmap.file]
+            if not candidates[0].exists():
+                self.report.add("error", name, f"the mapping names file {tmap.file}, which does not exist in {self.folder}",
+                                file=str(candidates[0]))
+                return None
+        else:
+            candidates = sorted(p for p in self.folder.glob(f"{name}.*") if p.is_file())
+            if not candidates:
+                return None
+        path = candidates[0]
+        self._labels[name] = str(path)
+        suffixes = "".join(path.suffixes).lower()
+        try:
+            if suffixes in (".csv", ".csv.gz", ".tsv", ".txt"):
+                _check_utf8(path)
+                t = self.con.read_csv(str(path), table_name=f"raw_{name}", all_varchar=True, header=True)
+            elif suffixes in (".parquet", ".pq"):
+                t = self.con.read_parquet(str(path), table_name=f"raw_{name}")
+            else:
+                self.report.add("error", name, f"{path.name} is not a CSV or Parquet file (found '{suffixes}')", file=str(path))
+                return None
+            t.count().execute()  # force the read now, so a broken file is reported here
+        except UnicodeDecodeError as exc:
+            self.report.add("error", name, f"the file is not UTF-8 text (first bad byte at position {exc.start}); "
+                            "re-export it as UTF-8", file=str(path))
+            return None
+        except Exception as exc:  # noqa: BLE001 - any reader failure is reported with the file name
+            msg = str(exc).splitlines()[0][:300]
+            self.report.add("error", name, f"the file cannot be read as {'CSV' if 'csv' in suffixes else 'Parquet'}: {msg}", file=str(path))
+            return None
+        return t
+
+
+def _check_utf8(path: Path, chunk: int = 1 << 24) -> None:
+    """Raise UnicodeDecodeError if the file is not UTF-8 (streamed; gzip is left to the reader)."""
+    if path.suffix == ".gz":
+        return
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                raise UnicodeDecodeError("utf-8", block, offset + exc.start, offset + exc.end, exc.reason) from None
+            offset += len(block)
+        decoder.decode(b"", final=True)
+
+
+def _single(report: ValidationReport, table: str, message: str) -> ValidationReport:
+    report.add("error", table, message)
+    return report
+
+
+# ------------------------------------------------------------------------------------------- parsing
+
+
+_FMT_TOKENS = {
+    "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})",
+    "%b": r"(?P<b>[A-Za-z]{3})", "%H": r"\d{1,2}", "%M": r"\d{2}", "%S": r"\d{2}(?:\.\d+)?", "%%": "%",
+}
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+
+def _parse_date(col, fmt: str | None):
+    """Engine expression: a text column parsed as a date; NULL where it does not parse (never an exception).
+
+    ISO dates use TRY_CAST. A strptime-style format is matched with a regular expression and rebuilt as ISO
+    text, then cast the same way, so an impossible date (31 February) is a parse failure, not a crash.
+    """
+    s = col.cast("string").strip()
+    if not fmt:
+        # accept a timestamp too ('2024-01-31 00:00:00') by taking the date part
+        return s.substr(0, 10).try_cast("date")
+    pattern, groups = "", []
+    i = 0
+    while i < len(fmt):
+        tok = fmt[i : i + 2]
+        if tok in _FMT_TOKENS:
+            pattern += _FMT_TOKENS[tok]
+            if tok in ("%Y", "%y", "%m", "%d", "%b"):
+                groups.append(tok[1])
+            i += 2
+        else:
+            pattern += re.escape(fmt[i])
+            i += 1
+    pattern = "^" + re.sub(r"\(\?P<\w>", "(", pattern) + "$"
+    ok = s.re_search(pattern)
+    part = {g: s.re_extract(pattern, k + 1) for k, g in enumerate(groups)}
+    year = part["Y"] if "Y" in part else ("20" + part["y"] if "y" in part else None)
+    if "m" in part:
+        month = part["m"].lpad(2, "0")
+    elif "b" in part:
+        month = ibis.cases(*[(part["b"].lower() == name, f"{k + 1:02d}") for k, name in enumerate(_MONTHS)], else_=None)
+    else:
+        month = None
+    day = part["d"].lpad(2, "0") if "d" in part else ibis.literal("01")
+    if year is None or month is None:
+        raise MappingError(f"date_format {fmt!r} needs a year (%Y or %y) and a month (%m or %b)")
+    iso = year.concat("-", month, "-", day)
+    return ibis.ifelse(ok, iso, ibis.null("string")).try_cast("date")
+
+
+def _is_blank(col):
+    return col.isnull() | (col.cast("string").strip() == "")
+
+
+def _typed_column(raw, kind: str, fmt: str | None):
+    """(parsed expression, failure condition) for a raw column of a given kind."""
+    dtype = raw.type()
+    if kind == "date":
+        if dtype.is_date():
+            parsed = raw
+        elif dtype.is_timestamp():
+            parsed = raw.date()
+        else:
+            parsed = _parse_date(raw, fmt)
+        return parsed, raw.notnull() & ~_is_blank(raw) & parsed.isnull() if not (dtype.is_date() or dtype.is_timestamp()) else ibis.literal(False)
+    if kind in ("number", "integer"):
+        if dtype.is_numeric():
+            parsed = raw.cast("float64")
+            fail = ibis.literal(False)
+        else:
+            text = raw.cast("string").strip().re_replace(r"[,\s]", "")
+            parsed = ibis.ifelse(text == "", ibis.null("float64"), text.try_cast("float64"))
+            fail = raw.notnull() & ~_is_blank(raw) & parsed.isnull()
+        if kind == "integer":
+            fail = fail | (parsed.notnull() & (parsed != parsed.floor()))
+            parsed = ibis.ifelse(parsed == parsed.floor(), parsed, ibis.null("float64")).cast("int64")
+        return parsed, fail
+    if kind == "flag":
+        text = raw.cast("string").strip().lower()
+        parsed = ibis.cases((text.isin(TRUE_CODES), 1), (text.isin(FALSE_CODES), 0), else_=ibis.null("int8"))
+        return parsed.cast("int8"), raw.notnull() & ~_is_blank(raw) & parsed.isnull()
+    # id / text
+    text = raw.cast("string").strip()
+    return ibis.ifelse(text == "", ibis.null("string"), text), ibis.literal(False)
+
+
+def _kind_word(kind: str, fmt: str | None) -> str:
+    return {
+        "date": f"dates that cannot be parsed as {fmt or 'YYYY-MM-DD'}",
+        "number": "values that are not numbers",
+        "integer": "values that are not whole numbers",
+        "flag": "values that are not a recognised yes/no flag (" + "/".join(TRUE_CODES[:3]) + " or " + "/".join(FALSE_CODES[:3]) + ")",
+    }.get(kind, "bad values")
+
+
+def _examples(expr, limit: int = N_EXAMPLES) -> list:
+    return expr.distinct().limit(limit).execute().iloc[:, 0].tolist()
+
+
+def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationReport, file: str | None):
+    """Rename, parse and type one raw table in the engine; record every failure. Returns (table, n_rows)."""
+    spec: TableSpec = TABLES[name]
+    available = list(raw.columns)
+    missing_named = {c: s for c, s in tmap.columns.items() if s not in available}
+    for canon, src in missing_named.items():
+        report.add("error", name, f"the mapping names column '{src}' for '{canon}', but the file has no such column "
+                   f"(columns are: {', '.join(available)})", column=src, file=file)
+    n_rows = int(raw.count().execute())
+    selected, fails = {}, {}
+    for canon, kind in spec.columns.items():
+        src = tmap.columns.get(canon, canon)
+        if src not in available:
+            if canon in spec.required and canon not in missing_named:
+                report.add("error", name, f"required column '{canon}' is missing (columns are: {', '.join(available)})",
+                           column=canon, n_rows=n_rows, file=file)
+            continue
+        col = raw[src]
+        if canon in tmap.values and kind != "flag":
+            col = _translate(col, tmap.values[canon])
+        if kind == "flag" and canon in tmap.values:
+            codes = tmap.values[canon]
+            text = col.cast("string").strip()
+            true_codes = [str(c) for c in codes.get(True, codes.get("true", []))]
+            false_codes = [str(c) for c in codes.get(False, codes.get("false", []))]
+            parsed = ibis.cases((text.isin(true_codes), 1), (text.isin(false_codes), 0), else_=ibis.null("int8")).cast("int8")
+            fail = col.notnull() & parsed.isnull()
+        else:
+            parsed, fail = _typed_column(col, kind, tmap.date_format)
+        selected[canon] = parsed
+        fails[canon] = (fail, kind, src)
+        if canon in spec.required:
+            fails[canon + "\0null"] = (_is_blank(col), "null", src)
+    if spec.extra_numeric:
+        used = {tmap.columns.get(c, c) for c in spec.columns}
+        for src in available:
+            if src in used or src in missing_named.values():
+                continue
+            canon = {v: k for k, v in tmap.columns.items()}.get(src, src)
+            if canon in spec.columns:
+                continue
+            parsed, fail = _typed_column(raw[src], "number", None)
+            selected[canon] = parsed
+            fails[canon] = (fail, "number", src)
+    if not selected or any(f.level == "error" and f.table == name and f.column is not None and "missing" in f.message
+                           for f in report.findings):
+        return None, n_rows
+    t = raw.select(**selected)
+    # one pass counts every failure of every column
+    checks = {key: ibis.ifelse(fail, 1, 0).sum() for key, (fail, *_r) in fails.items() if not _is_literal_false(fail)}
+    counts = raw.aggregate(**{f"c{i}": v for i, v in enumerate(checks.values())}).execute().iloc[0] if checks else {}
+    for i, key in enumerate(checks):
+        n_bad = int(counts[f"c{i}"] or 0)
+        if not n_bad:
+            continue
+        fail, kind, src = fails[key]
+        canon = key.split("\0")[0]
+        if kind == "null":
+            report.add("error", name, "required values are empty", column=src, n_rows=n_bad, file=file)
+        else:
+            examples = _examples(raw.filter(fail).select(src))
+            report.add("error", name, f"{n_bad:,} of {n_rows:,} rows have {_kind_word(kind, tmap.date_format)}",
+                       column=src, n_rows=n_bad, examples=examples, file=file)
+    # Engine-side reading is lazy: cache so every later query does not re-parse the text.
+    return t.cache() if hasattr(t, "cache") else t, n_rows
+
+
+def _is_literal_false(expr) -> bool:
+    op = expr.op()
+    return getattr(op, "value", None) is False
+
+
+def _translate(col, codes: dict) -> Any:
+    text = col.cast("string").strip()
+    cases = [(text.isin([str(c) for c in src_codes]), str(canon)) for canon, src_codes in codes.items()]
+    return ibis.cases(*cases, else_=text)
+
+
+# ---------------------------------------------------------------------------------------- the dataset
+
+
+def load_dataset(
+    source: Any,
+    *,
+    mapping: str | Path | dict | Mapping | None = None,
+    as_of: str | dt.date | None = None,
+    grace_months: int | None = None,
+    fiscal_year_start: int | None = None,
+    gross_margin: float | None = None,
+    data_start: str | dt.date | None = None,
+    backend=None,
+    raise_on_error: bool = True,
+):
+    """Load, validate and aggregate a data source into a :class:`~csanalysis.data.dataset.Dataset`.
+
+    ``source`` is a folder of CSV/Parquet files, a DuckDB database file or an Ibis backend. Errors are all
+    collected first and raised together as :class:`DataValidationError` (with ``.report``).
+    """
+    from .dataset import Dataset
+
+    folder = Path(source) if not isinstance(source, ibis.BaseBackend) and Path(source).is_dir() else None
+    mapping = load_mapping(mapping, folder=folder)
+    settings = mapping.settings.updated(
+        as_of=as_of, grace_months=grace_months, fiscal_year_start=fiscal_year_start,
+        gross_margin=gross_margin, data_start=data_start,
+    )
+    settings = Settings(**{**settings.to_dict()})  # re-validate overrides
+    report = ValidationReport(source=str(source))
+    src = _Source(source, mapping, report, backend=backend)
+    layout = LAYOUTS[mapping.layout]
+
+    tables: dict[str, ibis.Table] = {}
+    for name in layout["required"] + layout["optional"]:
+        raw = src.read(name)
+        if raw is None:
+            if name in layout["required"] and not any(f.table == name for f in report.errors):
+                report.add("error", name, f"required table '{name}' was not found in {source} "
+                           f"(expected {name}.csv or {name}.parquet, or a 'file' in the mapping)")
+            continue
+        t, n = _prepare(name, raw, mapping.table(name), report, src.file_label(name))
+        report.counts[name] = {"read": n, "used": n}
+        if n == 0 and name in layout["required"]:
+            report.add("error", name, "the table is empty", n_rows=0, file=src.file_label(name))
+        if t is not None:
+            tables[name] = t
+    if not report.ok:
+        raise DataValidationError(report)
+
+    builder = _Builder(tables, settings, report, src, mapping.layout)
+    ds = builder.build()
+    if not report.ok and raise_on_error:
+        raise DataValidationError(report)
+    return Dataset(
+        source=str(source), layout=mapping.layout, settings=builder.settings, report=report,
+        tables=tables, con=src.con, **ds,
+    )
+
+
+class _Builder:
+    """Cross-table checks, the as_of cut, MRR spreading and the churn definition (all in the engine)."""
+
+    def __init__(self, tables, settings: Settings, report: ValidationReport, src: _Source, layout: str):
+        self.t, self.settings, self.report, self.src, self.layout = tables, settings, report, src, layout
+
+    def file(self, name):
+        return self.src.file_label(name)
+
+    # -- checks -------------------------------------------------------------------------------------
+    def _count(self, expr) -> int:
+        return int(expr.count().execute())
+
+    def _check_values(self, name: str, column: str, allowed) -> None:
+        t = self.t.get(name)
+        if t is None or column not in t.columns:
+            return
+        bad = t.filter(t[column].notnull() & ~t[column].isin(list(allowed)))
+        n = self._count(bad)
+        if n:
+            self.report.add("error", name, f"{n:,} rows have a value outside {list(allowed)}", column=column,
+                            n_rows=n, examples=_examples(bad.select(column)), file=self.file(name))
+
+    def _check_orphans(self, name: str, customers) -> None:
+        t = self.t.get(name)
+        if t is None or customers is None:
+            return
+        orphans = t.anti_join(customers.select("customer_id"), "customer_id")
+        n = self._count(orphans)
+        if n:
+            self.report.add("error", name, f"{n:,} rows belong to customers that are not in the customers table",
+                            column="customer_id", n_rows=n, examples=_examples(orphans.select("customer_id")),
+                            file=self.file(name))
+
+    def _as_of(self) -> dt.date:
+        if self.settings.as_of is not None:
+            return self.settings.as_of
+        dates = []
+        for name in ("revenue", "usage", "payments", "nps"):
+            if name in self.t and "date" in self.t[name].columns:
+                dates.append(self.t[name].date.max().execute())
+        if "snapshot" in self.t:
+            return pd.Timestamp.today().normalize().date()
+        latest = pd.Timestamp(max(d for d in dates if d is not None and not pd.isna(d)))
+        # the last complete month: the latest date's month if the data reach its last day, else the one before
+        if latest.is_month_end:
+            return latest.date()
+        return (latest.replace(day=1) - pd.Timedelta(days=1)).date()
+
+    def _cut_after(self, name: str, as_of: dt.date, column: str = "date") -> None:
+        t = self.t.get(name)
+        if t is None or column not in t.columns:
+            return
+        n_cut = self._count(t.filter(t[column] > as_of))
+        self.report.counts[name]["cut_after_as_of"] = n_cut
+        self.report.counts[name]["used"] -= n_cut
+        if n_cut:
+            self.report.add("note", name, f"{n_cut:,} rows dated after as_of {as_of} are left out", column=column,
+                            n_rows=n_cut, file=self.file(name))
+            self.t[name] = t.filter(t[column] <= as_of)
+
+    # -- build --------------------------------------------------------------------------------------
+    def build(self) -> dict:
+        if self.layout == "snapshot":
+            return self._build_snapshot()
+        t, report = self.t, self.report
+        revenue = t["revenue"]
+        customers = t.get("customers")
+        if customers is None:  # purchase log: customers from the first purchase
+            customers = revenue.group_by("customer_id").aggregate(signup_date=_.date.min())
+            self.report.add("note", "customers", "derived from revenue: signup_date is each customer's first purchase")
+            self.t["customers"] = customers
+        dupes = customers.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
+        n_dupes = int(dupes.n.sum().execute() or 0)
+        if n_dupes:
+            report.add("error", "customers", f"{self._count(dupes):,} customer_id values appear more than once",
+                       column="customer_id", n_rows=n_dupes, examples=_examples(dupes.select("customer_id")),
+                       file=self.file("customers"))
+        for name in ("revenue", "usage", "nps", "payments", "cs_activities", "customer_attributes"):
+            self._check_orphans(name, customers)
+        if "kind" in revenue.columns:
+            self._check_values("revenue", "kind", REVENUE_KINDS)
+        self._check_values("payments", "status", PAYMENT_STATUSES)
+        if "nps" in t:
+            nps = t["nps"]
+            bad = nps.filter((nps.score < 0) | (nps.score > 10))
+            n = self._count(bad)
+            if n:
+                report.add("error", "nps", f"{n:,} scores are outside 0–10", column="score", n_rows=n,
+                           examples=_examples(bad.select("score")), file=self.file("nps"))
+        if "currency" in revenue.columns:
+            cur = revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count()).execute()
+            if len(cur) > 1:
+                report.add("error", "revenue", f"more than one currency ({len(cur)}): convert to a single currency first",
+                           column="currency", n_rows=int(cur.n.sum()),
+                           examples=[f"{c}: {n:,} rows" for c, n in zip(cur.currency, cur.n)], file=self.file("revenue"))
+        before = revenue.join(customers.select("customer_id", "signup_date"), "customer_id").filter(
+            _.date < _.signup_date)
+        n_before = self._count(before)
+        if n_before:
+            report.add("error", "revenue", f"{n_before:,} rows are dated before the customer's signup_date",
+                       column="date", n_rows=n_before,
+                       examples=[f"{r.customer_id}: {r.date} < {r.signup_date}" for r in
+                                 before.select("customer_id", "date", "signup_date").limit(N_EXAMPLES).execute().itertuples()],
+                       file=self.file("revenue"))
+        if not report.ok:
+            return {}
+
+        as_of = self._as_of()
+        self.settings = self.settings.updated(as_of=as_of)
+        as_of_m = sp.month_index_of(as_of) - (0 if pd.Timestamp(as_of).is_month_end else 1)
+        for name in ("revenue", "usage", "nps", "payments", "cs_activities"):
+            self._cut_after(name, as_of)
+        if "cs_costs" in self.t:
+            self._cut_after("cs_costs", as_of, column="month")
+        revenue = self.t["revenue"]
+
+        # MRR: recurring amounts spread over their service months (see data/README.md)
+        rec = revenue
+        if "kind" in revenue.columns:
+            rec = revenue.filter(revenue.kind.isnull() | (revenue.kind == "recurring"))
+        has_period = "period_start" in rec.columns and "period_end" in rec.columns
+        if has_period:
+            span = (rec.period_end.delta(rec.period_start, unit="day") + 1) / DAYS_PER_MONTH
+            n_months = ibis.greatest(span.round().cast("int32"), 1)
+            rec = rec.mutate(
+                start_m=ibis.ifelse(rec.period_start.notnull() & rec.period_end.notnull(), sp.month_index(rec.period_start), sp.month_index(rec.date)),
+                n_months=ibis.ifelse(rec.period_start.notnull() & rec.period_end.notnull(), n_months, 1),
+            )
+            bad_period = rec.filter(rec.period_end < rec.period_start)
+            n_bad = self._count(bad_period)
+            if n_bad:
+                report.add("error", "revenue", f"{n_bad:,} rows have period_end before period_start", column="period_end",
+                           n_rows=n_bad, examples=_examples(bad_period.select("period_end")), file=self.file("revenue"))
+                return {}
+        else:
+            rec = rec.mutate(start_m=sp.month_index(rec.date), n_months=ibis.literal(1, "int32"))
+        rec = rec.select("customer_id", "amount", "start_m", "n_months")
+        max_n = int(rec.n_months.max().execute() or 1)
+        offsets = ibis.memtable({"k": list(range(max_n))})
+        spread = rec.cross_join(offsets).filter(_.k < _.n_months).select(
+            "customer_id", m=(_.start_m + _.k).cast("int32"), amt=_.amount / _.n_months)
+        monthly = spread.group_by(["customer_id", "m"]).aggregate(mrr=_.amt.sum().round(2))
+        monthly = monthly.cache() if hasattr(monthly, "cache") else monthly
+        negative = monthly.filter(_.mrr < 0)
+        n_neg = self._count(negative)
+        if n_neg:
+            ex = negative.limit(N_EXAMPLES).execute()
+            report.add("error", "revenue", f"{n_neg:,} customer-months have negative MRR after spreading invoices "
+                       "over their service periods (a credit note larger than what it credits)", column="amount",
+                       n_rows=n_neg, examples=[f"{r.customer_id} {sp.index_to_month(r.m):%Y-%m}: {r.mrr:,.2f}" for r in ex.itertuples()],
+                       file=self.file("revenue"))
+            return {}
+        totals = monthly.aggregate(
+            in_panel=ibis.ifelse(_.m <= as_of_m, _.mrr, 0).sum(), after=ibis.ifelse(_.m > as_of_m, _.mrr, 0).sum()
+        ).execute().iloc[0]
+        source_recurring = float(rec.amount.sum().execute() or 0.0)
+        all_rev = float(revenue.amount.sum().execute() or 0.0)
+        report.reconciliation.update({
+            "revenue total (rows up to as_of)": all_rev,
+            "one-off revenue (not MRR)": all_rev - source_recurring,
+            "recurring revenue in the source": source_recurring,
+            "MRR in the panel (months up to as_of)": float(totals["in_panel"] or 0),
+            "MRR spread into months after as_of": float(totals["after"] or 0),
+            "difference (rounding to cents)": source_recurring - float(totals["in_panel"] or 0) - float(totals["after"] or 0),
+        })
+        paid = monthly.filter((_.mrr > 0) & (_.m <= as_of_m))
+        data_start_m = (sp.month_index_of(self.settings.data_start) if self.settings.data_start
+                        else int(paid.m.min().execute()))
+        self.settings = self.settings.updated(data_start=sp.index_to_month(data_start_m).date())
+        signup = customers.select("customer_id", signup_m=sp.month_index(customers.signup_date))
+        spells = sp.spells_expr(paid, as_of_m=as_of_m, grace=self.settings.grace_months,
+                                data_start_m=data_start_m, signup=signup)
+        spells = spells.cache() if hasattr(spells, "cache") else spells
+        panel = sp.panel_expr(paid, spells)
+        out = {
+            "panel": PANEL_SCHEMA.validate(sp.panel_to_pandas(panel.execute())),
+            "spells": SPELLS_SCHEMA.validate(sp.spells_to_pandas(spells.execute())),
+        }
+        out["customers"] = self._customers(customers)
+        out["usage"] = self._usage(as_of_m)
+        out["nps"] = self.t["nps"].order_by(["customer_id", "date"]).execute() if "nps" in self.t else None
+        out["payments"] = self._monthly_counts("payments", "status", as_of_m)
+        out["cs_activities"] = self._monthly_counts("cs_activities", "activity", as_of_m)
+        out["cs_costs"] = self.t["cs_costs"].order_by("month").execute() if "cs_costs" in self.t else None
+        out["attributes"] = self.t["customer_attributes"].execute() if "customer_attributes" in self.t else None
+        out["as_of_month"] = sp.index_to_month(as_of_m)
+        self._warnings(out)
+        return out
+
+    def _customers(self, customers) -> pd.DataFrame:
+        df = customers.order_by("customer_id").execute()
+        for c in ("signup_date", "renewal_date"):
+            if c in df.columns:
+                df[c] = pd.to_datetime(df[c])
+        self.report.counts.setdefault("customers", {"read": len(df), "used": len(df)})
+        return df.reset_index(drop=True)
+
+    def _usage(self, as_of_m: int):
+        if "usage" not in self.t:
+            return None
+        u = self.t["usage"]
+        measures = [c for c in u.columns if c not in ("customer_id", "date")]
+        activity = sum((ibis.ifelse(u[c] > 0, 1, 0) for c in measures), ibis.literal(0)) if measures else ibis.literal(1)
+        u = u.mutate(m=sp.month_index(u.date), _active=activity)
+        aggs = {c: (u[c].max() if c in USAGE_MAX_MEASURES else u[c].sum()) for c in measures}
+        aggs["last_active_date"] = ibis.ifelse(u._active > 0, u.date, ibis.null("date")).max()
+        aggs["n_rows"] = u.count()
+        df = u.filter(u.m <= as_of_m).group_by(["customer_id", "m"]).aggregate(**aggs).execute()
+        df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
+        df.insert(1, "month", sp.index_to_month(df.pop("m")))
+        df["last_active_date"] = pd.to_datetime(df["last_active_date"])
+        return df
+
+    def _monthly_counts(self, name: str, column: str, as_of_m: int):
+        if name not in self.t:
+            return None
+        t = self.t[name].mutate(m=sp.month_index(_.date))
+        t = t.filter(t.m <= as_of_m)
+        levels = sorted(v for v in t[column].distinct().execute()[column].tolist() if v is not None)
+        aggs = {str(v): ibis.ifelse(t[column] == v, 1, 0).sum() for v in levels}
+        if not aggs:
+            return None
+        df = t.group_by(["customer_id", "m"]).aggregate(**aggs).execute()
+        df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
+        df.insert(1, "month", sp.index_to_month(df.pop("m")))
+        return df
+
+    def _warnings(self, out: dict) -> None:
+        customers, spells = out["customers"], out["spells"]
+        no_rev = int((~customers["customer_id"].isin(spells["customer_id"])).sum())
+        if no_rev:
+            self.report.add("warning", "customers", f"{no_rev:,} customers have no paid month up to as_of",
+                            n_rows=no_rev, examples=customers.loc[~customers["customer_id"].isin(spells["customer_id"]), "customer_id"].head(N_EXAMPLES).tolist())
+        if out["usage"] is not None:
+            u = out["usage"]
+            gap = (u.groupby("customer_id", sort=False)["month"].diff().dt.days > 62)
+            n_gap = int(gap.sum())
+            if n_gap:
+                self.report.add("warning", "usage", f"{n_gap:,} gaps of more than a month with no usage rows "
+                                "(months without rows count as no activity)", n_rows=n_gap,
+                                examples=u.loc[gap, "customer_id"].head(N_EXAMPLES).tolist())
+        if out["nps"] is not None and len(out["nps"]):
+            nps = out["nps"]
+            m = pd.to_datetime(nps["date"]).dt.to_period("M").dt.to_timestamp()
+            s = spells[["customer_id", "start", "end"]].merge(pd.DataFrame({"customer_id": nps["customer_id"], "m": m, "i": range(len(nps))}))
+            inside = (s["m"] >= s["start"]) & (s["end"].isna() | (s["m"] < s["end"]))
+            former = ~pd.Series(range(len(nps))).isin(s.loc[inside, "i"])
+            n_former = int(former.sum())
+            if n_former:
+                self.report.add("warning", "nps", f"{n_former:,} responses come from customers who were not active "
+                                "that month (former or not-yet customers); they are kept", n_rows=n_former,
+                                examples=nps.loc[former.to_numpy(), "customer_id"].head(N_EXAMPLES).tolist())
+
+    # -- snapshot layout ------------------------------------------------------------------------------
+    def _build_snapshot(self) -> dict:
+        snap = self.t["snapshot"]
+        report = self.report
+        dupes = snap.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
+        if self._count(dupes):
+            report.add("error", "snapshot", f"{self._count(dupes):,} customer_id values appear more than once",
+                       column="customer_id", n_rows=int(dupes.n.sum().execute()), examples=_examples(dupes.select("customer_id")),
+                       file=self.file("snapshot"))
+        bad = snap.filter(snap.tenure_months < 1)
+        if self._count(bad):
+            report.add("error", "snapshot", "tenure_months must be at least 1", column="tenure_months",
+                       n_rows=self._count(bad), examples=_examples(bad.select("tenure_months")), file=self.file("snapshot"))
+        if not report.ok:
+            return {}
+        as_of = self.settings.as_of or self._as_of()
+        self.settings = self.settings.updated(as_of=as_of)
+        as_of_m = sp.month_index_of(as_of) - (0 if pd.Timestamp(as_of).is_month_end else 1)
+        df = snap.order_by("customer_id").execute()
+        tenure = df["tenure_months"].astype("int64")
+        if "signup_date" in df.columns and df["signup_date"].notna().all():
+            start_m = pd.to_datetime(df["signup_date"]).dt.year * 12 + pd.to_datetime(df["signup_date"]).dt.month - 1
+        else:
+            # without a signup date a censored customer started tenure − 1 months before as_of; a churned one's
+            # start is unknown and set the same way (calendar analyses of snapshots need signup_date)
+            start_m = as_of_m - tenure + 1
+        start_m = start_m.astype("int64")
+        last_m = start_m + tenure - 1
+        spells = pd.DataFrame({
+            "customer_id": df["customer_id"].astype(str), "spell": 1, "start_m": start_m, "last_m": last_m,
+            "duration": tenure, "event": df["churned"].astype("int64"), "entry": 0,
+        })
+        mrr = df["mrr"].astype("float64") if "mrr" in df.columns else pd.Series(float("nan"), index=df.index)
+        reps = tenure.to_numpy()
+        import numpy as np
+
+        idx = np.repeat(np.arange(len(df)), reps)
+        within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        keep = (start_m.to_numpy()[idx] + within) <= as_of_m
+        panel = pd.DataFrame({
+            "customer_id": spells["customer_id"].to_numpy()[idx][keep],
+            "m": (start_m.to_numpy()[idx] + within)[keep],
+            "mrr": mrr.to_numpy()[idx][keep], "spell": 1, "tenure": within[keep], "spell_month": within[keep],
+        })
+        customers = df.drop(columns=["tenure_months", "churned"] + (["mrr"] if "mrr" in df.columns else []))
+        if "signup_date" not in customers.columns:
+            customers["signup_date"] = sp.index_to_month(start_m).to_numpy()
+        customers["signup_date"] = pd.to_datetime(customers["signup_date"])
+        self.report.counts["customers"] = {"read": len(df), "used": len(df)}
+        return {
+            "panel": PANEL_SCHEMA.validate(sp.panel_to_pandas(panel)),
+            "spells": SPELLS_SCHEMA.validate(sp.spells_to_pandas(spells)),
+            "customers": customers.reset_index(drop=True),
+            "usage": self._usage(as_of_m), "nps": self.t["nps"].execute() if "nps" in self.t else None,
+            "payments": None, "cs_activities": None, "cs_costs": None, "attributes": None,
+            "as_of_month": sp.index_to_month(as_of_m),
+        }

@@ -1,0 +1,126 @@
+"""The canonical tables: column names, types and which are required (see data/README.md).
+
+Raw tables are checked in the engine (count queries in :mod:`csanalysis.data.load`); the aggregated pandas
+tables that analyses read (panel, spells, customers) are checked with pandera schemas below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandera.pandas as pa
+
+# Column kinds: "id" and "text" stay strings, "date" is parsed, "number" is float, "integer" must be whole.
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    required: dict[str, str]
+    optional: dict[str, str] = field(default_factory=dict)
+    # any other numeric column is kept (usage measures, satisfaction measures)
+    extra_numeric: bool = False
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return {**self.required, **self.optional}
+
+
+TABLES: dict[str, TableSpec] = {
+    "customers": TableSpec(
+        "customers",
+        required={"customer_id": "id", "signup_date": "date"},
+        optional={
+            "plan": "text", "touch_model": "text", "industry": "text", "region": "text",
+            "seats": "integer", "csm_owner": "text", "acquisition_channel": "text",
+            "acquisition_cost": "number", "renewal_date": "date",
+        },
+    ),
+    "customer_attributes": TableSpec(
+        "customer_attributes",
+        required={"customer_id": "id", "attribute": "text", "value": "text", "valid_from": "date"},
+    ),
+    "revenue": TableSpec(
+        "revenue",
+        required={"customer_id": "id", "date": "date", "amount": "number"},
+        optional={"period_start": "date", "period_end": "date", "kind": "text", "currency": "text"},
+    ),
+    "usage": TableSpec("usage", required={"customer_id": "id", "date": "date"}, extra_numeric=True),
+    "nps": TableSpec(
+        "nps",
+        required={"customer_id": "id", "date": "date", "score": "integer"},
+        optional={"respondent_id": "id", "comment": "text"},
+        extra_numeric=True,
+    ),
+    "payments": TableSpec(
+        "payments", required={"customer_id": "id", "date": "date", "status": "text"},
+        optional={"amount": "number"},
+    ),
+    "cs_activities": TableSpec(
+        "cs_activities", required={"customer_id": "id", "date": "date", "activity": "text"},
+    ),
+    "cs_costs": TableSpec("cs_costs", required={"month": "date", "cost": "number"}),
+    "snapshot": TableSpec(
+        "snapshot",
+        required={"customer_id": "id", "tenure_months": "integer", "churned": "flag"},
+        optional={
+            "signup_date": "date", "mrr": "number", "plan": "text", "touch_model": "text",
+            "industry": "text", "region": "text", "seats": "integer", "csm_owner": "text",
+            "acquisition_channel": "text", "acquisition_cost": "number", "renewal_date": "date",
+        },
+    ),
+}
+
+# Which tables each layout requires and which it can use.
+LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "subscription": {
+        "required": ("customers", "revenue"),
+        "optional": ("customer_attributes", "usage", "nps", "payments", "cs_activities", "cs_costs"),
+    },
+    "purchase_log": {
+        "required": ("revenue",),
+        "optional": ("customers", "customer_attributes", "usage", "nps", "payments", "cs_activities", "cs_costs"),
+    },
+    "snapshot": {"required": ("snapshot",), "optional": ("usage", "nps", "payments", "cs_activities", "cs_costs")},
+}
+
+# Canonical values of coded columns.
+REVENUE_KINDS = ("recurring", "one_off")
+PAYMENT_STATUSES = ("failed", "succeeded")
+
+# --- aggregated tables (pandas, after the engine) --------------------------------------------------------
+
+PANEL_SCHEMA = pa.DataFrameSchema(
+    {
+        "customer_id": pa.Column(str),
+        "month": pa.Column("datetime64[ns]"),
+        "mrr": pa.Column(float, pa.Check.gt(0), nullable=True),
+        "spell": pa.Column(int, pa.Check.ge(1)),
+        "tenure": pa.Column(int, pa.Check.ge(0)),
+        "spell_month": pa.Column(int, pa.Check.ge(0)),
+    },
+    unique=["customer_id", "month"],
+    strict=True,
+    coerce=True,
+    name="panel",
+)
+
+SPELLS_SCHEMA = pa.DataFrameSchema(
+    {
+        "customer_id": pa.Column(str),
+        "spell": pa.Column(int, pa.Check.ge(1)),
+        "start": pa.Column("datetime64[ns]"),
+        "last_paid": pa.Column("datetime64[ns]"),
+        "end": pa.Column("datetime64[ns]", nullable=True),
+        "duration": pa.Column(int, pa.Check.ge(1)),
+        "event": pa.Column(int, pa.Check.isin([0, 1])),
+        "entry": pa.Column(int, pa.Check.ge(0)),
+    },
+    checks=[
+        pa.Check(lambda d: (d["entry"] < d["duration"]) | (d["duration"] == 0), error="entry < duration"),
+        pa.Check(lambda d: d["end"].isna() == (d["event"] == 0), error="end is set exactly for events"),
+    ],
+    unique=["customer_id", "spell"],
+    strict=True,
+    coerce=True,
+    name="spells",
+)

@@ -1,0 +1,117 @@
+"""The one churn definition, written once in Ibis (runs in the engine: DuckDB by default, Spark, a warehouse).
+
+A customer is active in a month when its MRR is above zero. With a grace period of ``g`` months, a customer
+whose last paid month is ``L`` has churned in month ``L + 1`` if it pays nothing in ``L + 1 … L + 1 + g``; its
+spell lasts ``L − start + 1`` months. A spell is censored when ``L`` is within the last ``g`` months before
+``as_of`` (``L ≥ as_of_month − g``). A later paid month after a churn starts a new spell (a reactivation).
+A first spell that begins at the data window's first month for a customer who signed up earlier starts at
+the signup month and enters observation late: ``entry`` = months survived before the window.
+
+Months are integer indices ``year * 12 + month − 1`` inside the engine, so date arithmetic cannot differ
+between backends; :func:`index_to_month` turns them back into dates in pandas.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pandas as pd
+from ibis import _
+
+
+def month_index(date_expr):
+    """Engine expression: a date's month as an integer index (year * 12 + month − 1)."""
+    return (date_expr.year() * 12 + date_expr.month() - 1).cast("int32")
+
+
+def month_index_of(d: dt.date | pd.Timestamp) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def index_to_month(idx) -> pd.Series | pd.Timestamp:
+    """Month indices (array or Series) → first-of-month timestamps."""
+    if np.isscalar(idx):
+        return pd.Timestamp(year=int(idx) // 12, month=int(idx) % 12 + 1, day=1)
+    values = (np.asarray(idx, dtype="int64") - 1970 * 12).astype("datetime64[M]").astype("datetime64[ns]")
+    return pd.Series(values, index=idx.index if isinstance(idx, pd.Series) else None)
+
+
+def _drop_right(t):
+    """Drop the duplicate key column a join may add (backends differ on whether it appears)."""
+    t = t.select(*t.columns)
+    return t.drop("customer_id_right") if "customer_id_right" in t.columns else t
+
+
+def spells_expr(paid: ibis.Table, *, as_of_m: int, grace: int, data_start_m: int, signup: ibis.Table | None):
+    """Spells from paid months.
+
+    ``paid`` has columns ``customer_id``, ``m`` (month index) with one row per paid month (MRR > 0).
+    ``signup`` has ``customer_id``, ``signup_m`` (month index of signup) or is None (purchase logs derive it).
+    Returns an Ibis table: customer_id, spell, start_m, last_m, duration, event, entry.
+    """
+    w = ibis.window(group_by="customer_id", order_by="m")
+    marked = paid.select("customer_id", "m").mutate(prev_m=_.m.lag().over(w))
+    marked = marked.mutate(
+        new_spell=ibis.ifelse(_.prev_m.isnull() | ((_.m - _.prev_m - 1) > grace), 1, 0)
+    )
+    marked = marked.mutate(spell=_.new_spell.cumsum().over(ibis.window(group_by="customer_id", order_by="m", rows=(None, 0))))
+    spells = marked.group_by(["customer_id", "spell"]).aggregate(first_m=_.m.min(), last_m=_.m.max())
+    if signup is not None:
+        spells = _drop_right(spells.left_join(signup, "customer_id"))
+        truncated = (_.spell == 1) & (_.first_m == data_start_m) & _.signup_m.notnull() & (_.signup_m < data_start_m)
+        spells = spells.mutate(
+            start_m=ibis.ifelse(truncated, _.signup_m, _.first_m),
+            entry=ibis.ifelse(truncated, data_start_m - _.signup_m, 0),
+        ).drop("signup_m")
+    else:
+        spells = spells.mutate(start_m=_.first_m, entry=ibis.literal(0))
+    return spells.mutate(
+        spell=_.spell.cast("int32"),
+        duration=(_.last_m - _.start_m + 1).cast("int32"),
+        event=ibis.ifelse(_.last_m <= as_of_m - grace - 1, 1, 0).cast("int8"),
+        entry=_.entry.cast("int32"),
+    ).select("customer_id", "spell", "start_m", "first_m", "last_m", "duration", "event", "entry")
+
+
+def panel_expr(paid: ibis.Table, spells: ibis.Table):
+    """Paid customer-months with their spell number, tenure and month within spell."""
+    first = spells.group_by("customer_id").aggregate(cust_start_m=_.start_m.min())
+    joined = paid.join(
+        spells.select("customer_id", "spell", "start_m", "first_m", "last_m"),
+        [paid.customer_id == spells.customer_id, paid.m >= spells.first_m, paid.m <= spells.last_m],
+    )
+    joined = _drop_right(_drop_right(joined).join(first, "customer_id"))
+    return joined.select(
+        "customer_id", "m", "mrr", "spell",
+        tenure=(_.m - _.cust_start_m).cast("int32"),
+        spell_month=(_.m - _.start_m).cast("int32"),
+    )
+
+
+def spells_to_pandas(df: pd.DataFrame) -> pd.DataFrame:
+    """Engine spells (month indices) → the documented pandas spells table."""
+    df = df.sort_values(["customer_id", "spell"], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame({
+        "customer_id": df["customer_id"].astype(str),
+        "spell": df["spell"].astype("int64"),
+        "start": index_to_month(df["start_m"]),
+        "last_paid": index_to_month(df["last_m"]),
+        "end": index_to_month(df["last_m"] + 1).where(df["event"].to_numpy() == 1),
+        "duration": df["duration"].astype("int64"),
+        "event": df["event"].astype("int64"),
+        "entry": df["entry"].astype("int64"),
+    })
+    return out
+
+
+def panel_to_pandas(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
+    return pd.DataFrame({
+        "customer_id": df["customer_id"].astype(str),
+        "month": index_to_month(df["m"]),
+        "mrr": df["mrr"].astype("float64"),
+        "spell": df["spell"].astype("int64"),
+        "tenure": df["tenure"].astype("int64"),
+        "spell_month": df["spell_month"].astype("int64"),
+    })
