@@ -1,0 +1,117 @@
+"""The ``csanalysis`` command: demo-data, validate, list, report.
+
+Exit codes: 0 success; 1 unexpected error; 2 invalid parameters; 3 invalid data; 4 a notebook failed.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+import yaml
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Customer-success analytics reports.")
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Path = typer.Option(Path("data/demo"), help="Folder to write the demo tables into."),
+    customers: int = typer.Option(3000, help="Number of customers."),
+    months: int = typer.Option(36, help="Months of history."),
+    seed: int = typer.Option(0, help="Random seed (same seed, same data)."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
+    null_world: bool = typer.Option(False, help="Switch every planted effect off."),
+):
+    """Generate a simulated B2B SaaS dataset with its planted truth (truth.json)."""
+    from .data.synth import write_demo
+
+    write_demo(out, fmt=fmt, n_customers=customers, months=months, seed=seed, null_world=null_world)
+    typer.echo(f"wrote {customers:,} customers × {months} months to {out}")
+
+
+@app.command()
+def validate(
+    data: Path = typer.Option(..., help="Folder of CSV/Parquet files or a DuckDB file."),
+    mapping: Optional[Path] = typer.Option(None, help="Mapping YAML for your own export."),
+    as_of: Optional[str] = typer.Option(None, help="Analysis date (YYYY-MM-DD)."),
+):
+    """Validate a data source and print a readable report with reconciling totals."""
+    from .data import DataValidationError, MappingError, load_dataset
+
+    try:
+        ds = load_dataset(data, mapping=mapping, as_of=as_of)
+    except DataValidationError as exc:
+        typer.echo(exc.report.to_text(), err=True)
+        raise typer.Exit(3) from None
+    except MappingError as exc:
+        typer.echo(f"invalid mapping or settings: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(ds.report.to_text())
+    typer.echo(f"  as_of {ds.as_of}; churn definition: {ds.churn_definition()}")
+
+
+@app.command("list")
+def list_notebooks():
+    """Show each notebook's parameters with defaults, types and descriptions."""
+    from .report.run import discover, parameters_of
+
+    for path in discover():
+        typer.echo(path.stem)
+        for name, p in parameters_of(path).items():
+            typer.echo(f"  {name:<22} {p['type']:<16} default {p['default']:<22} {p['help']}")
+
+
+def _parse_params(pairs: list[str], params_file: Optional[Path]) -> dict:
+    params: dict = {}
+    if params_file:
+        loaded = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise typer.BadParameter(f"{params_file} must hold a mapping of parameter: value")
+        params.update(loaded)
+    for pair in pairs:
+        if "=" not in pair:
+            raise typer.BadParameter(f"--param {pair!r}: use KEY=VALUE")
+        key, value = pair.split("=", 1)
+        params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return params
+
+
+@app.command()
+def report(
+    names: Optional[list[str]] = typer.Argument(None, help="Notebooks to run (default: all)."),
+    data: Path = typer.Option(Path("data/demo"), help="Data source."),
+    mapping: Optional[Path] = typer.Option(None, help="Mapping YAML."),
+    as_of: Optional[str] = typer.Option(None, help="Analysis date (YYYY-MM-DD)."),
+    param: list[str] = typer.Option([], "--param", help="Notebook parameter KEY=VALUE (repeatable)."),
+    params: Optional[Path] = typer.Option(None, "--params", help="YAML file of notebook parameters."),
+    lang: str = typer.Option("en", help="Report language: en or ja."),
+    out: Path = typer.Option(Path("reports"), help="Reports folder."),
+    keep: Optional[int] = typer.Option(None, help="Keep only the newest N runs."),
+    timeout: int = typer.Option(900, help="Execution timeout per cell, seconds."),
+):
+    """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/."""
+    from .data import DataValidationError, MappingError
+    from .report.run import ReportError, run_report
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    try:
+        result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
+                            params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout)
+    except ReportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except DataValidationError as exc:
+        typer.echo(exc.report.to_text(), err=True)
+        raise typer.Exit(3) from None
+    except MappingError as exc:
+        typer.echo(f"invalid mapping or settings: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"published {result.folder}")
+    for nb, info in result.notebooks.items():
+        typer.echo(f"  {nb}: {info['status']} in {info.get('seconds')} s → {result.folder / nb / (nb + '.html')}")
+
+
+if __name__ == "__main__":
+    app()

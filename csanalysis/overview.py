@@ -1,0 +1,67 @@
+"""Data overview: what was loaded, over which dates, how it reconciles, and who the customers are."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .data import Dataset
+
+SEGMENTS = ("plan", "touch_model", "industry", "region", "acquisition_channel")
+
+
+def table_sizes(ds: Dataset) -> pd.DataFrame:
+    """Rows read, used and cut per raw table, and the date range each covers."""
+    rows = []
+    for name, c in ds.report.counts.items():
+        t = ds.tables.get(name)
+        first = last = None
+        if t is not None:
+            col = "date" if "date" in t.columns else ("month" if "month" in t.columns else None)
+            if col:
+                r = t.aggregate(first=t[col].min(), last=t[col].max()).execute().iloc[0]
+                first, last = r["first"], r["last"]
+        rows.append({"table": name, "rows read": c.get("read", 0), "rows used": c.get("used", 0),
+                     "rows cut (after as_of)": c.get("cut_after_as_of", 0),
+                     "first date": pd.Timestamp(first).date() if first is not None and not pd.isna(first) else None,
+                     "last date": pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None})
+    return pd.DataFrame(rows)
+
+
+def reconciliation(ds: Dataset) -> pd.DataFrame:
+    return pd.DataFrame({"item": list(ds.report.reconciliation), "amount": list(ds.report.reconciliation.values())})
+
+
+def findings(ds: Dataset) -> pd.DataFrame:
+    cols = ["level", "table", "column", "message", "n_rows", "examples"]
+    return pd.DataFrame([{k: v for k, v in f.to_dict().items() if k in cols} for f in ds.report.findings], columns=cols)
+
+
+def segment_counts(ds: Dataset) -> dict[str, pd.Series]:
+    """Customers by each segment attribute present, largest first."""
+    out = {}
+    for col in SEGMENTS:
+        if col in ds.customers.columns:
+            out[col] = ds.customers[col].fillna("(missing)").value_counts()
+    return out
+
+
+def as_share_table(counts: pd.Series, name: str) -> pd.DataFrame:
+    return pd.DataFrame({name.replace("_", " "): counts.index.astype(str), "customers": counts.to_numpy(),
+                         "share": counts.to_numpy() / counts.sum()})
+
+
+def headline(ds: Dataset) -> dict:
+    mrr = ds.mrr_by_month()
+    last = mrr.iloc[-1] if len(mrr) else None
+    active_now = int((ds.panel["month"] == ds.as_of_month).sum())
+    return {
+        "customers": int(len(ds.customers)),
+        "paying_customers_as_of": active_now,
+        "mrr_as_of": float(last["mrr"]) if last is not None and last["month"] == ds.as_of_month else 0.0,
+        "first_month": str(mrr["month"].min().date()) if len(mrr) else None,
+        "last_month": str(ds.as_of_month.date()),
+        "spells": int(len(ds.spells)),
+        "churn_events": int(ds.spells["event"].sum()),
+        "reactivations": int((ds.spells["spell"] > 1).sum()),
+        "left_truncated_customers": int((ds.spells["entry"] > 0).sum()),
+        "warnings": len(ds.report.warnings),
+    }

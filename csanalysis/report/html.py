@@ -1,0 +1,44 @@
+"""Notebook → stakeholder HTML: no code, prompts, stderr or warnings; self-contained; no external requests."""
+from __future__ import annotations
+
+import html as _html
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class _DropNoise(Preprocessor):
+    """Remove stderr streams, warnings, errors-free noise and widget outputs from every cell."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            kept = []
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    continue
+                data = out.get("data", {})
+                if "application/vnd.jupyter.widget-view+json" in data:
+                    continue
+                kept.append(out)
+            cell.outputs = kept
+        return cell, resources
+
+
+def notebook_to_html(nb_path: str | Path, html_path: str | Path, *, title: str | None = None,
+                     footer: str | None = None) -> Path:
+    nb = nbformat.read(str(nb_path), as_version=4)
+    exporter = HTMLExporter(template_name="csreport", extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(_DropNoise(), enabled=True)
+    if title:
+        nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb)
+    if footer:
+        body = body.replace("</body>", f'<footer class="cs-provenance">{_html.escape(footer)}</footer>\n</body>', 1)
+    out = Path(html_path)
+    out.write_text(body, encoding="utf-8")
+    return out

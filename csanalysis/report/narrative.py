@@ -1,0 +1,65 @@
+"""Plain-language output for notebooks: Markdown with every interpolated value escaped, readable numbers.
+
+nbconvert does not sanitize HTML, so user strings (segment names, customer ids, file names) must never be
+put into Markdown raw: :func:`md` escapes every value it interpolates (HTML and Markdown specials, and ``$``
+so narrative money is not turned into mathematics).
+"""
+from __future__ import annotations
+
+import html
+import math
+import re
+
+import pandas as pd
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|$~])")
+
+
+def escape(value) -> str:
+    """Text safe inside Markdown rendered to HTML."""
+    text = html.escape(str(value), quote=True)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md(template: str, **values):
+    """Display Markdown from a trusted template with escaped values: ``md("**{n}** customers", n=fmt_int(5))``.
+
+    Dollar signs in the template itself are escaped too, so "$1,000" stays text.
+    """
+    from IPython.display import Markdown, display
+
+    text = template.replace("$", r"\$").format(**{k: escape(v) for k, v in values.items()})
+    display(Markdown(text))
+
+
+def show_table(df: pd.DataFrame, *, caption: str | None = None, index: bool = False, formats: dict | None = None):
+    """Display a table as escaped HTML (``to_html`` escapes cell values) with readable numbers."""
+    from IPython.display import HTML, display
+
+    out = df.copy()
+    for col, f in (formats or {}).items():
+        if col in out.columns:
+            out[col] = out[col].map(lambda v, f=f: f(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else "–")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    table = out.to_html(index=index, escape=True, na_rep="–", border=0, classes="cs-table")
+    display(HTML(table.replace(">\n  <thead>", ">" + cap + "\n  <thead>", 1) if cap else table))
+
+
+def fmt_int(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{int(round(v)):,}"
+
+
+def fmt_money(v, decimals: int = 0) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{decimals}f}"
+
+
+def fmt_pct(v, decimals: int = 0) -> str:
+    """0.712 → '71%'."""
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.{decimals}f}%"
+
+
+def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0) -> str:
+    """'71% (66–76%)' — an estimate with its 95% interval."""
+    if pct:
+        return f"{fmt_pct(est, decimals)} ({100 * lower:.{decimals}f}–{fmt_pct(upper, decimals)})"
+    return f"{est:,.{decimals}f} ({lower:,.{decimals}f}–{upper:,.{decimals}f})"

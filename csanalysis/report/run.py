@@ -1,0 +1,269 @@
+"""Execute notebooks with papermill in the project's kernel and publish the run safely.
+
+A run renders into ``reports/.tmp-<run-id>/`` and is moved into place (``reports/<run-id>/``) only when every
+notebook succeeded; then ``reports/latest`` and ``reports/index.html`` are updated under a lock. A failed run is
+kept in ``reports/failed/<run-id>/`` for debugging and publishes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import papermill as pm
+
+from .html import notebook_to_html
+from .index import write_index
+
+KERNEL = "csanalysis"
+log = logging.getLogger("csanalysis.report")
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_PARAMS, EXIT_BAD_DATA, EXIT_NOTEBOOK_FAILED = 0, 1, 2, 3, 4
+RUNNER_PARAMS = ("data", "mapping", "as_of", "output_dir", "lang")
+
+
+class ReportError(Exception):
+    exit_code = EXIT_ERROR
+
+
+class ParameterError(ReportError):
+    exit_code = EXIT_BAD_PARAMS
+
+
+class NotebookFailed(ReportError):
+    exit_code = EXIT_NOTEBOOK_FAILED
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def discover(names: list[str] | None = None) -> list[Path]:
+    """Notebook paths by name (``00_data_overview`` or a unique prefix such as ``00``); all by default."""
+    available = sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        hits = [p for p in available if p.stem == name or p.stem.startswith(name)]
+        if len(hits) != 1:
+            raise ParameterError(f"notebook {name!r} {'is ambiguous' if hits else 'does not exist'}; "
+                                 f"available: {', '.join(p.stem for p in available)}")
+        chosen.append(hits[0])
+    return chosen
+
+
+def parameters_of(path: Path) -> dict[str, dict]:
+    """The notebook's parameters: name → {type, default, help} (papermill reads the annotated cell)."""
+    return {k: {"type": v["inferred_type_name"], "default": v["default"], "help": v["help"]}
+            for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+def _coerce(name: str, value: Any, type_name: str, where: str):
+    """Check a parameter value against the notebook's annotation; return the typed value."""
+    t = type_name.replace(" ", "")
+    optional = t.startswith("Optional[") or "None" in t.split("|")
+    base = t.removeprefix("Optional[").removesuffix("]").split("|")[0] if optional else t
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+        if optional:
+            return None
+        raise ParameterError(f"parameter {name} of {where} may not be empty (type {type_name})")
+    try:
+        if base == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if base == "float":
+            return float(value)
+        if base == "bool":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "1", "yes"):
+                return True
+            if str(value).lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if base.startswith("list"):
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list):
+                raise ValueError
+            inner = base[5:-1] if base.startswith("list[") else "str"
+            return [_coerce(name, v, inner, where) for v in value]
+        if base == "str":
+            return str(value)
+    except (ValueError, TypeError):
+        raise ParameterError(f"parameter {name}={value!r} for {where} is not a valid {type_name}") from None
+    return value
+
+
+def check_parameters(paths: list[Path], params: dict[str, Any]) -> dict[Path, dict]:
+    """Refuse unknown parameter names and values of the wrong type before anything runs."""
+    per_notebook, known = {}, set()
+    for path in paths:
+        spec = parameters_of(path)
+        known |= set(spec)
+        per_notebook[path] = {k: _coerce(k, v, spec[k]["type"], path.stem) for k, v in params.items() if k in spec}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; the selected notebooks take: "
+                             f"{', '.join(sorted(known - set(RUNNER_PARAMS)))}")
+    return per_notebook
+
+
+@contextmanager
+def _lock(out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_root(), capture_output=True,
+                              text=True, timeout=5, check=True).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def fingerprint(path: str | Path) -> str:
+    """A hash of the data source's files (names, sizes and contents)."""
+    h = hashlib.sha256()
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for f in files:
+        h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    folder: Path
+    status: str
+    notebooks: dict[str, dict] = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
+
+
+def run_report(
+    names: list[str] | None = None, *, data: str | Path, mapping: str | None = None, as_of: str | None = None,
+    params: dict[str, Any] | None = None, lang: str = "en", out: str | Path = "reports", keep: int | None = None,
+    timeout: int = 900, progress: bool | None = None, run_id: str | None = None,
+) -> RunResult:
+    from ..data import load_dataset
+
+    params = dict(params or {})
+    clash = sorted(set(params) & set(RUNNER_PARAMS))
+    if clash:
+        raise ParameterError(f"set {', '.join(clash)} with its own option (--data, --mapping, --as-of, --lang, --out), not --param")
+    if lang not in ("en", "ja"):
+        raise ParameterError(f"--lang {lang!r}: use en or ja")
+    paths = discover(names)
+    typed = check_parameters(paths, params)
+    data = Path(data).resolve()
+    # fail fast on bad data, before any notebook runs (raises DataValidationError)
+    ds = load_dataset(data, mapping=mapping, as_of=as_of)
+    out = Path(out).resolve()
+    run_id = run_id or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    if not run_id.replace("-", "").isalnum():
+        raise ParameterError(f"run id {run_id!r} may hold only letters, digits and '-'")
+    tmp = out / f".tmp-{run_id}"
+    tmp.mkdir(parents=True)
+    progress = sys.stderr.isatty() if progress is None else progress
+    manifest = {
+        "run_id": run_id, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "data": str(data), "data_fingerprint": fingerprint(data), "mapping": mapping,
+        "as_of": str(ds.as_of), "lang": lang, "parameters": params,
+        "package_version": __import__("csanalysis").__version__, "git_commit": _git_commit(), "notebooks": {},
+    }
+    status = "succeeded"
+    for path in paths:
+        nb_dir = tmp / path.stem
+        nb_dir.mkdir()
+        nb_params = {"data": str(data), "mapping": mapping, "as_of": as_of, "output_dir": str(nb_dir), "lang": lang,
+                     **typed[path]}
+        t0 = time.time()
+        log.info("running %s", path.stem)
+        entry = {"status": "running", "parameters": nb_params}
+        manifest["notebooks"][path.stem] = entry
+        try:
+            pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=nb_params, kernel_name=KERNEL,
+                                cwd=str(path.parent), progress_bar=progress, execution_timeout=timeout,
+                                log_output=False, request_save_on_cell_execute=False)
+            notebook_to_html(nb_dir / path.name, nb_dir / f"{path.stem}.html", title=path.stem,
+                             footer=_footer(manifest))
+            entry.update(status="succeeded", seconds=round(time.time() - t0, 1))
+        except pm.PapermillExecutionError as exc:
+            entry.update(status="failed", seconds=round(time.time() - t0, 1), cell=exc.exec_count,
+                         error=f"{exc.ename}: {exc.evalue}")
+            status = "failed"
+            break
+        except Exception as exc:  # noqa: BLE001 - a kernel or render failure is a failed run, never half-published
+            entry.update(status="failed", seconds=round(time.time() - t0, 1), error=f"{type(exc).__name__}: {exc}")
+            status = "failed"
+            break
+    manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    manifest["status"] = status
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    with _lock(out):
+        if status != "succeeded":
+            failed = out / "failed" / run_id
+            failed.parent.mkdir(exist_ok=True)
+            os.replace(tmp, failed)
+            bad = next(k for k, v in manifest["notebooks"].items() if v["status"] == "failed")
+            raise NotebookFailed(f"notebook {bad} failed in cell {manifest['notebooks'][bad].get('cell')}: "
+                                 f"{manifest['notebooks'][bad].get('error')}. Nothing was published; the executed "
+                                 f"notebook is kept in {failed}")
+        final = out / run_id
+        os.replace(tmp, final)
+        link = out / f".latest-{run_id}"
+        link.symlink_to(run_id, target_is_directory=True)
+        os.replace(link, out / "latest")
+        if keep:
+            prune(out, keep)
+        write_index(out)
+    return RunResult(run_id, final, status, manifest["notebooks"], manifest)
+
+
+def _footer(manifest: dict) -> str:
+    return (f"Run {manifest['run_id']} · data {manifest['data_fingerprint']} · as of {manifest['as_of']} · "
+            f"csanalysis {manifest['package_version']}" + (f" (git {manifest['git_commit']})" if manifest['git_commit'] else ""))
+
+
+def runs(out: Path) -> list[Path]:
+    """Published run folders, newest first."""
+    return sorted((p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and (p / "manifest.json").is_file() and not p.name.startswith(".")
+                   and p.name != "failed"), reverse=True)
+
+
+def prune(out: Path, keep: int) -> list[Path]:
+    removed = []
+    latest = (out / "latest").resolve() if (out / "latest").exists() else None
+    for old in runs(out)[keep:]:
+        if old.resolve() != latest:
+            shutil.rmtree(old)
+            removed.append(old)
+    return removed

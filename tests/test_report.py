@@ -1,0 +1,126 @@
+"""The report runner: papermill in the project kernel, stakeholder HTML, safe publishing, exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from csanalysis.data import DataValidationError
+from csanalysis.report import run as runmod
+from csanalysis.report.run import NotebookFailed, ParameterError, run_report
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).with_name("csanalysis"))
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture()
+def tiny(tmp_path: Path) -> Path:
+    """Four customers, one with a hostile plan name; revenue Jan–Apr 2024."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    pd.DataFrame({
+        "customer_id": ["A", "B", "C", "D"],
+        "signup_date": ["2024-01-10", "2024-01-20", "2023-06-01", "2024-02-05"],
+        "plan": ["Basic", "Pro", EVIL, "Basic"],
+    }).to_csv(d / "customers.csv", index=False)
+    pd.DataFrame({
+        "customer_id": ["A", "A", "A", "B", "C", "C", "D", "D"],
+        "date": ["2024-01-10", "2024-02-10", "2024-03-10", "2024-01-20", "2024-01-01", "2024-02-01", "2024-02-05", "2024-04-05"],
+        "amount": [100, 100, 150, 1200, 80, 80, 60, 60],
+        "period_start": ["", "", "", "2024-01-20", "", "", "", ""],
+        "period_end": ["", "", "", "2025-01-19", "", "", "", ""],
+    }).to_csv(d / "revenue.csv", index=False)
+    return d
+
+
+def test_run_publishes_html_metrics_index_and_latest(tiny, tmp_path):
+    out = tmp_path / "reports"
+    res = run_report(["00_data_overview"], data=tiny, as_of="2024-04-30", out=out)
+    folder = out / res.run_id / "00_data_overview"
+    metrics = json.loads((folder / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert metrics["as_of"] == "2024-04-30"  # the parameter reached the notebook
+    assert metrics["customers"] == 4 and metrics["paying_customers_as_of"] == 2  # B (annual) and D (reactivated)
+    assert metrics["mrr_as_of"] == pytest.approx(160.0)  # 100 (B's 1,200 over 12 months) + 60 (D)
+    html = (folder / "00_data_overview.html").read_text()
+    assert "load_dataset" not in html and "import " not in html  # no code for stakeholders
+    assert not re.search(r"<script[^>]*\ssrc=", html)  # self-contained: no script loaded from anywhere
+    assert not re.search(r"<(?:link|img|iframe)[^>]*\s(?:src|href)=[\"']https?://", html)
+    assert EVIL not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html.replace("\\", "")
+    assert (out / "latest").resolve() == (out / res.run_id).resolve()
+    index = (out / "index.html").read_text()
+    assert res.run_id in index and "00_data_overview.html" in index
+    manifest = json.loads((out / res.run_id / "manifest.json").read_text())
+    assert manifest["status"] == "succeeded" and manifest["notebooks"]["00_data_overview"]["status"] == "succeeded"
+    assert manifest["data_fingerprint"] and manifest["as_of"] == "2024-04-30"
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_unknown_or_mistyped_parameter_refused_before_running(tiny, tmp_path):
+    out = tmp_path / "reports"
+    with pytest.raises(ParameterError, match="unknown parameter.*nope"):
+        run_report(["00"], data=tiny, params={"nope": 1}, out=out)
+    with pytest.raises(ParameterError, match="output_dir"):
+        run_report(["00"], data=tiny, params={"output_dir": "/etc"}, out=out)
+    with pytest.raises(ParameterError, match="does not exist"):
+        run_report(["99_missing"], data=tiny, out=out)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_bad_data_fails_before_any_notebook(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "customers.csv").write_text("customer_id,signup_date\nA,2024-01-01\n")
+    (bad / "revenue.csv").write_text("customer_id,date,amount\nA,not a date,10\n")
+    with pytest.raises(DataValidationError) as err:
+        run_report(data=bad, out=tmp_path / "reports")
+    assert any(f.column == "date" and f.n_rows == 1 for f in err.value.report.errors)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_failing_notebook_publishes_nothing_and_keeps_latest(tiny, tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    good = run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / "00_data_overview.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('boom in the last cell')"))
+    nbformat.write(nb, nbdir / "00_data_overview.ipynb")
+    monkeypatch.setattr(runmod, "notebooks_dir", lambda: nbdir)
+    with pytest.raises(NotebookFailed, match="boom in the last cell"):
+        run_report(data=tiny, as_of="2024-04-30", out=out)
+    assert (out / "latest").resolve() == (out / good.run_id).resolve()
+    assert [p.name for p in runmod.runs(out)] == [good.run_id]
+    failed = list((out / "failed").iterdir())
+    assert len(failed) == 1 and (failed[0] / "00_data_overview" / "00_data_overview.ipynb").is_file()
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_cli_exit_codes(tiny, tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    r = subprocess.run([CLI, "report", "--data", str(tiny), "--out", str(tmp_path / "r"), "--param", "nope=1"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "nope" in r.stderr
+    (tiny / "revenue.csv").write_text("customer_id,date,amount\nZ,2024-01-01,10\n")
+    r = subprocess.run([CLI, "validate", "--data", str(tiny)], capture_output=True, text=True, env=env)
+    assert r.returncode == 3 and "customer_id" in r.stderr and "1 row" in r.stderr
+
+
+def test_every_notebook_declares_runner_parameters_papermill_can_read():
+    """papermill silently ignores parameters it cannot parse (e.g. `str | None`): every assignment must parse."""
+    for path in runmod.discover():
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assigned = [ln.split(":")[0].split("=")[0].strip() for ln in cell.source.splitlines()
+                    if ln and not ln.startswith(("#", "from ", "import ")) and "=" in ln]
+        inspected = runmod.parameters_of(path)
+        assert list(inspected) == assigned, path.name
+        assert set(runmod.RUNNER_PARAMS) <= set(inspected), path.name
+        assert all(p["help"] for p in inspected.values()), f"{path.name}: every parameter needs a description"
