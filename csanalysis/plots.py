@@ -47,3 +47,47 @@ def plot_counts(counts: pd.Series, ax=None, *, title: str, xlabel: str = "Custom
         ax.annotate(f"{v:,}", (p.get_width(), p.get_y() + p.get_height() / 2), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=9)
     return ax
+
+
+def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title: str | None = None,
+                           xlabel: str | None = None, ylabel: str = "Cohort", size_label: str = "n"):
+    """Cohort heatmap (a :class:`~csanalysis.cohorts.CohortRetention`): unobservable cells blank, cohorts below
+    the minimum size greyed, cohort sizes beside the labels."""
+    import numpy as np
+
+    cols = res.periods[: max_periods] if max_periods else res.periods
+    data = res.matrix[cols].astype(float)
+    small = res.small.reindex(data.index).fillna(False).to_numpy()
+    ax = _ax(ax, figsize=(min(1.0 + 0.45 * len(cols), 16), max(3.0, 0.32 * len(data) + 1.5)))
+    labels = [f"{'/'.join(map(str, i)) if isinstance(i, tuple) else i} ({size_label}={int(n):,})"
+              for i, n in zip(data.index, res.matrix["cohort_size"])]
+    annot = data.map(lambda v: "" if np.isnan(v) else f"{100 * v:.0f}") if len(cols) <= 24 and len(data) <= 40 else False
+    big = data.where(~small[:, None].repeat(len(cols), axis=1))
+    sns.heatmap(big, ax=ax, cmap="viridis", vmin=0, vmax=max(1.0, float(np.nanmax(data.to_numpy())) if data.notna().any().any() else 1.0),
+                annot=annot if annot is not False else False, fmt="", cbar_kws={"label": "Retention"},
+                yticklabels=labels, linewidths=0.3, linecolor="white")
+    grey = data.where(small[:, None].repeat(len(cols), axis=1))
+    if grey.notna().any().any():
+        sns.heatmap(grey, ax=ax, cmap=sns.color_palette(["#cccccc"]), cbar=False, annot=annot if annot is not False else False,
+                    fmt="", yticklabels=labels, linewidths=0.3, linecolor="white")
+    unit = {"month": "Months", "quarter": "Quarters", "year": "Years", "fiscal_year": "Fiscal years"}[res.period]
+    ax.set(title=title or f"{res.basis.replace('_', ' ').capitalize()} retention by cohort ({res.definition})",
+           xlabel=xlabel or f"{unit} since start", ylabel=ylabel)
+    cbar = ax.collections[0].colorbar
+    if cbar is not None:
+        cbar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    return ax
+
+
+def plot_pooled_curve(curve: pd.DataFrame, ax=None, *, group: str | None = None, title: str = "Retention curve",
+                      xlabel: str = "Months since start", ylabel: str = "Share retained"):
+    """Pooled retention curve(s) with the bootstrap band; one line per ``group`` value if given."""
+    ax = _ax(ax)
+    groups = [(None, curve)] if group is None else list(curve.groupby(group, sort=True))
+    for i, (name, g) in enumerate(groups):
+        ax.plot(g["period"], g["retention"], color=f"C{i}", lw=2, label=str(name) if name is not None else "All cohorts")
+        ax.fill_between(g["period"], g["lower"], g["upper"], color=f"C{i}", alpha=0.2, lw=0)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, None))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.legend(title=group.replace("_", " ") if group else None)
+    return ax

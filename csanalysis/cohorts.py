@@ -1,0 +1,328 @@
+"""Cohort retention: of the customers who started in a period, how many (and how much revenue) are still here.
+
+Everything reads the Dataset's panel and spells (the one churn definition).
+
+* **Cohort** = the period of a customer's first paid month (the signup month for customers who started before
+  the data window): ``month``, ``quarter``, ``year`` or ``fiscal_year`` (starting in
+  ``settings.fiscal_year_start``).
+* **Offsets** are tenure in months grouped by the period length: a quarterly cohort's column 1 is months 3–5
+  of each customer's life, not the next calendar quarter.
+* **Bases**: ``logo`` (share of the cohort's customers active in period k — paid in at least one of its
+  months), ``revenue`` (net revenue retention: the cohort's average monthly MRR in period k ÷ its starting MRR;
+  expansion and reactivation included), ``gross_revenue`` (each customer's MRR capped at its starting MRR).
+  A customer's **starting MRR** is its MRR in its first full month: month 0 when it started on the 1st, else
+  month 1 (month 0 if it never paid month 1).
+* **Definitions**: ``active`` (any spell; reactivations count) and ``unbroken`` (first spell still running).
+* A cell is **missing** (NaN), never zero, when it cannot be observed yet: the cohort's last member has not
+  completed period k by ``as_of``, or period k began before the data window. Cohorts still forming at
+  ``as_of`` (partial periods) are left out.
+* **Intervals**: Wilson 95% for logo cells, a bootstrap over customers for revenue cells. Cohorts smaller
+  than ``min_cohort_size`` are flagged (``small``) and greyed in the figure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from .data import Dataset
+
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12, "fiscal_year": 12}
+BASES = ("logo", "revenue", "gross_revenue")
+DEFINITIONS = ("active", "unbroken")
+
+
+def _midx(ts: pd.Series | pd.Timestamp):
+    return ts.dt.year * 12 + ts.dt.month - 1 if isinstance(ts, pd.Series) else ts.year * 12 + ts.month - 1
+
+
+def _cohort_start(start_m: np.ndarray, period: str, fy_start: int) -> np.ndarray:
+    """First month index of the cohort period containing each start month."""
+    if period == "month":
+        return start_m
+    if period == "quarter":
+        return start_m - start_m % 3
+    if period == "year":
+        return start_m - start_m % 12
+    offset = fy_start - 1  # fiscal year: periods of 12 months starting in month fy_start
+    return start_m - (start_m - offset) % 12
+
+
+def _cohort_label(c0: int, period: str) -> str:
+    y, m = divmod(int(c0), 12)
+    if period == "month":
+        return f"{y}-{m + 1:02d}"
+    if period == "quarter":
+        return f"{y}-Q{m // 3 + 1}"
+    if period == "year":
+        return f"{y}"
+    return f"FY{y}" if m == 0 else f"FY{y} (from {y}-{m + 1:02d})"
+
+
+@dataclass
+class _Frame:
+    """Per-customer arrays for one set of customers (vectorised cohort arithmetic)."""
+
+    ids: np.ndarray
+    cohort: np.ndarray  # cohort start month index per customer
+    start: np.ndarray  # customer's start month index
+    active: np.ndarray  # customers × periods (bool)
+    value: np.ndarray | None = None  # customers × periods (average monthly MRR in the period)
+    base: np.ndarray | None = None  # starting MRR per customer
+    observable: dict = field(default_factory=dict)
+
+
+def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: pd.Index | None = None) -> tuple[_Frame, int]:
+    if period not in PERIOD_MONTHS:
+        raise ValueError(f"period={period!r}: use one of {list(PERIOD_MONTHS)}")
+    if basis not in BASES:
+        raise ValueError(f"basis={basis!r}: use one of {list(BASES)}")
+    if definition not in DEFINITIONS:
+        raise ValueError(f"definition={definition!r}: use one of {list(DEFINITIONS)}")
+    L = PERIOD_MONTHS[period]
+    as_m = _midx(ds.as_of_month)
+    spells = ds.spells
+    first = spells.loc[spells["spell"] == 1, ["customer_id", "start", "duration"]]
+    if customers is not None:
+        first = first[first["customer_id"].isin(customers)]
+    first = first.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    ids = first["customer_id"].to_numpy()
+    start = _midx(first["start"]).to_numpy()
+    cohort = _cohort_start(start, period, ds.settings.fiscal_year_start)
+    n_periods = max(int((as_m - cohort.min()) // L) + 1, 1) if len(ids) else 1
+
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    panel = ds.panel
+    if definition == "unbroken":
+        panel = panel[panel["spell"] == 1]
+    panel = panel[panel["customer_id"].isin(pos.index)]
+    row = pos.loc[panel["customer_id"].to_numpy()].to_numpy()
+    k = panel["tenure"].to_numpy() // L
+    active = np.zeros((len(ids), n_periods), dtype=bool)
+    if definition == "unbroken":
+        dur = first["duration"].to_numpy()
+        kk = np.arange(n_periods)
+        active = dur[:, None] > kk[None, :] * L
+    else:
+        active[row, k] = True
+    fr = _Frame(ids, cohort, start, active)
+    if basis != "logo":
+        mrr = panel["mrr"].to_numpy()
+        tenure = panel["tenure"].to_numpy()
+        # starting MRR: first full month (month 1 for mid-month starters, when paid)
+        signup_day = ds.customers.set_index("customer_id").reindex(ids)["signup_date"].dt.day.to_numpy()
+        m0 = np.full(len(ids), np.nan)
+        m1 = np.full(len(ids), np.nan)
+        m0[row[tenure == 0]] = mrr[tenure == 0]
+        m1[row[tenure == 1]] = mrr[tenure == 1]
+        use_m1 = (signup_day > 1) & ~np.isnan(m1)
+        base = np.where(use_m1, m1, m0)
+        if basis == "gross_revenue":
+            mrr = np.minimum(mrr, base[row])
+        value = np.zeros((len(ids), n_periods))
+        np.add.at(value, (row, k), mrr / L)
+        fr.value, fr.base = value, base
+    return fr, L
+
+
+def _observable(fr: _Frame, L: int, as_m: int, data_start_m: int, n_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cohort (sorted unique starts): is the cohort complete, and which periods are observable."""
+    cohorts = np.unique(fr.cohort)
+    c1 = cohorts + L - 1
+    kk = np.arange(n_periods)
+    obs = (c1[:, None] + kk[None, :] * L + L - 1 <= as_m) & (cohorts[:, None] + kk[None, :] * L >= data_start_m)
+    return cohorts, obs & (c1 <= as_m)[:, None]
+
+
+def _weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap weights: multinomial counts of each customer in each replicate (B × n)."""
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64) if n else np.zeros((n_boot, 0))
+
+
+@dataclass
+class CohortRetention:
+    """A retention matrix with its intervals (lifelines-style result: numbers, uncertainty, summary, plot)."""
+
+    matrix: pd.DataFrame  # index cohort (or (segment, cohort)); columns cohort_size, 0, 1, 2 …
+    lower: pd.DataFrame
+    upper: pd.DataFrame
+    small: pd.Series  # cohorts below min_cohort_size
+    active: pd.DataFrame | None  # active customer counts per cell (logo basis)
+    period: str
+    basis: str
+    definition: str
+    min_cohort_size: int
+    alpha: float
+    by: str | None = None
+
+    @property
+    def periods(self) -> list[int]:
+        return [c for c in self.matrix.columns if c != "cohort_size"]
+
+    def long(self) -> pd.DataFrame:
+        """One row per observable cell: retention, interval, active customers, cohort size, small flag."""
+        cols = self.periods
+        frames = {"retention": self.matrix[cols], "lower": self.lower[cols], "upper": self.upper[cols]}
+        if self.active is not None:
+            frames["active_customers"] = self.active[cols]
+        df = pd.concat({k: f.rename_axis(columns="period").stack() for k, f in frames.items()}, axis=1)
+        df = df.join(self.matrix["cohort_size"]).join(self.small.rename("small_cohort"))
+        return df.reset_index()
+
+    def cell(self, cohort, period: int, segment=None) -> dict:
+        key = cohort if segment is None else (segment, cohort)
+        return {"estimate": self.matrix.loc[key, period], "lower": self.lower.loc[key, period],
+                "upper": self.upper.loc[key, period], "cohort_size": int(self.matrix.loc[key, "cohort_size"])}
+
+    def _repr_html_(self) -> str:
+        return self.matrix.to_html(float_format=lambda v: f"{v:.0%}", na_rep="")
+
+
+def cohort_retention(
+    ds: Dataset, *, period: str = "month", basis: str = "logo", by: str | None = None,
+    definition: str = "active", min_cohort_size: int = 30, alpha: float = 0.05, n_boot: int = 400,
+    seed: int = 0,
+) -> CohortRetention:
+    """Cohort × period retention with intervals; see the module docstring for the definitions."""
+    if by is None:
+        return _matrix(ds, None, period, basis, definition, min_cohort_size, alpha, n_boot, seed)
+    if by not in ds.customers.columns:
+        raise ValueError(f"by={by!r} is not a customer attribute; available: {sorted(ds.customers.columns)}")
+    groups = ds.customers[by].fillna("(missing)").astype(str)
+    parts = {}
+    for value in sorted(groups.unique()):
+        ids = pd.Index(ds.customers.loc[groups == value, "customer_id"])
+        parts[value] = _matrix(ds, ids, period, basis, definition, min_cohort_size, alpha, n_boot, seed)
+    names = [by, "cohort"]
+    first = next(iter(parts.values()))
+    cat = lambda attr: pd.concat({k: getattr(p, attr) for k, p in parts.items()}, names=names)  # noqa: E731
+    return CohortRetention(
+        cat("matrix"), cat("lower"), cat("upper"), cat("small"), cat("active") if first.active is not None else None,
+        period, basis, definition, min_cohort_size, alpha, by,
+    )
+
+
+def retention_matrix(
+    ds: Dataset, *, period: str = "month", basis: str = "logo", by: str | None = None,
+    definition: str = "active", min_cohort_size: int = 30, **kw,
+) -> pd.DataFrame:
+    """Cohort × period retention: index = cohort (or (segment, cohort) with ``by``), columns ``cohort_size`` then
+    0, 1, 2 … (periods since start). :func:`cohort_retention` gives the same with intervals and flags."""
+    return cohort_retention(ds, period=period, basis=basis, by=by, definition=definition,
+                            min_cohort_size=min_cohort_size, **kw).matrix
+
+
+def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, seed) -> CohortRetention:
+    fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
+    as_m = _midx(ds.as_of_month)
+    n_periods = fr.active.shape[1]
+    cohorts, obs = _observable(fr, L, as_m, _midx(ds.data_start), n_periods)
+    complete = (cohorts + L - 1) <= as_m  # cohorts still forming at as_of are left out
+    cohorts, obs = cohorts[complete], obs[complete]
+    which = np.searchsorted(cohorts, fr.cohort)
+    keep = (which < len(cohorts)) & (cohorts[np.minimum(which, len(cohorts) - 1)] == fr.cohort)
+    sizes = np.bincount(which[keep], minlength=len(cohorts))
+    # trim trailing periods nobody can observe
+    last = int(np.max(np.nonzero(obs.any(axis=0))[0])) + 1 if obs.any() else 1
+    obs = obs[:, :last]
+    labels = [_cohort_label(c, period) for c in cohorts]
+    cols = list(range(last))
+    rng = np.random.default_rng(seed)
+    if basis == "logo":
+        counts = np.zeros((len(cohorts), last))
+        np.add.at(counts, which[keep], fr.active[keep, :last].astype(float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est = counts / sizes[:, None]
+        lo, hi = proportion_confint(counts, np.maximum(sizes, 1)[:, None], alpha=alpha, method="wilson")
+        active = pd.DataFrame(np.where(obs, counts, np.nan), index=pd.Index(labels, name="cohort"), columns=cols)
+    else:
+        est = np.full((len(cohorts), last), np.nan)
+        lo = np.full_like(est, np.nan)
+        hi = np.full_like(est, np.nan)
+        for j in range(len(cohorts)):
+            members = np.nonzero(keep & (which == j))[0]
+            base = fr.base[members]
+            ok = ~np.isnan(base)
+            if not ok.all():  # customers whose starting month is before the data window: no base
+                continue
+            vals = fr.value[members, :last]
+            den = base.sum()
+            if den <= 0:
+                continue
+            est[j] = vals.sum(axis=0) / den
+            W = _weights(len(members), n_boot, rng)
+            boot = (W @ vals) / (W @ base)[:, None]
+            lo[j], hi[j] = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+        active = None
+    index = pd.Index(labels, name="cohort")
+    mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
+    out = mask(est)
+    out.insert(0, "cohort_size", sizes)
+    return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes < min_size, index=index, name="small"),
+                           active, period, basis, definition, min_size, alpha)
+
+
+def pooled_curve(
+    ds: Dataset, *, period: str = "month", basis: str = "logo", definition: str = "unbroken", by: str | None = None,
+    method: str = "chained", alpha: float = 0.05, n_boot: int = 400, seed: int = 0,
+) -> pd.DataFrame:
+    """Retention curve pooled across cohorts, with a bootstrap band over customers.
+
+    ``method="chained"`` (default): period-to-period retention over every cohort observed at each step, chained
+    (Kaplan–Meier style: every cohort contributes as long as it is observed). ``method="weighted"``: the
+    cohort-size-weighted average of the observed cells — biased towards old cohorts, which are the only ones
+    observed at long tenures; labelled so.
+    """
+    if method not in ("chained", "weighted"):
+        raise ValueError(f"method={method!r}: use chained or weighted")
+    if by is not None:
+        groups = ds.customers[by].fillna("(missing)").astype(str)
+        out = []
+        for value in sorted(groups.unique()):
+            ids = pd.Index(ds.customers.loc[groups == value, "customer_id"])
+            c = _pooled(ds, ids, period, basis, definition, method, alpha, n_boot, seed)
+            c.insert(0, by, value)
+            out.append(c)
+        return pd.concat(out, ignore_index=True)
+    return _pooled(ds, None, period, basis, definition, method, alpha, n_boot, seed)
+
+
+def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, seed) -> pd.DataFrame:
+    fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
+    as_m = _midx(ds.as_of_month)
+    n_periods = fr.active.shape[1]
+    cohorts, obs = _observable(fr, L, as_m, _midx(ds.data_start), n_periods)
+    which = np.searchsorted(cohorts, fr.cohort)
+    O = obs[which]  # customers × periods: is this customer's cell observable
+    if basis == "logo":
+        Y = fr.active.astype(float)
+        base = np.ones(len(fr.ids))
+    else:
+        Y = fr.value
+        base = np.nan_to_num(fr.base)
+    last = int(np.max(np.nonzero(O.any(axis=0))[0])) + 1 if O.any() else 1
+    Y, O = Y[:, :last], O[:, :last]
+    rng = np.random.default_rng(seed)
+    W = np.vstack([np.ones((1, len(fr.ids))), _weights(len(fr.ids), n_boot, rng)])
+    if method == "chained":
+        prev = np.concatenate([base[:, None], Y[:, :-1]], axis=1)
+        num = W @ (Y * O)
+        den = W @ (prev * O)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = num / den
+        step[:, 0] = np.where(np.isnan(step[:, 0]), 1.0, step[:, 0])
+        curve = np.cumprod(step, axis=1)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            curve = (W @ (Y * O)) / (W @ (base[:, None] * O))
+    est = curve[0]
+    lo, hi = np.nanquantile(curve[1:], [alpha / 2, 1 - alpha / 2], axis=0)
+    at_risk = (O * (np.concatenate([np.ones((len(fr.ids), 1)), fr.active[:, : last - 1]], axis=1) if definition == "unbroken" else O)).sum(axis=0)
+    return pd.DataFrame({
+        "period": np.arange(last), "retention": est, "lower": lo, "upper": hi,
+        "customers_observed": O.sum(axis=0), "at_risk": at_risk, "cohorts_observed": obs[:, :last].sum(axis=0),
+        "method": "chained (all cohorts observed at each step)" if method == "chained"
+        else "size-weighted average of observed cells (biased towards old cohorts)",
+    })

@@ -1,0 +1,117 @@
+"""Cohort retention, asserted cell by cell on a hand-computed fixture (tests/fixtures/cohort10/README.md)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+from statsmodels.stats.proportion import proportion_confint
+
+import csanalysis as cs
+from csanalysis import cohorts as co
+
+FIX = Path(__file__).parent / "fixtures" / "cohort10"
+nan = np.nan
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return cs.load_dataset(FIX, as_of="2024-06-15")
+
+
+# Expected cells, computed by hand from the fixture (cohorts 2024-01: A–E, 2024-02: F–H, 2024-03: I–J).
+# Observable: Jan cohort k ≤ 4, Feb k ≤ 3, Mar k ≤ 2 (panel ends May 2024).
+EXPECTED = {
+    ("logo", "active"): [[1, 4 / 5, 3 / 5, 4 / 5, 4 / 5], [1, 2 / 3, 2 / 3, 2 / 3, nan], [1, 1 / 2, 1 / 2, nan, nan]],
+    ("logo", "unbroken"): [[1, 4 / 5, 3 / 5, 3 / 5, 3 / 5], [1, 2 / 3, 2 / 3, 2 / 3, nan], [1, 1 / 2, 1 / 2, nan, nan]],
+    # starting MRR: Jan cohort 100+100+200+100+50 = 550; Feb: F's first full month (Mar) 100 + G 100 + H 80 = 280;
+    # Mar: 100 + 60 = 160
+    ("revenue", "active"): [[550 / 550, 470 / 550, 370 / 550, 420 / 550, 420 / 550],
+                            [230 / 280, 200 / 280, 200 / 280, 200 / 280, nan], [1, 100 / 160, 100 / 160, nan, nan]],
+    ("revenue", "unbroken"): [[1, 470 / 550, 370 / 550, 370 / 550, 370 / 550],
+                              [230 / 280, 200 / 280, 200 / 280, 200 / 280, nan], [1, 100 / 160, 100 / 160, nan, nan]],
+    # capped at starting MRR: B's 150 counts 100
+    ("gross_revenue", "active"): [[1, 420 / 550, 320 / 550, 370 / 550, 370 / 550],
+                                  [230 / 280, 200 / 280, 200 / 280, 200 / 280, nan], [1, 100 / 160, 100 / 160, nan, nan]],
+    ("gross_revenue", "unbroken"): [[1, 420 / 550, 320 / 550, 320 / 550, 320 / 550],
+                                    [230 / 280, 200 / 280, 200 / 280, 200 / 280, nan], [1, 100 / 160, 100 / 160, nan, nan]],
+}
+
+
+@pytest.mark.parametrize("basis,definition", list(EXPECTED))
+def test_matrix_cell_by_cell(ds, basis, definition):
+    m = co.retention_matrix(ds, basis=basis, definition=definition)
+    assert list(m.index) == ["2024-01", "2024-02", "2024-03"]
+    assert m["cohort_size"].tolist() == [5, 3, 2]
+    assert [c for c in m.columns if c != "cohort_size"] == [0, 1, 2, 3, 4]
+    got = m[[0, 1, 2, 3, 4]].to_numpy(dtype=float)
+    np.testing.assert_allclose(got, np.array(EXPECTED[basis, definition], dtype=float), rtol=0, atol=1e-12)
+
+
+def test_logo_intervals_are_wilson_and_small_cohorts_flagged(ds):
+    r = co.cohort_retention(ds, min_cohort_size=3)
+    lo, hi = proportion_confint(3, 5, alpha=0.05, method="wilson")
+    assert r.lower.loc["2024-01", 2] == pytest.approx(lo) and r.upper.loc["2024-01", 2] == pytest.approx(hi)
+    assert r.small.tolist() == [False, False, True]
+    long = r.long()
+    assert len(long) == 5 + 4 + 3 and not long["retention"].isna().any()  # unobservable cells are absent
+    row = long[(long.cohort == "2024-03") & (long.period == 1)].iloc[0]
+    assert row.active_customers == 1 and row.small_cohort
+
+
+def test_revenue_bootstrap_interval_brackets_estimate(ds):
+    r = co.cohort_retention(ds, basis="revenue", n_boot=300)
+    est, lo, hi = (r.matrix[[1, 2]].to_numpy(), r.lower[[1, 2]].to_numpy(), r.upper[[1, 2]].to_numpy())
+    assert np.all(lo <= est + 1e-12) and np.all(est <= hi + 1e-12)
+    assert (hi - lo)[0, 0] > 0  # the Jan cohort's customers differ, so the bootstrap spreads
+
+
+def test_quarterly_offsets_are_tenure_not_calendar(ds):
+    m = co.retention_matrix(ds, period="quarter")
+    # one complete quarterly cohort (Q1: all ten); its period 0 (tenure months 0–2) ends in May for March starters
+    assert m.index.tolist() == ["2024-Q1"] and m["cohort_size"].tolist() == [10]
+    assert m[0].tolist() == [1.0] and m.columns.tolist() == ["cohort_size", 0]
+
+
+def test_by_segment_gives_one_matrix_per_value(ds):
+    m = co.retention_matrix(ds, by="plan")
+    basic = m.loc["Basic"]  # A, D, E | H | I
+    assert basic["cohort_size"].tolist() == [3, 1, 1]
+    np.testing.assert_allclose(basic.loc["2024-01", [0, 1, 2, 3, 4]].to_numpy(float), [1, 2 / 3, 1 / 3, 2 / 3, 2 / 3])
+    curve = co.pooled_curve(ds, by="plan", n_boot=50)
+    assert set(curve["plan"]) == {"Basic", "Pro"}
+
+
+def test_pooled_unbroken_curve_equals_kaplan_meier_on_first_spells(ds):
+    """Chained cohort retention is Kaplan–Meier: a spell still paying at as_of is at risk only up to its last
+    observed month, so lifelines gets censored durations of duration − 1."""
+    curve = co.pooled_curve(ds, n_boot=20)
+    first = ds.spells[ds.spells.spell == 1]
+    t = first["duration"] - (1 - first["event"])
+    km = KaplanMeierFitter().fit(t, first["event"])
+    expected = km.survival_function_at_times(curve["period"]).to_numpy()
+    np.testing.assert_allclose(curve["retention"].to_numpy(), expected, atol=1e-12)
+    # by hand: k1 = 7/10 (E, H, J have one-month first spells); k2: all three cohorts are observed, 7 customers
+    # unbroken at month 1 (A–D, F, G, I), 6 still at month 2 (D churned): 7/10 × 6/7; k3: Jan and Feb only,
+    # 5 at month 2 (A–C, F, G) all still there: × 5/5; k4: Jan only, 3 of 3
+    assert curve["retention"].iloc[1] == pytest.approx(7 / 10)
+    assert curve["retention"].iloc[2] == pytest.approx(7 / 10 * 6 / 7)
+    assert curve["retention"].iloc[4] == pytest.approx(0.6)
+
+
+def test_weighted_average_is_labelled_biased(ds):
+    curve = co.pooled_curve(ds, method="weighted", definition="active", n_boot=20)
+    assert "biased" in curve["method"].iloc[0]
+    # k=4: only the Jan cohort is observed → its cell
+    assert curve.loc[curve.period == 4, "retention"].item() == pytest.approx(4 / 5)
+
+
+def test_bad_options_are_refused(ds):
+    with pytest.raises(ValueError, match="period"):
+        co.retention_matrix(ds, period="week")
+    with pytest.raises(ValueError, match="basis"):
+        co.retention_matrix(ds, basis="seats")
+    with pytest.raises(ValueError, match="not a customer attribute"):
+        co.retention_matrix(ds, by="colour")
