@@ -91,3 +91,36 @@ def plot_pooled_curve(curve: pd.DataFrame, ax=None, *, group: str | None = None,
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     ax.legend(title=group.replace("_", " ") if group else None)
     return ax
+
+
+def plot_km(fits: dict, ax=None, *, title: str = "Share of customers still active", xlabel: str = "Months since start",
+            ylabel: str = "Share still active", at_risk: bool = True, at_risk_labels: dict | None = None):
+    """Kaplan–Meier curves with 95% bands and at-risk counts under the plot (lifelines)."""
+    from lifelines.plotting import add_at_risk_counts
+
+    ax = _ax(ax, figsize=(9, 5))
+    for i, kmf in enumerate(fits.values()):
+        kmf.plot_survival_function(ax=ax, ci_show=True, color=f"C{i}")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    if at_risk and fits:
+        add_at_risk_counts(*fits.values(), ax=ax, rows_to_show=["At risk"], xticks=None)
+    return ax
+
+
+def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (hazard ratios, 95% CI)",
+                xlabel: str = "Hazard ratio (log scale; > 1 churns faster)"):
+    """Forest plot of hazard ratios with intervals; one row per level against its reference."""
+    import numpy as np
+
+    ax = _ax(ax, figsize=(8, max(2.5, 0.45 * len(hrs) + 1.2)))
+    labels = [f"{c.replace('_', ' ')}: {l} vs {r}" if r not in ("per unit", "per doubling of seats") else f"{c.replace('_', ' ')} ({r})"
+              for c, l, r in zip(hrs["covariate"], hrs["level"], hrs["reference"])]
+    y = np.arange(len(hrs))[::-1]
+    ax.errorbar(hrs["hr"], y, xerr=[hrs["hr"] - hrs["lower"], hrs["upper"] - hrs["hr"]], fmt="o", color="C0", capsize=3)
+    ax.axvline(1.0, color="grey", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y, labels)
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(title=title, xlabel=xlabel)
+    return ax
