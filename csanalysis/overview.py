@@ -21,13 +21,18 @@ def table_sizes(ds: Dataset) -> pd.DataFrame:
                 first, last = r["first"], r["last"]
         rows.append({"table": name, "rows read": c.get("read", 0), "rows used": c.get("used", 0),
                      "rows cut (after as_of)": c.get("cut_after_as_of", 0),
-                     "first date": pd.Timestamp(first).date() if first is not None and not pd.isna(first) else None,
-                     "last date": pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None})
-    return pd.DataFrame(rows)
+                     "first date": pd.Timestamp(first) if first is not None else pd.NaT,
+                     "last date": pd.Timestamp(last) if last is not None else pd.NaT})
+    df = pd.DataFrame(rows)
+    for c in ("first date", "last date"):
+        df[c] = pd.to_datetime(df[c]).dt.strftime("%Y-%m-%d")
+    return df
 
 
-def reconciliation(ds: Dataset) -> pd.DataFrame:
-    return pd.DataFrame({"item": list(ds.report.reconciliation), "amount": list(ds.report.reconciliation.values())})
+def reconciliation(ds: Dataset, labels: dict | None = None) -> pd.DataFrame:
+    """MRR totals that reconcile with the source; ``labels`` translates the item names."""
+    items = list(ds.report.reconciliation)
+    return pd.DataFrame({"item": [(labels or {}).get(i, i) for i in items], "amount": list(ds.report.reconciliation.values())})
 
 
 def findings(ds: Dataset) -> pd.DataFrame:

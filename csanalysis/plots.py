@@ -22,16 +22,27 @@ def _ax(ax, figsize=(9, 4)):
     return ax
 
 
-def plot_mrr(mrr: pd.DataFrame, ax=None, *, title="Monthly recurring revenue", xlabel="Month", ylabel="MRR"):
+def _month_axis(ax):
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def plot_mrr(mrr: pd.DataFrame, ax=None, *, title="Monthly recurring revenue", xlabel="Month", ylabel="MRR",
+             customers_label="Paying customers"):
     """Total MRR per month (``mrr`` with columns month, mrr) with paying customers on a second axis."""
     ax = _ax(ax)
     ax.plot(mrr["month"], mrr["mrr"], color="C0", lw=2, label=ylabel)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    _month_axis(ax)
     if "customers" in mrr.columns:
         ax2 = ax.twinx()
-        ax2.plot(mrr["month"], mrr["customers"], color="C1", lw=1.5, ls="--", label="Paying customers")
-        ax2.set_ylabel("Paying customers")
+        ax2.plot(mrr["month"], mrr["customers"], color="C1", lw=1.5, ls="--", label=customers_label)
+        ax2.set_ylabel(customers_label)
+        ax2.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
         ax2.grid(False)
         lines = ax.get_lines() + ax2.get_lines()
         ax.legend(lines, [l.get_label() for l in lines], loc="upper left")
