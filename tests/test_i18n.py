@@ -1,0 +1,70 @@
+"""One set of notebooks, one catalogue per language: every English key has a Japanese entry, a Japanese report
+keeps no English heading, and figures render Japanese glyphs without a system font."""
+from __future__ import annotations
+
+import json
+import re
+import string
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from csanalysis import plots  # noqa: E402
+from csanalysis.report import i18n  # noqa: E402
+from csanalysis.report.run import run_report  # noqa: E402
+
+FIX = Path(__file__).parent / "fixtures" / "cohort10"
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_english_key_has_a_japanese_entry_with_the_same_placeholders():
+    en, ja = i18n.catalogue("en"), i18n.catalogue("ja")
+    assert set(en) == set(ja), f"missing in ja: {sorted(set(en) - set(ja))}; only in ja: {sorted(set(ja) - set(en))}"
+    for key in en:
+        assert _fields(en[key]) == _fields(ja[key]), key
+        assert ja[key].strip(), key
+
+
+def test_unknown_language_and_key_are_clear_errors():
+    with pytest.raises(ValueError, match="language 'fr'"):
+        i18n.set_language("fr")
+    with pytest.raises(KeyError, match="no.such.key"):
+        i18n.tr("no.such.key")
+
+
+def test_japanese_glyphs_render_without_missing_glyph_warnings():
+    plots.set_style("ja")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig, ax = plt.subplots()
+        ax.set(title="月次経常収益（MRR）", xlabel="月", ylabel="顧客数")
+        fig.canvas.draw()
+        plt.close(fig)
+    assert not [w for w in caught if "Glyph" in str(w.message)]
+    plots.set_style("en")
+
+
+def test_japanese_report_has_no_english_heading(tmp_path):
+    res = run_report(["00"], data=FIX, as_of="2024-06-15", lang="ja", out=tmp_path)
+    folder = res.folder / "00_data_overview"
+    html = (folder / "00_data_overview.html").read_text(encoding="utf-8")
+    headings = re.findall(r"<h[1-3][^>]*>(.*?)</h[1-3]>", html, flags=re.S)
+    texts = [re.sub(r"<[^>]+>|¶", "", h).strip() for h in headings]
+    assert texts, "no headings found"
+    ja = i18n.catalogue("ja")
+    en = i18n.catalogue("en")
+    for t in texts:
+        assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", t), f"heading without Japanese: {t!r}"
+        assert t not in {v for k, v in en.items() if k.endswith("heading") or k.endswith("title")}
+    assert ja["overview.summary_heading"] in texts
+    nb = json.loads((folder / "00_data_overview.ipynb").read_text(encoding="utf-8"))
+    streams = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "Glyph" not in streams and "missing from font" not in streams
