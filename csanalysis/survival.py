@@ -156,7 +156,8 @@ def rmst(ds: Dataset, horizon: int, *, by: str | None = None, spells: str = "fir
     for name, kmf in fits.items():
         est, var = restricted_mean_survival_time(kmf, t=horizon, return_variance=True)
         se = math.sqrt(max(var, 0.0))
-        rows.append({"group": name, "rmst": float(est), "se": se, "lower": est - z * se, "upper": est + z * se})
+        rows.append({"group": name, "rmst": float(est), "se": se, "lower": max(est - z * se, 0.0),
+                     "upper": min(est + z * se, float(horizon))})
     out = pd.DataFrame(rows)
     ref = reference if reference is not None else out["group"].iloc[0]
     if ref not in set(out["group"]):
@@ -195,6 +196,10 @@ class CoxResult:
     @property
     def summary(self) -> pd.DataFrame:
         return self.hazard_ratios
+
+    def strongest(self) -> pd.Series:
+        """The hazard ratio furthest from 1 (on the log scale)."""
+        return self.hazard_ratios.loc[np.log(self.hazard_ratios["hr"]).abs().idxmax()]
 
     def to_dict(self) -> dict:
         return {"concordance": self.concordance, "n": self.n, "events": self.events, "design": self.design,
@@ -302,3 +307,79 @@ def _ph_sizes(cph, df, test, meta, threshold: float = 0.1) -> pd.DataFrame:
                      "hr_ratio_24_vs_3_months": drift,
                      "violation": bool(p < 0.05 and np.isfinite(drift) and abs(np.log(drift)) > np.log(1 + threshold))})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ lifetime value
+
+
+def _km_discrete(T: np.ndarray, E: np.ndarray, entry: np.ndarray, horizon: int, W: np.ndarray) -> np.ndarray:
+    """Kaplan–Meier S(0..horizon−1) on whole months for each row of weights ``W`` (replicates × spells)."""
+    n_t = horizon + 1
+    Tc = np.minimum(T, n_t)
+    ev = (E == 1) & (T <= horizon)
+    out = np.empty((W.shape[0], horizon))
+    # at risk at month j: entry < j <= T  →  +1 at entry+1, −1 at T+1 (cumulative sum)
+    starts = np.minimum(entry + 1, n_t)
+    ends = np.minimum(Tc + 1, n_t)
+    for b, w in enumerate(W):
+        d = np.bincount(T[ev], weights=w[ev], minlength=n_t + 1)[: n_t]
+        delta = np.bincount(starts, weights=w, minlength=n_t + 1) - np.bincount(ends, weights=w, minlength=n_t + 1)
+        at_risk = np.cumsum(delta)[: n_t]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hazard = np.where(at_risk > 0, d / at_risk, 0.0)
+        s = np.cumprod(1 - hazard)  # s[j] = S(j) = P(active in month j), s[0] = 1
+        out[b] = s[:horizon]
+    return out
+
+
+def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None = None, discount_rate: float = 0.0,
+                   window: int = 12, n_boot: int = 200, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """LTV from survival beside the naive formula, each with a bootstrap interval over customers.
+
+    * survival: ARPA × gross margin × RMST(horizon), where RMST = Σ S(t) discounted at ``discount_rate`` a month
+      (expected paid months within the horizon, from every customer, censored ones included);
+    * naive: ARPA × gross margin ÷ monthly churn rate (churned ÷ customer-months at risk over the last
+      ``window`` months), which assumes a constant churn rate and an unlimited horizon.
+    ARPA is the average MRR per paying account in the ``as_of`` month.
+    """
+    gm = ds.settings.gross_margin if gross_margin is None else gross_margin
+    d = survival_data(ds)
+    T, E, entry = d["T"].to_numpy(), d["E"].to_numpy(), d["entry"].to_numpy()
+    rng = np.random.default_rng(seed)
+    n = len(d)
+    W = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1 / n), size=n_boot)]) if n else np.ones((1, 0))
+    S = _km_discrete(T, E, entry, horizon, W)
+    disc = (1 + discount_rate) ** -np.arange(horizon)
+    rmst = S @ disc
+    last = ds.panel[ds.panel["month"] == ds.as_of_month]["mrr"].to_numpy()
+    arpa_w = rng.multinomial(len(last), np.full(len(last), 1 / len(last)), size=n_boot) if len(last) else None
+    arpa = np.concatenate([[last.mean()], (arpa_w @ last) / len(last)]) if len(last) else np.full(n_boot + 1, np.nan)
+    # naive churn over the window: churn events in the window ÷ paid customer-months at risk in the window
+    m_as = ds.as_of_month
+    lo_m = m_as - pd.DateOffset(months=window - 1)
+    spells = ds.spells
+    churned = ((spells["event"] == 1) & (spells["end"] >= lo_m) & (spells["end"] <= m_as)).sum()
+    at_risk = ((ds.panel["month"] >= lo_m - pd.DateOffset(months=1)) & (ds.panel["month"] < m_as)).sum()
+    rate = churned / at_risk if at_risk else np.nan
+    rate_boot = rng.binomial(at_risk, rate, size=n_boot) / at_risk if at_risk and rate > 0 else np.full(n_boot, rate)
+    rates = np.concatenate([[rate], rate_boot])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        naive = np.where(rates > 0, arpa * gm / rates, np.nan)
+    surv = arpa * gm * rmst
+    q = [alpha / 2, 1 - alpha / 2]
+    rows = [
+        {"method": "survival", "formula": f"ARPA × gross margin × RMST({horizon} months)",
+         "estimate": surv[0], "lower": np.nanquantile(surv[1:], q[0]), "upper": np.nanquantile(surv[1:], q[1]),
+         "expected_months": rmst[0], "months_lower": np.quantile(rmst[1:], q[0]), "months_upper": np.quantile(rmst[1:], q[1])},
+        {"method": "naive", "formula": "ARPA × gross margin ÷ monthly churn",
+         "estimate": naive[0] if rate > 0 else np.nan,
+         "lower": np.nanquantile(naive[1:], q[0]) if rate > 0 else np.nan,
+         "upper": np.nanquantile(naive[1:], q[1]) if rate > 0 else np.nan,
+         "expected_months": 1 / rate if rate > 0 else np.nan, "months_lower": np.nan, "months_upper": np.nan},
+    ]
+    out = pd.DataFrame(rows)
+    out["arpa"] = arpa[0]
+    out["gross_margin"] = gm
+    out["monthly_churn"] = rate
+    out["note"] = ("" if rate > 0 else "naive LTV is undefined: no churn was observed in the window")
+    return out

@@ -63,3 +63,17 @@ def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0) -> str:
     if pct:
         return f"{fmt_pct(est, decimals)} ({100 * lower:.{decimals}f}–{fmt_pct(upper, decimals)})"
     return f"{est:,.{decimals}f} ({lower:,.{decimals}f}–{upper:,.{decimals}f})"
+
+
+def ci_columns(df: pd.DataFrame, estimates: list[str], *, pct: bool = True, decimals: int = 0,
+               lower: str = "{} lower", upper: str = "{} upper") -> pd.DataFrame:
+    """Combine each estimate with its ``lower``/``upper`` columns into one readable column: '71% (66–76%)'."""
+    out = df.copy()
+    for est in estimates:
+        lo, hi = lower.format(est), upper.format(est)
+        out[est] = [
+            "–" if e is None or (isinstance(e, float) and math.isnan(e)) else fmt_ci(e, a, b, pct=pct, decimals=decimals)
+            for e, a, b in zip(out[est], out[lo], out[hi])
+        ]
+        out = out.drop(columns=[lo, hi])
+    return out

@@ -104,8 +104,9 @@ def _coerce(name: str, value: Any, type_name: str, where: str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
             if not isinstance(value, list):
                 raise ValueError
-            inner = base[5:-1] if base.startswith("list[") else "str"
-            return [_coerce(name, v, inner, where) for v in value]
+            if not base.startswith("list["):
+                return value
+            return [_coerce(name, v, base[5:-1], where) for v in value]
         if base == "str":
             return str(value)
     except (ValueError, TypeError):
