@@ -23,6 +23,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from .data import Dataset
+from .survival import person_months
 
 MIN_PRE_MONTHS = 6
 
@@ -30,28 +31,6 @@ MIN_PRE_MONTHS = 6
 def _midx(ts) -> np.ndarray:
     ts = pd.to_datetime(ts)
     return (ts.dt.year * 12 + ts.dt.month - 1).to_numpy() if isinstance(ts, pd.Series) else ts.year * 12 + ts.month - 1
-
-
-def person_months(ds: Dataset, *, spells: str = "all") -> pd.DataFrame:
-    """One row per spell and month at risk of churning: customer_id, month (calendar index), tenure (months since
-    spell start), churn (1 in the churn month). A spell is at risk in months start+1 … start+T (T as in
-    :mod:`csanalysis.survival`), from its entry on."""
-    s = ds.spells if spells == "all" else ds.spells[ds.spells["spell"] == 1]
-    T = (s["duration"] - (1 - s["event"])).to_numpy()
-    first = s["entry"].to_numpy() + 1
-    n = np.maximum(T - first + 1, 0)
-    idx = np.repeat(np.arange(len(s)), n)
-    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    tenure = first[idx] + k
-    start_m = _midx(s["start"])
-    out = pd.DataFrame({
-        "customer_id": s["customer_id"].to_numpy()[idx],
-        "spell": s["spell"].to_numpy()[idx],
-        "month": start_m[idx] + tenure,
-        "tenure": tenure,
-        "churn": ((tenure == T[idx]) & (s["event"].to_numpy()[idx] == 1)).astype(np.int8),
-    })
-    return out
 
 
 def monthly_churn(ds: Dataset) -> pd.DataFrame:

@@ -269,8 +269,15 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
     hrs = pd.DataFrame(rows)
     ph = None
     if ph_check and len(meta):
-        test = proportional_hazard_test(cph, df, time_transform="rank")
-        ph = _ph_sizes(cph, df, test, meta)
+        ph_df, ph_fit = df, cph
+        if entry is not None:
+            # lifelines has no residuals with entry times: check on the spells observed from their start
+            ph_df = df[df["entry"] == 0].drop(columns="entry")
+            ph_fit = CoxPHFitter(alpha=alpha, penalizer=penalizer).fit(
+                ph_df, duration_col="T", event_col="E", strata=strata or None, batch_mode=True)
+        test = proportional_hazard_test(ph_fit, ph_df, time_transform="rank")
+        ph = _ph_sizes(ph_fit, ph_df, test, meta)
+        ph["checked_on"] = "all spells" if entry is None else "spells observed from their start (no left truncation)"
     return CoxResult(cph, hrs, float(cph.concordance_index_), int(len(df)), int(df["E"].sum()), ph)
 
 
@@ -307,6 +314,127 @@ def _ph_sizes(cph, df, test, meta, threshold: float = 0.1) -> pd.DataFrame:
                      "hr_ratio_24_vs_3_months": drift,
                      "violation": bool(p < 0.05 and np.isfinite(drift) and abs(np.log(drift)) > np.log(1 + threshold))})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------ things that happen during life
+
+
+def person_months(ds: Dataset, *, spells: str = "all") -> pd.DataFrame:
+    """One row per spell and month at risk of churning: customer_id, spell, month (calendar month index
+    year·12 + month − 1), tenure (months since the spell's start), churn (1 in the churn month). A spell is at
+    risk in months start+1 … start+T (T as in :func:`survival_data`), from its entry on."""
+    s = ds.spells if spells == "all" else ds.spells[ds.spells["spell"] == 1]
+    T = (s["duration"] - (1 - s["event"])).to_numpy()
+    first = s["entry"].to_numpy() + 1
+    n = np.maximum(T - first + 1, 0)
+    idx = np.repeat(np.arange(len(s)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    tenure = first[idx] + k
+    start = pd.to_datetime(s["start"])
+    start_m = (start.dt.year * 12 + start.dt.month - 1).to_numpy()
+    return pd.DataFrame({
+        "customer_id": s["customer_id"].to_numpy()[idx],
+        "spell": s["spell"].to_numpy()[idx],
+        "month": start_m[idx] + tenure,
+        "tenure": tenure,
+        "churn": ((tenure == T[idx]) & (s["event"].to_numpy()[idx] == 1)).astype(np.int8),
+    })
+
+
+TIME_VARYING = ("failed_payment", "nps_detractor", "nps_passive", "nps_none", "falling_usage")
+
+
+def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, references: dict | None = None,
+                         max_rows: int = 1_500_000, seed: int = 0, alpha: float = 0.05) -> CoxResult:
+    """Cox model with start–stop time-varying covariates (lifelines ``CoxTimeVaryingFitter``), first spells.
+
+    Things that happen during a customer's life — a failed payment in the month, the account's latest NPS
+    category (detractor / passive / no response yet, against promoter), falling usage — enter month by month
+    from when they are known, never as fixed covariates (a customer must survive to be surveyed: treating the
+    category as known from the start gives the detractors' and promoters' survival to the survey for free).
+    Attributes fixed at signup may be added (``fixed``).
+
+    Sampling rule at large N: when the customer-month rows exceed ``max_rows``, every churner's rows are kept
+    and a random share of the other customers' rows (whole customers), weighted by the inverse share; the
+    result's ``design`` says so.
+    """
+    from lifelines import CoxTimeVaryingFitter
+
+    from .data.signals import monthly_signals
+
+    pm = person_months(ds, spells="first")
+    pm = monthly_signals(ds, pm)
+    X, meta = _design(pm, fixed or [], ds.customers, references)
+    df = pd.DataFrame({"id": pm["customer_id"].to_numpy(), "start": pm["tenure"].to_numpy() - 1,
+                       "stop": pm["tenure"].to_numpy(), "event": pm["churn"].to_numpy()})
+    df["failed_payment"] = pm["failed_payment"].to_numpy()
+    for cat in ("detractor", "passive", "none"):
+        df[f"nps_{cat}"] = (pm["nps_category"].to_numpy() == cat).astype(np.int8)
+    df["falling_usage"] = pm["falling_usage"].to_numpy()
+    df = pd.concat([df, X.set_index(df.index)], axis=1)
+    design = "start–stop time-varying covariates (CoxTimeVaryingFitter), first spells"
+    weights = None
+    if len(df) > max_rows:
+        churners = df.loc[df["event"] == 1, "id"].unique()
+        others = np.setdiff1d(df["id"].unique(), churners)
+        share = max((max_rows - df["id"].isin(churners).sum()) / max(len(df) - df["id"].isin(churners).sum(), 1), 0.01)
+        keep = np.random.default_rng(seed).random(len(others)) < share
+        chosen = set(churners) | set(others[keep])
+        df = df[df["id"].isin(chosen)].copy()
+        df["w"] = np.where(df["id"].isin(set(churners)), 1.0, 1.0 / share)
+        weights = "w"
+        design += (f"; sampling rule: all churners and {share:.1%} of the other customers (whole histories), "
+                   "weighted by the inverse share")
+    fitter = CoxTimeVaryingFitter(alpha=alpha)
+    fitter.fit(df, id_col="id", event_col="event", start_col="start", stop_col="stop", weights_col=weights,
+               robust=weights is not None)
+    s = fitter.summary
+    labels = {"failed_payment": ("failed payment", "in the month", "no failed payment"),
+              "nps_detractor": ("latest NPS", "detractor", "promoter"), "nps_passive": ("latest NPS", "passive", "promoter"),
+              "nps_none": ("latest NPS", "no response yet", "promoter"),
+              "falling_usage": ("usage", "falling", "steady or rising")}
+    rows = []
+    lo_c, hi_c = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"
+    for term in list(TIME_VARYING) + [m[3] for m in meta]:
+        if term not in s.index:
+            continue
+        cov, level, ref = labels.get(term) or next((m[0], m[1], m[2]) for m in meta if m[3] == term)
+        hr, lo, hi, p = (float(s.loc[term, c]) for c in ("exp(coef)", lo_c, hi_c, "p"))
+        rows.append({"covariate": cov, "level": level, "reference": ref, "term": term, "hr": hr, "lower": lo,
+                     "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
+    events = int(df["event"].sum())
+    return CoxResult(fitter, pd.DataFrame(rows), float("nan"), int(df["id"].nunique()), events, None, design)
+
+
+def naive_nps_cox(ds: Dataset, *, alpha: float = 0.05) -> CoxResult:
+    """The biased design, for comparison only: each customer's FIRST NPS category used as if known at signup
+    (customers never surveyed form their own group). Customers had to survive to be surveyed (immortal time)."""
+    from lifelines import CoxPHFitter
+
+    d = survival_data(ds)
+    first = ds.nps.sort_values("date").groupby("customer_id").head(1) if ds.nps is not None else pd.DataFrame()
+    waves = ds.nps.assign(m=pd.to_datetime(ds.nps["date"]).dt.to_period("M")).groupby(["customer_id", "m"])["score"].mean()
+    first_wave = waves.groupby(level=0).head(1).droplevel(1)
+    ms = np.round(first_wave)
+    cat = pd.Series(np.select([ms <= 6, ms <= 8], ["detractor", "passive"], "promoter"), index=first_wave.index)
+    c = d["customer_id"].map(cat).fillna("none")
+    df = pd.DataFrame({"T": d["T"], "E": d["E"], "entry": d["entry"]})
+    for level in ("detractor", "passive", "none"):
+        df[f"nps_{level}"] = (c == level).astype(float).to_numpy()
+    df = df[df["T"] > 0]
+    entry = "entry" if (df["entry"] > 0).any() else None
+    if entry is None:
+        df = df.drop(columns="entry")
+    cph = CoxPHFitter(alpha=alpha).fit(df, "T", "E", entry_col=entry, batch_mode=True)
+    s = cph.summary
+    lo_c, hi_c = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"
+    rows = [{"covariate": "first NPS (as if known at signup)", "level": lvl, "reference": "promoter", "term": f"nps_{lvl}",
+             "hr": float(s.loc[f"nps_{lvl}", "exp(coef)"]), "lower": float(s.loc[f"nps_{lvl}", lo_c]),
+             "upper": float(s.loc[f"nps_{lvl}", hi_c]), "p": float(s.loc[f"nps_{lvl}", "p"]), "sentence": ""}
+            for lvl in ("detractor", "passive", "none")]
+    del first
+    return CoxResult(cph, pd.DataFrame(rows), float(cph.concordance_index_), int(len(df)), int(df["E"].sum()), None,
+                     "fixed covariate at signup (biased: immortal time)")
 
 
 # ------------------------------------------------------------------------------------ lifetime value

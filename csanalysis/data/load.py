@@ -560,10 +560,11 @@ class _Builder:
         measures = [c for c in u.columns if c not in ("customer_id", "date")]
         activity = sum((ibis.ifelse(u[c] > 0, 1, 0) for c in measures), ibis.literal(0)) if measures else ibis.literal(1)
         u = u.mutate(m=sp.month_index(u.date), _active=activity)
+        u = u.filter(u.m <= as_of_m)
         aggs = {c: (u[c].max() if c in USAGE_MAX_MEASURES else u[c].sum()) for c in measures}
         aggs["last_active_date"] = ibis.ifelse(u._active > 0, u.date, ibis.null("date")).max()
         aggs["n_rows"] = u.count()
-        df = u.filter(u.m <= as_of_m).group_by(["customer_id", "m"]).aggregate(**aggs).execute()
+        df = u.group_by(["customer_id", "m"]).aggregate(**aggs).execute()
         df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
         df.insert(1, "month", sp.index_to_month(df.pop("m")))
         df["last_active_date"] = pd.to_datetime(df["last_active_date"])
@@ -574,7 +575,7 @@ class _Builder:
             return None
         t = self.t[name].mutate(m=sp.month_index(_.date))
         t = t.filter(t.m <= as_of_m)
-        levels = sorted(v for v in t[column].distinct().execute()[column].tolist() if v is not None)
+        levels = sorted(v for v in t.select(column).distinct().execute()[column].tolist() if v is not None)
         aggs = {str(v): ibis.ifelse(t[column] == v, 1, 0).sum() for v in levels}
         if not aggs:
             return None

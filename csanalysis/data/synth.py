@@ -1,0 +1,473 @@
+"""Demo data: a simulated B2B SaaS with planted truth, in the canonical tables of data/README.md.
+
+Churn follows a discrete-time proportional-hazards model with a complementary log-log link,
+
+    h = 1 − exp(−exp(eta)),   eta = log h0(tenure) + Σ β·x,
+
+so exp(β) is exactly the grouped-time hazard ratio a Cox model on the right covariates estimates. Baseline
+attributes (plan, touch model, seats, acquisition channel) act from the start; time-varying effects act month
+by month: a failed payment attempt in the month, the account's latest NPS category (from surveys in earlier
+months), falling usage (logins last month below 60% of the two months before), and the customer-success
+program (a level shift from ``program_start`` on). The baseline hazard falls with tenure, so an ageing base
+churns less even with every effect switched off (``null_world``), which fools naive before/after comparisons.
+
+``truth`` keys (JSON-serialisable):
+
+* ``hazard_ratios``: {"plan": {"Basic": …, "Enterprise": …} vs reference "Pro"; "touch_model": {"tech": …,
+  "high": …} vs "low"; "acquisition_channel": {"outbound": …, "partner": …} vs "inbound";
+  "log2_seats": HR per doubling of seats; "failed_payment"; "nps_detractor" and "nps_passive" vs promoter;
+  "falling_usage"; "program"}, and ``references``.
+* ``monthly_churn_rate``: {"overall", "pre_program", "post_program"}: the mean true churn probability over the
+  window's at-risk customer-months (what churned ÷ at risk estimates).
+* ``program_hr``; ``program_effect_pp``: mean over post-program at-risk customer-months of
+  (p without the program − p), in percentage points.
+* ``s12``: {"overall": …, "plan": {…}, "touch_model": {…}}: the Kaplan–Meier estimand of surviving 12
+  months from the start of the first spell, Π_j (1 − mean true hazard at tenure j over the first spells at risk
+  at j in the window) — computed from the true probabilities, not the realised churns.
+* ``nps_mrr_change_12m_pp``: promoter minus detractor expected 12-month MRR change of survivors, in
+  percentage points (Monte Carlo of the seat process given the respondents' satisfaction, separate RNG stream).
+* ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
+  (date), ``as_of`` (last day of the window).
+
+``churn_prob``: customer_id, month, p, p_no_program for every at-risk account-month in the window.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_EFFECTS = {
+    "plan": True, "touch": True, "seats": True, "channel": True, "failed_payment": True, "nps_churn": True,
+    "nps_revenue": True, "usage": True, "program": True,
+}
+PLANS = np.array(["Basic", "Pro", "Enterprise"])
+PRICE = np.array([20.0, 40.0, 70.0])
+TOUCH = np.array(["tech", "low", "high"])
+CHANNELS = np.array(["inbound", "outbound", "partner"])
+INDUSTRIES = np.array(["Software", "Retail", "Finance", "Healthcare", "Manufacturing"])
+REGIONS = np.array(["North America", "EMEA", "APAC", "Japan"])
+CSMS = np.array(["Aiko Tanaka", "Ben Ortiz", "Chloe Martin", "Daichi Sato", "Emma Reed", "Farah Khan"])
+# log hazard ratios (planted)
+B_PLAN = np.array([np.log(1.6), 0.0, np.log(0.6)])  # vs Pro
+B_TOUCH = np.array([np.log(1.3), 0.0, np.log(0.8)])  # tech, low (ref), high
+B_CHANNEL = np.array([0.0, np.log(1.3), np.log(0.9)])  # inbound (ref), outbound, partner
+B_SEATS = np.log(0.9)  # per doubling
+B_FAIL = np.log(2.0)
+B_DET, B_PAS = np.log(1.8), np.log(1.2)  # vs promoter
+B_FALL = np.log(1.7)
+B_PROG = np.log(0.75)
+H0_SCALE, H0_POWER = 0.035, -0.3  # baseline hazard 0.035 · tenure^−0.3 (falls with age)
+
+
+@dataclass
+class DemoData:
+    tables: dict[str, pd.DataFrame]
+    truth: dict
+    churn_prob: pd.DataFrame
+
+
+def _cloglog(eta):
+    return -np.expm1(-np.exp(eta))
+
+
+def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: str = "2022-01-01",
+             effects: dict | None = None, null_world: bool = False, program_start: int = 18,
+             usage_freq: str | None = None) -> DemoData:
+    """Simulate ``n_customers`` accounts over ``months`` months from ``start`` (see the module docstring)."""
+    eff = dict(DEFAULT_EFFECTS)
+    if null_world:
+        eff.update({k: False for k in ("failed_payment", "nps_churn", "nps_revenue", "usage", "program")})
+    eff.update(effects or {})
+    unknown = set(eff) - set(DEFAULT_EFFECTS) - {"program_hr"}
+    if unknown:
+        raise ValueError(f"unknown effect switch(es) {sorted(unknown)}; known: {sorted(DEFAULT_EFFECTS)}")
+    b_prog = np.log(eff.get("program_hr", np.exp(B_PROG))) if eff["program"] else 0.0
+    usage_freq = usage_freq or ("weekly" if n_customers <= 20000 else "monthly")
+    if usage_freq not in ("daily", "weekly", "monthly"):
+        raise ValueError(f"usage_freq={usage_freq!r}: use daily, weekly or monthly")
+    rng = np.random.default_rng(seed)
+    w0 = pd.Timestamp(start).to_period("M")
+    n = int(n_customers)
+
+    # --- customers -----------------------------------------------------------------------------------
+    pre = rng.random(n) < 0.10
+    weights = np.linspace(1.0, 1.6, months)
+    signup_c = np.where(pre, -rng.integers(1, 25, n), rng.choice(months, size=n, p=weights / weights.sum()))
+    plan = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])
+    seats0 = np.maximum(1, np.round(np.exp(rng.normal(np.log([5, 15, 60])[plan], 0.6)))).astype(np.int64)
+    touch = np.select([plan == 2, plan == 1], [2, np.where(rng.random(n) < 0.7, 1, 2)], np.where(rng.random(n) < 0.8, 0, 1))
+    channel = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
+    annual = (rng.random(n) < np.array([0.2, 0.35, 0.6])[plan]) & ~pre
+    satisfaction = rng.normal(0, 1, n)  # latent, stable per account
+    base_eta = (
+        (B_PLAN[plan] if eff["plan"] else 0.0) + (B_TOUCH[touch] if eff["touch"] else 0.0)
+        + (B_SEATS * np.log2(seats0) if eff["seats"] else 0.0) + (B_CHANNEL[channel] if eff["channel"] else 0.0)
+    )
+    day = rng.integers(1, 29, n)
+    ids = np.array([f"C{i:06d}" for i in range(1, n + 1)], dtype=object)
+
+    # --- state ---------------------------------------------------------------------------------------
+    active = np.zeros(n, bool)
+    spell = np.zeros(n, np.int64)
+    spell_start = np.full(n, -10**6)
+    churned_at = np.full(n, -10**6)
+    seats = seats0.copy()
+    billing_annual = annual.copy()
+    term_start = np.full(n, -10**6)
+    engagement = rng.normal(0, 0.3, n)
+    logins_hist = np.full((n, 3), np.nan)  # logins in months c−1, c−2, c−3
+    nps_cat = np.full(n, -1)  # latest account category: 0 detractor, 1 passive, 2 promoter, −1 none
+
+    rev, pay, use, nps, act, prob = [], [], [], [], [], []
+    survey_months = set(range(3, months, 6))
+    last_c = months - 1
+
+    for c in range(int(signup_c.min()), months):
+        # 1. new customers start paying
+        new = signup_c == c
+        active[new] = True
+        spell[new] = 1
+        spell_start[new] = c
+        term_start[new] = c
+        # 2. churn for customers past their first month
+        at_risk = active & (spell_start < c)
+        idx = np.nonzero(at_risk)[0]
+        tenure = c - spell_start[idx]
+        renewal = billing_annual[idx] & ((c - term_start[idx]) % 12 == 0)
+        attempt = ~billing_annual[idx] | renewal
+        fail = attempt & (rng.random(idx.size) < np.where(plan[idx] == 0, 0.06, 0.03))
+        prev = logins_hist[idx]
+        complete = ~np.isnan(prev).any(axis=1)
+        falling = np.zeros(idx.size, bool)
+        falling[complete] = prev[complete, 0] < 0.6 * prev[complete, 1:].mean(axis=1)
+        cat = nps_cat[idx]
+        eta = (np.log(H0_SCALE) + H0_POWER * np.log(tenure) + base_eta[idx]
+               + (B_FAIL * fail if eff["failed_payment"] else 0.0)
+               + (np.select([cat == 0, cat == 1], [B_DET, B_PAS], 0.0) if eff["nps_churn"] else 0.0)
+               + (B_FALL * falling if eff["usage"] else 0.0))
+        post = c >= program_start
+        p_noprog = _cloglog(eta)
+        p = _cloglog(eta + (b_prog if post else 0.0))
+        churn = rng.random(idx.size) < p
+        if c >= 0:
+            prob.append((idx, np.full(idx.size, c), p, p_noprog, tenure, spell[idx] == 1,
+                         np.full(idx.size, c < program_start)))
+            if fail.any():
+                f = idx[fail]
+                pay.append((f, np.full(f.size, c), np.zeros(f.size, bool)))
+                ok = f[~churn[fail]]  # a retry succeeds for those who stay
+                pay.append((ok, np.full(ok.size, c), np.ones(ok.size, bool)))
+            good = idx[attempt & ~fail & ~churn]
+            pay.append((good, np.full(good.size, c), np.ones(good.size, bool)))
+        gone = idx[churn]
+        active[gone] = False
+        churned_at[gone] = c
+        # annual customers leaving mid-term get a credit note for the unused months
+        mid = gone[billing_annual[gone] & ((c - term_start[gone]) % 12 != 0)]
+        if c >= 0 and mid.size:
+            remaining = 12 - (c - term_start[mid]) % 12
+            rev.append((mid, np.full(mid.size, c), -seats[mid] * PRICE[plan[mid]] * remaining, remaining, "credit"))
+        # 3. seat changes (monthly customers each month, annual ones at renewal) and invoices
+        stay = idx[~churn]
+        can_change = ~billing_annual[stay] | ((c - term_start[stay]) % 12 == 0)
+        s_sat = satisfaction[stay] if eff["nps_revenue"] else 0.0
+        p_up = 0.03 * np.exp(0.35 * s_sat)
+        p_down = 0.015 * np.exp(-0.35 * s_sat)
+        u = rng.random(stay.size)
+        up = can_change & (u < p_up)
+        down = can_change & (u >= p_up) & (u < p_up + p_down)
+        seats[stay[up]] = np.maximum(seats[stay[up]] + 1, np.round(seats[stay[up]] * rng.uniform(1.1, 1.5, up.sum())))
+        seats[stay[down]] = np.maximum(1, np.minimum(seats[stay[down]] - 1, np.round(seats[stay[down]] * rng.uniform(0.6, 0.9, down.sum()))))
+        # 4. reactivations (monthly billing from then on)
+        back = np.nonzero(~active & (spell > 0) & (c - churned_at <= 12) & (c - churned_at >= 2))[0]
+        back = back[rng.random(back.size) < 0.01]
+        active[back] = True
+        spell[back] += 1
+        spell_start[back] = c
+        billing_annual[back] = False
+        payers = np.nonzero(active)[0]
+        if c >= 0:
+            monthly = payers[~billing_annual[payers]]
+            rev.append((monthly, np.full(monthly.size, c), seats[monthly] * PRICE[plan[monthly]], np.zeros(monthly.size, np.int64), "monthly"))
+            ann = payers[billing_annual[payers] & ((c - term_start[payers]) % 12 == 0)]
+            rev.append((ann, np.full(ann.size, c), 12 * seats[ann] * PRICE[plan[ann]], np.full(ann.size, 12), "annual"))
+            setup = payers[(spell_start[payers] == c) & (spell[payers] == 1)]
+            setup = setup[rng.random(setup.size) < 0.3]
+            rev.append((setup, np.full(setup.size, c), np.full(setup.size, 250.0), np.zeros(setup.size, np.int64), "one_off"))
+            pay.append((back, np.full(back.size, c), np.ones(back.size, bool)))
+        # 5. usage of active customers this month
+        engagement[payers] = 0.85 * engagement[payers] + rng.normal(0, 0.35, payers.size)
+        if eff["usage"]:
+            # some accounts disengage for a while (gaps; falling usage)
+            dip = rng.random(payers.size) < 0.03
+            engagement[payers[dip]] -= 1.5
+        rate = seats[payers] * 8.0 * np.exp(engagement[payers])
+        logins = rng.poisson(rate)
+        idle = rng.random(payers.size) < 0.01  # a month with no usage at all (no rows: a gap in the data)
+        logins[idle] = 0
+        logins_hist[:, 1:] = logins_hist[:, :-1].copy()
+        logins_hist[:, 0] = np.nan
+        logins_hist[payers, 0] = logins
+        if c >= 0:
+            au = rng.binomial(seats[payers], 1 / (1 + np.exp(-(engagement[payers] + 1.0))))
+            fe = rng.poisson(rate * 3)
+            fu = np.minimum(12, rng.poisson(4 * np.exp(0.5 * engagement[payers]) + 0.5))
+            busy = ~idle
+            use.append((payers[busy], np.full(busy.sum(), c), logins[busy], au[busy], fe[busy], fu[busy]))
+        # 6. NPS survey (answers count for the hazard from next month on)
+        if c in survey_months:
+            resp = payers[(spell_start[payers] < c) & (rng.random(payers.size) < 0.5)]
+            k = rng.integers(1, 4, resp.size)
+            r_idx = np.repeat(resp, k)
+            driver = satisfaction[r_idx] + (0.0 if null_world else 0.6 * engagement[r_idx])
+            score = np.clip(np.round(7.2 + 1.8 * driver + rng.normal(0, 1.2, r_idx.size)), 0, 10).astype(np.int64)
+            csat = np.clip(np.round(3.6 + 0.5 * satisfaction[r_idx] + rng.normal(0, 0.9, r_idx.size)), 1, 5).astype(np.int64)
+            nps.append((r_idx, np.full(r_idx.size, c), score, csat, np.concatenate([np.arange(kk) for kk in k]) if k.size else np.zeros(0, np.int64)))
+            mean_score = pd.Series(score).groupby(r_idx).mean()
+            ms = np.round(mean_score.to_numpy())
+            nps_cat[mean_score.index.to_numpy()] = np.select([ms <= 6, ms <= 8], [0, 1], 2)
+        # 7. customer-success activities from the program start: risky accounts first
+        if c >= max(program_start, 0):
+            onboard = payers[(spell_start[payers] == c)]
+            act.append((onboard, np.full(onboard.size, c), np.full(onboard.size, "onboarding", dtype=object)))
+            risk = np.zeros(n)
+            risk[idx] = p
+            hi = payers[touch[payers] >= 1]
+            contact = hi[rng.random(hi.size) < np.minimum(0.6, 0.05 + 6 * risk[hi])]
+            kind = np.where(touch[contact] == 2, rng.choice(["qbr", "check_in", "training"], contact.size, p=[0.3, 0.5, 0.2]),
+                            rng.choice(["check_in", "training"], contact.size, p=[0.7, 0.3])).astype(object)
+            act.append((contact, np.full(contact.size, c), kind))
+
+    # --- assemble tables -----------------------------------------------------------------------------
+    def month_dates(cs: np.ndarray, days: np.ndarray) -> np.ndarray:
+        base = (np.datetime64(str(w0.start_time.date()), "M") + cs.astype("timedelta64[M]")).astype("datetime64[D]")
+        return (base + (days - 1).astype("timedelta64[D]")).astype("datetime64[ns]")
+
+    seen = np.unique(np.concatenate([np.asarray(r[0], np.int64) for r in rev + pay + use + nps + act] + [np.zeros(0, np.int64)]))
+    keep = np.zeros(n, bool)
+    keep[seen] = True
+    keep |= (signup_c >= 0) & (signup_c <= last_c)  # window signups are customers even if they never paid here
+    cust_idx = np.nonzero(keep)[0]
+    signup_dates = month_dates(signup_c[cust_idx] , day[cust_idx])
+    renew = np.where(annual[cust_idx], signup_c[cust_idx] + 12 * ((last_c - signup_c[cust_idx]) // 12 + 1), last_c + 1)
+    customers = pd.DataFrame({
+        "customer_id": ids[cust_idx],
+        "signup_date": signup_dates,
+        "plan": PLANS[plan[cust_idx]],
+        "touch_model": TOUCH[touch[cust_idx]],
+        "industry": INDUSTRIES[rng.integers(0, len(INDUSTRIES), n)[cust_idx]],
+        "region": REGIONS[rng.integers(0, len(REGIONS), n)[cust_idx]],
+        "seats": seats0[cust_idx],
+        "csm_owner": np.where(touch[cust_idx] == 0, "Pooled", CSMS[rng.integers(0, len(CSMS), n)[cust_idx]]),
+        "acquisition_channel": CHANNELS[channel[cust_idx]],
+        "acquisition_cost": np.round(seats0[cust_idx] * PRICE[plan[cust_idx]] * rng.uniform(3, 8, n)[cust_idx], 2),
+        "renewal_date": month_dates(renew, day[cust_idx]),
+    })
+
+    def cat(parts, k):
+        return np.concatenate([np.asarray(p[k]) for p in parts]) if parts else np.zeros(0)
+
+    r_cust, r_c, r_amt, r_n = (cat(rev, k) for k in range(4))
+    r_kind = np.concatenate([np.full(len(p[0]), p[4], dtype=object) for p in rev]) if rev else np.zeros(0, object)
+    r_cust = r_cust.astype(np.int64)
+    r_c = r_c.astype(np.int64)
+    r_day = np.where(r_kind == "credit", 1, day[r_cust])
+    r_date = month_dates(r_c, r_day)
+    has_period = r_n > 0
+    p_start = np.where(has_period, month_dates(r_c, np.ones_like(r_c)), np.datetime64("NaT"))
+    p_end = np.where(has_period, (month_dates(r_c + r_n.astype(np.int64), np.ones_like(r_c)) - np.timedelta64(1, "D")), np.datetime64("NaT"))
+    revenue = pd.DataFrame({
+        "customer_id": ids[r_cust], "date": r_date, "amount": np.round(r_amt.astype(float), 2),
+        "period_start": pd.to_datetime(p_start), "period_end": pd.to_datetime(p_end),
+        "kind": np.where(r_kind == "one_off", "one_off", "recurring"), "currency": "USD",
+    })
+    revenue = revenue[revenue["amount"] != 0]
+
+    p_cust, p_c, p_ok = (cat(pay, k) for k in range(3))
+    payments = pd.DataFrame({"customer_id": ids[p_cust.astype(np.int64)],
+                             "date": month_dates(p_c.astype(np.int64), day[p_cust.astype(np.int64)]),
+                             "status": np.where(p_ok.astype(bool), "succeeded", "failed"),
+                             "amount": np.round(seats[p_cust.astype(np.int64)] * PRICE[plan[p_cust.astype(np.int64)]], 2)})
+
+    usage = _usage_rows(use, ids, w0, usage_freq, rng, month_dates)
+
+    if nps:
+        s_cust, s_c, s_score, s_csat, s_resp = (cat(nps, k) for k in range(5))
+        s_cust = s_cust.astype(np.int64)
+        nps_df = pd.DataFrame({
+            "customer_id": ids[s_cust], "date": month_dates(s_c.astype(np.int64), rng.integers(1, 29, s_cust.size)),
+            "score": s_score.astype(np.int64),
+            "respondent_id": pd.Series(ids[s_cust]) + "-R" + pd.Series(s_resp.astype(np.int64) + 1).astype(str),
+            "csat": s_csat.astype(np.int64),
+            "comment": np.where(rng.random(s_cust.size) < 0.05, np.where(s_score >= 9, "Great support", "Too expensive"), None),
+        })
+    else:
+        nps_df = pd.DataFrame(columns=["customer_id", "date", "score", "respondent_id", "csat", "comment"])
+
+    a_cust, a_c, a_kind = (cat(act, k) for k in range(3))
+    a_cust = a_cust.astype(np.int64)
+    activities = pd.DataFrame({"customer_id": ids[a_cust], "date": month_dates(a_c.astype(np.int64), rng.integers(1, 29, a_cust.size)),
+                               "activity": a_kind.astype(str)})
+    active_counts = revenue[revenue["kind"] == "recurring"].assign(m=lambda d: d["date"].dt.to_period("M")).groupby("m")["customer_id"].nunique()
+    cost_months = [w0 + c for c in range(max(program_start, 0), months)]
+    cs_costs = pd.DataFrame({"month": pd.PeriodIndex(cost_months, freq="M").to_timestamp(),
+                             "cost": [6000.0 * int(np.ceil(active_counts.get(m, 0) / 500)) for m in cost_months]})
+
+    tables = {
+        "customers": customers, "revenue": revenue, "usage": usage, "nps": nps_df, "payments": payments,
+        "cs_activities": activities, "cs_costs": cs_costs,
+    }
+    for name, df in tables.items():
+        sort = [c for c in ("customer_id", "date", "month") if c in df.columns]
+        tables[name] = df.sort_values(sort, kind="stable").reset_index(drop=True)
+
+    # --- truth ---------------------------------------------------------------------------------------
+    pr_idx, pr_c, pr_p, pr_p0, pr_ten, pr_first, pr_pre = (np.concatenate([np.asarray(t[k]) for t in prob]) for k in range(7))
+    pr_c = pr_c.astype(np.int64)
+    churn_prob = pd.DataFrame({"customer_id": ids[pr_idx.astype(np.int64)],
+                               "month": month_dates(pr_c, np.ones_like(pr_c)), "p": pr_p, "p_no_program": pr_p0})
+    truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0,
+                   pr_idx.astype(np.int64), pr_p, pr_p0, pr_ten.astype(np.int64), pr_first.astype(bool), pr_pre.astype(bool),
+                   plan, touch, satisfaction)
+    return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True))
+
+
+def _usage_rows(use, ids, w0, freq, rng, month_dates) -> pd.DataFrame:
+    if not use:
+        return pd.DataFrame(columns=["customer_id", "date", "logins", "active_users", "feature_events", "features_used"])
+    cust = np.concatenate([u[0] for u in use]).astype(np.int64)
+    cm = np.concatenate([u[1] for u in use]).astype(np.int64)
+    logins, au, fe, fu = (np.concatenate([u[k] for u in use]) for k in range(2, 6))
+    if freq == "monthly":
+        return pd.DataFrame({"customer_id": ids[cust], "date": month_dates(cm, np.ones_like(cm)), "logins": logins,
+                             "active_users": au, "feature_events": fe, "features_used": fu})
+    # split each month into weekly (Mondays) or daily rows
+    first = month_dates(cm, np.ones_like(cm)).astype("datetime64[D]")
+    nxt = month_dates(cm + 1, np.ones_like(cm)).astype("datetime64[D]")
+    ndays = (nxt - first).astype(np.int64)
+    if freq == "daily":
+        k = ndays
+        offs = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+        dates = np.repeat(first, k) + offs.astype("timedelta64[D]")
+    else:
+        dow = (first.astype(np.int64) - 4) % 7  # 1970-01-05 was a Monday
+        first_monday = (7 - dow) % 7
+        k = (ndays - first_monday + 6) // 7
+        offs = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+        dates = np.repeat(first + first_monday.astype("timedelta64[D]"), k) + (7 * offs).astype("timedelta64[D]")
+    rep = np.repeat(np.arange(cust.size), k)
+    lg = _split(logins.astype(np.int64), k, offs, rep, rng)  # the rows of a month add up to its total
+    fev = _split(fe.astype(np.int64), k, offs, rep, rng)
+    return pd.DataFrame({"customer_id": ids[cust[rep]], "date": dates.astype("datetime64[ns]"), "logins": lg,
+                         "active_users": au[rep], "feature_events": fev, "features_used": fu[rep]})
+
+
+def _split(total: np.ndarray, k: np.ndarray, pos: np.ndarray, rep: np.ndarray, rng) -> np.ndarray:
+    """Split each month's total into its k rows at random (a multinomial by sequential binomials)."""
+    out = np.zeros(rep.size, np.int64)
+    remaining = total.copy()
+    for i in range(int(k.max()) if k.size else 0):
+        sel = pos == i
+        r = rep[sel]
+        left = k[r] - i
+        take = np.where(left == 1, remaining[r], rng.binomial(remaining[r], 1.0 / np.maximum(left, 1)))
+        out[sel] = take
+        remaining[r] -= take
+    return out
+
+
+def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, idx, p, p0, tenure, first, pre,
+           plan, touch, satisfaction) -> dict:
+    on = lambda flag, v: float(np.exp(v)) if flag else 1.0  # noqa: E731
+    hrs = {
+        "plan": {"Basic": on(eff["plan"], B_PLAN[0]), "Enterprise": on(eff["plan"], B_PLAN[2])},
+        "touch_model": {"tech": on(eff["touch"], B_TOUCH[0]), "high": on(eff["touch"], B_TOUCH[2])},
+        "acquisition_channel": {"outbound": on(eff["channel"], B_CHANNEL[1]), "partner": on(eff["channel"], B_CHANNEL[2])},
+        "log2_seats": on(eff["seats"], B_SEATS),
+        "failed_payment": on(eff["failed_payment"], B_FAIL),
+        "nps_detractor": on(eff["nps_churn"], B_DET), "nps_passive": on(eff["nps_churn"], B_PAS),
+        "falling_usage": on(eff["usage"], B_FALL), "program": float(np.exp(b_prog)),
+    }
+
+    def km_estimand(mask) -> float:
+        t = tenure[mask & first]
+        s = 1.0
+        for j in range(1, 13):
+            sel = t == j
+            if not sel.any():
+                return float("nan")
+            s *= 1 - p[mask & first][sel].mean()
+        return float(s)
+
+    all_rows = np.ones(idx.size, bool)
+    post = ~pre
+    s12 = {"overall": km_estimand(all_rows),
+           "plan": {str(PLANS[k]): km_estimand(plan[idx] == k) for k in range(3)},
+           "touch_model": {str(TOUCH[k]): km_estimand(touch[idx] == k) for k in range(3)}}
+    # NPS → 12-month MRR change among survivors: Monte Carlo of the seat process (separate stream)
+    mc = np.random.default_rng([seed, 7919])
+    m = 200_000
+    sat = mc.normal(0, 1, m)
+    eng = mc.normal(0, 0.5, m)
+    score = np.clip(np.round(7.2 + 1.8 * (sat + (0.0 if null_world else 0.6 * eng)) + mc.normal(0, 1.2, m)), 0, 10)
+    seats = np.maximum(1, np.round(np.exp(mc.normal(np.log(15), 0.8, m))))
+    s0 = seats.copy()
+    s_sat = sat if eff["nps_revenue"] else 0.0
+    p_up, p_down = 0.03 * np.exp(0.35 * s_sat), 0.015 * np.exp(-0.35 * s_sat)
+    for _ in range(12):
+        u = mc.random(m)
+        up, down = u < p_up, (u >= p_up) & (u < p_up + p_down)
+        seats[up] = np.maximum(seats[up] + 1, np.round(seats[up] * mc.uniform(1.1, 1.5, up.sum())))
+        seats[down] = np.maximum(1, np.minimum(seats[down] - 1, np.round(seats[down] * mc.uniform(0.6, 0.9, down.sum()))))
+    change = seats / s0 - 1
+    nps_pp = 100 * (change[score >= 9].mean() - change[score <= 6].mean())
+    return {
+        "hazard_ratios": hrs,
+        "references": {"plan": "Pro", "touch_model": "low", "acquisition_channel": "inbound", "nps": "promoter"},
+        "monthly_churn_rate": {"overall": float(p.mean()), "pre_program": float(p[pre].mean()) if pre.any() else None,
+                               "post_program": float(p[post].mean()) if post.any() else None},
+        "program_hr": float(np.exp(b_prog)),
+        "program_effect_pp": float(100 * (p0[post] - p[post]).mean()) if post.any() else 0.0,
+        "s12": s12,
+        "nps_mrr_change_12m_pp": float(nps_pp),
+        "effects": {k: (bool(v) if k != "program_hr" else float(v)) for k, v in eff.items()},
+        "null_world": bool(null_world), "seed": int(seed), "n_customers": int(n), "months": int(months),
+        "start": str(w0.start_time.date()), "program_start": str((w0 + program_start).start_time.date()),
+        "as_of": str((w0 + months - 1).end_time.date()),
+    }
+
+
+def write_demo(out_dir, *, fmt: str = "parquet", **kwargs) -> DemoData:
+    """Generate and write one file per table, ``truth.json``, ``churn_prob.parquet`` and a ``csanalysis.yaml``
+    with the window's ``as_of``. Written into a temporary folder first, then moved into place."""
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"fmt={fmt!r}: use parquet or csv")
+    demo = generate(**kwargs)
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=out.parent))
+    try:
+        for name, df in demo.tables.items():
+            if fmt == "parquet":
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+            else:
+                df.to_csv(tmp / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+        demo.churn_prob.to_parquet(tmp / "churn_prob.parquet", index=False)
+        (tmp / "truth.json").write_text(json.dumps(demo.truth, indent=2) + "\n", encoding="utf-8")
+        (tmp / "csanalysis.yaml").write_text(
+            "# Written by `csanalysis demo-data`: the simulated window ends on this date.\n"
+            f"settings:\n  as_of: {demo.truth['as_of']}\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return demo
