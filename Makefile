@@ -7,6 +7,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
 DEMO   := data/demo
 KERNEL := csanalysis
 PYTEST_ARGS ?=
@@ -34,8 +35,15 @@ $(DEMO)/.complete: $(STAMP)
 report: $(STAMP) demo
 	$(BIN)/csanalysis report --data $(DEMO)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
+# The test environment adds the optional Spark engine (tests/test_spark.py runs the same code on PySpark).
+$(TSTAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-spark.lock
+	$(BIN)/python -m pip check
+	touch $(TSTAMP)
+
+test: $(TSTAMP) demo
+	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax -p no:cacheprovider notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
