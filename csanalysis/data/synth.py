@@ -156,9 +156,10 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
         p_noprog = _cloglog(eta)
         p = _cloglog(eta + (b_prog if post else 0.0))
         churn = rng.random(idx.size) < p
-        if c >= 0:
+        if c >= 1:  # observable: the customer paid in the window's previous month
             prob.append((idx, np.full(idx.size, c), p, p_noprog, tenure, spell[idx] == 1,
                          np.full(idx.size, c < program_start)))
+        if c >= 0:
             if fail.any():
                 f = idx[fail]
                 pay.append((f, np.full(f.size, c), np.zeros(f.size, bool)))
