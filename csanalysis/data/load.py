@@ -22,6 +22,7 @@ from .validation import DataValidationError, ValidationReport
 
 N_EXAMPLES = 5
 USAGE_MAX_MEASURES = ("active_users", "features_used")  # monthly maximum; other measures are summed
+RANGES = {("nps", "score"): (0, 10)}  # checked with the types, so every error shows in one report
 TRUE_CODES = ("true", "1", "yes", "y", "t", "churned")
 FALSE_CODES = ("false", "0", "no", "n", "f", "active")
 DAYS_PER_MONTH = 30.4375
@@ -248,6 +249,9 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             parsed, fail = _typed_column(col, kind, tmap.date_format)
         selected[canon] = parsed
         fails[canon] = (fail, kind, src)
+        if (name, canon) in RANGES:
+            lo, hi = RANGES[name, canon]
+            fails[canon + "\0range"] = (parsed.notnull() & ((parsed < lo) | (parsed > hi)), f"range {lo}–{hi}", src)
         if canon in spec.required:
             fails[canon + "\0null"] = (_is_blank(col), "null", src)
     if spec.extra_numeric:
@@ -276,6 +280,9 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
         canon = key.split("\0")[0]
         if kind == "null":
             report.add("error", name, "required values are empty", column=src, n_rows=n_bad, file=file)
+        elif kind.startswith("range"):
+            report.add("error", name, f"{n_bad:,} of {n_rows:,} rows are outside {kind.split()[1]}", column=src,
+                       n_rows=n_bad, examples=_examples(raw.filter(fail).select(src)), file=file)
         else:
             examples = _examples(raw.filter(fail).select(src))
             report.add("error", name, f"{n_bad:,} of {n_rows:,} rows have {_kind_word(kind, tmap.date_format)}",
@@ -438,13 +445,6 @@ class _Builder:
         if "kind" in revenue.columns:
             self._check_values("revenue", "kind", REVENUE_KINDS)
         self._check_values("payments", "status", PAYMENT_STATUSES)
-        if "nps" in t:
-            nps = t["nps"]
-            bad = nps.filter((nps.score < 0) | (nps.score > 10))
-            n = self._count(bad)
-            if n:
-                report.add("error", "nps", f"{n:,} scores are outside 0–10", column="score", n_rows=n,
-                           examples=_examples(bad.select("score")), file=self.file("nps"))
         if "currency" in revenue.columns:
             cur = revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count()).execute()
             if len(cur) > 1:
@@ -592,7 +592,8 @@ class _Builder:
                             n_rows=no_rev, examples=customers.loc[~customers["customer_id"].isin(spells["customer_id"]), "customer_id"].head(N_EXAMPLES).tolist())
         if out["usage"] is not None:
             u = out["usage"]
-            gap = (u.groupby("customer_id", sort=False)["month"].diff().dt.days > 62)
+            midx = u["month"].dt.year * 12 + u["month"].dt.month
+            gap = midx.groupby(u["customer_id"], sort=False).diff() > 1
             n_gap = int(gap.sum())
             if n_gap:
                 self.report.add("warning", "usage", f"{n_gap:,} gaps of more than a month with no usage rows "
