@@ -19,7 +19,7 @@ env: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "csanalysis needs Python 3.11, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
@@ -51,7 +51,7 @@ bench: $(STAMP)
 # Re-resolve the full pinned environment after a change of pins in pyproject.toml.
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/python -m pip install -q --upgrade pip==25.3 && .lockenv/bin/python -m pip install -q -e '.[test]'
+	.lockenv/bin/python -m pip install -q --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1 && .lockenv/bin/python -m pip install -q -e '.[test]'
 	.lockenv/bin/python -m pip check
 	(head -2 requirements.lock; .lockenv/bin/python -m pip freeze | grep -v '^-e') > requirements.lock.new && mv requirements.lock.new requirements.lock
 	rm -rf .lockenv
