@@ -28,26 +28,10 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
+from .periods import PERIOD_MONTHS, month_index as _midx, period_start
 
-PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12, "fiscal_year": 12}
 BASES = ("logo", "revenue", "gross_revenue")
 DEFINITIONS = ("active", "unbroken")
-
-
-def _midx(ts: pd.Series | pd.Timestamp):
-    return ts.dt.year * 12 + ts.dt.month - 1 if isinstance(ts, pd.Series) else ts.year * 12 + ts.month - 1
-
-
-def _cohort_start(start_m: np.ndarray, period: str, fy_start: int) -> np.ndarray:
-    """First month index of the cohort period containing each start month."""
-    if period == "month":
-        return start_m
-    if period == "quarter":
-        return start_m - start_m % 3
-    if period == "year":
-        return start_m - start_m % 12
-    offset = fy_start - 1  # fiscal year: periods of 12 months starting in month fy_start
-    return start_m - (start_m - offset) % 12
 
 
 def _cohort_label(c0: int, period: str) -> str:
@@ -89,8 +73,8 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         first = first[first["customer_id"].isin(customers)]
     first = first.sort_values("customer_id", kind="stable").reset_index(drop=True)
     ids = first["customer_id"].to_numpy()
-    start = _midx(first["start"]).to_numpy()
-    cohort = _cohort_start(start, period, ds.settings.fiscal_year_start)
+    start = _midx(first["start"])
+    cohort = period_start(start, period, ds.settings.fiscal_year_start)
     n_periods = max(int((as_m - cohort.min()) // L) + 1, 1) if len(ids) else 1
 
     pos = pd.Series(np.arange(len(ids)), index=ids)

@@ -23,14 +23,10 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from .data import Dataset
+from .periods import month_index as _midx
 from .survival import person_months
 
 MIN_PRE_MONTHS = 6
-
-
-def _midx(ts) -> np.ndarray:
-    ts = pd.to_datetime(ts)
-    return (ts.dt.year * 12 + ts.dt.month - 1).to_numpy() if isinstance(ts, pd.Series) else ts.year * 12 + ts.month - 1
 
 
 def monthly_churn(ds: Dataset) -> pd.DataFrame:

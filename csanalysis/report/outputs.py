@@ -23,8 +23,10 @@ def _clean(value):
         return None if math.isnan(v) or math.isinf(v) else v
     if isinstance(value, (np.bool_,)):
         return bool(value)
-    if isinstance(value, (pd.Timestamp, dt.date)):
-        return value.isoformat()[:10] if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else str(value)
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()[:10] if not isinstance(value, dt.datetime) else value.isoformat()
     return value
 
 

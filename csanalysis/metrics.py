@@ -1,0 +1,755 @@
+"""Subscription metrics with their uncertainty: MRR movements, churn rates, NRR/GRR, quick ratio, ARPA and LTV.
+
+Everything reads the Dataset's ``panel`` and ``spells`` (the one churn definition, data/README.md); nothing
+here re-derives churn. Money is handled in **integer cents** internally, so the MRR movements reconcile exactly.
+
+**MRR movements** (ChartMogul's five categories), per customer and month *t*, with MRR(t) = 0 when the
+customer-month is absent from the panel:
+
+* ``new``: the first paid month of the customer's first spell (its MRR);
+* ``reactivation``: the first paid month of a later spell (spell > 1);
+* ``churn``: the MRR lost in a spell's churn month (``spells.end``), i.e. the MRR of its last paid month;
+* ``expansion`` / ``contraction``: the MRR change of a customer paying in both t − 1 and t.
+* **Grace gaps** (``grace_months`` > 0). A customer that stops paying but whose spell continues (it pays
+  again within the grace period, or its spell is still censored at ``as_of``) is not a churn. Its drop to 0 is
+  counted as **contraction** and its return as **expansion**, so the identity below holds in every month. The
+  parts of contraction and expansion that come from grace gaps are shown separately (``grace_gap_mrr``,
+  ``grace_return_mrr``, and their customer counts). A customer that stopped paying in the last ``grace_months``
+  months before ``as_of`` cannot be called churned yet: its drop is a (provisional) grace-gap contraction, and
+  those months are flagged ``provisional``.
+
+Identity, for every month and exactly in cents::
+
+    MRR(t) = MRR(t − 1) + new + expansion − contraction − churn + reactivation
+
+The first month of the data window (``data_start``, or the first paid month if earlier) is the **opening
+balance**: its customers may have started before the data (left truncation), so it gets no movement row; it is
+the ``starting_mrr`` of the first row. Coarser periods (``freq="quarter"``, ``"year"``, ``"fiscal_year"``) sum the
+monthly movements; their customer counts are distinct customers with at least one such movement.
+
+**Rates** (:func:`rates`), per period with starting month *s* (the month before the period's first month):
+
+* ``customer_churn_rate`` = customers paying in *s* who churned in the period ÷ customers paying in *s*
+  (monthly: customers lost in the month ÷ customers paying in the previous month), Wilson interval;
+* ``gross_mrr_churn_rate`` = (churn + contraction) ÷ starting MRR;
+* ``net_mrr_churn_rate`` = (churn + contraction − expansion − reactivation) ÷ starting MRR — ChartMogul's
+  standard (B2B) formula. Reactivation offsets churn (it is revenue won back from former customers); new
+  business does not. Equivalently 1 − (ending MRR − new) ÷ starting MRR. Negative = net expansion;
+* ``nrr_12m`` = MRR now of the customers paying 12 months earlier ÷ their MRR then (churned ones count 0;
+  reactivated ones count with their current MRR); ``grr_12m`` the same with each customer's MRR capped at its
+  MRR 12 months earlier. Evaluated at the period's last month;
+* ``quick_ratio`` = (new + expansion + reactivation) ÷ (contraction + churn).
+
+Revenue ratios get a percentile bootstrap interval over customers (Poisson(1) weights per customer and replicate,
+vectorised as weights × per-customer sums; fixed seed). An undefined ratio (zero denominator) is NaN in the
+tables with the reason in ``note``, and None with a ``reason`` in every ``to_dict()``.
+
+**Churn summary** (:func:`churn_summary`): the pooled monthly customer churn rate over the last ``window``
+months whose churn is observable (ending ``grace_months`` before ``as_of``): churn events ÷ customer-months at
+risk (customers paying in the month before), Wilson interval (customer-months treated as independent trials).
+Annualised by compounding, 1 − (1 − monthly)^12, which assumes a constant monthly rate; the straight ×12 is given
+beside it with the gap. See :func:`annual_from_monthly` and :func:`monthly_from_annual`.
+
+**ARPA and LTV** (:func:`arpa`, :func:`ltv`): ARPA = average MRR per account paying in the ``as_of`` month.
+LTV three ways (ARPA ÷ monthly churn; ARPA × gross margin ÷ monthly churn; that minus CAC), CAC payback months
+(CAC ÷ (ARPA × gross margin)) and LTV:CAC, where CAC is the average ``acquisition_cost`` of the customers that
+have one. The monthly churn is the pooled rate of :func:`churn_summary`. When no churn was observed LTV is
+undefined (None with the reason), never infinite or zero. Intervals: one joint bootstrap over customers (the same
+weights resample ARPA, the churn rate and CAC).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from statsmodels.stats.proportion import proportion_confint
+
+from .data import Dataset
+from .periods import PERIOD_MONTHS, month_index as _midx, month_start as _month, period_start as _period_key
+from .report.outputs import _clean as _json
+
+FREQ_MONTHS = PERIOD_MONTHS
+MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
+COUNT_NAMES = {"new": "new_customers", "expansion": "expansion_customers", "contraction": "contraction_customers",
+               "churn": "churned_customers", "reactivation": "reactivated_customers",
+               "grace_gap": "grace_gap_customers", "grace_return": "grace_return_customers"}
+RATE_METRICS = ("customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "nrr_12m", "grr_12m", "quick_ratio")
+FORMULAS = {
+    "customer_churn_rate": "customers paying at the start who churned in the period ÷ customers paying at the start",
+    "gross_mrr_churn_rate": "(churn + contraction) ÷ starting MRR",
+    "net_mrr_churn_rate": "(churn + contraction − expansion − reactivation) ÷ starting MRR",
+    "nrr_12m": "MRR now of the customers paying 12 months ago ÷ their MRR then",
+    "grr_12m": "Σ min(MRR now, MRR 12 months ago) of those customers ÷ their MRR then",
+    "quick_ratio": "(new + expansion + reactivation) ÷ (contraction + churn)",
+}
+GRACE_RULE = ("A customer inside a grace gap (not paying this month while its spell continues) counts as "
+              "contraction when it stops paying and as expansion when it pays again; the grace-gap parts are shown "
+              "separately. Months after as_of − grace_months are provisional: a stop there cannot be called churn yet.")
+COMPOUNDING_ASSUMPTION = "assumes a constant monthly churn rate: annual = 1 − (1 − monthly)^12"
+DEFAULT_BOOT = 400
+_CHUNK_ELEMENTS = 4_000_000  # bootstrap weights generated in blocks of at most this many numbers
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _num(v) -> float | None:
+    """JSON-safe number: NaN/inf → None, numpy → Python."""
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    v = float(v)
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+def annual_from_monthly(monthly):
+    """Annual churn from a constant monthly churn rate, compounded: 1 − (1 − monthly)^12.
+
+    1% a month is 11.4% a year (not 12%). Works on scalars and arrays; rates must lie in [0, 1].
+    """
+    m = np.asarray(monthly, dtype=float)
+    if np.any((m < 0) | (m > 1)):
+        raise ValueError("a churn rate must lie between 0 and 1")
+    out = 1.0 - (1.0 - m) ** 12
+    return float(out) if out.ndim == 0 else out
+
+
+def monthly_from_annual(annual):
+    """Constant monthly churn rate equivalent to an annual rate: 1 − (1 − annual)^(1/12).
+
+    10% a year is 0.874% a month, not 10% ÷ 12 = 0.833% (the straight division overstates the monthly rate and
+    understates the annual one when multiplied back). Works on scalars and arrays; rates must lie in [0, 1].
+    """
+    a = np.asarray(annual, dtype=float)
+    if np.any((a < 0) | (a > 1)):
+        raise ValueError("a churn rate must lie between 0 and 1")
+    out = 1.0 - (1.0 - a) ** (1.0 / 12.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def _wilson(count, nobs, alpha: float):
+    count = np.asarray(count, dtype=float)
+    nobs = np.asarray(nobs, dtype=float)
+    lo, hi = proportion_confint(count, np.maximum(nobs, 1), alpha=alpha, method="wilson")
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    return np.where(nobs > 0, lo, np.nan), np.where(nobs > 0, hi, np.nan)
+
+
+def _boot_sums(mats: list, n_boot: int, seed: int) -> list[np.ndarray]:
+    """Bootstrap replicate sums over customers: for each (customers × k) matrix X, W @ X (n_boot × k).
+
+    W holds independent Poisson(1) weights per replicate and customer, generated in blocks of replicates so a
+    large customer base never needs the whole weight matrix in memory.
+    """
+    rng = np.random.default_rng(seed)
+    n = mats[0].shape[0]
+    outs = [np.zeros((n_boot, m.shape[1])) for m in mats]
+    if n == 0 or n_boot == 0:
+        return outs
+    step = max(1, min(n_boot, _CHUNK_ELEMENTS // n))
+    for b0 in range(0, n_boot, step):
+        W = rng.poisson(1.0, size=(min(step, n_boot - b0), n)).astype(np.float64)
+        for out, M in zip(outs, mats):
+            out[b0:b0 + len(W)] = np.asarray((M.T @ W.T)).T if sparse.issparse(M) else W @ M
+    return outs
+
+
+def _pct(boot: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval per column, ignoring replicates where the statistic is undefined (NaN)."""
+    boot = np.atleast_2d(boot)
+    ok = ~np.isnan(boot)
+    lo = np.full(boot.shape[1], np.nan)
+    hi = np.full(boot.shape[1], np.nan)
+    cols = ok.any(axis=0)
+    if cols.any():
+        lo[cols], hi[cols] = np.nanquantile(boot[:, cols], [alpha / 2, 1 - alpha / 2], axis=0)
+    return lo, hi
+
+
+def _ratio(num, den):
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Estimate:
+    """One number with its interval, the formula behind it and, when undefined, the reason (``note``)."""
+
+    name: str
+    estimate: float
+    lower: float = np.nan
+    upper: float = np.nan
+    formula: str = ""
+    interval: str = ""
+    note: str = ""
+    n: int | None = None
+
+    @property
+    def defined(self) -> bool:
+        return self.estimate is not None and not (isinstance(self.estimate, float) and math.isnan(self.estimate))
+
+    def to_dict(self) -> dict:
+        """JSON-safe: NaN becomes None, and an undefined estimate carries its ``reason``."""
+        out = {"estimate": _num(self.estimate), "lower": _num(self.lower), "upper": _num(self.upper),
+               "formula": self.formula, "interval": self.interval, "n": _num(self.n)}
+        if out["estimate"] is None:
+            out["reason"] = self.note or "not estimable"
+        elif self.note:
+            out["note"] = self.note
+        return out
+
+    def row(self) -> dict:
+        return {"metric": self.name, "estimate": self.estimate, "lower": self.lower, "upper": self.upper,
+                "formula": self.formula, "interval": self.interval, "note": self.note}
+
+
+@dataclass
+class ChurnSummary:
+    """Pooled monthly customer churn over a window, its compounded annual equivalent and the straight ×12."""
+
+    window: int
+    first_month: pd.Timestamp | None
+    last_month: pd.Timestamp | None
+    churned: int
+    customer_months: int
+    monthly: Estimate
+    annual: Estimate
+    annual_straight: float  # 12 × monthly (what the straight multiplication gives)
+    gap: float  # annual_straight − annual (compounded)
+    note: str = ""
+    assumption: str = COMPOUNDING_ASSUMPTION
+
+    def table(self) -> pd.DataFrame:
+        rows = [self.monthly.row(), self.annual.row(),
+                {"metric": "annual_churn_straight", "estimate": self.annual_straight, "lower": self.monthly.lower * 12,
+                 "upper": self.monthly.upper * 12, "formula": "12 × monthly churn (not compounded)",
+                 "interval": "Wilson × 12", "note": ""}]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        return _json({
+            "window_months": self.window,
+            "first_month": self.first_month, "last_month": self.last_month,
+            "churned": self.churned, "customer_months_at_risk": self.customer_months,
+            "monthly_churn": self.monthly.to_dict(), "annual_churn_compounded": self.annual.to_dict(),
+            "annual_churn_straight": self.annual_straight, "straight_minus_compounded": self.gap,
+            "assumption": self.assumption, **({"note": self.note} if self.note else {}),
+        })
+
+
+@dataclass
+class LTVResult:
+    """LTV three ways, CAC payback and LTV:CAC, with the inputs (ARPA, monthly churn, CAC) and bootstrap intervals."""
+
+    table: pd.DataFrame  # metric, formula, estimate, lower, upper, interval, note
+    arpa: Estimate
+    monthly_churn: Estimate
+    cac: Estimate
+    gross_margin: float
+    window: int
+    inputs: dict = field(default_factory=dict)
+
+    def get(self, metric: str) -> Estimate:
+        r = self.table.set_index("metric").loc[metric]
+        return Estimate(metric, r["estimate"], r["lower"], r["upper"], r["formula"], r["interval"], r["note"])
+
+    def to_dict(self) -> dict:
+        out = {m: self.get(m).to_dict() for m in self.table["metric"]}
+        out["inputs"] = {"arpa": self.arpa.to_dict(), "monthly_churn": self.monthly_churn.to_dict(),
+                         "cac": self.cac.to_dict(), "gross_margin": self.gross_margin, "churn_window_months": self.window,
+                         **self.inputs}
+        return _json(out)
+
+
+# --------------------------------------------------------------------------------------------- the grid
+
+
+@dataclass
+class _Grid:
+    """Customer × month matrices in integer cents (sparse), columns = months m0 … as_of."""
+
+    ids: np.ndarray
+    m0: int
+    as_m: int
+    grace: int
+    mrr: sparse.csr_matrix
+    moves: dict  # name → customers × months, cents (new, expansion, contraction, churn, reactivation, grace_*)
+
+    @property
+    def n_months(self) -> int:
+        return self.as_m - self.m0 + 1
+
+    def col(self, m: int):
+        """MRR column (cents, dense) for month index m; zeros before the window."""
+        if m < self.m0 or m > self.as_m:
+            return np.zeros(len(self.ids), dtype=np.int64)
+        return self.mrr[:, m - self.m0].toarray().ravel()
+
+
+def _grid(ds: Dataset) -> _Grid:
+    p = ds.panel
+    as_m = int(_midx(ds.as_of_month))
+    grace = int(ds.settings.grace_months)
+    ids = np.unique(np.concatenate([p["customer_id"].astype(str).to_numpy(),
+                                    ds.customers["customer_id"].astype(str).to_numpy()]))
+    n = len(ids)
+    if len(p) == 0:
+        T = 1
+        empty = sparse.csr_matrix((n, T), dtype=np.int64)
+        return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")})
+    i = np.searchsorted(ids, p["customer_id"].astype(str).to_numpy())
+    m = _midx(p["month"])
+    m0 = int(min(m.min(), _midx(ds.data_start)))
+    T = as_m - m0 + 1
+    j = m - m0
+    cents = np.rint(p["mrr"].to_numpy(dtype=float) * 100).astype(np.int64)
+    spell = p["spell"].to_numpy(dtype=np.int64)
+    # the spell's last paid month and event (the one churn definition)
+    sp = ds.spells
+    sp_key = pd.MultiIndex.from_arrays([sp["customer_id"].astype(str), sp["spell"].astype("int64")])
+    pos = sp_key.get_indexer(pd.MultiIndex.from_arrays([p["customer_id"].astype(str), spell]))
+    if (pos < 0).any():
+        raise ValueError("panel rows without a matching spell: the Dataset is inconsistent")
+    last_m = _midx(sp["last_paid"])[pos]
+    event = sp["event"].to_numpy(dtype=np.int64)[pos]
+
+    order = np.lexsort((j, i))
+    i, j, m, cents, spell, last_m, event = (a[order] for a in (i, j, m, cents, spell, last_m, event))
+    same_prev = np.r_[False, i[1:] == i[:-1]]
+    prev_j = np.r_[-10, j[:-1]]
+    prev_c = np.r_[0, cents[:-1]]
+    prev_spell = np.r_[0, spell[:-1]]
+    same_next = np.r_[i[1:] == i[:-1], False]
+    next_j = np.r_[j[1:], -10]
+
+    continuing = same_prev & (prev_j == j - 1)
+    spell_first = ~same_prev | (spell != prev_spell)
+    arriving = ~continuing
+    delta = cents - prev_c
+    departing = ~(same_next & (next_j == j + 1)) & (j + 1 < T)
+    churn = departing & (event == 1) & (m == last_m)
+    gap = departing & ~churn  # spell continues (pays again within the grace period, or still censored)
+
+    def mat(mask, values, shift=0):
+        return sparse.csr_matrix((values[mask], (i[mask], j[mask] + shift)), shape=(n, T), dtype=np.int64)
+
+    grace_return = mat(arriving & ~spell_first, cents)
+    grace_gap = mat(gap, cents, 1)
+    moves = {
+        "new": mat(arriving & spell_first & (spell == 1), cents),
+        "reactivation": mat(arriving & spell_first & (spell > 1), cents),
+        "expansion": mat(continuing & (delta > 0), delta) + grace_return,
+        "contraction": mat(continuing & (delta < 0), -delta) + grace_gap,
+        "churn": mat(churn, cents, 1),
+        "grace_gap": grace_gap,
+        "grace_return": grace_return,
+    }
+    mrr = sparse.csr_matrix((cents, (i, j)), shape=(n, T), dtype=np.int64)
+    return _Grid(ids, m0, as_m, grace, mrr, moves)
+
+
+@dataclass
+class _Periods:
+    keys: np.ndarray  # period key (first month index of the calendar period)
+    first: np.ndarray  # first month index inside the table
+    last: np.ndarray
+    months: np.ndarray
+    complete: np.ndarray
+    P: sparse.csr_matrix  # grid months × periods (1 where the month belongs to the period; opening month excluded)
+
+
+def _periods(g: _Grid, freq: str, fy_start: int) -> _Periods:
+    if freq not in FREQ_MONTHS:
+        raise ValueError(f"freq={freq!r}: use one of {list(FREQ_MONTHS)}")
+    L = FREQ_MONTHS[freq]
+    months = np.arange(g.m0 + 1, g.as_m + 1)
+    key = _period_key(months, freq, fy_start)
+    keys, which = np.unique(key, return_inverse=True)
+    first = np.full(len(keys), np.iinfo(np.int64).max)
+    last = np.full(len(keys), -1)
+    np.minimum.at(first, which, months)
+    np.maximum.at(last, which, months)
+    counts = np.bincount(which, minlength=len(keys))
+    complete = (first == keys) & (last == keys + L - 1)
+    P = sparse.csr_matrix((np.ones(len(months)), (months - g.m0, which)), shape=(g.n_months, len(keys)))
+    return _Periods(keys, first, last, counts, complete, P)
+
+
+def _per_customer(g: _Grid, pr: _Periods) -> dict[str, Any]:
+    """Per customer × period: movement sums (cents) and starting / ending MRR (cents)."""
+    out = {k: (v.astype(np.float64) @ pr.P).tocsc() for k, v in g.moves.items()}
+    out["start"] = g.mrr[:, pr.first - 1 - g.m0].astype(np.float64).tocsc()
+    out["end"] = g.mrr[:, pr.last - g.m0].astype(np.float64).tocsc()
+    return out
+
+
+# --------------------------------------------------------------------------------------------- movements
+
+
+def mrr_movements(ds: Dataset, freq: str = "month", *, cents: bool = False) -> pd.DataFrame:
+    """MRR movements per period (see the module docstring for every definition and the grace-gap rule).
+
+    Columns: ``period`` (first day of the period), ``months`` (months of the period inside the table),
+    ``complete``, ``provisional`` (contains months after as_of − grace_months), ``starting_mrr``, ``new``,
+    ``expansion``, ``contraction``, ``churn``, ``reactivation``, ``ending_mrr``, ``net_new_mrr``, the grace-gap
+    parts (``grace_gap_mrr`` ⊂ contraction, ``grace_return_mrr`` ⊂ expansion), ``customers_start``,
+    ``customers_end`` and a customer count per category. Money in currency units, or integer cents with
+    ``cents=True``; either way ``ending = starting + new + expansion − contraction − churn + reactivation``.
+    """
+    g = _grid(ds)
+    pr = _periods(g, freq, ds.settings.fiscal_year_start)
+    pc = _per_customer(g, pr)
+    scale = (lambda a: np.rint(a).astype(np.int64)) if cents else (lambda a: np.rint(a) / 100.0)
+    total = {k: np.asarray(v.sum(axis=0)).ravel() for k, v in pc.items()}
+    count = {k: np.asarray((v != 0).sum(axis=0)).ravel() for k, v in pc.items()}
+    df = pd.DataFrame({
+        "period": [_month(k) for k in pr.keys],
+        "months": pr.months.astype(np.int64),
+        "complete": pr.complete,
+        "provisional": pr.last > g.as_m - g.grace,
+        "starting_mrr": scale(total["start"]),
+        **{k: scale(total[k]) for k in MOVEMENTS},
+        "ending_mrr": scale(total["end"]),
+    })
+    df["net_new_mrr"] = df["ending_mrr"] - df["starting_mrr"]
+    df["grace_gap_mrr"] = scale(total["grace_gap"])
+    df["grace_return_mrr"] = scale(total["grace_return"])
+    df["customers_start"] = count["start"].astype(np.int64)
+    df["customers_end"] = count["end"].astype(np.int64)
+    for k, name in COUNT_NAMES.items():
+        df[name] = count[k].astype(np.int64)
+    return df
+
+
+# --------------------------------------------------------------------------------------------- rates
+
+
+def rates(ds: Dataset, freq: str = "month", *, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT,
+          seed: int = 0) -> pd.DataFrame:
+    """Churn and retention rates per period with 95% intervals (long format).
+
+    One row per period and metric (``customer_churn_rate``, ``gross_mrr_churn_rate``, ``net_mrr_churn_rate``,
+    ``nrr_12m``, ``grr_12m``, ``quick_ratio``): ``estimate``, ``lower``, ``upper``, ``numerator``,
+    ``denominator`` (customers or currency), ``interval`` (Wilson for the customer churn rate, a bootstrap over
+    customers for the revenue ratios), ``formula``, ``note`` (why a value is undefined) and ``provisional``
+    (the period reaches into the last ``grace_months`` months, whose churn is not observable yet).
+    """
+    g = _grid(ds)
+    pr = _periods(g, freq, ds.settings.fiscal_year_start)
+    pc = _per_customer(g, pr)
+    n_per = len(pr.keys)
+
+    # customer churn: customers paying at the start who churned (at least once) within the period
+    paying0 = (pc["start"] > 0).astype(np.float64)
+    lost_c = paying0.multiply(pc["churn"] > 0)
+    at_risk = np.asarray(paying0.sum(axis=0)).ravel()
+    lost = np.asarray(lost_c.sum(axis=0)).ravel()
+    c_lo, c_hi = _wilson(lost, at_risk, alpha)
+
+    # revenue components per customer × period (cents)
+    loss = pc["churn"] + pc["contraction"]
+    gain = pc["expansion"] + pc["reactivation"]
+    inflow = pc["new"] + gain
+    base_cols = pr.last - 12 - g.m0
+    has_base = base_cols >= 0
+    base = sparse.csc_matrix((len(g.ids), n_per))
+    cur = sparse.csc_matrix((len(g.ids), n_per))
+    if has_base.any():
+        b = g.mrr[:, base_cols[has_base]].astype(np.float64).tocsc()
+        e = g.mrr[:, (pr.last - g.m0)[has_base]].astype(np.float64).tocsc()
+        e = e.multiply(b > 0).tocsc()
+        capped = e.minimum(b).tocsc()
+        sel = sparse.csr_matrix((np.ones(has_base.sum()), (np.arange(has_base.sum()), np.nonzero(has_base)[0])),
+                                shape=(int(has_base.sum()), n_per))
+        base, cur, cap = (b @ sel).tocsc(), (e @ sel).tocsc(), (capped @ sel).tocsc()
+    else:
+        cap = cur
+    mats = [pc["start"], loss, gain, inflow, base, cur, cap]
+    sums = [np.asarray(M.sum(axis=0)).ravel() for M in mats]
+    boots = _boot_sums(mats, n_boot, seed)
+    S, LOSS, GAIN, IN, BASE, CUR, CAP = sums
+    bS, bLOSS, bGAIN, bIN, bBASE, bCUR, bCAP = boots
+    defs = {
+        "gross_mrr_churn_rate": (LOSS, S, _ratio(bLOSS, bS), "no MRR at the start of the period"),
+        "net_mrr_churn_rate": (LOSS - GAIN, S, _ratio(bLOSS - bGAIN, bS), "no MRR at the start of the period"),
+        "nrr_12m": (CUR, BASE, _ratio(bCUR, bBASE), "no customer was paying 12 months before the period's last month"),
+        "grr_12m": (CAP, BASE, _ratio(bCAP, bBASE), "no customer was paying 12 months before the period's last month"),
+        "quick_ratio": (IN, LOSS, _ratio(bIN, bLOSS), "no contraction or churn MRR in the period (nothing to divide by)"),
+    }
+    periods = [_month(k) for k in pr.keys]
+    provisional = pr.last > g.as_m - g.grace
+    frames = [pd.DataFrame({
+        "period": periods, "metric": "customer_churn_rate", "estimate": _ratio(lost, at_risk), "lower": c_lo,
+        "upper": c_hi, "numerator": lost, "denominator": at_risk, "interval": "Wilson",
+        "formula": FORMULAS["customer_churn_rate"],
+        "note": np.where(at_risk > 0, "", "no customer was paying at the start of the period"),
+    })]
+    interval = f"bootstrap over customers ({n_boot} replicates, percentile)"
+    for metric, (num, den, boot, why) in defs.items():
+        lo, hi = _pct(boot, alpha)
+        note = np.where(den != 0, "", why)
+        if metric in ("nrr_12m", "grr_12m"):
+            note = np.where(has_base, note, "needs 12 months of data before the period's last month")
+        ok = den != 0
+        frames.append(pd.DataFrame({
+            "period": periods, "metric": metric, "estimate": _ratio(num, den), "lower": np.where(ok, lo, np.nan),
+            "upper": np.where(ok, hi, np.nan), "numerator": num / 100.0, "denominator": den / 100.0,
+            "interval": interval, "formula": FORMULAS[metric], "note": note,
+        }))
+    out = pd.concat(frames, ignore_index=True)
+    out["provisional"] = np.tile(provisional, len(frames))
+    order = {m: k for k, m in enumerate(RATE_METRICS)}
+    out = out.sort_values(["period", "metric"], key=lambda s: s.map(order) if s.name == "metric" else s,
+                          kind="stable").reset_index(drop=True)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- churn summary
+
+
+def _window(g: _Grid, window: int) -> tuple[int, int]:
+    """First and last month index of the last ``window`` months whose churn is observable."""
+    if window < 1:
+        raise ValueError("window must be at least one month")
+    last = g.as_m - g.grace
+    first = max(last - window + 1, g.m0 + 1)
+    return first, last
+
+
+def _window_counts(g: _Grid, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: churn events in months first…last and paid months first − 1 … last − 1 (at risk)."""
+    n = len(g.ids)
+    if last < first:
+        return np.zeros(n), np.zeros(n)
+    churn = g.moves["churn"][:, first - g.m0:last - g.m0 + 1]
+    risk = g.mrr[:, first - 1 - g.m0:last - g.m0]
+    return np.asarray((churn > 0).sum(axis=1)).ravel().astype(float), np.asarray((risk > 0).sum(axis=1)).ravel().astype(float)
+
+
+def churn_summary(ds: Dataset, window: int = 12, *, alpha: float = 0.05) -> ChurnSummary:
+    """Pooled monthly customer churn over the last ``window`` observable months, and its annual equivalents.
+
+    monthly = churn events ÷ customer-months at risk (a customer paying in month t − 1 is at risk in month t),
+    with a Wilson interval. annual (compounded) = 1 − (1 − monthly)^12, assuming a constant monthly rate; the
+    straight 12 × monthly and the gap between the two are given beside it. The window ends ``grace_months``
+    before ``as_of`` (later churn is not observable yet).
+    """
+    g = _grid(ds)
+    first, last = _window(g, window)
+    lost_i, risk_i = _window_counts(g, first, last)
+    lost, risk = int(lost_i.sum()), int(risk_i.sum())
+    note = ""
+    if risk == 0:
+        note = "no customer-month at risk in the window (no paying customers before it)"
+    rate = lost / risk if risk else np.nan
+    lo, hi = _wilson(lost, risk, alpha)
+    lo, hi = float(lo), float(hi)
+    monthly = Estimate("monthly_churn", rate, lo, hi, "churn events ÷ customer-months at risk (pooled over the window)",
+                       "Wilson", note, risk)
+    if risk:
+        annual = Estimate("annual_churn_compounded", annual_from_monthly(rate), annual_from_monthly(lo),
+                          annual_from_monthly(hi), "1 − (1 − monthly churn)^12", "Wilson, transformed",
+                          COMPOUNDING_ASSUMPTION, risk)
+    else:
+        annual = Estimate("annual_churn_compounded", np.nan, formula="1 − (1 − monthly churn)^12", note=note)
+    straight = 12 * rate if risk else np.nan
+    return ChurnSummary(
+        window=window, first_month=_month(first) if last >= first else None,
+        last_month=_month(last) if last >= first else None, churned=lost, customer_months=risk, monthly=monthly,
+        annual=annual, annual_straight=straight, gap=straight - annual.estimate if risk else np.nan, note=note,
+    )
+
+
+# --------------------------------------------------------------------------------------------- ARPA and LTV
+
+
+def _arpa_estimate(mrr_cents: np.ndarray, paying: np.ndarray, W_mrr, W_pay, alpha) -> Estimate:
+    n = int(paying.sum())
+    if n == 0:
+        return Estimate("arpa", np.nan, formula="MRR ÷ paying accounts", note="no paying account in the month", n=0)
+    est = mrr_cents.sum() / n / 100.0
+    boot = _ratio(W_mrr, W_pay) / 100.0
+    lo, hi = _pct(boot[:, None], alpha)
+    return Estimate("arpa", est, float(lo[0]), float(hi[0]), "MRR ÷ paying accounts",
+                    f"bootstrap over customers ({len(boot)} replicates, percentile)", "", n)
+
+
+def arpa(ds: Dataset, month=None, *, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT, seed: int = 0) -> Estimate:
+    """Average MRR per paying account in ``month`` (default: the ``as_of`` month), bootstrap over accounts."""
+    g = _grid(ds)
+    m = g.as_m if month is None else int(_midx(pd.Timestamp(month)))
+    c = g.col(m).astype(np.float64)
+    pay = (c > 0).astype(np.float64)
+    keep = pay > 0
+    bm, bp = _boot_sums([c[keep, None], pay[keep, None]], n_boot, seed)
+    est = _arpa_estimate(c[keep], pay[keep], bm[:, 0], bp[:, 0], alpha)
+    est.note = est.note or f"accounts paying in {_month(m):%Y-%m}"
+    return est
+
+
+def _quantiles_unbounded(boot: np.ndarray, alpha: float) -> tuple[float, float, str]:
+    """Percentile interval where +inf replicates (no churn resampled) are allowed; an infinite bound is NaN."""
+    ok = ~np.isnan(boot)
+    if not ok.any():
+        return np.nan, np.nan, ""
+    b = boot[ok]
+    lo, hi = np.quantile(b, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
+    note = ""
+    if np.isinf(hi):
+        note = (f"upper bound unbounded: {np.isinf(b).mean():.0%} of bootstrap replicates resampled no churn")
+        hi = np.nan
+    if np.isinf(lo):
+        lo = np.nan
+    return float(lo), float(hi), note
+
+
+def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alpha: float = 0.05,
+        n_boot: int = DEFAULT_BOOT, seed: int = 0) -> LTVResult:
+    """LTV three ways, CAC payback and LTV:CAC, each labelled with its formula, with bootstrap intervals.
+
+    ARPA = average MRR of the accounts paying in the ``as_of`` month; monthly churn = the pooled rate of
+    :func:`churn_summary` (same ``window``); CAC = average ``acquisition_cost`` over the customers that have one.
+    One joint bootstrap over customers (Poisson weights) resamples all three. LTV is undefined (NaN here, None
+    with a reason in ``to_dict``) when no churn was observed; an interval bound is NaN with a note when too
+    many replicates resample no churn (the bound is unbounded).
+    """
+    gm = float(ds.settings.gross_margin if gross_margin is None else gross_margin)
+    if not 0 < gm <= 1:
+        raise ValueError("gross_margin must be a share in (0, 1]")
+    g = _grid(ds)
+    first, last = _window(g, window)
+    lost_i, risk_i = _window_counts(g, first, last)
+    mrr = g.col(g.as_m).astype(np.float64)
+    pay = (mrr > 0).astype(np.float64)
+    cust = ds.customers.assign(customer_id=ds.customers["customer_id"].astype(str)).set_index("customer_id")
+    if "acquisition_cost" in cust.columns:
+        cost = pd.to_numeric(cust["acquisition_cost"], errors="coerce").reindex(g.ids).to_numpy(dtype=float)
+    else:
+        cost = np.full(len(g.ids), np.nan)
+    has_cac = ~np.isnan(cost)
+    cac_v = np.where(has_cac, cost, 0.0)
+    X = np.column_stack([mrr, pay, lost_i, risk_i, cac_v, has_cac.astype(float)])
+    (B,) = _boot_sums([X], n_boot, seed)
+    interval = f"bootstrap over customers ({n_boot} replicates, percentile)"
+
+    a = _arpa_estimate(mrr[pay > 0], pay[pay > 0], B[:, 0], B[:, 1], alpha)
+    lost, risk = lost_i.sum(), risk_i.sum()
+    churn_est = lost / risk if risk else np.nan
+    churn_b = _ratio(B[:, 2], B[:, 3])
+    c_lo, c_hi = _pct(churn_b[:, None], alpha)
+    churn = Estimate("monthly_churn", churn_est, float(c_lo[0]), float(c_hi[0]),
+                     "churn events ÷ customer-months at risk (pooled over the window)", interval,
+                     "" if risk else "no customer-month at risk in the window", int(risk))
+    n_cac = int(has_cac.sum())
+    cac_est = cost[has_cac].mean() if n_cac else np.nan
+    cac_b = _ratio(B[:, 4], B[:, 5])
+    k_lo, k_hi = _pct(cac_b[:, None], alpha)
+    cac = Estimate("cac", cac_est, float(k_lo[0]), float(k_hi[0]), "mean acquisition_cost",
+                   interval, "" if n_cac else "no acquisition_cost in the customers table", n_cac)
+
+    arpa_b = _ratio(B[:, 0], B[:, 1]) / 100.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(churn_b > 0, 1.0 / np.where(churn_b > 0, churn_b, 1.0), np.inf)
+    inv = np.where(np.isnan(churn_b), np.nan, inv)
+    ltv_rev_b = arpa_b * inv
+    ltv_gm_b = ltv_rev_b * gm
+    net_b = ltv_gm_b - cac_b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_b = np.where(cac_b > 0, ltv_gm_b / np.where(cac_b > 0, cac_b, 1.0), np.nan)
+        payback_b = _ratio(cac_b, arpa_b * gm)
+
+    no_churn = (f"undefined: no churn observed in the window ({int(risk)} customer-months at risk, 0 churned), "
+                "so ARPA ÷ churn has no finite value") if risk and lost == 0 else ""
+    reasons = {"arpa": a.note if not a.defined else "", "churn": churn.note or no_churn,
+               "cac": cac.note}
+    ok_ltv = a.defined and churn.defined and churn_est > 0
+    ltv_rev = a.estimate / churn_est if ok_ltv else np.nan
+    ltv_gm = ltv_rev * gm if ok_ltv else np.nan
+    rows = []
+
+    def add(metric, formula, est, boot, why, unbounded=True):
+        if why or est is None or (isinstance(est, float) and math.isnan(est)):
+            rows.append({"metric": metric, "formula": formula, "estimate": np.nan, "lower": np.nan, "upper": np.nan,
+                         "interval": interval, "note": why or "not estimable"})
+            return
+        if unbounded:
+            lo, hi, note = _quantiles_unbounded(boot, alpha)
+        else:
+            l_, h_ = _pct(boot[:, None], alpha)
+            lo, hi, note = float(l_[0]), float(h_[0]), ""
+        rows.append({"metric": metric, "formula": formula, "estimate": float(est), "lower": lo, "upper": hi,
+                     "interval": interval, "note": note})
+
+    ltv_why = reasons["arpa"] or reasons["churn"]
+    cac_why = reasons["cac"]
+    add("ltv_revenue", "ARPA ÷ monthly churn", ltv_rev, ltv_rev_b, ltv_why)
+    add("ltv_gross_margin", f"ARPA × gross margin ({gm:g}) ÷ monthly churn", ltv_gm, ltv_gm_b, ltv_why)
+    add("ltv_net_of_cac", f"ARPA × gross margin ({gm:g}) ÷ monthly churn − CAC",
+        ltv_gm - cac_est if ok_ltv and n_cac else np.nan, net_b, ltv_why or cac_why)
+    ratio_why = ltv_why or cac_why or ("CAC is zero" if n_cac and cac_est == 0 else "")
+    add("ltv_to_cac", f"(ARPA × gross margin ({gm:g}) ÷ monthly churn) ÷ CAC",
+        ltv_gm / cac_est if not ratio_why else np.nan, ratio_b, ratio_why)
+    add("cac_payback_months", f"CAC ÷ (ARPA × gross margin ({gm:g}))",
+        cac_est / (a.estimate * gm) if a.defined and n_cac else np.nan, payback_b, reasons["arpa"] or cac_why,
+        unbounded=False)
+    table = pd.DataFrame(rows, columns=["metric", "formula", "estimate", "lower", "upper", "interval", "note"])
+    return LTVResult(table, a, churn, cac, gm, window,
+                     {"churn_first_month": _month(first) if last >= first else None,
+                      "churn_last_month": _month(last) if last >= first else None,
+                      "churned": int(lost), "customer_months_at_risk": int(risk),
+                      "arpa_month": _month(g.as_m)})
+
+
+# --------------------------------------------------------------------------------------------- summary
+
+
+def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT,
+                    seed: int = 0) -> dict:
+    """A JSON-safe summary for ``metrics.json`` (no NaN: None with a ``reason``)."""
+    mov = mrr_movements(ds)
+    r = rates(ds, alpha=alpha, n_boot=n_boot, seed=seed)
+    done = r[~r["provisional"]]
+    latest = {}
+    if len(done):
+        last = done["period"].max()
+        for row in done[done["period"] == last].itertuples():
+            e = Estimate(row.metric, row.estimate, row.lower, row.upper, row.formula, row.interval, row.note,
+                         _num(row.denominator) if row.metric == "customer_churn_rate" else None)
+            latest[row.metric] = e.to_dict()
+        latest["month"] = last
+    recent = mov.tail(window)
+    moves = {k: float(recent[k].sum()) for k in MOVEMENTS}
+    return _json({
+        "as_of_month": ds.as_of_month,
+        "grace_months": ds.settings.grace_months,
+        "definitions": {
+            "churn": ds.churn_definition(),
+            "grace_gaps": GRACE_RULE,
+            "net_mrr_churn_rate": FORMULAS["net_mrr_churn_rate"],
+            "quick_ratio": FORMULAS["quick_ratio"],
+        },
+        "mrr": float(mov["ending_mrr"].iloc[-1]) if len(mov) else None,
+        "paying_customers": int(mov["customers_end"].iloc[-1]) if len(mov) else None,
+        "movements_last_months": {"months": int(recent["months"].sum()), **moves},
+        "latest_complete_month_rates": latest,
+        "churn": churn_summary(ds, window, alpha=alpha).to_dict(),
+        "arpa": arpa(ds, alpha=alpha, n_boot=n_boot, seed=seed).to_dict(),
+        "ltv": ltv(ds, window=window, alpha=alpha, n_boot=n_boot, seed=seed).to_dict(),
+    })
+
+
+__all__ = [
+    "mrr_movements", "rates", "churn_summary", "arpa", "ltv", "metrics_summary",
+    "annual_from_monthly", "monthly_from_annual", "Estimate", "ChurnSummary", "LTVResult",
+]
