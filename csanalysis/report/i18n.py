@@ -1,4 +1,5 @@
-"""One message catalogue per language (``messages/<lang>.yaml``), one set of notebooks.
+"""One message catalogue per language (``messages/<lang>/*.yaml``, one file per report area, merged; a key
+defined twice is an error), one set of notebooks.
 
 Notebooks show every heading, sentence, table column, chart title, axis label and legend through :func:`tr`
 (text) or :func:`say` / :func:`heading` (Markdown with escaped values), so ``--lang ja`` renders the same
@@ -20,7 +21,14 @@ _state = {"lang": "en"}
 def catalogue(lang: str) -> dict[str, str]:
     if lang not in LANGUAGES:
         raise ValueError(f"language {lang!r} is not available; use one of {LANGUAGES}")
-    return yaml.safe_load((_DIR / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
+    merged: dict[str, str] = {}
+    for path in sorted((_DIR / lang).glob("*.yaml")):
+        part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        twice = sorted(set(part) & set(merged))
+        if twice:
+            raise ValueError(f"messages/{lang}/{path.name} defines keys already defined in another file: {twice}")
+        merged.update(part)
+    return merged
 
 
 def set_language(lang: str) -> None:
@@ -36,7 +44,7 @@ def tr(key: str, **values) -> str:
     """The message for ``key`` in the current language, formatted with ``values`` (not escaped: plain text)."""
     cat = catalogue(_state["lang"])
     if key not in cat:
-        raise KeyError(f"message {key!r} is missing from messages/{_state['lang']}.yaml")
+        raise KeyError(f"message {key!r} is missing from messages/{_state['lang']}/*.yaml")
     return cat[key].format(**values) if values else cat[key]
 
 
