@@ -90,6 +90,8 @@ def report(
     out: Path = typer.Option(Path("reports"), help="Reports folder."),
     keep: Optional[int] = typer.Option(None, help="Keep only the newest N runs."),
     timeout: int = typer.Option(900, help="Execution timeout per cell, seconds."),
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace customer ids by keyed pseudonyms "
+                                      "(HMAC; key from CSANALYSIS_PSEUDONYM_KEY or ~/.config/csanalysis/pseudonym.key)."),
 ):
     """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/."""
     from .data import DataValidationError, MappingError
@@ -98,7 +100,8 @@ def report(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
         result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
-                            params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout)
+                            params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout,
+                            pseudonymise=pseudonymise)
     except ReportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None

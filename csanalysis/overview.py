@@ -11,14 +11,9 @@ SEGMENTS = ("plan", "touch_model", "industry", "region", "acquisition_channel")
 def table_sizes(ds: Dataset) -> pd.DataFrame:
     """Rows read, used and cut per raw table, and the date range each covers."""
     rows = []
+    ranges = ds.date_ranges()
     for name, c in ds.report.counts.items():
-        t = ds.tables.get(name)
-        first = last = None
-        if t is not None:
-            col = "date" if "date" in t.columns else ("month" if "month" in t.columns else None)
-            if col:
-                r = t.aggregate(first=t[col].min(), last=t[col].max()).execute().iloc[0]
-                first, last = r["first"], r["last"]
+        first, last = ranges.get(name, (None, None))
         rows.append({"table": name, "rows read": c.get("read", 0), "rows used": c.get("used", 0),
                      "rows cut (after as_of)": c.get("cut_after_as_of", 0),
                      "first date": pd.Timestamp(first) if first is not None else pd.NaT,

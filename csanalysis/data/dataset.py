@@ -41,6 +41,9 @@ class Dataset:
     attributes: pd.DataFrame | None = None
     tables: dict[str, Any] = field(default_factory=dict, repr=False)
     con: Any = field(default=None, repr=False)
+    pseudonymised: bool = False  # customer ids replaced by keyed pseudonyms (data/pseudonym.py)
+    cache_key: str | None = field(default=None, repr=False)  # set when read from a report run's cache
+    _date_ranges: dict | None = field(default=None, repr=False)
 
     @property
     def as_of(self) -> dt.date:
@@ -53,6 +56,19 @@ class Dataset:
     def has(self, table: str) -> bool:
         """True when an optional table is present (analyses that need it say they are skipped otherwise)."""
         return getattr(self, table, None) is not None
+
+    def date_ranges(self) -> dict[str, tuple]:
+        """First and last date (``date`` or ``month`` column) of each raw table, computed in the engine once."""
+        if self._date_ranges is None:
+            out = {}
+            for name, t in self.tables.items():
+                col = "date" if "date" in t.columns else ("month" if "month" in t.columns else None)
+                if col:
+                    r = t.aggregate(first=t[col].min(), last=t[col].max()).execute().iloc[0]
+                    out[name] = tuple(None if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+                                      for v in (r["first"], r["last"]))
+            self._date_ranges = out
+        return self._date_ranges
 
     def mrr_by_month(self) -> pd.DataFrame:
         """Total MRR and paying customers per month (for overviews)."""

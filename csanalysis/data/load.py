@@ -322,8 +322,16 @@ def load_dataset(
     ``source`` is a folder of CSV/Parquet files, a DuckDB database file or an Ibis backend. Errors are all
     collected first and raised together as :class:`DataValidationError` (with ``.report``).
     """
+    from . import cache, pseudonym
     from .dataset import Dataset
 
+    overrides = {"as_of": as_of, "grace_months": grace_months, "fiscal_year_start": fiscal_year_start,
+                 "gross_margin": gross_margin, "data_start": data_start, "raise_on_error": raise_on_error,
+                 "pseudonymise": pseudonym.enabled()}
+    if backend is None and not isinstance(source, ibis.BaseBackend) and not isinstance(mapping, Mapping):
+        hit = cache.lookup(source, mapping, overrides)  # inside a report run: the run's one aggregation
+        if hit is not None:
+            return hit
     folder = Path(source) if not isinstance(source, ibis.BaseBackend) and Path(source).is_dir() else None
     mapping = load_mapping(mapping, folder=folder)
     settings = mapping.settings.updated(
@@ -356,10 +364,22 @@ def load_dataset(
     ds = builder.build()
     if not report.ok and raise_on_error:
         raise DataValidationError(report)
-    return Dataset(
+    out = Dataset(
         source=str(source), layout=mapping.layout, settings=builder.settings, report=report,
         tables=tables, con=src.con, **ds,
     )
+    if overrides["pseudonymise"]:
+        pseudonym.pseudonymise_dataset(out)
+    return out
+
+
+def cache_settings(**overrides) -> dict:
+    """The settings part of a cache key, as :func:`load_dataset` computes it for the same arguments."""
+    from . import pseudonym
+
+    base = {"as_of": None, "grace_months": None, "fiscal_year_start": None, "gross_margin": None,
+            "data_start": None, "raise_on_error": True, "pseudonymise": pseudonym.enabled()}
+    return {**base, **overrides}
 
 
 class _Builder:

@@ -29,7 +29,9 @@ class _DropNoise(Preprocessor):
 
 
 def notebook_to_html(nb_path: str | Path, html_path: str | Path, *, title: str | None = None,
-                     footer: str | None = None) -> Path:
+                     footer: str | None = None, sections: list[str] | None = None, toc: bool = True) -> Path:
+    """Render an executed notebook for stakeholders. ``sections`` (trusted HTML built with escaped values, e.g.
+    the definitions block) go after the report's own content; ``toc`` adds a table of contents."""
     nb = nbformat.read(str(nb_path), as_version=4)
     exporter = HTMLExporter(template_name="csreport", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
@@ -37,6 +39,13 @@ def notebook_to_html(nb_path: str | Path, html_path: str | Path, *, title: str |
     if title:
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb)
+    if sections:
+        body = body.replace("</main>", "".join(sections) + "</main>", 1) if "</main>" in body else \
+            body.replace("</body>", "".join(sections) + "</body>", 1)
+    if toc:
+        from .extras import add_toc
+
+        body = add_toc(body)
     if footer:
         body = body.replace("</body>", f'<footer class="cs-provenance">{_html.escape(footer)}</footer>\n</body>', 1)
     out = Path(html_path)

@@ -24,6 +24,10 @@ from typing import Any
 
 import papermill as pm
 
+from ..data import cache, pseudonym
+from ..data.load import cache_settings, load_dataset
+
+from . import extras, i18n
 from .html import notebook_to_html
 from .index import write_index
 
@@ -172,9 +176,13 @@ class RunResult:
 def run_report(
     names: list[str] | None = None, *, data: str | Path, mapping: str | None = None, as_of: str | None = None,
     params: dict[str, Any] | None = None, lang: str = "en", out: str | Path = "reports", keep: int | None = None,
-    timeout: int = 900, progress: bool | None = None, run_id: str | None = None,
+    timeout: int = 900, progress: bool | None = None, run_id: str | None = None, pseudonymise: bool = False,
 ) -> RunResult:
-    from ..data import load_dataset
+    """Run the named notebooks (default: all) on one data source and publish them as one run (see module doc).
+
+    ``pseudonymise`` replaces customer identifiers by keyed HMAC pseudonyms in everything the run writes
+    (HTML, CSV, executed notebooks); the key stays outside the reports (data/pseudonym.py).
+    """
 
     params = dict(params or {})
     clash = sorted(set(params) & set(RUNNER_PARAMS))
@@ -185,19 +193,45 @@ def run_report(
     paths = discover(names)
     typed = check_parameters(paths, params)
     data = Path(data).resolve()
-    # fail fast on bad data, before any notebook runs (raises DataValidationError)
-    ds = load_dataset(data, mapping=mapping, as_of=as_of)
-    out = Path(out).resolve()
+    if mapping is not None:
+        mapping = str(Path(mapping).resolve())  # notebooks run in notebooks/: paths must not be relative
     run_id = run_id or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
     if not run_id.replace("-", "").isalnum():
         raise ParameterError(f"run id {run_id!r} may hold only letters, digits and '-'")
+    out = Path(out).resolve()
+    # Load, validate and aggregate once (failing fast on bad data, before any notebook runs); every notebook of
+    # the run reads this Dataset from the cache (key: the input files, mapping and settings).
+    env_before = {k: os.environ.get(k) for k in (cache.ENV, pseudonym.ENABLE_ENV)}
+    cache_root = out / ".cache"
+    os.environ[cache.ENV] = str(cache_root)
+    os.environ[pseudonym.ENABLE_ENV] = "1" if pseudonymise else "0"
+    try:
+        key = cache.cache_key(data, mapping, cache_settings(as_of=as_of))
+        ds = load_dataset(data, mapping=mapping, as_of=as_of)  # from the cache when the same inputs ran before
+        if ds.cache_key is None:
+            ds.date_ranges()
+            cache.save(ds, cache_root / key)
+        cache.prune(cache_root, {key})
+        return _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id,
+                    key, pseudonymise)
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
+         pseudonymise) -> RunResult:
     tmp = out / f".tmp-{run_id}"
     tmp.mkdir(parents=True)
     progress = sys.stderr.isatty() if progress is None else progress
     manifest = {
         "run_id": run_id, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "data": str(data), "data_fingerprint": fingerprint(data), "mapping": mapping,
-        "as_of": str(ds.as_of), "lang": lang, "parameters": params,
+        "as_of": str(ds.as_of), "lang": lang, "parameters": params, "cache_key": key,
+        "pseudonymised": pseudonymise,
         "package_version": __import__("csanalysis").__version__, "git_commit": _git_commit(), "notebooks": {},
     }
     status = "succeeded"
@@ -214,8 +248,21 @@ def run_report(
             pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=nb_params, kernel_name=KERNEL,
                                 cwd=str(path.parent), progress_bar=progress, execution_timeout=timeout,
                                 log_output=False, request_save_on_cell_execute=False)
+            metrics_path = nb_dir / "metrics.json"
+            if not metrics_path.is_file():
+                raise extras.MetricsSchemaError(f"{path.stem} wrote no metrics.json")
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+            extras.check_metrics(path.stem, metrics)
+            i18n.set_language(lang)
+            sections = [extras.definitions_html(ds)]
+            prev = _previous(out, path.stem, data, typed[path])
+            if prev is not None:
+                rows = extras.changes(prev["metrics"], metrics)
+                (nb_dir / "changes.json").write_text(json.dumps({"previous_run": prev["run_id"], "changes": rows},
+                                                                indent=2) + "\n", encoding="utf-8")
+                sections.insert(0, extras.changes_html(rows, prev["run_id"], prev["as_of"]))
             notebook_to_html(nb_dir / path.name, nb_dir / f"{path.stem}.html", title=path.stem,
-                             footer=_footer(manifest))
+                             footer=_footer(manifest), sections=sections)
             entry.update(status="succeeded", seconds=round(time.time() - t0, 1))
         except pm.PapermillExecutionError as exc:
             entry.update(status="failed", seconds=round(time.time() - t0, 1), cell=exc.exec_count,
@@ -247,6 +294,23 @@ def run_report(
             prune(out, keep)
         write_index(out)
     return RunResult(run_id, final, status, manifest["notebooks"], manifest)
+
+
+def _previous(out: Path, notebook: str, data: Path, nb_params: dict) -> dict | None:
+    """The latest published run of the same notebook on the same data with the same notebook parameters."""
+    latest = out / "latest"
+    if not latest.exists():
+        return None
+    try:
+        man = json.loads((latest / "manifest.json").read_text(encoding="utf-8"))
+        entry = man["notebooks"][notebook]
+        same = man.get("data") == str(data) and {k: v for k, v in entry["parameters"].items() if k not in RUNNER_PARAMS} == nb_params
+        if not same:
+            return None
+        metrics = json.loads((latest / notebook / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, KeyError, ValueError):
+        return None
+    return {"run_id": man["run_id"], "as_of": man["as_of"], "metrics": metrics}
 
 
 def _footer(manifest: dict) -> str:

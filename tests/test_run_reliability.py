@@ -1,0 +1,194 @@
+"""Reliability of scheduled runs: one aggregation per run (cache), pseudonymisation, the publishing lock,
+determinism, pruning, run folders that cannot escape reports/, changes since the previous run, metrics schemas,
+the table of contents and the definitions block."""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import csanalysis as cs
+from csanalysis.data import cache, pseudonym
+from csanalysis.report import extras
+from csanalysis.report import run as runmod
+from csanalysis.report.run import ParameterError, run_report
+
+FIX = Path(__file__).parent / "fixtures" / "cohort10"
+SECRET_IDS = ["ACME-CORP-0001", "GLOBEX-0002", "INITECH-0003", "UMBRELLA-0004"]
+
+
+@pytest.fixture()
+def named(tmp_path: Path) -> Path:
+    """Four customers with telling ids; UMBRELLA never pays, so a validation warning quotes its id."""
+    d = tmp_path / "named"
+    d.mkdir()
+    pd.DataFrame({"customer_id": SECRET_IDS, "signup_date": ["2024-01-05", "2024-01-09", "2024-02-01", "2024-02-03"],
+                  "plan": ["Basic", "Pro", "Basic", "Pro"]}).to_csv(d / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": [SECRET_IDS[i] for i in (0, 0, 0, 1, 1, 2, 2)],
+                  "date": ["2024-01-05", "2024-02-05", "2024-03-05", "2024-01-09", "2024-02-09", "2024-02-01", "2024-03-01"],
+                  "amount": [100, 100, 100, 50, 50, 70, 70]}).to_csv(d / "revenue.csv", index=False)
+    return d
+
+
+def _all_text(folder: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_one_aggregation_per_run_read_from_the_cache(tmp_path):
+    out = tmp_path / "reports"
+    res = run_report(["00_data_overview", "02_churn_survival"], data=FIX, as_of="2024-06-15", out=out)
+    key = res.manifest["cache_key"]
+    entry = out / ".cache" / key
+    hits = (entry / "hits.log").read_text().split()
+    assert len(hits) == 2 and len(set(hits)) == 2  # each notebook's kernel read the run's Dataset
+    cached, fresh = cache.load(entry), cs.load_dataset(FIX, as_of="2024-06-15")
+    for name in ("customers", "panel", "spells"):
+        pd.testing.assert_frame_equal(getattr(cached, name), getattr(fresh, name), check_dtype=False)
+    assert cached.settings == fresh.settings and cached.date_ranges() == fresh.date_ranges()
+    # a change of input or settings is a different key (no stale reuse)
+    assert cache.cache_key(FIX, None, {"as_of": "2024-05-31"}) != cache.cache_key(FIX, None, {"as_of": "2024-06-15"})
+
+
+def test_pseudonymised_run_leaks_no_identifier_and_no_key(named, tmp_path, monkeypatch):
+    key = "test-secret-key-" + "9" * 20
+    monkeypatch.setenv(pseudonym.KEY_ENV, key)
+    out = tmp_path / "reports"
+    plain = run_report(["00_data_overview"], data=named, as_of="2024-03-31", out=tmp_path / "plain")
+    assert "UMBRELLA-0004" in _all_text(plain.folder)  # the warning quotes it when not pseudonymised
+    res = run_report(["00_data_overview"], data=named, as_of="2024-03-31", out=out, pseudonymise=True)
+    text = _all_text(out)  # HTML, CSV, executed notebook, manifest, metrics and the run cache
+    for cid in SECRET_IDS:
+        assert cid not in text
+    assert key not in text
+    assert res.manifest["pseudonymised"] is True
+    ps = pseudonym.pseudonymise_ids(SECRET_IDS, key.encode())
+    assert list(ps) == list(pseudonym.pseudonymise_ids(SECRET_IDS, key.encode()))  # stable across runs
+    assert list(ps) != list(pseudonym.pseudonymise_ids(SECRET_IDS, b"another key"))
+    assert all(p[2:] != hashlib.sha256(c.encode()).hexdigest()[:12] for p, c in zip(ps, SECRET_IDS))  # not a plain hash
+    cached = cache.load(out / ".cache" / res.manifest["cache_key"])
+    assert set(cached.customers["customer_id"]) == set(ps) and cached.pseudonymised
+
+
+def test_key_file_is_created_private_outside_the_reports(tmp_path, monkeypatch):
+    monkeypatch.delenv(pseudonym.KEY_ENV, raising=False)
+    monkeypatch.setenv(pseudonym.KEY_FILE_ENV, str(tmp_path / "keys" / "pseudonym.key"))
+    k1 = pseudonym.pseudonym_key()
+    path = tmp_path / "keys" / "pseudonym.key"
+    assert path.stat().st_mode & 0o777 == 0o600 and len(k1) == 64
+    assert pseudonym.pseudonym_key() == k1
+
+
+def test_publishing_waits_for_the_lock(tmp_path):
+    """While another run holds the lock, a finished run does not touch latest or the index."""
+    out = tmp_path / "reports"
+    first = run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=out, run_id="20240101-000000-aaaa")
+    result = {}
+    with runmod._lock(out):
+        t = threading.Thread(target=lambda: result.setdefault("r", run_report(
+            ["00_data_overview"], data=FIX, as_of="2024-06-15", out=out, run_id="20240101-000001-bbbb")))
+        t.start()
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / ".tmp-20240101-000001-bbbb" / "manifest.json").exists():
+            time.sleep(0.2)
+        time.sleep(1.0)
+        assert (out / ".tmp-20240101-000001-bbbb" / "manifest.json").exists()  # rendered, waiting to publish
+        assert (out / "latest").resolve().name == first.run_id
+        assert "20240101-000001-bbbb" not in (out / "index.html").read_text()
+    t.join(180)
+    assert (out / "latest").resolve().name == "20240101-000001-bbbb"
+    index = (out / "index.html").read_text()
+    assert first.run_id in index and "20240101-000001-bbbb" in index
+
+
+def test_concurrent_runs_both_publish_and_the_index_lists_both(tmp_path):
+    out = tmp_path / "reports"
+    errors, ids = [], ["20240202-000000-cccc", "20240202-000000-dddd"]
+
+    def go(rid):
+        try:
+            run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=out, run_id=rid)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(r,)) for r in ids]
+    [t.start() for t in threads]
+    [t.join(300) for t in threads]
+    assert not errors
+    index = (out / "index.html").read_text()
+    assert all(r in index and (out / r / "manifest.json").is_file() for r in ids)
+    assert (out / "latest").resolve().name in ids and not list(out.glob(".tmp-*"))
+
+
+def test_same_inputs_give_identical_metrics(tmp_path):
+    a = run_report(["02_churn_survival"], data=FIX, as_of="2024-06-15", out=tmp_path / "a")
+    b = run_report(["02_churn_survival"], data=FIX, as_of="2024-06-15", out=tmp_path / "b")
+    name = "02_churn_survival/metrics.json"
+    assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes()
+
+
+def test_keep_prunes_old_runs_but_never_latest(tmp_path):
+    out = tmp_path / "reports"
+    for i in range(3):
+        run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=out, run_id=f"2024030{i}-000000-eeee",
+                   keep=2)
+    left = sorted(p.name for p in runmod.runs(out))
+    assert left == ["20240301-000000-eeee", "20240302-000000-eeee"]
+    assert (out / "latest").resolve().name == "20240302-000000-eeee"
+
+
+@pytest.mark.parametrize("rid", ["../escape", "..", "a/b", "/tmp/x", "x y"])
+def test_run_folder_cannot_escape_reports(tmp_path, rid):
+    with pytest.raises(ParameterError):
+        run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=tmp_path / "r", run_id=rid)
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "r" / "..escape").exists()
+
+
+def test_changes_since_previous_run(tmp_path):
+    prev = {"nps": {"estimate": 20.0, "lower": 15.0, "upper": 25.0}, "churn": {"estimate": 0.02, "lower": 0.019, "upper": 0.021}}
+    cur = {"nps": {"estimate": 24.0, "lower": 19.0, "upper": 29.0}, "churn": {"estimate": 0.03, "lower": 0.029, "upper": 0.031},
+           "new_only": {"estimate": 1, "lower": 0, "upper": 2}}
+    rows = {r["metric"]: r for r in extras.changes(prev, cur)}
+    assert set(rows) == {"nps", "churn"}
+    se = ((10 / 3.919927969) ** 2 * 2) ** 0.5  # each SE = width / (2·1.96)
+    assert rows["nps"]["change"] == pytest.approx(4) and rows["nps"]["lower"] == pytest.approx(4 - 1.959964 * se, abs=1e-4)
+    assert rows["nps"]["exploratory"] and not rows["churn"]["exploratory"]
+    # in a real second run the report shows the section and writes changes.json
+    out = tmp_path / "reports"
+    run_report(["02_churn_survival"], data=FIX, as_of="2024-05-31", out=out, run_id="20240531-000000-ffff")
+    res = run_report(["02_churn_survival"], data=FIX, as_of="2024-06-15", out=out, run_id="20240615-000000-ffff")
+    ch = json.loads((res.folder / "02_churn_survival" / "changes.json").read_text())
+    assert ch["previous_run"] == "20240531-000000-ffff" and ch["changes"]
+    html = (res.folder / "02_churn_survival" / "02_churn_survival.html").read_text()
+    assert "Changes since the previous run" in html and "20240531-000000-ffff" in html
+
+
+def test_metrics_schema_rejects_missing_keys_and_inverted_intervals():
+    ok = {"as_of": "2024-06-15", "headline": [{"label": "x", "value": "1"}], "segment": "plan",
+          "s12_overall": {"estimate": 0.8, "lower": 0.7, "upper": 0.9}, "s12_by_segment": {},
+          "median_lifetime_months": {"estimate": None, "lower": None, "upper": None, "reason": "not reached"},
+          "logrank": {"p_value": 0.3}, "ltv": {}}
+    extras.check_metrics("02_churn_survival", ok)
+    with pytest.raises(extras.MetricsSchemaError, match="s12_overall"):
+        extras.check_metrics("02_churn_survival", {k: v for k, v in ok.items() if k != "s12_overall"})
+    with pytest.raises(extras.MetricsSchemaError, match="does not contain the estimate"):
+        extras.check_metrics("02_churn_survival", {**ok, "s12_overall": {"estimate": 0.95, "lower": 0.7, "upper": 0.9}})
+    with pytest.raises(extras.MetricsSchemaError, match="without a reason"):
+        extras.check_metrics("02_churn_survival", {**ok, "median_lifetime_months": {"estimate": None, "lower": None, "upper": None}})
+
+
+def test_every_notebook_has_a_metrics_schema():
+    for nb in runmod.discover(None):
+        assert (extras.SCHEMAS / f"{nb.stem}.json").is_file(), nb.stem
+
+
+def test_report_has_contents_and_definitions_block(tmp_path):
+    res = run_report(["02_churn_survival"], data=FIX, as_of="2024-06-15", out=tmp_path / "r")
+    html = (res.folder / "02_churn_survival" / "02_churn_survival.html").read_text()
+    assert 'class="cs-toc"' in html and "Definitions and reconciliation" in html
+    assert html.index('class="cs-toc"') < html.index("cs-definitions")
+    assert "in the first month without payment" in html and "2024-06-15" in html  # grace 0: the definition in force
