@@ -160,6 +160,31 @@ class CohortRetention:
         return {"estimate": self.matrix.loc[key, period], "lower": self.lower.loc[key, period],
                 "upper": self.upper.loc[key, period], "cohort_size": int(self.matrix.loc[key, "cohort_size"])}
 
+    def for_segment(self, value) -> "CohortRetention":
+        """The matrix of one segment value (``by`` was given)."""
+        if self.by is None:
+            return self
+        pick = lambda df: df.xs(value, level=0) if df is not None else None  # noqa: E731
+        return CohortRetention(pick(self.matrix), pick(self.lower), pick(self.upper), self.small.xs(value, level=0),
+                               pick(self.active), self.period, self.basis, self.definition, self.min_cohort_size,
+                               self.alpha, None)
+
+    def segments(self) -> list:
+        return [] if self.by is None else list(dict.fromkeys(self.matrix.index.get_level_values(0)))
+
+    def headline_cell(self, months: int = 12) -> dict | None:
+        """The newest cohort (not flagged small) observed ``months`` months after its start: the cell for an
+        executive summary ("customers who started in 2024-Q1 keep 71% (66–76%) after 12 months")."""
+        k = months // PERIOD_MONTHS[self.period]
+        if k not in self.matrix.columns:
+            return None
+        obs = self.matrix[k].notna() & ~self.small.reindex(self.matrix.index).fillna(False).astype(bool)
+        if not obs.any():
+            return None
+        key = obs[obs].index[-1]
+        return {"cohort": key, "period": k, "months": months, **self.cell(key if not isinstance(key, tuple) else key[1], k,
+                                                                       None if not isinstance(key, tuple) else key[0])}
+
     def _repr_html_(self) -> str:
         return self.matrix.to_html(float_format=lambda v: f"{v:.0%}", na_rep="")
 

@@ -61,21 +61,23 @@ def plot_counts(counts: pd.Series, ax=None, *, title: str, xlabel: str = "Custom
 
 
 def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title: str | None = None,
-                           xlabel: str | None = None, ylabel: str = "Cohort", size_label: str = "n"):
+                           xlabel: str | None = None, ylabel: str = "Cohort", size_label: str = "n",
+                           max_cohorts: int | None = None, colorbar_label: str = "Retention"):
     """Cohort heatmap (a :class:`~csanalysis.cohorts.CohortRetention`): unobservable cells blank, cohorts below
-    the minimum size greyed, cohort sizes beside the labels."""
+    the minimum size greyed, cohort sizes beside the labels; ``max_cohorts`` keeps the newest cohorts."""
     import numpy as np
 
     cols = res.periods[: max_periods] if max_periods else res.periods
-    data = res.matrix[cols].astype(float)
+    matrix = res.matrix.iloc[-max_cohorts:] if max_cohorts else res.matrix
+    data = matrix[cols].astype(float)
     small = res.small.reindex(data.index).fillna(False).to_numpy()
     ax = _ax(ax, figsize=(min(1.0 + 0.45 * len(cols), 16), max(3.0, 0.32 * len(data) + 1.5)))
     labels = [f"{'/'.join(map(str, i)) if isinstance(i, tuple) else i} ({size_label}={int(n):,})"
-              for i, n in zip(data.index, res.matrix["cohort_size"])]
+              for i, n in zip(data.index, matrix["cohort_size"])]
     annot = data.map(lambda v: "" if np.isnan(v) else f"{100 * v:.0f}") if len(cols) <= 24 and len(data) <= 40 else False
     big = data.where(~small[:, None].repeat(len(cols), axis=1))
     sns.heatmap(big, ax=ax, cmap="viridis", vmin=0, vmax=max(1.0, float(np.nanmax(data.to_numpy())) if data.notna().any().any() else 1.0),
-                annot=annot if annot is not False else False, fmt="", cbar_kws={"label": "Retention"},
+                annot=annot if annot is not False else False, fmt="", cbar_kws={"label": colorbar_label},
                 yticklabels=labels, linewidths=0.3, linecolor="white")
     grey = data.where(small[:, None].repeat(len(cols), axis=1))
     if grey.notna().any().any():

@@ -65,6 +65,17 @@ def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0) -> str:
     return f"{est:,.{decimals}f} ({lower:,.{decimals}f}–{upper:,.{decimals}f})"
 
 
+def fmt_est(e: dict | None, *, pct: bool = True, decimals: int = 0, na: str = "–") -> str:
+    """An estimate dict ({estimate, lower, upper}) as '71% (66–76%)', the estimate alone when it has no interval,
+    or ``na`` when it is undefined."""
+    if not e or e.get("estimate") is None or (isinstance(e["estimate"], float) and math.isnan(e["estimate"])):
+        return na
+    lo, hi = e.get("lower"), e.get("upper")
+    if lo is None or hi is None or any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
+        return fmt_pct(e["estimate"], decimals) if pct else f"{e['estimate']:,.{decimals}f}"
+    return fmt_ci(e["estimate"], lo, hi, pct=pct, decimals=decimals)
+
+
 def ci_columns(df: pd.DataFrame, estimates: list[str], *, pct: bool = True, decimals: int = 0,
                lower: str = "{} lower", upper: str = "{} upper") -> pd.DataFrame:
     """Combine each estimate with its ``lower``/``upper`` columns into one readable column: '71% (66–76%)'."""
