@@ -417,3 +417,18 @@ def backtest_sbg(alive, fit_periods: int, *, alpha: float = 0.05, label=None) ->
     actual, proj = x[t] / x[0], fit.survival(t)
     table = pd.DataFrame({"period": t, "actual": actual, "projected": proj, "error": proj - actual})
     return SBGBacktest(table, float(100 * np.mean(np.abs(table["error"]))), fit)
+
+
+def cohort_alive(ds, *, n_cohorts: int = 12) -> pd.DataFrame:
+    """The newest ``n_cohorts`` monthly cohorts that started inside the data window and were observed for at
+    least one month after their start, as sBG input: one row per
+    cohort, columns = months since start, values = customers never churned since the start (first spells,
+    the Dataset's churn definition), NaN where not observed yet."""
+    from .cohorts import cohort_retention
+
+    res = cohort_retention(ds, basis="logo", definition="unbroken", min_cohort_size=1, n_boot=0)
+    alive = res.active
+    alive = alive[alive[0].notna() & (alive[0] > 0)]  # left-truncated cohorts have no period 0 in the data
+    if 1 in alive.columns:
+        alive = alive[alive[1].notna()]  # a cohort needs one observed month after its start
+    return alive.iloc[-n_cohorts:]

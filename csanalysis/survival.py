@@ -145,6 +145,22 @@ def logrank(ds: Dataset, by: str, *, spells: str = "first") -> LogrankResult:
     return LogrankResult(float(stat), float(p), len(groups) - 1, method, pairwise)
 
 
+def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
+    """Standard error of the Kaplan–Meier RMST (Klein & Moeschberger 4.5): Var = Σ_{t_j ≤ h} A_j² d_j ÷ (Y_j (Y_j − d_j)),
+    A_j the area under S from t_j to the horizon. (lifelines' ``return_variance`` gives the variance of the
+    restricted lifetime itself, not of its estimate.)"""
+    sf = kmf.survival_function_.iloc[:, 0]
+    ts, sv = sf.index.to_numpy(dtype=float), sf.to_numpy(dtype=float)
+    below = ts < horizon
+    knots = np.append(ts[below], horizon)
+    cum = np.concatenate([[0.0], np.cumsum(sv[below] * np.diff(knots))])
+    et = kmf.event_table
+    t, d, y = et.index.to_numpy(dtype=float), et["observed"].to_numpy(dtype=float), et["at_risk"].to_numpy(dtype=float)
+    keep = (t <= horizon) & (d > 0) & (y > d)
+    area = cum[-1] - np.interp(t[keep], knots, cum)
+    return float(np.sqrt(np.sum(area ** 2 * d[keep] / (y[keep] * (y[keep] - d[keep])))))
+
+
 def rmst(ds: Dataset, horizon: int, *, by: str | None = None, spells: str = "first", alpha: float = 0.05,
          reference: str | None = None) -> pd.DataFrame:
     """Restricted mean survival time to ``horizon`` months per group (expected months active within the horizon)
@@ -154,8 +170,8 @@ def rmst(ds: Dataset, horizon: int, *, by: str | None = None, spells: str = "fir
     rows = []
     fits = km_fits(ds, by=by, spells=spells, alpha=alpha)
     for name, kmf in fits.items():
-        est, var = restricted_mean_survival_time(kmf, t=horizon, return_variance=True)
-        se = math.sqrt(max(var, 0.0))
+        est = restricted_mean_survival_time(kmf, t=horizon)
+        se = _rmst_se(kmf, horizon)
         rows.append({"group": name, "rmst": float(est), "se": se, "lower": max(est - z * se, 0.0),
                      "upper": min(est + z * se, float(horizon))})
     out = pd.DataFrame(rows)
@@ -262,8 +278,8 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
     s = cph.summary
     rows = []
     for cov, level, ref, name in meta:
-        hr, lo, hi, p = (float(s.loc[name, c]) for c in ("exp(coef)", f"exp(coef) lower {100 * (1 - alpha):.0f}%",
-                                                          f"exp(coef) upper {100 * (1 - alpha):.0f}%", "p"))
+        hr, lo, hi, p = (float(s.loc[name, c]) for c in ("exp(coef)", "exp(coef) lower %g%%" % (100 * (1 - alpha)),
+                                                          "exp(coef) upper %g%%" % (100 * (1 - alpha)), "p"))
         rows.append({"covariate": cov, "level": level, "reference": ref, "hr": hr, "lower": lo, "upper": hi, "p": p,
                      "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     hrs = pd.DataFrame(rows)
@@ -394,7 +410,7 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
               "nps_none": ("latest NPS", "no response yet", "promoter"),
               "falling_usage": ("usage", "falling", "steady or rising")}
     rows = []
-    lo_c, hi_c = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"
+    lo_c, hi_c = "exp(coef) lower %g%%" % (100 * (1 - alpha)), "exp(coef) upper %g%%" % (100 * (1 - alpha))
     for term in list(TIME_VARYING) + [m[3] for m in meta]:
         if term not in s.index:
             continue
@@ -427,7 +443,7 @@ def naive_nps_cox(ds: Dataset, *, alpha: float = 0.05) -> CoxResult:
         df = df.drop(columns="entry")
     cph = CoxPHFitter(alpha=alpha).fit(df, "T", "E", entry_col=entry, batch_mode=True)
     s = cph.summary
-    lo_c, hi_c = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"
+    lo_c, hi_c = "exp(coef) lower %g%%" % (100 * (1 - alpha)), "exp(coef) upper %g%%" % (100 * (1 - alpha))
     rows = [{"covariate": "first NPS (as if known at signup)", "level": lvl, "reference": "promoter", "term": f"nps_{lvl}",
              "hr": float(s.loc[f"nps_{lvl}", "exp(coef)"]), "lower": float(s.loc[f"nps_{lvl}", lo_c]),
              "upper": float(s.loc[f"nps_{lvl}", hi_c]), "p": float(s.loc[f"nps_{lvl}", "p"]), "sentence": ""}

@@ -137,3 +137,19 @@ def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set(title=title, xlabel=xlabel)
     return ax
+
+
+def plot_projection(band: pd.DataFrame, alive: pd.DataFrame, ax=None, *, title: str = "Projected retention",
+                    xlabel: str = "Months since start", ylabel: str = "Share never churned"):
+    """sBG projection (``band``: t, survival, lower, upper) over the observed cohorts' unbroken shares."""
+    ax = _ax(ax)
+    share = alive.div(alive[0], axis=0)
+    for _, row in share.iterrows():
+        r = row.dropna()
+        ax.plot(r.index.astype(int), r.to_numpy(), color="#999999", lw=0.8, alpha=0.6)
+    t = [0, *band["t"].tolist()]
+    ax.plot(t, [1.0, *band["survival"].tolist()], color="C0", lw=2.2, label="sBG")
+    ax.fill_between(band["t"], band["lower"], band["upper"], color="C0", alpha=0.2, lw=0)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    return ax
