@@ -1,0 +1,194 @@
+"""`make bench`: csanalysis against what users write by hand, on generated data at 10k, 100k and 1M customers.
+
+Every stage runs in a fresh process (so peak memory is the stage's own) and reads the Parquet files from the start.
+For each aggregation stage the same numbers come from (a) the vectorized pandas reference, (b) one hand-written
+DuckDB query, (c) csanalysis (``load_dataset`` then the analysis), and are checked equal. Results go to the
+terminal and to ``benchmarks/RESULTS.md`` with the machine described.
+
+    python -m benchmarks.run                 # 10k and 100k
+    python -m benchmarks.run --sizes 1000000 # the 1M scale (needs ~10 GB free memory, a few minutes)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data"
+STAGES = {
+    "load": ("csanalysis",),
+    "logo_cohorts": ("pandas", "duckdb", "csanalysis"),
+    "mrr_movements": ("pandas", "duckdb", "csanalysis"),
+    "km_by_segment": ("csanalysis",),
+    "cox_fit": ("csanalysis",),
+    "report_suite": ("csanalysis",),
+}
+
+
+def ensure_data(n: int) -> Path:
+    out = DATA / f"n{n}"
+    if not (out / "truth.json").is_file():
+        from csanalysis.data import synth
+
+        t = time.time()
+        synth.write_demo(out, n_customers=n, months=36, seed=2026)
+        print(f"generated {n:,} customers in {time.time() - t:.1f} s", flush=True)
+    return out
+
+
+def _as_m(folder: Path) -> int:
+    truth = json.loads((folder / "truth.json").read_text())
+    d = truth["as_of"]
+    return int(d[:4]) * 12 + int(d[5:7]) - 1
+
+
+# ------------------------------------------------------------------------------------------- one stage (child)
+
+
+def _stage(stage: str, impl: str, folder: Path) -> dict:
+    from benchmarks import reference as ref
+
+    as_m = _as_m(folder)
+    t0 = time.perf_counter()
+    check = None
+    if impl == "pandas":
+        cm = ref.pandas_customer_month(folder)
+        res = ref.pandas_logo_cohorts(cm, as_m) if stage == "logo_cohorts" else ref.pandas_mrr_movements(cm, as_m)
+    elif impl == "duckdb":
+        res = ref.duckdb_logo_cohorts(folder, as_m) if stage == "logo_cohorts" else ref.duckdb_mrr_movements(folder, as_m)
+    else:
+        import csanalysis as cs
+
+        ds = cs.load_dataset(folder)
+        if stage == "load":
+            res = None
+            check = {"panel_rows": len(ds.panel), "mrr": round(float(ds.panel["mrr"].sum()), 2)}
+        elif stage == "logo_cohorts":
+            from csanalysis import cohorts
+
+            r = cohorts.cohort_retention(ds, basis="logo", n_boot=0)
+            res = r.active.rename_axis(columns="k").stack().rename("active").reset_index()
+            res = res.rename(columns={res.columns[0]: "cohort"})
+            res["cohort"] = res["cohort"].map(lambda c: int(c[:4]) * 12 + int(c[5:7]) - 1)  # "2024-03" → month index
+        elif stage == "mrr_movements":
+            from csanalysis import metrics
+
+            res = metrics.mrr_movements(ds)
+            res = res.assign(m=res["period"].dt.year * 12 + res["period"].dt.month - 1)
+        elif stage == "km_by_segment":
+            from csanalysis import survival
+
+            res = survival.survival_table(ds, times=[12], by="plan")
+            check = {"S12": [round(float(v), 6) for v in res["S(12)"]]}
+        elif stage == "cox_fit":
+            from csanalysis import survival
+
+            cox = survival.cox_drivers(ds, ["plan", "touch_model", "seats", "acquisition_channel"])
+            check = {"concordance": round(float(cox.concordance), 4)}
+        elif stage == "report_suite":
+            from csanalysis.report.run import run_report
+
+            r = run_report(data=folder, out=Path(os.environ.get("BENCH_REPORTS", "/tmp/csanalysis-bench-reports")))
+            check = {"status": r.status}
+    seconds = time.perf_counter() - t0
+    if check is None and res is not None:
+        check = _summary(stage, res, as_m - 35)
+    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "check": check}
+
+
+def _summary(stage: str, res, m0: int) -> dict:
+    """A comparable digest of a stage's result (totals per cohort offset, or per movement).
+
+    The first month of the window (``m0``) is left out: its customers may have started before the data (the
+    references cannot tell; csanalysis uses the signup date), and its MRR is the opening balance, not new."""
+    if stage == "logo_cohorts":
+        res = res[res["cohort"] > m0]
+        tot = res.groupby("k")["active"].sum()
+        return {"cells": int((res["active"] > 0).sum()), "active_by_k": {int(k): int(v) for k, v in tot.items() if v > 0}}
+    cols = ["new", "expansion", "contraction", "churn", "reactivation"]
+    res = res[res["m"] > m0]
+    return {c: round(float(res[c].sum()), 2) for c in cols}
+
+
+# ------------------------------------------------------------------------------------------- parent
+
+
+def run_child(stage: str, impl: str, folder: Path, timeout: int) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child", stage, impl, str(folder)]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--child", nargs=3, metavar=("STAGE", "IMPL", "FOLDER"), help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
+    ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    a = ap.parse_args(argv)
+    if a.child:
+        stage, impl, folder = a.child
+        print(json.dumps(_stage(stage, impl, Path(folder)), default=str))
+        return 0
+    rows = []
+    for n in a.sizes:
+        folder = ensure_data(n)
+        for stage in a.stages:
+            if stage == "report_suite" and n > 100_000 and os.environ.get("BENCH_FULL") != "1":
+                continue  # the whole suite at 1M: BENCH_FULL=1
+            out = {impl: run_child(stage, impl, folder, a.timeout) for impl in STAGES[stage]}
+            checks = {impl: r.get("check") for impl, r in out.items() if "error" not in r}
+            equal = len({json.dumps(c, sort_keys=True) for c in checks.values()}) == 1 if len(checks) > 1 else None
+            row = {"n": n, "stage": stage, "equal": equal, **{f"{k}_s": r.get("seconds") for k, r in out.items()},
+                   **{f"{k}_mb": r.get("peak_mb") for k, r in out.items()},
+                   **{f"{k}_error": r["error"] for k, r in out.items() if "error" in r}}
+            if len(checks) > 1 and not equal:
+                row["checks"] = checks
+            rows.append(row)
+            print(_fmt_row(row), flush=True)
+    _write(a.results, rows)
+    return 0
+
+
+def _fmt_row(r: dict) -> str:
+    def s(k):
+        v = r.get(k)
+        return f"{v:8.2f}" if isinstance(v, (int, float)) else f"{'–':>8}"
+
+    ratio_d = (r["csanalysis_s"] / r["duckdb_s"]) if r.get("duckdb_s") and r.get("csanalysis_s") else None
+    ratio_p = (r["pandas_s"] / r["csanalysis_s"]) if r.get("pandas_s") and r.get("csanalysis_s") else None
+    return (f"| {r['n']:>9,} | {r['stage']:<14} | {s('csanalysis_s')} | {s('pandas_s')} | {s('duckdb_s')} | "
+            f"{(f'{ratio_d:.2f}×' if ratio_d else '–'):>7} | {(f'{ratio_p:.2f}×' if ratio_p else '–'):>7} | "
+            f"{s('csanalysis_mb')} | {'–' if r['equal'] is None else ('yes' if r['equal'] else 'NO')} |"
+            + (f" error: {r.get('csanalysis_error') or r.get('pandas_error') or r.get('duckdb_error')}" if any(k.endswith('_error') for k in r) else ""))
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    head = ("| customers | stage | csanalysis s | pandas s | DuckDB s | cs ÷ DuckDB | pandas ÷ cs | cs peak MB | equal |\n"
+            "|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
+    text = (f"# Benchmark results\n\nMachine: {_machine()}. Written by `make bench` on "
+            f"{time.strftime('%Y-%m-%d %H:%M')}.\n\nEach stage runs in a fresh process and reads the Parquet files "
+            "from the start (csanalysis: `load_dataset` + the analysis; pandas: the vectorized reference in "
+            "`benchmarks/reference.py`; DuckDB: one hand-written query). 'equal' compares the stage's totals.\n\n"
+            + head + "\n".join(_fmt_row(r) for r in rows) + "\n")
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
