@@ -136,7 +136,7 @@ def _parse_date(col, fmt: str | None):
     ISO dates use TRY_CAST. A strptime-style format is matched with a regular expression and rebuilt as ISO
     text, then cast the same way, so an impossible date (31 February) is a parse failure, not a crash.
     """
-    s = col.cast("string").strip()
+    s = col.cast("string").re_replace(_EDGE_SPACE, "")
     if not fmt:
         # accept a timestamp too ('2024-01-31 00:00:00') by taking the date part
         return s.substr(0, 10).try_cast("date")
@@ -170,7 +170,7 @@ def _parse_date(col, fmt: str | None):
 
 
 def _is_blank(col):
-    return col.isnull() | (col.cast("string").strip() == "")
+    return col.isnull() | (col.cast("string").re_replace(_EDGE_SPACE, "") == "")
 
 
 def _typed_column(raw, kind: str, fmt: str | None):
@@ -189,7 +189,7 @@ def _typed_column(raw, kind: str, fmt: str | None):
             parsed = raw.cast("float64")
             fail = ibis.literal(False)
         else:
-            text = raw.cast("string").strip().re_replace(r"[,\s]", "")
+            text = raw.cast("string").re_replace(_EDGE_SPACE, "").re_replace(r"[,\s]", "")
             parsed = ibis.ifelse(text == "", ibis.null("float64"), text.try_cast("float64"))
             fail = raw.notnull() & ~_is_blank(raw) & parsed.isnull()
         if kind == "integer":
@@ -197,11 +197,11 @@ def _typed_column(raw, kind: str, fmt: str | None):
             parsed = ibis.ifelse(parsed == parsed.floor(), parsed, ibis.null("float64")).cast("int64")
         return parsed, fail
     if kind == "flag":
-        text = raw.cast("string").strip().lower()
+        text = raw.cast("string").re_replace(_EDGE_SPACE, "").lower()
         parsed = ibis.cases((text.isin(TRUE_CODES), 1), (text.isin(FALSE_CODES), 0), else_=ibis.null("int8"))
         return parsed.cast("int8"), raw.notnull() & ~_is_blank(raw) & parsed.isnull()
     # id / text
-    text = raw.cast("string").strip()
+    text = raw.cast("string").re_replace(_EDGE_SPACE, "")
     return ibis.ifelse(text == "", ibis.null("string"), text), ibis.literal(False)
 
 
@@ -240,7 +240,7 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             col = _translate(col, tmap.values[canon])
         if kind == "flag" and canon in tmap.values:
             codes = tmap.values[canon]
-            text = col.cast("string").strip()
+            text = col.cast("string").re_replace(_EDGE_SPACE, "")
             true_codes = [str(c) for c in codes.get(True, codes.get("true", []))]
             false_codes = [str(c) for c in codes.get(False, codes.get("false", []))]
             parsed = ibis.cases((text.isin(true_codes), 1), (text.isin(false_codes), 0), else_=ibis.null("int8")).cast("int8")
@@ -297,12 +297,23 @@ def _is_literal_false(expr) -> bool:
 
 
 def _translate(col, codes: dict) -> Any:
-    text = col.cast("string").strip()
+    text = col.cast("string").re_replace(_EDGE_SPACE, "")
     cases = [(text.isin([str(c) for c in src_codes]), str(canon)) for canon, src_codes in codes.items()]
     return ibis.cases(*cases, else_=text)
 
 
 # ---------------------------------------------------------------------------------------- the dataset
+
+
+# Leading/trailing white space. Not ``strip()``: on PySpark, ibis renders it as TRIM with a set of characters that
+# includes a literal backslash-f, which also eats trailing 'f's ('one_off' → 'one_o').
+_EDGE_SPACE = r"^\s+|\s+$"
+
+
+def _scalar(expr, default):
+    """A scalar query's value, ``default`` for an empty aggregate (DuckDB gives None, Spark NaN)."""
+    v = expr.execute()
+    return default if v is None or pd.isna(v) else v
 
 
 def load_dataset(
@@ -455,7 +466,7 @@ class _Builder:
             self.report.add("note", "customers", "derived from revenue: signup_date is each customer's first purchase")
             self.t["customers"] = customers
         dupes = customers.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
-        n_dupes = int(dupes.n.sum().execute() or 0)
+        n_dupes = int(_scalar(dupes.n.sum(), 0))
         if n_dupes:
             report.add("error", "customers", f"{self._count(dupes):,} customer_id values appear more than once",
                        column="customer_id", n_rows=n_dupes, examples=_examples(dupes.select("customer_id")),
@@ -513,9 +524,8 @@ class _Builder:
         else:
             rec = rec.mutate(start_m=sp.month_index(rec.date), n_months=ibis.literal(1, "int32"))
         rec = rec.select("customer_id", "amount", "start_m", "n_months")
-        max_n = int(rec.n_months.max().execute() or 1)
-        offsets = ibis.memtable({"k": list(range(max_n))})
-        spread = rec.cross_join(offsets).filter(_.k < _.n_months).select(
+        # one row per service month: unnest the range 0 … n_months − 1 (in the engine; portable to Spark)
+        spread = rec.mutate(k=ibis.range(0, rec.n_months).unnest()).select(
             "customer_id", m=(_.start_m + _.k).cast("int32"), amt=_.amount / _.n_months)
         monthly = spread.group_by(["customer_id", "m"]).aggregate(mrr=_.amt.sum().round(2))
         monthly = monthly.cache() if hasattr(monthly, "cache") else monthly
@@ -531,8 +541,8 @@ class _Builder:
         totals = monthly.aggregate(
             in_panel=ibis.ifelse(_.m <= as_of_m, _.mrr, 0).sum(), after=ibis.ifelse(_.m > as_of_m, _.mrr, 0).sum()
         ).execute().iloc[0]
-        source_recurring = float(rec.amount.sum().execute() or 0.0)
-        all_rev = float(revenue.amount.sum().execute() or 0.0)
+        source_recurring = float(_scalar(rec.amount.sum(), 0.0))
+        all_rev = float(_scalar(revenue.amount.sum(), 0.0))
         report.reconciliation.update({
             "revenue total (rows up to as_of)": all_rev,
             "one-off revenue (not MRR)": all_rev - source_recurring,
