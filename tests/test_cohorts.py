@@ -115,3 +115,13 @@ def test_bad_options_are_refused(ds):
         co.retention_matrix(ds, basis="seats")
     with pytest.raises(ValueError, match="not a customer attribute"):
         co.retention_matrix(ds, by="colour")
+
+
+def test_fiscal_year_cohorts_start_in_the_configured_month():
+    """Fiscal years starting in February: A–E (January 2024) belong to FY2023 (Feb 2023–Jan 2024); F–J (Feb–Mar
+    2024) to FY2024, which is still open at as_of and so not shown; FY2023's period 0 (tenure months 0–11) ends
+    after as_of, so it is blank, not zero."""
+    ds = cs.load_dataset(FIX, as_of="2024-06-15", fiscal_year_start=2)
+    m = co.retention_matrix(ds, period="fiscal_year")
+    assert list(m.index) == ["FY2023 (from 2023-02)"] and m["cohort_size"].tolist() == [5]
+    assert m[0].isna().all()
