@@ -4,6 +4,7 @@ Exit codes: 0 success; 1 unexpected error; 2 invalid parameters; 3 invalid data;
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -13,6 +14,25 @@ import typer
 import yaml
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Customer-success analytics reports.")
+
+
+@contextlib.contextmanager
+def _exit_codes():
+    """The documented exit codes: 2 invalid parameters or mapping, 3 invalid data, 4 a failed notebook."""
+    from .data import DataValidationError, MappingError
+    from .report.run import ReportError
+
+    try:
+        yield
+    except ReportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except DataValidationError as exc:
+        typer.echo(exc.report.to_text(), err=True)
+        raise typer.Exit(3) from None
+    except MappingError as exc:
+        typer.echo(f"invalid mapping or settings: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("demo-data")
@@ -38,16 +58,10 @@ def validate(
     as_of: Optional[str] = typer.Option(None, help="Analysis date (YYYY-MM-DD)."),
 ):
     """Validate a data source and print a readable report with reconciling totals."""
-    from .data import DataValidationError, MappingError, load_dataset
+    from .data import load_dataset
 
-    try:
+    with _exit_codes():
         ds = load_dataset(data, mapping=mapping, as_of=as_of)
-    except DataValidationError as exc:
-        typer.echo(exc.report.to_text(), err=True)
-        raise typer.Exit(3) from None
-    except MappingError as exc:
-        typer.echo(f"invalid mapping or settings: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(ds.report.to_text())
     typer.echo(f"  as_of {ds.as_of}; churn definition: {ds.churn_definition()}")
 
@@ -94,23 +108,13 @@ def report(
                                       "(HMAC; key from CSANALYSIS_PSEUDONYM_KEY or ~/.config/csanalysis/pseudonym.key)."),
 ):
     """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/."""
-    from .data import DataValidationError, MappingError
-    from .report.run import ReportError, run_report
+    from .report.run import run_report
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    try:
+    with _exit_codes():
         result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
                             params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout,
                             pseudonymise=pseudonymise)
-    except ReportError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except DataValidationError as exc:
-        typer.echo(exc.report.to_text(), err=True)
-        raise typer.Exit(3) from None
-    except MappingError as exc:
-        typer.echo(f"invalid mapping or settings: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"published {result.folder}")
     for nb, info in result.notebooks.items():
         typer.echo(f"  {nb}: {info['status']} in {info.get('seconds')} s → {result.folder / nb / (nb + '.html')}")
