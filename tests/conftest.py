@@ -21,3 +21,13 @@ def pytest_runtest_makereport(item, call):
             f"{item.nodeid}: skipped or xfailed under CI=true ({why}). A required test may not skip in CI: "
             "a missing dependency is an install bug to fix in pyproject.toml/requirements.lock/.ci/run."
         )
+
+
+def generated_world(tmp_path_factory, name: str, **kwargs):
+    """Demo data written by the generator (``synth.write_demo`` keyword arguments) and loaded: (DemoData, Dataset)."""
+    import csanalysis as cs
+    from csanalysis.data import synth
+
+    out = tmp_path_factory.mktemp(name) / "d"
+    data = synth.write_demo(out, **kwargs)
+    return data, cs.load_dataset(out)

@@ -6,23 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import csanalysis as cs
 from csanalysis import impact
-from csanalysis.data import synth
+from conftest import generated_world
 
 
 @pytest.fixture(scope="module")
 def program_world(tmp_path_factory):
-    out = tmp_path_factory.mktemp("program") / "d"
-    data = synth.write_demo(out, n_customers=20000, months=36, seed=3)
-    return data, cs.load_dataset(out)
+    return generated_world(tmp_path_factory, "program", n_customers=20000, months=36, seed=3)
 
 
 @pytest.fixture(scope="module")
 def null_world(tmp_path_factory):
-    out = tmp_path_factory.mktemp("nullprogram") / "d"
-    data = synth.write_demo(out, n_customers=20000, months=36, seed=4, null_world=True)
-    return data, cs.load_dataset(out)
+    return generated_world(tmp_path_factory, "nullprogram", n_customers=20000, months=36, seed=4, null_world=True)
 
 
 def test_effect_covers_the_planted_hazard_ratio_and_percentage_points(program_world):

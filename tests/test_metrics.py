@@ -15,6 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 import csanalysis as cs
 from csanalysis import metrics as mt
+from conftest import generated_world
 
 # ------------------------------------------------------------------------------------------- the fixture
 #
@@ -382,11 +383,7 @@ def test_reconciliation_to_the_cent(rows):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from csanalysis.data import synth
-
-    out = tmp_path_factory.mktemp("demo_metrics") / "d"
-    data = synth.write_demo(out, n_customers=3000, months=36, seed=7)
-    return data, cs.load_dataset(out)
+    return generated_world(tmp_path_factory, "demo_metrics", n_customers=3000, months=36, seed=7)
 
 
 def test_demo_movements_reconcile_to_the_cent(demo):

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import csanalysis as cs
 from csanalysis import survival as sv
-from csanalysis.data import synth
 from csanalysis.report.run import run_report
+from conftest import generated_world
 
 FIXED = ["plan", "touch_model", "seats", "acquisition_channel"]
 # planted HRs are against Pro / low touch / inbound; our references are Basic / tech / inbound (most common or
@@ -46,17 +45,13 @@ def _check_baseline(res, truth, max_width: float):
 @pytest.fixture(scope="module")
 def fixed_world(tmp_path_factory):
     """Only the attributes fixed at signup act on churn (time-varying effects and the program switched off)."""
-    out = tmp_path_factory.mktemp("fixedworld") / "d"
-    data = synth.write_demo(out, n_customers=12000, months=24, seed=21,
-                            effects={"failed_payment": False, "nps_churn": False, "usage": False, "program": False})
-    return data, cs.load_dataset(out)
+    return generated_world(tmp_path_factory, "fixedworld", n_customers=12000, months=24, seed=21,
+                           effects={"failed_payment": False, "nps_churn": False, "usage": False, "program": False})
 
 
 @pytest.fixture(scope="module")
 def full_world(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fullworld") / "d"
-    data = synth.write_demo(out, n_customers=20000, months=24, seed=12)
-    return data, cs.load_dataset(out)
+    return generated_world(tmp_path_factory, "fullworld", n_customers=20000, months=24, seed=12)
 
 
 def test_fixed_cox_covers_planted_baseline_ratios(fixed_world):
@@ -85,9 +80,7 @@ def test_time_varying_model_covers_planted_effects(full_world):
 
 @pytest.fixture(scope="module")
 def big_world(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bigworld") / "d"
-    data = synth.write_demo(out, n_customers=50000, months=24, seed=13)
-    return data, cs.load_dataset(out)
+    return generated_world(tmp_path_factory, "bigworld", n_customers=50000, months=24, seed=13)
 
 
 def test_naive_fixed_nps_model_is_biased_and_time_varying_is_not(big_world):
