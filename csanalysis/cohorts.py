@@ -231,7 +231,8 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
     complete = (cohorts + L - 1) <= as_m  # cohorts still forming at as_of are left out
     cohorts, obs = cohorts[complete], obs[complete]
     which = np.searchsorted(cohorts, fr.cohort)
-    keep = (which < len(cohorts)) & (cohorts[np.minimum(which, len(cohorts) - 1)] == fr.cohort)
+    keep = ((which < len(cohorts)) & (cohorts[np.minimum(which, len(cohorts) - 1)] == fr.cohort) if len(cohorts)
+            else np.zeros(len(fr.cohort), dtype=bool))  # no cohort complete yet: an empty matrix
     sizes = np.bincount(which[keep], minlength=len(cohorts))
     # trim trailing periods nobody can observe
     last = int(np.max(np.nonzero(obs.any(axis=0))[0])) + 1 if obs.any() else 1
@@ -311,21 +312,33 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     else:
         Y = fr.value
         base = np.nan_to_num(fr.base)
+        if basis == "gross_revenue":  # the cap is the starting MRR, unknown for customers who started before the
+            O = O & ~np.isnan(fr.base)[:, None]  # data window: they are left out (their capped MRR is NaN)
+            Y = np.nan_to_num(Y)
     last = int(np.max(np.nonzero(O.any(axis=0))[0])) + 1 if O.any() else 1
     Y, O = Y[:, :last], O[:, :last]
     rng = np.random.default_rng(seed)
     W = np.vstack([np.ones((1, len(fr.ids))), _weights(len(fr.ids), n_boot, rng)])
     if method == "chained":
         prev = np.concatenate([base[:, None], Y[:, :-1]], axis=1)
-        num = W @ (Y * O)
-        den = W @ (prev * O)
+        S = O
+        if not (basis == "logo" and definition == "unbroken"):
+            # a step needs the previous period observed too: before the data window a left-truncated customer's
+            # activity / MRR is unknown (0 in Y), which would put its first observed period in the numerator but
+            # not the denominator (unbroken logo status comes from the spell's duration and is known there)
+            S = O.copy()
+            S[:, 1:] &= O[:, :-1]
+        num = W @ (Y * S)
+        den = W @ (prev * S)
         with np.errstate(invalid="ignore", divide="ignore"):
             step = num / den
         step[:, 0] = np.where(np.isnan(step[:, 0]), 1.0, step[:, 0])
         curve = np.cumprod(step, axis=1)
     else:
+        # customers without a starting MRR (started before the data window) cannot enter a revenue average
+        Ow = O & ~np.isnan(fr.base)[:, None] if basis != "logo" else O
         with np.errstate(invalid="ignore", divide="ignore"):
-            curve = (W @ (Y * O)) / (W @ (base[:, None] * O))
+            curve = (W @ (Y * Ow)) / (W @ (base[:, None] * Ow))
     est = curve[0]
     lo, hi = np.nanquantile(curve[1:], [alpha / 2, 1 - alpha / 2], axis=0)
     at_risk = (O * (np.concatenate([np.ones((len(fr.ids), 1)), fr.active[:, : last - 1]], axis=1) if definition == "unbroken" else O)).sum(axis=0)

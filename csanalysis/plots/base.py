@@ -62,30 +62,43 @@ def plot_counts(counts: pd.Series, ax=None, *, title: str, xlabel: str = "Custom
 
 def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title: str | None = None,
                            xlabel: str | None = None, ylabel: str = "Cohort", size_label: str = "n",
-                           max_cohorts: int | None = None, colorbar_label: str = "Retention"):
+                           max_cohorts: int | None = None, colorbar_label: str = "Retention",
+                           small_label: str | None = None):
     """Cohort heatmap (a :class:`~csanalysis.cohorts.CohortRetention`): unobservable cells blank, cohorts below
-    the minimum size greyed, cohort sizes beside the labels; ``max_cohorts`` keeps the newest cohorts."""
+    the minimum size greyed (with a grey key ``small_label`` under the axis when any is shown), cohort sizes beside the
+    labels; ``max_cohorts`` keeps the newest cohorts. Cells are annotated in percent when the grid is small
+    enough to read."""
     import numpy as np
 
     cols = res.periods[: max_periods] if max_periods else res.periods
     matrix = res.matrix.iloc[-max_cohorts:] if max_cohorts else res.matrix
     data = matrix[cols].astype(float)
-    small = res.small.reindex(data.index).fillna(False).to_numpy()
+    small = res.small.reindex(data.index).fillna(False).to_numpy(dtype=bool)
     ax = _ax(ax, figsize=(min(1.0 + 0.45 * len(cols), 16), max(3.0, 0.32 * len(data) + 1.5)))
     labels = [f"{'/'.join(map(str, i)) if isinstance(i, tuple) else i} ({size_label}={int(n):,})"
               for i, n in zip(data.index, matrix["cohort_size"])]
-    annot = data.map(lambda v: "" if np.isnan(v) else f"{100 * v:.0f}") if len(cols) <= 24 and len(data) <= 40 else False
-    big = data.where(~small[:, None].repeat(len(cols), axis=1))
-    sns.heatmap(big, ax=ax, cmap="viridis", vmin=0, vmax=max(1.0, float(np.nanmax(data.to_numpy())) if data.notna().any().any() else 1.0),
-                annot=annot if annot is not False else False, fmt="", cbar_kws={"label": colorbar_label},
-                yticklabels=labels, linewidths=0.3, linecolor="white")
-    grey = data.where(small[:, None].repeat(len(cols), axis=1))
-    if grey.notna().any().any():
-        sns.heatmap(grey, ax=ax, cmap=sns.color_palette(["#cccccc"]), cbar=False, annot=annot if annot is not False else False,
-                    fmt="", yticklabels=labels, linewidths=0.3, linecolor="white")
+    readable = len(cols) <= 30 and len(data) <= 40
+    annot = data.map(lambda v: "" if np.isnan(v) else f"{100 * v:.0f}") if readable else False
+    annot_kws = {"size": 9 if len(cols) <= 12 else 8 if len(cols) <= 24 else 7}
+    grid = np.repeat(small[:, None], len(cols), axis=1)
+    vals = data.to_numpy()
+    vmax = max(1.0, float(np.nanmax(vals))) if np.isfinite(vals).any() else 1.0
+    common = dict(ax=ax, fmt="", annot_kws=annot_kws, yticklabels=labels, xticklabels=[str(c) for c in cols],
+                  linewidths=0.3, linecolor="white")
+    sns.heatmap(data.where(~grid), cmap="viridis", vmin=0, vmax=vmax, annot=annot, cbar_kws={"label": colorbar_label},
+                **common)
+    greyed = bool((grid & ~np.isnan(vals)).any())
+    if greyed:
+        sns.heatmap(data.where(grid), cmap=sns.color_palette(["#cccccc"]), cbar=False, annot=annot, **common)
     unit = {"month": "Months", "quarter": "Quarters", "year": "Years", "fiscal_year": "Fiscal years"}[res.period]
     ax.set(title=title or f"{res.basis.replace('_', ' ').capitalize()} retention by cohort ({res.definition})",
            xlabel=xlabel or f"{unit} since start", ylabel=ylabel)
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.grid(False)
+    if greyed and small_label:  # a grey key under the axis label, clear of the cells
+        ax.annotate(small_label, xy=(0.5, 0), xycoords=ax.xaxis.label, xytext=(0, -6), textcoords="offset points",
+                    ha="center", va="top", fontsize="small",
+                    bbox={"boxstyle": "square,pad=0.3", "facecolor": "#cccccc", "edgecolor": "#999999"})
     cbar = ax.collections[0].colorbar
     if cbar is not None:
         cbar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
@@ -93,16 +106,25 @@ def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title:
 
 
 def plot_pooled_curve(curve: pd.DataFrame, ax=None, *, group: str | None = None, title: str = "Retention curve",
-                      xlabel: str = "Months since start", ylabel: str = "Share retained"):
-    """Pooled retention curve(s) with the bootstrap band; one line per ``group`` value if given."""
+                      xlabel: str = "Months since start", ylabel: str = "Share retained", label: str = "All cohorts",
+                      legend_title: str | None = None, weighted: pd.DataFrame | None = None,
+                      weighted_label: str = "Size-weighted average of cohort cells (biased towards old cohorts)"):
+    """Pooled retention curve(s) (:func:`csanalysis.cohorts.pooled_curve`) with the bootstrap band; one line per
+    ``group`` value if given. ``weighted`` (the ``method="weighted"`` curve) is drawn dashed, without a band,
+    under ``weighted_label`` — it leans on the oldest cohorts, the only ones observed at long tenures."""
     ax = _ax(ax)
     groups = [(None, curve)] if group is None else list(curve.groupby(group, sort=True))
     for i, (name, g) in enumerate(groups):
-        ax.plot(g["period"], g["retention"], color=f"C{i}", lw=2, label=str(name) if name is not None else "All cohorts")
+        ax.plot(g["period"], g["retention"], color=f"C{i}", lw=2, label=str(name) if name is not None else label)
         ax.fill_between(g["period"], g["lower"], g["upper"], color=f"C{i}", alpha=0.2, lw=0)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, None))
+    if weighted is not None:
+        ax.plot(weighted["period"], weighted["retention"], color="#777777", lw=1.4, ls="--", label=weighted_label)
+    top = max(1.02, float(pd.concat([curve["upper"], curve["retention"]]).max()) * 1.05) if len(curve) else 1.02
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, top))
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
-    ax.legend(title=group.replace("_", " ") if group else None)
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+    ax.legend(title=legend_title if legend_title is not None else (group.replace("_", " ") if group else None),
+              fontsize="small")
     return ax
 
 
