@@ -482,3 +482,983 @@ def nps_by(df: pd.DataFrame, by, score_col: str = "score", account_col: str | No
             out.loc[i, "method"] = "account_bootstrap"
     out.attrs["by"] = by
     return out
+
+
+# ================================================================================================ NPS and revenue
+#
+# Everything below reads the Dataset's monthly panel and spells (the one churn definition, data/README.md): a
+# response is aligned with its account's MRR in the last full month before the survey and with what happened
+# over the next k months. Nothing here re-derives churn.
+
+CATEGORIES = ("detractor", "passive", "promoter")
+OUTCOMES = ("churn", "revenue")
+DEFAULT_HORIZONS = (6, 12)
+DEFAULT_PRIMARY = "churn_6m_detractor_vs_promoter"
+_PRIMARY_RE = r"^(churn|revenue)_(\d+)m_(detractor|passive|promoter)_vs_(detractor|passive|promoter)$"
+# exploratory comparisons per outcome (a vs b): churn as a risk ratio a ÷ b, revenue as a difference a − b
+PAIRS = {"churn": (("detractor", "promoter"), ("passive", "promoter"), ("detractor", "passive")),
+         "revenue": (("promoter", "detractor"), ("promoter", "passive"), ("passive", "detractor"))}
+POWER = 0.8  # for the minimum detectable effect
+
+
+def category(scores) -> np.ndarray:
+    """Category of each 0–10 score: ``detractor`` (0–6), ``passive`` (7–8), ``promoter`` (9–10)."""
+    s = _as_scores(scores)
+    return np.select([s <= 6, s <= 8], ["detractor", "passive"], "promoter").astype(object)
+
+
+def _midx(ts) -> np.ndarray:
+    ts = pd.to_datetime(pd.Series(ts))
+    return (ts.dt.year * 12 + ts.dt.month - 1).to_numpy(np.int64)
+
+
+def _month_label(m: int) -> str:
+    return f"{int(m) // 12}-{int(m) % 12 + 1:02d}"
+
+
+def _period_label(key: int, period: str) -> str:
+    y, m = divmod(int(key), 12)
+    return {"month": f"{y}-{m + 1:02d}", "quarter": f"{y}-Q{m // 3 + 1}", "year": f"{y}"}[period]
+
+
+def _check_period(period: str) -> None:
+    if period not in ("month", "quarter", "year"):
+        raise ValueError(f"period={period!r}: use month, quarter or year")
+
+
+def responses(ds, *, period: str = "quarter", segment: str | None = None) -> pd.DataFrame:
+    """The survey responses with ``survey_month`` (month index), ``period`` (key: first month index of the
+    calendar period), ``period_label``, ``category`` and, with ``segment``, the account's segment at the survey
+    date (the attribute history when there is one, else the value at signup; ``"unknown"`` when missing)."""
+    from .periods import period_start
+
+    _check_period(period)
+    if ds.nps is None or not len(ds.nps):
+        raise ValueError("the dataset has no NPS responses (no nps table, or an empty one)")
+    r = ds.nps.reset_index(drop=True).copy()
+    r["customer_id"] = r["customer_id"].astype(str)
+    r["date"] = pd.to_datetime(r["date"])
+    r["survey_month"] = _midx(r["date"])
+    r["period"] = period_start(r["survey_month"].to_numpy(), period)
+    r["period_label"] = [_period_label(k, period) for k in r["period"]]
+    r["category"] = category(r["score"])
+    if segment:
+        if segment not in ds.customers.columns and (ds.attributes is None
+                                                    or segment not in set(ds.attributes["attribute"])):
+            raise ValueError(f"segment={segment!r} is not a customer attribute; attributes: "
+                             f"{[c for c in ds.customers.columns if c != 'customer_id']}")
+        seg = pd.Series(index=r.index, dtype=object)
+        for m, idx in r.groupby("survey_month").groups.items():
+            at = ds.attribute_at(segment, _month_start(m))
+            seg.loc[idx] = r.loc[idx, "customer_id"].map(at.rename(index=str)).to_numpy()
+        r["segment"] = seg.where(seg.notna(), "unknown").astype(str)
+    return r
+
+
+def _month_start(m: int) -> pd.Timestamp:
+    from .periods import month_start
+
+    return month_start(m)
+
+
+def _panel_lookup(ds):
+    """(customer, month index) → MRR and spell, from the Dataset's panel."""
+    p = ds.panel
+    key = pd.MultiIndex.from_arrays([p["customer_id"].astype(str).to_numpy(), _midx(p["month"])])
+    return pd.Series(p["mrr"].to_numpy(float), index=key), pd.Series(p["spell"].to_numpy(np.int64), index=key)
+
+
+# ------------------------------------------------------------------------------------------------ coverage
+
+
+def coverage(ds, period: str = "quarter", *, alpha: float = 0.05) -> pd.DataFrame:
+    """Survey coverage per period: of the customers paying in at least one month of the period, how many
+    answered (``customers``, ``respondent_accounts``, ``share`` with a Wilson interval), what share of the
+    period's MRR they hold (``mrr_share``: Σ MRR over the period's months of responding accounts ÷ Σ of all),
+    ``responses``, respondents per responding account (``respondents_per_account`` mean, ``max``), responses
+    from accounts not paying in the period (``responses_not_paying``) and ``complete`` (the period ended by
+    ``as_of``)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from .periods import PERIOD_MONTHS, period_start
+
+    r = responses(ds, period=period)
+    p = ds.panel
+    pm = pd.DataFrame({"customer_id": p["customer_id"].astype(str).to_numpy(), "m": _midx(p["month"]),
+                       "mrr": p["mrr"].to_numpy(float)})
+    pm["period"] = period_start(pm["m"].to_numpy(), period)
+    active = pm.groupby(["period", "customer_id"], sort=True)["mrr"].sum().rename("mrr").reset_index()
+    per_acc = r.groupby(["period", "customer_id"]).agg(responses=("score", "size"),
+                                                       respondents=("respondent_id", "nunique")).reset_index()
+    j = active.merge(per_acc, on=["period", "customer_id"], how="left")
+    j["answered"] = j["responses"].notna()
+    as_m = int(_midx([ds.as_of_month])[0])
+    rows = []
+    for key, g in j.groupby("period", sort=True):
+        resp = per_acc[per_acc["period"] == key]
+        if not len(resp):
+            continue
+        n, k = len(g), int(g["answered"].sum())
+        lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan, np.nan)
+        answered = g[g["answered"]]
+        rows.append({"period": _period_label(key, period), "customers": n, "respondent_accounts": k,
+                     "share": k / n if n else np.nan, "lower": lo, "upper": hi,
+                     "mrr_share": answered["mrr"].sum() / g["mrr"].sum() if g["mrr"].sum() > 0 else np.nan,
+                     "responses": int(resp["responses"].sum()),
+                     "respondents_per_account": float(answered["respondents"].mean()) if k else np.nan,
+                     "max_respondents": int(answered["respondents"].max()) if k else 0,
+                     "responses_not_paying": int(resp["responses"].sum() - answered["responses"].sum()),
+                     "complete": bool(key + PERIOD_MONTHS[period] - 1 <= as_m), "_key": key})
+    out = pd.DataFrame(rows)
+    out.attrs["period"] = period
+    return out
+
+
+def response_bias(ds, period: str = "quarter", which: str | int | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Do respondents differ from non-respondents? Among the customers paying in a period (``which``: a period
+    label such as ``"2024-Q2"``, a key, or None for the latest period with responses), compare respondents
+    with non-respondents in average monthly MRR over the period, tenure (months since the customer's start, at
+    the period's first month) and usage (average monthly logins over the period's paid months, when there is a
+    usage table). Difference of means (respondents − non-respondents) with a Welch interval and p-value, and
+    the ratio of means. One row per measure; ``period`` names the period."""
+    from scipy import stats
+
+    from .periods import period_start
+
+    cov = coverage(ds, period)
+    if not len(cov):
+        raise ValueError("no survey period with responses from paying customers")
+    if which is None:
+        row = cov.iloc[-1]
+    else:
+        hit = cov[(cov["period"] == which) | (cov["_key"] == which)]
+        if not len(hit):
+            raise ValueError(f"period {which!r} has no responses; periods: {cov['period'].tolist()}")
+        row = hit.iloc[0]
+    key = int(row["_key"])
+    r = responses(ds, period=period)
+    answered = set(r.loc[r["period"] == key, "customer_id"])
+    p = ds.panel
+    pm = pd.DataFrame({"customer_id": p["customer_id"].astype(str).to_numpy(), "m": _midx(p["month"]),
+                       "mrr": p["mrr"].to_numpy(float), "tenure": p["tenure"].to_numpy(float)})
+    pm = pm[period_start(pm["m"].to_numpy(), period) == key]
+    if ds.usage is not None and "logins" in ds.usage.columns:
+        u = ds.usage.assign(customer_id=ds.usage["customer_id"].astype(str), m=_midx(ds.usage["month"]))
+        pm = pm.merge(u[["customer_id", "m", "logins"]], on=["customer_id", "m"], how="left")
+        pm["logins"] = pm["logins"].fillna(0.0)  # a paid month without usage rows had no logins
+    g = pm.groupby("customer_id")
+    acc = pd.DataFrame({"mrr": g["mrr"].mean(), "tenure": g["tenure"].min()})
+    if "logins" in pm.columns:
+        acc["logins"] = g["logins"].mean()
+    acc["answered"] = acc.index.isin(answered)
+    labels = {"mrr": "average monthly MRR", "tenure": "tenure (months)", "logins": "logins per month"}
+    rows = []
+    for col in [c for c in ("mrr", "tenure", "logins") if c in acc.columns]:
+        a, b = acc.loc[acc["answered"], col].to_numpy(float), acc.loc[~acc["answered"], col].to_numpy(float)
+        rec = {"period": row["period"], "measure": col, "label": labels[col], "respondents": len(a),
+               "non_respondents": len(b), "mean_respondents": a.mean() if len(a) else np.nan,
+               "mean_non_respondents": b.mean() if len(b) else np.nan, "difference": np.nan, "lower": np.nan,
+               "upper": np.nan, "p_value": np.nan, "ratio": np.nan, "reason": None}
+        if len(a) >= 2 and len(b) >= 2 and (a.var(ddof=1) + b.var(ddof=1)) > 0:
+            t = stats.ttest_ind(a, b, equal_var=False)
+            ci = t.confidence_interval(1 - alpha)
+            rec.update(difference=a.mean() - b.mean(), lower=ci.low, upper=ci.high, p_value=t.pvalue,
+                       ratio=a.mean() / b.mean() if b.mean() else np.nan)
+        else:
+            rec["reason"] = "fewer than two respondents or non-respondents, or no variation"
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------ alignment
+
+
+@dataclass
+class Alignment:
+    """Responses aligned with their accounts' revenue (see :func:`align`).
+
+    ``table``: one row per response with ``customer_id``, ``respondent_id``, ``date``, ``score``, ``category``,
+    ``csat`` (when present), ``segment`` (when asked for), ``survey_month``, ``baseline_month`` (month index of
+    the last full month before the survey), ``mrr_base`` and, for each horizon k, ``complete_k`` (the window
+    is observable by ``as_of``), ``churned_k`` (1/0; NaN when not complete or without a baseline),
+    ``mrr_k`` (MRR in month baseline + k; 0 in a grace gap), ``mrr_change_k`` (stayers: 100 · (mrr_k ÷
+    mrr_base − 1), percent), ``expanded_k`` / ``contracted_k`` (stayers: 1/0).
+    ``excluded``: responses (and accounts) left out per horizon and reason.
+    """
+
+    table: pd.DataFrame
+    horizons: tuple
+    excluded: pd.DataFrame
+    as_of_month: int
+    grace_months: int
+    definition: str = ""
+
+    def rows(self, k: int, outcome: str = "churn") -> pd.DataFrame:
+        """Responses usable for horizon ``k``: complete windows with a baseline (``outcome="churn"``), or
+        stayers among them (``outcome="revenue"``)."""
+        if k not in self.horizons:
+            raise ValueError(f"horizon {k} was not aligned; horizons: {list(self.horizons)}")
+        t = self.table[self.table[f"churned_{k}"].notna()]
+        return t[t[f"churned_{k}"] == 0] if outcome == "revenue" else t
+
+    def counts(self) -> pd.DataFrame:
+        """Per horizon: responses, usable for churn, stayers (usable for revenue), and the exclusions."""
+        rows = []
+        for k in self.horizons:
+            ex = self.excluded[self.excluded["horizon"] == k].set_index("reason")["responses"]
+            rows.append({"horizon": k, "responses": len(self.table), "used_churn": len(self.rows(k)),
+                         "used_revenue": len(self.rows(k, "revenue")), "accounts": self.rows(k)["customer_id"].nunique(),
+                         "no_baseline": int(ex.get("no_baseline", 0)), "window_incomplete": int(ex.get("window_incomplete", 0))})
+        return pd.DataFrame(rows)
+
+
+def align(ds, horizons=DEFAULT_HORIZONS, *, segment: str | None = None, period: str = "quarter") -> Alignment:
+    """Align every response with its account: the baseline is the account's MRR in the **last full month
+    before the survey** (month s − 1 for a survey in month s); the outcomes are read **k months after the
+    baseline** (month s − 1 + k), for each horizon k:
+
+    * ``churned_k``: the spell the account was in at the baseline churned (the Dataset's churn definition,
+      ``spells``) in months s … s − 1 + k;
+    * among accounts that stayed: MRR change in percent, expansion (MRR higher) and contraction (lower, a
+      grace gap counting as 0).
+
+    A response whose account was not paying in the baseline month has no baseline and is left out; a window
+    that ends less than ``grace_months`` before the ``as_of`` month cannot be observed yet (a churn there would
+    not be known) and is left out too. Both are counted in ``excluded``. Only future revenue is an outcome."""
+    hs = tuple(sorted({int(k) for k in horizons}))
+    if not hs or min(hs) < 1:
+        raise ValueError(f"horizons={horizons!r}: give one or more whole months ≥ 1")
+    r = responses(ds, period=period, segment=segment)
+    keep = ["customer_id", "respondent_id", "date", "score", "category", "survey_month", "period", "period_label"]
+    keep += [c for c in ("csat", "segment") if c in r.columns]
+    t = r[keep].copy()
+    mrr, spell = _panel_lookup(ds)
+    cid = t["customer_id"].to_numpy()
+    b = t["survey_month"].to_numpy() - 1
+    t["baseline_month"] = b
+    base_key = pd.MultiIndex.from_arrays([cid, b])
+    t["mrr_base"] = mrr.reindex(base_key).to_numpy()
+    sp_no = spell.reindex(base_key).to_numpy()
+    has_base = ~np.isnan(t["mrr_base"].to_numpy())
+    s = ds.spells
+    s_key = pd.MultiIndex.from_arrays([s["customer_id"].astype(str).to_numpy(), s["spell"].to_numpy(np.int64)])
+    pos = s_key.get_indexer(pd.MultiIndex.from_arrays([cid, np.where(has_base, sp_no, -1).astype(np.int64)]))
+    last_m = np.where(pos >= 0, _midx(s["last_paid"])[np.maximum(pos, 0)], -1)
+    event = np.where(pos >= 0, s["event"].to_numpy(np.int64)[np.maximum(pos, 0)], 0)
+    as_m, grace = int(_midx([ds.as_of_month])[0]), int(ds.settings.grace_months)
+    excluded = []
+    for k in hs:
+        end = b + k
+        complete = end + grace <= as_m
+        churned = (event == 1) & (last_m + 1 <= end)
+        mk = mrr.reindex(pd.MultiIndex.from_arrays([cid, end])).fillna(0.0).to_numpy()
+        usable = has_base & complete
+        t[f"complete_{k}"] = complete
+        t[f"churned_{k}"] = np.where(usable, churned.astype(float), np.nan)
+        stay = usable & ~churned
+        base = t["mrr_base"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t[f"mrr_{k}"] = np.where(stay, mk, np.nan)
+            t[f"mrr_change_{k}"] = np.where(stay, 100.0 * (mk / base - 1.0), np.nan)
+            t[f"expanded_{k}"] = np.where(stay, (mk > base).astype(float), np.nan)
+            t[f"contracted_{k}"] = np.where(stay, (mk < base).astype(float), np.nan)
+        for reason, mask in (("no_baseline", ~has_base), ("window_incomplete", has_base & ~complete)):
+            excluded.append({"horizon": k, "reason": reason, "responses": int(mask.sum()),
+                             "accounts": int(pd.Series(cid[mask]).nunique())})
+    definition = ("baseline: MRR in the last full month before the survey; outcomes k months later: churn (the "
+                  "account's spell at the baseline ended in those k months, by the dataset's churn definition) "
+                  "and, among accounts that stayed, the MRR change in percent")
+    return Alignment(t, hs, pd.DataFrame(excluded), as_m, grace, definition)
+
+
+# ------------------------------------------------------------------------------------------------ bootstrap helpers
+
+
+def _codes(accounts) -> tuple[np.ndarray, int]:
+    codes, uniq = pd.factorize(pd.Series(accounts).astype(str))
+    return codes, len(uniq)
+
+
+def _account_sums(codes: np.ndarray, K: int, cols: np.ndarray) -> np.ndarray:
+    """K × m matrix: per account, the sum of each column of ``cols`` (n × m)."""
+    out = np.zeros((K, cols.shape[1]))
+    np.add.at(out, codes, cols)
+    return out
+
+
+def _boot_weights(rng, K: int, B: int, chunk_cols: int = 1):
+    """Yield blocks of account-bootstrap weights (replicates × K), bounded in memory."""
+    step = max(1, _BOOT_CELLS // max(K * chunk_cols, 1))
+    for start in range(0, B, step):
+        yield _multinomial_weights(rng, K, min(step, B - start))
+
+
+def _pct_ci(boot: np.ndarray, alpha: float) -> tuple[float, float]:
+    ok = boot[np.isfinite(boot)]
+    if len(ok) < 10:
+        return float("nan"), float("nan")
+    return _percentile(ok, alpha)
+
+
+def _nan_est(reason: str) -> dict:
+    return {"estimate": None, "lower": None, "upper": None, "reason": reason}
+
+
+def _est(estimate, lower, upper, reason=None, **extra) -> dict:
+    d = {"estimate": _json_safe(estimate), "lower": _json_safe(lower), "upper": _json_safe(upper),
+         "reason": reason}
+    if d["estimate"] is None and not reason:
+        d["reason"] = "not estimable from these data"
+    d.update({k: _json_safe(v) for k, v in extra.items()})
+    return d
+
+
+# ------------------------------------------------------------------------------------------------ outcomes per category
+
+
+def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
+    """Per NPS category at horizon ``k``: responses, accounts, churn rate (share of responses whose account
+    churned within k months), and among stayers the mean MRR change (percent) and the shares that expanded and
+    contracted. Intervals: percentile bootstrap over accounts (all responses of an account resampled
+    together), one set of resamples for every category and measure."""
+    t = al.rows(k)
+    cats = list(CATEGORIES)
+    if not len(t):
+        return pd.DataFrame({"category": cats, "responses": 0, "accounts": 0, "stayers": 0})
+    codes, K = _codes(t["customer_id"])
+    ind = np.stack([(t["category"].to_numpy() == c).astype(float) for c in cats], axis=1)  # n × 3
+    ch = t[f"churned_{k}"].to_numpy(float)
+    stay = 1.0 - ch
+    chg = np.nan_to_num(t[f"mrr_change_{k}"].to_numpy(float))
+    ex = np.nan_to_num(t[f"expanded_{k}"].to_numpy(float))
+    co = np.nan_to_num(t[f"contracted_{k}"].to_numpy(float))
+    cols = np.concatenate([ind, ind * ch[:, None], ind * stay[:, None], ind * chg[:, None], ind * ex[:, None],
+                           ind * co[:, None]], axis=1)
+    S = _account_sums(codes, K, cols)
+    tot = S.sum(axis=0)
+    boot = []
+    for W in _boot_weights(np.random.default_rng(seed), K, int(n_boot), S.shape[1]):
+        boot.append(W @ S)
+    Bm = np.concatenate(boot) if boot else np.zeros((0, S.shape[1]))
+    rows = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j, c in enumerate(cats):
+            n, nch, nst = tot[j], tot[3 + j], tot[6 + j]
+            rec = {"category": c, "responses": int(n), "accounts": int(pd.Series(codes[ind[:, j] > 0]).nunique()),
+                   "stayers": int(nst)}
+            for name, num, den in (("churn_rate", 3, 0), ("mrr_change", 9, 6), ("expansion_share", 12, 6),
+                                   ("contraction_share", 15, 6)):
+                d = tot[den + j]
+                rec[name] = tot[num + j] / d if d > 0 else np.nan
+                rb = Bm[:, num + j] / Bm[:, den + j]
+                rec[f"{name}_lower"], rec[f"{name}_upper"] = _pct_ci(rb, alpha) if d > 0 else (np.nan, np.nan)
+            rows.append(rec)
+    out = pd.DataFrame(rows)
+    out.attrs.update(horizon=k, n_boot=int(n_boot))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ correlation
+
+
+def _wcorr(W: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Weighted Pearson correlation per row of observation weights ``W`` (replicates × n)."""
+    sw = W.sum(axis=1)
+    mx, my = (W @ x) / sw, (W @ y) / sw
+    cxy = (W @ (x * y)) / sw - mx * my
+    vx, vy = (W @ (x * x)) / sw - mx ** 2, (W @ (y * y)) / sw - my ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return cxy / np.sqrt(vx * vy)
+
+
+def _wranks(W: np.ndarray, codes: np.ndarray, U: int) -> np.ndarray:
+    """Mid-ranks of each observation in each weighted resample (values given as sorted unique codes 0..U−1)."""
+    onehot = np.zeros((len(codes), U))
+    onehot[np.arange(len(codes)), codes] = 1.0
+    cnt = W @ onehot  # replicates × U: weight at each distinct value
+    below = np.cumsum(cnt, axis=1) - cnt
+    mid = below + (cnt + 1.0) / 2.0
+    return mid[:, codes]
+
+
+def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
+    """Pearson and Spearman correlation of the 0–10 score with the MRR change over the next ``k`` months
+    (accounts that stayed), with percentile bootstrap intervals over accounts (ranks recomputed in every
+    resample for Spearman)."""
+    t = al.rows(k, "revenue")
+    rows = []
+    if len(t) < 3 or t["score"].nunique() < 2 or t[f"mrr_change_{k}"].nunique() < 2:
+        for m in ("pearson", "spearman"):
+            rows.append({"method": m, "estimate": np.nan, "lower": np.nan, "upper": np.nan, "n": len(t),
+                         "accounts": t["customer_id"].nunique(),
+                         "reason": "fewer than three responses with a complete window, or no variation"})
+        return pd.DataFrame(rows)
+    x = t["score"].to_numpy(float)
+    y = t[f"mrr_change_{k}"].to_numpy(float)
+    codes, K = _codes(t["customer_id"])
+    xc, xu = pd.factorize(x, sort=True)
+    yc, yu = pd.factorize(y, sort=True)
+    one = np.ones((1, len(x)))
+    est_p = float(_wcorr(one, x, y)[0])
+    est_s = float(_wcorr(one, _wranks(one, xc, len(xu))[0], _wranks(one, yc, len(yu))[0])[0])
+    bp, bs = [], []
+    rng = np.random.default_rng(seed)
+    step = max(1, _BOOT_CELLS // (4 * max(len(x) + len(yu), 1)))
+    for start in range(0, int(n_boot), step):
+        W = _multinomial_weights(rng, K, min(step, int(n_boot) - start))[:, codes]
+        bp.append(_wcorr(W, x, y))
+        rx, ry = _wranks(W, xc, len(xu)), _wranks(W, yc, len(yu))
+        # weighted Pearson of the ranks, row by row
+        sw = W.sum(axis=1, keepdims=True)
+        mx, my = (W * rx).sum(1, keepdims=True) / sw, (W * ry).sum(1, keepdims=True) / sw
+        cov = (W * (rx - mx) * (ry - my)).sum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bs.append(cov / np.sqrt((W * (rx - mx) ** 2).sum(1) * (W * (ry - my) ** 2).sum(1)))
+    for m, est, b in (("pearson", est_p, np.concatenate(bp)), ("spearman", est_s, np.concatenate(bs))):
+        lo, hi = _pct_ci(b, alpha)
+        rows.append({"method": m, "estimate": est, "lower": lo, "upper": hi, "n": len(t), "accounts": K, "reason": None})
+    out = pd.DataFrame(rows)
+    out.attrs.update(horizon=k, n_boot=int(n_boot))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+def _design(t: pd.DataFrame, y_col: str, controls: list[str], reference: str):
+    """Design matrix with category dummies against ``reference`` and controls; rows with a missing value are
+    dropped here, explicitly, and counted per column (statsmodels formulas would drop them silently)."""
+    need = [y_col, "category"] + controls
+    miss = {c: int(t[c].isna().sum()) for c in need if c in t.columns and t[c].isna().any()}
+    ok = t[need].notna().all(axis=1)
+    if "mrr_base" in controls:
+        bad = ok & ~(t["mrr_base"] > 0)
+        if bad.any():
+            miss["mrr_base ≤ 0"] = int(bad.sum())
+        ok &= t["mrr_base"] > 0
+    d = t[ok]
+    X = pd.DataFrame({"const": 1.0}, index=d.index)
+    levels = [c for c in CATEGORIES if c != reference]
+    for c in levels:
+        X[c] = (d["category"] == c).astype(float)
+    for c in controls:
+        if c == "mrr_base":
+            X["log_mrr_base"] = np.log(d["mrr_base"].astype(float))
+        elif c == "segment":
+            lv = sorted(d["segment"].astype(str).unique())
+            for v in lv[1:]:
+                X[f"segment[{v}]"] = (d["segment"].astype(str) == v).astype(float)
+        else:
+            X[c] = d[c].astype(float)
+    X = X.loc[:, (X != 0).any(axis=0) | (X.columns == "const")]
+    return d, X, d[y_col].astype(float), {"dropped_missing": int((~ok).sum()), "missing_by_column": miss}
+
+
+def _cov(groups: np.ndarray) -> tuple[str, dict]:
+    if pd.Series(groups).duplicated().any():
+        return "cluster", {"groups": pd.factorize(pd.Series(groups))[0]}
+    return "HC3", {}
+
+
+@dataclass
+class ModelResult:
+    """A fitted statsmodels model of one outcome at one horizon, its effects on the business scale, and what
+    was dropped. ``effects``: one row per comparison (a vs b) with estimate, lower, upper, p_value, and for
+    churn also the predicted probabilities and the risk difference."""
+
+    outcome: str
+    horizon: int
+    n: int
+    accounts: int
+    dropped: dict
+    cov_type: str
+    effects: pd.DataFrame
+    result: object = field(default=None, repr=False)
+    reason: str | None = None
+    r2: float | None = None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        if self.result is None:
+            return pd.DataFrame()
+        r = self.result
+        ci = r.conf_int()
+        return pd.DataFrame({"coef": r.params, "se": r.bse, "lower": ci[0], "upper": ci[1], "p": r.pvalues})
+
+    def effect(self, a: str, b: str) -> dict:
+        e = self.effects[(self.effects["a"] == a) & (self.effects["b"] == b)] if len(self.effects) else self.effects
+        if not len(e):
+            return {}
+        return {k: _json_safe(v) if not isinstance(v, str) else v for k, v in e.iloc[0].to_dict().items()}
+
+
+def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs=PAIRS["churn"], alpha: float = 0.05) -> ModelResult:
+    """Logistic regression (statsmodels GLM, binomial): churned within ``k`` months ~ NPS category (promoter
+    reference) [+ controls], errors clustered by account when an account answered more than once, else HC3.
+    Effects are read from **predicted probabilities** (each category's average predicted churn, all rows set to
+    that category): risk ratio a ÷ b with a delta-method interval on the log scale (and its Wald p-value),
+    and risk difference a − b (delta method). Never odds ratios as "× as likely".
+
+    ``al_or_table``: an :class:`Alignment` or a table with ``customer_id``, ``category`` and ``churned_k``."""
+    import statsmodels.api as sm
+
+    t = al_or_table.rows(k) if isinstance(al_or_table, Alignment) else al_or_table
+    t = t[t[f"churned_{k}"].notna()] if f"churned_{k}" in t.columns else t.iloc[0:0]
+    controls = list(controls or [])
+    z = norm.ppf(1 - alpha / 2)
+    empty = pd.DataFrame(columns=["a", "b", "p_a", "p_b", "rr", "rr_lower", "rr_upper", "rd", "rd_lower", "rd_upper",
+                                  "p_value", "se_log_rr", "n_a", "n_b", "events_a", "events_b", "reason"])
+    if not len(t):
+        return ModelResult("churn", k, 0, 0, {"dropped_missing": 0}, "", empty,
+                           reason=f"no response has a complete {k}-month window")
+    d, X, y, dropped = _design(t, f"churned_{k}", controls, "promoter")
+    ev = d.groupby("category")[f"churned_{k}"].agg(["size", "sum"]).reindex(list(CATEGORIES)).fillna(0)
+    fit_ok = y.sum() > 0 and y.sum() < len(y) and len(X.columns) > 1
+    cov_type, kw = _cov(d["customer_id"].to_numpy())
+    res, reason = None, None
+    if fit_ok:
+        present = [c for c in X.columns if c in CATEGORIES]
+        degenerate = [c for c in present + ["promoter"] if ev.loc[c, "size"] > 0 and ev.loc[c, "sum"] in (0, ev.loc[c, "size"])]
+        if degenerate:
+            reason = (f"no churn (or only churn) among the {', '.join(degenerate)} responses within {k} months: the "
+                      "logistic model cannot estimate that category")
+        else:
+            res = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type=cov_type, cov_kwds=kw)
+    else:
+        reason = f"no churn (or only churn) within {k} months among the {len(d)} usable responses"
+    rows = []
+    if res is not None:
+        beta, V = res.params.to_numpy(), res.cov_params().to_numpy()
+        Xv = X.to_numpy()
+        P, G = {}, {}
+        for c in CATEGORIES:
+            if c != "promoter" and c not in X.columns:
+                continue
+            Xc = Xv.copy()
+            for j, name in enumerate(X.columns):
+                if name in CATEGORIES:
+                    Xc[:, j] = 1.0 if name == c else 0.0
+            p = 1.0 / (1.0 + np.exp(-(Xc @ beta)))
+            P[c], G[c] = p.mean(), (Xc * (p * (1 - p))[:, None]).mean(axis=0)
+        for a, b in pairs:
+            if a not in P or b not in P:
+                continue
+            g_log = G[a] / P[a] - G[b] / P[b]
+            se_log = float(np.sqrt(g_log @ V @ g_log))
+            g_rd = G[a] - G[b]
+            se_rd = float(np.sqrt(g_rd @ V @ g_rd))
+            lrr = np.log(P[a] / P[b])
+            rows.append({"a": a, "b": b, "p_a": P[a], "p_b": P[b], "rr": P[a] / P[b], "rr_lower": np.exp(lrr - z * se_log),
+                         "rr_upper": np.exp(lrr + z * se_log), "rd": P[a] - P[b], "rd_lower": P[a] - P[b] - z * se_rd,
+                         "rd_upper": P[a] - P[b] + z * se_rd, "p_value": float(2 * norm.sf(abs(lrr) / se_log)) if se_log > 0 else np.nan,
+                         "se_log_rr": se_log, "n_a": int(ev.loc[a, "size"]), "n_b": int(ev.loc[b, "size"]),
+                         "events_a": int(ev.loc[a, "sum"]), "events_b": int(ev.loc[b, "sum"]), "reason": None})
+    effects = pd.DataFrame(rows) if rows else empty
+    cov_text = ("errors clustered by account (several responses per account)" if cov_type == "cluster"
+                else "HC3 heteroskedasticity-robust errors")
+    return ModelResult("churn", k, len(d), int(d["customer_id"].nunique()), dropped, cov_text, effects, res, reason)
+
+
+def revenue_model(al_or_table, k: int, *, controls: list[str] | None = ("segment", "mrr_base"), pairs=PAIRS["revenue"],
+                  alpha: float = 0.05) -> ModelResult:
+    """OLS among accounts that stayed: MRR change over ``k`` months (percent) ~ NPS category (detractor
+    reference) + controls (``segment`` when aligned with one, ``mrr_base`` as log baseline MRR for size); HC3
+    errors, clustered by account when an account answered more than once. Effects: difference a − b in
+    percentage points of MRR change, adjusted for the controls, with its interval and p-value."""
+    import statsmodels.api as sm
+
+    t = al_or_table.rows(k, "revenue") if isinstance(al_or_table, Alignment) else al_or_table
+    col = f"mrr_change_{k}"
+    t = t[t[col].notna()] if col in t.columns else t.iloc[0:0]
+    controls = [c for c in (controls or []) if c in t.columns]
+    z = norm.ppf(1 - alpha / 2)
+    empty = pd.DataFrame(columns=["a", "b", "estimate", "lower", "upper", "p_value", "se", "n_a", "n_b", "reason"])
+    if len(t) < 5:
+        return ModelResult("revenue", k, len(t), int(t["customer_id"].nunique()) if len(t) else 0,
+                           {"dropped_missing": 0}, "", empty, reason=f"fewer than 5 accounts stayed with a complete {k}-month window")
+    d, X, y, dropped = _design(t, col, controls, "detractor")
+    cov_type, kw = _cov(d["customer_id"].to_numpy())
+    rows, res, reason = [], None, None
+    if len(d) <= X.shape[1] + 1 or len(X.columns) < 2:
+        reason = "too few responses for the model"
+    else:
+        res = sm.OLS(y, X).fit(cov_type=cov_type, cov_kwds=kw)
+        names = list(X.columns)
+        nc = d["category"].value_counts()
+        for a, b in pairs:
+            if (a != "detractor" and a not in names) or (b != "detractor" and b not in names):
+                continue
+            L = np.zeros(len(names))
+            if a != "detractor":
+                L[names.index(a)] += 1
+            if b != "detractor":
+                L[names.index(b)] -= 1
+            est = float(L @ res.params.to_numpy())
+            se = float(np.sqrt(L @ res.cov_params().to_numpy() @ L))
+            rows.append({"a": a, "b": b, "estimate": est, "lower": est - z * se, "upper": est + z * se,
+                         "p_value": float(2 * norm.sf(abs(est) / se)) if se > 0 else np.nan, "se": se,
+                         "n_a": int(nc.get(a, 0)), "n_b": int(nc.get(b, 0)), "reason": None})
+    cov_text = ("errors clustered by account (several responses per account)" if cov_type == "cluster"
+                else "HC3 heteroskedasticity-robust errors")
+    return ModelResult("revenue", k, len(d), int(d["customer_id"].nunique()), dropped, cov_text,
+                       pd.DataFrame(rows) if rows else empty, res, reason, r2=float(res.rsquared) if res is not None else None)
+
+
+# ------------------------------------------------------------------------------------------------ NPS against another measure
+
+
+def _wauc(C1: np.ndarray, C0: np.ndarray) -> np.ndarray:
+    """AUC of *low* values predicting the event, from weighted counts per sorted level (replicates × levels):
+    P(value of an event < value of a non-event) + ½ P(tie)."""
+    above0 = C0.sum(axis=1, keepdims=True) - np.cumsum(C0, axis=1)  # non-events at higher levels
+    num = (C1 * (above0 + 0.5 * C0)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / (C1.sum(axis=1) * C0.sum(axis=1))
+
+
+def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float = 0.05, n_boot: int = 1000,
+                     seed: int | None = 0) -> pd.DataFrame:
+    """Does the NPS score predict better than another satisfaction measure (``other``, e.g. ``csat``)? On the
+    same responses (both answered; rows missing either are counted in ``dropped``):
+
+    * churn within ``k`` months: AUC of the score (low scores flag churners; 0.5 = no better than chance);
+    * MRR change among stayers: R² of a straight-line fit on the score (= squared Pearson correlation).
+
+    One row per metric with each measure's value, the difference NPS − other, and percentile bootstrap
+    intervals over accounts (the same resamples for both measures, so the difference is paired)."""
+    if other not in al.table.columns:
+        return pd.DataFrame()
+    rows = []
+    for metric, t in (("auc_churn", al.rows(k)), ("r2_revenue", al.rows(k, "revenue"))):
+        n0 = len(t)
+        t = t[t["score"].notna() & t[other].notna()]
+        rec = {"metric": metric, "horizon": k, "n": len(t), "dropped": n0 - len(t), "accounts": t["customer_id"].nunique()}
+        y = (t[f"churned_{k}"] if metric == "auc_churn" else t[f"mrr_change_{k}"]).to_numpy(float)
+        ok = len(t) >= 10 and (np.unique(y).size > 1) and t["score"].nunique() > 1 and t[other].nunique() > 1
+        if not ok:
+            rec.update({f"{m}{s}": np.nan for m in ("nps", "other", "difference") for s in ("", "_lower", "_upper")})
+            rec["reason"] = "too few responses, no churn/no variation, or a constant measure"
+            rows.append(rec)
+            continue
+        codes, K = _codes(t["customer_id"])
+        rng = np.random.default_rng(seed)
+        res = {}
+        W_all = [np.ones((1, K))] + list(_boot_weights(rng, K, int(n_boot), 40))
+        for name, col in (("nps", "score"), ("other", other)):
+            x = t[col].to_numpy(float)
+            xc, xu = pd.factorize(x, sort=True)
+            if metric == "auc_churn":
+                onehot = np.zeros((len(x), len(xu)))
+                onehot[np.arange(len(x)), xc] = 1.0
+                S1 = _account_sums(codes, K, onehot * y[:, None])
+                S0 = _account_sums(codes, K, onehot * (1 - y)[:, None])
+                vals = [_wauc(W @ S1, W @ S0) for W in W_all]
+            else:
+                S = _account_sums(codes, K, np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1))
+                vals = []
+                for W in W_all:
+                    M = W @ S
+                    n_, sx, sy, sxx, syy, sxy = (M[:, i] for i in range(6))
+                    cxy, vx, vy = sxy / n_ - sx * sy / n_ ** 2, sxx / n_ - (sx / n_) ** 2, syy / n_ - (sy / n_) ** 2
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        vals.append(cxy ** 2 / (vx * vy))
+            res[name] = np.concatenate(vals)
+        res["difference"] = res["nps"] - res["other"]
+        for name, v in res.items():
+            rec[name] = float(v[0])
+            rec[f"{name}_lower"], rec[f"{name}_upper"] = _pct_ci(v[1:], alpha)
+        rec["reason"] = None
+        rows.append(rec)
+    out = pd.DataFrame(rows)
+    out.attrs.update(other=other, horizon=k, n_boot=int(n_boot))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ primary test
+
+
+def parse_primary(spec: str) -> tuple[str, int, str, str]:
+    """``"churn_6m_detractor_vs_promoter"`` → ("churn", 6, "detractor", "promoter")."""
+    import re
+
+    m = re.match(_PRIMARY_RE, str(spec).strip())
+    if not m or m.group(3) == m.group(4):
+        raise ValueError(f"primary={spec!r}: write <churn|revenue>_<k>m_<category>_vs_<category>, e.g. "
+                         f"{DEFAULT_PRIMARY!r} or 'revenue_12m_promoter_vs_detractor' (two different categories)")
+    return m.group(1), int(m.group(2)), m.group(3), m.group(4)
+
+
+def mde(se: float, *, alpha: float = 0.05, power: float = POWER) -> float:
+    """Minimum detectable effect on the scale of ``se`` (two-sided test at ``alpha`` with ``power``):
+    (z₁₋α/₂ + z_power) · SE."""
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * se) if se == se else float("nan")
+
+
+def holm(p) -> np.ndarray:
+    """Holm step-down adjusted p-values (NaN stays NaN)."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def primary_test(table: pd.DataFrame, spec: str = DEFAULT_PRIMARY, *, alpha: float = 0.05, controls=None) -> dict:
+    """The pre-declared primary comparison on an aligned table (``Alignment.table`` or a table with
+    ``customer_id``, ``category``, ``churned_k`` / ``mrr_change_k``). Churn: risk ratio a ÷ b from the logistic
+    model (:func:`churn_model`) with its delta-method interval and Wald p-value; revenue: the adjusted difference
+    a − b in points (:func:`revenue_model`). ``significant`` at ``alpha``; ``mde`` the minimum detectable effect
+    (80% power) on the same scale, from the observed standard error."""
+    outcome, k, a, b = parse_primary(spec)
+    base = {"spec": spec, "outcome": outcome, "horizon": k, "a": a, "b": b, "alpha": alpha}
+    if outcome == "churn":
+        m = churn_model(table, k, pairs=((a, b),), controls=controls, alpha=alpha)
+        e = m.effect(a, b)
+        if not e:
+            return {**base, **_nan_est(m.reason or f"no {a} or no {b} responses with a complete {k}-month window"),
+                    "p_value": None, "significant": False, "mde": None, "n": m.n, "accounts": m.accounts,
+                    "measure": "risk_ratio"}
+        se = e["se_log_rr"]
+        return {**base, "measure": "risk_ratio", "estimate": e["rr"], "lower": e["rr_lower"], "upper": e["rr_upper"],
+                "reason": None, "p_value": e["p_value"], "significant": bool(e["p_value"] < alpha),
+                "mde": float(np.exp(mde(se, alpha=alpha))) if se else None, "p_a": e["p_a"], "p_b": e["p_b"],
+                "rd": e["rd"], "rd_lower": e["rd_lower"], "rd_upper": e["rd_upper"], "n": m.n, "accounts": m.accounts,
+                "n_a": e["n_a"], "n_b": e["n_b"], "events_a": e["events_a"], "events_b": e["events_b"],
+                "cov_type": m.cov_type, "dropped": m.dropped}
+    m = revenue_model(table, k, pairs=((a, b),), **({"controls": controls} if controls is not None else {}), alpha=alpha)
+    e = m.effect(a, b)
+    if not e:
+        return {**base, **_nan_est(m.reason or f"no {a} or no {b} stayers with a complete {k}-month window"),
+                "p_value": None, "significant": False, "mde": None, "n": m.n, "accounts": m.accounts,
+                "measure": "difference_pp"}
+    return {**base, "measure": "difference_pp", "estimate": e["estimate"], "lower": e["lower"], "upper": e["upper"],
+            "reason": None, "p_value": e["p_value"], "significant": bool(e["p_value"] < alpha),
+            "mde": mde(e["se"], alpha=alpha), "n": m.n, "accounts": m.accounts, "n_a": e["n_a"], "n_b": e["n_b"],
+            "cov_type": m.cov_type, "dropped": m.dropped}
+
+
+def comparisons(churn: dict, revenue: dict, primary: dict) -> pd.DataFrame:
+    """Every category comparison of the fitted models (``churn`` / ``revenue``: horizon → :class:`ModelResult`)
+    in one table. The pre-declared primary comparison is labelled ``primary`` and not adjusted; the others are
+    ``exploratory``, Holm-corrected within their family (churn, revenue) across pairs and horizons."""
+    rows = []
+    for outcome, models in (("churn", churn), ("revenue", revenue)):
+        for k, m in models.items():
+            for e in m.effects.to_dict(orient="records"):
+                est = e["rr"] if outcome == "churn" else e["estimate"]
+                lo = e["rr_lower"] if outcome == "churn" else e["lower"]
+                hi = e["rr_upper"] if outcome == "churn" else e["upper"]
+                is_primary = (outcome, k, e["a"], e["b"]) == (primary.get("outcome"), primary.get("horizon"),
+                                                               primary.get("a"), primary.get("b"))
+                rows.append({"family": outcome, "horizon": k, "a": e["a"], "b": e["b"],
+                             "measure": "risk ratio" if outcome == "churn" else "difference (points)",
+                             "estimate": est, "lower": lo, "upper": hi, "p_value": e["p_value"],
+                             "role": "primary" if is_primary else "exploratory"})
+    out = pd.DataFrame(rows, columns=["family", "horizon", "a", "b", "measure", "estimate", "lower", "upper", "p_value",
+                                      "role"])
+    out["p_holm"] = np.nan
+    for fam in ("churn", "revenue"):
+        sel = (out["family"] == fam) & (out["role"] == "exploratory")
+        out.loc[sel, "p_holm"] = holm(out.loc[sel, "p_value"].to_numpy(float))
+    out.loc[out["role"] == "primary", "p_holm"] = out.loc[out["role"] == "primary", "p_value"]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ accounts
+
+
+def account_view(al: Alignment, k: int) -> pd.DataFrame:
+    """One row per account with a complete ``k``-month window: its account NPS and mean score over those
+    responses (:func:`account_loyalty`), responses, mean baseline MRR and mean MRR change among its stayer
+    responses (NaN when it churned after every survey)."""
+    t = al.rows(k)
+    if not len(t):
+        return pd.DataFrame(columns=["customer_id", "respondents", "nps", "mean_score", "mrr_base", "mrr_change"])
+    loy = account_loyalty(t, "customer_id", "score")
+    g = t.groupby("customer_id")
+    extra = pd.DataFrame({"mrr_base": g["mrr_base"].mean(), "mrr_change": g[f"mrr_change_{k}"].mean(),
+                          "churned": g[f"churned_{k}"].max()}).reset_index()
+    return loy.merge(extra, on="customer_id")
+
+
+def fitted_line(x, y, *, alpha: float = 0.05, points: int = 50) -> pd.DataFrame:
+    """Straight-line OLS fit of ``y`` on ``x`` with HC3 errors: the fitted mean and its confidence band on a grid
+    of ``points`` values across the range of ``x`` (columns x, fit, lower, upper); empty below 3 points."""
+    import statsmodels.api as sm
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if len(x) < 3 or np.unique(x).size < 2:
+        return pd.DataFrame(columns=["x", "fit", "lower", "upper"])
+    res = sm.OLS(y, sm.add_constant(x)).fit(cov_type="HC3")
+    grid = np.linspace(x.min(), x.max(), points)
+    pr = res.get_prediction(sm.add_constant(grid)).summary_frame(alpha=alpha)
+    out = pd.DataFrame({"x": grid, "fit": pr["mean"].to_numpy(), "lower": pr["mean_ci_lower"].to_numpy(),
+                        "upper": pr["mean_ci_upper"].to_numpy()})
+    out.attrs.update(slope=float(res.params[1]), slope_lower=float(res.conf_int(alpha)[1, 0]),
+                     slope_upper=float(res.conf_int(alpha)[1, 1]), n=int(len(x)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the whole analysis
+
+
+@dataclass
+class NPSRevenue:
+    """NPS against revenue for one dataset (see :func:`nps_revenue`). ``available`` is False (with ``reason``)
+    when there are no survey responses; every part is then empty."""
+
+    available: bool
+    reason: str | None
+    horizons: tuple = ()
+    primary_spec: str = DEFAULT_PRIMARY
+    period: str = "quarter"
+    segment: str | None = None
+    alpha: float = 0.05
+    latest: NPSResult | None = None
+    latest_period: str | None = None
+    change: NPSDifference | None = None
+    previous_period: str | None = None
+    by_period: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_segment: pd.DataFrame = field(default_factory=pd.DataFrame)
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bias: pd.DataFrame = field(default_factory=pd.DataFrame)
+    alignment: Alignment | None = None
+    outcomes: dict = field(default_factory=dict)
+    churn: dict = field(default_factory=dict)
+    revenue: dict = field(default_factory=dict)
+    correlation: dict = field(default_factory=dict)
+    measures: dict = field(default_factory=dict)
+    primary: dict = field(default_factory=dict)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list = field(default_factory=list)
+
+    def metrics(self) -> dict:
+        """JSON-ready key figures: every estimate as {estimate, lower, upper, reason}."""
+        why = self.reason
+        out = {"available": self.available, "reason": why, "horizons": list(self.horizons), "period": self.period,
+               "segment": self.segment, "primary_test": {"spec": self.primary_spec, **_nan_est(why or "")}}
+        if not self.available:
+            out.update({"nps": _nan_est(why), "categories": {}, "correlation": {}, "comparisons": [],
+                        "nps_vs_other": {}, "coverage": {}, "alignment": {}})
+            return out
+        L = self.latest
+        out["nps"] = _est(L.nps, L.lower, L.upper, None, n=L.n, method=L.method_, period=self.latest_period,
+                          n_accounts=L.n_accounts)
+        out["nps_change"] = (_est(self.change.estimate, self.change.lower, self.change.upper, None,
+                                  p_value=self.change.p_value, since=self.previous_period)
+                             if self.change is not None else _nan_est("only one survey period"))
+        cov = self.coverage.iloc[-1] if len(self.coverage) else None
+        out["coverage"] = ({"period": cov["period"], "customer_share": _est(cov["share"], cov["lower"], cov["upper"]),
+                            "mrr_share": cov["mrr_share"], "respondents_per_account": cov["respondents_per_account"]}
+                           if cov is not None else {})
+        cats = {}
+        for k, co in self.outcomes.items():
+            per = {}
+            for r in co.to_dict(orient="records"):
+                def e(name, r=r):
+                    why_c = None if r.get(name) == r.get(name) and r.get(name) is not None else (
+                        f"no {r['category']} responses with a complete {k}-month window" if r["responses"] == 0
+                        else f"no {r['category']} account stayed {k} months")
+                    return _est(r.get(name), r.get(f"{name}_lower"), r.get(f"{name}_upper"), why_c)
+                per[r["category"]] = {"responses": r["responses"], "churn_rate": e("churn_rate"),
+                                      "mrr_change_pct": e("mrr_change"), "expansion_share": e("expansion_share"),
+                                      "contraction_share": e("contraction_share")}
+            cats[f"{k}m"] = per
+        out["categories"] = cats
+        out["correlation"] = {f"{k}m": {r["method"]: _est(r["estimate"], r["lower"], r["upper"], r["reason"], n=r["n"])
+                                        for r in c.to_dict(orient="records")} for k, c in self.correlation.items()}
+        out["effects"] = {}
+        for k in self.horizons:
+            ch, rv = self.churn.get(k), self.revenue.get(k)
+            d = {}
+            if ch is not None:
+                e = ch.effect("detractor", "promoter")
+                d["churn_risk_ratio_detractor_vs_promoter"] = (_est(e["rr"], e["rr_lower"], e["rr_upper"]) if e
+                                                               else _nan_est(ch.reason or "not estimable"))
+                d["churn_risk_difference_detractor_vs_promoter"] = (_est(e["rd"], e["rd_lower"], e["rd_upper"]) if e
+                                                                    else _nan_est(ch.reason or "not estimable"))
+                d["churn_rows"] = ch.n
+                d["churn_dropped_missing"] = ch.dropped.get("dropped_missing", 0)
+            if rv is not None:
+                e = rv.effect("promoter", "detractor")
+                d["mrr_change_difference_promoter_vs_detractor_pp"] = (_est(e["estimate"], e["lower"], e["upper"]) if e
+                                                                       else _nan_est(rv.reason or "not estimable"))
+                d["revenue_rows"] = rv.n
+                d["revenue_dropped_missing"] = rv.dropped.get("dropped_missing", 0)
+                d["revenue_r2"] = rv.r2
+            out["effects"][f"{k}m"] = d
+        p = self.primary
+        out["primary_test"] = {k: _json_safe(v) for k, v in p.items() if k != "dropped"}
+        out["comparisons"] = [{k: _json_safe(v) for k, v in r.items()} for r in self.comparisons.to_dict(orient="records")]
+        out["nps_vs_other"] = {}
+        for k, m in self.measures.items():
+            for r in m.to_dict(orient="records"):
+                out["nps_vs_other"][f"{r['metric']}_{k}m"] = {
+                    "nps": _est(r["nps"], r["nps_lower"], r["nps_upper"], r["reason"]),
+                    "other": _est(r["other"], r["other_lower"], r["other_upper"], r["reason"]),
+                    "difference": _est(r["difference"], r["difference_lower"], r["difference_upper"], r["reason"]),
+                    "n": r["n"], "dropped": r["dropped"], "measure": m.attrs.get("other")}
+        out["alignment"] = {f"{r['horizon']}m": {k: _json_safe(v) for k, v in r.items()}
+                            for r in self.alignment.counts().to_dict(orient="records")}
+        return out
+
+
+def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY, segment: str | None = None,
+                period: str = "quarter", other: str = "csat", alpha: float = 0.05, n_boot: int = 1000,
+                seed: int | None = 0) -> NPSRevenue:
+    """Everything the NPS-and-revenue report shows, computed once.
+
+    NPS of the latest survey period (account bootstrap when accounts answered more than once, else the
+    ``auto`` interval) and its change since the previous period; NPS per period and per ``segment`` (latest
+    period); coverage and the response-bias check (latest period); the alignment of every response with its
+    account (:func:`align`) at each horizon (``horizons`` plus the primary test's); per category the churn rate
+    and revenue change with bootstrap intervals; the churn (logistic) and revenue (OLS, segment and size
+    controls) models; the pre-declared ``primary`` test with its MDE; every other comparison Holm-corrected and
+    exploratory; score–revenue correlations; NPS against ``other`` (AUC, R²)."""
+    _check_period(period)
+    outcome, kp, a, b = parse_primary(primary)
+    hs = tuple(sorted({int(h) for h in horizons} | {kp}))
+    base = dict(horizons=hs, primary_spec=primary, period=period, segment=segment, alpha=alpha)
+    if ds.nps is None or not len(ds.nps):
+        return NPSRevenue(False, "the data have no NPS survey responses (no nps table)", **base)
+    notes = []
+    if segment and segment not in ds.customers.columns and (ds.attributes is None or segment not in set(ds.attributes["attribute"])):
+        notes.append(f"segment {segment!r} is not a customer attribute: results are not split or adjusted by segment")
+        segment = None
+        base["segment"] = None
+    r = responses(ds, period=period, segment=segment)
+    last_key = int(r["period"].max())
+    lr = r[r["period"] == last_key]
+    multi = lr["customer_id"].duplicated().any()
+    latest = net_promoter_score(lr["score"], "auto", alpha=alpha, accounts=lr["customer_id"] if multi else None,
+                                n_boot=max(n_boot, 200), seed=seed)
+    by_period = nps_by(r, "period_label", account_col="customer_id", alpha=alpha, n_boot=max(n_boot, 200), seed=seed)
+    by_segment = (nps_by(lr, "segment", account_col="customer_id", alpha=alpha, n_boot=max(n_boot, 200), seed=seed)
+                  if segment else pd.DataFrame())
+    change, prev_label = None, None
+    keys = sorted(r["period"].unique())
+    if len(keys) > 1:
+        pr = r[r["period"] == keys[-2]]
+        change = nps_difference(lr["score"], pr["score"], method="auto", alpha=alpha)
+        prev_label = pr["period_label"].iloc[0]
+    cov = coverage(ds, period, alpha=alpha)
+    bias = response_bias(ds, period, alpha=alpha) if len(cov) else pd.DataFrame()
+    al = align(ds, hs, segment=segment, period=period)
+    outcomes = {k: category_outcomes(al, k, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs}
+    ctrl = [c for c in ("segment", "mrr_base") if c in al.table.columns]
+    churn = {k: churn_model(al, k, alpha=alpha) for k in hs}
+    revenue = {k: revenue_model(al, k, controls=ctrl, alpha=alpha) for k in hs}
+    prim = primary_test(al.table, primary, alpha=alpha, controls=ctrl if outcome == "revenue" else None)
+    corr = {k: correlation(al, k, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs}
+    measures = {k: compare_measures(al, k, other, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs} \
+        if other in al.table.columns else {}
+    comp = comparisons(churn, revenue, prim)
+    return NPSRevenue(True, None, latest=latest, latest_period=lr["period_label"].iloc[0], change=change,
+                      previous_period=prev_label, by_period=by_period, by_segment=by_segment, coverage=cov, bias=bias,
+                      alignment=al, outcomes=outcomes, churn=churn, revenue=revenue, correlation=corr,
+                      measures=measures, primary=prim, comparisons=comp, notes=notes, **base)

@@ -25,7 +25,10 @@ churns less even with every effect switched off (``null_world``), which fools na
   months from the start of the first spell, Π_j (1 − mean true hazard at tenure j over the first spells at risk
   at j in the window) — computed from the true probabilities, not the realised churns.
 * ``nps_mrr_change_12m_pp``: promoter minus detractor expected 12-month MRR change of survivors, in
-  percentage points (Monte Carlo of the seat process given the respondents' satisfaction, separate RNG stream).
+  percentage points (Monte Carlo of the seat process given the respondents' satisfaction, separate RNG stream):
+  per response whose 12 months after the month before the survey lie in the window, the respondent account's
+  seats in that month, its billing (annual accounts change seats only at renewal) and its satisfaction; each
+  response classed by its own score (all responses when no window is complete).
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
@@ -127,6 +130,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
 
     rev, pay, use, nps, act, prob = [], [], [], [], [], []
     survey_months = set(range(3, months, 6))
+    resp_state = []  # per response: account, survey month, score, seats the month before, billing (for the truth)
     last_c = months - 1
 
     for c in range(int(signup_c.min()), months):
@@ -175,6 +179,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
         if c >= 0 and mid.size:
             remaining = 12 - (c - term_start[mid]) % 12
             rev.append((mid, np.full(mid.size, c), -seats[mid] * PRICE[plan[mid]] * remaining, remaining, "credit"))
+        seats_before = seats.copy() if c in survey_months else None  # seats in month c − 1 (for the truth)
         # 3. seat changes (monthly customers each month, annual ones at renewal) and invoices
         stay = idx[~churn]
         can_change = ~billing_annual[stay] | ((c - term_start[stay]) % 12 == 0)
@@ -234,6 +239,8 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
             mean_score = pd.Series(score).groupby(r_idx).mean()
             ms = np.round(mean_score.to_numpy())
             nps_cat[mean_score.index.to_numpy()] = np.select([ms <= 6, ms <= 8], [0, 1], 2)
+            resp_state.append((r_idx, np.full(r_idx.size, c), score, seats_before[r_idx], billing_annual[r_idx],
+                               term_start[r_idx]))
         # 7. customer-success activities from the program start: risky accounts first
         if c >= max(program_start, 0):
             onboard = payers[(spell_start[payers] == c)]
@@ -336,7 +343,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
                                "month": month_dates(pr_c, np.ones_like(pr_c)), "p": pr_p, "p_no_program": pr_p0})
     truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0,
                    pr_idx.astype(np.int64), pr_p, pr_p0, pr_ten.astype(np.int64), pr_first.astype(bool), pr_pre.astype(bool),
-                   plan, touch, satisfaction)
+                   plan, touch, satisfaction, resp_state)
     return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True))
 
 
@@ -385,7 +392,7 @@ def _split(total: np.ndarray, k: np.ndarray, pos: np.ndarray, rep: np.ndarray, r
 
 
 def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, idx, p, p0, tenure, first, pre,
-           plan, touch, satisfaction) -> dict:
+           plan, touch, satisfaction, resp_state=()) -> dict:
     on = lambda flag, v: float(np.exp(v)) if flag else 1.0  # noqa: E731
     hrs = {
         "plan": {"Basic": on(eff["plan"], B_PLAN[0]), "Enterprise": on(eff["plan"], B_PLAN[2])},
@@ -412,23 +419,33 @@ def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, i
     s12 = {"overall": km_estimand(all_rows),
            "plan": {str(PLANS[k]): km_estimand(plan[idx] == k) for k in range(3)},
            "touch_model": {str(TOUCH[k]): km_estimand(touch[idx] == k) for k in range(3)}}
-    # NPS → 12-month MRR change among survivors: Monte Carlo of the seat process (separate stream)
+    # NPS → 12-month MRR change among survivors: Monte Carlo of the seat process of the respondents (separate
+    # stream): months c … c + 11 after the baseline c − 1, seats changing each month (annual: at renewal only)
     mc = np.random.default_rng([seed, 7919])
-    m = 200_000
-    sat = mc.normal(0, 1, m)
-    eng = mc.normal(0, 0.5, m)
-    score = np.clip(np.round(7.2 + 1.8 * (sat + (0.0 if null_world else 0.6 * eng)) + mc.normal(0, 1.2, m)), 0, 10)
-    seats = np.maximum(1, np.round(np.exp(mc.normal(np.log(15), 0.8, m))))
-    s0 = seats.copy()
-    s_sat = sat if eff["nps_revenue"] else 0.0
-    p_up, p_down = 0.03 * np.exp(0.35 * s_sat), 0.015 * np.exp(-0.35 * s_sat)
-    for _ in range(12):
-        u = mc.random(m)
-        up, down = u < p_up, (u >= p_up) & (u < p_up + p_down)
-        seats[up] = np.maximum(seats[up] + 1, np.round(seats[up] * mc.uniform(1.1, 1.5, up.sum())))
-        seats[down] = np.maximum(1, np.minimum(seats[down] - 1, np.round(seats[down] * mc.uniform(0.6, 0.9, down.sum()))))
-    change = seats / s0 - 1
-    nps_pp = 100 * (change[score >= 9].mean() - change[score <= 6].mean())
+    nps_pp = float("nan")
+    if resp_state:
+        r_acc, r_c, r_score, r_seats, r_annual, r_term = (np.concatenate([np.asarray(x[k]) for x in resp_state])
+                                                          for k in range(6))
+        full = r_c - 1 + 12 <= months - 1
+        if full.any():
+            r_acc, r_c, r_score, r_seats, r_annual, r_term = (a[full] for a in (r_acc, r_c, r_score, r_seats, r_annual, r_term))
+        reps = 40
+        acc, c0 = np.repeat(r_acc, reps), np.repeat(r_c, reps)
+        seats = np.repeat(r_seats, reps).astype(float)
+        s0 = seats.copy()
+        annual, term = np.repeat(r_annual, reps), np.repeat(r_term, reps)
+        s_sat = satisfaction[acc] if eff["nps_revenue"] else 0.0
+        p_up, p_down = 0.03 * np.exp(0.35 * s_sat), 0.015 * np.exp(-0.35 * s_sat)
+        for j in range(12):
+            can = ~annual | ((c0 + j - term) % 12 == 0)
+            u = mc.random(seats.size)
+            up, down = can & (u < p_up), can & (u >= p_up) & (u < p_up + p_down)
+            seats[up] = np.maximum(seats[up] + 1, np.round(seats[up] * mc.uniform(1.1, 1.5, up.sum())))
+            seats[down] = np.maximum(1, np.minimum(seats[down] - 1, np.round(seats[down] * mc.uniform(0.6, 0.9, down.sum()))))
+        change = (seats / s0 - 1).reshape(-1, reps).mean(axis=1)
+        pro, det = r_score >= 9, r_score <= 6
+        if pro.any() and det.any():
+            nps_pp = 100 * (change[pro].mean() - change[det].mean())
     return {
         "hazard_ratios": hrs,
         "references": {"plan": "Pro", "touch_model": "low", "acquisition_channel": "inbound", "nps": "promoter"},
@@ -437,7 +454,7 @@ def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, i
         "program_hr": float(np.exp(b_prog)),
         "program_effect_pp": float(100 * (p0[post] - p[post]).mean()) if post.any() else 0.0,
         "s12": s12,
-        "nps_mrr_change_12m_pp": float(nps_pp),
+        "nps_mrr_change_12m_pp": None if np.isnan(nps_pp) else float(nps_pp),
         "effects": {k: (bool(v) if k != "program_hr" else float(v)) for k, v in eff.items()},
         "null_world": bool(null_world), "seed": int(seed), "n_customers": int(n), "months": int(months),
         "start": str(w0.start_time.date()), "program_start": str((w0 + program_start).start_time.date()),
