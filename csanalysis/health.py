@@ -1,0 +1,1335 @@
+"""Health scores and the churn-risk list (解約予備軍), judged on the future.
+
+**Scoring dates.** A scoring date *t* is turned into its scoring month *T*: the month of *t* when *t* is that
+month's last day, else the month before (the last complete month). Every signal reads data up to the end of
+*T* only, and every "days" signal is counted to that day (the reference date). The outcome of a score at *T* is
+churn within the next ``horizon`` months: the account's spell ends (its churn month, data/README.md) in
+*T*+1 … *T*+``horizon``. The outcome is known once *T* + ``horizon`` + ``grace_months`` ≤ the as_of month
+(the window has closed).
+
+**Signals** (one row per account paying in *T*, from the customer-month tables of the Dataset; usage is
+aggregated to months by the engine whatever the raw granularity, so each usage signal is derived from monthly
+rows — months without usage rows count as no activity):
+
+* ``days_since_login``: reference date − ``last_active_date`` of the latest usage month ≤ *T* with activity;
+  with no activity at all, days since the first month of the current spell (or of the data window);
+* ``active_users``, ``seats``, ``utilisation`` = active users ÷ seats: the monthly maximum of active users in
+  *T* (0 without usage rows) over the seats in force (``Dataset.attribute_at``, else the seats at signup);
+* ``features_used``: breadth of feature use, the monthly maximum in *T*;
+* ``logins`` in *T*; ``usage_trend`` = logins in *T* ÷ the mean of *T*−1 and *T*−2 (the last 30 days against
+  the 60 before, in whole months); undefined when the account was not paying in both earlier months or had no
+  logins then; ``falling_usage``: the shared monthly signal (data/signals.py: trend below 60% with three paid
+  months of history);
+* ``failed_payments``: failed payment attempts in *T*−2 … *T*;
+* ``nps_score``: the latest survey wave's mean account score (surveys up to the end of *T*) and
+  ``nps_category`` (data/signals.py: detractor, passive, promoter, none);
+* ``cs_contacts``: customer-success activities in *T*−2 … *T*;
+* ``tenure_months`` (months since the first spell's start), ``mrr`` in *T*;
+* ``days_to_renewal``: from ``renewal_date`` (a snapshot taken at export). For an earlier scoring date the
+  renewal in force is taken as the latest yearly anniversary of that date after the reference date (annual
+  terms assumed); a ``renewal_date`` history in ``customer_attributes`` is used when present;
+* the segment attributes present in ``customers`` (``plan``, ``touch_model``, ``acquisition_channel``).
+
+**Two scores.** A weighted scorecard (YAML: measures, weights, thresholds, bands; the default is
+``health_scorecard.yaml`` beside this module) whose 0–100 points are calibrated to a churn probability on past
+scoring dates (logistic or isotonic on the points) before anything is plotted; and a data-driven score, an
+L2-regularised logistic regression (scikit-learn) on the same signals, trained on past scoring dates whose
+outcome windows closed before the date it scores.
+
+**Judged on the future.** :func:`evaluate` scores a later window of scoring dates with models fitted only on
+earlier closed windows and reports AUC, top-decile lift and capture, precision at capacity and a calibration
+table, each with a cluster-bootstrap interval (accounts, which appear at several scoring dates, are resampled
+whole). On demo data the generator's true churn probabilities give the ceiling.
+
+**The list.** :func:`risk_list` ranks accounts by risk with their reasons in words, cuts it at the team's
+capacity and splits it by touch model; :data:`LIST_COLUMNS` documents the CSV layout for a CRM import.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .data import Dataset
+from .data.signals import monthly_signals, nps_category_at
+from .periods import month_index, month_start
+
+DEFAULT_SCORECARD = Path(__file__).with_name("health_scorecard.yaml")
+ATTRIBUTES = ("plan", "touch_model", "acquisition_channel")
+TOUCH_MODELS = ("high", "low", "tech")
+NUMERIC_SIGNALS = ("days_since_login", "active_users", "seats", "utilisation", "features_used", "logins",
+                   "usage_trend", "falling_usage", "failed_payments", "nps_score", "cs_contacts", "tenure_months",
+                   "mrr", "days_to_renewal")
+Z95 = 1.959963984540054
+
+# The CSV layout of the list, in this order (a stable layout for a CRM import).
+LIST_COLUMNS = {
+    "scoring_date": "reference date of the scores (end of the scoring month; data up to this day)",
+    "rank": "rank by risk within the whole list (1 = highest risk)",
+    "touch_model": "high, low or tech touch (the team whose list it is)",
+    "rank_in_team": "rank within the touch model's list",
+    "customer_id": "account identifier (a keyed pseudonym when pseudonymised)",
+    "csm_owner": "customer-success manager",
+    "churn_probability": "probability of churning within the horizon (calibrated on past scoring dates)",
+    "horizon_months": "months the probability covers",
+    "score_source": "which score ranks the list: model (data-driven) or scorecard",
+    "scorecard_points": "weighted scorecard, 0 (poor) to 100 (good)",
+    "scorecard_band": "scorecard band (good, average, poor)",
+    "mrr": "monthly recurring revenue in the scoring month",
+    "arr": "annual recurring revenue (12 × MRR)",
+    "arr_at_risk": "churn probability × ARR (expected ARR lost within the horizon)",
+    "renewal_date": "next renewal date in force at the scoring date",
+    "days_to_renewal": "days from the scoring date to the renewal",
+    "reasons": "the two or three signals that raise the account's risk most, in words",
+    "on_list": "1 when within the team's capacity (the accounts to work), else 0",
+    "new_on_list": "1 when on the list now but not on the previous list (empty without a previous list)",
+}
+
+
+# ============================================================================ signals
+
+
+def scoring_month(ds: Dataset, scoring_date=None) -> int:
+    """Month index of the scoring month for ``scoring_date`` (default: the as_of month), see the module doc."""
+    if scoring_date is None:
+        return month_index(ds.as_of_month)
+    t = pd.Timestamp(scoring_date)
+    m = month_index(t)
+    if t.normalize() != (month_start(m) + pd.offsets.MonthEnd(0)):
+        m -= 1
+    if m > month_index(ds.as_of_month):
+        raise ValueError(f"scoring_date {t.date()} is after the data's as_of month ({ds.as_of_month:%Y-%m}); "
+                         "choose a date up to as_of")
+    first = month_index(ds.data_start)
+    if m < first:
+        raise ValueError(f"scoring_date {t.date()} is before the data window starts ({ds.data_start:%Y-%m-%d})")
+    return m
+
+
+def reference_date(m: int) -> pd.Timestamp:
+    """Last day of month index ``m`` (the day 'days since' and 'days to' signals count from)."""
+    return month_start(m) + pd.offsets.MonthEnd(0)
+
+
+def _lookup(series: pd.Series, cid: np.ndarray, m: np.ndarray, fill=0.0) -> np.ndarray:
+    """Values of a (customer_id, m)-indexed series for each row; ``fill`` where absent."""
+    if series is None or not len(series):
+        return np.full(len(cid), fill, dtype=float)
+    return series.reindex(pd.MultiIndex.from_arrays([cid, m])).fillna(fill).to_numpy(dtype=float)
+
+
+def _by_month(df: pd.DataFrame | None, col: str, date_col: str = "month") -> pd.Series | None:
+    if df is None or col not in df.columns:
+        return None
+    return df.assign(m=month_index(df[date_col])).groupby(["customer_id", "m"])[col].sum()
+
+
+def _asof(left: pd.DataFrame, right: pd.DataFrame, value: str) -> np.ndarray:
+    """For rows (customer_id, m), the ``value`` of the latest right row with the same customer and m_r ≤ m."""
+    l = pd.DataFrame({"customer_id": left["customer_id"].to_numpy(), "m": left["m"].to_numpy().astype(np.int64),
+                      "i": np.arange(len(left))}).sort_values("m", kind="stable")
+    r = right[["customer_id", "m", value]].copy()
+    r["m"] = r["m"].astype(np.int64)
+    r = r.sort_values("m", kind="stable")
+    merged = pd.merge_asof(l, r, on="m", by="customer_id", direction="backward")
+    return merged.sort_values("i")[value].to_numpy()
+
+
+def signals(ds: Dataset, months=None, *, scoring_date=None) -> pd.DataFrame:
+    """Signals for every account paying in each scoring month (month indices ``months``; default: the month of
+    ``scoring_date``, see :func:`scoring_month`). One row per account and scoring month, columns ``customer_id``,
+    ``m`` (scoring month index), ``scoring_date`` (reference date) and the signals of the module docstring.
+    Only data up to the end of each row's scoring month is read."""
+    if months is None:
+        months = [scoring_month(ds, scoring_date)]
+    months = np.unique(np.asarray(months, dtype=np.int64))
+    panel = ds.panel.assign(m=month_index(ds.panel["month"]))
+    rows = panel[panel["m"].isin(months)][["customer_id", "m", "mrr", "spell", "tenure"]].reset_index(drop=True)
+    rows = rows.sort_values(["m", "customer_id"], kind="stable").reset_index(drop=True)
+    cid, m = rows["customer_id"].to_numpy(), rows["m"].to_numpy()
+    ref = (pd.to_datetime({"year": m // 12, "month": m % 12 + 1, "day": 1}) + pd.offsets.MonthEnd(0)).to_numpy()
+    out = pd.DataFrame({"customer_id": cid, "m": m, "scoring_date": ref, "spell": rows["spell"].to_numpy()})
+
+    # --- usage (monthly rows) ----------------------------------------------------------------------------
+    u = ds.usage
+    if u is not None and len(u):
+        uu = u.assign(m=month_index(u["month"]))
+        idx = uu.set_index(["customer_id", "m"])
+        logins = idx["logins"] if "logins" in idx.columns else None
+        out["logins"] = _lookup(logins, cid, m) if logins is not None else np.nan
+        out["active_users"] = _lookup(idx["active_users"], cid, m) if "active_users" in idx.columns else np.nan
+        out["features_used"] = _lookup(idx["features_used"], cid, m) if "features_used" in idx.columns else np.nan
+        if logins is not None:
+            prev = (_lookup(logins, cid, m - 1) + _lookup(logins, cid, m - 2)) / 2
+            paid = panel.set_index(["customer_id", "m"])["mrr"]
+            known = np.all([paid.reindex(pd.MultiIndex.from_arrays([cid, m - k])).notna().to_numpy() for k in (1, 2)],
+                           axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["usage_trend"] = np.where(known & (prev > 0), out["logins"].to_numpy() / prev, np.nan)
+        else:
+            out["usage_trend"] = np.nan
+        # latest activity up to T: running maximum of each customer's monthly last_active_date
+        act = uu.loc[uu["last_active_date"].notna(), ["customer_id", "m", "last_active_date", "n_rows"]]
+        act = act.assign(last_active_date=pd.to_datetime(act["last_active_date"]).astype("datetime64[ns]"))
+        if monthly_usage(ds):  # one row a month dated the 1st: the day of activity is unknown, take the month's end
+            act["last_active_date"] = act["last_active_date"] + pd.offsets.MonthEnd(0)
+        act = act.sort_values(["customer_id", "m"], kind="stable")
+        act = act.assign(last=act.groupby("customer_id")["last_active_date"].cummax())
+        last = pd.Series(_asof(out, act, "last"), dtype="datetime64[ns]")
+    else:
+        for c in ("logins", "active_users", "features_used", "usage_trend"):
+            out[c] = np.nan
+        last = pd.Series(pd.NaT, index=range(len(out)), dtype="datetime64[ns]")
+    spell_start = ds.spells.set_index(["customer_id", "spell"])["start"].reindex(
+        pd.MultiIndex.from_arrays([cid, out["spell"].to_numpy()])).to_numpy()
+    since = np.maximum(pd.to_datetime(spell_start).to_numpy(), np.datetime64(ds.data_start, "ns"))
+    last_or_start = np.where(last.isna().to_numpy(), since, last.to_numpy())
+    out["days_since_login"] = ((ref - last_or_start) / np.timedelta64(1, "D")).astype(float)
+    out["never_active"] = last.isna().to_numpy().astype(np.int8)
+
+    # --- seats and utilisation ---------------------------------------------------------------------------
+    seats = _seats_at(ds, cid, m)
+    out["seats"] = seats
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["utilisation"] = np.where(seats > 0, out["active_users"].to_numpy() / seats, np.nan)
+
+    # --- the shared monthly signals, asked for month T+1 (they read months ≤ T only) ---------------------
+    shared = monthly_signals(ds, pd.DataFrame({"customer_id": cid, "month": m + 1}))
+    out["falling_usage"] = shared["falling_usage"].to_numpy().astype(np.int8)
+    out["nps_category"] = nps_category_at(ds, cid, m + 1)  # surveys up to the end of T
+    # (shared["failed_payment"] is the attempt in T+1: a future event, never used)
+
+    # --- payments, NPS score, CS contacts ----------------------------------------------------------------
+    fails = _by_month(ds.payments, "failed")
+    out["failed_payments"] = sum(_lookup(fails, cid, m - k) for k in range(3)) if fails is not None else 0.0
+    if ds.nps is not None and len(ds.nps):
+        waves = (ds.nps.assign(m=month_index(ds.nps["date"])).groupby(["customer_id", "m"])["score"].mean()
+                 .reset_index())
+        out["nps_score"] = _asof(out, waves, "score").astype(float)
+    else:
+        out["nps_score"] = np.nan
+    if ds.cs_activities is not None and len(ds.cs_activities):
+        a = ds.cs_activities
+        kinds = [c for c in a.columns if c not in ("customer_id", "month")]
+        per = a.assign(m=month_index(a["month"]), n=a[kinds].sum(axis=1)).groupby(["customer_id", "m"])["n"].sum()
+        out["cs_contacts"] = sum(_lookup(per, cid, m - k) for k in range(3))
+    else:
+        out["cs_contacts"] = 0.0
+
+    # --- tenure, MRR, renewal, attributes ----------------------------------------------------------------
+    out["tenure_months"] = rows["tenure"].to_numpy().astype(float)
+    out["mrr"] = rows["mrr"].to_numpy().astype(float)
+    renewal = _renewal_at(ds, cid, m, ref)
+    out["renewal_date"] = renewal
+    out["days_to_renewal"] = ((renewal - ref) / np.timedelta64(1, "D")).astype(float)
+    cust = ds.customers.set_index("customer_id")
+    for a in ("touch_model", "csm_owner", *ATTRIBUTES):
+        if a in cust.columns and a not in out.columns:
+            out[a] = cust[a].reindex(cid).astype(object).to_numpy()
+    return out.drop(columns=["spell"])
+
+
+def monthly_usage(ds: Dataset) -> bool:
+    """True when the raw usage rows are monthly (one row a month, dated the 1st): then ``days_since_login``
+    counts from the end of the last active month (0 when active in the scoring month), since the day is unknown."""
+    u = ds.usage
+    if u is None or not len(u) or "n_rows" not in u.columns:
+        return False
+    d = pd.to_datetime(u["last_active_date"]).dropna()
+    return bool((u["n_rows"] == 1).all() and (d.dt.day == 1).all())
+
+
+def _seats_at(ds: Dataset, cid: np.ndarray, m: np.ndarray) -> np.ndarray:
+    if "seats" not in ds.customers.columns:
+        return np.full(len(cid), np.nan)
+    base = ds.customers.set_index("customer_id")["seats"].reindex(cid).to_numpy(dtype=float)
+    if ds.attributes is None or not (ds.attributes["attribute"] == "seats").any():
+        return base
+    h = ds.attributes[ds.attributes["attribute"] == "seats"]
+    h = pd.DataFrame({"customer_id": h["customer_id"].to_numpy(), "m": month_index(h["valid_from"]),
+                      "v": pd.to_numeric(h["value"], errors="coerce").to_numpy()})
+    v = _asof(pd.DataFrame({"customer_id": cid, "m": m}), h, "v").astype(float)
+    return np.where(np.isnan(v), base, v)
+
+
+def _renewal_at(ds: Dataset, cid: np.ndarray, m: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Renewal date in force at each reference date (see the module docstring)."""
+    if "renewal_date" not in ds.customers.columns:
+        return np.full(len(cid), np.datetime64("NaT"), dtype="datetime64[ns]")
+    snap = pd.to_datetime(ds.customers.set_index("customer_id")["renewal_date"].reindex(cid))
+    if ds.attributes is not None and (ds.attributes["attribute"] == "renewal_date").any():
+        h = ds.attributes[ds.attributes["attribute"] == "renewal_date"]
+        h = pd.DataFrame({"customer_id": h["customer_id"].to_numpy(), "m": month_index(h["valid_from"]),
+                          "v": pd.to_datetime(h["value"], errors="coerce").to_numpy()})
+        hv = pd.to_datetime(pd.Series(_asof(pd.DataFrame({"customer_id": cid, "m": m}), h, "v")), errors="coerce")
+        snap = pd.Series(np.where(hv.isna().to_numpy(), snap.to_numpy(), hv.to_numpy()), dtype="datetime64[ns]")
+    snap = pd.Series(snap.to_numpy(), dtype="datetime64[ns]")
+    r_m = month_index(snap.fillna(pd.Timestamp("2000-01-01")))
+    day = (snap - snap.dt.to_period("M").dt.to_timestamp()).to_numpy()  # offset into its month
+    # step back whole years while the anniversary stays after the reference month (d is a month's last day)
+    gap = r_m - np.asarray(m, dtype=np.int64)
+    k = np.where(gap > 0, (gap - 1) // 12, 0)
+    back_m = r_m - 12 * k
+    first = pd.to_datetime({"year": back_m // 12, "month": back_m % 12 + 1, "day": 1}).to_numpy()
+    out = first + day
+    return np.where(snap.isna().to_numpy(), np.datetime64("NaT"), out).astype("datetime64[ns]")
+
+
+# ============================================================================ outcomes and frames
+
+
+def outcomes(ds: Dataset, frame: pd.DataFrame, horizon: int = 3) -> pd.DataFrame:
+    """Add ``churned`` (1 when the account's spell ends within ``horizon`` months after its scoring month) and
+    ``closed`` (the outcome window has closed by the as_of month, grace period included) to a signal frame."""
+    if horizon < 1:
+        raise ValueError(f"horizon={horizon}: the outcome window must be at least one month")
+    asof_m = month_index(ds.as_of_month)
+    g = ds.settings.grace_months
+    panel = ds.panel.assign(m=month_index(ds.panel["month"]))
+    spell = panel.set_index(["customer_id", "m"])["spell"].reindex(
+        pd.MultiIndex.from_arrays([frame["customer_id"].to_numpy(), frame["m"].to_numpy()])).to_numpy()
+    sp = ds.spells.set_index(["customer_id", "spell"])
+    key = pd.MultiIndex.from_arrays([frame["customer_id"].to_numpy(), spell])
+    end = pd.to_datetime(sp["end"].reindex(key))
+    event = sp["event"].reindex(key).fillna(0).to_numpy()
+    end_m = np.where(end.isna(), 10**9, end.dt.year.fillna(0).to_numpy() * 12 + end.dt.month.fillna(1).to_numpy() - 1)
+    out = frame.copy()
+    m = out["m"].to_numpy()
+    out["churned"] = ((event == 1) & (end_m <= m + horizon)).astype(np.int8)
+    out["closed"] = (m + horizon + g <= asof_m)
+    return out
+
+
+def last_closed_month(ds: Dataset, horizon: int, before: int | None = None) -> int:
+    """Latest scoring month whose outcome window has closed by month ``before`` (default: the as_of month)."""
+    before = month_index(ds.as_of_month) if before is None else before
+    return before - horizon - ds.settings.grace_months
+
+
+# ============================================================================ the scorecard
+
+
+@dataclass
+class Measure:
+    name: str
+    weight: float
+    direction: str = "higher_is_better"  # or lower_is_better, or categorical
+    good: float | None = None
+    poor: float | None = None
+    categories: dict | None = None  # categorical: value → good / average / poor
+    missing: str = "skip"  # skip (the weight goes to the other measures) or good / average / poor
+
+
+BAND_POINTS = {"good": 100.0, "average": 50.0, "poor": 0.0}
+
+
+@dataclass
+class Scorecard:
+    """A Gainsight-style weighted scorecard: each measure falls in a band (good 100, average 50, poor 0 points)
+    by its thresholds; the score is the weighted mean of the measures' points (missing measures skipped, their
+    weight shared by the others); the score's bands come from ``bands`` (lower bounds)."""
+
+    name: str
+    measures: list[Measure]
+    bands: dict[str, float]
+    source: str = ""
+
+    @classmethod
+    def from_yaml(cls, path=None) -> "Scorecard":
+        path = Path(path) if path else DEFAULT_SCORECARD
+        if not path.is_file():
+            raise FileNotFoundError(f"scorecard file {path} not found")
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return cls.from_dict(spec, source=str(path))
+
+    @classmethod
+    def from_dict(cls, spec: dict, source: str = "") -> "Scorecard":
+        if not isinstance(spec.get("measures"), dict) or not spec["measures"]:
+            raise ValueError(f"scorecard {source or ''}: 'measures' must map signal names to their settings")
+        measures = []
+        for name, s in spec["measures"].items():
+            if name not in NUMERIC_SIGNALS and name != "nps_category":
+                raise ValueError(f"scorecard {source}: measure {name!r} is not a signal; use one of "
+                                 f"{sorted(NUMERIC_SIGNALS + ('nps_category',))}")
+            s = dict(s or {})
+            direction = s.get("direction", "categorical" if "categories" in s else "higher_is_better")
+            if direction not in ("higher_is_better", "lower_is_better", "categorical"):
+                raise ValueError(f"scorecard {source}: measure {name!r} has direction {direction!r}; use "
+                                 "higher_is_better, lower_is_better or categorical")
+            w = s.get("weight")
+            if not isinstance(w, (int, float)) or w < 0:
+                raise ValueError(f"scorecard {source}: measure {name!r} needs a weight ≥ 0 (got {w!r})")
+            th = s.get("thresholds", {}) or {}
+            if direction != "categorical":
+                if "good" not in th or "poor" not in th:
+                    raise ValueError(f"scorecard {source}: measure {name!r} needs thresholds good and poor")
+                ok = th["good"] >= th["poor"] if direction == "higher_is_better" else th["good"] <= th["poor"]
+                if not ok:
+                    raise ValueError(f"scorecard {source}: measure {name!r} ({direction}) has thresholds good="
+                                     f"{th['good']} and poor={th['poor']} in the wrong order")
+            else:
+                bad = {k: v for k, v in (s.get("categories") or {}).items() if v not in BAND_POINTS}
+                if not s.get("categories") or bad:
+                    raise ValueError(f"scorecard {source}: categorical measure {name!r} must map values to good, "
+                                     f"average or poor (bad entries: {bad})")
+            missing = s.get("missing", "skip")
+            if missing not in ("skip", *BAND_POINTS):
+                raise ValueError(f"scorecard {source}: measure {name!r} has missing={missing!r}; use skip, good, "
+                                 "average or poor")
+            measures.append(Measure(name, float(w), direction, th.get("good"), th.get("poor"),
+                                    s.get("categories"), missing))
+        if sum(m.weight for m in measures) <= 0:
+            raise ValueError(f"scorecard {source}: the weights add up to zero")
+        bands = spec.get("bands") or {"good": 70, "average": 40, "poor": 0}
+        if set(bands) != {"good", "average", "poor"} or not bands["good"] > bands["average"] >= bands["poor"]:
+            raise ValueError(f"scorecard {source}: bands must give good > average ≥ poor lower bounds (got {bands})")
+        return cls(spec.get("name", "scorecard"), measures, {k: float(v) for k, v in bands.items()}, source)
+
+    def measure_points(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Points (0, 50, 100; NaN when missing and skipped) of each measure for each row."""
+        out = {}
+        for ms in self.measures:
+            if ms.name not in frame.columns:
+                raise ValueError(f"scorecard measure {ms.name!r}: no such column in the signals")
+            x = frame[ms.name]
+            if ms.direction == "categorical":
+                band = x.map(ms.categories)
+            else:
+                v = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
+                if ms.direction == "higher_is_better":
+                    band = np.where(v >= ms.good, "good", np.where(v < ms.poor, "poor", "average"))
+                else:
+                    band = np.where(v <= ms.good, "good", np.where(v > ms.poor, "poor", "average"))
+                band = pd.Series(np.where(np.isnan(v), None, band), index=frame.index)
+            pts = band.map(BAND_POINTS).astype(float)
+            if ms.missing != "skip":
+                pts = pts.fillna(BAND_POINTS[ms.missing])
+            out[ms.name] = pts.to_numpy()
+        return pd.DataFrame(out, index=frame.index)
+
+    def points(self, frame: pd.DataFrame) -> np.ndarray:
+        """The 0–100 score (higher is healthier)."""
+        mp = self.measure_points(frame)
+        w = np.array([m.weight for m in self.measures])
+        have = mp.notna().to_numpy()
+        num = np.nansum(mp.to_numpy() * w, axis=1)
+        den = (have * w).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / den, np.nan)
+
+    def band(self, points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points, dtype=float)
+        return np.where(p >= self.bands["good"], "good", np.where(p >= self.bands["average"], "average", "poor"))
+
+    def table(self) -> pd.DataFrame:
+        """The scorecard as a table: measure, weight (share), direction and thresholds."""
+        total = sum(m.weight for m in self.measures)
+        return pd.DataFrame([{"measure": m.name, "weight": m.weight / total, "direction": m.direction,
+                              "good": m.good if m.direction != "categorical" else
+                              ", ".join(k for k, v in m.categories.items() if v == "good"),
+                              "poor": m.poor if m.direction != "categorical" else
+                              ", ".join(k for k, v in m.categories.items() if v == "poor")}
+                             for m in self.measures])
+
+
+@dataclass
+class CalibratedScorecard:
+    """A scorecard with its points mapped to a churn probability (fitted on past closed scoring dates)."""
+
+    scorecard: Scorecard
+    method: str
+    calibrator: object = field(repr=False)
+    n_train: int = 0
+    events_train: int = 0
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        pts = self.scorecard.points(frame)
+        pts = np.where(np.isnan(pts), 50.0, pts)
+        if self.method == "isotonic":
+            return self.calibrator.predict(pts)
+        return self.calibrator.predict_proba(pts.reshape(-1, 1) / 100.0)[:, 1]
+
+
+def calibrate_scorecard(scorecard: Scorecard, train: pd.DataFrame, *, method: str = "logistic") -> CalibratedScorecard:
+    """Map scorecard points to P(churn within the horizon) on past rows (``churned``): a logistic curve on the
+    points (monotone, keeps the scorecard's ranking) or isotonic regression (decreasing in the points)."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    _need_training(train)
+    pts = scorecard.points(train)
+    pts = np.where(np.isnan(pts), 50.0, pts)
+    y = train["churned"].to_numpy()
+    if method == "isotonic":
+        cal = IsotonicRegression(increasing=False, out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(pts, y)
+    elif method == "logistic":
+        cal = LogisticRegression(C=1e6, max_iter=1000).fit(pts.reshape(-1, 1) / 100.0, y)
+    else:
+        raise ValueError(f"calibration method {method!r}: use logistic or isotonic")
+    return CalibratedScorecard(scorecard, method, cal, len(train), int(y.sum()))
+
+
+def _need_training(train: pd.DataFrame) -> None:
+    if not len(train):
+        raise ValueError("no past scoring dates with a closed outcome window to learn from: the data are too short "
+                         "for this scoring date and horizon")
+    n = int(train["churned"].sum())
+    if n == 0 or n == len(train):
+        raise ValueError(f"the past scoring dates hold {n} churns out of {len(train)} account-months: both outcomes "
+                         "are needed to learn a score")
+
+
+# ============================================================================ the data-driven score
+
+
+def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
+    """Model inputs from the signals: transformed numerics, missing-value indicators and one-hot attributes."""
+    X = pd.DataFrame(index=frame.index)
+    X["log_days_since_login"] = np.log1p(frame["days_since_login"].clip(lower=0))
+    X["utilisation"] = frame["utilisation"].fillna(0).clip(upper=2)
+    X["features_used"] = frame["features_used"].fillna(0)
+    X["log_logins_per_seat"] = np.log1p(frame["logins"].fillna(0) / frame["seats"].where(frame["seats"] > 0, 1).fillna(1))
+    trend = frame["usage_trend"]
+    X["log_usage_trend"] = np.log(trend.clip(lower=0.05, upper=20)).fillna(0)
+    X["usage_trend_unknown"] = trend.isna().astype(float)
+    X["falling_usage"] = frame["falling_usage"].astype(float)
+    X["failed_payment"] = (frame["failed_payments"] > 0).astype(float)
+    cat = frame["nps_category"].astype(str)
+    for c in ("detractor", "passive", "none"):
+        X[f"nps_{c}"] = (cat == c).astype(float)
+    X["log_cs_contacts"] = np.log1p(frame["cs_contacts"].fillna(0))
+    X["log_tenure"] = np.log1p(frame["tenure_months"])
+    X["log_mrr"] = np.log(frame["mrr"].clip(lower=1))
+    X["log2_seats"] = np.log2(frame["seats"].clip(lower=1)).fillna(0)
+    X["months_to_renewal"] = (frame["days_to_renewal"] / 30.44).clip(-1, 13).fillna(13)
+    for a in attributes:
+        if a in frame.columns:
+            levels = sorted(frame[a].dropna().astype(str).unique())
+            for lv in levels[1:] if len(levels) > 1 else []:
+                X[f"{a}={lv}"] = (frame[a].astype(str) == lv).astype(float)
+    return X.astype(float)
+
+
+@dataclass
+class ChurnRiskModel:
+    """L2-regularised logistic regression on standardised signals (scikit-learn), fitted on past scoring dates."""
+
+    features: list[str]
+    mean_: np.ndarray
+    scale_: np.ndarray
+    coef_: np.ndarray
+    intercept_: float
+    C: float
+    attributes: tuple
+    n_train: int
+    events_train: int
+    train_months: tuple
+    importance: pd.DataFrame | None = None
+
+    def _X(self, frame: pd.DataFrame) -> np.ndarray:
+        X = design(frame, self.attributes).reindex(columns=self.features, fill_value=0.0)
+        return (X.to_numpy() - self.mean_) / self.scale_
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        eta = self._X(frame) @ self.coef_ + self.intercept_
+        return 1.0 / (1.0 + np.exp(-eta))
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Each input's contribution to the log-odds against an average account (coefficient × standardised value)."""
+        return pd.DataFrame(self._X(frame) * self.coef_, columns=self.features, index=frame.index)
+
+
+def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, importance: bool = True,
+              alpha: float = 0.05) -> ChurnRiskModel:
+    """Fit the data-driven score on past rows (``churned``). ``importance`` adds, per standardised input, the
+    odds ratio per standard deviation from an unpenalised logistic fit of the same design with errors clustered
+    by account (statsmodels), with its interval — an association holding the other signals fixed."""
+    from sklearn.linear_model import LogisticRegression
+
+    _need_training(train)
+    X = design(train, attributes)
+    keep = X.columns[X.std(ddof=0).to_numpy() > 0]
+    X = X[keep]
+    mean, scale = X.mean().to_numpy(), X.std(ddof=0).to_numpy()
+    Z = (X.to_numpy() - mean) / scale
+    y = train["churned"].to_numpy()
+    lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
+    model = ChurnRiskModel(list(keep), mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]), C, tuple(attributes),
+                           len(train), int(y.sum()), (int(train["m"].min()), int(train["m"].max())))
+    if importance:
+        model.importance = _importance(Z, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha)
+    return model
+
+
+def _importance(Z, y, groups, names, coef, alpha) -> pd.DataFrame:
+    import statsmodels.api as sm
+
+    z = _z(alpha)
+    g = pd.factorize(groups)[0]
+    try:
+        res = sm.GLM(y, sm.add_constant(Z), family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": g})
+        b, se = res.params[1:], res.bse[1:]
+    except Exception:  # noqa: BLE001 - separation or a singular design: report the penalised coefficients alone
+        b, se = np.full(len(names), np.nan), np.full(len(names), np.nan)
+    imp = pd.DataFrame({"input": names, "coef_per_sd": coef, "or_per_sd": np.exp(coef),
+                        "glm_or_per_sd": np.exp(b), "lower": np.exp(b - z * se), "upper": np.exp(b + z * se)})
+    imp["strength"] = np.abs(coef)
+    imp = imp.sort_values("strength", ascending=False, kind="stable").reset_index(drop=True)
+    imp.insert(0, "rank", np.arange(1, len(imp) + 1))
+    return imp
+
+
+def _z(alpha: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - alpha / 2))
+
+
+# ============================================================================ the ceiling (demo data)
+
+
+def load_true_probabilities(data) -> pd.DataFrame | None:
+    """The generator's true monthly churn probabilities (``churn_prob.parquet`` in a demo-data folder), or None
+    when the folder has none (real data)."""
+    if data is None or isinstance(data, pd.DataFrame):
+        return data
+    path = Path(data) / "churn_prob.parquet"
+    if not path.is_file():
+        return None
+    return pd.read_parquet(path)
+
+
+def true_probability(frame: pd.DataFrame, churn_prob: pd.DataFrame, horizon: int, *, pseudonymised: bool = False) -> np.ndarray:
+    """The ceiling score: the generator's true churn probability of the first month after the scoring month,
+    turned into the horizon as 1 − (1 − p)^horizon (later months are not used: their probabilities are only
+    defined for accounts that survived, which would leak the outcome). NaN where the generator has no row."""
+    cp = churn_prob
+    ids = cp["customer_id"].to_numpy()
+    if pseudonymised:
+        from .data.pseudonym import pseudonymise_ids
+
+        ids = pseudonymise_ids(ids)
+    p = pd.Series(cp["p"].to_numpy(), index=pd.MultiIndex.from_arrays([ids, month_index(cp["month"])]))
+    p = p[~p.index.duplicated()]
+    v = p.reindex(pd.MultiIndex.from_arrays([frame["customer_id"].to_numpy(), frame["m"].to_numpy() + 1])).to_numpy()
+    return 1 - (1 - v) ** horizon
+
+
+# ============================================================================ judged on the future
+
+
+def _cluster_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """B × n bootstrap weights: accounts drawn with replacement, every row of a drawn account counted as often."""
+    codes, uniq = pd.factorize(groups)
+    k = len(uniq)
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(np.float32)
+    return counts[:, codes]
+
+
+def _auc_w(score: np.ndarray, y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Weighted AUC (ties count one half) for each row of weights ``W`` (B × n)."""
+    order = np.argsort(score, kind="stable")
+    s, yy, Ws = score[order], y[order], W[:, order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    wp = np.add.reduceat(Ws * yy, starts, axis=1)
+    wn = np.add.reduceat(Ws * (1 - yy), starts, axis=1)
+    below = np.cumsum(wn, axis=1) - wn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (wp * (below + 0.5 * wn)).sum(axis=1) / (wp.sum(axis=1) * wn.sum(axis=1))
+
+
+def _top_share(score: np.ndarray, W: np.ndarray, share: float) -> np.ndarray:
+    """Weight of each row inside the top ``share`` of total weight by score (ties shared pro rata)."""
+    order = np.argsort(-score, kind="stable")
+    s = score[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    gid = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(s)]))
+    Ws = W[:, order]
+    gw = np.add.reduceat(Ws, starts, axis=1)
+    before = np.cumsum(gw, axis=1) - gw
+    target = share * Ws.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip((target - before) / gw, 0, 1)
+    frac = np.nan_to_num(frac)
+    inc = np.empty_like(Ws)
+    inc[:, order] = Ws * frac[:, gid]
+    return inc
+
+
+def _est(point: float, boot: np.ndarray, alpha: float, reason: str | None = None) -> dict:
+    b = boot[np.isfinite(boot)]
+    if not np.isfinite(point):
+        return {"estimate": None, "lower": None, "upper": None, "reason": reason or "not defined"}
+    if len(b) < 10:
+        return {"estimate": float(point), "lower": None, "upper": None, "reason": "too few bootstrap samples"}
+    lo, hi = np.quantile(b, [alpha / 2, 1 - alpha / 2])
+    return {"estimate": float(point), "lower": float(min(lo, point)), "upper": float(max(hi, point)), "reason": None}
+
+
+@dataclass
+class Evaluation:
+    """How one score did on the future: discrimination, top-decile lift and capture, precision at capacity and
+    calibration, each with a cluster-bootstrap (by account) 95% interval."""
+
+    name: str
+    auc: dict
+    lift_top_decile: dict
+    capture_top_decile: dict
+    precision_at_capacity: dict
+    brier: float
+    mean_predicted: float
+    observed_rate: dict
+    calibration: pd.DataFrame
+    n_rows: int
+    n_accounts: int
+    n_events: int
+    n_dates: int
+    capacity: int
+    auc_boot: np.ndarray = field(repr=False, default=None)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "auc": self.auc, "lift_top_decile": self.lift_top_decile,
+                "capture_top_decile": self.capture_top_decile, "precision_at_capacity": self.precision_at_capacity,
+                "brier": self.brier, "mean_predicted": self.mean_predicted, "observed_rate": self.observed_rate,
+                "n_rows": self.n_rows, "n_accounts": self.n_accounts, "n_events": self.n_events,
+                "n_dates": self.n_dates, "capacity": self.capacity}
+
+    def row(self) -> dict:
+        r = {"score": self.name}
+        for k in ("auc", "lift_top_decile", "capture_top_decile", "precision_at_capacity"):
+            e = getattr(self, k)
+            r[k], r[f"{k} lower"], r[f"{k} upper"] = e["estimate"], e["lower"], e["upper"]
+        r["brier"] = self.brier
+        r["mean_predicted"] = self.mean_predicted
+        return r
+
+
+def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity: int = 20, capacity_by: str = "team",
+                   n_boot: int = 500, seed: int = 0, alpha: float = 0.05, bins: int = 10,
+                   rank_score: np.ndarray | None = None, weights: np.ndarray | None = None) -> Evaluation:
+    """Judge predicted probabilities ``prob`` against ``frame['churned']`` (rows of closed scoring dates).
+
+    ``rank_score`` (default ``prob``) orders the accounts for AUC, lift and the capacity cut (a calibrated
+    scorecard is ranked by its points, so calibration ties do not blur it). ``capacity``: the top N accounts of
+    each scoring date per ``capacity_by`` (see :func:`risk_list`). ``weights``: the B × n cluster-bootstrap weights (shared between scores so their
+    differences can be bootstrapped too)."""
+    prob = np.asarray(prob, dtype=float)
+    rank = prob if rank_score is None else np.asarray(rank_score, dtype=float)
+    ok = np.isfinite(prob) & np.isfinite(rank)
+    if not ok.all():
+        raise ValueError(f"score {name!r}: {int((~ok).sum())} rows without a score")
+    y = frame["churned"].to_numpy().astype(float)
+    groups = frame["customer_id"].to_numpy()
+    W = _cluster_weights(groups, n_boot, seed) if weights is None else weights
+    one = np.ones((1, len(y)), dtype=np.float32)
+    auc_b = _auc_w(rank, y, W)
+    auc = _auc_w(rank, y, one)[0]
+    inc1, incB = _top_share(rank, one, 0.1), _top_share(rank, W, 0.1)
+    rate1, rateB = y.mean(), (W * y).sum(1) / W.sum(1)
+    top1 = (inc1 * y).sum(1) / inc1.sum(1)
+    topB = (incB * y).sum(1) / incB.sum(1)
+    cap1 = (inc1 * y).sum(1) / max(y.sum(), 1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        capB = (incB * y).sum(1) / (W * y).sum(1)
+    # precision at capacity: the top N of each scoring date (ties broken by MRR at stake)
+    sel = _top_n(frame.assign(_r=rank), "_r", capacity, by=["m", *_capacity_groups(frame, capacity_by)])
+    ys, Ws = y[sel], W[:, sel]
+    prec = ys.mean() if len(ys) else np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precB = (Ws * ys).sum(1) / Ws.sum(1)
+    # calibration table: bins of the predicted probability (equal counts)
+    edges = np.unique(np.quantile(prob, np.linspace(0, 1, bins + 1)))
+    b = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, max(len(edges) - 2, 0))
+    onehot = np.zeros((len(y), b.max() + 1), dtype=np.float32)
+    onehot[np.arange(len(y)), b] = 1
+    nB, eB = W @ onehot, (W * y) @ onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        obsB = eB / nB
+    cal = []
+    for k in range(onehot.shape[1]):
+        m = b == k
+        lo, hi = np.nanquantile(obsB[:, k], [alpha / 2, 1 - alpha / 2]) if m.any() else (np.nan, np.nan)
+        cal.append({"bin": k + 1, "rows": int(m.sum()), "churned": int(y[m].sum()),
+                    "predicted": float(prob[m].mean()) if m.any() else np.nan,
+                    "observed": float(y[m].mean()) if m.any() else np.nan,
+                    "lower": float(min(lo, y[m].mean())) if m.any() else np.nan,
+                    "upper": float(max(hi, y[m].mean())) if m.any() else np.nan})
+    lift_b = topB / rateB
+    return Evaluation(
+        name=name, auc=_est(auc, auc_b, alpha),
+        lift_top_decile=_est(top1[0] / rate1 if rate1 > 0 else np.nan, lift_b, alpha, "no churn in the window"),
+        capture_top_decile=_est(cap1[0] if y.sum() else np.nan, capB, alpha, "no churn in the window"),
+        precision_at_capacity=_est(prec, precB, alpha, "no account selected"),
+        brier=float(np.mean((prob - y) ** 2)), mean_predicted=float(prob.mean()),
+        observed_rate=_est(rate1, rateB, alpha), calibration=pd.DataFrame(cal), n_rows=len(y),
+        n_accounts=int(pd.Series(groups).nunique()), n_events=int(y.sum()), n_dates=int(frame["m"].nunique()),
+        capacity=int(capacity), auc_boot=auc_b)
+
+
+CAPACITY_BY = {"team": "touch_model", "csm": "csm_owner", "total": None}
+
+
+def _capacity_groups(frame: pd.DataFrame, capacity_by: str) -> list[str]:
+    if capacity_by not in CAPACITY_BY:
+        raise ValueError(f"capacity_by={capacity_by!r}: use team (per touch model), csm (per CSM owner) or total")
+    col = CAPACITY_BY[capacity_by]
+    if col is None:
+        return []
+    if col not in frame.columns:
+        raise ValueError(f"capacity_by={capacity_by!r} needs the customers column {col!r}, which the data do not have")
+    return [col]
+
+
+def _top_n(frame: pd.DataFrame, col: str, n: int, by: str | list | None = None) -> np.ndarray:
+    """Positions of the top ``n`` rows by ``col`` (descending; ties by MRR, then id) within each ``by`` group."""
+    d = pd.DataFrame({"r": frame[col].to_numpy(), "mrr": frame["mrr"].to_numpy() if "mrr" in frame else 0.0,
+                      "id": frame["customer_id"].astype(str).to_numpy(), "pos": np.arange(len(frame))})
+    keys = ["r", "mrr", "id"]
+    if by is not None:
+        for k in ([by] if isinstance(by, str) else by):
+            d[k] = frame[k].astype(str).to_numpy()
+    d = d.sort_values(keys, ascending=[False, False, True], kind="stable")
+    if by is None:
+        return np.sort(d["pos"].to_numpy()[:n])
+    rank = d.groupby(by if isinstance(by, list) else [by], sort=False).cumcount()
+    return np.sort(d.loc[rank.to_numpy() < n, "pos"].to_numpy())
+
+
+def gains_curve(score: np.ndarray, y: np.ndarray, points: int = 101) -> pd.DataFrame:
+    """Cumulative gains: share of churns captured (``captured``) when working the top ``share`` of accounts by
+    ``score`` (ties shared pro rata)."""
+    y = np.asarray(y, dtype=float)
+    shares = np.linspace(0, 1, points)
+    one = np.ones((1, len(y)), dtype=np.float64)
+    cap = [float((_top_share(np.asarray(score, float), one, q)[0] * y).sum() / max(y.sum(), 1e-12)) for q in shares]
+    return pd.DataFrame({"share": shares, "captured": cap})
+
+
+def rates_by(frame: pd.DataFrame, col: str, *, n_boot: int = 500, seed: int = 0, alpha: float = 0.05,
+             order=None) -> pd.DataFrame:
+    """Churn within the horizon by the values of ``col`` (e.g. the scorecard band), with cluster-bootstrap
+    intervals (accounts resampled whole)."""
+    y = frame["churned"].to_numpy().astype(float)
+    codes, levels = pd.factorize(frame[col].astype(str))
+    W = _cluster_weights(frame["customer_id"].to_numpy(), n_boot, seed)
+    onehot = np.zeros((len(y), len(levels)), dtype=np.float32)
+    onehot[np.arange(len(y)), codes] = 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = ((W * y) @ onehot) / (W @ onehot)
+    rows = []
+    for k, lv in enumerate(levels):
+        m = codes == k
+        lo, hi = np.nanquantile(boot[:, k], [alpha / 2, 1 - alpha / 2])
+        r = y[m].mean()
+        rows.append({col: lv, "rows": int(m.sum()), "churned": int(y[m].sum()), "rate": r,
+                     "lower": float(min(lo, r)), "upper": float(max(hi, r))})
+    out = pd.DataFrame(rows)
+    if order is not None:
+        out = out.set_index(col).reindex([o for o in order if o in set(levels)]).reset_index()
+    return out
+
+
+def auc_difference(a: Evaluation, b: Evaluation, alpha: float = 0.05) -> dict:
+    """AUC of ``a`` minus AUC of ``b`` on the same rows, with the paired cluster-bootstrap interval (the two
+    evaluations must share their bootstrap weights)."""
+    d = a.auc["estimate"] - b.auc["estimate"]
+    return _est(d, a.auc_boot - b.auc_boot, alpha)
+
+
+# ============================================================================ the whole analysis
+
+
+@dataclass
+class ChurnRisk:
+    """Everything the churn-risk report shows (see :func:`churn_risk`)."""
+
+    scoring_month: int
+    scoring_date: pd.Timestamp
+    horizon: int
+    capacity: int
+    capacity_by: str
+    test_months: list
+    split_month: int | None
+    current: pd.DataFrame  # signals and both scores at the scoring date
+    model: ChurnRiskModel | None  # None when the history holds too few closed outcome windows (see fit_reason)
+    scorecard: CalibratedScorecard | None
+    evaluations: dict  # name → Evaluation (scorecard, model, ceiling when known)
+    test: pd.DataFrame | None = field(repr=False, default=None)
+    eval_model: ChurnRiskModel | None = field(repr=False, default=None)
+    reason: str | None = None  # why the evaluation could not be done
+    ceiling_coverage: float | None = None
+    differences: dict = field(default_factory=dict)
+    ceiling_reason: str | None = None  # why there is no ceiling
+    n_boot: int = 500
+    seed: int = 0
+    alpha: float = 0.05
+    train_rows: int = 0
+    train_events: int = 0
+    card: Scorecard | None = None  # the scorecard itself (also when it could not be calibrated)
+    fit_reason: str | None = None  # why no probability could be estimated at the scoring date
+
+    @property
+    def evaluated(self) -> bool:
+        return bool(self.evaluations)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per score: AUC, top-decile lift and capture, precision at capacity (with 95% intervals), Brier."""
+        return pd.DataFrame([e.row() for e in self.evaluations.values()])
+
+    def rank_score(self, name: str) -> np.ndarray:
+        """The ordering each score ranks the test rows by (the scorecard by its points)."""
+        if name == "scorecard":
+            return -np.nan_to_num(self.test["scorecard_points"].to_numpy(dtype=float), nan=50.0)
+        return self.test[{"model": "p_model", "ceiling": "p_true"}[name]].to_numpy(dtype=float)
+
+    def gains(self) -> dict:
+        """Cumulative gains curve of each evaluated score on the test rows."""
+        y = self.test["churned"].to_numpy()
+        return {name: gains_curve(self.rank_score(name), y) for name in self.evaluations}
+
+    def capacity_share(self) -> float:
+        """Share of the accounts scored at a test date that the teams' capacity covers (mean over the dates)."""
+        groups = ["m", *_capacity_groups(self.test, self.capacity_by)]
+        per = self.test.groupby(groups).size()
+        chosen = np.minimum(per, self.capacity).groupby(level="m").sum()
+        return float((chosen / self.test.groupby("m").size()).mean())
+
+    def band_rates(self) -> pd.DataFrame:
+        """Observed churn by scorecard band on the test rows, with cluster-bootstrap intervals."""
+        band = self.card.band(self.test["scorecard_points"].to_numpy(dtype=float))
+        return rates_by(self.test.assign(band=band), "band", n_boot=self.n_boot, seed=self.seed, alpha=self.alpha,
+                        order=["good", "average", "poor"])
+
+    def months(self) -> dict:
+        """Scoring months as YYYY-MM: test window, the evaluated models' training window and the current one's."""
+        lab = lambda m: None if m is None else f"{int(m) // 12}-{int(m) % 12 + 1:02d}"  # noqa: E731
+        out = {"scoring": lab(self.scoring_month),
+               "current_train": [lab(m) for m in self.model.train_months] if self.model is not None else None}
+        if self.test_months:
+            out["test"] = [lab(self.test_months[0]), lab(self.test_months[-1])]
+        if self.eval_model is not None:
+            out["eval_train"] = [lab(m) for m in self.eval_model.train_months]
+        return out
+
+    def metrics(self, lst: pd.DataFrame | None = None, follow: dict | None = None) -> dict:
+        """The numbers of ``metrics.json`` (every estimate with its interval, or null with a reason)."""
+        why = self.reason or "not evaluated"
+        null = lambda r: {"estimate": None, "lower": None, "upper": None, "reason": r}  # noqa: E731
+        scores = {}
+        for name in ("scorecard", "model", "ceiling"):
+            e = self.evaluations.get(name)
+            r = why if name != "ceiling" or self.reason else (self.ceiling_reason or why)
+            scores[name] = e.to_dict() if e is not None else {
+                k: null(r) for k in ("auc", "lift_top_decile", "capture_top_decile", "precision_at_capacity")}
+        out = {
+            "scoring_date": self.scoring_date, "horizon_months": self.horizon, "capacity": self.capacity,
+            "capacity_by": self.capacity_by, "evaluated": self.evaluated, "reason": self.reason,
+            "months": self.months(),
+            "auc": {k: v["auc"] for k, v in scores.items()},
+            "lift_top_decile": {k: v["lift_top_decile"] for k, v in scores.items()},
+            "capture_top_decile": {k: v["capture_top_decile"] for k, v in scores.items()},
+            "precision_at_capacity": {k: v["precision_at_capacity"] for k, v in scores.items()},
+            "auc_gap_to_ceiling": {k: self.differences.get(k, null(self.ceiling_reason or why))
+                                   for k in ("scorecard", "model")},
+            "auc_model_minus_scorecard": self.differences.get("model_vs_scorecard", null(why)),
+            "evaluation": {k: {kk: vv for kk, vv in v.items() if kk not in
+                               ("auc", "lift_top_decile", "capture_top_decile", "precision_at_capacity")}
+                           for k, v in scores.items() if k in self.evaluations},
+            "calibration": {k: e.calibration.to_dict(orient="records") for k, e in self.evaluations.items()},
+            "importance": (self.model.importance.drop(columns=["strength"]).to_dict(orient="records")
+                           if self.model is not None and self.model.importance is not None else []),
+            "probabilities": self.fit_reason is None, "fit_reason": self.fit_reason,
+            "current_training": {"rows": self.train_rows, "churned": self.train_events},
+            "accounts_scored": int(len(self.current)),
+        }
+        if lst is not None:
+            on = lst["on_list"] == 1
+            new = lst.loc[on, "new_on_list"]
+            out["list"] = {"size": int(on.sum()), "mrr": float(lst.loc[on, "mrr"].sum()),
+                           "arr": float(lst.loc[on, "arr"].sum()),
+                           "expected_arr_loss": (float(lst.loc[on, "arr_at_risk"].sum()) if self.fit_reason is None
+                                                 else None),
+                           "new_on_list": None if new.isna().all() else int(new.fillna(0).sum()),
+                           "by_team": {str(t): int(n) for t, n in lst.loc[on, "touch_model"].value_counts().items()}}
+        out["follow_up"] = follow
+        return out
+
+
+def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: int = 20, capacity_by: str = "team",
+               scorecard=None,
+               calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=ATTRIBUTES,
+               true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
+               alpha: float = 0.05) -> ChurnRisk:
+    """Score every account paying at the scoring date with both scores, and judge both on the future.
+
+    Evaluation (a time split): the last ``test_months`` scoring months whose ``horizon``-month outcome windows
+    closed by the scoring date are scored by models fitted only on scoring months whose windows closed before
+    the first of them; AUC, lift, capture, precision at ``capacity`` (per ``capacity_by``, see :func:`risk_list`)
+    and calibration with cluster-bootstrap
+    intervals. ``true_prob`` (demo data: :func:`load_true_probabilities`) adds the ceiling. The scores at the
+    scoring date come from models refitted on every window closed by then."""
+    sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
+    if capacity < 0:
+        raise ValueError(f"capacity={capacity}: must be ≥ 0")
+    T = scoring_month(ds, scoring_date)
+    first = month_index(ds.data_start) + 2  # two months of usage history for the trend
+    last_closed = last_closed_month(ds, horizon, before=T)
+    months = np.arange(first, T + 1)
+    frame = signals(ds, months) if len(months) else signals(ds, [T])
+    frame = outcomes(ds, frame, horizon)
+    # outcome windows closed by the scoring date (not by as_of): nothing after T is used
+    closed = frame["m"].to_numpy() <= last_closed
+    current = frame[frame["m"] == T].drop(columns=["churned", "closed"]).reset_index(drop=True)
+
+    g = ds.settings.grace_months
+    lo = max(last_closed - test_months + 1, first + horizon + g + 2)  # at least three training months before it
+    test_ms = list(range(lo, last_closed + 1))
+    split = min(test_ms) if test_ms else None
+    evaluations, differences, reason, test, eval_model, coverage = {}, {}, None, None, None, None
+    ceiling_reason = None if true_prob is not None else "no true churn probabilities (real data)"
+    if split is not None:
+        train = frame[closed & (frame["m"].to_numpy() <= split - horizon - g)]
+        test = frame[frame["m"].isin(test_ms)].reset_index(drop=True)
+        try:
+            eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
+            eval_card = calibrate_scorecard(sc, train, method=calibration)
+        except ValueError as exc:
+            reason = str(exc)
+        if reason is None and (test["churned"].sum() == 0):
+            reason = "no account churned in the evaluation window"
+        if reason is None:
+            W = _cluster_weights(test["customer_id"].to_numpy(), n_boot, seed)
+            kw = dict(capacity=capacity, capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha, weights=W)
+            test["p_scorecard"] = eval_card.predict(test)
+            test["scorecard_points"] = sc.points(test)
+            test["p_model"] = eval_model.predict(test)
+            evaluations["scorecard"] = evaluate_score("scorecard", test["p_scorecard"].to_numpy(), test,
+                                                      rank_score=-np.nan_to_num(test["scorecard_points"].to_numpy(), nan=50.0), **kw)
+            evaluations["model"] = evaluate_score("model", test["p_model"].to_numpy(), test, **kw)
+            if true_prob is not None:
+                tp = true_probability(test, true_prob, horizon, pseudonymised=ds.pseudonymised)
+                coverage = float(np.isfinite(tp).mean())
+                if coverage == 1.0:
+                    test["p_true"] = tp
+                    evaluations["ceiling"] = evaluate_score("ceiling", tp, test, **kw)
+                    for k in ("scorecard", "model"):
+                        differences[k] = auc_difference(evaluations[k], evaluations["ceiling"], alpha)
+                else:
+                    ceiling_reason = (f"the true probabilities cover {coverage:.1%} of the evaluated account-months "
+                                      "(not the same data)")
+            differences["model_vs_scorecard"] = auc_difference(evaluations["model"], evaluations["scorecard"], alpha)
+    else:
+        reason = (f"no scoring month has a closed {horizon}-month outcome window before "
+                  f"{reference_date(T).date()}: the data are too short to judge the scores")
+    train_all = frame[closed]
+    current["scorecard_points"] = sc.points(current)
+    current["scorecard_band"] = sc.band(current["scorecard_points"])
+    try:
+        model = fit_model(train_all, C=C, attributes=attributes)
+        card = calibrate_scorecard(sc, train_all, method=calibration)
+        current["p_scorecard"] = card.predict(current)
+        current["p_model"] = model.predict(current)
+        fit_reason = None
+    except ValueError as exc:  # too little closed history: the accounts are ranked by scorecard points alone
+        model, card, fit_reason = None, None, str(exc)
+        current["p_scorecard"] = np.nan
+        current["p_model"] = np.nan
+    return ChurnRisk(T, reference_date(T), horizon, capacity, capacity_by, test_ms, split, current, model, card,
+                     evaluations, test, eval_model, reason, coverage, differences, ceiling_reason, n_boot, seed, alpha,
+                     len(train_all), int(train_all["churned"].sum()), sc, fit_reason)
+
+
+# ============================================================================ reasons and the list
+
+REASON_TEMPLATES = {
+    "health.reason.days_since_login": "no login for {days} days",
+    "health.reason.never_active": "no login recorded",
+    "health.reason.utilisation": "{active} of {seats} seats active",
+    "health.reason.features_used": "{n} features used",
+    "health.reason.logins_per_seat": "{logins} logins for {seats} seats last month",
+    "health.reason.usage_trend": "logins {pct} against the two months before",
+    "health.reason.usage_trend_unknown": "too new for a usage trend",
+    "health.reason.failed_payment": "{n} failed payment(s) in the last 3 months",
+    "health.reason.nps": "latest NPS score {score} ({category})",
+    "health.reason.nps_none": "no NPS answer yet",
+    "health.reason.cs_contacts": "{n} CS contact(s) in the last 3 months",
+    "health.reason.tenure": "customer for {months} month(s)",
+    "health.reason.mrr": "MRR {mrr}",
+    "health.reason.seats": "{seats} seat(s)",
+    "health.reason.renewal": "renewal in {days} days",
+    "health.reason.attribute": "{attribute}: {value}",
+}
+
+_INPUT_REASON = {
+    "log_days_since_login": "days_since_login", "utilisation": "utilisation", "features_used": "features_used",
+    "log_logins_per_seat": "logins_per_seat", "log_usage_trend": "usage_trend", "usage_trend_unknown": "usage_trend",
+    "falling_usage": "usage_trend", "failed_payment": "failed_payment", "nps_detractor": "nps", "nps_passive": "nps",
+    "nps_none": "nps", "log_cs_contacts": "cs_contacts", "log_tenure": "tenure", "log_mrr": "mrr",
+    "log2_seats": "seats", "months_to_renewal": "renewal",
+}
+
+
+def _default_translate(key: str, **values) -> str:
+    return REASON_TEMPLATES[key].format(**values) if values else REASON_TEMPLATES[key]
+
+
+def _reason_text(signal: str, row: dict, tr: Callable) -> str:
+    r = row
+    if signal == "days_since_login":
+        return tr("health.reason.never_active") if r["never_active"] else tr("health.reason.days_since_login",
+                                                                               days=f"{r['days_since_login']:.0f}")
+    if signal == "utilisation":
+        return tr("health.reason.utilisation", active=f"{r['active_users']:.0f}", seats=f"{r['seats']:.0f}")
+    if signal == "features_used":
+        return tr("health.reason.features_used", n=f"{r['features_used']:.0f}")
+    if signal == "logins_per_seat":
+        return tr("health.reason.logins_per_seat", logins=f"{r['logins']:.0f}", seats=f"{r['seats']:.0f}")
+    if signal == "usage_trend":
+        t = r["usage_trend"]
+        if t != t:
+            return tr("health.reason.usage_trend_unknown")
+        return tr("health.reason.usage_trend", pct=f"{100 * (t - 1):+.0f}%")
+    if signal == "failed_payment":
+        return tr("health.reason.failed_payment", n=f"{r['failed_payments']:.0f}")
+    if signal == "nps":
+        if r["nps_category"] == "none":
+            return tr("health.reason.nps_none")
+        return tr("health.reason.nps", score=f"{r['nps_score']:.0f}", category=tr(f"health.nps.{r['nps_category']}")
+                  if tr is not _default_translate else r["nps_category"])
+    if signal == "cs_contacts":
+        return tr("health.reason.cs_contacts", n=f"{r['cs_contacts']:.0f}")
+    if signal == "tenure":
+        return tr("health.reason.tenure", months=f"{r['tenure_months']:.0f}")
+    if signal == "mrr":
+        return tr("health.reason.mrr", mrr=f"{r['mrr']:,.0f}")
+    if signal == "seats":
+        return tr("health.reason.seats", seats=f"{r['seats']:.0f}")
+    if signal == "renewal":
+        return tr("health.reason.renewal", days=f"{r['days_to_renewal']:.0f}")
+    attribute, _, value = signal.partition("=")
+    return tr("health.reason.attribute", attribute=attribute.replace("_", " "), value=value)
+
+
+def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, translate: Callable | None = None,
+                  min_contribution: float = 0.05) -> list[str]:
+    """For each row, the ``k`` signals that raise its risk most (positive contributions to the log-odds against
+    an average account, inputs of one signal added up), in words joined by '; '."""
+    tr = translate or _default_translate
+    contrib = model.contributions(frame)
+    # the touch model is the team's own list: naming it as a reason tells the team nothing
+    contrib = contrib[[c for c in contrib.columns if not c.startswith("touch_model=")]]
+    sig = [_INPUT_REASON.get(c) or next((a + "=" for a in model.attributes if c.startswith(a + "=")), c)
+           for c in contrib.columns]
+    grouped = contrib.T.groupby(sig, sort=False).sum().T
+    vals = grouped.to_numpy()
+    order = np.argsort(-vals, axis=1)[:, :k]
+    names = np.array(grouped.columns)
+    recs = frame.to_dict(orient="records")
+    out = []
+    for i, rec in enumerate(recs):  # formatting text for the listed accounts only (top N), not a computation
+        parts = []
+        for j in order[i]:
+            if vals[i, j] < min_contribution:
+                break
+            s = names[j]
+            if s.endswith("="):
+                s = f"{s[:-1]}={rec.get(s[:-1])}"
+            parts.append(_reason_text(s, rec, tr))
+        out.append("; ".join(parts))
+    return out
+
+
+def scorecard_reasons(scorecard: Scorecard, frame: pd.DataFrame, *, k: int = 3, translate: Callable | None = None) -> list[str]:
+    """For each row, the heaviest scorecard measures in the poor (then average) band, in words."""
+    tr = translate or _default_translate
+    mp = scorecard.measure_points(frame)
+    w = np.array([m.weight for m in scorecard.measures])
+    loss = (100 - mp.fillna(100).to_numpy()) * w
+    order = np.argsort(-loss, axis=1)[:, :k]
+    sig = {"days_since_login": "days_since_login", "utilisation": "utilisation", "features_used": "features_used",
+           "usage_trend": "usage_trend", "falling_usage": "usage_trend", "failed_payments": "failed_payment",
+           "nps_score": "nps", "nps_category": "nps", "cs_contacts": "cs_contacts", "tenure_months": "tenure",
+           "mrr": "mrr", "days_to_renewal": "renewal", "active_users": "utilisation", "seats": "seats",
+           "logins": "logins_per_seat"}
+    names = [m.name for m in scorecard.measures]
+    out = []
+    for i, rec in enumerate(frame.to_dict(orient="records")):
+        parts = list(dict.fromkeys(_reason_text(sig[names[j]], rec, tr) for j in order[i] if loss[i, j] > 0))
+        out.append("; ".join(parts))
+    return out
+
+
+def risk_list(result: ChurnRisk, *, capacity: int | None = None, capacity_by: str | None = None,
+              by: str = "model", rank_by: str = "probability", previous: pd.DataFrame | None = None,
+              pseudonymise: bool = False, translate: Callable | None = None, k_reasons: int = 3) -> pd.DataFrame:
+    """The churn-risk list at the scoring date in the layout of :data:`LIST_COLUMNS`.
+
+    Every paying account is ranked (``rank_by`` ``probability`` or ``arr_at_risk``, by the data-driven ``model``
+    or the calibrated ``scorecard``); ``on_list`` marks the accounts within capacity: the top ``capacity``
+    accounts of each touch-model team (``capacity_by="team"``), of each CSM owner (``"csm"``; a pooled owner
+    such as the tech-touch pool counts as one) or overall (``"total"``); defaults from the result. ``previous`` (an earlier
+    list, same layout) sets ``new_on_list``. ``pseudonymise`` replaces account ids by keyed pseudonyms
+    (data/pseudonym.py; stable across runs, so lists stay comparable)."""
+    if by not in ("model", "scorecard"):
+        raise ValueError(f"by={by!r}: use model or scorecard")
+    if rank_by not in ("probability", "arr_at_risk"):
+        raise ValueError(f"rank_by={rank_by!r}: use probability or arr_at_risk")
+    cur = result.current.copy()
+    if result.model is None:  # no probabilities (too little history): rank by the scorecard's points
+        by = "scorecard"
+    p = cur["p_model"] if by == "model" else cur["p_scorecard"]
+    df = pd.DataFrame({
+        "scoring_date": result.scoring_date.date(),
+        "touch_model": cur["touch_model"].fillna("unknown") if "touch_model" in cur else "unknown",
+        "customer_id": cur["customer_id"].astype(str),
+        "csm_owner": cur["csm_owner"] if "csm_owner" in cur else None,
+        "churn_probability": p.to_numpy(),
+        "horizon_months": result.horizon,
+        "score_source": by if result.model is not None else "scorecard_points",
+        "scorecard_points": cur["scorecard_points"].round(1),
+        "scorecard_band": cur["scorecard_band"],
+        "mrr": cur["mrr"],
+        "arr": 12 * cur["mrr"],
+    })
+    df["arr_at_risk"] = df["churn_probability"] * df["arr"]
+    df["renewal_date"] = pd.to_datetime(cur["renewal_date"]).dt.date
+    df["days_to_renewal"] = cur["days_to_renewal"]
+    if result.model is None:
+        df["_risk"] = 100.0 - df["scorecard_points"].fillna(50.0)
+        key = "_risk"
+    else:
+        key = "churn_probability" if rank_by == "probability" else "arr_at_risk"
+    df = df.sort_values([key, "arr", "customer_id"], ascending=[False, False, True], kind="stable")
+    cur = cur.loc[df.index]
+    df = df.reset_index(drop=True)
+    cur = cur.reset_index(drop=True)
+    df.insert(1, "rank", np.arange(1, len(df) + 1))
+    df.insert(3, "rank_in_team", df.groupby("touch_model", sort=False).cumcount() + 1)
+    cap = result.capacity if capacity is None else capacity
+    if cap < 0:
+        raise ValueError(f"capacity={cap}: must be ≥ 0")
+    group = _capacity_groups(df, result.capacity_by if capacity_by is None else capacity_by)
+    on = (df.groupby(df[group[0]].astype(str), sort=False).cumcount() < cap) if group else df["rank"] <= cap
+    df["on_list"] = on.astype(int).to_numpy()
+    listed = df["on_list"].to_numpy() == 1
+    reasons = np.full(len(df), "", dtype=object)
+    if listed.any():
+        sub = cur[listed]
+        reasons[listed] = (model_reasons(result.model, sub, k=k_reasons, translate=translate) if by == "model"
+                           else scorecard_reasons(result.card, sub, k=k_reasons, translate=translate))
+    df["reasons"] = reasons
+    if pseudonymise:
+        from .data.pseudonym import pseudonymise_ids
+
+        df["customer_id"] = pseudonymise_ids(df["customer_id"].to_numpy())
+    if previous is not None:
+        need = {"customer_id", "on_list"} - set(previous.columns)
+        if need:
+            raise ValueError(f"previous list: missing column(s) {sorted(need)}; expected the layout of LIST_COLUMNS")
+        before = set(previous.loc[previous["on_list"] == 1, "customer_id"].astype(str))
+        df["new_on_list"] = np.where(listed, (~df["customer_id"].isin(before)).astype(int), 0)
+    else:
+        df["new_on_list"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    return df[list(LIST_COLUMNS)]
+
+
+def input_labels(names, translate: Callable | None = None) -> dict:
+    """Readable labels of the data-driven score's inputs (``health.input.<name>``; attribute levels as
+    'attribute = level')."""
+    out = {}
+    for n in names:
+        if "=" in n:
+            a, _, v = n.partition("=")
+            label = translate(f"attr.{a}") if translate else a.replace("_", " ")
+            out[n] = f"{label} = {v}"
+        else:
+            out[n] = translate(f"health.input.{n}") if translate else n.replace("_", " ")
+    return out
+
+
+def list_layout(translate: Callable | None = None) -> pd.DataFrame:
+    """The CSV layout of the list: column name and meaning (``health.layout.<column>`` when translated)."""
+    return pd.DataFrame({"column": list(LIST_COLUMNS),
+                         "meaning": [translate(f"health.layout.{c}") if translate else d for c, d in LIST_COLUMNS.items()]})
+
+
+def team_lists(lst: pd.DataFrame, teams=TOUCH_MODELS) -> dict[str, pd.DataFrame]:
+    """One list per touch model: the accounts within capacity, in rank order."""
+    on = lst[lst["on_list"] == 1]
+    found = [t for t in teams if t in set(on["touch_model"])] + sorted(set(on["touch_model"]) - set(teams))
+    return {t: on[on["touch_model"] == t].reset_index(drop=True) for t in found}
+
+
+def read_list(path) -> pd.DataFrame:
+    """A list written earlier (CSV in the layout of :data:`LIST_COLUMNS`), ids as text."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"previous list {path} not found")
+    df = pd.read_csv(path, dtype={"customer_id": str})
+    need = {"customer_id", "on_list", "scoring_date", "churn_probability", "horizon_months"} - set(df.columns)
+    if need:
+        raise ValueError(f"previous list {path}: missing column(s) {sorted(need)}; expected the layout of LIST_COLUMNS")
+    return df
+
+
+def archive_list(lst: pd.DataFrame, folder) -> Path:
+    """Keep this run's list as ``risk_list_<scoring date>.csv`` in ``folder`` (later runs follow it up)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"risk_list_{pd.Timestamp(lst['scoring_date'].iloc[0]).date()}.csv"
+    lst.to_csv(path, index=False)
+    return path
+
+
+def latest_archived(folder, before) -> Path | None:
+    """The latest list kept in ``folder`` whose scoring date is before ``before``, or None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    dated = []
+    for p in folder.glob("risk_list_*.csv"):
+        try:
+            d = pd.Timestamp(p.stem.removeprefix("risk_list_"))
+        except ValueError:
+            continue
+        if d < pd.Timestamp(before):
+            dated.append((d, p))
+    return max(dated)[1] if dated else None
+
+
+def follow_up(previous: pd.DataFrame, ds: Dataset, *, pseudonymise: bool = False, alpha: float = 0.05) -> dict:
+    """How the accounts on an earlier list fared: churned since its scoring date (within its horizon, or so far
+    when the window is still open), against the number its probabilities expected, with a Wilson interval.
+    ``pseudonymise``: the earlier list holds keyed pseudonyms (the Dataset's ids are mapped the same way)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    on = previous[previous["on_list"] == 1]
+    if not len(on):
+        return {"listed": 0, "reason": "the previous list holds no account within capacity"}
+    t = pd.Timestamp(on["scoring_date"].iloc[0])
+    h = int(on["horizon_months"].iloc[0])
+    T = month_index(t)
+    asof = month_index(ds.as_of_month)
+    sp = ds.spells.assign(end_m=lambda d: d["end"].dt.year * 12 + d["end"].dt.month - 1)
+    gone = sp.loc[(sp["event"] == 1) & (sp["end_m"] > T) & (sp["end_m"] <= T + h), "customer_id"].astype(str).to_numpy()
+    every = ds.customers["customer_id"].astype(str).to_numpy()
+    if pseudonymise:
+        from .data.pseudonym import pseudonymise_ids
+
+        gone, every = pseudonymise_ids(gone), pseudonymise_ids(every)
+    ids = on["customer_id"].astype(str)
+    churned = ids.isin(set(gone))
+    known = ids.isin(set(every))
+    n, k = int(len(on)), int(churned.sum())
+    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+    return {"scoring_date": str(t.date()), "horizon_months": h, "listed": n, "churned": k,
+            "window_closed": bool(T + h + ds.settings.grace_months <= asof),
+            "months_observed": int(min(h, asof - T)),
+            "churn_share": {"estimate": k / n, "lower": float(lo), "upper": float(hi), "reason": None},
+            "expected": float(on["churn_probability"].sum()), "unknown_ids": int((~known).sum())}

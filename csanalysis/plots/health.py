@@ -1,0 +1,120 @@
+"""Figures of the churn-risk report (csanalysis.health). Each function takes computed data and an optional ``ax``."""
+from __future__ import annotations
+
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+
+from .base import _ax
+
+COLORS = {"scorecard": "C1", "model": "C0", "ceiling": "C2"}
+
+
+def plot_score_comparison(summary: pd.DataFrame, metric: str, ax=None, *, labels: dict | None = None,
+                          title: str = "", xlabel: str = "", reference: float | None = None,
+                          reference_label: str | None = None, percent: bool = False):
+    """One row per score (``summary`` from :meth:`ChurnRisk.summary`): the metric with its 95% interval, and an
+    optional reference line (0.5 for AUC: a coin toss; 1 for lift)."""
+    labels = labels or {}
+    ax = _ax(ax, figsize=(7, 0.6 * len(summary) + 1.6))
+    y = np.arange(len(summary))[::-1]
+    est = summary[metric].to_numpy(dtype=float)
+    lo, hi = summary[f"{metric} lower"].to_numpy(dtype=float), summary[f"{metric} upper"].to_numpy(dtype=float)
+    for yi, name, e, a, b in zip(y, summary["score"], est, lo, hi):
+        ax.errorbar([e], [yi], xerr=[[e - a], [b - e]], fmt="o", color=COLORS.get(name, "C3"), capsize=4, ms=7)
+        ax.annotate(f"{100 * e:.0f}%" if percent else f"{e:.2f}", (e, yi), xytext=(0, 8), textcoords="offset points",
+                    ha="center", fontsize=9)
+    if reference is not None:
+        ax.axvline(reference, color="grey", ls="--", lw=1, label=reference_label)
+        if reference_label:
+            ax.legend(loc="lower right", fontsize="small")
+    ax.set_yticks(y, [labels.get(n, n) for n in summary["score"]])
+    ax.set_ylim(-0.7, len(summary) - 0.3)
+    ax.set(title=title, xlabel=xlabel)
+    if percent:
+        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    return ax
+
+
+def plot_gains(curves: dict, ax=None, *, labels: dict | None = None, title: str = "", xlabel: str = "",
+               ylabel: str = "", random_label: str = "Random order", capacity_share: float | None = None,
+               capacity_label: str | None = None):
+    """Cumulative gains (``curves``: name → :func:`csanalysis.health.gains_curve`): the share of churns caught
+    when working the riskiest share of accounts first, against a random order."""
+    labels = labels or {}
+    ax = _ax(ax, figsize=(6.5, 5))
+    for name, g in curves.items():
+        ax.plot(g["share"], g["captured"], color=COLORS.get(name, "C3"), lw=2, label=labels.get(name, name))
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label=random_label)
+    if capacity_share is not None and 0 < capacity_share < 1:
+        ax.axvline(capacity_share, color="black", ls=":", lw=1, label=capacity_label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(0, 1), ylim=(0, 1.01))
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_calibration(tables: dict, ax=None, *, labels: dict | None = None, title: str = "", xlabel: str = "",
+                     ylabel: str = "", diagonal_label: str = "Perfect calibration"):
+    """Predicted against observed churn per bin (``tables``: name → ``Evaluation.calibration``), observed with
+    its 95% interval, on the diagonal when calibrated."""
+    labels = labels or {}
+    ax = _ax(ax, figsize=(6.5, 5.5))
+    top = 0.0
+    for i, (name, t) in enumerate(tables.items()):
+        x = t["predicted"].to_numpy(dtype=float) * (1 + 0.01 * (i - 1))  # a small dodge so bars do not overlap
+        ax.errorbar(x, t["observed"], yerr=[t["observed"] - t["lower"], t["upper"] - t["observed"]], fmt="o-",
+                    color=COLORS.get(name, "C3"), capsize=3, ms=5, lw=1.2, label=labels.get(name, name))
+        top = max(top, float(np.nanmax(t[["predicted", "upper"]].to_numpy(dtype=float))))
+    top = top * 1.05 if top > 0 else 1.0
+    ax.plot([0, top], [0, top], color="grey", ls="--", lw=1, label=diagonal_label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xlim=(0, top), ylim=(0, top))
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = None, top: int = 15, title: str = "",
+                    xlabel: str = ""):
+    """Odds ratio per standard deviation of each input (unpenalised fit, cluster-robust 95% interval) for the
+    ``top`` strongest inputs of the data-driven score."""
+    labels = labels or {}
+    d = importance.head(top)
+    ax = _ax(ax, figsize=(8, 0.4 * len(d) + 1.5))
+    y = np.arange(len(d))[::-1]
+    est = d["glm_or_per_sd"].to_numpy(dtype=float)
+    lo, hi = d["lower"].to_numpy(dtype=float), d["upper"].to_numpy(dtype=float)
+    colors = np.where(est >= 1, "C3", "C0")
+    for yi, e, a, b, c in zip(y, est, lo, hi, colors):
+        ax.errorbar([e], [yi], xerr=[[e - a], [b - e]], fmt="o", color=c, capsize=3)
+    ax.axvline(1.0, color="grey", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y, [labels.get(n, n) for n in d["input"]])
+    span = np.r_[lo, hi, est, 1.0]
+    span = span[np.isfinite(span) & (span > 0)]
+    nice = np.array([0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.75, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 5, 10])
+    ticks = nice[(nice >= span.min() / 1.05) & (nice <= span.max() * 1.05)]
+    if len(ticks) > 7:
+        ticks = ticks[np.isin(ticks, [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10])]
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    ax.set(title=title, xlabel=xlabel)
+    return ax
+
+
+def plot_band_rates(rates: pd.DataFrame, col: str, ax=None, *, labels: dict | None = None, title: str = "",
+                    xlabel: str = "", ylabel: str = ""):
+    """Observed churn within the horizon per band (``rates`` from :func:`csanalysis.health.rates_by`)."""
+    labels = labels or {}
+    ax = _ax(ax, figsize=(6, 4))
+    x = np.arange(len(rates))
+    r = rates["rate"].to_numpy(dtype=float)
+    ax.bar(x, r, color=[{"good": "C2", "average": "C1", "poor": "C3"}.get(b, "C0") for b in rates[col]], alpha=0.8)
+    ax.errorbar(x, r, yerr=[r - rates["lower"], rates["upper"] - r], fmt="none", color="black", capsize=4)
+    ax.set_xticks(x, [f"{labels.get(b, b)}\n(n={n:,})" for b, n in zip(rates[col], rates["rows"])])
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, None))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    return ax
