@@ -1278,6 +1278,12 @@ def read_list(path) -> pd.DataFrame:
     return df
 
 
+def default_archive(output_dir) -> Path:
+    """Where lists are kept when no folder is given: ``risk_lists`` beside the run folders (``output_dir`` is
+    ``<reports>/<run>/<notebook>``), so a scheduled run follows up the list of the run before it."""
+    return Path(output_dir).resolve().parent.parent / "risk_lists"
+
+
 def archive_list(lst: pd.DataFrame, folder) -> Path:
     """Keep this run's list as ``risk_list_<scoring date>.csv`` in ``folder`` (later runs follow it up)."""
     folder = Path(folder)

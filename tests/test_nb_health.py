@@ -14,10 +14,10 @@ DEMO = "data/demo"
 
 
 def test_other_scoring_date_capacity_and_follow_up(tmp_path):
-    kept = tmp_path / "kept"
+    kept = tmp_path / "r" / "risk_lists"  # the default: beside the run folders
     first = run_report([NB], data=DEMO, out=tmp_path / "r", lang="ja",
                        params={"scoring_date": "2024-06-30", "capacity": 4, "capacity_by": "csm",
-                               "list_archive": str(kept), "horizon_months": 2})
+                               "horizon_months": 2})
     m = json.loads((first.folder / NB / "metrics.json").read_text())
     assert m["scoring_date"].startswith("2024-06-30") and m["horizon_months"] == 2 and m["capacity"] == 4
     lst = pd.read_csv(first.folder / NB / "risk_list.csv", dtype={"customer_id": str})
@@ -32,7 +32,7 @@ def test_other_scoring_date_capacity_and_follow_up(tmp_path):
     assert "サマリー" in html and "Summary" not in html
     assert (kept / "risk_list_2024-06-30.csv").is_file()
 
-    second = run_report([NB], data=DEMO, out=tmp_path / "r", params={"list_archive": str(kept), "capacity": 4,
+    second = run_report([NB], data=DEMO, out=tmp_path / "r", params={"capacity": 4,
                                                                        "capacity_by": "csm", "horizon_months": 2})
     m2 = json.loads((second.folder / NB / "metrics.json").read_text())
     fu = m2["follow_up"]

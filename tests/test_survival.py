@@ -83,3 +83,135 @@ def test_cox_sentence_and_bad_covariate(ds):
     assert row.lower < row.hr < row.upper and "CI" in row.sentence
     with pytest.raises(ValueError, match="not a customer attribute"):
         sv.cox_drivers(ds, ["colour"])
+
+
+# ------------------------------------------------------------------ reference levels shared by every model
+
+
+def test_reference_levels_one_rule_given_or_most_common_customer_level(ds):
+    # cohort10: 5 Basic and 5 Pro customers, a tie broken alphabetically
+    assert sv.reference_levels(ds, ["plan"]) == {"plan": "Basic"}
+    assert sv.reference_levels(ds, ["plan"], ["plan:Pro"]) == {"plan": "Pro"}
+    assert sv.reference_levels(ds, ["plan"], {"plan": "Pro"}) == {"plan": "Pro"}
+    with pytest.raises(ValueError, match="not one of its levels"):
+        sv.reference_levels(ds, ["plan"], ["plan:Gold"])
+    r = sv.cox_drivers(ds, ["plan"], references=["plan:Pro"])
+    assert r.references == {"plan": "Pro"} and r.hazard_ratios[["level", "reference"]].values.tolist() == [["Basic", "Pro"]]
+
+
+# ------------------------------------------------------------------ proportional-hazards check with its size
+
+
+def _world(n, hazard, seed):
+    """Customers with attributes x (a/b) and z (u/v), monthly churn probability ``hazard(x, z, month)``, followed
+    24 months from one start (no left truncation), as the two tables the survival functions read."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(seed)
+    x = np.where(np.arange(n) % 2 == 0, "a", "b")
+    z = np.where(rng.random(n) < 0.5, "u", "v")
+    dur, ev = np.full(n, 25), np.zeros(n, int)  # censored after 24 observed months: T = 24
+    alive = np.ones(n, bool)
+    for m in range(1, 25):
+        churn = alive & (rng.random(n) < hazard(x, z, m))
+        dur[churn], ev[churn] = m, 1
+        alive &= ~churn
+    ids = [f"c{i}" for i in range(n)]
+    spells = pd.DataFrame({"customer_id": ids, "spell": 1, "duration": dur, "event": ev, "entry": 0,
+                           "start": pd.Timestamp("2023-01-01")})
+    return SimpleNamespace(spells=spells, customers=pd.DataFrame({"customer_id": ids, "x": x, "z": z}))
+
+
+def test_ph_check_names_a_planted_violation_with_its_size():
+    """x=b triples the churn rate in months 1–6 and has no effect after (a ratio that changes with tenure); z=v
+    multiplies it by 1.5 at every tenure (proportional). The check must flag x=b only, with the early ratio well
+    above the late one, and pick it for the Schoenfeld plot."""
+    def hazard(x, z, m):
+        return 0.03 * np.where((x == "b") & (m <= 6), 3.0, 1.0) * np.where(z == "v", 1.5, 1.0)
+
+    r = sv.cox_drivers(_world(8000, hazard, seed=5), ["x", "z"], references={"x": "a", "z": "u"})
+    ph = r.ph_test.set_index("term")
+    assert list(r.ph_violations["term"]) == ["x=b"]
+    xb, zv = ph.loc["x=b"], ph.loc["z=v"]
+    assert xb["p"] < 1e-6 and xb["hr_at_3_months"] > 2.0 and xb["hr_at_24_months"] < 1.3
+    assert xb["hr_ratio_24_vs_3_months"] < 0.5
+    assert not zv["violation"] and 0.8 < zv["hr_ratio_24_vs_3_months"] < 1.25
+    assert 1.25 < zv["hr_at_3_months"] < 1.8 and 1.25 < zv["hr_at_24_months"] < 1.8
+    # residuals: one row per churn event, β(t) averaging β̂ (the Schoenfeld residuals sum to zero at the MLE)
+    assert len(r.ph_residuals) == r.events
+    assert r.ph_residuals["z=v"].mean() == pytest.approx(np.log(zv["hr"]), abs=1e-6)
+    points, smooth = sv.schoenfeld_curves(r)
+    assert set(smooth["term"]) == {"x=b"} and len(points) == min(3000, r.events)
+    s = smooth.sort_values("rank")["beta_t"].to_numpy()
+    assert s[: len(s) // 5].mean() - s[-len(s) // 5:].mean() > np.log(2)  # the trend falls from ~log 3 towards 0
+    # without a violation the plot shows the top drifts
+    # without a violation the plot shows the terms with the largest drift
+    flat = sv.cox_drivers(_world(4000, lambda x, z, m: 0.03 * np.where(z == "v", 1.5, 1.0), seed=6), ["x", "z"],
+                          references={"x": "a", "z": "u"})
+    assert flat.ph_violations.empty
+    _, top = sv.schoenfeld_curves(flat, n_top=1)
+    assert list(top["term"].unique()) == [flat.ph_largest_drift["term"]]
+
+
+def test_ph_check_reports_why_it_did_not_run(ds):
+    r = sv.cox_drivers(ds, ["plan"])  # four churn events among first spells observed from their start
+    assert r.ph_test is None and r.ph_events == 4 and "at least 10" in r.ph_reason
+    with pytest.raises(ValueError, match="at least 10"):
+        sv.schoenfeld_curves(r)
+
+
+# ------------------------------------------------------------------ every spell, cluster bootstrap by customer
+
+
+def test_every_spell_by_hand_on_the_fixture(ds):
+    res = sv.spell_survival(ds, times=[1, 2], n_boot=50)
+    c = res.curves.set_index(["group", "t"])
+    # first spells: month 1, 3 of 10 gone; month 2, 1 of 7 (as in test_survival_table_by_hand)
+    assert c.loc[("1", 1), "survival"] == pytest.approx(0.7) and c.loc[("1", 2), "survival"] == pytest.approx(0.6)
+    assert c.loc[("1", 1), "at_risk"] == 10 and c.loc[("1", 2), "at_risk"] == 7
+    # E's second spell (Apr–May, still paying): at risk in month 1, no churn
+    assert c.loc[("2", 1), "survival"] == 1.0 and c.loc[("2", 1), "at_risk"] == 1
+    assert res.reactivated_customers == 1 and res.enough == []
+    assert "only 1 spell(s) numbered 2" in res.reason("2")
+    t = res.table.set_index("group")
+    assert t.loc["1", "S(1) lower"] <= 0.7 <= t.loc["1", "S(1) upper"]
+
+
+def test_cluster_bootstrap_point_estimate_is_lifelines_km_with_left_truncation():
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    entry = np.where(rng.random(n) < 0.3, rng.integers(1, 10, n), 0)
+    T = entry + rng.geometric(0.06, n)
+    E = (rng.random(n) < 0.8).astype(int)
+    cl = np.arange(n) // 2
+    out = sv.cluster_bootstrap_km(T, E, entry, cl, np.full(n, "g"), 30, n_boot=20)
+    km = KaplanMeierFitter().fit(T, E, entry=entry)
+    np.testing.assert_allclose(out["survival"], km.survival_function_at_times(out["t"]).to_numpy(), atol=1e-12)
+    assert (out["lower"] <= out["survival"]).all() and (out["survival"] <= out["upper"]).all()
+
+
+def test_cluster_bootstrap_resamples_customers_not_spells():
+    """Give every customer two identical spells: the KM is unchanged, and so is the cluster-bootstrap band
+    (a customer's weight moves both spells), while Greenwood, which treats the spells as independent, shrinks
+    by about √2. With one spell per customer the bootstrap band matches Greenwood's width."""
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(2)
+    n = 2000
+    T = np.minimum(rng.geometric(0.05, n), 24)
+    E = (T < 24).astype(int)
+    cl = np.arange(n)
+    g1 = np.full(n, "1")
+    one = sv.cluster_bootstrap_km(T, E, np.zeros(n, int), cl, g1, 24, n_boot=300, seed=4)
+    two = sv.cluster_bootstrap_km(np.r_[T, T], np.r_[E, E], np.zeros(2 * n, int), np.r_[cl, cl], np.r_[g1, g1], 24,
+                                  n_boot=300, seed=4)
+    np.testing.assert_allclose(two[["survival", "lower", "upper"]], one[["survival", "lower", "upper"]], atol=1e-12)
+    gw1 = KaplanMeierFitter().fit(T, E).confidence_interval_survival_function_.loc[12].to_numpy()
+    gw2 = KaplanMeierFitter().fit(np.r_[T, T], np.r_[E, E]).confidence_interval_survival_function_.loc[12].to_numpy()
+    boot = one.set_index("t").loc[12]
+    width = boot["upper"] - boot["lower"]
+    assert width == pytest.approx(gw1[1] - gw1[0], rel=0.2)
+    assert (gw2[1] - gw2[0]) == pytest.approx((gw1[1] - gw1[0]) / np.sqrt(2), rel=0.05)
+    assert (gw2[1] - gw2[0]) < 0.8 * width

@@ -13,8 +13,9 @@ from csanalysis.report.run import run_report
 from conftest import generated_world
 
 FIXED = ["plan", "touch_model", "seats", "acquisition_channel"]
-# planted HRs are against Pro / low touch / inbound; our references are Basic / tech / inbound (most common or
-# given), so the planted ratio for a level is planted[level] ÷ planted[reference]
+# planted HRs are against Pro / low touch / inbound (truth.json "references"); our default references are the most
+# common level among customers (Basic / tech / inbound), so the planted ratio for a level is
+# planted[level] ÷ planted[reference]
 PLAN = {"Basic": 1.6, "Pro": 1.0, "Enterprise": 0.6}
 TOUCH = {"tech": 1.3, "low": 1.0, "high": 0.8}
 CHANNEL = {"inbound": 1.0, "outbound": 1.3, "partner": 0.9}
@@ -58,6 +59,24 @@ def test_fixed_cox_covers_planted_baseline_ratios(fixed_world):
     data, ds = fixed_world
     res = sv.cox_drivers(ds, FIXED)
     _check_baseline(res, data.truth, max_width=0.75)  # log-scale width: HR intervals within ×2.1
+    # with the generator's own references, each interval covers the planted ratio itself
+    refs = data.truth["references"]
+    given = sv.cox_drivers(ds, FIXED, references=refs, ph_check=False)
+    assert given.references == {k: refs[k] for k in ("plan", "touch_model", "acquisition_channel")}
+    h = data.truth["hazard_ratios"]
+    hr = given.hazard_ratios.set_index(["covariate", "level"])
+    for (cov, level), want in {("plan", "Basic"): h["plan"]["Basic"], ("plan", "Enterprise"): h["plan"]["Enterprise"],
+                               ("touch_model", "tech"): h["touch_model"]["tech"], ("touch_model", "high"): h["touch_model"]["high"],
+                               ("acquisition_channel", "outbound"): h["acquisition_channel"]["outbound"],
+                               ("acquisition_channel", "partner"): h["acquisition_channel"]["partner"]}.items():
+        r = hr.loc[(cov, level)]
+        assert r["reference"] == refs[cov] and r["lower"] <= want <= r["upper"], (cov, level, r["hr"], want)
+
+
+def _references_used(res) -> dict:
+    hr = res.hazard_ratios
+    cat = hr[hr["covariate"].isin(["plan", "touch_model", "acquisition_channel"])]
+    return cat.groupby("covariate")["reference"].agg(lambda r: set(r)).to_dict()
 
 
 def test_time_varying_model_covers_planted_effects(full_world):
@@ -76,6 +95,15 @@ def test_time_varying_model_covers_planted_effects(full_world):
         assert np.log(r["upper"]) - np.log(r["lower"]) < 0.55, key
     _check_baseline(res, data.truth, max_width=0.9)
     assert "time-varying" in res.design
+    # one reference level per attribute, the same in the fixed and the time-varying model (customer-months
+    # would make "low" touch the most common level; customers make it "tech")
+    fixed = sv.cox_drivers(ds, FIXED, ph_check=False)
+    assert res.references == fixed.references == {"plan": "Basic", "touch_model": "tech", "acquisition_channel": "inbound"}
+    assert _references_used(res) == _references_used(fixed) == {k: {v} for k, v in fixed.references.items()}
+    refs = data.truth["references"]
+    both = [sv.time_varying_drivers(ds, FIXED, references=refs), sv.cox_drivers(ds, FIXED, references=refs, ph_check=False)]
+    assert _references_used(both[0]) == _references_used(both[1]) == {
+        "plan": {"Pro"}, "touch_model": {"low"}, "acquisition_channel": {"inbound"}}
 
 
 @pytest.fixture(scope="module")
