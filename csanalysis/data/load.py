@@ -59,7 +59,7 @@ class _Source:
         self._labels = getattr(self, "_labels", {})
         if self.kind != "folder":
             table_name = tmap.file or name
-            if table_name not in self.con.list_tables():
+            if table_name not in _table_names(self.con):
                 return None
             self._labels[name] = f"table {table_name}"
             return self.con.table(table_name)
@@ -314,6 +314,18 @@ def _scalar(expr, default):
     """A scalar query's value, ``default`` for an empty aggregate (DuckDB gives None, Spark NaN)."""
     v = expr.execute()
     return default if v is None or pd.isna(v) else v
+
+
+def _table_names(con) -> list[str]:
+    """Tables of a backend. ibis 12's DuckDB ``list_tables`` calls ``fetch_arrow_table`` on the connection, which
+    duckdb 2 removed: read DuckDB's catalogue directly there."""
+    try:
+        return con.list_tables()
+    except AttributeError:
+        if getattr(con, "name", "") != "duckdb":
+            raise
+        rows = con.raw_sql("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+        return [r[0] for r in rows.fetchall()]
 
 
 def load_dataset(
