@@ -490,9 +490,10 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     Attributes fixed at signup may be added (``fixed``), coded against the same reference levels as
     :func:`cox_drivers` (:func:`reference_levels`: given, or the most common level among customers).
 
-    Sampling rule at large N: when the customer-month rows exceed ``max_rows``, every churner's rows are kept
-    and a random share of the other customers' rows (whole customers), weighted by the inverse share; the
-    result's ``design`` says so.
+    Sampling rule at large N: when the customer-month rows exceed ``max_rows``, a random share of whole customers
+    (max_rows ÷ rows, drawn independently of churn) is fitted, unweighted; the result's ``design`` says so.
+    (Keeping every churner with inverse-probability weights would need a robust variance, which lifelines'
+    CoxTimeVaryingFitter does not have: ``robust=True`` raises NotImplementedError.)
     """
     from lifelines import CoxTimeVaryingFitter
 
@@ -510,21 +511,18 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     df["falling_usage"] = pm["falling_usage"].to_numpy()
     df = pd.concat([df, X.set_index(df.index)], axis=1)
     design = "start–stop time-varying covariates (CoxTimeVaryingFitter), first spells"
-    weights = None
     if len(df) > max_rows:
-        churners = df.loc[df["event"] == 1, "id"].unique()
-        others = np.setdiff1d(df["id"].unique(), churners)
-        share = max((max_rows - df["id"].isin(churners).sum()) / max(len(df) - df["id"].isin(churners).sum(), 1), 0.01)
-        keep = np.random.default_rng(seed).random(len(others)) < share
-        chosen = set(churners) | set(others[keep])
-        df = df[df["id"].isin(chosen)].copy()
-        df["w"] = np.where(df["id"].isin(set(churners)), 1.0, 1.0 / share)
-        weights = "w"
-        design += (f"; sampling rule: all churners and {share:.1%} of the other customers (whole histories), "
-                   "weighted by the inverse share")
+        # lifelines' CoxTimeVaryingFitter has no robust (sandwich) variance, which inverse-probability weights
+        # (all churners + a share of the others) would need; a random share of whole customers, drawn
+        # independently of churn, keeps the partial likelihood and its model-based intervals valid unweighted
+        ids = df["id"].unique()
+        share = max_rows / len(df)
+        keep = ids[np.random.default_rng(seed).random(len(ids)) < share]
+        df = df[df["id"].isin(set(keep))]
+        design += (f"; sampling rule: a random {share:.1%} of customers (whole histories, drawn independently of "
+                   f"churn, so unweighted), {len(keep):,} of {len(ids):,}")
     fitter = CoxTimeVaryingFitter(alpha=alpha)
-    fitter.fit(df, id_col="id", event_col="event", start_col="start", stop_col="stop", weights_col=weights,
-               robust=weights is not None)
+    fitter.fit(df, id_col="id", event_col="event", start_col="start", stop_col="stop")
     s = fitter.summary
     labels = {"failed_payment": ("failed payment", "in the month", "no failed payment"),
               "nps_detractor": ("latest NPS", "detractor", "promoter"), "nps_passive": ("latest NPS", "passive", "promoter"),

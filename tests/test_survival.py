@@ -215,3 +215,14 @@ def test_cluster_bootstrap_resamples_customers_not_spells():
     assert width == pytest.approx(gw1[1] - gw1[0], rel=0.2)
     assert (gw2[1] - gw2[0]) == pytest.approx((gw1[1] - gw1[0]) / np.sqrt(2), rel=0.05)
     assert (gw2[1] - gw2[0]) < 0.8 * width
+
+
+def test_stratified_refit_drops_the_violating_attribute_and_keeps_the_others():
+    def hazard(x, z, m):
+        return 0.03 * np.where((x == "b") & (m <= 6), 3.0, 1.0) * np.where(z == "v", 1.5, 1.0)
+
+    w = _world(8000, hazard, seed=5)
+    r = sv.cox_drivers(w, ["x", "z"], strata=["x"], references={"z": "u"})
+    assert list(r.hazard_ratios["term"]) == ["z=v"] and r.references == {"z": "u"}
+    row = r.hazard_ratios.iloc[0]
+    assert row["lower"] <= 1.5 <= row["upper"] and r.ph_violations.empty

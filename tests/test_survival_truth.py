@@ -144,3 +144,18 @@ def test_rmst_standard_error_matches_the_sample_mean_without_censoring():
     kmf = KaplanMeierFitter().fit(t, np.ones_like(t))
     clipped = np.minimum(t, 24)
     assert sv._rmst_se(kmf, 24) == pytest.approx(clipped.std(ddof=0) / np.sqrt(len(t)), rel=1e-6)
+
+
+def test_time_varying_sampling_rule_at_large_n(full_world):
+    """Above ``max_rows`` customer-months, a random share of whole customers is fitted (this path used to crash:
+    lifelines' time-varying fitter has no robust variance for weights): the design says so and the intervals
+    still cover the planted effects."""
+    data, ds = full_world
+    res = sv.time_varying_drivers(ds, FIXED, max_rows=120_000, alpha=0.005)
+    assert "sampling rule: a random" in res.design
+    assert 0.3 * ds.spells["customer_id"].nunique() < res.n < 0.7 * ds.spells["customer_id"].nunique()
+    h = data.truth["hazard_ratios"]
+    hr = res.hazard_ratios.set_index(["covariate", "level"])
+    for key, v in {("failed payment", "in the month"): h["failed_payment"], ("latest NPS", "detractor"): h["nps_detractor"],
+                   ("usage", "falling"): h["falling_usage"]}.items():
+        assert hr.loc[key, "lower"] <= v <= hr.loc[key, "upper"], (key, hr.loc[key, "hr"], v)
