@@ -70,9 +70,17 @@ def program_effect(ds: Dataset, program_start, *, slope_change: bool = False, te
                    min_pre_months: int = MIN_PRE_MONTHS, alpha: float = 0.05, n_draws: int = 1000,
                    seed: int = 0) -> ProgramEffect:
     """Discrete-time hazard estimate of the program's effect on monthly churn (see the module docstring)."""
+    return effect_from_person_months(person_months(ds), program_start, slope_change=slope_change, tenure_df=tenure_df,
+                                     min_pre_months=min_pre_months, alpha=alpha, n_draws=n_draws, seed=seed)
+
+
+def effect_from_person_months(pm: pd.DataFrame, program_start, *, slope_change: bool = False, tenure_df: int = 4,
+                              min_pre_months: int = MIN_PRE_MONTHS, alpha: float = 0.05, n_draws: int = 1000,
+                              seed: int = 0) -> ProgramEffect:
+    """:func:`program_effect` on customer-months already at hand (``customer_id``, ``month`` as a month index,
+    ``tenure``, ``churn``: :func:`csanalysis.survival.person_months`)."""
     start = pd.Timestamp(program_start).to_period("M").to_timestamp()
     ps = start.year * 12 + start.month - 1
-    pm = person_months(ds)
     pre_months = int(pm.loc[pm["month"] < ps, "month"].nunique())
     post_months = int(pm.loc[pm["month"] >= ps, "month"].nunique())
     if pre_months < min_pre_months:
@@ -120,10 +128,14 @@ def program_effect(ds: Dataset, program_start, *, slope_change: bool = False, te
 def naive_before_after(ds: Dataset, program_start) -> dict:
     """The comparison that misleads: mean monthly churn after vs before (two-proportion z-test), ignoring tenure
     and trend. Shown beside the model to make the point."""
+    return naive_from_person_months(person_months(ds), program_start)
+
+
+def naive_from_person_months(pm: pd.DataFrame, program_start) -> dict:
+    """:func:`naive_before_after` on customer-months already at hand."""
     from statsmodels.stats.proportion import proportions_ztest
 
     ps = _midx(pd.Timestamp(program_start))
-    pm = person_months(ds)
     pre, post = pm[pm["month"] < ps], pm[pm["month"] >= ps]
     counts = np.array([post["churn"].sum(), pre["churn"].sum()])
     nobs = np.array([len(post), len(pre)])
