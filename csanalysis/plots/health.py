@@ -118,3 +118,26 @@ def plot_band_rates(rates: pd.DataFrame, col: str, ax=None, *, labels: dict | No
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, None))
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     return ax
+
+
+def plot_band_mix(current: pd.DataFrame, ax=None, *, labels: dict | None = None, title: str = "", xlabel: str = "",
+                  order=("good", "average", "poor"), account_label: str = "accounts", mrr_label: str = "MRR"):
+    """Accounts paying at the scoring date by scorecard band: share of accounts and share of MRR side by side."""
+    labels = labels or {}
+    ax = _ax(ax, figsize=(7, 3.2))
+    band = current["scorecard_band"].astype(str)
+    n = band.value_counts(normalize=True).reindex(order, fill_value=0.0)
+    mrr = current.groupby(band)["mrr"].sum().reindex(order, fill_value=0.0)
+    mrr = mrr / mrr.sum() if mrr.sum() > 0 else mrr
+    y = np.arange(len(order))[::-1]
+    ax.barh(y + 0.2, n.to_numpy(), height=0.38, color="C0", label=account_label)
+    ax.barh(y - 0.2, mrr.to_numpy(), height=0.38, color="C1", label=mrr_label)
+    for yi, a, m in zip(y, n.to_numpy(), mrr.to_numpy()):
+        ax.annotate(f"{100 * a:.0f}%", (a, yi + 0.2), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+        ax.annotate(f"{100 * m:.0f}%", (m, yi - 0.2), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+    ax.set_yticks(y, [labels.get(b, b) for b in order])
+    ax.set_xlim(0, 1.08)
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set(title=title, xlabel=xlabel)
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
