@@ -101,3 +101,28 @@ def test_duckdb_database_file_loads_like_the_folder(tmp_path):
     b = cs.load_dataset(FIX / "cohort10", as_of="2024-06-30")
     pd.testing.assert_frame_equal(a.panel, b.panel)
     pd.testing.assert_frame_equal(a.spells, b.spells)
+
+
+def test_optional_tables_are_built_on_first_use_and_checked_at_load(tmp_path):
+    """Usage, payments and CS activities are aggregated only when read (a cohort stage does not pay for them);
+    their checks still run at load: a gap of more than a month in usage is reported then, counted by hand."""
+    import shutil
+
+    shutil.copytree(FIX / "cohort10", tmp_path / "d")
+    (tmp_path / "d" / "usage.csv").write_text(
+        "customer_id,date,logins\n"
+        "A,2024-01-05,3\nA,2024-01-20,2\nA,2024-04-02,1\n"  # A: January, then April (one gap)
+        "B,2024-01-03,1\nB,2024-02-03,1\nB,2024-03-03,0\n")  # B: no gap
+    (tmp_path / "d" / "payments.csv").write_text("customer_id,date,status\nA,2024-01-01,failed\nA,2024-01-02,succeeded\n")
+    ds = cs.load_dataset(tmp_path / "d", as_of="2024-06-30")
+    assert ds.pending() == ["usage", "payments"] and ds.has("usage") and not ds.has("cs_activities")
+    gap = [f for f in ds.report.findings if f.table == "usage" and "gaps" in f.message]
+    assert len(gap) == 1 and gap[0].n_rows == 1 and gap[0].examples == ["A"]
+    cohort = co.retention_matrix(ds)
+    assert ds.pending() == ["usage", "payments"] and len(cohort)  # still not built
+    u = ds.usage
+    assert ds.pending() == ["payments"]
+    assert u.set_index(["customer_id", "month"])["logins"].to_dict() == {
+        ("A", pd.Timestamp("2024-01-01")): 5, ("A", pd.Timestamp("2024-04-01")): 1,
+        ("B", pd.Timestamp("2024-01-01")): 1, ("B", pd.Timestamp("2024-02-01")): 1, ("B", pd.Timestamp("2024-03-01")): 0}
+    assert ds.payments[["failed", "succeeded"]].sum().tolist() == [1, 1] and ds.pending() == []

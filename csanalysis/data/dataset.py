@@ -11,6 +11,19 @@ from .mapping import Settings
 from .validation import ValidationReport
 
 
+class Lazy:
+    """A table built on first use: the large optional tables (usage, payments, CS activities) are aggregated in
+    the engine only when an analysis reads them, so a cohort or MRR stage does not pay for them."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build):
+        self.build = build
+
+
+LAZY_TABLES = ("usage", "payments", "cs_activities")
+
+
 @dataclass
 class Dataset:
     """What :func:`csanalysis.load_dataset` returns.
@@ -45,6 +58,23 @@ class Dataset:
     cache_key: str | None = field(default=None, repr=False)  # set when read from a report run's cache
     _date_ranges: dict | None = field(default=None, repr=False)
 
+    def __getattribute__(self, name):
+        value = object.__getattribute__(self, name)
+        if type(value) is Lazy:
+            value = value.build()
+            object.__setattr__(self, name, value)
+        return value
+
+    def materialise(self) -> "Dataset":
+        """Build every table still pending (see :class:`Lazy`)."""
+        for name in LAZY_TABLES:
+            getattr(self, name)
+        return self
+
+    def pending(self) -> list[str]:
+        """Optional tables present in the source but not built yet."""
+        return [n for n in LAZY_TABLES if type(self.__dict__.get(n)) is Lazy]
+
     @property
     def as_of(self) -> dt.date:
         return self.settings.as_of
@@ -54,8 +84,9 @@ class Dataset:
         return pd.Timestamp(self.settings.data_start) if self.settings.data_start else self.spells["start"].min()
 
     def has(self, table: str) -> bool:
-        """True when an optional table is present (analyses that need it say they are skipped otherwise)."""
-        return getattr(self, table, None) is not None
+        """True when an optional table is present (analyses that need it say they are skipped otherwise); does
+        not build a pending table."""
+        return self.__dict__.get(table) is not None
 
     def date_ranges(self) -> dict[str, tuple]:
         """First and last date (``date`` or ``month`` column) of each raw table, computed in the engine once."""

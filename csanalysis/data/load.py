@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pandas as pd
 from ibis import _
 
 from . import spells as sp
+from .dataset import Lazy
 from .mapping import Mapping, MappingError, Settings, TableMapping, load_mapping
 from .schema import LAYOUTS, PANEL_SCHEMA, PAYMENT_STATUSES, REVENUE_KINDS, SPELLS_SCHEMA, TABLES, TableSpec
 from .validation import DataValidationError, ValidationReport
@@ -577,14 +579,17 @@ class _Builder:
             "spells": SPELLS_SCHEMA.validate(sp.spells_to_pandas(spells.execute())),
         }
         out["customers"] = self._customers(customers)
-        out["usage"] = self._usage(as_of_m)
+        # the large optional tables are aggregated when first read (Dataset.Lazy); their checks run now, in the engine
+        out["usage"] = Lazy(partial(self._usage, as_of_m)) if "usage" in self.t else None
         out["nps"] = self.t["nps"].order_by(["customer_id", "date"]).execute() if "nps" in self.t else None
-        out["payments"] = self._monthly_counts("payments", "status", as_of_m)
-        out["cs_activities"] = self._monthly_counts("cs_activities", "activity", as_of_m)
+        out["payments"] = (Lazy(partial(self._monthly_counts, "payments", "status", as_of_m))
+                           if "payments" in self.t else None)
+        out["cs_activities"] = (Lazy(partial(self._monthly_counts, "cs_activities", "activity", as_of_m))
+                                if "cs_activities" in self.t else None)
         out["cs_costs"] = self.t["cs_costs"].order_by("month").execute() if "cs_costs" in self.t else None
         out["attributes"] = self.t["customer_attributes"].execute() if "customer_attributes" in self.t else None
         out["as_of_month"] = sp.index_to_month(as_of_m)
-        self._warnings(out)
+        self._warnings(out, as_of_m)
         return out
 
     def _customers(self, customers) -> pd.DataFrame:
@@ -626,21 +631,22 @@ class _Builder:
         df.insert(1, "month", sp.index_to_month(df.pop("m")))
         return df
 
-    def _warnings(self, out: dict) -> None:
+    def _warnings(self, out: dict, as_of_m: int) -> None:
         customers, spells = out["customers"], out["spells"]
         no_rev = int((~customers["customer_id"].isin(spells["customer_id"])).sum())
         if no_rev:
             self.report.add("warning", "customers", f"{no_rev:,} customers have no paid month up to as_of",
                             n_rows=no_rev, examples=customers.loc[~customers["customer_id"].isin(spells["customer_id"]), "customer_id"].head(N_EXAMPLES).tolist())
-        if out["usage"] is not None:
-            u = out["usage"]
-            midx = u["month"].dt.year * 12 + u["month"].dt.month
-            gap = midx.groupby(u["customer_id"], sort=False).diff() > 1
-            n_gap = int(gap.sum())
+        if "usage" in self.t:
+            u = self.t["usage"]
+            cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m).distinct()
+            prev = cm.m.lag().over(ibis.window(group_by=cm.customer_id, order_by=cm.m))
+            gaps = cm.mutate(prev=prev).filter(_.m - _.prev > 1)
+            n_gap = self._count(gaps)
             if n_gap:
                 self.report.add("warning", "usage", f"{n_gap:,} gaps of more than a month with no usage rows "
                                 "(months without rows count as no activity)", n_rows=n_gap,
-                                examples=u.loc[gap, "customer_id"].head(N_EXAMPLES).tolist())
+                                examples=gaps.order_by(["customer_id", "m"]).select("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist())
         if out["nps"] is not None and len(out["nps"]):
             nps = out["nps"]
             m = pd.to_datetime(nps["date"]).dt.to_period("M").dt.to_timestamp()
