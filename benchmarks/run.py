@@ -28,6 +28,8 @@ STAGES = {
     "mrr_movements": ("pandas", "duckdb", "csanalysis"),
     "km_by_segment": ("csanalysis",),
     "cox_fit": ("csanalysis",),
+    "nps_models": ("csanalysis",),
+    "health_eval": ("csanalysis",),
     "report_suite": ("csanalysis",),
 }
 
@@ -92,6 +94,16 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
 
             cox = survival.cox_drivers(ds, ["plan", "touch_model", "seats", "acquisition_channel"])
             check = {"concordance": round(float(cox.concordance), 4)}
+        elif stage == "nps_models":
+            from csanalysis import nps
+
+            r = nps.nps_revenue(ds, segment="plan")
+            check = {"primary": r.metrics()["primary_test"]["estimate"]}
+        elif stage == "health_eval":
+            from csanalysis import health
+
+            r = health.churn_risk(ds, true_prob=health.load_true_probabilities(folder))
+            check = {"auc_model": round(float(r.evaluations["model"].auc["estimate"]), 4)}
         elif stage == "report_suite":
             from csanalysis.report.run import run_report
 

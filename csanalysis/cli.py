@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -106,6 +107,8 @@ def report(
     timeout: int = typer.Option(900, help="Execution timeout per cell, seconds."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Replace customer ids by keyed pseudonyms "
                                       "(HMAC; key from CSANALYSIS_PSEUDONYM_KEY or ~/.config/csanalysis/pseudonym.key)."),
+    jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", help="Notebooks run at once (each in its own "
+                             "kernel, holding the data in memory); default: up to two, as cores allow."),
 ):
     """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/."""
     from .report.run import run_report
@@ -114,7 +117,7 @@ def report(
     with _exit_codes():
         result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
                             params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout,
-                            pseudonymise=pseudonymise)
+                            pseudonymise=pseudonymise, jobs=jobs)
     typer.echo(f"published {result.folder}")
     for nb, info in result.notebooks.items():
         typer.echo(f"  {nb}: {info['status']} in {info.get('seconds')} s → {result.folder / nb / (nb + '.html')}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,9 @@ def test_bad_data_fails_before_any_notebook(tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
-def test_failing_notebook_publishes_nothing_and_keeps_latest(tiny, tmp_path, monkeypatch):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_failing_notebook_publishes_nothing_and_keeps_latest(tiny, tmp_path, monkeypatch, jobs):
+    """One notebook at a time, and two at once in worker processes: a failure publishes nothing."""
     out = tmp_path / "reports"
     good = run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
     nbdir = tmp_path / "nbs"
@@ -93,9 +96,10 @@ def test_failing_notebook_publishes_nothing_and_keeps_latest(tiny, tmp_path, mon
     nb = nbformat.read(ROOT / "notebooks" / "00_data_overview.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('boom in the last cell')"))
     nbformat.write(nb, nbdir / "00_data_overview.ipynb")
+    shutil.copy(ROOT / "notebooks" / "01_cohort_retention.ipynb", nbdir)
     monkeypatch.setattr(runmod, "notebooks_dir", lambda: nbdir)
     with pytest.raises(NotebookFailed, match="boom in the last cell"):
-        run_report(data=tiny, as_of="2024-04-30", out=out)
+        run_report(data=tiny, as_of="2024-04-30", out=out, jobs=jobs)
     assert (out / "latest").resolve() == (out / good.run_id).resolve()
     assert [p.name for p in runmod.runs(out)] == [good.run_id]
     failed = list((out / "failed").iterdir())

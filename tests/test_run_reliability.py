@@ -131,6 +131,16 @@ def test_same_inputs_give_identical_metrics(tmp_path):
     assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes()
 
 
+def test_notebooks_run_two_at_a_time_give_the_same_reports(tmp_path):
+    names = ["00_data_overview", "01_cohort_retention", "02_churn_survival"]
+    a = run_report(names, data=FIX, as_of="2024-06-15", out=tmp_path / "a")
+    b = run_report(names, data=FIX, as_of="2024-06-15", out=tmp_path / "b", jobs=2)
+    assert [b.notebooks[n]["status"] for n in names] == ["succeeded"] * 3
+    for n in names:
+        assert (a.folder / n / "metrics.json").read_bytes() == (b.folder / n / "metrics.json").read_bytes()
+        assert (b.folder / n / f"{n}.html").is_file()
+
+
 def test_keep_prunes_old_runs_but_never_latest(tmp_path):
     out = tmp_path / "reports"
     for i in range(3):

@@ -177,8 +177,12 @@ def run_report(
     names: list[str] | None = None, *, data: str | Path, mapping: str | None = None, as_of: str | None = None,
     params: dict[str, Any] | None = None, lang: str = "en", out: str | Path = "reports", keep: int | None = None,
     timeout: int = 900, progress: bool | None = None, run_id: str | None = None, pseudonymise: bool = False,
+    jobs: int = 1,
 ) -> RunResult:
     """Run the named notebooks (default: all) on one data source and publish them as one run (see module doc).
+
+    ``jobs`` notebooks run at once, each in its own kernel (the machine's cores; every kernel holds the run's
+    Dataset in memory). The first failure stops the notebooks not yet started.
 
     ``pseudonymise`` replaces customer identifiers by keyed HMAC pseudonyms in everything the run writes
     (HTML, CSV, executed notebooks); the key stays outside the reports (data/pseudonym.py).
@@ -212,8 +216,10 @@ def run_report(
             ds.date_ranges()
             cache.save(ds, cache_root / key)
         cache.prune(cache_root, {key})
+        if jobs < 1:
+            raise ParameterError(f"--jobs {jobs}: at least one notebook must run at a time")
         return _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id,
-                    key, pseudonymise)
+                    key, pseudonymise, jobs)
     finally:
         for k, v in env_before.items():
             if v is None:
@@ -222,8 +228,38 @@ def run_report(
                 os.environ[k] = v
 
 
+def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progress: bool, lang: str,
+                  definitions: str, prev: dict | None, footer: str) -> dict:
+    """Execute one notebook, check its metrics and render its HTML (in the runner or in a worker process)."""
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=nb_params, kernel_name=KERNEL,
+                            cwd=str(path.parent), progress_bar=progress, execution_timeout=timeout,
+                            log_output=False, request_save_on_cell_execute=False)
+        metrics_path = nb_dir / "metrics.json"
+        if not metrics_path.is_file():
+            raise extras.MetricsSchemaError(f"{path.stem} wrote no metrics.json")
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        extras.check_metrics(path.stem, metrics)
+        i18n.set_language(lang)
+        sections = [definitions]
+        if prev is not None:
+            rows = extras.changes(prev["metrics"], metrics)
+            (nb_dir / "changes.json").write_text(json.dumps({"previous_run": prev["run_id"], "changes": rows},
+                                                            indent=2) + "\n", encoding="utf-8")
+            sections.insert(0, extras.changes_html(rows, prev["run_id"], prev["as_of"]))
+        notebook_to_html(nb_dir / path.name, nb_dir / f"{path.stem}.html", title=path.stem, footer=footer,
+                         sections=sections)
+        return {"status": "succeeded", "seconds": round(time.time() - t0, 1)}
+    except pm.PapermillExecutionError as exc:
+        return {"status": "failed", "seconds": round(time.time() - t0, 1), "cell": exc.exec_count,
+                "error": f"{exc.ename}: {exc.evalue}"}
+    except Exception as exc:  # noqa: BLE001 - a kernel or render failure is a failed run, never half-published
+        return {"status": "failed", "seconds": round(time.time() - t0, 1), "error": f"{type(exc).__name__}: {exc}"}
+
+
 def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
-         pseudonymise) -> RunResult:
+         pseudonymise, jobs: int = 1) -> RunResult:
     tmp = out / f".tmp-{run_id}"
     tmp.mkdir(parents=True)
     progress = sys.stderr.isatty() if progress is None else progress
@@ -235,44 +271,47 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
         "package_version": __import__("csanalysis").__version__, "git_commit": _git_commit(), "notebooks": {},
     }
     status = "succeeded"
+    i18n.set_language(lang)
+    definitions = extras.definitions_html(ds)
+    jobs = max(1, min(jobs, len(paths)))
+    work = []
     for path in paths:
         nb_dir = tmp / path.stem
         nb_dir.mkdir()
         nb_params = {"data": str(data), "mapping": mapping, "as_of": as_of, "output_dir": str(nb_dir), "lang": lang,
                      **typed[path]}
-        t0 = time.time()
-        log.info("running %s", path.stem)
-        entry = {"status": "running", "parameters": nb_params}
-        manifest["notebooks"][path.stem] = entry
-        try:
-            pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=nb_params, kernel_name=KERNEL,
-                                cwd=str(path.parent), progress_bar=progress, execution_timeout=timeout,
-                                log_output=False, request_save_on_cell_execute=False)
-            metrics_path = nb_dir / "metrics.json"
-            if not metrics_path.is_file():
-                raise extras.MetricsSchemaError(f"{path.stem} wrote no metrics.json")
-            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-            extras.check_metrics(path.stem, metrics)
-            i18n.set_language(lang)
-            sections = [extras.definitions_html(ds)]
-            prev = _previous(out, path.stem, data, typed[path])
-            if prev is not None:
-                rows = extras.changes(prev["metrics"], metrics)
-                (nb_dir / "changes.json").write_text(json.dumps({"previous_run": prev["run_id"], "changes": rows},
-                                                                indent=2) + "\n", encoding="utf-8")
-                sections.insert(0, extras.changes_html(rows, prev["run_id"], prev["as_of"]))
-            notebook_to_html(nb_dir / path.name, nb_dir / f"{path.stem}.html", title=path.stem,
-                             footer=_footer(manifest), sections=sections)
-            entry.update(status="succeeded", seconds=round(time.time() - t0, 1))
-        except pm.PapermillExecutionError as exc:
-            entry.update(status="failed", seconds=round(time.time() - t0, 1), cell=exc.exec_count,
-                         error=f"{exc.ename}: {exc.evalue}")
-            status = "failed"
-            break
-        except Exception as exc:  # noqa: BLE001 - a kernel or render failure is a failed run, never half-published
-            entry.update(status="failed", seconds=round(time.time() - t0, 1), error=f"{type(exc).__name__}: {exc}")
-            status = "failed"
-            break
+        manifest["notebooks"][path.stem] = {"status": "pending", "parameters": nb_params}
+        work.append((path, nb_dir, nb_params, timeout, progress and jobs == 1, lang, definitions,
+                     _previous(out, path.stem, data, typed[path]), _footer(manifest)))
+    if jobs == 1:
+        for args in work:
+            log.info("running %s", args[0].stem)
+            manifest["notebooks"][args[0].stem].update(_notebook_job(*args))
+            if manifest["notebooks"][args[0].stem]["status"] == "failed":
+                status = "failed"
+                break
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        log.info("running %d notebooks, %d at a time", len(work), jobs)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_notebook_job, *args): args[0].stem for args in work}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    name = futures[f]
+                    res = f.result() if not f.cancelled() else {"status": "not run"}
+                    manifest["notebooks"][name].update(res)
+                    log.info("%s: %s in %s s", name, res["status"], res.get("seconds"))
+                    if res["status"] == "failed" and status != "failed":
+                        status = "failed"
+                        for g in pending:
+                            g.cancel()
+    for entry in manifest["notebooks"].values():
+        if entry["status"] == "pending":
+            entry["status"] = "not run"
     manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     manifest["status"] = status
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
