@@ -623,12 +623,20 @@ def true_probability(frame: pd.DataFrame, churn_prob: pd.DataFrame, horizon: int
 # ============================================================================ judged on the future
 
 
+BOOT_CELLS = 20_000_000  # replicates × rows held in each temporary of the bootstrap
+
+
 def _cluster_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """B × n bootstrap weights: accounts drawn with replacement, every row of a drawn account counted as often."""
     codes, uniq = pd.factorize(groups)
     k = len(uniq)
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(np.float32)
+    counts = np.empty((n_boot, k), dtype=np.float32)
+    step = max(1, BOOT_CELLS // max(k, 1))
+    for i in range(0, n_boot, step):  # k draws with replacement per replicate, counted with one bincount
+        b = min(step, n_boot - i)
+        draws = rng.integers(0, k, size=(b, k)) + (np.arange(b) * k)[:, None]
+        counts[i:i + b] = np.bincount(draws.ravel(), minlength=b * k).reshape(b, k)
     return counts[:, codes]
 
 
@@ -728,29 +736,38 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     groups = frame["customer_id"].to_numpy()
     W = _cluster_weights(groups, n_boot, seed) if weights is None else weights
     one = np.ones((1, len(y)), dtype=np.float32)
-    auc_b = _auc_w(rank, y, W)
     auc = _auc_w(rank, y, one)[0]
-    inc1, incB = _top_share(rank, one, 0.1), _top_share(rank, W, 0.1)
-    rate1, rateB = y.mean(), (W * y).sum(1) / W.sum(1)
+    inc1 = _top_share(rank, one, 0.1)
+    rate1 = y.mean()
     top1 = (inc1 * y).sum(1) / inc1.sum(1)
-    topB = (incB * y).sum(1) / incB.sum(1)
     cap1 = (inc1 * y).sum(1) / max(y.sum(), 1e-12)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        capB = (incB * y).sum(1) / (W * y).sum(1)
     # precision at capacity: the top N of each scoring date (ties broken by MRR at stake)
     sel = _top_n(frame.assign(_r=rank), "_r", capacity, by=["m", *_capacity_groups(frame, capacity_by)])
-    ys, Ws = y[sel], W[:, sel]
+    ys = y[sel]
     prec = ys.mean() if len(ys) else np.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precB = (Ws * ys).sum(1) / Ws.sum(1)
     # calibration table: bins of the predicted probability (equal counts)
     edges = np.unique(np.quantile(prob, np.linspace(0, 1, bins + 1)))
     b = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, max(len(edges) - 2, 0))
     onehot = np.zeros((len(y), b.max() + 1), dtype=np.float32)
     onehot[np.arange(len(y)), b] = 1
-    nB, eB = W @ onehot, (W * y) @ onehot
-    with np.errstate(invalid="ignore", divide="ignore"):
-        obsB = eB / nB
+    # the bootstrap replicates, a block of rows at a time (the temporaries are replicates × rows)
+    parts = {k: [] for k in ("auc", "rate", "top", "cap", "prec", "obs")}
+    step = max(1, BOOT_CELLS // max(len(y), 1))
+    for i in range(0, W.shape[0], step):
+        Wc = W[i:i + step]
+        parts["auc"].append(_auc_w(rank, y, Wc))
+        incB = _top_share(rank, Wc, 0.1)
+        wy = (Wc * y).sum(1)
+        parts["rate"].append(wy / Wc.sum(1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            parts["top"].append((incB * y).sum(1) / incB.sum(1))
+            parts["cap"].append((incB * y).sum(1) / wy)
+            Ws = Wc[:, sel]
+            parts["prec"].append((Ws * ys).sum(1) / Ws.sum(1))
+            parts["obs"].append(((Wc * y) @ onehot) / (Wc @ onehot))
+        del incB
+    auc_b, rateB, topB, capB, precB = (np.concatenate(parts[k]) for k in ("auc", "rate", "top", "cap", "prec"))
+    obsB = np.concatenate(parts["obs"], axis=0)
     cal = []
     for k in range(onehot.shape[1]):
         m = b == k
