@@ -295,7 +295,10 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         log.info("running %d notebooks, %d at a time", len(work), jobs)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(work), unit="notebook", desc="notebooks", disable=not progress)  # terminal only
+        with bar, ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(_notebook_job, *args): args[0].stem for args in work}
             pending = set(futures)
             while pending:
@@ -304,6 +307,7 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
                     name = futures[f]
                     res = f.result() if not f.cancelled() else {"status": "not run"}
                     manifest["notebooks"][name].update(res)
+                    bar.update(1)
                     log.info("%s: %s in %s s", name, res["status"], res.get("seconds"))
                     if res["status"] == "failed" and status != "failed":
                         status = "failed"
