@@ -128,3 +128,14 @@ def test_every_notebook_declares_runner_parameters_papermill_can_read():
         assert list(inspected) == assigned, path.name
         assert set(runmod.RUNNER_PARAMS) <= set(inspected), path.name
         assert all(p["help"] for p in inspected.values()), f"{path.name}: every parameter needs a description"
+
+
+def test_params_file_example_in_the_readme_is_accepted_by_every_notebook():
+    import yaml
+
+    params = yaml.safe_load((ROOT / "examples" / "monthly_by_touch_model.yaml").read_text())
+    typed = runmod.check_parameters(runmod.discover(), params)
+    by_name = {p.stem: v for p, v in typed.items()}
+    assert by_name["02_churn_survival"]["segment"] == "touch_model"
+    assert by_name["04_churn_risk"] == {"horizon_months": 3, "capacity": 25, "capacity_by": "team"}
+    assert "examples/monthly_by_touch_model.yaml" in (ROOT / "README.md").read_text()
