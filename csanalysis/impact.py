@@ -249,7 +249,9 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
         return pd.DataFrame(kept).groupby(d["month"].to_numpy()).sum()
 
     point = retained_for(np.array([params["post"]]))
-    sims = retained_for(effect.draws[:200])
+    draws = effect.draws[:200]
+    step = max(1, 20_000_000 // max(len(d), 1))  # draws per block: the temporaries are rows × draws
+    sims = pd.concat([retained_for(draws[i:i + step]) for i in range(0, len(draws), step)], axis=1)
     months = point.index.to_numpy()
     cost = costs.assign(month=_midx(pd.to_datetime(costs["month"]))).groupby("month")["cost"].sum().reindex(months, fill_value=0.0)
     profit = point.iloc[:, 0].to_numpy() * gm
