@@ -381,6 +381,42 @@ def _hr_sentence(cov, level, ref, hr, lo, hi, alpha) -> str:
             f"(hazard ratio {hr:.2f}, {pct} CI {lo:.2f}–{hi:.2f})")
 
 
+TV_LABELS = {"failed_payment": ("failed payment", "in the month", "no failed payment"),
+             "nps_detractor": ("latest NPS", "detractor", "promoter"), "nps_passive": ("latest NPS", "passive", "promoter"),
+             "nps_none": ("latest NPS", "no response yet", "promoter"),
+             "falling_usage": ("usage", "falling", "steady or rising")}
+
+
+def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 0.05) -> list[str]:
+    """The hazard-ratio sentences of a :class:`CoxResult` table in the report's language: ``translate(key,
+    **values)`` with keys ``survival.hr.faster`` / ``slower`` / ``seats`` and labels ``attr.<covariate>`` and
+    ``survival.tv.<term>.{covariate,level,reference}`` (time-varying terms). Without ``translate``, the English
+    ``sentence`` column."""
+    if translate is None:
+        return hazard_ratios["sentence"].tolist()
+    pct = f"{100 * (1 - alpha):.0f}%"
+    out = []
+    for r in hazard_ratios.itertuples(index=False):
+        hr, lo, hi = r.hr, r.lower, r.upper
+        if r.term in TV_LABELS:
+            cov, level, ref = (translate(f"survival.tv.{r.term}.{k}") for k in ("covariate", "level", "reference"))
+        else:
+            try:
+                cov = translate(f"attr.{r.covariate}")
+            except KeyError:  # an attribute of the user's own data: its name as it is
+                cov = str(r.covariate).replace("_", " ")
+            level, ref = r.level, r.reference
+        if r.covariate == "seats":
+            out.append(translate("survival.hr.seats", hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
+        elif hr >= 1:
+            out.append(translate("survival.hr.faster", covariate=cov, level=level, reference=ref, x=f"{hr:.1f}",
+                                 pct=pct, lo=f"{lo:.1f}", hi=f"{hi:.1f}"))
+        else:
+            out.append(translate("survival.hr.slower", covariate=cov, level=level, reference=ref, x=f"{1 / hr:.1f}",
+                                 hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
+    return out
+
+
 def _ph_sizes(cph, df, test, meta, threshold: float = 0.1, early: float = 3, late: float = 24):
     """Proportional-hazards check: lifelines' test (rank transform of time) and the size of the violation.
 
@@ -524,10 +560,7 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     fitter = CoxTimeVaryingFitter(alpha=alpha)
     fitter.fit(df, id_col="id", event_col="event", start_col="start", stop_col="stop")
     s = fitter.summary
-    labels = {"failed_payment": ("failed payment", "in the month", "no failed payment"),
-              "nps_detractor": ("latest NPS", "detractor", "promoter"), "nps_passive": ("latest NPS", "passive", "promoter"),
-              "nps_none": ("latest NPS", "no response yet", "promoter"),
-              "falling_usage": ("usage", "falling", "steady or rising")}
+    labels = TV_LABELS
     rows = []
     lo_c, hi_c = "exp(coef) lower %g%%" % (100 * (1 - alpha)), "exp(coef) upper %g%%" % (100 * (1 - alpha))
     for term in list(TIME_VARYING) + [m[3] for m in meta]:

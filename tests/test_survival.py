@@ -226,3 +226,31 @@ def test_stratified_refit_drops_the_violating_attribute_and_keeps_the_others():
     assert list(r.hazard_ratios["term"]) == ["z=v"] and r.references == {"z": "u"}
     row = r.hazard_ratios.iloc[0]
     assert row["lower"] <= 1.5 <= row["upper"] and r.ph_violations.empty
+
+
+def test_hazard_ratio_sentences_in_the_report_language():
+    import pandas as pd
+
+    from csanalysis.report import i18n
+
+    hr = pd.DataFrame([
+        {"covariate": "plan", "level": "Basic", "reference": "Pro", "term": "plan=Basic", "hr": 1.8, "lower": 1.6,
+         "upper": 2.0, "sentence": "x"},
+        {"covariate": "nps_detractor", "level": "detractor", "reference": "promoter", "term": "nps_detractor",
+         "hr": 0.5, "lower": 0.4, "upper": 0.625, "sentence": "x"},
+        {"covariate": "region_code", "level": "EU", "reference": "US", "term": "region_code=EU", "hr": 1.0,
+         "lower": 0.9, "upper": 1.1, "sentence": "x"}])
+    try:
+        i18n.set_language("en")
+        en = sv.hr_sentences(hr, i18n.tr)
+        i18n.set_language("ja")
+        ja = sv.hr_sentences(hr, i18n.tr)
+    finally:
+        i18n.set_language("en")
+    assert en[0] == "Customers with plan Basic churn 1.8× as fast as Pro (95% CI 1.6–2.0)"
+    assert en[1] == ("Customers with latest NPS detractor churn 2.0× more slowly than promoter "
+                     "(hazard ratio 0.50, 95% CI 0.40–0.62)")
+    assert en[2].startswith("Customers with region code EU churn 1.0× as fast as US")
+    assert ja[0] == "プランがBasicの顧客は、Proの顧客の 1.8 倍の速さで解約します（95% 信頼区間 1.6〜2.0）"
+    assert "批判者" in ja[1] and "推奨者" in ja[1] and not any(w in " ".join(ja) for w in ("churn", "Customers"))
+    assert sv.hr_sentences(hr) == ["x", "x", "x"]  # without a translator: the English column
