@@ -474,14 +474,23 @@ def calibrate_scorecard(scorecard: Scorecard, train: pd.DataFrame, *, method: st
     return CalibratedScorecard(scorecard, method, cal, len(train), int(y.sum()))
 
 
+class TooLittleHistory(ValueError):
+    """The data cannot support a score or its evaluation; ``code`` and ``values`` let a report say why in its
+    own language (``health.why.<code>``)."""
+
+    def __init__(self, code: str, message: str, **values):
+        super().__init__(message)
+        self.code, self.values = code, values
+
+
 def _need_training(train: pd.DataFrame) -> None:
     if not len(train):
-        raise ValueError("no past scoring dates with a closed outcome window to learn from: the data are too short "
-                         "for this scoring date and horizon")
+        raise TooLittleHistory("no_history", "no past scoring dates with a closed outcome window to learn from: the "
+                               "data are too short for this scoring date and horizon")
     n = int(train["churned"].sum())
     if n == 0 or n == len(train):
-        raise ValueError(f"the past scoring dates hold {n} churns out of {len(train)} account-months: both outcomes "
-                         "are needed to learn a score")
+        raise TooLittleHistory("one_outcome", f"the past scoring dates hold {n} churns out of {len(train)} "
+                               "account-months: both outcomes are needed to learn a score", n=n, rows=len(train))
 
 
 # ============================================================================ the data-driven score
@@ -890,6 +899,16 @@ class ChurnRisk:
     train_events: int = 0
     card: Scorecard | None = None  # the scorecard itself (also when it could not be calibrated)
     fit_reason: str | None = None  # why no probability could be estimated at the scoring date
+    codes: dict = field(default_factory=dict)  # "evaluation" / "fit" → TooLittleHistory (for translated reasons)
+
+    def why(self, what: str, translate: Callable | None = None) -> str | None:
+        """Why the evaluation (``what="evaluation"``) or the fit at the scoring date (``"fit"``) was not done, in
+        the report's language when ``translate`` is given (``health.why.<code>``), else in English."""
+        text = self.reason if what == "evaluation" else self.fit_reason
+        exc = self.codes.get(what)
+        if text is None or translate is None or exc is None:
+            return text
+        return translate(f"health.why.{exc.code}", **exc.values)
 
     @property
     def evaluated(self) -> bool:
@@ -1009,6 +1028,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     test_ms = list(range(lo, last_closed + 1))
     split = min(test_ms) if test_ms else None
     evaluations, differences, reason, test, eval_model, coverage = {}, {}, None, None, None, None
+    codes: dict = {}
     ceiling_reason = None if true_prob is not None else "no true churn probabilities (real data)"
     if split is not None:
         train = frame[closed & (frame["m"].to_numpy() <= split - horizon - g)]
@@ -1016,10 +1036,11 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         try:
             eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
             eval_card = calibrate_scorecard(sc, train, method=calibration)
-        except ValueError as exc:
-            reason = str(exc)
+        except TooLittleHistory as exc:
+            reason, codes["evaluation"] = str(exc), exc
         if reason is None and (test["churned"].sum() == 0):
-            reason = "no account churned in the evaluation window"
+            codes["evaluation"] = TooLittleHistory("no_churn", "no account churned in the evaluation window")
+            reason = str(codes["evaluation"])
         if reason is None:
             W = _cluster_weights(test["customer_id"].to_numpy(), n_boot, seed)
             kw = dict(capacity=capacity, capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha, weights=W)
@@ -1042,8 +1063,11 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                                       "(not the same data)")
             differences["model_vs_scorecard"] = auc_difference(evaluations["model"], evaluations["scorecard"], alpha)
     else:
-        reason = (f"no scoring month has a closed {horizon}-month outcome window before "
-                  f"{reference_date(T).date()}: the data are too short to judge the scores")
+        codes["evaluation"] = TooLittleHistory(
+            "too_short", f"no scoring month has a closed {horizon}-month outcome window before "
+            f"{reference_date(T).date()}: the data are too short to judge the scores", h=horizon,
+            date=str(reference_date(T).date()))
+        reason = str(codes["evaluation"])
     train_all = frame[closed]
     current["scorecard_points"] = sc.points(current)
     current["scorecard_band"] = sc.band(current["scorecard_points"])
@@ -1053,13 +1077,14 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         current["p_scorecard"] = card.predict(current)
         current["p_model"] = model.predict(current)
         fit_reason = None
-    except ValueError as exc:  # too little closed history: the accounts are ranked by scorecard points alone
+    except TooLittleHistory as exc:  # too little closed history: the accounts are ranked by scorecard points alone
         model, card, fit_reason = None, None, str(exc)
+        codes["fit"] = exc
         current["p_scorecard"] = np.nan
         current["p_model"] = np.nan
     return ChurnRisk(T, reference_date(T), horizon, capacity, capacity_by, test_ms, split, current, model, card,
                      evaluations, test, eval_model, reason, coverage, differences, ceiling_reason, n_boot, seed, alpha,
-                     len(train_all), int(train_all["churned"].sum()), sc, fit_reason)
+                     len(train_all), int(train_all["churned"].sum()), sc, fit_reason, codes)
 
 
 # ============================================================================ reasons and the list

@@ -183,3 +183,11 @@ def test_too_little_history_ranks_by_scorecard_and_says_why():
     assert lst["scorecard_points"].fillna(50).is_monotonic_increasing
     m = res.metrics(lst)
     assert m["list"]["expected_arr_loss"] is None and m["fit_reason"] and m["auc"]["model"]["reason"]
+    from csanalysis.report import i18n  # the report says why in its own language
+
+    try:
+        i18n.set_language("ja")
+        assert "データが短すぎます" in res.why("fit", i18n.tr) and "データが短すぎます" in res.why("evaluation", i18n.tr)
+    finally:
+        i18n.set_language("en")
+    assert res.why("fit") == res.fit_reason
