@@ -58,6 +58,7 @@ import yaml
 from .data import Dataset
 from .data.signals import monthly_signals, nps_category_at
 from .periods import month_index, month_start
+from .resample import draw_counts
 
 DEFAULT_SCORECARD = Path(__file__).with_name("health_scorecard.yaml")
 ATTRIBUTES = ("plan", "touch_model", "acquisition_channel")
@@ -642,10 +643,8 @@ def _cluster_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     counts = np.empty((n_boot, k), dtype=np.float32)
     step = max(1, BOOT_CELLS // max(k, 1))
-    for i in range(0, n_boot, step):  # k draws with replacement per replicate, counted with one bincount
-        b = min(step, n_boot - i)
-        draws = rng.integers(0, k, size=(b, k)) + (np.arange(b) * k)[:, None]
-        counts[i:i + b] = np.bincount(draws.ravel(), minlength=b * k).reshape(b, k)
+    for i in range(0, n_boot, step):  # k accounts drawn with replacement per replicate
+        counts[i:i + min(step, n_boot - i)] = draw_counts(rng, k, min(step, n_boot - i))
     return counts[:, codes]
 
 

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .resample import draw_counts
+
 METHODS = ("wald", "adjusted_wald", "auto")
 AUTO_MIN_N = 50  # below this, auto uses the adjusted-Wald interval
 AUTO_MAX_ABS_NPS = 80  # beyond this, auto uses the adjusted-Wald interval
@@ -150,9 +152,8 @@ def _account_counts(pro: np.ndarray, det: np.ndarray, codes: np.ndarray):
 
 def _multinomial_weights(rng: np.random.Generator, K: int, B: int) -> np.ndarray:
     """B × K matrix: how often each of K accounts is drawn in each of B resamples of K accounts (K draws with
-    replacement per resample, counted with one bincount: a multinomial, far faster than ``rng.multinomial``)."""
-    draws = rng.integers(0, K, size=(B, K)) + (np.arange(B) * K)[:, None]
-    return np.bincount(draws.ravel(), minlength=B * K).reshape(B, K).astype(float)
+    replacement per resample: :func:`csanalysis.resample.draw_counts`)."""
+    return draw_counts(rng, K, B).astype(float)
 
 
 def _boot_nps(rng, B: int, *per_sample_counts) -> np.ndarray:
