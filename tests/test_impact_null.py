@@ -1,6 +1,7 @@
 """Size of the program-effect test in the generator's null world, over 200 seeds (issue 7, "Done when").
 
-Each seed simulates the null world of ``synth.generate(null_world=True)`` at the demo's size (3,000 customers,
+Each seed simulates the null world of ``synth.generate(null_world=True)`` (its accounts drawn by
+``synth.draw_accounts``) at the demo's size (3,000 customers,
 36 months, program "starting" in month 18): signups spread over the window (weights rising 1 → 1.6) plus 10%
 who started up to two years before it (left-truncated), the baseline attributes with the generator's hazard
 ratios, and the baseline hazard 0.035 · tenure^−0.3 that falls as customers age — so churn falls over calendar
@@ -23,16 +24,8 @@ START = "2023-07-01"  # month 18 of a window starting 2022-01
 
 def null_world_months(seed: int, n: int = 3000, months: int = 36) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    before = rng.random(n) < 0.10
-    w = np.linspace(1.0, 1.6, months)
-    signup = np.where(before, -rng.integers(1, 25, n), rng.choice(months, size=n, p=w / w.sum()))
-    plan = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])
-    seats = np.maximum(1, np.round(np.exp(rng.normal(np.log([5, 15, 60])[plan], 0.6))))
-    mid = np.where(rng.random(n) < 0.7, 1, 2)
-    small = np.where(rng.random(n) < 0.8, 0, 1)
-    touch = np.where(plan == 2, 2, np.where(plan == 1, mid, small))
-    channel = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
-    eta0 = synth.B_PLAN[plan] + synth.B_TOUCH[touch] + synth.B_SEATS * np.log2(seats) + synth.B_CHANNEL[channel]
+    acc = synth.draw_accounts(rng, n, months)  # the generator's own account draws
+    signup, eta0 = acc["signup"], synth.baseline_eta(acc)
     lo = np.maximum(1, 1 - signup)  # first tenure observed (at risk from the window's second month)
     k = np.maximum(months - signup - lo, 0)  # months at risk in the window
     cust = np.repeat(np.arange(n), k)

@@ -184,17 +184,11 @@ def _simulate_primary(n_worlds: int, seed: int, *, null_world: bool, n_customers
     rng = np.random.default_rng(seed)
     W, n = n_worlds, n_customers
     N = W * n
-    pre = rng.random(N) < 0.10
-    w = np.linspace(1.0, 1.6, months)
-    signup = np.where(pre, -rng.integers(1, 25, N), rng.choice(months, size=N, p=w / w.sum()))
-    plan = rng.choice(3, size=N, p=[0.5, 0.35, 0.15])
-    seats = np.maximum(1, np.round(np.exp(rng.normal(np.log([5, 15, 60])[plan], 0.6))))
-    u1, u2 = rng.random(N), rng.random(N)
-    touch = np.select([plan == 2, plan == 1], [2, np.where(u1 < 0.7, 1, 2)], np.where(u2 < 0.8, 0, 1))
-    channel = rng.choice(3, size=N, p=[0.5, 0.3, 0.2])
+    acc = synth.draw_accounts(rng, N, months)  # the generator's own account draws
+    pre, signup, plan, seats = acc["pre"], acc["signup"], acc["plan"], acc["seats"]
     annual = (rng.random(N) < np.array([0.2, 0.35, 0.6])[plan]) & ~pre
     sat = rng.normal(0, 1, N)
-    base = synth.B_PLAN[plan] + synth.B_TOUCH[touch] + synth.B_SEATS * np.log2(seats) + synth.B_CHANNEL[channel]
+    base = synth.baseline_eta(acc)
     eng = rng.normal(0, 0.3, N)
     active = np.zeros(N, bool)
     start = np.full(N, -10**6)

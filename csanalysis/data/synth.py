@@ -80,6 +80,29 @@ def _cloglog(eta):
     return -np.expm1(-np.exp(eta))
 
 
+def draw_accounts(rng: np.random.Generator, n: int, months: int) -> dict[str, np.ndarray]:
+    """The accounts' fixed draws, in the generator's order: ``pre`` (started before the window, 10%),
+    ``signup`` (month index; before the window up to two years, else weighted 1 → 1.6 over the window),
+    ``plan``, ``seats`` (at signup), ``touch`` and ``channel`` (indices into PLANS, TOUCH, CHANNELS). Simulation
+    studies that need only part of the world (tests) draw the same accounts through this function."""
+    pre = rng.random(n) < 0.10
+    weights = np.linspace(1.0, 1.6, months)
+    signup = np.where(pre, -rng.integers(1, 25, n), rng.choice(months, size=n, p=weights / weights.sum()))
+    plan = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])
+    seats = np.maximum(1, np.round(np.exp(rng.normal(np.log([5, 15, 60])[plan], 0.6)))).astype(np.int64)
+    touch = np.select([plan == 2, plan == 1], [2, np.where(rng.random(n) < 0.7, 1, 2)], np.where(rng.random(n) < 0.8, 0, 1))
+    channel = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
+    return {"pre": pre, "signup": signup, "plan": plan, "seats": seats, "touch": touch, "channel": channel}
+
+
+def baseline_eta(acc: dict, effects: dict | None = None) -> np.ndarray:
+    """Log hazard ratio of each account's signup attributes (the effects switched on in ``effects``)."""
+    eff = {**DEFAULT_EFFECTS, **(effects or {})}
+    return ((B_PLAN[acc["plan"]] if eff["plan"] else 0.0) + (B_TOUCH[acc["touch"]] if eff["touch"] else 0.0)
+            + (B_SEATS * np.log2(acc["seats"]) if eff["seats"] else 0.0)
+            + (B_CHANNEL[acc["channel"]] if eff["channel"] else 0.0))
+
+
 def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: str = "2022-01-01",
              effects: dict | None = None, null_world: bool = False, program_start: int = 18,
              usage_freq: str | None = None) -> DemoData:
@@ -100,19 +123,11 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     n = int(n_customers)
 
     # --- customers -----------------------------------------------------------------------------------
-    pre = rng.random(n) < 0.10
-    weights = np.linspace(1.0, 1.6, months)
-    signup_c = np.where(pre, -rng.integers(1, 25, n), rng.choice(months, size=n, p=weights / weights.sum()))
-    plan = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])
-    seats0 = np.maximum(1, np.round(np.exp(rng.normal(np.log([5, 15, 60])[plan], 0.6)))).astype(np.int64)
-    touch = np.select([plan == 2, plan == 1], [2, np.where(rng.random(n) < 0.7, 1, 2)], np.where(rng.random(n) < 0.8, 0, 1))
-    channel = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
+    acc = draw_accounts(rng, n, months)
+    pre, signup_c, plan, seats0, touch, channel = (acc[k] for k in ("pre", "signup", "plan", "seats", "touch", "channel"))
     annual = (rng.random(n) < np.array([0.2, 0.35, 0.6])[plan]) & ~pre
     satisfaction = rng.normal(0, 1, n)  # latent, stable per account
-    base_eta = (
-        (B_PLAN[plan] if eff["plan"] else 0.0) + (B_TOUCH[touch] if eff["touch"] else 0.0)
-        + (B_SEATS * np.log2(seats0) if eff["seats"] else 0.0) + (B_CHANNEL[channel] if eff["channel"] else 0.0)
-    )
+    base_eta = baseline_eta(acc, eff)
     day = rng.integers(1, 29, n)
     ids = np.array([f"C{i:06d}" for i in range(1, n + 1)], dtype=object)
 
