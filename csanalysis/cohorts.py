@@ -1,6 +1,8 @@
 """Cohort retention: of the customers who started in a period, how many (and how much revenue) are still here.
 
-Everything reads the Dataset's panel and spells (the one churn definition).
+Everything reads the Dataset's panel and spells (the one churn definition). Logo matrices are counted in the
+engine (DuckDB, Spark, a warehouse: one grouped query over the engine panel and spells); revenue matrices and
+pooled curves need per-customer values for their bootstrap and read the pandas panel.
 
 * **Cohort** = the period of a customer's first paid month (the signup month for customers who started before
   the data window): ``month``, ``quarter``, ``year`` or ``fiscal_year`` (starting in
@@ -59,12 +61,7 @@ class _Frame:
 
 
 def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: pd.Index | None = None) -> tuple[_Frame, int]:
-    if period not in PERIOD_MONTHS:
-        raise ValueError(f"period={period!r}: use one of {list(PERIOD_MONTHS)}")
-    if basis not in BASES:
-        raise ValueError(f"basis={basis!r}: use one of {list(BASES)}")
-    if definition not in DEFINITIONS:
-        raise ValueError(f"definition={definition!r}: use one of {list(DEFINITIONS)}")
+    _check_args(period, basis, definition)
     L = PERIOD_MONTHS[period]
     as_m = _midx(ds.as_of_month)
     spells = ds.spells
@@ -111,9 +108,9 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
     return fr, L
 
 
-def _observable(fr: _Frame, L: int, as_m: int, data_start_m: int, n_periods: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per cohort (sorted unique starts): is the cohort complete, and which periods are observable."""
-    cohorts = np.unique(fr.cohort)
+def _observable(cohort: np.ndarray, L: int, as_m: int, data_start_m: int, n_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cohort (sorted unique starts of ``cohort``): which periods are observable (none while still forming)."""
+    cohorts = np.unique(cohort)
     c1 = cohorts + L - 1
     kk = np.arange(n_periods)
     obs = (c1[:, None] + kk[None, :] * L + L - 1 <= as_m) & (cohorts[:, None] + kk[None, :] * L >= data_start_m)
@@ -195,15 +192,19 @@ def cohort_retention(
     seed: int = 0,
 ) -> CohortRetention:
     """Cohort × period retention with intervals; see the module docstring for the definitions."""
-    if by is None:
-        return _matrix(ds, None, period, basis, definition, min_cohort_size, alpha, n_boot, seed)
-    if by not in ds.customers.columns:
+    _check_args(period, basis, definition)
+    if by is not None and by not in ds.customers.columns:
         raise ValueError(f"by={by!r} is not a customer attribute; available: {sorted(ds.customers.columns)}")
-    groups = ds.customers[by].fillna("(missing)").astype(str)
-    parts = {}
-    for value in sorted(groups.unique()):
-        ids = pd.Index(ds.customers.loc[groups == value, "customer_id"])
-        parts[value] = _matrix(ds, ids, period, basis, definition, min_cohort_size, alpha, n_boot, seed)
+    groups = ds.customers[by].fillna("(missing)").astype(str) if by is not None else None
+    if basis == "logo":
+        sizes, active = _logo_counts(ds, period, definition, groups)
+        one = lambda value: _logo_matrix(ds, sizes, active, value, period, definition, min_cohort_size, alpha)  # noqa: E731
+    else:
+        one = lambda value: _matrix(ds, None if value is None else pd.Index(ds.customers.loc[groups == value, "customer_id"]),  # noqa: E731
+                                    period, basis, definition, min_cohort_size, alpha, n_boot, seed)
+    if by is None:
+        return one(None)
+    parts = {value: one(value) for value in sorted(groups.unique())}
     names = [by, "cohort"]
     first = next(iter(parts.values()))
     cat = lambda attr: pd.concat({k: getattr(p, attr) for k, p in parts.items()}, names=names)  # noqa: E731
@@ -211,6 +212,90 @@ def cohort_retention(
         cat("matrix"), cat("lower"), cat("upper"), cat("small"), cat("active") if first.active is not None else None,
         period, basis, definition, min_cohort_size, alpha, by,
     )
+
+
+def _check_args(period: str, basis: str, definition: str) -> None:
+    if period not in PERIOD_MONTHS:
+        raise ValueError(f"period={period!r}: use one of {list(PERIOD_MONTHS)}")
+    if basis not in BASES:
+        raise ValueError(f"basis={basis!r}: use one of {list(BASES)}")
+    if definition not in DEFINITIONS:
+        raise ValueError(f"definition={definition!r}: use one of {list(DEFINITIONS)}")
+
+
+def _logo_counts(ds: Dataset, period: str, definition: str, groups: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """In the engine: customers per (segment, cohort) and active customers per (segment, cohort, k).
+
+    A customer's cohort is the period of its first spell's start; ``k`` is its tenure in periods. ``active``:
+    paid in at least one month of period k (any spell); ``unbroken``: its first spell lasts beyond period k's
+    start, counted from the spell durations (``k`` is then the duration in months, turned into periods by
+    :func:`_logo_matrix`)."""
+    import ibis
+
+    L = PERIOD_MONTHS[period]
+    spells = ds.engine_table("spells")
+    first = spells.filter(spells.spell == 1)
+    first = first.select("customer_id", "duration", cohort=period_start(first.start_m, period, ds.settings.fiscal_year_start))
+    if groups is not None:
+        seg = ibis.memtable(pd.DataFrame({"customer_id": ds.customers["customer_id"].astype(str).to_numpy(),
+                                          "segment": groups.to_numpy()}))
+        first = first.join(seg, "customer_id").select("customer_id", "duration", "cohort", "segment")
+    else:
+        first = first.mutate(segment=ibis.literal(""))
+    sizes = first.group_by(["segment", "cohort"]).aggregate(size=first.customer_id.count()).execute()
+    if definition == "unbroken":
+        active = first.group_by(["segment", "cohort", "duration"]).aggregate(active=first.customer_id.count())
+        active = active.rename(k="duration")
+    else:
+        panel = ds.engine_table("panel")
+        cells = panel.join(first, "customer_id").select("segment", "cohort", "customer_id", k=panel.tenure // L)
+        if L > 1:
+            cells = cells.distinct()  # active in a period = paid in at least one of its months
+        active = cells.group_by(["segment", "cohort", "k"]).aggregate(active=cells.customer_id.count())
+    return sizes, active.execute()
+
+
+def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha) -> CohortRetention:
+    """One segment's logo matrix from the engine counts (:func:`_logo_counts`)."""
+    L = PERIOD_MONTHS[period]
+    as_m = _midx(ds.as_of_month)
+    seg = "" if segment is None else segment
+    sz = sizes[sizes["segment"] == seg]
+    act = active[active["segment"] == seg]
+    starts = np.sort(sz["cohort"].to_numpy(dtype=np.int64))
+    n_periods = max(int((as_m - starts.min()) // L) + 1, 1) if len(starts) else 1
+    cohorts, obs = _observable(starts, L, as_m, _midx(ds.data_start), n_periods)
+    complete = (cohorts + L - 1) <= as_m  # cohorts still forming at as_of are left out
+    cohorts, obs = cohorts[complete], obs[complete]
+    sizes_c = sz.set_index("cohort")["size"].reindex(cohorts).to_numpy(dtype=np.int64)
+    last = int(np.max(np.nonzero(obs.any(axis=0))[0])) + 1 if obs.any() else 1
+    obs = obs[:, :last]
+    row = np.searchsorted(cohorts, act["cohort"].to_numpy(dtype=np.int64))
+    inside = (row < len(cohorts)) & (cohorts[np.minimum(row, len(cohorts) - 1)] == act["cohort"].to_numpy()) if len(cohorts) else np.zeros(len(act), bool)
+    counts = np.zeros((len(cohorts), last))
+    k = act["k"].to_numpy(dtype=np.int64)[inside]
+    n = act["active"].to_numpy(dtype=np.float64)[inside]
+    if definition == "unbroken":
+        # customers whose first spell lasts d months are active in periods k with k·L < d
+        by_dur = np.zeros((len(cohorts), int(k.max()) + 2 if len(k) else 1))
+        np.add.at(by_dur, (row[inside], k), n)
+        still = by_dur[:, ::-1].cumsum(axis=1)[:, ::-1]  # customers with duration ≥ d
+        cols = np.arange(last) * L + 1
+        counts = still[:, np.minimum(cols, still.shape[1] - 1)] * (cols < still.shape[1])[None, :]
+    else:
+        ok = k < last
+        np.add.at(counts, (row[inside][ok], k[ok]), n[ok])
+    labels = [_cohort_label(c, period) for c in cohorts]
+    cols = list(range(last))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        est = counts / sizes_c[:, None]
+    lo, hi = proportion_confint(counts, np.maximum(sizes_c, 1)[:, None], alpha=alpha, method="wilson")
+    index = pd.Index(labels, name="cohort")
+    mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
+    out = mask(est)
+    out.insert(0, "cohort_size", sizes_c)
+    return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes_c < min_size, index=index, name="small"),
+                           mask(counts), period, "logo", definition, min_size, alpha)
 
 
 def retention_matrix(
@@ -224,10 +309,11 @@ def retention_matrix(
 
 
 def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, seed) -> CohortRetention:
+    """A revenue matrix (per-customer values, bootstrap over customers); logo matrices: :func:`_logo_matrix`."""
     fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
     as_m = _midx(ds.as_of_month)
     n_periods = fr.active.shape[1]
-    cohorts, obs = _observable(fr, L, as_m, _midx(ds.data_start), n_periods)
+    cohorts, obs = _observable(fr.cohort, L, as_m, _midx(ds.data_start), n_periods)
     complete = (cohorts + L - 1) <= as_m  # cohorts still forming at as_of are left out
     cohorts, obs = cohorts[complete], obs[complete]
     which = np.searchsorted(cohorts, fr.cohort)
@@ -240,38 +326,29 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
     labels = [_cohort_label(c, period) for c in cohorts]
     cols = list(range(last))
     rng = np.random.default_rng(seed)
-    if basis == "logo":
-        counts = np.zeros((len(cohorts), last))
-        np.add.at(counts, which[keep], fr.active[keep, :last].astype(float))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est = counts / sizes[:, None]
-        lo, hi = proportion_confint(counts, np.maximum(sizes, 1)[:, None], alpha=alpha, method="wilson")
-        active = pd.DataFrame(np.where(obs, counts, np.nan), index=pd.Index(labels, name="cohort"), columns=cols)
-    else:
-        est = np.full((len(cohorts), last), np.nan)
-        lo = np.full_like(est, np.nan)
-        hi = np.full_like(est, np.nan)
-        for j in range(len(cohorts)):
-            members = np.nonzero(keep & (which == j))[0]
-            base = fr.base[members]
-            ok = ~np.isnan(base)
-            if not ok.all():  # customers whose starting month is before the data window: no base
-                continue
-            vals = fr.value[members, :last]
-            den = base.sum()
-            if den <= 0:
-                continue
-            est[j] = vals.sum(axis=0) / den
-            W = _weights(len(members), n_boot, rng)
-            boot = (W @ vals) / (W @ base)[:, None]
-            lo[j], hi[j] = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-        active = None
+    est = np.full((len(cohorts), last), np.nan)
+    lo = np.full_like(est, np.nan)
+    hi = np.full_like(est, np.nan)
+    for j in range(len(cohorts)):
+        members = np.nonzero(keep & (which == j))[0]
+        base = fr.base[members]
+        ok = ~np.isnan(base)
+        if not ok.all():  # customers whose starting month is before the data window: no base
+            continue
+        vals = fr.value[members, :last]
+        den = base.sum()
+        if den <= 0:
+            continue
+        est[j] = vals.sum(axis=0) / den
+        W = _weights(len(members), n_boot, rng)
+        boot = (W @ vals) / (W @ base)[:, None]
+        lo[j], hi[j] = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     index = pd.Index(labels, name="cohort")
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)
     out.insert(0, "cohort_size", sizes)
     return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes < min_size, index=index, name="small"),
-                           active, period, basis, definition, min_size, alpha)
+                           None, period, basis, definition, min_size, alpha)
 
 
 def pooled_curve(
@@ -303,7 +380,7 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
     as_m = _midx(ds.as_of_month)
     n_periods = fr.active.shape[1]
-    cohorts, obs = _observable(fr, L, as_m, _midx(ds.data_start), n_periods)
+    cohorts, obs = _observable(fr.cohort, L, as_m, _midx(ds.data_start), n_periods)
     which = np.searchsorted(cohorts, fr.cohort)
     O = obs[which]  # customers × periods: is this customer's cell observable
     if basis == "logo":

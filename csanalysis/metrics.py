@@ -68,6 +68,8 @@ import pandas as pd
 from scipy import sparse
 from statsmodels.stats.proportion import proportion_confint
 
+from ibis import _ as _ibis_
+
 from .data import Dataset
 from .periods import PERIOD_MONTHS, month_index as _midx, month_start as _month, period_start as _period_key
 from .report.outputs import _clean as _json
@@ -369,11 +371,12 @@ class _Periods:
     P: sparse.csr_matrix  # grid months × periods (1 where the month belongs to the period; opening month excluded)
 
 
-def _periods(g: _Grid, freq: str, fy_start: int) -> _Periods:
+def _periods(m0: int, as_m: int, freq: str, fy_start: int) -> _Periods:
+    """The reporting periods of months m0 + 1 … as_m (month m0 is the opening balance)."""
     if freq not in FREQ_MONTHS:
         raise ValueError(f"freq={freq!r}: use one of {list(FREQ_MONTHS)}")
     L = FREQ_MONTHS[freq]
-    months = np.arange(g.m0 + 1, g.as_m + 1)
+    months = np.arange(m0 + 1, as_m + 1)
     key = _period_key(months, freq, fy_start)
     keys, which = np.unique(key, return_inverse=True)
     first = np.full(len(keys), np.iinfo(np.int64).max)
@@ -382,7 +385,7 @@ def _periods(g: _Grid, freq: str, fy_start: int) -> _Periods:
     np.maximum.at(last, which, months)
     counts = np.bincount(which, minlength=len(keys))
     complete = (first == keys) & (last == keys + L - 1)
-    P = sparse.csr_matrix((np.ones(len(months)), (months - g.m0, which)), shape=(g.n_months, len(keys)))
+    P = sparse.csr_matrix((np.ones(len(months)), (months - m0, which)), shape=(as_m - m0 + 1, len(keys)))
     return _Periods(keys, first, last, counts, complete, P)
 
 
@@ -406,30 +409,92 @@ def mrr_movements(ds: Dataset, freq: str = "month", *, cents: bool = False) -> p
     parts (``grace_gap_mrr`` ⊂ contraction, ``grace_return_mrr`` ⊂ expansion), ``customers_start``,
     ``customers_end`` and a customer count per category. Money in currency units, or integer cents with
     ``cents=True``; either way ``ending = starting + new + expansion − contraction − churn + reactivation``.
+
+    Computed in the engine (two grouped queries over the engine panel and spells; see :func:`_movements_expr`).
     """
-    g = _grid(ds)
-    pr = _periods(g, freq, ds.settings.fiscal_year_start)
-    pc = _per_customer(g, pr)
+    as_m = int(_midx(ds.as_of_month))
+    grace = int(ds.settings.grace_months)
+    panel = ds.engine_table("panel")
+    # paid customers and MRR (cents) per month: the opening balance and every period's start and end
+    by_month = (panel.mutate(c=(panel.mrr * 100).round().cast("int64")).group_by("m")
+                .aggregate(mrr=_ibis_.c.sum(), customers=_ibis_.c.count()).execute())
+    m0 = int(min(by_month["m"].min(), _midx(ds.data_start))) if len(by_month) else as_m
+    pr = _periods(m0, as_m, freq, ds.settings.fiscal_year_start)
+    per_key = _movements_expr(ds, as_m, m0, freq).execute().set_index("key").reindex(pr.keys).fillna(0)
+    by_month = by_month.set_index("m").reindex(np.arange(m0, as_m + 1)).fillna(0)
+    at = lambda col, m: by_month[col].to_numpy(dtype=np.float64)[m - m0]  # noqa: E731
     scale = (lambda a: np.rint(a).astype(np.int64)) if cents else (lambda a: np.rint(a) / 100.0)
-    total = {k: np.asarray(v.sum(axis=0)).ravel() for k, v in pc.items()}
-    count = {k: np.asarray((v != 0).sum(axis=0)).ravel() for k, v in pc.items()}
+    tot = lambda name: per_key[name].to_numpy(dtype=np.float64)  # noqa: E731
     df = pd.DataFrame({
         "period": [_month(k) for k in pr.keys],
         "months": pr.months.astype(np.int64),
         "complete": pr.complete,
-        "provisional": pr.last > g.as_m - g.grace,
-        "starting_mrr": scale(total["start"]),
-        **{k: scale(total[k]) for k in MOVEMENTS},
-        "ending_mrr": scale(total["end"]),
+        "provisional": pr.last > as_m - grace,
+        "starting_mrr": scale(at("mrr", pr.first - 1)),
+        **{k: scale(tot(k)) for k in MOVEMENTS},
+        "ending_mrr": scale(at("mrr", pr.last)),
     })
     df["net_new_mrr"] = df["ending_mrr"] - df["starting_mrr"]
-    df["grace_gap_mrr"] = scale(total["grace_gap"])
-    df["grace_return_mrr"] = scale(total["grace_return"])
-    df["customers_start"] = count["start"].astype(np.int64)
-    df["customers_end"] = count["end"].astype(np.int64)
+    df["grace_gap_mrr"] = scale(tot("grace_gap"))
+    df["grace_return_mrr"] = scale(tot("grace_return"))
+    df["customers_start"] = at("customers", pr.first - 1).astype(np.int64)
+    df["customers_end"] = at("customers", pr.last).astype(np.int64)
     for k, name in COUNT_NAMES.items():
-        df[name] = count[k].astype(np.int64)
+        df[name] = tot("n_" + k).astype(np.int64)
     return df
+
+
+def _movements_expr(ds: Dataset, as_m: int, m0: int, freq: str):
+    """Engine query: per period key, the sum (cents) and the number of customers of each movement.
+
+    Each paid month is compared with the customer's previous and next paid month (window functions) and with its
+    spell's last month and event, following the same rules as :func:`_grid`; movements dated in month t + 1
+    (churn, a grace-gap drop) come from the last paid month t. A customer's movements are summed within the
+    period before counting, so a quarterly count is distinct customers."""
+    import ibis
+
+    panel = ds.engine_table("panel")
+    spells = ds.engine_table("spells").select("customer_id", "spell", s_last="last_m", s_event="event")
+    p = panel.select("customer_id", "m", "spell", c=(panel.mrr * 100).round().cast("int64"))
+    p = p.join(spells, ["customer_id", "spell"]).select("customer_id", "m", "spell", "c", "s_last", "s_event")
+    w = ibis.window(group_by="customer_id", order_by="m")
+    p = p.mutate(prev_m=p.m.lag().over(w), prev_c=p.c.lag().over(w), prev_spell=p.spell.lag().over(w),
+                 next_m=p.m.lead().over(w))
+    continuing = p.prev_m.notnull() & (p.prev_m == p.m - 1)
+    spell_first = p.prev_m.isnull() | (p.spell != p.prev_spell)
+    delta = p.c - p.prev_c
+    departing = (p.next_m.isnull() | (p.next_m != p.m + 1)) & (p.m + 1 <= as_m)
+    churn = departing & (p.s_event == 1) & (p.m == p.s_last)
+    gap = departing & ~churn
+    zero = ibis.literal(0, "int64")
+    arrive_new = ~continuing & spell_first
+    grace_return = ibis.ifelse(~continuing & ~spell_first, p.c, zero)
+    at_m = p.select(
+        "customer_id", month=p.m,
+        new=ibis.ifelse(arrive_new & (p.spell == 1), p.c, zero),
+        reactivation=ibis.ifelse(arrive_new & (p.spell > 1), p.c, zero),
+        expansion=ibis.ifelse(continuing & (delta > 0), delta, zero) + grace_return,
+        contraction=ibis.ifelse(continuing & (delta < 0), -delta, zero),
+        churn=zero, grace_gap=zero, grace_return=grace_return,
+    )
+    at_next = p.filter(departing).select(
+        "customer_id", month=p.m + 1,
+        new=zero, reactivation=zero, expansion=zero,
+        contraction=ibis.ifelse(gap, p.c, zero),
+        churn=ibis.ifelse(churn, p.c, zero),
+        grace_gap=ibis.ifelse(gap, p.c, zero), grace_return=zero,
+    )
+    names = ["new", "expansion", "contraction", "churn", "reactivation", "grace_gap", "grace_return"]
+    cast = lambda t: t.select("customer_id", month=t.month.cast("int64"), **{n: t[n].cast("int64") for n in names})  # noqa: E731
+    rows = cast(at_m).union(cast(at_next)).filter((_ibis_.month > m0) & (_ibis_.month <= as_m))
+    rows = rows.mutate(key=_period_key(rows.month, freq, ds.settings.fiscal_year_start))
+    if FREQ_MONTHS[freq] > 1:  # a customer's movements summed within the period, then counted once
+        rows = rows.group_by(["customer_id", "key"]).aggregate(**{n: rows[n].sum() for n in names})
+    # (monthly: a customer has at most one row per month, since a month t + 1 row means t + 1 was not paid)
+    return rows.group_by("key").aggregate(
+        **{n: rows[n].sum() for n in names},
+        **{"n_" + n: ibis.ifelse(rows[n] != 0, 1, 0).sum() for n in names},
+    )
 
 
 # --------------------------------------------------------------------------------------------- rates
@@ -446,7 +511,7 @@ def rates(ds: Dataset, freq: str = "month", *, alpha: float = 0.05, n_boot: int 
     (the period reaches into the last ``grace_months`` months, whose churn is not observable yet).
     """
     g = _grid(ds)
-    pr = _periods(g, freq, ds.settings.fiscal_year_start)
+    pr = _periods(g.m0, g.as_m, freq, ds.settings.fiscal_year_start)
     pc = _per_customer(g, pr)
     n_per = len(pr.keys)
 

@@ -81,7 +81,17 @@ def test_generated_revenue_is_identical_on_spark(spark, tmp_path):
     keep.mkdir()
     for name in ("customers", "revenue"):  # CSV: Spark cannot read pandas' nanosecond Parquet timestamps
         pd.read_parquet(out / f"{name}.parquet").to_csv(keep / f"{name}.csv", index=False, date_format="%Y-%m-%d")
-    duck = cs.load_dataset(keep, as_of=as_of)
-    sp = cs.load_dataset(_spark_backend(spark, keep, ["customers", "revenue"]), as_of=as_of)
+    duck = cs.load_dataset(keep, as_of=as_of, grace_months=1)
+    sp = cs.load_dataset(_spark_backend(spark, keep, ["customers", "revenue"]), as_of=as_of, grace_months=1)
+    # the aggregations run as queries in each engine (the panel is not brought into pandas for them)
+    assert sp.engine["panel"]._find_backend().name == "pyspark"
+    for kw in ({}, {"period": "quarter", "by": "plan"}, {"definition": "unbroken", "period": "fiscal_year"}):
+        a, b = cohorts.cohort_retention(duck, n_boot=0, **kw), cohorts.cohort_retention(sp, n_boot=0, **kw)
+        pd.testing.assert_frame_equal(a.matrix, b.matrix)
+        pd.testing.assert_frame_equal(a.active, b.active)
+    for freq in ("month", "quarter"):
+        pd.testing.assert_frame_equal(metrics.mrr_movements(duck, freq, cents=True), metrics.mrr_movements(sp, freq, cents=True))
+    assert type(sp.__dict__["panel"]).__name__ == "Lazy"  # still in the engine
+    assert metrics.mrr_movements(duck)["grace_gap_mrr"].sum() > 0  # the grace-gap rows were compared too
     _same(duck, sp)
     assert duck.spells["event"].sum() > 10 and (duck.spells["spell"] > 1).any()  # churns and reactivations compared

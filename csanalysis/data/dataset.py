@@ -22,6 +22,10 @@ class Lazy:
 
 
 LAZY_TABLES = ("usage", "payments", "cs_activities")
+ENGINE_COLUMNS = {  # the engine form of the panel and spells (integer month indices; see data/spells.py)
+    "panel": ("customer_id", "m", "mrr", "spell", "tenure", "spell_month"),
+    "spells": ("customer_id", "spell", "start_m", "first_m", "last_m", "duration", "event", "entry"),
+}
 
 
 @dataclass
@@ -36,6 +40,9 @@ class Dataset:
     * ``payments`` / ``cs_activities``: customer-month counts per status / activity (or None).
     * ``cs_costs``: monthly CS team cost (or None).
     * ``tables``: the validated raw tables as engine (Ibis) expressions, for analyses that need row detail.
+
+    ``panel`` and ``spells`` stay in the engine until a pandas analysis reads them (:meth:`engine_table` gives
+    the engine form, which aggregations such as cohort counts and MRR movements query directly).
     """
 
     source: str
@@ -53,6 +60,7 @@ class Dataset:
     cs_costs: pd.DataFrame | None = None
     attributes: pd.DataFrame | None = None
     tables: dict[str, Any] = field(default_factory=dict, repr=False)
+    engine: dict[str, Any] = field(default_factory=dict, repr=False)  # panel / spells as engine expressions
     con: Any = field(default=None, repr=False)
     pseudonymised: bool = False  # customer ids replaced by keyed pseudonyms (data/pseudonym.py)
     cache_key: str | None = field(default=None, repr=False)  # set when read from a report run's cache
@@ -67,13 +75,42 @@ class Dataset:
 
     def materialise(self) -> "Dataset":
         """Build every table still pending (see :class:`Lazy`)."""
-        for name in LAZY_TABLES:
+        for name in ("panel", "spells", *LAZY_TABLES):
             getattr(self, name)
         return self
 
+    def engine_table(self, name: str):
+        """``panel`` or ``spells`` as an engine (Ibis) expression with integer month indices
+        (:data:`ENGINE_COLUMNS`): the loader's own expression, or, for a Dataset built from pandas frames (a
+        report run's cache, pseudonymised ids), the frame registered as an in-memory table."""
+        if name not in ENGINE_COLUMNS:
+            raise ValueError(f"engine_table({name!r}): use one of {list(ENGINE_COLUMNS)}")
+        t = self.engine.get(name)
+        if t is None:
+            import ibis
+            import numpy as np
+
+            from ..periods import month_index
+
+            df = getattr(self, name)
+            if name == "panel":
+                m = month_index(df["month"]).astype("int32")
+                out = pd.DataFrame({"customer_id": df["customer_id"].astype(str), "m": m, "mrr": df["mrr"],
+                                    "spell": df["spell"], "tenure": df["tenure"], "spell_month": df["spell_month"]})
+            else:
+                start, last = month_index(df["start"]).astype("int32"), month_index(df["last_paid"]).astype("int32")
+                out = pd.DataFrame({"customer_id": df["customer_id"].astype(str), "spell": df["spell"],
+                                    "start_m": start, "first_m": (start + df["entry"]).astype("int32"),
+                                    "last_m": last, "duration": df["duration"], "event": df["event"].astype(np.int8),
+                                    "entry": df["entry"]})
+            t = ibis.memtable(out)
+            self.engine[name] = t
+        return t
+
     def pending(self) -> list[str]:
-        """Optional tables present in the source but not built yet."""
-        return [n for n in LAZY_TABLES if type(self.__dict__.get(n)) is Lazy]
+        """Tables not built in pandas yet: the panel and spells (still only in the engine) and optional tables
+        present in the source."""
+        return [n for n in ("panel", "spells", *LAZY_TABLES) if type(self.__dict__.get(n)) is Lazy]
 
     @property
     def as_of(self) -> dt.date:

@@ -407,6 +407,11 @@ def cache_settings(**overrides) -> dict:
     return {**base, **overrides}
 
 
+def _checked_frame(expr, to_pandas, schema) -> pd.DataFrame:
+    """An engine table (panel or spells) as the documented pandas frame, checked against its schema."""
+    return schema.validate(to_pandas(expr.execute()))
+
+
 class _Builder:
     """Cross-table checks, the as_of cut, MRR spreading and the churn definition (all in the engine)."""
 
@@ -574,9 +579,12 @@ class _Builder:
                                 data_start_m=data_start_m, signup=signup)
         spells = spells.cache() if hasattr(spells, "cache") else spells
         panel = sp.panel_expr(paid, spells)
+        panel = panel.cache() if hasattr(panel, "cache") else panel  # every aggregation reads it
+        # the panel and spells stay in the engine; pandas analyses get them (checked) on first read
         out = {
-            "panel": PANEL_SCHEMA.validate(sp.panel_to_pandas(panel.execute())),
-            "spells": SPELLS_SCHEMA.validate(sp.spells_to_pandas(spells.execute())),
+            "panel": Lazy(partial(_checked_frame, panel, sp.panel_to_pandas, PANEL_SCHEMA)),
+            "spells": Lazy(partial(_checked_frame, spells, sp.spells_to_pandas, SPELLS_SCHEMA)),
+            "engine": {"panel": panel, "spells": spells},
         }
         out["customers"] = self._customers(customers)
         # the large optional tables are aggregated when first read (Dataset.Lazy); their checks run now, in the engine
@@ -632,11 +640,13 @@ class _Builder:
         return df
 
     def _warnings(self, out: dict, as_of_m: int) -> None:
-        customers, spells = out["customers"], out["spells"]
-        no_rev = int((~customers["customer_id"].isin(spells["customer_id"])).sum())
-        if no_rev:
-            self.report.add("warning", "customers", f"{no_rev:,} customers have no paid month up to as_of",
-                            n_rows=no_rev, examples=customers.loc[~customers["customer_id"].isin(spells["customer_id"]), "customer_id"].head(N_EXAMPLES).tolist())
+        spells = out["engine"]["spells"]
+        customers = self.t["customers"]
+        no_rev = customers.select("customer_id").anti_join(spells.select("customer_id"), "customer_id")
+        n_no_rev = self._count(no_rev)
+        if n_no_rev:
+            self.report.add("warning", "customers", f"{n_no_rev:,} customers have no paid month up to as_of",
+                            n_rows=n_no_rev, examples=no_rev.order_by("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist())
         if "usage" in self.t:
             u = self.t["usage"]
             cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m).distinct()
@@ -647,17 +657,17 @@ class _Builder:
                 self.report.add("warning", "usage", f"{n_gap:,} gaps of more than a month with no usage rows "
                                 "(months without rows count as no activity)", n_rows=n_gap,
                                 examples=gaps.order_by(["customer_id", "m"]).select("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist())
-        if out["nps"] is not None and len(out["nps"]):
-            nps = out["nps"]
-            m = pd.to_datetime(nps["date"]).dt.to_period("M").dt.to_timestamp()
-            s = spells[["customer_id", "start", "end"]].merge(pd.DataFrame({"customer_id": nps["customer_id"], "m": m, "i": range(len(nps))}))
-            inside = (s["m"] >= s["start"]) & (s["end"].isna() | (s["m"] < s["end"]))
-            former = ~pd.Series(range(len(nps))).isin(s.loc[inside, "i"])
-            n_former = int(former.sum())
+        if "nps" in self.t:
+            # a response counts as from a customer when its month is inside one of the customer's spells
+            nps = self.t["nps"]
+            r = nps.select("customer_id", "date", rm=sp.month_index(nps.date))
+            s = spells.select(s_id="customer_id", s_start="start_m", s_last="last_m", s_event="event")
+            former = r.anti_join(s, [r.customer_id == s.s_id, r.rm >= s.s_start, (s.s_event == 0) | (r.rm <= s.s_last)])
+            n_former = self._count(former)
             if n_former:
                 self.report.add("warning", "nps", f"{n_former:,} responses come from customers who were not active "
                                 "that month (former or not-yet customers); they are kept", n_rows=n_former,
-                                examples=nps.loc[former.to_numpy(), "customer_id"].head(N_EXAMPLES).tolist())
+                                examples=former.order_by(["customer_id", "date"]).limit(N_EXAMPLES).execute()["customer_id"].tolist())
 
     # -- snapshot layout ------------------------------------------------------------------------------
     def _build_snapshot(self) -> dict:

@@ -63,6 +63,7 @@ def pseudonymise_dataset(ds, key: bytes | None = None):
             ds.nps[col] = None  # free text may name people or companies
     ds.date_ranges()  # computed from the raw tables before they are dropped
     ds.tables = {}  # raw rows carry the real identifiers
+    ds.engine = {}  # so do the engine panel and spells (rebuilt from the pseudonymised frames when queried)
     ds.con = None
     for f in ds.report.findings:  # examples of bad rows may quote identifiers
         f.examples = ["(pseudonymised)"] if f.examples else []
