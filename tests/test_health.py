@@ -3,6 +3,8 @@
 metrics by hand on tiny frames, the list's layout and capacity cut, follow-up of a kept list."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import shutil
 
 import numpy as np
@@ -89,7 +91,7 @@ def test_signals_use_months_up_to_the_scoring_month_only(world):
 def test_demo_model_close_to_ceiling_and_planted_signals_strongest():
     """Done when: on the demo data (seed 0, default size), the data-driven AUC on the later window is within 0.03
     of the ceiling (the generator's true probabilities); the planted signals rank among the strongest inputs."""
-    demo = "data/demo"
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
     ds = cs.load_dataset(demo)
     res = health.churn_risk(ds, true_prob=health.load_true_probabilities(demo), n_boot=200)
     auc = {k: e.auc["estimate"] for k, e in res.evaluations.items()}

@@ -2,6 +2,8 @@
 before/after comparison fooled by an ageing base, the too-short pre-period, and the money by hand."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,7 +93,7 @@ def test_demo_data_interval_covers_the_planted_effect_in_both_units():
     import csanalysis as cs
 
     truth = json.loads(open("data/demo/truth.json").read())
-    ds = cs.load_dataset("data/demo")
+    ds = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
     eff = impact.program_effect(ds, truth["program_start"], n_draws=1000)
     assert eff.hr_lower <= truth["program_hr"] <= eff.hr_upper, (eff.hr, eff.hr_lower, eff.hr_upper)
     assert eff.pp_lower <= truth["program_effect_pp"] <= eff.pp_upper, (eff.pp, eff.pp_lower, eff.pp_upper)

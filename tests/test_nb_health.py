@@ -2,6 +2,8 @@
 CSM, Japanese, a kept list followed up by a later run; the CSV list in its documented layout."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 import pandas as pd
@@ -10,7 +12,7 @@ from csanalysis import health
 from csanalysis.report.run import run_report
 
 NB = "04_churn_risk"
-DEMO = "data/demo"
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"  # absolute: notebook runs change the cwd
 
 
 def test_other_scoring_date_capacity_and_follow_up(tmp_path):
