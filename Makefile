@@ -12,7 +12,7 @@ DEMO   := data/demo
 KERNEL := csanalysis
 PYTEST_ARGS ?=
 
-.PHONY: report test env demo bench lock clean-reports
+.PHONY: report test env demo bench bench-1m lock clean-reports
 
 env: $(STAMP)
 
@@ -47,6 +47,9 @@ test: $(TSTAMP) demo
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+bench-1m: $(STAMP)
+	$(BIN)/python -m benchmarks.run --with-1m $(BENCH_ARGS)
 
 # Re-resolve the full pinned environment after a change of pins in pyproject.toml.
 lock:

@@ -5,8 +5,11 @@ For each aggregation stage the same numbers come from (a) the vectorized pandas 
 DuckDB query, (c) csanalysis (``load_dataset`` then the analysis), and are checked equal. Results go to the
 terminal and to ``benchmarks/RESULTS.md`` with the machine described.
 
-    python -m benchmarks.run                 # 10k and 100k
-    python -m benchmarks.run --sizes 1000000 # the 1M scale (needs ~10 GB free memory, a few minutes)
+    python -m benchmarks.run                 # 10k and 100k (make bench)
+    python -m benchmarks.run --with-1m       # and 1M (make bench-1m; the 1M report suite with BENCH_FULL=1)
+    python -m benchmarks.run --sizes 1000000 --stages logo_cohorts   # one scale, one stage
+
+Rows of earlier runs for other scales and stages are kept (``benchmarks/results.json``), each with its date.
 """
 from __future__ import annotations
 
@@ -58,7 +61,12 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
     from benchmarks import reference as ref
 
     as_m = _as_m(folder)
+    if impl == "csanalysis":  # imports are not timed (nor are the references' pandas and duckdb imports)
+        import csanalysis  # noqa: F401
+        from csanalysis import cohorts, health, metrics, nps, survival  # noqa: F401
+        from csanalysis.report import run  # noqa: F401
     t0 = time.perf_counter()
+    t_load = 0.0
     check = None
     if impl == "pandas":
         cm = ref.pandas_customer_month(folder)
@@ -68,7 +76,8 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
     else:
         import csanalysis as cs
 
-        ds = cs.load_dataset(folder)
+        ds = cs.load_dataset(folder) if stage != "report_suite" else None
+        t_load = time.perf_counter() - t0
         if stage == "load":
             res = None
             check = {"panel_rows": len(ds.panel), "mrr": round(float(ds.panel["mrr"].sum()), 2)}
@@ -111,11 +120,14 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
                            jobs=int(os.environ.get("BENCH_JOBS", "2")))  # as `csanalysis report` runs it
             check = {"status": r.status}
     seconds = time.perf_counter() - t0
+    # csanalysis: validation and the customer-month panel are built once per session (load_dataset), then
+    # every analysis queries them; the stage's own time is the part after the load
+    stage_seconds = seconds - t_load if impl == "csanalysis" and stage not in ("load", "report_suite") else None
     if check is None and res is not None:
         check = _summary(stage, res, as_m - 35)
     # peak of this process or of the largest finished child (the report suite's kernels run in children)
     peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return {"seconds": seconds, "peak_mb": peak / 1024, "check": check}
+    return {"seconds": seconds, "stage_seconds": stage_seconds, "peak_mb": peak / 1024, "check": check}
 
 
 def _summary(stage: str, res, m0: int) -> dict:
@@ -152,6 +164,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", nargs=3, metavar=("STAGE", "IMPL", "FOLDER"), help=argparse.SUPPRESS)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--with-1m", action="store_true", help="add the 1M-customer scale (about 15 GB free memory)")
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
@@ -160,8 +173,10 @@ def main(argv=None) -> int:
         stage, impl, folder = a.child
         print(json.dumps(_stage(stage, impl, Path(folder)), default=str))
         return 0
+    sizes = a.sizes + ([1_000_000] if a.with_1m and 1_000_000 not in a.sizes else [])
     rows = []
-    for n in a.sizes:
+    print(HEAD, end="", flush=True)
+    for n in sizes:
         folder = ensure_data(n)
         for stage in a.stages:
             if stage == "report_suite" and n > 100_000 and os.environ.get("BENCH_FULL") != "1":
@@ -170,6 +185,7 @@ def main(argv=None) -> int:
             checks = {impl: r.get("check") for impl, r in out.items() if "error" not in r}
             equal = len({json.dumps(c, sort_keys=True) for c in checks.values()}) == 1 if len(checks) > 1 else None
             row = {"n": n, "stage": stage, "equal": equal, **{f"{k}_s": r.get("seconds") for k, r in out.items()},
+                   "csanalysis_stage_s": out["csanalysis"].get("stage_seconds"),
                    **{f"{k}_mb": r.get("peak_mb") for k, r in out.items()},
                    **{f"{k}_error": r["error"] for k, r in out.items() if "error" in r}}
             if len(checks) > 1 and not equal:
@@ -180,27 +196,50 @@ def main(argv=None) -> int:
     return 0
 
 
+HEAD = ("| customers | stage | cs total s | cs after load s | pandas s | DuckDB s | total ÷ DuckDB | after load ÷ DuckDB "
+        "| pandas ÷ total | pandas ÷ after load | cs peak MB | equal | measured |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+NOTES = "<!-- notes: kept by make bench -->"
+
+
 def _fmt_row(r: dict) -> str:
     def s(k):
         v = r.get(k)
         return f"{v:8.2f}" if isinstance(v, (int, float)) else f"{'–':>8}"
 
-    ratio_d = (r["csanalysis_s"] / r["duckdb_s"]) if r.get("duckdb_s") and r.get("csanalysis_s") else None
-    ratio_p = (r["pandas_s"] / r["csanalysis_s"]) if r.get("pandas_s") and r.get("csanalysis_s") else None
-    return (f"| {r['n']:>9,} | {r['stage']:<14} | {s('csanalysis_s')} | {s('pandas_s')} | {s('duckdb_s')} | "
-            f"{(f'{ratio_d:.2f}×' if ratio_d else '–'):>7} | {(f'{ratio_p:.2f}×' if ratio_p else '–'):>7} | "
-            f"{s('csanalysis_mb')} | {'–' if r['equal'] is None else ('yes' if r['equal'] else 'NO')} |"
-            + (f" error: {r.get('csanalysis_error') or r.get('pandas_error') or r.get('duckdb_error')}" if any(k.endswith('_error') for k in r) else ""))
+    def ratio(a, b):
+        return f"{r[a] / r[b]:.2f}×" if r.get(a) and r.get(b) else "–"
+
+    err = r.get("csanalysis_error") or r.get("pandas_error") or r.get("duckdb_error")
+    return (f"| {r['n']:>9,} | {r['stage']:<14} | {s('csanalysis_s')} | {s('csanalysis_stage_s')} | {s('pandas_s')} | "
+            f"{s('duckdb_s')} | {ratio('csanalysis_s', 'duckdb_s'):>7} | {ratio('csanalysis_stage_s', 'duckdb_s'):>7} | "
+            f"{ratio('pandas_s', 'csanalysis_s'):>7} | {ratio('pandas_s', 'csanalysis_stage_s'):>7} | "
+            f"{s('csanalysis_mb')} | {'–' if r['equal'] is None else ('yes' if r['equal'] else 'NO')}"
+            + (f" (error: {err})" if err else "") + f" | {r.get('measured', 'now')} |")
 
 
 def _write(path: Path, rows: list[dict]) -> None:
-    head = ("| customers | stage | csanalysis s | pandas s | DuckDB s | cs ÷ DuckDB | pandas ÷ cs | cs peak MB | equal |\n"
-            "|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
+    """The table (this run's rows merged into earlier runs' rows of other scales and stages, kept in
+    ``results.json`` beside it, each with its date), then whatever follows the notes marker in the existing file
+    (the written analysis)."""
+    store = path.with_name("results.json")
+    kept = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else []
+    now = time.strftime("%Y-%m-%d %H:%M")
+    new = {(r["n"], r["stage"]): {**r, "measured": now} for r in rows}
+    merged = {(r["n"], r["stage"]): r for r in kept}
+    merged.update(new)
+    order = list(STAGES)
+    rows = sorted(merged.values(), key=lambda r: (r["n"], order.index(r["stage"]) if r["stage"] in order else 99))
+    store.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    notes = old[old.index(NOTES):] if NOTES in old else NOTES + "\n"
     text = (f"# Benchmark results\n\nMachine: {_machine()}. Written by `make bench` on "
             f"{time.strftime('%Y-%m-%d %H:%M')}.\n\nEach stage runs in a fresh process and reads the Parquet files "
-            "from the start (csanalysis: `load_dataset` + the analysis; pandas: the vectorized reference in "
-            "`benchmarks/reference.py`; DuckDB: one hand-written query). 'equal' compares the stage's totals.\n\n"
-            + head + "\n".join(_fmt_row(r) for r in rows) + "\n")
+            "from the start. csanalysis: `load_dataset` (reading, validating, the customer-month panel and spells, "
+            "in the engine), then the analysis; 'cs total' is both, 'cs after load' the analysis alone (a session "
+            "or report run loads once). pandas: the vectorized reference in `benchmarks/reference.py`; DuckDB: one "
+            "hand-written query; both include reading the Parquet files. 'equal' compares the stage's totals.\n\n"
+            + HEAD + "\n".join(_fmt_row(r) for r in rows) + "\n\n" + notes)
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
 
