@@ -633,49 +633,94 @@ def true_probability(frame: pd.DataFrame, churn_prob: pd.DataFrame, horizon: int
 # ============================================================================ judged on the future
 
 
-BOOT_CELLS = 20_000_000  # replicates × rows held in each temporary of the bootstrap
+BOOT_CELLS = 20_000_000  # replicates × (rows or distinct scores) held in each temporary of the bootstrap
 
 
-def _cluster_weights(groups: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """B × n bootstrap weights: accounts drawn with replacement, every row of a drawn account counted as often."""
-    codes, uniq = pd.factorize(groups)
-    k = len(uniq)
-    rng = np.random.default_rng(seed)
-    counts = np.empty((n_boot, k), dtype=np.float32)
-    step = max(1, BOOT_CELLS // max(k, 1))
-    for i in range(0, n_boot, step):  # k accounts drawn with replacement per replicate
-        counts[i:i + min(step, n_boot - i)] = draw_counts(rng, k, min(step, n_boot - i))
-    return counts[:, codes]
+@dataclass
+class _Boot:
+    """Cluster-bootstrap replicates kept per account: ``counts`` (B × accounts) says how often each account is
+    drawn in each replicate, ``codes`` maps each row to its account; a row's weight in replicate b is
+    ``counts[b, codes[row]]`` (every row of a drawn account counted as often). Weighted sums are sparse products
+    (:meth:`sums`), so the B × rows weight matrix is never built."""
+
+    counts: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def draw(cls, groups: np.ndarray, n_boot: int, seed: int) -> "_Boot":
+        codes, uniq = pd.factorize(groups)
+        k = len(uniq)
+        rng = np.random.default_rng(seed)
+        counts = np.empty((n_boot, k), dtype=np.float32)
+        step = max(1, BOOT_CELLS // max(k, 1))
+        for i in range(0, n_boot, step):  # k accounts drawn with replacement per replicate
+            counts[i:i + min(step, n_boot - i)] = draw_counts(rng, k, min(step, n_boot - i))
+        return cls(counts, codes)
+
+    def sample(self) -> "_Boot":
+        """The observed sample itself (every account once)."""
+        return _Boot(np.ones((1, self.counts.shape[1]), dtype=np.float32), self.codes)
+
+    def block(self, i: int, j: int) -> "_Boot":
+        return _Boot(self.counts[i:j], self.codes)
+
+    def rows(self) -> np.ndarray:
+        """B × rows weights (small data and tests only)."""
+        return self.counts[:, self.codes]
+
+    def matrix(self, cols: np.ndarray, values: np.ndarray, n_cols: int, rows: np.ndarray | None = None):
+        """Sparse n_cols × accounts: ``values`` of the rows (or of ``rows``) added up by column and account."""
+        from scipy import sparse
+
+        codes = self.codes if rows is None else self.codes[rows]
+        return sparse.csr_matrix((np.asarray(values, dtype=np.float64), (np.asarray(cols), codes)),
+                                 shape=(n_cols, self.counts.shape[1]))
+
+    def apply(self, S) -> np.ndarray:
+        """B × n_cols: per replicate, the weighted sums of a :meth:`matrix`."""
+        return np.asarray(S @ self.counts.T.astype(np.float64)).T
+
+    def sums(self, cols: np.ndarray, values: np.ndarray, n_cols: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """B × n_cols: per replicate, the weighted sum of ``values`` over the rows whose column is ``cols``."""
+        return self.apply(self.matrix(cols, values, n_cols, rows))
 
 
-def _auc_w(score: np.ndarray, y: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Weighted AUC (ties count one half) for each row of weights ``W`` (B × n)."""
-    order = np.argsort(score, kind="stable")
-    s, yy, Ws = score[order], y[order], W[:, order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    wp = np.add.reduceat(Ws * yy, starts, axis=1)
-    wn = np.add.reduceat(Ws * (1 - yy), starts, axis=1)
-    below = np.cumsum(wn, axis=1) - wn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (wp * (below + 0.5 * wn)).sum(axis=1) / (wp.sum(axis=1) * wn.sum(axis=1))
-
-
-def _top_share(score: np.ndarray, W: np.ndarray, share: float) -> np.ndarray:
-    """Weight of each row inside the top ``share`` of total weight by score (ties shared pro rata)."""
-    order = np.argsort(-score, kind="stable")
+def _tie_groups(score: np.ndarray, descending: bool = False) -> tuple[np.ndarray, int]:
+    """Each row's group of equal scores, numbered in score order; and the number of groups."""
+    order = np.argsort(-score if descending else score, kind="stable")
     s = score[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    gid = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(s)]))
-    Ws = W[:, order]
-    gw = np.add.reduceat(Ws, starts, axis=1)
-    before = np.cumsum(gw, axis=1) - gw
-    target = share * Ws.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.clip((target - before) / gw, 0, 1)
-    frac = np.nan_to_num(frac)
-    inc = np.empty_like(Ws)
-    inc[:, order] = Ws * frac[:, gid]
-    return inc
+    gid = np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if len(s) else np.zeros(0, dtype=np.int64)
+    g = np.empty(len(s), dtype=np.int64)
+    g[order] = gid
+    return g, int(gid[-1]) + 1 if len(s) else 0
+
+
+class _Ranked:
+    """One score's sparse sums for the bootstrap, built once and applied to each block of replicates: churned
+    and other weight per group of tied scores, ascending (AUC) and descending (top share)."""
+
+    def __init__(self, score: np.ndarray, y: np.ndarray, boot: _Boot):
+        g, G = _tie_groups(score)
+        self.pos, self.neg = boot.matrix(g, y, G), boot.matrix(g, 1 - y, G)
+        g, G = _tie_groups(score, descending=True)
+        self.top_w, self.top_y = boot.matrix(g, np.ones(len(g)), G), boot.matrix(g, y, G)
+
+    def auc(self, boot: _Boot) -> np.ndarray:
+        """Weighted AUC (ties count one half) for each replicate of ``boot``."""
+        wp, wn = boot.apply(self.pos), boot.apply(self.neg)
+        below = np.cumsum(wn, axis=1) - wn
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (wp * (below + 0.5 * wn)).sum(axis=1) / (wp.sum(axis=1) * wn.sum(axis=1))
+
+    def top_share(self, boot: _Boot, share: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per replicate: churned weight and total weight inside the top ``share`` of total weight by score
+        (ties shared pro rata)."""
+        gw, gy = boot.apply(self.top_w), boot.apply(self.top_y)
+        before = np.cumsum(gw, axis=1) - gw
+        target = share * gw.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.nan_to_num(np.clip((target - before) / gw, 0, 1))
+        return (frac * gy).sum(axis=1), (frac * gw).sum(axis=1)
 
 
 def _est(point: float, boot: np.ndarray, alpha: float, reason: str | None = None) -> dict:
@@ -728,13 +773,13 @@ class Evaluation:
 
 def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity: int = 20, capacity_by: str = "team",
                    n_boot: int = 500, seed: int = 0, alpha: float = 0.05, bins: int = 10,
-                   rank_score: np.ndarray | None = None, weights: np.ndarray | None = None) -> Evaluation:
+                   rank_score: np.ndarray | None = None, weights: "_Boot | None" = None) -> Evaluation:
     """Judge predicted probabilities ``prob`` against ``frame['churned']`` (rows of closed scoring dates).
 
     ``rank_score`` (default ``prob``) orders the accounts for AUC, lift and the capacity cut (a calibrated
     scorecard is ranked by its points, so calibration ties do not blur it). ``capacity``: the top N accounts of
-    each scoring date per ``capacity_by`` (see :func:`risk_list`). ``weights``: the B × n cluster-bootstrap weights (shared between scores so their
-    differences can be bootstrapped too)."""
+    each scoring date per ``capacity_by`` (see :func:`risk_list`). ``weights``: the cluster-bootstrap replicates (:class:`_Boot`, shared between scores so
+    their differences can be bootstrapped too)."""
     prob = np.asarray(prob, dtype=float)
     rank = prob if rank_score is None else np.asarray(rank_score, dtype=float)
     ok = np.isfinite(prob) & np.isfinite(rank)
@@ -742,13 +787,14 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
         raise ValueError(f"score {name!r}: {int((~ok).sum())} rows without a score")
     y = frame["churned"].to_numpy().astype(float)
     groups = frame["customer_id"].to_numpy()
-    W = _cluster_weights(groups, n_boot, seed) if weights is None else weights
-    one = np.ones((1, len(y)), dtype=np.float32)
-    auc = _auc_w(rank, y, one)[0]
-    inc1 = _top_share(rank, one, 0.1)
+    boot = _Boot.draw(groups, n_boot, seed) if weights is None else weights
+    ranked = _Ranked(rank, y, boot)
+    one = boot.sample()
+    auc = ranked.auc(one)[0]
+    pos1, w1 = ranked.top_share(one, 0.1)
     rate1 = y.mean()
-    top1 = (inc1 * y).sum(1) / inc1.sum(1)
-    cap1 = (inc1 * y).sum(1) / max(y.sum(), 1e-12)
+    top1 = pos1 / w1
+    cap1 = pos1 / max(y.sum(), 1e-12)
     # precision at capacity: the top N of each scoring date (ties broken by MRR at stake)
     sel = _top_n(frame.assign(_r=rank), "_r", capacity, by=["m", *_capacity_groups(frame, capacity_by)])
     ys = y[sel]
@@ -756,28 +802,31 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     # calibration table: bins of the predicted probability (equal counts)
     edges = np.unique(np.quantile(prob, np.linspace(0, 1, bins + 1)))
     b = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, max(len(edges) - 2, 0))
-    onehot = np.zeros((len(y), b.max() + 1), dtype=np.float32)
-    onehot[np.arange(len(y)), b] = 1
-    # the bootstrap replicates, a block of rows at a time (the temporaries are replicates × rows)
+    n_bins = int(b.max()) + 1
+    zero, ones = np.zeros(len(y), dtype=np.int64), np.ones(len(y))
+    S_rate = boot.matrix(np.r_[zero, zero + 1], np.r_[y, ones], 2, rows=np.r_[np.arange(len(y)), np.arange(len(y))])
+    S_prec = boot.matrix(np.r_[zero[sel], zero[sel] + 1], np.r_[ys, ones[sel]], 2, rows=np.r_[sel, sel])
+    S_obs = boot.matrix(np.r_[b, b + n_bins], np.r_[y, ones], 2 * n_bins, rows=np.r_[np.arange(len(y)), np.arange(len(y))])
+    # the bootstrap replicates, a block at a time (the temporaries are replicates × distinct scores)
     parts = {k: [] for k in ("auc", "rate", "top", "cap", "prec", "obs")}
     step = max(1, BOOT_CELLS // max(len(y), 1))
-    for i in range(0, W.shape[0], step):
-        Wc = W[i:i + step]
-        parts["auc"].append(_auc_w(rank, y, Wc))
-        incB = _top_share(rank, Wc, 0.1)
-        wy = (Wc * y).sum(1)
-        parts["rate"].append(wy / Wc.sum(1))
+    for i in range(0, boot.counts.shape[0], step):
+        Wc = boot.block(i, i + step)
+        parts["auc"].append(ranked.auc(Wc))
+        pos, wtop = ranked.top_share(Wc, 0.1)
+        wy, wall = Wc.apply(S_rate).T
+        pp, pn = Wc.apply(S_prec).T
+        ob = Wc.apply(S_obs)
         with np.errstate(invalid="ignore", divide="ignore"):
-            parts["top"].append((incB * y).sum(1) / incB.sum(1))
-            parts["cap"].append((incB * y).sum(1) / wy)
-            Ws = Wc[:, sel]
-            parts["prec"].append((Ws * ys).sum(1) / Ws.sum(1))
-            parts["obs"].append(((Wc * y) @ onehot) / (Wc @ onehot))
-        del incB
+            parts["rate"].append(wy / wall)
+            parts["top"].append(pos / wtop)
+            parts["cap"].append(pos / wy)
+            parts["prec"].append(pp / pn)
+            parts["obs"].append(ob[:, :n_bins] / ob[:, n_bins:])
     auc_b, rateB, topB, capB, precB = (np.concatenate(parts[k]) for k in ("auc", "rate", "top", "cap", "prec"))
     obsB = np.concatenate(parts["obs"], axis=0)
     cal = []
-    for k in range(onehot.shape[1]):
+    for k in range(n_bins):
         m = b == k
         lo, hi = np.nanquantile(obsB[:, k], [alpha / 2, 1 - alpha / 2]) if m.any() else (np.nan, np.nan)
         cal.append({"bin": k + 1, "rows": int(m.sum()), "churned": int(y[m].sum()),
@@ -831,8 +880,9 @@ def gains_curve(score: np.ndarray, y: np.ndarray, points: int = 101) -> pd.DataF
     ``score`` (ties shared pro rata)."""
     y = np.asarray(y, dtype=float)
     shares = np.linspace(0, 1, points)
-    one = np.ones((1, len(y)), dtype=np.float64)
-    cap = [float((_top_share(np.asarray(score, float), one, q)[0] * y).sum() / max(y.sum(), 1e-12)) for q in shares]
+    one = _Boot(np.ones((1, len(y)), dtype=np.float32), np.arange(len(y)))  # every row its own unit, weight 1
+    ranked = _Ranked(np.asarray(score, float), y, one)
+    cap = [float(ranked.top_share(one, q)[0][0] / max(y.sum(), 1e-12)) for q in shares]
     return pd.DataFrame({"share": shares, "captured": cap})
 
 
@@ -842,11 +892,9 @@ def rates_by(frame: pd.DataFrame, col: str, *, n_boot: int = 500, seed: int = 0,
     intervals (accounts resampled whole)."""
     y = frame["churned"].to_numpy().astype(float)
     codes, levels = pd.factorize(frame[col].astype(str))
-    W = _cluster_weights(frame["customer_id"].to_numpy(), n_boot, seed)
-    onehot = np.zeros((len(y), len(levels)), dtype=np.float32)
-    onehot[np.arange(len(y)), codes] = 1
+    boot = _Boot.draw(frame["customer_id"].to_numpy(), n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
-        boot = ((W * y) @ onehot) / (W @ onehot)
+        boot = boot.sums(codes, y, len(levels)) / boot.sums(codes, np.ones(len(y)), len(levels))
     rows = []
     for k, lv in enumerate(levels):
         m = codes == k
@@ -1041,7 +1089,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
             codes["evaluation"] = TooLittleHistory("no_churn", "no account churned in the evaluation window")
             reason = str(codes["evaluation"])
         if reason is None:
-            W = _cluster_weights(test["customer_id"].to_numpy(), n_boot, seed)
+            W = _Boot.draw(test["customer_id"].to_numpy(), n_boot, seed)  # shared: paired differences
             kw = dict(capacity=capacity, capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha, weights=W)
             test["p_scorecard"] = eval_card.predict(test)
             test["scorecard_points"] = sc.points(test)

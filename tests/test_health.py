@@ -125,9 +125,16 @@ def test_auc_lift_and_capture_by_hand():
 
 
 def test_cluster_bootstrap_resamples_accounts_whole():
-    W = health._cluster_weights(np.array(["a", "a", "b", "c", "c", "c"]), 200, 0)
+    boot = health._Boot.draw(np.array(["a", "a", "b", "c", "c", "c"]), 200, 0)
+    W = boot.rows()
     assert np.all(W[:, 0] == W[:, 1]) and np.all(W[:, 3] == W[:, 5])
     assert np.all(W[:, [0, 2, 3]].sum(axis=1) == 3)  # three accounts drawn each time
+    # the sparse weighted sums equal the row-weight products they replace
+    cols, vals = np.array([0, 1, 1, 0, 2, 2]), np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    dense = np.stack([(W * vals * (cols == c)).sum(axis=1) for c in range(3)], axis=1)
+    np.testing.assert_allclose(boot.sums(cols, vals, 3), dense)
+    np.testing.assert_allclose(boot.sums(cols[[1, 4]], vals[[1, 4]], 3, rows=np.array([1, 4])),
+                               np.stack([np.zeros(200), W[:, 1] * 2.0, W[:, 4] * 5.0], axis=1))
 
 
 def test_scorecard_points_and_validation(tmp_path):
