@@ -153,6 +153,28 @@ def test_ph_check_names_a_planted_violation_with_its_size():
     assert list(top["term"].unique()) == [flat.ph_largest_drift["term"]]
 
 
+def test_ph_check_beyond_the_cap_runs_on_a_stated_sample(monkeypatch):
+    """Beyond PH_MAX_SPELLS spells the check refits on a seeded random sample of that many (lifelines' residuals
+    cost grows with the square of the spells); the hazard ratios still use every spell. On the planted world the
+    3,000-spell sample still finds x=b's drift, and z=v's estimated drift stays small (at the 5% level a single
+    sample may still flag it)."""
+    def hazard(x, z, m):
+        return 0.03 * np.where((x == "b") & (m <= 6), 3.0, 1.0) * np.where(z == "v", 1.5, 1.0)
+
+    world = _world(8000, hazard, seed=5)
+    full = sv.cox_drivers(world, ["x", "z"], references={"x": "a", "z": "u"})
+    monkeypatch.setattr(sv, "PH_MAX_SPELLS", 3000)
+    r = sv.cox_drivers(world, ["x", "z"], references={"x": "a", "z": "u"})
+    assert full.ph_sample is None and r.ph_sample == (3000, 8000)
+    pd.testing.assert_frame_equal(r.hazard_ratios, full.hazard_ratios)  # the model: every spell
+    assert r.ph_events < full.ph_events and len(r.ph_residuals) == r.ph_events
+    ph = r.ph_test.set_index("term")
+    assert "x=b" in set(r.ph_violations["term"]) and ph.loc["x=b", "hr_at_3_months"] > 2.0
+    assert ph.loc["x=b", "hr_ratio_24_vs_3_months"] < 0.5 and 0.8 < ph.loc["z=v", "hr_ratio_24_vs_3_months"] < 1.25
+    again = sv.cox_drivers(world, ["x", "z"], references={"x": "a", "z": "u"})
+    pd.testing.assert_frame_equal(again.ph_test, r.ph_test)  # seeded: the same sample every run
+
+
 def test_ph_check_reports_why_it_did_not_run(ds):
     r = sv.cox_drivers(ds, ["plan"])  # four churn events among first spells observed from their start
     assert r.ph_test is None and r.ph_events == 4 and "at least 10" in r.ph_reason
