@@ -138,7 +138,7 @@ def test_logo_counts_from_the_engine_match_pandas_counts_on_generated_data(tmp_p
     ds = cs.load_dataset(tmp_path / "d")
     got = {(p, d): co.cohort_retention(ds, period=p, definition=d, by="plan", n_boot=0)
            for p in ("month", "quarter") for d in ("active", "unbroken")}
-    assert ds.pending()[:2] == ["panel", "spells"]
+    assert {"panel", "spells"} <= set(ds.pending())
     first = ds.spells[ds.spells["spell"] == 1].set_index("customer_id")
     start = first["start"].dt.year * 12 + first["start"].dt.month - 1
     plan = ds.customers.set_index("customer_id")["plan"]

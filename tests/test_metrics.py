@@ -436,7 +436,7 @@ def test_engine_movements_agree_with_the_customer_grid(demo, grace, tmp_path):
 
     ds = cs.load_dataset(demo[1].source, grace_months=grace)
     engine = {f: mt.mrr_movements(ds, f, cents=True) for f in ("month", "quarter")}
-    assert ds.pending()[:2] == ["panel", "spells"]  # the movements were computed in the engine
+    assert {"panel", "spells"} <= set(ds.pending())  # the movements were computed in the engine
     for f, mov in engine.items():
         g = mt._grid(ds)
         pr = mt._periods(g.m0, g.as_m, f, ds.settings.fiscal_year_start)

@@ -12,8 +12,9 @@ from .validation import ValidationReport
 
 
 class Lazy:
-    """A table built on first use: the large optional tables (usage, payments, CS activities) are aggregated in
-    the engine only when an analysis reads them, so a cohort or MRR stage does not pay for them."""
+    """A table built on first use: the customers, panel and spells come into pandas, and the optional tables
+    (usage, NPS, payments, CS activities) are aggregated in the engine, only when an analysis reads them, so a
+    cohort or MRR stage does not pay for them."""
 
     __slots__ = ("build",)
 
@@ -21,7 +22,8 @@ class Lazy:
         self.build = build
 
 
-LAZY_TABLES = ("usage", "payments", "cs_activities")
+LAZY_TABLES = ("usage", "nps", "payments", "cs_activities")
+FRAMES_IN_ENGINE = ("customers", "panel", "spells")  # always present; built in pandas on first read
 ENGINE_COLUMNS = {  # the engine form of the panel and spells (integer month indices; see data/spells.py)
     "panel": ("customer_id", "m", "mrr", "spell", "tenure", "spell_month"),
     "spells": ("customer_id", "spell", "start_m", "first_m", "last_m", "duration", "event", "entry"),
@@ -75,7 +77,7 @@ class Dataset:
 
     def materialise(self) -> "Dataset":
         """Build every table still pending (see :class:`Lazy`)."""
-        for name in ("panel", "spells", *LAZY_TABLES):
+        for name in (*FRAMES_IN_ENGINE, *LAZY_TABLES):
             getattr(self, name)
         return self
 
@@ -110,7 +112,7 @@ class Dataset:
     def pending(self) -> list[str]:
         """Tables not built in pandas yet: the panel and spells (still only in the engine) and optional tables
         present in the source."""
-        return [n for n in ("panel", "spells", *LAZY_TABLES) if type(self.__dict__.get(n)) is Lazy]
+        return [n for n in (*FRAMES_IN_ENGINE, *LAZY_TABLES) if type(self.__dict__.get(n)) is Lazy]
 
     @property
     def as_of(self) -> dt.date:
