@@ -641,7 +641,7 @@ class _Boot:
     """Cluster-bootstrap replicates kept per account: ``counts`` (B × accounts) says how often each account is
     drawn in each replicate, ``codes`` maps each row to its account; a row's weight in replicate b is
     ``counts[b, codes[row]]`` (every row of a drawn account counted as often). Weighted sums are sparse products
-    (:meth:`sums`), so the B × rows weight matrix is never built."""
+    (:meth:`matrix`, :meth:`apply`), so the B × rows weight matrix is never built."""
 
     counts: np.ndarray
     codes: np.ndarray
@@ -676,13 +676,22 @@ class _Boot:
         return sparse.csr_matrix((np.asarray(values, dtype=np.float64), (np.asarray(cols), codes)),
                                  shape=(n_cols, self.counts.shape[1]))
 
+    def ratio_matrix(self, cols: np.ndarray, y: np.ndarray, n_cols: int, rows: np.ndarray | None = None):
+        """Sparse sums for a rate per column: Σ y in columns 0 … n_cols − 1, the row count in n_cols … 2·n_cols − 1
+        (:meth:`rates` returns them apart)."""
+        rows = np.arange(len(self.codes)) if rows is None else np.asarray(rows)
+        cols = np.asarray(cols)
+        return self.matrix(np.r_[cols, cols + n_cols], np.r_[y, np.ones(len(rows))], 2 * n_cols, rows=np.r_[rows, rows])
+
+    def rates(self, S) -> tuple[np.ndarray, np.ndarray]:
+        """B × n_cols weighted Σ y and weighted row counts of a :meth:`ratio_matrix`."""
+        sums = self.apply(S)
+        n = sums.shape[1] // 2
+        return sums[:, :n], sums[:, n:]
+
     def apply(self, S) -> np.ndarray:
         """B × n_cols: per replicate, the weighted sums of a :meth:`matrix`."""
         return np.asarray(S @ self.counts.T.astype(np.float64)).T
-
-    def sums(self, cols: np.ndarray, values: np.ndarray, n_cols: int, rows: np.ndarray | None = None) -> np.ndarray:
-        """B × n_cols: per replicate, the weighted sum of ``values`` over the rows whose column is ``cols``."""
-        return self.apply(self.matrix(cols, values, n_cols, rows))
 
 
 def _tie_groups(score: np.ndarray, descending: bool = False) -> tuple[np.ndarray, int]:
@@ -803,10 +812,9 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     edges = np.unique(np.quantile(prob, np.linspace(0, 1, bins + 1)))
     b = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, max(len(edges) - 2, 0))
     n_bins = int(b.max()) + 1
-    zero, ones = np.zeros(len(y), dtype=np.int64), np.ones(len(y))
-    S_rate = boot.matrix(np.r_[zero, zero + 1], np.r_[y, ones], 2, rows=np.r_[np.arange(len(y)), np.arange(len(y))])
-    S_prec = boot.matrix(np.r_[zero[sel], zero[sel] + 1], np.r_[ys, ones[sel]], 2, rows=np.r_[sel, sel])
-    S_obs = boot.matrix(np.r_[b, b + n_bins], np.r_[y, ones], 2 * n_bins, rows=np.r_[np.arange(len(y)), np.arange(len(y))])
+    S_rate = boot.ratio_matrix(np.zeros(len(y), dtype=np.int64), y, 1)
+    S_prec = boot.ratio_matrix(np.zeros(len(sel), dtype=np.int64), ys, 1, rows=sel)
+    S_obs = boot.ratio_matrix(b, y, n_bins)
     # the bootstrap replicates, a block at a time (the temporaries are replicates × distinct scores)
     parts = {k: [] for k in ("auc", "rate", "top", "cap", "prec", "obs")}
     step = max(1, BOOT_CELLS // max(len(y), 1))
@@ -814,15 +822,15 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
         Wc = boot.block(i, i + step)
         parts["auc"].append(ranked.auc(Wc))
         pos, wtop = ranked.top_share(Wc, 0.1)
-        wy, wall = Wc.apply(S_rate).T
-        pp, pn = Wc.apply(S_prec).T
-        ob = Wc.apply(S_obs)
+        (wy,), (wall,) = (a.T for a in Wc.rates(S_rate))
+        (pp,), (pn,) = (a.T for a in Wc.rates(S_prec))
+        ob_y, ob_n = Wc.rates(S_obs)
         with np.errstate(invalid="ignore", divide="ignore"):
             parts["rate"].append(wy / wall)
             parts["top"].append(pos / wtop)
             parts["cap"].append(pos / wy)
             parts["prec"].append(pp / pn)
-            parts["obs"].append(ob[:, :n_bins] / ob[:, n_bins:])
+            parts["obs"].append(ob_y / ob_n)
     auc_b, rateB, topB, capB, precB = (np.concatenate(parts[k]) for k in ("auc", "rate", "top", "cap", "prec"))
     obsB = np.concatenate(parts["obs"], axis=0)
     cal = []
@@ -892,9 +900,10 @@ def rates_by(frame: pd.DataFrame, col: str, *, n_boot: int = 500, seed: int = 0,
     intervals (accounts resampled whole)."""
     y = frame["churned"].to_numpy().astype(float)
     codes, levels = pd.factorize(frame[col].astype(str))
-    boot = _Boot.draw(frame["customer_id"].to_numpy(), n_boot, seed)
+    draws = _Boot.draw(frame["customer_id"].to_numpy(), n_boot, seed)
+    churned, rows_b = draws.rates(draws.ratio_matrix(codes, y, len(levels)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        boot = boot.sums(codes, y, len(levels)) / boot.sums(codes, np.ones(len(y)), len(levels))
+        boot = churned / rows_b
     rows = []
     for k, lv in enumerate(levels):
         m = codes == k

@@ -416,7 +416,7 @@ def mrr_movements(ds: Dataset, freq: str = "month", *, cents: bool = False) -> p
     grace = int(ds.settings.grace_months)
     panel = ds.engine_table("panel")
     # paid customers and MRR (cents) per month: the opening balance and every period's start and end
-    by_month = (panel.mutate(c=(panel.mrr * 100).round().cast("int64")).group_by("m")
+    by_month = (panel.mutate(c=_cents(panel)).group_by("m")
                 .aggregate(mrr=_ibis_.c.sum(), customers=_ibis_.c.count()).execute())
     m0 = int(min(by_month["m"].min(), _midx(ds.data_start))) if len(by_month) else as_m
     pr = _periods(m0, as_m, freq, ds.settings.fiscal_year_start)
@@ -444,6 +444,11 @@ def mrr_movements(ds: Dataset, freq: str = "month", *, cents: bool = False) -> p
     return df
 
 
+def _cents(panel):
+    """Engine expression: the panel's MRR in integer cents."""
+    return (panel.mrr * 100).round().cast("int64")
+
+
 def _movements_expr(ds: Dataset, as_m: int, m0: int, freq: str):
     """Engine query: per period key, the sum (cents) and the number of customers of each movement.
 
@@ -455,7 +460,7 @@ def _movements_expr(ds: Dataset, as_m: int, m0: int, freq: str):
 
     panel = ds.engine_table("panel")
     spells = ds.engine_table("spells").select("customer_id", "spell", s_last="last_m", s_event="event")
-    p = panel.select("customer_id", "m", "spell", c=(panel.mrr * 100).round().cast("int64"))
+    p = panel.select("customer_id", "m", "spell", c=_cents(panel))
     p = p.join(spells, ["customer_id", "spell"]).select("customer_id", "m", "spell", "c", "s_last", "s_event")
     w = ibis.window(group_by="customer_id", order_by="m")
     p = p.mutate(prev_m=p.m.lag().over(w), prev_c=p.c.lag().over(w), prev_spell=p.spell.lag().over(w),

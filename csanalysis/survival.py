@@ -214,6 +214,7 @@ class CoxResult:
 
     ph_events: int | None = None  # churn events the proportional-hazards check had (or would have had)
     ph_sample: tuple | None = None  # (spells checked, spells eligible) when the check ran on a random sample
+    ph_truncated: bool = False  # the check left out left-truncated spells (lifelines has no residuals with entry)
 
     @property
     def ph_largest_drift(self) -> pd.Series | None:
@@ -373,9 +374,11 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
                     ph_df, duration_col="T", event_col="E", strata=strata or None, batch_mode=True)
             test = proportional_hazard_test(ph_fit, ph_df, time_transform="rank")
             ph, resid = _ph_sizes(ph_fit, ph_df, test, meta)
-            ph["checked_on"] = "all spells" if entry is None else "spells observed from their start (no left truncation)"
+            ph["checked_on"] = ("all spells" if entry is None else "spells observed from their start (no left truncation)") + (
+                f" (random sample of {ph_sample[0]} of {ph_sample[1]} spells)" if ph_sample else "")
     return CoxResult(cph, hrs, float(cph.concordance_index_), int(len(df)), int(df["E"].sum()), ph,
-                     ph_residuals=resid, ph_reason=reason, references=refs, ph_events=events, ph_sample=ph_sample)
+                     ph_residuals=resid, ph_reason=reason, references=refs, ph_events=events, ph_sample=ph_sample,
+                     ph_truncated=entry is not None)
 
 
 def _hr_sentence(cov, level, ref, hr, lo, hi, alpha) -> str:

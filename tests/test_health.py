@@ -132,9 +132,13 @@ def test_cluster_bootstrap_resamples_accounts_whole():
     # the sparse weighted sums equal the row-weight products they replace
     cols, vals = np.array([0, 1, 1, 0, 2, 2]), np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     dense = np.stack([(W * vals * (cols == c)).sum(axis=1) for c in range(3)], axis=1)
-    np.testing.assert_allclose(boot.sums(cols, vals, 3), dense)
-    np.testing.assert_allclose(boot.sums(cols[[1, 4]], vals[[1, 4]], 3, rows=np.array([1, 4])),
+    np.testing.assert_allclose(boot.apply(boot.matrix(cols, vals, 3)), dense)
+    np.testing.assert_allclose(boot.apply(boot.matrix(cols[[1, 4]], vals[[1, 4]], 3, rows=np.array([1, 4]))),
                                np.stack([np.zeros(200), W[:, 1] * 2.0, W[:, 4] * 5.0], axis=1))
+    # a rate's two sums: Σ value and the number of rows, per column and replicate
+    total, n = boot.rates(boot.ratio_matrix(cols, vals, 3))
+    np.testing.assert_allclose(total, dense)
+    np.testing.assert_allclose(n, np.stack([(W * (cols == c)).sum(axis=1) for c in range(3)], axis=1))
 
 
 def test_scorecard_points_and_validation(tmp_path):

@@ -158,6 +158,13 @@ def test_run_folder_cannot_escape_reports(tmp_path, rid):
     assert not (tmp_path / "escape").exists() and not (tmp_path / "r" / "..escape").exists()
 
 
+def test_bad_jobs_is_refused_before_any_data_is_read(tmp_path):
+    """--jobs 0 is a parameter error, raised before the data source is opened (it does not exist here)."""
+    with pytest.raises(ParameterError, match="--jobs 0"):
+        run_report(["00_data_overview"], data=tmp_path / "no-such-folder", out=tmp_path / "r", jobs=0)
+    assert not (tmp_path / "r").exists()
+
+
 def test_changes_since_previous_run(tmp_path):
     prev = {"nps": {"estimate": 20.0, "lower": 15.0, "upper": 25.0}, "churn": {"estimate": 0.02, "lower": 0.019, "upper": 0.021}}
     cur = {"nps": {"estimate": 24.0, "lower": 19.0, "upper": 29.0}, "churn": {"estimate": 0.03, "lower": 0.029, "upper": 0.031},

@@ -166,6 +166,7 @@ def test_ph_check_beyond_the_cap_runs_on_a_stated_sample(monkeypatch):
     monkeypatch.setattr(sv, "PH_MAX_SPELLS", 3000)
     r = sv.cox_drivers(world, ["x", "z"], references={"x": "a", "z": "u"})
     assert full.ph_sample is None and r.ph_sample == (3000, 8000)
+    assert r.ph_test["checked_on"].iloc[0] == "all spells (random sample of 3000 of 8000 spells)" and not r.ph_truncated
     pd.testing.assert_frame_equal(r.hazard_ratios, full.hazard_ratios)  # the model: every spell
     assert r.ph_events < full.ph_events and len(r.ph_residuals) == r.ph_events
     ph = r.ph_test.set_index("term")

@@ -90,21 +90,11 @@ class Dataset:
         t = self.engine.get(name)
         if t is None:
             import ibis
-            import numpy as np
 
-            from ..periods import month_index
+            from . import spells as sp
 
-            df = getattr(self, name)
-            if name == "panel":
-                m = month_index(df["month"]).astype("int32")
-                out = pd.DataFrame({"customer_id": df["customer_id"].astype(str), "m": m, "mrr": df["mrr"],
-                                    "spell": df["spell"], "tenure": df["tenure"], "spell_month": df["spell_month"]})
-            else:
-                start, last = month_index(df["start"]).astype("int32"), month_index(df["last_paid"]).astype("int32")
-                out = pd.DataFrame({"customer_id": df["customer_id"].astype(str), "spell": df["spell"],
-                                    "start_m": start, "first_m": (start + df["entry"]).astype("int32"),
-                                    "last_m": last, "duration": df["duration"], "event": df["event"].astype(np.int8),
-                                    "entry": df["entry"]})
+            convert = sp.panel_from_pandas if name == "panel" else sp.spells_from_pandas
+            out = convert(getattr(self, name))
             t = ibis.memtable(out)
             self.engine[name] = t
         return t

@@ -649,36 +649,39 @@ class _Builder:
         df.insert(1, "month", sp.index_to_month(df.pop("m")))
         return df
 
+    def _counted(self, expr, order: list[str]) -> tuple[int, list]:
+        """Rows of a check's result and the first few customer ids (by ``order``), from one evaluation of it."""
+        expr = expr.cache() if hasattr(expr, "cache") else expr
+        n = self._count(expr)
+        examples = expr.order_by(order).limit(N_EXAMPLES).execute()["customer_id"].tolist() if n else []
+        return n, examples
+
     def _warnings(self, out: dict, as_of_m: int) -> None:
         spells = out["engine"]["spells"]
-        customers = self.t["customers"]
-        no_rev = customers.select("customer_id").anti_join(spells.select("customer_id"), "customer_id")
-        n_no_rev = self._count(no_rev)
-        if n_no_rev:
-            self.report.add("warning", "customers", f"{n_no_rev:,} customers have no paid month up to as_of",
-                            n_rows=n_no_rev, examples=no_rev.order_by("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist())
+        no_rev = self.t["customers"].select("customer_id").anti_join(spells.select("customer_id"), "customer_id")
+        n, examples = self._counted(no_rev, ["customer_id"])
+        if n:
+            self.report.add("warning", "customers", f"{n:,} customers have no paid month up to as_of", n_rows=n,
+                            examples=examples)
         if "usage" in self.t:
             u = self.t["usage"]
             cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m).distinct()
             prev = cm.m.lag().over(ibis.window(group_by=cm.customer_id, order_by=cm.m))
-            gaps = cm.mutate(prev=prev).filter(_.m - _.prev > 1).select("customer_id", "m")
-            gaps = gaps.cache() if hasattr(gaps, "cache") else gaps  # counted, then its first rows quoted
-            n_gap = self._count(gaps)
-            if n_gap:
-                self.report.add("warning", "usage", f"{n_gap:,} gaps of more than a month with no usage rows "
-                                "(months without rows count as no activity)", n_rows=n_gap,
-                                examples=gaps.order_by(["customer_id", "m"]).select("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist())
+            n, examples = self._counted(cm.mutate(prev=prev).filter(_.m - _.prev > 1).select("customer_id", "m"),
+                                        ["customer_id", "m"])
+            if n:
+                self.report.add("warning", "usage", f"{n:,} gaps of more than a month with no usage rows "
+                                "(months without rows count as no activity)", n_rows=n, examples=examples)
         if "nps" in self.t:
             # a response counts as from a customer when its month is inside one of the customer's spells
             nps = self.t["nps"]
             r = nps.select("customer_id", "date", rm=sp.month_index(nps.date))
             s = spells.select(s_id="customer_id", s_start="start_m", s_last="last_m", s_event="event")
             former = r.anti_join(s, [r.customer_id == s.s_id, r.rm >= s.s_start, (s.s_event == 0) | (r.rm <= s.s_last)])
-            n_former = self._count(former)
-            if n_former:
-                self.report.add("warning", "nps", f"{n_former:,} responses come from customers who were not active "
-                                "that month (former or not-yet customers); they are kept", n_rows=n_former,
-                                examples=former.order_by(["customer_id", "date"]).limit(N_EXAMPLES).execute()["customer_id"].tolist())
+            n, examples = self._counted(former, ["customer_id", "date"])
+            if n:
+                self.report.add("warning", "nps", f"{n:,} responses come from customers who were not active "
+                                "that month (former or not-yet customers); they are kept", n_rows=n, examples=examples)
 
     # -- snapshot layout ------------------------------------------------------------------------------
     def _build_snapshot(self) -> dict:

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from ..periods import month_index as _midx
+
 
 def month_index(date_expr):
     """Engine expression: a date's month as an integer index (year * 12 + month − 1)."""
@@ -115,3 +117,17 @@ def panel_to_pandas(df: pd.DataFrame) -> pd.DataFrame:
         "tenure": df["tenure"].astype("int64"),
         "spell_month": df["spell_month"].astype("int64"),
     })
+
+
+def panel_from_pandas(df: pd.DataFrame) -> pd.DataFrame:
+    """The documented pandas panel → its engine form (month indices; the inverse of :func:`panel_to_pandas`)."""
+    return pd.DataFrame({"customer_id": df["customer_id"].astype(str), "m": _midx(df["month"]).astype(np.int32), "mrr": df["mrr"],
+                         "spell": df["spell"], "tenure": df["tenure"], "spell_month": df["spell_month"]})
+
+
+def spells_from_pandas(df: pd.DataFrame) -> pd.DataFrame:
+    """The documented pandas spells → their engine form (the inverse of :func:`spells_to_pandas`)."""
+    start = _midx(df["start"]).astype(np.int32)
+    return pd.DataFrame({"customer_id": df["customer_id"].astype(str), "spell": df["spell"], "start_m": start,
+                         "first_m": (start + df["entry"]).astype("int32"), "last_m": _midx(df["last_paid"]).astype(np.int32),
+                         "duration": df["duration"], "event": df["event"].astype(np.int8), "entry": df["entry"]})

@@ -194,6 +194,8 @@ def run_report(
         raise ParameterError(f"set {', '.join(clash)} with its own option (--data, --mapping, --as-of, --lang, --out), not --param")
     if lang not in ("en", "ja"):
         raise ParameterError(f"--lang {lang!r}: use en or ja")
+    if jobs < 1:
+        raise ParameterError(f"--jobs {jobs}: at least one notebook must run at a time")
     paths = discover(names)
     typed = check_parameters(paths, params)
     data = Path(data).resolve()
@@ -216,8 +218,6 @@ def run_report(
             ds.date_ranges()
             cache.save(ds, cache_root / key)
         cache.prune(cache_root, {key})
-        if jobs < 1:
-            raise ParameterError(f"--jobs {jobs}: at least one notebook must run at a time")
         return _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id,
                     key, pseudonymise, jobs)
     finally:
