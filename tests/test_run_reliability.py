@@ -209,3 +209,24 @@ def test_report_has_contents_and_definitions_block(tmp_path):
     assert 'class="cs-toc"' in html and "Definitions and reconciliation" in html
     assert html.index('class="cs-toc"') < html.index("cs-definitions")
     assert "in the first month without payment" in html and "2024-06-15" in html  # grace 0: the definition in force
+
+
+def test_parallel_notebooks_share_the_cores(monkeypatch):
+    """With --jobs N the kernels' BLAS/OpenMP threads are cores ÷ N (OpenBLAS spin-waits when oversubscribed);
+    limits the user set are kept, and one notebook at a time changes nothing."""
+    monkeypatch.setattr(runmod.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    for k in runmod.THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    assert runmod._thread_limits(2) == {k: "2" for k in runmod.THREAD_ENV}
+    assert runmod._thread_limits(3) == {k: "1" for k in runmod.THREAD_ENV}
+    assert runmod._thread_limits(8) == {k: "1" for k in runmod.THREAD_ENV}
+    assert runmod._thread_limits(1) == {}
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert "OMP_NUM_THREADS" not in runmod._thread_limits(2)
+
+
+def test_thread_limits_do_not_outlive_the_run(tmp_path, monkeypatch):
+    for k in runmod.THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=tmp_path / "r", jobs=2)
+    assert not any(k in runmod.os.environ for k in runmod.THREAD_ENV)
