@@ -503,9 +503,10 @@ def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
     X["months_to_renewal"] = (frame["days_to_renewal"] / 30.44).clip(-1, 13).fillna(13)
     for a in attributes:
         if a in frame.columns:
+            codes, values = pd.factorize(frame[a].astype(str))  # missing values become "nan", never a level
             levels = sorted(frame[a].dropna().astype(str).unique())
             for lv in levels[1:] if len(levels) > 1 else []:
-                X[f"{a}={lv}"] = (frame[a].astype(str) == lv).astype(float)
+                X[f"{a}={lv}"] = (codes == values.get_loc(lv)).astype(float)
     return X.astype(float)
 
 
@@ -633,6 +634,7 @@ class _Boot:
 
     counts: np.ndarray
     codes: np.ndarray
+    _weights: np.ndarray | None = field(default=None, repr=False)  # accounts × B, float64, C order (apply)
 
     @classmethod
     def draw(cls, groups: np.ndarray, n_boot: int, seed: int) -> "_Boot":
@@ -679,7 +681,9 @@ class _Boot:
 
     def apply(self, S) -> np.ndarray:
         """B × n_cols: per replicate, the weighted sums of a :meth:`matrix`."""
-        return np.asarray(S @ self.counts.T.astype(np.float64)).T
+        if self._weights is None:  # once per block of replicates: each score applies several matrices
+            self._weights = np.ascontiguousarray(self.counts.T, dtype=np.float64)
+        return np.asarray(S @ self._weights).T
 
 
 def _tie_groups(score: np.ndarray, descending: bool = False) -> tuple[np.ndarray, int]:
