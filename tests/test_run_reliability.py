@@ -47,8 +47,11 @@ def test_one_aggregation_per_run_read_from_the_cache(tmp_path):
     hits = (entry / "hits.log").read_text().split()
     assert len(hits) == 2 and len(set(hits)) == 2  # each notebook's kernel read the run's Dataset
     cached, fresh = cache.load(entry), cs.load_dataset(FIX, as_of="2024-06-15")
+    # the cached tables are read when first used, not all on opening
+    assert {"customers", "panel", "spells"} <= set(cached.pending())
     for name in ("customers", "panel", "spells"):
         pd.testing.assert_frame_equal(getattr(cached, name), getattr(fresh, name), check_dtype=False)
+    assert not {"customers", "panel", "spells"} & set(cached.pending())
     assert cached.settings == fresh.settings and cached.date_ranges() == fresh.date_ranges()
     # a change of input or settings is a different key (no stale reuse)
     assert cache.cache_key(FIX, None, {"as_of": "2024-05-31"}) != cache.cache_key(FIX, None, {"as_of": "2024-06-15"})
@@ -230,3 +233,17 @@ def test_thread_limits_do_not_outlive_the_run(tmp_path, monkeypatch):
         monkeypatch.delenv(k, raising=False)
     run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=tmp_path / "r", jobs=2)
     assert not any(k in runmod.os.environ for k in runmod.THREAD_ENV)
+
+
+def test_cache_save_keeps_pending_tables_pending(tmp_path):
+    """Saving builds each pending table for writing only (the runner never holds them all at once)."""
+    ds = cs.load_dataset(FIX, as_of="2024-06-15")
+    before = set(ds.pending())
+    assert {"panel", "spells", "customers"} <= before
+    again = cache.load(cache.save(ds, tmp_path / "c"))
+    assert set(ds.pending()) == before
+    for name in ("customers", "panel", "spells", "usage", "payments"):
+        a, b = getattr(again, name), getattr(ds, name)
+        assert (a is None) == (b is None), name
+        if b is not None:
+            pd.testing.assert_frame_equal(a, b, check_dtype=False)

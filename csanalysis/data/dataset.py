@@ -14,7 +14,8 @@ from .validation import ValidationReport
 class Lazy:
     """A table built on first use: the customers, panel and spells come into pandas, and the optional tables
     (usage, NPS, payments, CS activities) are aggregated in the engine, only when an analysis reads them, so a
-    cohort or MRR stage does not pay for them."""
+    cohort or MRR stage does not pay for them. A Dataset from a report run's cache reads each table's Parquet
+    file the same way."""
 
     __slots__ = ("build",)
 

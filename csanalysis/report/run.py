@@ -218,6 +218,8 @@ def run_report(
         if ds.cache_key is None:
             ds.date_ranges()
             cache.save(ds, cache_root / key)
+            # the runner keeps only the cached form while the notebooks run: its engine and tables are released
+            ds = cache.load(cache_root / key)
         cache.prune(cache_root, {key})
         return _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id,
                     key, pseudonymise, jobs)
