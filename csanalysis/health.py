@@ -124,16 +124,19 @@ def _by_month(df: pd.DataFrame | None, col: str, keys: AccountMonths, date_col: 
     return keys.cells(df["customer_id"], month_index(df[date_col]), df[col], how="sum")
 
 
-def signals(ds: Dataset, months=None, *, scoring_date=None) -> pd.DataFrame:
+def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd.DataFrame:
     """Signals for every account paying in each scoring month (month indices ``months``; default: the month of
-    ``scoring_date``, see :func:`scoring_month`). One row per account and scoring month, columns ``customer_id``,
-    ``m`` (scoring month index), ``scoring_date`` (reference date) and the signals of the module docstring.
-    Only data up to the end of each row's scoring month is read."""
+    ``scoring_date``, see :func:`scoring_month`), or for the ``accounts`` (customer ids) among them. One row per
+    account and scoring month, columns ``customer_id``, ``m`` (scoring month index), ``scoring_date`` (reference
+    date) and the signals of the module docstring. Only data up to the end of each row's scoring month is read."""
     if months is None:
         months = [scoring_month(ds, scoring_date)]
     months = np.unique(np.asarray(months, dtype=np.int64))
     pm = month_index(ds.panel["month"])
-    rows = ds.panel.loc[np.isin(pm, months), ["customer_id", "mrr", "spell", "tenure"]].assign(m=pm[np.isin(pm, months)])
+    sel = np.isin(pm, months)
+    if accounts is not None:
+        sel &= ds.panel["customer_id"].isin(accounts).to_numpy()
+    rows = ds.panel.loc[sel, ["customer_id", "mrr", "spell", "tenure"]].assign(m=pm[sel])
     rows = rows.sort_values(["m", "customer_id"], kind="stable").reset_index(drop=True)
     cid, m = rows["customer_id"].to_numpy(), rows["m"].to_numpy()
     keys = AccountMonths(cid, m, back=2)  # the signals read the scoring month and the two before
@@ -959,6 +962,7 @@ class ChurnRisk:
     card: Scorecard | None = None  # the scorecard itself (also when it could not be calibrated)
     fit_reason: str | None = None  # why no probability could be estimated at the scoring date
     codes: dict = field(default_factory=dict)  # "evaluation" / "fit" → TooLittleHistory (for translated reasons)
+    sample: dict | None = None  # the sampling rule at large N, when applied (share, accounts, of_accounts, rows, of_rows)
 
     def why(self, what: str, translate: Callable | None = None) -> str | None:
         """Why the evaluation (``what="evaluation"``) or the fit at the scoring date (``"fit"``) was not done, in
@@ -1042,6 +1046,7 @@ class ChurnRisk:
             "probabilities": self.fit_reason is None, "fit_reason": self.fit_reason,
             "current_training": {"rows": self.train_rows, "churned": self.train_events},
             "accounts_scored": int(len(self.current)),
+            "history_sample": self.sample,
         }
         if lst is not None:
             on = lst["on_list"] == 1
@@ -1060,7 +1065,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                scorecard=None,
                calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=ATTRIBUTES,
                true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
-               alpha: float = 0.05) -> ChurnRisk:
+               alpha: float = 0.05, max_rows: int = 2_000_000) -> ChurnRisk:
     """Score every account paying at the scoring date with both scores, and judge both on the future.
 
     Evaluation (a time split): the last ``test_months`` scoring months whose ``horizon``-month outcome windows
@@ -1068,7 +1073,11 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     the first of them; AUC, lift, capture, precision at ``capacity`` (per ``capacity_by``, see :func:`risk_list`)
     and calibration with cluster-bootstrap
     intervals. ``true_prob`` (demo data: :func:`load_true_probabilities`) adds the ceiling. The scores at the
-    scoring date come from models refitted on every window closed by then."""
+    scoring date come from models refitted on every window closed by then.
+
+    Sampling rule at large N: when the account-months before the scoring month exceed ``max_rows``, the fits and
+    the evaluation use a random share of whole accounts (max_rows ÷ rows, seeded, drawn independently of churn,
+    so unweighted); every account paying at the scoring date is still scored. ``ChurnRisk.sample`` says so."""
     sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")
@@ -1076,7 +1085,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     first = month_index(ds.data_start) + 2  # two months of usage history for the trend
     last_closed = last_closed_month(ds, horizon, before=T)
     months = np.arange(first, T + 1)
-    frame = signals(ds, months) if len(months) else signals(ds, [T])
+    frame, sample = _history(ds, months, T, max_rows, seed) if len(months) else (signals(ds, [T]), None)
     frame = outcomes(ds, frame, horizon)
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
     closed = frame["m"].to_numpy() <= last_closed
@@ -1143,7 +1152,24 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         current["p_model"] = np.nan
     return ChurnRisk(T, reference_date(T), horizon, capacity, capacity_by, test_ms, split, current, model, card,
                      evaluations, test, eval_model, reason, coverage, differences, ceiling_reason, n_boot, seed, alpha,
-                     len(train_all), int(train_all["churned"].sum()), sc, fit_reason, codes)
+                     len(train_all), int(train_all["churned"].sum()), sc, fit_reason, codes, sample)
+
+
+def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int) -> tuple[pd.DataFrame, dict | None]:
+    """Signals of the scoring months (the last is T), with the sampling rule of :func:`churn_risk` applied to the
+    months before T; and the sample's description (None when every account is kept)."""
+    pm = month_index(ds.panel["month"])
+    past = (pm >= months[0]) & (pm < T)
+    n_rows = int(past.sum())
+    if n_rows <= max_rows:
+        return signals(ds, months), None
+    # whole accounts, drawn independently of churn: rates, AUC and fitted associations stay unbiased unweighted
+    ids = np.sort(ds.panel.loc[past, "customer_id"].unique())
+    share = max_rows / n_rows
+    keep = ids[np.random.default_rng(seed).random(len(ids)) < share]
+    frame = pd.concat([signals(ds, months[months < T], accounts=keep), signals(ds, [T])], ignore_index=True)
+    return frame, {"share": share, "accounts": len(keep), "of_accounts": len(ids), "rows": int((frame["m"] < T).sum()),
+                   "of_rows": n_rows}
 
 
 # ============================================================================ reasons and the list

@@ -214,3 +214,27 @@ def test_account_draw_counts_are_a_multinomial():
     # each account's count is Binomial(50, 1/50): mean 1, variance 0.98, P(0) = 0.98^50 = 0.364
     assert abs(c.mean() - 1) < 0.01 and abs(c.var() - 0.98) < 0.03 and abs((c == 0).mean() - 0.98 ** 50) < 0.01
     assert (draw_counts(np.random.default_rng(3), 50, 4000) == c).all()
+
+
+def test_sampling_rule_keeps_whole_accounts_and_scores_everyone(world):
+    """Above max_rows account-months of history, the fits and the test use a seeded share of whole accounts; every
+    account paying at the scoring date is still scored, and the planted signal is still found."""
+    folder, truth = world
+    ds = cs.load_dataset(folder)
+    full = health.churn_risk(ds, n_boot=50)
+    assert full.sample is None and full.metrics()["history_sample"] is None
+    small = health.churn_risk(ds, n_boot=50, max_rows=8_000)
+    s = small.sample
+    assert s is not None and small.metrics()["history_sample"] == s
+    assert s["of_rows"] > 8_000 and s["rows"] < s["of_rows"] and s["accounts"] < s["of_accounts"]
+    assert s["share"] == pytest.approx(8_000 / s["of_rows"])
+    assert abs(s["accounts"] / s["of_accounts"] - s["share"]) < 0.06  # a binomial draw per account
+    # every account paying at the scoring date is scored, with the same signals
+    pd.testing.assert_frame_equal(small.current[full.current.columns[:20]], full.current[full.current.columns[:20]])
+    # whole accounts: an account in the test window has all of its test months
+    kept = set(small.test["customer_id"])
+    whole = full.test[full.test["customer_id"].isin(kept)]
+    assert len(whole) == len(small.test)
+    assert small.train_rows < full.train_rows
+    # the data-driven score still ranks better than chance on the sample
+    assert small.evaluations["model"].auc["lower"] > 0.5
