@@ -18,8 +18,10 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,8 +121,12 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
         elif stage == "report_suite":
             from csanalysis.report.run import run_report
 
-            r = run_report(data=folder, out=Path(os.environ.get("BENCH_REPORTS", "/tmp/csanalysis-bench-reports")),
-                           jobs=int(os.environ.get("BENCH_JOBS", "2")))  # as `csanalysis report` runs it
+            # a fresh reports folder each time: a report run reuses the load cached by an earlier run of the same
+            # inputs, which would leave the load out of the suite's time
+            out = Path(os.environ.get("BENCH_REPORTS") or tempfile.mkdtemp(prefix="csanalysis-bench-reports-"))
+            r = run_report(data=folder, out=out, jobs=int(os.environ.get("BENCH_JOBS", "2")))  # as `csanalysis report` runs it
+            if not os.environ.get("BENCH_REPORTS"):
+                shutil.rmtree(out, ignore_errors=True)
             check = {"status": r.status}
     seconds = time.perf_counter() - t0
     # csanalysis: validation and the customer-month panel are built once per session (load_dataset), then
