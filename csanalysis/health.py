@@ -117,6 +117,9 @@ def reference_date(m: int) -> pd.Timestamp:
     return month_start(m) + pd.offsets.MonthEnd(0)
 
 
+USAGE_SIGNALS = ("logins", "active_users", "features_used")  # read from the scoring month's usage row
+
+
 def _by_month(df: pd.DataFrame | None, col: str, keys: AccountMonths, date_col: str = "month") -> np.ndarray | None:
     """Accounts × months sums of ``col`` (None when the table or column is absent)."""
     if df is None or col not in df.columns:
@@ -147,12 +150,13 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
     u = ds.usage
     if u is not None and len(u):
         um = month_index(u["month"])
-        for c in ("logins", "active_users", "features_used"):
-            out[c] = keys.at(keys.cells(u["customer_id"], um, u[c], how="one")) if c in u.columns else np.nan
+        grids = keys.cells(u["customer_id"], um, u[[c for c in USAGE_SIGNALS if c in u.columns]], how="one")
+        for c in USAGE_SIGNALS:
+            out[c] = keys.at(grids[c]) if c in grids else np.nan
+        if "logins" in grids:
+            prev = (keys.at(grids["logins"], 1) + keys.at(grids["logins"], 2)) / 2
+        del grids
         if "logins" in u.columns:
-            logins = keys.cells(u["customer_id"], um, u["logins"], how="one")
-            prev = (keys.at(logins, 1) + keys.at(logins, 2)) / 2
-            del logins
             pan = ds.panel[ds.panel["mrr"].notna()]
             paid = keys.present(pan["customer_id"], month_index(pan["month"]))
             known = keys.at(paid, 1, fill=False) & keys.at(paid, 2, fill=False)

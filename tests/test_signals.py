@@ -45,6 +45,10 @@ def test_cells_equal_groupby_and_reindex(seed):
         np.testing.assert_array_equal(keys.at(s, lag), sums.reindex(key).fillna(0).to_numpy())
         np.testing.assert_array_equal(keys.at(one, lag), uniq.reindex(key).fillna(0).to_numpy())
         np.testing.assert_array_equal(keys.at(have, lag, fill=False), sums.reindex(key).notna().to_numpy())
+    # several columns of one table at once: the same arrays as one column at a time
+    both = keys.cells(ids, m, pd.DataFrame({"v": v, "w": 2 * v}), how="sum")
+    np.testing.assert_array_equal(both["v"], s)
+    np.testing.assert_array_equal(both["w"], keys.cells(ids, m, 2 * v, how="sum"))
     with pytest.raises(ValueError, match="how="):
         keys.cells(ids, m, v, how="mean")
 

@@ -60,22 +60,27 @@ class AccountMonths:
         ok = (a >= 0) & (j >= 0) & (j < self.M + before)
         return a, j, ok
 
-    def cells(self, ids, m, values, fill=0.0, how: str = "sum") -> np.ndarray:
+    def cells(self, ids, m, values, fill=0.0, how: str = "sum"):
         """Accounts × months array of a table's ``values``: the ``sum`` of the rows in each cell (missing values
         count as zero, as in a pandas groupby sum), or ``one`` value per cell when (id, month) is unique in the
-        table (missing values become ``fill``). ``fill`` in cells without rows."""
+        table (missing values become ``fill``). ``fill`` in cells without rows. ``values`` may be a DataFrame of
+        several columns of the table: then a dict of arrays, the rows placed (their ids hashed) once."""
+        if how not in ("sum", "one"):
+            raise ValueError(f"how={how!r}: use sum or one")
         a, j, ok = self._place(ids, m)
-        v = np.asarray(values, dtype=float)[ok]
         flat = a[ok] * self.M + j[ok]
+        if isinstance(values, pd.DataFrame):
+            return {c: self._spread(flat, np.asarray(values[c], dtype=float)[ok], fill, how) for c in values.columns}
+        return self._spread(flat, np.asarray(values, dtype=float)[ok], fill, how)
+
+    def _spread(self, flat: np.ndarray, v: np.ndarray, fill, how: str) -> np.ndarray:
         if how == "sum":
             out = np.bincount(flat, weights=np.nan_to_num(v, nan=0.0), minlength=self.K * self.M)
             if fill != 0:
                 out[np.bincount(flat, minlength=self.K * self.M) == 0] = fill
-        elif how == "one":
+        else:
             out = np.full(self.K * self.M, fill, dtype=float)
             out[flat] = np.where(np.isnan(v), fill, v)
-        else:
-            raise ValueError(f"how={how!r}: use sum or one")
         return out.reshape(self.K, self.M)
 
     def present(self, ids, m) -> np.ndarray:
