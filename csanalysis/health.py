@@ -193,7 +193,8 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
         out["utilisation"] = np.where(seats > 0, out["active_users"].to_numpy() / seats, np.nan)
 
     # --- the shared monthly signals, asked for month T+1 (they read months ≤ T only) ---------------------
-    shared = monthly_signals(ds, pd.DataFrame({"customer_id": cid, "month": m + 1}))
+    waves = survey_waves(ds)  # also the NPS score below
+    shared = monthly_signals(ds, pd.DataFrame({"customer_id": cid, "month": m + 1}), waves)
     out["falling_usage"] = shared["falling_usage"].to_numpy().astype(np.int8)
     out["nps_category"] = shared["nps_category"].to_numpy()  # surveys up to the end of T
     # (shared["failed_payment"] is the attempt in T+1: a future event, never used)
@@ -202,7 +203,6 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
     fails = _by_month(ds.payments, "failed", keys)
     out["failed_payments"] = sum(keys.at(fails, k) for k in range(3)) if fails is not None else 0.0
     del fails
-    waves = survey_waves(ds)
     out["nps_score"] = (keys.latest(waves["customer_id"], waves["m"], waves["score"].to_numpy()).astype(float)
                         if waves is not None else np.nan)
     if ds.cs_activities is not None and len(ds.cs_activities):

@@ -248,15 +248,14 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     eta = np.asarray(model.predict(d, which="linear"))
     if "post_t" in params.index:  # a slope change: its contribution is part of the program's effect (kept fixed)
         eta = eta - params["post_t"] * d["t"].to_numpy()
-    grp = idx
 
     def retained_for(b_post: np.ndarray) -> pd.DataFrame:
         """Retained MRR per month for each value of the post coefficient (vectorised over draws)."""
         base = eta - params["post"]  # the program term removed
         p = 1 - np.exp(-np.exp(base[:, None] + b_post[None, :]))
         p_cf = np.broadcast_to((1 - np.exp(-np.exp(base)))[:, None], p.shape)
-        s_act = np.exp(pd.DataFrame(np.log1p(-p)).groupby(grp).cumsum().to_numpy())
-        s_cf = np.exp(pd.DataFrame(np.log1p(-p_cf)).groupby(grp).cumsum().to_numpy())
+        s_act = np.exp(pd.DataFrame(np.log1p(-p)).groupby(idx).cumsum().to_numpy())
+        s_cf = np.exp(pd.DataFrame(np.log1p(-p_cf)).groupby(idx).cumsum().to_numpy())
         kept = d["stake"].to_numpy()[:, None] * (s_act - s_cf)
         return pd.DataFrame(kept).groupby(d["month"].to_numpy()).sum()
 

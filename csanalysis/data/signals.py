@@ -147,10 +147,11 @@ def survey_waves(ds) -> pd.DataFrame | None:
     return waves
 
 
-def nps_category_at(ds, customer_id: np.ndarray, month: np.ndarray, keys: AccountMonths | None = None) -> np.ndarray:
+def nps_category_at(ds, customer_id: np.ndarray, month: np.ndarray, keys: AccountMonths | None = None,
+                    waves: pd.DataFrame | None = None) -> np.ndarray:
     """Latest account-level NPS category strictly before ``month`` (month indices) for each row (``keys``: the
-    rows' :class:`AccountMonths`, when the caller has it)."""
-    waves = survey_waves(ds)
+    rows' :class:`AccountMonths`, and ``waves``: :func:`survey_waves`, when the caller has them)."""
+    waves = survey_waves(ds) if waves is None else waves
     if waves is None:
         return np.full(len(customer_id), "none", dtype=object)
     keys = keys or AccountMonths(customer_id, month)
@@ -158,8 +159,9 @@ def nps_category_at(ds, customer_id: np.ndarray, month: np.ndarray, keys: Accoun
     return np.where(pd.isna(cat), "none", cat).astype(object)
 
 
-def monthly_signals(ds, rows: pd.DataFrame) -> pd.DataFrame:
-    """Add signals to ``rows`` (columns customer_id and month as a month index) without changing their order."""
+def monthly_signals(ds, rows: pd.DataFrame, waves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add signals to ``rows`` (columns customer_id and month as a month index) without changing their order
+    (``waves``: :func:`survey_waves`, when the caller has them)."""
     out = rows.copy()
     cid, m = out["customer_id"].to_numpy(), out["month"].to_numpy()
     keys = AccountMonths(cid, m, back=3)
@@ -169,7 +171,7 @@ def monthly_signals(ds, rows: pd.DataFrame) -> pd.DataFrame:
         out["failed_payment"] = (keys.at(f) > 0).astype(np.int8)
     else:
         out["failed_payment"] = np.int8(0)
-    out["nps_category"] = nps_category_at(ds, cid, m, keys)
+    out["nps_category"] = nps_category_at(ds, cid, m, keys, waves)
     if ds.usage is not None and "logins" in ds.usage.columns:
         u = ds.usage
         logins = keys.cells(u["customer_id"], _m(u["month"]), u["logins"], how="one")
