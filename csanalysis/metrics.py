@@ -303,14 +303,17 @@ def _grid(ds: Dataset) -> _Grid:
     p = ds.panel
     as_m = int(_midx(ds.as_of_month))
     grace = int(ds.settings.grace_months)
-    ids = np.unique(np.concatenate([p["customer_id"].astype(str).to_numpy(),
+    # ids hashed once (factorize) and only the distinct ones sorted: sorting or searching the panel's string ids
+    # row by row took most of this function's time
+    code, distinct = pd.factorize(p["customer_id"].astype(str).to_numpy())
+    ids = np.unique(np.concatenate([np.asarray(distinct, dtype=object),
                                     ds.customers["customer_id"].astype(str).to_numpy()]))
     n = len(ids)
     if len(p) == 0:
         T = 1
         empty = sparse.csr_matrix((n, T), dtype=np.int64)
         return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")})
-    i = np.searchsorted(ids, p["customer_id"].astype(str).to_numpy())
+    i = np.searchsorted(ids, np.asarray(distinct, dtype=object))[code]
     m = _midx(p["month"])
     m0 = int(min(m.min(), _midx(ds.data_start)))
     T = as_m - m0 + 1
@@ -319,8 +322,12 @@ def _grid(ds: Dataset) -> _Grid:
     spell = p["spell"].to_numpy(dtype=np.int64)
     # the spell's last paid month and event (the one churn definition)
     sp = ds.spells
-    sp_key = pd.MultiIndex.from_arrays([sp["customer_id"].astype(str), sp["spell"].astype("int64")])
-    pos = sp_key.get_indexer(pd.MultiIndex.from_arrays([p["customer_id"].astype(str), spell]))
+    sp_i = np.searchsorted(ids, sp["customer_id"].astype(str).to_numpy())
+    sp_i[sp_i == n] = 0  # (an id the panel and customers lack cannot match a panel row below)
+    known = ids[sp_i] == sp["customer_id"].astype(str).to_numpy()
+    width = int(max(sp["spell"].max(), spell.max())) + 1
+    sp_key = pd.Index(np.where(known, sp_i * width + sp["spell"].to_numpy(dtype=np.int64), -1 - np.arange(len(sp))))
+    pos = sp_key.get_indexer(i * width + spell)
     if (pos < 0).any():
         raise ValueError("panel rows without a matching spell: the Dataset is inconsistent")
     last_m = _midx(sp["last_paid"])[pos]

@@ -9,3 +9,13 @@ def draw_counts(rng: np.random.Generator, k: int, b: int) -> np.ndarray:
     replacement, in each of ``b`` resamples (a multinomial; one bincount, far faster than ``rng.multinomial``)."""
     draws = rng.integers(0, k, size=(b, k)) + (np.arange(b) * k)[:, None]
     return np.bincount(draws.ravel(), minlength=b * k).reshape(b, k)
+
+
+BLOCK_CELLS = 4_000_000  # replicates × accounts of bootstrap weights held in memory at once
+
+
+def replicate_blocks(b: int, k: int, cells: int | None = None) -> list[int]:
+    """Sizes of successive blocks of ``b`` replicates whose weights over ``k`` accounts stay within ``cells``
+    numbers (drawing the blocks one after another from one generator gives the same draws as drawing all at once)."""
+    step = max(1, (BLOCK_CELLS if cells is None else cells) // max(k, 1))
+    return [min(step, b - s) for s in range(0, b, step)]

@@ -162,3 +162,18 @@ def test_logo_counts_from_the_engine_match_pandas_counts_on_generated_data(tmp_p
     again = cache.load(cache.save(ds, tmp_path / "c"))
     pd.testing.assert_frame_equal(co.cohort_retention(again, period="quarter", by="plan", n_boot=0).matrix,
                                   got[("quarter", "active")].matrix)
+
+
+@pytest.mark.parametrize("basis,method", [("logo", "chained"), ("revenue", "chained"), ("gross_revenue", "weighted")])
+def test_pooled_bootstrap_in_blocks_of_replicates_draws_the_same_replicates(ds, basis, method, monkeypatch):
+    """The replicates' weights are drawn in blocks to bound memory at large N; blocks of a few replicates give
+    the same band as one block of all of them (the same generator stream)."""
+    from csanalysis import resample
+
+    whole = co.pooled_curve(ds, basis=basis, method=method, n_boot=50, seed=7)
+    assert len(resample.replicate_blocks(50, 10)) == 1
+    monkeypatch.setattr(resample, "BLOCK_CELLS", 30)  # 3 replicates of the 10 customers per block
+    assert resample.replicate_blocks(50, 10) == [3] * 16 + [2]
+    blocked = co.pooled_curve(ds, basis=basis, method=method, n_boot=50, seed=7)
+    pd.testing.assert_frame_equal(blocked, whole, rtol=1e-12)
+    assert (whole["upper"] > whole["lower"]).any()  # the band is not degenerate
