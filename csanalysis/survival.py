@@ -26,6 +26,7 @@ from lifelines.utils import restricted_mean_survival_time
 from statsmodels.stats.multitest import multipletests
 
 from .data import Dataset
+from .resample import replicate_blocks
 
 
 def survival_data(ds: Dataset, *, spells: str = "first", by: str | None = None) -> pd.DataFrame:
@@ -572,7 +573,7 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
         design += (f"; sampling rule: a random {share:.1%} of customers (whole histories, drawn independently of "
                    f"churn, so unweighted), {len(keep):,} of {len(ids):,}")
     fitter = CoxTimeVaryingFitter(alpha=alpha)
-    fitter.fit(df, id_col="id", event_col="event", start_col="start", stop_col="stop")
+    fitter.fit(_merge_constant_runs(df), id_col="id", event_col="event", start_col="start", stop_col="stop")
     s = fitter.summary
     labels = TV_LABELS
     rows = []
@@ -587,6 +588,27 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     events = int(df["event"].sum())
     return CoxResult(fitter, pd.DataFrame(rows), float("nan"), int(df["id"].nunique()), events, None, design,
                      references=refs)
+
+
+def _merge_constant_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Start–stop rows with consecutive months of the same customer and the same covariates merged into one
+    interval (start of the first, stop and event of the last). The partial likelihood is unchanged: at every
+    event time the customer is in the risk set with the same covariates either way, so the coefficients and their
+    variance are the same, with several times fewer rows (most months repeat the previous month). (lifelines
+    reports its baseline hazard at the rows' mean covariates, which move with the rows; nothing here reads it.)"""
+    if len(df) < 2:
+        return df
+    df = df.sort_values(["id", "start"], kind="stable")
+    covs = df.drop(columns=["id", "start", "stop", "event"]).to_numpy()
+    code = pd.factorize(df["id"])[0]
+    start, stop, event = (df[c].to_numpy() for c in ("start", "stop", "event"))
+    cont = np.r_[False, (code[1:] == code[:-1]) & (start[1:] == stop[:-1]) & (event[:-1] == 0)
+                 & (covs[1:] == covs[:-1]).all(axis=1)]
+    head = np.flatnonzero(~cont)
+    tail = np.r_[head[1:], len(df)] - 1  # last row of each run
+    out = df.iloc[head].copy()
+    out["stop"], out["event"] = stop[tail], event[tail]
+    return out.reset_index(drop=True)
 
 
 def naive_nps_cox(ds: Dataset, *, alpha: float = 0.05) -> CoxResult:
@@ -658,13 +680,16 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
     T, E, entry = d["T"].to_numpy(), d["E"].to_numpy(), d["entry"].to_numpy()
     rng = np.random.default_rng(seed)
     n = len(d)
-    W = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1 / n), size=n_boot)]) if n else np.ones((1, 0))
-    S = _km_discrete(T, E, entry, horizon, W)
+    # the estimate, then the replicates in blocks (at 1M customers all 200 weight rows at once were 3 GB)
+    S = np.vstack([_km_discrete(T, E, entry, horizon, np.ones((1, n)))] +
+                  [_km_discrete(T, E, entry, horizon, rng.multinomial(n, np.full(n, 1 / n), size=b))
+                   for b in (replicate_blocks(n_boot, n) if n else [])])
     disc = (1 + discount_rate) ** -np.arange(horizon)
     rmst = S @ disc
     last = ds.panel[ds.panel["month"] == ds.as_of_month]["mrr"].to_numpy()
-    arpa_w = rng.multinomial(len(last), np.full(len(last), 1 / len(last)), size=n_boot) if len(last) else None
-    arpa = np.concatenate([[last.mean()], (arpa_w @ last) / len(last)]) if len(last) else np.full(n_boot + 1, np.nan)
+    k = len(last)
+    arpa = (np.concatenate([[last.mean()]] + [(rng.multinomial(k, np.full(k, 1 / k), size=b) @ last) / k
+                                             for b in replicate_blocks(n_boot, k)]) if k else np.full(n_boot + 1, np.nan))
     # naive churn over the window: churn events in the window ÷ paid customer-months at risk in the window
     m_as = ds.as_of_month
     lo_m = m_as - pd.DateOffset(months=window - 1)

@@ -277,3 +277,28 @@ def test_hazard_ratio_sentences_in_the_report_language():
     assert ja[0] == "プランがBasicの顧客は、Proの顧客の 1.8 倍の速さで解約します（95% 信頼区間 1.6〜2.0）"
     assert "批判者" in ja[1] and "推奨者" in ja[1] and not any(w in " ".join(ja) for w in ("churn", "Customers"))
     assert sv.hr_sentences(hr) == ["x", "x", "x"]  # without a translator: the English column
+
+
+def test_merged_start_stop_rows_by_hand():
+    """Consecutive months of one customer with the same covariates become one interval; a change of covariate,
+    a gap, another customer or an event ends the run."""
+    df = pd.DataFrame({"id": ["a"] * 5 + ["b"] * 3, "start": [0, 1, 2, 3, 4, 0, 1, 3], "stop": [1, 2, 3, 4, 5, 1, 2, 4],
+                       "event": [0, 0, 0, 0, 1, 0, 0, 0], "x": [0, 0, 1, 1, 1, 1, 1, 1]})
+    out = sv._merge_constant_runs(df)
+    assert out.to_dict("list") == {"id": ["a", "a", "b", "b"], "start": [0, 2, 0, 3], "stop": [2, 5, 2, 4],
+                                   "event": [0, 1, 0, 0], "x": [0, 1, 1, 1]}
+
+
+def test_time_varying_fit_on_merged_rows_equals_the_fit_on_customer_months(monkeypatch):
+    """The merged rows give the same partial likelihood: hazard ratios, intervals and p-values as the fit on one
+    row per customer-month (demo data)."""
+    ds = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
+    merged = sv.time_varying_drivers(ds, ["plan"])
+    rows = {}
+    real = sv._merge_constant_runs
+    monkeypatch.setattr(sv, "_merge_constant_runs", lambda df: rows.setdefault("n", (len(df), len(real(df)))) and df)
+    unmerged = sv.time_varying_drivers(ds, ["plan"])
+    assert rows["n"][1] < rows["n"][0] / 2  # fewer than half the rows
+    pd.testing.assert_frame_equal(merged.hazard_ratios, unmerged.hazard_ratios, rtol=1e-7)
+    assert merged.model.log_likelihood_ == pytest.approx(unmerged.model.log_likelihood_, rel=1e-10)
+    assert (merged.n, merged.events) == (unmerged.n, unmerged.events)
