@@ -156,7 +156,7 @@ def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray
     n_groups = int(groups.max()) + 1
     per_group = sp.csr_matrix((resid, (groups, cell)), shape=(n_groups, len(cells)))  # duplicates are summed
     scores = np.asarray(per_group @ X)
-    bread = np.linalg.inv(fit.model.hessian(fit.params.to_numpy(), observed=None))
+    bread = np.linalg.inv(fit.model.hessian(fit.params.to_numpy()))  # the bread statsmodels' sandwich uses
     n, k = len(cell), X.shape[1]
     cov = bread @ (scores.T @ scores) @ bread.T * (n_groups / (n_groups - 1.0)) * ((n - 1.0) / (n - k))
     # the result reports the row-level cluster-robust covariance (as statsmodels' cov_type="cluster" would)
@@ -182,8 +182,8 @@ def _tenure_spline(tenure: np.ndarray, df: int) -> str:
     degree=3)`` places them (df − 3 inner knots at quantiles, the range as bounds), written out for a fit on cells
     (``repr`` of a float reads back exactly)."""
     q = np.linspace(0, 1, df - 3 + 2)[1:-1]
-    knots = ", ".join(repr(float(k)) for k in np.percentile(tenure, 100 * q))
-    return (f"bs(tenure, knots=({knots},), degree=3, lower_bound={float(tenure.min())!r}, "
+    knots = tuple(float(k) for k in np.percentile(tenure, 100 * q))
+    return (f"bs(tenure, knots={knots!r}, degree=3, lower_bound={float(tenure.min())!r}, "
             f"upper_bound={float(tenure.max())!r})")
 
 

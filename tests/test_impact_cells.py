@@ -93,3 +93,16 @@ def test_touched_window_counts_only_earlier_months_of_the_same_spell():
     shuffled = pm.sample(frac=1.0, random_state=1)
     again = impact._touched(shuffled, pd.DataFrame({"customer_id": ["a", "a"], "month": [11, 14], "n": [1, 2]}), window=2)
     assert pd.Series(again, index=shuffled.index).sort_index().tolist() == [0, 0, 1, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("df", [3, 5])
+def test_spline_knots_as_patsy_places_them(demo, df):
+    """The written-out spline gives patsy's ``bs(tenure, df=…)`` basis on the customer-months (no inner knot at
+    df=3, two at df=5)."""
+    import patsy
+
+    _, pm = demo
+    tenure = pm["tenure"].to_numpy()
+    ours = patsy.dmatrix(impact._tenure_spline(tenure, df), {"tenure": tenure}, return_type="dataframe")
+    ref = patsy.dmatrix(f"bs(tenure, df={df}, degree=3)", {"tenure": tenure}, return_type="dataframe")
+    np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), rtol=1e-12, atol=1e-12)
