@@ -303,17 +303,19 @@ def _grid(ds: Dataset) -> _Grid:
     p = ds.panel
     as_m = int(_midx(ds.as_of_month))
     grace = int(ds.settings.grace_months)
-    # ids hashed once (factorize) and only the distinct ones sorted: sorting or searching the panel's string ids
-    # row by row took most of this function's time
+    # ids hashed once (factorize), only the distinct ones sorted, as fixed-width text (numpy compares those far
+    # faster than Python strings), and looked up by hash: sorting or searching the panel's string ids took most
+    # of this function's time (at 1M customers, 30 s of 37)
     code, distinct = pd.factorize(p["customer_id"].astype(str).to_numpy())
-    ids = np.unique(np.concatenate([np.asarray(distinct, dtype=object),
-                                    ds.customers["customer_id"].astype(str).to_numpy()]))
+    union = np.concatenate([np.asarray(distinct, dtype=object), ds.customers["customer_id"].astype(str).to_numpy()])
+    ids = np.unique(union.astype(str)).astype(object) if len(union) else union
+    lookup = pd.Index(ids)
     n = len(ids)
     if len(p) == 0:
         T = 1
         empty = sparse.csr_matrix((n, T), dtype=np.int64)
         return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")})
-    i = np.searchsorted(ids, np.asarray(distinct, dtype=object))[code]
+    i = lookup.get_indexer(np.asarray(distinct, dtype=object))[code]
     m = _midx(p["month"])
     m0 = int(min(m.min(), _midx(ds.data_start)))
     T = as_m - m0 + 1
@@ -322,11 +324,10 @@ def _grid(ds: Dataset) -> _Grid:
     spell = p["spell"].to_numpy(dtype=np.int64)
     # the spell's last paid month and event (the one churn definition)
     sp = ds.spells
-    sp_i = np.searchsorted(ids, sp["customer_id"].astype(str).to_numpy())
-    sp_i[sp_i == n] = 0  # (an id the panel and customers lack cannot match a panel row below)
-    known = ids[sp_i] == sp["customer_id"].astype(str).to_numpy()
+    sp_i = lookup.get_indexer(sp["customer_id"].astype(str).to_numpy())
     width = int(max(sp["spell"].max(), spell.max())) + 1
-    sp_key = pd.Index(np.where(known, sp_i * width + sp["spell"].to_numpy(dtype=np.int64), -1 - np.arange(len(sp))))
+    # (a spell whose id the panel and customers lack gets a key of its own that no panel row asks for)
+    sp_key = pd.Index(np.where(sp_i >= 0, sp_i * width + sp["spell"].to_numpy(dtype=np.int64), -1 - np.arange(len(sp))))
     pos = sp_key.get_indexer(i * width + spell)
     if (pos < 0).any():
         raise ValueError("panel rows without a matching spell: the Dataset is inconsistent")
