@@ -91,10 +91,15 @@ def _spells(**changes):
 
 @pytest.mark.parametrize("changes", [{"mrr": [10.0, 0.0, np.nan]}, {"spell": [1, 0, 1]}, {"tenure": [0, -1, 0]},
                                      {"spell_month": [0, 1, -2]}, {"m": [24290, 24290, 24290]},
+                                     {"m": [24290, 10, 10]},  # over MAX_MONTH_BITS months apart
                                      {"customer_id": ["b", None, "a"]}])
 def test_panel_that_breaks_the_schema_goes_the_pandas_way(changes):
     assert direct.panel(_panel()) is not None
     assert direct.panel(_panel(**changes)) is None
+
+
+def test_panel_months_unique_over_a_long_span_go_the_engine_way():
+    assert direct.panel(_panel(m=[24290, 10, 24290])) is not None
 
 
 @pytest.mark.parametrize("changes", [{"event": [1, 2]}, {"entry": [0, 12]}, {"duration": [0, 12]},
