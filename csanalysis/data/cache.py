@@ -52,9 +52,11 @@ def save(ds, folder: Path) -> Path:
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}-{secrets.token_hex(4)}")
     tmp.mkdir(parents=True, exist_ok=True)
     for name in FRAMES:
+        value = ds.__dict__.get(name)
+        if type(value) is Lazy and _write_from_engine(ds, value, tmp / f"{name}.parquet"):
+            continue
         # a table still pending is built for writing only, not kept on ``ds``: the runner holds one table at a
         # time (at 1M customers, all of them in pandas at once were 6.8 GB in the runner while the notebooks ran)
-        value = ds.__dict__.get(name)
         df = value.build() if type(value) is Lazy else value
         if df is not None:
             df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -72,6 +74,54 @@ def save(ds, folder: Path) -> Path:
 
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _write_from_engine(ds, value: Lazy, path: Path) -> bool:
+    """Write a pending table straight from DuckDB (``COPY … TO … (FORMAT PARQUET)``) when it has an engine form
+    (data/direct.py) that reads back as exactly the frame its pandas build would write; False when it has none
+    and the table must be built in pandas. At 1M customers building the tables in pandas took about three
+    quarters of the run's pre-phase.
+
+    Only for DuckDB with its default settings: the order of the rows written relies on the COPY keeping the
+    query's ORDER BY (``preserve_insertion_order``) and on text comparing by code point as in pandas (no
+    ``default_collation``). A Dataset whose tables were read into pandas (pseudonymised ids, a cached run)
+    has nothing pending and is written from pandas."""
+    con = ds.con
+    if value.engine is None or getattr(con, "name", None) != "duckdb":
+        return False
+    settings = con.raw_sql("SELECT current_setting('preserve_insertion_order'), "
+                           "current_setting('default_collation')").fetchall()
+    if settings != [(True, "")]:
+        return False
+    import duckdb
+
+    try:
+        direct = value.engine()
+        if direct is None:
+            return False
+        con.raw_sql(_copy_sql(con, *direct, path)).fetchall()
+    except duckdb.Error:
+        # a value the pandas route handles differently, e.g. a month outside datetime64[ns] (DuckDB refuses
+        # the cast, pandas wraps it): the pandas route decides, as before
+        return False
+    return True
+
+
+def _copy_sql(con, expr, keys: tuple[str, ...], path: Path) -> str:
+    """DuckDB's ``COPY (…) TO path (FORMAT PARQUET)`` of ``expr`` sorted by ``keys`` (ascending, nulls last, as
+    pandas sorts). Every column is cast to its Ibis type: DuckDB computes some in a wider type than Ibis
+    declares (a sum of integers is a 128-bit integer, written to Parquet as a double), and Ibis leaves out a
+    cast to the type it already assumes; the pandas route gets the declared type from Ibis."""
+    import sqlglot as sg
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    def q(name: str) -> str:
+        return sg.to_identifier(name, quoted=True).sql("duckdb")
+
+    cols = ", ".join(f"CAST({q(c)} AS {DuckDBType.to_string(t)}) AS {q(c)}" for c, t in expr.schema().items())
+    order = ", ".join(f"{q(k)} ASC NULLS LAST" for k in keys)
+    target = str(path).replace("'", "''")
+    return f"COPY (SELECT {cols} FROM ({con.compile(expr)}) ORDER BY {order}) TO '{target}' (FORMAT PARQUET)"
 
 
 def load(folder: Path):

@@ -17,10 +17,13 @@ class Lazy:
     cohort or MRR stage does not pay for them. A Dataset from a report run's cache reads each table's Parquet
     file the same way."""
 
-    __slots__ = ("build",)
+    __slots__ = ("build", "engine")
 
-    def __init__(self, build):
+    def __init__(self, build, engine=None):
         self.build = build
+        # optional: a callable giving the same table as an engine expression (data/direct.py), or None when it
+        # cannot; a report run's cache writes that straight to Parquet instead of building the frame
+        self.engine = engine
 
 
 LAZY_TABLES = ("usage", "nps", "payments", "cs_activities")

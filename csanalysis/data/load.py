@@ -16,6 +16,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from . import direct
 from . import spells as sp
 from .dataset import Lazy
 from .mapping import Mapping, MappingError, Settings, TableMapping, load_mapping
@@ -590,20 +591,23 @@ class _Builder:
         panel = panel.cache() if hasattr(panel, "cache") else panel  # every aggregation reads it
         # the panel and spells stay in the engine; pandas analyses get them (checked) on first read
         out = {
-            "panel": Lazy(partial(_checked_frame, panel, sp.panel_to_pandas, PANEL_SCHEMA)),
-            "spells": Lazy(partial(_checked_frame, spells, sp.spells_to_pandas, SPELLS_SCHEMA)),
+            "panel": Lazy(partial(_checked_frame, panel, sp.panel_to_pandas, PANEL_SCHEMA), partial(direct.panel, panel)),
+            "spells": Lazy(partial(_checked_frame, spells, sp.spells_to_pandas, SPELLS_SCHEMA), partial(direct.spells, spells)),
             "engine": {"panel": panel, "spells": spells},
         }
         if "customers" not in self.report.counts:  # derived from a purchase log
             n = self._count(customers)
             self.report.counts["customers"] = {"read": n, "used": n}
-        out["customers"] = Lazy(partial(self._customers, customers))
+        out["customers"] = Lazy(partial(self._customers, customers), partial(direct.customers, customers))
         # the large optional tables are aggregated when first read (Dataset.Lazy); their checks run now, in the engine
-        out["usage"] = Lazy(partial(self._usage, as_of_m)) if "usage" in self.t else None
+        out["usage"] = (Lazy(partial(self._usage, as_of_m), lambda: direct.monthly(self._usage_expr(as_of_m)))
+                        if "usage" in self.t else None)
         out["nps"] = Lazy(self.t["nps"].order_by(["customer_id", "date"]).execute) if "nps" in self.t else None
-        out["payments"] = (Lazy(partial(self._monthly_counts, "payments", "status", as_of_m))
+        out["payments"] = (Lazy(partial(self._monthly_counts, "payments", "status", as_of_m),
+                                lambda: direct.monthly(self._monthly_counts_expr("payments", "status", as_of_m)))
                            if "payments" in self.t else None)
-        out["cs_activities"] = (Lazy(partial(self._monthly_counts, "cs_activities", "activity", as_of_m))
+        out["cs_activities"] = (Lazy(partial(self._monthly_counts, "cs_activities", "activity", as_of_m),
+                                     lambda: direct.monthly(self._monthly_counts_expr("cs_activities", "activity", as_of_m)))
                                 if "cs_activities" in self.t else None)
         out["cs_costs"] = self.t["cs_costs"].order_by("month").execute() if "cs_costs" in self.t else None
         out["attributes"] = self.t["customer_attributes"].execute() if "customer_attributes" in self.t else None
@@ -621,6 +625,14 @@ class _Builder:
     def _usage(self, as_of_m: int):
         if "usage" not in self.t:
             return None
+        df = self._usage_expr(as_of_m).execute()
+        df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
+        df.insert(1, "month", sp.index_to_month(df.pop("m")))
+        df["last_active_date"] = pd.to_datetime(df["last_active_date"])
+        return df
+
+    def _usage_expr(self, as_of_m: int):
+        """The usage table per customer and month index ``m``, in the engine."""
         u = self.t["usage"]
         measures = [c for c in u.columns if c not in ("customer_id", "date")]
         activity = sum((ibis.ifelse(u[c] > 0, 1, 0) for c in measures), ibis.literal(0)) if measures else ibis.literal(1)
@@ -629,25 +641,26 @@ class _Builder:
         aggs = {c: (u[c].max() if c in USAGE_MAX_MEASURES else u[c].sum()) for c in measures}
         aggs["last_active_date"] = ibis.ifelse(u._active > 0, u.date, ibis.null("date")).max()
         aggs["n_rows"] = u.count()
-        df = u.group_by(["customer_id", "m"]).aggregate(**aggs).execute()
-        df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
-        df.insert(1, "month", sp.index_to_month(df.pop("m")))
-        df["last_active_date"] = pd.to_datetime(df["last_active_date"])
-        return df
+        return u.group_by(["customer_id", "m"]).aggregate(**aggs)
 
     def _monthly_counts(self, name: str, column: str, as_of_m: int):
-        if name not in self.t:
+        expr = self._monthly_counts_expr(name, column, as_of_m) if name in self.t else None
+        if expr is None:
             return None
+        df = expr.execute()
+        df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
+        df.insert(1, "month", sp.index_to_month(df.pop("m")))
+        return df
+
+    def _monthly_counts_expr(self, name: str, column: str, as_of_m: int):
+        """Rows per customer, month index ``m`` and value of ``column``, in the engine (None: no values)."""
         t = self.t[name].mutate(m=sp.month_index(_.date))
         t = t.filter(t.m <= as_of_m)
         levels = sorted(v for v in t.select(column).distinct().execute()[column].tolist() if v is not None)
         aggs = {str(v): ibis.ifelse(t[column] == v, 1, 0).sum() for v in levels}
         if not aggs:
             return None
-        df = t.group_by(["customer_id", "m"]).aggregate(**aggs).execute()
-        df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
-        df.insert(1, "month", sp.index_to_month(df.pop("m")))
-        return df
+        return t.group_by(["customer_id", "m"]).aggregate(**aggs)
 
     def _counted(self, expr, order: list[str]) -> tuple[int, list]:
         """Rows of a check's result and the first few customer ids (by ``order``), from one evaluation of it."""

@@ -1,0 +1,128 @@
+"""A report run's cache writes the pending tables straight from the engine (data/direct.py, cache.save): each
+file must read back as exactly the frame the pandas route writes (columns, row order, dtypes, values), and a
+table the engine form cannot promise that for must go the pandas way."""
+from __future__ import annotations
+
+import types
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import csanalysis as cs
+from csanalysis.data import cache, direct, synth
+from csanalysis.data.dataset import Lazy
+from csanalysis.data.spells import index_to_month
+
+ENGINE_TABLES = ("customers", "panel", "spells", "usage", "payments", "cs_activities")
+
+
+@pytest.fixture(scope="module")
+def awkward_source(tmp_path_factory):
+    """Generated data with ids that sort differently by bytes, case or locale, and nulls in optional customer
+    columns and usage measures."""
+    out = tmp_path_factory.mktemp("direct") / "d"
+    synth.write_demo(out, n_customers=300, months=24, seed=4)
+    rng = np.random.default_rng(2)
+    ids = pd.read_parquet(out / "customers.parquet")["customer_id"]
+    prefixes = np.array(["é", "a", "B", "Z", "ä", "_", "10", "9", "ａ", "b ", "日本", "A-"])
+    new_id = dict(zip(ids, [p + i for p, i in zip(rng.choice(prefixes, len(ids)), ids)]))
+    for f in out.glob("*.parquet"):
+        df = pd.read_parquet(f)
+        if "customer_id" in df.columns:
+            df["customer_id"] = df["customer_id"].map(new_id)
+        if f.stem == "customers":
+            for col, frac in (("seats", 0.2), ("renewal_date", 0.2), ("plan", 0.1), ("acquisition_cost", 0.1)):
+                df.loc[df.sample(frac=frac, random_state=len(col)).index, col] = None
+        if f.stem == "usage":
+            df.loc[df.sample(frac=0.05, random_state=1).index, "logins"] = np.nan
+        df.to_parquet(f, index=False)
+    return out
+
+
+def _tables(folder):
+    return {f.stem: f for f in sorted(folder.glob("*.parquet"))}
+
+
+def test_engine_route_reads_back_as_the_pandas_route(awkward_source, tmp_path):
+    engine_ds = cs.load_dataset(awkward_source)
+    pandas_ds = cs.load_dataset(awkward_source)
+    for name in ENGINE_TABLES:  # the same Dataset with every table forced the pandas way
+        pandas_ds.__dict__[name].engine = None
+    a, b = _tables(cache.save(engine_ds, tmp_path / "engine")), _tables(cache.save(pandas_ds, tmp_path / "pandas"))
+    assert a.keys() == b.keys() and set(ENGINE_TABLES) <= set(a)
+    for name in ENGINE_TABLES:  # the engine wrote these (pandas would have added its metadata)
+        assert b"pandas" not in (pq.read_schema(a[name]).metadata or {}), name
+    for name in a:
+        pd.testing.assert_frame_equal(pd.read_parquet(a[name]), pd.read_parquet(b[name]), check_exact=True,
+                                      check_dtype=True, check_index_type=True, obj=name)
+    # and the frames analyses get from the cache are the ones they get from a fresh load
+    again = cache.load(tmp_path / "engine")
+    for name in ENGINE_TABLES:
+        fresh = getattr(pandas_ds, name)
+        fresh.to_parquet(tmp_path / "x.parquet", index=False)
+        pd.testing.assert_frame_equal(getattr(again, name), pd.read_parquet(tmp_path / "x.parquet"), obj=name)
+
+
+def test_pseudonymised_dataset_is_written_from_pandas(awkward_source, tmp_path, monkeypatch):
+    monkeypatch.setenv("CSANALYSIS_PSEUDONYMISE", "1")
+    monkeypatch.setenv("CSANALYSIS_PSEUDONYM_KEY", "test-key")
+    ds = cs.load_dataset(awkward_source)
+    folder = cache.save(ds, tmp_path / "p")
+    panel = pd.read_parquet(folder / "panel.parquet")
+    assert panel["customer_id"].str.startswith("P-").all()
+    pd.testing.assert_frame_equal(panel, ds.panel)
+
+
+def _panel(**changes):
+    rows = {"customer_id": ["b", "a", "a"], "m": [24290, 24291, 24290], "mrr": [10.0, 5.0, np.nan],
+            "spell": [1, 1, 1], "tenure": [0, 1, 0], "spell_month": [0, 1, 0]}
+    df = pd.DataFrame({**rows, **changes})
+    return ibis.memtable(df.astype({"m": "int32", "spell": "int32", "tenure": "int32", "spell_month": "int32"}))
+
+
+def _spells(**changes):
+    rows = {"customer_id": ["b", "a"], "spell": [1, 1], "start_m": [24290, 24280], "first_m": [24290, 24285],
+            "last_m": [24292, 24291], "duration": [3, 12], "event": [1, 0], "entry": [0, 5]}
+    return ibis.memtable(pd.DataFrame({**rows, **changes}).astype({"event": "int8"}))
+
+
+@pytest.mark.parametrize("changes", [{"mrr": [10.0, 0.0, np.nan]}, {"spell": [1, 0, 1]}, {"tenure": [0, -1, 0]},
+                                     {"spell_month": [0, 1, -2]}, {"m": [24290, 24290, 24290]},
+                                     {"m": [24290, 10, 10]},  # over MAX_MONTH_BITS months apart
+                                     {"customer_id": ["b", None, "a"]}])
+def test_panel_that_breaks_the_schema_goes_the_pandas_way(changes):
+    assert direct.panel(_panel()) is not None
+    assert direct.panel(_panel(**changes)) is None
+
+
+def test_panel_months_unique_over_a_long_span_go_the_engine_way():
+    assert direct.panel(_panel(m=[24290, 10, 24290])) is not None
+
+
+@pytest.mark.parametrize("changes", [{"event": [1, 2]}, {"entry": [0, 12]}, {"duration": [0, 12]},
+                                     {"spell": [1, 0]}, {"customer_id": ["a", "a"]}, {"entry": [0, -1]}])
+def test_spells_that_break_the_schema_go_the_pandas_way(changes):
+    assert direct.spells(_spells()) is not None
+    assert direct.spells(_spells(**changes)) is None
+
+
+def test_a_month_outside_datetime64_ns_goes_the_pandas_way(tmp_path):
+    """pandas wraps such a month silently and DuckDB refuses it: the pandas route decides, as before."""
+    con = ibis.duckdb.connect()
+    ok = pd.DataFrame({"customer_id": ["a", "b"], "m": np.array([24290, 24291], dtype="int32"), "n": [1, 2]})
+    far = ok.assign(m=np.array([2300 * 12, 24291], dtype="int32"))
+
+    def lazy(df):
+        def build():
+            out = df.sort_values(["customer_id", "m"]).reset_index(drop=True)
+            out.insert(1, "month", index_to_month(out.pop("m")))
+            return out
+        return Lazy(build, lambda: direct.monthly(con.create_table("t", df, overwrite=True)))
+
+    ds = types.SimpleNamespace(con=con)
+    assert cache._write_from_engine(ds, lazy(ok), tmp_path / "ok.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ok.parquet"), lazy(ok).build())
+    assert not cache._write_from_engine(ds, lazy(far), tmp_path / "far.parquet")
