@@ -209,6 +209,19 @@ def test_two_loads_on_one_backend_keep_their_own_files(tmp_path):
     assert first.usage["logins"].tolist() == [1]
 
 
+def test_usage_gaps_are_the_same_with_or_without_one_row_per_month_first():
+    """The gap check reduces usage to customer-months first only when there are several rows a month; the
+    window over the rows as they are finds the same months after a gap, each once."""
+    import ibis
+
+    from csanalysis.data.load import _gap_rows
+
+    cm = ibis.memtable(pd.DataFrame({"customer_id": list("AAAAAAABBBCDDD"),
+                                     "m": [1, 1, 1, 3, 3, 4, 7, 5, 5, 6, 2, 1, 10, 10]}))
+    rows = [sorted(map(tuple, _gap_rows(cm, distinct=d).execute().to_numpy().tolist())) for d in (True, False)]
+    assert rows[0] == rows[1] == [("A", 3), ("A", 7), ("D", 10)]
+
+
 def test_optional_tables_may_be_absent(tmp_path):
     ds = cs.load_dataset(_folder(tmp_path), as_of="2024-03-31")
     assert ds.nps is None and ds.usage is None and not ds.has("nps")
