@@ -165,6 +165,63 @@ def test_parquet_input_is_checked_the_same_way(tmp_path):
     assert f.n_rows == 1 and f.examples == ["Q"] and f.file.endswith("revenue.parquet")
 
 
+def test_parquet_text_is_trimmed_and_blanks_found_as_in_csv(tmp_path):
+    """A Parquet table whose text has no white space at an edge is read as it is (a view, not a copy); where some
+    value has, every value is trimmed as in a CSV file, and a blank required value is an error either way."""
+    def write(folder, customers, revenue):
+        folder.mkdir()
+        pd.DataFrame(customers).to_parquet(folder / "customers.parquet")
+        pd.DataFrame(revenue).to_parquet(folder / "revenue.parquet")
+        return folder
+
+    signup = pd.to_datetime(["2024-01-01", "2024-01-15", "2024-02-01"])
+    dates = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-15", "2024-02-01"])
+    clean = write(tmp_path / "clean", {"customer_id": ["A", "B", "C"], "signup_date": signup, "plan": ["Basic", "Pro", ""]},
+                  {"customer_id": ["A", "A", "B", "C"], "date": dates, "amount": [100.0, 100.0, 200.0, 50.0]})
+    spaced = write(tmp_path / "spaced", {"customer_id": [" A", "B\t", "C"], "signup_date": signup, "plan": ["Basic ", "Pro", " "]},
+                   {"customer_id": ["A ", "A", " B", "C"], "date": dates, "amount": [100.0, 100.0, 200.0, 50.0]})
+    a, b = (cs.load_dataset(d, as_of="2024-02-29") for d in (clean, spaced))
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    assert a.customers["plan"].tolist() == ["Basic", "Pro", None]  # empty text is missing, as in CSV
+    pd.testing.assert_frame_equal(a.panel, b.panel)
+    blank = write(tmp_path / "blank", {"customer_id": ["A", "B", "C"], "signup_date": signup},
+                  {"customer_id": ["A", "", "B", " "], "date": dates, "amount": [100.0, 100.0, 200.0, 50.0]})
+    f = _one(_errors(blank, as_of="2024-02-29"), "revenue", "customer_id")
+    assert f.message == "required values are empty" and f.n_rows == 2
+
+
+def test_two_loads_on_one_backend_keep_their_own_files(tmp_path):
+    """A table read from Parquet may stay a view of the file: a second load on the same backend reads its own
+    files under other names, and the first Dataset's lazy tables still come from the first folder."""
+    import ibis
+
+    con = ibis.duckdb.connect()
+    folders = []
+    for k, n in enumerate((1, 3)):
+        d = tmp_path / f"d{k}"
+        d.mkdir()
+        pd.DataFrame({"customer_id": ["A"], "signup_date": pd.to_datetime(["2024-01-01"])}).to_parquet(d / "customers.parquet")
+        pd.DataFrame({"customer_id": ["A"], "date": pd.to_datetime(["2024-01-01"]), "amount": [10.0]}).to_parquet(d / "revenue.parquet")
+        pd.DataFrame({"customer_id": ["A"], "date": pd.to_datetime(["2024-01-05"]), "logins": [n]}).to_parquet(d / "usage.parquet")
+        folders.append(d)
+    first = cs.load_dataset(folders[0], as_of="2024-01-31", backend=con)
+    cs.load_dataset(folders[1], as_of="2024-01-31", backend=con).materialise()
+    assert first.usage["logins"].tolist() == [1]
+
+
+def test_usage_gaps_are_the_same_with_or_without_one_row_per_month_first():
+    """The gap check reduces usage to customer-months first only when there are several rows a month; the
+    window over the rows as they are finds the same months after a gap, each once."""
+    import ibis
+
+    from csanalysis.data.load import _gap_rows
+
+    cm = ibis.memtable(pd.DataFrame({"customer_id": list("AAAAAAABBBCDDD"),
+                                     "m": [1, 1, 1, 3, 3, 4, 7, 5, 5, 6, 2, 1, 10, 10]}))
+    rows = [sorted(map(tuple, _gap_rows(cm, distinct=d).execute().to_numpy().tolist())) for d in (True, False)]
+    assert rows[0] == rows[1] == [("A", 3), ("A", 7), ("D", 10)]
+
+
 def test_optional_tables_may_be_absent(tmp_path):
     ds = cs.load_dataset(_folder(tmp_path), as_of="2024-03-31")
     assert ds.nps is None and ds.usage is None and not ds.has("nps")

@@ -40,6 +40,7 @@ class _Source:
     def __init__(self, source: Any, mapping: Mapping, report: ValidationReport, backend=None):
         self.mapping, self.report = mapping, report
         self.folder: Path | None = None
+        self._typed: set[str] = set()
         if isinstance(source, ibis.BaseBackend):
             self.con, self.kind = source, "backend"
         else:
@@ -54,6 +55,11 @@ class _Source:
             else:
                 raise DataValidationError(_single(report, "source", f"{path} does not exist"))
 
+    def typed(self, name: str) -> bool:
+        """Whether the raw table is typed data that the load may read again later: a Parquet file or a table of
+        a DuckDB file opened read-only (not CSV text, not a table of the caller's own connection)."""
+        return name in self._typed
+
     def file_label(self, name: str) -> str | None:
         return getattr(self, "_labels", {}).get(name)
 
@@ -65,6 +71,8 @@ class _Source:
             if table_name not in _table_names(self.con):
                 return None
             self._labels[name] = f"table {table_name}"
+            if self.kind == "duckdb":  # opened read-only: its tables cannot change after the load
+                self._typed.add(name)
             return self.con.table(table_name)
         if tmap.file:
             candidates = [self.folder / tmap.file]
@@ -84,7 +92,10 @@ class _Source:
                 _check_utf8(path)
                 t = self.con.read_csv(str(path), table_name=f"raw_{name}", all_varchar=True, header=True)
             elif suffixes in (".parquet", ".pq"):
-                t = self.con.read_parquet(str(path), table_name=f"raw_{name}")
+                # a name of its own: the typed table may stay a view of this one (see _prepare), which a later
+                # load on the same backend must not replace
+                t = self.con.read_parquet(str(path), table_name=ibis.util.gen_name(f"raw_{name}"))
+                self._typed.add(name)
             else:
                 self.report.add("error", name, f"{path.name} is not a CSV or Parquet file (found '{suffixes}')", file=str(path))
                 return None
@@ -176,11 +187,21 @@ def _trimmed(col):
     """Engine expression: the column as text without leading or trailing white space. The replacement runs only
     on the rows that have such space (a regular-expression match is about half the cost of a replace)."""
     s = col.cast("string")
-    return ibis.ifelse(s.re_search(_EDGE), s.re_replace(_EDGE_SPACE, ""), s)
+    return ibis.ifelse(_has_edge_space(s), s.re_replace(_EDGE_SPACE, ""), s)
+
+
+def _has_edge_space(s):
+    """Engine expression: the text starts or ends with white space (``_EDGE``). Every white-space character sorts
+    at or below a space, so the regular expression runs only on the values whose first or last character does:
+    the comparisons cost a fraction of a regular-expression match, and most values are decided by them."""
+    return ibis.ifelse((s < "!") | (s.right(1) < "!"), s.re_search(_EDGE), False)
 
 
 def _is_blank(col):
-    return col.isnull() | col.cast("string").re_search(r"^\s*$")
+    if not col.type().is_string():
+        return col.isnull()  # a typed value (date, number) is never blank text: no need to write it as text
+    # blank text is empty or starts with white space (which sorts at or below a space; see _has_edge_space)
+    return col.isnull() | ibis.ifelse(col < "!", col.re_search(r"^\s*$"), False)
 
 
 def _typed_column(raw, kind: str, fmt: str | None):
@@ -228,8 +249,23 @@ def _examples(expr, limit: int = N_EXAMPLES) -> list:
     return expr.distinct().limit(limit).execute().iloc[:, 0].tolist()
 
 
-def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationReport, file: str | None):
-    """Rename, parse and type one raw table in the engine; record every failure. Returns (table, n_rows)."""
+def _parses_text(dtype, kind: str) -> bool:
+    """Whether :func:`_typed_column` parses this raw column from text (a CSV column, a number stored as text)."""
+    if kind == "date":
+        return not (dtype.is_date() or dtype.is_timestamp())
+    if kind in ("number", "integer"):
+        return not dtype.is_numeric()
+    return kind == "flag"
+
+
+def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationReport, file: str | None,
+             typed_source: bool = False):
+    """Rename, parse and type one raw table in the engine; record every failure. Returns (table, n_rows).
+
+    ``typed_source``: the raw table is a Parquet file or a table of a read-only DuckDB file. When its columns
+    have the canonical types already and no value needs trimming, the typed table is a view of it (casts only),
+    not a copy: writing the copy costs more than reading the file again in the later queries (and holds the
+    whole table in memory). The file is then read again when a lazy table (usage, …) is first built."""
     spec: TableSpec = TABLES[name]
     available = list(raw.columns)
     missing_named = {c: s for c, s in tmap.columns.items() if s not in available}
@@ -238,6 +274,8 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
                    f"(columns are: {', '.join(available)})", column=src, file=file)
     n_rows = int(raw.count().execute())
     selected, fails = {}, {}
+    kept_text: dict[str, Any] = {}  # id and text columns, trimmed only if some value has white space at an edge
+    parses_text = False
     for canon, kind in spec.columns.items():
         src = tmap.columns.get(canon, canon)
         if src not in available:
@@ -257,6 +295,10 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             fail = col.notnull() & parsed.isnull()
         else:
             parsed, fail = _typed_column(col, kind, tmap.date_format)
+        if kind in ("id", "text") and canon not in tmap.values:
+            kept_text[canon] = col
+        else:
+            parses_text = parses_text or canon in tmap.values or _parses_text(col.type(), kind)
         selected[canon] = parsed
         fails[canon] = (fail, kind, src)
         if (name, canon) in RANGES:
@@ -273,15 +315,28 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             if canon in spec.columns:
                 continue
             parsed, fail = _typed_column(raw[src], "number", None)
+            parses_text = parses_text or _parses_text(raw[src].type(), "number")
             selected[canon] = parsed
             fails[canon] = (fail, "number", src)
     if not selected or any(f.level == "error" and f.table == name and f.column is not None and "missing" in f.message
                            for f in report.findings):
         return None, n_rows
-    t = raw.select(**selected)
-    # one pass counts every failure of every column
+    # one pass counts every failure of every column, and the text values with white space at an edge (a typed
+    # value written as text has none)
     checks = {key: ibis.ifelse(fail, 1, 0).sum() for key, (fail, *_r) in fails.items() if not _is_literal_false(fail)}
-    counts = raw.aggregate(**{f"c{i}": v for i, v in enumerate(checks.values())}).execute().iloc[0] if checks else {}
+    edges = {canon: ibis.ifelse(_has_edge_space(col), 1, 0).sum()
+             for canon, col in kept_text.items() if col.type().is_string()}
+    aggs = {**{f"c{i}": v for i, v in enumerate(checks.values())}, **{f"e{i}": v for i, v in enumerate(edges.values())}}
+    counts = raw.aggregate(**aggs).execute().iloc[0] if aggs else {}
+    for i, canon in enumerate(edges):
+        if int(counts[f"e{i}"] or 0):
+            parses_text = True  # trimmed as _typed_column does
+            del kept_text[canon]
+    for canon, col in kept_text.items():
+        # no value to trim: the same column as _typed_column's, without a regular expression per value
+        text = col.cast("string")
+        selected[canon] = ibis.ifelse(text == "", ibis.null("string"), text)
+    t = raw.select(**selected)
     for i, key in enumerate(checks):
         n_bad = int(counts[f"c{i}"] or 0)
         if not n_bad:
@@ -297,6 +352,8 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             examples = _examples(raw.filter(fail).select(src))
             report.add("error", name, f"{n_bad:,} of {n_rows:,} rows have {_kind_word(kind, tmap.date_format)}",
                        column=src, n_rows=n_bad, examples=examples, file=file)
+    if typed_source and not parses_text:
+        return t, n_rows
     # Engine-side reading is lazy: cache so every later query does not re-parse the text.
     return t.cache() if hasattr(t, "cache") else t, n_rows
 
@@ -385,7 +442,7 @@ def load_dataset(
                 report.add("error", name, f"required table '{name}' was not found in {source} "
                            f"(expected {name}.csv or {name}.parquet, or a 'file' in the mapping)")
             continue
-        t, n = _prepare(name, raw, mapping.table(name), report, src.file_label(name))
+        t, n = _prepare(name, raw, mapping.table(name), report, src.file_label(name), typed_source=src.typed(name))
         report.counts[name] = {"read": n, "used": n}
         if n == 0 and name in layout["required"]:
             report.add("error", name, "the table is empty", n_rows=0, file=src.file_label(name))
@@ -414,6 +471,19 @@ def cache_settings(**overrides) -> dict:
     base = {"as_of": None, "grace_months": None, "fiscal_year_start": None, "gross_margin": None,
             "data_start": None, "raise_on_error": True, "pseudonymise": pseudonym.enabled()}
     return {**base, **overrides}
+
+
+def _gap_rows(cm, *, distinct: bool):
+    """Engine expression: the customer-months (``customer_id``, ``m``) of ``cm`` that come more than a month after
+    the customer's previous month in ``cm``.
+
+    ``distinct`` reduces ``cm`` to one row per customer-month before the window. Without it the result is the
+    same: a month's second row has m − prev = 0, so each month after a gap comes once. The window then sorts
+    the rows as they are, which costs less than reducing them when there is about one row a month."""
+    if distinct:
+        cm = cm.distinct()
+    prev = cm.m.lag().over(ibis.window(group_by=cm.customer_id, order_by=cm.m))
+    return cm.mutate(prev=prev).filter(_.m - _.prev > 1).select("customer_id", "m")
 
 
 def _checked_frame(expr, to_pandas, schema) -> pd.DataFrame:
@@ -496,8 +566,10 @@ class _Builder:
         dupes = customers.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
         n_dupes = int(_scalar(dupes.n.sum(), 0))
         if n_dupes:
+            # the examples in id order: a GROUP BY's rows come in no set order (it changes with the query plan)
             report.add("error", "customers", f"{self._count(dupes):,} customer_id values appear more than once",
-                       column="customer_id", n_rows=n_dupes, examples=_examples(dupes.select("customer_id")),
+                       column="customer_id", n_rows=n_dupes,
+                       examples=dupes.order_by("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist(),
                        file=self.file("customers"))
         for name in ("revenue", "usage", "nps", "payments", "cs_activities", "customer_attributes"):
             self._check_orphans(name, customers)
@@ -505,7 +577,8 @@ class _Builder:
             self._check_values("revenue", "kind", REVENUE_KINDS)
         self._check_values("payments", "status", PAYMENT_STATUSES)
         if "currency" in revenue.columns:
-            cur = revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count()).execute()
+            cur = (revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count())
+                   .order_by([ibis.desc("n"), "currency"]).execute())  # the main currency first
             if len(cur) > 1:
                 report.add("error", "revenue", f"more than one currency ({len(cur)}): convert to a single currency first",
                            column="currency", n_rows=int(cur.n.sum()),
@@ -678,10 +751,12 @@ class _Builder:
                             examples=examples)
         if "usage" in self.t:
             u = self.t["usage"]
-            cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m).distinct()
-            prev = cm.m.lag().over(ibis.window(group_by=cm.customer_id, order_by=cm.m))
-            n, examples = self._counted(cm.mutate(prev=prev).filter(_.m - _.prev > 1).select("customer_id", "m"),
-                                        ["customer_id", "m"])
+            cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m)
+            # more rows than customer-months in the data window: some months have several rows (daily or
+            # weekly usage), which are cheaper to reduce to one each than to sort
+            n_months = as_of_m - sp.month_index_of(self.settings.data_start) + 1
+            several = self.report.counts["usage"]["used"] > self.report.counts["customers"]["read"] * n_months
+            n, examples = self._counted(_gap_rows(cm, distinct=several), ["customer_id", "m"])
             if n:
                 self.report.add("warning", "usage", f"{n:,} gaps of more than a month with no usage rows "
                                 "(months without rows count as no activity)", n_rows=n, examples=examples)

@@ -52,13 +52,23 @@ def spells_expr(paid: ibis.Table, *, as_of_m: int, grace: int, data_start_m: int
     ``signup`` has ``customer_id``, ``signup_m`` (month index of signup) or is None (purchase logs derive it).
     Returns an Ibis table: customer_id, spell, start_m, last_m, duration, event, entry.
     """
+    # A spell starts at a paid month more than `grace` months after the customer's previous one (or at its first)
+    # and ends at a paid month more than `grace` months before its next one (or at its last). One window pass
+    # over every paid month marks both; numbering the spells and pairing each start with its end then read only
+    # those edge rows (a running count of the starts over every paid month cost as much as the first pass).
     w = ibis.window(group_by="customer_id", order_by="m")
-    marked = paid.select("customer_id", "m").mutate(prev_m=_.m.lag().over(w))
+    marked = paid.select("customer_id", "m").mutate(prev_m=_.m.lag().over(w), next_m=_.m.lead().over(w))
     marked = marked.mutate(
-        new_spell=ibis.ifelse(_.prev_m.isnull() | ((_.m - _.prev_m - 1) > grace), 1, 0)
+        new_spell=ibis.ifelse(_.prev_m.isnull() | ((_.m - _.prev_m - 1) > grace), 1, 0),
+        spell_end=ibis.ifelse(_.next_m.isnull() | ((_.next_m - _.m - 1) > grace), 1, 0),
     )
-    marked = marked.mutate(spell=_.new_spell.cumsum().over(ibis.window(group_by="customer_id", order_by="m", rows=(None, 0))))
-    spells = marked.group_by(["customer_id", "spell"]).aggregate(first_m=_.m.min(), last_m=_.m.max())
+    edges = marked.filter((_.new_spell == 1) | (_.spell_end == 1)).select("customer_id", "m", "new_spell", "spell_end")
+    edges = edges.mutate(
+        next_edge=_.m.lead().over(w),  # a start's own end when it is not one itself
+        spell=_.new_spell.cumsum().over(ibis.window(group_by="customer_id", order_by="m", rows=(None, 0))),
+    )
+    spells = edges.filter(_.new_spell == 1).select(
+        "customer_id", "spell", first_m="m", last_m=ibis.ifelse(_.spell_end == 1, _.m, _.next_edge))
     if signup is not None:
         spells = _drop_right(spells.left_join(signup, "customer_id"))
         truncated = (_.spell == 1) & (_.first_m == data_start_m) & _.signup_m.notnull() & (_.signup_m < data_start_m)
@@ -78,12 +88,14 @@ def spells_expr(paid: ibis.Table, *, as_of_m: int, grace: int, data_start_m: int
 
 def panel_expr(paid: ibis.Table, spells: ibis.Table):
     """Paid customer-months with their spell number, tenure and month within spell."""
+    # each spell takes its customer's first start (tenure counts from it) before the paid months join the
+    # spells: joined after them, DuckDB hashed the paid months instead of the one row per customer
     first = spells.group_by("customer_id").aggregate(cust_start_m=_.start_m.min())
+    spells = _drop_right(spells.select("customer_id", "spell", "start_m", "first_m", "last_m").join(first, "customer_id"))
     joined = paid.join(
-        spells.select("customer_id", "spell", "start_m", "first_m", "last_m"),
-        [paid.customer_id == spells.customer_id, paid.m >= spells.first_m, paid.m <= spells.last_m],
+        spells, [paid.customer_id == spells.customer_id, paid.m >= spells.first_m, paid.m <= spells.last_m],
     )
-    joined = _drop_right(_drop_right(joined).join(first, "customer_id"))
+    joined = _drop_right(joined)
     return joined.select(
         "customer_id", "m", "mrr", "spell",
         tenure=(_.m - _.cust_start_m).cast("int32"),
