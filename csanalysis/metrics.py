@@ -73,6 +73,7 @@ from ibis import _ as _ibis_
 from .data import Dataset
 from .periods import PERIOD_MONTHS, month_index as _midx, month_start as _month, period_start as _period_key
 from .report.outputs import _clean as _json
+from .resample import replicate_blocks
 
 FREQ_MONTHS = PERIOD_MONTHS
 MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
@@ -155,11 +156,12 @@ def _boot_sums(mats: list, n_boot: int, seed: int) -> list[np.ndarray]:
     outs = [np.zeros((n_boot, m.shape[1])) for m in mats]
     if n == 0 or n_boot == 0:
         return outs
-    step = max(1, min(n_boot, _CHUNK_ELEMENTS // n))
-    for b0 in range(0, n_boot, step):
-        W = rng.poisson(1.0, size=(min(step, n_boot - b0), n)).astype(np.float64)
+    b0 = 0
+    for b in replicate_blocks(n_boot, n, _CHUNK_ELEMENTS):
+        W = rng.poisson(1.0, size=(b, n)).astype(np.float64)
         for out, M in zip(outs, mats):
-            out[b0:b0 + len(W)] = np.asarray((M.T @ W.T)).T if sparse.issparse(M) else W @ M
+            out[b0:b0 + b] = np.asarray((M.T @ W.T)).T if sparse.issparse(M) else W @ M
+        b0 += b
     return outs
 
 

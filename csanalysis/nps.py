@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .resample import draw_counts
+from .resample import draw_counts, replicate_blocks
 
 METHODS = ("wald", "adjusted_wald", "auto")
 AUTO_MIN_N = 50  # below this, auto uses the adjusted-Wald interval
@@ -163,11 +163,11 @@ def _boot_nps(rng, B: int, *per_sample_counts) -> np.ndarray:
     Returns an array B × (number of samples)."""
     K = len(per_sample_counts[0][0])
     out = np.empty((B, len(per_sample_counts)))
-    chunk = max(1, _BOOT_CELLS // max(K, 1))
-    for start in range(0, B, chunk):  # chunks only bound memory; each chunk is one matrix product
-        W = _multinomial_weights(rng, K, min(chunk, B - start))
+    start = 0
+    for W in _boot_weights(rng, K, B):  # blocks only bound memory; each block is one matrix product
         for j, (P, D, N) in enumerate(per_sample_counts):
             out[start:start + len(W), j] = 100.0 * (W @ (P - D)) / (W @ N)
+        start += len(W)
     return out
 
 
@@ -874,9 +874,8 @@ def _boot_weights(rng, K: int, B: int):
     """Yield blocks of account-bootstrap weights (replicates × K), at most ``_BOOT_CELLS`` cells each. The counts
     drawn do not depend on the block size (the generator's stream simply continues from one block to the next;
     tests/test_nps_fast_paths.py), so the blocks bound memory without changing any result."""
-    step = max(1, _BOOT_CELLS // max(K, 1))
-    for start in range(0, B, step):
-        yield _multinomial_weights(rng, K, min(step, B - start))
+    for b in replicate_blocks(B, K, _BOOT_CELLS):
+        yield _multinomial_weights(rng, K, b)
 
 
 def _pct_ci(boot: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -1004,9 +1003,9 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
     M = sparse.csr_matrix((np.ones(len(x)), (pc, codes)), shape=(P, K))  # pairs × accounts: responses
     bp, bs = [], []
     rng = np.random.default_rng(seed)
-    step = max(1, _BOOT_CELLS // max(K + 4 * P, 1))  # bounds the draws (replicates × accounts) and the pair arrays
-    for start in range(0, int(n_boot), step):
-        Wa = _multinomial_weights(rng, K, min(step, int(n_boot) - start))  # replicates × accounts
+    # blocks bound the draws (replicates × accounts) and the pair arrays
+    for b in replicate_blocks(int(n_boot), K + 4 * P, _BOOT_CELLS):
+        Wa = _multinomial_weights(rng, K, b)  # replicates × accounts
         W = np.ascontiguousarray((M @ Wa.T).T)  # replicates × pairs: weight of each pair
         bp.append(_wcorr(W, px, py))
         rx, ry = _wranks(W, pxc, len(xu)), _wranks(W, pyc, len(yu))
