@@ -247,3 +247,20 @@ def test_cache_save_keeps_pending_tables_pending(tmp_path):
         assert (a is None) == (b is None), name
         if b is not None:
             pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_parallel_runs_start_the_longest_notebooks_first(tmp_path):
+    """With several notebooks at a time, the runner starts them longest first, by the latest published run's
+    times; notebooks that run had no time for go first, in name order; without a previous run, name order."""
+    paths = [Path(f"notebooks/{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d", "04_e")]
+    assert runmod._longest_first(paths, tmp_path) == paths  # no previous run
+    run = tmp_path / "r1"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"notebooks": {
+        "00_a": {"seconds": 8.6}, "01_b": {"seconds": 20.5}, "02_c": {"seconds": 31.6}, "04_e": {"seconds": 48.5},
+        "05_gone": {"seconds": 99.0}}}), encoding="utf-8")
+    (tmp_path / "latest").symlink_to("r1", target_is_directory=True)
+    names = [p.stem for p in runmod._longest_first(paths, tmp_path)]
+    assert names == ["03_d", "04_e", "02_c", "01_b", "00_a"]
+    (run / "manifest.json").write_text("{not json", encoding="utf-8")
+    assert runmod._longest_first(paths, tmp_path) == paths
