@@ -90,8 +90,7 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, slope_change: 
                              "trend, so the effect cannot be estimated", start, pre_months)
     if post_months < 1:
         return ProgramEffect(False, f"no churn data after the program start ({start:%Y-%m})", start, pre_months)
-    d = pm.assign(t=(pm["month"] - ps) / 12.0, post=(pm["month"] >= ps).astype(float))
-    d["post_t"] = d["post"] * d["t"]
+    d = pm.assign(post=(pm["month"] >= ps).astype(float))  # the rows (ROI and report read post and month)
     # a customer-month's covariates depend only on its tenure and calendar month: the model is fitted on those
     # distinct cells (≈ 1,000 instead of millions of rows; same estimates and cluster-robust errors)
     cell, cells = _cells(tenure=d["tenure"].to_numpy(), month=d["month"].to_numpy())

@@ -94,7 +94,6 @@ GRACE_RULE = ("A customer inside a grace gap (not paying this month while its sp
               "separately. Months after as_of − grace_months are provisional: a stop there cannot be called churn yet.")
 COMPOUNDING_ASSUMPTION = "assumes a constant monthly churn rate: annual = 1 − (1 − monthly)^12"
 DEFAULT_BOOT = 400
-_CHUNK_ELEMENTS = 4_000_000  # bootstrap weights generated in blocks of at most this many numbers
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -157,7 +156,7 @@ def _boot_sums(mats: list, n_boot: int, seed: int) -> list[np.ndarray]:
     if n == 0 or n_boot == 0:
         return outs
     b0 = 0
-    for b in replicate_blocks(n_boot, n, _CHUNK_ELEMENTS):
+    for b in replicate_blocks(n_boot, n):
         W = rng.poisson(1.0, size=(b, n)).astype(np.float64)
         for out, M in zip(outs, mats):
             out[b0:b0 + b] = np.asarray((M.T @ W.T)).T if sparse.issparse(M) else W @ M
@@ -309,7 +308,8 @@ def _grid(ds: Dataset) -> _Grid:
     # faster than Python strings), and looked up by hash: sorting or searching the panel's string ids took most
     # of this function's time (at 1M customers, 30 s of 37)
     code, distinct = pd.factorize(p["customer_id"].astype(str).to_numpy())
-    union = np.concatenate([np.asarray(distinct, dtype=object), ds.customers["customer_id"].astype(str).to_numpy()])
+    distinct = np.asarray(distinct, dtype=object)
+    union = np.concatenate([distinct, ds.customers["customer_id"].astype(str).to_numpy()])
     ids = np.unique(union.astype(str)).astype(object) if len(union) else union
     lookup = pd.Index(ids)
     n = len(ids)
@@ -317,7 +317,7 @@ def _grid(ds: Dataset) -> _Grid:
         T = 1
         empty = sparse.csr_matrix((n, T), dtype=np.int64)
         return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")})
-    i = lookup.get_indexer(np.asarray(distinct, dtype=object))[code]
+    i = lookup.get_indexer(distinct)[code]
     m = _midx(p["month"])
     m0 = int(min(m.min(), _midx(ds.data_start)))
     T = as_m - m0 + 1

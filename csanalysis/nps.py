@@ -33,7 +33,6 @@ from .resample import draw_counts, replicate_blocks
 METHODS = ("wald", "adjusted_wald", "auto")
 AUTO_MIN_N = 50  # below this, auto uses the adjusted-Wald interval
 AUTO_MAX_ABS_NPS = 80  # beyond this, auto uses the adjusted-Wald interval
-_BOOT_CELLS = 4_000_000  # replicates × accounts held in memory at once by the bootstrap
 
 
 # ------------------------------------------------------------------------------------------------ validation
@@ -871,10 +870,10 @@ def _account_sums(codes: np.ndarray, K: int, cols: np.ndarray) -> np.ndarray:
 
 
 def _boot_weights(rng, K: int, B: int):
-    """Yield blocks of account-bootstrap weights (replicates × K), at most ``_BOOT_CELLS`` cells each. The counts
-    drawn do not depend on the block size (the generator's stream simply continues from one block to the next;
-    tests/test_nps_fast_paths.py), so the blocks bound memory without changing any result."""
-    for b in replicate_blocks(B, K, _BOOT_CELLS):
+    """Yield blocks of account-bootstrap weights (replicates × K), at most ``resample.BLOCK_CELLS`` cells each.
+    The counts drawn do not depend on the block size (the generator's stream simply continues from one block to
+    the next; tests/test_nps_fast_paths.py), so the blocks bound memory without changing any result."""
+    for b in replicate_blocks(B, K):
         yield _multinomial_weights(rng, K, b)
 
 
@@ -922,7 +921,7 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
     S = _account_sums(codes, K, cols)
     tot = S.sum(axis=0)
     boot = []
-    # blocks of replicates × accounts bounded by _BOOT_CELLS alone (the product is only replicates × columns):
+    # blocks of replicates × accounts bounded by resample.BLOCK_CELLS alone (the product is replicates × columns):
     # a few tall products instead of hundreds of 4-row ones, which a threaded BLAS runs far slower per replicate
     for W in _boot_weights(np.random.default_rng(seed), K, int(n_boot)):
         boot.append(W @ S)
@@ -1004,7 +1003,7 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
     bp, bs = [], []
     rng = np.random.default_rng(seed)
     # blocks bound the draws (replicates × accounts) and the pair arrays
-    for b in replicate_blocks(int(n_boot), K + 4 * P, _BOOT_CELLS):
+    for b in replicate_blocks(int(n_boot), K + 4 * P):
         Wa = _multinomial_weights(rng, K, b)  # replicates × accounts
         W = np.ascontiguousarray((M @ Wa.T).T)  # replicates × pairs: weight of each pair
         bp.append(_wcorr(W, px, py))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from csanalysis import nps
+from csanalysis import nps, resample
 from csanalysis.resample import draw_counts
 
 from conftest import generated_world
@@ -58,12 +58,12 @@ def _reference_correlation(al: nps.Alignment, k: int, n_boot: int, seed: int, al
 def test_correlation_bootstrap_equals_weighting_every_response(seed, monkeypatch):
     al = _alignment(seed=seed + 1)
     ref = _reference_correlation(al, 6, n_boot=300, seed=seed)
-    for cells in (nps._BOOT_CELLS, 500):  # one block of resamples, and many small blocks: the same draws
-        monkeypatch.setattr(nps, "_BOOT_CELLS", cells)
+    for cells in (resample.BLOCK_CELLS, 500):  # one block of resamples, and many small blocks: the same draws
+        monkeypatch.setattr(resample, "BLOCK_CELLS", cells)
         got = nps.correlation(al, 6, n_boot=300, seed=seed).set_index("method")
         for m, (est, lo, hi) in ref.items():
             np.testing.assert_allclose(got.loc[m, ["estimate", "lower", "upper"]].to_numpy(float), [est, lo, hi],
-                                       rtol=1e-9, err_msg=f"{m}, _BOOT_CELLS={cells}")
+                                       rtol=1e-9, err_msg=f"{m}, BLOCK_CELLS={cells}")
 
 
 def test_draws_do_not_depend_on_the_block_size():

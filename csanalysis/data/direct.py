@@ -38,7 +38,7 @@ def as_pandas_read(col):
     return None
 
 
-def _typed(t, columns: dict) -> dict | None:
+def _typed(columns: dict) -> dict | None:
     """``columns`` (name → expression) through :func:`as_pandas_read`; None when one is not mapped."""
     out = {name: as_pandas_read(col) for name, col in columns.items()}
     return None if any(v is None for v in out.values()) else out
@@ -81,7 +81,7 @@ def monthly(t):
     one row per key, so the order is total) or None."""
     if t is None or not t.customer_id.type().is_string():
         return None
-    rest = _typed(t, {c: t[c] for c in t.columns if c not in ("customer_id", "m")})
+    rest = _typed({c: t[c] for c in t.columns if c not in ("customer_id", "m")})
     if rest is None:
         return None
     # month is m's order-preserving image, so sorting on it is sorting on m
@@ -91,7 +91,7 @@ def monthly(t):
 def customers(t):
     """Engine twin of ``_customers`` in data/load.py (ordered by customer_id, which is unique: duplicates stop
     the load)."""
-    cols = _typed(t, {c: t[c] for c in t.columns})
+    cols = _typed({c: t[c] for c in t.columns})
     return None if cols is None else (t.select(**cols), ("customer_id",))
 
 
