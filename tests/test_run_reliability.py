@@ -251,9 +251,14 @@ def test_cache_save_keeps_pending_tables_pending(tmp_path):
 
 def test_parallel_runs_start_the_longest_notebooks_first(tmp_path):
     """With several notebooks at a time, the runner starts them longest first, by the latest published run's
-    times; notebooks that run had no time for go first, in name order; without a previous run, name order."""
+    times; notebooks that run had no time for go first, in name order; without a previous run, the bundled
+    notebooks take their typical times and others keep name order ahead of them."""
+    bundled = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert {p.stem for p in bundled} == set(runmod.TYPICAL_SECONDS)  # a new bundled notebook needs its typical time
+    first = [p.stem for p in runmod._longest_first([Path("notebooks/99_mine.ipynb"), *bundled], tmp_path)]
+    assert first[:3] == ["99_mine", "04_churn_risk", "02_churn_survival"] and first[-1] == "00_data_overview"
     paths = [Path(f"notebooks/{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d", "04_e")]
-    assert runmod._longest_first(paths, tmp_path) == paths  # no previous run
+    assert runmod._longest_first(paths, tmp_path) == paths  # no previous run, no typical times
     run = tmp_path / "r1"
     run.mkdir()
     (run / "manifest.json").write_text(json.dumps({"notebooks": {
@@ -264,3 +269,4 @@ def test_parallel_runs_start_the_longest_notebooks_first(tmp_path):
     assert names == ["03_d", "04_e", "02_c", "01_b", "00_a"]
     (run / "manifest.json").write_text("{not json", encoding="utf-8")
     assert runmod._longest_first(paths, tmp_path) == paths
+    assert [p.stem for p in runmod._longest_first(bundled, tmp_path)] == [p.stem for p in runmod._longest_first(bundled, tmp_path / "none")]

@@ -357,15 +357,24 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
     return RunResult(run_id, final, status, manifest["notebooks"], manifest)
 
 
+# The bundled notebooks' seconds in a report run at 100k customers (benchmarks/RESULTS.md, 2026-11-26): only their
+# order matters, for a first run into a reports folder (no published run to take times from)
+TYPICAL_SECONDS = {"00_data_overview": 8.6, "01_cohort_retention": 20.5, "02_churn_survival": 31.6,
+                   "03_nps_revenue": 22.5, "04_churn_risk": 48.5, "05_cs_impact": 9.5}
+
+
 def _longest_first(paths: list[Path], out: Path) -> list[Path]:
     """The notebooks in the order to start them when several run at once: the longest first, by their times in the
-    latest published run (a run started in name order waited for churn risk, the longest, which started fifth);
-    notebooks without a time there keep their place ahead of the timed ones, in name order."""
+    latest published run (a run started in name order waited for churn risk, the longest, which started fifth).
+    Without a published run, the bundled notebooks take their typical times (:data:`TYPICAL_SECONDS`); a notebook
+    with neither keeps its place ahead of the timed ones, in name order."""
     try:
         man = json.loads((out / "latest" / "manifest.json").read_text(encoding="utf-8"))
         seconds = {k: float(v["seconds"]) for k, v in man["notebooks"].items() if v.get("seconds") is not None}
     except (OSError, KeyError, ValueError, TypeError):
         seconds = {}
+    if not seconds:
+        seconds = TYPICAL_SECONDS
     return sorted(paths, key=lambda p: -seconds.get(p.stem, float("inf")))
 
 
