@@ -153,7 +153,7 @@ def _account_counts(pro: np.ndarray, det: np.ndarray, codes: np.ndarray):
 def _multinomial_weights(rng: np.random.Generator, K: int, B: int) -> np.ndarray:
     """B × K matrix: how often each of K accounts is drawn in each of B resamples of K accounts (K draws with
     replacement per resample: :func:`csanalysis.resample.draw_counts`)."""
-    return draw_counts(rng, K, B).astype(float)
+    return draw_counts(rng, K, B, float)
 
 
 def _boot_nps(rng, B: int, *per_sample_counts) -> np.ndarray:
