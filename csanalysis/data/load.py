@@ -20,7 +20,8 @@ from . import direct
 from . import spells as sp
 from .dataset import Lazy
 from .mapping import Mapping, MappingError, Settings, TableMapping, load_mapping
-from .schema import LAYOUTS, PANEL_SCHEMA, PAYMENT_STATUSES, REVENUE_KINDS, SPELLS_SCHEMA, TABLES, TableSpec
+from . import schema as _schema
+from .schema import LAYOUTS, PAYMENT_STATUSES, REVENUE_KINDS, TABLES, TableSpec
 from .validation import DataValidationError, ValidationReport
 
 N_EXAMPLES = 5
@@ -486,9 +487,10 @@ def _gap_rows(cm, *, distinct: bool):
     return cm.mutate(prev=prev).filter(_.m - _.prev > 1).select("customer_id", "m")
 
 
-def _checked_frame(expr, to_pandas, schema) -> pd.DataFrame:
-    """An engine table (panel or spells) as the documented pandas frame, checked against its schema."""
-    return schema.validate(to_pandas(expr.execute()))
+def _checked_frame(expr, to_pandas, schema: str) -> pd.DataFrame:
+    """An engine table (panel or spells) as the documented pandas frame, checked against its schema (named: the
+    schemas are built, and pandera imported, only when a frame is checked)."""
+    return getattr(_schema, schema).validate(to_pandas(expr.execute()))
 
 
 class _Builder:
@@ -664,8 +666,8 @@ class _Builder:
         panel = panel.cache() if hasattr(panel, "cache") else panel  # every aggregation reads it
         # the panel and spells stay in the engine; pandas analyses get them (checked) on first read
         out = {
-            "panel": Lazy(partial(_checked_frame, panel, sp.panel_to_pandas, PANEL_SCHEMA), partial(direct.panel, panel)),
-            "spells": Lazy(partial(_checked_frame, spells, sp.spells_to_pandas, SPELLS_SCHEMA), partial(direct.spells, spells)),
+            "panel": Lazy(partial(_checked_frame, panel, sp.panel_to_pandas, "PANEL_SCHEMA"), partial(direct.panel, panel)),
+            "spells": Lazy(partial(_checked_frame, spells, sp.spells_to_pandas, "SPELLS_SCHEMA"), partial(direct.spells, spells)),
             "engine": {"panel": panel, "spells": spells},
         }
         if "customers" not in self.report.counts:  # derived from a purchase log
@@ -821,8 +823,8 @@ class _Builder:
         customers["signup_date"] = pd.to_datetime(customers["signup_date"])
         self.report.counts["customers"] = {"read": len(df), "used": len(df)}
         return {
-            "panel": PANEL_SCHEMA.validate(sp.panel_to_pandas(panel)),
-            "spells": SPELLS_SCHEMA.validate(sp.spells_to_pandas(spells)),
+            "panel": _schema.PANEL_SCHEMA.validate(sp.panel_to_pandas(panel)),
+            "spells": _schema.SPELLS_SCHEMA.validate(sp.spells_to_pandas(spells)),
             "customers": customers.reset_index(drop=True),
             "usage": self._usage(as_of_m), "nps": self.t["nps"].execute() if "nps" in self.t else None,
             "payments": None, "cs_activities": None, "cs_costs": None, "attributes": None,

@@ -6,8 +6,7 @@ tables that analyses read (panel, spells, customers) are checked with pandera sc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandera.pandas as pa
+from functools import cache
 
 # Column kinds: "id" and "text" stay strings, "date" is parsed, "number" is float, "integer" must be whole.
 
@@ -89,38 +88,53 @@ PAYMENT_STATUSES = ("failed", "succeeded")
 
 # --- aggregated tables (pandas, after the engine) --------------------------------------------------------
 
-PANEL_SCHEMA = pa.DataFrameSchema(
-    {
-        "customer_id": pa.Column(str),
-        "month": pa.Column("datetime64[ns]"),
-        "mrr": pa.Column(float, pa.Check.gt(0), nullable=True),
-        "spell": pa.Column(int, pa.Check.ge(1)),
-        "tenure": pa.Column(int, pa.Check.ge(0)),
-        "spell_month": pa.Column(int, pa.Check.ge(0)),
-    },
-    unique=["customer_id", "month"],
-    strict=True,
-    coerce=True,
-    name="panel",
-)
+# pandera takes about a second to import; a notebook that reads the report run's cache never validates, so the
+# schemas are built on first use (``schema.PANEL_SCHEMA`` as before, through the module's ``__getattr__``)
 
-SPELLS_SCHEMA = pa.DataFrameSchema(
-    {
-        "customer_id": pa.Column(str),
-        "spell": pa.Column(int, pa.Check.ge(1)),
-        "start": pa.Column("datetime64[ns]"),
-        "last_paid": pa.Column("datetime64[ns]"),
-        "end": pa.Column("datetime64[ns]", nullable=True),
-        "duration": pa.Column(int, pa.Check.ge(1)),
-        "event": pa.Column(int, pa.Check.isin([0, 1])),
-        "entry": pa.Column(int, pa.Check.ge(0)),
-    },
-    checks=[
-        pa.Check(lambda d: (d["entry"] < d["duration"]) | (d["duration"] == 0), error="entry < duration"),
-        pa.Check(lambda d: d["end"].isna() == (d["event"] == 0), error="end is set exactly for events"),
-    ],
-    unique=["customer_id", "spell"],
-    strict=True,
-    coerce=True,
-    name="spells",
-)
+
+@cache
+def _schemas() -> dict:
+    import pandera.pandas as pa
+
+    panel = pa.DataFrameSchema(
+        {
+            "customer_id": pa.Column(str),
+            "month": pa.Column("datetime64[ns]"),
+            "mrr": pa.Column(float, pa.Check.gt(0), nullable=True),
+            "spell": pa.Column(int, pa.Check.ge(1)),
+            "tenure": pa.Column(int, pa.Check.ge(0)),
+            "spell_month": pa.Column(int, pa.Check.ge(0)),
+        },
+        unique=["customer_id", "month"],
+        strict=True,
+        coerce=True,
+        name="panel",
+    )
+
+    spells = pa.DataFrameSchema(
+        {
+            "customer_id": pa.Column(str),
+            "spell": pa.Column(int, pa.Check.ge(1)),
+            "start": pa.Column("datetime64[ns]"),
+            "last_paid": pa.Column("datetime64[ns]"),
+            "end": pa.Column("datetime64[ns]", nullable=True),
+            "duration": pa.Column(int, pa.Check.ge(1)),
+            "event": pa.Column(int, pa.Check.isin([0, 1])),
+            "entry": pa.Column(int, pa.Check.ge(0)),
+        },
+        checks=[
+            pa.Check(lambda d: (d["entry"] < d["duration"]) | (d["duration"] == 0), error="entry < duration"),
+            pa.Check(lambda d: d["end"].isna() == (d["event"] == 0), error="end is set exactly for events"),
+        ],
+        unique=["customer_id", "spell"],
+        strict=True,
+        coerce=True,
+        name="spells",
+    )
+    return {"PANEL_SCHEMA": panel, "SPELLS_SCHEMA": spells}
+
+
+def __getattr__(name: str):
+    if name in ("PANEL_SCHEMA", "SPELLS_SCHEMA"):
+        return _schemas()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
