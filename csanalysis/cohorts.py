@@ -31,7 +31,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
 from .periods import PERIOD_MONTHS, month_index as _midx, period_start
-from .resample import replicate_blocks
+from .resample import draw_group_counts, replicate_blocks
 
 BASES = ("logo", "revenue", "gross_revenue")
 DEFINITIONS = ("active", "unbroken")
@@ -123,8 +123,7 @@ def _weights(n: int, n_boot: int, rng: np.random.Generator, sizes: np.ndarray | 
     group of interchangeable customers (B × groups; n draws with probabilities size ÷ n)."""
     if not n:
         return np.zeros((n_boot, 0))
-    p = np.full(n, 1.0 / n) if sizes is None else sizes / n
-    return rng.multinomial(n, p, size=n_boot).astype(np.float64)
+    return draw_group_counts(rng, np.ones(n) if sizes is None else sizes, n_boot)
 
 
 @dataclass

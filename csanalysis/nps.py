@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .resample import draw_counts, replicate_blocks
+from .resample import draw_counts, draw_group_counts, interchangeable, replicate_blocks
 
 METHODS = ("wald", "adjusted_wald", "auto")
 AUTO_MIN_N = 50  # below this, auto uses the adjusted-Wald interval
@@ -159,14 +159,25 @@ def _multinomial_weights(rng: np.random.Generator, K: int, B: int) -> np.ndarray
 def _boot_nps(rng, B: int, *per_sample_counts) -> np.ndarray:
     """Bootstrap NPS replicates over accounts, vectorised: for each sample, ``(P_k, D_k, N_k)`` per account
     (the same accounts, in the same order, for every sample: a paired bootstrap when there are two).
-    Returns an array B × (number of samples)."""
-    K = len(per_sample_counts[0][0])
-    out = np.empty((B, len(per_sample_counts)))
+    Returns an array B × (number of samples).
+
+    An NPS only sees each account's promoters minus detractors and responses, so accounts with the same values in
+    every sample are interchangeable: the resamples draw how many accounts come from each such group (one
+    multinomial over a few dozen groups, :func:`csanalysis.resample.draw_group_counts`), which has the
+    distribution of drawing the accounts themselves (tests/test_nps.py) at a fraction of the cost (1000 × 1M
+    account draws per NPS at a million accounts)."""
+    cols = np.column_stack([c for P, D, N in per_sample_counts for c in (P - D, N)])  # accounts × 2 per sample
+    out = np.full((B, len(per_sample_counts)), np.nan)
+    if not len(cols):
+        return out
+    first, sizes = interchangeable(cols)
+    X = cols[first]
     start = 0
-    for W in _boot_weights(rng, K, B):  # blocks only bound memory; each block is one matrix product
-        for j, (P, D, N) in enumerate(per_sample_counts):
-            out[start:start + len(W), j] = 100.0 * (W @ (P - D)) / (W @ N)
-        start += len(W)
+    for b in replicate_blocks(B, len(sizes)):  # blocks only bound memory
+        S = draw_group_counts(rng, sizes, b) @ X
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[start:start + b] = 100.0 * S[:, 0::2] / S[:, 1::2]
+        start += b
     return out
 
 

@@ -15,6 +15,22 @@ def draw_counts(rng: np.random.Generator, k: int, b: int, dtype=np.int64) -> np.
     return out
 
 
+def interchangeable(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of identical rows (units a statistic sees alike): the index of each group's first row and the group
+    sizes. Resampling ``n`` units with replacement and adding up each group's counts is the same as drawing the
+    group counts from one multinomial (``n`` draws, probabilities size ÷ n: :func:`draw_group_counts`), so a
+    bootstrap over units can draw per group instead: the same distribution for a fraction of the draws."""
+    _, first, sizes = np.unique(rows, axis=0, return_index=True, return_counts=True)
+    return first, sizes
+
+
+def draw_group_counts(rng: np.random.Generator, sizes: np.ndarray, b: int) -> np.ndarray:
+    """``b`` × groups float counts: how many of the ``sizes.sum()`` units drawn with replacement fall in each group
+    of interchangeable units (``sizes`` units each), in each of ``b`` resamples."""
+    n = int(np.sum(sizes))
+    return rng.multinomial(n, np.asarray(sizes, dtype=float) / n, size=b).astype(np.float64)
+
+
 BLOCK_CELLS = 4_000_000  # replicates × accounts of bootstrap weights held in memory at once
 
 

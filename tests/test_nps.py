@@ -185,6 +185,45 @@ def test_account_bootstrap_is_wider_than_naive_wald_for_clustered_accounts():
     assert (again.lower, again.upper) == (b.lower, b.upper)  # reproducible with the seed
 
 
+def test_grouped_account_bootstrap_has_the_distribution_of_drawing_accounts():
+    """The NPS bootstrap draws how many accounts come from each group of interchangeable accounts (same promoters
+    minus detractors, same responses) instead of drawing the accounts. Compared with drawing the accounts
+    themselves (resample.draw_counts, as before), on clustered accounts of unequal sizes, single and paired: the
+    replicates' spread and quantiles agree within Monte Carlo error (20,000 replicates each). Giving every group
+    the same probability instead of its size ÷ accounts fails this."""
+    from csanalysis import nps
+    from csanalysis.resample import draw_counts, interchangeable
+
+    rng = np.random.default_rng(4)
+    K = 60
+    N = rng.integers(1, 6, K).astype(float)
+    P = np.floor(N * rng.choice([1.0, 0.6, 0.0], K, p=[0.4, 0.35, 0.25]))
+    D = np.where(P == 0, N, 0.0)
+    P2, D2 = np.minimum(P + rng.integers(0, 2, K), N), D.copy()
+    B = 20_000
+    for samples in (((P, D, N),), ((P, D, N), (P2, D2, N))):
+        grouped = nps._boot_nps(np.random.default_rng(1), B, *samples)
+        W = draw_counts(np.random.default_rng(2), K, B).astype(float)
+        direct = np.column_stack([100 * (W @ (p - d)) / (W @ n) for p, d, n in samples])
+        stat = grouped[:, -1] - grouped[:, 0] if len(samples) == 2 else grouped[:, 0]
+        ref = direct[:, -1] - direct[:, 0] if len(samples) == 2 else direct[:, 0]
+        sd = ref.std()
+        assert abs(stat.std() / sd - 1) < 0.03
+        q = [0.025, 0.5, 0.975]
+        # 0.1 sd is about 3.5 Monte Carlo standard errors of a difference of two tail quantiles at 20,000 replicates
+        # (the replicates are lumpy: 60 accounts with 1–5 responses)
+        np.testing.assert_allclose(np.quantile(stat, q), np.quantile(ref, q), atol=0.1 * sd)
+    # the groups: the distinct (P − D, N) pairs, far fewer than the accounts
+    first, sizes = interchangeable(np.column_stack([P - D, N]))
+    assert sizes.sum() == K and len(first) < K / 3
+    # the same groups with equal probabilities is a different (wrong) bootstrap, and the test above would see it
+    X = np.column_stack([P - D, N])[first]
+    Wg = np.random.default_rng(3).multinomial(K, np.full(len(sizes), 1 / len(sizes)), size=B) @ X
+    wrong = 100 * Wg[:, 0] / Wg[:, 1]
+    ref = 100 * (W @ (P - D)) / (W @ N)
+    assert np.abs(np.quantile(wrong, [0.025, 0.5, 0.975]) - np.quantile(ref, [0.025, 0.5, 0.975])).max() > 0.5 * ref.std()
+
+
 def test_account_bootstrap_covers_planted_truth_where_wald_does_not():
     rng = np.random.default_rng(7)
     reps, hit_boot, hit_wald = 200, 0, 0
