@@ -148,6 +148,21 @@ def test_coverage_counts_equal_string_key_counts(world):
         assert row["customers"] == len(paying) and row["respondent_accounts"] == len(paying & answered)
 
 
+def test_coverage_of_an_unsorted_panel_equals_the_sorted_one(world):
+    """The coverage finds each (customer, period) run in one pass over a panel sorted by customer and month; a
+    panel in another order is sorted first and gives the same table (monthly, quarterly and yearly periods)."""
+    pv = nps._Panel(world)
+    shuffled = nps._Panel(world)
+    order = np.random.default_rng(0).permutation(len(pv.m))
+    shuffled.code, shuffled.m, shuffled.mrr = pv.code[order], pv.m[order], pv.mrr[order]
+    for period in ("month", "quarter", "year"):
+        rp = nps.responses(world, period=period)
+        a = nps._coverage(world, rp, pv, period, 0.05)
+        b = nps._coverage(world, rp, shuffled, period, 0.05)
+        assert len(a) > 1
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+
+
 def test_nps_revenue_shares_inputs_without_changing_them(world):
     """nps_revenue builds the responses and the panel keys once for the coverage, the bias check and the
     alignment; each must equal the public function called on its own."""
