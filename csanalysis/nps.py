@@ -586,7 +586,14 @@ def _customer_codes(ids) -> tuple[np.ndarray, pd.Index]:
     """Customer ids → integer codes and the ids as strings, sorted (code i is ``ids[i]``, so code order is the
     string order a groupby on the ids would give). The ids are compared as strings (``astype(str)``), as the
     survey's ids are."""
-    raw, uniq = pd.factorize(np.asarray(ids, dtype=object), use_na_sentinel=False)
+    arr = np.asarray(ids, dtype=object)
+    if len(arr) > 1 and pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        # the panel comes sorted by customer: then the codes are run numbers (hashing 13M ids took 8 s at 1M
+        # customers; two comparisons of neighbours take well under one)
+        if (arr[1:] >= arr[:-1]).all():
+            new = np.r_[True, arr[1:] != arr[:-1]]
+            return np.cumsum(new) - 1, pd.Index(arr[new], dtype=object)
+    raw, uniq = pd.factorize(arr, use_na_sentinel=False)
     code, names = pd.factorize(pd.Index(uniq, dtype=object).astype(str), sort=True)
     return code[raw], pd.Index(names, dtype=object)
 

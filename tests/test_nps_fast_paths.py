@@ -97,6 +97,13 @@ def test_customer_codes_follow_the_string_order():
     code, ids = nps._customer_codes(pd.Series(["b", 10, "a", 2, "b", "10"], dtype=object))
     assert list(ids) == ["10", "2", "a", "b"]  # 10 and "10" are one customer, as astype(str) makes them
     assert list(ids[code]) == ["b", "10", "a", "2", "b", "10"]
+    # sorted string ids (as the panel comes) take the run-number path: the same codes as hashing them
+    rng = np.random.default_rng(1)
+    for raw in (np.sort(rng.choice(["a", "ab", "b", "B", "é", "10", "9", ""], 200)), np.array(["x"] * 5)):
+        code, ids = nps._customer_codes(pd.Series(raw, dtype=object))
+        ref_code, ref_ids = pd.factorize(pd.Index(raw, dtype=object), sort=True)
+        np.testing.assert_array_equal(code, ref_code)
+        assert list(ids) == list(ref_ids) and list(ids[code]) == list(raw)
 
 
 # ------------------------------------------------------------------------------------------------ on a generated world
