@@ -571,7 +571,9 @@ def responses(ds, *, period: str = "quarter", segment: str | None = None) -> pd.
         seg = pd.Series(index=r.index, dtype=object)
         for m, idx in r.groupby("survey_month").groups.items():
             at = ds.attribute_at(segment, _month_start(m))
-            seg.loc[idx] = r.loc[idx, "customer_id"].map(at.rename(index=str)).to_numpy()
+            if at.index.inferred_type != "string":  # ids compared as strings (renaming 1M string ids took 0.5 s)
+                at = at.rename(index=str)
+            seg.loc[idx] = r.loc[idx, "customer_id"].map(at).to_numpy()
         r["segment"] = seg.where(seg.notna(), "unknown").astype(str)
     return r
 
@@ -1090,6 +1092,9 @@ def _design(t: pd.DataFrame, y_col: str, controls: list[str], reference: str):
         else:
             X[c] = d[c].astype(float)
     X = X.loc[:, (X != 0).any(axis=0) | (X.columns == "const")]
+    # row-major values: a frame built column by column hands statsmodels a column-major array, whose products in
+    # every IRLS step are slower (a binomial GLM on 160k responses: 0.53 → 0.32 s, the same estimates)
+    X = pd.DataFrame(np.ascontiguousarray(X.to_numpy()), index=X.index, columns=X.columns)
     return d, X, d[y_col].astype(float), {"dropped_missing": int((~ok).sum()), "missing_by_column": miss}
 
 
