@@ -451,3 +451,22 @@ def test_engine_movements_agree_with_the_customer_grid(demo, grace, tmp_path):
     again = cache.load(cache.save(ds, tmp_path / "c"))
     assert not again.engine
     pd.testing.assert_frame_equal(mt.mrr_movements(again, "quarter", cents=True), engine["quarter"])
+
+
+def test_customer_grid_is_built_once_per_dataset(folder):
+    """rates, the churn summary, LTV and the MRR bridge share one grid per Dataset; replacing a frame or changing
+    the settings rebuilds it (and a rebuilt grid equals a fresh one)."""
+    import dataclasses
+
+    ds = cs.load_dataset(folder, as_of="2024-06-30")
+    g = mt._grid(ds)
+    assert mt._grid(ds) is g
+    ds.panel = ds.panel.copy()
+    g2 = mt._grid(ds)
+    assert g2 is not g and (g2.mrr != g.mrr).nnz == 0 and list(g2.ids) == list(g.ids)
+    ds.settings = dataclasses.replace(ds.settings, grace_months=1)
+    g3 = mt._grid(ds)
+    assert g3 is not g2 and g3.grace == 1
+    fresh = mt._build_grid(ds)
+    for k in fresh.moves:
+        assert (g3.moves[k] != fresh.moves[k]).nnz == 0, k
