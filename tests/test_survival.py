@@ -302,3 +302,18 @@ def test_time_varying_fit_on_merged_rows_equals_the_fit_on_customer_months(monke
     pd.testing.assert_frame_equal(merged.hazard_ratios, unmerged.hazard_ratios, rtol=1e-7)
     assert merged.model.log_likelihood_ == pytest.approx(unmerged.model.log_likelihood_, rel=1e-10)
     assert (merged.n, merged.events) == (unmerged.n, unmerged.events)
+
+
+def test_design_codes_each_customer_once_and_spreads_to_its_rows():
+    """The design is coded per distinct customer and spread to the rows: repeated customers get their own values
+    (in row order, whatever the index), a customer absent from the attributes is "(missing)", seats go to log2."""
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "plan": ["Pro", "Basic", None], "seats": [1, 8, 0]})
+    d = pd.DataFrame({"customer_id": ["b", "a", "b", "c", "a", "b"]}, index=[10, 11, 12, 13, 14, 15])
+    X, meta = sv._design(d, ["plan", "seats"], customers, {"plan": "Pro"})
+    assert list(X.index) == [10, 11, 12, 13, 14, 15]
+    assert X.to_dict("list") == {"plan=(missing)": [0.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+                                 "plan=Basic": [1.0, 0.0, 1.0, 0.0, 0.0, 1.0],
+                                 "log2(seats)": [3.0, 0.0, 3.0, 0.0, 0.0, 3.0]}
+    assert [m[3] for m in meta] == ["plan=(missing)", "plan=Basic", "log2(seats)"]
+    with pytest.raises(ValueError, match="3 missing values"):  # counted over rows: b appears three times
+        sv._design(d, ["seats"], customers.assign(seats=[1.0, np.nan, 2.0]), {})
