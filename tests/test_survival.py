@@ -317,3 +317,15 @@ def test_design_codes_each_customer_once_and_spreads_to_its_rows():
     assert [m[3] for m in meta] == ["plan=(missing)", "plan=Basic", "log2(seats)"]
     with pytest.raises(ValueError, match="3 missing values"):  # counted over rows: b appears three times
         sv._design(d, ["seats"], customers.assign(seats=[1.0, np.nan, 2.0]), {})
+
+
+def test_km_discrete_by_hand_for_each_row_of_weights():
+    """The LTV curves (one sparse product for all replicates) by hand: at risk in month j when entry < j ≤ T,
+    weighted by each row of whole-number weights; S(0) = 1."""
+    T, E, entry = np.array([1, 2, 2, 3, 1]), np.array([1, 0, 1, 1, 0]), np.array([0, 0, 1, 0, 0])
+    W = np.array([[1, 1, 1, 1, 1], [2, 0, 1, 0, 3]])
+    S = sv._km_discrete(T, E, entry, 3, W)
+    # row 1: month 1: 4 at risk, 1 churns; month 2: 3 at risk (the third enters), 1 churns
+    # row 2: month 1: 2 + 3 at risk, 2 churn; month 2: only the third (weight 1), who churns
+    np.testing.assert_allclose(S, [[1, 3 / 4, 3 / 4 * 2 / 3], [1, 3 / 5, 0]], rtol=1e-15)
+    assert S.flags["C_CONTIGUOUS"]
