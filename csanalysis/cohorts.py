@@ -31,7 +31,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
 from .periods import PERIOD_MONTHS, month_index as _midx, period_start
-from .resample import draw_group_counts, replicate_blocks
+from .resample import draw_group_counts, interchangeable, replicate_blocks
 
 BASES = ("logo", "revenue", "gross_revenue")
 DEFINITIONS = ("active", "unbroken")
@@ -420,7 +420,7 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
         # resamples the groups (a multinomial over groups with probabilities size ÷ n is the sum of the customers'
         # multinomial counts): a few thousand groups instead of every customer (1M × 400 draws at 1M customers)
         bits = np.packbits(np.concatenate([num_x, den_x], axis=1).astype(bool), axis=1)
-        _, first, sizes = np.unique(bits, axis=0, return_index=True, return_counts=True)
+        first, sizes = interchangeable(bits)
         num_x, den_x, sizes = num_x[first], den_x[first], sizes.astype(float)
 
     def curves(W: np.ndarray) -> np.ndarray:
