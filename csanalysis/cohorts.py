@@ -387,9 +387,10 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     cohorts, obs = _observable(fr.cohort, L, as_m, _midx(ds.data_start), n_periods)
     which = np.searchsorted(cohorts, fr.cohort)
     O = obs[which]  # customers × periods: is this customer's cell observable
-    if basis == "logo":
-        Y = fr.active.astype(float)
-        base = np.ones(len(fr.ids))
+    logo = basis == "logo"
+    if logo:  # 0/1 cells kept as booleans until the customers are grouped (floats were 8 bytes × 36M cells at 1M)
+        Y = fr.active
+        base = np.ones((len(fr.ids), 1), dtype=bool)
     else:
         Y = fr.value
         base = np.nan_to_num(fr.base)
@@ -400,7 +401,7 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     Y, O = Y[:, :last], O[:, :last]
     n = len(fr.ids)
     if method == "chained":
-        prev = np.concatenate([base[:, None], Y[:, :-1]], axis=1)
+        prev = np.concatenate([base if logo else base[:, None], Y[:, :-1]], axis=1)
         S = O
         if not (basis == "logo" and definition == "unbroken"):
             # a step needs the previous period observed too: before the data window a left-truncated customer's
@@ -408,20 +409,21 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
             # not the denominator (unbroken logo status comes from the spell's duration and is known there)
             S = O.copy()
             S[:, 1:] &= O[:, :-1]
-        num_x, den_x = Y * S, prev * S
+        num_x, den_x = (Y & S, prev & S) if logo else (Y * S, prev * S)
     else:
         # customers without a starting MRR (started before the data window) cannot enter a revenue average
-        Ow = O & ~np.isnan(fr.base)[:, None] if basis != "logo" else O
-        num_x, den_x = Y * Ow, base[:, None] * Ow
+        Ow = O & ~np.isnan(fr.base)[:, None] if not logo else O
+        num_x, den_x = (Y & Ow, Ow) if logo else (Y * Ow, base[:, None] * Ow)
 
     sizes = np.ones(n)
-    if basis == "logo" and n:
+    if logo and n:
         # 0/1 rows: customers with the same rows (cohort and months active) are interchangeable, so the bootstrap
         # resamples the groups (a multinomial over groups with probabilities size ÷ n is the sum of the customers'
         # multinomial counts): a few thousand groups instead of every customer (1M × 400 draws at 1M customers)
-        bits = np.packbits(np.concatenate([num_x, den_x], axis=1).astype(bool), axis=1)
+        bits = np.packbits(np.concatenate([num_x, den_x], axis=1), axis=1)
         first, sizes = interchangeable(bits)
         num_x, den_x, sizes = num_x[first], den_x[first], sizes.astype(float)
+    num_x, den_x = num_x.astype(float, copy=False), den_x.astype(float, copy=False)
 
     def curves(W: np.ndarray) -> np.ndarray:
         """The curve for each row of customer weights (all ones: the estimate; counts: a bootstrap replicate)."""
@@ -437,7 +439,8 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     boot = np.concatenate([curves(_weights(n, b, rng, sizes)) for b in replicate_blocks(n_boot, len(sizes))]
                           or [np.empty((0, last))])
     lo, hi = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
-    at_risk = (O * (np.concatenate([np.ones((len(fr.ids), 1)), fr.active[:, : last - 1]], axis=1) if definition == "unbroken" else O)).sum(axis=0)
+    at_risk = ((O & np.concatenate([np.ones((n, 1), dtype=bool), fr.active[:, : last - 1]], axis=1)).sum(axis=0).astype(float)
+               if definition == "unbroken" else O.sum(axis=0))
     return pd.DataFrame({
         "period": np.arange(last), "retention": est, "lower": lo, "upper": hi,
         "customers_observed": O.sum(axis=0), "at_risk": at_risk, "cohorts_observed": obs[:, :last].sum(axis=0),
