@@ -66,6 +66,22 @@ def test_engine_route_reads_back_as_the_pandas_route(awkward_source, tmp_path):
         pd.testing.assert_frame_equal(getattr(again, name), pd.read_parquet(tmp_path / "x.parquet"), obj=name)
 
 
+def test_cached_engine_tables_equal_the_registered_frames(awkward_source, tmp_path):
+    """A Dataset read from the cache gives its panel and spells to engine analyses as DuckDB queries over the
+    cached Parquet files; they hold what registering its pandas frames gives (spells.panel_from_pandas /
+    spells_from_pandas): the same columns, types and rows."""
+    from csanalysis.data import spells as sp
+
+    again = cache.load(cache.save(cs.load_dataset(awkward_source), tmp_path / "c"))
+    for name, convert, keys in (("panel", sp.panel_from_pandas, ["customer_id", "m"]),
+                                ("spells", sp.spells_from_pandas, ["customer_id", "spell"])):
+        got = again.engine_table(name).execute().sort_values(keys).reset_index(drop=True)
+        expected = convert(getattr(again, name)).sort_values(keys).reset_index(drop=True)
+        assert len(got) > 0 and list(got.columns) == list(expected.columns), name
+        assert got.dtypes.to_dict() == expected.dtypes.to_dict(), name
+        pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
+
+
 def test_pseudonymised_dataset_is_written_from_pandas(awkward_source, tmp_path, monkeypatch):
     monkeypatch.setenv("CSANALYSIS_PSEUDONYMISE", "1")
     monkeypatch.setenv("CSANALYSIS_PSEUDONYM_KEY", "test-key")

@@ -140,7 +140,30 @@ def load(folder: Path):
                  as_of_month=pd.Timestamp(meta["as_of_month"]), pseudonymised=meta.get("pseudonymised", False), **frames)
     ds._date_ranges = {k: tuple(v) for k, v in meta["date_ranges"].items()}
     ds.cache_key = folder.name
+    _engine_from_files(ds, folder)
     return ds
+
+
+def _engine_from_files(ds, folder: Path) -> None:
+    """The panel and spells in their engine form (:meth:`Dataset.engine_table`) as DuckDB queries over the cached
+    Parquet files, instead of registering the pandas frames: the same rows and types, without building the frames
+    (at 1M customers turning the 13M-row pandas panel into an in-memory table took 14 s)."""
+    import ibis
+
+    if not all((folder / f"{n}.parquet").is_file() for n in ("panel", "spells")):
+        return
+    con = ibis.duckdb.connect()
+    p = con.read_parquet(folder / "panel.parquet")
+    s = con.read_parquet(folder / "spells.parquet")
+
+    def m(ts):  # month index, as periods.month_index
+        return (ts.year() * 12 + ts.month() - 1).cast("int32")
+
+    ds.engine["panel"] = p.select("customer_id", m=m(p.month), mrr=p.mrr, spell=p.spell, tenure=p.tenure,
+                                  spell_month=p.spell_month)
+    start = m(s.start)
+    ds.engine["spells"] = s.select("customer_id", spell=s.spell, start_m=start, first_m=(start + s.entry).cast("int32"),
+                                   last_m=m(s.last_paid), duration=s.duration, event=s.event.cast("int8"), entry=s.entry)
 
 
 def lookup(source, mapping, settings: dict):
