@@ -238,3 +238,19 @@ def test_sampling_rule_keeps_whole_accounts_and_scores_everyone(world):
     assert small.train_rows < full.train_rows
     # the data-driven score still ranks better than chance on the sample
     assert small.evaluations["model"].auc["lower"] > 0.5
+
+
+def test_importance_started_at_the_penalised_fit_equals_the_cold_start(world):
+    """The unpenalised Newton fit behind the importance table begins at the penalised coefficients (fewer steps);
+    it reaches the same optimum as statsmodels' default start, to Newton's tolerance."""
+    folder, _ = world
+    ds = cs.load_dataset(folder)
+    first = health.month_index(ds.data_start) + 2
+    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
+    frame = frame[frame["closed"]]
+    m = health.fit_model(frame)
+    Z = (health.design(frame)[m.features].to_numpy() - m.mean_) / m.scale_
+    cold = health._importance(Z, frame["churned"].to_numpy(), frame["customer_id"].to_numpy(), m.features, m.coef_,
+                              0.05)
+    assert cold["glm_or_per_sd"].notna().all()
+    pd.testing.assert_frame_equal(m.importance, cold, rtol=1e-9, check_exact=False)
