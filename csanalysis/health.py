@@ -495,7 +495,7 @@ def _need_training(train: pd.DataFrame) -> None:
 
 def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
     """Model inputs from the signals: transformed numerics, missing-value indicators and one-hot attributes."""
-    X = pd.DataFrame(index=frame.index)
+    X = {}  # the columns, made a frame once at the end (inserting ~30 columns one by one copies them again)
     X["log_days_since_login"] = np.log1p(frame["days_since_login"].clip(lower=0))
     X["utilisation"] = frame["utilisation"].fillna(0).clip(upper=2)
     X["features_used"] = frame["features_used"].fillna(0)
@@ -505,9 +505,10 @@ def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
     X["usage_trend_unknown"] = trend.isna().astype(float)
     X["falling_usage"] = frame["falling_usage"].astype(float)
     X["failed_payment"] = (frame["failed_payments"] > 0).astype(float)
-    cat = frame["nps_category"].astype(str)
+    # categories compared as codes (one hash of the strings, not one string comparison per row and category)
+    codes, values = pd.factorize(frame["nps_category"].astype(str))
     for c in ("detractor", "passive", "none"):
-        X[f"nps_{c}"] = (cat == c).astype(float)
+        X[f"nps_{c}"] = (codes == values.get_loc(c)).astype(float) if c in values else np.zeros(len(frame))
     X["log_cs_contacts"] = np.log1p(frame["cs_contacts"].fillna(0))
     X["log_tenure"] = np.log1p(frame["tenure_months"])
     X["log_mrr"] = np.log(frame["mrr"].clip(lower=1))
@@ -519,7 +520,7 @@ def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
             levels = sorted(frame[a].dropna().astype(str).unique())
             for lv in levels[1:] if len(levels) > 1 else []:
                 X[f"{a}={lv}"] = (codes == values.get_loc(lv)).astype(float)
-    return X.astype(float)
+    return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in X.items()}, index=frame.index)
 
 
 @dataclass
@@ -560,9 +561,10 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
 
     _need_training(train)
     X = design(train, attributes)
-    keep = X.columns[X.std(ddof=0).to_numpy() > 0]
+    sd = X.std(ddof=0)  # once: the kept columns' scale is the same number
+    keep = X.columns[sd.to_numpy() > 0]
     X = X[keep]
-    mean, scale = X.mean().to_numpy(), X.std(ddof=0).to_numpy()
+    mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
     Z = (X.to_numpy() - mean) / scale
     y = train["churned"].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
