@@ -270,3 +270,16 @@ def test_parallel_runs_start_the_longest_notebooks_first(tmp_path):
     (run / "manifest.json").write_text("{not json", encoding="utf-8")
     assert runmod._longest_first(paths, tmp_path) == paths
     assert [p.stem for p in runmod._longest_first(bundled, tmp_path)] == [p.stem for p in runmod._longest_first(bundled, tmp_path / "none")]
+
+
+def test_runner_processes_skip_the_slow_iri_format_checker():
+    """The runner and its worker processes import papermill → nbformat → jsonschema without the optional
+    rfc3987-syntax IRI checker (2 s of grammar compilation per process); jsonschema still validates."""
+    import subprocess
+    import sys
+
+    code = ("import sys, csanalysis.report.run as r, jsonschema; "
+            "assert sys.modules['rfc3987_syntax'] is None; "
+            "jsonschema.validate({'a': 1}, {'type': 'object', 'properties': {'a': {'type': 'integer'}}}); "
+            "bad = list(jsonschema.Draft202012Validator({'type': 'integer'}).iter_errors('x')); assert len(bad) == 1")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# papermill → nbformat → jsonschema imports the optional IRI format checker rfc3987-syntax when it is installed
+# (nbformat asks for jsonschema[format-nongpl]); it compiles ~35 parsers at import, 2 s in the runner and in each
+# worker process (jsonschema issue #1428). No schema here uses the iri formats, so the runner's processes do
+# without it: jsonschema then leaves those formats unchecked, as it does whenever the package is absent.
+sys.modules.setdefault("rfc3987_syntax", None)  # a None entry makes the import fail fast (ImportError)
+
 import papermill as pm
 
 from ..data import cache, pseudonym
