@@ -289,6 +289,27 @@ def test_merged_start_stop_rows_by_hand():
                                    "event": [0, 1, 0, 0], "x": [0, 1, 1, 1]}
 
 
+def test_merge_skips_the_sort_of_rows_already_sorted_with_the_same_result(monkeypatch):
+    """Rows sorted by customer and start (as person_months gives them) are not sorted again, and merge exactly as
+    the same rows shuffled (which are sorted); rows grouped by customer but not in id order are still sorted."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"id": np.repeat([f"c{i:03d}" for i in range(30)], 10), "start": np.tile(np.arange(10), 30)})
+    df["stop"] = df["start"] + 1
+    df["event"] = ((df["start"] == 9) & (rng.random(len(df)) < 0.5)).astype(np.int8)
+    df["x"] = (rng.random(len(df)) < 0.2).astype(np.int8)
+    df["z"] = np.repeat(rng.random(30), 10)
+    forced = sv._merge_constant_runs(df.sample(frac=1, random_state=0))
+    calls = []
+    real = pd.DataFrame.sort_values
+    monkeypatch.setattr(pd.DataFrame, "sort_values", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    fast = sv._merge_constant_runs(df)
+    assert not calls and len(fast) < len(df)
+    pd.testing.assert_frame_equal(fast, forced)
+    regrouped = pd.concat([df[df["id"] >= "c015"], df[df["id"] < "c015"]])
+    pd.testing.assert_frame_equal(sv._merge_constant_runs(regrouped), forced)
+    assert calls
+
+
 def test_time_varying_fit_on_merged_rows_equals_the_fit_on_customer_months(monkeypatch):
     """The merged rows give the same partial likelihood: hazard ratios, intervals and p-values as the fit on one
     row per customer-month (demo data)."""
@@ -302,6 +323,26 @@ def test_time_varying_fit_on_merged_rows_equals_the_fit_on_customer_months(monke
     pd.testing.assert_frame_equal(merged.hazard_ratios, unmerged.hazard_ratios, rtol=1e-7)
     assert merged.model.log_likelihood_ == pytest.approx(unmerged.model.log_likelihood_, rel=1e-10)
     assert (merged.n, merged.events) == (unmerged.n, unmerged.events)
+
+
+def test_time_varying_sample_is_drawn_before_the_signals_with_the_same_rows_and_fit(monkeypatch):
+    """Above max_rows the customers are drawn before the signals are looked up: each row's signals are the same
+    computed on the sample as on every row, and the fit is the one on the drawn customers' whole histories."""
+    from csanalysis.data.signals import monthly_signals
+
+    ds = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
+    pm = sv.person_months(ds, spells="first")
+    codes, ids = pd.factorize(pm["customer_id"])
+    share = 30_000 / len(pm)
+    drawn = (np.random.default_rng(0).random(len(ids)) < share)[codes]
+    sub = monthly_signals(ds, pm[drawn])
+    pd.testing.assert_frame_equal(sub, monthly_signals(ds, pm)[drawn])
+    sampled = sv.time_varying_drivers(ds, ["plan"], max_rows=30_000)
+    assert sampled.n == pm.loc[drawn, "customer_id"].nunique() < len(ids)
+    assert f"{pm.loc[drawn, 'customer_id'].nunique():,} of {len(ids):,}" in sampled.design
+    monkeypatch.setattr(sv, "person_months", lambda ds, spells: pm[drawn])
+    whole = sv.time_varying_drivers(ds, ["plan"])
+    pd.testing.assert_frame_equal(sampled.hazard_ratios, whole.hazard_ratios)
 
 
 def test_design_codes_each_customer_once_and_spreads_to_its_rows():
