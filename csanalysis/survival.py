@@ -26,7 +26,7 @@ from lifelines.utils import restricted_mean_survival_time
 from statsmodels.stats.multitest import multipletests
 
 from .data import Dataset
-from .resample import replicate_blocks
+from .resample import draw_counts, replicate_blocks
 
 
 def survival_data(ds: Dataset, *, spells: str = "first", by: str | None = None) -> pd.DataFrame:
@@ -704,13 +704,13 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
     n = len(d)
     # the estimate, then the replicates in blocks (at 1M customers all 200 weight rows at once were 3 GB)
     S = np.vstack([_km_discrete(T, E, entry, horizon, np.ones((1, n)))] +
-                  [_km_discrete(T, E, entry, horizon, rng.multinomial(n, np.full(n, 1 / n), size=b))
+                  [_km_discrete(T, E, entry, horizon, draw_counts(rng, n, b))
                    for b in (replicate_blocks(n_boot, n) if n else [])])
     disc = (1 + discount_rate) ** -np.arange(horizon)
     rmst = S @ disc
     last = ds.panel[ds.panel["month"] == ds.as_of_month]["mrr"].to_numpy()
     k = len(last)
-    arpa = (np.concatenate([[last.mean()]] + [(rng.multinomial(k, np.full(k, 1 / k), size=b) @ last) / k
+    arpa = (np.concatenate([[last.mean()]] + [(draw_counts(rng, k, b) @ last) / k
                                              for b in replicate_blocks(n_boot, k)]) if k else np.full(n_boot + 1, np.nan))
     # naive churn over the window: churn events in the window ÷ paid customer-months at risk in the window
     m_as = ds.as_of_month
@@ -779,7 +779,7 @@ def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: i
     for g, Ev, R in out:
         point[g] = _weighted_km(np.ones((n_c, 1)), Ev, R, n_t)
     for b0 in range(0, n_boot, chunk):
-        W = rng.multinomial(n_c, np.full(n_c, 1 / n_c), size=min(chunk, n_boot - b0)) if n_c else np.zeros((0, 0))
+        W = draw_counts(rng, n_c, min(chunk, n_boot - b0)) if n_c else np.zeros((0, 0))
         Wt = W.T.astype(float, order="C")  # customers × replicates, converted and laid out once for every group
         for g, Ev, R in out:
             results[g].append(_weighted_km(Wt, Ev, R, n_t)[0])
