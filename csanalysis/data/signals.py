@@ -18,6 +18,12 @@ FALLING_RATIO = 0.6
 
 
 def _m(ts: pd.Series) -> np.ndarray:
+    naive = isinstance(ts.dtype, np.dtype) and ts.dtype.kind == "M"
+    if naive and not ts.isna().any():
+        # naive datetimes: numpy counts the months since 1970 directly (pd.to_datetime of a datetime column, then
+        # year and month through .dt, took about 0.2 s per million rows; the signals read three tables of 13M rows
+        # at 1M customers)
+        return (ts.to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32)
     ts = pd.to_datetime(ts)
     return (ts.dt.year * 12 + ts.dt.month - 1).to_numpy()
 
