@@ -345,6 +345,70 @@ def test_time_varying_sample_is_drawn_before_the_signals_with_the_same_rows_and_
     pd.testing.assert_frame_equal(sampled.hazard_ratios, whole.hazard_ratios)
 
 
+def test_strata_coded_per_customer_equal_the_mapped_strings(monkeypatch):
+    """The strata column of a stratified fit, coded per customer, holds the strings mapping every row gave (also
+    for a customer whose attribute is missing, and numbers as their text)."""
+    from lifelines import CoxPHFitter
+
+    ds = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
+    cust = ds.customers.copy()
+    cust.loc[cust.index[:40], "touch_model"] = None
+    ds.customers = cust
+    real = CoxPHFitter.fit
+    d = sv.survival_data(ds)
+    for s in ("touch_model", "seats"):
+        seen = {}
+        monkeypatch.setattr(CoxPHFitter, "fit", lambda self, df, *a, **k: seen.setdefault("df", df) is None or real(self, df, *a, **k))
+        sv.cox_drivers(ds, ["plan", "touch_model", "seats"], strata=[s], ph_check=False)
+        df = seen["df"]
+        want = d.loc[df.index, "customer_id"].map(ds.customers.set_index("customer_id")[s]).astype(str)
+        pd.testing.assert_series_equal(df[s], want, check_names=False)
+    assert df["seats"].str.fullmatch("[0-9]+").all()
+
+
+def test_several_strata_as_one_numbered_column_give_the_same_fit():
+    """Several strata are passed to lifelines as one integer column numbering their combinations (its .loc on a
+    MultiIndex is slow): the fit is exactly lifelines' fit on the attribute columns themselves."""
+    from lifelines import CoxPHFitter
+
+    ds = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
+    refs = sv.reference_levels(ds, ["seats", "acquisition_channel"])
+    res = sv.cox_drivers(ds, ["seats", "acquisition_channel"], strata=["plan", "touch_model"], references=refs)
+    assert res.model.strata == "plan × touch_model"
+    d = sv.survival_data(ds)
+    X, _ = sv._design(d, ["seats", "acquisition_channel"], ds.customers, refs)
+    df = pd.concat([d[["T", "E", "entry"]], X], axis=1)
+    df = df[df["T"] > 0]
+    for s in ("plan", "touch_model"):
+        df[s] = d.loc[df.index, "customer_id"].map(ds.customers.set_index("customer_id")[s]).astype(str)
+    entry = "entry" if (df["entry"] > 0).any() else None
+    want = CoxPHFitter().fit(df if entry else df.drop(columns="entry"), "T", "E", entry_col=entry,
+                             strata=["plan", "touch_model"], batch_mode=True)
+    pd.testing.assert_frame_equal(res.model.summary, want.summary, check_exact=True)
+    assert res.model.log_likelihood_ == want.log_likelihood_
+    assert res.ph_test is not None and len(res.ph_test) == len(res.hazard_ratios)
+
+
+def test_naive_nps_first_wave_is_each_customers_first_survey_month(monkeypatch):
+    """naive_nps_cox codes each customer's first survey month: the same columns as with a groupby head."""
+    from lifelines import CoxPHFitter
+
+    ds = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
+    seen = {}
+    real = CoxPHFitter.fit
+    monkeypatch.setattr(CoxPHFitter, "fit", lambda self, df, *a, **k: seen.setdefault("df", df) is None or real(self, df, *a, **k))
+    sv.naive_nps_cox(ds)
+    waves = ds.nps.assign(m=pd.to_datetime(ds.nps["date"]).dt.to_period("M")).groupby(["customer_id", "m"])["score"].mean()
+    first = waves.groupby(level=0).head(1).droplevel(1)
+    ms = np.round(first)
+    cat = pd.Series(np.select([ms <= 6, ms <= 8], ["detractor", "passive"], "promoter"), index=first.index)
+    d = sv.survival_data(ds)
+    c = d["customer_id"].map(cat).fillna("none")[d["T"] > 0]
+    for level in ("detractor", "passive", "none"):
+        np.testing.assert_array_equal(seen["df"][f"nps_{level}"].to_numpy(), (c == level).astype(float).to_numpy())
+    assert seen["df"]["nps_detractor"].sum() > 0
+
+
 def test_design_codes_each_customer_once_and_spreads_to_its_rows():
     """The design is coded per distinct customer and spread to the rows: repeated customers get their own values
     (in row order, whatever the index), a customer absent from the attributes is "(missing)", seats go to log2."""
