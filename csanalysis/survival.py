@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -204,7 +204,7 @@ class CoxResult:
 
     model: object  # lifelines CoxPHFitter
     hazard_ratios: pd.DataFrame  # covariate, level, reference, hr, lower, upper, p, sentence
-    concordance: float
+    concordance: float | None = field(repr=False, compare=False)  # None: the model's, computed when first read
     n: int
     events: int
     ph_test: pd.DataFrame | None  # term, covariate, level, statistic, p, size of the drift, violation (see _ph_sizes)
@@ -243,6 +243,22 @@ class CoxResult:
     def to_dict(self) -> dict:
         return {"concordance": self.concordance, "n": self.n, "events": self.events, "design": self.design,
                 "hazard_ratios": self.hazard_ratios.drop(columns=["sentence"]).to_dict(orient="records")}
+
+
+def _concordance(self) -> float:
+    """Harrell's C, from lifelines (``concordance_index_``) when first read: it ranks every pair of spells through a
+    binary tree, about 10 s CPU per model at 1M spells, and the stratified refit's and the naive NPS model's are
+    seldom read."""
+    if self._concordance is None:
+        self._concordance = float(self.model.concordance_index_)
+    return self._concordance
+
+
+def _set_concordance(self, value) -> None:
+    self._concordance = value
+
+
+CoxResult.concordance = property(_concordance, _set_concordance)  # after @dataclass: its __init__ assigns through it
 
 
 def reference_levels(ds: Dataset, covariates: list[str], references: dict | list | None = None) -> dict[str, str]:
@@ -398,7 +414,7 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
             ph, resid = _ph_sizes(ph_fit, ph_df, test, meta, scaled)
             ph["checked_on"] = ("all spells" if entry is None else "spells observed from their start (no left truncation)") + (
                 f" (random sample of {ph_sample[0]} of {ph_sample[1]} spells)" if ph_sample else "")
-    return CoxResult(cph, hrs, float(cph.concordance_index_), int(len(df)), int(df["E"].sum()), ph,
+    return CoxResult(cph, hrs, None, int(len(df)), int(df["E"].sum()), ph,
                      ph_residuals=resid, ph_reason=reason, references=refs, ph_events=events, ph_sample=ph_sample,
                      ph_truncated=entry is not None)
 
@@ -671,7 +687,7 @@ def naive_nps_cox(ds: Dataset, *, alpha: float = 0.05) -> CoxResult:
              "hr": float(s.loc[f"nps_{lvl}", "exp(coef)"]), "lower": float(s.loc[f"nps_{lvl}", lo_c]),
              "upper": float(s.loc[f"nps_{lvl}", hi_c]), "p": float(s.loc[f"nps_{lvl}", "p"]), "sentence": ""}
             for lvl in ("detractor", "passive", "none")]
-    return CoxResult(cph, pd.DataFrame(rows), float(cph.concordance_index_), int(len(df)), int(df["E"].sum()), None,
+    return CoxResult(cph, pd.DataFrame(rows), None, int(len(df)), int(df["E"].sum()), None,
                      "fixed covariate at signup (biased: immortal time)")
 
 

@@ -409,6 +409,17 @@ def test_naive_nps_first_wave_is_each_customers_first_survey_month(monkeypatch):
     assert seen["df"]["nps_detractor"].sum() > 0
 
 
+def test_concordance_is_computed_when_first_read(ds):
+    """CoxResult.concordance is lifelines' concordance of the fit, computed only when read (a binary-tree pass
+    over every pair of spells); a given value (NaN for the time-varying model) is kept as it is."""
+    res = sv.cox_drivers(ds, ["plan"], ph_check=False)
+    assert not hasattr(res.model, "_concordance_index_") and "concordance" not in repr(res)
+    c = res.concordance
+    assert hasattr(res.model, "_concordance_index_")
+    assert c == float(res.model.concordance_index_) and res.to_dict()["concordance"] == c and 0 < c < 1
+    assert np.isnan(sv.CoxResult(None, res.hazard_ratios, float("nan"), 1, 0, None).concordance)
+
+
 def test_design_codes_each_customer_once_and_spreads_to_its_rows():
     """The design is coded per distinct customer and spread to the rows: repeated customers get their own values
     (in row order, whatever the index), a customer absent from the attributes is "(missing)", seats go to log2."""
