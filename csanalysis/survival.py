@@ -204,7 +204,7 @@ class CoxResult:
 
     model: object  # lifelines CoxPHFitter
     hazard_ratios: pd.DataFrame  # covariate, level, reference, hr, lower, upper, p, sentence
-    concordance: float | None = field(repr=False, compare=False)  # None: the model's, computed when first read
+    c_index: float | None = field(repr=False, compare=False)  # Harrell's C; None: the model's, read by concordance
     n: int
     events: int
     ph_test: pd.DataFrame | None  # term, covariate, level, statistic, p, size of the drift, violation (see _ph_sizes)
@@ -233,6 +233,15 @@ class CoxResult:
         return self.ph_test[self.ph_test["violation"]]
 
     @property
+    def concordance(self) -> float:
+        """Harrell's C: ``c_index``, or lifelines' ``concordance_index_`` when first read (it ranks every pair of
+        spells through a binary tree, about 10 s CPU per model at 1M spells, and the stratified refit's and the
+        naive NPS model's are seldom read)."""
+        if self.c_index is None:
+            self.c_index = float(self.model.concordance_index_)
+        return self.c_index
+
+    @property
     def summary(self) -> pd.DataFrame:
         return self.hazard_ratios
 
@@ -243,22 +252,6 @@ class CoxResult:
     def to_dict(self) -> dict:
         return {"concordance": self.concordance, "n": self.n, "events": self.events, "design": self.design,
                 "hazard_ratios": self.hazard_ratios.drop(columns=["sentence"]).to_dict(orient="records")}
-
-
-def _concordance(self) -> float:
-    """Harrell's C, from lifelines (``concordance_index_``) when first read: it ranks every pair of spells through a
-    binary tree, about 10 s CPU per model at 1M spells, and the stratified refit's and the naive NPS model's are
-    seldom read."""
-    if self._concordance is None:
-        self._concordance = float(self.model.concordance_index_)
-    return self._concordance
-
-
-def _set_concordance(self, value) -> None:
-    self._concordance = value
-
-
-CoxResult.concordance = property(_concordance, _set_concordance)  # after @dataclass: its __init__ assigns through it
 
 
 def reference_levels(ds: Dataset, covariates: list[str], references: dict | list | None = None) -> dict[str, str]:
