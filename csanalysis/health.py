@@ -56,7 +56,7 @@ import pandas as pd
 import yaml
 
 from .data import Dataset
-from .data.signals import AccountMonths, survey_waves, monthly_signals
+from .data.signals import AccountMonths, falling_usage_at, nps_category_at, survey_waves
 from .periods import month_index, month_start
 from .resample import draw_counts
 
@@ -148,28 +148,33 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
 
     # --- usage (monthly rows) ----------------------------------------------------------------------------
     u = ds.usage
+    falling = None
     if u is not None and len(u):
         um = month_index(u["month"])
         # only the rows' accounts, up to the last scoring month, can enter (a sample of accounts reads a share of
         # the table; at 1M customers the frames below were several copies of 13M usage rows)
-        mine = (keys.accounts(u["customer_id"]) >= 0) & (um < keys.lo + keys.M)
+        ua = keys.accounts(u["customer_id"])
+        mine = (ua >= 0) & (um < keys.lo + keys.M)
         if not mine.all():
-            u, um = u[mine], um[mine]
-        grids = keys.cells(u["customer_id"], um, u[[c for c in USAGE_SIGNALS if c in u.columns]], how="one")
+            u, um, ua = u[mine], um[mine], ua[mine]
+        grids = keys.cells(u["customer_id"], um, u[[c for c in USAGE_SIGNALS if c in u.columns]], how="one", acc=ua)
+        del ua
         for c in USAGE_SIGNALS:
             out[c] = keys.at(grids[c]) if c in grids else np.nan
         if "logins" in grids:
             prev = (keys.at(grids["logins"], 1) + keys.at(grids["logins"], 2)) / 2
-        del grids
-        if "logins" in u.columns:
             pan = ds.panel[ds.panel["mrr"].notna()]
             paid = keys.present(pan["customer_id"], month_index(pan["month"]))
             known = keys.at(paid, 1, fill=False) & keys.at(paid, 2, fill=False)
-            del paid
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["usage_trend"] = np.where(known & (prev > 0), out["logins"].to_numpy() / prev, np.nan)
+            # falling_usage as data/signals.py defines it, asked for month T+1 (it reads months ≤ T only), from
+            # the same grids: monthly_signals would number the accounts and place usage and panel rows again
+            falling = falling_usage_at(keys, grids["logins"], paid, lag=0)[0]
+            del paid
         else:
             out["usage_trend"] = np.nan
+        del grids
         # latest activity up to T: running maximum of each customer's monthly last_active_date
         act = u.loc[u["last_active_date"].notna(), ["customer_id", "last_active_date"]].assign(m=um[u["last_active_date"].notna().to_numpy()])
         act = act.assign(last_active_date=pd.to_datetime(act["last_active_date"]).astype("datetime64[ns]"))
@@ -182,6 +187,8 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
         for c in ("logins", "active_users", "features_used", "usage_trend"):
             out[c] = np.nan
         last = pd.Series(pd.NaT, index=range(len(out)), dtype="datetime64[ns]")
+    if falling is None:
+        falling = np.zeros(len(out), dtype=np.int8)
     at = _spell_rows(keys, rows["spell"].to_numpy(), ds.spells)
     spell_start = np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]")
     spell_start[at >= 0] = ds.spells["start"].to_numpy()[at[at >= 0]]
@@ -197,12 +204,12 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
     with np.errstate(divide="ignore", invalid="ignore"):
         out["utilisation"] = np.where(seats > 0, out["active_users"].to_numpy() / seats, np.nan)
 
-    # --- the shared monthly signals, asked for month T+1 (they read months ≤ T only) ---------------------
+    # --- the shared monthly signals (data/signals.py), asked for month T+1 (they read months ≤ T only) -----
+    # with this frame's account numbering: falling_usage from the usage grids above, the NPS category the
+    # latest before T+1, i.e. at or before T (the payment failure in T+1 is a future event, never used)
+    out["falling_usage"] = falling
     waves = survey_waves(ds)  # also the NPS score below
-    shared = monthly_signals(ds, pd.DataFrame({"customer_id": cid, "month": m + 1}), waves)
-    out["falling_usage"] = shared["falling_usage"].to_numpy().astype(np.int8)
-    out["nps_category"] = shared["nps_category"].to_numpy()  # surveys up to the end of T
-    # (shared["failed_payment"] is the attempt in T+1: a future event, never used)
+    out["nps_category"] = nps_category_at(ds, cid, m, keys, waves, lag=0)  # surveys up to the end of T
 
     # --- payments, NPS score, CS contacts ----------------------------------------------------------------
     fails = _by_month(ds.payments, "failed", keys)

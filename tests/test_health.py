@@ -254,3 +254,19 @@ def test_importance_started_at_the_penalised_fit_equals_the_cold_start(world):
                               0.05)
     assert cold["glm_or_per_sd"].notna().all()
     pd.testing.assert_frame_equal(m.importance, cold, rtol=1e-9, check_exact=False)
+
+
+def test_signals_share_falling_usage_and_nps_category_with_monthly_signals(world):
+    """signals() reads falling_usage and the NPS category from its own account numbering and usage/panel grids;
+    they must equal data/signals.py's monthly_signals asked for the month after each scoring month."""
+    from csanalysis.data.signals import monthly_signals
+    src, _ = world
+    ds = cs.load_dataset(src)
+    T = health.scoring_month(ds)
+    f = health.signals(ds, np.arange(T - 8, T + 1))
+    assert f["falling_usage"].any() and (f["nps_category"] != "none").any()
+    want = monthly_signals(ds, pd.DataFrame({"customer_id": f["customer_id"], "month": f["m"] + 1}))
+    np.testing.assert_array_equal(f["falling_usage"].to_numpy(), want["falling_usage"].to_numpy())
+    assert f["falling_usage"].dtype == np.int8
+    np.testing.assert_array_equal(f["nps_category"].to_numpy(), want["nps_category"].to_numpy())
+

@@ -104,3 +104,10 @@ def test_month_index_from_numpy_equals_year_and_month():
     np.testing.assert_array_equal(_m(tz), (tz.dt.year * 12 + tz.dt.month - 1).to_numpy())
     np.testing.assert_array_equal(_m(pd.Series(["2024-01-31", None])), [2024 * 12, np.nan])
     np.testing.assert_array_equal(_m(pd.Series(["2024-01-31", "1969-12-31"])), [2024 * 12, 1969 * 12 + 11])
+
+
+def test_cells_with_the_callers_account_numbers():
+    rng = np.random.default_rng(7)
+    ids, m, v = _ids(rng, 300, 10), rng.integers(0, 12, 300), rng.normal(size=300)
+    keys = AccountMonths(_ids(rng, 60, 8), rng.integers(3, 12, 60), back=2)
+    np.testing.assert_array_equal(keys.cells(ids, m, v, acc=keys.accounts(ids)), keys.cells(ids, m, v))

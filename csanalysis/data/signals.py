@@ -56,24 +56,26 @@ class AccountMonths:
             v = v.fillna(fill)
         return v.to_numpy()[self.code]
 
-    def _place(self, ids, m, before: bool = False):
+    def _place(self, ids, m, before: bool = False, acc=None):
         """Account number and column of table rows, and which fall in the window. ``before``: column 0 collects
-        the months before the window (for :meth:`latest`), the window's months shift one to the right."""
-        a = self.accounts(ids)
+        the months before the window (for :meth:`latest`), the window's months shift one to the right. ``acc``:
+        the rows' :meth:`accounts` when the caller has them (the ids are not hashed again)."""
+        a = self.accounts(ids) if acc is None else acc
         j = np.asarray(m, dtype=np.int64) - self.lo
         if before:
             j = np.maximum(j + 1, 0)
         ok = (a >= 0) & (j >= 0) & (j < self.M + before)
         return a, j, ok
 
-    def cells(self, ids, m, values, fill=0.0, how: str = "sum"):
+    def cells(self, ids, m, values, fill=0.0, how: str = "sum", acc=None):
         """Accounts × months array of a table's ``values``: the ``sum`` of the rows in each cell (missing values
         count as zero, as in a pandas groupby sum), or ``one`` value per cell when (id, month) is unique in the
         table (missing values become ``fill``). ``fill`` in cells without rows. ``values`` may be a DataFrame of
-        several columns of the table: then a dict of arrays, the rows placed (their ids hashed) once."""
+        several columns of the table: then a dict of arrays, the rows placed (their ids hashed) once. ``acc``: the
+        rows' :meth:`accounts` when the caller has them."""
         if how not in ("sum", "one"):
             raise ValueError(f"how={how!r}: use sum or one")
-        a, j, ok = self._place(ids, m)
+        a, j, ok = self._place(ids, m, acc=acc)
         flat = a[ok] * self.M + j[ok]
         if isinstance(values, pd.DataFrame):
             return {c: self._spread(flat, np.asarray(values[c], dtype=float)[ok], fill, how) for c in values.columns}
@@ -154,15 +156,28 @@ def survey_waves(ds) -> pd.DataFrame | None:
 
 
 def nps_category_at(ds, customer_id: np.ndarray, month: np.ndarray, keys: AccountMonths | None = None,
-                    waves: pd.DataFrame | None = None) -> np.ndarray:
-    """Latest account-level NPS category strictly before ``month`` (month indices) for each row (``keys``: the
-    rows' :class:`AccountMonths`, and ``waves``: :func:`survey_waves`, when the caller has them)."""
+                    waves: pd.DataFrame | None = None, lag: int = 1) -> np.ndarray:
+    """Latest account-level NPS category at or before ``month`` − ``lag`` (month indices; by default strictly
+    before ``month``) for each row (``keys``: the rows' :class:`AccountMonths`, and ``waves``:
+    :func:`survey_waves`, when the caller has them)."""
     waves = survey_waves(ds) if waves is None else waves
     if waves is None:
         return np.full(len(customer_id), "none", dtype=object)
     keys = keys or AccountMonths(customer_id, month)
-    cat = keys.latest(waves["customer_id"], waves["m"], waves["category"].to_numpy(dtype=object), lag=1)
+    cat = keys.latest(waves["customer_id"], waves["m"], waves["category"].to_numpy(dtype=object), lag=lag)
     return np.where(pd.isna(cat), "none", cat).astype(object)
+
+
+def falling_usage_at(keys: AccountMonths, logins: np.ndarray, paid: np.ndarray, lag: int = 1):
+    """``falling_usage`` read in month ``m`` − ``lag`` + 1 of each row (``m``: the row's month in ``keys``), so
+    with the default ``lag`` of each row's own month: logins in month ``m`` − ``lag`` below 60% of the mean of
+    the two months before, the customer paying in all three. ``logins``: :meth:`AccountMonths.cells` of the
+    usage logins (one per cell), ``paid``: :meth:`AccountMonths.present` of the paying panel rows. One rule for
+    :func:`monthly_signals` and the health signals (which read it for the month after the scoring month with the
+    grids they already have). Returns the flags (int8) and the logins of month ``m`` − ``lag``."""
+    last, before = keys.at(logins, lag), (keys.at(logins, lag + 1), keys.at(logins, lag + 2))
+    known = np.all([keys.at(paid, lag + k, fill=False) for k in (0, 1, 2)], axis=0)
+    return (known & (last < FALLING_RATIO * (before[0] + before[1]) / 2)).astype(np.int8), last
 
 
 def monthly_signals(ds, rows: pd.DataFrame, waves: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -181,14 +196,10 @@ def monthly_signals(ds, rows: pd.DataFrame, waves: pd.DataFrame | None = None) -
     if ds.usage is not None and "logins" in ds.usage.columns:
         u = ds.usage
         logins = keys.cells(u["customer_id"], _m(u["month"]), u["logins"], how="one")
-        lag = {k: keys.at(logins, k) for k in (1, 2, 3)}
-        del logins
         # usage history must exist: the customer was paying in each of the three months before
         pan = ds.panel[ds.panel["mrr"].notna()]
         paid = keys.present(pan["customer_id"], _m(pan["month"]))
-        known = np.all([keys.at(paid, k, fill=False) for k in (1, 2, 3)], axis=0)
-        out["falling_usage"] = (known & (lag[1] < FALLING_RATIO * (lag[2] + lag[3]) / 2)).astype(np.int8)
-        out["logins_last_month"] = lag[1]
+        out["falling_usage"], out["logins_last_month"] = falling_usage_at(keys, logins, paid)
     else:
         out["falling_usage"] = np.int8(0)
     return out
