@@ -936,19 +936,54 @@ def _capacity_groups(frame: pd.DataFrame, capacity_by: str) -> list[str]:
     return [col]
 
 
+def _text_codes(x: pd.Series) -> np.ndarray:
+    """Group codes of a column's values as text (the capacity groups are keyed by text), converting the distinct
+    values rather than every row."""
+    x = x.to_numpy()
+    if x.dtype.kind in "iub":  # distinct integers are distinct texts
+        return pd.factorize(x)[0]
+    code, values = pd.factorize(x)
+    if (code < 0).any():  # None and NaN are one missing code but different texts
+        return pd.factorize(x.astype(str))[0]
+    return pd.factorize(np.asarray(values, dtype=object).astype(str))[0][code]
+
+
 def _top_n(frame: pd.DataFrame, col: str, n: int, by: str | list | None = None) -> np.ndarray:
-    """Positions of the top ``n`` rows by ``col`` (descending; ties by MRR, then id) within each ``by`` group."""
-    d = pd.DataFrame({"r": frame[col].to_numpy(), "mrr": frame["mrr"].to_numpy() if "mrr" in frame else 0.0,
-                      "id": frame["customer_id"].astype(str).to_numpy(), "pos": np.arange(len(frame))})
-    keys = ["r", "mrr", "id"]
-    if by is not None:
-        for k in ([by] if isinstance(by, str) else by):
-            d[k] = frame[k].astype(str).to_numpy()
-    d = d.sort_values(keys, ascending=[False, False, True], kind="stable")
-    if by is None:
-        return np.sort(d["pos"].to_numpy()[:n])
-    rank = d.groupby(by if isinstance(by, list) else [by], sort=False).cumcount()
-    return np.sort(d.loc[rank.to_numpy() < n, "pos"].to_numpy())
+    """Positions of the top ``n`` rows by ``col`` (descending; ties by MRR, then id as text) within each ``by``
+    group (missing values last, as a pandas sort puts them).
+
+    The rows are first sorted by group and ``col`` only; the rows below the n-th of their group cannot be chosen,
+    so the ties by MRR and id are sorted among the rest only (sorting every row on its string id took 0.6 s per
+    call on the 600k evaluated rows at 100k customers)."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    r = frame[col].to_numpy(dtype=float)
+    g = np.zeros(len(frame), dtype=np.int64)
+    for k in [] if by is None else [by] if isinstance(by, str) else by:
+        c = _text_codes(frame[k])
+        g = g * (int(c.max(initial=0)) + 1) + c
+    order = np.lexsort([-r, g])  # by group, then col descending (NaN last)
+
+    def within(order):  # each sorted row's place in its group, and the group's first place
+        gs = g[order]
+        first = np.maximum.accumulate(np.where(np.r_[True, gs[1:] != gs[:-1]], np.arange(len(order)), 0))
+        return np.arange(len(order)) - first, first
+
+    place, first = within(order)
+    nth = first + n - 1  # the n-th row of each row's group (past the group's end when it has fewer)
+    ends = np.r_[first[1:] != first[:-1], True]
+    size = np.zeros(len(order), dtype=np.int64)
+    size[first[ends]] = place[ends] + 1
+    have = size[first] >= n
+    thr = np.full(len(order), np.nan)
+    thr[have] = r[order[nth[have]]]
+    # rows tied with the n-th (or all rows of a group with fewer than n, or whose n-th value is missing) remain
+    cand = np.sort(order[np.isnan(thr) | (r[order] >= thr)])
+    mrr = frame["mrr"].to_numpy(dtype=float)[cand] if "mrr" in frame else np.zeros(len(cand))
+    ids = frame["customer_id"].to_numpy()[cand].astype(str).astype(object)
+    id_rank = np.unique(ids, return_inverse=True)[1]
+    order = cand[np.lexsort([id_rank, -mrr, -r[cand], g[cand]])]
+    return np.sort(order[within(order)[0] < n])
 
 
 def gains_curve(score: np.ndarray, y: np.ndarray, points: int = 101) -> pd.DataFrame:

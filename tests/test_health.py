@@ -270,3 +270,30 @@ def test_signals_share_falling_usage_and_nps_category_with_monthly_signals(world
     assert f["falling_usage"].dtype == np.int8
     np.testing.assert_array_equal(f["nps_category"].to_numpy(), want["nps_category"].to_numpy())
 
+
+def _top_n_by_pandas_sort(frame, col, n, by):
+    """The former _top_n: one pandas sort of every row on (col ↓, mrr ↓, id as text), cumcount per group."""
+    d = pd.DataFrame({"r": frame[col].to_numpy(), "mrr": frame["mrr"].to_numpy(),
+                      "id": frame["customer_id"].astype(str).to_numpy(), "pos": np.arange(len(frame))})
+    for k in by:
+        d[k] = frame[k].astype(str).to_numpy()
+    d = d.sort_values(["r", "mrr", "id"], ascending=[False, False, True], kind="stable")
+    rank = d.groupby(by, sort=False).cumcount() if by else pd.Series(np.arange(len(d)), index=d.index)
+    return np.sort(d.loc[rank.to_numpy() < n, "pos"].to_numpy())
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_top_n_equals_a_pandas_sort_of_every_row(seed):
+    rng = np.random.default_rng(seed)
+    N = int(rng.integers(1, 400))
+    r = rng.integers(0, 6, N) / 3  # many ties
+    r[rng.random(N) < 0.1] = np.nan
+    mrr = rng.integers(0, 4, N) * 10.0
+    mrr[rng.random(N) < 0.1] = np.nan
+    team = rng.choice(np.array(["high", "low", "tech", None, np.nan], dtype=object), N)
+    ids = rng.choice(np.array(["c1", "c10", "c2", "C3", 7, "7", "é"], dtype=object), N)  # 7 and "7": one text
+    f = pd.DataFrame({"customer_id": ids, "m": rng.integers(0, 3, N) + 24000, "touch_model": team, "mrr": mrr, "_r": r})
+    for n in (0, 1, 3, 50):
+        for by in ([], ["m"], ["m", "touch_model"], ["touch_model"]):
+            got = health._top_n(f, "_r", n, by=by or None)
+            np.testing.assert_array_equal(got, _top_n_by_pandas_sort(f, "_r", n, by), err_msg=f"n={n} by={by}")
