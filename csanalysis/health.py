@@ -472,22 +472,25 @@ class CalibratedScorecard:
     n_train: int = 0
     events_train: int = 0
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        pts = self.scorecard.points(frame)
+    def predict(self, frame: pd.DataFrame, points: np.ndarray | None = None) -> np.ndarray:
+        """P(churn) of each row (``points``: the rows' :meth:`Scorecard.points`, when the caller has them)."""
+        pts = self.scorecard.points(frame) if points is None else np.asarray(points, dtype=float)
         pts = np.where(np.isnan(pts), 50.0, pts)
         if self.method == "isotonic":
             return self.calibrator.predict(pts)
         return self.calibrator.predict_proba(pts.reshape(-1, 1) / 100.0)[:, 1]
 
 
-def calibrate_scorecard(scorecard: Scorecard, train: pd.DataFrame, *, method: str = "logistic") -> CalibratedScorecard:
+def calibrate_scorecard(scorecard: Scorecard, train: pd.DataFrame, *, method: str = "logistic",
+                        points: np.ndarray | None = None) -> CalibratedScorecard:
     """Map scorecard points to P(churn within the horizon) on past rows (``churned``): a logistic curve on the
-    points (monotone, keeps the scorecard's ranking) or isotonic regression (decreasing in the points)."""
+    points (monotone, keeps the scorecard's ranking) or isotonic regression (decreasing in the points).
+    ``points``: the rows' :meth:`Scorecard.points`, when the caller has them."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
     _need_training(train)
-    pts = scorecard.points(train)
+    pts = scorecard.points(train) if points is None else np.asarray(points, dtype=float)
     pts = np.where(np.isnan(pts), 50.0, pts)
     y = train["churned"].to_numpy()
     if method == "isotonic":
@@ -665,9 +668,16 @@ def true_probability(frame: pd.DataFrame, churn_prob: pd.DataFrame, horizon: int
         from .data.pseudonym import pseudonymise_ids
 
         ids = pseudonymise_ids(ids)
-    p = pd.Series(cp["p"].to_numpy(), index=pd.MultiIndex.from_arrays([ids, month_index(cp["month"])]))
-    p = p[~p.index.duplicated()]
-    v = p.reindex(pd.MultiIndex.from_arrays([frame["customer_id"].to_numpy(), frame["m"].to_numpy() + 1])).to_numpy()
+    # each row's (account, month after) cell by position (AccountMonths), not a (customer_id, month) MultiIndex
+    # reindex, which hashed the string ids of both tables again (1 s at 100k customers)
+    keys = AccountMonths(frame["customer_id"].to_numpy(), frame["m"].to_numpy() + 1)
+    acc, cm = keys.accounts(ids), month_index(cp["month"])
+    inside = np.flatnonzero((acc >= 0) & (cm >= keys.lo) & (cm < keys.lo + keys.M))
+    # of repeated (account, month) rows the first counts, as before
+    inside = inside[np.unique(acc[inside] * keys.M + (cm[inside] - keys.lo), return_index=True)[1]]
+    grid = keys.cells(None, cm[inside], np.asarray(cp["p"].to_numpy(), dtype=float)[inside], fill=np.nan, how="one",
+                      acc=acc[inside])
+    v = keys.at(grid, fill=np.nan)
     return 1 - (1 - v) ** horizon
 
 
@@ -1186,7 +1196,11 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     frame = outcomes(ds, frame, horizon)
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
     closed = frame["m"].to_numpy() <= last_closed
-    current = frame[frame["m"] == T].drop(columns=["churned", "closed"]).reset_index(drop=True)
+    is_current = frame["m"].to_numpy() == T
+    current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
+    # scorecard points are a function of each row alone: computed once for every row, then sliced (the
+    # training, test and current rows overlap and each was scored two or three times)
+    points = sc.points(frame)
 
     g = ds.settings.grace_months
     lo = max(last_closed - test_months + 1, first + horizon + g + 2)  # at least three training months before it
@@ -1196,11 +1210,13 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     codes: dict = {}
     ceiling_reason = None if true_prob is not None else "no true churn probabilities (real data)"
     if split is not None:
-        train = frame[closed & (frame["m"].to_numpy() <= split - horizon - g)]
-        test = frame[frame["m"].isin(test_ms)].reset_index(drop=True)
+        in_train = closed & (frame["m"].to_numpy() <= split - horizon - g)
+        in_test = frame["m"].isin(test_ms).to_numpy()
+        train = frame[in_train]
+        test = frame[in_test].reset_index(drop=True)
         try:
             eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
-            eval_card = calibrate_scorecard(sc, train, method=calibration)
+            eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
         except TooLittleHistory as exc:
             reason, codes["evaluation"] = str(exc), exc
         if reason is None and (test["churned"].sum() == 0):
@@ -1209,8 +1225,8 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         if reason is None:
             W = _Boot.draw(test["customer_id"].to_numpy(), n_boot, seed)  # shared: paired differences
             kw = dict(capacity=capacity, capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha, weights=W)
-            test["p_scorecard"] = eval_card.predict(test)
-            test["scorecard_points"] = sc.points(test)
+            test["p_scorecard"] = eval_card.predict(test, points[in_test])
+            test["scorecard_points"] = points[in_test]
             test["p_model"] = eval_model.predict(test)
             evaluations["scorecard"] = evaluate_score("scorecard", test["p_scorecard"].to_numpy(), test,
                                                       rank_score=-np.nan_to_num(test["scorecard_points"].to_numpy(), nan=50.0), **kw)
@@ -1234,12 +1250,12 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
             date=str(reference_date(T).date()))
         reason = str(codes["evaluation"])
     train_all = frame[closed]
-    current["scorecard_points"] = sc.points(current)
+    current["scorecard_points"] = points[is_current]
     current["scorecard_band"] = sc.band(current["scorecard_points"])
     try:
         model = fit_model(train_all, C=C, attributes=attributes)
-        card = calibrate_scorecard(sc, train_all, method=calibration)
-        current["p_scorecard"] = card.predict(current)
+        card = calibrate_scorecard(sc, train_all, method=calibration, points=points[closed])
+        current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())
         current["p_model"] = model.predict(current)
         fit_reason = None
     except TooLittleHistory as exc:  # too little closed history: the accounts are ranked by scorecard points alone

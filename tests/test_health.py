@@ -297,3 +297,32 @@ def test_top_n_equals_a_pandas_sort_of_every_row(seed):
         for by in ([], ["m"], ["m", "touch_model"], ["touch_model"]):
             got = health._top_n(f, "_r", n, by=by or None)
             np.testing.assert_array_equal(got, _top_n_by_pandas_sort(f, "_r", n, by), err_msg=f"n={n} by={by}")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_true_probability_equals_the_multiindex_lookup(seed):
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"c{i}" for i in range(12)], dtype=object)
+    cp = pd.DataFrame({"customer_id": rng.choice(ids[:10], 80),  # c10, c11: no generator rows
+                       "month": pd.to_datetime("2023-01-01") + pd.to_timedelta(rng.integers(0, 14, 80) * 31, "D"),
+                       "p": np.where(rng.random(80) < 0.1, np.nan, rng.random(80))})
+    cp["month"] = cp["month"].dt.to_period("M").dt.to_timestamp()  # repeated (id, month) rows: the first counts
+    frame = pd.DataFrame({"customer_id": rng.choice(ids, 50), "m": rng.integers(2023 * 12 - 2, 2023 * 12 + 15, 50)})
+    p = pd.Series(cp["p"].to_numpy(), index=pd.MultiIndex.from_arrays([cp["customer_id"], cs.periods.month_index(cp["month"])]))
+    p = p[~p.index.duplicated()]
+    v = p.reindex(pd.MultiIndex.from_arrays([frame["customer_id"], frame["m"] + 1])).to_numpy()
+    np.testing.assert_array_equal(health.true_probability(frame, cp, 3), 1 - (1 - v) ** 3)
+
+
+def test_scorecard_points_given_equal_points_computed(world):
+    src, _ = world
+    ds = cs.load_dataset(src)
+    T = health.scoring_month(ds)
+    f = health.outcomes(ds, health.signals(ds, np.arange(T - 12, T + 1)), 3)
+    sc = health.Scorecard.from_yaml(None)
+    pts = sc.points(f)
+    half = f["m"].to_numpy() < T - 6
+    np.testing.assert_array_equal(pts[half], sc.points(f[half]))  # a function of each row alone
+    a = health.calibrate_scorecard(sc, f[half])
+    b = health.calibrate_scorecard(sc, f[half], points=pts[half])
+    np.testing.assert_array_equal(a.predict(f[~half]), b.predict(f[~half], pts[~half]))
