@@ -163,8 +163,11 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
             out[c] = keys.at(grids[c]) if c in grids else np.nan
         if "logins" in grids:
             prev = (keys.at(grids["logins"], 1) + keys.at(grids["logins"], 2)) / 2
-            pan = ds.panel[ds.panel["mrr"].notna()]
-            paid = keys.present(pan["customer_id"], month_index(pan["month"]))
+            # the paying panel rows' ids and months only (a filtered copy of the whole panel was 13M rows × all
+            # columns at 1M customers; pm holds the months already)
+            paying = ds.panel["mrr"].notna().to_numpy()
+            paid = keys.present(ds.panel["customer_id"].to_numpy()[paying], pm[paying])
+            del paying
             known = keys.at(paid, 1, fill=False) & keys.at(paid, 2, fill=False)
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["usage_trend"] = np.where(known & (prev > 0), out["logins"].to_numpy() / prev, np.nan)

@@ -197,8 +197,8 @@ def monthly_signals(ds, rows: pd.DataFrame, waves: pd.DataFrame | None = None) -
         u = ds.usage
         logins = keys.cells(u["customer_id"], _m(u["month"]), u["logins"], how="one")
         # usage history must exist: the customer was paying in each of the three months before
-        pan = ds.panel[ds.panel["mrr"].notna()]
-        paid = keys.present(pan["customer_id"], _m(pan["month"]))
+        paying = ds.panel["mrr"].notna().to_numpy()  # ids and months only, not a copy of every panel column
+        paid = keys.present(ds.panel["customer_id"].to_numpy()[paying], _m(ds.panel["month"])[paying])
         out["falling_usage"], out["logins_last_month"] = falling_usage_at(keys, logins, paid)
     else:
         out["falling_usage"] = np.int8(0)
