@@ -574,8 +574,13 @@ class ChurnRiskModel:
     importance: pd.DataFrame | None = None
 
     def _X(self, frame: pd.DataFrame) -> np.ndarray:
-        X = design(frame, self.attributes).reindex(columns=self.features, fill_value=0.0)
-        return (X.to_numpy() - self.mean_) / self.scale_
+        X = design(frame, self.attributes).reindex(columns=self.features, fill_value=0.0).to_numpy()
+        if not X.flags.writeable:
+            X = X.copy()
+        # standardised in place (the same operations as (X − mean) / scale, without two more rows × inputs copies)
+        X -= self.mean_
+        X /= self.scale_
+        return X
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         eta = self._X(frame) @ self.coef_ + self.intercept_
@@ -596,10 +601,13 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     _need_training(train)
     X = design(train, attributes)
     sd = X.std(ddof=0)  # once: the kept columns' scale is the same number
-    keep = X.columns[sd.to_numpy() > 0]
-    X = X[keep]
+    ok = sd.to_numpy() > 0
+    keep = X.columns[ok]
+    if not ok.all():  # X[keep] copies the whole design even when every column is kept
+        X = X[keep]
     mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
     Z = (X.to_numpy() - mean) / scale
+    del X  # rows × inputs float64, not needed past Z (each such copy is ~0.5 GB at the 1M-customer sample)
     y = train["churned"].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
     model = ChurnRiskModel(list(keep), mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]), C, tuple(attributes),
@@ -1222,6 +1230,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
             eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
         except TooLittleHistory as exc:
             reason, codes["evaluation"] = str(exc), exc
+        del train  # a copy of most of the history's rows, not needed past the fits (the final fit copies train_all)
         if reason is None and (test["churned"].sum() == 0):
             codes["evaluation"] = TooLittleHistory("no_churn", "no account churned in the evaluation window")
             reason = str(codes["evaluation"])
@@ -1252,12 +1261,17 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
             f"{reference_date(T).date()}: the data are too short to judge the scores", h=horizon,
             date=str(reference_date(T).date()))
         reason = str(codes["evaluation"])
-    train_all = frame[closed]
+    train_all, train_points = frame[closed], points[closed]
+    n_train, events_train = len(train_all), int(train_all["churned"].sum())
     current["scorecard_points"] = points[is_current]
+    # the whole history is not needed past here (the rows still used are copies: train_all, test, current); at 1M
+    # customers the final fit and prediction peaked with it alive
+    del frame, points
     current["scorecard_band"] = sc.band(current["scorecard_points"])
     try:
         model = fit_model(train_all, C=C, attributes=attributes)
-        card = calibrate_scorecard(sc, train_all, method=calibration, points=points[closed])
+        card = calibrate_scorecard(sc, train_all, method=calibration, points=train_points)
+        del train_all, train_points  # nor the training rows past the fits
         current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())
         current["p_model"] = model.predict(current)
         fit_reason = None
@@ -1268,7 +1282,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         current["p_model"] = np.nan
     return ChurnRisk(T, reference_date(T), horizon, capacity, capacity_by, test_ms, split, current, model, card,
                      evaluations, test, eval_model, reason, coverage, differences, ceiling_reason, n_boot, seed, alpha,
-                     len(train_all), int(train_all["churned"].sum()), sc, fit_reason, codes, sample)
+                     n_train, events_train, sc, fit_reason, codes, sample)
 
 
 def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int) -> tuple[pd.DataFrame, dict | None]:
