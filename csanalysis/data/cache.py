@@ -150,15 +150,13 @@ def _engine_from_files(ds, folder: Path) -> None:
     (at 1M customers turning the 13M-row pandas panel into an in-memory table took 14 s)."""
     import ibis
 
+    from .spells import month_index as m
+
     if not all((folder / f"{n}.parquet").is_file() for n in ("panel", "spells")):
         return
     con = ibis.duckdb.connect()
     p = con.read_parquet(folder / "panel.parquet")
     s = con.read_parquet(folder / "spells.parquet")
-
-    def m(ts):  # month index, as periods.month_index
-        return (ts.year() * 12 + ts.month() - 1).cast("int32")
-
     ds.engine["panel"] = p.select("customer_id", m=m(p.month), mrr=p.mrr, spell=p.spell, tenure=p.tenure,
                                   spell_month=p.spell_month)
     start = m(s.start)

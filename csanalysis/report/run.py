@@ -365,8 +365,8 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
 
 # The bundled notebooks' seconds in a report run at 100k customers (benchmarks/RESULTS.md, 2026-11-26): only their
 # order matters, for a first run into a reports folder (no published run to take times from)
-TYPICAL_SECONDS = {"00_data_overview": 8.6, "01_cohort_retention": 20.5, "02_churn_survival": 31.6,
-                   "03_nps_revenue": 22.5, "04_churn_risk": 48.5, "05_cs_impact": 9.5}
+TYPICAL_SECONDS = {"00_data_overview": 8.4, "01_cohort_retention": 18.0, "02_churn_survival": 28.3,
+                   "03_nps_revenue": 22.9, "04_churn_risk": 51.5, "05_cs_impact": 11.6}
 
 
 def _longest_first(paths: list[Path], out: Path) -> list[Path]:
