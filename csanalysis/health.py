@@ -46,7 +46,6 @@ capacity and splits it by touch model; :data:`LIST_COLUMNS` documents the CSV la
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable

@@ -150,12 +150,6 @@ def _account_counts(pro: np.ndarray, det: np.ndarray, codes: np.ndarray):
             np.bincount(codes, minlength=K).astype(float))
 
 
-def _multinomial_weights(rng: np.random.Generator, K: int, B: int) -> np.ndarray:
-    """B × K matrix: how often each of K accounts is drawn in each of B resamples of K accounts (K draws with
-    replacement per resample: :func:`csanalysis.resample.draw_counts`)."""
-    return draw_counts(rng, K, B, float)
-
-
 def _boot_nps(rng, B: int, *per_sample_counts) -> np.ndarray:
     """Bootstrap NPS replicates over accounts, vectorised: for each sample, ``(P_k, D_k, N_k)`` per account
     (the same accounts, in the same order, for every sample: a paired bootstrap when there are two).
@@ -915,7 +909,7 @@ def _boot_weights(rng, K: int, B: int):
     The counts drawn do not depend on the block size (the generator's stream simply continues from one block to
     the next; tests/test_nps_fast_paths.py), so the blocks bound memory without changing any result."""
     for b in replicate_blocks(B, K):
-        yield _multinomial_weights(rng, K, b)
+        yield draw_counts(rng, K, b, float)  # replicates × accounts: how often each account is drawn
 
 
 def _pct_ci(boot: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -1045,7 +1039,7 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
     rng = np.random.default_rng(seed)
     # blocks bound the draws (replicates × accounts) and the pair arrays
     for b in replicate_blocks(int(n_boot), K + 4 * P):
-        Wa = _multinomial_weights(rng, K, b)  # replicates × accounts
+        Wa = draw_counts(rng, K, b, float)  # replicates × accounts
         W = np.ascontiguousarray((M @ Wa.T).T)  # replicates × pairs: weight of each pair
         bp.append(_wcorr(W, px, py))
         rx, ry = _wranks(W, pxc, len(xu)), _wranks(W, pyc, len(yu))
