@@ -147,7 +147,7 @@ def logrank(ds: Dataset, by: str, *, spells: str = "first") -> LogrankResult:
 
 def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
     """Standard error of the Kaplan–Meier RMST (Klein & Moeschberger 4.5): Var = Σ_{t_j ≤ h} A_j² d_j ÷ (Y_j (Y_j − d_j)),
-    A_j the area under S from t_j to the horizon. (lifelines' ``return_variance`` gives the variance of the
+    A_j the area under S from t_j to the horizon and Y_j the customers at risk at t_j (entry < t_j ≤ T). (lifelines' ``return_variance`` gives the variance of the
     restricted lifetime itself, not of its estimate.)"""
     sf = kmf.survival_function_.iloc[:, 0]
     ts, sv = sf.index.to_numpy(dtype=float), sf.to_numpy(dtype=float)
@@ -155,7 +155,12 @@ def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
     knots = np.append(ts[below], horizon)
     cum = np.concatenate([[0.0], np.cumsum(sv[below] * np.diff(knots))])
     et = kmf.event_table
-    t, d, y = et.index.to_numpy(dtype=float), et["observed"].to_numpy(dtype=float), et["at_risk"].to_numpy(dtype=float)
+    t, d = et.index.to_numpy(dtype=float), et["observed"].to_numpy(dtype=float)
+    # the risk set at t is entry < t ≤ T, as in the estimate (lifelines subtracts each time's entrants, except at
+    # the first time, where everyone observed from the start enters) and R's se(rmean)
+    entrants = et["entrance"].to_numpy(dtype=float).copy()
+    entrants[0] = 0
+    y = et["at_risk"].to_numpy(dtype=float) - entrants
     keep = (t <= horizon) & (d > 0) & (y > d)
     area = cum[-1] - np.interp(t[keep], knots, cum)
     return float(np.sqrt(np.sum(area ** 2 * d[keep] / (y[keep] * (y[keep] - d[keep])))))
@@ -356,8 +361,10 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
     d = survival_data(ds, spells=spells)
     X, meta = _design(d, fixed, ds.customers, refs)
     df = pd.concat([d[["T", "E", "entry"]], X], axis=1)
-    # lifelines needs T > 0; a spell censored in its first month contributes no time at risk
-    df = df[df["T"] > 0]
+    # a spell censored at 0 is at risk only of a churn at 0: without one (every subscription) it adds nothing to
+    # the partial likelihood and is left out; a snapshot's churned tenure-0 rows keep every T = 0 row in
+    if not ((df["T"] == 0) & (df["E"] == 1)).any():
+        df = df[df["T"] > 0]
     if strata:
         # the same strings as mapping each row's id, "nan" where an attribute is missing (about 2 s per stratum at
         # 1M customers when mapped row by row)

@@ -118,7 +118,7 @@ def test_panel_months_unique_over_a_long_span_go_the_engine_way():
     assert direct.panel(_panel(m=[24290, 10, 24290])) is not None
 
 
-@pytest.mark.parametrize("changes", [{"event": [1, 2]}, {"entry": [0, 12]}, {"duration": [0, 12]},
+@pytest.mark.parametrize("changes", [{"event": [1, 2]}, {"entry": [0, 12]}, {"duration": [3, 0]}, {"duration": [-1, 12]},
                                      {"spell": [1, 0]}, {"customer_id": ["a", "a"]}, {"entry": [0, -1]}])
 def test_spells_that_break_the_schema_go_the_pandas_way(changes):
     assert direct.spells(_spells()) is not None
@@ -168,8 +168,13 @@ def test_engine_twins_cover_the_schemas_rules():
     assert _rules(schema.SPELLS_SCHEMA) == {
         "columns": {"customer_id": ("str", False, []), "spell": ("int64", False, [(ge, "{'min_value': 1}")]),
                     "start": ("datetime64[ns]", False, []), "last_paid": ("datetime64[ns]", False, []),
-                    "end": ("datetime64[ns]", True, []), "duration": ("int64", False, [(ge, "{'min_value': 1}")]),
+                    "end": ("datetime64[ns]", True, []), "duration": ("int64", False, [(ge, "{'min_value': 0}")]),
                     "event": ("int64", False, [("isin", "{'allowed_values': [0, 1]}")]),
                     "entry": ("int64", False, [(ge, "{'min_value': 0}")])},
-        "checks": ["end is set exactly for events", "entry < duration"], "unique": ["customer_id", "spell"],
+        "checks": ["end is set exactly for events", "entry < duration", "no paid month only for a churn at 0"], "unique": ["customer_id", "spell"],
         "strict": True}
+
+
+def test_a_churn_at_zero_with_no_paid_month_is_a_valid_spell():
+    """A snapshot's churned row with tenure 0: duration 0 and an event (the pandas schema accepts it too)."""
+    assert direct.spells(_spells(duration=[0, 12], start_m=[24293, 24280], last_m=[24292, 24291])) is not None

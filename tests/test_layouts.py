@@ -50,18 +50,24 @@ def test_purchase_log_with_a_grace_period_merges_the_gap():
 
 
 def test_snapshot_export_maps_onto_spells():
+    """T = tenure and E = churned for every row (data/README.md): an active row paid in the as_of month, its
+    tenure-th month; a churned row paid tenure months and churned in the month after (signup + tenure, never
+    after as_of)."""
     ds = _load("snapshot")
     assert _rows(ds.spells, ["customer_id", "start", "last_paid", "end", "duration", "event"]) == [
-        ("acme", "2023-05", "2024-04", None, 12, 0), ("beta", "2023-06", "2023-08", "2023-09", 3, 1),
+        ("acme", "2023-04", "2024-04", None, 13, 0), ("beta", "2023-06", "2023-08", "2023-09", 3, 1),
         ("core", "2024-03", "2024-03", "2024-04", 1, 1), ("delt", "2023-08", "2024-02", "2024-03", 7, 1),
-        ("echo", "2024-03", "2024-04", None, 2, 0)]
+        ("echo", "2024-02", "2024-04", None, 3, 0)]
+    assert sv.survival_data(ds).set_index("customer_id")[["T", "E"]].to_dict("index") == {
+        "acme": {"T": 12, "E": 0}, "beta": {"T": 3, "E": 1}, "core": {"T": 1, "E": 1}, "delt": {"T": 7, "E": 1},
+        "echo": {"T": 2, "E": 0}}
     assert ds.customers.set_index("customer_id")["plan"].to_dict() == {
         "acme": "Pro", "beta": "Basic", "core": "Basic", "delt": "Pro", "echo": "Basic"}
-    assert len(ds.panel) == 12 + 3 + 1 + 7 + 2
+    assert len(ds.panel) == 13 + 3 + 1 + 7 + 3
     # the same survival functions read it: S(1) = 1 − 1/5 (core churned after its first month)
     t = sv.survival_table(ds, times=[1, 3]).iloc[0]
     assert t["S(1)"] == pytest.approx(4 / 5)
-    assert t["S(3)"] == pytest.approx(4 / 5 * 2 / 3)  # at risk at month 3: acme, beta, delt (echo censored at 1)
+    assert t["S(3)"] == pytest.approx(4 / 5 * 2 / 3)  # at risk at month 3: acme, beta, delt (echo censored at 2)
 
 
 def test_snapshot_with_an_unknown_status_code_is_an_error(tmp_path):

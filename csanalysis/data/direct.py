@@ -124,7 +124,7 @@ def spells(s):
         return None
     breaks = (s.customer_id.isnull() | s.spell.isnull() | (s.spell < 1)
               | s.start_m.isnull() | s.last_m.isnull()
-              | s.duration.isnull() | (s.duration < 1)
+              | s.duration.isnull() | (s.duration < 0) | ((s.duration == 0) & (s.event != 1))
               | s.event.isnull() | ~s.event.isin([0, 1])
               | s.entry.isnull() | (s.entry < 0)
               | ~((s.entry < s.duration) | (s.duration == 0)))

@@ -775,6 +775,17 @@ class _Builder:
 
     # -- snapshot layout ------------------------------------------------------------------------------
     def _build_snapshot(self) -> dict:
+        """One spell per row with T = ``tenure_months`` and E = ``churned`` (data/README.md, "snapshot").
+
+        ``tenure_months`` is how long the customer has been (or was) a customer. A still-active row was paying in
+        the ``as_of`` month, its ``tenure``-th month: its spell starts ``tenure`` months before ``as_of`` and is
+        censored at T = tenure (survival.survival_data: duration − 1). A churned row paid ``tenure`` months and
+        was gone in the next, its churn month, which is never after ``as_of``: the first month after signup +
+        tenure when ``signup_date`` gives it and that is not later than ``as_of``, else the ``as_of`` month
+        itself (a snapshot does not say when in the past a customer left). A churned row with tenure 0 left in
+        its first month: an event at 0 with no paid month."""
+        import numpy as np
+
         snap = self.t["snapshot"]
         report = self.report
         dupes = snap.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
@@ -782,44 +793,51 @@ class _Builder:
             report.add("error", "snapshot", f"{self._count(dupes):,} customer_id values appear more than once",
                        column="customer_id", n_rows=int(dupes.n.sum().execute()), examples=_examples(dupes.select("customer_id")),
                        file=self.file("snapshot"))
-        bad = snap.filter(snap.tenure_months < 1)
+        bad = snap.filter(snap.tenure_months < 0)
         if self._count(bad):
-            report.add("error", "snapshot", "tenure_months must be at least 1", column="tenure_months",
+            report.add("error", "snapshot", "tenure_months must not be negative", column="tenure_months",
                        n_rows=self._count(bad), examples=_examples(bad.select("tenure_months")), file=self.file("snapshot"))
         if not report.ok:
             return {}
+        n_zero = self._count(snap.filter(snap.tenure_months == 0))
+        if n_zero:
+            report.add("note", "snapshot", f"{n_zero:,} rows have tenure 0 (customers in their first month): a "
+                       "still-active one is censored at 0 and adds nothing to the curve, a churned one is a churn at 0",
+                       column="tenure_months", n_rows=n_zero, file=self.file("snapshot"))
+        if self.settings.as_of is None:
+            report.add("note", "snapshot", "as_of is not set: the snapshot is taken as of today; set as_of (the "
+                       "export date) in the mapping's settings or with --as-of")
         as_of = self.settings.as_of or self._as_of()
         self.settings = self.settings.updated(as_of=as_of)
         as_of_m = sp.month_index_of(as_of) - (0 if pd.Timestamp(as_of).is_month_end else 1)
         df = snap.order_by("customer_id").execute()
-        tenure = df["tenure_months"].astype("int64")
-        if "signup_date" in df.columns and df["signup_date"].notna().all():
-            start_m = pd.to_datetime(df["signup_date"]).dt.year * 12 + pd.to_datetime(df["signup_date"]).dt.month - 1
-        else:
-            # without a signup date a censored customer started tenure − 1 months before as_of; a churned one's
-            # start is unknown and set the same way (calendar analyses of snapshots need signup_date)
-            start_m = as_of_m - tenure + 1
-        start_m = start_m.astype("int64")
-        last_m = start_m + tenure - 1
+        tenure = df["tenure_months"].astype("int64").to_numpy()
+        event = df["churned"].astype("int64").to_numpy()
+        end_m = np.full(len(df), as_of_m, dtype="int64")
+        if "signup_date" in df.columns:
+            signup = pd.to_datetime(df["signup_date"])
+            signup_m = (signup.dt.year * 12 + signup.dt.month - 1).to_numpy(dtype="float64")
+            dated = (event == 1) & ~np.isnan(signup_m) & (np.nan_to_num(signup_m) + tenure <= as_of_m)
+            end_m[dated] = (signup_m[dated] + tenure[dated]).astype("int64")
+        # active: paid in months as_of − tenure … as_of (tenure + 1 months); churned: tenure months before end_m
+        duration = np.where(event == 1, tenure, tenure + 1)
+        start_m = np.where(event == 1, end_m - tenure, as_of_m - tenure)
+        last_m = start_m + duration - 1
         spells = pd.DataFrame({
             "customer_id": df["customer_id"].astype(str), "spell": 1, "start_m": start_m, "last_m": last_m,
-            "duration": tenure, "event": df["churned"].astype("int64"), "entry": 0,
+            "duration": duration, "event": event, "entry": 0,
         })
         mrr = df["mrr"].astype("float64") if "mrr" in df.columns else pd.Series(float("nan"), index=df.index)
-        reps = tenure.to_numpy()
-        import numpy as np
-
-        idx = np.repeat(np.arange(len(df)), reps)
-        within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-        keep = (start_m.to_numpy()[idx] + within) <= as_of_m
+        idx = np.repeat(np.arange(len(df)), duration)
+        within = np.arange(duration.sum()) - np.repeat(np.cumsum(duration) - duration, duration)
         panel = pd.DataFrame({
-            "customer_id": spells["customer_id"].to_numpy()[idx][keep],
-            "m": (start_m.to_numpy()[idx] + within)[keep],
-            "mrr": mrr.to_numpy()[idx][keep], "spell": 1, "tenure": within[keep], "spell_month": within[keep],
+            "customer_id": spells["customer_id"].to_numpy()[idx],
+            "m": start_m[idx] + within,
+            "mrr": mrr.to_numpy()[idx], "spell": 1, "tenure": within, "spell_month": within,
         })
         customers = df.drop(columns=["tenure_months", "churned"] + (["mrr"] if "mrr" in df.columns else []))
         if "signup_date" not in customers.columns:
-            customers["signup_date"] = sp.index_to_month(start_m).to_numpy()
+            customers["signup_date"] = sp.index_to_month(pd.Series(start_m)).to_numpy()
         customers["signup_date"] = pd.to_datetime(customers["signup_date"])
         self.report.counts["customers"] = {"read": len(df), "used": len(df)}
         return {

@@ -118,13 +118,15 @@ def _schemas() -> dict:
             "start": pa.Column("datetime64[ns]"),
             "last_paid": pa.Column("datetime64[ns]"),
             "end": pa.Column("datetime64[ns]", nullable=True),
-            "duration": pa.Column(int, pa.Check.ge(1)),
+            "duration": pa.Column(int, pa.Check.ge(0)),
             "event": pa.Column(int, pa.Check.isin([0, 1])),
             "entry": pa.Column(int, pa.Check.ge(0)),
         },
         checks=[
             pa.Check(lambda d: (d["entry"] < d["duration"]) | (d["duration"] == 0), error="entry < duration"),
             pa.Check(lambda d: d["end"].isna() == (d["event"] == 0), error="end is set exactly for events"),
+            # a snapshot's churned row with tenure 0 left in its first month: a churn at 0 with no paid month
+            pa.Check(lambda d: (d["duration"] >= 1) | (d["event"] == 1), error="no paid month only for a churn at 0"),
         ],
         unique=["customer_id", "spell"],
         strict=True,

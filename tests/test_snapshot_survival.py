@@ -1,0 +1,225 @@
+"""A CRM snapshot (tenure + churned flag) gives the survival numbers the standard tools give on its own columns.
+
+The reference for every number is lifelines fitted directly on the file's two columns, T = tenure and
+E = churned (what R's ``survfit(Surv(tenure, churned))`` fits), never our own spells: a generated export with
+heavy ties (whole months), tenure-0 rows of both kinds, three segments and a longest tenure reached by churned
+and still-active rows alike.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test
+from lifelines.utils import median_survival_times, restricted_mean_survival_time
+
+import csanalysis as cs
+from csanalysis import overview
+from csanalysis import survival as sv
+
+MAPPING = """layout: snapshot
+tables:
+  snapshot:
+    file: telco_export.csv
+    columns: {customer_id: customerID, tenure_months: tenure, churned: Churn, plan: Contract}
+    values:
+      churned: {true: ["Yes"], false: ["No"]}
+settings:
+  as_of: 2024-06-30
+"""
+SEGMENTS = {"Month-to-month": 0.06, "One year": 0.02, "Two year": 0.008}
+MAX_TENURE = 72
+
+
+def _export(n: int = 1500, seed: int = 3) -> pd.DataFrame:
+    """A telco-like snapshot: monthly hazard by contract, enrolment spread over six years, tenure capped at 72."""
+    rng = np.random.default_rng(seed)
+    contract = rng.choice(list(SEGMENTS), size=n, p=[0.5, 0.25, 0.25])
+    life = rng.geometric(np.array([SEGMENTS[c] for c in contract])) - 1  # months completed before leaving (0, 1, …)
+    since = rng.integers(0, MAX_TENURE + 1, size=n)  # months since signup at the snapshot
+    churned = life < since
+    tenure = np.where(churned, life, since)
+    # the longest tenure is reached by both kinds of row; tenure 0 by both kinds
+    tenure[:3], churned[:3] = MAX_TENURE, [True, False, False]
+    tenure[3:7], churned[3:7] = 0, [True, True, False, False]
+    return pd.DataFrame({"customerID": [f"{i:04d}-X" for i in range(n)], "tenure": tenure,
+                         "Churn": np.where(churned, "Yes", "No"), "Contract": contract})
+
+
+@pytest.fixture(scope="module")
+def snap(tmp_path_factory):
+    d = tmp_path_factory.mktemp("telco")
+    df = _export()
+    df.to_csv(d / "telco_export.csv", index=False)
+    (d / "mapping.yaml").write_text(MAPPING)
+    ds = cs.load_dataset(d, mapping=d / "mapping.yaml")
+    return df.assign(E=(df["Churn"] == "Yes").astype(int)), ds
+
+
+def _direct(df: pd.DataFrame, **kw) -> KaplanMeierFitter:
+    return KaplanMeierFitter(**kw).fit(df["tenure"], df["E"])
+
+
+def test_the_export_has_the_cases_that_matter(snap):
+    df, _ = snap
+    assert ((df["tenure"] == 0) & (df["E"] == 1)).any() and ((df["tenure"] == 0) & (df["E"] == 0)).any()
+    top = df[df["tenure"] == df["tenure"].max()]
+    assert set(top["E"]) == {0, 1}
+    assert df.groupby("Contract")["tenure"].nunique().min() > 30  # ties everywhere: whole months
+
+
+def test_every_row_is_one_spell_with_T_tenure_and_E_churned(snap):
+    df, ds = snap
+    d = sv.survival_data(ds).set_index("customer_id").loc[df["customerID"]]
+    np.testing.assert_array_equal(d["T"].to_numpy(), df["tenure"].to_numpy())
+    np.testing.assert_array_equal(d["E"].to_numpy(), df["E"].to_numpy())
+    assert (d["entry"] == 0).all()
+
+
+def test_no_churn_after_as_of_and_the_paying_accounts_are_the_active_rows(snap):
+    df, ds = snap
+    assert ds.as_of_month == pd.Timestamp("2024-06-01")
+    assert (ds.spells["end"].dropna() <= ds.as_of_month).all()
+    paying = set(ds.panel.loc[ds.panel["month"] == ds.as_of_month, "customer_id"])
+    assert paying == set(df.loc[df["E"] == 0, "customerID"])
+    assert overview.headline(ds)["paying_customers_as_of"] == int((df["E"] == 0).sum())
+    assert overview.headline(ds)["churn_events"] == int(df["E"].sum())
+
+
+def test_tenure_zero_rows_are_valid_and_counted_in_a_note(snap):
+    df, ds = snap
+    notes = [f for f in ds.report.findings if f.table == "snapshot" and f.column == "tenure_months"]
+    assert len(notes) == 1 and notes[0].level == "note" and notes[0].n_rows == int((df["tenure"] == 0).sum())
+
+
+@pytest.mark.parametrize("by", [None, "plan"])
+def test_kaplan_meier_curve_band_and_risk_sets_equal_lifelines(snap, by):
+    df, ds = snap
+    fits = sv.km_fits(ds, by=by)
+    groups = {"All customers": df} if by is None else dict(list(df.groupby("Contract")))
+    assert set(fits) == set(groups)
+    for name, g in groups.items():
+        ref, ours = _direct(g), fits[name]
+        np.testing.assert_allclose(ours.survival_function_.to_numpy(), ref.survival_function_.to_numpy(), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(ours.confidence_interval_.to_numpy(), ref.confidence_interval_.to_numpy(), rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(ours.timeline, ref.timeline)
+        np.testing.assert_array_equal(ours.event_table["at_risk"].to_numpy(), ref.event_table["at_risk"].to_numpy())
+        # the curve never drops to zero: the longest tenure has still-active rows
+        assert ours.survival_function_.iloc[-1, 0] > 0 or name != "All customers"
+
+
+def test_survival_table_and_median_or_not_reached_equal_lifelines(snap):
+    df, ds = snap
+    tab = sv.survival_table(ds, times=(6, 12, 24), by="plan").set_index("group")
+    reached = 0
+    for name, g in df.groupby("Contract"):
+        ref = _direct(g)
+        ci = ref.confidence_interval_survival_function_
+        for t in (6, 12, 24):
+            assert tab.loc[name, f"S({t})"] == pytest.approx(float(ref.survival_function_at_times(t).iloc[0]), abs=1e-9)
+            lo, hi = ci.loc[ci.index[ci.index <= t].max()]
+            assert tab.loc[name, f"S({t}) lower"] == pytest.approx(lo, abs=1e-9)
+            assert tab.loc[name, f"S({t}) upper"] == pytest.approx(hi, abs=1e-9)
+        med = ref.median_survival_time_
+        if np.isfinite(med):
+            reached += 1
+            assert tab.loc[name, "median"] == med
+            m_lo, m_hi = median_survival_times(ci).iloc[0]
+            assert tab.loc[name, "median lower"] == m_lo
+            assert (tab.loc[name, "median upper"] is None or np.isnan(tab.loc[name, "median upper"])) == (not np.isfinite(m_hi))
+        else:
+            assert tab.loc[name, "median text"] == "not reached" and pd.isna(tab.loc[name, "median"])
+    assert 0 < reached < 3  # the fixture has both kinds of segment
+    overall = sv.survival_table(ds, times=(12,)).iloc[0]
+    assert overall["median text"] == "not reached" or np.isfinite(_direct(df).median_survival_time_)
+
+
+def test_logrank_and_pairwise_equal_lifelines(snap):
+    df, ds = snap
+    res = sv.logrank(ds, by="plan")
+    ref = multivariate_logrank_test(df["tenure"], df["Contract"], df["E"])
+    assert res.statistic == pytest.approx(ref.test_statistic, rel=1e-9)
+    assert res.p_value == pytest.approx(ref.p_value, rel=1e-6, abs=1e-300)
+    pw = pairwise_logrank_test(df["tenure"], df["Contract"], df["E"]).summary
+    got = res.pairwise.set_index(["group_a", "group_b"])
+    for (a, b), r in pw.iterrows():
+        assert got.loc[(a, b), "statistic"] == pytest.approx(r["test_statistic"], rel=1e-9)
+
+
+def _rmst_se_by_hand(T, E, entry, h) -> float:
+    """Klein & Moeschberger (4.5), with the risk set at t = {entry < t ≤ T} (entry 0 counts at t = 0)."""
+    T, E, entry = (np.asarray(a, float) for a in (T, E, entry))
+    times = np.unique(T[E == 1])
+    s, surv = 1.0, []
+    for t in times:
+        n = np.sum(((entry < t) | (entry == 0)) & (T >= t))
+        s *= 1 - np.sum((T == t) & (E == 1)) / n
+        surv.append(s)
+    knots = np.concatenate([[0.0], times[times < h], [h]])
+    steps = np.concatenate([[1.0], np.array(surv)[times < h]])
+
+    def area_from(t):  # ∫_t^h S(u) du for the step function
+        lo = np.clip(knots[:-1], t, h)
+        hi = np.clip(knots[1:], t, h)
+        return float(np.sum(steps * (hi - lo)))
+
+    var = 0.0
+    for t in times[times <= h]:
+        n = np.sum(((entry < t) | (entry == 0)) & (T >= t))
+        d = np.sum((T == t) & (E == 1))
+        if n > d:
+            var += area_from(t) ** 2 * d / (n * (n - d))
+    return float(np.sqrt(var))
+
+
+def test_rmst_and_its_interval_equal_lifelines_and_the_hand_formula(snap):
+    df, ds = snap
+    out = sv.rmst(ds, 24, by="plan").set_index("group")
+    for name, g in df.groupby("Contract"):
+        ref = _direct(g)
+        assert out.loc[name, "rmst"] == pytest.approx(restricted_mean_survival_time(ref, t=24), rel=1e-9)
+        se = _rmst_se_by_hand(g["tenure"], g["E"], np.zeros(len(g)), 24)
+        assert out.loc[name, "se"] == pytest.approx(se, rel=1e-9)
+        assert out.loc[name, "lower"] == pytest.approx(max(out.loc[name, "rmst"] - 1.959963984540054 * se, 0), rel=1e-9)
+
+
+def test_rmst_standard_error_with_late_entry_uses_the_truncated_risk_set():
+    """A small case by hand: customers entering observation late are not at risk at their entry month."""
+    T = np.array([2, 3, 3, 4, 5, 5, 6, 2, 4, 6])
+    E = np.array([1, 0, 1, 1, 0, 1, 1, 1, 0, 1])
+    entry = np.array([0, 0, 1, 2, 0, 3, 4, 1, 3, 0])
+    kmf = KaplanMeierFitter().fit(T, E, entry=entry)
+    se = sv._rmst_se(kmf, 5)
+    by_hand = _rmst_se_by_hand(T, E, entry, 5)
+    assert se == pytest.approx(by_hand, rel=1e-12)
+    # the risk set at t = 3 is {entry < 3 ≤ T}: 5 customers, not the 7 that counting entrants at 3 would give
+    assert int(np.sum((entry < 3) & (T >= 3))) == 5 and int(np.sum((entry <= 3) & (T >= 3))) == 7
+    # the interval is wider than with the entrants counted (the error the issue found)
+    assert se > 0.5  # 0.423 with the entrants counted
+
+
+def test_cox_hazard_ratios_equal_lifelines_with_efron_ties(snap):
+    df, ds = snap
+    res = sv.cox_drivers(ds, ["plan"], ph_check=False)
+    ref_level = res.references["plan"]
+    X = pd.get_dummies(df["Contract"]).astype(float).drop(columns=ref_level)
+    X.columns = [f"plan={c}" for c in X.columns]
+    cph = CoxPHFitter().fit(pd.concat([df[["tenure", "E"]], X], axis=1), "tenure", "E")
+    assert res.n == len(df) and res.events == int(df["E"].sum())
+    got = res.hazard_ratios.set_index("term")
+    for term in X.columns:
+        assert got.loc[term, "hr"] == pytest.approx(cph.hazard_ratios_[term], rel=1e-6)
+        assert got.loc[term, "lower"] == pytest.approx(cph.summary.loc[term, "exp(coef) lower 95%"], rel=1e-6)
+        assert got.loc[term, "upper"] == pytest.approx(cph.summary.loc[term, "exp(coef) upper 95%"], rel=1e-6)
+
+
+def test_negative_tenure_is_an_error_naming_rows(tmp_path):
+    df = _export(n=50)
+    df.loc[[5, 9], "tenure"] = -1
+    df.to_csv(tmp_path / "telco_export.csv", index=False)
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    with pytest.raises(cs.DataValidationError) as err:
+        cs.load_dataset(tmp_path, mapping=tmp_path / "mapping.yaml")
+    f = [f for f in err.value.report.errors if f.column == "tenure_months"]
+    assert len(f) == 1 and f[0].n_rows == 2 and f[0].examples == [-1]
