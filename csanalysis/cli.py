@@ -120,6 +120,9 @@ def report(
                             pseudonymise=pseudonymise, jobs=jobs)
     typer.echo(f"published {result.folder}")
     for nb, info in result.notebooks.items():
+        if info["status"] == "left out":
+            typer.echo(f"  {nb}: left out: {info['reason']}")
+            continue
         typer.echo(f"  {nb}: {info['status']} in {info.get('seconds')} s → {result.folder / nb / (nb + '.html')}")
 
 

@@ -486,12 +486,13 @@ def _ph_sizes(cph, df, test, meta, resid: pd.DataFrame, threshold: float = 0.1, 
     from scipy.stats import rankdata
 
     times = df.loc[resid.index, "T"].astype(float)
-    logt = np.log(times.to_numpy())
+    on_log = times.to_numpy() > 0  # a snapshot's churns at 0 have no place on log months: the line leaves them out
+    logt = np.log(times.to_numpy()[on_log])
     beta = cph.params_
     rows = []
     summary = test.summary
     for cov, level, ref, name in meta:
-        y = resid[name].to_numpy() + float(beta[name])
+        y = resid[name].to_numpy()[on_log] + float(beta[name])
         ok = len(y) > 2 and np.ptp(logt) > 0
         slope, icpt = (float(v) for v in np.polyfit(logt, y, 1)) if ok else (np.nan, np.nan)
         stat = float(summary.loc[name, "test_statistic"]) if name in summary.index else np.nan
@@ -711,14 +712,14 @@ def _km_discrete(T: np.ndarray, E: np.ndarray, entry: np.ndarray, horizon: int, 
     rows = np.arange(n)
     ev = (E == 1) & (T <= horizon)
     Ev = sparse.csr_matrix((np.ones(ev.sum()), (rows[ev], T[ev])), shape=(n, n_t))
-    # at risk at month j: entry < j <= T  →  +1 at entry+1, −1 at T+1 (cumulative sum)
-    starts = np.minimum(entry + 1, n_t)
+    # at risk at month j: entry < j <= T (entry 0 from month 0)  →  +1 at the first month, −1 at T+1 (cumulative sum)
+    starts = np.minimum(_first_at_risk(entry), n_t)
     ends = np.minimum(np.minimum(T, n_t) + 1, n_t)
     R = sparse.csr_matrix((np.r_[np.ones(n), -np.ones(n)], (np.r_[rows, rows], np.r_[starts, ends])), shape=(n, n_t + 1))
-    s = _weighted_km(W.T.astype(float, order="C"), Ev, R, n_t)[0]  # S(1..horizon)
-    out = np.ones((len(s), horizon))  # S(0) = 1: nobody is at risk of churning in month 0
-    out[:, 1:] = s[:, :-1]  # row-major like the loop's result: BLAS sums S @ disc in another order otherwise
-    return out
+    s = _weighted_km(W.T.astype(float, order="C"), Ev, R, n_t)[0]  # S(0..horizon)
+    # S(0) is 1 unless some churn at 0 (a snapshot's tenure-0 rows); row-major like the loop's result: BLAS sums
+    # S @ disc in another order otherwise
+    return np.ascontiguousarray(s[:, :horizon])
 
 
 def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None = None, discount_rate: float = 0.0,
@@ -746,13 +747,14 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
     k = len(last)
     arpa = (np.concatenate([[last.mean()]] + [(draw_counts(rng, k, b) @ last) / k
                                              for b in replicate_blocks(n_boot, k)]) if k else np.full(n_boot + 1, np.nan))
-    # naive churn over the window: churn events in the window ÷ paid customer-months at risk in the window
+    # naive churn over the window: churn events in the window ÷ paid customer-months at risk in the window (a
+    # layout without calendar history, a snapshot, has no window: the naive line is left out)
     m_as = ds.as_of_month
     lo_m = m_as - pd.DateOffset(months=window - 1)
     spells = ds.spells
     churned = ((spells["event"] == 1) & (spells["end"] >= lo_m) & (spells["end"] <= m_as)).sum()
     at_risk = ((ds.panel["month"] >= lo_m - pd.DateOffset(months=1)) & (ds.panel["month"] < m_as)).sum()
-    rate = churned / at_risk if at_risk else np.nan
+    rate = churned / at_risk if at_risk and ds.left_out("history") is None else np.nan
     rate_boot = rng.binomial(at_risk, rate, size=n_boot) / at_risk if at_risk and rate > 0 else np.full(n_boot, rate)
     rates = np.concatenate([[rate], rate_boot])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -801,9 +803,9 @@ def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: i
     for g in sorted(set(group)):
         m = group == g
         c, t, e, en = codes[m], T[m], E[m], entry[m]
-        ev = (e == 1) & (t >= 1) & (t <= horizon)
+        ev = (e == 1) & (t <= horizon)
         Ev = sparse.csr_matrix((np.ones(ev.sum()), (c[ev], t[ev])), shape=(n_c, n_t))
-        starts, ends = np.minimum(en + 1, n_t), np.minimum(np.maximum(t, en) + 1, n_t)
+        starts, ends = np.minimum(_first_at_risk(en), n_t), np.minimum(np.maximum(t, en) + 1, n_t)
         R = sparse.csr_matrix((np.r_[np.ones(m.sum()), -np.ones(m.sum())], (np.r_[c, c], np.r_[starts, ends])),
                               shape=(n_c, n_t + 1))
         out.append((g, Ev, R))
@@ -811,12 +813,12 @@ def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: i
     results = {g: [] for g, _, _ in out}
     point = {}
     for g, Ev, R in out:
-        point[g] = _weighted_km(np.ones((n_c, 1)), Ev, R, n_t)
+        point[g] = [a[:, 1:] for a in _weighted_km(np.ones((n_c, 1)), Ev, R, n_t)]  # t = 1 … horizon
     for b0 in range(0, n_boot, chunk):
         W = draw_counts(rng, n_c, min(chunk, n_boot - b0)) if n_c else np.zeros((0, 0))
         Wt = W.T.astype(float, order="C")  # customers × replicates, converted and laid out once for every group
         for g, Ev, R in out:
-            results[g].append(_weighted_km(Wt, Ev, R, n_t)[0])
+            results[g].append(_weighted_km(Wt, Ev, R, n_t)[0][:, 1:])
     frames = []
     for g, Ev, R in out:
         s, at_risk, churned = point[g]
@@ -829,13 +831,20 @@ def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: i
     return pd.concat(frames, ignore_index=True)
 
 
+def _first_at_risk(entry: np.ndarray) -> np.ndarray:
+    """The first month each spell is at risk: entry + 1 (entry < t ≤ T), and month 0 for spells observed from
+    their start, as in lifelines' and R's Kaplan–Meier (everyone enters before the first time's churns)."""
+    entry = np.asarray(entry)
+    return np.where(entry == 0, 0, entry + 1)
+
+
 def _weighted_km(Wt: np.ndarray, Ev, R, n_t: int):
-    """S(1..n_t−1), at-risk and event totals for each column of customer weights ``Wt`` (customers × replicates).
+    """S(0..n_t−1), at-risk and event totals for each column of customer weights ``Wt`` (customers × replicates).
 
     ``Wt`` should be C-contiguous: scipy copies a transposed view into that layout for every product (at 100k
     customers six copies of 50 replicates per block cost more than the products themselves)."""
-    d = np.asarray(Ev.T @ Wt).T[:, 1:]  # (replicates, months)
-    at_risk = np.cumsum(np.asarray(R.T @ Wt).T, axis=1)[:, 1:n_t]
+    d = np.asarray(Ev.T @ Wt).T  # (replicates, months)
+    at_risk = np.cumsum(np.asarray(R.T @ Wt).T, axis=1)[:, :n_t]
     with np.errstate(invalid="ignore", divide="ignore"):
         hazard = np.where(at_risk > 0, d / np.where(at_risk > 0, at_risk, 1), 0.0)
     return np.cumprod(1 - hazard, axis=1), at_risk, d

@@ -223,3 +223,17 @@ def test_negative_tenure_is_an_error_naming_rows(tmp_path):
         cs.load_dataset(tmp_path, mapping=tmp_path / "mapping.yaml")
     f = [f for f in err.value.report.errors if f.column == "tenure_months"]
     assert len(f) == 1 and f[0].n_rows == 2 and f[0].examples == [-1]
+
+
+def test_discrete_curves_of_the_bootstrap_and_ltv_count_churns_at_zero(snap):
+    """The whole-month Kaplan–Meier of the cluster bootstrap (spell bands) and of the LTV equal lifelines',
+    churns at 0 included (S(0) < 1 on a snapshot)."""
+    df, ds = snap
+    ref = _direct(df)
+    d = sv.survival_data(ds)
+    curves = sv.cluster_bootstrap_km(d["T"], d["E"], d["entry"], d["customer_id"], np.full(len(d), "g"), 24, n_boot=5)
+    np.testing.assert_allclose(curves["survival"], ref.survival_function_at_times(np.arange(1, 25)).to_numpy(), atol=1e-12)
+    np.testing.assert_array_equal(curves["at_risk"], [int(((df["tenure"] >= t)).sum()) for t in range(1, 25)])
+    S = sv._km_discrete(d["T"].to_numpy(), d["E"].to_numpy(), d["entry"].to_numpy(), 24, np.ones((1, len(d))))
+    np.testing.assert_allclose(S[0], ref.survival_function_at_times(np.arange(0, 24)).to_numpy(), atol=1e-12)
+    assert S[0, 0] == pytest.approx(1 - ((df["tenure"] == 0) & (df["E"] == 1)).sum() / len(df))

@@ -121,6 +121,15 @@ class Dataset:
         not build a pending table."""
         return self.__dict__.get(table) is not None
 
+    def left_out(self, need: str) -> str | None:
+        """Why an analysis that needs ``need`` (one of :data:`~csanalysis.data.schema.NEEDS`) is left out on this
+        layout, as a message key of the report catalogue; None when the layout supports it."""
+        from .schema import LEFT_OUT, NEEDS
+
+        if need not in NEEDS:
+            raise ValueError(f"left_out({need!r}): use one of {list(NEEDS)}")
+        return LEFT_OUT[self.layout].get(need)
+
     def date_ranges(self) -> dict[str, tuple]:
         """First and last date (``date`` or ``month`` column) of each raw table, computed in the engine once."""
         if self._date_ranges is None:
@@ -152,6 +161,9 @@ class Dataset:
         return latest.combine_first(base.astype(object)) if len(base) else latest
 
     def churn_definition(self) -> str:
+        if self.layout == "snapshot":
+            return (f"A snapshot row's tenure is its time as a customer and its churn flag says whether it left: T = "
+                    f"tenure and E = churned. Active rows are paying in {self.as_of_month:%B %Y}; no churn is dated later.")
         g = self.settings.grace_months
         grace = (f"after {g} month{'s' if g != 1 else ''} without payment (grace period)" if g
                  else "in the first month without payment")

@@ -82,6 +82,17 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "snapshot": {"required": ("snapshot",), "optional": ("usage", "nps", "payments", "cs_activities", "cs_costs")},
 }
 
+# What each layout's data can answer. An analysis that needs what a layout does not hold is left out of the reports
+# with the reason, a message key of the report catalogue (en and ja). "history": each customer's months, in
+# calendar time (cohorts by start month, calendar churn, MRR movements, time-varying drivers, NPS against later
+# revenue, the program's effect before and after its start): a snapshot holds one row per customer.
+NEEDS = ("history",)
+LEFT_OUT: dict[str, dict[str, str]] = {
+    "subscription": {},
+    "purchase_log": {},
+    "snapshot": {"history": "layout.snapshot.no_history"},
+}
+
 # Canonical values of coded columns.
 REVENUE_KINDS = ("recurring", "one_off")
 PAYMENT_STATUSES = ("failed", "succeeded")

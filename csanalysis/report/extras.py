@@ -43,8 +43,10 @@ def definitions_html(ds) -> str:
     tr, esc = i18n.tr, _html.escape
     g = ds.settings.grace_months
     grace = tr("definition.grace", g=g) if g else tr("definition.grace_none")
+    churn = (tr("definition.churn_snapshot", month=f"{ds.as_of_month:%Y-%m}") if ds.layout == "snapshot"
+             else tr("definition.churn", grace=grace, window=g + 1, month=f"{ds.as_of_month:%Y-%m}"))
     rows = [
-        (tr("report.def_churn"), tr("definition.churn", grace=grace, window=g + 1, month=f"{ds.as_of_month:%Y-%m}")),
+        (tr("report.def_churn"), churn),
         (tr("report.def_as_of"), str(ds.as_of)),
     ]
     cut = [(name, c.get("read", 0) - c.get("used", 0), c.get("cut_after_as_of", 0))

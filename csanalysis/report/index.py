@@ -14,6 +14,9 @@ def write_index(out: Path) -> Path:
         manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
         items = []
         for nb, info in manifest.get("notebooks", {}).items():
+            if info.get("status") == "left out":  # the layout cannot answer it: the reason instead of a link
+                items.append(f'<li>{html.escape(nb)} <span class="head">{html.escape(str(info.get("reason")))}</span></li>')
+                continue
             link = f"{run.name}/{nb}/{nb}.html"
             head = ""
             metrics = run / nb / "metrics.json"

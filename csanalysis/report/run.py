@@ -79,6 +79,23 @@ def discover(names: list[str] | None = None) -> list[Path]:
     return chosen
 
 
+def needs_of(path: Path) -> list[str]:
+    """What a notebook needs of the data that not every layout holds (its metadata ``csanalysis.needs``, names
+    from :data:`csanalysis.data.schema.NEEDS`)."""
+    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    return list((meta.get("csanalysis") or {}).get("needs", []))
+
+
+def left_out(paths: list[Path], ds) -> dict[str, str]:
+    """The notebooks this Dataset's layout cannot answer: name → the reason's message key."""
+    out = {}
+    for path in paths:
+        why = next((ds.left_out(n) for n in needs_of(path) if ds.left_out(n)), None)
+        if why:
+            out[path.stem] = why
+    return out
+
+
 def parameters_of(path: Path) -> dict[str, dict]:
     """The notebook's parameters: name → {type, default, help} (papermill reads the annotated cell)."""
     return {k: {"type": v["inferred_type_name"], "default": v["default"], "help": v["help"]}
@@ -227,8 +244,13 @@ def run_report(
             # the runner keeps only the cached form while the notebooks run: its engine and tables are released
             ds = cache.load(cache_root / key)
         cache.prune(cache_root, {key})
+        skipped = left_out(paths, ds)
+        if skipped and names:
+            en = i18n.catalogue("en")
+            raise ParameterError("; ".join(f"{nb} is left out on the {ds.layout} layout: {en[why]}" for nb, why in skipped.items()))
+        paths = [p for p in paths if p.stem not in skipped]
         return _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id,
-                    key, pseudonymise, jobs)
+                    key, pseudonymise, jobs, skipped)
     finally:
         for k, v in env_before.items():
             if v is None:
@@ -281,7 +303,7 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
 
 
 def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
-         pseudonymise, jobs: int = 1) -> RunResult:
+         pseudonymise, jobs: int = 1, skipped: dict[str, str] | None = None) -> RunResult:
     tmp = out / f".tmp-{run_id}"
     tmp.mkdir(parents=True)
     progress = sys.stderr.isatty() if progress is None else progress
@@ -295,6 +317,9 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
     status = "succeeded"
     i18n.set_language(lang)
     definitions = extras.definitions_html(ds)
+    for name, why in (skipped or {}).items():  # in the manifest and on the index page, with the reason
+        manifest["notebooks"][name] = {"status": "left out", "reason": i18n.tr(why)}
+        log.info("%s: left out (%s)", name, i18n.catalogue("en")[why])
     jobs = max(1, min(jobs, len(paths)))
     work = []
     for path in paths:
