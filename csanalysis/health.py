@@ -58,6 +58,7 @@ from .data import Dataset
 from .data.signals import AccountMonths, falling_usage_at, nps_category_at, survey_waves
 from .periods import month_index, month_start
 from .resample import draw_counts
+from .spreadsheet import restore, write_csv
 
 DEFAULT_SCORECARD = Path(__file__).with_name("health_scorecard.yaml")
 ATTRIBUTES = ("plan", "touch_model", "acquisition_channel")
@@ -1527,7 +1528,7 @@ def read_list(path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"previous list {path} not found")
-    df = pd.read_csv(path, dtype={"customer_id": str})
+    df = restore(pd.read_csv(path, dtype={"customer_id": str}))
     need = {"customer_id", "on_list", "scoring_date", "churn_probability", "horizon_months"} - set(df.columns)
     if need:
         raise ValueError(f"previous list {path}: missing column(s) {sorted(need)}; expected the layout of LIST_COLUMNS")
@@ -1545,8 +1546,7 @@ def archive_list(lst: pd.DataFrame, folder) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"risk_list_{pd.Timestamp(lst['scoring_date'].iloc[0]).date()}.csv"
-    lst.to_csv(path, index=False)
-    return path
+    return write_csv(lst, path)
 
 
 def latest_archived(folder, before) -> Path | None:

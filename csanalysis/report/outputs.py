@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..spreadsheet import write_csv
+
 
 def _clean(value):
     """JSON-safe: NaN/inf become None (a reason may sit beside it), numpy scalars become Python numbers."""
@@ -40,8 +42,8 @@ def write_metrics(output_dir: str | Path, metrics: dict, name: str = "metrics.js
 
 
 def write_table(output_dir: str | Path, df: pd.DataFrame, name: str, *, index: bool = False) -> Path:
+    """A CSV table for a spreadsheet: text cells that a spreadsheet would run as a formula are written as text
+    (:mod:`csanalysis.spreadsheet`)."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.csv"
-    df.to_csv(path, index=index, encoding="utf-8")
-    return path
+    return write_csv(df, out / f"{name}.csv", index=index)
