@@ -139,3 +139,22 @@ def test_params_file_example_in_the_readme_is_accepted_by_every_notebook():
     assert by_name["02_churn_survival"]["segment"] == "touch_model"
     assert by_name["04_churn_risk"] == {"horizon_months": 3, "capacity": 25, "capacity_by": "team"}
     assert "examples/monthly_by_touch_model.yaml" in (ROOT / "README.md").read_text()
+
+
+def test_an_edited_file_with_its_timestamp_restored_is_not_read_from_the_cache(tiny, tmp_path):
+    """The cache is keyed on the files' content: an edit of the same size whose modification time is put back (as
+    cp -p, tar and rsync -a do) gives a new key and the new numbers, and the manifest's fingerprint says so."""
+    out = tmp_path / "reports"
+    first = run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
+    rev = tiny / "revenue.csv"
+    st = rev.stat()
+    text = rev.read_text()
+    assert "1200" in text
+    rev.write_text(text.replace("1200", "9900"))  # same size
+    os.utime(rev, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert rev.stat().st_size == st.st_size and rev.stat().st_mtime_ns == st.st_mtime_ns
+    second = run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
+    assert second.manifest["cache_key"] != first.manifest["cache_key"]
+    assert second.manifest["data_fingerprint"] != first.manifest["data_fingerprint"]
+    recon = lambda res: json.loads((res.folder / "00_data_overview" / "metrics.json").read_text())  # noqa: E731
+    assert recon(first) != recon(second)

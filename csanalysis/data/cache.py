@@ -2,8 +2,8 @@
 
 The report runner loads the data, stores the Dataset here (Parquet tables + JSON settings and validation
 report) and sets ``CSANALYSIS_CACHE_DIR`` for the notebook kernels; :func:`csanalysis.load_dataset` then
-reads the cache instead of re-aggregating when the key matches (same files, sizes and modification times,
-same mapping content, same settings, same package version).
+reads the cache instead of re-aggregating when the key matches (the same file contents, the same mapping
+content, the same settings, the same package version).
 """
 from __future__ import annotations
 
@@ -25,18 +25,42 @@ ENV = "CSANALYSIS_CACHE_DIR"
 FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes")
 
 
+FINGERPRINT_ENV = "CSANALYSIS_SOURCE_FINGERPRINT"  # "<resolved source path>\t<fingerprint>", set by the runner
+
+
+def fingerprint(path: str | Path) -> str:
+    """A hash of the data source's files: their names and contents (not sizes or times, which ``cp -p``, ``tar``
+    and ``rsync -a`` restore on an edited file)."""
+    h = hashlib.sha256()
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for f in files:
+        h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def source_fingerprint(source: str | Path) -> str:
+    """The source's :func:`fingerprint`; inside a report run, the one the runner computed at its start (the
+    kernels read the run's cache, not the files, so they need not read every file again)."""
+    given = os.environ.get(FINGERPRINT_ENV, "")
+    path, _, fp = given.partition("\t")
+    if fp and path == str(Path(source).resolve()):
+        return fp
+    return fingerprint(source)
+
+
 def cache_key(source: Any, mapping: Any, settings: dict) -> str | None:
-    """Key of a load: file names, sizes and mtimes of the source, the mapping's content and the settings."""
+    """Key of a load: the content of the source's files, the mapping's content and the settings."""
     from .. import __version__
 
     p = Path(str(source))
     if not p.exists():
         return None
     h = hashlib.sha256()
-    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(p) if p.is_dir() else f.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    h.update(source_fingerprint(p).encode())
     if mapping is not None and Path(str(mapping)).is_file():
         h.update(Path(str(mapping)).read_bytes())
     elif mapping is not None:
@@ -190,4 +214,4 @@ def prune(root: Path, keep_keys: set[str], max_age_hours: float = 24.0) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-__all__ = ["cache_key", "save", "load", "lookup", "prune", "ENV"]
+__all__ = ["cache_key", "fingerprint", "source_fingerprint", "save", "load", "lookup", "prune", "ENV"]

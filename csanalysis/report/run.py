@@ -174,19 +174,6 @@ def _git_commit() -> str | None:
         return None
 
 
-def fingerprint(path: str | Path) -> str:
-    """A hash of the data source's files (names, sizes and contents)."""
-    h = hashlib.sha256()
-    p = Path(path)
-    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-    for f in files:
-        h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
-
-
 @dataclass
 class RunResult:
     run_id: str
@@ -230,9 +217,11 @@ def run_report(
     out = Path(out).resolve()
     # Load, validate and aggregate once (failing fast on bad data, before any notebook runs); every notebook of
     # the run reads this Dataset from the cache (key: the input files, mapping and settings).
-    env_before = {k: os.environ.get(k) for k in (cache.ENV, pseudonym.ENABLE_ENV, *THREAD_ENV)}
+    env_before = {k: os.environ.get(k) for k in (cache.ENV, cache.FINGERPRINT_ENV, pseudonym.ENABLE_ENV, *THREAD_ENV)}
     cache_root = out / ".cache"
     os.environ[cache.ENV] = str(cache_root)
+    # the content of the input files, read once: the cache key, the manifest and every kernel's lookup use it
+    os.environ[cache.FINGERPRINT_ENV] = f"{data}\t{cache.fingerprint(data)}"
     os.environ[pseudonym.ENABLE_ENV] = "1" if pseudonymise else "0"
     os.environ.update(_thread_limits(min(jobs, len(paths))))  # notebooks running at once
     try:
@@ -309,7 +298,7 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
     progress = sys.stderr.isatty() if progress is None else progress
     manifest = {
         "run_id": run_id, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "data": str(data), "data_fingerprint": fingerprint(data), "mapping": mapping,
+        "data": str(data), "data_fingerprint": cache.source_fingerprint(data), "mapping": mapping,
         "as_of": str(ds.as_of), "lang": lang, "parameters": params, "cache_key": key,
         "pseudonymised": pseudonymise,
         "package_version": __import__("csanalysis").__version__, "git_commit": _git_commit(), "notebooks": {},
