@@ -158,3 +158,59 @@ def test_an_edited_file_with_its_timestamp_restored_is_not_read_from_the_cache(t
     assert second.manifest["data_fingerprint"] != first.manifest["data_fingerprint"]
     recon = lambda res: json.loads((res.folder / "00_data_overview" / "metrics.json").read_text())  # noqa: E731
     assert recon(first) != recon(second)
+
+
+def test_keep_below_one_and_an_unusable_out_are_refused_before_anything_runs(tiny, tmp_path):
+    out = tmp_path / "reports"
+    good = run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
+    for keep in (0, -1):
+        with pytest.raises(ParameterError, match="--keep"):
+            run_report(["00"], data=tiny, as_of="2024-04-30", out=out, keep=keep)
+    assert runmod.runs(out) == [out / good.run_id]  # nothing was deleted
+    afile = tmp_path / "a_file"
+    afile.write_text("x")
+    with pytest.raises(ParameterError, match="is a file"):
+        run_report(["00"], data=tiny, out=afile)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root writes anyway: a folder under a file cannot be made by anyone
+            locked = afile / "sub"
+        with pytest.raises(ParameterError, match="cannot be written|is a file"):
+            run_report(["00"], data=tiny, out=locked)
+    finally:
+        (tmp_path / "locked").chmod(0o700)
+    r = subprocess.run([sys.executable, "-m", "csanalysis.cli", "report", "00", "--data", str(tiny), "--out", str(afile)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "is a file" in r.stderr
+
+
+def test_a_killed_runs_temporary_folder_is_cleaned_and_a_live_one_kept(tiny, tmp_path):
+    import fcntl
+
+    out = tmp_path / "reports"
+    out.mkdir()
+    dead = out / ".tmp-20240101-000000-dead"
+    dead.mkdir()
+    (dead / runmod.RUNNING).write_text("")  # its lock died with its process
+    live = out / ".tmp-20240101-000000-live"
+    live.mkdir()
+    fh = open(live / runmod.RUNNING, "w")
+    fcntl.flock(fh, fcntl.LOCK_EX)  # a run still writing
+    try:
+        run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
+        assert not dead.exists() and live.exists()
+    finally:
+        fh.close()
+    assert not (out / "latest" / runmod.RUNNING).exists()  # the published run carries no lock file
+
+
+def test_index_and_latest_agree_on_the_newest_of_two_runs_in_the_same_second(tiny, tmp_path):
+    out = tmp_path / "reports"
+    run_report(["00"], data=tiny, as_of="2024-04-30", out=out, run_id="20240101-000000-ffff")
+    second = run_report(["00"], data=tiny, as_of="2024-04-30", out=out, run_id="20240101-000000-0000")
+    assert (out / "latest").resolve() == second.folder.resolve()
+    assert runmod.runs(out)[0].name == second.run_id
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.index("20240101-000000-0000") < page.index("20240101-000000-ffff")

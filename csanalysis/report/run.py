@@ -166,6 +166,43 @@ def _lock(out: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _check_out(out: Path) -> None:
+    """The reports folder can be made and written, or a one-line ParameterError says why."""
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ParameterError(f"--out {out} cannot be written: {exc.strerror or exc}") from None
+
+
+RUNNING = ".running"  # held locked by the run writing a .tmp-<run id> folder; a killed run's lock is released
+
+
+def _clean_stale(out: Path, max_age_hours: float = 1.0) -> list[Path]:
+    """Remove the temporary folders of runs that were killed: their ``.running`` lock is free (or, for a folder
+    without one, it is older than ``max_age_hours``). A run still writing holds its lock and is left alone."""
+    removed = []
+    for tmp in out.glob(".tmp-*"):
+        if not tmp.is_dir():
+            continue
+        flag = tmp / RUNNING
+        try:
+            if flag.is_file():
+                with open(flag, "a") as fh:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while the run is alive
+            elif time.time() - tmp.stat().st_mtime < max_age_hours * 3600:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
+
+
 def _git_commit() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_root(), capture_output=True,
@@ -206,6 +243,9 @@ def run_report(
         raise ParameterError(f"--lang {lang!r}: use en or ja")
     if jobs < 1:
         raise ParameterError(f"--jobs {jobs}: at least one notebook must run at a time")
+    if keep is not None and keep < 1:
+        raise ParameterError(f"--keep {keep}: keep at least the newest run (1 or more)")
+    _check_out(Path(out))
     paths = discover(names)
     typed = check_parameters(paths, params)
     data = Path(data).resolve()
@@ -293,8 +333,21 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
 
 def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
          pseudonymise, jobs: int = 1, skipped: dict[str, str] | None = None) -> RunResult:
+    with _lock(out):
+        _clean_stale(out)
     tmp = out / f".tmp-{run_id}"
     tmp.mkdir(parents=True)
+    running = open(tmp / RUNNING, "w")  # noqa: SIM115 (held for the whole run; closed below)
+    fcntl.flock(running, fcntl.LOCK_EX)
+    try:
+        return _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress,
+                       run_id, key, pseudonymise, jobs, skipped)
+    finally:
+        running.close()
+
+
+def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
+            pseudonymise, jobs, skipped) -> RunResult:
     progress = sys.stderr.isatty() if progress is None else progress
     manifest = {
         "run_id": run_id, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -357,6 +410,7 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
     manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     manifest["status"] = status
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    (tmp / RUNNING).unlink()  # the lock stays held through the open file until the run returns
     with _lock(out):
         if status != "succeeded":
             failed = out / "failed" / run_id
@@ -367,6 +421,10 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
                                  f"{manifest['notebooks'][bad].get('error')}. Nothing was published; the executed "
                                  f"notebook is kept in {failed}")
         final = out / run_id
+        # published runs are ordered by this time (index, latest, --keep): two runs started in the same second
+        # are ordered as they were published, the last one being the one "latest" points to
+        manifest["published"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
         os.replace(tmp, final)
         link = out / f".latest-{run_id}"
         link.symlink_to(run_id, target_is_directory=True)
@@ -421,9 +479,18 @@ def _footer(manifest: dict) -> str:
 
 
 def runs(out: Path) -> list[Path]:
-    """Published run folders, newest first."""
-    return sorted((p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and (p / "manifest.json").is_file() and not p.name.startswith(".")
-                   and p.name != "failed"), reverse=True)
+    """Published run folders, newest (last published) first; runs published before the time was recorded come
+    after them, by their id (which starts with their start time)."""
+    found = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and (p / "manifest.json").is_file()
+             and not p.name.startswith(".") and p.name != "failed"]
+
+    def published(p: Path) -> str:
+        try:
+            return json.loads((p / "manifest.json").read_text(encoding="utf-8")).get("published") or ""
+        except (OSError, ValueError):
+            return ""
+
+    return sorted(found, key=lambda p: (published(p), p.name), reverse=True)
 
 
 def prune(out: Path, keep: int) -> list[Path]:
