@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -177,7 +178,7 @@ def test_keep_below_one_and_an_unusable_out_are_refused_before_anything_runs(tin
     try:
         if os.access(locked, os.W_OK):  # root writes anyway: a folder under a file cannot be made by anyone
             locked = afile / "sub"
-        with pytest.raises(ParameterError, match="cannot be written|is a file"):
+        with pytest.raises(ParameterError, match="cannot be written|is a file|cannot be made"):
             run_report(["00"], data=tiny, out=locked)
     finally:
         (tmp_path / "locked").chmod(0o700)
@@ -196,11 +197,17 @@ def test_a_killed_runs_temporary_folder_is_cleaned_and_a_live_one_kept(tiny, tmp
     (dead / runmod.RUNNING).write_text("")  # its lock died with its process
     live = out / ".tmp-20240101-000000-live"
     live.mkdir()
+    young = out / ".tmp-20240101-000000-young"  # just made: its run is about to take the lock
+    young.mkdir()
+    (young / runmod.RUNNING).write_text("")
+    old = time.time() - 3600
+    for d in (dead, live):
+        os.utime(d, (old, old))
     fh = open(live / runmod.RUNNING, "w")
     fcntl.flock(fh, fcntl.LOCK_EX)  # a run still writing
     try:
         run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
-        assert not dead.exists() and live.exists()
+        assert not dead.exists() and live.exists() and young.exists()
     finally:
         fh.close()
     assert not (out / "latest" / runmod.RUNNING).exists()  # the published run carries no lock file
