@@ -80,7 +80,7 @@ def report_uninformative(t, kinds: dict[str, str], report, table: str) -> None:
 
 def kinds(ds) -> dict[str, str]:
     """Each attribute of the Dataset and its kind, in column order."""
-    known = ds.attribute_kinds
+    known = getattr(ds, "attribute_kinds", None)  # a stand-in Dataset (tests) may have none
     if known is None:
         return infer_kinds(ds.customers)
     return dict(known)
@@ -141,6 +141,13 @@ def parse_covariate(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
+def present(ds, covariates) -> list[str]:
+    """The covariate specifications (``plan``, ``monthly_charges:log2``) whose attribute the Dataset has: a
+    notebook's default list runs on data without some of them."""
+    k = kinds(ds)
+    return [c for c in covariates if parse_covariate(c)[0] in k]
+
+
 def check_covariates(ds, covariates) -> tuple[list[tuple[str, str | None]], dict[str, str]]:
     """The covariates to fit as (attribute, transform) and those skipped with the reason (constant, all missing).
 
@@ -167,34 +174,32 @@ def check_covariates(ds, covariates) -> tuple[list[tuple[str, str | None]], dict
 
 def overview(ds, *, top: int = 3) -> pd.DataFrame:
     """One row per attribute: ``attribute``, ``kind``, ``missing`` (share of customers), ``levels`` (distinct
-    values), ``most common`` (the ``top`` most common levels with their counts; for a numeric attribute its
-    median and range) and ``note`` (``constant`` / ``all missing`` / ``too many levels for a segment``)."""
+    values), ``most common`` (a categorical attribute's ``top`` most common levels with their customers, most
+    first), ``median`` / ``min`` / ``max`` (a numeric attribute's) and ``note``: ``constant``, ``all missing`` or
+    ``too many levels`` (more than :data:`MAX_LEVELS`, so not usable as a segment), else None."""
     rows = []
     c = ds.customers
-    n = len(c)
     for name, kind in kinds(ds).items():
         col = c[name]
         values = col.dropna()
-        levels = int(values.nunique())
-        if kind == NUMERIC and len(values):
-            v = values.astype(float)
-            common = f"median {_num(v.median())}, {_num(v.min())}–{_num(v.max())}"
+        row = {"attribute": name, "kind": kind, "missing": float(col.isna().mean()) if len(c) else float("nan"),
+               "levels": int(values.nunique()), "most common": None, "median": float("nan"), "min": float("nan"),
+               "max": float("nan"), "note": uninformative(col)}
+        if kind == NUMERIC:
+            if len(values):
+                v = values.astype(float)
+                row.update(median=float(v.median()), min=float(v.min()), max=float(v.max()))
         else:
             counts = values.astype(str).value_counts()
             counts = counts.iloc[np.lexsort((counts.index.to_numpy(), -counts.to_numpy()))][:top]
-            common = ", ".join(f"{lv} ({cnt:,})" for lv, cnt in counts.items())
-        note = uninformative(col)
-        if note is None and kind == CATEGORICAL and int(col.fillna(MISSING).nunique()) > MAX_LEVELS:
-            note = "too many levels for a segment"
-        rows.append({"attribute": name, "kind": kind, "missing": float(col.isna().mean()) if n else float("nan"),
-                     "levels": levels, "most common": common, "note": note})
-    return pd.DataFrame(rows, columns=["attribute", "kind", "missing", "levels", "most common", "note"])
-
-
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
+            row["most common"] = ", ".join(f"{lv} ({cnt:,})" for lv, cnt in counts.items()) or None
+            if row["note"] is None and int(col.fillna(MISSING).nunique()) > MAX_LEVELS:
+                row["note"] = "too many levels"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["attribute", "kind", "missing", "levels", "most common", "median", "min",
+                                       "max", "note"])
 
 
 __all__ = ["NUMERIC", "CATEGORICAL", "KINDS", "MAX_LEVELS", "MISSING", "LOG2", "kinds", "infer_kinds",
-           "kind_of_type", "check_segment", "segment_of", "uninformative", "parse_covariate", "check_covariates",
+           "kind_of_type", "present", "check_segment", "segment_of", "uninformative", "parse_covariate", "check_covariates",
            "overview"]
