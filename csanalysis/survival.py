@@ -488,8 +488,8 @@ def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 
         else:
             try:
                 cov = translate(f"attr.{r.covariate}")
-            except KeyError:  # an attribute of the user's own data: its name as it is
-                cov = str(r.covariate).replace("_", " ")
+            except KeyError:  # an attribute of the user's own data: its name as the export writes it
+                cov = str(r.covariate)
             level, ref = r.level, r.reference
         if r.covariate == "seats" and r.reference == "per doubling of seats":
             out.append(translate("survival.hr.seats", hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
