@@ -270,7 +270,7 @@ def reference_levels(ds: Dataset, covariates: list[str], references: dict | list
         if cov not in kinds:
             raise ValueError(f"covariate {cov!r} is not a customer attribute; attributes: {list(kinds)}")
         col = attrs[cov]
-        if kinds[cov] == attrs_.NUMERIC:
+        if kinds[cov] == attrs_.NUMERIC or attrs_.uninformative(col) is not None:  # not coded, or not fitted
             continue
         col = col.fillna("(missing)").astype(str)
         if cov in given:
@@ -488,8 +488,8 @@ def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 
         else:
             try:
                 cov = translate(f"attr.{r.covariate}")
-            except KeyError:  # an attribute of the user's own data: its name as the export writes it
-                cov = str(r.covariate)
+            except KeyError:  # an attribute of the user's own data: its name, underscores as spaces (as attr_label)
+                cov = str(r.covariate).replace("_", " ")
             level, ref = r.level, r.reference
         if r.covariate == "seats" and r.reference == "per doubling of seats":
             out.append(translate("survival.hr.seats", hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))

@@ -161,7 +161,7 @@ def test_numeric_covariate_per_unit_and_log2_equal_lifelines(ds, raw):
         (sentence,) = sv.hr_sentences(pd.DataFrame([doubling]), tr)
     finally:
         set_language("en")
-    assert sentence.startswith("monthly_charges") and "2 倍" in sentence
+    assert sentence.startswith("monthly charges") and "2 倍" in sentence
 
 
 def test_categorical_japanese_covariate_with_reference_levels(ds, raw):
@@ -255,3 +255,41 @@ def test_subscription_customers_keep_their_own_columns(tmp_path):
     east = set(c.loc[c["営業 チーム"] == "東", "customer_id"])
     sizes = res.matrix["cohort_size"].groupby(level=0).sum()
     assert sizes["東"] == len(east)
+
+
+def test_reports_in_japanese_with_the_exports_own_attributes(tmp_path):
+    """Notebooks 00 and 02 through the runner in Japanese, on a snapshot whose segment and covariates are the
+    export's own columns (Japanese and spaced names, a numeric per doubling, a constant one)."""
+    import json
+    import re
+
+    from csanalysis.report.run import run_report
+
+    src = tmp_path / "snap"
+    src.mkdir()
+    df = _snapshot_frame()
+    df["mrr"] = 50.0
+    df.to_csv(src / "snapshot.csv", index=False)
+    (src / "csanalysis.yaml").write_text("layout: snapshot\nsettings: {as_of: 2024-06-30}\n", encoding="utf-8")
+    covs = ["contract type", "業種", "monthly_charges:log2", "region code"]
+    res = run_report(["00_data_overview", "02_churn_survival"], data=src, out=tmp_path / "out", lang="ja",
+                     run_id="r1", params={"segment": "業種", "covariates": covs, "n_boot": 20})
+    assert res.status == "succeeded"
+    m = json.loads((res.folder / "02_churn_survival" / "metrics.json").read_text(encoding="utf-8"))
+    assert m["segment"] == "業種" and set(m["s12_by_segment"]) == {"製造", "小売", "IT", "(missing)"}
+    assert m["skipped_covariates"] == {"region code": "constant"}
+    assert m["references"] == {"contract type": "年間", "業種": "製造"}
+    ds = cs.load_dataset(src)
+    direct = sv.cox_drivers(ds, covs, ph_check=False).hazard_ratios.set_index("term")["hr"]
+    got = {h["term"]: h["hr"] for h in m["hazard_ratios"]}
+    assert set(got) == set(direct.index) and "log2(monthly_charges)" in got
+    for term, hr in got.items():
+        assert hr == pytest.approx(direct[term], rel=1e-9)
+    html = (res.folder / "00_data_overview" / "00_data_overview.html").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "検出した属性と種類" in text and "業種 カテゴリ 10% 3 製造 (" in text
+    assert "monthly_charges 数値 0%" in text
+    attrs = pd.read_csv(res.folder / "00_data_overview" / "attributes.csv")
+    assert list(attrs["attribute"]) == list(ds.attribute_kinds)
+    for nb in ("00_data_overview", "02_churn_survival"):  # every glyph of the figures drawn (no missing-glyph warnings)
+        assert "Glyph" not in (res.folder / nb / f"{nb}.ipynb").read_text(encoding="utf-8")
