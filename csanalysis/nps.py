@@ -1572,6 +1572,15 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
         notes.append(f"segment {segment!r} is not a customer attribute: results are not split or adjusted by segment")
         segment = None
         base["segment"] = None
+    elif segment and segment in ds.customers.columns:
+        from .data.attributes import check_segment
+
+        try:  # a numeric attribute, or one with too many levels, cannot split the results (data/attributes.py)
+            check_segment(ds, segment, what="segment")
+        except ValueError as exc:
+            notes.append(f"{exc}. Results are not split or adjusted by segment")
+            segment = None
+            base["segment"] = None
     r = responses(ds, period=period, segment=segment)
     last_key = int(r["period"].max())
     lr = r[r["period"] == last_key]

@@ -293,3 +293,35 @@ def test_reports_in_japanese_with_the_exports_own_attributes(tmp_path):
     assert list(attrs["attribute"]) == list(ds.attribute_kinds)
     for nb in ("00_data_overview", "02_churn_survival"):  # every glyph of the figures drawn (no missing-glyph warnings)
         assert "Glyph" not in (res.folder / nb / f"{nb}.ipynb").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def nps_ds(tmp_path_factory):
+    from csanalysis.data import synth
+
+    out = tmp_path_factory.mktemp("nps") / "d"
+    synth.write_demo(out, n_customers=400, months=24, seed=3)
+    c = pd.read_parquet(out / "customers.parquet")
+    rng = np.random.default_rng(5)
+    c["契約形態"] = rng.choice(["年間", "月次"], len(c))
+    c["monthly charges"] = np.round(rng.lognormal(4, 0.5, len(c)), 2)
+    c.to_parquet(out / "customers.parquet", index=False)
+    return cs.load_dataset(out)
+
+
+def test_nps_segment_and_revenue_control_by_an_own_attribute(nps_ds):
+    from csanalysis import nps
+
+    assert nps_ds.attribute_kinds["契約形態"] == "categorical" and nps_ds.attribute_kinds["monthly charges"] == "numeric"
+    r = nps.responses(nps_ds, segment="契約形態")
+    want = r["customer_id"].map(nps_ds.customers.set_index("customer_id")["契約形態"])
+    assert (r["segment"] == want).all()
+    res = nps.nps_revenue(nps_ds, (6,), primary="churn_6m_detractor_vs_promoter", segment="契約形態", n_boot=50)
+    assert res.segment == "契約形態" and set(res.by_segment["group"]) == {"年間", "月次"}
+    model = res.revenue[6]  # the revenue model's segment control: one dummy against the first level
+    assert model.result is not None and "segment[月次]" in model.summary.index
+    with pytest.raises(ValueError, match="numeric attribute"):
+        nps.responses(nps_ds, segment="monthly charges")
+    degraded = nps.nps_revenue(nps_ds, (6,), primary="churn_6m_detractor_vs_promoter", segment="monthly charges",
+                               n_boot=50)
+    assert degraded.segment is None and any("numeric attribute" in n for n in degraded.notes)
