@@ -325,3 +325,42 @@ def test_nps_segment_and_revenue_control_by_an_own_attribute(nps_ds):
     degraded = nps.nps_revenue(nps_ds, (6,), primary="churn_6m_detractor_vs_promoter", segment="monthly charges",
                                n_boot=50)
     assert degraded.segment is None and any("numeric attribute" in n for n in degraded.notes)
+
+
+def test_churn_risk_model_takes_own_attributes(nps_ds):
+    from csanalysis import health
+    from csanalysis.report import i18n
+
+    frame = health.signals(nps_ds, attributes=("契約形態", "monthly charges"))
+    want = frame["customer_id"].map(nps_ds.customers.set_index("customer_id")["monthly charges"])
+    np.testing.assert_array_equal(frame["monthly charges"].to_numpy(), want.to_numpy())
+    X = health.design(frame, ("契約形態", "monthly charges"))
+    np.testing.assert_array_equal(X["monthly charges"].to_numpy(), want.to_numpy())  # its own scale
+    assert ((X["契約形態=月次"] == 1) == (frame["契約形態"] == "月次")).all()  # one-hot against 年間
+    holes = frame.assign(**{"monthly charges": frame["monthly charges"].where(frame.index % 5 > 0)})
+    Xh = health.design(holes, ("monthly charges",))
+    assert (Xh["monthly charges missing"] == (frame.index % 5 == 0)).all()
+    assert (Xh.loc[frame.index % 5 == 0, "monthly charges"] == 0).all()
+    res = health.churn_risk(nps_ds, attributes=("plan", "契約形態", "monthly charges"), n_boot=20, test_months=2)
+    assert {"monthly charges", "契約形態=月次"} <= set(res.model.features)
+    i18n.set_language("ja")
+    try:
+        labels = health.input_labels(res.model.features, i18n.tr)
+    finally:
+        i18n.set_language("en")
+    assert labels["monthly charges"] == "monthly charges" and labels["契約形態=月次"] == "契約形態 = 月次"
+    assert labels["plan=Pro"].startswith("プラン") if "plan=Pro" in labels else True
+    with pytest.raises(ValueError, match="':log2' is for the Cox models"):
+        health.churn_risk(nps_ds, attributes=("monthly charges:log2",), n_boot=20, test_months=2)
+
+
+def test_a_canonical_name_read_from_another_column_leaves_the_file_column_out(tmp_path):
+    src = tmp_path / "c10"
+    shutil.copytree(FIXTURES / "cohort10", src)
+    c = pd.read_csv(src / "customers.csv")
+    c["Tier"] = c["plan"].str.upper()
+    c.to_csv(src / "customers.csv", index=False)
+    d = cs.load_dataset(src, mapping={"tables": {"customers": {"columns": {"plan": "Tier"}}}})
+    assert set(d.customers["plan"]) == set(c["Tier"]) and "Tier" not in d.customers.columns
+    (note,) = [f for f in d.report.findings if f.column == "plan" and f.level == "note"]
+    assert "left out" in note.message and "Tier" in note.message
