@@ -20,8 +20,9 @@ when its values are codes, or bin it in the export): no silent binning.
 **As a Cox covariate**: a categorical attribute is dummy-coded against its reference level (survival.py); a
 numeric one enters on its own scale, its hazard ratio per unit, or per doubling with the suffix ``:log2``
 (``monthly_charges:log2``; every value must be above zero). ``seats`` enters per doubling (log2 of seats, at
-least 1) as before. A constant or all-missing attribute carries no information: it is reported (a load note,
-the overview, ``CoxResult.skipped``) and never fitted.
+least 1) as before. **As a churn-risk model input** (health.py) a categorical attribute is one-hot coded and a
+numeric one enters standardised on its own scale. A constant or all-missing attribute carries no information: it
+is reported (a load note, the overview, ``CoxResult.skipped``) and never fitted.
 """
 from __future__ import annotations
 
@@ -35,11 +36,6 @@ SNAPSHOT_OUTCOMES = ("tenure_months", "churned", "mrr")  # columns of a snapshot
 MAX_LEVELS = 30  # most levels a categorical attribute may have as a segment or a Cox covariate
 MISSING = "(missing)"  # the level of a missing value in a segment
 LOG2 = "log2"  # covariate suffix: a numeric attribute per doubling
-
-
-def kind_of_type(kind: str) -> str:
-    """The attribute kind of a canonical column type of data/schema.py (``number``/``integer`` → numeric)."""
-    return NUMERIC if kind in ("number", "integer") else CATEGORICAL
 
 
 def infer_kinds(customers: pd.DataFrame) -> dict[str, str]:
@@ -201,5 +197,5 @@ def overview(ds, *, top: int = 3) -> pd.DataFrame:
 
 
 __all__ = ["NUMERIC", "CATEGORICAL", "KINDS", "MAX_LEVELS", "MISSING", "LOG2", "kinds", "infer_kinds",
-           "kind_of_type", "present", "check_segment", "segment_of", "uninformative", "parse_covariate", "check_covariates",
-           "overview"]
+           "table_kinds", "report_uninformative", "present", "check_segment", "segment_of", "uninformative",
+           "parse_covariate", "check_covariates", "overview"]

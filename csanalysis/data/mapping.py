@@ -1,8 +1,9 @@
 """Mapping files and settings: how a user's export maps onto the canonical tables, in one place.
 
-A mapping (YAML file or dict) may name each table's file, rename columns, give a date format and translate
-coded values; its ``settings`` hold ``as_of``, ``grace_months``, ``fiscal_year_start``, ``gross_margin`` and
-``data_start``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
+A mapping (YAML file or dict) may name each table's file, rename columns, give a date format, translate
+coded values and (customers or snapshot) declare the kind of the export's own attributes (``attributes:
+{company_size: categorical}``, see data/attributes.py); its ``settings`` hold ``as_of``, ``grace_months``,
+``fiscal_year_start``, ``gross_margin`` and ``data_start``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
 given. Settings passed as arguments override the file.
 """
 from __future__ import annotations
