@@ -54,22 +54,24 @@ def table_kinds(t) -> dict[str, str]:
 
 def report_uninformative(t, kinds: dict[str, str], report, table: str) -> None:
     """A load note for each attribute of engine table ``t`` that is constant or empty for every customer (one
-    count query for all of them)."""
+    query for all of them: values, minimum and maximum; at 1M customers a distinct count per column took
+    several times longer)."""
     if not kinds:
         return
     names = list(kinds)
     aggs = {"n": t.count()}
     for i, c in enumerate(names):
-        aggs[f"d{i}"] = t[c].nunique()
         aggs[f"v{i}"] = t[c].count()
+        aggs[f"lo{i}"] = t[c].min()
+        aggs[f"hi{i}"] = t[c].max()
     r = t.aggregate(**aggs).execute().iloc[0]
     n = int(r["n"])
     for i, c in enumerate(names):
-        distinct, values = int(r[f"d{i}"] or 0), int(r[f"v{i}"] or 0)
+        values = int(r[f"v{i}"] or 0)
         if n and values == 0:
             report.add("note", table, "the attribute is empty for every customer: it is kept but never fitted",
                        column=c, n_rows=n)
-        elif n and values == n and distinct == 1:
+        elif n and values == n and r[f"lo{i}"] == r[f"hi{i}"]:
             report.add("note", table, "the attribute has one value for every customer: it is kept but never "
                        "fitted", column=c, n_rows=n)
 
