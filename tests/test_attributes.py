@@ -296,7 +296,7 @@ def test_reports_in_japanese_with_the_exports_own_attributes(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def nps_ds(tmp_path_factory):
+def nps_dir(tmp_path_factory):
     from csanalysis.data import synth
 
     out = tmp_path_factory.mktemp("nps") / "d"
@@ -306,7 +306,12 @@ def nps_ds(tmp_path_factory):
     c["契約形態"] = rng.choice(["年間", "月次"], len(c))
     c["monthly charges"] = np.round(rng.lognormal(4, 0.5, len(c)), 2)
     c.to_parquet(out / "customers.parquet", index=False)
-    return cs.load_dataset(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def nps_ds(nps_dir):
+    return cs.load_dataset(nps_dir)
 
 
 def test_nps_segment_and_revenue_control_by_an_own_attribute(nps_ds):
@@ -364,3 +369,19 @@ def test_a_canonical_name_read_from_another_column_leaves_the_file_column_out(tm
     assert set(d.customers["plan"]) == set(c["Tier"]) and "Tier" not in d.customers.columns
     (note,) = [f for f in d.report.findings if f.column == "plan" and f.level == "note"]
     assert "left out" in note.message and "Tier" in note.message
+
+
+def test_cohort_and_nps_reports_segmented_by_an_own_attribute_in_japanese(nps_dir, tmp_path):
+    import json
+
+    from csanalysis.report.run import run_report
+
+    res = run_report(["01_cohort_retention", "03_nps_revenue"], data=nps_dir, out=tmp_path / "out", lang="ja",
+                     run_id="r1", params={"segment": "契約形態", "n_boot": 50})
+    assert res.status == "succeeded"
+    m1 = json.loads((res.folder / "01_cohort_retention" / "metrics.json").read_text(encoding="utf-8"))
+    assert m1["segment"] == "契約形態" and set(m1["logo_retention_12m_by_segment"]) == {"年間", "月次"}
+    m3 = json.loads((res.folder / "03_nps_revenue" / "metrics.json").read_text(encoding="utf-8"))
+    assert m3["segment"] == "契約形態"
+    for nb in ("01_cohort_retention", "03_nps_revenue"):
+        assert "Glyph" not in (res.folder / nb / f"{nb}.ipynb").read_text(encoding="utf-8")
