@@ -190,6 +190,13 @@ class CohortRetention:
         return self.matrix.to_html(float_format=lambda v: f"{v:.0%}", na_rep="")
 
 
+def _segment(ds: Dataset, by: str) -> pd.Series:
+    """Each customer's level of segment ``by``, aligned with ``ds.customers`` (checked: data/attributes.py)."""
+    from .data.attributes import segment_of
+
+    return pd.Series(segment_of(ds, by).to_numpy(), index=ds.customers.index, name=by)
+
+
 def cohort_retention(
     ds: Dataset, *, period: str = "month", basis: str = "logo", by: str | None = None,
     definition: str = "active", min_cohort_size: int = 30, alpha: float = 0.05, n_boot: int = 400,
@@ -197,9 +204,7 @@ def cohort_retention(
 ) -> CohortRetention:
     """Cohort × period retention with intervals; see the module docstring for the definitions."""
     _check_args(period, basis, definition)
-    if by is not None and by not in ds.customers.columns:
-        raise ValueError(f"by={by!r} is not a customer attribute; available: {sorted(ds.customers.columns)}")
-    groups = ds.customers[by].fillna("(missing)").astype(str) if by is not None else None
+    groups = _segment(ds, by) if by is not None else None
     if basis == "logo":
         sizes, active = _logo_counts(ds, period, definition, groups)
         one = lambda value: _logo_matrix(ds, sizes, active, value, period, definition, min_cohort_size, alpha)  # noqa: E731
@@ -369,7 +374,7 @@ def pooled_curve(
     if method not in ("chained", "weighted"):
         raise ValueError(f"method={method!r}: use chained or weighted")
     if by is not None:
-        groups = ds.customers[by].fillna("(missing)").astype(str)
+        groups = _segment(ds, by)
         out = []
         for value in sorted(groups.unique()):
             ids = pd.Index(ds.customers.loc[groups == value, "customer_id"])

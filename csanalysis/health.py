@@ -55,6 +55,7 @@ import pandas as pd
 import yaml
 
 from .data import Dataset
+from .data import attributes as attrs_
 from .data.signals import AccountMonths, falling_usage_at, nps_category_at, survey_waves
 from .periods import month_index, month_start
 from .resample import draw_counts
@@ -127,11 +128,12 @@ def _by_month(df: pd.DataFrame | None, col: str, keys: AccountMonths, date_col: 
     return keys.cells(df["customer_id"], month_index(df[date_col]), df[col], how="sum")
 
 
-def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd.DataFrame:
+def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attributes=ATTRIBUTES) -> pd.DataFrame:
     """Signals for every account paying in each scoring month (month indices ``months``; default: the month of
     ``scoring_date``, see :func:`scoring_month`), or for the ``accounts`` (customer ids) among them. One row per
     account and scoring month, columns ``customer_id``, ``m`` (scoring month index), ``scoring_date`` (reference
-    date) and the signals of the module docstring. Only data up to the end of each row's scoring month is read."""
+    date) and the signals of the module docstring, with the customer ``attributes`` (numbers for a numeric
+    attribute, see data/attributes.py). Only data up to the end of each row's scoring month is read."""
     if months is None:
         months = [scoring_month(ds, scoring_date)]
     months = np.unique(np.asarray(months, dtype=np.int64))
@@ -235,9 +237,11 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None) -> pd
     renewal = _renewal_at(ds, keys, cust, ref)
     out["renewal_date"] = renewal
     out["days_to_renewal"] = ((renewal - ref) / np.timedelta64(1, "D")).astype(float)
-    for a in ("touch_model", "csm_owner", *ATTRIBUTES):
+    kinds = attrs_.kinds(ds)
+    for a in dict.fromkeys(("touch_model", "csm_owner", *ATTRIBUTES, *attributes)):
         if a in cust.columns and a not in out.columns:
-            out[a] = keys.per_account(cust[a].astype(object))
+            numeric = kinds.get(a) == attrs_.NUMERIC
+            out[a] = keys.per_account(cust[a].astype(float) if numeric else cust[a].astype(object))
     return out
 
 
@@ -528,7 +532,9 @@ def _need_training(train: pd.DataFrame) -> None:
 
 
 def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
-    """Model inputs from the signals: transformed numerics, missing-value indicators and one-hot attributes."""
+    """Model inputs from the signals: transformed numerics, missing-value indicators and the ``attributes``: a
+    categorical one (text) one-hot against its first level, a numeric one on its own scale with missing values 0
+    and an indicator ``<name> missing`` (when any is missing)."""
     X = {}  # the columns, made a frame once at the end (inserting ~30 columns one by one copies them again)
     X["log_days_since_login"] = np.log1p(frame["days_since_login"].clip(lower=0))
     X["utilisation"] = frame["utilisation"].fillna(0).clip(upper=2)
@@ -549,7 +555,11 @@ def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
     X["log2_seats"] = np.log2(frame["seats"].clip(lower=1)).fillna(0)
     X["months_to_renewal"] = (frame["days_to_renewal"] / 30.44).clip(-1, 13).fillna(13)
     for a in attributes:
-        if a in frame.columns:
+        if a in frame.columns and pd.api.types.is_numeric_dtype(frame[a]):
+            X[a] = frame[a].fillna(0)
+            if frame[a].isna().any():
+                X[f"{a} missing"] = frame[a].isna().astype(float)
+        elif a in frame.columns:
             codes, values = pd.factorize(frame[a].astype(str))  # missing values become "nan", never a level
             levels = sorted(frame[a].dropna().astype(str).unique())
             for lv in levels[1:] if len(levels) > 1 else []:
@@ -1203,7 +1213,9 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     first = month_index(ds.data_start) + 2  # two months of usage history for the trend
     last_closed = last_closed_month(ds, horizon, before=T)
     months = np.arange(first, T + 1)
-    frame, sample = _history(ds, months, T, max_rows, seed) if len(months) else (signals(ds, [T]), None)
+    attributes = _model_attributes(ds, attributes)
+    frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
+                     else (signals(ds, [T], attributes=attributes), None))
     frame = outcomes(ds, frame, horizon)
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
     closed = frame["m"].to_numpy() <= last_closed
@@ -1285,19 +1297,32 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                      n_train, events_train, sc, fit_reason, codes, sample)
 
 
-def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int) -> tuple[pd.DataFrame, dict | None]:
+def _model_attributes(ds: Dataset, attributes) -> tuple[str, ...]:
+    """The churn-risk model's attribute inputs: those of ``attributes`` that the data have, less any constant or
+    empty one (data/attributes.py; not fitted). The penalised model takes a categorical attribute with many
+    levels, unlike a segment or a Cox covariate."""
+    given = attrs_.present(ds, attributes)
+    if any(attrs_.parse_covariate(a)[1] is not None for a in given):
+        raise ValueError(f"attributes={list(attributes)}: the churn-risk model takes attribute names (a numeric "
+                         "attribute enters on its own scale, standardised); ':log2' is for the Cox models")
+    return tuple(a for a in given if attrs_.uninformative(ds.customers[a]) is None)
+
+
+def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
+             attributes=ATTRIBUTES) -> tuple[pd.DataFrame, dict | None]:
     """Signals of the scoring months (the last is T), with the sampling rule of :func:`churn_risk` applied to the
     months before T; and the sample's description (None when every account is kept)."""
     pm = month_index(ds.panel["month"])
     past = (pm >= months[0]) & (pm < T)
     n_rows = int(past.sum())
     if n_rows <= max_rows:
-        return signals(ds, months), None
+        return signals(ds, months, attributes=attributes), None
     # whole accounts, drawn independently of churn: rates, AUC and fitted associations stay unbiased unweighted
     ids = np.sort(ds.panel.loc[past, "customer_id"].unique())
     share = max_rows / n_rows
     keep = ids[np.random.default_rng(seed).random(len(ids)) < share]
-    frame = pd.concat([signals(ds, months[months < T], accounts=keep), signals(ds, [T])], ignore_index=True)
+    frame = pd.concat([signals(ds, months[months < T], accounts=keep, attributes=attributes),
+                       signals(ds, [T], attributes=attributes)], ignore_index=True)
     return frame, {"share": share, "accounts": len(keep), "of_accounts": len(ids), "rows": int((frame["m"] < T).sum()),
                    "of_rows": n_rows}
 
@@ -1369,7 +1394,10 @@ def _reason_text(signal: str, row: dict, tr: Callable) -> str:
         return tr("health.reason.seats", seats=f"{r['seats']:.0f}")
     if signal == "renewal":
         return tr("health.reason.renewal", days=f"{r['days_to_renewal']:.0f}")
-    attribute, _, value = signal.partition("=")
+    attribute, eq, value = signal.partition("=")
+    if not eq:  # a numeric attribute: its value
+        v = r.get(attribute)
+        value = f"{v:,.4g}" if isinstance(v, (int, float)) and v == v else "–"
     return tr("health.reason.attribute", attribute=attribute.replace("_", " "), value=value)
 
 
@@ -1381,8 +1409,8 @@ def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, tra
     contrib = model.contributions(frame)
     # the touch model is the team's own list: naming it as a reason tells the team nothing
     contrib = contrib[[c for c in contrib.columns if not c.startswith("touch_model=")]]
-    sig = [_INPUT_REASON.get(c) or next((a + "=" for a in model.attributes if c.startswith(a + "=")), c)
-           for c in contrib.columns]
+    sig = [_INPUT_REASON.get(c) or next((a + "=" for a in model.attributes if c.startswith(a + "=")), None)
+           or next((a for a in model.attributes if c == f"{a} missing"), c) for c in contrib.columns]
     grouped = contrib.T.groupby(sig, sort=False).sum().T
     vals = grouped.to_numpy()
     order = np.argsort(-vals, axis=1)[:, :k]
@@ -1503,11 +1531,26 @@ def input_labels(names, translate: Callable | None = None) -> dict:
     for n in names:
         if "=" in n:
             a, _, v = n.partition("=")
-            label = translate(f"attr.{a}") if translate else a.replace("_", " ")
-            out[n] = f"{label} = {v}"
+            out[n] = f"{_attr_label(a, translate)} = {v}"
+        elif n not in _INPUT_REASON and n.endswith(" missing"):  # a numeric attribute's missing-value indicator
+            a = n[: -len(" missing")]
+            out[n] = (translate("health.input.attribute_missing", attribute=_attr_label(a, translate)) if translate
+                      else f"{_attr_label(a, None)} missing")
+        elif n not in _INPUT_REASON:  # a numeric attribute
+            out[n] = _attr_label(n, translate)
         else:
             out[n] = translate(f"health.input.{n}") if translate else n.replace("_", " ")
     return out
+
+
+def _attr_label(name: str, translate: Callable | None) -> str:
+    """An attribute's label: the catalogue's (``attr.<name>``), else its name with underscores as spaces."""
+    if translate is not None:
+        try:
+            return translate(f"attr.{name}")
+        except KeyError:
+            pass
+    return name.replace("_", " ")
 
 
 def list_layout(translate: Callable | None = None) -> pd.DataFrame:

@@ -544,6 +544,7 @@ def responses(ds, *, period: str = "quarter", segment: str | None = None) -> pd.
     """The survey responses with ``survey_month`` (month index), ``period`` (key: first month index of the
     calendar period), ``period_label``, ``category`` and, with ``segment``, the account's segment at the survey
     date (the attribute history when there is one, else the value at signup; ``"unknown"`` when missing)."""
+    from .data.attributes import check_segment
     from .periods import period_start
 
     _check_period(period)
@@ -558,10 +559,8 @@ def responses(ds, *, period: str = "quarter", segment: str | None = None) -> pd.
     r["period_label"] = np.array([_period_label(k, period) for k in keys], dtype=object)[inv.ravel()]
     r["category"] = category(r["score"])
     if segment:
-        if segment not in ds.customers.columns and (ds.attributes is None
-                                                    or segment not in set(ds.attributes["attribute"])):
-            raise ValueError(f"segment={segment!r} is not a customer attribute; attributes: "
-                             f"{[c for c in ds.customers.columns if c != 'customer_id']}")
+        if segment in ds.customers.columns or ds.attributes is None or segment not in set(ds.attributes["attribute"]):
+            check_segment(ds, segment, what="segment")  # a categorical attribute of customers (data/attributes.py)
         seg = pd.Series(index=r.index, dtype=object)
         for m, idx in r.groupby("survey_month").groups.items():
             at = ds.attribute_at(segment, _month_start(m))
@@ -1573,6 +1572,15 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
         notes.append(f"segment {segment!r} is not a customer attribute: results are not split or adjusted by segment")
         segment = None
         base["segment"] = None
+    elif segment and segment in ds.customers.columns:
+        from .data.attributes import check_segment
+
+        try:  # a numeric attribute, or one with too many levels, cannot split the results (data/attributes.py)
+            check_segment(ds, segment, what="segment")
+        except ValueError as exc:
+            notes.append(f"{exc}. Results are not split or adjusted by segment")
+            segment = None
+            base["segment"] = None
     r = responses(ds, period=period, segment=segment)
     last_key = int(r["period"].max())
     lr = r[r["period"] == last_key]

@@ -4,8 +4,11 @@ from __future__ import annotations
 import pandas as pd
 
 from .data import Dataset
+from .data import attributes
+from .data.schema import TABLES
 
 SEGMENTS = ("plan", "touch_model", "industry", "region", "acquisition_channel")
+_CANONICAL = tuple(TABLES["customers"].optional)  # the canonical customer columns
 
 
 def table_sizes(ds: Dataset) -> pd.DataFrame:
@@ -36,12 +39,29 @@ def findings(ds: Dataset) -> pd.DataFrame:
 
 
 def segment_counts(ds: Dataset) -> dict[str, pd.Series]:
-    """Customers by each segment attribute present, largest first."""
+    """Customers by each segment attribute present, largest first: the canonical segments (:data:`SEGMENTS`),
+    then the export's own categorical attributes that can be a segment (two to ``attributes.MAX_LEVELS``
+    levels)."""
     out = {}
-    for col in SEGMENTS:
-        if col in ds.customers.columns:
-            out[col] = ds.customers[col].fillna("(missing)").value_counts()
+    kinds = attributes.kinds(ds)
+    own = [a for a, k in kinds.items() if k == attributes.CATEGORICAL and a not in _CANONICAL]
+    for col in [c for c in SEGMENTS if c in kinds] + own:
+        counts = ds.customers[col].fillna(attributes.MISSING).value_counts()
+        if col in SEGMENTS or 1 < len(counts) <= attributes.MAX_LEVELS:
+            out[col] = counts
     return out
+
+
+def attribute_table(ds: Dataset, translate=None) -> pd.DataFrame:
+    """The attributes found (:func:`csanalysis.data.attributes.overview`): name, kind, missing share, levels, most
+    common levels, a numeric attribute's median and range, and a note; ``translate(key)`` gives the kinds'
+    (``overview.kind.<kind>``) and notes' (``overview.note.<note>``) words in the report's language."""
+    t = attributes.overview(ds)
+    tr = translate or (lambda key: key.split(".", 2)[2])
+    t["kind"] = [tr(f"overview.kind.{k}") for k in t["kind"]]
+    t["note"] = [tr(f"overview.note.{n}") if n else "" for n in t["note"]]
+    t["most common"] = t["most common"].fillna("")
+    return t
 
 
 def as_share_table(counts: pd.Series, name: str) -> pd.DataFrame:

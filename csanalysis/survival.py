@@ -25,6 +25,7 @@ from lifelines.utils import restricted_mean_survival_time
 from statsmodels.stats.multitest import multipletests
 
 from .data import Dataset
+from .data import attributes as attrs_
 from .resample import draw_counts, replicate_blocks
 
 
@@ -44,9 +45,8 @@ def survival_data(ds: Dataset, *, spells: str = "first", by: str | None = None) 
         "start": s["start"].to_numpy(),
     })
     if by is not None:
-        if by not in ds.customers.columns:
-            raise ValueError(f"by={by!r} is not a customer attribute; available: {sorted(ds.customers.columns)}")
-        out["group"] = out["customer_id"].map(ds.customers.set_index("customer_id")[by]).fillna("(missing)").astype(str)
+        # a categorical attribute, missing values one more level (data/attributes.py)
+        out["group"] = out["customer_id"].map(attrs_.segment_of(ds, by)).fillna(attrs_.MISSING).astype(str)
     elif spells == "all":
         out["group"] = np.where(out["spell"] >= 3, "3+", out["spell"].astype(str))
     else:
@@ -220,6 +220,7 @@ class CoxResult:
     ph_events: int | None = None  # churn events the proportional-hazards check had (or would have had)
     ph_sample: tuple | None = None  # (spells checked, spells eligible) when the check ran on a random sample
     ph_truncated: bool = False  # the check left out left-truncated spells (lifelines has no residuals with entry)
+    skipped: dict = field(default_factory=dict)  # covariates left out of the fit: name -> "constant" / "all missing"
 
     @property
     def ph_largest_drift(self) -> pd.Series | None:
@@ -255,7 +256,8 @@ class CoxResult:
 
     def to_dict(self) -> dict:
         return {"concordance": self.concordance, "n": self.n, "events": self.events, "design": self.design,
-                "hazard_ratios": self.hazard_ratios.drop(columns=["sentence"]).to_dict(orient="records")}
+                "hazard_ratios": self.hazard_ratios.drop(columns=["sentence"]).to_dict(orient="records"),
+                "skipped": dict(self.skipped)}
 
 
 def reference_levels(ds: Dataset, covariates: list[str], references: dict | list | None = None) -> dict[str, str]:
@@ -266,12 +268,14 @@ def reference_levels(ds: Dataset, covariates: list[str], references: dict | list
     customers have more customer-months, so a per-row count could pick another level)."""
     given = _parse_references(references)
     attrs = ds.customers.set_index("customer_id")
+    kinds = attrs_.kinds(ds)
     out = {}
-    for cov in covariates:
-        if cov not in attrs.columns:
-            raise ValueError(f"covariate {cov!r} is not a customer attribute; available: {sorted(attrs.columns)}")
+    for spec in covariates:
+        cov = attrs_.parse_covariate(spec)[0]
+        if cov not in kinds:
+            raise ValueError(f"covariate {cov!r} is not a customer attribute; attributes: {list(kinds)}")
         col = attrs[cov]
-        if pd.api.types.is_numeric_dtype(col):
+        if kinds[cov] == attrs_.NUMERIC or attrs_.uninformative(col) is not None:  # not coded, or not fitted
             continue
         col = col.fillna("(missing)").astype(str)
         if cov in given:
@@ -306,24 +310,39 @@ def _by_customer(ids: pd.Series, customers: pd.DataFrame, columns) -> tuple[np.n
     return codes, customers.set_index("customer_id")[list(columns)].reindex(uniq)
 
 
-def _design(d: pd.DataFrame, covariates: list[str], customers: pd.DataFrame, references: dict):
-    """Dummy-code categorical attributes against ``references`` (from :func:`reference_levels`); log2 for seats.
+def _design(d: pd.DataFrame, covariates: list[str], customers: pd.DataFrame, references: dict,
+            kinds: dict[str, str] | None = None):
+    """Dummy-code categorical attributes against ``references`` (from :func:`reference_levels`); a numeric
+    attribute on its own scale (per unit), per doubling with the suffix ``:log2`` (every value above zero), and
+    seats per doubling (log2 of seats, at least 1). ``kinds``: the attributes' kinds (data/attributes.py; by
+    default from the columns' dtypes).
 
     The columns are coded once per distinct customer of ``d`` and then spread to its rows: the time-varying model
     passes one row per customer-month (1.3M rows at 100k customers), where mapping and comparing strings row by
     row took over a second; the values are the same."""
-    codes, attrs = _by_customer(d["customer_id"], customers, covariates)
+    specs = [attrs_.parse_covariate(c) for c in covariates]
+    kinds = kinds if kinds is not None else attrs_.infer_kinds(customers)
+    codes, attrs = _by_customer(d["customer_id"], customers, dict.fromkeys(n for n, _t in specs))
     X = pd.DataFrame(index=d.index)
     meta = []
-    for cov in covariates:
+    for cov, transform in specs:
         col = attrs[cov]
-        if pd.api.types.is_numeric_dtype(col):
+        if kinds.get(cov) == attrs_.NUMERIC:
             missing = int(col.isna().to_numpy()[codes].sum())  # counted over d's rows
             if missing:
                 raise ValueError(f"covariate {cov!r} has {missing:,} missing values; fill or drop them first")
-            if cov == "seats":
+            if cov == "seats" and transform is None:
                 X["log2(seats)"] = np.log2(col.clip(lower=1).astype(float)).to_numpy()[codes]
                 meta.append((cov, "log2(seats)", "per doubling of seats", "log2(seats)"))
+            elif transform == attrs_.LOG2:
+                v = col.astype(float).to_numpy()[codes]
+                if (v <= 0).any():
+                    raise ValueError(f"covariate '{cov}:{attrs_.LOG2}' needs values above zero; {int((v <= 0).sum()):,} "
+                                     f"rows have {cov} ≤ 0 (e.g. {sorted(set(v[v <= 0].tolist()))[:5]}): use {cov!r} "
+                                     "per unit instead")
+                name = f"log2({cov})"
+                X[name] = np.log2(v)
+                meta.append((cov, name, "per doubling", name))
             else:
                 X[cov] = col.astype(float).to_numpy()[codes]
                 meta.append((cov, cov, "per unit", cov))
@@ -356,10 +375,13 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
 
-    fixed = [c for c in covariates if c not in (strata or [])]
+    fixed, skipped = _fitted_covariates(
+        ds, [c for c in covariates if attrs_.parse_covariate(c)[0] not in (strata or [])])
+    if not fixed:
+        raise ValueError(f"no covariate to fit: {_skipped_text(skipped) or 'none given'}")
     refs = reference_levels(ds, fixed, references)
     d = survival_data(ds, spells=spells)
-    X, meta = _design(d, fixed, ds.customers, refs)
+    X, meta = _design(d, fixed, ds.customers, refs, attrs_.kinds(ds))
     df = pd.concat([d[["T", "E", "entry"]], X], axis=1)
     # a spell censored at 0 is at risk only of a churn at 0: without one (every subscription) it adds nothing to
     # the partial likelihood and is left out; a snapshot's churned tenure-0 rows keep every T = 0 row in
@@ -421,7 +443,18 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
                 f" (random sample of {ph_sample[0]} of {ph_sample[1]} spells)" if ph_sample else "")
     return CoxResult(cph, hrs, None, int(len(df)), int(df["E"].sum()), ph,
                      ph_residuals=resid, ph_reason=reason, references=refs, ph_events=events, ph_sample=ph_sample,
-                     ph_truncated=entry is not None)
+                     ph_truncated=entry is not None, skipped=skipped)
+
+
+def _fitted_covariates(ds: Dataset, covariates: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The covariate specifications to fit and the attributes left out (constant or all missing), after the
+    checks of :func:`csanalysis.data.attributes.check_covariates`."""
+    kept, skipped = attrs_.check_covariates(ds, covariates)
+    return [n if t is None else f"{n}:{t}" for n, t in kept], skipped
+
+
+def _skipped_text(skipped: dict[str, str]) -> str:
+    return ", ".join(f"{k} ({v}: reported, not fitted)" for k, v in skipped.items())
 
 
 def _hr_sentence(cov, level, ref, hr, lo, hi, alpha) -> str:
@@ -431,6 +464,8 @@ def _hr_sentence(cov, level, ref, hr, lo, hi, alpha) -> str:
         return (f"{what.capitalize()} multiplies the churn rate by {hr:.2f} ({pct} CI {lo:.2f}–{hi:.2f})")
     if ref in ("per unit",):
         return f"Each unit of {cov} multiplies the churn rate by {hr:.2f} ({pct} CI {lo:.2f}–{hi:.2f})"
+    if ref == "per doubling":
+        return f"Each doubling of {cov} multiplies the churn rate by {hr:.2f} ({pct} CI {lo:.2f}–{hi:.2f})"
     label = cov.replace("_", " ")
     if hr >= 1:
         return (f"Customers with {label} {level} churn {hr:.1f}× as fast as {ref} ({pct} CI {lo:.1f}–{hi:.1f})")
@@ -446,7 +481,7 @@ TV_LABELS = {"failed_payment": ("failed payment", "in the month", "no failed pay
 
 def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 0.05) -> list[str]:
     """The hazard-ratio sentences of a :class:`CoxResult` table in the report's language: ``translate(key,
-    **values)`` with keys ``survival.hr.faster`` / ``slower`` / ``seats`` and labels ``attr.<covariate>`` and
+    **values)`` with keys ``survival.hr.faster`` / ``slower`` / ``seats`` / ``per_unit`` / ``per_doubling`` and labels ``attr.<covariate>`` and
     ``survival.tv.<term>.{covariate,level,reference}`` (time-varying terms). Without ``translate``, the English
     ``sentence`` column."""
     if translate is None:
@@ -460,11 +495,14 @@ def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 
         else:
             try:
                 cov = translate(f"attr.{r.covariate}")
-            except KeyError:  # an attribute of the user's own data: its name as it is
+            except KeyError:  # an attribute of the user's own data: its name, underscores as spaces (as attr_label)
                 cov = str(r.covariate).replace("_", " ")
             level, ref = r.level, r.reference
-        if r.covariate == "seats":
+        if r.covariate == "seats" and r.reference == "per doubling of seats":
             out.append(translate("survival.hr.seats", hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
+        elif r.reference in ("per unit", "per doubling"):
+            key = "survival.hr.per_unit" if r.reference == "per unit" else "survival.hr.per_doubling"
+            out.append(translate(key, covariate=cov, hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
         elif hr >= 1:
             out.append(translate("survival.hr.faster", covariate=cov, level=level, reference=ref, x=f"{hr:.1f}",
                                  pct=pct, lo=f"{lo:.1f}", hi=f"{hi:.1f}"))
@@ -608,8 +646,9 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
         design += (f"; sampling rule: a random {share:.1%} of customers (whole histories, drawn independently of "
                    f"churn, so unweighted), {int(drawn.sum()):,} of {len(ids):,}")
     pm = monthly_signals(ds, pm)
-    refs = reference_levels(ds, fixed or [], references)
-    X, meta = _design(pm, fixed or [], ds.customers, refs)
+    fixed, skipped = _fitted_covariates(ds, fixed or [])
+    refs = reference_levels(ds, fixed, references)
+    X, meta = _design(pm, fixed, ds.customers, refs, attrs_.kinds(ds))
     df = pd.DataFrame({"id": pm["customer_id"].to_numpy(), "start": pm["tenure"].to_numpy() - 1,
                        "stop": pm["tenure"].to_numpy(), "event": pm["churn"].to_numpy()})
     df["failed_payment"] = pm["failed_payment"].to_numpy()
@@ -633,7 +672,7 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
                      "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     events = int(df["event"].sum())
     return CoxResult(fitter, pd.DataFrame(rows), float("nan"), int(df["id"].nunique()), events, None, design,
-                     references=refs)
+                     references=refs, skipped=skipped)
 
 
 def _merge_constant_runs(df: pd.DataFrame) -> pd.DataFrame:

@@ -89,6 +89,7 @@ def save(ds, folder: Path) -> Path:
         "source": ds.source, "layout": ds.layout, "settings": ds.settings.to_dict(),
         "as_of_month": str(ds.as_of_month.date()), "report": ds.report.to_dict(),
         "date_ranges": ds.date_ranges(), "pseudonymised": ds.pseudonymised,
+        "attribute_kinds": ds.attribute_kinds,
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
     try:
@@ -161,7 +162,8 @@ def load(folder: Path):
                               rep["counts"], rep["reconciliation"])
     settings = Settings(**{k: v for k, v in meta["settings"].items()})
     ds = Dataset(source=meta["source"], layout=meta["layout"], settings=settings, report=report,
-                 as_of_month=pd.Timestamp(meta["as_of_month"]), pseudonymised=meta.get("pseudonymised", False), **frames)
+                 as_of_month=pd.Timestamp(meta["as_of_month"]), pseudonymised=meta.get("pseudonymised", False),
+                 attribute_kinds=meta.get("attribute_kinds"), **frames)
     ds._date_ranges = {k: tuple(v) for k, v in meta["date_ranges"].items()}
     ds.cache_key = folder.name
     _engine_from_files(ds, folder)

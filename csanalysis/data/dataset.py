@@ -45,6 +45,8 @@ class Dataset:
     * ``nps``: the survey responses (or None).
     * ``payments`` / ``cs_activities``: customer-month counts per status / activity (or None).
     * ``cs_costs``: monthly CS team cost (or None).
+    * ``attributes``: the ``customer_attributes`` history table (or None); ``attribute_kinds``: each customer
+      attribute (column of ``customers``) and its kind, numeric or categorical (see data/attributes.py).
     * ``tables``: the validated raw tables as engine (Ibis) expressions, for analyses that need row detail.
 
     ``panel`` and ``spells`` stay in the engine until a pandas analysis reads them (:meth:`engine_table` gives
@@ -65,6 +67,8 @@ class Dataset:
     cs_activities: pd.DataFrame | None = None
     cs_costs: pd.DataFrame | None = None
     attributes: pd.DataFrame | None = None
+    # kind of each customer attribute (column of customers): numeric or categorical (data/attributes.py)
+    attribute_kinds: dict[str, str] | None = None
     tables: dict[str, Any] = field(default_factory=dict, repr=False)
     engine: dict[str, Any] = field(default_factory=dict, repr=False)  # panel / spells as engine expressions
     con: Any = field(default=None, repr=False)

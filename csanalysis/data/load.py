@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from . import direct
+from . import attributes, direct
 from . import spells as sp
 from .dataset import Lazy
 from .mapping import Mapping, MappingError, Settings, TableMapping, load_mapping
@@ -241,6 +241,7 @@ def _kind_word(kind: str, fmt: str | None) -> str:
     return {
         "date": f"dates that cannot be parsed as {fmt or 'YYYY-MM-DD'}",
         "number": "values that are not numbers",
+        "numeric attribute": "values that are not numbers (the mapping declares this attribute numeric)",
         "integer": "values that are not whole numbers",
         "flag": "values that are not a recognised yes/no flag (" + "/".join(TRUE_CODES[:3]) + " or " + "/".join(FALSE_CODES[:3]) + ")",
     }.get(kind, "bad values")
@@ -319,6 +320,18 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             parses_text = parses_text or _parses_text(raw[src].type(), "number")
             selected[canon] = parsed
             fails[canon] = (fail, "number", src)
+    extras = _extra_attributes(name, spec, tmap, available, missing_named, report, file)
+    extra_cols = {}
+    for src, declared in extras.items():
+        col = extra_cols[src] = _translate(raw[src], tmap.values[src]) if src in tmap.values else raw[src]
+        if declared == "categorical":
+            selected[src] = _typed_column(col, "text", None)[0]
+            continue
+        parsed, fail = _typed_column(col, "number", None)
+        selected[src] = parsed
+        parses_text = parses_text or _parses_text(col.type(), "number")
+        # declared numeric: every failure is an error; inferred: a failure makes the column text (below)
+        fails[src] = (fail, "numeric attribute" if declared == "numeric" else "infer", src)
     if not selected or any(f.level == "error" and f.table == name and f.column is not None and "missing" in f.message
                            for f in report.findings):
         return None, n_rows
@@ -337,13 +350,15 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
         # no value to trim: the same column as _typed_column's, without a regular expression per value
         text = col.cast("string")
         selected[canon] = ibis.ifelse(text == "", ibis.null("string"), text)
-    t = raw.select(**selected)
     for i, key in enumerate(checks):
         n_bad = int(counts[f"c{i}"] or 0)
         if not n_bad:
             continue
         fail, kind, src = fails[key]
         canon = key.split("\0")[0]
+        if kind == "infer":  # an attribute with values that are not numbers: categorical (text)
+            selected[canon] = _typed_column(extra_cols[src], "text", None)[0]
+            continue
         if kind == "null":
             report.add("error", name, "required values are empty", column=src, n_rows=n_bad, file=file)
         elif kind.startswith("range"):
@@ -353,10 +368,33 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             examples = _examples(raw.filter(fail).select(src))
             report.add("error", name, f"{n_bad:,} of {n_rows:,} rows have {_kind_word(kind, tmap.date_format)}",
                        column=src, n_rows=n_bad, examples=examples, file=file)
+    t = raw.select(**selected)
     if typed_source and not parses_text:
         return t, n_rows
     # Engine-side reading is lazy: cache so every later query does not re-parse the text.
     return t.cache() if hasattr(t, "cache") else t, n_rows
+
+
+def _extra_attributes(name: str, spec: TableSpec, tmap: TableMapping, available: list[str], missing_named: dict,
+                      report: ValidationReport, file: str | None) -> dict[str, str | None]:
+    """The columns of a customers or snapshot table kept as attributes (data/attributes.py), each with the kind the
+    mapping declares for it (None: inferred from its values)."""
+    if not spec.extra_attributes:
+        return {}
+    used = {tmap.columns.get(c, c) for c in spec.columns}
+    out = {}
+    for src in available:
+        if src in used or src in missing_named.values():
+            continue
+        if src in spec.columns:  # a canonical name the mapping reads from another column
+            report.add("note", name, f"column '{src}' is left out: the mapping reads '{src}' from column "
+                       f"'{tmap.columns[src]}'", column=src, file=file)
+            continue
+        out[src] = tmap.attributes.get(src)
+    for src in sorted(set(tmap.attributes) - set(out)):
+        report.add("error", name, f"the mapping gives a kind for attribute '{src}', but the file has no such column "
+                   f"(columns are: {', '.join(available)})", column=src, file=file)
+    return out
 
 
 def _is_literal_false(expr) -> bool:
@@ -456,9 +494,13 @@ def load_dataset(
     ds = builder.build()
     if not report.ok and raise_on_error:
         raise DataValidationError(report)
+    attr_table = tables.get("snapshot" if mapping.layout == "snapshot" else "customers")
+    kinds = attributes.table_kinds(attr_table) if attr_table is not None else {}
+    if ds:
+        attributes.report_uninformative(attr_table, kinds, report, "snapshot" if mapping.layout == "snapshot" else "customers")
     out = Dataset(
         source=str(source), layout=mapping.layout, settings=builder.settings, report=report,
-        tables=tables, con=src.con, **ds,
+        tables=tables, con=src.con, attribute_kinds=kinds, **ds,
     )
     if overrides["pseudonymise"]:
         pseudonym.pseudonymise_dataset(out)

@@ -1,8 +1,9 @@
 """Mapping files and settings: how a user's export maps onto the canonical tables, in one place.
 
-A mapping (YAML file or dict) may name each table's file, rename columns, give a date format and translate
-coded values; its ``settings`` hold ``as_of``, ``grace_months``, ``fiscal_year_start``, ``gross_margin`` and
-``data_start``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
+A mapping (YAML file or dict) may name each table's file, rename columns, give a date format, translate
+coded values and (customers or snapshot) declare the kind of the export's own attributes (``attributes:
+{company_size: categorical}``, see data/attributes.py); its ``settings`` hold ``as_of``, ``grace_months``,
+``fiscal_year_start``, ``gross_margin`` and ``data_start``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
 given. Settings passed as arguments override the file.
 """
 from __future__ import annotations
@@ -60,6 +61,7 @@ class TableMapping:
     columns: dict[str, str] = field(default_factory=dict)  # canonical name -> name in the file
     date_format: str | None = None
     values: dict[str, dict[Any, list]] = field(default_factory=dict)  # column -> {canonical: [codes]}
+    attributes: dict[str, str] = field(default_factory=dict)  # column -> numeric | categorical (data/attributes.py)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,30 @@ class Mapping:
 
     def table(self, name: str) -> TableMapping:
         return self.tables.get(name, TableMapping())
+
+
+def _attribute_kinds(where: str, table: str, raw) -> dict[str, str]:
+    """A table's ``attributes:`` (column → numeric | categorical), checked."""
+    from .attributes import KINDS
+
+    if raw is None:
+        return {}
+    if not TABLES[table].extra_attributes:
+        tables = sorted(n for n, s in TABLES.items() if s.extra_attributes)
+        raise MappingError(f"{where}: table {table!r} has no customer attributes; 'attributes' belongs under {tables}")
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: table {table!r} attributes must map column names to a kind, e.g. "
+                           "{company_size: categorical, monthly_charges: numeric}")
+    out = {}
+    for col, kind in raw.items():
+        if str(kind) not in KINDS:
+            raise MappingError(f"{where}: table {table!r} attribute {str(col)!r} has kind {kind!r}; "
+                               f"use one of {list(KINDS)}")
+        if str(col) in TABLES[table].columns:
+            raise MappingError(f"{where}: table {table!r} attribute {str(col)!r} is a canonical column "
+                               f"(type {TABLES[table].columns[str(col)]}); its kind is fixed")
+        out[str(col)] = str(kind)
+    return out
 
 
 def load_mapping(mapping: str | Path | dict | Mapping | None, *, folder: Path | None = None) -> Mapping:
@@ -107,7 +133,7 @@ def load_mapping(mapping: str | Path | dict | Mapping | None, *, folder: Path | 
         if name not in TABLES:
             raise MappingError(f"{where}: unknown table {name!r}; known tables: {sorted(TABLES)}")
         spec = spec or {}
-        bad = set(spec) - {"file", "columns", "date_format", "values"}
+        bad = set(spec) - {"file", "columns", "date_format", "values", "attributes"}
         if bad:
             raise MappingError(f"{where}: table {name!r} has unknown key(s) {sorted(bad)}")
         cols = {str(k): str(v) for k, v in (spec.get("columns") or {}).items()}
@@ -121,7 +147,8 @@ def load_mapping(mapping: str | Path | dict | Mapping | None, *, folder: Path | 
             str(col): {canon: [codes] if not isinstance(codes, list) else codes for canon, codes in (m or {}).items()}
             for col, m in (spec.get("values") or {}).items()
         }
-        tables[name] = TableMapping(spec.get("file"), cols, spec.get("date_format"), values)
+        attrs = _attribute_kinds(where, name, spec.get("attributes"))
+        tables[name] = TableMapping(spec.get("file"), cols, spec.get("date_format"), values, attrs)
     settings_raw = raw.get("settings") or {}
     known = {f.name for f in fields(Settings)}
     if set(settings_raw) - known:

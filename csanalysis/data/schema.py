@@ -18,6 +18,8 @@ class TableSpec:
     optional: dict[str, str] = field(default_factory=dict)
     # any other numeric column is kept (usage measures, satisfaction measures)
     extra_numeric: bool = False
+    # any other column is kept as a customer attribute, numeric or categorical (data/attributes.py)
+    extra_attributes: bool = False
 
     @property
     def columns(self) -> dict[str, str]:
@@ -33,6 +35,7 @@ TABLES: dict[str, TableSpec] = {
             "seats": "integer", "csm_owner": "text", "acquisition_channel": "text",
             "acquisition_cost": "number", "renewal_date": "date",
         },
+        extra_attributes=True,
     ),
     "customer_attributes": TableSpec(
         "customer_attributes",
@@ -66,6 +69,7 @@ TABLES: dict[str, TableSpec] = {
             "industry": "text", "region": "text", "seats": "integer", "csm_owner": "text",
             "acquisition_channel": "text", "acquisition_cost": "number", "renewal_date": "date",
         },
+        extra_attributes=True,
     ),
 }
 

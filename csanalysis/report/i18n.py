@@ -62,6 +62,12 @@ def heading(key: str, level: int = 2, **values) -> None:
     md("#" * level + " " + tr(key).replace("{", "{{").replace("}", "}}"))
 
 
+def attr_label(name: str) -> str:
+    """A customer attribute's label: the catalogue's (``attr.<name>``) for a canonical attribute, else the name as
+    the export writes it with underscores as spaces (``業種``, ``contract type``, ``monthly charges``)."""
+    return catalogue(_state["lang"]).get(f"attr.{name}", str(name).replace("_", " "))
+
+
 def columns(df, prefix: str = "col."):
     """Rename columns through the catalogue (``col.<name>``); names without a message stay as they are."""
     cat = catalogue(_state["lang"])
