@@ -39,7 +39,8 @@ class Dataset:
     """What :func:`csanalysis.load_dataset` returns.
 
     * ``customers``: one row per customer (attributes at signup).
-    * ``panel``: one row per customer and paid month (``mrr`` > 0), with ``spell``, ``tenure``, ``spell_month``.
+    * ``panel``: one row per customer and paid month (``mrr`` > 0; in a purchase log, every month with a purchase,
+      ``mrr`` being what its purchases sum to, 0 or below included), with ``spell``, ``tenure``, ``spell_month``.
     * ``spells``: one row per customer spell (the churn definition; see data/README.md).
     * ``usage``: customer-month usage measures and ``last_active_date`` (or None).
     * ``nps``: the survey responses (or None).
