@@ -110,3 +110,11 @@ def grace_covering(gaps: pd.DataFrame, share: float = 0.9) -> dict | None:
     return {"grace_months": int(row["grace_months"]), "gap_months": int(row["gap_months"]),
             "share_covered": float(row["cumulative_share"]), "target_share": float(share),
             "returns": int(gaps["returns"].sum())}
+
+
+def share_within(gaps: pd.DataFrame, months: int) -> float | None:
+    """Share of the observed returns (:func:`purchase_gaps`) that came within ``months`` months; None without any."""
+    if not len(gaps) or not gaps["returns"].sum():
+        return None
+    within = gaps.loc[gaps["gap_months"] <= months, "returns"].sum()
+    return float(within / gaps["returns"].sum())

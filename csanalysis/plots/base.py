@@ -139,15 +139,21 @@ def plot_pooled_curve(curve: pd.DataFrame, ax=None, *, group: str | None = None,
                       weighted_label: str = "Size-weighted average of cohort cells (biased towards old cohorts)"):
     """Pooled retention curve(s) (:func:`csanalysis.cohorts.pooled_curve`) with the bootstrap band; one line per
     ``group`` value if given. ``weighted`` (the ``method="weighted"`` curve) is drawn dashed, without a band,
-    under ``weighted_label`` — it leans on the oldest cohorts, the only ones observed at long tenures."""
+    under ``weighted_label`` — it leans on the oldest cohorts, the only ones observed at long tenures. An upper
+    bound without a finite value (a revenue band over few customers, where some resamples hold no revenue in the
+    period before) runs to the top of the axis."""
+    import numpy as np
+
     ax = _ax(ax)
+    values = pd.concat([curve["upper"], curve["retention"]]).to_numpy(dtype=float) if len(curve) else np.array([])
+    finite = values[np.isfinite(values)]
+    top = max(1.02, float(finite.max()) * 1.05) if len(finite) else 1.02
     groups = [(None, curve)] if group is None else list(curve.groupby(group, sort=True))
     for i, (name, g) in enumerate(groups):
         ax.plot(g["period"], g["retention"], color=f"C{i}", lw=2, label=str(name) if name is not None else label)
-        ax.fill_between(g["period"], g["lower"], g["upper"], color=f"C{i}", alpha=0.2, lw=0)
+        ax.fill_between(g["period"], g["lower"], g["upper"].clip(upper=top), color=f"C{i}", alpha=0.2, lw=0)
     if weighted is not None:
         ax.plot(weighted["period"], weighted["retention"], color="#777777", lw=1.4, ls="--", label=weighted_label)
-    top = max(1.02, float(pd.concat([curve["upper"], curve["retention"]]).max()) * 1.05) if len(curve) else 1.02
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, top))
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
