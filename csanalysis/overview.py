@@ -40,8 +40,14 @@ def reconciliation(ds: Dataset, labels: dict | None = None) -> pd.DataFrame:
 
 
 def findings(ds: Dataset) -> pd.DataFrame:
+    """The validation findings for reading: a finding about a whole table has an empty column, row count and
+    examples (not None or [])."""
     cols = ["level", "table", "column", "message", "n_rows", "examples"]
-    return pd.DataFrame([{k: v for k, v in f.to_dict().items() if k in cols} for f in ds.report.findings], columns=cols)
+    df = pd.DataFrame([{k: v for k, v in f.to_dict().items() if k in cols} for f in ds.report.findings], columns=cols)
+    df["column"] = df["column"].map(lambda v: "" if v is None else v)
+    df["n_rows"] = df["n_rows"].map(lambda v: "" if v is None or v != v else f"{int(v):,}")
+    df["examples"] = df["examples"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else ("" if v is None else v))
+    return df
 
 
 def segment_counts(ds: Dataset) -> dict[str, pd.Series]:

@@ -164,6 +164,7 @@ def test_zero_amount_purchases_are_activity_and_every_buyer_is_a_customer(tmp_pa
     neg = [f for f in ds.report.warnings if f.table == "revenue" and "less than zero" in f.message]
     assert len(neg) == 1 and neg[0].n_rows == 1 and neg[0].examples == ["c 2024-03: -15.00"]
     assert ds.report.ok
+    assert "a churn is a lapse: no purchase for 1 month(s) in a row" in ds.churn_definition()
     # the activity cohorts count them: January (a, b) active in month 1: a only
     m = co.retention_matrix(ds)
     assert m.loc["2024-01", "cohort_size"] == 2 and m.loc["2024-01", 1] == 0.5
@@ -178,6 +179,7 @@ def test_subscription_months_of_zero_or_negative_mrr_are_still_not_activity(tmp_
     (d / "revenue.csv").write_text("customer_id,date,amount\na,2024-01-01,0\na,2024-02-01,10\nb,2024-01-01,10\n")
     ds = cs.load_dataset(d, as_of="2024-03-31")
     assert _rows(ds.panel, ["customer_id", "month", "mrr"]) == [("a", "2024-02", 10.0), ("b", "2024-01", 10.0)]
+    assert "active in a month when its MRR is above zero" in ds.churn_definition()
     (d / "revenue.csv").write_text("customer_id,date,amount\na,2024-01-01,10\na,2024-01-02,-20\n")
     with pytest.raises(cs.DataValidationError, match="negative MRR"):
         cs.load_dataset(d, as_of="2024-03-31")

@@ -154,6 +154,11 @@ class Dataset:
 
     def churn_definition(self) -> str:
         g = self.settings.grace_months
+        if self.layout == "purchase_log":
+            return (f"A customer is active in a month in which it bought anything, whatever the amount; a churn is a "
+                    f"lapse: no purchase for {g + 1} month(s) in a row (1 + a grace period of {g} months). Customers "
+                    f"who bought within the last {g + 1} month(s) before {self.as_of_month:%B %Y} are censored. "
+                    "A purchase after a lapse starts a new spell (a return).")
         grace = (f"after {g} month{'s' if g != 1 else ''} without payment (grace period)" if g
                  else "in the first month without payment")
         return (f"A customer is active in a month when its MRR is above zero; it has churned {grace}. "
