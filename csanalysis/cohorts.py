@@ -380,8 +380,11 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
             continue
         est[j] = vals.sum(axis=0) / den
         W = _weights(len(members), n_boot, rng)
-        with np.errstate(invalid="ignore", divide="ignore"):  # a replicate without starting revenue: NaN
-            boot = (W @ vals) / (W @ base)[:, None]
+        # a replicate without starting revenue (possible in a purchase log: free items) is undefined, like the
+        # cohort itself would be: left out of the interval rather than an infinite bound
+        den_b = (W @ base)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = np.where(den_b > 0, (W @ vals) / den_b, np.nan)
         lo[j], hi[j] = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     index = pd.Index(labels, name="cohort")
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
@@ -464,8 +467,11 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
 
     def curves(W: np.ndarray) -> np.ndarray:
         """The curve for each row of customer weights (all ones: the estimate; counts: a bootstrap replicate)."""
+        den = W @ den_x
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = (W @ num_x) / (W @ den_x)
+            ratio = (W @ num_x) / den
+        if not logo:  # no revenue in the period before (a purchase log's free items): the step is undefined
+            ratio[den <= 0] = np.nan
         if method == "weighted":
             return ratio
         ratio[:, 0] = np.where(np.isnan(ratio[:, 0]), 1.0, ratio[:, 0])

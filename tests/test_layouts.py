@@ -253,3 +253,17 @@ def test_purchase_log_gaps_between_purchases_by_hand():
     assert ov.grace_covering(gaps, 0.8)["grace_months"] == 1
     # with that grace period every observed return stays in its spell: one spell per customer
     assert (_load("purchase_log", grace_months=2).spells["spell"] == 1).all()
+
+
+def test_purchase_log_revenue_intervals_leave_out_resamples_without_starting_revenue(tmp_path):
+    """p1 spends 10 in January and 10 in February; p2–p4 take a free item in January and spend 5 in February.
+    Revenue retention at month 1 = (10 + 3 × 5) ÷ 10 = 2.5. A bootstrap resample without p1 has no starting
+    revenue: it is undefined and left out of the interval (an infinite bound otherwise)."""
+    text = "customer_id,date,amount\np1,2024-01-05,10\np1,2024-02-05,10\n" + "".join(
+        f"p{i},2024-01-06,0\np{i},2024-02-06,5\n" for i in (2, 3, 4))
+    ds = _purchase_log(tmp_path, text, as_of="2024-03-31")
+    r = co.cohort_retention(ds, basis="revenue", n_boot=200, min_cohort_size=1)
+    assert r.matrix.loc["2024-01", 0] == 1.0 and r.matrix.loc["2024-01", 1] == pytest.approx(2.5)
+    assert np.isfinite(r.upper.loc["2024-01", 1]) and r.lower.loc["2024-01", 1] <= 2.5 <= r.upper.loc["2024-01", 1]
+    curve = co.pooled_curve(ds, basis="revenue", definition="active", n_boot=200)
+    assert curve.loc[1, "retention"] == pytest.approx(2.5) and np.isfinite(curve.loc[1, "upper"])
