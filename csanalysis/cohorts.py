@@ -13,13 +13,21 @@ pooled curves need per-customer values for their bootstrap and read the pandas p
   months), ``revenue`` (net revenue retention: the cohort's average monthly MRR in period k ÷ its starting MRR;
   expansion and reactivation included), ``gross_revenue`` (each customer's MRR capped at its starting MRR).
   A customer's **starting MRR** is its MRR in its first full month: month 0 when it started on the 1st, else
-  month 1 (month 0 if it never paid month 1).
+  month 1 (month 0 if it never paid month 1). That rule is for subscriptions (a prorated first invoice); in a
+  **purchase log** (``ds.layout``) the base is the cohort's first period itself: revenue retention at period k =
+  the cohort's purchases in period k ÷ its purchases in period 0, so period 0 is 100%; ``gross_revenue`` caps
+  each customer's purchases in a period at its purchases in period 0.
 * **Definitions**: ``active`` (any spell; reactivations count) and ``unbroken`` (first spell still running).
 * A cell is **missing** (NaN), never zero, when it cannot be observed yet: the cohort's last member has not
   completed period k by ``as_of``, or period k began before the data window. Cohorts still forming at
   ``as_of`` (partial periods) are left out.
 * **Intervals**: Wilson 95% for logo cells, a bootstrap over customers for revenue cells. Cohorts smaller
   than ``min_cohort_size`` are flagged (``small``) and greyed in the figure.
+* **Cohorts that began before the data window** (``settings.data_start``) hold only the customers who were still
+  there when the window opened (left truncation), so their rows overstate retention: they are retention *given
+  survival to the window's start*. They are flagged (``before_window``; a marker in the figure, a column in
+  :meth:`CohortRetention.long` and :meth:`CohortRetention.table`) and never chosen as the headline cell;
+  :func:`pooled_curve` handles them by entering each customer only once observed.
 """
 from __future__ import annotations
 
@@ -92,9 +100,17 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
     else:
         active[row, k] = True
     fr = _Frame(ids, cohort, start, active)
-    if basis != "logo":
+    if basis != "logo" and ds.layout == "purchase_log":
+        # the base is the customer's first period (unknown when it began before the data window)
         mrr = panel["mrr"].to_numpy()[use]
-        # starting MRR: first full month (month 1 for mid-month starters, when paid)
+        value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
+        base = np.where(start < _midx(ds.data_start), np.nan, value[:, 0])
+        if basis == "gross_revenue":
+            value = np.minimum(value, base[:, None])
+        fr.value, fr.base = value, base
+    elif basis != "logo":
+        mrr = panel["mrr"].to_numpy()[use]
+        # starting MRR (subscription): first full month (month 1 for mid-month starters, when paid)
         signup_day = ds.customers.set_index("customer_id").reindex(ids)["signup_date"].dt.day.to_numpy()
         m0 = np.full(len(ids), np.nan)
         m1 = np.full(len(ids), np.nan)
@@ -141,20 +157,36 @@ class CohortRetention:
     min_cohort_size: int
     alpha: float
     by: str | None = None
+    before_window: pd.Series | None = None  # cohorts that began before the data window (see the module docstring)
 
     @property
     def periods(self) -> list[int]:
         return [c for c in self.matrix.columns if c != "cohort_size"]
 
     def long(self) -> pd.DataFrame:
-        """One row per observable cell: retention, interval, active customers, cohort size, small flag."""
+        """One row per observable cell: retention, interval, active customers, cohort size, small flag, and
+        ``before_window`` (the cohort began before the data window: retention given survival to its start)."""
         cols = self.periods
         frames = {"retention": self.matrix[cols], "lower": self.lower[cols], "upper": self.upper[cols]}
         if self.active is not None:
             frames["active_customers"] = self.active[cols]
         df = pd.concat({k: f.rename_axis(columns="period").stack() for k, f in frames.items()}, axis=1)
         df = df.join(self.matrix["cohort_size"]).join(self.small.rename("small_cohort"))
+        df = df.join(self._before_window().rename("before_window"))
         return df.reset_index()
+
+    def _before_window(self) -> pd.Series:
+        if self.before_window is None:
+            return pd.Series(False, index=self.matrix.index, name="before_window")
+        return self.before_window.reindex(self.matrix.index).fillna(False).astype(bool)
+
+    def table(self) -> pd.DataFrame:
+        """The matrix for a spreadsheet: ``cohort_size``, ``small_cohort`` and ``before_window`` flags, then the
+        periods (the matrix itself keeps ``cohort_size`` and the periods only)."""
+        out = self.matrix.copy()
+        out.insert(1, "small_cohort", self.small.reindex(out.index).fillna(False).astype(bool).to_numpy())
+        out.insert(2, "before_window", self._before_window().to_numpy())
+        return out
 
     def cell(self, cohort, period: int, segment=None) -> dict:
         key = cohort if segment is None else (segment, cohort)
@@ -168,18 +200,20 @@ class CohortRetention:
         pick = lambda df: df.xs(value, level=0) if df is not None else None  # noqa: E731
         return CohortRetention(pick(self.matrix), pick(self.lower), pick(self.upper), self.small.xs(value, level=0),
                                pick(self.active), self.period, self.basis, self.definition, self.min_cohort_size,
-                               self.alpha, None)
+                               self.alpha, None, self._before_window().xs(value, level=0))
 
     def segments(self) -> list:
         return [] if self.by is None else list(dict.fromkeys(self.matrix.index.get_level_values(0)))
 
     def headline_cell(self, months: int = 12) -> dict | None:
-        """The newest cohort (not flagged small) observed ``months`` months after its start: the cell for an
-        executive summary ("customers who started in 2024-Q1 keep 71% (66–76%) after 12 months")."""
+        """The newest cohort (not flagged small, not begun before the data window) observed ``months`` months
+        after its start: the cell for an executive summary ("customers who started in 2024-Q1 keep 71% (66–76%)
+        after 12 months")."""
         k = months // PERIOD_MONTHS[self.period]
         if k not in self.matrix.columns:
             return None
-        obs = self.matrix[k].notna() & ~self.small.reindex(self.matrix.index).fillna(False).astype(bool)
+        obs = (self.matrix[k].notna() & ~self.small.reindex(self.matrix.index).fillna(False).astype(bool)
+               & ~self._before_window())
         if not obs.any():
             return None
         key = obs[obs].index[-1]
@@ -219,7 +253,7 @@ def cohort_retention(
     cat = lambda attr: pd.concat({k: getattr(p, attr) for k, p in parts.items()}, names=names)  # noqa: E731
     return CohortRetention(
         cat("matrix"), cat("lower"), cat("upper"), cat("small"), cat("active") if first.active is not None else None,
-        period, basis, definition, min_cohort_size, alpha, by,
+        period, basis, definition, min_cohort_size, alpha, by, cat("before_window"),
     )
 
 
@@ -304,7 +338,8 @@ def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha
     out = mask(est)
     out.insert(0, "cohort_size", sizes_c)
     return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes_c < min_size, index=index, name="small"),
-                           mask(counts), period, "logo", definition, min_size, alpha)
+                           mask(counts), period, "logo", definition, min_size, alpha,
+                           before_window=pd.Series(cohorts < _midx(ds.data_start), index=index, name="before_window"))
 
 
 def retention_matrix(
@@ -350,14 +385,19 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
             continue
         est[j] = vals.sum(axis=0) / den
         W = _weights(len(members), n_boot, rng)
-        boot = (W @ vals) / (W @ base)[:, None]
+        # a replicate without starting revenue (possible in a purchase log: free items) is undefined, like the
+        # cohort itself would be: left out of the interval rather than an infinite bound
+        den_b = (W @ base)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = np.where(den_b > 0, (W @ vals) / den_b, np.nan)
         lo[j], hi[j] = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     index = pd.Index(labels, name="cohort")
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)
     out.insert(0, "cohort_size", sizes)
     return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes < min_size, index=index, name="small"),
-                           None, period, basis, definition, min_size, alpha)
+                           None, period, basis, definition, min_size, alpha,
+                           before_window=pd.Series(cohorts < _midx(ds.data_start), index=index, name="before_window"))
 
 
 def pooled_curve(
@@ -432,8 +472,11 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
 
     def curves(W: np.ndarray) -> np.ndarray:
         """The curve for each row of customer weights (all ones: the estimate; counts: a bootstrap replicate)."""
+        den = W @ den_x
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = (W @ num_x) / (W @ den_x)
+            ratio = (W @ num_x) / den
+        if not logo:  # no revenue in the period before (a purchase log's free items): the step is undefined
+            ratio[den <= 0] = np.nan
         if method == "weighted":
             return ratio
         ratio[:, 0] = np.where(np.isnan(ratio[:, 0]), 1.0, ratio[:, 0])

@@ -1,11 +1,20 @@
-"""Data overview: what was loaded, over which dates, how it reconciles, and who the customers are."""
+"""Data overview: what was loaded, over which dates, how it reconciles, and who the customers are.
+
+For a purchase log, :func:`purchase_gaps` gives the distribution of gaps between a customer's consecutive
+purchase months, so the grace period (``grace_months``) can be chosen from the data: a customer who buys in
+month m and next in month m + d has d − 1 months without a purchase in between, so the return stays in the same
+spell (no lapse) when ``grace_months`` ≥ d − 1. :func:`grace_covering` picks the smallest grace period that keeps
+a given share of the observed returns inside their spell.
+"""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .data import Dataset
 from .data import attributes
 from .data.schema import TABLES
+from .periods import month_index
 
 SEGMENTS = ("plan", "touch_model", "industry", "region", "acquisition_channel")
 _CANONICAL = tuple(TABLES["customers"].optional)  # the canonical customer columns
@@ -34,8 +43,14 @@ def reconciliation(ds: Dataset, labels: dict | None = None) -> pd.DataFrame:
 
 
 def findings(ds: Dataset) -> pd.DataFrame:
+    """The validation findings for reading: a finding about a whole table has an empty column, row count and
+    examples (not None or [])."""
     cols = ["level", "table", "column", "message", "n_rows", "examples"]
-    return pd.DataFrame([{k: v for k, v in f.to_dict().items() if k in cols} for f in ds.report.findings], columns=cols)
+    df = pd.DataFrame([{k: v for k, v in f.to_dict().items() if k in cols} for f in ds.report.findings], columns=cols)
+    df["column"] = df["column"].map(lambda v: "" if v is None else v)
+    df["n_rows"] = df["n_rows"].map(lambda v: "" if v is None or v != v else f"{int(v):,}")
+    df["examples"] = df["examples"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else ("" if v is None else v))
+    return df
 
 
 def segment_counts(ds: Dataset) -> dict[str, pd.Series]:
@@ -85,3 +100,47 @@ def headline(ds: Dataset) -> dict:
         "left_truncated_customers": int((ds.spells["entry"] > 0).sum()),
         "warnings": len(ds.report.warnings),
     }
+
+
+def purchase_gaps(ds: Dataset) -> pd.DataFrame:
+    """Gaps between consecutive active months of each customer (the panel's months; in a purchase log, months
+    with a purchase): one row per gap length ``gap_months`` from 1 (the next month) to the longest, with the number of ``returns``
+    that came after that gap, their ``share`` of all returns, the ``cumulative_share`` within that many months,
+    and the ``grace_months`` that would keep such a return in its spell (gap − 1). Only returns observed by
+    ``as_of`` count: customers who have not come back yet are not in the table."""
+    panel = ds.panel
+    ids = panel["customer_id"].to_numpy()
+    m = month_index(panel["month"])
+    order = np.lexsort((m, ids)) if len(ids) else np.arange(0)
+    ids, m = ids[order], m[order]
+    same = ids[1:] == ids[:-1]
+    gaps = (m[1:] - m[:-1])[same]
+    counts = pd.Series(gaps, dtype="int64").value_counts()
+    counts = counts.reindex(np.arange(1, int(counts.index.max()) + 1 if len(counts) else 1), fill_value=0)
+    total = int(counts.sum())
+    out = pd.DataFrame({"gap_months": counts.index.to_numpy(dtype="int64"), "returns": counts.to_numpy(dtype="int64")})
+    out["share"] = out["returns"] / total if total else np.nan
+    out["cumulative_share"] = out["returns"].cumsum() / total if total else np.nan
+    out["grace_months"] = out["gap_months"] - 1
+    return out
+
+
+def grace_covering(gaps: pd.DataFrame, share: float = 0.9) -> dict | None:
+    """The smallest grace period that keeps at least ``share`` of the observed returns (:func:`purchase_gaps`)
+    inside their spell, with the gap it covers and the share it actually covers; None without any return."""
+    if not 0 < share <= 1:
+        raise ValueError("share must be in (0, 1]")
+    if not len(gaps) or not gaps["returns"].sum():
+        return None
+    row = gaps[gaps["cumulative_share"] >= share - 1e-12].iloc[0]
+    return {"grace_months": int(row["grace_months"]), "gap_months": int(row["gap_months"]),
+            "share_covered": float(row["cumulative_share"]), "target_share": float(share),
+            "returns": int(gaps["returns"].sum())}
+
+
+def share_within(gaps: pd.DataFrame, months: int) -> float | None:
+    """Share of the observed returns (:func:`purchase_gaps`) that came within ``months`` months; None without any."""
+    if not len(gaps) or not gaps["returns"].sum():
+        return None
+    within = gaps.loc[gaps["gap_months"] <= months, "returns"].sum()
+    return float(within / gaps["returns"].sum())

@@ -114,6 +114,36 @@ def test_panel_that_breaks_the_schema_goes_the_pandas_way(changes):
     assert direct.panel(_panel(**changes)) is None
 
 
+def test_purchase_log_panel_may_hold_months_summing_to_zero_or_less():
+    """A purchase log's panel schema has no rule on mrr (a month with purchases is active whatever they sum to);
+    its other rules are the subscription panel's."""
+    for mrr in ([10.0, 0.0, np.nan], [10.0, -5.0, 0.0]):
+        assert direct.panel(_panel(mrr=mrr), layout="purchase_log") is not None
+        assert direct.panel(_panel(mrr=mrr)) is None
+    assert direct.panel(_panel(spell=[1, 0, 1]), layout="purchase_log") is None
+    assert direct.panel(_panel(m=[24290, 24290, 24290]), layout="purchase_log") is None
+
+
+def test_purchase_log_engine_route_reads_back_as_the_pandas_route(tmp_path):
+    """A purchase log with free items (months summing to 0) and a month of returns (below 0): the engine writes
+    its panel (the purchase-log schema), and the files equal the pandas route's."""
+    d = tmp_path / "log"
+    d.mkdir()
+    (d / "revenue.csv").write_text("customer_id,date,amount\na,2024-01-10,0\na,2024-02-05,20\nb,2024-01-15,0\n"
+                                   "c,2024-02-01,30\nc,2024-02-20,-30\nc,2024-03-03,10\nc,2024-03-04,-25\n"
+                                   "d,2024-03-10,40\n")
+    mapping = {"layout": "purchase_log", "settings": {"as_of": "2024-04-30"}}
+    engine_ds = cs.load_dataset(d, mapping=mapping)
+    pandas_ds = cs.load_dataset(d, mapping=mapping)
+    for name in ("customers", "panel", "spells"):
+        pandas_ds.__dict__[name].engine = None
+    a, b = _tables(cache.save(engine_ds, tmp_path / "engine")), _tables(cache.save(pandas_ds, tmp_path / "pandas"))
+    assert b"pandas" not in (pq.read_schema(a["panel"]).metadata or {})
+    for name in ("customers", "panel", "spells"):
+        pd.testing.assert_frame_equal(pd.read_parquet(a[name]), pd.read_parquet(b[name]), check_exact=True, obj=name)
+    assert sorted(pd.read_parquet(a["panel"])["mrr"]) == [-15.0, 0.0, 0.0, 0.0, 20.0, 40.0]
+
+
 def test_panel_months_unique_over_a_long_span_go_the_engine_way():
     assert direct.panel(_panel(m=[24290, 10, 24290])) is not None
 
@@ -165,6 +195,11 @@ def test_engine_twins_cover_the_schemas_rules():
                     "tenure": ("int64", False, [(ge, "{'min_value': 0}")]),
                     "spell_month": ("int64", False, [(ge, "{'min_value': 0}")])},
         "checks": [], "unique": ["customer_id", "month"], "strict": True}
+    purchase = _rules(schema.PANEL_SCHEMA)
+    purchase["columns"]["mrr"] = ("float64", True, [])  # no rule on mrr in a purchase log
+    assert _rules(schema.PURCHASE_PANEL_SCHEMA) == purchase
+    assert schema.panel_schema_name("purchase_log") == "PURCHASE_PANEL_SCHEMA"
+    assert schema.panel_schema_name("subscription") == "PANEL_SCHEMA"
     assert _rules(schema.SPELLS_SCHEMA) == {
         "columns": {"customer_id": ("str", False, []), "spell": ("int64", False, [(ge, "{'min_value': 1}")]),
                     "start": ("datetime64[ns]", False, []), "last_paid": ("datetime64[ns]", False, []),

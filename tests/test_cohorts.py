@@ -197,3 +197,57 @@ def test_logo_bootstrap_band_over_groups_matches_greenwood_on_the_demo():
     below = (curve["retention"] - curve["lower"]).to_numpy()[inner]
     below_gw = (km.survival_function_at_times(curve["period"]).to_numpy() - ci.iloc[:, 0].to_numpy())[inner]
     assert np.all(np.abs(below / below_gw - 1) < 0.2), np.c_[below, below_gw]
+
+
+def test_cohorts_that_began_before_the_data_window_are_flagged(tmp_path):
+    """x and y signed up in November 2023, the revenue starts in January 2024 (the data window): their cohort
+    holds only customers who survived to January, so it is flagged everywhere (matrix result, long table, CSV
+    table, heatmap label) and never the headline cell. By hand: 2023-11 (x, y) active at k = 2 (Jan) 2/2, then
+    x only: 1/2 at k = 3, 4, 5; 2024-01 (z) 1 at k = 0 … 3."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from csanalysis import plots
+
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "customers.csv").write_text("customer_id,signup_date\nx,2023-11-01\ny,2023-11-01\nz,2024-01-01\n")
+    months = ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"]
+    rows = [f"x,{m},10" for m in months] + ["y,2024-01-01,10"] + [f"z,{m},10" for m in months]
+    (d / "revenue.csv").write_text("customer_id,date,amount\n" + "\n".join(rows) + "\n")
+    ds = cs.load_dataset(d, as_of="2024-04-30")
+    assert ds.spells.set_index("customer_id")["entry"].to_dict() == {"x": 2, "y": 2, "z": 0}
+    r = co.cohort_retention(ds, min_cohort_size=1)
+    assert r.before_window.to_dict() == {"2023-11": True, "2024-01": False}
+    np.testing.assert_allclose(r.matrix.loc["2023-11", [0, 1, 2, 3, 4, 5]].to_numpy(float), [nan, nan, 1, .5, .5, .5])
+    long = r.long()
+    assert set(long.loc[long.cohort == "2023-11", "before_window"]) == {True}
+    assert set(long.loc[long.cohort == "2024-01", "before_window"]) == {False}
+    table = r.table()
+    assert table.columns[:3].tolist() == ["cohort_size", "small_cohort", "before_window"]
+    assert table["before_window"].tolist() == [True, False]
+    # the headline is the newest cohort observed that long that did not begin before the window: at 3 months
+    # both are observed (2024-01's k = 3 is April), at 5 months only the flagged 2023-11
+    assert r.headline_cell(3)["cohort"] == "2024-01"
+    assert r.headline_cell(5) is None  # only the flagged cohort is observed 5 months after its start
+    ax = plots.plot_retention_heatmap(r, before_window_marker="*", before_window_label="began before the data")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["2023-11* (n=2)", "2024-01 (n=1)"]
+    assert any("began before the data" in t.get_text() for t in ax.texts)
+    plt.close(ax.figure)
+    # by segment and on the revenue basis the flag is kept
+    assert co.cohort_retention(ds, basis="revenue", n_boot=10).before_window.tolist() == [True, False]
+
+
+def test_demo_left_truncated_customers_make_their_cohorts_flagged():
+    demo = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
+    r = co.cohort_retention(demo, by="plan")
+    first = demo.spells[demo.spells.spell == 1]
+    early = first.loc[first["entry"] > 0, "start"].dt.strftime("%Y-%m")
+    plan = demo.customers.set_index("customer_id")["plan"]
+    expected = set(zip(first.loc[first["entry"] > 0, "customer_id"].map(plan), early))
+    flagged = set(r.before_window[r.before_window].index)
+    assert len(expected) > 10 and flagged == expected
+    assert not r.before_window[~r.before_window.index.get_level_values("cohort").isin(early)].any()

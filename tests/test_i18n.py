@@ -26,11 +26,39 @@ def _fields(text: str) -> set[str]:
 
 
 def test_every_english_key_has_a_japanese_entry_with_the_same_placeholders():
+    """The same values in both languages; the layout-dependent words ({term_…}) are the catalogue's own and each
+    language uses the grammatical forms it needs (English "churned" / "churns", Japanese 解約 for both)."""
     en, ja = i18n.catalogue("en"), i18n.catalogue("ja")
     assert set(en) == set(ja), f"missing in ja: {sorted(set(en) - set(ja))}; only in ja: {sorted(set(ja) - set(en))}"
     for key in en:
-        assert _fields(en[key]) == _fields(ja[key]), key
+        assert _fields(en[key]) - i18n.term_fields(en[key]) == _fields(ja[key]) - i18n.term_fields(ja[key]), key
         assert ja[key].strip(), key
+        assert bool(i18n.term_fields(en[key])) == bool(i18n.term_fields(ja[key])), key  # both or neither vary
+
+
+def test_layout_words_exist_for_every_layout_and_a_purchase_log_says_lapse():
+    for lang in i18n.LANGUAGES:
+        cat = i18n.catalogue(lang)
+        used = set().union(*(i18n.term_fields(v) for v in cat.values()))
+        assert "term_churn" in used
+        for field in used:
+            for layout in ("subscription", "purchase_log", "snapshot"):
+                assert i18n.term(field[len(i18n.TERM):], layout, lang).strip(), (lang, field, layout)
+    try:
+        i18n.set_language("en")
+        assert i18n.tr("cohorts.curve_title") == "Customers not yet churned since their start"
+        i18n.set_layout("purchase_log")
+        assert i18n.tr("cohorts.curve_title") == "Customers not yet lapsed since their start"
+        assert i18n.tr("cohorts.summary_ltv_undefined", reason="x") == (
+            "Lifetime value (ARPA × gross margin ÷ monthly lapse) is undefined: x.")
+        assert i18n.tr("cohorts.movement.churn") == "Lapse"
+        i18n.set_language("ja")
+        assert i18n.tr("cohorts.curve_y") == "未離脱の割合"
+        i18n.set_layout("snapshot")  # no words of its own: the subscription's
+        assert i18n.tr("cohorts.curve_y") == "未解約の割合"
+    finally:
+        i18n.set_language("en")
+        i18n.set_layout("subscription")
 
 
 def test_unknown_language_and_key_are_clear_errors():

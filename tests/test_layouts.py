@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -133,3 +134,142 @@ def test_optional_tables_are_built_on_first_use_and_checked_at_load(tmp_path):
         ("B", pd.Timestamp("2024-01-01")): 1, ("B", pd.Timestamp("2024-02-01")): 1, ("B", pd.Timestamp("2024-03-01")): 0}
     assert ds.payments[["failed", "succeeded"]].sum().tolist() == [1, 1] and ds.pending() == ["customers", "panel", "spells"]
     assert len(ds.panel) and ds.pending() == ["customers", "spells"]  # the pandas panel on first read
+
+
+# --- purchase logs: every purchase row is activity, revenue retention relative to the first period --------------
+
+ZERO_LOG = (
+    "customer_id,date,amount\n"
+    "a,2024-01-10,0\n"  # a free item is a purchase: a is a customer from January
+    "a,2024-02-05,20\n"
+    "b,2024-01-15,0\n"  # b only ever took a free item: still a buyer, so a customer
+    "c,2024-02-01,30\nc,2024-02-20,-30\n"  # a full refund: February sums to 0, still a month with purchases
+    "c,2024-03-03,10\nc,2024-03-04,-25\n"  # returns larger than the month's purchases: reported, kept
+    "d,2024-03-10,40\n"
+)
+
+
+def _purchase_log(tmp_path, text: str, as_of: str = "2024-04-30", **settings):
+    d = tmp_path / "log"
+    d.mkdir(exist_ok=True)
+    (d / "revenue.csv").write_text(text)
+    return cs.load_dataset(d, mapping={"layout": "purchase_log", "settings": {"as_of": as_of, **settings}})
+
+
+def test_zero_amount_purchases_are_activity_and_every_buyer_is_a_customer(tmp_path):
+    ds = _purchase_log(tmp_path, ZERO_LOG)
+    assert ds.customers["customer_id"].tolist() == ["a", "b", "c", "d"]
+    # by hand: one row per customer and month with a purchase, mrr = what the month's purchases sum to
+    assert _rows(ds.panel, ["customer_id", "month", "mrr", "spell", "tenure"]) == [
+        ("a", "2024-01", 0.0, 1, 0), ("a", "2024-02", 20.0, 1, 1), ("b", "2024-01", 0.0, 1, 0),
+        ("c", "2024-02", 0.0, 1, 0), ("c", "2024-03", -15.0, 1, 1), ("d", "2024-03", 40.0, 1, 0)]
+    # grace 0, as_of April: every last purchase month is March or earlier, so every spell has lapsed
+    assert _rows(ds.spells, ["customer_id", "spell", "start", "last_paid", "end", "duration", "event"]) == [
+        ("a", 1, "2024-01", "2024-02", "2024-03", 2, 1), ("b", 1, "2024-01", "2024-01", "2024-02", 1, 1),
+        ("c", 1, "2024-02", "2024-03", "2024-04", 2, 1), ("d", 1, "2024-03", "2024-03", "2024-04", 1, 1)]
+    neg = [f for f in ds.report.warnings if f.table == "revenue" and "less than zero" in f.message]
+    assert len(neg) == 1 and neg[0].n_rows == 1 and neg[0].examples == ["c 2024-03: -15.00"]
+    assert ds.report.ok
+    assert "a churn is a lapse: no purchase for 1 month(s) in a row" in ds.churn_definition()
+    # the activity cohorts count them: January (a, b) active in month 1: a only
+    m = co.retention_matrix(ds)
+    assert m.loc["2024-01", "cohort_size"] == 2 and m.loc["2024-01", 1] == 0.5
+    assert m.loc["2024-02", "cohort_size"] == 1 and m.loc["2024-02", 1] == 1.0
+
+
+def test_subscription_months_of_zero_or_negative_mrr_are_still_not_activity(tmp_path):
+    """The subscription rule is unchanged: active means MRR > 0, and a negative month is an error."""
+    d = tmp_path / "sub"
+    d.mkdir()
+    (d / "customers.csv").write_text("customer_id,signup_date\na,2024-01-01\nb,2024-01-01\n")
+    (d / "revenue.csv").write_text("customer_id,date,amount\na,2024-01-01,0\na,2024-02-01,10\nb,2024-01-01,10\n")
+    ds = cs.load_dataset(d, as_of="2024-03-31")
+    assert _rows(ds.panel, ["customer_id", "month", "mrr"]) == [("a", "2024-02", 10.0), ("b", "2024-01", 10.0)]
+    assert "active in a month when its MRR is above zero" in ds.churn_definition()
+    (d / "revenue.csv").write_text("customer_id,date,amount\na,2024-01-01,10\na,2024-01-02,-20\n")
+    with pytest.raises(cs.DataValidationError, match="negative MRR"):
+        cs.load_dataset(d, as_of="2024-03-31")
+
+
+def _random_log(seed: int = 3, n: int = 80) -> str:
+    """Purchases on random days (first purchases mid-month), some free, over 2023-01 … 2024-06."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = ["customer_id,date,amount"]
+    for i in range(n):
+        first = pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(rng.integers(0, 420)))
+        first = first.replace(day=max(first.day, 2))  # every first purchase after the 1st of its month
+        t = first
+        while t <= pd.Timestamp("2024-06-30"):
+            amount = 0.0 if rng.random() < 0.1 else round(float(rng.gamma(2.0, 40.0)), 2)
+            rows.append(f"c{i:03d},{t:%Y-%m-%d},{amount}")
+            t = t + pd.Timedelta(days=int(rng.integers(10, 120)))
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("period", ["month", "quarter"])
+@pytest.mark.parametrize("basis", ["revenue", "gross_revenue"])
+def test_purchase_log_revenue_retention_is_relative_to_the_first_period(tmp_path, period, basis):
+    """Revenue retention of a cohort at period k = its purchases in period k ÷ its purchases in period 0 (no
+    first-full-month rule: period 0 is exactly 100%), against a plain pandas computation from the raw rows."""
+    text = _random_log()
+    ds = _purchase_log(tmp_path, text, as_of="2024-06-30")
+    m = co.retention_matrix(ds, period=period, basis=basis, n_boot=20)
+    raw = pd.read_csv(tmp_path / "log" / "revenue.csv", parse_dates=["date"])
+    L = {"month": 1, "quarter": 3}[period]
+    mi = raw["date"].dt.year * 12 + raw["date"].dt.month - 1
+    start = mi.groupby(raw["customer_id"]).transform("min")
+    raw = raw.assign(k=(mi - start) // L, cohort=start - start % L)
+    per = raw.groupby(["cohort", "customer_id", "k"])["amount"].sum()
+    if basis == "gross_revenue":  # each customer's period capped at its period 0
+        base = per.xs(0, level="k")
+        per = pd.concat([per, base.reindex(per.droplevel("k").index).set_axis(per.index)], axis=1).min(axis=1)
+    sums = per.groupby(["cohort", "k"]).sum()
+    as_m = 2024 * 12 + 5
+    checked = 0
+    for label, row in m.iterrows():
+        y = int(label[:4])
+        c = y * 12 + (int(label[-1]) * 3 - 3 if period == "quarter" else int(label[5:7]) - 1)
+        assert row[0] == pytest.approx(1.0, abs=1e-12)
+        for k in [p for p in m.columns if p != "cohort_size"]:
+            observable = c + L - 1 + k * L + L - 1 <= as_m
+            if not observable:
+                assert np.isnan(row[k]), (label, k)
+                continue
+            expected = sums.get((c, k), 0.0) / sums[(c, 0)]
+            assert row[k] == pytest.approx(expected, rel=1e-9, abs=1e-12), (label, k)
+            checked += 1
+    assert checked > (30 if period == "month" else 8)
+
+
+def test_purchase_log_gaps_between_purchases_by_hand():
+    """tests/fixtures/purchase_log: u1 buys in Jan, Feb, Apr (gaps 1, 2); u2 in Jan, Apr (gap 3); u3 in Feb, Mar,
+    Apr (gaps 1, 1); u4 once. Five returns: three after 1 month, one after 2, one after 3."""
+    from csanalysis import overview as ov
+
+    gaps = ov.purchase_gaps(_load("purchase_log"))
+    assert gaps["gap_months"].tolist() == [1, 2, 3] and gaps["returns"].tolist() == [3, 1, 1]
+    assert gaps["cumulative_share"].tolist() == pytest.approx([0.6, 0.8, 1.0])
+    assert gaps["grace_months"].tolist() == [0, 1, 2]
+    # 90% of returns need a gap of 3 months covered: grace 2 (no purchase for 3 months is a lapse)
+    assert ov.grace_covering(gaps, 0.9) == {"grace_months": 2, "gap_months": 3, "share_covered": 1.0,
+                                            "target_share": 0.9, "returns": 5}
+    assert ov.grace_covering(gaps, 0.6)["grace_months"] == 0
+    assert ov.grace_covering(gaps, 0.8)["grace_months"] == 1
+    # with that grace period every observed return stays in its spell: one spell per customer
+    assert (_load("purchase_log", grace_months=2).spells["spell"] == 1).all()
+
+
+def test_purchase_log_revenue_intervals_leave_out_resamples_without_starting_revenue(tmp_path):
+    """p1 spends 10 in January and 10 in February; p2–p4 take a free item in January and spend 5 in February.
+    Revenue retention at month 1 = (10 + 3 × 5) ÷ 10 = 2.5. A bootstrap resample without p1 has no starting
+    revenue: it is undefined and left out of the interval (an infinite bound otherwise)."""
+    text = "customer_id,date,amount\np1,2024-01-05,10\np1,2024-02-05,10\n" + "".join(
+        f"p{i},2024-01-06,0\np{i},2024-02-06,5\n" for i in (2, 3, 4))
+    ds = _purchase_log(tmp_path, text, as_of="2024-03-31")
+    r = co.cohort_retention(ds, basis="revenue", n_boot=200, min_cohort_size=1)
+    assert r.matrix.loc["2024-01", 0] == 1.0 and r.matrix.loc["2024-01", 1] == pytest.approx(2.5)
+    assert np.isfinite(r.upper.loc["2024-01", 1]) and r.lower.loc["2024-01", 1] <= 2.5 <= r.upper.loc["2024-01", 1]
+    curve = co.pooled_curve(ds, basis="revenue", definition="active", n_boot=200)
+    assert curve.loc[1, "retention"] == pytest.approx(2.5) and np.isfinite(curve.loc[1, "upper"])

@@ -39,7 +39,8 @@ class Dataset:
     """What :func:`csanalysis.load_dataset` returns.
 
     * ``customers``: one row per customer (attributes at signup).
-    * ``panel``: one row per customer and paid month (``mrr`` > 0), with ``spell``, ``tenure``, ``spell_month``.
+    * ``panel``: one row per customer and paid month (``mrr`` > 0; in a purchase log, every month with a purchase,
+      ``mrr`` being what its purchases sum to, 0 or below included), with ``spell``, ``tenure``, ``spell_month``.
     * ``spells``: one row per customer spell (the churn definition; see data/README.md).
     * ``usage``: customer-month usage measures and ``last_active_date`` (or None).
     * ``nps``: the survey responses (or None).
@@ -169,6 +170,11 @@ class Dataset:
             return (f"A snapshot row's tenure is its time as a customer and its churn flag says whether it left: T = "
                     f"tenure and E = churned. Active rows are paying in {self.as_of_month:%B %Y}; no churn is dated later.")
         g = self.settings.grace_months
+        if self.layout == "purchase_log":
+            return (f"A customer is active in a month in which it bought anything, whatever the amount; a churn is a "
+                    f"lapse: no purchase for {g + 1} month(s) in a row (1 + a grace period of {g} months). Customers "
+                    f"who bought within the last {g + 1} month(s) before {self.as_of_month:%B %Y} are censored. "
+                    "A purchase after a lapse starts a new spell (a return).")
         grace = (f"after {g} month{'s' if g != 1 else ''} without payment (grace period)" if g
                  else "in the first month without payment")
         return (f"A customer is active in a month when its MRR is above zero; it has churned {grace}. "

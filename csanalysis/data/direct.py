@@ -96,17 +96,20 @@ def customers(t):
 
 
 # The panel and spells: engine twins of spells.panel_to_pandas / spells_to_pandas followed by the pandera
-# schemas PANEL_SCHEMA / SPELLS_SCHEMA (data/schema.py). The schema's rules are counted in the engine first;
+# schemas PANEL_SCHEMA (PURCHASE_PANEL_SCHEMA for a purchase log) / SPELLS_SCHEMA (data/schema.py). The schema's rules are counted in the engine first;
 # a table that breaks one goes the pandas way, where pandera raises its usual error. The dtype rules hold by
 # construction (the casts below), and ``strict`` by the fixed column list.
 
-def panel(p):
+def panel(p, layout: str = "subscription"):
     """The pandas panel as an engine expression, or None (see above). ``p``: the engine panel
-    (data/dataset.py ENGINE_COLUMNS)."""
+    (data/dataset.py ENGINE_COLUMNS). A purchase log's panel (PURCHASE_PANEL_SCHEMA) has no rule on ``mrr``:
+    a month whose purchases sum to 0 or less is still an active month."""
     if not (p.customer_id.type().is_string() and p.mrr.type() == dt.float64):
         return None
+    # mrr > 0 or null (NaN too: DuckDB orders NaN above every number); any value in a purchase log
+    mrr_breaks = ibis.literal(False) if layout == "purchase_log" else (p.mrr <= 0)
     breaks = (p.customer_id.isnull() | p.m.isnull()
-              | (p.mrr <= 0)  # mrr > 0 or null (NaN too: DuckDB orders NaN above every number)
+              | mrr_breaks
               | p.spell.isnull() | (p.spell < 1)
               | p.tenure.isnull() | (p.tenure < 0)
               | p.spell_month.isnull() | (p.spell_month < 0))

@@ -674,15 +674,24 @@ class _Builder:
             "customer_id", m=(_.start_m + _.k).cast("int32"), amt=_.amount / _.n_months)
         monthly = spread.group_by(["customer_id", "m"]).aggregate(mrr=_.amt.sum().round(2))
         monthly = monthly.cache() if hasattr(monthly, "cache") else monthly
-        negative = monthly.filter(_.mrr < 0)
+        purchase_log = self.layout == "purchase_log"
+        negative = monthly.filter((_.mrr < 0) & (_.m <= as_of_m)) if purchase_log else monthly.filter(_.mrr < 0)
         n_neg = self._count(negative)
         if n_neg:
-            ex = negative.limit(N_EXAMPLES).execute()
-            report.add("error", "revenue", f"{n_neg:,} customer-months have negative MRR after spreading invoices "
-                       "over their service periods (a credit note larger than what it credits)", column="amount",
-                       n_rows=n_neg, examples=[f"{r.customer_id} {sp.index_to_month(r.m):%Y-%m}: {r.mrr:,.2f}" for r in ex.itertuples()],
-                       file=self.file("revenue"))
-            return {}
+            ex = negative.order_by(["customer_id", "m"]).limit(N_EXAMPLES).execute()
+            examples = [f"{r.customer_id} {sp.index_to_month(r.m):%Y-%m}: {r.mrr:,.2f}" for r in ex.itertuples()]
+            if purchase_log:
+                # returns larger than the month's purchases: still a month with purchase rows (activity), kept
+                # with its net amount, and said so
+                report.add("warning", "revenue", f"{n_neg:,} customer-months have purchases that sum to less than "
+                           "zero (returns or refunds larger than that month's purchases); they count as active months "
+                           "and enter revenue with their net (negative) amount", column="amount", n_rows=n_neg,
+                           examples=examples, file=self.file("revenue"))
+            else:
+                report.add("error", "revenue", f"{n_neg:,} customer-months have negative MRR after spreading invoices "
+                           "over their service periods (a credit note larger than what it credits)", column="amount",
+                           n_rows=n_neg, examples=examples, file=self.file("revenue"))
+                return {}
         totals = monthly.aggregate(
             in_panel=ibis.ifelse(_.m <= as_of_m, _.mrr, 0).sum(), after=ibis.ifelse(_.m > as_of_m, _.mrr, 0).sum()
         ).execute().iloc[0]
@@ -696,7 +705,9 @@ class _Builder:
             "MRR spread into months after as_of": float(totals["after"] or 0),
             "difference (rounding to cents)": source_recurring - float(totals["in_panel"] or 0) - float(totals["after"] or 0),
         })
-        paid = monthly.filter((_.mrr > 0) & (_.m <= as_of_m))
+        # the active months: MRR above zero (subscription); any month with a purchase row, whatever the rows sum
+        # to (purchase log: a free item or a fully discounted order is a purchase; see data/README.md)
+        paid = monthly.filter((_.m <= as_of_m) if purchase_log else ((_.mrr > 0) & (_.m <= as_of_m)))
         data_start_m = (sp.month_index_of(self.settings.data_start) if self.settings.data_start
                         else int(paid.m.min().execute()))
         self.settings = self.settings.updated(data_start=sp.index_to_month(data_start_m).date())
@@ -708,7 +719,8 @@ class _Builder:
         panel = panel.cache() if hasattr(panel, "cache") else panel  # every aggregation reads it
         # the panel and spells stay in the engine; pandas analyses get them (checked) on first read
         out = {
-            "panel": Lazy(partial(_checked_frame, panel, sp.panel_to_pandas, "PANEL_SCHEMA"), partial(direct.panel, panel)),
+            "panel": Lazy(partial(_checked_frame, panel, sp.panel_to_pandas, _schema.panel_schema_name(self.layout)),
+                          partial(direct.panel, panel, layout=self.layout)),
             "spells": Lazy(partial(_checked_frame, spells, sp.spells_to_pandas, "SPELLS_SCHEMA"), partial(direct.spells, spells)),
             "engine": {"panel": panel, "spells": spells},
         }

@@ -111,20 +111,27 @@ PAYMENT_STATUSES = ("failed", "succeeded")
 def _schemas() -> dict:
     import pandera.pandas as pa
 
-    panel = pa.DataFrameSchema(
-        {
-            "customer_id": pa.Column(str),
-            "month": pa.Column("datetime64[ns]"),
-            "mrr": pa.Column(float, pa.Check.gt(0), nullable=True),
-            "spell": pa.Column(int, pa.Check.ge(1)),
-            "tenure": pa.Column(int, pa.Check.ge(0)),
-            "spell_month": pa.Column(int, pa.Check.ge(0)),
-        },
-        unique=["customer_id", "month"],
-        strict=True,
-        coerce=True,
-        name="panel",
-    )
+    def panel_schema(mrr_checks: list, name: str):
+        return pa.DataFrameSchema(
+            {
+                "customer_id": pa.Column(str),
+                "month": pa.Column("datetime64[ns]"),
+                "mrr": pa.Column(float, mrr_checks, nullable=True),
+                "spell": pa.Column(int, pa.Check.ge(1)),
+                "tenure": pa.Column(int, pa.Check.ge(0)),
+                "spell_month": pa.Column(int, pa.Check.ge(0)),
+            },
+            unique=["customer_id", "month"],
+            strict=True,
+            coerce=True,
+            name=name,
+        )
+
+    # subscription: a panel row is a month with MRR above zero. Purchase log: a month with at least one purchase
+    # row, ``mrr`` holding what its purchases sum to: 0.0 for free items or fully discounted orders, below 0 when
+    # returns outweigh the month's purchases (the load warns about those)
+    panel = panel_schema([pa.Check.gt(0)], "panel")
+    purchase_panel = panel_schema([], "panel (purchase log)")
 
     spells = pa.DataFrameSchema(
         {
@@ -148,10 +155,16 @@ def _schemas() -> dict:
         coerce=True,
         name="spells",
     )
-    return {"PANEL_SCHEMA": panel, "SPELLS_SCHEMA": spells}
+    return {"PANEL_SCHEMA": panel, "PURCHASE_PANEL_SCHEMA": purchase_panel, "SPELLS_SCHEMA": spells}
+
+
+def panel_schema_name(layout: str) -> str:
+    """The name of the panel schema for a layout: a purchase log's panel allows months whose purchases sum to 0
+    or less (every purchase row is activity); the other layouts' need MRR above zero."""
+    return "PURCHASE_PANEL_SCHEMA" if layout == "purchase_log" else "PANEL_SCHEMA"
 
 
 def __getattr__(name: str):
-    if name in ("PANEL_SCHEMA", "SPELLS_SCHEMA"):
+    if name in ("PANEL_SCHEMA", "PURCHASE_PANEL_SCHEMA", "SPELLS_SCHEMA"):
         return _schemas()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

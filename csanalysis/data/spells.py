@@ -1,6 +1,7 @@
 """The one churn definition, written once in Ibis (runs in the engine: DuckDB by default, Spark, a warehouse).
 
-A customer is active in a month when its MRR is above zero. With a grace period of ``g`` months, a customer
+A customer is active in a month when its MRR is above zero (subscription), or when it has a purchase (purchase
+log: any purchase row, whatever the month's purchases sum to; a churn there is a lapse). With a grace period of ``g`` months, a customer
 whose last paid month is ``L`` has churned in month ``L + 1`` if it pays nothing in ``L + 1 … L + 1 + g``; its
 spell lasts ``L − start + 1`` months. A spell is censored when ``L`` is within the last ``g`` months before
 ``as_of`` (``L ≥ as_of_month − g``). A later paid month after a churn starts a new spell (a reactivation).
@@ -48,7 +49,8 @@ def _drop_right(t):
 def spells_expr(paid: ibis.Table, *, as_of_m: int, grace: int, data_start_m: int, signup: ibis.Table | None):
     """Spells from paid months.
 
-    ``paid`` has columns ``customer_id``, ``m`` (month index) with one row per paid month (MRR > 0).
+    ``paid`` has columns ``customer_id``, ``m`` (month index) with one row per active month (MRR > 0; in a purchase
+    log, every month with a purchase).
     ``signup`` has ``customer_id``, ``signup_m`` (month index of signup) or is None (purchase logs derive it).
     Returns an Ibis table: customer_id, spell, start_m, last_m, duration, event, entry.
     """

@@ -60,14 +60,36 @@ def plot_counts(counts: pd.Series, ax=None, *, title: str, xlabel: str = "Custom
     return ax
 
 
+def plot_purchase_gaps(gaps: pd.DataFrame, ax=None, *, max_gap: int = 24, title: str = "Months between purchases",
+                       xlabel: str = "Months until the next purchase", ylabel: str = "Share of returns",
+                       share_label: str = "Returns after this gap", cumulative_label: str = "Returns within this gap",
+                       target: float | None = None):
+    """Gaps between consecutive purchase months (:func:`csanalysis.overview.purchase_gaps`): bars for each gap's
+    share of the returns, a line for the share within that many months; gaps longer than ``max_gap`` months are
+    left out of the figure (the line still counts them in its denominator). ``target`` draws a dotted share."""
+    ax = _ax(ax)
+    g = gaps[gaps["gap_months"] <= max_gap]
+    ax.bar(g["gap_months"], g["share"], color="C0", alpha=0.8, label=share_label)
+    ax.plot(g["gap_months"], g["cumulative_share"], color="C1", marker="o", lw=2, label=cumulative_label)
+    if target is not None:
+        ax.axhline(target, color="#777777", ls=":", lw=1)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+    ax.legend(loc="center right", frameon=False)
+    return ax
+
+
 def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title: str | None = None,
                            xlabel: str | None = None, ylabel: str = "Cohort", size_label: str = "n",
                            max_cohorts: int | None = None, colorbar_label: str = "Retention",
-                           small_label: str | None = None):
+                           small_label: str | None = None, before_window_marker: str = "*",
+                           before_window_label: str | None = None):
     """Cohort heatmap (a :class:`~csanalysis.cohorts.CohortRetention`): unobservable cells blank, cohorts below
     the minimum size greyed (with a grey key ``small_label`` under the axis when any is shown), cohort sizes beside the
-    labels; ``max_cohorts`` keeps the newest cohorts. Cells are annotated in percent when the grid is small
-    enough to read."""
+    labels; ``max_cohorts`` keeps the newest cohorts. Cohorts that began before the data window (``before_window``)
+    carry ``before_window_marker`` after their label, explained by ``before_window_label`` under the axis when any
+    is shown. Cells are annotated in percent when the grid is small enough to read."""
     import numpy as np
 
     cols = res.periods[: max_periods] if max_periods else res.periods
@@ -75,8 +97,10 @@ def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title:
     data = matrix[cols].astype(float)
     small = res.small.reindex(data.index).fillna(False).to_numpy(dtype=bool)
     ax = _ax(ax, figsize=(min(1.0 + 0.45 * len(cols), 16), max(3.0, 0.32 * len(data) + 1.5)))
-    labels = [f"{'/'.join(map(str, i)) if isinstance(i, tuple) else i} ({size_label}={int(n):,})"
-              for i, n in zip(data.index, matrix["cohort_size"])]
+    early = (res.before_window.reindex(data.index).fillna(False).to_numpy(dtype=bool)
+             if getattr(res, "before_window", None) is not None else np.zeros(len(data), dtype=bool))
+    labels = [f"{'/'.join(map(str, i)) if isinstance(i, tuple) else i}{before_window_marker if e else ''} "
+              f"({size_label}={int(n):,})" for i, n, e in zip(data.index, matrix["cohort_size"], early)]
     readable = len(cols) <= 30 and len(data) <= 40
     annot = data.map(lambda v: "" if np.isnan(v) else f"{100 * v:.0f}") if readable else False
     annot_kws = {"size": 9 if len(cols) <= 12 else 8 if len(cols) <= 24 else 7}
@@ -99,6 +123,10 @@ def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title:
         ax.annotate(small_label, xy=(0.5, 0), xycoords=ax.xaxis.label, xytext=(0, -6), textcoords="offset points",
                     ha="center", va="top", fontsize="small",
                     bbox={"boxstyle": "square,pad=0.3", "facecolor": "#cccccc", "edgecolor": "#999999"})
+    if early.any() and before_window_label:  # under the grey key when both are shown
+        ax.annotate(f"{before_window_marker} {before_window_label}", xy=(0.5, 0), xycoords=ax.xaxis.label,
+                    xytext=(0, -26 if greyed and small_label else -6), textcoords="offset points", ha="center",
+                    va="top", fontsize="small")
     cbar = ax.collections[0].colorbar
     if cbar is not None:
         cbar.ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
@@ -111,15 +139,21 @@ def plot_pooled_curve(curve: pd.DataFrame, ax=None, *, group: str | None = None,
                       weighted_label: str = "Size-weighted average of cohort cells (biased towards old cohorts)"):
     """Pooled retention curve(s) (:func:`csanalysis.cohorts.pooled_curve`) with the bootstrap band; one line per
     ``group`` value if given. ``weighted`` (the ``method="weighted"`` curve) is drawn dashed, without a band,
-    under ``weighted_label`` — it leans on the oldest cohorts, the only ones observed at long tenures."""
+    under ``weighted_label`` — it leans on the oldest cohorts, the only ones observed at long tenures. An upper
+    bound without a finite value (a revenue band over few customers, where some resamples hold no revenue in the
+    period before) runs to the top of the axis."""
+    import numpy as np
+
     ax = _ax(ax)
+    values = pd.concat([curve["upper"], curve["retention"]]).to_numpy(dtype=float) if len(curve) else np.array([])
+    finite = values[np.isfinite(values)]
+    top = max(1.02, float(finite.max()) * 1.05) if len(finite) else 1.02
     groups = [(None, curve)] if group is None else list(curve.groupby(group, sort=True))
     for i, (name, g) in enumerate(groups):
         ax.plot(g["period"], g["retention"], color=f"C{i}", lw=2, label=str(name) if name is not None else label)
-        ax.fill_between(g["period"], g["lower"], g["upper"], color=f"C{i}", alpha=0.2, lw=0)
+        ax.fill_between(g["period"], g["lower"], g["upper"].clip(upper=top), color=f"C{i}", alpha=0.2, lw=0)
     if weighted is not None:
         ax.plot(weighted["period"], weighted["retention"], color="#777777", lw=1.4, ls="--", label=weighted_label)
-    top = max(1.02, float(pd.concat([curve["upper"], curve["retention"]]).max()) * 1.05) if len(curve) else 1.02
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, top))
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))

@@ -41,12 +41,10 @@ def add_toc(body: str) -> str:
 def definitions_html(ds) -> str:
     """Churn definition, grace period, as_of, rows excluded and why, and the MRR total against the source."""
     tr, esc = i18n.tr, _html.escape
-    g = ds.settings.grace_months
-    grace = tr("definition.grace", g=g) if g else tr("definition.grace_none")
-    churn = (tr("definition.churn_snapshot", month=f"{ds.as_of_month:%Y-%m}") if ds.layout == "snapshot"
-             else tr("definition.churn", grace=grace, window=g + 1, month=f"{ds.as_of_month:%Y-%m}"))
+    i18n.set_layout(ds.layout)  # a purchase log's churn is a lapse
+    key, values = i18n.definition(ds)
     rows = [
-        (tr("report.def_churn"), churn),
+        (tr("report.def_churn"), tr(key, **values)),
         (tr("report.def_as_of"), str(ds.as_of)),
     ]
     cut = [(name, c.get("read", 0) - c.get("used", 0), c.get("cut_after_as_of", 0))

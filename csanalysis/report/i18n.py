@@ -4,9 +4,16 @@ defined twice is an error), one set of notebooks.
 Notebooks show every heading, sentence, table column, chart title, axis label and legend through :func:`tr`
 (text) or :func:`say` / :func:`heading` (Markdown with escaped values), so ``--lang ja`` renders the same
 notebook in Japanese.
+
+Some words depend on the data's layout: a purchase log has no cancellations, so what a subscription report calls
+a churn is a lapse there (no purchase for 1 + ``grace_months`` months). A message writes such a word as a
+placeholder ``{term_<name>}`` (``{term_churn}``, ``{term_churned}`` …), filled from the catalogue entry
+``term.<name>.<layout>`` of the layout set by :func:`set_layout` (``term.<name>.subscription`` for a layout
+without its own entry). One catalogue per language, one message per sentence: only the word changes.
 """
 from __future__ import annotations
 
+import string
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,7 +21,8 @@ import yaml
 
 LANGUAGES = ("en", "ja")
 _DIR = Path(__file__).parent / "messages"
-_state = {"lang": "en"}
+_state = {"lang": "en", "layout": "subscription"}
+TERM = "term_"  # placeholders filled with a layout-dependent word (see the module docstring)
 
 
 @lru_cache(maxsize=None)
@@ -40,11 +48,43 @@ def language() -> str:
     return _state["lang"]
 
 
+def set_layout(layout: str) -> None:
+    """The data layout whose words the messages use (``ds.layout``): ``{term_churn}`` reads "lapse" for a
+    purchase log, "churn" otherwise."""
+    _state["layout"] = layout
+
+
+def layout() -> str:
+    return _state["layout"]
+
+
+def term_fields(text: str) -> set[str]:
+    """The layout-dependent word placeholders (``term_…``) of a message."""
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f and f.startswith(TERM)}
+
+
+def term(name: str, layout_name: str | None = None, lang: str | None = None) -> str:
+    """The word ``name`` (``churn``, ``churned`` …) for a layout in a language (the current ones by default)."""
+    cat = catalogue(lang or _state["lang"])
+    key = f"term.{name}.{layout_name or _state['layout']}"
+    if key not in cat:
+        key = f"term.{name}.subscription"
+    if key not in cat:
+        raise KeyError(f"word {name!r} is missing from messages/{lang or _state['lang']}/*.yaml (term.{name}.subscription)")
+    return cat[key]
+
+
+def _terms(text: str) -> dict[str, str]:
+    return {f: term(f[len(TERM):]) for f in term_fields(text)}
+
+
 def tr(key: str, **values) -> str:
-    """The message for ``key`` in the current language, formatted with ``values`` (not escaped: plain text)."""
+    """The message for ``key`` in the current language, formatted with ``values`` (not escaped: plain text) and
+    the layout's words."""
     cat = catalogue(_state["lang"])
     if key not in cat:
         raise KeyError(f"message {key!r} is missing from messages/{_state['lang']}/*.yaml")
+    values = {**_terms(cat[key]), **values}
     return cat[key].format(**values) if values else cat[key]
 
 
@@ -52,8 +92,25 @@ def say(key: str, **values) -> None:
     """Display the message as Markdown, every value escaped."""
     from .narrative import md
 
-    tr(key)  # a clear error for a missing key
-    md(catalogue(_state["lang"])[key], **values)
+    cat = catalogue(_state["lang"])
+    if key not in cat:
+        raise KeyError(f"message {key!r} is missing from messages/{_state['lang']}/*.yaml")
+    text = cat[key]
+    md(text, **{**_terms(text), **values})
+
+
+def definition(ds) -> tuple[str, dict]:
+    """The message key and values of the churn definition in force for a Dataset: ``definition.churn`` (active
+    means MRR above zero) or, for a purchase log, ``definition.lapse`` (active means a purchase; a churn is a
+    lapse of 1 + grace months without one). ``key, values = definition(ds)`` then ``say(key, **values)`` or ``tr(key, **values)``."""
+    g = ds.settings.grace_months
+    month = f"{ds.as_of_month:%Y-%m}"
+    if getattr(ds, "layout", "subscription") == "purchase_log":
+        return "definition.lapse", {"n": g + 1, "g": g, "window": g + 1, "month": month}
+    if getattr(ds, "layout", "subscription") == "snapshot":  # T = tenure, E = churned (data/README.md)
+        return "definition.churn_snapshot", {"month": month}
+    grace = tr("definition.grace", g=g) if g else tr("definition.grace_none")
+    return "definition.churn", {"grace": grace, "window": g + 1, "month": month}
 
 
 def heading(key: str, level: int = 2, **values) -> None:
@@ -71,4 +128,4 @@ def attr_label(name: str) -> str:
 def columns(df, prefix: str = "col."):
     """Rename columns through the catalogue (``col.<name>``); names without a message stay as they are."""
     cat = catalogue(_state["lang"])
-    return df.rename(columns={c: cat.get(prefix + str(c), c) for c in df.columns})
+    return df.rename(columns={c: tr(prefix + str(c)) if prefix + str(c) in cat else c for c in df.columns})
