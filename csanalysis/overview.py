@@ -84,6 +84,19 @@ def as_share_table(counts: pd.Series, name: str) -> pd.DataFrame:
                          "share": counts.to_numpy() / counts.sum()})
 
 
+def snapshot_summary(ds: Dataset) -> dict:
+    """A snapshot's customers: still active, churned, and their tenure in months (T of every row); the MRR of the
+    active customers when the export has an ``mrr`` column (else None)."""
+    from .survival import survival_data
+
+    d = survival_data(ds)
+    mrr = ds.panel.loc[ds.panel["month"] == ds.as_of_month, "mrr"]
+    return {"active": int((d["E"] == 0).sum()), "churned": int(d["E"].sum()),
+            "tenure_min": int(d["T"].min()) if len(d) else None, "tenure_median": float(d["T"].median()) if len(d) else None,
+            "tenure_max": int(d["T"].max()) if len(d) else None,
+            "mrr_active": float(mrr.sum()) if len(mrr) and mrr.notna().any() else None}
+
+
 def headline(ds: Dataset) -> dict:
     mrr = ds.mrr_by_month()
     last = mrr.iloc[-1] if len(mrr) else None
@@ -144,3 +157,13 @@ def share_within(gaps: pd.DataFrame, months: int) -> float | None:
         return None
     within = gaps.loc[gaps["gap_months"] <= months, "returns"].sum()
     return float(within / gaps["returns"].sum())
+
+
+def support_table(support: list[dict], translate) -> pd.DataFrame:
+    """The reports and whether the layout can answer them (from :func:`csanalysis.report.run.layout_support`), in
+    words: report title, runs or left out, and why."""
+    return pd.DataFrame({
+        "report": [translate(r["title"]) if r["title"] else r["report"] for r in support],
+        "available": [translate("overview.runs" if r["left_out"] is None else "overview.left_out") for r in support],
+        "why": [translate(r["left_out"]) if r["left_out"] else "" for r in support],
+    })

@@ -58,6 +58,10 @@ def test_purchase_log_reports_say_lapse_and_show_the_gaps(log, tmp_path):
     gaps = np.concatenate([np.diff(np.sort(m)) for m in months])
     m00 = json.loads((over / "metrics.json").read_text(encoding="utf-8"))
     assert m00["layout"] == "purchase_log" and m00["customers"] == raw["Buyer"].nunique() == 120
+    # the overview says which reports the layout supports: all of them
+    assert [r["report"] for r in m00["layout_support"]][:2] == ["00_data_overview", "01_cohort_retention"]
+    assert all(r["runs"] and r["left_out_because"] is None for r in m00["layout_support"])
+    assert "What these data can answer" in html00 and "purchase log (transactions only)" in html00
     g = m00["purchase_gaps"]
     assert g["returns"] == len(gaps)
     assert g["share_within_1_month"] == pytest.approx(np.mean(gaps <= 1))

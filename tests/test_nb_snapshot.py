@@ -30,7 +30,7 @@ def telco(tmp_path_factory):
 
 
 def test_reports_that_need_history_are_left_out_with_the_reason(telco, tmp_path, monkeypatch):
-    d, _ = telco
+    d, df = telco
     nbdir = tmp_path / "nbs"
     nbdir.mkdir()
     for nb in ("00_data_overview", "01_cohort_retention", "05_cs_impact"):
@@ -44,6 +44,16 @@ def test_reports_that_need_history_are_left_out_with_the_reason(telco, tmp_path,
     assert res.notebooks["01_cohort_retention"] == {"status": "left out", "reason": ja}
     assert res.notebooks["05_cs_impact"]["status"] == "left out" and res.notebooks["00_data_overview"]["status"] == "succeeded"
     assert not (res.folder / "01_cohort_retention").exists()
+    # the overview lists what the layout supports, with the reasons, and describes the snapshot
+    m00 = json.loads((res.folder / "00_data_overview" / "metrics.json").read_text(encoding="utf-8"))
+    support = {r["report"]: r for r in m00["layout_support"]}
+    assert support["00_data_overview"]["runs"] and support["02_churn_survival"]["runs"]
+    assert not support["01_cohort_retention"]["runs"] and support["01_cohort_retention"]["left_out_because"] == ja
+    assert not support["03_nps_revenue"]["runs"] and not support["05_cs_impact"]["runs"]
+    assert m00["snapshot"]["active"] == int((df["Churn"] == "No").sum()) and m00["snapshot"]["churned"] == int((df["Churn"] == "Yes").sum())
+    assert m00["snapshot"]["tenure_max"] == int(df["tenure"].max()) and m00["snapshot"]["tenure_min"] == 0
+    html00 = (res.folder / "00_data_overview" / "00_data_overview.html").read_text(encoding="utf-8")
+    assert i18n.catalogue("ja")["overview.supports_heading"] in html00
     assert ja in (out / "index.html").read_text(encoding="utf-8")
 
 

@@ -86,6 +86,20 @@ def needs_of(path: Path) -> list[str]:
     return list((meta.get("csanalysis") or {}).get("needs", []))
 
 
+def title_of(path: Path) -> str | None:
+    """The message key of a notebook's title (its metadata ``csanalysis.title``), or None."""
+    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    return (meta.get("csanalysis") or {}).get("title")
+
+
+def layout_support(ds, paths: list[Path] | None = None) -> list[dict]:
+    """Each report and whether this Dataset's layout can answer it: ``report`` (notebook name), ``title`` (message
+    key or None) and ``left_out`` (the reason's message key, or None when the report runs)."""
+    paths = discover() if paths is None else paths
+    gone = left_out(paths, ds)
+    return [{"report": p.stem, "title": title_of(p), "left_out": gone.get(p.stem)} for p in paths]
+
+
 def left_out(paths: list[Path], ds) -> dict[str, str]:
     """The notebooks this Dataset's layout cannot answer: name → the reason's message key."""
     out = {}
