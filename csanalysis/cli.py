@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-import yaml
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Customer-success analytics reports.")
 
@@ -79,17 +78,21 @@ def list_notebooks():
 
 
 def _parse_params(pairs: list[str], params_file: Optional[Path]) -> dict:
+    from .data.mapping import read_yaml
+
     params: dict = {}
     if params_file:
-        loaded = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
+        if not params_file.is_file():
+            raise typer.BadParameter(f"--params {params_file} does not exist")
+        loaded = read_yaml(params_file.read_bytes(), f"--params {params_file}", typer.BadParameter) or {}
         if not isinstance(loaded, dict):
-            raise typer.BadParameter(f"{params_file} must hold a mapping of parameter: value")
-        params.update(loaded)
+            raise typer.BadParameter(f"--params {params_file} must hold a mapping of parameter: value")
+        params.update({str(k): v for k, v in loaded.items()})
     for pair in pairs:
         if "=" not in pair:
             raise typer.BadParameter(f"--param {pair!r}: use KEY=VALUE")
         key, value = pair.split("=", 1)
-        params[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        params[key.strip()] = read_yaml(value, f"--param {key.strip()}", typer.BadParameter) if value.strip() else ""
     return params
 
 

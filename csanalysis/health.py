@@ -52,7 +52,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .data import Dataset
 from .data import attributes as attrs_
@@ -379,11 +378,16 @@ class Scorecard:
         path = Path(path) if path else DEFAULT_SCORECARD
         if not path.is_file():
             raise FileNotFoundError(f"scorecard file {path} not found")
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        from .data.mapping import read_yaml
+
+        spec = read_yaml(path.read_bytes(), f"scorecard file {path}", ValueError) or {}
         return cls.from_dict(spec, source=str(path))
 
     @classmethod
     def from_dict(cls, spec: dict, source: str = "") -> "Scorecard":
+        if not isinstance(spec, dict):
+            raise ValueError(f"scorecard {source}: the file must be a mapping with 'measures' (and optionally 'bands'), "
+                             f"not a {type(spec).__name__}")
         if not isinstance(spec.get("measures"), dict) or not spec["measures"]:
             raise ValueError(f"scorecard {source or ''}: 'measures' must map signal names to their settings")
         measures = []

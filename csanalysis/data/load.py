@@ -30,6 +30,8 @@ RANGES = {("nps", "score"): (0, 10)}  # checked with the types, so every error s
 TRUE_CODES = ("true", "1", "yes", "y", "t", "churned")
 FALSE_CODES = ("false", "0", "no", "n", "f", "active")
 DAYS_PER_MONTH = 30.4375
+MAX_AMOUNT = 1e13  # sums of amounts below this hold whole cents in double precision
+MAGNITUDE_WARNING = 1000  # an amount this many times the median absolute amount is flagged
 
 
 # --------------------------------------------------------------------------------------------- sources
@@ -77,6 +79,12 @@ class _Source:
             return self.con.table(table_name)
         if tmap.file:
             candidates = [self.folder / tmap.file]
+            inside = candidates[0].resolve().is_relative_to(self.folder.resolve())
+            if not inside and not tmap.allow_outside_folder:
+                self.report.add("error", name, f"the mapping names file {tmap.file}, which is outside the data folder "
+                                f"{self.folder}; move it in, or set allow_outside_folder: true for this table",
+                                file=str(candidates[0]))
+                return None
             if not candidates[0].exists():
                 self.report.add("error", name, f"the mapping names file {tmap.file}, which does not exist in {self.folder}",
                                 file=str(candidates[0]))
@@ -90,7 +98,17 @@ class _Source:
         suffixes = "".join(path.suffixes).lower()
         try:
             if suffixes in (".csv", ".csv.gz", ".tsv", ".txt"):
-                _check_utf8(path)
+                if tmap.encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
+                    _check_utf8(path)
+                else:
+                    path = _as_utf8(path, tmap.encoding)
+                twice = _repeated_headers(path)
+                if twice:
+                    self.report.add("error", name, "the header repeats column name(s) " + ", ".join(
+                        f"'{c}' ({n} times)" for c, n in twice.items()) + ": each column needs its own name (rename or "
+                        "drop the copies; the reader would take one and rename the others)", column=next(iter(twice)),
+                        file=self._labels[name])
+                    return None
                 t = self.con.read_csv(str(path), table_name=f"raw_{name}", all_varchar=True, header=True)
             elif suffixes in (".parquet", ".pq"):
                 # a name of its own: the typed table may stay a view of this one (see _prepare), which a later
@@ -102,8 +120,11 @@ class _Source:
                 return None
             t.count().execute()  # force the read now, so a broken file is reported here
         except UnicodeDecodeError as exc:
-            self.report.add("error", name, f"the file is not UTF-8 text (first bad byte at position {exc.start}); "
-                            "re-export it as UTF-8", file=str(path))
+            hint = ("set encoding (e.g. encoding: cp932 for a Shift_JIS export from a Japanese system) for this table "
+                    "in the mapping, or re-export the file as UTF-8")
+            enc = "UTF-8" if tmap.encoding.replace("_", "-").lower() in ("utf-8", "utf8") else tmap.encoding
+            self.report.add("error", name, f"the file is not {enc} text (first bad byte at position "
+                            f"{exc.start}); {hint}", file=str(path))
             return None
         except Exception as exc:  # noqa: BLE001 - any reader failure is reported with the file name
             msg = str(exc).splitlines()[0][:300]
@@ -130,6 +151,49 @@ def _check_utf8(path: Path, chunk: int = 1 << 24) -> None:
         decoder.decode(b"", final=True)
 
 
+_TRANSCODED: list = []  # temporary folders of files read through another encoding (removed at exit)
+
+
+def _as_utf8(path: Path, encoding: str) -> Path:
+    """A UTF-8 copy of a CSV file written in another encoding (the engine reads UTF-8), streamed; a byte that is
+    not valid in ``encoding`` raises UnicodeDecodeError like the UTF-8 check."""
+    import atexit
+    import codecs
+    import gzip
+    import shutil
+    import tempfile
+
+    if not _TRANSCODED:
+        _TRANSCODED.append(Path(tempfile.mkdtemp(prefix="csanalysis-utf8-")))
+        atexit.register(shutil.rmtree, _TRANSCODED[0], True)
+    out = _TRANSCODED[0] / f"{len(list(_TRANSCODED[0].iterdir()))}-{path.name.removesuffix('.gz')}"
+    opener = gzip.open if path.suffix == ".gz" else open
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with opener(path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+        while block := src.read(1 << 24):
+            try:
+                dst.write(decoder.decode(block))
+            except UnicodeDecodeError as exc:
+                raise UnicodeDecodeError(encoding, block, offset + exc.start, offset + exc.end, exc.reason) from None
+            offset += len(block)
+        dst.write(decoder.decode(b"", final=True))
+    return out
+
+
+def _repeated_headers(path: Path) -> dict[str, int]:
+    """Column names the CSV header holds more than once (the reader would keep them apart as name, name_1 …)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        first = fh.readline()
+    delimiter = max(",;\t|", key=first.count)
+    names = [n.strip() for n in next(csv.reader([first], delimiter=delimiter), [])]
+    return {n: names.count(n) for n in dict.fromkeys(names) if n and names.count(n) > 1}
+
+
 def _single(report: ValidationReport, table: str, message: str) -> ValidationReport:
     report.add("error", table, message)
     return report
@@ -139,29 +203,40 @@ def _single(report: ValidationReport, table: str, message: str) -> ValidationRep
 
 
 _FMT_TOKENS = {
+    "%E": r"(?P<E>(?:令和|平成|昭和|大正|R|H|S|T)(?:\d{1,2}|元))",  # a Japanese era and its year: 令和6, R6, 平成元
     "%Y": r"(?P<Y>\d{4})", "%y": r"(?P<y>\d{2})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})",
     "%b": r"(?P<b>[A-Za-z]{3})", "%H": r"\d{1,2}", "%M": r"\d{2}", "%S": r"\d{2}(?:\.\d+)?", "%%": "%",
 }
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 
-def _parse_date(col, fmt: str | None):
+# an ISO date, optionally with a time and zone (the date part is kept); anything else after it is a failure
+_ISO_DATE = r"^(\d{4}-\d{1,2}-\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+_ERA_BASE = {"令和": 2018, "R": 2018, "平成": 1988, "H": 1988, "昭和": 1925, "S": 1925, "大正": 1911, "T": 1911}
+# full-width digits, signs and separators (and the minus sign) as their ASCII forms, for ``full_width: true``
+_FULL_WIDTH, _ASCII = "０１２３４５６７８９＋－−．，／：　", "0123456789+--.,/: "
+
+
+def _parse_date(col, fmt: str | None, full_width: bool = False):
     """Engine expression: a text column parsed as a date; NULL where it does not parse (never an exception).
 
-    ISO dates use TRY_CAST. A strptime-style format is matched with a regular expression and rebuilt as ISO
-    text, then cast the same way, so an impossible date (31 February) is a parse failure, not a crash.
+    ISO dates (optionally with a time, whose date part is taken) use TRY_CAST; text after the date or time is a
+    failure, never cut off. A strptime-style format is matched with a regular expression and rebuilt as ISO
+    text, then cast the same way, so an impossible date (31 February) is a parse failure, not a crash. ``%E`` is
+    a Japanese era with its year (令和6, R6, 平成元; ``%E年%m月%d日``).
     """
     s = _trimmed(col)
+    if full_width:
+        s = s.translate(_FULL_WIDTH, _ASCII)
     if not fmt:
-        # accept a timestamp too ('2024-01-31 00:00:00') by taking the date part
-        return s.substr(0, 10).try_cast("date")
+        return ibis.ifelse(s.re_search(_ISO_DATE), s.re_extract(_ISO_DATE, 1), ibis.null("string")).try_cast("date")
     pattern, groups = "", []
     i = 0
     while i < len(fmt):
         tok = fmt[i : i + 2]
         if tok in _FMT_TOKENS:
             pattern += _FMT_TOKENS[tok]
-            if tok in ("%Y", "%y", "%m", "%d", "%b"):
+            if tok in ("%E", "%Y", "%y", "%m", "%d", "%b"):
                 groups.append(tok[1])
             i += 2
         else:
@@ -171,6 +246,11 @@ def _parse_date(col, fmt: str | None):
     ok = s.re_search(pattern)
     part = {g: s.re_extract(pattern, k + 1) for k, g in enumerate(groups)}
     year = part["Y"] if "Y" in part else ("20" + part["y"] if "y" in part else None)
+    if "E" in part:
+        era = part["E"].re_extract(r"^(令和|平成|昭和|大正|R|H|S|T)", 1)
+        n = part["E"].re_extract(r"(\d{1,2}|元)$", 1)
+        base = ibis.cases(*[(era == k, v) for k, v in _ERA_BASE.items()], else_=None)
+        year = (base + ibis.ifelse(n == "元", 1, n.try_cast("int32"))).cast("string")
     if "m" in part:
         month = part["m"].lpad(2, "0")
     elif "b" in part:
@@ -179,7 +259,7 @@ def _parse_date(col, fmt: str | None):
         month = None
     day = part["d"].lpad(2, "0") if "d" in part else ibis.literal("01")
     if year is None or month is None:
-        raise MappingError(f"date_format {fmt!r} needs a year (%Y or %y) and a month (%m or %b)")
+        raise MappingError(f"date_format {fmt!r} needs a year (%Y, %y or %E) and a month (%m or %b)")
     iso = year.concat("-", month, "-", day)
     return ibis.ifelse(ok, iso, ibis.null("string")).try_cast("date")
 
@@ -205,8 +285,35 @@ def _is_blank(col):
     return col.isnull() | ibis.ifelse(col < "!", col.re_search(r"^\s*$"), False)
 
 
-def _typed_column(raw, kind: str, fmt: str | None):
-    """(parsed expression, failure condition) for a raw column of a given kind."""
+def _number_pattern(tmap: TableMapping) -> str:
+    """The numbers a table's text may hold, written with its decimal mark and (in groups of three) its thousands
+    separator: ``1234.5``, ``-1,234.50``, ``1.234,5`` … Anything else (``1040,0`` without ``decimal: ','``,
+    ``nan``, ``inf``) is not a number."""
+    d = re.escape(tmap.decimal)
+    whole = r"\d+"
+    if tmap.thousands:
+        t = r"[ \u00a0\u202f]" if tmap.thousands == " " else re.escape(tmap.thousands)
+        whole = rf"(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)"
+    return rf"^[+-]?(?:{whole}(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?$"
+
+
+def _number_text(raw, tmap: TableMapping):
+    """Engine expression: the text of a number column as it reads under the table's options (full-width forms and
+    currency marks removed), still with the file's decimal mark and thousands separator."""
+    s = _trimmed(raw)
+    if tmap.full_width:
+        s = s.translate(_FULL_WIDTH, _ASCII)
+    for mark in tmap.currency_marks:
+        s = s.replace(mark, "")
+    if tmap.full_width or tmap.currency_marks:
+        s = _trimmed(s)
+    return s
+
+
+def _typed_column(raw, kind: str, fmt: str | None, tmap: TableMapping | None = None):
+    """(parsed expression, failure condition) for a raw column of a given kind, read with the table's options
+    (``decimal``, ``thousands``, ``full_width``, ``currency_marks``; data/README.md)."""
+    tmap = tmap or TableMapping()
     dtype = raw.type()
     if kind == "date":
         if dtype.is_date():
@@ -214,15 +321,23 @@ def _typed_column(raw, kind: str, fmt: str | None):
         elif dtype.is_timestamp():
             parsed = raw.date()
         else:
-            parsed = _parse_date(raw, fmt)
+            parsed = _parse_date(raw, fmt, tmap.full_width)
         return parsed, raw.notnull() & ~_is_blank(raw) & parsed.isnull() if not (dtype.is_date() or dtype.is_timestamp()) else ibis.literal(False)
     if kind in ("number", "integer"):
         if dtype.is_numeric():
             parsed = raw.cast("float64")
-            fail = ibis.literal(False)
+            # NaN and infinities are no amounts (a typed file can hold them; text never parses to them)
+            fail = (raw.isnan() | raw.isinf()) if dtype.is_floating() else ibis.literal(False)
+            parsed = ibis.ifelse(fail, ibis.null("float64"), parsed) if dtype.is_floating() else parsed
         else:
-            text = _trimmed(raw).re_replace(r"[,\s]", "")
-            parsed = ibis.ifelse(text == "", ibis.null("float64"), text.try_cast("float64"))
+            text = _number_text(raw, tmap)
+            plain = text
+            if tmap.thousands:
+                plain = plain.re_replace(r"[ \u00a0\u202f]" if tmap.thousands == " " else re.escape(tmap.thousands), "")
+            if tmap.decimal != ".":
+                plain = plain.replace(tmap.decimal, ".")
+            parsed = ibis.ifelse(text.re_search(_number_pattern(tmap)), plain.try_cast("float64"), ibis.null("float64"))
+            parsed = ibis.ifelse(text == "", ibis.null("float64"), parsed)
             fail = raw.notnull() & ~_is_blank(raw) & parsed.isnull()
         if kind == "integer":
             fail = fail | (parsed.notnull() & (parsed != parsed.floor()))
@@ -245,6 +360,38 @@ def _kind_word(kind: str, fmt: str | None) -> str:
         "integer": "values that are not whole numbers",
         "flag": "values that are not a recognised yes/no flag (" + "/".join(TRUE_CODES[:3]) + " or " + "/".join(FALSE_CODES[:3]) + ")",
     }.get(kind, "bad values")
+
+
+def _hint(kind: str, examples: list, tmap: TableMapping) -> str | None:
+    """The mapping option that would read such values, or what they are, from the failing examples; the reader
+    never guesses it (a comma may be a decimal mark or a thousands separator)."""
+    text = [str(e).strip() for e in examples if e is not None]
+    if kind == "date":
+        if any(era in t for t in text for era in _ERA_BASE if len(era) > 1):
+            return "Japanese era dates read with date_format: '%E年%m月%d日' (令和6年5月17日)"
+        if any("年" in t for t in text):
+            return "dates written with 年月日 read with date_format: '%Y年%m月%d日'"
+        if not tmap.full_width and any(c in _FULL_WIDTH for t in text for c in t):
+            return "full-width digits read with full_width: true for this table"
+        if any(re.match(r"^\d{4}-\d{1,2}-\d{1,2}\S", t) for t in text):
+            return "text follows the date: fix the values (a date is read whole, never cut off)"
+        return None
+    if kind not in ("number", "integer", "numeric attribute"):
+        return None
+    if any(t.lower().lstrip("+-") in ("nan", "inf", "infinity", "na", "n/a", "null", "none") for t in text):
+        return "NaN and infinities are not amounts: leave the cell empty or fix the value"
+    if not tmap.full_width and any(c in _FULL_WIDTH for t in text for c in t):
+        return "full-width digits read with full_width: true for this table"
+    marks = sorted({c for t in text for c in t if c in "¥￥円$€£" and c not in tmap.currency_marks})
+    if marks:
+        return f"currency marks read with currency_marks: {marks} for this table"
+    if any(re.match(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$", t) or re.match(r"^[+-]?\d+,\d{1,2}$", t) for t in text):
+        return "a decimal comma reads with decimal: ',' (and thousands: '.') for this table"
+    if any(re.match(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$", t) for t in text):
+        return "a thousands separator reads with thousands: ',' for this table"
+    if any("," in t for t in text):
+        return "set decimal and thousands for this table (the reader never guesses what a comma means)"
+    return None
 
 
 def _examples(expr, limit: int = N_EXAMPLES) -> list:
@@ -296,7 +443,7 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             parsed = ibis.cases((text.isin(true_codes), 1), (text.isin(false_codes), 0), else_=ibis.null("int8")).cast("int8")
             fail = col.notnull() & parsed.isnull()
         else:
-            parsed, fail = _typed_column(col, kind, tmap.date_format)
+            parsed, fail = _typed_column(col, kind, tmap.date_format, tmap)
         if kind in ("id", "text") and canon not in tmap.values:
             kept_text[canon] = col
         else:
@@ -316,7 +463,7 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
             canon = {v: k for k, v in tmap.columns.items()}.get(src, src)
             if canon in spec.columns:
                 continue
-            parsed, fail = _typed_column(raw[src], "number", None)
+            parsed, fail = _typed_column(raw[src], "number", None, tmap)
             parses_text = parses_text or _parses_text(raw[src].type(), "number")
             selected[canon] = parsed
             fails[canon] = (fail, "number", src)
@@ -327,7 +474,7 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
         if declared == "categorical":
             selected[src] = _typed_column(col, "text", None)[0]
             continue
-        parsed, fail = _typed_column(col, "number", None)
+        parsed, fail = _typed_column(col, "number", None, tmap)
         selected[src] = parsed
         parses_text = parses_text or _parses_text(col.type(), "number")
         # declared numeric: every failure is an error; inferred: a failure makes the column text (below)
@@ -366,8 +513,9 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
                        n_rows=n_bad, examples=_examples(raw.filter(fail).select(src)), file=file)
         else:
             examples = _examples(raw.filter(fail).select(src))
-            report.add("error", name, f"{n_bad:,} of {n_rows:,} rows have {_kind_word(kind, tmap.date_format)}",
-                       column=src, n_rows=n_bad, examples=examples, file=file)
+            hint = _hint(kind, examples, tmap)
+            report.add("error", name, f"{n_bad:,} of {n_rows:,} rows have {_kind_word(kind, tmap.date_format)}"
+                       + (f"; {hint}" if hint else ""), column=src, n_rows=n_bad, examples=examples, file=file)
     t = raw.select(**selected)
     if typed_source and not parses_text:
         return t, n_rows
@@ -569,20 +717,72 @@ class _Builder:
                             column="customer_id", n_rows=n, examples=_examples(orphans.select("customer_id")),
                             file=self.file(name))
 
-    def _as_of(self) -> dt.date:
+    def _as_of(self) -> dt.date | None:
+        """The analysis date: the setting, else the end of the last complete month of the data. Rows dated after
+        today cannot be data yet (one stray year-2204 row would make every customer look churned): without an
+        explicit ``as_of`` they are errors, with examples (None is returned); with one, they are cut like any row
+        after it."""
         if self.settings.as_of is not None:
             return self.settings.as_of
+        if "snapshot" in self.t:
+            return pd.Timestamp.today().normalize().date()
+        today = dt.date.today()
         dates = []
         for name in ("revenue", "usage", "payments", "nps"):
             if name in self.t and "date" in self.t[name].columns:
-                dates.append(self.t[name].date.max().execute())
-        if "snapshot" in self.t:
-            return pd.Timestamp.today().normalize().date()
-        latest = pd.Timestamp(max(d for d in dates if d is not None and not pd.isna(d)))
+                t = self.t[name]
+                future = t.filter(t.date > today)
+                n = self._count(future)
+                if n:
+                    ex = future.order_by(ibis.desc("date")).select("customer_id", "date").limit(N_EXAMPLES).execute()
+                    self.report.add("error", name, f"{n:,} rows are dated after today ({today}): fix their dates, or set "
+                                    "as_of (--as-of) to analyse up to a date and leave later rows out", column="date",
+                                    n_rows=n, examples=[f"{r.customer_id}: {pd.Timestamp(r.date).date()}" for r in ex.itertuples()],
+                                    file=self.file(name))
+                dates.append(t.filter(t.date <= today).date.max().execute())
+        dates = [d for d in dates if d is not None and not pd.isna(d)]
+        if not self.report.ok or not dates:
+            return None
+        latest = pd.Timestamp(max(dates))
         # the last complete month: the latest date's month if the data reach its last day, else the one before
         if latest.is_month_end:
             return latest.date()
         return (latest.replace(day=1) - pd.Timedelta(days=1)).date()
+
+    def _as_of_after_data(self, as_of_m: int) -> None:
+        """An explicit as_of more than a month after the last revenue row: a warning (everyone looks churned)."""
+        last = _scalar(self.t["revenue"].date.max(), None)
+        if last is None:
+            return
+        gap = as_of_m - sp.month_index_of(last)
+        if self.settings.as_of is not None and gap > 1:
+            self.report.add("warning", "revenue", f"as_of {self.settings.as_of} is {gap} months after the last revenue "
+                            f"row ({pd.Timestamp(last):%Y-%m}): customers without revenue since then count as churned",
+                            column="date", file=self.file("revenue"))
+
+    def _check_magnitudes(self, name: str, column: str) -> None:
+        """Amounts the engine cannot sum to the cent (|x| ≥ :data:`MAX_AMOUNT`) are errors; amounts more than
+        :data:`MAGNITUDE_WARNING` times the table's median absolute amount are warnings (a typo or a unit slip)."""
+        t = self.t.get(name)
+        if t is None or column not in t.columns:
+            return
+        x = t[column].abs()
+        big = t.filter(x >= MAX_AMOUNT)
+        n = self._count(big)
+        if n:
+            self.report.add("error", name, f"{n:,} rows have an amount of {MAX_AMOUNT:,.0e} or more, beyond what can be "
+                            "added up to the cent: fix the values (or the unit)", column=column, n_rows=n,
+                            examples=_examples(big.select(column)), file=self.file(name))
+            return
+        median = _scalar(t.filter(x > 0)[column].abs().median(), None)
+        if not median:
+            return
+        odd = t.filter(x > MAGNITUDE_WARNING * median)
+        n = self._count(odd)
+        if n:
+            self.report.add("warning", name, f"{n:,} rows have an amount more than {MAGNITUDE_WARNING:,} times the "
+                            f"median amount ({median:,.2f}): check them for a typo or a unit slip", column=column,
+                            n_rows=n, examples=_examples(odd.select(column)), file=self.file(name))
 
     def _cut_after(self, name: str, as_of: dt.date, column: str = "date") -> None:
         t = self.t.get(name)
@@ -620,6 +820,7 @@ class _Builder:
         if "kind" in revenue.columns:
             self._check_values("revenue", "kind", REVENUE_KINDS)
         self._check_values("payments", "status", PAYMENT_STATUSES)
+        self._check_magnitudes("revenue", "amount")
         if "currency" in revenue.columns:
             cur = (revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count())
                    .order_by([ibis.desc("n"), "currency"]).execute())  # the main currency first
@@ -640,8 +841,11 @@ class _Builder:
             return {}
 
         as_of = self._as_of()
+        if as_of is None:
+            return {}
         self.settings = self.settings.updated(as_of=as_of)
         as_of_m = sp.month_index_of(as_of) - (0 if pd.Timestamp(as_of).is_month_end else 1)
+        self._as_of_after_data(as_of_m)
         for name in ("revenue", "usage", "nps", "payments", "cs_activities"):
             self._cut_after(name, as_of)
         if "cs_costs" in self.t:
