@@ -319,3 +319,22 @@ def test_rmst_with_late_entry_equals_r():
     kmf = KaplanMeierFitter().fit(le["T"], le["E"], entry=le["entry"])
     assert restricted_mean_survival_time(kmf, t=24) == pytest.approx(_r(ref, "rmean", "late_entry", 24), rel=1e-9)
     assert sv._rmst_se(kmf, 24) == pytest.approx(_r(ref, "se_rmean", "late_entry", 24), rel=1e-9)
+
+
+def test_a_free_active_account_loads_and_a_negative_mrr_is_an_error(tmp_path):
+    """A snapshot's mrr of 0 is a free customer, still a customer (paying at as_of in the layout's sense); below 0
+    is an error naming the rows."""
+    mapping = MAPPING.replace("plan: Contract}", "plan: Contract, mrr: MonthlyCharges}")
+    df = _export(n=40).assign(MonthlyCharges=20.0)
+    df.loc[df.index[df["Churn"] == "No"][:2], "MonthlyCharges"] = 0.0
+    df.to_csv(tmp_path / "telco_export.csv", index=False)
+    (tmp_path / "mapping.yaml").write_text(mapping)
+    ds = cs.load_dataset(tmp_path, mapping=tmp_path / "mapping.yaml")
+    now = ds.panel[ds.panel["month"] == ds.as_of_month]
+    assert len(now) == int((df["Churn"] == "No").sum()) and (now["mrr"] == 0).sum() == 2
+    df.loc[5, "MonthlyCharges"] = -3.0
+    df.to_csv(tmp_path / "telco_export.csv", index=False)
+    with pytest.raises(cs.DataValidationError) as err:
+        cs.load_dataset(tmp_path, mapping=tmp_path / "mapping.yaml")
+    (f,) = [f for f in err.value.report.errors if f.column == "mrr"]
+    assert f.n_rows == 1 and f.examples == [-3.0]

@@ -1055,6 +1055,11 @@ class _Builder:
         if self._count(bad):
             report.add("error", "snapshot", "tenure_months must not be negative", column="tenure_months",
                        n_rows=self._count(bad), examples=_examples(bad.select("tenure_months")), file=self.file("snapshot"))
+        if "mrr" in snap.columns:
+            bad = snap.filter(snap.mrr < 0)
+            if self._count(bad):
+                report.add("error", "snapshot", "mrr must not be negative", column="mrr", n_rows=self._count(bad),
+                           examples=_examples(bad.select("mrr")), file=self.file("snapshot"))
         if not report.ok:
             return {}
         n_zero = self._count(snap.filter(snap.tenure_months == 0))
@@ -1099,7 +1104,7 @@ class _Builder:
         customers["signup_date"] = pd.to_datetime(customers["signup_date"])
         self.report.counts["customers"] = {"read": len(df), "used": len(df)}
         return {
-            "panel": _schema.PANEL_SCHEMA.validate(sp.panel_to_pandas(panel)),
+            "panel": getattr(_schema, _schema.panel_schema_name("snapshot")).validate(sp.panel_to_pandas(panel)),
             "spells": _schema.SPELLS_SCHEMA.validate(sp.spells_to_pandas(spells)),
             "customers": customers.reset_index(drop=True),
             "usage": self._usage(as_of_m), "nps": self.t["nps"].execute() if "nps" in self.t else None,

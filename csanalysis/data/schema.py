@@ -160,8 +160,9 @@ def _schemas() -> dict:
 
 def panel_schema_name(layout: str) -> str:
     """The name of the panel schema for a layout: a purchase log's panel allows months whose purchases sum to 0
-    or less (every purchase row is activity); the other layouts' need MRR above zero."""
-    return "PURCHASE_PANEL_SCHEMA" if layout == "purchase_log" else "PANEL_SCHEMA"
+    or less (every purchase row is activity), and a snapshot's an active customer whose ``mrr`` column says 0 (a
+    free account is still a customer; a negative one is refused at load); a subscription's needs MRR above zero."""
+    return "PURCHASE_PANEL_SCHEMA" if layout in ("purchase_log", "snapshot") else "PANEL_SCHEMA"
 
 
 def __getattr__(name: str):
