@@ -1,0 +1,495 @@
+"""Churn risk on a snapshot (a CRM export: tenure and a churned flag, one row per customer, no history).
+
+A snapshot holds no scoring dates, so nothing can be learned about what happens *after* a date from signals seen
+*at* it. What it supports is a survival model of the lifetimes on the customers' attributes:
+
+**Model.** A penalised Cox model (lifelines ``CoxPHFitter``, Efron ties, a light ridge penalty
+``penalizer × n × ½‖β‖²`` on the standardised coefficients, which keeps rare levels and collinear attributes
+finite and shrinks a well-measured effect very little) on every usable attribute of ``Dataset.customers``
+(:func:`snapshot_attributes`): numeric columns per unit (``seats`` per doubling, as in
+:func:`csanalysis.survival.cox_drivers`), other columns one-hot against their most common level
+(:func:`csanalysis.survival.reference_levels`); a numeric column with missing values is filled with its median
+and gets a 0/1 ``<name>_missing`` term. Durations are ``survival_data(ds)``: T = tenure, E = churned.
+The intervals of a penalised fit are approximate (lifelines' inverse Hessian of the penalised likelihood).
+
+**Probability.** For an active customer of tenure *t* and attributes *x*, the probability of churning within
+the next *h* months given that it has survived to *t*:
+
+    P = 1 − S(t + h | x) / S(t | x) = 1 − exp(−[H₀(t + h) − H₀(t)] · exp((x − x̄)ᵀβ))
+
+with lifelines' Breslow baseline H₀ (at the mean covariates x̄, read at *t* as lifelines'
+``predict_survival_function`` does). When t + h is beyond the longest tenure in the data the window has never
+been observed: the probability is not estimated (empty, with the reason).
+
+**Reasons.** The attributes that raise an account's hazard most against an average account: the contribution
+of attribute *j* is Σ over its terms βₖ (xₖ − x̄ₖ) (the log hazard ratio against the mean customer); the
+``k`` largest positive ones (at least ``min_contribution``) are named with the account's value.
+
+**Judged by k-fold cross-validation** (folds stratified by churned, seeded): every customer is predicted by the
+model fitted without its fold.
+
+* *Concordance* (Harrell's C, lifelines ``concordance_index``) of the out-of-fold linear predictors.
+* *AUC at the horizon* (cumulative/dynamic, Heagerty & Zheng 2005) pooled over landmarks: at a landmark
+  tenure *s* the customers at risk (T > s) are scored with 1 − S(s+h|x)/S(s|x); the *cases* churned within
+  (s, s+h], the *controls* survived past s + h; customers censored within the window are left out (no
+  censoring weights). The pooled AUC is the share of (case, control) pairs of the same landmark ranked right
+  (ties count one half). Landmarks: 0, h, 2h, … below the 90th percentile of tenure (at most ``max_landmarks``),
+  each needing at least one case and one control.
+* *Calibration*: the at-risk landmark rows in ``bins`` equal-count groups of predicted risk; per group the mean
+  predicted risk against the observed Kaplan–Meier risk within h of the residual time (T − s, censored ones
+  kept as censored).
+
+Each metric's interval is a percentile bootstrap over customers (``n_boot`` resamples of whole customers,
+each with all its landmark rows) of the out-of-fold predictions; the models are not refitted inside the
+bootstrap, so the intervals hold the sampling of customers given the fitted folds. The folds' own spread of
+concordance is reported beside it.
+
+This is association on one snapshot: attributes recorded at export may have changed, and churned customers'
+attributes may have been updated or frozen differently from active ones'.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset
+from .health import LIST_COLUMNS, _capacity_groups, _est
+from .resample import draw_counts
+from .survival import _design, _hr_sentence, reference_levels, survival_data
+
+__all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "horizon_auc", "snapshot_risk_list",
+           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE"]
+
+NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner")  # ids, dates and owners: no model terms
+MAX_LEVELS = 50  # a text column with more distinct values than this (and than a tenth of the rows) is an identifier
+SCORE_SOURCE = "survival_model"  # the list's score_source on a snapshot
+# the churn-risk report's sections that need a history of dates, and why a snapshot cannot support them
+LEFT_OUT = {
+    "scorecard": "the scorecard's measures (logins, usage trend, failed payments, NPS, CS contacts) are read at a "
+                 "scoring date from monthly history, which a snapshot does not hold",
+    "time_split": "judging the scores on later scoring dates needs outcomes after past dates; a snapshot has one "
+                  "date, so the model is judged by cross-validation instead",
+    "time_varying": "drivers that change over time (usage, payments, NPS) need their values month by month",
+    "follow_up": "following up an earlier list needs the churn dates after it, which a snapshot does not record",
+}
+
+
+# ============================================================================ attributes
+
+
+def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES) -> tuple[list[str], dict[str, str]]:
+    """The attribute columns of ``customers`` a model can use, and each skipped column with the reason.
+
+    Every column except ``exclude`` is considered (so attributes added to the export are picked up): numeric and
+    boolean columns are numeric terms, other columns categorical; dates, all-missing and constant columns are
+    skipped, and so is a text column with more than :data:`MAX_LEVELS` distinct values (and more than a tenth of
+    the rows: an identifier or free text)."""
+    used, skipped = [], {}
+    n = len(customers)
+    for c in customers.columns:
+        if c in exclude:
+            continue
+        col = customers[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            skipped[c] = "a date, not an attribute"
+        elif col.isna().all():
+            skipped[c] = "every value is missing"
+        elif pd.api.types.is_numeric_dtype(col):
+            if col.nunique(dropna=True) < 2 and not col.isna().any():
+                skipped[c] = "the same value for every customer"
+            else:
+                used.append(c)
+        else:
+            k = col.fillna("(missing)").astype(str).nunique()
+            if k < 2:
+                skipped[c] = "the same value for every customer"
+            elif k > MAX_LEVELS and k > 0.1 * n:
+                skipped[c] = f"{k:,} distinct values: an identifier or free text, not a segment"
+            else:
+                used.append(c)
+    return used, skipped
+
+
+def _prepared(customers: pd.DataFrame, attributes: list[str]) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """Customers with numeric missing values filled by the median plus a 0/1 ``<name>_missing`` column; the
+    covariates to code (:func:`csanalysis.survival._design`) and each added column's attribute."""
+    cust = customers[["customer_id", *attributes]].copy()
+    covariates, owner = [], {}
+    for a in attributes:
+        col = cust[a]
+        covariates.append(a)
+        owner[a] = a
+        if pd.api.types.is_numeric_dtype(col):
+            cust[a] = col.astype(float)
+            if col.isna().any():
+                cust[a] = cust[a].fillna(float(col.median()))
+                cust[f"{a}_missing"] = col.isna().astype(float)
+                covariates.append(f"{a}_missing")
+                owner[f"{a}_missing"] = a
+    return cust, covariates, owner
+
+
+# ============================================================================ metrics on out-of-fold predictions
+
+
+def _window_risk(model, X: pd.DataFrame, start: np.ndarray, h: float) -> np.ndarray:
+    """1 − S(start + h | x) / S(start | x) from a fitted lifelines CoxPHFitter (its baseline read with lifelines'
+    own interpolation, so it equals ``predict_survival_function`` at those times)."""
+    from lifelines.utils import interpolate_at_times
+
+    ph = model.predict_partial_hazard(X).to_numpy(dtype=float)
+    base = model.baseline_cumulative_hazard_
+    dH = interpolate_at_times(base, np.asarray(start, float) + h) - interpolate_at_times(base, np.asarray(start, float))
+    return -np.expm1(-dH * ph)
+
+
+def _pair_share(risk: np.ndarray, case: np.ndarray, control: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of weights ``W`` (replicates × rows): the weighted count of (case, control) pairs ranked right
+    (case risk above the control's; ties one half) and the weighted count of pairs."""
+    rc, rn = risk[case], risk[control]
+    order = np.argsort(rn, kind="stable")
+    rn = rn[order]
+    Wn = W[:, control][:, order]
+    C = np.concatenate([np.zeros((W.shape[0], 1)), np.cumsum(Wn, axis=1)], axis=1)
+    left = np.searchsorted(rn, rc, side="left")
+    right = np.searchsorted(rn, rc, side="right")
+    Wc = W[:, case]
+    right_pairs = (Wc * (C[:, left] + 0.5 * (C[:, right] - C[:, left]))).sum(axis=1)
+    return right_pairs, Wc.sum(axis=1) * Wn.sum(axis=1)
+
+
+def horizon_auc(T, E, risk, landmark: float, horizon: float, weights=None) -> float:
+    """Cumulative/dynamic AUC at one landmark: among customers at risk at ``landmark`` (T > landmark), the share
+    of (case, control) pairs where the case has the higher ``risk`` (ties one half); cases churned within
+    (landmark, landmark + horizon], controls survived past landmark + horizon. NaN without a case or a control."""
+    T, E, risk = (np.asarray(a, dtype=float) for a in (T, E, risk))
+    w = np.ones(len(T)) if weights is None else np.asarray(weights, dtype=float)
+    case = (T > landmark) & (T <= landmark + horizon) & (E == 1)
+    control = T > landmark + horizon
+    if not case.any() or not control.any():
+        return float("nan")
+    right, pairs = _pair_share(risk, case, control, w[None, :])
+    return float(right[0] / pairs[0])
+
+
+def _weighted_km_risk(R: np.ndarray, ev: np.ndarray, h: float, W: np.ndarray) -> np.ndarray:
+    """1 − Kaplan–Meier S(h) of residual times ``R`` with events ``ev``, for each row of weights ``W``."""
+    S = np.ones(W.shape[0])
+    for r in np.unique(R[ev & (R <= h)]):
+        d = W @ (ev & (R == r)).astype(float)
+        n = W @ (R >= r).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            S = S * (1 - np.where(n > 0, d / n, 0.0))
+    return 1 - S
+
+
+def _folds(E: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """A fold number per customer: churned and active customers each dealt at random over the ``k`` folds."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(E), dtype=np.int64)
+    for v in (0, 1):
+        idx = np.flatnonzero(E == v)
+        fold[rng.permutation(idx)] = np.arange(len(idx)) % k
+    return fold
+
+
+# ============================================================================ the result
+
+
+class SnapshotRisk:
+    """Penalised Cox churn risk on a snapshot, judged by k-fold cross-validation (see the module doc).
+
+    ``SnapshotRisk(horizon=3).fit(ds)``; fitted attributes end in ``_``:
+
+    * ``model_``: the lifelines CoxPHFitter on every customer; ``hazard_ratios_`` (``summary``): covariate, level,
+      reference, term, hr, lower, upper, p, sentence; ``attributes_`` used, ``skipped_`` (column → reason);
+    * ``risk_``: one row per active customer (churned == 0): customer_id, tenure, churn_probability (empty when
+      not estimable, ``reason``), the contributions behind its reasons;
+    * ``concordance_``, ``auc_``: estimate dicts with bootstrap intervals; ``fold_concordance_`` (per fold);
+      ``calibration_``: bin, rows, churned, predicted, observed, lower, upper; ``landmarks_``;
+    * ``oof_``: the out-of-fold rows (customer, landmark, predicted risk, residual time, event in the window).
+    """
+
+    def __init__(self, horizon: int = 3, *, penalizer: float = 0.001, k_folds: int = 5, n_boot: int = 200,
+                 bins: int = 10, seed: int = 0, alpha: float = 0.05, references=None, max_landmarks: int = 12,
+                 min_contribution: float = 0.05):
+        if horizon < 1:
+            raise ValueError(f"horizon={horizon}: at least one month")
+        if k_folds < 2:
+            raise ValueError(f"k_folds={k_folds}: at least 2 folds")
+        self.horizon, self.penalizer, self.k_folds, self.n_boot = int(horizon), float(penalizer), int(k_folds), int(n_boot)
+        self.bins, self.seed, self.alpha, self.references = int(bins), int(seed), float(alpha), references
+        self.max_landmarks, self.min_contribution = int(max_landmarks), float(min_contribution)
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_cox(self, X: pd.DataFrame, T: np.ndarray, E: np.ndarray):
+        from lifelines import CoxPHFitter
+
+        df = X.assign(T=T, E=E)
+        return CoxPHFitter(alpha=self.alpha, penalizer=self.penalizer).fit(df, "T", "E", batch_mode=True)
+
+    def fit(self, ds: Dataset) -> "SnapshotRisk":
+        d = survival_data(ds)  # T = tenure, E = churned: one row per customer
+        self.as_of_ = pd.Timestamp(ds.as_of)
+        self.attributes_, self.skipped_ = snapshot_attributes(ds.customers)
+        if not self.attributes_:
+            raise ValueError("the snapshot has no usable attribute for a risk model: "
+                             + "; ".join(f"{k}: {v}" for k, v in self.skipped_.items()) if self.skipped_
+                             else "the snapshot has no attribute column besides customer_id and signup_date")
+        cust, covariates, owner = _prepared(ds.customers, self.attributes_)
+        cats = [a for a in self.attributes_ if not pd.api.types.is_numeric_dtype(cust[a])]
+        self.references_ = reference_levels(ds, cats, self.references)
+        X, meta = _design(d, covariates, cust, self.references_)
+        T = d["T"].to_numpy(dtype=float)
+        E = d["E"].to_numpy(dtype=int)
+        if E.sum() == 0:
+            raise ValueError("no customer in the snapshot has churned: a risk model needs churned customers")
+        self.n_, self.events_ = len(d), int(E.sum())
+        self.model_ = self._fit_cox(X, T, E)
+        s = self.model_.summary
+        pct = 100 * (1 - self.alpha)
+        rows = []
+        for cov, level, ref, name in meta:
+            hr, lo, hi, p = (float(s.loc[name, c]) for c in ("exp(coef)", f"exp(coef) lower {pct:g}%",
+                                                              f"exp(coef) upper {pct:g}%", "p"))
+            rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
+                         "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, self.alpha)})
+        self.hazard_ratios_ = pd.DataFrame(rows)
+        self.terms_ = {name: owner[cov] for cov, _, _, name in meta}  # term → the attribute it belongs to
+
+        # the probability for every active customer at its current tenure
+        active = E == 0
+        t = T[active]
+        prob = _window_risk(self.model_, X[active], t, self.horizon)
+        self.max_tenure_ = float(T.max())
+        beyond = t + self.horizon > self.max_tenure_
+        prob[beyond] = np.nan
+        contrib = (X[active] - self.model_._norm_mean) * self.model_.params_  # βₖ (xₖ − x̄ₖ), per term
+        by_attr = contrib.T.groupby(pd.Series(self.terms_)[contrib.columns].to_numpy(), sort=False).sum().T
+        self.contributions_ = by_attr.set_axis(d.loc[active, "customer_id"].astype(str).to_numpy()).rename_axis("customer_id")
+        self.risk_ = pd.DataFrame({
+            "customer_id": d.loc[active, "customer_id"].astype(str).to_numpy(), "tenure": t,
+            "churn_probability": prob,
+            "reason": np.where(beyond, f"tenure + {self.horizon} months is beyond the longest tenure in the data "
+                                        f"({self.max_tenure_:.0f} months): that window was never observed", None),
+        })
+        self._attr_values = ds.customers.set_index(ds.customers["customer_id"].astype(str))[self.attributes_]
+        self._cross_validate(X, T, E, d["customer_id"].astype(str).to_numpy())
+        return self
+
+    def _cross_validate(self, X: pd.DataFrame, T: np.ndarray, E: np.ndarray, ids: np.ndarray) -> None:
+        h = self.horizon
+        fold = _folds(E, self.k_folds, self.seed)
+        self.folds_ = fold
+        lp = np.full(len(T), np.nan)
+        top = float(np.quantile(T, 0.9))
+        grid = np.arange(0, max(top, 1), h)[: self.max_landmarks]
+        rows = []
+        fold_c = []
+        from lifelines.utils import concordance_index
+
+        for f in range(self.k_folds):
+            test = fold == f
+            keep = [c for c in X.columns if X.loc[~test, c].nunique() > 1]  # a level absent from the training folds
+            m = self._fit_cox(X.loc[~test, keep], T[~test], E[~test])
+            lp[test] = np.log(m.predict_partial_hazard(X.loc[test, keep]).to_numpy(dtype=float))
+            fold_c.append(float(concordance_index(T[test], -lp[test], E[test])))
+            for s in grid:
+                at = test & (T > s)
+                if not at.any():
+                    continue
+                idx = np.flatnonzero(at)
+                risk = _window_risk(m, X.loc[at, keep], np.full(len(idx), s), h)
+                rows.append(pd.DataFrame({"i": idx, "landmark": s, "risk": risk,
+                                          "residual": np.minimum(T[idx], s + h) - s,
+                                          "event": (E[idx] == 1) & (T[idx] <= s + h)}))
+        oof = pd.concat(rows, ignore_index=True).sort_values(["landmark", "i"], kind="stable").reset_index(drop=True)
+        oof["case"] = oof["event"].to_numpy()  # churned within (s, s + h]
+        oof["control"] = T[oof["i"].to_numpy()] > oof["landmark"].to_numpy() + h  # survived past s + h
+        # landmarks need a case and a control to count
+        ok = oof.groupby("landmark")[["case", "control"]].transform("any").all(axis=1)
+        self.landmarks_ = sorted(oof.loc[ok, "landmark"].unique().tolist())
+        self.oof_ = oof.assign(customer_id=ids[oof["i"].to_numpy()])
+        self.lp_oof_ = lp
+        self.fold_concordance_ = fold_c
+
+        rng = np.random.default_rng(self.seed)
+        counts = draw_counts(rng, len(T), self.n_boot, dtype=np.float64)  # whole customers, with replacement
+        # concordance: the point on the out-of-fold predictions, the interval from the resampled customers
+        c0 = float(concordance_index(T, -lp, E))
+        cb = np.array([concordance_index(T[ix], -lp[ix], E[ix]) for ix in
+                       (np.repeat(np.arange(len(T)), counts[b].astype(np.int64)) for b in range(self.n_boot))])
+        self.concordance_ = _est(c0, cb, self.alpha)
+        # AUC at the horizon, pooled over the landmarks
+        i = oof["i"].to_numpy()
+        risk = oof["risk"].to_numpy()
+        W_all = np.vstack([np.ones((1, len(T))), counts])[:, i]  # row 0: the sample itself
+        right = np.zeros(W_all.shape[0])
+        pairs = np.zeros(W_all.shape[0])
+        for s in self.landmarks_:
+            at = oof["landmark"].to_numpy() == s
+            r, p = _pair_share(risk[at], oof["case"].to_numpy()[at], oof["control"].to_numpy()[at], W_all[:, at])
+            right, pairs = right + r, pairs + p
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = right / pairs
+        self.auc_ = _est(auc[0], auc[1:], self.alpha, "no landmark with both a churned and a staying customer")
+        self.auc_pairs_ = float(pairs[0])
+        # calibration: equal-count bins of the predicted risk over the at-risk landmark rows
+        edges = np.unique(np.quantile(risk, np.linspace(0, 1, self.bins + 1)))
+        b = np.clip(np.searchsorted(edges, risk, side="right") - 1, 0, max(len(edges) - 2, 0))
+        R = oof["residual"].to_numpy(dtype=float)
+        ev = oof["event"].to_numpy(dtype=bool)
+        cal = []
+        for k in range(int(b.max()) + 1):
+            mk = b == k
+            if not mk.any():
+                continue
+            obs = _weighted_km_risk(R[mk], ev[mk], h, W_all[:, mk])
+            est = _est(obs[0], obs[1:], self.alpha)
+            cal.append({"bin": k + 1, "rows": int(mk.sum()), "customers": int(len(np.unique(i[mk]))),
+                        "churned": int(ev[mk].sum()), "predicted": float(risk[mk].mean()), "observed": est["estimate"],
+                        "lower": est["lower"], "upper": est["upper"]})
+        self.calibration_ = pd.DataFrame(cal)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Hazard ratios with their intervals (one row per term)."""
+        return self.hazard_ratios_
+
+    def conf_int(self) -> pd.DataFrame:
+        return self.hazard_ratios_.set_index("term")[["lower", "upper"]]
+
+    def print_summary(self) -> None:
+        print(self.summary.drop(columns=["sentence"]).to_string(index=False))
+        print(f"concordance (out-of-fold): {self.concordance_}")
+        print(f"AUC at {self.horizon} months: {self.auc_}")
+
+    def _repr_html_(self) -> str:
+        return self.summary.drop(columns=["sentence"]).to_html(index=False)
+
+    def reasons(self, customer_ids, *, k: int = 3, translate: Callable | None = None) -> list[str]:
+        """The ``k`` attributes that raise each customer's hazard most against the mean customer (positive
+        contributions of at least ``min_contribution`` to the log hazard), as 'attribute: value' joined by '; '."""
+        ids = pd.Index(pd.Series(customer_ids).astype(str))
+        contrib = self.contributions_.reindex(ids)
+        vals = contrib.to_numpy()
+        order = np.argsort(-vals, axis=1)[:, :k]
+        names = np.array(contrib.columns)
+        values = self._attr_values.reindex(ids)
+        out = []
+        for r in range(len(ids)):
+            parts = []
+            for j in order[r]:
+                if not vals[r, j] >= self.min_contribution:
+                    break
+                a = names[j]
+                label = a.replace("_", " ")
+                if translate is not None:
+                    try:
+                        label = translate(f"attr.{a}")
+                    except KeyError:  # an attribute of the user's own data: its name as it is
+                        pass
+                v = values.iloc[r][a]
+                if pd.isna(v):
+                    v = translate("snaprisk.missing") if translate else "missing"
+                elif isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)):
+                    v = f"{float(v):,.2f}".rstrip("0").rstrip(".")
+                parts.append(translate("health.reason.attribute", attribute=label, value=v) if translate
+                             else f"{label}: {v}")
+            out.append("; ".join(parts))
+        return out
+
+    def metrics(self, lst: pd.DataFrame | None = None, *, capacity: int | None = None,
+                capacity_by: str | None = None) -> dict:
+        """The numbers of ``metrics.json`` on a snapshot (every estimate with its interval)."""
+        est = self.risk_["churn_probability"]
+        out = {
+            "layout": "snapshot", "scoring_date": self.as_of_, "horizon_months": self.horizon,
+            "model": {"kind": "penalised Cox (lifelines CoxPHFitter, Efron ties)", "penalizer": self.penalizer,
+                      "customers": self.n_, "churned": self.events_, "attributes": self.attributes_,
+                      "skipped_attributes": self.skipped_, "references": self.references_},
+            "hazard_ratios": self.hazard_ratios_.drop(columns=["sentence"]).to_dict(orient="records"),
+            "cross_validation": {"folds": self.k_folds, "seed": self.seed, "n_boot": self.n_boot,
+                                 "landmarks": [float(s) for s in self.landmarks_], "fold_concordance": self.fold_concordance_,
+                                 "interval": "percentile bootstrap over customers of the out-of-fold predictions"},
+            "concordance": self.concordance_, "auc_horizon": self.auc_,
+            "calibration": {"model": self.calibration_.to_dict(orient="records")},
+            "active": int(len(self.risk_)), "accounts_scored": int(est.notna().sum()),
+            "not_estimable": int(est.isna().sum()), "mean_probability": float(est.mean()) if est.notna().any() else None,
+            "evaluated": True, "probabilities": True, "fit_reason": None,
+            "left_out": dict(LEFT_OUT),
+        }
+        if capacity is not None:
+            out["capacity"], out["capacity_by"] = int(capacity), capacity_by
+        if lst is not None:
+            on = lst["on_list"] == 1
+            mrr = lst.loc[on, "mrr"]
+            out["list"] = {"size": int(on.sum()), "mrr": float(mrr.sum()) if mrr.notna().any() else None,
+                           "arr": float(lst.loc[on, "arr"].sum()) if mrr.notna().any() else None,
+                           "expected_arr_loss": float(lst.loc[on, "arr_at_risk"].sum()) if mrr.notna().any() else None,
+                           "expected_churns": float(lst.loc[on, "churn_probability"].sum()),
+                           "new_on_list": None}
+        return out
+
+
+def snapshot_risk(ds: Dataset, horizon: int = 3, **options) -> SnapshotRisk:
+    """``SnapshotRisk(horizon, **options).fit(ds)``."""
+    if ds.layout != "snapshot":
+        raise ValueError(f"snapshot_risk reads a snapshot export; this dataset's layout is {ds.layout!r} "
+                         "(use csanalysis.health.churn_risk)")
+    return SnapshotRisk(horizon, **options).fit(ds)
+
+
+def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, capacity_by: str = "team",
+                       translate: Callable | None = None, pseudonymise: bool = False, k_reasons: int = 3) -> pd.DataFrame:
+    """The active accounts (churned == 0) ranked by their probability of churning within the horizon, in the
+    layout of :data:`csanalysis.health.LIST_COLUMNS`; the fields a snapshot cannot fill (scorecard points and
+    band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk."""
+    if capacity < 0:
+        raise ValueError(f"capacity={capacity}: must be ≥ 0")
+    r = res.risk_
+    cust = ds.customers.set_index(ds.customers["customer_id"].astype(str)).reindex(r["customer_id"])
+    last = ds.panel.assign(customer_id=ds.panel["customer_id"].astype(str)).groupby("customer_id")["mrr"].last()
+    mrr = last.reindex(r["customer_id"]).to_numpy(dtype=float)
+    renewal = (pd.to_datetime(cust["renewal_date"]).to_numpy() if "renewal_date" in cust
+               else np.full(len(r), np.datetime64("NaT"), dtype="datetime64[ns]"))
+    df = pd.DataFrame({
+        "scoring_date": res.as_of_.date(),
+        "touch_model": (cust["touch_model"].fillna("unknown").astype(str).to_numpy() if "touch_model" in cust
+                        else "unknown"),
+        "customer_id": r["customer_id"].to_numpy(),
+        "csm_owner": cust["csm_owner"].to_numpy() if "csm_owner" in cust else None,
+        "churn_probability": r["churn_probability"].to_numpy(),
+        "horizon_months": res.horizon,
+        "score_source": SCORE_SOURCE,
+        "scorecard_points": np.nan,
+        "scorecard_band": None,
+        "mrr": mrr,
+        "arr": 12 * mrr,
+    })
+    df["arr_at_risk"] = df["churn_probability"] * df["arr"]
+    df["renewal_date"] = pd.Series(renewal).dt.date.to_numpy()
+    df["days_to_renewal"] = (pd.Series(renewal) - res.as_of_).dt.days.to_numpy()
+    df = df.sort_values(["churn_probability", "arr", "customer_id"], ascending=[False, False, True],
+                        na_position="last", kind="stable").reset_index(drop=True)
+    df.insert(1, "rank", np.arange(1, len(df) + 1))
+    df.insert(3, "rank_in_team", df.groupby("touch_model", sort=False).cumcount() + 1)
+    group = _capacity_groups(df, capacity_by)
+    on = (df.groupby(df[group[0]].astype(str), sort=False).cumcount() < capacity) if group else df["rank"] <= capacity
+    on &= df["churn_probability"].notna()
+    df["on_list"] = on.astype(int).to_numpy()
+    listed = df["on_list"].to_numpy() == 1
+    reasons = np.full(len(df), "", dtype=object)
+    if listed.any():
+        reasons[listed] = res.reasons(df.loc[listed, "customer_id"], k=k_reasons, translate=translate)
+    df["reasons"] = reasons
+    if pseudonymise:
+        from .data.pseudonym import pseudonymise_ids
+
+        df["customer_id"] = pseudonymise_ids(df["customer_id"].to_numpy())
+    df["new_on_list"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    return df[list(LIST_COLUMNS)]
