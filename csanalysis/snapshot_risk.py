@@ -18,8 +18,9 @@ the next *h* months given that it has survived to *t*:
     P = 1 − S(t + h | x) / S(t | x) = 1 − exp(−[H₀(t + h) − H₀(t)] · exp((x − x̄)ᵀβ))
 
 with lifelines' Breslow baseline H₀ (at the mean covariates x̄, read at *t* as lifelines'
-``predict_survival_function`` does). When t + h is beyond the longest tenure in the data the window has never
-been observed: the probability is not estimated (empty, with the reason).
+``predict_survival_function`` does). The baseline's steps at long tenures rest on the few customers followed
+that long: when fewer than ``min_at_risk`` (30) customers were followed to t + h (T ≥ t + h), the probability
+is not estimated (empty, with the reason; the list puts those accounts last).
 
 **Reasons.** The attributes that raise an account's hazard most against an average account: the contribution
 of attribute *j* is Σ over its terms βₖ (xₖ − x̄ₖ) (the log hazard ratio against the mean customer); the
@@ -61,7 +62,7 @@ from .resample import draw_counts
 from .survival import _design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "horizon_auc", "snapshot_risk_list",
-           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE"]
+           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS"]
 
 NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner")  # ids, dates and owners: no model terms
 MAX_LEVELS = 50  # a text column with more distinct values than this (and than a tenth of the rows) is an identifier
@@ -80,8 +81,28 @@ LEFT_OUT = {
 # ============================================================================ attributes
 
 
+def attribute_label(name: str, translate: Callable | None = None) -> str:
+    """An attribute's label: ``attr.<name>`` from the catalogue when it has one, else the column name as it is
+    (an attribute of the user's own data)."""
+    if translate is not None:
+        try:
+            return translate(f"attr.{name}")
+        except KeyError:
+            pass
+    return name.replace("_", " ")
+
+
+SKIP_REASONS = {  # why a column of the export is not a model term (code → sentence; snaprisk.skip.<code>)
+    "date": "a date, not an attribute",
+    "all_missing": "every value is missing",
+    "constant": "the same value for every customer",
+    "identifier": f"more than {MAX_LEVELS} distinct values: an identifier or free text, not a segment",
+}
+
+
 def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES) -> tuple[list[str], dict[str, str]]:
-    """The attribute columns of ``customers`` a model can use, and each skipped column with the reason.
+    """The attribute columns of ``customers`` a model can use, and each skipped column with its reason's code
+    (:data:`SKIP_REASONS`).
 
     Every column except ``exclude`` is considered (so attributes added to the export are picked up): numeric and
     boolean columns are numeric terms, other columns categorical; dates, all-missing and constant columns are
@@ -94,20 +115,20 @@ def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES) -> tupl
             continue
         col = customers[c]
         if pd.api.types.is_datetime64_any_dtype(col):
-            skipped[c] = "a date, not an attribute"
+            skipped[c] = "date"
         elif col.isna().all():
-            skipped[c] = "every value is missing"
+            skipped[c] = "all_missing"
         elif pd.api.types.is_numeric_dtype(col):
             if col.nunique(dropna=True) < 2 and not col.isna().any():
-                skipped[c] = "the same value for every customer"
+                skipped[c] = "constant"
             else:
                 used.append(c)
         else:
             k = col.fillna("(missing)").astype(str).nunique()
             if k < 2:
-                skipped[c] = "the same value for every customer"
+                skipped[c] = "constant"
             elif k > MAX_LEVELS and k > 0.1 * n:
-                skipped[c] = f"{k:,} distinct values: an identifier or free text, not a segment"
+                skipped[c] = "identifier"
             else:
                 used.append(c)
     return used, skipped
@@ -215,7 +236,7 @@ class SnapshotRisk:
 
     def __init__(self, horizon: int = 3, *, penalizer: float = 0.001, k_folds: int = 5, n_boot: int = 200,
                  bins: int = 10, seed: int = 0, alpha: float = 0.05, references=None, max_landmarks: int = 12,
-                 min_contribution: float = 0.05):
+                 min_contribution: float = 0.05, min_at_risk: int = 30):
         if horizon < 1:
             raise ValueError(f"horizon={horizon}: at least one month")
         if k_folds < 2:
@@ -223,6 +244,7 @@ class SnapshotRisk:
         self.horizon, self.penalizer, self.k_folds, self.n_boot = int(horizon), float(penalizer), int(k_folds), int(n_boot)
         self.bins, self.seed, self.alpha, self.references = int(bins), int(seed), float(alpha), references
         self.max_landmarks, self.min_contribution = int(max_landmarks), float(min_contribution)
+        self.min_at_risk = int(min_at_risk)
 
     # ------------------------------------------------------------------ fitting
     def _fit_cox(self, X: pd.DataFrame, T: np.ndarray, E: np.ndarray):
@@ -237,7 +259,7 @@ class SnapshotRisk:
         self.attributes_, self.skipped_ = snapshot_attributes(ds.customers)
         if not self.attributes_:
             raise ValueError("the snapshot has no usable attribute for a risk model: "
-                             + "; ".join(f"{k}: {v}" for k, v in self.skipped_.items()) if self.skipped_
+                             + "; ".join(f"{k}: {SKIP_REASONS[v]}" for k, v in self.skipped_.items()) if self.skipped_
                              else "the snapshot has no attribute column besides customer_id and signup_date")
         cust, covariates, owner = _prepared(ds.customers, self.attributes_)
         cats = [a for a in self.attributes_ if not pd.api.types.is_numeric_dtype(cust[a])]
@@ -265,16 +287,22 @@ class SnapshotRisk:
         t = T[active]
         prob = _window_risk(self.model_, X[active], t, self.horizon)
         self.max_tenure_ = float(T.max())
-        beyond = t + self.horizon > self.max_tenure_
+        # customers observed to the window's end (T ≥ t + h): too few, and the baseline there is noise
+        Ts = np.sort(T)
+        followed = len(T) - np.searchsorted(Ts, t + self.horizon, side="left")
+        beyond = followed < self.min_at_risk
         prob[beyond] = np.nan
+        ok_t = np.arange(0, int(self.max_tenure_) + 1)
+        ok_t = ok_t[len(T) - np.searchsorted(Ts, ok_t + self.horizon, side="left") >= self.min_at_risk]
+        self.max_scored_tenure_ = float(ok_t.max()) if len(ok_t) else None
         contrib = (X[active] - self.model_._norm_mean) * self.model_.params_  # βₖ (xₖ − x̄ₖ), per term
         by_attr = contrib.T.groupby(pd.Series(self.terms_)[contrib.columns].to_numpy(), sort=False).sum().T
         self.contributions_ = by_attr.set_axis(d.loc[active, "customer_id"].astype(str).to_numpy()).rename_axis("customer_id")
         self.risk_ = pd.DataFrame({
             "customer_id": d.loc[active, "customer_id"].astype(str).to_numpy(), "tenure": t,
             "churn_probability": prob,
-            "reason": np.where(beyond, f"tenure + {self.horizon} months is beyond the longest tenure in the data "
-                                        f"({self.max_tenure_:.0f} months): that window was never observed", None),
+            "reason": np.where(beyond, f"fewer than {self.min_at_risk} customers in the data were followed to "
+                                        f"tenure + {self.horizon} months: the window is not estimable", None),
         })
         self._attr_values = ds.customers.set_index(ds.customers["customer_id"].astype(str))[self.attributes_]
         self._cross_validate(X, T, E, d["customer_id"].astype(str).to_numpy())
@@ -387,12 +415,7 @@ class SnapshotRisk:
                 if not vals[r, j] >= self.min_contribution:
                     break
                 a = names[j]
-                label = a.replace("_", " ")
-                if translate is not None:
-                    try:
-                        label = translate(f"attr.{a}")
-                    except KeyError:  # an attribute of the user's own data: its name as it is
-                        pass
+                label = attribute_label(a, translate)
                 v = values.iloc[r][a]
                 if pd.isna(v):
                     v = translate("snaprisk.missing") if translate else "missing"
@@ -403,6 +426,45 @@ class SnapshotRisk:
             out.append("; ".join(parts))
         return out
 
+    def hr_sentences(self, translate: Callable | None = None) -> list[str]:
+        """One sentence per hazard ratio in the report's language (categorical levels and seats as
+        :func:`csanalysis.survival.hr_sentences`; other numeric attributes per unit; ``<name>_missing`` terms
+        against customers with the value recorded)."""
+        from .survival import hr_sentences
+
+        hrs = self.hazard_ratios_
+        if translate is None:
+            return hrs["sentence"].tolist()
+        out = []
+        pct = f"{100 * (1 - self.alpha):.0f}%"
+        for i, r in enumerate(hrs.itertuples(index=False)):
+            if r.reference not in ("per unit",):
+                out += hr_sentences(hrs.iloc[[i]], translate, alpha=self.alpha)
+                continue
+            attr = self.terms_[r.term]
+            label = attribute_label(attr, translate)
+            key = "snaprisk.hr.missing" if r.term != attr else "snaprisk.hr.unit"
+            out.append(translate(key, covariate=label, hr=f"{r.hr:.2f}", pct=pct, lo=f"{r.lower:.2f}", hi=f"{r.upper:.2f}"))
+        return out
+
+    def attribute_labels(self, translate: Callable | None = None) -> list[str]:
+        """The labels of the attributes in the model."""
+        return [attribute_label(a, translate) for a in self.attributes_]
+
+    def skipped_labels(self, translate: Callable | None = None) -> list[str]:
+        """Each column left out of the model with its reason (``snaprisk.skip.<code>``)."""
+        return [translate(f"snaprisk.skip.{code}", column=c) if translate else f"{c} ({SKIP_REASONS[code]})"
+                for c, code in self.skipped_.items()]
+
+    def hazard_table(self, translate: Callable | None = None) -> pd.DataFrame:
+        """One row per model term: its sentence and p-value."""
+        return pd.DataFrame({"sentence": self.hr_sentences(translate), "p": self.hazard_ratios_["p"].to_numpy()})
+
+    def cv_table(self) -> pd.DataFrame:
+        """The cross-validated measures (concordance, AUC at the horizon) with their intervals."""
+        return pd.DataFrame([{"metric": k, "estimate": e["estimate"], "lower": e["lower"], "upper": e["upper"]}
+                             for k, e in (("concordance", self.concordance_), ("auc", self.auc_))])
+
     def metrics(self, lst: pd.DataFrame | None = None, *, capacity: int | None = None,
                 capacity_by: str | None = None) -> dict:
         """The numbers of ``metrics.json`` on a snapshot (every estimate with its interval)."""
@@ -411,7 +473,7 @@ class SnapshotRisk:
             "layout": "snapshot", "scoring_date": self.as_of_, "horizon_months": self.horizon,
             "model": {"kind": "penalised Cox (lifelines CoxPHFitter, Efron ties)", "penalizer": self.penalizer,
                       "customers": self.n_, "churned": self.events_, "attributes": self.attributes_,
-                      "skipped_attributes": self.skipped_, "references": self.references_},
+                      "skipped_attributes": {k: SKIP_REASONS[v] for k, v in self.skipped_.items()}, "references": self.references_},
             "hazard_ratios": self.hazard_ratios_.drop(columns=["sentence"]).to_dict(orient="records"),
             "cross_validation": {"folds": self.k_folds, "seed": self.seed, "n_boot": self.n_boot,
                                  "landmarks": [float(s) for s in self.landmarks_], "fold_concordance": self.fold_concordance_,
@@ -419,7 +481,8 @@ class SnapshotRisk:
             "concordance": self.concordance_, "auc_horizon": self.auc_,
             "calibration": {"model": self.calibration_.to_dict(orient="records")},
             "active": int(len(self.risk_)), "accounts_scored": int(est.notna().sum()),
-            "not_estimable": int(est.isna().sum()), "mean_probability": float(est.mean()) if est.notna().any() else None,
+            "not_estimable": int(est.isna().sum()), "max_scored_tenure": self.max_scored_tenure_,
+            "min_at_risk": self.min_at_risk, "mean_probability": float(est.mean()) if est.notna().any() else None,
             "evaluated": True, "probabilities": True, "fit_reason": None,
             "left_out": dict(LEFT_OUT),
         }
@@ -442,6 +505,30 @@ def snapshot_risk(ds: Dataset, horizon: int = 3, **options) -> SnapshotRisk:
         raise ValueError(f"snapshot_risk reads a snapshot export; this dataset's layout is {ds.layout!r} "
                          "(use csanalysis.health.churn_risk)")
     return SnapshotRisk(horizon, **options).fit(ds)
+
+
+# the list's columns whose meaning differs on a snapshot (snaprisk.layout.<column> in the catalogue)
+LIST_MEANINGS = {
+    "scoring_date": "the snapshot's as_of date",
+    "churn_probability": "probability of churning within the horizon given the account's tenure (survival model, "
+                         "judged by cross-validation); empty when not estimable",
+    "score_source": "survival_model: the penalised Cox model of the snapshot's attributes",
+    "scorecard_points": "empty on a snapshot (no monthly history for the scorecard)",
+    "scorecard_band": "empty on a snapshot",
+    "mrr": "monthly recurring revenue in the export (empty when the export has none)",
+    "reasons": "the attributes that raise the account's churn rate most against an average customer",
+    "new_on_list": "empty on a snapshot",
+}
+
+
+def list_layout(translate: Callable | None = None) -> pd.DataFrame:
+    """The CSV layout of the list on a snapshot: :func:`csanalysis.health.list_layout` with the meanings of
+    :data:`LIST_MEANINGS` (``snaprisk.layout.<column>`` when translated)."""
+    from .health import list_layout as base
+
+    out = base(translate)
+    mean = {c: translate(f"snaprisk.layout.{c}") if translate else d for c, d in LIST_MEANINGS.items()}
+    return out.assign(meaning=[mean.get(c, m) for c, m in zip(out["column"], out["meaning"])])
 
 
 def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, capacity_by: str = "team",
