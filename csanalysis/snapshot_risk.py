@@ -62,7 +62,7 @@ from .resample import draw_counts
 from .survival import _design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "horizon_auc", "snapshot_risk_list",
-           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS"]
+           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS", "CV_REASONS"]
 
 NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner")  # ids, dates and owners: no model terms
 MAX_LEVELS = 50  # a text column with more distinct values than this (and than a tenth of the rows) is an identifier
@@ -75,6 +75,14 @@ LEFT_OUT = {
                   "date, so the model is judged by cross-validation instead",
     "time_varying": "drivers that change over time (usage, payments, NPS) need their values month by month",
     "follow_up": "following up an earlier list needs the churn dates after it, which a snapshot does not record",
+}
+
+
+CV_REASONS = {  # why the model was not cross-validated (code → sentence; snaprisk.why.<code>)
+    "too_few": "{k}-fold cross-validation needs at least {need} churned and {need} active customers "
+               "({events} churned, {active} active)",
+    "constant_fold": "every attribute is constant in the customers outside fold {fold}",
+    "no_fit": "the model fitted without fold {fold} did not converge",
 }
 
 
@@ -207,6 +215,17 @@ def _weighted_km_risk(R: np.ndarray, ev: np.ndarray, h: float, W: np.ndarray) ->
     return 1 - S
 
 
+def _concordance(T: np.ndarray, lp: np.ndarray, E: np.ndarray) -> float:
+    """Harrell's C of a linear predictor (higher = sooner churn; lifelines ``concordance_index``), NaN without
+    a comparable pair."""
+    from lifelines.utils import concordance_index
+
+    try:
+        return float(concordance_index(T, -lp, E))
+    except ZeroDivisionError:  # no admissible pair
+        return float("nan")
+
+
 def _folds(E: np.ndarray, k: int, seed: int) -> np.ndarray:
     """A fold number per customer: churned and active customers each dealt at random over the ``k`` folds."""
     rng = np.random.default_rng(seed)
@@ -308,23 +327,49 @@ class SnapshotRisk:
         self._cross_validate(X, T, E, d["customer_id"].astype(str).to_numpy())
         return self
 
+    def _not_validated(self, code: str, **values) -> None:
+        self.cv_reason_ = (code, values)
+        why = CV_REASONS[code].format(**values)
+        null = {"estimate": None, "lower": None, "upper": None, "reason": why}
+        self.concordance_, self.auc_, self.auc_pairs_ = dict(null), dict(null), 0.0
+        self.fold_concordance_, self.landmarks_ = [], []
+        self.calibration_ = pd.DataFrame(columns=["bin", "rows", "customers", "churned", "predicted", "observed",
+                                                  "lower", "upper"])
+        self.oof_ = None
+
+    def why(self, translate: Callable | None = None) -> str | None:
+        """Why the model was not cross-validated (``snaprisk.why.<code>`` when translated), or None."""
+        if self.cv_reason_ is None:
+            return None
+        code, values = self.cv_reason_
+        return translate(f"snaprisk.why.{code}", **values) if translate else CV_REASONS[code].format(**values)
+
     def _cross_validate(self, X: pd.DataFrame, T: np.ndarray, E: np.ndarray, ids: np.ndarray) -> None:
+        from lifelines.exceptions import ConvergenceError
+
         h = self.horizon
-        fold = _folds(E, self.k_folds, self.seed)
-        self.folds_ = fold
+        k = self.k_folds
+        self.cv_reason_ = None
+        self.folds_ = fold = _folds(E, k, self.seed)
+        n_ev, n_act = int(E.sum()), int(len(E) - E.sum())
+        if n_ev < 2 * k or n_act < 2 * k:
+            return self._not_validated("too_few", k=k, need=2 * k, events=n_ev, active=n_act)
         lp = np.full(len(T), np.nan)
         top = float(np.quantile(T, 0.9))
         grid = np.arange(0, max(top, 1), h)[: self.max_landmarks]
         rows = []
         fold_c = []
-        from lifelines.utils import concordance_index
-
         for f in range(self.k_folds):
             test = fold == f
             keep = [c for c in X.columns if X.loc[~test, c].nunique() > 1]  # a level absent from the training folds
-            m = self._fit_cox(X.loc[~test, keep], T[~test], E[~test])
+            if not keep:
+                return self._not_validated("constant_fold", fold=f + 1)
+            try:
+                m = self._fit_cox(X.loc[~test, keep], T[~test], E[~test])
+            except ConvergenceError:
+                return self._not_validated("no_fit", fold=f + 1)
             lp[test] = np.log(m.predict_partial_hazard(X.loc[test, keep]).to_numpy(dtype=float))
-            fold_c.append(float(concordance_index(T[test], -lp[test], E[test])))
+            fold_c.append(_concordance(T[test], lp[test], E[test]))
             for s in grid:
                 at = test & (T > s)
                 if not at.any():
@@ -347,8 +392,8 @@ class SnapshotRisk:
         rng = np.random.default_rng(self.seed)
         counts = draw_counts(rng, len(T), self.n_boot, dtype=np.float64)  # whole customers, with replacement
         # concordance: the point on the out-of-fold predictions, the interval from the resampled customers
-        c0 = float(concordance_index(T, -lp, E))
-        cb = np.array([concordance_index(T[ix], -lp[ix], E[ix]) for ix in
+        c0 = _concordance(T, lp, E)
+        cb = np.array([_concordance(T[ix], lp[ix], E[ix]) for ix in
                        (np.repeat(np.arange(len(T)), counts[b].astype(np.int64)) for b in range(self.n_boot))])
         self.concordance_ = _est(c0, cb, self.alpha)
         # AUC at the horizon, pooled over the landmarks
@@ -483,7 +528,7 @@ class SnapshotRisk:
             "active": int(len(self.risk_)), "accounts_scored": int(est.notna().sum()),
             "not_estimable": int(est.isna().sum()), "max_scored_tenure": self.max_scored_tenure_,
             "min_at_risk": self.min_at_risk, "mean_probability": float(est.mean()) if est.notna().any() else None,
-            "evaluated": True, "probabilities": True, "fit_reason": None,
+            "evaluated": self.cv_reason_ is None, "reason": self.why(), "probabilities": True, "fit_reason": None,
             "left_out": dict(LEFT_OUT),
         }
         if capacity is not None:

@@ -24,12 +24,11 @@ TRUTH = {"plan=Basic": 2.0, "log2(seats)": 0.8, "region=West": 1.0}
 AS_OF = pd.Timestamp("2024-06-30")
 
 
-def make_snapshot(folder: Path, n: int = 2000, seed: int = 7, *, tenure0: bool = True) -> pd.DataFrame:
+def make_snapshot(folder: Path, n: int = 2000, seed: int = 7) -> pd.DataFrame:
     """Write ``snapshot.csv`` and ``mapping.yaml`` in ``folder``: signups spread over 72 months before AS_OF;
     lifetime X ~ exponential with rate 1/30 × HR(plan) × HR(seats); the customer churned in month floor(X) when
-    that month had come by the snapshot (floor(X) ≤ months since signup, c), else it is active with tenure c.
-    ``tenure0=False`` drops the rows of tenure 0 (churned in the first month, or signed up in the as_of month):
-    the same as observing every customer from month 1, which leaves proportional hazards unchanged."""
+    that month had come by the snapshot (floor(X) ≤ months since signup, c), else it is active with tenure c
+    (tenure 0: churned in its first month, or signed up in the as_of month)."""
     rng = np.random.default_rng(seed)
     plan = rng.choice(["Pro", "Basic"], size=n, p=[0.6, 0.4])
     seats = 2 ** rng.integers(0, 6, size=n)
@@ -45,8 +44,6 @@ def make_snapshot(folder: Path, n: int = 2000, seed: int = 7, *, tenure0: bool =
     df = pd.DataFrame({"customer_id": [f"c{i:05d}" for i in range(n)], "tenure_months": tenure,
                        "churned": churned.astype(int), "plan": plan, "seats": seats, "region": region,
                        "mrr": np.round(50.0 * seats, 2), "signup_date": signup.dt.strftime("%Y-%m-%d")})
-    if not tenure0:
-        df = df[df["tenure_months"] >= 1]
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / "snapshot.csv", index=False)
     (folder / "mapping.yaml").write_text(yaml.safe_dump({
@@ -58,7 +55,7 @@ def make_snapshot(folder: Path, n: int = 2000, seed: int = 7, *, tenure0: bool =
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("snap") / "d"
-    raw = make_snapshot(folder, tenure0=False)
+    raw = make_snapshot(folder)
     ds = cs.load_dataset(folder, mapping=folder / "mapping.yaml")
     return folder, raw, ds, sr.snapshot_risk(ds, horizon=3, n_boot=100)
 
@@ -221,20 +218,18 @@ def test_subscription_data_are_refused():
         sr.snapshot_risk(ds)
 
 
-def test_tenure_zero_rows_count_with_duration_tenure(tmp_path):
-    """The intended snapshot semantics (GUIDE: T = tenure, E = churned for every row; tenure 0 is valid): the
-    model reads them through survival_data, and an active customer of tenure 0 is scored. Needs the loader's
-    snapshot fix (tenure 0 rows accepted, censored rows at T = tenure)."""
-    raw = make_snapshot(tmp_path / "d", n=600, seed=3)
-    assert (raw["tenure_months"] == 0).sum() > 5
-    ds = cs.load_dataset(tmp_path / "d", mapping=tmp_path / "d" / "mapping.yaml")
+def test_tenure_zero_rows_count_with_duration_tenure(world):
+    """The snapshot semantics (GUIDE: T = tenure, E = churned for every row; tenure 0 is valid): the model reads
+    them through survival_data, and an active customer of tenure 0 is scored."""
+    _, raw, ds, res = world
+    assert ((raw["tenure_months"] == 0) & (raw["churned"] == 1)).sum() > 20
     d = survival_data(ds).set_index("customer_id")
     r = raw.set_index("customer_id")
     assert (d.loc[r.index, "T"].to_numpy() == r["tenure_months"].to_numpy()).all()
     assert (d.loc[r.index, "E"].to_numpy() == r["churned"].to_numpy()).all()
-    res = sr.snapshot_risk(ds, horizon=3, n_boot=20)
+    assert res.n_ == len(raw) and res.events_ == int(raw["churned"].sum())
     new = r.index[(r["tenure_months"] == 0) & (r["churned"] == 0)]
-    assert len(new) and res.risk_.set_index("customer_id").loc[new, "churn_probability"].notna().all()
+    assert len(new) > 5 and res.risk_.set_index("customer_id").loc[new, "churn_probability"].notna().all()
 
 
 def test_notebook_04_on_a_snapshot_lists_only_active_accounts(tmp_path, world):
@@ -252,3 +247,31 @@ def test_notebook_04_on_a_snapshot_lists_only_active_accounts(tmp_path, world):
     assert set(lst["customer_id"]) == set(raw.loc[raw["churned"] == 0, "customer_id"])
     html = (out / "04_churn_risk.html").read_text()
     assert "交差検証" in html
+
+
+FIX = Path(__file__).parent / "fixtures" / "snapshot"
+
+
+def test_a_small_export_is_listed_without_cross_validation():
+    """The bundled CRM export (5 accounts, 3 churned): too few for 5-fold cross-validation, said with the counts;
+    the two active accounts are still scored and listed."""
+    ds = cs.load_dataset(FIX, mapping=FIX / "mapping.yaml")
+    res = sr.snapshot_risk(ds, n_boot=20)
+    assert res.concordance_["estimate"] is None and "3 churned, 2 active" in res.concordance_["reason"]
+    assert res.why() == res.auc_["reason"] and res.calibration_.empty
+    lst = sr.snapshot_risk_list(res, ds)
+    assert sorted(lst["customer_id"]) == ["acme", "echo"]
+    m = res.metrics(lst, capacity=20, capacity_by="team")
+    assert m["evaluated"] is False and m["calibration"] == {"model": []}
+
+
+def test_notebook_04_on_the_bundled_crm_export(tmp_path):
+    from csanalysis.report.run import run_report
+
+    res = run_report(["04_churn_risk"], data=FIX, mapping=str(FIX / "mapping.yaml"), out=tmp_path / "r")
+    assert res.status == "succeeded"
+    out = res.folder / "04_churn_risk"
+    lst = pd.read_csv(out / "risk_list.csv", dtype={"customer_id": str})
+    assert sorted(lst["customer_id"]) == ["acme", "echo"]
+    html = (out / "04_churn_risk.html").read_text()
+    assert "could not be judged by cross-validation" in html and "Left out on a snapshot" in html
