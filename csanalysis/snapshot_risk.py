@@ -41,7 +41,9 @@ model fitted without its fold.
   kept as censored).
 
 Each metric's interval is a percentile bootstrap over customers (``n_boot`` resamples of whole customers,
-each with all its landmark rows) of the out-of-fold predictions; the models are not refitted inside the
+each with all its landmark rows; replicates drawn a block at a time, :func:`csanalysis.resample.replicate_blocks`)
+of the out-of-fold predictions (the concordance of a resample by :func:`weighted_concordance`, equal to lifelines'
+``concordance_index`` on the resampled rows); the models are not refitted inside the
 bootstrap, so the intervals hold the sampling of customers given the fitted folds. The folds' own spread of
 concordance is reported beside it.
 
@@ -58,11 +60,11 @@ import pandas as pd
 
 from .data import Dataset
 from .health import LIST_COLUMNS, _capacity_groups, _est
-from .resample import draw_counts
+from .resample import draw_counts, replicate_blocks
 from .survival import _design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "horizon_auc", "snapshot_risk_list",
-           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS", "CV_REASONS"]
+           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS", "CV_REASONS", "weighted_concordance"]
 
 NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner")  # ids, dates and owners: no model terms
 MAX_LEVELS = 50  # a text column with more distinct values than this (and than a tenth of the rows) is an identifier
@@ -224,6 +226,43 @@ def _concordance(T: np.ndarray, lp: np.ndarray, E: np.ndarray) -> float:
         return float(concordance_index(T, -lp, E))
     except ZeroDivisionError:  # no admissible pair
         return float("nan")
+
+
+def weighted_concordance(T, lp, E, W) -> np.ndarray:
+    """Harrell's C of linear predictors ``lp`` (higher = sooner churn) with customer weights, one value per row of
+    ``W`` (replicates × customers; integer counts make it the C of the resampled customers).
+
+    The pairs are lifelines' (``concordance_index``): a churned customer i against every customer who left later
+    (T_j > T_i) or was censored at the same time; concordant when lp_i > lp_j, ties in lp one half. Customers
+    alike in (T, E, lp) are added up first (one sparse product); the times are then walked from the last down
+    with the weights of later customers pooled by lp value: at each churn time one cumulative sum over the
+    distinct lp values gives every churned customer's lower and tied weight."""
+    from scipy import sparse
+
+    T, lp, E = (np.asarray(a, dtype=float) for a in (T, lp, E))
+    W = np.atleast_2d(np.asarray(W, dtype=float))
+    u_all, u = np.unique(lp, return_inverse=True)  # dense lp ranks
+    keys = np.column_stack([T, E, u]).astype(float)
+    cells, cell = np.unique(keys, axis=0, return_inverse=True)
+    cell = cell.ravel()
+    M = sparse.csr_matrix((np.ones(len(T)), (np.arange(len(T)), cell)), shape=(len(T), len(cells)))
+    Wg = np.asarray((M.T @ W.T).T)  # replicates × cells
+    cT, cE, cu = cells[:, 0], cells[:, 1].astype(bool), cells[:, 2].astype(np.int64)
+    pool = np.zeros((W.shape[0], len(u_all)))
+    correct = np.zeros(W.shape[0])
+    pairs = np.zeros(W.shape[0])
+    for t in np.unique(cT)[::-1]:
+        at = cT == t
+        cens, died = np.flatnonzero(at & ~cE), np.flatnonzero(at & cE)
+        pool[:, cu[cens]] += Wg[:, cens]  # one cell per lp value at a time: no repeated index
+        if len(died):
+            below = np.cumsum(pool, axis=1) - pool
+            w = Wg[:, died]
+            correct += (w * (below[:, cu[died]] + 0.5 * pool[:, cu[died]])).sum(axis=1)
+            pairs += w.sum(axis=1) * pool.sum(axis=1)
+            pool[:, cu[died]] += w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return correct / pairs
 
 
 def _folds(E: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -389,39 +428,64 @@ class SnapshotRisk:
         self.lp_oof_ = lp
         self.fold_concordance_ = fold_c
 
-        rng = np.random.default_rng(self.seed)
-        counts = draw_counts(rng, len(T), self.n_boot, dtype=np.float64)  # whole customers, with replacement
-        # concordance: the point on the out-of-fold predictions, the interval from the resampled customers
-        c0 = _concordance(T, lp, E)
-        cb = np.array([_concordance(T[ix], lp[ix], E[ix]) for ix in
-                       (np.repeat(np.arange(len(T)), counts[b].astype(np.int64)) for b in range(self.n_boot))])
-        self.concordance_ = _est(c0, cb, self.alpha)
-        # AUC at the horizon, pooled over the landmarks
+        # the point estimates (lifelines' concordance_index for C), then the bootstrap replicates a block at a time
+        # (each block's weights are replicates × landmark rows)
         i = oof["i"].to_numpy()
         risk = oof["risk"].to_numpy()
-        W_all = np.vstack([np.ones((1, len(T))), counts])[:, i]  # row 0: the sample itself
-        right = np.zeros(W_all.shape[0])
-        pairs = np.zeros(W_all.shape[0])
-        for s in self.landmarks_:
-            at = oof["landmark"].to_numpy() == s
-            r, p = _pair_share(risk[at], oof["case"].to_numpy()[at], oof["control"].to_numpy()[at], W_all[:, at])
-            right, pairs = right + r, pairs + p
-        with np.errstate(invalid="ignore", divide="ignore"):
-            auc = right / pairs
-        self.auc_ = _est(auc[0], auc[1:], self.alpha, "no landmark with both a churned and a staying customer")
-        self.auc_pairs_ = float(pairs[0])
-        # calibration: equal-count bins of the predicted risk over the at-risk landmark rows
+        case, control = oof["case"].to_numpy(), oof["control"].to_numpy()
         edges = np.unique(np.quantile(risk, np.linspace(0, 1, self.bins + 1)))
         b = np.clip(np.searchsorted(edges, risk, side="right") - 1, 0, max(len(edges) - 2, 0))
+        bins = [b == k for k in range(int(b.max()) + 1)]
         R = oof["residual"].to_numpy(dtype=float)
         ev = oof["event"].to_numpy(dtype=bool)
+
+        # landmark rows alike in everything the measures read are one cell; a replicate's cell weights are one sparse
+        # product of its customer weights (customers × cells: how many of each customer's rows fall in each cell)
+        from scipy import sparse
+
+        keys = np.column_stack([oof["landmark"].to_numpy(float), risk, case, control, b, R, ev]).astype(float)
+        cells, cell = np.unique(keys, axis=0, return_inverse=True)
+        cell = cell.ravel()
+        M = sparse.csr_matrix((np.ones(len(cell)), (i, cell)), shape=(len(T), len(cells)))
+        c_land, c_risk = cells[:, 0], cells[:, 1]
+        c_case, c_control, c_bin = cells[:, 2].astype(bool), cells[:, 3].astype(bool), cells[:, 4].astype(np.int64)
+        c_R, c_ev = cells[:, 5], cells[:, 6].astype(bool)
+        c_at = [c_land == s for s in self.landmarks_]
+        c_bins = [c_bin == k for k in range(len(bins))]
+
+        def replicate(Wc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """AUC pooled over the landmarks and the observed risk per bin, for customer weights ``Wc``."""
+            W = np.asarray((M.T @ Wc.T).T)  # replicates × cells
+            right = np.zeros(W.shape[0])
+            pairs = np.zeros(W.shape[0])
+            for at in c_at:
+                r, p = _pair_share(c_risk[at], c_case[at], c_control[at], W[:, at])
+                right, pairs = right + r, pairs + p
+            with np.errstate(invalid="ignore", divide="ignore"):
+                auc = right / pairs
+            obs = np.column_stack([_weighted_km_risk(c_R[mk], c_ev[mk], h, W[:, mk]) for mk in c_bins])
+            return auc, obs, pairs
+
+        c0 = _concordance(T, lp, E)
+        auc0, obs0, pairs0 = replicate(np.ones((1, len(T))))
+        rng = np.random.default_rng(self.seed)
+        cb, ab, ob = [], [], []
+        for size in replicate_blocks(self.n_boot, max(len(T), len(cells))):
+            Wc = draw_counts(rng, len(T), size, dtype=np.float64)  # whole customers, with replacement
+            cb.append(weighted_concordance(T, lp, E, Wc))
+            a, o, _ = replicate(Wc)
+            ab.append(a)
+            ob.append(o)
+        cb, ab = np.concatenate(cb), np.concatenate(ab)
+        ob = np.concatenate(ob, axis=0)
+        self.concordance_ = _est(c0, cb, self.alpha)
+        self.auc_ = _est(auc0[0], ab, self.alpha, "no landmark with both a churned and a staying customer")
+        self.auc_pairs_ = float(pairs0[0])
         cal = []
-        for k in range(int(b.max()) + 1):
-            mk = b == k
+        for k, mk in enumerate(bins):
             if not mk.any():
                 continue
-            obs = _weighted_km_risk(R[mk], ev[mk], h, W_all[:, mk])
-            est = _est(obs[0], obs[1:], self.alpha)
+            est = _est(obs0[0, k], ob[:, k], self.alpha)
             cal.append({"bin": k + 1, "rows": int(mk.sum()), "customers": int(len(np.unique(i[mk]))),
                         "churned": int(ev[mk].sum()), "predicted": float(risk[mk].mean()), "observed": est["estimate"],
                         "lower": est["lower"], "upper": est["upper"]})

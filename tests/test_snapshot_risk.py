@@ -3,7 +3,8 @@ probability of churning within the horizon given the current tenure, k-fold cros
 active accounts; and notebook 04 on a snapshot folder.
 
 The data: a generated CRM export (one row per customer: tenure in whole months, churned flag, plan, seats,
-region, mrr, signup date) with planted hazard ratios (plan Basic vs Pro, per doubling of seats; region none),
+region, acquisition cost with 5% missing, mrr, signup date) with planted hazard ratios (plan Basic vs Pro, per
+doubling of seats; region and acquisition cost none),
 exponential lifetimes, censored at the snapshot date."""
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def make_snapshot(folder: Path, n: int = 2000, seed: int = 7) -> pd.DataFrame:
     plan = rng.choice(["Pro", "Basic"], size=n, p=[0.6, 0.4])
     seats = 2 ** rng.integers(0, 6, size=n)
     region = rng.choice(["East", "West"], size=n)
+    cost = np.where(rng.random(n) < 0.05, np.nan, np.round(rng.gamma(2.0, 500.0, size=n), 0))  # no effect; 5% missing
     rate = (1 / 30) * np.where(plan == "Basic", TRUTH["plan=Basic"], 1.0) * TRUTH["log2(seats)"] ** np.log2(seats)
     x = rng.exponential(1 / rate)
     c = rng.integers(0, 73, size=n)  # months from signup to the snapshot
@@ -43,6 +45,7 @@ def make_snapshot(folder: Path, n: int = 2000, seed: int = 7) -> pd.DataFrame:
     signup = pd.to_datetime({"year": start // 12, "month": start % 12 + 1, "day": 1})
     df = pd.DataFrame({"customer_id": [f"c{i:05d}" for i in range(n)], "tenure_months": tenure,
                        "churned": churned.astype(int), "plan": plan, "seats": seats, "region": region,
+                       "acquisition_cost": cost,
                        "mrr": np.round(50.0 * seats, 2), "signup_date": signup.dt.strftime("%Y-%m-%d")})
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / "snapshot.csv", index=False)
@@ -76,7 +79,12 @@ def test_attributes_are_found_typed_and_skipped_with_a_reason():
 def test_hazard_ratios_recover_the_planted_ones(world):
     _, _, _, res = world
     hr = res.summary.set_index("term")
-    assert set(res.attributes_) == {"plan", "seats", "region"} and res.references_ == {"plan": "Pro", "region": "East"}
+    assert set(res.attributes_) == {"plan", "seats", "region", "acquisition_cost"}
+    assert res.references_ == {"plan": "Pro", "region": "East"}
+    # a numeric attribute with missing values: per unit, plus a term for the missing ones (no effect planted)
+    assert set(hr.index) == {*TRUTH, "acquisition_cost", "acquisition_cost_missing"}
+    assert hr.loc["acquisition_cost", "lower"] <= 1 <= hr.loc["acquisition_cost", "upper"]
+    assert hr.loc["acquisition_cost_missing", "lower"] <= 1 <= hr.loc["acquisition_cost_missing", "upper"]
     for term, truth in TRUTH.items():
         assert hr.loc[term, "lower"] <= truth <= hr.loc[term, "upper"], (term, hr.loc[term].to_dict())
     assert hr.loc["plan=Basic", "lower"] > 1.5 and hr.loc["log2(seats)", "upper"] < 0.9  # the effects are seen
@@ -86,9 +94,12 @@ def test_probability_is_the_conditional_survival_from_lifelines(world):
     """1 − S(t + h | x) / S(t | x) with S from lifelines' predict_survival_function at the customer's own tenure."""
     _, raw, ds, res = world
     d = survival_data(ds).set_index("customer_id")
+    cost = raw["acquisition_cost"]
     X = pd.DataFrame({"plan=Basic": (raw["plan"] == "Basic").astype(float).to_numpy(),
                       "region=West": (raw["region"] == "West").astype(float).to_numpy(),
-                      "log2(seats)": np.log2(raw["seats"]).to_numpy()}, index=raw["customer_id"])
+                      "log2(seats)": np.log2(raw["seats"]).to_numpy(),
+                      "acquisition_cost": cost.fillna(cost.median()).to_numpy(),
+                      "acquisition_cost_missing": cost.isna().astype(float).to_numpy()}, index=raw["customer_id"])
     r = res.risk_.set_index("customer_id")
     checked = 0
     for cid in r.index[:: max(1, len(r) // 40)]:
@@ -275,3 +286,21 @@ def test_notebook_04_on_the_bundled_crm_export(tmp_path):
     assert sorted(lst["customer_id"]) == ["acme", "echo"]
     html = (out / "04_churn_risk.html").read_text()
     assert "could not be judged by cross-validation" in html and "Left out on a snapshot" in html
+
+
+def test_weighted_concordance_equals_lifelines_on_the_resampled_rows():
+    """The bootstrap's fast concordance: unit weights give lifelines' concordance_index; integer counts give it on
+    the rows repeated that many times (ties in time and in the predictor included)."""
+    from lifelines.utils import concordance_index
+
+    rng = np.random.default_rng(5)
+    n = 300
+    T = rng.integers(0, 12, n).astype(float)
+    E = rng.integers(0, 2, n)
+    lp = np.round(rng.normal(size=n), 1)  # ties in the predictor
+    assert sr.weighted_concordance(T, lp, E, np.ones(n))[0] == pytest.approx(concordance_index(T, -lp, E), abs=1e-12)
+    W = rng.poisson(1.0, size=(4, n)).astype(float)
+    got = sr.weighted_concordance(T, lp, E, W)
+    for b in range(4):
+        ix = np.repeat(np.arange(n), W[b].astype(int))
+        assert got[b] == pytest.approx(concordance_index(T[ix], -lp[ix], E[ix]), abs=1e-12)
