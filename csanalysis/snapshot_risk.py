@@ -66,7 +66,8 @@ from .survival import _design, _hr_sentence, reference_levels, survival_data
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "horizon_auc", "snapshot_risk_list",
            "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS", "CV_REASONS", "weighted_concordance"]
 
-NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner")  # ids, dates and owners: no model terms
+# ids, dates, owners and the outcome itself: no model terms
+NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner", "tenure_months", "churned")
 MAX_LEVELS = 50  # a text column with more distinct values than this (and than a tenth of the rows) is an identifier
 SCORE_SOURCE = "survival_model"  # the list's score_source on a snapshot
 # the churn-risk report's sections that need a history of dates, and why a snapshot cannot support them
@@ -107,27 +108,37 @@ SKIP_REASONS = {  # why a column of the export is not a model term (code → sen
     "all_missing": "every value is missing",
     "constant": "the same value for every customer",
     "identifier": f"more than {MAX_LEVELS} distinct values: an identifier or free text, not a segment",
+    "outcome": "recorded only for churned customers (or only for active ones): it describes the churn, not the "
+               "customer before it",
 }
 
 
-def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES) -> tuple[list[str], dict[str, str]]:
+def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES,
+                        churned: pd.Series | np.ndarray | None = None) -> tuple[list[str], dict[str, str]]:
     """The attribute columns of ``customers`` a model can use, and each skipped column with its reason's code
     (:data:`SKIP_REASONS`).
 
     Every column except ``exclude`` is considered (so attributes added to the export are picked up): numeric and
     boolean columns are numeric terms, other columns categorical; dates, all-missing and constant columns are
     skipped, and so is a text column with more than :data:`MAX_LEVELS` distinct values (and more than a tenth of
-    the rows: an identifier or free text)."""
+    the rows: an identifier or free text). With ``churned`` (0/1 per row of ``customers``), a column present only
+    for churned customers or only for active ones (a churn reason, a cancellation date) describes the outcome and
+    is skipped too."""
     used, skipped = [], {}
     n = len(customers)
+    gone = None if churned is None else np.asarray(churned).astype(bool)
     for c in customers.columns:
         if c in exclude:
             continue
         col = customers[c]
+        known = col.notna().to_numpy()
         if pd.api.types.is_datetime64_any_dtype(col):
             skipped[c] = "date"
         elif col.isna().all():
             skipped[c] = "all_missing"
+        elif gone is not None and gone.any() and (~gone).any() and (
+                not known[~gone].any() or not known[gone].any()):
+            skipped[c] = "outcome"
         elif pd.api.types.is_numeric_dtype(col):
             if col.nunique(dropna=True) < 2 and not col.isna().any():
                 skipped[c] = "constant"
@@ -314,7 +325,8 @@ class SnapshotRisk:
     def fit(self, ds: Dataset) -> "SnapshotRisk":
         d = survival_data(ds)  # T = tenure, E = churned: one row per customer
         self.as_of_ = pd.Timestamp(ds.as_of)
-        self.attributes_, self.skipped_ = snapshot_attributes(ds.customers)
+        churned = ds.customers["customer_id"].map(d.set_index("customer_id")["E"])
+        self.attributes_, self.skipped_ = snapshot_attributes(ds.customers, churned=churned.to_numpy())
         if not self.attributes_:
             raise ValueError("the snapshot has no usable attribute for a risk model: "
                              + "; ".join(f"{k}: {SKIP_REASONS[v]}" for k, v in self.skipped_.items()) if self.skipped_

@@ -74,6 +74,11 @@ def test_attributes_are_found_typed_and_skipped_with_a_reason():
                          "cost": [float(i) if i % 3 else np.nan for i in range(200)]})
     used, skipped = sr.snapshot_attributes(many)
     assert used == ["cost"] and skipped == {"note": "identifier"}
+    # a churn reason (only churned customers have one) describes the outcome: never a model term
+    leak = pd.DataFrame({"customer_id": list("abcd"), "plan": ["P", "B", "P", "B"],
+                         "churn_reason": ["price", None, "support", None], "tenure_months": [1, 2, 3, 4]})
+    used, skipped = sr.snapshot_attributes(leak, churned=[1, 0, 1, 0])
+    assert used == ["plan"] and skipped == {"churn_reason": "outcome"}
 
 
 def test_hazard_ratios_recover_the_planted_ones(world):
