@@ -309,3 +309,19 @@ def test_weighted_concordance_equals_lifelines_on_the_resampled_rows():
     for b in range(4):
         ix = np.repeat(np.arange(n), W[b].astype(int))
         assert got[b] == pytest.approx(concordance_index(T[ix], -lp[ix], E[ix]), abs=1e-12)
+
+
+def test_metrics_schema_requires_the_snapshot_fields_on_a_snapshot_only(world):
+    from csanalysis.report import extras
+    from csanalysis.report.outputs import _clean
+
+    _, _, ds, res = world
+    lst = sr.snapshot_risk_list(res, ds, capacity=10)
+    m = _clean({"as_of": ds.as_of, **res.metrics(lst, capacity=10, capacity_by="team"),
+                "headline": [{"label": "x", "value": "1"}]})
+    extras.check_metrics("04_churn_risk", m)
+    with pytest.raises(extras.MetricsSchemaError, match="concordance"):
+        extras.check_metrics("04_churn_risk", {k: v for k, v in m.items() if k != "concordance"})
+    # without layout the history path's fields are required, as before
+    with pytest.raises(extras.MetricsSchemaError, match="lift_top_decile"):
+        extras.check_metrics("04_churn_risk", {k: v for k, v in m.items() if k != "layout"})
