@@ -6,8 +6,9 @@ A snapshot holds no scoring dates, so nothing can be learned about what happens 
 **Model.** A penalised Cox model (lifelines ``CoxPHFitter``, Efron ties, a light ridge penalty
 ``penalizer × n × ½‖β‖²`` on the standardised coefficients, which keeps rare levels and collinear attributes
 finite and shrinks a well-measured effect very little) on every usable attribute of ``Dataset.customers``
-(:func:`snapshot_attributes`): numeric columns per unit (``seats`` per doubling, as in
-:func:`csanalysis.survival.cox_drivers`), other columns one-hot against their most common level
+(:func:`snapshot_attributes`): numeric columns per a round step near their standard deviation (1, 10, 100, 1,000 …;
+at least 1, so a money column reads "per 1,000" rather than a hazard ratio of 1.00 per unit; ``seats`` per
+doubling, as in :func:`csanalysis.survival.cox_drivers`), other columns one-hot against their most common level
 (:func:`csanalysis.survival.reference_levels`); a numeric column with missing values is filled with its median
 and gets a 0/1 ``<name>_missing`` term. Durations are ``survival_data(ds)``: T = tenure, E = churned.
 The intervals of a penalised fit are approximate (lifelines' inverse Hessian of the penalised likelihood).
@@ -335,6 +336,13 @@ class SnapshotRisk:
         cats = [a for a in self.attributes_ if not pd.api.types.is_numeric_dtype(cust[a])]
         self.references_ = reference_levels(ds, cats, self.references)
         X, meta = _design(d, covariates, cust, self.references_)
+        self.units_ = {}  # numeric term → the step its hazard ratio is per
+        for cov, _, ref, name in meta:
+            if ref == "per unit" and owner[cov] == cov:  # not a 0/1 missing term
+                sd = float(X[name].std())
+                step = 10.0 ** round(np.log10(sd)) if sd > 0 else 1.0
+                self.units_[name] = max(step, 1.0)
+                X[name] = X[name] / self.units_[name]
         T = d["T"].to_numpy(dtype=float)
         E = d["E"].to_numpy(dtype=int)
         if E.sum() == 0:
@@ -347,8 +355,12 @@ class SnapshotRisk:
         for cov, level, ref, name in meta:
             hr, lo, hi, p = (float(s.loc[name, c]) for c in ("exp(coef)", f"exp(coef) lower {pct:g}%",
                                                               f"exp(coef) upper {pct:g}%", "p"))
-            rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
-                         "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, self.alpha)})
+            unit = self.units_.get(name)
+            sentence = (_hr_sentence(cov, level, ref, hr, lo, hi, self.alpha) if unit is None else
+                        f"Each additional {unit:,.0f} of {cov.replace('_', ' ')} multiplies the churn rate by {hr:.2f} "
+                        f"({pct:.0f}% CI {lo:.2f}–{hi:.2f})")
+            rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "unit": unit, "hr": hr,
+                         "lower": lo, "upper": hi, "p": p, "sentence": sentence})
         self.hazard_ratios_ = pd.DataFrame(rows)
         self.terms_ = {name: owner[cov] for cov, _, _, name in meta}  # term → the attribute it belongs to
 
@@ -565,7 +577,8 @@ class SnapshotRisk:
             attr = self.terms_[r.term]
             label = attribute_label(attr, translate)
             key = "snaprisk.hr.missing" if r.term != attr else "snaprisk.hr.unit"
-            out.append(translate(key, covariate=label, hr=f"{r.hr:.2f}", pct=pct, lo=f"{r.lower:.2f}", hi=f"{r.upper:.2f}"))
+            out.append(translate(key, covariate=label, unit=f"{self.units_.get(r.term, 1.0):,.0f}", hr=f"{r.hr:.2f}",
+                                 pct=pct, lo=f"{r.lower:.2f}", hi=f"{r.upper:.2f}"))
         return out
 
     def attribute_labels(self, translate: Callable | None = None) -> list[str]:

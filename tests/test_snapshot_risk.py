@@ -88,7 +88,9 @@ def test_hazard_ratios_recover_the_planted_ones(world):
     assert res.references_ == {"plan": "Pro", "region": "East"}
     # a numeric attribute with missing values: per unit, plus a term for the missing ones (no effect planted)
     assert set(hr.index) == {*TRUTH, "acquisition_cost", "acquisition_cost_missing"}
+    assert hr.loc["acquisition_cost", "unit"] == 1000  # per a round step near its SD, not per unit of money
     assert hr.loc["acquisition_cost", "lower"] <= 1 <= hr.loc["acquisition_cost", "upper"]
+    assert "Each additional 1,000 of acquisition cost" in hr.loc["acquisition_cost", "sentence"]
     assert hr.loc["acquisition_cost_missing", "lower"] <= 1 <= hr.loc["acquisition_cost_missing", "upper"]
     for term, truth in TRUTH.items():
         assert hr.loc[term, "lower"] <= truth <= hr.loc[term, "upper"], (term, hr.loc[term].to_dict())
@@ -103,7 +105,7 @@ def test_probability_is_the_conditional_survival_from_lifelines(world):
     X = pd.DataFrame({"plan=Basic": (raw["plan"] == "Basic").astype(float).to_numpy(),
                       "region=West": (raw["region"] == "West").astype(float).to_numpy(),
                       "log2(seats)": np.log2(raw["seats"]).to_numpy(),
-                      "acquisition_cost": cost.fillna(cost.median()).to_numpy(),
+                      "acquisition_cost": cost.fillna(cost.median()).to_numpy() / 1000,  # SD about 700: per 1,000
                       "acquisition_cost_missing": cost.isna().astype(float).to_numpy()}, index=raw["customer_id"])
     r = res.risk_.set_index("customer_id")
     checked = 0
