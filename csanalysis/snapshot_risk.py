@@ -30,12 +30,14 @@ of attribute *j* is Σ over its terms βₖ (xₖ − x̄ₖ) (the log hazard ra
 **Judged by k-fold cross-validation** (folds stratified by churned, seeded): every customer is predicted by the
 model fitted without its fold.
 
-* *Concordance* (Harrell's C, lifelines ``concordance_index``) of the out-of-fold linear predictors.
+* *Concordance* (Harrell's C, lifelines' pairs) of the out-of-fold linear predictors, pairs within a fold (each
+  fold is predicted by its own model, whose linear predictor has its own centring), pooled over the folds.
 * *AUC at the horizon* (cumulative/dynamic, Heagerty & Zheng 2005) pooled over landmarks: at a landmark
   tenure *s* the customers at risk (T > s) are scored with 1 − S(s+h|x)/S(s|x); the *cases* churned within
   (s, s+h], the *controls* survived past s + h; customers censored within the window are left out (no
-  censoring weights). The pooled AUC is the share of (case, control) pairs of the same landmark ranked right
-  (ties count one half). Landmarks: 0, h, 2h, … below the 90th percentile of tenure (at most ``max_landmarks``),
+  censoring weights). The pooled AUC is the share of (case, control) pairs of the same landmark and fold ranked
+  right (ties count one half): comparing risks across folds would rank the folds' models (their baselines differ
+  by sampling), which pulls a pooled AUC below 50% for a model without attributes. Landmarks: 0, h, 2h, … below the 90th percentile of tenure (at most ``max_landmarks``),
   each needing at least one case and one control.
 * *Calibration*: the at-risk landmark rows in ``bins`` equal-count groups of predicted risk; per group the mean
   predicted risk against the observed Kaplan–Meier risk within h of the residual time (T − s, censored ones
@@ -178,6 +180,24 @@ def _prepared(customers: pd.DataFrame, attributes: list[str]) -> tuple[pd.DataFr
 # ============================================================================ metrics on out-of-fold predictions
 
 
+class _NoAttributes:
+    """Stands in for the Cox model when the export has no usable attribute: the Breslow baseline at β = 0, which is
+    the Nelson–Aalen estimate (lifelines ``NelsonAalenFitter`` without its tie smoothing: d/n at each time); every
+    customer's partial hazard is 1, so the risk depends on tenure alone."""
+
+    def __init__(self, T: np.ndarray, E: np.ndarray):
+        from lifelines import NelsonAalenFitter
+
+        na = NelsonAalenFitter(nelson_aalen_smoothing=False).fit(T, E)
+        self.baseline_cumulative_hazard_ = na.cumulative_hazard_
+        self.params_ = pd.Series(dtype=float)
+        self._norm_mean = pd.Series(dtype=float)
+        self.summary = pd.DataFrame()
+
+    def predict_partial_hazard(self, X: pd.DataFrame) -> pd.Series:
+        return pd.Series(np.ones(len(X)), index=X.index)
+
+
 def _window_risk(model, X: pd.DataFrame, start: np.ndarray, h: float) -> np.ndarray:
     """1 − S(start + h | x) / S(start | x) from a fitted lifelines CoxPHFitter (its baseline read with lifelines'
     own interpolation, so it equals ``predict_survival_function`` at those times)."""
@@ -240,39 +260,43 @@ def _concordance(T: np.ndarray, lp: np.ndarray, E: np.ndarray) -> float:
         return float("nan")
 
 
-def weighted_concordance(T, lp, E, W) -> np.ndarray:
+def weighted_concordance(T, lp, E, W, group=None) -> np.ndarray:
     """Harrell's C of linear predictors ``lp`` (higher = sooner churn) with customer weights, one value per row of
-    ``W`` (replicates × customers; integer counts make it the C of the resampled customers).
+    ``W`` (replicates × customers; integer counts make it the C of the resampled customers). With ``group``, only
+    pairs within a group count (the cross-validation folds: each fold's predictions come from its own model), and
+    the groups' pairs are pooled.
 
     The pairs are lifelines' (``concordance_index``): a churned customer i against every customer who left later
     (T_j > T_i) or was censored at the same time; concordant when lp_i > lp_j, ties in lp one half. Customers
-    alike in (T, E, lp) are added up first (one sparse product); the times are then walked from the last down
-    with the weights of later customers pooled by lp value: at each churn time one cumulative sum over the
+    alike in (group, T, E, lp) are added up first (one sparse product); the times are then walked from the last
+    down with the weights of later customers pooled by lp value: at each churn time one cumulative sum over the
     distinct lp values gives every churned customer's lower and tied weight."""
     from scipy import sparse
 
     T, lp, E = (np.asarray(a, dtype=float) for a in (T, lp, E))
     W = np.atleast_2d(np.asarray(W, dtype=float))
+    g = np.zeros(len(T)) if group is None else np.asarray(group, dtype=float)
     u_all, u = np.unique(lp, return_inverse=True)  # dense lp ranks
-    keys = np.column_stack([T, E, u]).astype(float)
-    cells, cell = np.unique(keys, axis=0, return_inverse=True)
+    cells, cell = np.unique(np.column_stack([g, T, E, u]).astype(float), axis=0, return_inverse=True)
     cell = cell.ravel()
     M = sparse.csr_matrix((np.ones(len(T)), (np.arange(len(T)), cell)), shape=(len(T), len(cells)))
     Wg = np.asarray((M.T @ W.T).T)  # replicates × cells
-    cT, cE, cu = cells[:, 0], cells[:, 1].astype(bool), cells[:, 2].astype(np.int64)
-    pool = np.zeros((W.shape[0], len(u_all)))
+    cg, cT, cE, cu = cells[:, 0], cells[:, 1], cells[:, 2].astype(bool), cells[:, 3].astype(np.int64)
     correct = np.zeros(W.shape[0])
     pairs = np.zeros(W.shape[0])
-    for t in np.unique(cT)[::-1]:
-        at = cT == t
-        cens, died = np.flatnonzero(at & ~cE), np.flatnonzero(at & cE)
-        pool[:, cu[cens]] += Wg[:, cens]  # one cell per lp value at a time: no repeated index
-        if len(died):
-            below = np.cumsum(pool, axis=1) - pool
-            w = Wg[:, died]
-            correct += (w * (below[:, cu[died]] + 0.5 * pool[:, cu[died]])).sum(axis=1)
-            pairs += w.sum(axis=1) * pool.sum(axis=1)
-            pool[:, cu[died]] += w
+    for gv in np.unique(cg):
+        pool = np.zeros((W.shape[0], len(u_all)))
+        ing = cg == gv
+        for t in np.unique(cT[ing])[::-1]:
+            at = ing & (cT == t)
+            cens, died = np.flatnonzero(at & ~cE), np.flatnonzero(at & cE)
+            pool[:, cu[cens]] += Wg[:, cens]  # one cell per lp value at a time: no repeated index
+            if len(died):
+                below = np.cumsum(pool, axis=1) - pool
+                w = Wg[:, died]
+                correct += (w * (below[:, cu[died]] + 0.5 * pool[:, cu[died]])).sum(axis=1)
+                pairs += w.sum(axis=1) * pool.sum(axis=1)
+                pool[:, cu[died]] += w
     with np.errstate(invalid="ignore", divide="ignore"):
         return correct / pairs
 
@@ -295,7 +319,8 @@ class SnapshotRisk:
 
     ``SnapshotRisk(horizon=3).fit(ds)``; fitted attributes end in ``_``:
 
-    * ``model_``: the lifelines CoxPHFitter on every customer; ``hazard_ratios_`` (``summary``): covariate, level,
+    * ``model_``: the lifelines CoxPHFitter on every customer (without a usable attribute, the Nelson–Aalen baseline
+      alone: the risk then depends on tenure only, and the concordance is 50% by construction); ``hazard_ratios_`` (``summary``): covariate, level,
       reference, term, hr, lower, upper, p, sentence; ``attributes_`` used, ``skipped_`` (column → reason);
     * ``risk_``: one row per active customer (churned == 0): customer_id, tenure, churn_probability (empty when
       not estimable, ``reason``), the contributions behind its reasons;
@@ -320,6 +345,8 @@ class SnapshotRisk:
     def _fit_cox(self, X: pd.DataFrame, T: np.ndarray, E: np.ndarray):
         from lifelines import CoxPHFitter
 
+        if X.shape[1] == 0:  # no usable attribute: tenure alone
+            return _NoAttributes(T, E)
         df = X.assign(T=T, E=E)
         return CoxPHFitter(alpha=self.alpha, penalizer=self.penalizer).fit(df, "T", "E", batch_mode=True)
 
@@ -328,10 +355,6 @@ class SnapshotRisk:
         self.as_of_ = pd.Timestamp(ds.as_of)
         churned = ds.customers["customer_id"].map(d.set_index("customer_id")["E"])
         self.attributes_, self.skipped_ = snapshot_attributes(ds.customers, churned=churned.to_numpy())
-        if not self.attributes_:
-            raise ValueError("the snapshot has no usable attribute for a risk model: "
-                             + "; ".join(f"{k}: {SKIP_REASONS[v]}" for k, v in self.skipped_.items()) if self.skipped_
-                             else "the snapshot has no attribute column besides customer_id and signup_date")
         cust, covariates, owner = _prepared(ds.customers, self.attributes_)
         cats = [a for a in self.attributes_ if not pd.api.types.is_numeric_dtype(cust[a])]
         self.references_ = reference_levels(ds, cats, self.references)
@@ -361,7 +384,8 @@ class SnapshotRisk:
                         f"({pct:.0f}% CI {lo:.2f}–{hi:.2f})")
             rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "unit": unit, "hr": hr,
                          "lower": lo, "upper": hi, "p": p, "sentence": sentence})
-        self.hazard_ratios_ = pd.DataFrame(rows)
+        self.hazard_ratios_ = pd.DataFrame(rows, columns=["covariate", "level", "reference", "term", "unit", "hr",
+                                                          "lower", "upper", "p", "sentence"])
         self.terms_ = {name: owner[cov] for cov, _, _, name in meta}  # term → the attribute it belongs to
 
         # the probability for every active customer at its current tenure
@@ -425,7 +449,7 @@ class SnapshotRisk:
         for f in range(self.k_folds):
             test = fold == f
             keep = [c for c in X.columns if X.loc[~test, c].nunique() > 1]  # a level absent from the training folds
-            if not keep:
+            if X.shape[1] and not keep:
                 return self._not_validated("constant_fold", fold=f + 1)
             try:
                 m = self._fit_cox(X.loc[~test, keep], T[~test], E[~test])
@@ -439,7 +463,7 @@ class SnapshotRisk:
                     continue
                 idx = np.flatnonzero(at)
                 risk = _window_risk(m, X.loc[at, keep], np.full(len(idx), s), h)
-                rows.append(pd.DataFrame({"i": idx, "landmark": s, "risk": risk,
+                rows.append(pd.DataFrame({"i": idx, "fold": f, "landmark": s, "risk": risk,
                                           "residual": np.minimum(T[idx], s + h) - s,
                                           "event": (E[idx] == 1) & (T[idx] <= s + h)}))
         oof = pd.concat(rows, ignore_index=True).sort_values(["landmark", "i"], kind="stable").reset_index(drop=True)
@@ -467,14 +491,18 @@ class SnapshotRisk:
         # product of its customer weights (customers × cells: how many of each customer's rows fall in each cell)
         from scipy import sparse
 
-        keys = np.column_stack([oof["landmark"].to_numpy(float), risk, case, control, b, R, ev]).astype(float)
+        keys = np.column_stack([oof["landmark"].to_numpy(float), risk, case, control, b, R, ev,
+                                oof["fold"].to_numpy(float)]).astype(float)
         cells, cell = np.unique(keys, axis=0, return_inverse=True)
         cell = cell.ravel()
         M = sparse.csr_matrix((np.ones(len(cell)), (i, cell)), shape=(len(T), len(cells)))
         c_land, c_risk = cells[:, 0], cells[:, 1]
         c_case, c_control, c_bin = cells[:, 2].astype(bool), cells[:, 3].astype(bool), cells[:, 4].astype(np.int64)
-        c_R, c_ev = cells[:, 5], cells[:, 6].astype(bool)
-        c_at = [c_land == s for s in self.landmarks_]
+        c_R, c_ev, c_fold = cells[:, 5], cells[:, 6].astype(bool), cells[:, 7]
+        # AUC pairs within a landmark and a fold (each fold's risks come from its own model: comparing them across
+        # folds would rank the folds' models, not the customers)
+        c_at = [at for at in ((c_land == s) & (c_fold == f) for s in self.landmarks_ for f in range(self.k_folds))
+                if (at & c_case).any() and (at & c_control).any()]
         c_bins = [c_bin == k for k in range(len(bins))]
 
         def replicate(Wc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -490,13 +518,13 @@ class SnapshotRisk:
             obs = np.column_stack([_weighted_km_risk(c_R[mk], c_ev[mk], h, W[:, mk]) for mk in c_bins])
             return auc, obs, pairs
 
-        c0 = _concordance(T, lp, E)
+        c0 = float(weighted_concordance(T, lp, E, np.ones(len(T)), group=fold)[0])
         auc0, obs0, pairs0 = replicate(np.ones((1, len(T))))
         rng = np.random.default_rng(self.seed)
         cb, ab, ob = [], [], []
         for size in replicate_blocks(self.n_boot, max(len(T), len(cells))):
             Wc = draw_counts(rng, len(T), size, dtype=np.float64)  # whole customers, with replacement
-            cb.append(weighted_concordance(T, lp, E, Wc))
+            cb.append(weighted_concordance(T, lp, E, Wc, group=fold))
             a, o, _ = replicate(Wc)
             ab.append(a)
             ob.append(o)

@@ -183,15 +183,26 @@ def test_cross_validation_discriminates_with_intervals(world):
     assert 0.5 < c["lower"] <= c["estimate"] <= c["upper"] < 0.8
     assert 0.5 < a["lower"] <= a["estimate"] <= a["upper"] < 0.85
     assert len(res.fold_concordance_) == 5 and min(res.fold_concordance_) > 0.5
-    # the pooled AUC is the pair-weighted mean of the per-landmark AUCs computed plainly
+    # the pooled AUC is the pair-weighted mean of the AUCs of each landmark and fold, computed plainly
     o = res.oof_
     num = den = 0.0
-    for s in res.landmarks_:
-        g = o[o["landmark"] == s]
+    for (s, f), g in o.groupby(["landmark", "fold"]):
         pos, neg = g.loc[g["case"], "risk"].to_numpy(), g.loc[g["control"], "risk"].to_numpy()
         num += (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
         den += len(pos) * len(neg)
     assert a["estimate"] == pytest.approx(num / den)
+    # the concordance pools the pairs within each fold: the pair-weighted mean of lifelines' per-fold values
+    from lifelines.utils import concordance_index
+
+    d = survival_data(world[2])
+    T, E, lp = d["T"].to_numpy(float), d["E"].to_numpy(), res.lp_oof_
+    n_pairs = []
+    for f in range(5):
+        m = res.folds_ == f
+        Tf, Ef = T[m], E[m]
+        n_pairs.append(sum(((Tf > t) | ((Tf == t) & (Ef == 0))).sum() for t in Tf[Ef == 1]))
+        assert res.fold_concordance_[f] == pytest.approx(concordance_index(Tf, -lp[m], Ef))
+    assert c["estimate"] == pytest.approx(np.average(res.fold_concordance_, weights=n_pairs), rel=1e-12)
     # folds: stratified by churned, each customer predicted once
     E = survival_data(world[2])["E"].to_numpy()
     share = [E[res.folds_ == f].mean() for f in range(5)]
@@ -311,6 +322,16 @@ def test_weighted_concordance_equals_lifelines_on_the_resampled_rows():
     for b in range(4):
         ix = np.repeat(np.arange(n), W[b].astype(int))
         assert got[b] == pytest.approx(concordance_index(T[ix], -lp[ix], E[ix]), abs=1e-12)
+    # within groups: each group's pairs only, pooled (two groups far apart in T would otherwise pair up)
+    g = rng.integers(0, 2, n)
+    num = den = 0.0
+    for v in (0, 1):
+        m = g == v
+        Tm, Em = T[m], E[m]
+        pairs = sum(((Tm > t) | ((Tm == t) & (Em == 0))).sum() for t in Tm[Em == 1])
+        num += concordance_index(Tm, -lp[m], Em) * pairs
+        den += pairs
+    assert sr.weighted_concordance(T, lp, E, np.ones(n), group=g)[0] == pytest.approx(num / den, abs=1e-12)
 
 
 def test_metrics_schema_requires_the_snapshot_fields_on_a_snapshot_only(world):
@@ -327,3 +348,30 @@ def test_metrics_schema_requires_the_snapshot_fields_on_a_snapshot_only(world):
     # without layout the history path's fields are required, as before
     with pytest.raises(extras.MetricsSchemaError, match="lift_top_decile"):
         extras.check_metrics("04_churn_risk", {k: v for k, v in m.items() if k != "layout"})
+
+
+def test_an_export_without_attributes_ranks_by_tenure_alone(tmp_path):
+    """Only id, tenure and status: the risk is the Nelson–Aalen baseline's 1 − S(t + h) / S(t) (lifelines'
+    NelsonAalenFitter directly), the same for every customer of the same tenure; concordance and AUC are 50%."""
+    from lifelines import NelsonAalenFitter
+    from lifelines.utils import interpolate_at_times
+
+    raw = make_snapshot(tmp_path / "d", n=800, seed=11)
+    raw[["customer_id", "tenure_months", "churned"]].to_csv(tmp_path / "d" / "snapshot.csv", index=False)
+    ds = cs.load_dataset(tmp_path / "d", mapping=tmp_path / "d" / "mapping.yaml")
+    res = sr.snapshot_risk(ds, n_boot=20)
+    assert res.attributes_ == [] and res.summary.empty
+    na = NelsonAalenFitter(nelson_aalen_smoothing=False).fit(raw["tenure_months"], raw["churned"])
+    r = res.risk_.dropna(subset=["churn_probability"])
+    H = lambda t: interpolate_at_times(na.cumulative_hazard_, t)  # noqa: E731
+    want = 1 - np.exp(-(H(r["tenure"].to_numpy() + 3) - H(r["tenure"].to_numpy())))
+    assert np.allclose(r["churn_probability"], want, rtol=1e-12)
+    assert res.concordance_["estimate"] == pytest.approx(0.5) and res.auc_["estimate"] == pytest.approx(0.5)
+    lst = sr.snapshot_risk_list(res, ds)
+    assert set(lst["customer_id"]) == set(raw.loc[raw["churned"] == 0, "customer_id"]) and (lst["reasons"] == "").all()
+    from csanalysis.report.run import run_report
+
+    run = run_report(["04_churn_risk"], data=tmp_path / "d", mapping=str(tmp_path / "d" / "mapping.yaml"),
+                     out=tmp_path / "r", lang="ja")
+    assert run.status == "succeeded"
+    assert "継続期間だけで決まります" in (run.folder / "04_churn_risk" / "04_churn_risk.html").read_text()
