@@ -260,45 +260,61 @@ def _concordance(T: np.ndarray, lp: np.ndarray, E: np.ndarray) -> float:
         return float("nan")
 
 
+class _Pairs:
+    """The comparable pairs of Harrell's C (lifelines' ``concordance_index``), prepared once for many weightings:
+    a churned customer i against every customer of its group who left later (T_j > T_i) or was censored at the
+    same time; concordant when lp_i > lp_j, ties in lp one half.
+
+    Customers alike in (group, T, E, lp) are one cell; a weighting's cell weights are one sparse product. Each
+    group's times are walked from the last down with the weights of its later customers pooled by the group's
+    distinct lp values: at each churn time one cumulative sum over them gives every churned customer's lower and
+    tied weight."""
+
+    def __init__(self, T, lp, E, group=None):
+        from scipy import sparse
+
+        T, lp, E = (np.asarray(a, dtype=float) for a in (T, lp, E))
+        g = np.zeros(len(T)) if group is None else np.asarray(group, dtype=float)
+        cells, cell = np.unique(np.column_stack([g, T, E, lp]), axis=0, return_inverse=True)
+        self.n = len(T)
+        self.M = sparse.csr_matrix((np.ones(len(T)), (np.arange(len(T)), cell.ravel())), shape=(len(T), len(cells)))
+        self.steps = []  # per group: its number of lp values, then per time (descending): censored and churned cells
+        for gv in np.unique(cells[:, 0]):
+            ing = np.flatnonzero(cells[:, 0] == gv)
+            _, u = np.unique(cells[ing, 3], return_inverse=True)  # the group's lp ranks
+            times = []
+            for t in np.unique(cells[ing, 1])[::-1]:
+                at = cells[ing, 1] == t
+                cens, died = at & (cells[ing, 2] == 0), at & (cells[ing, 2] == 1)
+                times.append((ing[cens], u[cens], ing[died], u[died]))
+            self.steps.append((int(u.max()) + 1, times))
+
+    def concordance(self, W) -> np.ndarray:
+        """C for each row of customer weights ``W`` (replicates × customers)."""
+        W = np.atleast_2d(np.asarray(W, dtype=float))
+        Wg = np.asarray((self.M.T @ W.T).T)  # replicates × cells
+        correct = np.zeros(W.shape[0])
+        pairs = np.zeros(W.shape[0])
+        for k, times in self.steps:
+            pool = np.zeros((W.shape[0], k))
+            for cens, uc, died, ud in times:
+                pool[:, uc] += Wg[:, cens]  # one cell per lp value at a time: no repeated index
+                if len(died):
+                    below = np.cumsum(pool, axis=1) - pool
+                    w = Wg[:, died]
+                    correct += (w * (below[:, ud] + 0.5 * pool[:, ud])).sum(axis=1)
+                    pairs += w.sum(axis=1) * pool.sum(axis=1)
+                    pool[:, ud] += w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return correct / pairs
+
+
 def weighted_concordance(T, lp, E, W, group=None) -> np.ndarray:
     """Harrell's C of linear predictors ``lp`` (higher = sooner churn) with customer weights, one value per row of
     ``W`` (replicates × customers; integer counts make it the C of the resampled customers). With ``group``, only
     pairs within a group count (the cross-validation folds: each fold's predictions come from its own model), and
-    the groups' pairs are pooled.
-
-    The pairs are lifelines' (``concordance_index``): a churned customer i against every customer who left later
-    (T_j > T_i) or was censored at the same time; concordant when lp_i > lp_j, ties in lp one half. Customers
-    alike in (group, T, E, lp) are added up first (one sparse product); the times are then walked from the last
-    down with the weights of later customers pooled by lp value: at each churn time one cumulative sum over the
-    distinct lp values gives every churned customer's lower and tied weight."""
-    from scipy import sparse
-
-    T, lp, E = (np.asarray(a, dtype=float) for a in (T, lp, E))
-    W = np.atleast_2d(np.asarray(W, dtype=float))
-    g = np.zeros(len(T)) if group is None else np.asarray(group, dtype=float)
-    u_all, u = np.unique(lp, return_inverse=True)  # dense lp ranks
-    cells, cell = np.unique(np.column_stack([g, T, E, u]).astype(float), axis=0, return_inverse=True)
-    cell = cell.ravel()
-    M = sparse.csr_matrix((np.ones(len(T)), (np.arange(len(T)), cell)), shape=(len(T), len(cells)))
-    Wg = np.asarray((M.T @ W.T).T)  # replicates × cells
-    cg, cT, cE, cu = cells[:, 0], cells[:, 1], cells[:, 2].astype(bool), cells[:, 3].astype(np.int64)
-    correct = np.zeros(W.shape[0])
-    pairs = np.zeros(W.shape[0])
-    for gv in np.unique(cg):
-        pool = np.zeros((W.shape[0], len(u_all)))
-        ing = cg == gv
-        for t in np.unique(cT[ing])[::-1]:
-            at = ing & (cT == t)
-            cens, died = np.flatnonzero(at & ~cE), np.flatnonzero(at & cE)
-            pool[:, cu[cens]] += Wg[:, cens]  # one cell per lp value at a time: no repeated index
-            if len(died):
-                below = np.cumsum(pool, axis=1) - pool
-                w = Wg[:, died]
-                correct += (w * (below[:, cu[died]] + 0.5 * pool[:, cu[died]])).sum(axis=1)
-                pairs += w.sum(axis=1) * pool.sum(axis=1)
-                pool[:, cu[died]] += w
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return correct / pairs
+    the groups' pairs are pooled. The pairs and ties are lifelines' (:class:`_Pairs`)."""
+    return _Pairs(T, lp, E, group).concordance(W)
 
 
 def _folds(E: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -518,13 +534,14 @@ class SnapshotRisk:
             obs = np.column_stack([_weighted_km_risk(c_R[mk], c_ev[mk], h, W[:, mk]) for mk in c_bins])
             return auc, obs, pairs
 
-        c0 = float(weighted_concordance(T, lp, E, np.ones(len(T)), group=fold)[0])
+        conc = _Pairs(T, lp, E, group=fold)
+        c0 = float(conc.concordance(np.ones(len(T)))[0])
         auc0, obs0, pairs0 = replicate(np.ones((1, len(T))))
         rng = np.random.default_rng(self.seed)
         cb, ab, ob = [], [], []
         for size in replicate_blocks(self.n_boot, max(len(T), len(cells))):
             Wc = draw_counts(rng, len(T), size, dtype=np.float64)  # whole customers, with replacement
-            cb.append(weighted_concordance(T, lp, E, Wc, group=fold))
+            cb.append(conc.concordance(Wc))
             a, o, _ = replicate(Wc)
             ab.append(a)
             ob.append(o)
