@@ -67,7 +67,7 @@ from .resample import draw_counts, replicate_blocks
 from .survival import _design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "horizon_auc", "snapshot_risk_list",
-           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS", "CV_REASONS", "weighted_concordance"]
+           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS", "CV_REASONS", "weighted_concordance", "TENURE_CORRELATION"]
 
 # ids, dates, owners and the outcome itself: no model terms
 NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner", "tenure_months", "churned")
@@ -113,11 +113,15 @@ SKIP_REASONS = {  # why a column of the export is not a model term (code → sen
     "identifier": f"more than {MAX_LEVELS} distinct values: an identifier or free text, not a segment",
     "outcome": "recorded only for churned customers (or only for active ones): it describes the churn, not the "
                "customer before it",
+    "tenure": "moves with tenure (rank correlation of at least 0.7): a running total such as total charges, which "
+              "measures the time already survived rather than the customer",
 }
+TENURE_CORRELATION = 0.7  # a numeric attribute this correlated with tenure (Spearman) is a running total
 
 
 def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES,
-                        churned: pd.Series | np.ndarray | None = None) -> tuple[list[str], dict[str, str]]:
+                        churned: pd.Series | np.ndarray | None = None,
+                        tenure: pd.Series | np.ndarray | None = None) -> tuple[list[str], dict[str, str]]:
     """The attribute columns of ``customers`` a model can use, and each skipped column with its reason's code
     (:data:`SKIP_REASONS`).
 
@@ -126,7 +130,9 @@ def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES,
     skipped, and so is a text column with more than :data:`MAX_LEVELS` distinct values (and more than a tenth of
     the rows: an identifier or free text). With ``churned`` (0/1 per row of ``customers``), a column present only
     for churned customers or only for active ones (a churn reason, a cancellation date) describes the outcome and
-    is skipped too."""
+    is skipped too. With ``tenure``, a numeric column whose rank correlation with tenure is at least
+    :data:`TENURE_CORRELATION` in size is a running total (IBM's Telco export has TotalCharges ≈ tenure ×
+    MonthlyCharges) and is skipped: conditioning on it conditions on the outcome."""
     used, skipped = [], {}
     n = len(customers)
     gone = None if churned is None else np.asarray(churned).astype(bool)
@@ -145,6 +151,9 @@ def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES,
         elif pd.api.types.is_numeric_dtype(col):
             if col.nunique(dropna=True) < 2 and not col.isna().any():
                 skipped[c] = "constant"
+            elif tenure is not None and known.sum() > 2 and abs(pd.Series(col.to_numpy(dtype=float)[known]).corr(
+                    pd.Series(np.asarray(tenure, dtype=float)[known]), method="spearman")) >= TENURE_CORRELATION:
+                skipped[c] = "tenure"
             else:
                 used.append(c)
         else:
@@ -369,8 +378,10 @@ class SnapshotRisk:
     def fit(self, ds: Dataset) -> "SnapshotRisk":
         d = survival_data(ds)  # T = tenure, E = churned: one row per customer
         self.as_of_ = pd.Timestamp(ds.as_of)
-        churned = ds.customers["customer_id"].map(d.set_index("customer_id")["E"])
-        self.attributes_, self.skipped_ = snapshot_attributes(ds.customers, churned=churned.to_numpy())
+        by_id = d.set_index("customer_id")
+        self.attributes_, self.skipped_ = snapshot_attributes(
+            ds.customers, churned=ds.customers["customer_id"].map(by_id["E"]).to_numpy(),
+            tenure=ds.customers["customer_id"].map(by_id["T"]).to_numpy())
         cust, covariates, owner = _prepared(ds.customers, self.attributes_)
         cats = [a for a in self.attributes_ if not pd.api.types.is_numeric_dtype(cust[a])]
         self.references_ = reference_levels(ds, cats, self.references)

@@ -375,3 +375,28 @@ def test_an_export_without_attributes_ranks_by_tenure_alone(tmp_path):
                      out=tmp_path / "r", lang="ja")
     assert run.status == "succeeded"
     assert "継続期間だけで決まります" in (run.folder / "04_churn_risk" / "04_churn_risk.html").read_text()
+
+
+def test_a_telco_export_with_a_running_total(tmp_path):
+    """IBM's Telco-style export: TotalCharges ≈ tenure × MonthlyCharges (blank at tenure 0) measures the time
+    survived, so it is left out (with it the concordance was 0.92 and MonthlyCharges a spurious driver); the
+    contract hazard ratios recover the generator's (monthly hazards 6%, 2%, 0.8%: continuous-time ratios
+    log(1 − p) / log(1 − 6%))."""
+    from test_snapshot_survival import MAPPING, SEGMENTS, _export
+
+    rng = np.random.default_rng(1)
+    df = _export(n=3000, seed=4)
+    df["MonthlyCharges"] = np.round(rng.uniform(20, 110, len(df)), 2)
+    df["TotalCharges"] = np.where(df["tenure"] == 0, " ", (df["tenure"] * df["MonthlyCharges"]).round(2).astype(str))
+    df.to_csv(tmp_path / "telco_export.csv", index=False)
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    ds = cs.load_dataset(tmp_path, mapping=tmp_path / "mapping.yaml")
+    res = sr.snapshot_risk(ds, n_boot=30)
+    assert res.skipped_ == {"TotalCharges": "tenure"} and "MonthlyCharges" in res.attributes_
+    hr = res.summary.set_index("term")
+    base = np.log1p(-SEGMENTS["Month-to-month"])
+    for level in ("One year", "Two year"):
+        truth = np.log1p(-SEGMENTS[level]) / base
+        assert hr.loc[f"plan={level}", "lower"] <= truth <= hr.loc[f"plan={level}", "upper"], level
+    assert hr.loc["MonthlyCharges", "lower"] <= 1 <= hr.loc["MonthlyCharges", "upper"]
+    assert res.concordance_["upper"] < 0.8
