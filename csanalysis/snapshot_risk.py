@@ -6,11 +6,15 @@ A snapshot holds no scoring dates, so nothing can be learned about what happens 
 **Model.** A penalised Cox model (lifelines ``CoxPHFitter``, Efron ties, a light ridge penalty
 ``penalizer × n × ½‖β‖²`` on the standardised coefficients, which keeps rare levels and collinear attributes
 finite and shrinks a well-measured effect very little) on every usable attribute of ``Dataset.customers``
-(:func:`snapshot_attributes`): numeric columns per a round step near their standard deviation (1, 10, 100, 1,000 …;
-at least 1, so a money column reads "per 1,000" rather than a hazard ratio of 1.00 per unit; ``seats`` per
-doubling, as in :func:`csanalysis.survival.cox_drivers`), other columns one-hot against their most common level
+(:func:`snapshot_attributes`: every column but ids, dates and owners; constant, all-missing and identifier-like
+columns are left out, and so are columns that describe the outcome: recorded only for churned or only for active
+customers, or a numeric column moving with tenure, a running total): numeric columns per a round step near
+their standard deviation (1, 10, 100, 1,000 …; at least 1, so a money column reads "per 1,000" rather than a
+hazard ratio of 1.00 per unit; ``seats`` per doubling, as in :func:`csanalysis.survival.cox_drivers`), other
+columns one-hot against their most common level
 (:func:`csanalysis.survival.reference_levels`); a numeric column with missing values is filled with its median
-and gets a 0/1 ``<name>_missing`` term. Durations are ``survival_data(ds)``: T = tenure, E = churned.
+and gets a 0/1 ``<name>_missing`` term. Durations are ``survival_data(ds)``: T = tenure, E = churned. Without a
+usable attribute the model is the Nelson–Aalen baseline alone (the risk depends on tenure only).
 The intervals of a penalised fit are approximate (lifelines' inverse Hessian of the penalised likelihood).
 
 **Probability.** For an active customer of tenure *t* and attributes *x*, the probability of churning within
@@ -37,8 +41,8 @@ model fitted without its fold.
   (s, s+h], the *controls* survived past s + h; customers censored within the window are left out (no
   censoring weights). The pooled AUC is the share of (case, control) pairs of the same landmark and fold ranked
   right (ties count one half): comparing risks across folds would rank the folds' models (their baselines differ
-  by sampling), which pulls a pooled AUC below 50% for a model without attributes. Landmarks: 0, h, 2h, … below the 90th percentile of tenure (at most ``max_landmarks``),
-  each needing at least one case and one control.
+  by sampling), which pulls a pooled AUC below 50% for a model without attributes. Landmarks: 0, h, 2h, …
+  below the 90th percentile of tenure (at most ``max_landmarks``), each needing at least one case and one control.
 * *Calibration*: the at-risk landmark rows in ``bins`` equal-count groups of predicted risk; per group the mean
   predicted risk against the observed Kaplan–Meier risk within h of the residual time (T − s, censored ones
   kept as censored).
@@ -46,16 +50,16 @@ model fitted without its fold.
 Each metric's interval is a percentile bootstrap over customers (``n_boot`` resamples of whole customers,
 each with all its landmark rows; replicates drawn a block at a time, :func:`csanalysis.resample.replicate_blocks`)
 of the out-of-fold predictions (the concordance of a resample by :func:`weighted_concordance`, equal to lifelines'
-``concordance_index`` on the resampled rows); the models are not refitted inside the
-bootstrap, so the intervals hold the sampling of customers given the fitted folds. The folds' own spread of
-concordance is reported beside it.
+``concordance_index`` on the resampled rows); the models are not refitted inside the bootstrap, so the intervals
+hold the sampling of customers given the fitted folds. The folds' own concordances (lifelines, per fold) are
+reported beside it. Too few customers for k folds (fewer than 2k churned or 2k active) leave the measures null
+with the reason (:data:`CV_REASONS`).
 
 This is association on one snapshot: attributes recorded at export may have changed, and churned customers'
 attributes may have been updated or frozen differently from active ones'.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -66,8 +70,9 @@ from .health import LIST_COLUMNS, _capacity_groups, _est
 from .resample import draw_counts, replicate_blocks
 from .survival import _design, _hr_sentence, reference_levels, survival_data
 
-__all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "horizon_auc", "snapshot_risk_list",
-           "LEFT_OUT", "NOT_ATTRIBUTES", "SCORE_SOURCE", "SKIP_REASONS", "attribute_label", "list_layout", "LIST_MEANINGS", "CV_REASONS", "weighted_concordance", "TENURE_CORRELATION"]
+__all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "snapshot_risk_list", "list_layout",
+           "horizon_auc", "weighted_concordance", "attribute_label", "LEFT_OUT", "LIST_MEANINGS", "NOT_ATTRIBUTES",
+           "SCORE_SOURCE", "SKIP_REASONS", "CV_REASONS", "TENURE_CORRELATION"]
 
 # ids, dates, owners and the outcome itself: no model terms
 NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "csm_owner", "tenure_months", "churned")
@@ -218,7 +223,8 @@ def _window_risk(model, X: pd.DataFrame, start: np.ndarray, h: float) -> np.ndar
     return -np.expm1(-dH * ph)
 
 
-def _pair_share(risk: np.ndarray, case: np.ndarray, control: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair_share(risk: np.ndarray, case: np.ndarray, control: np.ndarray,
+                W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row of weights ``W`` (replicates × rows): the weighted count of (case, control) pairs ranked right
     (case risk above the control's; ties one half) and the weighted count of pairs."""
     rc, rn = risk[case], risk[control]
@@ -345,13 +351,15 @@ class SnapshotRisk:
     ``SnapshotRisk(horizon=3).fit(ds)``; fitted attributes end in ``_``:
 
     * ``model_``: the lifelines CoxPHFitter on every customer (without a usable attribute, the Nelson–Aalen baseline
-      alone: the risk then depends on tenure only, and the concordance is 50% by construction); ``hazard_ratios_`` (``summary``): covariate, level,
-      reference, term, hr, lower, upper, p, sentence; ``attributes_`` used, ``skipped_`` (column → reason);
+      alone: the risk then depends on tenure only, and the concordance is 50% by construction);
+      ``hazard_ratios_`` (``summary``): covariate, level, reference, term, unit, hr, lower, upper, p, sentence;
+      ``attributes_`` used, ``skipped_`` (column → reason code, :data:`SKIP_REASONS`); ``units_``;
     * ``risk_``: one row per active customer (churned == 0): customer_id, tenure, churn_probability (empty when
-      not estimable, ``reason``), the contributions behind its reasons;
+      not estimable, ``reason``); ``contributions_``: per active customer and attribute, βₖ (xₖ − x̄ₖ) summed;
     * ``concordance_``, ``auc_``: estimate dicts with bootstrap intervals; ``fold_concordance_`` (per fold);
       ``calibration_``: bin, rows, churned, predicted, observed, lower, upper; ``landmarks_``;
-    * ``oof_``: the out-of-fold rows (customer, landmark, predicted risk, residual time, event in the window).
+    * ``oof_``: the out-of-fold rows (customer, fold, landmark, predicted risk, residual time, event in the
+      window, case, control); ``lp_oof_``: each customer's out-of-fold linear predictor; ``folds_``.
     """
 
     def __init__(self, horizon: int = 3, *, penalizer: float = 0.001, k_folds: int = 5, n_boot: int = 200,
@@ -361,7 +369,8 @@ class SnapshotRisk:
             raise ValueError(f"horizon={horizon}: at least one month")
         if k_folds < 2:
             raise ValueError(f"k_folds={k_folds}: at least 2 folds")
-        self.horizon, self.penalizer, self.k_folds, self.n_boot = int(horizon), float(penalizer), int(k_folds), int(n_boot)
+        self.horizon, self.penalizer = int(horizon), float(penalizer)
+        self.k_folds, self.n_boot = int(k_folds), int(n_boot)
         self.bins, self.seed, self.alpha, self.references = int(bins), int(seed), float(alpha), references
         self.max_landmarks, self.min_contribution = int(max_landmarks), float(min_contribution)
         self.min_at_risk = int(min_at_risk)
@@ -430,9 +439,10 @@ class SnapshotRisk:
         self.max_scored_tenure_ = float(ok_t.max()) if len(ok_t) else None
         contrib = (X[active] - self.model_._norm_mean) * self.model_.params_  # βₖ (xₖ − x̄ₖ), per term
         by_attr = contrib.T.groupby(pd.Series(self.terms_)[contrib.columns].to_numpy(), sort=False).sum().T
-        self.contributions_ = by_attr.set_axis(d.loc[active, "customer_id"].astype(str).to_numpy()).rename_axis("customer_id")
+        active_ids = d.loc[active, "customer_id"].astype(str).to_numpy()
+        self.contributions_ = by_attr.set_axis(active_ids).rename_axis("customer_id")
         self.risk_ = pd.DataFrame({
-            "customer_id": d.loc[active, "customer_id"].astype(str).to_numpy(), "tenure": t,
+            "customer_id": active_ids, "tenure": t,
             "churn_probability": prob,
             "reason": np.where(beyond, f"fewer than {self.min_at_risk} customers in the data were followed to "
                                         f"tenure + {self.horizon} months: the window is not estimable", None),
@@ -663,10 +673,12 @@ class SnapshotRisk:
             "layout": "snapshot", "scoring_date": self.as_of_, "horizon_months": self.horizon,
             "model": {"kind": "penalised Cox (lifelines CoxPHFitter, Efron ties)", "penalizer": self.penalizer,
                       "customers": self.n_, "churned": self.events_, "attributes": self.attributes_,
-                      "skipped_attributes": {k: SKIP_REASONS[v] for k, v in self.skipped_.items()}, "references": self.references_},
+                      "skipped_attributes": {k: SKIP_REASONS[v] for k, v in self.skipped_.items()},
+                      "references": self.references_},
             "hazard_ratios": self.hazard_ratios_.drop(columns=["sentence"]).to_dict(orient="records"),
             "cross_validation": {"folds": self.k_folds, "seed": self.seed, "n_boot": self.n_boot,
-                                 "landmarks": [float(s) for s in self.landmarks_], "fold_concordance": self.fold_concordance_,
+                                 "landmarks": [float(s) for s in self.landmarks_],
+                                 "fold_concordance": self.fold_concordance_,
                                  "interval": "percentile bootstrap over customers of the out-of-fold predictions"},
             "concordance": self.concordance_, "auc_horizon": self.auc_,
             "calibration": {"model": self.calibration_.to_dict(orient="records")},
@@ -722,7 +734,8 @@ def list_layout(translate: Callable | None = None) -> pd.DataFrame:
 
 
 def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, capacity_by: str = "team",
-                       translate: Callable | None = None, pseudonymise: bool = False, k_reasons: int = 3) -> pd.DataFrame:
+                       translate: Callable | None = None, pseudonymise: bool = False,
+                       k_reasons: int = 3) -> pd.DataFrame:
     """The active accounts (churned == 0) ranked by their probability of churning within the horizon, in the
     layout of :data:`csanalysis.health.LIST_COLUMNS`; the fields a snapshot cannot fill (scorecard points and
     band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk."""

@@ -66,7 +66,8 @@ def world(tmp_path_factory):
 def test_attributes_are_found_typed_and_skipped_with_a_reason():
     cust = pd.DataFrame({"customer_id": ["a", "b", "c"], "signup_date": pd.to_datetime(["2024-01-01"] * 3),
                          "plan": ["Pro", "Basic", None], "seats": [1, 2, 4], "one": ["x", "x", "x"],
-                         "nothing": [np.nan] * 3, "csm_owner": ["u", "v", "w"], "first": pd.to_datetime(["2024-01-01"] * 3)})
+                         "nothing": [np.nan] * 3, "csm_owner": ["u", "v", "w"],
+                         "first": pd.to_datetime(["2024-01-01"] * 3)})
     used, skipped = sr.snapshot_attributes(cust)
     assert used == ["plan", "seats"]
     assert skipped == {"one": "constant", "nothing": "all_missing", "first": "date"}
