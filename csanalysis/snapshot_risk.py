@@ -734,13 +734,16 @@ def list_layout(translate: Callable | None = None) -> pd.DataFrame:
 
 
 def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, capacity_by: str = "team",
-                       translate: Callable | None = None, pseudonymise: bool = False,
+                       rank_by: str = "probability", translate: Callable | None = None, pseudonymise: bool = False,
                        k_reasons: int = 3) -> pd.DataFrame:
-    """The active accounts (churned == 0) ranked by their probability of churning within the horizon, in the
+    """The active accounts (churned == 0) ranked by their probability of churning within the horizon (``rank_by``
+    ``"arr_at_risk"``: by probability × ARR, as :func:`csanalysis.health.risk_list`), in the
     layout of :data:`csanalysis.health.LIST_COLUMNS`; the fields a snapshot cannot fill (scorecard points and
     band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk."""
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")
+    if rank_by not in ("probability", "arr_at_risk"):
+        raise ValueError(f"rank_by={rank_by!r}: use probability or arr_at_risk")
     r = res.risk_
     cust = ds.customers.set_index(ds.customers["customer_id"].astype(str)).reindex(r["customer_id"])
     last = ds.panel.assign(customer_id=ds.panel["customer_id"].astype(str)).groupby("customer_id")["mrr"].last()
@@ -764,7 +767,8 @@ def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, ca
     df["arr_at_risk"] = df["churn_probability"] * df["arr"]
     df["renewal_date"] = pd.Series(renewal).dt.date.to_numpy()
     df["days_to_renewal"] = (pd.Series(renewal) - res.as_of_).dt.days.to_numpy()
-    df = df.sort_values(["churn_probability", "arr", "customer_id"], ascending=[False, False, True],
+    key = "churn_probability" if rank_by == "probability" else "arr_at_risk"
+    df = df.sort_values([key, "arr", "customer_id"], ascending=[False, False, True],
                         na_position="last", kind="stable").reset_index(drop=True)
     df.insert(1, "rank", np.arange(1, len(df) + 1))
     df.insert(3, "rank_in_team", df.groupby("touch_model", sort=False).cumcount() + 1)

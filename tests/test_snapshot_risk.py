@@ -141,6 +141,9 @@ def test_only_active_customers_are_scored_and_listed(world):
     assert known[: known.sum()].all() and not lst.loc[~known, "on_list"].any()
     assert (on["reasons"] != "").all() and lst["scorecard_points"].isna().all()
     assert (lst["score_source"] == sr.SCORE_SOURCE).all()
+    by_arr = sr.snapshot_risk_list(res, ds, capacity=15, capacity_by="total", rank_by="arr_at_risk")
+    v = by_arr["arr_at_risk"].to_numpy()
+    assert (np.diff(v[~np.isnan(v)]) <= 0).all() and set(by_arr["customer_id"]) == active
     # MRR from the export, ARR at risk = probability × 12 × MRR
     m = raw.set_index("customer_id")["mrr"]
     assert np.allclose(on["mrr"].to_numpy(), m.loc[on["customer_id"]].to_numpy())
@@ -267,7 +270,7 @@ def test_notebook_04_on_a_snapshot_lists_only_active_accounts(tmp_path, world):
 
     folder, raw, _, _ = world
     res = run_report(["04_churn_risk"], data=folder, mapping=str(folder / "mapping.yaml"), out=tmp_path / "r",
-                     lang="ja", params={"capacity": 5})
+                     lang="ja", params={"capacity": 5, "scoring_date": "2024-03-31", "rank_by": "arr_at_risk"})
     assert res.status == "succeeded"
     out = res.folder / "04_churn_risk"
     m = json.loads((out / "metrics.json").read_text())
@@ -276,7 +279,9 @@ def test_notebook_04_on_a_snapshot_lists_only_active_accounts(tmp_path, world):
     assert list(lst.columns) == list(health.LIST_COLUMNS)
     assert set(lst["customer_id"]) == set(raw.loc[raw["churned"] == 0, "customer_id"])
     html = (out / "04_churn_risk.html").read_text()
-    assert "交差検証" in html
+    assert "交差検証" in html and "2024-03-31 は使いません" in html
+    on = lst[lst["on_list"] == 1]
+    assert len(on) == 5 and (on["arr_at_risk"].diff().dropna() <= 0).all()
 
 
 FIX = Path(__file__).parent / "fixtures" / "snapshot"
