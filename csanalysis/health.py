@@ -1588,8 +1588,10 @@ def default_archive(output_dir) -> Path:
     return Path(output_dir).resolve().parent.parent / "risk_lists"
 
 
-def archive_list(lst: pd.DataFrame, folder) -> Path:
+def archive_list(lst: pd.DataFrame, folder) -> Path | None:
     """Keep this run's list as ``risk_list_<scoring date>.csv`` in ``folder`` (later runs follow it up)."""
+    if not len(lst):  # no paying account at the scoring date: nothing to follow up later
+        return None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"risk_list_{pd.Timestamp(lst['scoring_date'].iloc[0]).date()}.csv"

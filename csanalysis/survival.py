@@ -238,12 +238,15 @@ class CoxResult:
         return self.ph_test[self.ph_test["violation"]]
 
     @property
-    def concordance(self) -> float:
-        """Harrell's C: ``c_index``, or lifelines' ``concordance_index_`` when first read (it ranks every pair of
+    def concordance(self) -> float | None:
+        """Harrell's C (None when no pair of spells can be compared): ``c_index``, or lifelines' ``concordance_index_`` when first read (it ranks every pair of
         spells through a binary tree, about 10 s CPU per model at 1M spells, and the stratified refit's and the
         naive NPS model's are seldom read)."""
         if self.c_index is None:
-            self.c_index = float(self.model.concordance_index_)
+            try:
+                self.c_index = float(self.model.concordance_index_)
+            except ZeroDivisionError:  # no two spells whose churn order can be compared (all tied, or no churn)
+                return None
         return self.c_index
 
     @property
@@ -375,7 +378,7 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
 
-    fixed, skipped = _fitted_covariates(
+    fixed, skipped = fitted_covariates(
         ds, [c for c in covariates if attrs_.parse_covariate(c)[0] not in (strata or [])])
     if not fixed:
         raise ValueError(f"no covariate to fit: {_skipped_text(skipped) or 'none given'}")
@@ -446,7 +449,7 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
                      ph_truncated=entry is not None, skipped=skipped)
 
 
-def _fitted_covariates(ds: Dataset, covariates: list[str]) -> tuple[list[str], dict[str, str]]:
+def fitted_covariates(ds: Dataset, covariates: list[str]) -> tuple[list[str], dict[str, str]]:
     """The covariate specifications to fit and the attributes left out (constant or all missing), after the
     checks of :func:`csanalysis.data.attributes.check_covariates`."""
     kept, skipped = attrs_.check_covariates(ds, covariates)
@@ -646,7 +649,7 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
         design += (f"; sampling rule: a random {share:.1%} of customers (whole histories, drawn independently of "
                    f"churn, so unweighted), {int(drawn.sum()):,} of {len(ids):,}")
     pm = monthly_signals(ds, pm)
-    fixed, skipped = _fitted_covariates(ds, fixed or [])
+    fixed, skipped = fitted_covariates(ds, fixed or [])
     refs = reference_levels(ds, fixed, references)
     X, meta = _design(pm, fixed, ds.customers, refs, attrs_.kinds(ds))
     df = pd.DataFrame({"id": pm["customer_id"].to_numpy(), "start": pm["tenure"].to_numpy() - 1,
