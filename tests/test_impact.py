@@ -92,8 +92,9 @@ def test_demo_data_interval_covers_the_planted_effect_in_both_units():
 
     import csanalysis as cs
 
-    truth = json.loads(open("data/demo/truth.json").read())
-    ds = cs.load_dataset(Path(__file__).resolve().parents[1] / "data" / "demo")
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    truth = json.loads((demo / "truth.json").read_text())
+    ds = cs.load_dataset(demo)
     eff = impact.program_effect(ds, truth["program_start"], n_draws=1000)
     assert eff.hr_lower <= truth["program_hr"] <= eff.hr_upper, (eff.hr, eff.hr_lower, eff.hr_upper)
     assert eff.pp_lower <= truth["program_effect_pp"] <= eff.pp_upper, (eff.pp, eff.pp_lower, eff.pp_upper)

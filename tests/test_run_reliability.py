@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -118,9 +119,13 @@ def test_concurrent_runs_both_publish_and_the_index_lists_both(tmp_path):
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
+    cwd = os.getcwd()
     threads = [threading.Thread(target=go, args=(r,)) for r in ids]
     [t.start() for t in threads]
     [t.join(300) for t in threads]
+    # papermill changes the process's working directory while a notebook runs: two runs in threads of one process
+    # can leave it in notebooks/ (tests reading relative paths after this one would fail)
+    os.chdir(cwd)
     assert not errors
     index = (out / "index.html").read_text()
     assert all(r in index and (out / r / "manifest.json").is_file() for r in ids)
