@@ -1195,7 +1195,7 @@ class ChurnRisk:
 
 def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: int = 20, capacity_by: str = "team",
                scorecard=None,
-               calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=ATTRIBUTES,
+               calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=None,
                true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
                alpha: float = 0.05, max_rows: int = 2_000_000) -> ChurnRisk:
     """Score every account paying at the scoring date with both scores, and judge both on the future.
@@ -1209,7 +1209,10 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
 
     Sampling rule at large N: when the account-months before the scoring month exceed ``max_rows``, the fits and
     the evaluation use a random share of whole accounts (max_rows ÷ rows, seeded, drawn independently of churn,
-    so unweighted); every account paying at the scoring date is still scored. ``ChurnRisk.sample`` says so."""
+    so unweighted); every account paying at the scoring date is still scored. ``ChurnRisk.sample`` says so.
+
+    ``attributes``: the customer attributes the model takes beside its signals (None: :func:`default_attributes`,
+    the export's own attributes included)."""
     sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")
@@ -1217,7 +1220,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     first = month_index(ds.data_start) + 2  # two months of usage history for the trend
     last_closed = last_closed_month(ds, horizon, before=T)
     months = np.arange(first, T + 1)
-    attributes = _model_attributes(ds, attributes)
+    attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
     frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
                      else (signals(ds, [T], attributes=attributes), None))
     frame = outcomes(ds, frame, horizon)
@@ -1299,6 +1302,15 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     return ChurnRisk(T, reference_date(T), horizon, capacity, capacity_by, test_ms, split, current, model, card,
                      evaluations, test, eval_model, reason, coverage, differences, ceiling_reason, n_boot, seed, alpha,
                      n_train, events_train, sc, fit_reason, codes, sample)
+
+
+def default_attributes(ds: Dataset) -> tuple[str, ...]:
+    """The churn-risk model's attributes when none are named: plan, touch model and channel (:data:`ATTRIBUTES`)
+    and every attribute of the export's own (a column of the customer table that is not a canonical one)."""
+    from .data.schema import TABLES
+
+    canonical = set(TABLES["customers"].columns) | set(TABLES["snapshot"].columns)
+    return tuple(dict.fromkeys([*ATTRIBUTES, *(a for a in attrs_.kinds(ds) if a not in canonical)]))
 
 
 def _model_attributes(ds: Dataset, attributes) -> tuple[str, ...]:

@@ -385,3 +385,18 @@ def test_cohort_and_nps_reports_segmented_by_an_own_attribute_in_japanese(nps_di
     assert m3["segment"] == "契約形態"
     for nb in ("01_cohort_retention", "03_nps_revenue"):
         assert "Glyph" not in (res.folder / nb / f"{nb}.ipynb").read_text(encoding="utf-8")
+
+
+def test_churn_risk_takes_the_exports_own_attributes_by_default(nps_ds, nps_dir, tmp_path):
+    """Without attributes named, the churn-risk model takes plan, touch model and channel and every attribute of
+    the export's own; notebook 04 passes its `attributes` parameter (empty: that default) and lists them."""
+    from csanalysis import health
+    from csanalysis.report.run import run_report
+
+    assert health.default_attributes(nps_ds) == ("plan", "touch_model", "acquisition_channel", "契約形態", "monthly charges")
+    res = health.churn_risk(nps_ds, n_boot=20, test_months=2)
+    assert {"monthly charges", "契約形態=月次"} <= set(res.model.features)
+    run = run_report(["04"], data=nps_dir, out=tmp_path / "r", params={"attributes": ["plan", "契約形態"]})
+    imp = pd.read_csv(run.folder / "04_churn_risk" / "signal_importance.csv")
+    text = " ".join(imp.astype(str).to_numpy().ravel())
+    assert "契約形態" in text and "monthly charges" not in text

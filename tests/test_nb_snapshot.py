@@ -73,3 +73,18 @@ def test_survival_report_on_a_snapshot_equals_lifelines_and_says_what_is_left_ou
     en = i18n.catalogue("en")
     assert html.count(en["layout.snapshot.no_history"].split(",")[0]) >= 2  # time-varying drivers and projection
     assert en["definition.churn_snapshot"].split(":")[0] in html
+
+
+def test_a_segment_or_covariate_the_data_lack_is_said_not_fatal(telco, tmp_path):
+    """A new user's first run keeps the defaults: a segment the export does not have gives the curves for all
+    customers and a sentence naming the attributes that can split them; covariates it lacks are named."""
+    d, df = telco
+    nb = "02_churn_survival"
+    res = run_report([nb], data=d, mapping=str(d / "mapping.yaml"), out=tmp_path / "r",
+                     params={"segment": "region", "covariates": ["plan", "MonthlyCharges"], "n_boot": 20})
+    m = json.loads((res.folder / nb / "metrics.json").read_text())
+    assert m["segment"] is None and list(m["s12_by_segment"]) == ["All customers"]
+    html = (res.folder / nb / f"{nb}.html").read_text(encoding="utf-8")
+    assert "region is not an attribute of these data" in html and "a segment may be one of: plan" in html
+    assert "Not in these data, so not in the model: MonthlyCharges." in html
+    assert [h["covariate"] for h in m["hazard_ratios"]] == ["plan", "plan"]

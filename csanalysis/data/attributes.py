@@ -103,6 +103,23 @@ def check_segment(ds, name: str, *, what: str = "by") -> None:
     _check_levels(name, col, what)
 
 
+def segment_problem(ds, name: str | None) -> tuple[str, dict] | None:
+    """Why ``name`` cannot split the customers into segments, as a code and its values for a report sentence
+    (``unknown``: not an attribute; ``numeric``; ``levels``: more than :data:`MAX_LEVELS`), or None when it can (or
+    no segment is asked for). A report then shows all customers together and says why."""
+    if name is None:
+        return None
+    k = kinds(ds)
+    if name not in k:
+        return "unknown", {"name": name, "names": ", ".join(n for n, kind in k.items() if kind != NUMERIC)}
+    if k[name] == NUMERIC:
+        return "numeric", {"name": name}
+    n = int(ds.customers[name].fillna(MISSING).nunique())
+    if n > MAX_LEVELS:
+        return "levels", {"name": name, "n": n, "max": MAX_LEVELS}
+    return None
+
+
 def _check_levels(name: str, col: pd.Series, what: str) -> None:
     n = int(col.fillna(MISSING).nunique())
     if n > MAX_LEVELS:
