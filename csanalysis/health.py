@@ -1547,26 +1547,16 @@ def input_labels(names, translate: Callable | None = None) -> dict:
     for n in names:
         if "=" in n:
             a, _, v = n.partition("=")
-            out[n] = f"{_attr_label(a, translate)} = {v}"
+            out[n] = f"{attrs_.label(a, translate)} = {v}"
         elif n not in _INPUT_REASON and n.endswith(" missing"):  # a numeric attribute's missing-value indicator
             a = n[: -len(" missing")]
-            out[n] = (translate("health.input.attribute_missing", attribute=_attr_label(a, translate)) if translate
-                      else f"{_attr_label(a, None)} missing")
+            out[n] = (translate("health.input.attribute_missing", attribute=attrs_.label(a, translate)) if translate
+                      else f"{attrs_.label(a, None)} missing")
         elif n not in _INPUT_REASON:  # a numeric attribute
-            out[n] = _attr_label(n, translate)
+            out[n] = attrs_.label(n, translate)
         else:
             out[n] = translate(f"health.input.{n}") if translate else n.replace("_", " ")
     return out
-
-
-def _attr_label(name: str, translate: Callable | None) -> str:
-    """An attribute's label: the catalogue's (``attr.<name>``), else its name with underscores as spaces."""
-    if translate is not None:
-        try:
-            return translate(f"attr.{name}")
-        except KeyError:
-            pass
-    return name.replace("_", " ")
 
 
 def list_layout(translate: Callable | None = None) -> pd.DataFrame:

@@ -66,12 +66,13 @@ import numpy as np
 import pandas as pd
 
 from .data import Dataset
+from .data.attributes import label as attr_label
 from .health import LIST_COLUMNS, _capacity_groups, _est
 from .resample import draw_counts, replicate_blocks
 from .survival import _design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "snapshot_risk_list", "list_layout",
-           "horizon_auc", "weighted_concordance", "attribute_label", "LEFT_OUT", "LIST_MEANINGS", "NOT_ATTRIBUTES",
+           "horizon_auc", "weighted_concordance", "LEFT_OUT", "LIST_MEANINGS", "NOT_ATTRIBUTES",
            "SCORE_SOURCE", "SKIP_REASONS", "CV_REASONS", "TENURE_CORRELATION"]
 
 # ids, dates, owners and the outcome itself: no model terms
@@ -98,17 +99,6 @@ CV_REASONS = {  # why the model was not cross-validated (code → sentence; snap
 
 
 # ============================================================================ attributes
-
-
-def attribute_label(name: str, translate: Callable | None = None) -> str:
-    """An attribute's label: ``attr.<name>`` from the catalogue when it has one, else the column name as it is
-    (an attribute of the user's own data)."""
-    if translate is not None:
-        try:
-            return translate(f"attr.{name}")
-        except KeyError:
-            pass
-    return name.replace("_", " ")
 
 
 SKIP_REASONS = {  # why a column of the export is not a model term (code → sentence; snaprisk.skip.<code>)
@@ -614,7 +604,7 @@ class SnapshotRisk:
                 if not vals[r, j] >= self.min_contribution:
                     break
                 a = names[j]
-                label = attribute_label(a, translate)
+                label = attr_label(a, translate)
                 v = values.iloc[r][a]
                 if pd.isna(v):
                     v = translate("snaprisk.missing") if translate else "missing"
@@ -641,7 +631,7 @@ class SnapshotRisk:
                 out += hr_sentences(hrs.iloc[[i]], translate, alpha=self.alpha)
                 continue
             attr = self.terms_[r.term]
-            label = attribute_label(attr, translate)
+            label = attr_label(attr, translate)
             key = "snaprisk.hr.missing" if r.term != attr else "snaprisk.hr.unit"
             out.append(translate(key, covariate=label, unit=f"{self.units_.get(r.term, 1.0):,.0f}", hr=f"{r.hr:.2f}",
                                  pct=pct, lo=f"{r.lower:.2f}", hi=f"{r.upper:.2f}"))
@@ -649,7 +639,7 @@ class SnapshotRisk:
 
     def attribute_labels(self, translate: Callable | None = None) -> list[str]:
         """The labels of the attributes in the model."""
-        return [attribute_label(a, translate) for a in self.attributes_]
+        return [attr_label(a, translate) for a in self.attributes_]
 
     def skipped_labels(self, translate: Callable | None = None) -> list[str]:
         """Each column left out of the model with its reason (``snaprisk.skip.<code>``)."""

@@ -218,3 +218,14 @@ def overview(ds, *, top: int = 3) -> pd.DataFrame:
 __all__ = ["NUMERIC", "CATEGORICAL", "KINDS", "MAX_LEVELS", "MISSING", "LOG2", "kinds", "infer_kinds",
            "table_kinds", "report_uninformative", "present", "check_segment", "segment_of", "uninformative",
            "parse_covariate", "check_covariates", "overview"]
+
+
+def label(name: str, translate=None) -> str:
+    """An attribute's label for a reader: the catalogue's (``attr.<name>``, through ``translate``) for a canonical
+    attribute, else the name as the export writes it with underscores as spaces (``業種``, ``monthly charges``)."""
+    if translate is not None:
+        try:
+            return translate(f"attr.{name}")
+        except KeyError:
+            pass
+    return str(name).replace("_", " ")

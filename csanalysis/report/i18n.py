@@ -122,7 +122,9 @@ def heading(key: str, level: int = 2, **values) -> None:
 def attr_label(name: str) -> str:
     """A customer attribute's label: the catalogue's (``attr.<name>``) for a canonical attribute, else the name as
     the export writes it with underscores as spaces (``業種``, ``contract type``, ``monthly charges``)."""
-    return catalogue(_state["lang"]).get(f"attr.{name}", str(name).replace("_", " "))
+    from ..data.attributes import label
+
+    return label(name, tr)
 
 
 def columns(df, prefix: str = "col."):
