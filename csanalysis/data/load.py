@@ -229,7 +229,9 @@ def _parse_date(col, fmt: str | None, full_width: bool = False):
     if full_width:
         s = s.translate(_FULL_WIDTH, _ASCII)
     if not fmt:
-        return ibis.ifelse(s.re_search(_ISO_DATE), s.re_extract(_ISO_DATE, 1), ibis.null("string")).try_cast("date")
+        # a plain date (ten characters) is cast as it is; anything longer must be a date with a time and zone
+        dated = ibis.ifelse(s.re_search(_ISO_DATE), s.re_extract(_ISO_DATE, 1), ibis.null("string"))
+        return ibis.ifelse(s.length() == 10, s, dated).try_cast("date")
     pattern, groups = "", []
     i = 0
     while i < len(fmt):
