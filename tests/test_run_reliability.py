@@ -123,9 +123,9 @@ def test_concurrent_runs_both_publish_and_the_index_lists_both(tmp_path):
     threads = [threading.Thread(target=go, args=(r,)) for r in ids]
     [t.start() for t in threads]
     [t.join(300) for t in threads]
-    # papermill changes the process's working directory while a notebook runs: two runs in threads of one process
-    # can leave it in notebooks/ (tests reading relative paths after this one would fail)
-    os.chdir(cwd)
+    # the runner never changes the process's working directory (papermill's cwd= did, and two runs in threads of one
+    # process could leave it in notebooks/)
+    assert os.getcwd() == cwd
     assert not errors
     index = (out / "index.html").read_text()
     assert all(r in index and (out / r / "manifest.json").is_file() for r in ids)

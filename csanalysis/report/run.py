@@ -323,8 +323,10 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
     """Execute one notebook, check its metrics and render its HTML (in the runner or in a worker process)."""
     t0 = time.time()
     try:
+        # the kernel starts in the notebook's folder (nbclient's resources path); papermill's cwd= would change this
+        # process's working directory while the notebook runs, which runs in threads of one process get tangled in
         pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=nb_params, kernel_name=KERNEL,
-                            cwd=str(path.parent), progress_bar=progress, execution_timeout=timeout,
+                            resources={"metadata": {"path": str(path.parent)}}, progress_bar=progress, execution_timeout=timeout,
                             log_output=False, request_save_on_cell_execute=False)
         metrics_path = nb_dir / "metrics.json"
         if not metrics_path.is_file():
