@@ -958,6 +958,9 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
 
 
 CAPACITY_BY = {"team": "touch_model", "csm": "csm_owner", "total": None}
+LIST_SCORES = ("model", "scorecard")  # the score that ranks the list (risk_list ``by``)
+RANK_BY = ("probability", "arr_at_risk")  # the order of the list (risk_list ``rank_by``)
+CALIBRATIONS = ("logistic", "isotonic")  # scorecard points → probability (calibrate_scorecard ``method``)
 
 
 def _capacity_groups(frame: pd.DataFrame, capacity_by: str) -> list[str]:
@@ -1465,9 +1468,9 @@ def risk_list(result: ChurnRisk, *, capacity: int | None = None, capacity_by: st
     such as the tech-touch pool counts as one) or overall (``"total"``); defaults from the result. ``previous`` (an earlier
     list, same layout) sets ``new_on_list``. ``pseudonymise`` replaces account ids by keyed pseudonyms
     (data/pseudonym.py; stable across runs, so lists stay comparable)."""
-    if by not in ("model", "scorecard"):
+    if by not in LIST_SCORES:
         raise ValueError(f"by={by!r}: use model or scorecard")
-    if rank_by not in ("probability", "arr_at_risk"):
+    if rank_by not in RANK_BY:
         raise ValueError(f"rank_by={rank_by!r}: use probability or arr_at_risk")
     cur = result.current.copy()
     if result.model is None:  # no probabilities (too little history): rank by the scorecard's points
