@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -46,6 +47,12 @@ def pseudonymise_ids(ids, key: bytes | None = None, prefix: str = "P-") -> np.nd
     uniq, inverse = np.unique(np.asarray(ids, dtype=object).astype(str), return_inverse=True)
     mapped = np.array([prefix + hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:12] for u in uniq], dtype=object)
     return mapped[inverse]
+
+
+def looks_pseudonymised(ids, prefix: str = "P-") -> bool:
+    """Whether every identifier has the form of a pseudonym (``prefix`` + 12 hex characters); False when empty."""
+    s = pd.Series(np.asarray(ids, dtype=object)).astype(str)
+    return bool(len(s)) and bool(s.str.fullmatch(re.escape(prefix) + r"[0-9a-f]{12}").all())
 
 
 def pseudonymise_dataset(ds, key: bytes | None = None):

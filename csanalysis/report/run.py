@@ -1,8 +1,10 @@
 """Execute notebooks with papermill in the project's kernel and publish the run safely.
 
 A run renders into ``reports/.tmp-<run-id>/`` and is moved into place (``reports/<run-id>/``) only when every
-notebook succeeded; then ``reports/latest`` and ``reports/index.html`` are updated under a lock. A failed run is
-kept in ``reports/failed/<run-id>/`` for debugging and publishes nothing.
+notebook succeeded; then ``reports/latest`` and ``reports/index.html`` are updated under a lock, and the files a
+notebook keeps outside its run (notebook 04's list in ``reports/risk_lists/``, followed up by the next run) are copied
+there (:func:`csanalysis.report.outputs.keep_on_publish`). A failed run is kept in ``reports/failed/<run-id>/`` for
+debugging and publishes nothing, and keeps nothing.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from ..data.load import cache_settings, load_dataset
 from . import extras, i18n
 from .html import notebook_to_html
 from .index import write_index
+from .outputs import publish_copies
 
 KERNEL = "csanalysis"
 log = logging.getLogger("csanalysis.report")
@@ -488,6 +491,8 @@ def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep
             raise NotebookFailed(f"notebook {bad} failed in cell {manifest['notebooks'][bad].get('cell')}: "
                                  f"{manifest['notebooks'][bad].get('error')}. Nothing was published; the executed "
                                  f"notebook is kept in {failed}")
+        for path in paths:  # files the notebooks keep outside the run (the churn-risk list's archive): only now
+            publish_copies(tmp / path.stem)
         final = out / run_id
         # published runs are ordered by this time (index, latest, --keep): two runs started in the same second
         # are ordered as they were published, the last one being the one "latest" points to
