@@ -36,6 +36,7 @@ BAD = [  # (notebook, parameter, value, words the message must hold)
     ("01", "gross_margin", 0, ["> 0", "≤ 1"]),
     ("01", "gross_margin", 1.5, ["> 0", "≤ 1"]),
     ("03", "survey_period", "week", ["month", "quarter", "year"]),
+    ("03", "horizons", [6, 0], ["≥ 1"]),
     ("04", "scorecard", "no_such_card.yaml", ["no_such_card.yaml", "not a file"]),
     ("04", "previous_list", "no_such_list.csv", ["no_such_list.csv", "not a file"]),
     ("05", "costs", "no_such_costs.csv", ["no_such_costs.csv", "not a file"]),
@@ -97,6 +98,8 @@ def test_declared_choices_are_the_ones_the_analyses_accept():
     assert set(rules["04"]["rank_by"]["choices"]) == set(health.RANK_BY)
     assert set(rules["04"]["calibration"]["choices"]) == set(health.CALIBRATIONS)
     # the functions themselves: each declared choice passes, a value outside them is refused
+    with pytest.raises(ValueError, match="≥ 1"):  # the rule on horizons is the one nps.align applies
+        nps.align(None, [6, 0])
     for p in rules["03"]["survey_period"]["choices"]:
         nps._check_period(p)
     with pytest.raises(ValueError):

@@ -98,7 +98,7 @@ def title_of(path: Path) -> str | None:
 def rules_of(path: Path) -> dict[str, dict]:
     """The rules a notebook declares for its parameters' values (its metadata ``csanalysis.parameters``): name →
     ``choices`` (the values the analysis accepts), ``min`` / ``max`` (inclusive), ``above`` (exclusive lower
-    bound), ``file`` (an existing file) or ``folder`` (a folder, made when missing). The runner checks them
+    bound; for a list parameter, each of its values), ``file`` (an existing file) or ``folder`` (a folder, made when missing). The runner checks them
     before the data are loaded (:func:`check_parameters`)."""
     meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
     return dict((meta.get("csanalysis") or {}).get("parameters", {}))
@@ -127,10 +127,12 @@ def _check_rule(name: str, value: Any, rule: dict, where: str) -> Any:
     the caller's working directory (the kernels run in notebooks/)."""
     if value is None:
         return None
-    bad = (("choices" in rule and value not in rule["choices"])
-           or ("min" in rule and value < rule["min"]) or ("max" in rule and value > rule["max"])
-           or ("above" in rule and value <= rule["above"]))
-    if bad:
+
+    def bad(v) -> bool:
+        return (("choices" in rule and v not in rule["choices"]) or ("min" in rule and v < rule["min"])
+                or ("max" in rule and v > rule["max"]) or ("above" in rule and v <= rule["above"]))
+
+    if any(bad(v) for v in value) if isinstance(value, list) else bad(value):  # a list: each of its values
         raise ParameterError(f"parameter {name}={value!r} for {where}: use {rule_text(rule)}")
     if rule.get("file") or rule.get("folder"):
         path = Path(value).expanduser().resolve()
