@@ -83,6 +83,7 @@ def test_keep_on_publish_copies_only_when_asked_to_publish(tmp_path):
     assert keep_on_publish(run, "t.csv", None) is None and not (run / PUBLISH_COPIES).exists()
     dest = tmp_path / "kept" / "x.csv"
     keep_on_publish(run, "t.csv", dest)
+    keep_on_publish(run, "t.csv", dest)  # the notebook run again in the same folder: one copy
     assert not dest.exists()  # nothing leaves the run folder before it is published
     assert publish_copies(run) == [dest] and dest.read_text() == "a\n1\n"
     assert not (run / PUBLISH_COPIES).exists() and [p.name for p in dest.parent.iterdir()] == ["x.csv"]

@@ -64,8 +64,9 @@ def keep_on_publish(output_dir: str | Path, name: str, dest: str | Path | None) 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     req = out / PUBLISH_COPIES
+    entry = {"file": name, "to": str(Path(dest).resolve())}
     entries = json.loads(req.read_text(encoding="utf-8")) if req.is_file() else []
-    entries.append({"file": name, "to": str(Path(dest).resolve())})
+    entries = [e for e in entries if e["to"] != entry["to"]] + [entry]  # a notebook run again asks once
     req.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
     return Path(dest)
 

@@ -137,7 +137,7 @@ def _check_rule(name: str, value: Any, rule: dict, where: str) -> Any:
     if rule.get("file") or rule.get("folder"):
         path = Path(value).expanduser().resolve()
         if rule.get("file") and not path.is_file():
-            raise ParameterError(f"parameter {name}={value!r} for {where}: {path} is not a file")
+            raise ParameterError(f"parameter {name}={value!r} for {where}: {path} is not a file; use {rule_text(rule)}")
         if rule.get("folder") and path.exists() and not path.is_dir():
             raise ParameterError(f"parameter {name}={value!r} for {where}: {path} is a file, not a folder")
         return str(path)
