@@ -69,12 +69,14 @@ def validate(
 @app.command("list")
 def list_notebooks():
     """Show each notebook's parameters with defaults, types and descriptions."""
-    from .report.run import discover, parameters_of
+    from .report.run import discover, parameters_of, rule_text
 
     for path in discover():
         typer.echo(path.stem)
         for name, p in parameters_of(path).items():
             typer.echo(f"  {name:<22} {p['type']:<16} default {p['default']:<22} {p['help']}")
+            if p["rule"]:
+                typer.echo(f"  {'':<22} allowed: {rule_text(p['rule'])}")
 
 
 def _parse_params(pairs: list[str], params_file: Optional[Path]) -> dict:

@@ -46,6 +46,7 @@ capacity and splits it by touch model; :data:`LIST_COLUMNS` documents the CSV la
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -958,6 +959,9 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
 
 
 CAPACITY_BY = {"team": "touch_model", "csm": "csm_owner", "total": None}
+LIST_SCORES = ("model", "scorecard")  # the score that ranks the list (risk_list ``by``)
+RANK_BY = ("probability", "arr_at_risk")  # the order of the list (risk_list ``rank_by``)
+CALIBRATIONS = ("logistic", "isotonic")  # scorecard points → probability (calibrate_scorecard ``method``)
 
 
 def _capacity_groups(frame: pd.DataFrame, capacity_by: str) -> list[str]:
@@ -1477,9 +1481,9 @@ def risk_list(result: ChurnRisk, *, capacity: int | None = None, capacity_by: st
     such as the tech-touch pool counts as one) or overall (``"total"``); defaults from the result. ``previous`` (an earlier
     list, same layout) sets ``new_on_list``. ``pseudonymise`` replaces account ids by keyed pseudonyms
     (data/pseudonym.py; stable across runs, so lists stay comparable)."""
-    if by not in ("model", "scorecard"):
+    if by not in LIST_SCORES:
         raise ValueError(f"by={by!r}: use model or scorecard")
-    if rank_by not in ("probability", "arr_at_risk"):
+    if rank_by not in RANK_BY:
         raise ValueError(f"rank_by={rank_by!r}: use probability or arr_at_risk")
     cur = result.current.copy()
     if result.model is None:  # no probabilities (too little history): rank by the scorecard's points
@@ -1572,8 +1576,10 @@ def team_lists(lst: pd.DataFrame, teams=TOUCH_MODELS) -> dict[str, pd.DataFrame]
     return {t: on[on["touch_model"] == t].reset_index(drop=True) for t in found}
 
 
-def read_list(path) -> pd.DataFrame:
-    """A list written earlier (CSV in the layout of :data:`LIST_COLUMNS`), ids as text."""
+def read_list(path, *, pseudonymised: bool | None = None) -> pd.DataFrame:
+    """A list written earlier (CSV in the layout of :data:`LIST_COLUMNS`), ids as text. ``pseudonymised`` (when
+    given): whether this run's ids are keyed pseudonyms; a list of the other kind is refused (its ids would match
+    no account, and the follow-up would count no churn)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"previous list {path} not found")
@@ -1581,6 +1587,13 @@ def read_list(path) -> pd.DataFrame:
     need = {"customer_id", "on_list", "scoring_date", "churn_probability", "horizon_months"} - set(df.columns)
     if need:
         raise ValueError(f"previous list {path}: missing column(s) {sorted(need)}; expected the layout of LIST_COLUMNS")
+    if pseudonymised is not None and len(df):
+        from .data.pseudonym import looks_pseudonymised
+
+        if looks_pseudonymised(df["customer_id"]) != pseudonymised:
+            raise ValueError(f"previous list {path} holds {'raw ids' if pseudonymised else 'pseudonymised ids'} and this "
+                             f"run's are {'pseudonymised' if pseudonymised else 'raw'}: a list is followed up only by "
+                             "runs of the same kind (run with or without --pseudonymise as the list was)")
     return df
 
 
@@ -1590,25 +1603,44 @@ def default_archive(output_dir) -> Path:
     return Path(output_dir).resolve().parent.parent / "risk_lists"
 
 
-def archive_list(lst: pd.DataFrame, folder) -> Path | None:
-    """Keep this run's list as ``risk_list_<scoring date>.csv`` in ``folder`` (later runs follow it up)."""
-    if not len(lst):  # no paying account at the scoring date: nothing to follow up later
+_ARCHIVED = re.compile(r"^risk_list_(\d{4}-\d{2}-\d{2})(_pseudonymised)?\.csv$")
+
+
+def archive_path(lst: pd.DataFrame, folder, *, pseudonymised: bool = False) -> Path | None:
+    """Where this run's list is kept in ``folder``: ``risk_list_<scoring date>.csv``, or
+    ``risk_list_<scoring date>_pseudonymised.csv`` when its ids are keyed pseudonyms (a pseudonymised list is
+    followed up only by pseudonymised runs, a raw one only by raw runs: :func:`latest_archived`). None for an empty
+    list (no paying account at the scoring date: nothing to follow up later)."""
+    if not len(lst):
         return None
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"risk_list_{pd.Timestamp(lst['scoring_date'].iloc[0]).date()}.csv"
+    date = pd.Timestamp(lst["scoring_date"].iloc[0]).date()
+    return Path(folder) / f"risk_list_{date}{'_pseudonymised' if pseudonymised else ''}.csv"
+
+
+def archive_list(lst: pd.DataFrame, folder, *, pseudonymised: bool = False) -> Path | None:
+    """Keep this run's list in ``folder`` (:func:`archive_path`; later runs follow it up). A report run does not
+    call this from its kernel: it asks the runner to copy its ``risk_list.csv`` there when the run is published
+    (:func:`csanalysis.report.keep_on_publish`), so a failed run never replaces the list that is followed up."""
+    path = archive_path(lst, folder, pseudonymised=pseudonymised)
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
     return write_csv(lst, path)
 
 
-def latest_archived(folder, before) -> Path | None:
-    """The latest list kept in ``folder`` whose scoring date is before ``before``, or None."""
+def latest_archived(folder, before, *, pseudonymised: bool = False) -> Path | None:
+    """The latest list kept in ``folder`` whose scoring date is before ``before``, or None; only lists of the same
+    kind (``pseudonymised`` ids or raw ids: a list of the other kind would match no account)."""
     folder = Path(folder)
     if not folder.is_dir():
         return None
     dated = []
     for p in folder.glob("risk_list_*.csv"):
+        hit = _ARCHIVED.match(p.name)
+        if hit is None or bool(hit.group(2)) != pseudonymised:
+            continue
         try:
-            d = pd.Timestamp(p.stem.removeprefix("risk_list_"))
+            d = pd.Timestamp(hit.group(1))
         except ValueError:
             continue
         if d < pd.Timestamp(before):

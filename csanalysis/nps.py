@@ -535,8 +535,11 @@ def _period_label(key: int, period: str) -> str:
     return {"month": f"{y}-{m + 1:02d}", "quarter": f"{y}-Q{m // 3 + 1}", "year": f"{y}"}[period]
 
 
+SURVEY_PERIODS = ("month", "quarter", "year")  # survey periods for NPS over time and coverage
+
+
 def _check_period(period: str) -> None:
-    if period not in ("month", "quarter", "year"):
+    if period not in SURVEY_PERIODS:
         raise ValueError(f"period={period!r}: use month, quarter or year")
 
 

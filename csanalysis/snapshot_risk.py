@@ -67,7 +67,7 @@ import pandas as pd
 
 from .data import Dataset
 from .data.attributes import label as attr_label
-from .health import LIST_COLUMNS, _capacity_groups, _est
+from .health import LIST_COLUMNS, RANK_BY, _capacity_groups, _est
 from .resample import draw_counts, replicate_blocks
 from .survival import _design, _hr_sentence, reference_levels, survival_data
 
@@ -732,7 +732,7 @@ def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, ca
     band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk."""
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")
-    if rank_by not in ("probability", "arr_at_risk"):
+    if rank_by not in RANK_BY:
         raise ValueError(f"rank_by={rank_by!r}: use probability or arr_at_risk")
     r = res.risk_
     cust = ds.customers.set_index(ds.customers["customer_id"].astype(str)).reindex(r["customer_id"])

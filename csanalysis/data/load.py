@@ -400,6 +400,13 @@ def _examples(expr, limit: int = N_EXAMPLES) -> list:
     return expr.distinct().limit(limit).execute().iloc[:, 0].tolist()
 
 
+def _quoted_ids(column: str, examples: list) -> list[str]:
+    """The examples of a finding on ``column`` (its name in the standard layout) that are customer ids."""
+    from .pseudonym import ID_COLUMNS
+
+    return [str(e) for e in examples] if column in ID_COLUMNS else []
+
+
 def _parses_text(dtype, kind: str) -> bool:
     """Whether :func:`_typed_column` parses this raw column from text (a CSV column, a number stored as text)."""
     if kind == "date":
@@ -511,13 +518,15 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
         if kind == "null":
             report.add("error", name, "required values are empty", column=src, n_rows=n_bad, file=file)
         elif kind.startswith("range"):
+            examples = _examples(raw.filter(fail).select(src))
             report.add("error", name, f"{n_bad:,} of {n_rows:,} rows are outside {kind.split()[1]}", column=src,
-                       n_rows=n_bad, examples=_examples(raw.filter(fail).select(src)), file=file)
+                       n_rows=n_bad, examples=examples, ids=_quoted_ids(canon, examples), file=file)
         else:
             examples = _examples(raw.filter(fail).select(src))
             hint = _hint(kind, examples, tmap)
             report.add("error", name, f"{n_bad:,} of {n_rows:,} rows have {_kind_word(kind, tmap.date_format)}"
-                       + (f"; {hint}" if hint else ""), column=src, n_rows=n_bad, examples=examples, file=file)
+                       + (f"; {hint}" if hint else ""), column=src, n_rows=n_bad, examples=examples,
+                       ids=_quoted_ids(canon, examples), file=file)
     t = raw.select(**selected)
     if typed_source and not parses_text:
         return t, n_rows
@@ -607,7 +616,7 @@ def load_dataset(
 
     overrides = {"as_of": as_of, "grace_months": grace_months, "fiscal_year_start": fiscal_year_start,
                  "gross_margin": gross_margin, "data_start": data_start, "raise_on_error": raise_on_error,
-                 "pseudonymise": pseudonym.enabled()}
+                 "pseudonymise": pseudonym.cache_setting()}
     if backend is None and not isinstance(source, ibis.BaseBackend) and not isinstance(mapping, Mapping):
         hit = cache.lookup(source, mapping, overrides)  # inside a report run: the run's one aggregation
         if hit is not None:
@@ -638,12 +647,12 @@ def load_dataset(
         if t is not None:
             tables[name] = t
     if not report.ok:
-        raise DataValidationError(report)
+        raise DataValidationError(_shown(report, overrides["pseudonymise"]))
 
     builder = _Builder(tables, settings, report, src, mapping.layout)
     ds = builder.build()
     if not report.ok and raise_on_error:
-        raise DataValidationError(report)
+        raise DataValidationError(_shown(report, overrides["pseudonymise"]))
     attr_table = tables.get("snapshot" if mapping.layout == "snapshot" else "customers")
     kinds = attributes.table_kinds(attr_table) if attr_table is not None else {}
     if ds:
@@ -657,12 +666,21 @@ def load_dataset(
     return out
 
 
+def _shown(report: ValidationReport, pseudonymise: bool) -> ValidationReport:
+    """The report as an error shows it: in a pseudonymised run, with the ids it quotes pseudonymised."""
+    if pseudonymise:
+        from .pseudonym import pseudonymise_report
+
+        pseudonymise_report(report)
+    return report
+
+
 def cache_settings(**overrides) -> dict:
     """The settings part of a cache key, as :func:`load_dataset` computes it for the same arguments."""
     from . import pseudonym
 
     base = {"as_of": None, "grace_months": None, "fiscal_year_start": None, "gross_margin": None,
-            "data_start": None, "raise_on_error": True, "pseudonymise": pseudonym.enabled()}
+            "data_start": None, "raise_on_error": True, "pseudonymise": pseudonym.cache_setting()}
     return {**base, **overrides}
 
 
@@ -740,7 +758,7 @@ class _Builder:
                     self.report.add("error", name, f"{n:,} rows are dated after today ({today}): fix their dates, or set "
                                     "as_of (--as-of) to analyse up to a date and leave later rows out", column="date",
                                     n_rows=n, examples=[f"{r.customer_id}: {pd.Timestamp(r.date).date()}" for r in ex.itertuples()],
-                                    file=self.file(name))
+                                    ids=ex["customer_id"].astype(str).tolist(), file=self.file(name))
                 dates.append(t.filter(t.date <= today).date.max().execute())
         dates = [d for d in dates if d is not None and not pd.isna(d)]
         if not self.report.ok or not dates:
@@ -834,11 +852,11 @@ class _Builder:
             _.date < _.signup_date)
         n_before = self._count(before)
         if n_before:
+            ex = before.select("customer_id", "date", "signup_date").limit(N_EXAMPLES).execute()
             report.add("error", "revenue", f"{n_before:,} rows are dated before the customer's signup_date",
                        column="date", n_rows=n_before,
-                       examples=[f"{r.customer_id}: {r.date} < {r.signup_date}" for r in
-                                 before.select("customer_id", "date", "signup_date").limit(N_EXAMPLES).execute().itertuples()],
-                       file=self.file("revenue"))
+                       examples=[f"{r.customer_id}: {r.date} < {r.signup_date}" for r in ex.itertuples()],
+                       ids=ex["customer_id"].astype(str).tolist(), file=self.file("revenue"))
         if not report.ok:
             return {}
 
@@ -892,11 +910,12 @@ class _Builder:
                 report.add("warning", "revenue", f"{n_neg:,} customer-months have purchases that sum to less than "
                            "zero (returns or refunds larger than that month's purchases); they count as active months "
                            "and enter revenue with their net (negative) amount", column="amount", n_rows=n_neg,
-                           examples=examples, file=self.file("revenue"))
+                           examples=examples, ids=ex["customer_id"].astype(str).tolist(), file=self.file("revenue"))
             else:
                 report.add("error", "revenue", f"{n_neg:,} customer-months have negative MRR after spreading invoices "
                            "over their service periods (a credit note larger than what it credits)", column="amount",
-                           n_rows=n_neg, examples=examples, file=self.file("revenue"))
+                           n_rows=n_neg, examples=examples, ids=ex["customer_id"].astype(str).tolist(),
+                           file=self.file("revenue"))
                 return {}
         totals = monthly.aggregate(
             in_panel=ibis.ifelse(_.m <= as_of_m, _.mrr, 0).sum(), after=ibis.ifelse(_.m > as_of_m, _.mrr, 0).sum()
@@ -1010,7 +1029,7 @@ class _Builder:
         n, examples = self._counted(no_rev, ["customer_id"])
         if n:
             self.report.add("warning", "customers", f"{n:,} customers have no paid month up to as_of", n_rows=n,
-                            examples=examples)
+                            examples=examples, ids=examples)
         if "usage" in self.t:
             u = self.t["usage"]
             cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m)
@@ -1021,7 +1040,7 @@ class _Builder:
             n, examples = self._counted(_gap_rows(cm, distinct=several), ["customer_id", "m"])
             if n:
                 self.report.add("warning", "usage", f"{n:,} gaps of more than a month with no usage rows "
-                                "(months without rows count as no activity)", n_rows=n, examples=examples)
+                                "(months without rows count as no activity)", n_rows=n, examples=examples, ids=examples)
         if "nps" in self.t:
             # a response counts as from a customer when its month is inside one of the customer's spells
             nps = self.t["nps"]
@@ -1031,7 +1050,8 @@ class _Builder:
             n, examples = self._counted(former, ["customer_id", "date"])
             if n:
                 self.report.add("warning", "nps", f"{n:,} responses come from customers who were not active "
-                                "that month (former or not-yet customers); they are kept", n_rows=n, examples=examples)
+                                "that month (former or not-yet customers); they are kept", n_rows=n, examples=examples,
+                                ids=examples)
 
     # -- snapshot layout ------------------------------------------------------------------------------
     def _build_snapshot(self) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -21,6 +22,7 @@ ENABLE_ENV = "CSANALYSIS_PSEUDONYMISE"  # set to 1 by `csanalysis report --pseud
 KEY_ENV = "CSANALYSIS_PSEUDONYM_KEY"
 KEY_FILE_ENV = "CSANALYSIS_PSEUDONYM_KEY_FILE"
 DEFAULT_KEY_FILE = Path.home() / ".config" / "csanalysis" / "pseudonym.key"
+ID_COLUMNS = ("customer_id", "respondent_id")  # the columns that identify a customer
 FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "attributes")
 
 
@@ -40,12 +42,30 @@ def pseudonym_key() -> bytes:
     return path.read_text().strip().encode()
 
 
+def key_id(key: bytes | None = None) -> str:
+    """A short id of the key (an HMAC of a fixed text: it tells keys apart without revealing them)."""
+    key = key or pseudonym_key()
+    return hmac.new(key, b"csanalysis pseudonym key id", hashlib.sha256).hexdigest()[:16]
+
+
+def cache_setting() -> str | bool:
+    """The pseudonymisation part of a load's cache key: False for raw ids, else the key's :func:`key_id`, so a
+    pseudonymised run never reads an entry holding raw ids, nor one whose pseudonyms another key made."""
+    return key_id() if enabled() else False
+
+
 def pseudonymise_ids(ids, key: bytes | None = None, prefix: str = "P-") -> np.ndarray:
     """Map identifiers to stable keyed pseudonyms (HMAC-SHA256, 12 hex characters)."""
     key = key or pseudonym_key()
     uniq, inverse = np.unique(np.asarray(ids, dtype=object).astype(str), return_inverse=True)
     mapped = np.array([prefix + hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:12] for u in uniq], dtype=object)
     return mapped[inverse]
+
+
+def looks_pseudonymised(ids, prefix: str = "P-") -> bool:
+    """Whether every identifier has the form of a pseudonym (``prefix`` + 12 hex characters); False when empty."""
+    s = pd.Series(np.asarray(ids, dtype=object)).astype(str)
+    return bool(len(s)) and bool(s.str.fullmatch(re.escape(prefix) + r"[0-9a-f]{12}").all())
 
 
 def pseudonymise_dataset(ds, key: bytes | None = None):
@@ -55,7 +75,7 @@ def pseudonymise_dataset(ds, key: bytes | None = None):
         df = getattr(ds, name, None)
         if df is None:
             continue
-        for col in ("customer_id", "respondent_id"):
+        for col in ID_COLUMNS:
             if col in df.columns:
                 df[col] = pd.Series(pseudonymise_ids(df[col].to_numpy(), key), index=df.index)
     for col in ("comment",):
@@ -65,7 +85,25 @@ def pseudonymise_dataset(ds, key: bytes | None = None):
     ds.tables = {}  # raw rows carry the real identifiers
     ds.engine = {}  # so do the engine panel and spells (rebuilt from the pseudonymised frames when queried)
     ds.con = None
-    for f in ds.report.findings:  # examples of bad rows may quote identifiers
-        f.examples = ["(pseudonymised)"] if f.examples else []
+    pseudonymise_report(ds.report, key)
     ds.pseudonymised = True
     return ds
+
+
+def pseudonymise_report(report, key: bytes | None = None):
+    """Replace the customer ids quoted in a validation report's examples by their pseudonyms, in place; returns it.
+
+    A finding names the ids its examples quote (``Finding.ids``; a finding on an id column quotes ids only): each
+    whole occurrence in an example becomes the id's pseudonym, so a pseudonymised run prints no raw id even when the
+    data are invalid, while the other values (a bad date, an amount) stay readable. A finding whose table holds
+    customer ids but whose examples name none is left as it is."""
+    key = key or pseudonym_key()
+    for f in report.findings:
+        ids = [str(i) for i in (f.ids or (f.examples if f.column in ID_COLUMNS else []))]
+        if ids and f.examples:
+            uniq = sorted(set(ids), key=len, reverse=True)  # the longest first: an id inside another is not split
+            mapped = dict(zip(uniq, pseudonymise_ids(uniq, key)))
+            pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(i)}(?![\w-])" for i in uniq))
+            f.examples = [pattern.sub(lambda m: mapped[m.group(0)], str(e)) for e in f.examples]
+        f.ids = []
+    return report

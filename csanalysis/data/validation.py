@@ -20,6 +20,9 @@ class Finding:
     n_rows: int | None = None
     examples: list[Any] = field(default_factory=list)
     file: str | None = None
+    # the customer ids the examples quote (an example may be an id, or "id: value"): a pseudonymised run replaces
+    # them by their pseudonyms (data/pseudonym.py pseudonymise_report); not written anywhere
+    ids: list[str] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         where = self.table + (f" ({self.file})" if self.file else "")

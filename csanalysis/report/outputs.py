@@ -1,9 +1,12 @@
-"""What a notebook writes beside its report: ``metrics.json`` (strict JSON) and CSV tables."""
+"""What a notebook writes beside its report: ``metrics.json`` (strict JSON) and CSV tables; and the files it asks the
+report runner to keep outside the run once the run is published (:func:`keep_on_publish`)."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +50,42 @@ def write_table(output_dir: str | Path, df: pd.DataFrame, name: str, *, index: b
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     return write_csv(df, out / f"{name}.csv", index=index)
+
+
+PUBLISH_COPIES = "publish_copies.json"  # in a notebook's output folder: files to copy out when the run is published
+
+
+def keep_on_publish(output_dir: str | Path, name: str, dest: str | Path | None) -> Path | None:
+    """Ask the report runner to copy ``output_dir/name`` to ``dest`` when, and only when, the run is published
+    (every notebook succeeded); a failed or killed run copies nothing, so what later runs read (a kept risk list)
+    is always a published run's. ``dest`` None: nothing to keep. Outside a report run nothing is copied."""
+    if dest is None:
+        return None
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    req = out / PUBLISH_COPIES
+    entry = {"file": name, "to": str(Path(dest).resolve())}
+    entries = json.loads(req.read_text(encoding="utf-8")) if req.is_file() else []
+    entries = [e for e in entries if e["to"] != entry["to"]] + [entry]  # a notebook run again asks once
+    req.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    return Path(dest)
+
+
+def publish_copies(output_dir: str | Path) -> list[Path]:
+    """Carry out a notebook's :func:`keep_on_publish` requests (the runner calls this under its lock, once the run
+    succeeded): each file is copied next to its destination and moved into place (a reader never sees half a file);
+    the request is then removed from the run folder."""
+    out = Path(output_dir)
+    req = out / PUBLISH_COPIES
+    if not req.is_file():
+        return []
+    done = []
+    for entry in json.loads(req.read_text(encoding="utf-8")):
+        dest = Path(entry["to"])
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(f".{dest.name}.part")
+        shutil.copyfile(out / entry["file"], part)
+        os.replace(part, dest)
+        done.append(dest)
+    req.unlink()
+    return done

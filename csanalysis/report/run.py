@@ -1,8 +1,10 @@
 """Execute notebooks with papermill in the project's kernel and publish the run safely.
 
 A run renders into ``reports/.tmp-<run-id>/`` and is moved into place (``reports/<run-id>/``) only when every
-notebook succeeded; then ``reports/latest`` and ``reports/index.html`` are updated under a lock. A failed run is
-kept in ``reports/failed/<run-id>/`` for debugging and publishes nothing.
+notebook succeeded; then ``reports/latest`` and ``reports/index.html`` are updated under a lock, and the files a
+notebook keeps outside its run (notebook 04's list in ``reports/risk_lists/``, followed up by the next run) are copied
+there (:func:`csanalysis.report.outputs.keep_on_publish`). A failed run is kept in ``reports/failed/<run-id>/`` for
+debugging and publishes nothing, and keeps nothing.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from ..data.load import cache_settings, load_dataset
 from . import extras, i18n
 from .html import notebook_to_html
 from .index import write_index
+from .outputs import publish_copies
 
 KERNEL = "csanalysis"
 log = logging.getLogger("csanalysis.report")
@@ -92,6 +95,55 @@ def title_of(path: Path) -> str | None:
     return (meta.get("csanalysis") or {}).get("title")
 
 
+def rules_of(path: Path) -> dict[str, dict]:
+    """The rules a notebook declares for its parameters' values (its metadata ``csanalysis.parameters``): name →
+    ``choices`` (the values the analysis accepts), ``min`` / ``max`` (inclusive), ``above`` (exclusive lower
+    bound; for a list parameter, each of its values), ``file`` (an existing file) or ``folder`` (a folder, made when missing). The runner checks them
+    before the data are loaded (:func:`check_parameters`)."""
+    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    return dict((meta.get("csanalysis") or {}).get("parameters", {}))
+
+
+def rule_text(rule: dict) -> str:
+    """A rule as the allowed values, for messages and ``csanalysis list``: ``one of a, b``, ``≥ 0``, ``a file``."""
+    parts = []
+    if "choices" in rule:
+        parts.append("one of " + ", ".join(str(c) for c in rule["choices"]))
+    if "above" in rule:
+        parts.append(f"> {rule['above']:g}")
+    if "min" in rule:
+        parts.append(f"≥ {rule['min']:g}")
+    if "max" in rule:
+        parts.append(f"≤ {rule['max']:g}")
+    if rule.get("file"):
+        parts.append("an existing file (relative to the current folder)")
+    if rule.get("folder"):
+        parts.append("a folder (relative to the current folder)")
+    return ", ".join(parts)
+
+
+def _check_rule(name: str, value: Any, rule: dict, where: str) -> Any:
+    """``value`` (already typed) against its notebook's rule; a file or folder comes back absolute, resolved against
+    the caller's working directory (the kernels run in notebooks/)."""
+    if value is None:
+        return None
+
+    def bad(v) -> bool:
+        return (("choices" in rule and v not in rule["choices"]) or ("min" in rule and v < rule["min"])
+                or ("max" in rule and v > rule["max"]) or ("above" in rule and v <= rule["above"]))
+
+    if any(bad(v) for v in value) if isinstance(value, list) else bad(value):  # a list: each of its values
+        raise ParameterError(f"parameter {name}={value!r} for {where}: use {rule_text(rule)}")
+    if rule.get("file") or rule.get("folder"):
+        path = Path(value).expanduser().resolve()
+        if rule.get("file") and not path.is_file():
+            raise ParameterError(f"parameter {name}={value!r} for {where}: {path} is not a file; use {rule_text(rule)}")
+        if rule.get("folder") and path.exists() and not path.is_dir():
+            raise ParameterError(f"parameter {name}={value!r} for {where}: {path} is a file, not a folder")
+        return str(path)
+    return value
+
+
 def layout_support(ds, paths: list[Path] | None = None) -> list[dict]:
     """Each report and whether this Dataset's layout can answer it: ``report`` (notebook name), ``title`` (message
     key or None) and ``left_out`` (the reason's message key, or None when the report runs)."""
@@ -111,8 +163,10 @@ def left_out(paths: list[Path], ds) -> dict[str, str]:
 
 
 def parameters_of(path: Path) -> dict[str, dict]:
-    """The notebook's parameters: name → {type, default, help} (papermill reads the annotated cell)."""
-    return {k: {"type": v["inferred_type_name"], "default": v["default"], "help": v["help"]}
+    """The notebook's parameters: name → {type, default, help, rule} (papermill reads the annotated cell; ``rule``
+    from :func:`rules_of`, empty when the parameter has none)."""
+    rules = rules_of(path)
+    return {k: {"type": v["inferred_type_name"], "default": v["default"], "help": v["help"], "rule": rules.get(k, {})}
             for k, v in pm.inspect_notebook(str(path)).items()}
 
 
@@ -156,12 +210,15 @@ def _coerce(name: str, value: Any, type_name: str, where: str):
 
 
 def check_parameters(paths: list[Path], params: dict[str, Any]) -> dict[Path, dict]:
-    """Refuse unknown parameter names and values of the wrong type before anything runs."""
+    """Refuse unknown parameter names, values of the wrong type and values outside the notebook's rules
+    (:func:`rules_of`) before anything runs; file and folder values come back absolute."""
     per_notebook, known = {}, set()
     for path in paths:
         spec = parameters_of(path)
         known |= set(spec)
-        per_notebook[path] = {k: _coerce(k, v, spec[k]["type"], path.stem) for k, v in params.items() if k in spec}
+        rules = rules_of(path)
+        per_notebook[path] = {k: _check_rule(k, _coerce(k, v, spec[k]["type"], path.stem), rules.get(k, {}), path.stem)
+                              for k, v in params.items() if k in spec}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; the selected notebooks take: "
@@ -438,6 +495,8 @@ def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep
             raise NotebookFailed(f"notebook {bad} failed in cell {manifest['notebooks'][bad].get('cell')}: "
                                  f"{manifest['notebooks'][bad].get('error')}. Nothing was published; the executed "
                                  f"notebook is kept in {failed}")
+        for path in paths:  # files the notebooks keep outside the run (the churn-risk list's archive): only now
+            publish_copies(tmp / path.stem)
         final = out / run_id
         # published runs are ordered by this time (index, latest, --keep): two runs started in the same second
         # are ordered as they were published, the last one being the one "latest" points to
