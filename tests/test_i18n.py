@@ -96,3 +96,10 @@ def test_japanese_report_has_no_english_heading(tmp_path):
     nb = json.loads((folder / "00_data_overview.ipynb").read_text(encoding="utf-8"))
     streams = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "Glyph" not in streams and "missing from font" not in streams
+
+
+def test_measured_values_are_written_for_reading_never_in_scientific_notation():
+    from csanalysis.report import fmt_num
+
+    assert [fmt_num(v) for v in (171_100.0, 1.711e5, 3.249, -12.5, 0.04213, 2e-7, float("nan"), None)] == [
+        "171,100", "171,100", "3.25", "-12.50", "0.042", "0.000", "–", "–"]

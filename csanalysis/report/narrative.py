@@ -53,6 +53,15 @@ def fmt_money(v, decimals: int = 0) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{decimals}f}"
 
 
+def fmt_num(v) -> str:
+    """A measured value for reading, never in scientific notation: whole above 100 (171,100), two decimals above
+    1 (3.25), three below (0.042); missing as –."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    a = abs(float(v))
+    return f"{v:,.0f}" if a >= 100 else f"{v:,.2f}" if a >= 1 else f"{v:.3f}"
+
+
 def fmt_pct(v, decimals: int = 0) -> str:
     """0.712 → '71%'."""
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.{decimals}f}%"
