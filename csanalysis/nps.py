@@ -786,7 +786,9 @@ class Alignment:
     the last full month before the survey), ``mrr_base`` and, for each horizon k, ``complete_k`` (the window
     is observable by ``as_of``), ``churned_k`` (1/0; NaN when not complete or without a baseline),
     ``mrr_k`` (MRR in month baseline + k; 0 in a grace gap), ``mrr_change_k`` (stayers: 100 · (mrr_k ÷
-    mrr_base − 1), percent), ``expanded_k`` / ``contracted_k`` (stayers: 1/0).
+    mrr_base − 1), percent), ``expanded_k`` / ``contracted_k`` (stayers: 1/0). The last three are NaN for a
+    stayer whose ``mrr_base`` is zero or below (a purchase log's active month of free items or returns): no
+    revenue ratio; such responses count for churn and are counted in :meth:`counts` (``no_revenue_base``).
     ``excluded``: responses (and accounts) left out per horizon and reason.
     """
 
@@ -803,7 +805,14 @@ class Alignment:
         if k not in self.horizons:
             raise ValueError(f"horizon {k} was not aligned; horizons: {list(self.horizons)}")
         t = self.table[self.table[f"churned_{k}"].notna()]
-        return t[t[f"churned_{k}"] == 0] if outcome == "revenue" else t
+        return t[(t[f"churned_{k}"] == 0) & (t["mrr_base"] > 0)] if outcome == "revenue" else t
+
+    def no_revenue_base(self, k: int) -> pd.DataFrame:
+        """Stayers at horizon ``k`` whose baseline month's revenue is zero or below (a purchase log's month of
+        free items, or of returns larger than its purchases): used for churn, but without a revenue change (a
+        change relative to zero or to a negative amount has no meaning)."""
+        t = self.rows(k)
+        return t[(t[f"churned_{k}"] == 0) & ~(t["mrr_base"] > 0)]
 
     def counts(self) -> pd.DataFrame:
         """Per horizon: responses, usable for churn, stayers (usable for revenue), and the exclusions."""
@@ -812,7 +821,8 @@ class Alignment:
             ex = self.excluded[self.excluded["horizon"] == k].set_index("reason")["responses"]
             rows.append({"horizon": k, "responses": len(self.table), "used_churn": len(self.rows(k)),
                          "used_revenue": len(self.rows(k, "revenue")), "accounts": self.rows(k)["customer_id"].nunique(),
-                         "no_baseline": int(ex.get("no_baseline", 0)), "window_incomplete": int(ex.get("window_incomplete", 0))})
+                         "no_baseline": int(ex.get("no_baseline", 0)), "window_incomplete": int(ex.get("window_incomplete", 0)),
+                         "no_revenue_base": len(self.no_revenue_base(k))})
         return pd.DataFrame(rows)
 
 
@@ -872,11 +882,14 @@ def _align(ds, hs: tuple, r: pd.DataFrame, pv: _Panel) -> Alignment:
         t[f"churned_{k}"] = np.where(usable, churned.astype(float), np.nan)
         stay = usable & ~churned
         base = t["mrr_base"].to_numpy()
+        # a revenue change is a ratio to the baseline: a baseline of zero or below (a purchase log's month of free
+        # items or of returns larger than its purchases) has none; the response still counts for churn
+        ratio = stay & (base > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             t[f"mrr_{k}"] = np.where(stay, mk, np.nan)
-            t[f"mrr_change_{k}"] = np.where(stay, 100.0 * (mk / base - 1.0), np.nan)
-            t[f"expanded_{k}"] = np.where(stay, (mk > base).astype(float), np.nan)
-            t[f"contracted_{k}"] = np.where(stay, (mk < base).astype(float), np.nan)
+            t[f"mrr_change_{k}"] = np.where(ratio, 100.0 * (mk / base - 1.0), np.nan)
+            t[f"expanded_{k}"] = np.where(ratio, (mk > base).astype(float), np.nan)
+            t[f"contracted_{k}"] = np.where(ratio, (mk < base).astype(float), np.nan)
         for reason, mask in (("no_baseline", ~has_base), ("window_incomplete", has_base & ~complete)):
             excluded.append({"horizon": k, "reason": reason, "responses": int(mask.sum()),
                              "accounts": int(pd.Series(cid[mask]).nunique())})
@@ -937,7 +950,7 @@ def _est(estimate, lower, upper, reason=None, **extra) -> dict:
 def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
     """Per NPS category at horizon ``k``: responses, accounts, churn rate (share of responses whose account
     churned within k months), and among stayers the mean MRR change (percent) and the shares that expanded and
-    contracted. Intervals: percentile bootstrap over accounts (all responses of an account resampled
+    contracted (stayers whose baseline revenue is zero or below have no change: left out of these three). Intervals: percentile bootstrap over accounts (all responses of an account resampled
     together), one set of resamples for every category and measure."""
     t = al.rows(k)
     cats = list(CATEGORIES)
@@ -950,8 +963,9 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
     chg = np.nan_to_num(t[f"mrr_change_{k}"].to_numpy(float))
     ex = np.nan_to_num(t[f"expanded_{k}"].to_numpy(float))
     co = np.nan_to_num(t[f"contracted_{k}"].to_numpy(float))
+    rev = t[f"mrr_change_{k}"].notna().to_numpy(float)  # stayers with a revenue base above zero (Alignment)
     cols = np.concatenate([ind, ind * ch[:, None], ind * stay[:, None], ind * chg[:, None], ind * ex[:, None],
-                           ind * co[:, None]], axis=1)
+                           ind * co[:, None], ind * rev[:, None]], axis=1)
     S = _account_sums(codes, K, cols)
     tot = S.sum(axis=0)
     boot = []
@@ -966,8 +980,8 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
             n, nch, nst = tot[j], tot[3 + j], tot[6 + j]
             rec = {"category": c, "responses": int(n), "accounts": int(pd.Series(codes[ind[:, j] > 0]).nunique()),
                    "stayers": int(nst)}
-            for name, num, den in (("churn_rate", 3, 0), ("mrr_change", 9, 6), ("expansion_share", 12, 6),
-                                   ("contraction_share", 15, 6)):
+            for name, num, den in (("churn_rate", 3, 0), ("mrr_change", 9, 18), ("expansion_share", 12, 18),
+                                   ("contraction_share", 15, 18)):
                 d = tot[den + j]
                 rec[name] = tot[num + j] / d if d > 0 else np.nan
                 rb = Bm[:, num + j] / Bm[:, den + j]
