@@ -294,6 +294,7 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     Retained MRR in month t = Σ over customers at risk in t of MRR × (S_actual − S_counterfactual), where S is
     each customer's expected survival since the program start (or its own start, if later) under the fitted
     hazards with and without the program term. × gross margin = retained gross profit, against the CS cost.
+    In a purchase log a month whose purchases sum to below zero gives an MRR at stake of 0 (as a free month).
     """
     if not effect.estimable:
         raise ValueError(f"no ROI: {effect.reason}")
@@ -318,7 +319,9 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     spells = AccountMonths(ids[first_post["code"].to_numpy()], first_post["m0"].to_numpy(), back=1)
     panel = ds.panel
     mrr = spells.cells(panel["customer_id"], _midx(panel["month"]), panel["mrr"], fill=0.0, how="one")
-    first_post["stake"] = spells.at(mrr, lag=1, fill=0.0)
+    # a purchase log's month summing to below zero (returns outweighing purchases) is no revenue a retained buyer
+    # keeps: its stake is 0, as a free month's (a negative stake would count the program's retained buyers as a loss)
+    first_post["stake"] = np.maximum(spells.at(mrr, lag=1, fill=0.0), 0.0)
     # spells entering the post period in the same month at the same tenure follow the same expected survival
     # path: one path per (entry month, tenure) with the spells' MRR at stake added up (exact, by linearity)
     paths = first_post.groupby(["m0", "tenure0"], sort=True)["stake"].sum().reset_index()

@@ -798,6 +798,11 @@ class Alignment:
     as_of_month: int
     grace_months: int
     definition: str = ""
+    layout: str = "subscription"  # the Dataset's layout: a purchase log's churn is a lapse in the reasons' words
+
+    def word(self) -> str:
+        """What the reasons call a churn ("lapse" in a purchase log; English, as every reason here)."""
+        return _churn_word(self.layout)
 
     def rows(self, k: int, outcome: str = "churn") -> pd.DataFrame:
         """Responses usable for horizon ``k``: complete windows with a baseline (``outcome="churn"``), or
@@ -805,13 +810,18 @@ class Alignment:
         if k not in self.horizons:
             raise ValueError(f"horizon {k} was not aligned; horizons: {list(self.horizons)}")
         t = self.table[self.table[f"churned_{k}"].notna()]
-        return t[(t[f"churned_{k}"] == 0) & (t["mrr_base"] > 0)] if outcome == "revenue" else t
+        if outcome != "revenue":
+            return t
+        stay = t[f"churned_{k}"] == 0
+        return t[stay & (t["mrr_base"] > 0)] if "mrr_base" in t.columns else t[stay]
 
     def no_revenue_base(self, k: int) -> pd.DataFrame:
         """Stayers at horizon ``k`` whose baseline month's revenue is zero or below (a purchase log's month of
         free items, or of returns larger than its purchases): used for churn, but without a revenue change (a
         change relative to zero or to a negative amount has no meaning)."""
         t = self.rows(k)
+        if "mrr_base" not in t.columns:
+            return t.iloc[0:0]
         return t[(t[f"churned_{k}"] == 0) & ~(t["mrr_base"] > 0)]
 
     def counts(self) -> pd.DataFrame:
@@ -896,7 +906,13 @@ def _align(ds, hs: tuple, r: pd.DataFrame, pv: _Panel) -> Alignment:
     definition = ("baseline: MRR in the last full month before the survey; outcomes k months later: churn (the "
                   "account's spell at the baseline ended in those k months, by the dataset's churn definition) "
                   "and, among accounts that stayed, the MRR change in percent")
-    return Alignment(t, hs, pd.DataFrame(excluded), as_m, grace, definition)
+    return Alignment(t, hs, pd.DataFrame(excluded), as_m, grace, definition, getattr(ds, "layout", "subscription"))
+
+
+def _churn_word(layout: str) -> str:
+    from .report.i18n import term
+
+    return term("churn", layout, "en")
 
 
 # ------------------------------------------------------------------------------------------------ bootstrap helpers
@@ -1155,6 +1171,7 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
 
     t = al_or_table.rows(k) if isinstance(al_or_table, Alignment) else al_or_table
     t = t[t[f"churned_{k}"].notna()] if f"churned_{k}" in t.columns else t.iloc[0:0]
+    word = al_or_table.word() if isinstance(al_or_table, Alignment) else _churn_word("subscription")
     controls = list(controls or [])
     z = norm.ppf(1 - alpha / 2)
     empty = pd.DataFrame(columns=["a", "b", "p_a", "p_b", "rr", "rr_lower", "rr_upper", "rd", "rd_lower", "rd_upper",
@@ -1171,12 +1188,12 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
         present = [c for c in X.columns if c in CATEGORIES]
         degenerate = [c for c in present + ["promoter"] if ev.loc[c, "size"] > 0 and ev.loc[c, "sum"] in (0, ev.loc[c, "size"])]
         if degenerate:
-            reason = (f"no churn (or only churn) among the {', '.join(degenerate)} responses within {k} months: the "
-                      "logistic model cannot estimate that category")
+            reason = (f"no {word} (or only {word}) among the {', '.join(degenerate)} responses within {k} months: "
+                      "the logistic model cannot estimate that category")
         else:
             res = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type=cov_type, cov_kwds=kw)
     else:
-        reason = f"no churn (or only churn) within {k} months among the {len(d)} usable responses"
+        reason = f"no {word} (or only {word}) within {k} months among the {len(d)} usable responses"
     rows = []
     if res is not None:
         beta, V = res.params.to_numpy(), res.cov_params().to_numpy()
@@ -1288,7 +1305,7 @@ def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float
         ok = len(t) >= 10 and (np.unique(y).size > 1) and t["score"].nunique() > 1 and t[other].nunique() > 1
         if not ok:
             rec.update({f"{m}{s}": np.nan for m in ("nps", "other", "difference") for s in ("", "_lower", "_upper")})
-            rec["reason"] = "too few responses, no churn/no variation, or a constant measure"
+            rec["reason"] = f"too few responses, no {al.word()}/no variation, or a constant measure"
             rows.append(rec)
             continue
         codes, K = _codes(t["customer_id"])
