@@ -99,3 +99,36 @@ def test_nps_change_needs_a_baseline_above_zero(ds):
     co = nps.category_outcomes(al, 2, n_boot=20).set_index("category")
     assert co.loc["detractor", "stayers"] == 1 and np.isnan(co.loc["detractor", "mrr_change"])
     assert co.loc["promoter", "mrr_change"] == 0
+
+
+def test_roi_stake_of_a_month_below_zero_is_zero():
+    """The hand-computed ROI case of tests/test_impact.py (customers a and b with MRR 100 and 50 the month before
+    the start, at risk January … March 2024, hazard 5% a month halved by the program) with a third buyer c whose
+    month before the start sums to −40 (returns) and a fourth d with a free month (0): neither has revenue the
+    program keeps, so the retained MRR stays 150 × (0.95^(k/2) − 0.95^k), not 110 × … ."""
+    from types import SimpleNamespace
+
+    from csanalysis import impact
+
+    c, b = np.log(-np.log(0.95)), np.log(0.5)
+
+    class Model:  # the fitted hazard model's linear predictor: constant, the program term included
+        params = pd.Series({"Intercept": c, "post": b})
+
+        @staticmethod
+        def predict(d, which="linear"):
+            return np.full(len(d), c + b)
+
+    jan = 2024 * 12
+    pm = pd.DataFrame({"customer_id": list("aaabbccd"), "spell": 1,
+                       "month": [jan, jan + 1, jan + 2, jan, jan + 1, jan, jan + 1, jan],
+                       "tenure": [5, 6, 7, 9, 10, 5, 6, 5], "post": 1.0, "churn": [0, 0, 0, 0, 1, 0, 0, 0]})
+    eff = impact.ProgramEffect(True, "estimated", pd.Timestamp("2024-01-01"), 12, model=Model(), data=pm,
+                               draws=np.full(200, b))
+    ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
+                         as_of_month=pd.Timestamp("2024-03-01"),
+                         panel=pd.DataFrame({"customer_id": list("abcd"), "month": pd.to_datetime(["2023-12-01"] * 4),
+                                             "mrr": [100.0, 50.0, -40.0, 0.0]}))
+    costs = pd.DataFrame({"month": pd.to_datetime(["2024-01-15", "2024-02-01", "2024-03-31"]), "cost": 10.0})
+    r = impact.roi(ds, eff, costs=costs)
+    assert r["retained_mrr"].tolist() == pytest.approx([150 * (0.95 ** (k / 2) - 0.95 ** k) for k in (1, 2, 3)])
