@@ -132,3 +132,11 @@ def test_roi_stake_of_a_month_below_zero_is_zero():
     costs = pd.DataFrame({"month": pd.to_datetime(["2024-01-15", "2024-02-01", "2024-03-31"]), "cost": 10.0})
     r = impact.roi(ds, eff, costs=costs)
     assert r["retained_mrr"].tolist() == pytest.approx([150 * (0.95 ** (k / 2) - 0.95 ** k) for k in (1, 2, 3)])
+
+
+def test_impact_reason_says_lapse_in_a_purchase_log(ds):
+    """A reason shown in the report (impact.summary_not_estimable) uses the layout's word."""
+    from csanalysis import impact
+
+    eff = impact.program_effect(ds, "2024-03-01")
+    assert not eff.estimable and "month(s) of lapse data before the program started" in eff.reason
