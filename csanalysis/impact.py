@@ -71,25 +71,29 @@ def program_effect(ds: Dataset, program_start, *, slope_change: bool = False, te
                    min_pre_months: int = MIN_PRE_MONTHS, alpha: float = 0.05, n_draws: int = 1000,
                    seed: int = 0) -> ProgramEffect:
     """Discrete-time hazard estimate of the program's effect on monthly churn (see the module docstring)."""
+    from .report.i18n import term
+
     return effect_from_person_months(person_months(ds), program_start, slope_change=slope_change, tenure_df=tenure_df,
-                                     min_pre_months=min_pre_months, alpha=alpha, n_draws=n_draws, seed=seed)
+                                     min_pre_months=min_pre_months, alpha=alpha, n_draws=n_draws, seed=seed,
+                                     word=term("churn", getattr(ds, "layout", "subscription"), "en"))
 
 
 def effect_from_person_months(pm: pd.DataFrame, program_start, *, slope_change: bool = False, tenure_df: int = 4,
                               min_pre_months: int = MIN_PRE_MONTHS, alpha: float = 0.05, n_draws: int = 1000,
-                              seed: int = 0) -> ProgramEffect:
+                              seed: int = 0, word: str = "churn") -> ProgramEffect:
     """:func:`program_effect` on customer-months already at hand (``customer_id``, ``month`` as a month index,
-    ``tenure``, ``churn``: :func:`csanalysis.survival.person_months`)."""
+    ``tenure``, ``churn``: :func:`csanalysis.survival.person_months`). ``word``: what the reasons call a churn
+    ("lapse" for a purchase log)."""
     start = pd.Timestamp(program_start).to_period("M").to_timestamp()
     ps = start.year * 12 + start.month - 1
     pre_months = int(pm.loc[pm["month"] < ps, "month"].nunique())
     post_months = int(pm.loc[pm["month"] >= ps, "month"].nunique())
     if pre_months < min_pre_months:
-        return ProgramEffect(False, f"only {pre_months} month(s) of churn data before the program started "
+        return ProgramEffect(False, f"only {pre_months} month(s) of {word} data before the program started "
                              f"({start:%Y-%m}); at least {min_pre_months} are needed to separate the program from the "
                              "trend, so the effect cannot be estimated", start, pre_months)
     if post_months < 1:
-        return ProgramEffect(False, f"no churn data after the program start ({start:%Y-%m})", start, pre_months)
+        return ProgramEffect(False, f"no {word} data after the program start ({start:%Y-%m})", start, pre_months)
     d = pm.assign(post=(pm["month"] >= ps).astype(float))  # the rows (ROI and report read post and month)
     # a customer-month's covariates depend only on its tenure and calendar month: the model is fitted on those
     # distinct cells (≈ 1,000 instead of millions of rows; same estimates and cluster-robust errors)
@@ -294,6 +298,7 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     Retained MRR in month t = Σ over customers at risk in t of MRR × (S_actual − S_counterfactual), where S is
     each customer's expected survival since the program start (or its own start, if later) under the fitted
     hazards with and without the program term. × gross margin = retained gross profit, against the CS cost.
+    In a purchase log a month whose purchases sum to below zero gives an MRR at stake of 0 (as a free month).
     """
     if not effect.estimable:
         raise ValueError(f"no ROI: {effect.reason}")
@@ -318,7 +323,9 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     spells = AccountMonths(ids[first_post["code"].to_numpy()], first_post["m0"].to_numpy(), back=1)
     panel = ds.panel
     mrr = spells.cells(panel["customer_id"], _midx(panel["month"]), panel["mrr"], fill=0.0, how="one")
-    first_post["stake"] = spells.at(mrr, lag=1, fill=0.0)
+    # a purchase log's month summing to below zero (returns outweighing purchases) is no revenue a retained buyer
+    # keeps: its stake is 0, as a free month's (a negative stake would count the program's retained buyers as a loss)
+    first_post["stake"] = np.maximum(spells.at(mrr, lag=1, fill=0.0), 0.0)
     # spells entering the post period in the same month at the same tenure follow the same expected survival
     # path: one path per (entry month, tenure) with the spells' MRR at stake added up (exact, by linearity)
     paths = first_post.groupby(["m0", "tenure0"], sort=True)["stake"].sum().reset_index()

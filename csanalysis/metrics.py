@@ -40,6 +40,18 @@ monthly movements; their customer counts are distinct customers with at least on
   MRR 12 months earlier. Evaluated at the period's last month;
 * ``quick_ratio`` = (new + expansion + reactivation) ÷ (contraction + churn).
 
+**Purchase logs: months summing to zero or below.** A purchase log's active month is a month with a purchase,
+whatever it sums to: 0 for free items, below 0 when returns outweigh the month's purchases (data/README.md).
+Such months are active everywhere here: they are at risk of churn (a customer "paying" in the month before means
+active in it), a churn after one is a churn (counted by its event, not by the revenue it moves), and ARPA divides
+the month's revenue by its active accounts (the denominator the churn rate uses, so ARPA × margin ÷ churn stays
+per active account). The movements decompose the month's net revenue exactly, so the identity above still holds:
+a buyer who lapses after a month of returns only is a *negative* churn amount (revenue rises when it leaves), a
+free month after a paid one is a contraction, and new or reactivated buyers whose first month is free move 0
+(each still counted among the customers of its movement). NRR/GRR take only customers whose MRR 12 months
+earlier is above zero (a ratio to zero or to a negative base has no meaning). For a subscription every active
+month has MRR above zero and none of this changes a number.
+
 Revenue ratios get a percentile bootstrap interval over customers (Poisson(1) weights per customer and replicate,
 vectorised as weights × per-customer sums; fixed seed). An undefined ratio (zero denominator) is NaN in the
 tables with the reason in ``note``, and None with a ``reason`` in every ``to_dict()``.
@@ -288,6 +300,11 @@ class _Grid:
     grace: int
     mrr: sparse.csr_matrix
     moves: dict  # name → customers × months, cents (new, expansion, contraction, churn, reactivation, grace_*)
+    # customers × months, 1/0: an active month (a panel row: MRR above zero, or a purchase log's month with a
+    # purchase whatever it sums to) and a churn event (the month after a spell's last active month). A purchase
+    # log's churn after a month summing to zero or below moves no revenue (or a negative amount) yet is a churn
+    active: sparse.csr_matrix | None = None
+    lost: sparse.csr_matrix | None = None
 
     @property
     def n_months(self) -> int:
@@ -298,6 +315,12 @@ class _Grid:
         if m < self.m0 or m > self.as_m:
             return np.zeros(len(self.ids), dtype=np.int64)
         return self.mrr[:, m - self.m0].toarray().ravel()
+
+    def active_col(self, m: int):
+        """Active (1/0, dense) in month index m: a panel row, whatever its MRR (see ``active``)."""
+        if m < self.m0 or m > self.as_m:
+            return np.zeros(len(self.ids), dtype=np.int64)
+        return self.active[:, m - self.m0].toarray().ravel()
 
 
 def _grid(ds: Dataset) -> _Grid:
@@ -330,7 +353,8 @@ def _build_grid(ds: Dataset) -> _Grid:
     if len(p) == 0:
         T = 1
         empty = sparse.csr_matrix((n, T), dtype=np.int64)
-        return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")})
+        return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")},
+                     empty.copy(), empty.copy())
     i = lookup.get_indexer(distinct)[code]
     m = _midx(p["month"])
     m0 = int(min(m.min(), _midx(ds.data_start)))
@@ -382,7 +406,8 @@ def _build_grid(ds: Dataset) -> _Grid:
         "grace_return": grace_return,
     }
     mrr = sparse.csr_matrix((cents, (i, j)), shape=(n, T), dtype=np.int64)
-    return _Grid(ids, m0, as_m, grace, mrr, moves)
+    ones = np.ones(len(i), dtype=np.int64)
+    return _Grid(ids, m0, as_m, grace, mrr, moves, mat(np.ones(len(i), bool), ones), mat(churn, ones, 1))
 
 
 @dataclass
@@ -496,8 +521,11 @@ def _movements_expr(ds: Dataset, as_m: int, m0: int, freq: str):
     churn = departing & (p.s_event == 1) & (p.m == p.s_last)
     gap = departing & ~churn
     zero = ibis.literal(0, "int64")
+    one = ibis.literal(1, "int64")
     arrive_new = ~continuing & spell_first
     grace_return = ibis.ifelse(~continuing & ~spell_first, p.c, zero)
+    # f_<name>: the event happened (1/0), counted apart from the amount: a purchase log's month of free items or of
+    # returns moves zero or a negative amount, yet its buyer is new, reactivated, churned or in a grace gap
     at_m = p.select(
         "customer_id", month=p.m,
         new=ibis.ifelse(arrive_new & (p.spell == 1), p.c, zero),
@@ -505,6 +533,9 @@ def _movements_expr(ds: Dataset, as_m: int, m0: int, freq: str):
         expansion=ibis.ifelse(continuing & (delta > 0), delta, zero) + grace_return,
         contraction=ibis.ifelse(continuing & (delta < 0), -delta, zero),
         churn=zero, grace_gap=zero, grace_return=grace_return,
+        f_new=ibis.ifelse(arrive_new & (p.spell == 1), one, zero),
+        f_reactivation=ibis.ifelse(arrive_new & (p.spell > 1), one, zero),
+        f_churn=zero, f_grace_gap=zero, f_grace_return=ibis.ifelse(~continuing & ~spell_first, one, zero),
     )
     at_next = p.filter(departing).select(
         "customer_id", month=p.m + 1,
@@ -512,8 +543,12 @@ def _movements_expr(ds: Dataset, as_m: int, m0: int, freq: str):
         contraction=ibis.ifelse(gap, p.c, zero),
         churn=ibis.ifelse(churn, p.c, zero),
         grace_gap=ibis.ifelse(gap, p.c, zero), grace_return=zero,
+        f_new=zero, f_reactivation=zero, f_churn=ibis.ifelse(churn, one, zero), f_grace_gap=ibis.ifelse(gap, one, zero),
+        f_grace_return=zero,
     )
-    names = ["new", "expansion", "contraction", "churn", "reactivation", "grace_gap", "grace_return"]
+    flagged = ["new", "churn", "reactivation", "grace_gap", "grace_return"]
+    names = ["new", "expansion", "contraction", "churn", "reactivation", "grace_gap", "grace_return"] + [
+        "f_" + n for n in flagged]
     cast = lambda t: t.select("customer_id", month=t.month.cast("int64"), **{n: t[n].cast("int64") for n in names})  # noqa: E731
     rows = cast(at_m).union(cast(at_next)).filter((_ibis_.month > m0) & (_ibis_.month <= as_m))
     rows = rows.mutate(key=_period_key(rows.month, freq, ds.settings.fiscal_year_start))
@@ -521,8 +556,9 @@ def _movements_expr(ds: Dataset, as_m: int, m0: int, freq: str):
         rows = rows.group_by(["customer_id", "key"]).aggregate(**{n: rows[n].sum() for n in names})
     # (monthly: a customer has at most one row per month, since a month t + 1 row means t + 1 was not paid)
     return rows.group_by("key").aggregate(
-        **{n: rows[n].sum() for n in names},
-        **{"n_" + n: ibis.ifelse(rows[n] != 0, 1, 0).sum() for n in names},
+        **{n: rows[n].sum() for n in names if not n.startswith("f_")},
+        **{"n_" + n: ibis.ifelse(rows[("f_" + n) if n in flagged else n] != 0, 1, 0).sum()
+           for n in names if not n.startswith("f_")},
     )
 
 
@@ -545,8 +581,8 @@ def rates(ds: Dataset, freq: str = "month", *, alpha: float = 0.05, n_boot: int 
     n_per = len(pr.keys)
 
     # customer churn: customers paying at the start who churned (at least once) within the period
-    paying0 = (pc["start"] > 0).astype(np.float64)
-    lost_c = paying0.multiply(pc["churn"] > 0)
+    paying0 = g.active[:, pr.first - 1 - g.m0].astype(np.float64).tocsc()
+    lost_c = paying0.multiply((g.lost.astype(np.float64) @ pr.P) > 0)
     at_risk = np.asarray(paying0.sum(axis=0)).ravel()
     lost = np.asarray(lost_c.sum(axis=0)).ravel()
     c_lo, c_hi = _wilson(lost, at_risk, alpha)
@@ -626,9 +662,9 @@ def _window_counts(g: _Grid, first: int, last: int) -> tuple[np.ndarray, np.ndar
     n = len(g.ids)
     if last < first:
         return np.zeros(n), np.zeros(n)
-    churn = g.moves["churn"][:, first - g.m0:last - g.m0 + 1]
-    risk = g.mrr[:, first - 1 - g.m0:last - g.m0]
-    return np.asarray((churn > 0).sum(axis=1)).ravel().astype(float), np.asarray((risk > 0).sum(axis=1)).ravel().astype(float)
+    churn = g.lost[:, first - g.m0:last - g.m0 + 1]
+    risk = g.active[:, first - 1 - g.m0:last - g.m0]
+    return np.asarray(churn.sum(axis=1)).ravel().astype(float), np.asarray(risk.sum(axis=1)).ravel().astype(float)
 
 
 def churn_summary(ds: Dataset, window: int = 12, *, alpha: float = 0.05) -> ChurnSummary:
@@ -680,11 +716,12 @@ def _arpa_estimate(mrr_cents: np.ndarray, paying: np.ndarray, W_mrr, W_pay, alph
 
 
 def arpa(ds: Dataset, month=None, *, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT, seed: int = 0) -> Estimate:
-    """Average MRR per paying account in ``month`` (default: the ``as_of`` month), bootstrap over accounts."""
+    """Average MRR per active account in ``month`` (default: the ``as_of`` month), bootstrap over accounts. Active:
+    MRR above zero, or a purchase log's month with a purchase whatever it sums to (see the module docstring)."""
     g = _grid(ds)
     m = g.as_m if month is None else int(_midx(pd.Timestamp(month)))
     c = g.col(m).astype(np.float64)
-    pay = (c > 0).astype(np.float64)
+    pay = g.active_col(m).astype(np.float64)
     keep = pay > 0
     bm, bp = _boot_sums([c[keep, None], pay[keep, None]], n_boot, seed)
     est = _arpa_estimate(c[keep], pay[keep], bm[:, 0], bp[:, 0], alpha)
@@ -725,7 +762,7 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
     first, last = _window(g, window)
     lost_i, risk_i = _window_counts(g, first, last)
     mrr = g.col(g.as_m).astype(np.float64)
-    pay = (mrr > 0).astype(np.float64)
+    pay = g.active_col(g.as_m).astype(np.float64)
     cust = ds.customers.assign(customer_id=ds.customers["customer_id"].astype(str)).set_index("customer_id")
     if "acquisition_cost" in cust.columns:
         cost = pd.to_numeric(cust["acquisition_cost"], errors="coerce").reindex(g.ids).to_numpy(dtype=float)

@@ -789,7 +789,9 @@ class Alignment:
     the last full month before the survey), ``mrr_base`` and, for each horizon k, ``complete_k`` (the window
     is observable by ``as_of``), ``churned_k`` (1/0; NaN when not complete or without a baseline),
     ``mrr_k`` (MRR in month baseline + k; 0 in a grace gap), ``mrr_change_k`` (stayers: 100 · (mrr_k ÷
-    mrr_base − 1), percent), ``expanded_k`` / ``contracted_k`` (stayers: 1/0).
+    mrr_base − 1), percent), ``expanded_k`` / ``contracted_k`` (stayers: 1/0). The last three are NaN for a
+    stayer whose ``mrr_base`` is zero or below (a purchase log's active month of free items or returns): no
+    revenue ratio; such responses count for churn and are counted in :meth:`counts` (``no_revenue_base``).
     ``excluded``: responses (and accounts) left out per horizon and reason.
     """
 
@@ -799,6 +801,11 @@ class Alignment:
     as_of_month: int
     grace_months: int
     definition: str = ""
+    layout: str = "subscription"  # the Dataset's layout: a purchase log's churn is a lapse in the reasons' words
+
+    def word(self) -> str:
+        """What the reasons call a churn ("lapse" in a purchase log; English, as every reason here)."""
+        return _churn_word(self.layout)
 
     def rows(self, k: int, outcome: str = "churn") -> pd.DataFrame:
         """Responses usable for horizon ``k``: complete windows with a baseline (``outcome="churn"``), or
@@ -806,7 +813,19 @@ class Alignment:
         if k not in self.horizons:
             raise ValueError(f"horizon {k} was not aligned; horizons: {list(self.horizons)}")
         t = self.table[self.table[f"churned_{k}"].notna()]
-        return t[t[f"churned_{k}"] == 0] if outcome == "revenue" else t
+        if outcome != "revenue":
+            return t
+        stay = t[f"churned_{k}"] == 0
+        return t[stay & (t["mrr_base"] > 0)] if "mrr_base" in t.columns else t[stay]
+
+    def no_revenue_base(self, k: int) -> pd.DataFrame:
+        """Stayers at horizon ``k`` whose baseline month's revenue is zero or below (a purchase log's month of
+        free items, or of returns larger than its purchases): used for churn, but without a revenue change (a
+        change relative to zero or to a negative amount has no meaning)."""
+        t = self.rows(k)
+        if "mrr_base" not in t.columns:
+            return t.iloc[0:0]
+        return t[(t[f"churned_{k}"] == 0) & ~(t["mrr_base"] > 0)]
 
     def counts(self) -> pd.DataFrame:
         """Per horizon: responses, usable for churn, stayers (usable for revenue), and the exclusions."""
@@ -815,7 +834,8 @@ class Alignment:
             ex = self.excluded[self.excluded["horizon"] == k].set_index("reason")["responses"]
             rows.append({"horizon": k, "responses": len(self.table), "used_churn": len(self.rows(k)),
                          "used_revenue": len(self.rows(k, "revenue")), "accounts": self.rows(k)["customer_id"].nunique(),
-                         "no_baseline": int(ex.get("no_baseline", 0)), "window_incomplete": int(ex.get("window_incomplete", 0))})
+                         "no_baseline": int(ex.get("no_baseline", 0)), "window_incomplete": int(ex.get("window_incomplete", 0)),
+                         "no_revenue_base": len(self.no_revenue_base(k))})
         return pd.DataFrame(rows)
 
 
@@ -875,18 +895,27 @@ def _align(ds, hs: tuple, r: pd.DataFrame, pv: _Panel) -> Alignment:
         t[f"churned_{k}"] = np.where(usable, churned.astype(float), np.nan)
         stay = usable & ~churned
         base = t["mrr_base"].to_numpy()
+        # a revenue change is a ratio to the baseline: a baseline of zero or below (a purchase log's month of free
+        # items or of returns larger than its purchases) has none; the response still counts for churn
+        ratio = stay & (base > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             t[f"mrr_{k}"] = np.where(stay, mk, np.nan)
-            t[f"mrr_change_{k}"] = np.where(stay, 100.0 * (mk / base - 1.0), np.nan)
-            t[f"expanded_{k}"] = np.where(stay, (mk > base).astype(float), np.nan)
-            t[f"contracted_{k}"] = np.where(stay, (mk < base).astype(float), np.nan)
+            t[f"mrr_change_{k}"] = np.where(ratio, 100.0 * (mk / base - 1.0), np.nan)
+            t[f"expanded_{k}"] = np.where(ratio, (mk > base).astype(float), np.nan)
+            t[f"contracted_{k}"] = np.where(ratio, (mk < base).astype(float), np.nan)
         for reason, mask in (("no_baseline", ~has_base), ("window_incomplete", has_base & ~complete)):
             excluded.append({"horizon": k, "reason": reason, "responses": int(mask.sum()),
                              "accounts": int(pd.Series(cid[mask]).nunique())})
     definition = ("baseline: MRR in the last full month before the survey; outcomes k months later: churn (the "
                   "account's spell at the baseline ended in those k months, by the dataset's churn definition) "
                   "and, among accounts that stayed, the MRR change in percent")
-    return Alignment(t, hs, pd.DataFrame(excluded), as_m, grace, definition)
+    return Alignment(t, hs, pd.DataFrame(excluded), as_m, grace, definition, getattr(ds, "layout", "subscription"))
+
+
+def _churn_word(layout: str) -> str:
+    from .report.i18n import term
+
+    return term("churn", layout, "en")
 
 
 # ------------------------------------------------------------------------------------------------ bootstrap helpers
@@ -940,7 +969,7 @@ def _est(estimate, lower, upper, reason=None, **extra) -> dict:
 def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
     """Per NPS category at horizon ``k``: responses, accounts, churn rate (share of responses whose account
     churned within k months), and among stayers the mean MRR change (percent) and the shares that expanded and
-    contracted. Intervals: percentile bootstrap over accounts (all responses of an account resampled
+    contracted (stayers whose baseline revenue is zero or below have no change: left out of these three). Intervals: percentile bootstrap over accounts (all responses of an account resampled
     together), one set of resamples for every category and measure."""
     t = al.rows(k)
     cats = list(CATEGORIES)
@@ -953,8 +982,9 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
     chg = np.nan_to_num(t[f"mrr_change_{k}"].to_numpy(float))
     ex = np.nan_to_num(t[f"expanded_{k}"].to_numpy(float))
     co = np.nan_to_num(t[f"contracted_{k}"].to_numpy(float))
+    rev = t[f"mrr_change_{k}"].notna().to_numpy(float)  # stayers with a revenue base above zero (Alignment)
     cols = np.concatenate([ind, ind * ch[:, None], ind * stay[:, None], ind * chg[:, None], ind * ex[:, None],
-                           ind * co[:, None]], axis=1)
+                           ind * co[:, None], ind * rev[:, None]], axis=1)
     S = _account_sums(codes, K, cols)
     tot = S.sum(axis=0)
     boot = []
@@ -969,8 +999,8 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
             n, nch, nst = tot[j], tot[3 + j], tot[6 + j]
             rec = {"category": c, "responses": int(n), "accounts": int(pd.Series(codes[ind[:, j] > 0]).nunique()),
                    "stayers": int(nst)}
-            for name, num, den in (("churn_rate", 3, 0), ("mrr_change", 9, 6), ("expansion_share", 12, 6),
-                                   ("contraction_share", 15, 6)):
+            for name, num, den in (("churn_rate", 3, 0), ("mrr_change", 9, 18), ("expansion_share", 12, 18),
+                                   ("contraction_share", 15, 18)):
                 d = tot[den + j]
                 rec[name] = tot[num + j] / d if d > 0 else np.nan
                 rb = Bm[:, num + j] / Bm[:, den + j]
@@ -1144,6 +1174,7 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
 
     t = al_or_table.rows(k) if isinstance(al_or_table, Alignment) else al_or_table
     t = t[t[f"churned_{k}"].notna()] if f"churned_{k}" in t.columns else t.iloc[0:0]
+    word = al_or_table.word() if isinstance(al_or_table, Alignment) else _churn_word("subscription")
     controls = list(controls or [])
     z = norm.ppf(1 - alpha / 2)
     empty = pd.DataFrame(columns=["a", "b", "p_a", "p_b", "rr", "rr_lower", "rr_upper", "rd", "rd_lower", "rd_upper",
@@ -1160,12 +1191,12 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
         present = [c for c in X.columns if c in CATEGORIES]
         degenerate = [c for c in present + ["promoter"] if ev.loc[c, "size"] > 0 and ev.loc[c, "sum"] in (0, ev.loc[c, "size"])]
         if degenerate:
-            reason = (f"no churn (or only churn) among the {', '.join(degenerate)} responses within {k} months: the "
-                      "logistic model cannot estimate that category")
+            reason = (f"no {word} (or only {word}) among the {', '.join(degenerate)} responses within {k} months: "
+                      "the logistic model cannot estimate that category")
         else:
             res = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type=cov_type, cov_kwds=kw)
     else:
-        reason = f"no churn (or only churn) within {k} months among the {len(d)} usable responses"
+        reason = f"no {word} (or only {word}) within {k} months among the {len(d)} usable responses"
     rows = []
     if res is not None:
         beta, V = res.params.to_numpy(), res.cov_params().to_numpy()
@@ -1277,7 +1308,7 @@ def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float
         ok = len(t) >= 10 and (np.unique(y).size > 1) and t["score"].nunique() > 1 and t[other].nunique() > 1
         if not ok:
             rec.update({f"{m}{s}": np.nan for m in ("nps", "other", "difference") for s in ("", "_lower", "_upper")})
-            rec["reason"] = "too few responses, no churn/no variation, or a constant measure"
+            rec["reason"] = f"too few responses, no {al.word()}/no variation, or a constant measure"
             rows.append(rec)
             continue
         codes, K = _codes(t["customer_id"])

@@ -658,6 +658,9 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     for cat in ("detractor", "passive", "none"):
         df[f"nps_{cat}"] = (pm["nps_category"].to_numpy() == cat).astype(np.int8)
     df["falling_usage"] = pm["falling_usage"].to_numpy()
+    # a signal the data never show (no payments or usage table: all 0; every account answered) has no variation
+    # to estimate from: left out (lifelines standardises each column, and a constant one made the fit NaN)
+    df = df.drop(columns=[t for t in TIME_VARYING if df[t].nunique() < 2])
     X.index = df.index  # (set_index copied all 1.3M rows at 100k customers)
     df = pd.concat([df, X], axis=1)
     fitter = CoxTimeVaryingFitter(alpha=alpha)
