@@ -242,6 +242,8 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attri
         if a in cust.columns and a not in out.columns:
             numeric = kinds.get(a) == attrs_.NUMERIC
             out[a] = keys.per_account(cust[a].astype(float) if numeric else cust[a].astype(object))
+    if "touch_model" not in out.columns:  # an export without teams: every account in one team (capacity_by=team)
+        out["touch_model"] = np.full(len(out), None, dtype=object)
     return out
 
 

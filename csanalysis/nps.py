@@ -555,6 +555,8 @@ def responses(ds, *, period: str = "quarter", segment: str | None = None) -> pd.
         raise ValueError("the dataset has no NPS responses (no nps table, or an empty one)")
     r = ds.nps.reset_index(drop=True).copy()
     r["customer_id"] = r["customer_id"].astype(str)
+    if "respondent_id" not in r.columns:  # optional (data/README.md): without it each response is its own respondent
+        r["respondent_id"] = "response " + pd.Series(np.arange(len(r)), index=r.index).astype(str)
     r["date"] = pd.to_datetime(r["date"])
     r["survey_month"] = _midx(r["date"])
     r["period"] = period_start(r["survey_month"].to_numpy(), period)

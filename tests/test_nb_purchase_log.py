@@ -87,3 +87,16 @@ def test_purchase_log_report_in_japanese_says_ridatsu(log, tmp_path):
                      params={"n_boot": 30})
     html = (res.folder / "01_cohort_retention" / "01_cohort_retention.html").read_text(encoding="utf-8")
     assert "このデータは購入履歴です" in html and "月次顧客離脱率" in html and "月次顧客解約率" not in html
+
+
+def test_the_definitions_block_sets_lapse_in_bold_not_as_asterisks(log):
+    import csanalysis as cs
+    from csanalysis.report import extras, i18n
+
+    ds = cs.load_dataset(log, mapping=log / "mapping.yaml")
+    i18n.set_language("en")
+    try:
+        block = extras.definitions_html(ds)
+    finally:
+        i18n.set_layout("subscription")
+    assert "<strong>lapse</strong>" in block and "**" not in block

@@ -38,6 +38,13 @@ def add_toc(body: str) -> str:
 # ------------------------------------------------------------------------------------------- definitions
 
 
+def _bold(escaped: str) -> str:
+    """Markdown bold (``**word**``) in an escaped text as HTML."""
+    import re
+
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+
+
 def definitions_html(ds) -> str:
     """Churn definition, grace period, as_of, rows excluded and why, and the MRR total against the source."""
     tr, esc = i18n.tr, _html.escape
@@ -58,7 +65,8 @@ def definitions_html(ds) -> str:
                                f"{fmt_money(v, 2)}" for k, v in rec.items())))
     if getattr(ds, "pseudonymised", False):
         rows.append((tr("report.def_pseudonymised"), tr("report.def_pseudonymised_text")))
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    # a catalogue sentence may set a word in bold (**lapse**): bold in the table, never shown as asterisks
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{_bold(esc(v))}</td></tr>" for k, v in rows)
     return (f'<section class="cs-definitions" id="cs-definitions"><h2>{esc(tr("report.definitions"))}</h2>'
             f'<table class="cs-table cs-deftable">{body}</table></section>')
 
