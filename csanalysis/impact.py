@@ -104,6 +104,11 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, slope_change: 
     rhs = f"{spline} + t + post" + (" + post_t" if slope_change else "")
     model = _cell_glm(rhs, cells, cell, d["churn"].to_numpy(), pd.factorize(d["customer_id"])[0])
     b, se = model.params["post"], model.bse["post"]
+    if not (getattr(model, "converged", True) and np.isfinite([b, se]).all() and 0 < se and abs(b) < MAX_LOG_HR):
+        # a fit that runs off to infinity (a hazard ratio of e^10 or more, no spread) is no estimate: say so
+        return ProgramEffect(False, f"the model of monthly {word} did not settle on an estimate (the program's log "
+                             f"hazard ratio ran to {b:.3g} with standard error {se:.3g}): these data cannot separate the "
+                             "program from tenure and the calendar trend", start, pre_months)
     z = _z(alpha)
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(model.params.to_numpy(), model.cov_params().to_numpy(), size=n_draws)
@@ -134,6 +139,9 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, slope_change: 
         model=model, data=d, draws=draws[:, names.index("post")],
     )
     return eff
+
+
+MAX_LOG_HR = 10.0  # a program log hazard ratio beyond ±10 (a ratio of 22,000) is a fit that did not converge
 
 
 def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray, groups: np.ndarray):

@@ -136,3 +136,25 @@ def test_roi_by_hand_on_a_constructed_case():
     # every draw equals the estimate: the simulation interval collapses onto it
     assert r["cumulative_roi_lower"].tolist() == pytest.approx(r["cumulative_roi"].tolist())
     assert cum[-1] < 30 and impact.payback(r)["reached"] is False  # 16.9 of profit against 30 of cost
+
+
+def test_a_fit_that_runs_off_to_infinity_is_not_an_estimate(tmp_path):
+    """A purchase log whose lapse model does not converge (log hazard ratio 6e14 here) is said to be not estimable,
+    never reported as 'lapse inf times as fast (95% interval inf–inf)'."""
+    import csanalysis as cs
+    from csanalysis import impact
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(300):
+        t = pd.Timestamp("2022-01-02") + pd.Timedelta(days=int(rng.integers(0, 700)))
+        while t <= pd.Timestamp("2024-06-30"):
+            rows.append((f"b{i:03d}", t.strftime("%Y-%m-%d"), 0.0 if rng.random() < 0.08 else round(float(rng.gamma(2, 30)), 2)))
+            t = t + pd.Timedelta(days=int(rng.integers(15, 200)))
+    pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(tmp_path / "revenue.csv", index=False)
+    ds = cs.load_dataset(tmp_path, mapping={"layout": "purchase_log"}, as_of="2024-06-30", grace_months=2)
+    e = impact.program_effect(ds, "2023-07-01")
+    assert not e.estimable and "did not settle on an estimate" in e.reason and np.isnan(e.hr)
+    # the same data with a start the model can separate still gives an estimate with a finite interval
+    ok = impact.program_effect(ds, "2023-01-01")
+    assert not ok.estimable or (np.isfinite([ok.hr_lower, ok.hr_upper]).all() and ok.hr_lower < ok.hr < ok.hr_upper)
