@@ -31,3 +31,34 @@ def generated_world(tmp_path_factory, name: str, **kwargs):
     out = tmp_path_factory.mktemp(name) / "d"
     data = synth.write_demo(out, **kwargs)
     return data, cs.load_dataset(out)
+
+
+def purchase_log(rng, n_buyers: int, first: str, offset_days: int, end: str, amount, gap):
+    """Purchase rows (buyer, ISO date, amount) of ``n_buyers`` buyers (``b000`` …): each starts ``offset_days`` at
+    most after ``first`` and buys until ``end``; ``amount(rng, i)`` and ``gap(rng, i)`` (days to the next purchase)
+    draw each purchase of buyer ``i``, in that order."""
+    import pandas as pd
+
+    rows = []
+    for i in range(n_buyers):
+        t = pd.Timestamp(first) + pd.Timedelta(days=int(rng.integers(0, offset_days)))
+        while t <= pd.Timestamp(end):
+            rows.append((f"b{i:03d}", f"{t:%Y-%m-%d}", amount(rng, i)))
+            t = t + pd.Timedelta(days=int(gap(rng, i)))
+    return rows
+
+
+def constant_hazard_model(intercept: float, post: float):
+    """A stand-in for the program-effect model: a constant linear predictor (``Intercept`` + ``post``), as the
+    hand-computed ROI cases need."""
+    import numpy as np
+    import pandas as pd
+
+    class Model:
+        params = pd.Series({"Intercept": intercept, "post": post})
+
+        @staticmethod
+        def predict(d, which="linear"):
+            return np.full(len(d), intercept + post)
+
+    return Model

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from csanalysis import impact
-from conftest import generated_world
+from conftest import constant_hazard_model, generated_world, purchase_log
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +109,7 @@ def test_roi_by_hand_on_a_constructed_case():
     from types import SimpleNamespace
 
     c, b = np.log(-np.log(0.95)), np.log(0.5)
-
-    class Model:  # the fitted hazard model's linear predictor: constant, the program term included
-        params = pd.Series({"Intercept": c, "post": b})
-
-        @staticmethod
-        def predict(d, which="linear"):
-            return np.full(len(d), c + b)
+    Model = constant_hazard_model(c, b)  # the fitted hazard model's linear predictor, the program term included
 
     jan = 2024 * 12
     pm = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "spell": 1, "month": [jan, jan + 1, jan + 2, jan, jan + 1],
@@ -145,12 +139,9 @@ def test_a_fit_that_runs_off_to_infinity_is_not_an_estimate(tmp_path):
     from csanalysis import impact
 
     rng = np.random.default_rng(11)
-    rows = []
-    for i in range(300):
-        t = pd.Timestamp("2022-01-02") + pd.Timedelta(days=int(rng.integers(0, 700)))
-        while t <= pd.Timestamp("2024-06-30"):
-            rows.append((f"b{i:03d}", t.strftime("%Y-%m-%d"), 0.0 if rng.random() < 0.08 else round(float(rng.gamma(2, 30)), 2)))
-            t = t + pd.Timedelta(days=int(rng.integers(15, 200)))
+    rows = purchase_log(rng, 300, "2022-01-02", 700, "2024-06-30",
+                        amount=lambda r, i: 0.0 if r.random() < 0.08 else round(float(r.gamma(2, 30)), 2),
+                        gap=lambda r, i: r.integers(15, 200))
     pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(tmp_path / "revenue.csv", index=False)
     ds = cs.load_dataset(tmp_path, mapping={"layout": "purchase_log"}, as_of="2024-06-30", grace_months=2)
     e = impact.program_effect(ds, "2023-07-01")

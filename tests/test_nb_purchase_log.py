@@ -12,16 +12,15 @@ import pytest
 
 from csanalysis.report.run import run_report
 
+from conftest import purchase_log
+
 
 def _log(folder: Path) -> Path:
     """Purchases on random days of 120 buyers, 2023-01 … 2024-06, some of them free items."""
     rng = np.random.default_rng(11)
-    rows = []
-    for i in range(120):
-        t = pd.Timestamp("2023-01-02") + pd.Timedelta(days=int(rng.integers(0, 480)))
-        while t <= pd.Timestamp("2024-06-30"):
-            rows.append((f"b{i:03d}", f"{t:%Y-%m-%d}", 0.0 if rng.random() < 0.1 else round(float(rng.gamma(2, 30)), 2)))
-            t = t + pd.Timedelta(days=int(rng.integers(15, 150)))
+    rows = purchase_log(rng, 120, "2023-01-02", 480, "2024-06-30",
+                        amount=lambda r, i: 0.0 if r.random() < 0.1 else round(float(r.gamma(2, 30)), 2),
+                        gap=lambda r, i: r.integers(15, 150))
     folder.mkdir()
     pd.DataFrame(rows, columns=["Buyer", "OrderDate", "Total"]).to_csv(folder / "orders.csv", index=False)
     (folder / "mapping.yaml").write_text(

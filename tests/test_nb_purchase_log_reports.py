@@ -12,6 +12,8 @@ import pytest
 
 from csanalysis.report.run import run_report
 
+from conftest import purchase_log
+
 NOTEBOOKS = ["02_churn_survival", "03_nps_revenue", "04_churn_risk", "05_cs_impact"]
 PARAMS = {"n_boot": 20, "test_months": 3, "program_start": "2023-10-01", "capacity_by": "total"}
 
@@ -20,15 +22,14 @@ def _log(folder: Path) -> Path:
     """Purchases on random days of 150 buyers, 2022-07 … 2024-06; about 10% free items and 5% returns (negative
     amounts), so some buyer-months sum to zero or below."""
     rng = np.random.default_rng(23)
-    rows = []
-    for i in range(150):
-        t = pd.Timestamp("2022-07-04") + pd.Timedelta(days=int(rng.integers(0, 600)))
-        while t <= pd.Timestamp("2024-06-30"):
-            u = rng.random()
-            amount = 0.0 if u < 0.1 else (-round(float(rng.gamma(2, 20)), 2) if u < 0.15 else round(float(rng.gamma(2, 30)), 2))
-            rows.append((f"b{i:03d}", f"{t:%Y-%m-%d}", amount))
-            # a quarter of the buyers buy every few weeks (they stay), the others less often
-            t = t + pd.Timedelta(days=int(rng.integers(10, 40) if i % 4 == 0 else rng.integers(15, 120 if i % 3 else 300)))
+
+    def amount(r, i):
+        u = r.random()
+        return 0.0 if u < 0.1 else (-round(float(r.gamma(2, 20)), 2) if u < 0.15 else round(float(r.gamma(2, 30)), 2))
+
+    # a quarter of the buyers buy every few weeks (they stay), the others less often
+    rows = purchase_log(rng, 150, "2022-07-04", 600, "2024-06-30", amount,
+                        gap=lambda r, i: r.integers(10, 40) if i % 4 == 0 else r.integers(15, 120 if i % 3 else 300))
     folder.mkdir()
     orders = pd.DataFrame(rows, columns=["Buyer", "OrderDate", "Total"])
     orders.to_csv(folder / "orders.csv", index=False)

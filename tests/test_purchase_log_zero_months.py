@@ -19,6 +19,8 @@ import pytest
 import csanalysis as cs
 from csanalysis import metrics, nps
 
+from conftest import constant_hazard_model
+
 LOG = {
     "A": {1: [100.0], 2: [0.0]},
     "B": {1: [50.0], 2: [30.0, -50.0]},
@@ -111,13 +113,7 @@ def test_roi_stake_of_a_month_below_zero_is_zero():
     from csanalysis import impact
 
     c, b = np.log(-np.log(0.95)), np.log(0.5)
-
-    class Model:  # the fitted hazard model's linear predictor: constant, the program term included
-        params = pd.Series({"Intercept": c, "post": b})
-
-        @staticmethod
-        def predict(d, which="linear"):
-            return np.full(len(d), c + b)
+    Model = constant_hazard_model(c, b)  # the fitted hazard model's linear predictor, the program term included
 
     jan = 2024 * 12
     pm = pd.DataFrame({"customer_id": list("aaabbccd"), "spell": 1,
