@@ -82,17 +82,20 @@ def discover(names: list[str] | None = None) -> list[Path]:
     return chosen
 
 
+def _meta(path: Path) -> dict:
+    """A notebook's own metadata (``metadata.csanalysis``: title, needs, parameters), or {}."""
+    return json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("csanalysis") or {}
+
+
 def needs_of(path: Path) -> list[str]:
     """What a notebook needs of the data that not every layout holds (its metadata ``csanalysis.needs``, names
     from :data:`csanalysis.data.schema.NEEDS`)."""
-    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    return list((meta.get("csanalysis") or {}).get("needs", []))
+    return list(_meta(path).get("needs", []))
 
 
 def title_of(path: Path) -> str | None:
     """The message key of a notebook's title (its metadata ``csanalysis.title``), or None."""
-    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    return (meta.get("csanalysis") or {}).get("title")
+    return _meta(path).get("title")
 
 
 def rules_of(path: Path) -> dict[str, dict]:
@@ -100,8 +103,7 @@ def rules_of(path: Path) -> dict[str, dict]:
     ``choices`` (the values the analysis accepts), ``min`` / ``max`` (inclusive), ``above`` (exclusive lower
     bound; for a list parameter, each of its values), ``file`` (an existing file) or ``folder`` (a folder, made when missing). The runner checks them
     before the data are loaded (:func:`check_parameters`)."""
-    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    return dict((meta.get("csanalysis") or {}).get("parameters", {}))
+    return dict(_meta(path).get("parameters", {}))
 
 
 def rule_text(rule: dict) -> str:
@@ -156,7 +158,7 @@ def left_out(paths: list[Path], ds) -> dict[str, str]:
     """The notebooks this Dataset's layout cannot answer: name → the reason's message key."""
     out = {}
     for path in paths:
-        why = next((ds.left_out(n) for n in needs_of(path) if ds.left_out(n)), None)
+        why = next(filter(None, (ds.left_out(n) for n in needs_of(path))), None)
         if why:
             out[path.stem] = why
     return out
