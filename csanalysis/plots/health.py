@@ -141,3 +141,35 @@ def plot_band_mix(current: pd.DataFrame, ax=None, *, labels: dict | None = None,
     ax.set(title=title, xlabel=xlabel)
     ax.legend(loc="lower right", fontsize="small")
     return ax
+
+
+BAND_COLORS = {"good": "C2", "average": "C1", "poor": "C3"}
+
+
+def plot_band_history(history: pd.DataFrame, share: str = "account_share", ax=None, *, labels: dict | None = None,
+                      title: str = "", xlabel: str = "", ylabel: str = "", order=("good", "average", "poor"),
+                      max_ticks: int = 6, legend: bool = True):
+    """Stacked bars of each band's share per scoring month (``history``: the long table of
+    :func:`csanalysis.health_trend.band_history`; ``share`` ``account_share`` or ``mrr_share``), the worst band at
+    the bottom so its growth reads from the axis; at most ``max_ticks`` month labels (the latest always), the
+    legend (``legend``) outside on the right."""
+    labels = labels or {}
+    ax = _ax(ax, figsize=(7, 4))
+    months = sorted(history["month"].unique())
+    x = np.arange(len(months))
+    wide = history.pivot(index="month", columns="band", values=share).reindex(index=months, columns=list(order))
+    bottom = np.zeros(len(months))
+    for b in reversed(order):  # poor first, at the bottom
+        v = np.nan_to_num(wide[b].to_numpy(dtype=float))
+        ax.bar(x, v, bottom=bottom, width=0.8, color=BAND_COLORS.get(b, "C0"), alpha=0.85, label=labels.get(b, b))
+        bottom += v
+    step = max(1, int(np.ceil(len(months) / max_ticks)))
+    ticks = x[::-1][::step][::-1]  # the latest month always labelled
+    ax.set_xticks(ticks, [months[i] for i in ticks])
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1), xlim=(-0.6, len(months) - 0.4))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    if legend:  # outside the bars (they fill the axes), good on top as in the stack
+        handles, names = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  frameon=False)
+    return ax

@@ -1,0 +1,453 @@
+"""Health over time: the band mix per scoring month, the accounts that declined, and the signals that moved.
+
+**Band shares per scoring month.** Each past month-end *T* (the last ``months`` scoring months up to the
+report's, from the third month of data on, as :func:`csanalysis.health.churn_risk` begins its history) is scored
+as the report scores its own date: the signals read data up to the end of *T* only
+(:func:`csanalysis.health.signals`) and the scorecard in force (the run's scorecard file) gives each paying
+account its points and band. For each month and band:
+
+* the share of accounts, with a Wilson interval (k accounts of the n paying in *T*);
+* the share of MRR, Σ MRR in the band ÷ Σ MRR, a ratio estimate whose interval is the linearised (sandwich)
+  one: Var = n/(n−1) · Σ mᵢ² (yᵢ − R)² / (Σ mᵢ)², with mᵢ the account's MRR, yᵢ = 1 in the band and R the share
+  (the same as a weighted least-squares mean of yᵢ with weights mᵢ and HC1 errors). The intervals describe the
+  month-to-month noise of a book of this size; they are not a survey's sampling error.
+
+**The declined list.** The current list is compared with the previous one: the archived list of the previous
+run when there is one (:func:`csanalysis.health.latest_archived`, or the ``previous_list`` given), else the list
+the same machinery gives at the previous scoring month (:func:`csanalysis.health.churn_risk` at *T* − 1 with
+the models in force then, ranked as the current list). An account on both lists has **declined** when its
+scorecard band worsened (good → average or poor, average → poor) or its risk rank rose by at least
+``min_rank_shift`` of the list: its rank as a share of the accounts ranked (1 % = among the riskiest
+hundredth) fell by that much (lists of different sizes compare by this share, not by the raw rank).
+
+**The signals that changed.** For each declined account, the signals at the previous list's scoring month (read
+from the data up to that month's end, as then) are set against today's, and each move for the worse beyond its
+threshold (:data:`CHANGE_RULES`) is named in words (messages ``health.trend.change.<signal>``): logins fell by
+a quarter or more, fewer active users (by one and a fifth or more), two or more features fewer, no login for
+14 days or more longer, a failed payment appeared, the NPS category dropped, MRR fell by 5 % or more, fewer
+seats, the renewal came within 90 days.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset
+from .health import Scorecard, churn_risk, reference_date, risk_list, scoring_month, signals
+from .periods import month_index
+
+BANDS = ("good", "average", "poor")
+BAND_RANK = {"good": 0, "average": 1, "poor": 2}  # larger is worse
+TREND_MONTHS = 12  # scoring months shown by default
+MIN_RANK_SHIFT = 0.10  # a rise of a tenth of the list counts as a worse rank
+NPS_RANK = {"promoter": 2, "passive": 1, "none": 1, "detractor": 0}  # a first answer as detractor is a drop
+RENEWAL_DAYS = 90
+
+# signal → (message key, the test of a move for the worse given before and after arrays); thresholds in the docstring
+CHANGE_RULES: dict[str, tuple[str, Callable]] = {
+    "logins": ("health.trend.change.logins", lambda b, a: (b > 0) & (a <= 0.75 * b) & (b - a >= 1)),
+    "active_users": ("health.trend.change.active_users", lambda b, a: (b - a >= 1) & (a <= 0.8 * b)),
+    "features_used": ("health.trend.change.features_used", lambda b, a: b - a >= 2),
+    "days_since_login": ("health.trend.change.days_since_login", lambda b, a: (a - b >= 14) & (a >= 14)),
+    "failed_payments": ("health.trend.change.failed_payments", lambda b, a: a > b),
+    "nps_category": ("health.trend.change.nps_category", None),  # ordered categories (NPS_RANK)
+    "mrr": ("health.trend.change.mrr", lambda b, a: (b > 0) & (a <= 0.95 * b)),
+    "seats": ("health.trend.change.seats", lambda b, a: a < b),
+    "days_to_renewal": ("health.trend.change.renewal", lambda b, a: (b > RENEWAL_DAYS) & (a <= RENEWAL_DAYS) & (a >= 0)),
+}
+
+CHANGE_TEMPLATES = {
+    "health.trend.change.logins": "logins fell from {before} to {after} a month",
+    "health.trend.change.active_users": "active users fell from {before} to {after}",
+    "health.trend.change.features_used": "features used fell from {before} to {after}",
+    "health.trend.change.days_since_login": "no login for {after} days (was {before})",
+    "health.trend.change.failed_payments": "failed payment(s) appeared: {after} in the last 3 months (was {before})",
+    "health.trend.change.nps_category": "NPS category dropped from {before} to {after}",
+    "health.trend.change.mrr": "MRR fell from {before} to {after}",
+    "health.trend.change.seats": "seats fell from {before} to {after}",
+    "health.trend.change.renewal": "renewal now within {after} days (was {before})",
+    "health.trend.change.none": "no single signal moved beyond its threshold",
+    "health.trend.change.unknown": "the signals of the previous date are not in the data",
+}
+
+# The CSV layout of the declined list (declined_list.csv), in this order.
+DECLINED_COLUMNS = {
+    "scoring_date": "reference date of the current list",
+    "previous_date": "reference date of the list it is compared with",
+    "rank": "rank by risk in the current list (1 = highest risk)",
+    "previous_rank": "rank by risk in the previous list",
+    "top_share": "rank ÷ accounts ranked in the current list (1% = among the riskiest hundredth)",
+    "previous_top_share": "the same in the previous list",
+    "touch_model": "high, low or tech touch",
+    "customer_id": "account identifier (a keyed pseudonym when pseudonymised)",
+    "csm_owner": "customer-success manager",
+    "scorecard_band": "scorecard band now",
+    "previous_band": "scorecard band in the previous list",
+    "band_worsened": "1 when the band worsened (good → average or poor, average → poor), else 0",
+    "rank_worsened": "1 when the rank rose by at least the threshold share of the list, else 0",
+    "churn_probability": "churn probability now (empty when ranked by scorecard points)",
+    "previous_probability": "churn probability in the previous list",
+    "mrr": "monthly recurring revenue in the scoring month",
+    "on_list": "1 when within the team's capacity on the current list, else 0",
+    "changed_signals": "the signals that moved for the worse since the previous list, in words",
+}
+
+SOURCES = ("archive", "previous_month")
+
+
+def _default_translate(key: str, **values) -> str:
+    return CHANGE_TEMPLATES[key].format(**values) if values else CHANGE_TEMPLATES[key]
+
+
+def _num(v) -> str:
+    return f"{v:,.0f}"
+
+
+# ============================================================================ band shares
+
+
+def wilson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson interval of k successes in n trials (arrays; NaN where n = 0)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    lo, hi = np.full(k.shape, np.nan), np.full(k.shape, np.nan)
+    ok = n > 0
+    if ok.any():
+        lo[ok], hi[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method="wilson")
+    return lo, hi
+
+
+def ratio_share(weights: np.ndarray, inside: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Share R = Σ wᵢyᵢ / Σ wᵢ of the weight inside (``inside``: 0/1) with its linearised 1 − ``alpha`` interval
+    (see the module docstring), clipped to [0, 1]; NaN when the total weight is not positive or n < 2."""
+    from scipy.stats import norm
+
+    w, y = np.asarray(weights, dtype=float), np.asarray(inside, dtype=float)
+    n, total = len(w), float(w.sum())
+    if n < 2 or not total > 0:
+        return (math.nan,) * 3
+    r = float((w * y).sum() / total)
+    se = math.sqrt(n / (n - 1) * float(((w * (y - r)) ** 2).sum())) / total
+    z = float(norm.ppf(1 - alpha / 2))
+    return r, max(0.0, r - z * se), min(1.0, r + z * se)
+
+
+@dataclass
+class BandHistory:
+    """Band shares of accounts and MRR per scoring month (:func:`band_history`)."""
+
+    table: pd.DataFrame  # one row per month and band (see band_history)
+    scored: pd.DataFrame = field(repr=False)  # customer_id, m, scoring_date, mrr, scorecard_points, scorecard_band
+    alpha: float = 0.05
+    reason: str | None = None  # why there is no history (no scoring month)
+    code: str | None = None  # the reason's message code (health.trend.why.<code>)
+
+    def why(self, translate: Callable | None = None) -> str | None:
+        if self.reason is None or translate is None or self.code is None:
+            return self.reason
+        return translate(f"health.trend.why.{self.code}")
+
+    @property
+    def share_columns(self) -> list[str]:
+        """The share columns of :meth:`wide` (each with its ``lower`` and ``upper``)."""
+        return [f"{b}_{what}" for b in BANDS for what in ("accounts", "mrr")]
+
+    @property
+    def months(self) -> list[str]:
+        return sorted(self.table["month"].unique()) if len(self.table) else []
+
+    def wide(self) -> pd.DataFrame:
+        """One row per scoring month: accounts paying, then per band the share of accounts and of MRR with their
+        ``lower``/``upper`` columns (``<band>_accounts``, ``<band>_accounts lower`` …, ``<band>_mrr`` …)."""
+        t = self.table
+        out = t.groupby("month", sort=True)[["accounts_total", "mrr_total"]].first()
+        for b in BANDS:
+            s = t[t["band"] == b].set_index("month")
+            for what, col in (("accounts", "account_share"), ("mrr", "mrr_share")):
+                out[f"{b}_{what}"] = s[col]
+                out[f"{b}_{what} lower"] = s[f"{col}_lower"]
+                out[f"{b}_{what} upper"] = s[f"{col}_upper"]
+        return out.reset_index()
+
+    def metrics(self) -> dict:
+        """The latest month's shares and the first month's, each with its interval (``metrics.json``)."""
+        if not len(self.table):
+            return {"months": [], "reason": self.reason}
+
+        def at(month):
+            rows = self.table[self.table["month"] == month].set_index("band")
+            return {b: {"accounts": int(rows.at[b, "accounts"]),
+                        "account_share": _est(rows.at[b, "account_share"], rows.at[b, "account_share_lower"],
+                                              rows.at[b, "account_share_upper"]),
+                        "mrr_share": _est(rows.at[b, "mrr_share"], rows.at[b, "mrr_share_lower"],
+                                          rows.at[b, "mrr_share_upper"])} for b in BANDS}
+
+        ms = self.months
+        return {"months": [ms[0], ms[-1]], "latest": at(ms[-1]), "first": at(ms[0]), "reason": None}
+
+
+def _est(e, lo, hi) -> dict:
+    ok = lambda v: v is not None and np.isfinite(v)  # noqa: E731
+    if not ok(e):
+        return {"estimate": None, "lower": None, "upper": None, "reason": "no MRR in the month"}
+    return {"estimate": float(e), "lower": float(lo) if ok(lo) else None, "upper": float(hi) if ok(hi) else None,
+            "reason": None}
+
+
+def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND_MONTHS,
+                 alpha: float = 0.05) -> BandHistory:
+    """Share of accounts and of MRR in each scorecard band at each of the last ``months`` scoring months up to
+    the scoring month of ``until`` (a scoring date; default the as_of month), see the module docstring.
+
+    ``table``: one row per month and band: ``month`` (YYYY-MM), ``scoring_date``, ``band``, ``accounts``,
+    ``accounts_total``, ``account_share`` with ``account_share_lower``/``_upper`` (Wilson), ``mrr``, ``mrr_total``,
+    ``mrr_share`` with ``mrr_share_lower``/``_upper``."""
+    if months < 1:
+        raise ValueError(f"months={months}: show at least one scoring month")
+    sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
+    T = scoring_month(ds, until)
+    first = max(month_index(ds.data_start) + 2, T - months + 1)
+    cols = ["customer_id", "m", "scoring_date", "mrr", "scorecard_points", "scorecard_band"]
+    if first > T:
+        return BandHistory(pd.DataFrame(columns=["month", "band"]), pd.DataFrame(columns=cols), alpha,
+                           "the data hold fewer than three months up to the scoring date", "short_history")
+    frame = signals(ds, np.arange(first, T + 1), attributes=())
+    pts = sc.points(frame)
+    scored = frame[["customer_id", "m", "scoring_date", "mrr"]].assign(scorecard_points=pts,
+                                                                         scorecard_band=sc.band(pts))
+    rows = []
+    for m, g in scored.groupby("m", sort=True):
+        band = g["scorecard_band"].to_numpy()
+        mrr = g["mrr"].to_numpy(dtype=float)
+        n, total = len(g), float(mrr.sum())
+        for b in BANDS:
+            inside = band == b
+            k = int(inside.sum())
+            lo, hi = wilson(k, n, alpha)
+            r, rlo, rhi = ratio_share(mrr, inside, alpha)
+            rows.append({"month": f"{int(m) // 12}-{int(m) % 12 + 1:02d}", "scoring_date": reference_date(int(m)).date(),
+                         "band": b, "accounts": k, "accounts_total": n, "account_share": k / n if n else math.nan,
+                         "account_share_lower": float(lo), "account_share_upper": float(hi),
+                         "mrr": float(mrr[inside].sum()), "mrr_total": total, "mrr_share": r,
+                         "mrr_share_lower": rlo, "mrr_share_upper": rhi})
+    return BandHistory(pd.DataFrame(rows), scored.reset_index(drop=True), alpha)
+
+
+# ============================================================================ the declined list
+
+
+@dataclass
+class Declined:
+    """Accounts whose band or risk rank worsened since the previous list (:func:`declined_accounts`)."""
+
+    table: pd.DataFrame  # the layout of DECLINED_COLUMNS, in current rank order
+    source: str | None  # archive (the previous run's list) or previous_month (computed); None without one
+    previous_date: pd.Timestamp | None
+    compared: int = 0  # accounts on both lists
+    min_rank_shift: float = MIN_RANK_SHIFT
+    reason: str | None = None  # why there is no comparison
+    code: str | None = None  # the reason's message code (health.trend.why.<code>)
+
+    def why(self, translate: Callable | None = None) -> str | None:
+        if self.reason is None or translate is None or self.code is None:
+            return self.reason
+        return translate(f"health.trend.why.{self.code}")
+
+    def metrics(self) -> dict:
+        t = self.table
+        return {"source": self.source, "previous_date": None if self.previous_date is None else str(self.previous_date.date()),
+                "compared": self.compared, "declined": int(len(t)), "band_worsened": int(t["band_worsened"].sum()) if len(t) else 0,
+                "rank_worsened": int(t["rank_worsened"].sum()) if len(t) else 0,
+                "declined_on_list": int(t["on_list"].sum()) if len(t) else 0,
+                "min_rank_shift": self.min_rank_shift, "reason": self.reason}
+
+
+def changed_signals(before: pd.DataFrame, after: pd.DataFrame, *, translate: Callable | None = None) -> list[str]:
+    """For rows aligned one to one, the signals that moved for the worse (:data:`CHANGE_RULES`) in words joined by
+    '; ' (``health.trend.change.none`` when none did; ``…unknown`` where the earlier row has no signals)."""
+    tr = translate or _default_translate
+    n = len(after)
+    texts: list[list[str]] = [[] for _ in range(n)]
+    known = before["customer_id"].notna().to_numpy() if "customer_id" in before else np.ones(n, bool)
+    for sig, (key, test) in CHANGE_RULES.items():
+        if sig not in before.columns or sig not in after.columns:
+            continue
+        if sig == "nps_category":
+            b = before[sig].astype(object).to_numpy()
+            a = after[sig].astype(object).to_numpy()
+            rb = np.array([NPS_RANK.get(v, np.nan) if isinstance(v, str) else np.nan for v in b], dtype=float)
+            ra = np.array([NPS_RANK.get(v, np.nan) if isinstance(v, str) else np.nan for v in a], dtype=float)
+            hit = ra < rb  # NaN compares False
+            name = (lambda v: tr(f"health.nps.{v}")) if translate is not None else (lambda v: v)
+            for i in np.flatnonzero(hit):
+                texts[i].append(tr(key, before=name(b[i]), after=name(a[i])))
+            continue
+        b = pd.to_numeric(before[sig], errors="coerce").to_numpy(dtype=float)
+        a = pd.to_numeric(after[sig], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            hit = test(b, a) & np.isfinite(a) & np.isfinite(b)
+        for i in np.flatnonzero(hit):
+            texts[i].append(tr(key, before=_num(b[i]), after=_num(a[i])))
+    return ["; ".join(t) if t else tr("health.trend.change.unknown" if not known[i] else "health.trend.change.none")
+            for i, t in enumerate(texts)]
+
+
+def declined_accounts(current: pd.DataFrame, previous: pd.DataFrame, *, source: str,
+                      current_signals: pd.DataFrame | None = None, previous_signals: pd.DataFrame | None = None,
+                      min_rank_shift: float = MIN_RANK_SHIFT, translate: Callable | None = None) -> Declined:
+    """Compare two risk lists (the layout of :data:`csanalysis.health.LIST_COLUMNS`, every ranked account):
+    the accounts on both whose band or rank worsened (module docstring). ``current_signals`` and
+    ``previous_signals``: the signals (:func:`csanalysis.health.signals` columns) of the accounts at each list's
+    scoring month, with ``customer_id`` as the lists write it; without them ``changed_signals`` is empty."""
+    if source not in SOURCES:
+        raise ValueError(f"source={source!r}: use one of {SOURCES}")
+    if not 0 <= min_rank_shift <= 1:
+        raise ValueError(f"min_rank_shift={min_rank_shift}: a share of the list between 0 and 1")
+    for name, lst in (("current", current), ("previous", previous)):
+        need = {"customer_id", "rank", "scorecard_band", "scoring_date"} - set(lst.columns)
+        if need:
+            raise ValueError(f"{name} list: missing column(s) {sorted(need)}; expected the layout of LIST_COLUMNS")
+    empty = pd.DataFrame(columns=list(DECLINED_COLUMNS))
+    prev_date = pd.Timestamp(previous["scoring_date"].iloc[0]) if len(previous) else None
+    if not len(current) or prev_date is None:
+        return Declined(empty, source, prev_date, 0, min_rank_shift, "one of the lists holds no account", "empty")
+    now_date = pd.Timestamp(current["scoring_date"].iloc[0])
+    if prev_date >= now_date:
+        return Declined(empty, source, prev_date, 0, min_rank_shift,
+                        f"the previous list ({prev_date.date()}) is not earlier than this one ({now_date.date()})",
+                        "not_earlier")
+    cur = current.assign(customer_id=current["customer_id"].astype(str),
+                         top_share=current["rank"] / len(current))
+    prev = previous.assign(customer_id=previous["customer_id"].astype(str),
+                           top_share=previous["rank"] / len(previous))
+    dup = prev["customer_id"].duplicated()
+    if dup.any():
+        raise ValueError(f"previous list: account(s) listed twice: {sorted(prev.loc[dup, 'customer_id'])[:5]}")
+    keep = {"rank": "previous_rank", "top_share": "previous_top_share", "scorecard_band": "previous_band",
+            "churn_probability": "previous_probability"}
+    prev = prev[["customer_id", *[c for c in keep if c in prev.columns]]].rename(columns=keep)
+    both = cur.merge(prev, on="customer_id", how="inner", validate="one_to_one")
+    b_now = both["scorecard_band"].map(BAND_RANK).to_numpy(dtype=float)
+    b_then = both["previous_band"].map(BAND_RANK).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        band_worse = b_now > b_then
+    rank_worse = (both["previous_top_share"] - both["top_share"]).to_numpy() >= min_rank_shift - 1e-12
+    out = both[band_worse | rank_worse].copy()
+    out["band_worsened"] = band_worse[band_worse | rank_worse].astype(int)
+    out["rank_worsened"] = rank_worse[band_worse | rank_worse].astype(int)
+    out["previous_date"] = prev_date.date()
+    if "previous_probability" not in out.columns:
+        out["previous_probability"] = np.nan
+    if "on_list" not in out.columns:
+        out["on_list"] = 0
+    if "csm_owner" not in out.columns:
+        out["csm_owner"] = None
+    if "touch_model" not in out.columns:
+        out["touch_model"] = None
+    out = out.sort_values("rank", kind="stable").reset_index(drop=True)
+    if current_signals is not None and previous_signals is not None and len(out):
+        ids = out[["customer_id"]]
+        after = ids.merge(_by_id(current_signals), on="customer_id", how="left")
+        before = ids.merge(_by_id(previous_signals).rename(columns={"customer_id": "_id"}),
+                           left_on="customer_id", right_on="_id", how="left").drop(columns=["customer_id"])
+        before = before.rename(columns={"_id": "customer_id"})
+        out["changed_signals"] = changed_signals(before, after, translate=translate)
+    else:
+        out["changed_signals"] = ""
+    return Declined(out[list(DECLINED_COLUMNS)], source, prev_date, int(len(both)), min_rank_shift)
+
+
+def _by_id(sig: pd.DataFrame) -> pd.DataFrame:
+    s = sig.assign(customer_id=sig["customer_id"].astype(str))
+    return s.drop_duplicates("customer_id", keep="last")
+
+
+# ============================================================================ the whole section
+
+
+@dataclass
+class HealthTrend:
+    """Band shares per scoring month and the declined list (:func:`health_trend`)."""
+
+    history: BandHistory
+    declined: Declined
+    previous_list: pd.DataFrame | None = field(repr=False, default=None)
+
+    def metrics(self) -> dict:
+        return {"band_history": self.history.metrics(), "declined": self.declined.metrics()}
+
+
+def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFrame | None = None,
+                 by: str = "model", rank_by: str = "probability", pseudonymise: bool = False,
+                 months: int = TREND_MONTHS, min_rank_shift: float = MIN_RANK_SHIFT,
+                 translate: Callable | None = None, alpha: float = 0.05) -> HealthTrend:
+    """The churn-risk report's health over time for a :class:`csanalysis.health.ChurnRisk` ``result`` and its list
+    ``lst`` (:func:`csanalysis.health.risk_list`): :func:`band_history` up to its scoring month, and the declined
+    list against ``previous`` (the archived list of the previous run, read with
+    :func:`csanalysis.health.read_list`) or, without one, against the list of the previous scoring month ranked
+    the same way (``by``, ``rank_by``, the result's horizon, capacity, scorecard and model settings).
+    ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids."""
+    history = band_history(ds, result.card, until=result.scoring_date, months=months, alpha=alpha)
+    raw = result.current["customer_id"]
+    if pseudonymise:
+        from .data.pseudonym import pseudonymise_ids
+
+        to_list = dict(zip(raw.astype(str), pseudonymise_ids(raw.to_numpy())))
+    else:
+        to_list = None
+
+    def listed_ids(sig: pd.DataFrame) -> pd.DataFrame:
+        if to_list is None:
+            return sig.assign(customer_id=sig["customer_id"].astype(str))
+        from .data.pseudonym import pseudonymise_ids
+
+        return sig.assign(customer_id=pseudonymise_ids(sig["customer_id"].to_numpy()))
+
+    source = "archive" if previous is not None else "previous_month"
+    T = result.scoring_month
+    if previous is None:
+        if T - 1 < month_index(ds.data_start):
+            return HealthTrend(history, Declined(pd.DataFrame(columns=list(DECLINED_COLUMNS)), None, None, 0,
+                                                 min_rank_shift, "the data start in the scoring month: there is no "
+                                                 "previous month to compare with", "no_previous"))
+        model = result.model
+        prev_res = churn_risk(ds, scoring_date=reference_date(T - 1), horizon=result.horizon, capacity=result.capacity,
+                              capacity_by=result.capacity_by, scorecard=result.card,
+                              calibration=result.scorecard.method if result.scorecard is not None else "logistic",
+                              test_months=0, C=model.C if model is not None else 0.05,
+                              attributes=model.attributes if model is not None else None, seed=result.seed,
+                              alpha=result.alpha)
+        previous = risk_list(prev_res, by=by, rank_by=rank_by, pseudonymise=pseudonymise, translate=translate)
+    cur_sig = listed_ids(result.current)
+    prev_sig = None
+    if len(previous):
+        m_prev = month_index(pd.Timestamp(previous["scoring_date"].iloc[0]))
+        if month_index(ds.data_start) <= m_prev < T:
+            if to_list is None:
+                want = set(previous["customer_id"].astype(str))
+                accounts = [c for c in raw.unique() if str(c) in want]
+            else:  # pseudonyms: the Dataset's ids whose pseudonyms are on the previous list
+                want = set(previous["customer_id"].astype(str))
+                accounts = [c for c in raw.unique() if to_list[str(c)] in want]
+            prev_sig = listed_ids(signals(ds, [m_prev], accounts=accounts, attributes=()))
+    dec = declined_accounts(lst, previous, source=source, current_signals=cur_sig, previous_signals=prev_sig,
+                            min_rank_shift=min_rank_shift, translate=translate)
+    if prev_sig is None and len(dec.table):
+        dec.table["changed_signals"] = (translate or _default_translate)("health.trend.change.unknown")
+    return HealthTrend(history, dec, previous)
+
+
+def declined_layout(translate: Callable | None = None) -> pd.DataFrame:
+    """The CSV layout of the declined list: column name and meaning (``health.trend.layout.<column>``)."""
+    return pd.DataFrame({"column": list(DECLINED_COLUMNS),
+                         "meaning": [translate(f"health.trend.layout.{c}") if translate else d
+                                     for c, d in DECLINED_COLUMNS.items()]})
+
+
+__all__ = ["BANDS", "CHANGE_RULES", "DECLINED_COLUMNS", "BandHistory", "Declined", "HealthTrend", "band_history",
+           "changed_signals", "declined_accounts", "declined_layout", "health_trend", "ratio_share", "wilson"]
