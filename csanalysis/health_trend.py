@@ -124,7 +124,7 @@ def wilson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
 
 def ratio_share(weights: np.ndarray, inside: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
     """Share R = Σ wᵢyᵢ / Σ wᵢ of the weight inside (``inside``: 0/1) with its linearised 1 − ``alpha`` interval
-    (see the module docstring), clipped to [0, 1]; NaN when the total weight is not positive or n < 2."""
+    (see the module docstring), clipped to [0, 1] (never past the share itself); NaN when the total weight is not positive or n < 2."""
     from scipy.stats import norm
 
     w, y = np.asarray(weights, dtype=float), np.asarray(inside, dtype=float)
@@ -134,7 +134,8 @@ def ratio_share(weights: np.ndarray, inside: np.ndarray, alpha: float = 0.05) ->
     r = float((w * y).sum() / total)
     se = math.sqrt(n / (n - 1) * float(((w * (y - r)) ** 2).sum())) / total
     z = float(norm.ppf(1 - alpha / 2))
-    return r, max(0.0, r - z * se), min(1.0, r + z * se)
+    # kept within [0, 1] and around the share (a purchase log's month may sum to zero or below: R can leave [0, 1])
+    return r, min(r, max(0.0, r - z * se)), max(r, min(1.0, r + z * se))
 
 
 @dataclass
