@@ -310,6 +310,7 @@ def test_notebook_04_on_the_bundled_crm_export(tmp_path):
     assert sorted(lst["customer_id"]) == ["acme", "echo"]
     html = (out / "04_churn_risk.html").read_text()
     assert "could not be judged by cross-validation" in html and "Left out on a snapshot" in html
+    assert "A CRM snapshot holds a single scoring date" in html  # health over time: said, not an error
 
 
 def test_weighted_concordance_equals_lifelines_on_the_resampled_rows():
