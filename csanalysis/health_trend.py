@@ -119,6 +119,7 @@ def wilson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     ok = n > 0
     if ok.any():
         lo[ok], hi[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method="wilson")
+    lo[ok & (k == 0)], hi[ok & (k == n)] = 0.0, 1.0  # exactly (the formula leaves rounding noise: 2.8e-17)
     return lo, hi
 
 
@@ -143,7 +144,7 @@ class BandHistory:
     """Band shares of accounts and MRR per scoring month (:func:`band_history`)."""
 
     table: pd.DataFrame  # one row per month and band (see band_history)
-    scored: pd.DataFrame = field(repr=False)  # customer_id, m, scoring_date, mrr, scorecard_points, scorecard_band
+    scored: pd.DataFrame = field(repr=False)  # the latest month's accounts: customer_id, m, scoring_date, mrr, points, band
     alpha: float = 0.05
     reason: str | None = None  # why there is no history (no scoring month)
     code: str | None = None  # the reason's message code (health.trend.why.<code>)
@@ -201,13 +202,14 @@ def _est(e, lo, hi) -> dict:
 
 
 def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND_MONTHS,
-                 alpha: float = 0.05) -> BandHistory:
+                 alpha: float = 0.05, max_rows: int = 2_000_000) -> BandHistory:
     """Share of accounts and of MRR in each scorecard band at each of the last ``months`` scoring months up to
     the scoring month of ``until`` (a scoring date; default the as_of month), see the module docstring.
 
     ``table``: one row per month and band: ``month`` (YYYY-MM), ``scoring_date``, ``band``, ``accounts``,
     ``accounts_total``, ``account_share`` with ``account_share_lower``/``_upper`` (Wilson), ``mrr``, ``mrr_total``,
-    ``mrr_share`` with ``mrr_share_lower``/``_upper``."""
+    ``mrr_share`` with ``mrr_share_lower``/``_upper``. ``scored``: the accounts of the latest month with their
+    points and band. The signals are read ``max_rows`` account-months at a time (whole months)."""
     if months < 1:
         raise ValueError(f"months={months}: show at least one scoring month")
     sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
@@ -217,26 +219,50 @@ def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND
     if first > T:
         return BandHistory(pd.DataFrame(columns=["month", "band"]), pd.DataFrame(columns=cols), alpha,
                            "the data hold fewer than three months up to the scoring date", "short_history")
-    frame = signals(ds, np.arange(first, T + 1), attributes=())
-    pts = sc.points(frame)
-    scored = frame[["customer_id", "m", "scoring_date", "mrr"]].assign(scorecard_points=pts,
-                                                                         scorecard_band=sc.band(pts))
-    rows = []
-    for m, g in scored.groupby("m", sort=True):
-        band = g["scorecard_band"].to_numpy()
-        mrr = g["mrr"].to_numpy(dtype=float)
-        n, total = len(g), float(mrr.sum())
-        for b in BANDS:
-            inside = band == b
-            k = int(inside.sum())
-            lo, hi = wilson(k, n, alpha)
-            r, rlo, rhi = ratio_share(mrr, inside, alpha)
-            rows.append({"month": f"{int(m) // 12}-{int(m) % 12 + 1:02d}", "scoring_date": reference_date(int(m)).date(),
-                         "band": b, "accounts": k, "accounts_total": n, "account_share": k / n if n else math.nan,
-                         "account_share_lower": float(lo), "account_share_upper": float(hi),
-                         "mrr": float(mrr[inside].sum()), "mrr_total": total, "mrr_share": r,
-                         "mrr_share_lower": rlo, "mrr_share_upper": rhi})
+    rows, scored = [], None
+    for chunk in _month_chunks(ds, np.arange(first, T + 1), max_rows):
+        frame = signals(ds, chunk, attributes=())
+        pts = sc.points(frame)
+        part = frame[["customer_id", "m", "scoring_date", "mrr"]].assign(scorecard_points=pts, scorecard_band=sc.band(pts))
+        del frame
+        for m, g in part.groupby("m", sort=True):
+            rows += _shares(int(m), g["scorecard_band"].to_numpy(), g["mrr"].to_numpy(dtype=float), alpha)
+        scored = part[part["m"] == T] if (part["m"] == T).any() else scored
+    if not rows:
+        return BandHistory(pd.DataFrame(columns=["month", "band"]), pd.DataFrame(columns=cols), alpha,
+                           "no account is paying in these months", "no_accounts")
+    if scored is None:
+        scored = pd.DataFrame(columns=cols)
     return BandHistory(pd.DataFrame(rows), scored.reset_index(drop=True), alpha)
+
+
+def _shares(m: int, band: np.ndarray, mrr: np.ndarray, alpha: float) -> list[dict]:
+    """The table rows of one scoring month (see :func:`band_history`)."""
+    n, total, out = len(band), float(mrr.sum()), []
+    for b in BANDS:
+        inside = band == b
+        k = int(inside.sum())
+        lo, hi = wilson(k, n, alpha)
+        r, rlo, rhi = ratio_share(mrr, inside, alpha)
+        out.append({"month": f"{m // 12}-{m % 12 + 1:02d}", "scoring_date": reference_date(m).date(), "band": b,
+                    "accounts": k, "accounts_total": n, "account_share": k / n if n else math.nan,
+                    "account_share_lower": float(lo), "account_share_upper": float(hi), "mrr": float(mrr[inside].sum()),
+                    "mrr_total": total, "mrr_share": r, "mrr_share_lower": rlo, "mrr_share_upper": rhi})
+    return out
+
+
+def _month_chunks(ds: Dataset, months: np.ndarray, max_rows: int) -> list[np.ndarray]:
+    """Consecutive runs of ``months`` whose paying account-months add up to at most ``max_rows`` (one month at
+    least), so the signal frames stay small at a million customers (12 months were 12M rows × every signal)."""
+    per = pd.Series(month_index(ds.panel["month"])).value_counts().reindex(months, fill_value=0).to_numpy()
+    chunks, start, size = [], 0, 0
+    for i, n in enumerate(per):
+        if i > start and size + n > max_rows:
+            chunks.append(months[start:i])
+            start, size = i, 0
+        size += n
+    chunks.append(months[start:])
+    return chunks
 
 
 # ============================================================================ the declined list
@@ -424,6 +450,11 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
                               attributes=model.attributes if model is not None else None, seed=result.seed,
                               alpha=result.alpha)
         previous = risk_list(prev_res, by=by, rank_by=rank_by, pseudonymise=pseudonymise, translate=translate)
+    need = sorted({"customer_id", "rank", "scorecard_band", "scoring_date"} - set(previous.columns))
+    if need:  # a list given by hand in another layout: the section says so, the report goes on
+        return HealthTrend(history, Declined(pd.DataFrame(columns=list(DECLINED_COLUMNS)), source, None, 0,
+                                             min_rank_shift, f"the previous list lacks the column(s) {need}",
+                                             "previous_columns"), previous)
     cur_sig = listed_ids(result.current)
     prev_sig = None
     if len(previous):

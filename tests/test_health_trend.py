@@ -58,6 +58,8 @@ def test_band_shares_equal_an_independent_count_of_the_scored_accounts(world):
             assert got.at[b, "account_share_lower"] == pytest.approx((centre - half) / (1 + Z**2 / n), abs=1e-9)
             assert got.at[b, "account_share_upper"] == pytest.approx((centre + half) / (1 + Z**2 / n), abs=1e-9)
         assert got["account_share"].sum() == pytest.approx(1.0) and got["mrr_share"].sum() == pytest.approx(1.0)
+    # read a month at a time (the rule at large N): the same table
+    pd.testing.assert_frame_equal(ht.band_history(ds, months=6, max_rows=1).table, hist.table)
     # the latest month as the churn-risk report scores its own date: the same bands account by account
     res = health.churn_risk(ds, n_boot=20, test_months=0)
     now = hist.scored[hist.scored["m"] == T].set_index("customer_id")["scorecard_band"]
@@ -230,3 +232,23 @@ def test_declined_csv_follows_the_spreadsheet_rules(tmp_path):
     assert ",-5.0," in raw  # numbers stay numbers
     back = restore(pd.read_csv(path, dtype={"customer_id": str}))
     assert back["customer_id"].tolist() == table["customer_id"].tolist() and (back["csm_owner"] == "-Ann").all()
+
+
+def test_little_history_and_a_list_in_another_layout_are_said_not_raised():
+    ds = cs.load_dataset("tests/fixtures/cohort10")  # five months: three scoring months, no model (scorecard points)
+    res = health.churn_risk(ds, capacity=3, n_boot=20)
+    lst = health.risk_list(res)
+    trend = ht.health_trend(ds, res, lst)
+    assert trend.history.months == ["2024-03", "2024-04", "2024-05"] and trend.declined.source == "previous_month"
+    zero = trend.history.table[trend.history.table["accounts"] == 0]
+    assert len(zero) and (zero["account_share_lower"] == 0).all()  # exactly 0, not rounding noise
+    assert ht.band_history(ds, until="2024-02-29").code == "short_history"
+    other = ht.health_trend(ds, res, lst, previous=lst.drop(columns=["rank"]))
+    assert other.declined.code == "previous_columns" and "rank" in other.declined.reason and not len(other.declined.table)
+    from csanalysis.report import i18n
+
+    try:
+        i18n.set_language("ja")
+        assert "順位" in other.declined.why(i18n.tr)
+    finally:
+        i18n.set_language("en")
