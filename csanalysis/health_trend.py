@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Dataset
-from .health import Scorecard, churn_risk, reference_date, risk_list, scoring_month, signals
+from .health import TOUCH_MODELS, Scorecard, churn_risk, reference_date, risk_list, scoring_month, signals
 from .periods import month_index
 
 BANDS = ("good", "average", "poor")
@@ -97,6 +97,8 @@ DECLINED_COLUMNS = {
 }
 
 SOURCES = ("archive", "previous_month")
+SHOWN = ("rank", "previous_rank", "customer_id", "touch_model", "scorecard_band", "previous_band", "mrr",
+         "changed_signals")  # the report's columns (Declined.shown)
 
 
 def _default_translate(key: str, **values) -> str:
@@ -284,6 +286,18 @@ class Declined:
         if self.reason is None or translate is None or self.code is None:
             return self.reason
         return translate(f"health.trend.why.{self.code}")
+
+    def shown(self, top: int = 10, translate: Callable | None = None) -> pd.DataFrame:
+        """The first ``top`` rows for the report: ranks, account, team, bands (``health.band.<band>``), MRR and the
+        changed signals; teams and bands in words when ``translate`` is given (``health.touch.<team>``)."""
+        t = self.table.head(top)[list(SHOWN)]
+        if translate is None:
+            return t.reset_index(drop=True)
+        team = t["touch_model"].fillna("unknown")
+        return t.assign(scorecard_band=t["scorecard_band"].map(lambda b: translate(f"health.band.{b}")),
+                        previous_band=t["previous_band"].map(lambda b: translate(f"health.band.{b}")),
+                        touch_model=team.map(lambda v: translate(f"health.touch.{v}")
+                                             if v in (*TOUCH_MODELS, "unknown") else v)).reset_index(drop=True)
 
     def metrics(self) -> dict:
         t = self.table

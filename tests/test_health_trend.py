@@ -185,6 +185,9 @@ def test_the_decline_rule_on_hand_made_lists():
     assert t.loc["A7", ["band_worsened", "rank_worsened", "previous_rank", "rank"]].tolist() == [0, 1, 8, 7]
     assert t.loc["A7", "top_share"] == pytest.approx(0.7) and t.loc["A7", "previous_top_share"] == pytest.approx(0.8)
     assert (dec.table["changed_signals"] == "").all()  # no signals given
+    assert list(dec.shown(2).columns) == list(ht.SHOWN) and dec.shown(2)["customer_id"].tolist() == ["A1", "A2"]
+    words = dec.shown(3, lambda key: {"health.band.good": "G", "health.band.average": "A", "health.touch.low": "Low"}[key])
+    assert words["scorecard_band"].tolist() == ["G", "A", "G"] and (words["touch_model"] == "Low").all()
     assert ht.declined_accounts(cur, prev, source="archive", min_rank_shift=0.2).table["customer_id"].tolist() == ["A2"]
     later = ht.declined_accounts(prev, cur, source="archive")  # the "previous" list is the later one: said, not raised
     assert later.code == "not_earlier" and len(later.table) == 0 and list(later.table.columns) == list(ht.DECLINED_COLUMNS)
