@@ -72,6 +72,7 @@ CHANGE_TEMPLATES = {
     "health.trend.change.renewal": "renewal now within {after} days (was {before})",
     "health.trend.change.none": "no single signal moved beyond its threshold",
     "health.trend.change.unknown": "the signals of the previous date are not in the data",
+    "health.trend.change.separator": "; ",
 }
 
 # The CSV layout of the declined list (declined_list.csv), in this order.
@@ -310,7 +311,7 @@ class Declined:
 
 def changed_signals(before: pd.DataFrame, after: pd.DataFrame, *, translate: Callable | None = None) -> list[str]:
     """For rows aligned one to one, the signals that moved for the worse (:data:`CHANGE_RULES`) in words joined by
-    '; ' (``health.trend.change.none`` when none did; ``…unknown`` where the earlier row has no signals)."""
+    ``health.trend.change.separator`` ('; ' in English) (``health.trend.change.none`` when none did; ``…unknown`` where the earlier row has no signals)."""
     tr = translate or _default_translate
     n = len(after)
     texts: list[list[str]] = [[] for _ in range(n)]
@@ -334,7 +335,8 @@ def changed_signals(before: pd.DataFrame, after: pd.DataFrame, *, translate: Cal
             hit = test(b, a) & np.isfinite(a) & np.isfinite(b)
         for i in np.flatnonzero(hit):
             texts[i].append(tr(key, before=_num(b[i]), after=_num(a[i])))
-    return ["; ".join(t) if t else tr("health.trend.change.unknown" if not known[i] else "health.trend.change.none")
+    sep = tr("health.trend.change.separator")
+    return [sep.join(t) if t else tr("health.trend.change.unknown" if not known[i] else "health.trend.change.none")
             for i, t in enumerate(texts)]
 
 

@@ -219,6 +219,7 @@ def test_changed_signals_in_words_by_hand():
     finally:
         i18n.set_language("en")
     assert "NPS 区分が推奨者から批判者に低下" in ja and "支払い失敗が発生" in ja and "logins" not in ja
+    assert "; " not in ja and ja.count("、") == 8  # nine changes, joined the Japanese way
 
 
 def test_declined_csv_follows_the_spreadsheet_rules(tmp_path):
