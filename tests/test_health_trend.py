@@ -256,3 +256,18 @@ def test_little_history_and_a_list_in_another_layout_are_said_not_raised():
         assert "順位" in other.declined.why(i18n.tr)
     finally:
         i18n.set_language("en")
+
+
+def test_pseudonymised_lists_give_the_same_declined_accounts_under_their_pseudonyms(world, monkeypatch):
+    from csanalysis.data import pseudonym
+
+    monkeypatch.setenv(pseudonym.KEY_ENV, "k" * 32)
+    _, ds = world
+    res = health.churn_risk(ds, n_boot=20, test_months=0)
+    plain = ht.health_trend(ds, res, health.risk_list(res), months=1).declined.table
+    hidden = ht.health_trend(ds, res, health.risk_list(res, pseudonymise=True), months=1, pseudonymise=True).declined.table
+    assert len(plain) and not set(hidden["customer_id"]) & set(plain["customer_id"])
+    assert pseudonym.looks_pseudonymised(hidden["customer_id"])
+    mapped = plain.assign(customer_id=pseudonym.pseudonymise_ids(plain["customer_id"].to_numpy()))
+    pd.testing.assert_frame_equal(mapped.reset_index(drop=True), hidden.reset_index(drop=True), check_dtype=False)
+    assert (hidden["changed_signals"] != "the signals of the previous date are not in the data").all()
