@@ -128,7 +128,8 @@ def wilson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
 
 def ratio_share(weights: np.ndarray, inside: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
     """Share R = Σ wᵢyᵢ / Σ wᵢ of the weight inside (``inside``: 0/1) with its linearised 1 − ``alpha`` interval
-    (see the module docstring), clipped to [0, 1] (never past the share itself); NaN when the total weight is not positive or n < 2."""
+    (see the module docstring), clipped to [0, 1] (never past the share itself); NaN when the total weight is not
+    positive or n < 2."""
     from scipy.stats import norm
 
     w, y = np.asarray(weights, dtype=float), np.asarray(inside, dtype=float)
@@ -302,16 +303,18 @@ class Declined:
 
     def metrics(self) -> dict:
         t = self.table
-        return {"source": self.source, "previous_date": None if self.previous_date is None else str(self.previous_date.date()),
-                "compared": self.compared, "declined": int(len(t)), "band_worsened": int(t["band_worsened"].sum()) if len(t) else 0,
-                "rank_worsened": int(t["rank_worsened"].sum()) if len(t) else 0,
-                "declined_on_list": int(t["on_list"].sum()) if len(t) else 0,
+        count = lambda c: int(t[c].sum()) if len(t) else 0  # noqa: E731
+        return {"source": self.source,
+                "previous_date": None if self.previous_date is None else str(self.previous_date.date()),
+                "compared": self.compared, "declined": int(len(t)), "band_worsened": count("band_worsened"),
+                "rank_worsened": count("rank_worsened"), "declined_on_list": count("on_list"),
                 "min_rank_shift": self.min_rank_shift, "reason": self.reason}
 
 
 def changed_signals(before: pd.DataFrame, after: pd.DataFrame, *, translate: Callable | None = None) -> list[str]:
     """For rows aligned one to one, the signals that moved for the worse (:data:`CHANGE_RULES`) in words joined by
-    ``health.trend.change.separator`` ('; ' in English) (``health.trend.change.none`` when none did; ``…unknown`` where the earlier row has no signals)."""
+    ``health.trend.change.separator`` ('; ' in English); ``health.trend.change.none`` when none did,
+    ``health.trend.change.unknown`` where the earlier row has no signals."""
     tr = translate or _default_translate
     n = len(after)
     texts: list[list[str]] = [[] for _ in range(n)]

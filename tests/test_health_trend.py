@@ -135,7 +135,8 @@ def test_an_account_planted_to_worsen_is_declined_with_the_signals_that_moved(wo
     lst = health.risk_list(res)
     previous = None
     if source == "archive":  # the previous run's list, kept and read back as a report run would
-        earlier = health.risk_list(health.churn_risk(dsp, scoring_date=health.reference_date(T - 1), n_boot=20, test_months=0))
+        then = health.churn_risk(dsp, scoring_date=health.reference_date(T - 1), n_boot=20, test_months=0)
+        earlier = health.risk_list(then)
         kept = health.archive_list(earlier, tmp_path / "kept")
         previous = health.read_list(health.latest_archived(tmp_path / "kept", res.scoring_date))
         assert kept.name == f"risk_list_{health.reference_date(T - 1).date()}.csv"
