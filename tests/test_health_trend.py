@@ -272,3 +272,33 @@ def test_pseudonymised_lists_give_the_same_declined_accounts_under_their_pseudon
     mapped = plain.assign(customer_id=pseudonym.pseudonymise_ids(plain["customer_id"].to_numpy()))
     pd.testing.assert_frame_equal(mapped.reset_index(drop=True), hidden.reset_index(drop=True), check_dtype=False)
     assert (hidden["changed_signals"] != "the signals of the previous date are not in the data").all()
+
+
+def test_the_stacked_chart_shows_each_months_shares_and_at_most_six_month_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from csanalysis.plots import health as hplots
+
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    shares = {"good": 0.7, "average": 0.2, "poor": 0.1}
+    step = {"good": -0.01, "average": 0.0, "poor": 0.01}  # poor grows, good shrinks, each month adds up to 1
+    table = pd.DataFrame([{"month": m, "band": b, "account_share": s + step[b] * i}
+                          for i, m in enumerate(months) for b, s in shares.items()])
+    fig, ax = plt.subplots()
+    hplots.plot_band_history(table, "account_share", ax=ax, labels={"poor": "P"})
+    bars = list(ax.patches)
+    assert len(bars) == 36
+    tops = {}
+    for p in bars:
+        x = round(p.get_x() + p.get_width() / 2)
+        tops[x] = max(tops.get(x, 0), p.get_y() + p.get_height())
+    assert all(abs(v - 1) < 1e-12 for v in tops.values())
+    poor = sorted((round(p.get_x() + p.get_width() / 2), p.get_height()) for p in bars if p.get_y() == 0)
+    assert [h for _, h in poor] == pytest.approx([0.1 + 0.01 * i for i in range(12)])  # the worst band at the bottom
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) <= 6 and labels[-1] == "2024-12"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["good", "average", "P"]
+    plt.close(fig)
