@@ -114,6 +114,8 @@ def report(
                                       "(HMAC; key from CSANALYSIS_PSEUDONYM_KEY or ~/.config/csanalysis/pseudonym.key)."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", help="Notebooks run at once (each in its own "
                              "kernel, holding the data in memory); default: up to two, as cores allow."),
+    schedule: str = typer.Option("monthly", help="How often the data are refreshed: daily, weekly, monthly or "
+                                 "quarterly; the front page warns when the newest data are older than this implies."),
 ):
     """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/."""
     from .report.run import run_report
@@ -122,7 +124,7 @@ def report(
     with _exit_codes():
         result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
                             params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout,
-                            pseudonymise=pseudonymise, jobs=jobs)
+                            pseudonymise=pseudonymise, jobs=jobs, schedule=schedule)
     typer.echo(f"published {result.folder}")
     for nb, info in result.notebooks.items():
         if info["status"] == "left out":
