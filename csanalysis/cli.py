@@ -1,4 +1,4 @@
-"""The ``csanalysis`` command: demo-data, validate, list, report.
+"""The ``csanalysis`` command: demo-data, validate, list, report, index.
 
 Exit codes: 0 success; 1 unexpected error; 2 invalid parameters; 3 invalid data; 4 a notebook failed.
 """
@@ -131,6 +131,30 @@ def report(
             typer.echo(f"  {nb}: left out: {info['reason']}")
             continue
         typer.echo(f"  {nb}: {info['status']} in {info.get('seconds')} s → {result.folder / nb / (nb + '.html')}")
+
+
+@app.command("index")
+def index_page(
+    out: Path = typer.Option(Path("reports"), help="Reports folder."),
+    lang: Optional[str] = typer.Option(None, help="Page language: en or ja (default: the newest run's)."),
+    schedule: Optional[str] = typer.Option(None, help="Expected data refresh: daily, weekly, monthly or quarterly "
+                                           "(default: the newest run's)."),
+):
+    """Write the front page (reports/index.html) again, e.g. in the other language or for another schedule."""
+    from .report.front import SCHEDULES
+    from .report.i18n import LANGUAGES
+    from .report.index import write_index
+    from .report.run import _lock
+
+    if lang is not None and lang not in LANGUAGES:
+        raise typer.BadParameter(f"--lang {lang!r}: use en or ja")
+    if schedule is not None and schedule not in SCHEDULES:
+        raise typer.BadParameter(f"--schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+    if not out.is_dir():
+        raise typer.BadParameter(f"--out {out} is not a reports folder")
+    with _lock(out):  # as the runner publishes: never beside a run writing the page
+        path = write_index(out, lang=lang, schedule=schedule)
+    typer.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":

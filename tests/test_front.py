@@ -291,3 +291,24 @@ def test_runner_refuses_an_unknown_schedule(tmp_path):
     with pytest.raises(ParameterError, match="--schedule 'hourly'"):
         run_report(data=tmp_path, out=tmp_path / "reports", schedule="hourly")
     assert set(front.SCHEDULES) == {"daily", "weekly", "monthly", "quarterly"}
+
+
+def test_cli_index_writes_the_page_in_the_language_asked(tmp_path):
+    from typer.testing import CliRunner
+
+    from csanalysis.cli import app
+
+    make_run(tmp_path, "r1", published="2025-01-05T00:00:00+00:00", notebooks={"01_cohort_retention": cohort()},
+             data_dates=DATES, started="2025-02-20T09:00:00+00:00")
+    runner = CliRunner()
+    res = runner.invoke(app, ["index", "--out", str(tmp_path), "--lang", "ja"])
+    assert res.exit_code == 0, res.output
+    assert "主要指標" in (tmp_path / "index.html").read_text(encoding="utf-8")
+    res = runner.invoke(app, ["index", "--out", str(tmp_path), "--lang", "en", "--schedule", "weekly"])
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert res.exit_code == 0 and "Headline figures" in page and "The data are late" in page  # 20 days > 7 + 3
+    for args, word in ((["--lang", "fr"], "--lang 'fr'"), (["--schedule", "hourly"], "--schedule 'hourly'")):
+        res = runner.invoke(app, ["index", "--out", str(tmp_path), *args])
+        assert res.exit_code == 2 and word in res.output, res.output
+    res = runner.invoke(app, ["index", "--out", str(tmp_path / "none")])
+    assert res.exit_code == 2 and "--out" in res.output and not (tmp_path / "none").exists()

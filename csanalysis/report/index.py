@@ -66,9 +66,10 @@ def fmt_change(kind: str, d: float, t: _Words, decimals: int = 0) -> str:
 
 
 def trend_svg(points: list[tuple[str, Value]], kind: str, decimals: int, t: _Words,
-              width: int = 220, height: int = 56) -> str:
+              width: int = 220, height: int = 56, label_height: int = 12) -> str:
     """A small trend line: one dot per run that holds the figure (oldest left), its 95% interval as a band when the
-    runs have one; each dot's analysis date and value in its ``<title>`` (the browser's tooltip)."""
+    runs have one; the first and last runs' analysis dates below it, each dot's date and value in its ``<title>``
+    (the browser's tooltip)."""
     pad = 6
     have = [(i, label, v) for i, (label, v) in enumerate(points) if v.present]
     if not have:
@@ -100,9 +101,15 @@ def trend_svg(points: list[tuple[str, Value]], kind: str, decimals: int, t: _Wor
     for i, label, v in have:
         tip = t("index.trend_point", as_of=label, value=fmt_value(kind, v.estimate, decimals))
         parts.append(f'<circle class="pt" cx="{x(i):.1f}" cy="{y(v.estimate):.1f}" r="3"><title>{_e(tip)}</title></circle>')
+    base = height + label_height - 2
+    parts.append(f'<text class="date" x="{x(0):.1f}" y="{base}" text-anchor="{"start" if len(points) > 1 else "middle"}">'
+                 f"{_e(points[0][0])}</text>")
+    if len(points) > 1:
+        parts.append(f'<text class="date" x="{x(len(points) - 1):.1f}" y="{base}" text-anchor="end">{_e(points[-1][0])}</text>')
     label = t("index.trend_label", n=len(points), first=points[0][0], last=points[-1][0])
-    return (f'<svg class="trend" role="img" aria-label="{_e(label)}" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg"><title>{_e(label)}</title>'
+    full = height + label_height
+    return (f'<svg class="trend" role="img" aria-label="{_e(label)}" width="{width}" height="{full}" '
+            f'viewBox="0 0 {width} {full}" xmlns="http://www.w3.org/2000/svg"><title>{_e(label)}</title>'
             + "".join(parts) + "</svg>")
 
 
@@ -219,6 +226,7 @@ h1{margin-bottom:.2em}.intro,.meta,.state,.ci,.rules{color:#555;font-size:.9em}
 .change{font-size:.9em}.change.beyond .noise{font-weight:700;color:#a33}.change.none,.missing{color:#777;font-size:.9em}
 svg.trend{display:block;margin-top:.3em}svg.trend .band{fill:#cfe0f3}svg.trend .ci{stroke:#9bb8d8;stroke-width:1}
 svg.trend .line{fill:none;stroke:#2a6bb5;stroke-width:1.5}svg.trend .pt{fill:#2a6bb5}
+svg.trend .date{font-size:9px;fill:#666}
 .warning{background:#fff3cd;border:1px solid #e0c060;padding:.5em .8em;border-radius:6px}.ok{color:#2a7a2a}
 table.dates{border-collapse:collapse;margin-top:.5em}table.dates td,table.dates th{border-bottom:1px solid #ddd;padding:.2em .8em;text-align:left}
 table.dates td.num{text-align:right}tr.behind td{color:#a33}caption{text-align:left;color:#555;font-size:.9em}
