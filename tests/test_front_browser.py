@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from csanalysis.report.run import run_report
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # every report that feeds a card (the survival report feeds none: left out to keep the test short)
+# raw machine values a reader should not meet: 5+ decimals, scientific notation, NaN/None/True/False
+RAW = re.compile(r"\d\.\d{5,}|\b\d(?:\.\d+)?e[-+]\d\d\b|\b(?:nan|NaN|NaT|None|True|False|inf)\b")
 CARD_REPORTS = ["00_data_overview", "01_cohort_retention", "03_nps_revenue", "04_churn_risk", "05_cs_impact"]
 
 
@@ -104,6 +107,7 @@ def test_front_page_after_two_runs(browser, two_runs):
         assert page.eval_on_selector("html", "e => e.lang") == "ja"  # the newest run's language
         text = page.inner_text("body")
         assert "主要指標" in text and "データの鮮度" in text
+        assert not RAW.search(text), RAW.findall(text)  # readable numbers, no machine values
         assert page.eval_on_selector_all("script", "els => els.length") == 0
         cards = _cards(page)
         assert page.eval_on_selector_all(".card", "els => els.length") == 6
@@ -148,6 +152,7 @@ def test_front_page_after_two_runs(browser, two_runs):
         assert not errors, errors
         text = page.inner_text("body")
         assert "Headline figures" in text and "Data freshness" in text and "The data are late" in text
+        assert not RAW.search(text), RAW.findall(text)
         cards = _cards(page)
         assert cards["monthly_churn"]["ci"] == f"95% interval {100 * churn1['lower']:.2f}% to {100 * churn1['upper']:.2f}%"
         assert cards["monthly_churn"]["change"].endswith(("beyond run-to-run noise", "within run-to-run noise"))
