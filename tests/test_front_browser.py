@@ -176,3 +176,24 @@ def test_reports_screenshotted(browser, two_runs, lang):
     finally:
         ctx.close()
     assert (ARTIFACTS / f"front-report-{lang}-{nb}.png").stat().st_size > 10_000
+
+
+def test_manifest_records_each_tables_dates(two_runs):
+    """The run's manifest holds each table's first and last date as the data hold them up to the analysis date
+    (read here from the demo's Parquet files with pandas), its layout and the expected schedule."""
+    import pandas as pd
+
+    out, first, second = two_runs
+    data = Path(second.manifest["data"])
+    for run in (first, second):
+        man = json.loads((run.folder / "manifest.json").read_text(encoding="utf-8"))
+        assert man["layout"] == "subscription" and man["schedule"] == "monthly"
+        as_of = pd.Timestamp(man["as_of"])
+        expected = {}
+        for name in ("revenue", "usage", "nps", "payments", "cs_activities", "cs_costs"):
+            df = pd.read_parquet(data / f"{name}.parquet")
+            col = "month" if name == "cs_costs" else "date"
+            d = pd.to_datetime(df[col])
+            d = d[d <= as_of]
+            expected[name] = {"first": f"{d.min():%Y-%m-%d}", "last": f"{d.max():%Y-%m-%d}"}
+        assert man["data_dates"] == expected
