@@ -1,4 +1,4 @@
-"""The ``csanalysis`` command: demo-data, validate, list, report.
+"""The ``csanalysis`` command: demo-data, validate, list, report, index.
 
 Exit codes: 0 success; 1 unexpected error; 2 invalid parameters; 3 invalid data; 4 a notebook failed.
 """
@@ -114,6 +114,8 @@ def report(
                                       "(HMAC; key from CSANALYSIS_PSEUDONYM_KEY or ~/.config/csanalysis/pseudonym.key)."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", help="Notebooks run at once (each in its own "
                              "kernel, holding the data in memory); default: up to two, as cores allow."),
+    schedule: str = typer.Option("monthly", help="How often the data are refreshed: daily, weekly, monthly or "
+                                 "quarterly; the front page warns when the newest data are older than this implies."),
 ):
     """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/."""
     from .report.run import run_report
@@ -122,13 +124,37 @@ def report(
     with _exit_codes():
         result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
                             params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout,
-                            pseudonymise=pseudonymise, jobs=jobs)
+                            pseudonymise=pseudonymise, jobs=jobs, schedule=schedule)
     typer.echo(f"published {result.folder}")
     for nb, info in result.notebooks.items():
         if info["status"] == "left out":
             typer.echo(f"  {nb}: left out: {info['reason']}")
             continue
         typer.echo(f"  {nb}: {info['status']} in {info.get('seconds')} s → {result.folder / nb / (nb + '.html')}")
+
+
+@app.command("index")
+def index_page(
+    out: Path = typer.Option(Path("reports"), help="Reports folder."),
+    lang: Optional[str] = typer.Option(None, help="Page language: en or ja (default: the newest run's)."),
+    schedule: Optional[str] = typer.Option(None, help="Expected data refresh: daily, weekly, monthly or quarterly "
+                                           "(default: the newest run's)."),
+):
+    """Write the front page (reports/index.html) again, e.g. in the other language or for another schedule."""
+    from .report.front import SCHEDULES
+    from .report.i18n import LANGUAGES
+    from .report.index import write_index
+    from .report.run import _lock
+
+    if lang is not None and lang not in LANGUAGES:
+        raise typer.BadParameter(f"--lang {lang!r}: use en or ja")
+    if schedule is not None and schedule not in SCHEDULES:
+        raise typer.BadParameter(f"--schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+    if not out.is_dir():
+        raise typer.BadParameter(f"--out {out} is not a reports folder")
+    with _lock(out):  # as the runner publishes: never beside a run writing the page
+        path = write_index(out, lang=lang, schedule=schedule)
+    typer.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":

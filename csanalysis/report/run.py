@@ -37,6 +37,7 @@ from ..data.load import cache_settings, load_dataset
 
 from . import extras, i18n
 from .html import notebook_to_html
+from .front import SCHEDULES
 from .index import write_index
 from .outputs import publish_copies
 
@@ -301,7 +302,7 @@ def run_report(
     names: list[str] | None = None, *, data: str | Path, mapping: str | None = None, as_of: str | None = None,
     params: dict[str, Any] | None = None, lang: str = "en", out: str | Path = "reports", keep: int | None = None,
     timeout: int = 900, progress: bool | None = None, run_id: str | None = None, pseudonymise: bool = False,
-    jobs: int = 1,
+    jobs: int = 1, schedule: str = "monthly",
 ) -> RunResult:
     """Run the named notebooks (default: all) on one data source and publish them as one run (see module doc).
 
@@ -310,6 +311,9 @@ def run_report(
 
     ``pseudonymise`` replaces customer identifiers by keyed HMAC pseudonyms in everything the run writes
     (HTML, CSV, executed notebooks); the key stays outside the reports (data/pseudonym.py).
+
+    ``schedule`` is how often the data are expected to be refreshed (one of
+    :data:`csanalysis.report.front.SCHEDULES`); the front page warns when the newest data are older than it implies.
     """
 
     params = dict(params or {})
@@ -320,6 +324,8 @@ def run_report(
         raise ParameterError(f"--lang {lang!r}: use en or ja")
     if jobs < 1:
         raise ParameterError(f"--jobs {jobs}: at least one notebook must run at a time")
+    if schedule not in SCHEDULES:
+        raise ParameterError(f"--schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
     if keep is not None and keep < 1:
         raise ParameterError(f"--keep {keep}: keep at least the newest run (1 or more)")
     _check_out(Path(out))
@@ -356,7 +362,7 @@ def run_report(
             raise ParameterError("; ".join(f"{nb} is left out on the {ds.layout} layout: {en[why]}" for nb, why in skipped.items()))
         paths = [p for p in paths if p.stem not in skipped]
         return _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id,
-                    key, pseudonymise, jobs, skipped)
+                    key, pseudonymise, jobs, skipped, schedule=schedule)
     finally:
         for k, v in env_before.items():
             if v is None:
@@ -410,7 +416,7 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
 
 
 def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
-         pseudonymise, jobs: int = 1, skipped: dict[str, str] | None = None) -> RunResult:
+         pseudonymise, jobs: int = 1, skipped: dict[str, str] | None = None, *, schedule: str = "monthly") -> RunResult:
     _clean_stale(out)
     tmp = out / f".tmp-{run_id}"
     tmp.mkdir(parents=True)
@@ -418,18 +424,21 @@ def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeou
     fcntl.flock(running, fcntl.LOCK_EX)
     try:
         return _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress,
-                       run_id, key, pseudonymise, jobs, skipped)
+                       run_id, key, pseudonymise, jobs, skipped, schedule=schedule)
     finally:
         running.close()
 
 
 def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
-            pseudonymise, jobs, skipped) -> RunResult:
+            pseudonymise, jobs, skipped, *, schedule: str = "monthly") -> RunResult:
     progress = sys.stderr.isatty() if progress is None else progress
     manifest = {
         "run_id": run_id, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "data": str(data), "data_fingerprint": cache.source_fingerprint(data), "mapping": mapping,
         "as_of": str(ds.as_of), "lang": lang, "parameters": params, "cache_key": key,
+        # for the front page's data freshness: each table's first and last date, the expected refresh schedule
+        "layout": ds.layout, "schedule": schedule,
+        "data_dates": {name: {"first": first, "last": last} for name, (first, last) in ds.date_ranges().items()},
         "pseudonymised": pseudonymise,
         "package_version": __import__("csanalysis").__version__, "git_commit": _git_commit(), "notebooks": {},
     }
