@@ -47,6 +47,8 @@ test: $(TSTAMP) demo
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.impact_worlds --worlds 100 --customers 20000
+	$(BIN)/python -m benchmarks.impact_worlds --worlds 100 --customers 20000 --null --out benchmarks/impact_worlds_null.json
 
 bench-1m: $(STAMP)
 	$(BIN)/python -m benchmarks.run --with-1m $(BENCH_ARGS)

@@ -69,7 +69,7 @@ from .data import Dataset
 from .data.attributes import label as attr_label
 from .health import LIST_COLUMNS, RANK_BY, _capacity_groups, _est
 from .resample import draw_counts, replicate_blocks
-from .survival import _design, _hr_sentence, reference_levels, survival_data
+from .survival import covariate_design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "snapshot_risk_list", "list_layout",
            "horizon_auc", "weighted_concordance", "LEFT_OUT", "LIST_MEANINGS", "NOT_ATTRIBUTES",
@@ -164,7 +164,7 @@ def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES,
 
 def _prepared(customers: pd.DataFrame, attributes: list[str]) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
     """Customers with numeric missing values filled by the median plus a 0/1 ``<name>_missing`` column; the
-    covariates to code (:func:`csanalysis.survival._design`) and each added column's attribute."""
+    covariates to code (:func:`csanalysis.survival.covariate_design`) and each added column's attribute."""
     cust = customers[["customer_id", *attributes]].copy()
     covariates, owner = [], {}
     for a in attributes:
@@ -384,7 +384,7 @@ class SnapshotRisk:
         cust, covariates, owner = _prepared(ds.customers, self.attributes_)
         cats = [a for a in self.attributes_ if not pd.api.types.is_numeric_dtype(cust[a])]
         self.references_ = reference_levels(ds, cats, self.references)
-        X, meta = _design(d, covariates, cust, self.references_)
+        X, meta = covariate_design(d, covariates, cust, self.references_)
         self.units_ = {}  # numeric term → the step its hazard ratio is per
         for cov, _, ref, name in meta:
             if ref == "per unit" and owner[cov] == cov:  # not a 0/1 missing term

@@ -313,7 +313,7 @@ def _by_customer(ids: pd.Series, customers: pd.DataFrame, columns) -> tuple[np.n
     return codes, customers.set_index("customer_id")[list(columns)].reindex(uniq)
 
 
-def _design(d: pd.DataFrame, covariates: list[str], customers: pd.DataFrame, references: dict,
+def covariate_design(d: pd.DataFrame, covariates: list[str], customers: pd.DataFrame, references: dict,
             kinds: dict[str, str] | None = None):
     """Dummy-code categorical attributes against ``references`` (from :func:`reference_levels`); a numeric
     attribute on its own scale (per unit), per doubling with the suffix ``:log2`` (every value above zero), and
@@ -384,7 +384,7 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
         raise ValueError(f"no covariate to fit: {_skipped_text(skipped) or 'none given'}")
     refs = reference_levels(ds, fixed, references)
     d = survival_data(ds, spells=spells)
-    X, meta = _design(d, fixed, ds.customers, refs, attrs_.kinds(ds))
+    X, meta = covariate_design(d, fixed, ds.customers, refs, attrs_.kinds(ds))
     df = pd.concat([d[["T", "E", "entry"]], X], axis=1)
     # a spell censored at 0 is at risk only of a churn at 0: without one (every subscription) it adds nothing to
     # the partial likelihood and is left out; a snapshot's churned tenure-0 rows keep every T = 0 row in
@@ -632,53 +632,78 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     """
     from lifelines import CoxTimeVaryingFitter
 
-    from .data.signals import monthly_signals
-
     pm = person_months(ds, spells="first")
     design = "start–stop time-varying covariates (CoxTimeVaryingFitter), first spells"
-    if len(pm) > max_rows:
-        # lifelines' CoxTimeVaryingFitter has no robust (sandwich) variance, which inverse-probability weights
-        # (all churners + a share of the others) would need; a random share of whole customers, drawn
-        # independently of churn, keeps the partial likelihood and its model-based intervals valid unweighted.
-        # Drawn before the signals, which look up each row on its own: at 1M customers they were computed for
-        # 13M customer-months of which about 1.5M were kept
-        codes, ids = pd.factorize(pm["customer_id"])  # ids in order of appearance, as unique() gives them
-        share = max_rows / len(pm)
-        drawn = np.random.default_rng(seed).random(len(ids)) < share
-        pm = pm[drawn[codes]]
-        design += (f"; sampling rule: a random {share:.1%} of customers (whole histories, drawn independently of "
-                   f"churn, so unweighted), {int(drawn.sum()):,} of {len(ids):,}")
-    pm = monthly_signals(ds, pm)
-    fixed, skipped = fitted_covariates(ds, fixed or [])
-    refs = reference_levels(ds, fixed, references)
-    X, meta = _design(pm, fixed, ds.customers, refs, attrs_.kinds(ds))
+    # lifelines' CoxTimeVaryingFitter has no robust (sandwich) variance, which inverse-probability weights (all
+    # churners + a share of the others) would need; a random share of whole customers, drawn independently of
+    # churn, keeps the partial likelihood and its model-based intervals valid unweighted. Drawn before the
+    # signals, which look up each row on its own: at 1M customers they were computed for 13M customer-months of
+    # which about 1.5M were kept
+    pm, sample = customer_sample(pm, max_rows, seed)
+    if sample:
+        design += (f"; sampling rule: a random {sample['share']:.1%} of customers (whole histories, drawn independently "
+                   f"of churn, so unweighted), {sample['drawn']:,} of {sample['customers']:,}")
+    X, meta, refs, skipped = person_month_design(ds, pm, fixed or [], references=references)
     df = pd.DataFrame({"id": pm["customer_id"].to_numpy(), "start": pm["tenure"].to_numpy() - 1,
                        "stop": pm["tenure"].to_numpy(), "event": pm["churn"].to_numpy()})
-    df["failed_payment"] = pm["failed_payment"].to_numpy()
-    for cat in ("detractor", "passive", "none"):
-        df[f"nps_{cat}"] = (pm["nps_category"].to_numpy() == cat).astype(np.int8)
-    df["falling_usage"] = pm["falling_usage"].to_numpy()
-    # a signal the data never show (no payments or usage table: all 0; every account answered) has no variation
-    # to estimate from: left out (lifelines standardises each column, and a constant one made the fit NaN)
-    df = df.drop(columns=[t for t in TIME_VARYING if df[t].nunique() < 2])
     X.index = df.index  # (set_index copied all 1.3M rows at 100k customers)
     df = pd.concat([df, X], axis=1)
     fitter = CoxTimeVaryingFitter(alpha=alpha)
     fitter.fit(_merge_constant_runs(df), id_col="id", event_col="event", start_col="start", stop_col="stop")
     s = fitter.summary
-    labels = TV_LABELS
     rows = []
     lo_c, hi_c = "exp(coef) lower %g%%" % (100 * (1 - alpha)), "exp(coef) upper %g%%" % (100 * (1 - alpha))
-    for term in list(TIME_VARYING) + [m[3] for m in meta]:
+    for cov, level, ref, term in meta:
         if term not in s.index:
             continue
-        cov, level, ref = labels.get(term) or next((m[0], m[1], m[2]) for m in meta if m[3] == term)
         hr, lo, hi, p = (float(s.loc[term, c]) for c in ("exp(coef)", lo_c, hi_c, "p"))
         rows.append({"covariate": cov, "level": level, "reference": ref, "term": term, "hr": hr, "lower": lo,
                      "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     events = int(df["event"].sum())
     return CoxResult(fitter, pd.DataFrame(rows), float("nan"), int(df["id"].nunique()), events, None, design,
                      references=refs, skipped=skipped)
+
+
+def customer_sample(pm: pd.DataFrame, max_rows: int | None, seed: int = 0) -> tuple[pd.DataFrame, dict | None]:
+    """Customer-months of a seeded random share (max_rows ÷ rows) of whole customers, drawn independently of
+    churn, when ``pm`` has more than ``max_rows`` rows; else ``pm`` itself. Returns the rows and the sample's
+    description (``share``, ``drawn``, ``customers``; None when every customer is kept)."""
+    if max_rows is None or len(pm) <= max_rows:
+        return pm, None
+    codes, ids = pd.factorize(pm["customer_id"])  # ids in order of appearance, as unique() gives them
+    share = max_rows / len(pm)
+    drawn = np.random.default_rng(seed).random(len(ids)) < share
+    return pm[drawn[codes]], {"share": share, "drawn": int(drawn.sum()), "customers": len(ids)}
+
+
+def person_month_design(ds: Dataset, pm: pd.DataFrame, fixed: list[str], *, signals: bool = True,
+                        references: dict | list | None = None) -> tuple[pd.DataFrame, list, dict, dict]:
+    """The covariates of customer-months (``pm``: :func:`person_months` rows, in their order): with ``signals``
+    the time-varying signals of :data:`TIME_VARYING` as data/signals.py reads them for each month (a failed
+    payment in the month, the latest NPS category before it against promoter, falling usage), a signal the data
+    never vary left out (no payments or usage table: all 0; every account answered); then the attributes fixed at
+    signup (``fixed``, after :func:`fitted_covariates`) coded by :func:`covariate_design` against
+    :func:`reference_levels`. One design for the time-varying Cox model and the program's effect
+    (csanalysis/impact.py). Returns the columns (index of ``pm``), their ``(covariate, level, reference, term)``,
+    the reference levels and the attributes left out with the reason."""
+    from .data.signals import monthly_signals
+
+    X = pd.DataFrame(index=pm.index)
+    meta = []
+    if signals:
+        sig = monthly_signals(ds, pm[["customer_id", "month"]])
+        tv = {"failed_payment": sig["failed_payment"].to_numpy()}
+        for cat in ("detractor", "passive", "none"):
+            tv[f"nps_{cat}"] = (sig["nps_category"].to_numpy() == cat).astype(np.int8)
+        tv["falling_usage"] = sig["falling_usage"].to_numpy()
+        for term in TIME_VARYING:
+            if len(np.unique(tv[term])) > 1:
+                X[term] = tv[term]
+                meta.append((*TV_LABELS[term], term))
+    fixed, skipped = fitted_covariates(ds, fixed)
+    refs = reference_levels(ds, fixed, references)
+    F, fmeta = covariate_design(pm, fixed, ds.customers, refs, attrs_.kinds(ds))
+    return pd.concat([X, F], axis=1), meta + fmeta, refs, skipped
 
 
 def _merge_constant_runs(df: pd.DataFrame) -> pd.DataFrame:

@@ -48,17 +48,25 @@ def purchase_log(rng, n_buyers: int, first: str, offset_days: int, end: str, amo
     return rows
 
 
-def constant_hazard_model(intercept: float, post: float):
-    """A stand-in for the program-effect model: a constant linear predictor (``Intercept`` + ``post``), as the
-    hand-computed ROI cases need."""
+def constant_hazard_model(intercept: float, post: float, **effects: float):
+    """A stand-in for the program-effect model: a linear predictor ``Intercept`` + ``post`` (+ each named
+    covariate × its coefficient, ``effects``), as the hand-computed ROI cases need; ``draws(n)`` gives n
+    parameter vectors all equal to the estimate."""
+    from types import SimpleNamespace
+
     import numpy as np
     import pandas as pd
+    import patsy
+
+    names = ["post", *effects]
+    info = patsy.dmatrix("1 + " + " + ".join(names), pd.DataFrame({n: [0.0, 1.0] for n in names})).design_info
 
     class Model:
-        params = pd.Series({"Intercept": intercept, "post": post})
+        params = pd.Series({"Intercept": intercept, "post": post, **effects})
+        model = SimpleNamespace(data=SimpleNamespace(model_spec=info))
 
-        @staticmethod
-        def predict(d, which="linear"):
-            return np.full(len(d), intercept + post)
+        @classmethod
+        def draws(cls, n: int):
+            return np.tile(cls.params.to_numpy(), (n, 1))
 
     return Model

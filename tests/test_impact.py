@@ -101,25 +101,32 @@ def test_demo_data_interval_covers_the_planted_effect_in_both_units():
     assert np.log(eff.hr_upper / eff.hr_lower) < 0.6 and eff.pp_upper - eff.pp_lower < 1.5
 
 
+def _two_customers(Model, **columns):
+    """The constructed ROI case: customers a (MRR 100) and b (MRR 50 the month before the start), at risk from
+    January 2024 (a three months, b two: it churns in February; as_of March), with ``columns`` added to their
+    customer-months; returns the effect (every draw equal to the estimate) and the dataset stand-in."""
+    from types import SimpleNamespace
+
+    jan = 2024 * 12
+    pm = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "spell": 1, "month": [jan, jan + 1, jan + 2, jan, jan + 1],
+                       "tenure": [5, 6, 7, 9, 10], "post": 1.0, "churn": [0, 0, 0, 0, 1], **columns})
+    eff = impact.ProgramEffect(True, "estimated", pd.Timestamp("2024-01-01"), 12, model=Model(), data=pm,
+                               draws=Model.draws(200))
+    ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
+                         as_of_month=pd.Timestamp("2024-03-01"),
+                         panel=pd.DataFrame({"customer_id": ["a", "b"], "month": pd.to_datetime(["2023-12-01"] * 2),
+                                             "mrr": [100.0, 50.0]}))
+    return eff, ds
+
+
 def test_roi_by_hand_on_a_constructed_case():
     """Two customers (MRR 100 and 50 the month before the start), at risk for three months from January 2024
     (as_of March). Without the program each churns 5% a month; the program halves the hazard, so it churns
     1 − 0.95^0.5 a month. Retained MRR in month k = 150 × (0.95^(k/2) − 0.95^k); × gross margin 0.8 against
     a cost of 10 a month."""
-    from types import SimpleNamespace
-
     c, b = np.log(-np.log(0.95)), np.log(0.5)
-    Model = constant_hazard_model(c, b)  # the fitted hazard model's linear predictor, the program term included
-
-    jan = 2024 * 12
-    pm = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "spell": 1, "month": [jan, jan + 1, jan + 2, jan, jan + 1],
-                       "tenure": [5, 6, 7, 9, 10], "post": 1.0, "churn": [0, 0, 0, 0, 1]})
-    eff = impact.ProgramEffect(True, "estimated", pd.Timestamp("2024-01-01"), 12, model=Model(), data=pm,
-                               draws=np.full(200, b))
-    ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
-                         as_of_month=pd.Timestamp("2024-03-01"),
-                         panel=pd.DataFrame({"customer_id": ["a", "b"], "month": pd.to_datetime(["2023-12-01"] * 2),
-                                             "mrr": [100.0, 50.0]}))
+    # the fitted hazard model's linear predictor, the program term included
+    eff, ds = _two_customers(constant_hazard_model(c, b))
     costs = pd.DataFrame({"month": pd.to_datetime(["2024-01-15", "2024-02-01", "2024-03-31"]), "cost": 10.0})
     r = impact.roi(ds, eff, costs=costs)
     kept = [150 * (0.95 ** (k / 2) - 0.95 ** k) for k in (1, 2, 3)]
@@ -149,3 +156,29 @@ def test_a_fit_that_runs_off_to_infinity_is_not_an_estimate(tmp_path):
     # the same data with a start the model can separate still gives an estimate with a finite interval
     ok = impact.program_effect(ds, "2023-01-01")
     assert not ok.estimable or (np.isfinite([ok.hr_lower, ok.hr_upper]).all() and ok.hr_lower < ok.hr < ok.hr_upper)
+
+
+def test_roi_by_hand_with_each_customer_own_case_mix():
+    """The same constructed case with a case mix: customer a has a risk factor (x0 = 1: its hazard without the
+    program × 2, planted as e^g with g = log 2), b has none. b churns in February; in March it is carried on with
+    the covariates last seen. Retained MRR in month k = 100 × (s_a^(k/2) − s_a^k) + 50 × (0.95^(k/2) − 0.95^k),
+    s_a = 0.95^2 (a monthly survival of exp(−2·h) for twice the cumulative hazard h = −log 0.95)."""
+    c, b, g = np.log(-np.log(0.95)), np.log(0.5), np.log(2.0)
+    eff, ds = _two_customers(constant_hazard_model(c, b, x0=g), x0=[1.0, 1, 1, 0, 0])
+    costs = pd.DataFrame({"month": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]), "cost": 10.0})
+    r = impact.roi(ds, eff, costs=costs)
+    sa = 0.95 ** 2
+    kept = [100 * (sa ** (k / 2) - sa ** k) + 50 * (0.95 ** (k / 2) - 0.95 ** k) for k in (1, 2, 3)]
+    assert r["retained_mrr"].tolist() == pytest.approx(kept)
+    # a sample of customers fitted: the retained amounts are scaled up by the inverse of the share
+    eff.sample = {"share": 0.25, "drawn": 2, "customers": 8}
+    assert impact.roi(ds, eff, costs=costs)["retained_mrr"].tolist() == pytest.approx([4 * v for v in kept])
+
+
+def test_verdict_and_frequencies():
+    from csanalysis.report import per_customers
+
+    assert impact.verdict(0.6, 0.9, 1.0) == "below" and impact.verdict(0.6, 1.1, 1.0) == "unclear"
+    assert impact.verdict(1.1, 1.4, 1.0) == "above" and impact.verdict(-0.5, 0.2, 0.0) == "unclear"
+    assert per_customers(0.0038, -0.0017, 0.011) == ("1,000", ["3.8", "-1.7", "11"])
+    assert per_customers(0.021, 0.018, 0.024) == ("100", ["2.1", "1.8", "2.4"])

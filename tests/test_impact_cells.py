@@ -33,15 +33,31 @@ def _row_level(formula: str, d: pd.DataFrame):
                                                     cov_kwds={"groups": pd.factorize(d["customer_id"])[0]})
 
 
-@pytest.mark.parametrize("slope_change", [False, True])
-def test_program_effect_equals_the_row_level_cluster_robust_fit(demo, slope_change):
+@pytest.mark.parametrize("slope_change,adjusted", [(False, False), (True, False), (False, True), (True, True)])
+def test_program_effect_equals_the_row_level_cluster_robust_fit(demo, slope_change, adjusted):
+    """Without the case mix the cells are tenure × month; with it (attributes at signup and the month's signals,
+    the report's default) they are the distinct rows of tenure × month × covariates. Either way the same fit as
+    statsmodels' on one row per customer-month, the covariates taken from survival.person_month_design."""
+    from csanalysis.survival import person_month_design
+
     ds, pm = demo
     ps = month_index(pd.Timestamp(START))
     d = pm.assign(t=(pm["month"] - ps) / 12.0, post=(pm["month"] >= ps).astype(float))
     d["post_t"] = d["post"] * d["t"]
-    ref = _row_level("churn ~ bs(tenure, df=4, degree=3) + t + post" + (" + post_t" if slope_change else ""), d)
-    eff = impact.program_effect(ds, START, slope_change=slope_change, n_draws=50)
-    assert eff.model.nobs < len(d) / 10  # fitted on cells, not rows
+    rhs = "bs(tenure, df=4, degree=3) + t + post" + (" + post_t" if slope_change else "")
+    kw = {} if adjusted else {"adjust": (), "signals": False}
+    if adjusted:
+        X, meta, _refs, _skipped = person_month_design(ds, pm, list(impact.ADJUST))
+        assert [m[3] for m in meta][:5] == ["failed_payment", "nps_detractor", "nps_passive", "nps_none", "falling_usage"]
+        assert X.shape[1] == 5 + 2 + 2 + 1 + 2  # signals; plan, touch model, log2 seats, channel
+        d = pd.concat([d, X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)], axis=1)
+        rhs += "".join(f" + x{i}" for i in range(X.shape[1]))
+    ref = _row_level("churn ~ " + rhs, d)
+    eff = impact.program_effect(ds, START, slope_change=slope_change, n_draws=50, **kw)
+    if not adjusted:
+        assert eff.model.nobs < len(d) / 10  # fitted on cells, not rows
+    else:
+        assert eff.adjusted_for == impact.ADJUST and len(eff.signals) == 5
     np.testing.assert_allclose(eff.model.params.to_numpy(), ref.params.to_numpy(), rtol=1e-8)
     np.testing.assert_allclose(eff.model.cov_params().to_numpy(), ref.cov_params().to_numpy(), rtol=1e-8, atol=1e-14)
     np.testing.assert_allclose(eff.model.pvalues.to_numpy(), ref.pvalues.to_numpy(), rtol=1e-6)

@@ -376,7 +376,7 @@ def test_several_strata_as_one_numbered_column_give_the_same_fit():
     res = sv.cox_drivers(ds, ["seats", "acquisition_channel"], strata=["plan", "touch_model"], references=refs)
     assert res.model.strata == "plan × touch_model"
     d = sv.survival_data(ds)
-    X, _ = sv._design(d, ["seats", "acquisition_channel"], ds.customers, refs)
+    X, _ = sv.covariate_design(d, ["seats", "acquisition_channel"], ds.customers, refs)
     df = pd.concat([d[["T", "E", "entry"]], X], axis=1)
     df = df[df["T"] > 0]
     for s in ("plan", "touch_model"):
@@ -425,14 +425,14 @@ def test_design_codes_each_customer_once_and_spreads_to_its_rows():
     (in row order, whatever the index), a customer absent from the attributes is "(missing)", seats go to log2."""
     customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "plan": ["Pro", "Basic", None], "seats": [1, 8, 0]})
     d = pd.DataFrame({"customer_id": ["b", "a", "b", "c", "a", "b"]}, index=[10, 11, 12, 13, 14, 15])
-    X, meta = sv._design(d, ["plan", "seats"], customers, {"plan": "Pro"})
+    X, meta = sv.covariate_design(d, ["plan", "seats"], customers, {"plan": "Pro"})
     assert list(X.index) == [10, 11, 12, 13, 14, 15]
     assert X.to_dict("list") == {"plan=(missing)": [0.0, 0.0, 0.0, 1.0, 0.0, 0.0],
                                  "plan=Basic": [1.0, 0.0, 1.0, 0.0, 0.0, 1.0],
                                  "log2(seats)": [3.0, 0.0, 3.0, 0.0, 0.0, 3.0]}
     assert [m[3] for m in meta] == ["plan=(missing)", "plan=Basic", "log2(seats)"]
     with pytest.raises(ValueError, match="3 missing values"):  # counted over rows: b appears three times
-        sv._design(d, ["seats"], customers.assign(seats=[1.0, np.nan, 2.0]), {})
+        sv.covariate_design(d, ["seats"], customers.assign(seats=[1.0, np.nan, 2.0]), {})
 
 
 def test_km_discrete_by_hand_for_each_row_of_weights():

@@ -67,6 +67,16 @@ def fmt_pct(v, decimals: int = 0) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.{decimals}f}%"
 
 
+def per_customers(*rates) -> tuple[str, list[str]]:
+    """Rates (shares of customers, e.g. 0.0038 a month) as counts per 100 or per 1,000 customers, for readers
+    who are not statisticians: per 100 when the largest absolute rate is at least 1%, else per 1,000; one decimal
+    below 10, whole numbers above; the first rate (the estimate) chooses the base. Returns the base and the
+    counts: ``per_customers(0.0038, -0.0017, 0.011)`` → ``("1,000", ["3.8", "-1.7", "11"])``."""
+    base = 100 if abs(float(rates[0])) >= 0.01 else 1000
+    vals = [float(r) * base for r in rates]
+    return f"{base:,}", [f"{v:.1f}" if abs(v) < 10 else f"{v:,.0f}" for v in vals]
+
+
 def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0) -> str:
     """'71% (66–76%)' — an estimate with its 95% interval."""
     if pct:
