@@ -482,6 +482,13 @@ TV_LABELS = {"failed_payment": ("failed payment", "in the month", "no failed pay
              "falling_usage": ("usage", "falling", "steady or rising")}
 
 
+def _estimable_hr(hr, lo, hi, max_log: float = 10.0) -> bool:
+    """A hazard ratio worth a sentence: finite, with a finite interval, and |log HR| ≤ ``max_log`` (a fit that
+    separates a level from the rest drifts towards 0 or infinity: "36199616.5× more slowly, CI 0.00–inf")."""
+    vals = [float(v) for v in (hr, lo, hi)]
+    return all(np.isfinite(v) and v > 0 for v in vals) and abs(np.log(vals[0])) <= max_log
+
+
 def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 0.05) -> list[str]:
     """The hazard-ratio sentences of a :class:`CoxResult` table in the report's language: ``translate(key,
     **values)`` with keys ``survival.hr.faster`` / ``slower`` / ``seats`` / ``per_unit`` / ``per_doubling`` and labels ``attr.<covariate>`` and
@@ -506,6 +513,8 @@ def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 
         elif r.reference in ("per unit", "per doubling"):
             key = "survival.hr.per_unit" if r.reference == "per unit" else "survival.hr.per_doubling"
             out.append(translate(key, covariate=cov, hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
+        elif not _estimable_hr(hr, lo, hi):  # a level with (almost) no churn: the fit runs off to 0 or infinity
+            out.append(translate("survival.hr.not_estimable", covariate=cov, level=level, reference=ref))
         elif hr >= 1:
             out.append(translate("survival.hr.faster", covariate=cov, level=level, reference=ref, x=f"{hr:.1f}",
                                  pct=pct, lo=f"{lo:.1f}", hi=f"{hi:.1f}"))

@@ -189,3 +189,22 @@ def test_demo_reports_show_no_raw_machine_values(rendered, lang):
     assert cells > 300  # and their tables
     found = [(nb, *hit) for nb, html in pages.items() for hit in raw_values(html)]
     assert not found, "\n".join(f"{nb}: {rule}: {value!r} in {frag[:160]!r}" for nb, rule, value, frag in found)
+
+
+def test_a_hazard_ratio_a_fit_cannot_settle_is_said_in_words():
+    """A level with (almost) no churn drives the Cox fit towards 0 (a snapshot fixture printed "churn 36199616.5×
+    more slowly … CI 0.00–inf"): such a ratio is said to be not estimable; a settled one keeps its sentence."""
+    from csanalysis import survival
+
+    hrs = pd.DataFrame({"term": ["plan[T.Pro]", "plan[T.Enterprise]"], "covariate": ["plan", "plan"],
+                        "level": ["Pro", "Enterprise"], "reference": ["Basic", "Basic"],
+                        "hr": [2.76e-8, 0.5], "lower": [0.0, 0.25], "upper": [float("inf"), 1.0]})
+    try:
+        for lang in ("en", "ja"):
+            i18n.set_language(lang)
+            sentences = survival.hr_sentences(hrs, i18n.tr)
+            assert sentences[0] == i18n.tr("survival.hr.not_estimable", covariate=i18n.tr("attr.plan"), level="Pro",
+                                           reference="Basic")
+            assert "2.0" in sentences[1] and "0.50" in sentences[1] and not raw_values(f"<p>{sentences[1]}</p>")
+    finally:
+        i18n.set_language("en")

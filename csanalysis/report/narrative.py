@@ -231,7 +231,12 @@ def fmt_pct(v, decimals: int = 0) -> str:
 
 
 def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0, money: bool = False) -> str:
-    """'71% (66–76%)' — an estimate with its 95% interval; ``money``: '$1,234 ($1,100–$1,400)'."""
+    """'71% (66–76%)' — an estimate with its 95% interval; ``money``: '$1,234 ($1,100–$1,400)'. An undefined
+    estimate is the missing value in words; without both bounds, the estimate alone."""
+    if is_missing(est):
+        return fmt_missing()
+    if is_missing(lower) or is_missing(upper):
+        return fmt_money(est, decimals) if money else fmt_pct(est, decimals) if pct else f"{est:,.{decimals}f}"
     if money:
         return f"{fmt_money(est, decimals)} ({fmt_money(lower, decimals)}–{fmt_money(upper, decimals)})"
     if pct:
