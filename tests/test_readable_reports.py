@@ -121,6 +121,10 @@ def test_numbers_by_meaning_money_ratios_months_words():
         nr.set_currency(None)
     assert (nr.fmt_ratio(1.27449), nr.fmt_months(15.455970), nr.fmt_int(12345.6), nr.fmt_pct(0.712)) == (
         "1.27", "15.5", "12,346", "71%")
+    # an unbounded value (an interval's open end) as ∞, never 'inf'
+    inf = float("inf")
+    assert (nr.fmt_ratio(inf), nr.fmt_int(inf), nr.fmt_num(-inf), nr.fmt_pct(inf), nr.fmt_value(inf)) == ("∞", "∞", "-∞", "∞", "∞")
+    assert (nr.fmt_ci(0.5, 0.1, inf), nr.fmt_ci(2.0, 1.0, inf, pct=False, decimals=2)) == ("50% (10–∞)", "2.00 (1.00–∞)")
     # a number of unknown unit (the changes since the previous run): three significant digits, never 5.65e+04
     assert [nr.fmt_sig(v) for v in (56498.44, 37.0, 1.5437, 0.2168, 0.02576, -0.0004, 0.0, 1e-7)] == [
         "56,498", "37.0", "1.54", "0.217", "0.0258", "-0.0004", "0", "0.0000"]
@@ -151,7 +155,7 @@ def test_show_table_formats_apply_after_the_columns_are_translated(monkeypatch):
     it ("p_value" shown as "p値"). Either name works now, and every cell without a formatter is still readable."""
     df = pd.DataFrame({"group": ["Pro", "Basic"], "p_value": [0.0, 0.0164], "statistic": [15.455970, 2.0],
                        "violation": [False, True], "renewal_date": [pd.Timestamp("2024-03-31"), pd.NaT],
-                       "owner": [None, "Kim"]})
+                       "owner": [None, "Kim"], "upper": [float("inf"), 3.0]})
     try:
         i18n.set_language("ja")
         cat = i18n.catalogue("ja")
@@ -161,8 +165,8 @@ def test_show_table_formats_apply_after_the_columns_are_translated(monkeypatch):
         cells = _shown_cells(monkeypatch, shown, formats={"p_value": nr.fmt_p, "group": str.upper})
     finally:
         i18n.set_language("en")
-    assert cells == [["PRO", "&lt; 0.001", "15.46", "いいえ", "2024年3月31日", "該当なし"],
-                     ["BASIC", "0.016", "2.00", "はい", "該当なし", "Kim"]]
+    assert cells == [["PRO", "&lt; 0.001", "15.46", "いいえ", "2024年3月31日", "該当なし", "∞"],
+                     ["BASIC", "0.016", "2.00", "はい", "該当なし", "Kim", "3"]]
 
 
 @pytest.fixture(scope="module")

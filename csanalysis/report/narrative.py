@@ -53,7 +53,7 @@ def show_table(df: pd.DataFrame, *, caption: str | None = None, index: bool = Fa
     for col in out.columns:
         f = formats.get(col, formats.get(source.get(col)))
         if f is None and pd.api.types.is_float_dtype(out[col]):  # measured numbers: one form for the whole column
-            values = out[col].dropna()
+            values = out[col][np.isfinite(out[col])]
             f = fmt_int if len(values) and (values == values.round()).all() and values.abs().max() < 1e15 else fmt_num
         out[col] = [fmt_missing() if is_missing(v) else f(v) if f is not None else fmt_value(v) for v in out[col]]
     if index:
@@ -74,6 +74,14 @@ def is_missing(v) -> bool:
         return bool(isinstance(v, (float, np.floating)) and math.isnan(v)) or (isinstance(v, np.datetime64) and np.isnat(v))
     except TypeError:
         return False
+
+
+def _infinite(v) -> str | None:
+    """'∞' / '-∞' for an unbounded value (never 'inf'), None for a finite one."""
+    try:
+        return None if not math.isinf(float(v)) else ("∞" if float(v) > 0 else "-∞")
+    except (TypeError, ValueError):
+        return None
 
 
 def fmt_missing() -> str:
@@ -133,13 +141,13 @@ def fmt_value(v) -> str:
     if isinstance(v, (int, np.integer)):  # a count: 2,928
         return f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
-        return fmt_int(v) if float(v).is_integer() and abs(v) < 1e15 else fmt_num(v)
+        return _infinite(v) or (fmt_int(v) if float(v).is_integer() and abs(v) < 1e15 else fmt_num(v))
     return str(v)
 
 
 def fmt_int(v) -> str:
     """A count: 12,345."""
-    return "–" if is_missing(v) else f"{int(round(v)):,}"
+    return "–" if is_missing(v) else _infinite(v) or f"{int(round(v)):,}"
 
 
 _MONEY = {"currency": None}
@@ -163,8 +171,8 @@ def fmt_money(v, decimals: int = 0) -> str:
     1,234 CHF."""
     if is_missing(v):
         return "–"
-    amount = f"{abs(v):,.{decimals}f}"
-    sign = "-" if v < 0 and float(amount.replace(",", "")) != 0 else ""
+    amount = "∞" if math.isinf(v) else f"{abs(v):,.{decimals}f}"
+    sign = "-" if v < 0 and (math.isinf(v) or float(amount.replace(",", "")) != 0) else ""
     code = _MONEY["currency"]
     if code is None:
         return sign + amount
@@ -177,6 +185,8 @@ def fmt_num(v) -> str:
     1 (3.25), three below (0.042); missing as –."""
     if is_missing(v):
         return "–"
+    if _infinite(v):
+        return _infinite(v)
     a = abs(float(v))
     return f"{v:,.0f}" if a >= 100 else f"{v:,.2f}" if a >= 1 else f"{v:.3f}"
 
@@ -187,8 +197,8 @@ def fmt_sig(v, digits: int = 3) -> str:
     if is_missing(v):
         return "–"
     v = float(v)
-    if v == 0:
-        return "0"
+    if v == 0 or math.isinf(v):
+        return _infinite(v) or "0"
     a = abs(v)
     if a >= 10 ** digits:
         return f"{v:,.0f}"
@@ -198,12 +208,12 @@ def fmt_sig(v, digits: int = 3) -> str:
 
 def fmt_ratio(v) -> str:
     """A hazard, risk or odds ratio (or another multiplier): two decimals, 1.27."""
-    return "–" if is_missing(v) else f"{v:,.2f}"
+    return "–" if is_missing(v) else _infinite(v) or f"{v:,.2f}"
 
 
 def fmt_months(v) -> str:
     """A duration in months: one decimal, 15.5."""
-    return "–" if is_missing(v) else f"{v:,.1f}"
+    return "–" if is_missing(v) else _infinite(v) or f"{v:,.1f}"
 
 
 def fmt_p(v, *, label: bool = False) -> str:
@@ -227,7 +237,7 @@ def fmt_p(v, *, label: bool = False) -> str:
 
 def fmt_pct(v, decimals: int = 0) -> str:
     """0.712 → '71%'."""
-    return "–" if is_missing(v) else f"{100 * v:.{decimals}f}%"
+    return "–" if is_missing(v) else _infinite(v) or f"{100 * v:.{decimals}f}%"
 
 
 def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0, money: bool = False) -> str:
@@ -240,8 +250,10 @@ def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0, money: boo
     if money:
         return f"{fmt_money(est, decimals)} ({fmt_money(lower, decimals)}–{fmt_money(upper, decimals)})"
     if pct:
-        return f"{fmt_pct(est, decimals)} ({100 * lower:.{decimals}f}–{fmt_pct(upper, decimals)})"
-    return f"{est:,.{decimals}f} ({lower:,.{decimals}f}–{upper:,.{decimals}f})"
+        low = _infinite(lower) or f"{100 * lower:.{decimals}f}"
+        return f"{fmt_pct(est, decimals)} ({low}–{fmt_pct(upper, decimals)})"
+    e, lo, hi = (_infinite(x) or f"{x:,.{decimals}f}" for x in (est, lower, upper))
+    return f"{e} ({lo}–{hi})"
 
 
 def fmt_est(e: dict | None, *, pct: bool = True, decimals: int = 0, na: str = "–", money: bool = False) -> str:
