@@ -50,12 +50,16 @@ def show_table(df: pd.DataFrame, *, caption: str | None = None, index: bool = Fa
     out = df.copy()
     source = dict(df.attrs.get(SOURCE_NAMES, {}))
     formats = dict(formats or {})
-    for col in out.columns:
+    cells = {}
+    for i, col in enumerate(out.columns):  # by position: two columns may share a label
+        series = out.iloc[:, i]
         f = formats.get(col, formats.get(source.get(col)))
-        if f is None and pd.api.types.is_float_dtype(out[col]):  # measured numbers: one form for the whole column
-            values = out[col][np.isfinite(out[col])]
+        if f is None and pd.api.types.is_float_dtype(series):  # measured numbers: one form for the whole column
+            values = series[np.isfinite(series)]
             f = fmt_int if len(values) and (values == values.round()).all() and values.abs().max() < 1e15 else fmt_num
-        out[col] = [fmt_missing() if is_missing(v) else f(v) if f is not None else fmt_value(v) for v in out[col]]
+        cells[i] = [fmt_missing() if is_missing(v) else f(v) if f is not None else fmt_value(v) for v in series]
+    out = pd.DataFrame({i: cells[i] for i in range(out.shape[1])}, index=out.index)
+    out.columns = df.columns
     if index:
         out.index = [fmt_value(v) for v in out.index]
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
