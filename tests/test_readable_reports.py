@@ -212,3 +212,20 @@ def test_a_hazard_ratio_a_fit_cannot_settle_is_said_in_words():
             assert "2.0" in sentences[1] and "0.50" in sentences[1] and not raw_values(f"<p>{sentences[1]}</p>")
     finally:
         i18n.set_language("en")
+
+
+def test_money_takes_the_revenue_tables_currency_unless_the_mapping_sets_one(tmp_path):
+    import csanalysis as cs
+    from csanalysis.data.mapping import MappingError
+
+    d = tmp_path / "jpy"
+    d.mkdir()
+    pd.DataFrame({"customer_id": ["A", "B"], "signup_date": ["2024-01-05", "2024-01-20"]}).to_csv(d / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["A", "A", "B"], "date": ["2024-01-05", "2024-02-05", "2024-01-20"],
+                  "amount": [12000, 12000, 5000], "currency": ["JPY", "JPY", "JPY"]}).to_csv(d / "revenue.csv", index=False)
+    assert cs.load_dataset(d, as_of="2024-02-29").settings.currency == "JPY"
+    assert cs.load_dataset(d, mapping={"settings": {"currency": "¥"}}, as_of="2024-02-29").settings.currency == "¥"
+    with pytest.raises(MappingError, match="currency"):
+        cs.load_dataset(d, mapping={"settings": {"currency": "Japanese yen, paid monthly"}})
+    pd.read_csv(d / "revenue.csv").drop(columns="currency").to_csv(d / "revenue.csv", index=False)
+    assert cs.load_dataset(d, as_of="2024-02-29").settings.currency is None  # amounts without a currency

@@ -3,7 +3,7 @@
 A mapping (YAML file or dict) may name each table's file, rename columns, give a date format, translate
 coded values and (customers or snapshot) declare the kind of the export's own attributes (``attributes:
 {company_size: categorical}``, see data/attributes.py); its ``settings`` hold ``as_of``, ``grace_months``,
-``fiscal_year_start``, ``gross_margin`` and ``data_start``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
+``fiscal_year_start``, ``gross_margin``, ``data_start`` and ``currency``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
 given. Settings passed as arguments override the file.
 """
 from __future__ import annotations
