@@ -471,7 +471,7 @@ def _hr_sentence(cov, level, ref, hr, lo, hi, alpha) -> str:
         return f"Each doubling of {cov} multiplies the churn rate by {hr:.2f} ({pct} CI {lo:.2f}–{hi:.2f})"
     label = cov.replace("_", " ")
     if hr >= 1:
-        return (f"Customers with {label} {level} churn {hr:.1f}× as fast as {ref} ({pct} CI {lo:.1f}–{hi:.1f})")
+        return (f"Customers with {label} {level} churn {hr:.2f}× as fast as {ref} ({pct} CI {lo:.2f}–{hi:.2f})")
     return (f"Customers with {label} {level} churn {1 / hr:.1f}× more slowly than {ref} "
             f"(hazard ratio {hr:.2f}, {pct} CI {lo:.2f}–{hi:.2f})")
 
@@ -516,8 +516,8 @@ def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 
         elif not _estimable_hr(hr, lo, hi):  # a level with (almost) no churn: the fit runs off to 0 or infinity
             out.append(translate("survival.hr.not_estimable", covariate=cov, level=level, reference=ref))
         elif hr >= 1:
-            out.append(translate("survival.hr.faster", covariate=cov, level=level, reference=ref, x=f"{hr:.1f}",
-                                 pct=pct, lo=f"{lo:.1f}", hi=f"{hi:.1f}"))
+            out.append(translate("survival.hr.faster", covariate=cov, level=level, reference=ref, x=f"{hr:.2f}",
+                                 pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))  # a hazard ratio: 2 decimals
         else:
             out.append(translate("survival.hr.slower", covariate=cov, level=level, reference=ref, x=f"{1 / hr:.1f}",
                                  hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))

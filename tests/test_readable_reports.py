@@ -197,12 +197,13 @@ def test_demo_reports_show_no_raw_machine_values(rendered, lang):
 
 def test_a_hazard_ratio_a_fit_cannot_settle_is_said_in_words():
     """A level with (almost) no churn drives the Cox fit towards 0 (a snapshot fixture printed "churn 36199616.5×
-    more slowly … CI 0.00–inf"): such a ratio is said to be not estimable; a settled one keeps its sentence."""
+    more slowly … CI 0.00–inf"): such a ratio is said to be not estimable; a settled one keeps its sentence, its
+    hazard ratio with 2 decimals."""
     from csanalysis import survival
 
-    hrs = pd.DataFrame({"term": ["plan[T.Pro]", "plan[T.Enterprise]"], "covariate": ["plan", "plan"],
-                        "level": ["Pro", "Enterprise"], "reference": ["Basic", "Basic"],
-                        "hr": [2.76e-8, 0.5], "lower": [0.0, 0.25], "upper": [float("inf"), 1.0]})
+    hrs = pd.DataFrame({"term": ["plan[T.Pro]", "plan[T.Enterprise]", "plan[T.Trial]"], "covariate": ["plan"] * 3,
+                        "level": ["Pro", "Enterprise", "Trial"], "reference": ["Basic"] * 3,
+                        "hr": [2.76e-8, 0.5, 1.5741], "lower": [0.0, 0.25, 1.2113], "upper": [float("inf"), 1.0, 2.0449]})
     try:
         for lang in ("en", "ja"):
             i18n.set_language(lang)
@@ -210,6 +211,7 @@ def test_a_hazard_ratio_a_fit_cannot_settle_is_said_in_words():
             assert sentences[0] == i18n.tr("survival.hr.not_estimable", covariate=i18n.tr("attr.plan"), level="Pro",
                                            reference="Basic")
             assert "2.0" in sentences[1] and "0.50" in sentences[1] and not raw_values(f"<p>{sentences[1]}</p>")
+            assert all(x in sentences[2] for x in ("1.57", "1.21", "2.04"))  # a hazard ratio with 2 decimals
     finally:
         i18n.set_language("en")
 
