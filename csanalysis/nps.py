@@ -338,7 +338,9 @@ class NPSDifference:
             "n_b": self.n_b, "nps_a": self.nps_a, "nps_b": self.nps_b, "n_accounts": self.n_accounts}.items()}
 
     def __str__(self) -> str:
-        p = "p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.3f}"
+        from .report.narrative import fmt_p  # the project's one way to write a p-value
+
+        p = fmt_p(self.p_value, label=True)
         return (f"NPS difference {self.estimate:+.0f} points ({_level(self.alpha)} CI {_range(self.lower, self.upper)}), "
                 f"{p}")
 

@@ -471,7 +471,7 @@ def _hr_sentence(cov, level, ref, hr, lo, hi, alpha) -> str:
         return f"Each doubling of {cov} multiplies the churn rate by {hr:.2f} ({pct} CI {lo:.2f}–{hi:.2f})"
     label = cov.replace("_", " ")
     if hr >= 1:
-        return (f"Customers with {label} {level} churn {hr:.1f}× as fast as {ref} ({pct} CI {lo:.1f}–{hi:.1f})")
+        return (f"Customers with {label} {level} churn {hr:.2f}× as fast as {ref} ({pct} CI {lo:.2f}–{hi:.2f})")
     return (f"Customers with {label} {level} churn {1 / hr:.1f}× more slowly than {ref} "
             f"(hazard ratio {hr:.2f}, {pct} CI {lo:.2f}–{hi:.2f})")
 
@@ -480,6 +480,13 @@ TV_LABELS = {"failed_payment": ("failed payment", "in the month", "no failed pay
              "nps_detractor": ("latest NPS", "detractor", "promoter"), "nps_passive": ("latest NPS", "passive", "promoter"),
              "nps_none": ("latest NPS", "no response yet", "promoter"),
              "falling_usage": ("usage", "falling", "steady or rising")}
+
+
+def _estimable_hr(hr, lo, hi, max_log: float = 10.0) -> bool:
+    """A hazard ratio worth a sentence: finite, with a finite interval, and |log HR| ≤ ``max_log`` (a fit that
+    separates a level from the rest drifts towards 0 or infinity: "36199616.5× more slowly, CI 0.00–inf")."""
+    vals = [float(v) for v in (hr, lo, hi)]
+    return all(np.isfinite(v) and v > 0 for v in vals) and abs(np.log(vals[0])) <= max_log
 
 
 def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 0.05) -> list[str]:
@@ -506,9 +513,11 @@ def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 
         elif r.reference in ("per unit", "per doubling"):
             key = "survival.hr.per_unit" if r.reference == "per unit" else "survival.hr.per_doubling"
             out.append(translate(key, covariate=cov, hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
+        elif not _estimable_hr(hr, lo, hi):  # a level with (almost) no churn: the fit runs off to 0 or infinity
+            out.append(translate("survival.hr.not_estimable", covariate=cov, level=level, reference=ref))
         elif hr >= 1:
-            out.append(translate("survival.hr.faster", covariate=cov, level=level, reference=ref, x=f"{hr:.1f}",
-                                 pct=pct, lo=f"{lo:.1f}", hi=f"{hi:.1f}"))
+            out.append(translate("survival.hr.faster", covariate=cov, level=level, reference=ref, x=f"{hr:.2f}",
+                                 pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))  # a hazard ratio: 2 decimals
         else:
             out.append(translate("survival.hr.slower", covariate=cov, level=level, reference=ref, x=f"{1 / hr:.1f}",
                                  hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))

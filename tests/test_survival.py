@@ -270,11 +270,11 @@ def test_hazard_ratio_sentences_in_the_report_language():
         ja = sv.hr_sentences(hr, i18n.tr)
     finally:
         i18n.set_language("en")
-    assert en[0] == "Customers with plan Basic churn 1.8× as fast as Pro (95% CI 1.6–2.0)"
+    assert en[0] == "Customers with plan Basic churn 1.80× as fast as Pro (95% CI 1.60–2.00)"  # a ratio: 2 decimals
     assert en[1] == ("Customers with latest NPS detractor churn 2.0× more slowly than promoter "
                      "(hazard ratio 0.50, 95% CI 0.40–0.62)")
-    assert en[2].startswith("Customers with region code EU churn 1.0× as fast as US")
-    assert ja[0] == "プランがBasicの顧客は、Proの顧客の 1.8 倍の速さで解約します（95% 信頼区間 1.6〜2.0）"
+    assert en[2].startswith("Customers with region code EU churn 1.00× as fast as US")
+    assert ja[0] == "プランがBasicの顧客は、Proの顧客の 1.80 倍の速さで解約します（95% 信頼区間 1.60〜2.00）"
     assert "批判者" in ja[1] and "推奨者" in ja[1] and not any(w in " ".join(ja) for w in ("churn", "Customers"))
     assert sv.hr_sentences(hr) == ["x", "x", "x"]  # without a translator: the English column
 

@@ -848,6 +848,8 @@ class _Builder:
                 report.add("error", "revenue", f"more than one currency ({len(cur)}): convert to a single currency first",
                            column="currency", n_rows=int(cur.n.sum()),
                            examples=[f"{c}: {n:,} rows" for c, n in zip(cur.currency, cur.n)], file=self.file("revenue"))
+            elif len(cur) == 1 and self.settings.currency is None and 0 < len(str(cur.currency.iloc[0]).strip()) <= 8:
+                self.settings = self.settings.updated(currency=str(cur.currency.iloc[0]).strip())  # the reports' money
         before = revenue.join(customers.select("customer_id", "signup_date"), "customer_id").filter(
             _.date < _.signup_date)
         n_before = self._count(before)

@@ -3,7 +3,7 @@
 A mapping (YAML file or dict) may name each table's file, rename columns, give a date format, translate
 coded values and (customers or snapshot) declare the kind of the export's own attributes (``attributes:
 {company_size: categorical}``, see data/attributes.py); its ``settings`` hold ``as_of``, ``grace_months``,
-``fiscal_year_start``, ``gross_margin`` and ``data_start``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
+``fiscal_year_start``, ``gross_margin``, ``data_start`` and ``currency``. A source folder may carry its own mapping as ``csanalysis.yaml``; it is read when no mapping is
 given. Settings passed as arguments override the file.
 """
 from __future__ import annotations
@@ -68,6 +68,7 @@ class Settings:
     fiscal_year_start: int = 1
     gross_margin: float = 0.8
     data_start: dt.date | None = None
+    currency: str | None = None  # of every amount (USD, JPY …); default: the revenue table's currency column
 
     def __post_init__(self):
         for name in ("as_of", "data_start"):
@@ -89,6 +90,9 @@ class Settings:
             raise MappingError(f"setting fiscal_year_start={self.fiscal_year_start!r} must be a month number 1–12")
         if isinstance(self.gross_margin, bool) or not isinstance(self.gross_margin, (int, float)) or not (0 < float(self.gross_margin) <= 1):
             raise MappingError(f"setting gross_margin={self.gross_margin!r} must be a share in (0, 1]")
+        if self.currency is not None and (not isinstance(self.currency, str) or not self.currency.strip()
+                                          or len(self.currency.strip()) > 8):
+            raise MappingError(f"setting currency={self.currency!r} must be a currency code (USD, JPY …) or a short mark (¥)")
 
     def updated(self, **kw) -> Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import i18n
-from .narrative import fmt_money
+from .narrative import fmt_money, fmt_sig
 
 SCHEMAS = Path(__file__).parent / "schemas"
 Z95 = 1.959963984540054
@@ -117,8 +117,7 @@ def changes_html(rows: list[dict], previous_run: str, previous_as_of: str) -> st
     tr, esc = i18n.tr, _html.escape
     if not rows:
         return ""
-    def f(v):
-        return f"{v:,.4g}"
+    f = fmt_sig  # each metric in its report's unit: three significant digits, never scientific notation
     body = "".join(
         f"<tr><td>{esc(r['metric'])}</td><td>{f(r['previous'])}</td><td>{f(r['current'])}</td>"
         f"<td>{f(r['change'])} ({f(r['lower'])} – {f(r['upper'])})</td>"

@@ -79,12 +79,15 @@ def _terms(text: str) -> dict[str, str]:
 
 
 def tr(key: str, **values) -> str:
-    """The message for ``key`` in the current language, formatted with ``values`` (not escaped: plain text) and
-    the layout's words."""
+    """The message for ``key`` in the current language, formatted with ``values`` (not escaped: plain text; a
+    value that is not text written for reading, :func:`~csanalysis.report.narrative.readable`) and the layout's
+    words."""
+    from .narrative import readable
+
     cat = catalogue(_state["lang"])
     if key not in cat:
         raise KeyError(f"message {key!r} is missing from messages/{_state['lang']}/*.yaml")
-    values = {**_terms(cat[key]), **values}
+    values = {**_terms(cat[key]), **{k: readable(v) for k, v in values.items()}}
     return cat[key].format(**values) if values else cat[key]
 
 
@@ -103,8 +106,10 @@ def definition(ds) -> tuple[str, dict]:
     """The message key and values of the churn definition in force for a Dataset: ``definition.churn`` (active
     means MRR above zero) or, for a purchase log, ``definition.lapse`` (active means a purchase; a churn is a
     lapse of 1 + grace months without one). ``key, values = definition(ds)`` then ``say(key, **values)`` or ``tr(key, **values)``."""
+    from .narrative import fmt_month
+
     g = ds.settings.grace_months
-    month = f"{ds.as_of_month:%Y-%m}"
+    month = fmt_month(ds.as_of_month)
     if getattr(ds, "layout", "subscription") == "purchase_log":
         return "definition.lapse", {"n": g + 1, "g": g, "window": g + 1, "month": month}
     if getattr(ds, "layout", "subscription") == "snapshot":  # T = tenure, E = churned (data/README.md)
@@ -128,6 +133,14 @@ def attr_label(name: str) -> str:
 
 
 def columns(df, prefix: str = "col."):
-    """Rename columns through the catalogue (``col.<name>``); names without a message stay as they are."""
+    """Rename columns through the catalogue (``col.<name>``); names without a message stay as they are. The table
+    remembers each column's name before translation (``attrs["source_names"]``) for :func:`show_table`'s formats."""
+    from .narrative import SOURCE_NAMES
+
     cat = catalogue(_state["lang"])
-    return df.rename(columns={c: tr(prefix + str(c)) if prefix + str(c) in cat else c for c in df.columns})
+    names = {c: tr(prefix + str(c)) if prefix + str(c) in cat else c for c in df.columns}
+    out = df.rename(columns=names)
+    # the names before translation, so show_table(formats=...) can be keyed by either (earlier translations kept)
+    before = df.attrs.get(SOURCE_NAMES, {})
+    out.attrs = {**df.attrs, SOURCE_NAMES: {new: before.get(old, old) for old, new in names.items()}}
+    return out
