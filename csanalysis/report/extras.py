@@ -56,7 +56,9 @@ def definitions_html(ds) -> str:
     ]
     cut = [(name, c.get("read", 0) - c.get("used", 0), c.get("cut_after_as_of", 0))
            for name, c in ds.report.counts.items()]
-    excluded = "; ".join(tr("report.def_excluded_row", table=n, n=f"{d:,}", after=f"{a:,}") for n, d, a in cut if d or a)
+    cat = i18n.catalogue(i18n.language())
+    excluded = "; ".join(tr("report.def_excluded_row", table=tr(f"table.{n}") if f"table.{n}" in cat else n, n=f"{d:,}",
+                            after=f"{a:,}") for n, d, a in cut if d or a)
     rows.append((tr("report.def_excluded"), excluded or tr("report.def_none_excluded")))
     rec = ds.report.reconciliation
     if rec:
