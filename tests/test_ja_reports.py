@@ -161,8 +161,10 @@ def test_japanese_reports_show_no_english(ja_run):
     for nb in NOTEBOOKS:
         page = ja_run / nb / f"{nb}.html"
         assert page.is_file(), f"{nb} was not rendered"
+        html = page.read_text(encoding="utf-8")
+        assert '<html lang="ja">' in html, f"{nb}: the page does not declare its language"
         parser = _Visible()
-        parser.feed(page.read_text(encoding="utf-8"))
+        parser.feed(html)
         assert parser.figures, f"{nb}: no SVG figure was scanned (is the kernel profile applied?)"
         assert sum(bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", f)) for f in parser.fragments) > 20, nb
         for fragment in dict.fromkeys(parser.fragments):

@@ -66,7 +66,8 @@ def notebook_to_html(nb_path: str | Path, html_path: str | Path, *, title: str |
     the definitions block) go after the report's own content; ``toc`` adds a table of contents."""
     nb = nbformat.read(str(nb_path), as_version=4)
     exporter = HTMLExporter(template_name="csreport", extra_template_basedirs=[str(TEMPLATES)],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            language_code=i18n.language())  # <html lang="ja">: screen readers, CJK glyph choice
     exporter.register_preprocessor(_DropNoise(), enabled=True)
     exporter.register_preprocessor(_FigureAlt(), enabled=True)
     if title:
