@@ -32,6 +32,7 @@ import pandas as pd
 import pytest
 
 from csanalysis import health
+from csanalysis.report import i18n
 from csanalysis.report.run import run_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +151,11 @@ def ja_run(tmp_path_factory):
     (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG, encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IPYTHONDIR", str(tmp / "ipython"))  # the kernels draw figures as SVG with their text as text
-        res = run_report(None, data=DEMO, lang="ja", out=tmp / "reports")
+        try:
+            res = run_report(None, data=DEMO, lang="ja", out=tmp / "reports")
+        finally:  # the runner sets this process's language and layout for its own rendering: back to the defaults
+            i18n.set_language("en")
+            i18n.set_layout("subscription")
     return res.folder
 
 
@@ -173,3 +178,34 @@ def test_japanese_reports_show_no_english(ja_run):
                 found.setdefault(nb, []).append(f"{' '.join(dict.fromkeys(words))}  ←  {fragment[:140]!r}")
     assert not found, "English in the Japanese reports:\n" + "\n".join(
         f"{nb}:\n  " + "\n  ".join(lines) for nb, lines in found.items())
+
+
+def test_a_reason_is_english_where_kept_and_in_the_reports_language_where_shown():
+    """Why an estimate is missing (csanalysis.reasons.Reason): English in metrics.json and logs, the catalogue's
+    message in a report, here an NPS note for a segment the data do not have."""
+    import json
+    import pickle
+
+    import csanalysis as cs
+    from csanalysis import nps
+    from csanalysis.reasons import Reason
+
+    if not DEMO.is_dir():
+        pytest.skip(f"demo data not found at {DEMO}")
+    res = nps.nps_revenue(cs.load_dataset(DEMO), [6], segment="no_such_attribute", n_boot=20)
+    note = res.notes[0]
+    assert isinstance(note, Reason) and note.key == "nps.reason.segment_unknown"
+    assert note == ("segment 'no_such_attribute' is not a customer attribute: results are not split or adjusted by "
+                    "segment")
+    assert json.loads(json.dumps({"r": note})) == {"r": str(note)}
+    again = pickle.loads(pickle.dumps(note))
+    assert isinstance(again, Reason) and again.values == note.values
+    try:
+        i18n.set_language("en")
+        assert i18n.tr("nps.note", text=note) == f"Note: {note}."  # the English message is the English text
+        i18n.set_language("ja")
+        shown = i18n.tr("nps.note", text=note)
+        assert "no_such_attribute" in shown and re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", shown)
+        assert english_words(shown, UNITS | NAMES) == [], shown
+    finally:
+        i18n.set_language("en")
