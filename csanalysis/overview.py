@@ -35,7 +35,8 @@ def table_sizes(ds: Dataset, translate=None) -> pd.DataFrame:
     ranges = ds.date_ranges()
     for name, c in ds.report.counts.items():
         first, last = ranges.get(name, (None, None))
-        rows.append({"table": _word(translate, f"table.{name}", name) if translate else name, "rows read": c.get("read", 0), "rows used": c.get("used", 0),
+        rows.append({"table": _word(translate, f"table.{name}", name) if translate else name,
+                     "rows read": c.get("read", 0), "rows used": c.get("used", 0),
                      "rows cut (after as_of)": c.get("cut_after_as_of", 0),
                      "first date": pd.Timestamp(first) if first is not None else pd.NaT,
                      "last date": pd.Timestamp(last) if last is not None else pd.NaT})

@@ -401,8 +401,7 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
             sections.insert(0, extras.changes_html(rows, prev["run_id"], prev["as_of"]))
         title = title_of(path)  # the report's title in the run's language (the browser's tab, the page's name)
         notebook_to_html(nb_dir / path.name, nb_dir / f"{path.stem}.html", title=i18n.tr(title) if title else path.stem,
-                         footer=footer,
-                         sections=sections)
+                         footer=footer, sections=sections)
         return {"status": "succeeded", "seconds": round(time.time() - t0, 1)}
     except pm.PapermillExecutionError as exc:
         return {"status": "failed", "seconds": round(time.time() - t0, 1), "cell": exc.exec_count,
