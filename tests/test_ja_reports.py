@@ -1,5 +1,6 @@
-"""A Japanese run is in Japanese: every notebook is rendered once on the demo data with ``--lang ja`` and the
-text a reader sees is scanned for English words.
+"""A Japanese run is in Japanese: every notebook is rendered once on the demo data with ``--lang ja`` (and the
+survival report a second time, which adds the changes since the previous run) and the text a reader sees is scanned
+for English words.
 
 What is scanned: the visible text of each report's HTML (script and style removed), the ``alt``/``title``
 attributes, and the text of every figure. Figures are drawn as SVG for this test (a kernel profile sets the
@@ -153,18 +154,22 @@ def ja_run(tmp_path_factory):
         mp.setenv("IPYTHONDIR", str(tmp / "ipython"))  # the kernels draw figures as SVG with their text as text
         try:
             res = run_report(None, data=DEMO, lang="ja", out=tmp / "reports")
+            # a second run of one report shows the changes since the previous run (its own section)
+            again = run_report(["02_churn_survival"], data=DEMO, lang="ja", out=tmp / "reports")
         finally:  # the runner sets this process's language and layout for its own rendering: back to the defaults
             i18n.set_language("en")
             i18n.set_layout("subscription")
-    return res.folder
+    pages = {nb: res.folder / nb / f"{nb}.html" for nb in NOTEBOOKS}
+    pages["02_churn_survival (second run)"] = again.folder / "02_churn_survival" / "02_churn_survival.html"
+    return pages
 
 
 def test_japanese_reports_show_no_english(ja_run):
     allowed = UNITS | NAMES | _data_names() | _measures() | set(health.LIST_COLUMNS)
     cells = _finding_columns()
     found: dict[str, list[str]] = {}
-    for nb in NOTEBOOKS:
-        page = ja_run / nb / f"{nb}.html"
+    assert 'id="cs-changes"' in ja_run["02_churn_survival (second run)"].read_text(encoding="utf-8")
+    for nb, page in ja_run.items():
         assert page.is_file(), f"{nb} was not rendered"
         html = page.read_text(encoding="utf-8")
         assert '<html lang="ja">' in html, f"{nb}: the page does not declare its language"

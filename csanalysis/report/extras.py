@@ -116,13 +116,15 @@ def changes(previous: dict, current: dict) -> list[dict]:
 
 
 def changes_html(rows: list[dict], previous_run: str, previous_as_of: str) -> str:
+    """The changes since the previous run as a section; each metric named by its path in ``metrics.json`` (set as
+    code: a key the reader finds in the file, in every language)."""
     tr, esc = i18n.tr, _html.escape
     if not rows:
         return ""
     def f(v):
         return f"{v:,.4g}"
     body = "".join(
-        f"<tr><td>{esc(r['metric'])}</td><td>{f(r['previous'])}</td><td>{f(r['current'])}</td>"
+        f"<tr><td><code>{esc(r['metric'])}</code></td><td>{f(r['previous'])}</td><td>{f(r['current'])}</td>"
         f"<td>{f(r['change'])} ({f(r['lower'])} – {f(r['upper'])})</td>"
         f"<td>{esc(tr('report.exploratory') if r['exploratory'] else tr('report.interval_excludes_zero'))}</td></tr>"
         for r in rows)
