@@ -465,15 +465,26 @@ class Scorecard:
         p = np.asarray(points, dtype=float)
         return np.where(p >= self.bands["good"], "good", np.where(p >= self.bands["average"], "average", "poor"))
 
-    def table(self) -> pd.DataFrame:
-        """The scorecard as a table: measure, weight (share), direction and thresholds."""
+    def table(self, translate: Callable | None = None) -> pd.DataFrame:
+        """The scorecard as a table: measure, weight (share), direction and thresholds; a categorical measure's
+        categories (the NPS categories) in the report's language with ``translate`` (``health.nps.<category>``)."""
         total = sum(m.weight for m in self.measures)
+
+        def cats(m, band):
+            names = [k for k, v in m.categories.items() if v == band]
+            return ", ".join(translate(f"health.nps.{k}") if translate and m.name == "nps_category" else k for k in names)
+
         return pd.DataFrame([{"measure": m.name, "weight": m.weight / total, "direction": m.direction,
-                              "good": m.good if m.direction != "categorical" else
-                              ", ".join(k for k, v in m.categories.items() if v == "good"),
-                              "poor": m.poor if m.direction != "categorical" else
-                              ", ".join(k for k, v in m.categories.items() if v == "poor")}
+                              "good": m.good if m.direction != "categorical" else cats(m, "good"),
+                              "poor": m.poor if m.direction != "categorical" else cats(m, "poor")}
                              for m in self.measures])
+
+    def label(self, translate: Callable | None = None) -> str:
+        """The scorecard's name for a reader: the default scorecard's in the report's language
+        (``health.scorecard_default``), a scorecard of the user's own by the name its file gives."""
+        if translate is not None and self.source and Path(self.source) == DEFAULT_SCORECARD:
+            return translate("health.scorecard_default")
+        return self.name
 
 
 @dataclass
@@ -1420,7 +1431,13 @@ def _reason_text(signal: str, row: dict, tr: Callable) -> str:
     if not eq:  # a numeric attribute: its value
         v = r.get(attribute)
         value = f"{v:,.4g}" if isinstance(v, (int, float)) and v == v else "–"
-    return tr("health.reason.attribute", attribute=attribute.replace("_", " "), value=value)
+    label = attribute.replace("_", " ")
+    if tr is not _default_translate:  # a canonical attribute's label in the report's language (attr.<name>)
+        try:
+            label = tr(f"attr.{attribute}")
+        except KeyError:  # the export's own attribute: its name
+            pass
+    return tr("health.reason.attribute", attribute=label, value=value)
 
 
 def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, translate: Callable | None = None,

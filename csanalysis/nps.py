@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .reasons import Reason
 from .resample import draw_counts, draw_group_counts, interchangeable, replicate_blocks
 
 METHODS = ("wald", "adjusted_wald", "auto")
@@ -1049,7 +1050,8 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
         for m in ("pearson", "spearman"):
             rows.append({"method": m, "estimate": np.nan, "lower": np.nan, "upper": np.nan, "n": len(t),
                          "accounts": t["customer_id"].nunique(),
-                         "reason": "fewer than three responses with a complete window, or no variation"})
+                         "reason": Reason("fewer than three responses with a complete window, or no variation",
+                                          "nps.reason.correlation")})
         return pd.DataFrame(rows)
     x = t["score"].to_numpy(float)
     y = t[f"mrr_change_{k}"].to_numpy(float)
@@ -1185,7 +1187,7 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
                                   "p_value", "se_log_rr", "n_a", "n_b", "events_a", "events_b", "reason"])
     if not len(t):
         return ModelResult("churn", k, 0, 0, {"dropped_missing": 0}, "", empty,
-                           reason=f"no response has a complete {k}-month window")
+                           reason=Reason(f"no response has a complete {k}-month window", "nps.reason.no_window", k=k))
     d, X, y, dropped = _design(t, f"churned_{k}", controls, "promoter")
     ev = d.groupby("category")[f"churned_{k}"].agg(["size", "sum"]).reindex(list(CATEGORIES)).fillna(0)
     fit_ok = y.sum() > 0 and y.sum() < len(y) and len(X.columns) > 1
@@ -1200,7 +1202,8 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
         else:
             res = sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type=cov_type, cov_kwds=kw)
     else:
-        reason = f"no {word} (or only {word}) within {k} months among the {len(d)} usable responses"
+        reason = Reason(f"no {word} (or only {word}) within {k} months among the {len(d)} usable responses",
+                        "nps.reason.no_variation", k=k, n=f"{len(d):,}")
     rows = []
     if res is not None:
         beta, V = res.params.to_numpy(), res.cov_params().to_numpy()
@@ -1250,12 +1253,14 @@ def revenue_model(al_or_table, k: int, *, controls: list[str] | None = ("segment
     empty = pd.DataFrame(columns=["a", "b", "estimate", "lower", "upper", "p_value", "se", "n_a", "n_b", "reason"])
     if len(t) < 5:
         return ModelResult("revenue", k, len(t), int(t["customer_id"].nunique()) if len(t) else 0,
-                           {"dropped_missing": 0}, "", empty, reason=f"fewer than 5 accounts stayed with a complete {k}-month window")
+                           {"dropped_missing": 0}, "", empty,
+                           reason=Reason(f"fewer than 5 accounts stayed with a complete {k}-month window",
+                                         "nps.reason.few_stayers", k=k))
     d, X, y, dropped = _design(t, col, controls, "detractor")
     cov_type, kw = _cov(d["customer_id"].to_numpy())
     rows, res, reason = [], None, None
     if len(d) <= X.shape[1] + 1 or len(X.columns) < 2:
-        reason = "too few responses for the model"
+        reason = Reason("too few responses for the model", "nps.reason.too_few_for_model")
     else:
         res = sm.OLS(y, X).fit(cov_type=cov_type, cov_kwds=kw)
         names = list(X.columns)
@@ -1312,7 +1317,8 @@ def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float
         ok = len(t) >= 10 and (np.unique(y).size > 1) and t["score"].nunique() > 1 and t[other].nunique() > 1
         if not ok:
             rec.update({f"{m}{s}": np.nan for m in ("nps", "other", "difference") for s in ("", "_lower", "_upper")})
-            rec["reason"] = f"too few responses, no {al.word()}/no variation, or a constant measure"
+            rec["reason"] = Reason(f"too few responses, no {al.word()}/no variation, or a constant measure",
+                                   "nps.reason.measure")
             rows.append(rec)
             continue
         codes, K = _codes(t["customer_id"])
@@ -1607,7 +1613,8 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
         return NPSRevenue(False, "the data have no NPS survey responses (no nps table)", **base)
     notes = []
     if segment and segment not in ds.customers.columns and (ds.attributes is None or segment not in set(ds.attributes["attribute"])):
-        notes.append(f"segment {segment!r} is not a customer attribute: results are not split or adjusted by segment")
+        notes.append(Reason(f"segment {segment!r} is not a customer attribute: results are not split or adjusted by "
+                            "segment", "nps.reason.segment_unknown", segment=segment))
         segment = None
         base["segment"] = None
     elif segment and segment in ds.customers.columns:

@@ -20,13 +20,23 @@ SEGMENTS = ("plan", "touch_model", "industry", "region", "acquisition_channel")
 _CANONICAL = tuple(TABLES["customers"].optional)  # the canonical customer columns
 
 
-def table_sizes(ds: Dataset) -> pd.DataFrame:
-    """Rows read, used and cut per raw table, and the date range each covers."""
+def _word(translate, key: str, fallback: str) -> str:
+    """``translate(key)``, or ``fallback`` when the catalogue has no such key (a name of the user's own)."""
+    try:
+        return translate(key)
+    except KeyError:
+        return fallback
+
+
+def table_sizes(ds: Dataset, translate=None) -> pd.DataFrame:
+    """Rows read, used and cut per raw table, and the date range each covers; ``translate(key)`` names the tables
+    in the report's language (``table.<name>``)."""
     rows = []
     ranges = ds.date_ranges()
     for name, c in ds.report.counts.items():
         first, last = ranges.get(name, (None, None))
-        rows.append({"table": name, "rows read": c.get("read", 0), "rows used": c.get("used", 0),
+        rows.append({"table": _word(translate, f"table.{name}", name) if translate else name,
+                     "rows read": c.get("read", 0), "rows used": c.get("used", 0),
                      "rows cut (after as_of)": c.get("cut_after_as_of", 0),
                      "first date": pd.Timestamp(first) if first is not None else pd.NaT,
                      "last date": pd.Timestamp(last) if last is not None else pd.NaT})
@@ -42,11 +52,17 @@ def reconciliation(ds: Dataset, labels: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame({"item": [(labels or {}).get(i, i) for i in items], "amount": list(ds.report.reconciliation.values())})
 
 
-def findings(ds: Dataset) -> pd.DataFrame:
+def findings(ds: Dataset, translate=None) -> pd.DataFrame:
     """The validation findings for reading: a finding about a whole table has an empty column, row count and
-    examples (not None or [])."""
+    examples (not None or []). With ``translate(key, **values)`` the level (``overview.level.<level>``), the
+    table (``table.<name>``) and the message (the finding's ``key`` with its ``values``) are in the report's
+    language."""
     cols = ["level", "table", "column", "message", "n_rows", "examples"]
     df = pd.DataFrame([{k: v for k, v in f.to_dict().items() if k in cols} for f in ds.report.findings], columns=cols)
+    if translate is not None and len(df):
+        df["level"] = [translate(f"overview.level.{f.level}") for f in ds.report.findings]
+        df["table"] = [_word(translate, f"table.{f.table}", f.table) for f in ds.report.findings]
+        df["message"] = [translate(f.key, **f.values) if f.key else f.message for f in ds.report.findings]
     df["column"] = df["column"].map(lambda v: "" if v is None else v)
     df["n_rows"] = df["n_rows"].map(lambda v: "" if v is None or v != v else f"{int(v):,}")
     df["examples"] = df["examples"].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else ("" if v is None else v))
@@ -70,8 +86,11 @@ def segment_counts(ds: Dataset) -> dict[str, pd.Series]:
 def attribute_table(ds: Dataset, translate=None) -> pd.DataFrame:
     """The attributes found (:func:`csanalysis.data.attributes.overview`): name, kind, missing share, levels, most
     common levels, a numeric attribute's median and range, and a note; ``translate(key)`` gives the kinds'
-    (``overview.kind.<kind>``) and notes' (``overview.note.<note>``) words in the report's language."""
+    (``overview.kind.<kind>``) and notes' (``overview.note.<note>``) words and the canonical attributes' labels
+    (``attr.<name>``) in the report's language."""
     t = attributes.overview(ds)
+    if translate is not None:  # a canonical attribute's label (attr.<name>); the export's own as its file names it
+        t["attribute"] = [_word(translate, f"attr.{a}", a) for a in t["attribute"]]
     tr = translate or (lambda key: key.split(".", 2)[2])
     t["kind"] = [tr(f"overview.kind.{k}") for k in t["kind"]]
     t["note"] = [tr(f"overview.note.{n}") if n else "" for n in t["note"]]

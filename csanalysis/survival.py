@@ -73,8 +73,10 @@ def _fmt_median(v) -> float | None:
 
 
 def survival_table(ds: Dataset, times=(3, 6, 12, 24), *, by: str | None = None, spells: str = "first",
-                   alpha: float = 0.05) -> pd.DataFrame:
-    """S(t) with its interval per group, and the median lifetime with its interval or "not reached"."""
+                   alpha: float = 0.05, translate=None) -> pd.DataFrame:
+    """S(t) with its interval per group, and the median lifetime with its interval or "not reached" (``median
+    text``; in the report's language with ``translate(key, **values)``: ``survival.median_text`` and
+    ``survival.not_reached``)."""
     from lifelines.utils import median_survival_times
 
     rows = []
@@ -94,11 +96,23 @@ def survival_table(ds: Dataset, times=(3, 6, 12, 24), *, by: str | None = None, 
         row["median"] = _fmt_median(med)
         row["median lower"] = _fmt_median(med_ci.iloc[0, 0])
         row["median upper"] = _fmt_median(med_ci.iloc[0, 1])
-        row["median text"] = ("not reached" if row["median"] is None else
-                              f"{row['median']:.0f} months (95% CI {row['median lower'] or 0:.0f}–"
-                              + (f"{row['median upper']:.0f})" if row["median upper"] is not None else "not reached)"))
+        row["median text"] = _median_text(row, alpha, translate)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _median_text(row: dict, alpha: float, translate=None) -> str:
+    """'37 months (95% CI 31–46)', 'not reached', or with ``translate`` the catalogue's words."""
+    if translate is None:
+        if row["median"] is None:
+            return "not reached"
+        return (f"{row['median']:.0f} months (95% CI {row['median lower'] or 0:.0f}–"
+                + (f"{row['median upper']:.0f})" if row["median upper"] is not None else "not reached)"))
+    if row["median"] is None:
+        return translate("survival.not_reached")
+    hi = f"{row['median upper']:.0f}" if row["median upper"] is not None else translate("survival.not_reached")
+    return translate("survival.median_text", m=f"{row['median']:.0f}", pct=f"{100 * (1 - alpha):.0f}%",
+                     lo=f"{row['median lower'] or 0:.0f}", hi=hi)
 
 
 @dataclass
@@ -108,6 +122,7 @@ class LogrankResult:
     degrees_of_freedom: int
     method: str
     pairwise: pd.DataFrame  # group_a, group_b, statistic, p_value, p_holm
+    method_key: str = "survival.method.logrank"  # the message of ``method`` in the catalogue
 
     def to_dict(self) -> dict:
         return {"statistic": self.statistic, "p_value": self.p_value, "df": self.degrees_of_freedom, "method": self.method}
@@ -134,15 +149,17 @@ def logrank(ds: Dataset, by: str, *, spells: str = "first") -> LogrankResult:
                               entry=d.loc[m, "entry"].to_numpy(float))
             pairs.append((a, b, float(s2), float(p2)))
         method = "log-rank with left truncation (statsmodels survdiff, entry times)"
+        key = "survival.method.logrank_entry"
     else:
         res = multivariate_logrank_test(d["T"], d["group"], d["E"])
         stat, p = res.test_statistic, res.p_value
         pw = pairwise_logrank_test(d["T"], d["group"], d["E"]).summary
         pairs = [(a, b, float(r["test_statistic"]), float(r["p"])) for (a, b), r in pw.iterrows()]
         method = "log-rank (lifelines)"
+        key = "survival.method.logrank"
     pairwise = pd.DataFrame(pairs, columns=["group_a", "group_b", "statistic", "p_value"])
     pairwise["p_holm"] = multipletests(pairwise["p_value"], method="holm")[1] if len(pairwise) else []
-    return LogrankResult(float(stat), float(p), len(groups) - 1, method, pairwise)
+    return LogrankResult(float(stat), float(p), len(groups) - 1, method, pairwise, key)
 
 
 def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
@@ -221,6 +238,19 @@ class CoxResult:
     ph_sample: tuple | None = None  # (spells checked, spells eligible) when the check ran on a random sample
     ph_truncated: bool = False  # the check left out left-truncated spells (lifelines has no residuals with entry)
     skipped: dict = field(default_factory=dict)  # covariates left out of the fit: name -> "constant" / "all missing"
+    design_key: str | None = None  # the message of ``design`` in the catalogue (see design_text)
+    design_sample: tuple | None = None  # (share, customers drawn, customers) when fitted on a random share of customers
+
+    def design_text(self, translate=None) -> str:
+        """The model's design in the report's language: ``translate(design_key)`` and, when fitted on a sample,
+        ``survival.design_sample``; without ``translate`` (or a key), the English ``design``."""
+        if translate is None or self.design_key is None:
+            return self.design
+        text = translate(self.design_key)
+        if self.design_sample:
+            share, drawn, total = self.design_sample
+            text += translate("survival.design_sample", share=f"{share:.1%}", n=f"{drawn:,}", total=f"{total:,}")
+        return text
 
     @property
     def ph_largest_drift(self) -> pd.Series | None:
@@ -489,6 +519,34 @@ def _estimable_hr(hr, lo, hi, max_log: float = 10.0) -> bool:
     return all(np.isfinite(v) and v > 0 for v in vals) and abs(np.log(vals[0])) <= max_log
 
 
+def _term_words(r, translate) -> tuple[str, str, str]:
+    """A hazard-ratio row's covariate, level and reference in the report's words: ``survival.tv.<term>.*`` for a
+    time-varying term, ``attr.<covariate>`` for a canonical attribute, else the export's own name (underscores as
+    spaces, as attr_label); levels and references are the data's own values."""
+    if r.term in TV_LABELS:
+        return tuple(translate(f"survival.tv.{r.term}.{k}") for k in ("covariate", "level", "reference"))
+    try:
+        cov = translate(f"attr.{r.covariate}")
+    except KeyError:  # an attribute of the user's own data
+        cov = str(r.covariate).replace("_", " ")
+    return cov, r.level, r.reference
+
+
+def hr_labels(hazard_ratios: pd.DataFrame, translate) -> list[str]:
+    """One short label per hazard ratio (the forest plot's rows) in the report's language: ``survival.term_label``
+    ("plan: Pro (reference Basic)"), ``survival.term_per_doubling`` or ``survival.term_per_unit``."""
+    out = []
+    for r in hazard_ratios.itertuples(index=False):
+        cov, level, ref = _term_words(r, translate)
+        if r.reference in ("per doubling of seats", "per doubling"):
+            out.append(translate("survival.term_per_doubling", covariate=cov))
+        elif r.reference == "per unit":
+            out.append(translate("survival.term_per_unit", covariate=cov))
+        else:
+            out.append(translate("survival.term_label", covariate=cov, level=level, reference=ref))
+    return out
+
+
 def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 0.05) -> list[str]:
     """The hazard-ratio sentences of a :class:`CoxResult` table in the report's language: ``translate(key,
     **values)`` with keys ``survival.hr.faster`` / ``slower`` / ``seats`` / ``per_unit`` / ``per_doubling`` and labels ``attr.<covariate>`` and
@@ -500,14 +558,7 @@ def hr_sentences(hazard_ratios: pd.DataFrame, translate=None, *, alpha: float = 
     out = []
     for r in hazard_ratios.itertuples(index=False):
         hr, lo, hi = r.hr, r.lower, r.upper
-        if r.term in TV_LABELS:
-            cov, level, ref = (translate(f"survival.tv.{r.term}.{k}") for k in ("covariate", "level", "reference"))
-        else:
-            try:
-                cov = translate(f"attr.{r.covariate}")
-            except KeyError:  # an attribute of the user's own data: its name, underscores as spaces (as attr_label)
-                cov = str(r.covariate).replace("_", " ")
-            level, ref = r.level, r.reference
+        cov, level, ref = _term_words(r, translate)
         if r.covariate == "seats" and r.reference == "per doubling of seats":
             out.append(translate("survival.hr.seats", hr=f"{hr:.2f}", pct=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
         elif r.reference in ("per unit", "per doubling"):
@@ -652,6 +703,7 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     if sample:
         design += (f"; sampling rule: a random {sample['share']:.1%} of customers (whole histories, drawn independently "
                    f"of churn, so unweighted), {sample['drawn']:,} of {sample['customers']:,}")
+        sample = (sample["share"], sample["drawn"], sample["customers"])  # the report's sampling note
     X, meta, refs, skipped = person_month_design(ds, pm, fixed or [], references=references)
     df = pd.DataFrame({"id": pm["customer_id"].to_numpy(), "start": pm["tenure"].to_numpy() - 1,
                        "stop": pm["tenure"].to_numpy(), "event": pm["churn"].to_numpy()})
@@ -670,7 +722,7 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
                      "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     events = int(df["event"].sum())
     return CoxResult(fitter, pd.DataFrame(rows), float("nan"), int(df["id"].nunique()), events, None, design,
-                     references=refs, skipped=skipped)
+                     references=refs, skipped=skipped, design_key="survival.tv_design", design_sample=sample)
 
 
 def customer_sample(pm: pd.DataFrame, max_rows: int | None, seed: int = 0) -> tuple[pd.DataFrame, dict | None]:

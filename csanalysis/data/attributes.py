@@ -70,10 +70,10 @@ def report_uninformative(t, kinds: dict[str, str], report, table: str) -> None:
         values = int(r[f"v{i}"] or 0)
         if n and values == 0:
             report.add("note", table, "the attribute is empty for every customer: it is kept but never fitted",
-                       column=c, n_rows=n)
+                       column=c, n_rows=n, key="finding.attribute_empty")
         elif n and values == n and r[f"lo{i}"] == r[f"hi{i}"]:
             report.add("note", table, "the attribute has one value for every customer: it is kept but never "
-                       "fitted", column=c, n_rows=n)
+                       "fitted", column=c, n_rows=n, key="finding.attribute_constant")
 
 
 def kinds(ds) -> dict[str, str]:

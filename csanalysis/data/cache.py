@@ -52,6 +52,9 @@ def source_fingerprint(source: str | Path) -> str:
     return fingerprint(source)
 
 
+FORMAT = 2  # what a cached load holds; 2: validation findings carry their catalogue key and values
+
+
 def cache_key(source: Any, mapping: Any, settings: dict) -> str | None:
     """Key of a load: the content of the source's files, the mapping's content and the settings."""
     from .. import __version__
@@ -67,6 +70,7 @@ def cache_key(source: Any, mapping: Any, settings: dict) -> str | None:
         h.update(json.dumps(mapping, sort_keys=True, default=str).encode())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     h.update(__version__.encode())
+    h.update(f"format {FORMAT}".encode())
     return h.hexdigest()[:24]
 
 

@@ -547,7 +547,8 @@ def _extra_attributes(name: str, spec: TableSpec, tmap: TableMapping, available:
             continue
         if src in spec.columns:  # a canonical name the mapping reads from another column
             report.add("note", name, f"column '{src}' is left out: the mapping reads '{src}' from column "
-                       f"'{tmap.columns[src]}'", column=src, file=file)
+                       f"'{tmap.columns[src]}'", column=src, file=file,
+                       key="finding.column_left_out", values={"column": src, "source": tmap.columns[src]})
             continue
         out[src] = tmap.attributes.get(src)
     for src in sorted(set(tmap.attributes) - set(out)):
@@ -778,7 +779,8 @@ class _Builder:
         if self.settings.as_of is not None and gap > 1:
             self.report.add("warning", "revenue", f"as_of {self.settings.as_of} is {gap} months after the last revenue "
                             f"row ({pd.Timestamp(last):%Y-%m}): customers without revenue since then count as churned",
-                            column="date", file=self.file("revenue"))
+                            column="date", file=self.file("revenue"), key="finding.as_of_after_revenue",
+                            values={"as_of": str(self.settings.as_of), "gap": int(gap), "last": f"{pd.Timestamp(last):%Y-%m}"})
 
     def _check_magnitudes(self, name: str, column: str) -> None:
         """Amounts the engine cannot sum to the cent (|x| ≥ :data:`MAX_AMOUNT`) are errors; amounts more than
@@ -802,7 +804,9 @@ class _Builder:
         if n:
             self.report.add("warning", name, f"{n:,} rows have an amount more than {MAGNITUDE_WARNING:,} times the "
                             f"median amount ({median:,.2f}): check them for a typo or a unit slip", column=column,
-                            n_rows=n, examples=_examples(odd.select(column)), file=self.file(name))
+                            n_rows=n, examples=_examples(odd.select(column)), file=self.file(name),
+                            key="finding.large_amounts", values={"n": f"{n:,}", "times": f"{MAGNITUDE_WARNING:,}",
+                                                                 "median": f"{median:,.2f}"})
 
     def _cut_after(self, name: str, as_of: dt.date, column: str = "date") -> None:
         t = self.t.get(name)
@@ -813,7 +817,8 @@ class _Builder:
         self.report.counts[name]["used"] -= n_cut
         if n_cut:
             self.report.add("note", name, f"{n_cut:,} rows dated after as_of {as_of} are left out", column=column,
-                            n_rows=n_cut, file=self.file(name))
+                            n_rows=n_cut, file=self.file(name), key="finding.cut_after_as_of",
+                            values={"n": f"{n_cut:,}", "as_of": str(as_of)})
             self.t[name] = t.filter(t[column] <= as_of)
 
     # -- build --------------------------------------------------------------------------------------
@@ -825,7 +830,8 @@ class _Builder:
         customers = t.get("customers")
         if customers is None:  # purchase log: customers from the first purchase
             customers = revenue.group_by("customer_id").aggregate(signup_date=_.date.min())
-            self.report.add("note", "customers", "derived from revenue: signup_date is each customer's first purchase")
+            self.report.add("note", "customers", "derived from revenue: signup_date is each customer's first purchase",
+                            key="finding.customers_from_revenue")
             self.t["customers"] = customers
         dupes = customers.group_by("customer_id").aggregate(n=_.count()).filter(_.n > 1)
         n_dupes = int(_scalar(dupes.n.sum(), 0))
@@ -912,7 +918,8 @@ class _Builder:
                 report.add("warning", "revenue", f"{n_neg:,} customer-months have purchases that sum to less than "
                            "zero (returns or refunds larger than that month's purchases); they count as active months "
                            "and enter revenue with their net (negative) amount", column="amount", n_rows=n_neg,
-                           examples=examples, ids=ex["customer_id"].astype(str).tolist(), file=self.file("revenue"))
+                           examples=examples, ids=ex["customer_id"].astype(str).tolist(), file=self.file("revenue"),
+                           key="finding.negative_purchase_months", values={"n": f"{n_neg:,}"})
             else:
                 report.add("error", "revenue", f"{n_neg:,} customer-months have negative MRR after spreading invoices "
                            "over their service periods (a credit note larger than what it credits)", column="amount",
@@ -1031,7 +1038,7 @@ class _Builder:
         n, examples = self._counted(no_rev, ["customer_id"])
         if n:
             self.report.add("warning", "customers", f"{n:,} customers have no paid month up to as_of", n_rows=n,
-                            examples=examples, ids=examples)
+                            examples=examples, ids=examples, key="finding.no_paid_month", values={"n": f"{n:,}"})
         if "usage" in self.t:
             u = self.t["usage"]
             cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m)
@@ -1042,7 +1049,8 @@ class _Builder:
             n, examples = self._counted(_gap_rows(cm, distinct=several), ["customer_id", "m"])
             if n:
                 self.report.add("warning", "usage", f"{n:,} gaps of more than a month with no usage rows "
-                                "(months without rows count as no activity)", n_rows=n, examples=examples, ids=examples)
+                                "(months without rows count as no activity)", n_rows=n, examples=examples, ids=examples,
+                                key="finding.usage_gaps", values={"n": f"{n:,}"})
         if "nps" in self.t:
             # a response counts as from a customer when its month is inside one of the customer's spells
             nps = self.t["nps"]
@@ -1053,7 +1061,7 @@ class _Builder:
             if n:
                 self.report.add("warning", "nps", f"{n:,} responses come from customers who were not active "
                                 "that month (former or not-yet customers); they are kept", n_rows=n, examples=examples,
-                                ids=examples)
+                                ids=examples, key="finding.nps_not_active", values={"n": f"{n:,}"})
 
     # -- snapshot layout ------------------------------------------------------------------------------
     def _build_snapshot(self) -> dict:
@@ -1090,10 +1098,11 @@ class _Builder:
         if n_zero:
             report.add("note", "snapshot", f"{n_zero:,} rows have tenure 0 (customers in their first month): a "
                        "still-active one is censored at 0 and adds nothing to the curve, a churned one is a churn at 0",
-                       column="tenure_months", n_rows=n_zero, file=self.file("snapshot"))
+                       column="tenure_months", n_rows=n_zero, file=self.file("snapshot"),
+                       key="finding.tenure_zero", values={"n": f"{n_zero:,}"})
         if self.settings.as_of is None:
             report.add("note", "snapshot", "as_of is not set: the snapshot is taken as of today; set as_of (the "
-                       "export date) in the mapping's settings or with --as-of")
+                       "export date) in the mapping's settings or with --as-of", key="finding.snapshot_no_as_of")
         as_of = self.settings.as_of or self._as_of()
         self.settings = self.settings.updated(as_of=as_of)
         as_of_m = sp.month_index_of(as_of) - (0 if pd.Timestamp(as_of).is_month_end else 1)

@@ -23,6 +23,10 @@ class Finding:
     # the customer ids the examples quote (an example may be an id, or "id: value"): a pseudonymised run replaces
     # them by their pseudonyms (data/pseudonym.py pseudonymise_report); not written anywhere
     ids: list[str] = field(default_factory=list, repr=False)
+    # the message in the report's catalogue (csanalysis/report/messages: ``key`` formatted with ``values``), for a
+    # finding a report shows (warnings and notes); ``message`` is the English text of the command line and logs
+    key: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         where = self.table + (f" ({self.file})" if self.file else "")
@@ -35,6 +39,7 @@ class Finding:
         return {
             "level": self.level, "table": self.table, "file": self.file, "column": self.column,
             "message": self.message, "n_rows": self.n_rows, "examples": [str(e) for e in self.examples],
+            "key": self.key, "values": dict(self.values),
         }
 
 

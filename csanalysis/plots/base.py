@@ -7,9 +7,21 @@ import pandas as pd
 import seaborn as sns
 
 
+# date tick formats per language for matplotlib's ConciseDateFormatter (formats, zero_formats, offset_formats);
+# matplotlib's own ("Apr", "Jul") are English month names
+_DATE_FORMATS = {
+    "ja": (["%Y年", "%-m月", "%-d日", "%H:%M", "%H:%M", "%S.%f"],
+           ["", "%Y年", "%-m月", "%-m月%-d日", "%H:%M", "%H:%M"],
+           ["", "%Y年", "%Y年%-m月", "%Y年%-m月%-d日", "%Y年%-m月%-d日", "%Y年%-m月%-d日 %H:%M"]),
+}
+_state = {"lang": "en"}
+
+
 def set_style(lang: str = "en") -> None:
-    """House style. ``seaborn.set_theme()`` resets the font family, so the Japanese font is set after it."""
+    """House style. ``seaborn.set_theme()`` resets the font family, so the Japanese font is set after it; date
+    ticks are written in ``lang``."""
     sns.set_theme(style="whitegrid", context="notebook")
+    _state["lang"] = lang
     if lang == "ja":
         import matplotlib_fontja
 
@@ -27,7 +39,9 @@ def _month_axis(ax):
 
     locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    formats, zero, offset = _DATE_FORMATS.get(_state["lang"], (None, None, None))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, formats=formats, zero_formats=zero,
+                                                             offset_formats=offset))
 
 
 def plot_mrr(mrr: pd.DataFrame, ax=None, *, title="Monthly recurring revenue", xlabel="Month", ylabel="MRR",
@@ -163,8 +177,10 @@ def plot_pooled_curve(curve: pd.DataFrame, ax=None, *, group: str | None = None,
 
 
 def plot_km(fits: dict, ax=None, *, title: str = "Share of customers still active", xlabel: str = "Months since start",
-            ylabel: str = "Share still active", at_risk: bool = True, at_risk_labels: dict | None = None):
-    """Kaplan–Meier curves with 95% bands and at-risk counts under the plot (lifelines)."""
+            ylabel: str = "Share still active", at_risk: bool = True, at_risk_labels: dict | None = None,
+            at_risk_label: str | None = None):
+    """Kaplan–Meier curves with 95% bands and at-risk counts under the plot (lifelines), the counts' row named
+    ``at_risk_label`` (default: lifelines' "At risk")."""
     from lifelines.plotting import add_at_risk_counts
 
     ax = _ax(ax, figsize=(9, 5))
@@ -174,17 +190,25 @@ def plot_km(fits: dict, ax=None, *, title: str = "Share of customers still activ
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     if at_risk and fits:
         add_at_risk_counts(*fits.values(), ax=ax, rows_to_show=["At risk"], xticks=None)
+        if at_risk_label is not None:  # lifelines writes its row name in English: the report's word instead
+            for other in ax.figure.axes:
+                ticks = [t.get_text() for t in other.get_xticklabels()]
+                if any(t.startswith("At risk") for t in ticks):
+                    other.set_xticklabels([at_risk_label + t[len("At risk"):] if t.startswith("At risk") else t
+                                           for t in ticks], ha="right")
     return ax
 
 
 def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (hazard ratios, 95% CI)",
-                xlabel: str = "Hazard ratio (log scale; > 1 churns faster)"):
-    """Forest plot of hazard ratios with intervals; one row per level against its reference."""
+                xlabel: str = "Hazard ratio (log scale; > 1 churns faster)", labels: list[str] | None = None):
+    """Forest plot of hazard ratios with intervals; one row per level against its reference, named by ``labels``
+    (one per row, e.g. ``survival.hr_labels`` in the report's language; default: the English names)."""
     import numpy as np
 
     ax = _ax(ax, figsize=(8, max(2.5, 0.45 * len(hrs) + 1.2)))
-    labels = [f"{c.replace('_', ' ')}: {l} vs {r}" if r not in ("per unit", "per doubling of seats") else f"{c.replace('_', ' ')} ({r})"
-              for c, l, r in zip(hrs["covariate"], hrs["level"], hrs["reference"])]
+    if labels is None:
+        labels = [f"{c.replace('_', ' ')}: {l} vs {r}" if r not in ("per unit", "per doubling of seats") else f"{c.replace('_', ' ')} ({r})"
+                  for c, l, r in zip(hrs["covariate"], hrs["level"], hrs["reference"])]
     y = np.arange(len(hrs))[::-1]
     ax.errorbar(hrs["hr"], y, xerr=[hrs["hr"] - hrs["lower"], hrs["upper"] - hrs["hr"]], fmt="o", color="C0", capsize=3)
     ax.axvline(1.0, color="grey", ls="--", lw=1)

@@ -56,7 +56,9 @@ def definitions_html(ds) -> str:
     ]
     cut = [(name, c.get("read", 0) - c.get("used", 0), c.get("cut_after_as_of", 0))
            for name, c in ds.report.counts.items()]
-    excluded = "; ".join(tr("report.def_excluded_row", table=n, n=f"{d:,}", after=f"{a:,}") for n, d, a in cut if d or a)
+    cat = i18n.catalogue(i18n.language())
+    excluded = "; ".join(tr("report.def_excluded_row", table=tr(f"table.{n}") if f"table.{n}" in cat else n, n=f"{d:,}",
+                            after=f"{a:,}") for n, d, a in cut if d or a)
     rows.append((tr("report.def_excluded"), excluded or tr("report.def_none_excluded")))
     rec = ds.report.reconciliation
     if rec:
@@ -114,12 +116,14 @@ def changes(previous: dict, current: dict) -> list[dict]:
 
 
 def changes_html(rows: list[dict], previous_run: str, previous_as_of: str) -> str:
+    """The changes since the previous run as a section; each metric named by its path in ``metrics.json`` (set as
+    code: a key the reader finds in the file, in every language)."""
     tr, esc = i18n.tr, _html.escape
     if not rows:
         return ""
     f = fmt_sig  # each metric in its report's unit: three significant digits, never scientific notation
     body = "".join(
-        f"<tr><td>{esc(r['metric'])}</td><td>{f(r['previous'])}</td><td>{f(r['current'])}</td>"
+        f"<tr><td><code>{esc(r['metric'])}</code></td><td>{f(r['previous'])}</td><td>{f(r['current'])}</td>"
         f"<td>{f(r['change'])} ({f(r['lower'])} – {f(r['upper'])})</td>"
         f"<td>{esc(tr('report.exploratory') if r['exploratory'] else tr('report.interval_excludes_zero'))}</td></tr>"
         for r in rows)

@@ -78,12 +78,21 @@ def _terms(text: str) -> dict[str, str]:
     return {f: term(f[len(TERM):]) for f in term_fields(text)}
 
 
+def _reasons(values: dict) -> dict:
+    """``values`` with each :class:`~csanalysis.reasons.Reason` (why an estimate is missing) in the current
+    language: its own catalogue message."""
+    from ..reasons import Reason
+
+    return {k: tr(v.key, **v.values) if isinstance(v, Reason) else v for k, v in values.items()}
+
+
 def tr(key: str, **values) -> str:
     """The message for ``key`` in the current language, formatted with ``values`` (not escaped: plain text; a
-    value that is not text written for reading, :func:`~csanalysis.report.narrative.readable`) and the layout's
-    words."""
+    value that is not text written for reading, :func:`~csanalysis.report.narrative.readable`; a
+    :class:`~csanalysis.reasons.Reason` through its own message) and the layout's words."""
     from .narrative import readable
 
+    values = _reasons(values)
     cat = catalogue(_state["lang"])
     if key not in cat:
         raise KeyError(f"message {key!r} is missing from messages/{_state['lang']}/*.yaml")
@@ -99,7 +108,7 @@ def say(key: str, **values) -> None:
     if key not in cat:
         raise KeyError(f"message {key!r} is missing from messages/{_state['lang']}/*.yaml")
     text = cat[key]
-    md(text, **{**_terms(text), **values})
+    md(text, **{**_terms(text), **_reasons(values)})
 
 
 def definition(ds) -> tuple[str, dict]:

@@ -405,8 +405,9 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
             (nb_dir / "changes.json").write_text(json.dumps({"previous_run": prev["run_id"], "changes": rows},
                                                             indent=2) + "\n", encoding="utf-8")
             sections.insert(0, extras.changes_html(rows, prev["run_id"], prev["as_of"]))
-        notebook_to_html(nb_dir / path.name, nb_dir / f"{path.stem}.html", title=path.stem, footer=footer,
-                         sections=sections)
+        title = title_of(path)  # the report's title in the run's language (the browser's tab, the page's name)
+        notebook_to_html(nb_dir / path.name, nb_dir / f"{path.stem}.html", title=i18n.tr(title) if title else path.stem,
+                         footer=footer, sections=sections)
         return {"status": "succeeded", "seconds": round(time.time() - t0, 1)}
     except pm.PapermillExecutionError as exc:
         return {"status": "failed", "seconds": round(time.time() - t0, 1), "cell": exc.exec_count,
@@ -562,8 +563,10 @@ def _previous(out: Path, notebook: str, data: Path, nb_params: dict) -> dict | N
 
 
 def _footer(manifest: dict) -> str:
-    return (f"Run {manifest['run_id']} · data {manifest['data_fingerprint']} · as of {manifest['as_of']} · "
-            f"csanalysis {manifest['package_version']}" + (f" (git {manifest['git_commit']})" if manifest['git_commit'] else ""))
+    """The provenance line under every report, in the run's language (``report.footer``)."""
+    commit = i18n.tr("report.footer_commit", commit=manifest["git_commit"]) if manifest["git_commit"] else ""
+    return i18n.tr("report.footer", run=manifest["run_id"], data=manifest["data_fingerprint"], as_of=manifest["as_of"],
+                   version=manifest["package_version"], commit=commit)
 
 
 def runs(out: Path) -> list[Path]:
