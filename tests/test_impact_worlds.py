@@ -15,6 +15,7 @@ other effect planted) the effect significant at 5% in at most 7%.
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -25,6 +26,13 @@ from benchmarks import impact_worlds  # noqa: E402
 
 WORLDS = 200
 CUSTOMERS = 1000
+ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
+
+
+def _keep(name: str, summary: dict) -> None:
+    """The study's numbers, kept beside the other test artifacts (xdist swallows prints)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"impact_worlds_{name}.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -32,7 +40,7 @@ class TestProgramWorlds:
     def test_unbiased_and_intervals_cover(self):
         res = impact_worlds.run(range(1, WORLDS + 1), customers=CUSTOMERS)
         s = impact_worlds.summarise(res)
-        print(s)
+        _keep("program", s)
         assert s["estimable"] == WORLDS
         assert abs(s["mean_log_bias"]) <= 2 * s["bias_se"], s
         assert s["hr_coverage"] >= 0.925, s
@@ -45,7 +53,7 @@ class TestNullWorlds:
     def test_false_positives_at_most_7_percent(self):
         res = impact_worlds.run(range(1001, 1001 + WORLDS), customers=CUSTOMERS, program=False)
         s = impact_worlds.summarise(res)
-        print(s)
+        _keep("null", s)
         assert s["estimable"] == WORLDS
         assert s["false_positive_rate"] <= 0.07, s
         assert s["pp_coverage"] >= 0.925, s  # the truth is 0 points
