@@ -72,14 +72,17 @@ def small(tmp_path: Path) -> Path:
     return d
 
 
-def test_verbose_shows_the_log_on_the_console_too(small, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_verbose_shows_the_log_on_the_console_too(small, tmp_path, jobs):
+    """In the runner (one notebook at a time) and from worker processes (two at once)."""
     out = tmp_path / "reports"
-    r = _cli("report", "00", "--data", str(small), "--as-of", "2024-04-30", "--out", str(out), "--jobs", "1",
+    r = _cli("report", "00", "01", "--data", str(small), "--as-of", "2024-04-30", "--out", str(out), "--jobs", jobs,
              "--verbose")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(rf"INFO csanalysis\.kernel: 00_data_overview: \[IPKernelApp\] WARNING \| {KERNEL_TCP}", r.stderr)
+    for nb in ("00_data_overview", "01_cohort_retention"):
+        assert re.search(rf"INFO csanalysis\.kernel: {nb}: \[IPKernelApp\] WARNING \| {KERNEL_TCP}", r.stderr), nb
+        assert re.search(rf"^\[\d/2\] [#.]{{20}} {nb} … done in \d+ s$", r.stdout, re.M), nb
     assert "INFO papermill: Executing notebook with kernel: csanalysis" in r.stderr
-    assert re.search(r"^\[1/1\] #{20} 00_data_overview … done in \d+ s$", r.stdout, re.M)
     assert KERNEL_TCP not in r.stdout  # the progress lines stay apart from the log
     log = (runmod.runs(out)[0] / runmod.LOG_NAME).read_text(encoding="utf-8")
     assert KERNEL_TCP in log and "INFO papermill: Executing notebook with kernel: csanalysis" in log
