@@ -5,9 +5,7 @@ Exit codes: 0 success; 1 unexpected error; 2 invalid parameters; 3 invalid data;
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -116,21 +114,25 @@ def report(
                              "kernel, holding the data in memory); default: up to two, as cores allow."),
     schedule: str = typer.Option("monthly", help="How often the data are refreshed: daily, weekly, monthly or "
                                  "quarterly; the front page warns when the newest data are older than this implies."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the run's log (papermill, nbclient, the "
+                                 "kernels' own output) here as well; it is always written to run.log in the run's folder."),
 ):
-    """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/."""
-    from .report.run import run_report
+    """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/.
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    Prints one line per notebook as it ends and the published paths; the log goes to run.log in the run's folder."""
+    from .report.run import LOG_NAME, run_report
+
     with _exit_codes():
         result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
                             params=_parse_params(param, params), lang=lang, out=out, keep=keep, timeout=timeout,
-                            pseudonymise=pseudonymise, jobs=jobs, schedule=schedule)
+                            pseudonymise=pseudonymise, jobs=jobs, progress=typer.echo, verbose=verbose, schedule=schedule)
     typer.echo(f"published {result.folder}")
     for nb, info in result.notebooks.items():
         if info["status"] == "left out":
             typer.echo(f"  {nb}: left out: {info['reason']}")
             continue
-        typer.echo(f"  {nb}: {info['status']} in {info.get('seconds')} s → {result.folder / nb / (nb + '.html')}")
+        typer.echo(f"  {nb} → {result.folder / nb / (nb + '.html')}")
+    typer.echo(f"  log → {result.folder / LOG_NAME}")
 
 
 @app.command("index")

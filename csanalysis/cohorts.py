@@ -486,7 +486,11 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     rng = np.random.default_rng(seed)  # replicates in blocks: at 1M customers all weights at once were 3.2 GB
     boot = np.concatenate([curves(_weights(n, b, rng, sizes)) for b in replicate_blocks(n_boot, len(sizes))]
                           or [np.empty((0, last))])
-    lo, hi = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+    # a period no replicate defines (only cohorts without revenue before it) has no band: NaN, not numpy's warning
+    lo, hi = np.full(last, np.nan), np.full(last, np.nan)
+    some = ~np.isnan(boot).all(axis=0) if len(boot) else np.zeros(last, dtype=bool)
+    if some.any():
+        lo[some], hi[some] = np.nanquantile(boot[:, some], [alpha / 2, 1 - alpha / 2], axis=0)
     at_risk = ((O & np.concatenate([np.ones((n, 1), dtype=bool), fr.active[:, : last - 1]], axis=1)).sum(axis=0).astype(float)
                if definition == "unbroken" else O.sum(axis=0))
     return pd.DataFrame({

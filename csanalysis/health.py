@@ -959,7 +959,7 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
                     "observed": float(y[m].mean()) if m.any() else np.nan,
                     "lower": float(min(lo, y[m].mean())) if m.any() else np.nan,
                     "upper": float(max(hi, y[m].mean())) if m.any() else np.nan})
-    lift_b = topB / rateB
+    lift_b = np.divide(topB, rateB, out=np.full_like(topB, np.nan), where=rateB > 0)  # a resample without churn: none
     return Evaluation(
         name=name, auc=_est(auc, auc_b, alpha),
         lift_top_decile=_est(top1[0] / rate1 if rate1 > 0 else np.nan, lift_b, alpha, "no churn in the window"),

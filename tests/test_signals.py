@@ -68,7 +68,8 @@ def _top_share_all_scores(score, y, w, share):
     _, g = np.unique(-score[order], return_inverse=True)
     gw, gy = np.bincount(g, w[order]), np.bincount(g, (w * y)[order])
     before = np.cumsum(gw) - gw
-    frac = np.clip((share * gw.sum() - before) / gw, 0, 1)
+    # a score whose accounts all left the resample weighs nothing: its share is 0 (not a division by zero)
+    frac = np.clip(np.divide(share * gw.sum() - before, gw, out=np.zeros_like(gw), where=gw > 0), 0, 1)
     return (frac * gy).sum(), (frac * gw).sum()
 
 

@@ -34,6 +34,62 @@ def _ax(ax, figsize=(9, 4)):
     return ax
 
 
+# Tick values for an axis of ratios on a log scale, from coarse to fine: :func:`ratio_ticks` takes the first set that
+# puts at least three ticks on the span. Each set holds the reciprocal of each of its values (0.5 and 2 sit at the
+# same distance from 1), and every value reads as a plain number.
+RATIO_TICK_SETS = (
+    tuple(10.0 ** k for k in range(-4, 5)),  # 0.01, 0.1, 1, 10, 100
+    tuple(m * 10.0 ** k for k in range(-4, 4) for m in (1, 2, 5)),  # 0.1, 0.2, 0.5, 1, 2, 5, 10
+    tuple(2.0 ** k for k in range(-8, 9)),  # 0.25, 0.5, 1, 2, 4
+    (0.5, 0.67, 0.8, 1, 1.25, 1.5, 2),
+    (0.8, 0.9, 1, 1.1, 1.25),
+    (0.9, 0.95, 1, 1.05, 1.1),
+)
+
+
+def ratio_ticks(values, min_ticks: int = 3, slack: float = 1.05) -> list[float]:
+    """Readable ticks for a log-scaled axis of ratios (hazard or odds ratios) that must show ``values`` (estimates
+    and interval ends; callers add the reference 1): from :data:`RATIO_TICK_SETS`, the coarsest set with at least
+    ``min_ticks`` values inside the span widened by ``slack`` at each end; a span too narrow for any set gets the
+    evenly spaced ticks of a linear axis. Non-finite and non-positive values are ignored."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return [1.0]
+    lo, hi = float(v.min()) / slack, float(v.max()) * slack
+    for candidates in RATIO_TICK_SETS:
+        ticks = [t for t in sorted(set(candidates)) if lo <= t <= hi]
+        if len(ticks) >= min_ticks:
+            return ticks
+    return [float(t) for t in mticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
+
+
+def _ratio_label(v: float, _pos=None) -> str:
+    """A tick value as a plain number: 0.25, 1, 4, 1,000 (never 2×10⁻¹)."""
+    import numpy as np
+
+    return f"{v:,.0f}" if v >= 1000 else np.format_float_positional(float(v), precision=4, trim="-")
+
+
+def log_ratio_axis(ax, values, axis: str = "x"):
+    """Put a log scale of ratios on ``ax``'s ``axis`` ("x" or "y") with the ticks of :func:`ratio_ticks` for
+    ``values``, labelled as plain numbers, and no minor ticks (matplotlib's labels for a span inside one decade,
+    "2×10⁻¹ 3×10⁻¹ 4×10⁻¹", ran into each other). Returns ``ax``."""
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    ticks = ratio_ticks(values)
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    if ticks[0] < lo or ticks[-1] > hi:  # a tick just beyond the data: widen the axis to show it
+        (ax.set_xlim if axis == "x" else ax.set_ylim)(min(lo, ticks[0] / 1.02), max(hi, ticks[-1] * 1.02))
+    which.set_major_locator(mticker.FixedLocator(ticks))
+    which.set_major_formatter(mticker.FuncFormatter(_ratio_label))
+    which.set_minor_locator(mticker.NullLocator())
+    which.set_minor_formatter(mticker.NullFormatter())
+    return ax
+
+
 def _month_axis(ax):
     import matplotlib.dates as mdates
 
@@ -212,9 +268,8 @@ def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (
     y = np.arange(len(hrs))[::-1]
     ax.errorbar(hrs["hr"], y, xerr=[hrs["hr"] - hrs["lower"], hrs["upper"] - hrs["hr"]], fmt="o", color="C0", capsize=3)
     ax.axvline(1.0, color="grey", ls="--", lw=1)
-    ax.set_xscale("log")
+    log_ratio_axis(ax, np.r_[hrs["lower"], hrs["upper"], hrs["hr"], 1.0])
     ax.set_yticks(y, labels)
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set(title=title, xlabel=xlabel)
     return ax
 

@@ -5,7 +5,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
-from .base import _ax
+from .base import _ax, log_ratio_axis
 
 COLORS = {"scorecard": "C1", "model": "C0", "ceiling": "C2"}
 
@@ -90,17 +90,8 @@ def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = 
     for yi, e, a, b, c in zip(y, est, lo, hi, colors):
         ax.errorbar([e], [yi], xerr=[[e - a], [b - e]], fmt="o", color=c, capsize=3)
     ax.axvline(1.0, color="grey", ls="--", lw=1)
-    ax.set_xscale("log")
+    log_ratio_axis(ax, np.r_[lo, hi, est, 1.0])
     ax.set_yticks(y, [labels.get(n, n) for n in d["input"]])
-    span = np.r_[lo, hi, est, 1.0]
-    span = span[np.isfinite(span) & (span > 0)]
-    nice = np.array([0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.75, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 5, 10])
-    ticks = nice[(nice >= span.min() / 1.05) & (nice <= span.max() * 1.05)]
-    if len(ticks) > 7:
-        ticks = ticks[np.isin(ticks, [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10])]
-    ax.set_xticks(ticks)
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     ax.set(title=title, xlabel=xlabel)
     return ax
 

@@ -5,6 +5,12 @@ notebook succeeded; then ``reports/latest`` and ``reports/index.html`` are updat
 notebook keeps outside its run (notebook 04's list in ``reports/risk_lists/``, followed up by the next run) are copied
 there (:func:`csanalysis.report.outputs.keep_on_publish`). A failed run is kept in ``reports/failed/<run-id>/`` for
 debugging and publishes nothing, and keeps nothing.
+
+The console shows one line per notebook (``progress``, the command line's ``[3/6] ###… 02_churn_survival … done in
+12 s``); everything logged during the run — the runner's, papermill's and nbclient's logging, Python warnings and
+each kernel's own output (ipykernel's "Kernel is running over TCP without encryption", "KeyboardInterrupt caught in
+kernel" at shutdown) — goes to ``run.log`` in the run's folder (:class:`RunLog`), and to the console as well when
+``verbose``.
 """
 from __future__ import annotations
 
@@ -13,12 +19,16 @@ import fcntl
 import hashlib
 import json
 import logging
+import logging.handlers
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +56,121 @@ log = logging.getLogger("csanalysis.report")
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_PARAMS, EXIT_BAD_DATA, EXIT_NOTEBOOK_FAILED = 0, 1, 2, 3, 4
 RUNNER_PARAMS = ("data", "mapping", "as_of", "output_dir", "lang")
+
+
+LOG_NAME = "run.log"  # in the run's folder (published or failed)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _handler(handler: logging.Handler) -> logging.Handler:
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    return handler
+
+
+class RunLog:
+    """Where a run's logging goes while it runs: ``run.log`` in the run's folder once it exists (what is logged
+    before is kept and written there first) and, when ``verbose``, the console (stderr). The root logger takes
+    INFO records for the time of the run, and Python warnings are logged (``py.warnings``) instead of printed;
+    both are restored by :meth:`stop`. Each kernel's stdout and stderr reach the log through
+    :class:`LoggedKernelManager`."""
+
+    def __init__(self, verbose: bool = False):
+        self.verbose = verbose
+        self.path: Path | None = None
+        self._early = logging.handlers.BufferingHandler(capacity=1_000_000)
+        self._handlers: list[logging.Handler] = []
+
+    def start(self) -> "RunLog":
+        root = logging.getLogger()
+        self._level = root.level
+        self._warnings_logged = getattr(warnings.showwarning, "__module__", None) == "logging"
+        root.setLevel(min(root.level, logging.INFO))
+        logging.captureWarnings(True)
+        self._handlers = [_handler(self._early)]
+        if self.verbose:
+            self._handlers.append(_handler(logging.StreamHandler(sys.stderr)))
+        for h in self._handlers:
+            root.addHandler(h)
+        return self
+
+    def to_folder(self, folder: Path) -> Path:
+        """Write the log to ``folder``/run.log from now on, starting with what was logged so far."""
+        self.path = Path(folder) / LOG_NAME
+        file_handler = _handler(logging.FileHandler(self.path, encoding="utf-8"))
+        for record in self._early.buffer:
+            file_handler.handle(record)
+        root = logging.getLogger()
+        root.removeHandler(self._early)
+        self._handlers = [file_handler if h is self._early else h for h in self._handlers]
+        root.addHandler(file_handler)
+        return self.path
+
+    def stop(self) -> None:
+        root = logging.getLogger()
+        for h in self._handlers:
+            root.removeHandler(h)
+            h.close()  # a file is closed; stderr stays open
+        self._handlers = []
+        root.setLevel(self._level)
+        if not self._warnings_logged:
+            logging.captureWarnings(False)
+
+
+def _worker_logging(path: str, verbose: bool) -> None:
+    """A worker process's logging (spawned: it starts with none): the run's log file, and stderr when verbose."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(_handler(logging.FileHandler(path, encoding="utf-8")))
+    if verbose:
+        root.addHandler(_handler(logging.StreamHandler(sys.stderr)))
+    logging.captureWarnings(True)
+
+
+_PUMPS: list[threading.Thread] = []  # the threads copying a kernel's output into the log (joined after each notebook)
+
+
+def _pump(fd: int, notebook: str) -> None:
+    kernel_log = logging.getLogger("csanalysis.kernel")
+    with open(fd, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.strip():
+                kernel_log.info("%s: %s", notebook, line.rstrip())
+
+
+def _kernel_manager(notebook: str):
+    """nbclient's kernel manager with the kernel's own stdout and stderr sent to the log (logger
+    ``csanalysis.kernel``, each line with the notebook's name) instead of the terminal the runner inherited."""
+    from jupyter_client import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            read, write = os.pipe()
+            try:
+                await super()._async_launch_kernel(kernel_cmd, **{**kw, "stdout": write, "stderr": write})
+            except BaseException:
+                os.close(read)
+                raise
+            finally:
+                os.close(write)  # the kernel holds its own copy: the pipe ends when the kernel does
+            pump = threading.Thread(target=_pump, args=(read, notebook), name=f"kernel-log-{notebook}", daemon=True)
+            pump.start()
+            _PUMPS.append(pump)
+
+    return LoggedKernelManager
+
+
+def _join_pumps(timeout: float = 5.0) -> None:
+    while _PUMPS:
+        _PUMPS.pop().join(timeout)
+
+
+def progress_line(done: int, total: int, name: str, result: dict, width: int = 20) -> str:
+    """One notebook's line in the run's progress: ``[3/6] ##########.......... 02_churn_survival … done in 12 s``."""
+    filled = round(width * done / max(total, 1))
+    word = {"succeeded": "done", "failed": "FAILED"}.get(result.get("status"), result.get("status"))
+    took = f" in {result['seconds']:.0f} s" if result.get("seconds") is not None else ""
+    return f"[{done}/{total}] {'#' * filled}{'.' * (width - filled)} {name} … {word}{took}"
 
 
 class ReportError(Exception):
@@ -301,8 +426,8 @@ class RunResult:
 def run_report(
     names: list[str] | None = None, *, data: str | Path, mapping: str | None = None, as_of: str | None = None,
     params: dict[str, Any] | None = None, lang: str = "en", out: str | Path = "reports", keep: int | None = None,
-    timeout: int = 900, progress: bool | None = None, run_id: str | None = None, pseudonymise: bool = False,
-    jobs: int = 1, schedule: str = "monthly",
+    timeout: int = 900, progress: Callable[[str], Any] | None = None, run_id: str | None = None,
+    pseudonymise: bool = False, jobs: int = 1, verbose: bool = False, schedule: str = "monthly",
 ) -> RunResult:
     """Run the named notebooks (default: all) on one data source and publish them as one run (see module doc).
 
@@ -314,6 +439,9 @@ def run_report(
 
     ``schedule`` is how often the data are expected to be refreshed (one of
     :data:`csanalysis.report.front.SCHEDULES`); the front page warns when the newest data are older than it implies.
+
+    ``progress`` takes a line as each notebook ends (:func:`progress_line`; the command line prints them); the
+    run's logging goes to ``run.log`` in its folder, and to stderr as well when ``verbose`` (:class:`RunLog`).
     """
 
     params = dict(params or {})
@@ -347,6 +475,7 @@ def run_report(
     os.environ[cache.FINGERPRINT_ENV] = f"{data}\t{cache.fingerprint(data)}"
     os.environ[pseudonym.ENABLE_ENV] = "1" if pseudonymise else "0"
     os.environ.update(_thread_limits(min(jobs, len(paths))))  # notebooks running at once
+    runlog = RunLog(verbose).start()
     try:
         key = cache.cache_key(data, mapping, cache_settings(as_of=as_of))
         ds = load_dataset(data, mapping=mapping, as_of=as_of)  # from the cache when the same inputs ran before
@@ -362,8 +491,9 @@ def run_report(
             raise ParameterError("; ".join(f"{nb} is left out on the {ds.layout} layout: {en[why]}" for nb, why in skipped.items()))
         paths = [p for p in paths if p.stem not in skipped]
         return _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id,
-                    key, pseudonymise, jobs, skipped, schedule=schedule)
+                    key, pseudonymise, jobs, skipped, runlog, schedule=schedule)
     finally:
+        runlog.stop()
         for k, v in env_before.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -383,7 +513,7 @@ def _thread_limits(jobs: int) -> dict[str, str]:
     return {k: "1" for k in THREAD_ENV if k not in os.environ}
 
 
-def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progress: bool, lang: str,
+def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, lang: str,
                   definitions: str, prev: dict | None, footer: str) -> dict:
     """Execute one notebook, check its metrics and render its HTML (in the runner or in a worker process)."""
     t0 = time.time()
@@ -391,8 +521,10 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
         # the kernel starts in the notebook's folder (nbclient's resources path); papermill's cwd= would change this
         # process's working directory while the notebook runs, which runs in threads of one process get tangled in
         pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=nb_params, kernel_name=KERNEL,
-                            resources={"metadata": {"path": str(path.parent)}}, progress_bar=progress, execution_timeout=timeout,
-                            log_output=False, request_save_on_cell_execute=False)
+                            resources={"metadata": {"path": str(path.parent)}}, progress_bar=False, execution_timeout=timeout,
+                            log_output=False, request_save_on_cell_execute=False,
+                            kernel_manager_class=_kernel_manager(path.stem))
+        _join_pumps()
         metrics_path = nb_dir / "metrics.json"
         if not metrics_path.is_file():
             raise extras.MetricsSchemaError(f"{path.stem} wrote no metrics.json")
@@ -410,29 +542,34 @@ def _notebook_job(path: Path, nb_dir: Path, nb_params: dict, timeout: int, progr
                          footer=footer, sections=sections)
         return {"status": "succeeded", "seconds": round(time.time() - t0, 1)}
     except pm.PapermillExecutionError as exc:
+        _join_pumps()
         return {"status": "failed", "seconds": round(time.time() - t0, 1), "cell": exc.exec_count,
                 "error": f"{exc.ename}: {exc.evalue}"}
     except Exception as exc:  # noqa: BLE001 - a kernel or render failure is a failed run, never half-published
+        _join_pumps()
         return {"status": "failed", "seconds": round(time.time() - t0, 1), "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _run(paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
-         pseudonymise, jobs: int = 1, skipped: dict[str, str] | None = None, *, schedule: str = "monthly") -> RunResult:
+         pseudonymise, jobs: int = 1, skipped: dict[str, str] | None = None, runlog: RunLog | None = None, *,
+         schedule: str = "monthly") -> RunResult:
     _clean_stale(out)
     tmp = out / f".tmp-{run_id}"
     tmp.mkdir(parents=True)
+    runlog = runlog or RunLog()
+    runlog.to_folder(tmp)
     running = open(tmp / RUNNING, "w")  # noqa: SIM115 (held for the whole run; closed below)
     fcntl.flock(running, fcntl.LOCK_EX)
     try:
         return _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress,
-                       run_id, key, pseudonymise, jobs, skipped, schedule=schedule)
+                       run_id, key, pseudonymise, jobs, skipped, runlog, schedule=schedule)
     finally:
         running.close()
 
 
 def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep, timeout, progress, run_id, key,
-            pseudonymise, jobs, skipped, *, schedule: str = "monthly") -> RunResult:
-    progress = sys.stderr.isatty() if progress is None else progress
+            pseudonymise, jobs, skipped, runlog, *, schedule: str = "monthly") -> RunResult:
+    say = progress or (lambda line: None)
     manifest = {
         "run_id": run_id, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "data": str(data), "data_fingerprint": cache.source_fingerprint(data), "mapping": mapping,
@@ -457,12 +594,14 @@ def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep
         nb_params = {"data": str(data), "mapping": mapping, "as_of": as_of, "output_dir": str(nb_dir), "lang": lang,
                      **typed[path]}
         manifest["notebooks"][path.stem] = {"status": "pending", "parameters": nb_params}
-        work.append((path, nb_dir, nb_params, timeout, progress and jobs == 1, lang, definitions,
+        work.append((path, nb_dir, nb_params, timeout, lang, definitions,
                      _previous(out, path.stem, data, typed[path]), _footer(manifest)))
+    say(f"running {len(work)} notebook(s) on {data}, {jobs} at a time")
     if jobs == 1:
-        for args in work:
+        for done, args in enumerate(work, 1):
             log.info("running %s", args[0].stem)
             manifest["notebooks"][args[0].stem].update(_notebook_job(*args))
+            say(progress_line(done, len(work), args[0].stem, manifest["notebooks"][args[0].stem]))
             if manifest["notebooks"][args[0].stem]["status"] == "failed":
                 status = "failed"
                 break
@@ -471,10 +610,9 @@ def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         log.info("running %d notebooks, %d at a time", len(work), jobs)
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(work), unit="notebook", desc="notebooks", disable=not progress)  # terminal only
-        with bar, ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        finished = 0
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_logging, initargs=(str(runlog.path), runlog.verbose)) as pool:
             order = _longest_first([args[0] for args in work], out)
             futures = {pool.submit(_notebook_job, *args): args[0].stem
                        for args in sorted(work, key=lambda args: order.index(args[0]))}
@@ -485,7 +623,8 @@ def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep
                     name = futures[f]
                     res = f.result() if not f.cancelled() else {"status": "not run"}
                     manifest["notebooks"][name].update(res)
-                    bar.update(1)
+                    finished += 1
+                    say(progress_line(finished, len(work), name, res))
                     log.info("%s: %s in %s s", name, res["status"], res.get("seconds"))
                     if res["status"] == "failed" and status != "failed":
                         status = "failed"
@@ -506,7 +645,7 @@ def _run_in(tmp, paths, typed, ds, data, mapping, as_of, params, lang, out, keep
             bad = next(k for k, v in manifest["notebooks"].items() if v["status"] == "failed")
             raise NotebookFailed(f"notebook {bad} failed in cell {manifest['notebooks'][bad].get('cell')}: "
                                  f"{manifest['notebooks'][bad].get('error')}. Nothing was published; the executed "
-                                 f"notebook is kept in {failed}")
+                                 f"notebook is kept in {failed} (its log: {failed / LOG_NAME})")
         for path in paths:  # files the notebooks keep outside the run (the churn-risk list's archive): only now
             publish_copies(tmp / path.stem)
         final = out / run_id
