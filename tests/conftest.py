@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,39 @@ def constant_hazard_model(intercept: float, post: float, **effects: float):
             return np.tile(cls.params.to_numpy(), (n, 1))
 
     return Model
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium (playwright) for the browser tests; under CI=true its skip fails the run
+    (.ci/run installs chromium)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def open_page(browser, url: str, shot: Path, kinds=("error",), width: int = 1100):
+    """A page opened offline in its own context, with every console message of ``kinds``, page error and failed
+    request collected, every request's address listed, and a full-page screenshot at ``shot``. Returns the
+    context (close it), the page, the errors and the requests."""
+    ctx = browser.new_context(offline=True, viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    errors, requests = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type in kinds else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"failed request {r.url}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url, wait_until="load")
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    return ctx, page, errors, requests

@@ -3,31 +3,16 @@ every image loaded, no code, the summary visible. Screenshots are kept in report
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+
+from conftest import open_page
 
 from csanalysis.report.run import run_report
 
 FIX = Path(__file__).parent / "fixtures" / "cohort10"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        # under CI=true this skip fails the run (tests/conftest.py): .ci/run installs Debian's chromium
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +24,7 @@ def run(tmp_path_factory):
 
 
 def _open(browser, url: str, shot: Path):
-    ctx = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
-    page = ctx.new_page()
-    errors, requests = [], []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("requestfailed", lambda r: errors.append(f"failed request {r.url}"))
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto(url, wait_until="load")
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shot), full_page=True)
+    ctx, page, errors, requests = open_page(browser, url, shot)
     images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
     text = page.inner_text("body")
     code = page.eval_on_selector_all(".jp-InputArea, .jp-InputPrompt, .input_area, pre.highlight", "els => els.length")

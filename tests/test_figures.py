@@ -117,20 +117,9 @@ def test_no_tick_labels_overlap_in_any_figure_on_the_demo(name, lang, tmp_path, 
 @pytest.fixture(scope="module")
 def purchase_log_folder(tmp_path_factory):
     """Purchases of 150 buyers over 18 months (the generator of tests/test_nb_purchase_log.py)."""
-    from conftest import purchase_log
+    from test_nb_purchase_log import _log
 
-    rng = np.random.default_rng(11)
-    rows = purchase_log(rng, 150, "2023-01-02", 480, "2024-06-30",
-                        amount=lambda r, i: 0.0 if r.random() < 0.1 else round(float(r.gamma(2, 30)), 2),
-                        gap=lambda r, i: r.integers(15, 150))
-    folder = tmp_path_factory.mktemp("plog") / "log"
-    folder.mkdir()
-    pd.DataFrame(rows, columns=["Buyer", "OrderDate", "Total"]).to_csv(folder / "orders.csv", index=False)
-    (folder / "mapping.yaml").write_text(
-        "layout: purchase_log\ntables:\n  revenue:\n    file: orders.csv\n"
-        "    columns: {customer_id: Buyer, date: OrderDate, amount: Total}\n"
-        "settings:\n  as_of: 2024-06-30\n  grace_months: 1\n")
-    return folder
+    return _log(tmp_path_factory.mktemp("plog") / "log", buyers=150)
 
 
 @pytest.fixture(scope="module")

@@ -8,35 +8,21 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+
+from conftest import open_page
 
 from csanalysis.data import synth
 from csanalysis.report.index import write_index
 from csanalysis.report.run import run_report
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # every report that feeds a card (the survival report feeds none: left out to keep the test short)
 # raw machine values a reader should not meet: 5+ decimals, scientific notation, NaN/None/True/False
 RAW = re.compile(r"\d\.\d{5,}|\b\d(?:\.\d+)?e[-+]\d\d\b|\b(?:nan|NaN|NaT|None|True|False|inf)\b")
 CARD_REPORTS = ["00_data_overview", "01_cohort_retention", "03_nps_revenue", "04_churn_risk", "05_cs_impact"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +48,7 @@ def _month_before(data: Path) -> str:
 
 
 def _open(browser, url: str, shot: Path, kinds=("error", "warning"), width: int = 1200):
-    ctx = browser.new_context(offline=True, viewport={"width": width, "height": 900})
-    page = ctx.new_page()
-    errors, requests = [], []
-    page.on("console", lambda m: errors.append(m.text) if m.type in kinds else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("requestfailed", lambda r: errors.append(f"failed request {r.url}"))
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto(url, wait_until="load")
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shot), full_page=True)
-    return ctx, page, errors, requests
+    return open_page(browser, url, shot, kinds, width)
 
 
 def _metrics(run, nb: str) -> dict:

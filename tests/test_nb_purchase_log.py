@@ -15,10 +15,10 @@ from csanalysis.report.run import run_report
 from conftest import purchase_log
 
 
-def _log(folder: Path) -> Path:
-    """Purchases on random days of 120 buyers, 2023-01 … 2024-06, some of them free items."""
+def _log(folder: Path, buyers: int = 120) -> Path:
+    """Purchases on random days of ``buyers`` buyers, 2023-01 … 2024-06, some of them free items."""
     rng = np.random.default_rng(11)
-    rows = purchase_log(rng, 120, "2023-01-02", 480, "2024-06-30",
+    rows = purchase_log(rng, buyers, "2023-01-02", 480, "2024-06-30",
                         amount=lambda r, i: 0.0 if r.random() < 0.1 else round(float(r.gamma(2, 30)), 2),
                         gap=lambda r, i: r.integers(15, 150))
     folder.mkdir()
