@@ -191,7 +191,7 @@ def test_grouped_account_bootstrap_has_the_distribution_of_drawing_accounts():
     themselves (resample.draw_counts, as before), on clustered accounts of unequal sizes, single and paired: the
     replicates' spread and quantiles agree within Monte Carlo error (20,000 replicates each). Giving every group
     the same probability instead of its size ÷ accounts fails this."""
-    from csanalysis import nps
+    from csanalysis.nps._bootstrap import _boot_nps
     from csanalysis.resample import draw_counts, interchangeable
 
     rng = np.random.default_rng(4)
@@ -202,7 +202,7 @@ def test_grouped_account_bootstrap_has_the_distribution_of_drawing_accounts():
     P2, D2 = np.minimum(P + rng.integers(0, 2, K), N), D.copy()
     B = 20_000
     for samples in (((P, D, N),), ((P, D, N), (P2, D2, N))):
-        grouped = nps._boot_nps(np.random.default_rng(1), B, *samples)
+        grouped = _boot_nps(np.random.default_rng(1), B, *samples)
         W = draw_counts(np.random.default_rng(2), K, B).astype(float)
         direct = np.column_stack([100 * (W @ (p - d)) / (W @ n) for p, d, n in samples])
         stat = grouped[:, -1] - grouped[:, 0] if len(samples) == 2 else grouped[:, 0]

@@ -9,6 +9,10 @@ import pytest
 from scipy import stats
 
 from csanalysis import nps, resample
+from csanalysis.nps._bootstrap import _account_sums
+from csanalysis.nps._keys import _customer_codes, _Panel
+from csanalysis.nps._months import _midx
+from csanalysis.nps.nonresponse import _coverage
 from csanalysis.resample import draw_counts
 
 from conftest import generated_world
@@ -82,25 +86,25 @@ def test_account_sums_equal_add_at():
     codes, cols = rng.integers(0, 50, 1000), rng.normal(size=(1000, 5))
     expected = np.zeros((51, 5))
     np.add.at(expected, codes, cols)
-    np.testing.assert_array_equal(nps._account_sums(codes, 51, cols), expected)
+    np.testing.assert_array_equal(_account_sums(codes, 51, cols), expected)
 
 
 def test_month_index_fast_path_equals_the_accessors():
     ts = pd.Series(pd.to_datetime(["1969-12-31 23:59", "1900-02-15 00:00", "2024-03-01 00:00", "2099-12-31 23:59"]))
     for s in (ts, ts.astype("datetime64[s]")):
-        np.testing.assert_array_equal(nps._midx(s), (s.dt.year * 12 + s.dt.month - 1).to_numpy(np.int64))
+        np.testing.assert_array_equal(_midx(s), (s.dt.year * 12 + s.dt.month - 1).to_numpy(np.int64))
     tz = ts.dt.tz_localize("Europe/Berlin")  # not a numpy datetime: the accessors, in local time
-    np.testing.assert_array_equal(nps._midx(tz), (tz.dt.year * 12 + tz.dt.month - 1).to_numpy(np.int64))
+    np.testing.assert_array_equal(_midx(tz), (tz.dt.year * 12 + tz.dt.month - 1).to_numpy(np.int64))
 
 
 def test_customer_codes_follow_the_string_order():
-    code, ids = nps._customer_codes(pd.Series(["b", 10, "a", 2, "b", "10"], dtype=object))
+    code, ids = _customer_codes(pd.Series(["b", 10, "a", 2, "b", "10"], dtype=object))
     assert list(ids) == ["10", "2", "a", "b"]  # 10 and "10" are one customer, as astype(str) makes them
     assert list(ids[code]) == ["b", "10", "a", "2", "b", "10"]
     # sorted string ids (as the panel comes) take the run-number path: the same codes as hashing them
     rng = np.random.default_rng(1)
     for raw in (np.sort(rng.choice(["a", "ab", "b", "B", "é", "10", "9", ""], 200)), np.array(["x"] * 5)):
-        code, ids = nps._customer_codes(pd.Series(raw, dtype=object))
+        code, ids = _customer_codes(pd.Series(raw, dtype=object))
         ref_code, ref_ids = pd.factorize(pd.Index(raw, dtype=object), sort=True)
         np.testing.assert_array_equal(code, ref_code)
         assert list(ids) == list(ref_ids) and list(ids[code]) == list(raw)
@@ -158,14 +162,14 @@ def test_coverage_counts_equal_string_key_counts(world):
 def test_coverage_of_an_unsorted_panel_equals_the_sorted_one(world):
     """The coverage finds each (customer, period) run in one pass over a panel sorted by customer and month; a
     panel in another order is sorted first and gives the same table (monthly, quarterly and yearly periods)."""
-    pv = nps._Panel(world)
-    shuffled = nps._Panel(world)
+    pv = _Panel(world)
+    shuffled = _Panel(world)
     order = np.random.default_rng(0).permutation(len(pv.m))
     shuffled.code, shuffled.m, shuffled.mrr = pv.code[order], pv.m[order], pv.mrr[order]
     for period in ("month", "quarter", "year"):
         rp = nps.responses(world, period=period)
-        a = nps._coverage(world, rp, pv, period, 0.05)
-        b = nps._coverage(world, rp, shuffled, period, 0.05)
+        a = _coverage(world, rp, pv, period, 0.05)
+        b = _coverage(world, rp, shuffled, period, 0.05)
         assert len(a) > 1
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
 

@@ -101,9 +101,9 @@ def test_declared_choices_are_the_ones_the_analyses_accept():
     with pytest.raises(ValueError, match="≥ 1"):  # the rule on horizons is the one nps.align applies
         nps.align(None, [6, 0])
     for p in rules["03"]["survey_period"]["choices"]:
-        nps._check_period(p)
+        nps.survey._check_period(p)
     with pytest.raises(ValueError):
-        nps._check_period("week")
+        nps.survey._check_period("week")
     frame = pd.DataFrame({"touch_model": ["high", "low"], "csm_owner": ["x", "y"]})
     for c in rules["04"]["capacity_by"]["choices"]:
         health._capacity_groups(frame, c)

@@ -1,0 +1,190 @@
+"""The whole NPS-and-revenue analysis of one Dataset, computed once (:func:`nps_revenue`), and its result
+(:class:`NPSRevenue`) with the ``metrics.json`` figures."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..reasons import Reason
+from ._estimate import _est, _json_safe, _nan_est
+from ._keys import _Panel
+from .alignment import DEFAULT_HORIZONS, Alignment, _align
+from .associations import category_outcomes, compare_measures, correlation
+from .inference import DEFAULT_PRIMARY, comparisons, parse_primary, primary_test
+from .models import churn_model, revenue_model
+from .nonresponse import _coverage, _response_bias
+from .statistic import NPSDifference, NPSResult, net_promoter_score, nps_by, nps_difference
+from .survey import _check_period, responses
+
+__all__ = ["NPSRevenue", "nps_revenue"]
+
+
+@dataclass
+class NPSRevenue:
+    """NPS against revenue for one dataset (see :func:`nps_revenue`). ``available`` is False (with ``reason``)
+    when there are no survey responses; every part is then empty."""
+
+    available: bool
+    reason: str | None
+    horizons: tuple = ()
+    primary_spec: str = DEFAULT_PRIMARY
+    period: str = "quarter"
+    segment: str | None = None
+    alpha: float = 0.05
+    latest: NPSResult | None = None
+    latest_period: str | None = None
+    change: NPSDifference | None = None
+    previous_period: str | None = None
+    by_period: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_segment: pd.DataFrame = field(default_factory=pd.DataFrame)
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bias: pd.DataFrame = field(default_factory=pd.DataFrame)
+    alignment: Alignment | None = None
+    outcomes: dict = field(default_factory=dict)
+    churn: dict = field(default_factory=dict)
+    revenue: dict = field(default_factory=dict)
+    correlation: dict = field(default_factory=dict)
+    measures: dict = field(default_factory=dict)
+    primary: dict = field(default_factory=dict)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list = field(default_factory=list)
+
+    def metrics(self) -> dict:
+        """JSON-ready key figures: every estimate as {estimate, lower, upper, reason}."""
+        why = self.reason
+        out = {"available": self.available, "reason": why, "horizons": list(self.horizons), "period": self.period,
+               "segment": self.segment, "primary_test": {"spec": self.primary_spec, **_nan_est(why or "")}}
+        if not self.available:
+            out.update({"nps": _nan_est(why), "categories": {}, "correlation": {}, "comparisons": [],
+                        "nps_vs_other": {}, "coverage": {}, "alignment": {}})
+            return out
+        L = self.latest
+        out["nps"] = _est(L.nps, L.lower, L.upper, None, n=L.n, method=L.method_, period=self.latest_period,
+                          n_accounts=L.n_accounts)
+        out["nps_change"] = (_est(self.change.estimate, self.change.lower, self.change.upper, None,
+                                  p_value=self.change.p_value, since=self.previous_period)
+                             if self.change is not None else _nan_est("only one survey period"))
+        cov = self.coverage.iloc[-1] if len(self.coverage) else None
+        out["coverage"] = ({"period": cov["period"], "customer_share": _est(cov["share"], cov["lower"], cov["upper"]),
+                            "mrr_share": cov["mrr_share"], "respondents_per_account": cov["respondents_per_account"]}
+                           if cov is not None else {})
+        cats = {}
+        for k, co in self.outcomes.items():
+            per = {}
+            for r in co.to_dict(orient="records"):
+                def e(name, r=r):
+                    why_c = None if r.get(name) == r.get(name) and r.get(name) is not None else (
+                        f"no {r['category']} responses with a complete {k}-month window" if r["responses"] == 0
+                        else f"no {r['category']} account stayed {k} months")
+                    return _est(r.get(name), r.get(f"{name}_lower"), r.get(f"{name}_upper"), why_c)
+                per[r["category"]] = {"responses": r["responses"], "churn_rate": e("churn_rate"),
+                                      "mrr_change_pct": e("mrr_change"), "expansion_share": e("expansion_share"),
+                                      "contraction_share": e("contraction_share")}
+            cats[f"{k}m"] = per
+        out["categories"] = cats
+        out["correlation"] = {f"{k}m": {r["method"]: _est(r["estimate"], r["lower"], r["upper"], r["reason"], n=r["n"])
+                                        for r in c.to_dict(orient="records")} for k, c in self.correlation.items()}
+        out["effects"] = {}
+        for k in self.horizons:
+            ch, rv = self.churn.get(k), self.revenue.get(k)
+            d = {}
+            if ch is not None:
+                e = ch.effect("detractor", "promoter")
+                d["churn_risk_ratio_detractor_vs_promoter"] = (_est(e["rr"], e["rr_lower"], e["rr_upper"]) if e
+                                                               else _nan_est(ch.reason or "not estimable"))
+                d["churn_risk_difference_detractor_vs_promoter"] = (_est(e["rd"], e["rd_lower"], e["rd_upper"]) if e
+                                                                    else _nan_est(ch.reason or "not estimable"))
+                d["churn_rows"] = ch.n
+                d["churn_dropped_missing"] = ch.dropped.get("dropped_missing", 0)
+            if rv is not None:
+                e = rv.effect("promoter", "detractor")
+                d["mrr_change_difference_promoter_vs_detractor_pp"] = (_est(e["estimate"], e["lower"], e["upper"]) if e
+                                                                       else _nan_est(rv.reason or "not estimable"))
+                d["revenue_rows"] = rv.n
+                d["revenue_dropped_missing"] = rv.dropped.get("dropped_missing", 0)
+                d["revenue_r2"] = rv.r2
+            out["effects"][f"{k}m"] = d
+        p = self.primary
+        out["primary_test"] = {k: _json_safe(v) for k, v in p.items() if k != "dropped"}
+        out["comparisons"] = [{k: _json_safe(v) for k, v in r.items()} for r in self.comparisons.to_dict(orient="records")]
+        out["nps_vs_other"] = {}
+        for k, m in self.measures.items():
+            for r in m.to_dict(orient="records"):
+                out["nps_vs_other"][f"{r['metric']}_{k}m"] = {
+                    "nps": _est(r["nps"], r["nps_lower"], r["nps_upper"], r["reason"]),
+                    "other": _est(r["other"], r["other_lower"], r["other_upper"], r["reason"]),
+                    "difference": _est(r["difference"], r["difference_lower"], r["difference_upper"], r["reason"]),
+                    "n": r["n"], "dropped": r["dropped"], "measure": m.attrs.get("other")}
+        out["alignment"] = {f"{r['horizon']}m": {k: _json_safe(v) for k, v in r.items()}
+                            for r in self.alignment.counts().to_dict(orient="records")}
+        return out
+
+
+def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY, segment: str | None = None,
+                period: str = "quarter", other: str = "csat", alpha: float = 0.05, n_boot: int = 1000,
+                seed: int | None = 0) -> NPSRevenue:
+    """Everything the NPS-and-revenue report shows, computed once.
+
+    NPS of the latest survey period (account bootstrap when accounts answered more than once, else the
+    ``auto`` interval) and its change since the previous period; NPS per period and per ``segment`` (latest
+    period); coverage and the response-bias check (latest period); the alignment of every response with its
+    account (:func:`align`) at each horizon (``horizons`` plus the primary test's); per category the churn rate
+    and revenue change with bootstrap intervals; the churn (logistic) and revenue (OLS, segment and size
+    controls) models; the pre-declared ``primary`` test with its MDE; every other comparison Holm-corrected and
+    exploratory; score–revenue correlations; NPS against ``other`` (AUC, R²)."""
+    _check_period(period)
+    outcome, kp, a, b = parse_primary(primary)
+    hs = tuple(sorted({int(h) for h in horizons} | {kp}))
+    base = dict(horizons=hs, primary_spec=primary, period=period, segment=segment, alpha=alpha)
+    if ds.nps is None or not len(ds.nps):
+        return NPSRevenue(False, "the data have no NPS survey responses (no nps table)", **base)
+    notes = []
+    if segment and segment not in ds.customers.columns and (ds.attributes is None or segment not in set(ds.attributes["attribute"])):
+        notes.append(Reason(f"segment {segment!r} is not a customer attribute: results are not split or adjusted by "
+                            "segment", "nps.reason.segment_unknown", segment=segment))
+        segment = None
+        base["segment"] = None
+    elif segment and segment in ds.customers.columns:
+        from ..data.attributes import check_segment
+
+        try:  # a numeric attribute, or one with too many levels, cannot split the results (data/attributes.py)
+            check_segment(ds, segment, what="segment")
+        except ValueError as exc:
+            notes.append(f"{exc}. Results are not split or adjusted by segment")
+            segment = None
+            base["segment"] = None
+    r = responses(ds, period=period, segment=segment)
+    last_key = int(r["period"].max())
+    lr = r[r["period"] == last_key]
+    multi = lr["customer_id"].duplicated().any()
+    latest = net_promoter_score(lr["score"], "auto", alpha=alpha, accounts=lr["customer_id"] if multi else None,
+                                n_boot=max(n_boot, 200), seed=seed)
+    by_period = nps_by(r, "period_label", account_col="customer_id", alpha=alpha, n_boot=max(n_boot, 200), seed=seed)
+    by_segment = (nps_by(lr, "segment", account_col="customer_id", alpha=alpha, n_boot=max(n_boot, 200), seed=seed)
+                  if segment else pd.DataFrame())
+    change, prev_label = None, None
+    keys = sorted(r["period"].unique())
+    if len(keys) > 1:
+        pr = r[r["period"] == keys[-2]]
+        change = nps_difference(lr["score"], pr["score"], method="auto", alpha=alpha)
+        prev_label = pr["period_label"].iloc[0]
+    # the responses and the integer-keyed panel are built once and shared by the coverage, the bias check and
+    # the alignment (each public function would otherwise rebuild both)
+    pv = _Panel(ds)
+    cov = _coverage(ds, r, pv, period, alpha)
+    bias = _response_bias(ds, r, pv, cov, period, None, alpha) if len(cov) else pd.DataFrame()
+    al = _align(ds, hs, r, pv)
+    outcomes = {k: category_outcomes(al, k, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs}
+    ctrl = [c for c in ("segment", "mrr_base") if c in al.table.columns]
+    churn = {k: churn_model(al, k, alpha=alpha) for k in hs}
+    revenue = {k: revenue_model(al, k, controls=ctrl, alpha=alpha) for k in hs}
+    prim = primary_test(al.table, primary, alpha=alpha, controls=ctrl if outcome == "revenue" else None)
+    corr = {k: correlation(al, k, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs}
+    measures = {k: compare_measures(al, k, other, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs} \
+        if other in al.table.columns else {}
+    comp = comparisons(churn, revenue, prim)
+    return NPSRevenue(True, None, latest=latest, latest_period=lr["period_label"].iloc[0], change=change,
+                      previous_period=prev_label, by_period=by_period, by_segment=by_segment, coverage=cov, bias=bias,
+                      alignment=al, outcomes=outcomes, churn=churn, revenue=revenue, correlation=corr,
+                      measures=measures, primary=prim, comparisons=comp, notes=notes, **base)
