@@ -61,7 +61,7 @@ def test_other_horizon_segment_and_primary_in_japanese(world, tmp_path):
 
 
 def test_no_survey_data_says_so(tmp_path):
-    fix = Path(__file__).parent / "fixtures" / "cohort10"
+    fix = Path(__file__).parents[1] / "fixtures" / "cohort10"
     res = run_report([NB], data=fix, as_of="2024-06-15", out=tmp_path / "r")
     m = _metrics(res)
     assert m["available"] is False and m["nps"]["estimate"] is None and "no NPS" in m["nps"]["reason"]
