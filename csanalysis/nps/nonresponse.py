@@ -29,8 +29,8 @@ def _coverage(ds, r: pd.DataFrame, pv: _Panel, period: str, alpha: float) -> pd.
     from ..periods import PERIOD_MONTHS, period_start
 
     # paying accounts per period: one run per (customer, period) of the panel, which comes sorted by customer
-    # and month, so runs are found in one pass (a groupby and a merge over every customer-month took 15 s at
-    # 1M customers); an unsorted panel is sorted first
+    # and month, so runs are found in one pass instead of a groupby and a merge over every customer-month; an
+    # unsorted panel is sorted first
     months = PERIOD_MONTHS[period]
     pstart = period_start(pv.m, period)
     p0 = int(pstart.min()) if len(pstart) else 0

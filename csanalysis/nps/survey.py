@@ -58,7 +58,7 @@ def responses(ds, *, period: str = "quarter", segment: str | None = None) -> pd.
         seg = pd.Series(index=r.index, dtype=object)
         for m, idx in r.groupby("survey_month").groups.items():
             at = ds.attribute_at(segment, _month_start(m))
-            if at.index.inferred_type != "string":  # ids compared as strings (renaming 1M string ids took 0.5 s)
+            if at.index.inferred_type != "string":  # ids compared as strings (renamed only when they are not)
                 at = at.rename(index=str)
             seg.loc[idx] = r.loc[idx, "customer_id"].map(at).to_numpy()
         r["segment"] = seg.where(seg.notna(), "unknown").astype(str)
