@@ -26,8 +26,23 @@ def account_view(al: Alignment, k: int) -> pd.DataFrame:
 
 
 def fitted_line(x, y, *, alpha: float = 0.05, points: int = 50) -> pd.DataFrame:
-    """Straight-line OLS fit of ``y`` on ``x`` with HC3 errors: the fitted mean and its confidence band on a grid
-    of ``points`` values across the range of ``x`` (columns x, fit, lower, upper); empty below 3 points."""
+    """Straight-line OLS fit of ``y`` on ``x`` with HC3 errors: the fitted mean and its confidence band.
+
+    Parameters
+    ----------
+    x, y : array-like
+        The points (pairs with a missing value are left out).
+    alpha : float
+        Significance level of the band: 0.05 gives 95%.
+    points : int
+        Grid points across the range of ``x``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``x``, ``fit``, ``lower``, ``upper``; ``attrs`` holds ``slope`` with ``slope_lower`` and
+        ``slope_upper``, and ``n``. Empty below 3 points or with one value of ``x``.
+    """
     import statsmodels.api as sm
 
     x, y = np.asarray(x, float), np.asarray(y, float)

@@ -79,9 +79,10 @@ class Alignment:
 
 
 def align(ds, horizons=DEFAULT_HORIZONS, *, segment: str | None = None, period: str = "quarter") -> Alignment:
-    """Align every response with its account: the baseline is the account's MRR in the **last full month
-    before the survey** (month s − 1 for a survey in month s); the outcomes are read **k months after the
-    baseline** (month s − 1 + k), for each horizon k:
+    """Align every response with its account.
+
+    The baseline is the account's MRR in the **last full month before the survey** (month s − 1 for a survey in
+    month s); the outcomes are read **k months after the baseline** (month s − 1 + k), for each horizon k:
 
     * ``churned_k``: the spell the account was in at the baseline churned (the Dataset's churn definition,
       ``spells``) in months s … s − 1 + k;
@@ -90,7 +91,24 @@ def align(ds, horizons=DEFAULT_HORIZONS, *, segment: str | None = None, period: 
 
     A response whose account was not paying in the baseline month has no baseline and is left out; a window
     that ends less than ``grace_months`` before the ``as_of`` month cannot be observed yet (a churn there would
-    not be known) and is left out too. Both are counted in ``excluded``. Only future revenue is an outcome."""
+    not be known) and is left out too. Both are counted in ``excluded``. Only future revenue is an outcome.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data, with survey responses.
+    horizons : iterable of int
+        The horizons k in whole months (≥ 1).
+    segment : str, optional
+        A customer attribute to carry as ``segment`` (its value at the survey date).
+    period : {"month", "quarter", "year"}
+        The survey period of ``period`` and ``period_label``.
+
+    Returns
+    -------
+    Alignment
+        The aligned responses (``table``) and what was left out (``excluded``).
+    """
     hs = tuple(sorted({int(k) for k in horizons}))
     if not hs or min(hs) < 1:
         raise ValueError(f"horizons={horizons!r}: give one or more whole months ≥ 1")
@@ -148,7 +166,8 @@ def _align(ds, hs: tuple, r: pd.DataFrame, pv: _Panel) -> Alignment:
     definition = ("baseline: MRR in the last full month before the survey; outcomes k months later: churn (the "
                   "account's spell at the baseline ended in those k months, by the dataset's churn definition) "
                   "and, among accounts that stayed, the MRR change in percent")
-    return Alignment(t, hs, pd.DataFrame(excluded), as_m, grace, definition, getattr(ds, "layout", "subscription"))
+    return Alignment(table=t, horizons=hs, excluded=pd.DataFrame(excluded), as_of_month=as_m, grace_months=grace,
+                     definition=definition, layout=getattr(ds, "layout", "subscription"))
 
 
 def _churn_word(layout: str) -> str:

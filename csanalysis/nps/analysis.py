@@ -126,19 +126,46 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
                 seed: int | None = 0) -> NPSRevenue:
     """Everything the NPS-and-revenue report shows, computed once.
 
-    NPS of the latest survey period (account bootstrap when accounts answered more than once, else the
-    ``auto`` interval) and its change since the previous period; NPS per period and per ``segment`` (latest
-    period); coverage and the response-bias check (latest period); the alignment of every response with its
-    account (:func:`align`) at each horizon (``horizons`` plus the primary test's); per category the churn rate
-    and revenue change with bootstrap intervals; the churn (logistic) and revenue (OLS, segment and size
-    controls) models; the pre-declared ``primary`` test with its MDE; every other comparison Holm-corrected and
-    exploratory; score–revenue correlations; NPS against ``other`` (AUC, R²)."""
+    NPS of the latest survey period (account bootstrap when accounts answered more than once, else the ``auto``
+    interval) and its change since the previous period; NPS per period and per ``segment`` (latest period);
+    coverage and the response-bias check (latest period); the alignment of every response with its account
+    (:func:`align`) at each horizon (``horizons`` plus the primary test's); per category the churn rate and revenue
+    change with bootstrap intervals; the churn (logistic) and revenue (OLS, segment and size controls) models; the
+    pre-declared ``primary`` test with its MDE; every other comparison Holm-corrected and exploratory;
+    score–revenue correlations; NPS against ``other`` (AUC, R²).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    horizons : iterable of int
+        Horizons k in months for the outcomes.
+    primary : str
+        The pre-declared primary test (:func:`parse_primary`); its horizon is added to ``horizons``.
+    segment : str, optional
+        A customer attribute to split and adjust by (ignored, with a note, when it cannot be used).
+    period : {"month", "quarter", "year"}
+        The survey period.
+    other : str
+        Another satisfaction measure in the responses to compare with the NPS score.
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+    n_boot : int
+        Bootstrap resamples (at least 200 for the NPS intervals).
+    seed : int or None
+        Seed of every bootstrap's random generator.
+
+    Returns
+    -------
+    NPSRevenue
+        Every part of the analysis; ``available`` is False (with ``reason``) when there are no survey responses.
+    """
     _check_period(period)
     outcome, kp, a, b = parse_primary(primary)
     hs = tuple(sorted({int(h) for h in horizons} | {kp}))
     base = dict(horizons=hs, primary_spec=primary, period=period, segment=segment, alpha=alpha)
     if ds.nps is None or not len(ds.nps):
-        return NPSRevenue(False, "the data have no NPS survey responses (no nps table)", **base)
+        return NPSRevenue(available=False, reason="the data have no NPS survey responses (no nps table)", **base)
     notes = []
     if segment and segment not in ds.customers.columns and (ds.attributes is None or segment not in set(ds.attributes["attribute"])):
         notes.append(Reason(f"segment {segment!r} is not a customer attribute: results are not split or adjusted by "
@@ -184,7 +211,7 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
     measures = {k: compare_measures(al, k, other, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs} \
         if other in al.table.columns else {}
     comp = comparisons(churn, revenue, prim)
-    return NPSRevenue(True, None, latest=latest, latest_period=lr["period_label"].iloc[0], change=change,
+    return NPSRevenue(available=True, reason=None, latest=latest, latest_period=lr["period_label"].iloc[0], change=change,
                       previous_period=prev_label, by_period=by_period, by_segment=by_segment, coverage=cov, bias=bias,
                       alignment=al, outcomes=outcomes, churn=churn, revenue=revenue, correlation=corr,
                       measures=measures, primary=prim, comparisons=comp, notes=notes, **base)

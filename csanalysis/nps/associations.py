@@ -22,10 +22,34 @@ __all__ = ["category_outcomes", "correlation", "compare_measures"]
 
 
 def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
-    """Per NPS category at horizon ``k``: responses, accounts, churn rate (share of responses whose account
-    churned within k months), and among stayers the mean MRR change (percent) and the shares that expanded and
-    contracted (stayers whose baseline revenue is zero or below have no change: left out of these three). Intervals: percentile bootstrap over accounts (all responses of an account resampled
-    together), one set of resamples for every category and measure."""
+    """Churn and revenue change per NPS category at horizon ``k``.
+
+    Per category: responses, accounts, churn rate (share of responses whose account churned within k months), and
+    among stayers the mean MRR change (percent) and the shares that expanded and contracted (stayers whose baseline
+    revenue is zero or below have no change: left out of these three). Intervals: percentile bootstrap over
+    accounts (all responses of an account resampled together), one set of resamples for every category and
+    measure.
+
+    Parameters
+    ----------
+    al : Alignment
+        The aligned responses (:func:`align`).
+    k : int
+        The horizon in months (one of ``al.horizons``).
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+    n_boot : int
+        Bootstrap resamples.
+    seed : int or None
+        Seed of the bootstrap's random generator.
+
+    Returns
+    -------
+    DataFrame
+        One row per category: ``category``, ``responses``, ``accounts``, ``stayers``, and ``churn_rate``,
+        ``mrr_change``, ``expansion_share``, ``contraction_share`` each with ``_lower`` and ``_upper``;
+        ``attrs`` holds ``horizon`` and ``n_boot``.
+    """
     t = al.rows(k)
     cats = list(CATEGORIES)
     if not len(t):
@@ -80,9 +104,29 @@ def _wcorr(W: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
-    """Pearson and Spearman correlation of the 0–10 score with the MRR change over the next ``k`` months
-    (accounts that stayed), with percentile bootstrap intervals over accounts (ranks recomputed in every
-    resample for Spearman)."""
+    """Pearson and Spearman correlation of the 0–10 score with the MRR change over the next ``k`` months (accounts
+    that stayed), with percentile bootstrap intervals over accounts (ranks recomputed in every resample for
+    Spearman).
+
+    Parameters
+    ----------
+    al : Alignment
+        The aligned responses (:func:`align`).
+    k : int
+        The horizon in months (one of ``al.horizons``).
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+    n_boot : int
+        Bootstrap resamples.
+    seed : int or None
+        Seed of the bootstrap's random generator.
+
+    Returns
+    -------
+    DataFrame
+        One row per method (``pearson``, ``spearman``): ``estimate``, ``lower``, ``upper``, ``n``, ``accounts`` and
+        ``reason`` (why the estimate is missing, else None).
+    """
     t = al.rows(k, "revenue")
     rows = []
     if len(t) < 3 or t["score"].nunique() < 2 or t[f"mrr_change_{k}"].nunique() < 2:
@@ -139,14 +183,38 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
 
 def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float = 0.05, n_boot: int = 1000,
                      seed: int | None = 0) -> pd.DataFrame:
-    """Does the NPS score predict better than another satisfaction measure (``other``, e.g. ``csat``)? On the
-    same responses (both answered; rows missing either are counted in ``dropped``):
+    """Does the NPS score predict better than another satisfaction measure (``other``, e.g. ``csat``)?
+
+    On the same responses (both answered; rows missing either are counted in ``dropped``):
 
     * churn within ``k`` months: AUC of the score (low scores flag churners; 0.5 = no better than chance);
     * MRR change among stayers: R² of a straight-line fit on the score (= squared Pearson correlation).
 
-    One row per metric with each measure's value, the difference NPS − other, and percentile bootstrap
-    intervals over accounts (the same resamples for both measures, so the difference is paired)."""
+    Percentile bootstrap intervals over accounts use the same resamples for both measures, so the difference is
+    paired.
+
+    Parameters
+    ----------
+    al : Alignment
+        The aligned responses (:func:`align`).
+    k : int
+        The horizon in months (one of ``al.horizons``).
+    other : str
+        The column of the other measure in ``al.table``.
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+    n_boot : int
+        Bootstrap resamples.
+    seed : int or None
+        Seed of the bootstrap's random generator.
+
+    Returns
+    -------
+    DataFrame
+        One row per metric (``auc_churn``, ``r2_revenue``): ``horizon``, ``n``, ``dropped``, ``accounts``, the
+        values ``nps``, ``other`` and ``difference`` (NPS − other) each with ``_lower`` and ``_upper``, and
+        ``reason``; empty when ``other`` is not in the table.
+    """
     if other not in al.table.columns:
         return pd.DataFrame()
     rows = []

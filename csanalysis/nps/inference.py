@@ -47,11 +47,30 @@ def holm(p) -> np.ndarray:
 
 
 def primary_test(table: pd.DataFrame, spec: str = DEFAULT_PRIMARY, *, alpha: float = 0.05, controls=None) -> dict:
-    """The pre-declared primary comparison on an aligned table (``Alignment.table`` or a table with
-    ``customer_id``, ``category``, ``churned_k`` / ``mrr_change_k``). Churn: risk ratio a ÷ b from the logistic
-    model (:func:`churn_model`) with its delta-method interval and Wald p-value; revenue: the adjusted difference
-    a − b in points (:func:`revenue_model`). ``significant`` at ``alpha``; ``mde`` the minimum detectable effect
-    (80% power) on the same scale, from the observed standard error."""
+    """The pre-declared primary comparison on an aligned table.
+
+    Churn: risk ratio a ÷ b from the logistic model (:func:`churn_model`) with its delta-method interval and Wald
+    p-value; revenue: the adjusted difference a − b in points (:func:`revenue_model`).
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``Alignment.table``, or a table with ``customer_id``, ``category``, ``churned_k`` / ``mrr_change_k``.
+    spec : str
+        The comparison, ``<churn|revenue>_<k>m_<category>_vs_<category>`` (:func:`parse_primary`).
+    alpha : float
+        Significance level of the test and its interval.
+    controls : list of str, optional
+        Columns the model adjusts for (revenue: the model's default when None).
+
+    Returns
+    -------
+    dict
+        The spec's parts, ``measure`` (``risk_ratio`` or ``difference_pp``), ``estimate``, ``lower``, ``upper``,
+        ``reason``, ``p_value``, ``significant`` (at ``alpha``), ``mde`` (the minimum detectable effect at 80% power
+        on the same scale, from the observed standard error), the counts and the model's ``cov_type`` and
+        ``dropped``.
+    """
     outcome, k, a, b = parse_primary(spec)
     base = {"spec": spec, "outcome": outcome, "horizon": k, "a": a, "b": b, "alpha": alpha}
     if outcome == "churn":

@@ -96,11 +96,30 @@ class ModelResult:
 def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs=PAIRS["churn"], alpha: float = 0.05) -> ModelResult:
     """Logistic regression (statsmodels GLM, binomial): churned within ``k`` months ~ NPS category (promoter
     reference) [+ controls], errors clustered by account when an account answered more than once, else HC3.
-    Effects are read from **predicted probabilities** (each category's average predicted churn, all rows set to
-    that category): risk ratio a ÷ b with a delta-method interval on the log scale (and its Wald p-value),
-    and risk difference a − b (delta method). Never odds ratios as "× as likely".
 
-    ``al_or_table``: an :class:`Alignment` or a table with ``customer_id``, ``category`` and ``churned_k``."""
+    Effects are read from **predicted probabilities** (each category's average predicted churn, all rows set to
+    that category): risk ratio a ÷ b with a delta-method interval on the log scale (and its Wald p-value), and
+    risk difference a − b (delta method). Never odds ratios as "× as likely".
+
+    Parameters
+    ----------
+    al_or_table : Alignment or DataFrame
+        An :class:`Alignment`, or a table with ``customer_id``, ``category`` and ``churned_k``.
+    k : int
+        The horizon in months.
+    controls : list of str, optional
+        Columns to adjust for (``mrr_base`` enters as log baseline MRR, ``segment`` as dummies).
+    pairs : sequence of (str, str)
+        The comparisons a vs b to report.
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+
+    Returns
+    -------
+    ModelResult
+        The fit, one row of ``effects`` per pair (``p_a``, ``p_b``, ``rr`` and ``rd`` with their intervals,
+        ``p_value``), and ``reason`` when the model cannot be estimated.
+    """
     import statsmodels.api as sm
 
     t = al_or_table.rows(k) if isinstance(al_or_table, Alignment) else al_or_table
@@ -111,7 +130,8 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
     empty = pd.DataFrame(columns=["a", "b", "p_a", "p_b", "rr", "rr_lower", "rr_upper", "rd", "rd_lower", "rd_upper",
                                   "p_value", "se_log_rr", "n_a", "n_b", "events_a", "events_b", "reason"])
     if not len(t):
-        return ModelResult("churn", k, 0, 0, {"dropped_missing": 0}, "", empty,
+        return ModelResult(outcome="churn", horizon=k, n=0, accounts=0, dropped={"dropped_missing": 0}, cov_type="",
+                           effects=empty,
                            reason=Reason(f"no response has a complete {k}-month window", "nps.reason.no_window", k=k))
     d, X, y, dropped = _design(t, f"churned_{k}", controls, "promoter")
     ev = d.groupby("category")[f"churned_{k}"].agg(["size", "sum"]).reindex(list(CATEGORIES)).fillna(0)
@@ -159,15 +179,36 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
     effects = pd.DataFrame(rows) if rows else empty
     cov_text = ("errors clustered by account (several responses per account)" if cov_type == "cluster"
                 else "HC3 heteroskedasticity-robust errors")
-    return ModelResult("churn", k, len(d), int(d["customer_id"].nunique()), dropped, cov_text, effects, res, reason)
+    return ModelResult(outcome="churn", horizon=k, n=len(d), accounts=int(d["customer_id"].nunique()), dropped=dropped,
+                       cov_type=cov_text, effects=effects, result=res, reason=reason)
 
 
 def revenue_model(al_or_table, k: int, *, controls: list[str] | None = ("segment", "mrr_base"), pairs=PAIRS["revenue"],
                   alpha: float = 0.05) -> ModelResult:
-    """OLS among accounts that stayed: MRR change over ``k`` months (percent) ~ NPS category (detractor
-    reference) + controls (``segment`` when aligned with one, ``mrr_base`` as log baseline MRR for size); HC3
-    errors, clustered by account when an account answered more than once. Effects: difference a − b in
-    percentage points of MRR change, adjusted for the controls, with its interval and p-value."""
+    """OLS among accounts that stayed: MRR change over ``k`` months (percent) ~ NPS category (detractor reference) +
+    controls (``segment`` when aligned with one, ``mrr_base`` as log baseline MRR for size); HC3 errors, clustered
+    by account when an account answered more than once. Effects: difference a − b in percentage points of MRR
+    change, adjusted for the controls, with its interval and p-value.
+
+    Parameters
+    ----------
+    al_or_table : Alignment or DataFrame
+        An :class:`Alignment`, or a table with ``customer_id``, ``category`` and ``mrr_change_k``.
+    k : int
+        The horizon in months.
+    controls : sequence of str, optional
+        Columns to adjust for; those not in the table are left out.
+    pairs : sequence of (str, str)
+        The comparisons a vs b to report.
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+
+    Returns
+    -------
+    ModelResult
+        The fit, one row of ``effects`` per pair (``estimate``, ``lower``, ``upper``, ``p_value``, ``se``), ``r2``,
+        and ``reason`` when the model cannot be estimated.
+    """
     import statsmodels.api as sm
 
     t = al_or_table.rows(k, "revenue") if isinstance(al_or_table, Alignment) else al_or_table
@@ -177,8 +218,8 @@ def revenue_model(al_or_table, k: int, *, controls: list[str] | None = ("segment
     z = norm.ppf(1 - alpha / 2)
     empty = pd.DataFrame(columns=["a", "b", "estimate", "lower", "upper", "p_value", "se", "n_a", "n_b", "reason"])
     if len(t) < 5:
-        return ModelResult("revenue", k, len(t), int(t["customer_id"].nunique()) if len(t) else 0,
-                           {"dropped_missing": 0}, "", empty,
+        return ModelResult(outcome="revenue", horizon=k, n=len(t), accounts=int(t["customer_id"].nunique()) if len(t) else 0,
+                           dropped={"dropped_missing": 0}, cov_type="", effects=empty,
                            reason=Reason(f"fewer than 5 accounts stayed with a complete {k}-month window",
                                          "nps.reason.few_stayers", k=k))
     d, X, y, dropped = _design(t, col, controls, "detractor")
@@ -205,5 +246,6 @@ def revenue_model(al_or_table, k: int, *, controls: list[str] | None = ("segment
                          "n_a": int(nc.get(a, 0)), "n_b": int(nc.get(b, 0)), "reason": None})
     cov_text = ("errors clustered by account (several responses per account)" if cov_type == "cluster"
                 else "HC3 heteroskedasticity-robust errors")
-    return ModelResult("revenue", k, len(d), int(d["customer_id"].nunique()), dropped, cov_text,
-                       pd.DataFrame(rows) if rows else empty, res, reason, r2=float(res.rsquared) if res is not None else None)
+    return ModelResult(outcome="revenue", horizon=k, n=len(d), accounts=int(d["customer_id"].nunique()), dropped=dropped,
+                       cov_type=cov_text, effects=pd.DataFrame(rows) if rows else empty, result=res, reason=reason,
+                       r2=float(res.rsquared) if res is not None else None)

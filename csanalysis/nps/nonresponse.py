@@ -80,12 +80,31 @@ def _coverage(ds, r: pd.DataFrame, pv: _Panel, period: str, alpha: float) -> pd.
 
 
 def response_bias(ds, period: str = "quarter", which: str | int | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Do respondents differ from non-respondents? Among the customers paying in a period (``which``: a period
-    label such as ``"2024-Q2"``, a key, or None for the latest period with responses), compare respondents
-    with non-respondents in average monthly MRR over the period, tenure (months since the customer's start, at
-    the period's first month) and usage (average monthly logins over the period's paid months, when there is a
-    usage table). Difference of means (respondents − non-respondents) with a Welch interval and p-value, and
-    the ratio of means. One row per measure; ``period`` names the period."""
+    """Do respondents differ from non-respondents?
+
+    Among the customers paying in a period, compare respondents with non-respondents in average monthly MRR over
+    the period, tenure (months since the customer's start, at the period's first month) and usage (average monthly
+    logins over the period's paid months, when there is a usage table): difference of means (respondents −
+    non-respondents) with a Welch interval and p-value, and the ratio of means.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data, with survey responses.
+    period : {"month", "quarter", "year"}
+        The survey period.
+    which : str or int, optional
+        A period label such as ``"2024-Q2"``, a period key, or None for the latest period with responses.
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per measure: ``period`` (its label), ``measure``, ``label``, ``respondents``,
+        ``non_respondents``, ``mean_respondents``, ``mean_non_respondents``, ``difference``, ``lower``, ``upper``,
+        ``p_value``, ``ratio`` and ``reason`` (why the comparison is missing, else None).
+    """
     r = responses(ds, period=period)
     pv = _Panel(ds)
     return _response_bias(ds, r, pv, _coverage(ds, r, pv, period, 0.05), period, which, alpha)

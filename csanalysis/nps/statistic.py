@@ -111,9 +111,23 @@ def _wald(P, D, N):
 
 
 def nps_interval(promoters, detractors, n, method: str = "wald", *, alpha: float = 0.05) -> dict:
-    """Vectorised NPS intervals from counts: ``promoters``, ``detractors`` and ``n`` are counts (scalars or
-    arrays of the same shape). Returns a dict of arrays: ``nps`` (raw), ``centre`` (the interval's centre),
-    ``se``, ``lower``, ``upper`` and ``method`` (the method used per element; ``auto`` resolved).
+    """Vectorised NPS intervals from counts, for many samples at once.
+
+    Parameters
+    ----------
+    promoters, detractors, n : int or array-like
+        Counts per sample: promoters (scores 9–10), detractors (0–6) and all respondents (scalars or arrays that
+        broadcast to one shape; ``n`` > 0 and promoters + detractors ≤ n).
+    method : {"wald", "adjusted_wald", "auto"}
+        The interval (see the module docstring); ``"auto"`` decides per sample.
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+
+    Returns
+    -------
+    dict of arrays
+        ``nps`` (raw, −100…100), ``centre`` (the interval's centre), ``se``, ``lower``, ``upper`` and ``method``
+        (the method used per element; ``auto`` resolved).
     """
     _check_method(method)
     z = _check_alpha(alpha)
@@ -235,11 +249,27 @@ def net_promoter_score(scores, method: str = "wald", *, alpha: float = 0.05, acc
                        seed: int | None = 0) -> NPSResult:
     """NPS of ``scores`` (integers 0–10) with a confidence interval.
 
-    ``method``: ``"wald"``, ``"adjusted_wald"`` (Rocks 2016) or ``"auto"`` (adjusted-Wald when n < 50 or
-    |NPS| > 80, else Wald); see the module docstring. With ``accounts`` (one account id per score) the
-    interval is a percentile bootstrap over accounts with ``n_boot`` resamples (``seed`` for the random
-    generator), because answers from the same account are not independent; ``method`` is then not used.
-    The result's ``method_`` and ``method_reason_`` say what was done.
+    Parameters
+    ----------
+    scores : array-like
+        Answers 0–10, one per respondent (ValueError naming the bad values otherwise).
+    method : {"wald", "adjusted_wald", "auto"}
+        ``"adjusted_wald"`` is Rocks 2016; ``"auto"`` uses adjusted-Wald when n < 50 or |NPS| > 80, else Wald
+        (see the module docstring). Not used with ``accounts``.
+    alpha : float
+        Significance level: 0.05 gives a 95% interval.
+    accounts : array-like, optional
+        One account id per score. The interval is then a percentile bootstrap over accounts, because answers from
+        the same account are not independent.
+    n_boot : int
+        Bootstrap resamples (with ``accounts``; at least 100).
+    seed : int or None
+        Seed of the bootstrap's random generator.
+
+    Returns
+    -------
+    NPSResult
+        The NPS with its interval, shares and counts; ``method_`` and ``method_reason_`` say what was done.
     """
     _check_method(method)
     z = _check_alpha(alpha)
@@ -324,6 +354,26 @@ def nps_difference(a, b, *, paired_accounts=None, method: str = "wald", alpha: f
       with replacement and keeps all their answers in *both* samples, so the correlation within an account is
       respected. Respondents of accounts in only one sample are left out (the method text says how many). The
       p-value is the two-sided bootstrap p-value 2·min(P*(Δ ≤ 0), P*(Δ ≥ 0)) (with +1 smoothing, never 0).
+
+    Parameters
+    ----------
+    a, b : array-like
+        The two samples of scores 0–10.
+    paired_accounts : tuple of two array-likes, optional
+        ``(accounts_a, accounts_b)``: the account id of each score of ``a`` and of ``b``, for the paired bootstrap.
+    method : {"wald", "adjusted_wald", "auto"}
+        Each group's interval method (independent groups).
+    alpha : float
+        Significance level: 0.05 gives a 95% interval.
+    n_boot : int
+        Bootstrap resamples (paired; at least 100).
+    seed : int or None
+        Seed of the bootstrap's random generator.
+
+    Returns
+    -------
+    NPSDifference
+        The difference with its interval, SE, p-value and the method used.
     """
     _check_method(method)
     z = _check_alpha(alpha)
@@ -423,11 +473,34 @@ def nps_by(df: pd.DataFrame, by, score_col: str = "score", account_col: str | No
            alpha: float = 0.05, n_boot: int = 2000, seed: int | None = 0) -> pd.DataFrame:
     """NPS per group (a period or segment column, or a list of columns) with intervals.
 
-    Columns: ``group`` (the value of ``by``; a tuple for several columns), ``n``, ``nps``, ``lower``,
-    ``upper``, ``se``, ``promoters``, ``passives``, ``detractors`` (shares 0–1) and ``method`` (per group:
-    ``wald`` or ``adjusted_wald`` — ``auto`` decides per group — or ``account_bootstrap`` when ``account_col``
-    is given). Analytic intervals are computed for all groups at once; with ``account_col`` each group gets its
-    own bootstrap over its accounts (one matrix per group). Rows with a missing group form their own group.
+    Analytic intervals are computed for all groups at once; with ``account_col`` each group gets its own
+    bootstrap over its accounts (one matrix per group). Rows with a missing group form their own group.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per response.
+    by : str or list of str
+        The grouping column(s).
+    score_col : str
+        The column of scores 0–10.
+    account_col : str, optional
+        The account id column: each group's interval is then a bootstrap over its accounts.
+    method : {"wald", "adjusted_wald", "auto"}
+        The analytic interval (without ``account_col``); ``auto`` decides per group.
+    alpha : float
+        Significance level: 0.05 gives 95% intervals.
+    n_boot : int
+        Bootstrap resamples per group (with ``account_col``).
+    seed : int or None
+        Seed of the bootstrap's random generator (one generator for all groups, in group order).
+
+    Returns
+    -------
+    DataFrame
+        One row per group: ``group`` (the value of ``by``; a tuple for several columns), ``n``, ``nps``,
+        ``lower``, ``upper``, ``se``, ``promoters``, ``passives``, ``detractors`` (shares 0–1) and ``method``
+        (``wald``, ``adjusted_wald`` or ``account_bootstrap``); ``attrs["by"]`` is ``by``.
     """
     _check_method(method)
     cols = [by] if isinstance(by, str) else list(by)

@@ -31,7 +31,7 @@ def _alignment(n_accounts: int = 60, seed: int = 1) -> nps.Alignment:
                       "churned_6": (rng.random(n) < 0.15).astype(float),
                       "mrr_change_6": rng.choice([-50.0, -20.0, 0.0, 0.0, 0.0, 10.0, 25.0, 100.0], n)})
     t.loc[t["churned_6"] == 1, "mrr_change_6"] = np.nan
-    return nps.Alignment(t, (6,), pd.DataFrame(), 0, 0)
+    return nps.Alignment(table=t, horizons=(6,), excluded=pd.DataFrame(), as_of_month=0, grace_months=0)
 
 
 def _reference_correlation(al: nps.Alignment, k: int, n_boot: int, seed: int, alpha: float = 0.05):
