@@ -1,12 +1,11 @@
 """AccountMonths (position lookups by account and month) against the pandas operations it replaces, on random
-tables with repeated cells, months before the window and unknown accounts; and _Ranked's merged bins against
-the statistics computed over every distinct score."""
+tables with repeated cells, months before the window and unknown accounts (the ranking's merged bins are tested
+in tests/stats/test_ranking.py)."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from csanalysis.data.signals import AccountMonths, _m
-from csanalysis.health import _Boot, _Ranked
 
 
 def _ids(rng, n, k):
@@ -51,45 +50,6 @@ def test_cells_equal_groupby_and_reindex(seed):
     np.testing.assert_array_equal(both["w"], keys.cells(ids, m, 2 * v, how="sum"))
     with pytest.raises(ValueError, match="how="):
         keys.cells(ids, m, v, how="mean")
-
-
-def _auc_all_scores(score, y, w):
-    """Weighted AUC over every distinct score (no merged bins): the definition."""
-    order = np.argsort(score, kind="stable")
-    s, yy, ww = score[order], y[order], w[order]
-    _, g = np.unique(s, return_inverse=True)
-    wp, wn = np.bincount(g, ww * yy), np.bincount(g, ww * (1 - yy))
-    below = np.cumsum(wn) - wn
-    return (wp * (below + 0.5 * wn)).sum() / (wp.sum() * wn.sum())
-
-
-def _top_share_all_scores(score, y, w, share):
-    order = np.argsort(-score, kind="stable")
-    _, g = np.unique(-score[order], return_inverse=True)
-    gw, gy = np.bincount(g, w[order]), np.bincount(g, (w * y)[order])
-    before = np.cumsum(gw) - gw
-    # a score whose accounts all left the resample weighs nothing: its share is 0 (not a division by zero)
-    frac = np.clip(np.divide(share * gw.sum() - before, gw, out=np.zeros_like(gw), where=gw > 0), 0, 1)
-    return (frac * gy).sum(), (frac * gw).sum()
-
-
-@pytest.mark.parametrize("seed", range(10))
-def test_ranked_bins_match_every_distinct_score(seed):
-    rng = np.random.default_rng(200 + seed)
-    n = 400
-    score = np.round(rng.random(n), 2)  # many ties
-    y = (rng.random(n) < 0.1).astype(float)
-    boot = _Boot.draw(_ids(rng, n, 60), 5, seed)
-    r = _Ranked(score, y, boot)
-    assert r.pos.shape[0] < len(np.unique(score))  # the bins are fewer than the distinct scores
-    auc = r.auc(boot)
-    top_y, top_w = r.top_share(boot, 0.1)
-    for b in range(5):
-        w = boot.counts[b, boot.codes].astype(float)
-        assert auc[b] == pytest.approx(_auc_all_scores(score, y, w), rel=1e-12)
-        ty, tw = _top_share_all_scores(score, y, w, 0.1)
-        assert top_y[b] == pytest.approx(ty, rel=1e-12, abs=1e-12)
-        assert top_w[b] == pytest.approx(tw, rel=1e-12)
 
 
 def test_month_index_from_numpy_equals_year_and_month():

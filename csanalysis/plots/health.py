@@ -141,7 +141,7 @@ def plot_band_history(history: pd.DataFrame, share: str = "account_share", ax=No
                       title: str = "", xlabel: str = "", ylabel: str = "", order=("good", "average", "poor"),
                       max_ticks: int = 6, legend: bool = True):
     """Stacked bars of each band's share per scoring month (``history``: the long table of
-    :func:`csanalysis.health_trend.band_history`; ``share`` ``account_share`` or ``mrr_share``), the worst band at
+    :func:`csanalysis.health.trend.band_history`; ``share`` ``account_share`` or ``mrr_share``), the worst band at
     the bottom so its growth reads from the axis; at most ``max_ticks`` month labels (the latest always), the
     legend (``legend``) outside on the right."""
     labels = labels or {}

@@ -8,11 +8,12 @@ import json
 
 import pandas as pd
 
-from csanalysis import health, health_trend
+from csanalysis import health
+from csanalysis.health import trend as health_trend
 from csanalysis.report.run import run_report
 
 NB = "04_churn_risk"
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"  # absolute: notebook runs change the cwd
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"  # absolute: notebook runs change the cwd
 
 
 def test_other_scoring_date_capacity_and_follow_up(tmp_path):

@@ -16,7 +16,7 @@ from csanalysis.report import run as runmod
 from csanalysis.report.outputs import PUBLISH_COPIES, publish_copies
 from csanalysis.report.run import NotebookFailed, run_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo"
 NB = "04_churn_risk"
 

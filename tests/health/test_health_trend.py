@@ -1,4 +1,4 @@
-"""Health over time (csanalysis.health_trend, issue 19): band shares per scoring month against an independent pandas
+"""Health over time (csanalysis.health.trend, issue 19): band shares per scoring month against an independent pandas
 count of accounts scored one month at a time (and, for one month, by the churn-risk report's own scoring), the
 intervals against their formulas and statsmodels, an account planted to worsen listed as declined with the signals
 that moved, the decline rule and the change wording on hand-made lists, and the CSV rules of the declined list."""
@@ -13,7 +13,7 @@ import pytest
 
 import csanalysis as cs
 from csanalysis import health
-from csanalysis import health_trend as ht
+from csanalysis.health import trend as ht
 from csanalysis.periods import month_index
 from csanalysis.report import write_table
 from csanalysis.spreadsheet import restore

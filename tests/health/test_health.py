@@ -14,6 +14,9 @@ import pytest
 import csanalysis as cs
 from csanalysis import health
 from csanalysis.data import synth
+from csanalysis.health.evaluation import _Boot, _Ranked
+from csanalysis.periods import month_index
+from csanalysis.stats import ranking
 
 DATED = {"revenue": "date", "usage": "date", "nps": "date", "payments": "date", "cs_activities": "date",
          "cs_costs": "month"}
@@ -91,7 +94,7 @@ def test_signals_use_months_up_to_the_scoring_month_only(world):
 def test_demo_model_close_to_ceiling_and_planted_signals_strongest():
     """Done when: on the demo data (seed 0, default size), the data-driven AUC on the later window is within 0.03
     of the ceiling (the generator's true probabilities); the planted signals rank among the strongest inputs."""
-    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo"
     ds = cs.load_dataset(demo)
     res = health.churn_risk(ds, true_prob=health.load_true_probabilities(demo), n_boot=200)
     auc = {k: e.auc["estimate"] for k, e in res.evaluations.items()}
@@ -125,7 +128,7 @@ def test_auc_lift_and_capture_by_hand():
 
 
 def test_cluster_bootstrap_resamples_accounts_whole():
-    boot = health._Boot.draw(np.array(["a", "a", "b", "c", "c", "c"]), 200, 0)
+    boot = _Boot.draw(np.array(["a", "a", "b", "c", "c", "c"]), 200, 0)
     W = boot.rows()
     assert np.all(W[:, 0] == W[:, 1]) and np.all(W[:, 3] == W[:, 5])
     assert np.all(W[:, [0, 2, 3]].sum(axis=1) == 3)  # three accounts drawn each time
@@ -139,6 +142,22 @@ def test_cluster_bootstrap_resamples_accounts_whole():
     total, n = boot.rates(boot.ratio_matrix(cols, vals, 3))
     np.testing.assert_allclose(total, dense)
     np.testing.assert_allclose(n, np.stack([(W * (cols == c)).sum(axis=1) for c in range(3)], axis=1))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bootstrap_auc_and_top_share_equal_the_plain_ranking_per_replicate(seed):
+    """The evaluation's sparse per-bin sums over the account bootstrap give, for each replicate, the AUC and top
+    share of csanalysis.stats.ranking with that replicate's row weights."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    score = np.round(rng.random(n), 2)  # many ties
+    y = (rng.random(n) < 0.15).astype(float)
+    boot = _Boot.draw(np.array([f"c{i}" for i in rng.integers(0, 50, n)], dtype=object), 6, seed)
+    r = _Ranked(score, y, boot)
+    auc, (top_y, top_w) = r.auc(boot), r.top_share(boot, 0.1)
+    for b, w in enumerate(boot.rows().astype(float)):
+        assert auc[b] == pytest.approx(ranking.weighted_auc(score, y, w), rel=1e-12)
+        assert (top_y[b], top_w[b]) == pytest.approx(ranking.top_share(score, y, 0.1, w), rel=1e-12, abs=1e-12)
 
 
 def test_scorecard_points_and_validation(tmp_path):
@@ -164,6 +183,12 @@ def test_list_layout_capacity_pseudonyms_and_follow_up(world, tmp_path, monkeypa
     lst = health.risk_list(res)
     assert list(lst.columns) == list(health.LIST_COLUMNS)
     assert len(lst) == len(res.current) and lst["rank"].tolist() == list(range(1, len(lst) + 1))
+    # the result's two scorecards hold what their names say; it is built by keyword only
+    assert isinstance(res.scorecard, health.Scorecard) and isinstance(res.calibrated_scorecard, health.CalibratedScorecard)
+    assert res.calibrated_scorecard.scorecard is res.scorecard and res.calibrated_scorecard.n_train == res.train_rows
+    pd.testing.assert_frame_equal(res.summary, pd.DataFrame([e.row() for e in res.evaluations.values()]))
+    with pytest.raises(TypeError):
+        health.ChurnRisk(res.scoring_month, res.scoring_date)
     on = lst[lst["on_list"] == 1]
     assert on.groupby("touch_model").size().max() == 5 and set(on["touch_model"]) <= {"high", "low", "tech"}
     assert (on["reasons"].str.len() > 0).all()
@@ -191,6 +216,7 @@ def test_too_little_history_ranks_by_scorecard_and_says_why():
     ds = cs.load_dataset("tests/fixtures/cohort10")
     res = health.churn_risk(ds, capacity=3, n_boot=20)
     assert res.model is None and not res.evaluated and "too short" in res.fit_reason
+    assert res.calibrated_scorecard is None and isinstance(res.scorecard, health.Scorecard)  # ranked by its points
     lst = health.risk_list(res)
     assert (lst["score_source"] == "scorecard_points").all() and lst["churn_probability"].isna().all()
     assert lst["scorecard_points"].fillna(50).is_monotonic_increasing
@@ -245,13 +271,13 @@ def test_importance_started_at_the_penalised_fit_equals_the_cold_start(world):
     it reaches the same optimum as statsmodels' default start, to Newton's tolerance."""
     folder, _ = world
     ds = cs.load_dataset(folder)
-    first = health.month_index(ds.data_start) + 2
+    first = month_index(ds.data_start) + 2
     frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
     frame = frame[frame["closed"]]
     m = health.fit_model(frame)
     Z = (health.design(frame)[m.features].to_numpy() - m.mean_) / m.scale_
-    cold = health._importance(Z, frame["churned"].to_numpy(), frame["customer_id"].to_numpy(), m.features, m.coef_,
-                              0.05)
+    cold = health.importance_table(Z, frame["churned"].to_numpy(), frame["customer_id"].to_numpy(), m.features,
+                                    m.coef_, 0.05)
     assert cold["glm_or_per_sd"].notna().all()
     pd.testing.assert_frame_equal(m.importance, cold, rtol=1e-9, check_exact=False)
 
@@ -269,34 +295,6 @@ def test_signals_share_falling_usage_and_nps_category_with_monthly_signals(world
     np.testing.assert_array_equal(f["falling_usage"].to_numpy(), want["falling_usage"].to_numpy())
     assert f["falling_usage"].dtype == np.int8
     np.testing.assert_array_equal(f["nps_category"].to_numpy(), want["nps_category"].to_numpy())
-
-
-def _top_n_by_pandas_sort(frame, col, n, by):
-    """The former _top_n: one pandas sort of every row on (col ↓, mrr ↓, id as text), cumcount per group."""
-    d = pd.DataFrame({"r": frame[col].to_numpy(), "mrr": frame["mrr"].to_numpy(),
-                      "id": frame["customer_id"].astype(str).to_numpy(), "pos": np.arange(len(frame))})
-    for k in by:
-        d[k] = frame[k].astype(str).to_numpy()
-    d = d.sort_values(["r", "mrr", "id"], ascending=[False, False, True], kind="stable")
-    rank = d.groupby(by, sort=False).cumcount() if by else pd.Series(np.arange(len(d)), index=d.index)
-    return np.sort(d.loc[rank.to_numpy() < n, "pos"].to_numpy())
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_top_n_equals_a_pandas_sort_of_every_row(seed):
-    rng = np.random.default_rng(seed)
-    N = int(rng.integers(1, 400))
-    r = rng.integers(0, 6, N) / 3  # many ties
-    r[rng.random(N) < 0.1] = np.nan
-    mrr = rng.integers(0, 4, N) * 10.0
-    mrr[rng.random(N) < 0.1] = np.nan
-    team = rng.choice(np.array(["high", "low", "tech", None, np.nan], dtype=object), N)
-    ids = rng.choice(np.array(["c1", "c10", "c2", "C3", 7, "7", "é"], dtype=object), N)  # 7 and "7": one text
-    f = pd.DataFrame({"customer_id": ids, "m": rng.integers(0, 3, N) + 24000, "touch_model": team, "mrr": mrr, "_r": r})
-    for n in (0, 1, 3, 50):
-        for by in ([], ["m"], ["m", "touch_model"], ["touch_model"]):
-            got = health._top_n(f, "_r", n, by=by or None)
-            np.testing.assert_array_equal(got, _top_n_by_pandas_sort(f, "_r", n, by), err_msg=f"n={n} by={by}")
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -36,9 +36,15 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .data import Dataset
-from .health import TOUCH_MODELS, Scorecard, churn_risk, reference_date, risk_list, scoring_month, signals
-from .periods import month_index
+from ..data import Dataset
+from ..periods import month_index
+from .analysis import churn_risk
+from .risklist import risk_list
+from .scorecard import Scorecard
+from .signals import TOUCH_MODELS, reference_date, scoring_month, signals
+
+__all__ = ["BANDS", "CHANGE_RULES", "DECLINED_COLUMNS", "BandHistory", "Declined", "HealthTrend", "band_history",
+           "changed_signals", "declined_accounts", "declined_layout", "health_trend", "ratio_share", "wilson"]
 
 BANDS = ("good", "average", "poor")
 BAND_RANK = {"good": 0, "average": 1, "poor": 2}  # larger is worse
@@ -257,7 +263,8 @@ def _shares(m: int, band: np.ndarray, mrr: np.ndarray, alpha: float) -> list[dic
 
 def _month_chunks(ds: Dataset, months: np.ndarray, max_rows: int) -> list[np.ndarray]:
     """Consecutive runs of ``months`` whose paying account-months add up to at most ``max_rows`` (one month at
-    least), so the signal frames stay small at a million customers (12 months were 12M rows × every signal)."""
+    least), so the signal frames stay small on large data (all months at once hold every signal of every
+    account-month)."""
     per = pd.Series(month_index(ds.panel["month"])).value_counts().reindex(months, fill_value=0).to_numpy()
     chunks, start, size = [], 0, 0
     for i, n in enumerate(per):
@@ -438,10 +445,10 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     :func:`csanalysis.health.read_list`) or, without one, against the list of the previous scoring month ranked
     the same way (``by``, ``rank_by``, the result's horizon, capacity, scorecard and model settings).
     ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids."""
-    history = band_history(ds, result.card, until=result.scoring_date, months=months, alpha=alpha)
+    history = band_history(ds, result.scorecard, until=result.scoring_date, months=months, alpha=alpha)
     raw = result.current["customer_id"]
     if pseudonymise:
-        from .data.pseudonym import pseudonymise_ids
+        from ..data.pseudonym import pseudonymise_ids
 
         to_list = dict(zip(raw.astype(str), pseudonymise_ids(raw.to_numpy())))
     else:
@@ -450,7 +457,7 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     def listed_ids(sig: pd.DataFrame) -> pd.DataFrame:
         if to_list is None:
             return sig.assign(customer_id=sig["customer_id"].astype(str))
-        from .data.pseudonym import pseudonymise_ids
+        from ..data.pseudonym import pseudonymise_ids
 
         return sig.assign(customer_id=pseudonymise_ids(sig["customer_id"].to_numpy()))
 
@@ -463,8 +470,9 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
                                                  "previous month to compare with", "no_previous"))
         model = result.model
         prev_res = churn_risk(ds, scoring_date=reference_date(T - 1), horizon=result.horizon, capacity=result.capacity,
-                              capacity_by=result.capacity_by, scorecard=result.card,
-                              calibration=result.scorecard.method if result.scorecard is not None else "logistic",
+                              capacity_by=result.capacity_by, scorecard=result.scorecard,
+                              calibration=(result.calibrated_scorecard.method if result.calibrated_scorecard is not None
+                                           else "logistic"),
                               test_months=0, C=model.C if model is not None else 0.05,
                               attributes=model.attributes if model is not None else None, seed=result.seed,
                               alpha=result.alpha)
@@ -499,6 +507,3 @@ def declined_layout(translate: Callable | None = None) -> pd.DataFrame:
                          "meaning": [translate(f"health.trend.layout.{c}") if translate else d
                                      for c, d in DECLINED_COLUMNS.items()]})
 
-
-__all__ = ["BANDS", "CHANGE_RULES", "DECLINED_COLUMNS", "BandHistory", "Declined", "HealthTrend", "band_history",
-           "changed_signals", "declined_accounts", "declined_layout", "health_trend", "ratio_share", "wilson"]

@@ -1,0 +1,301 @@
+"""The whole churn-risk analysis: both scores at the scoring date, judged on the future (:func:`churn_risk`).
+
+Every account paying at the scoring date is scored by the weighted scorecard (calibrated to a probability) and
+by the data-driven model, both fitted on every outcome window closed by then. To judge them, the last scoring
+months whose windows closed are scored by the same recipe fitted only on earlier closed windows (a time split),
+and on demo data the generator's true churn probabilities give the ceiling. :class:`ChurnRisk` holds the lot.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..data import Dataset
+from ..periods import month_index
+from .capacity import capacity_groups
+from .ceiling import true_probability
+from .evaluation import _Boot, auc_difference, evaluate_score, gains_curve, rates_by
+from .model import ChurnRiskModel, _model_attributes, default_attributes, fit_model
+from .outcomes import TooLittleHistory, last_closed_month, outcomes
+from .scorecard import CalibratedScorecard, Scorecard, calibrate_scorecard
+from .signals import ATTRIBUTES, reference_date, scoring_month, signals
+
+__all__ = ["ChurnRisk", "churn_risk"]
+
+
+@dataclass(kw_only=True)
+class ChurnRisk:
+    """Everything the churn-risk report shows (see :func:`churn_risk`); built by keyword.
+
+    The scores at the scoring date (fitted on every outcome window closed by then): ``current`` (signals, points,
+    band and both probabilities of each paying account), ``scorecard`` (the scorecard itself, also when it could
+    not be calibrated), ``calibrated_scorecard`` (its points mapped to probabilities) and ``model`` (both None
+    when the history holds too few closed outcome windows: see ``fit_reason``). The judgement on the future: the
+    ``test`` rows of ``test_months`` scored by ``eval_model`` and a scorecard calibrated before ``split_month``,
+    their ``evaluations`` and AUC ``differences`` (or ``reason`` why there are none). :attr:`summary` is one row
+    per score; :meth:`metrics` the numbers of ``metrics.json``.
+    """
+
+    # the question and its settings
+    scoring_month: int
+    scoring_date: pd.Timestamp
+    horizon: int
+    capacity: int
+    capacity_by: str
+    n_boot: int = 500
+    seed: int = 0
+    alpha: float = 0.05
+    # the scores at the scoring date
+    current: pd.DataFrame  # signals and both scores at the scoring date
+    scorecard: Scorecard  # the scorecard itself (also when it could not be calibrated)
+    calibrated_scorecard: CalibratedScorecard | None  # None when the history is too short (see fit_reason)
+    model: ChurnRiskModel | None  # None when the history holds too few closed outcome windows (see fit_reason)
+    train_rows: int = 0
+    train_events: int = 0
+    fit_reason: str | None = None  # why no probability could be estimated at the scoring date
+    sample: dict | None = None  # the sampling rule at large N, when applied (share, accounts, of_accounts, rows, of_rows)
+    # judged on the future
+    test_months: list
+    split_month: int | None
+    evaluations: dict  # name → Evaluation (scorecard, model, ceiling when known)
+    test: pd.DataFrame | None = field(repr=False, default=None)
+    eval_model: ChurnRiskModel | None = field(repr=False, default=None)
+    reason: str | None = None  # why the evaluation could not be done
+    differences: dict = field(default_factory=dict)
+    ceiling_coverage: float | None = None
+    ceiling_reason: str | None = None  # why there is no ceiling
+    codes: dict = field(default_factory=dict)  # "evaluation" / "fit" → TooLittleHistory (for translated reasons)
+
+    def why(self, what: str, translate: Callable | None = None) -> str | None:
+        """Why the evaluation (``what="evaluation"``) or the fit at the scoring date (``"fit"``) was not done, in
+        the report's language when ``translate`` is given (``health.why.<code>``), else in English."""
+        text = self.reason if what == "evaluation" else self.fit_reason
+        exc = self.codes.get(what)
+        if text is None or translate is None or exc is None:
+            return text
+        return translate(f"health.why.{exc.code}", **exc.values)
+
+    @property
+    def evaluated(self) -> bool:
+        return bool(self.evaluations)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per score: AUC, top-decile lift and capture, precision at capacity (with 95% intervals), Brier."""
+        return pd.DataFrame([e.row() for e in self.evaluations.values()])
+
+    def rank_score(self, name: str) -> np.ndarray:
+        """The ordering each score ranks the test rows by (the scorecard by its points)."""
+        if name == "scorecard":
+            return -np.nan_to_num(self.test["scorecard_points"].to_numpy(dtype=float), nan=50.0)
+        return self.test[{"model": "p_model", "ceiling": "p_true"}[name]].to_numpy(dtype=float)
+
+    def gains(self) -> dict:
+        """Cumulative gains curve of each evaluated score on the test rows."""
+        y = self.test["churned"].to_numpy()
+        return {name: gains_curve(self.rank_score(name), y) for name in self.evaluations}
+
+    def capacity_share(self) -> float:
+        """Share of the accounts scored at a test date that the teams' capacity covers (mean over the dates)."""
+        groups = ["m", *capacity_groups(self.test, self.capacity_by)]
+        per = self.test.groupby(groups).size()
+        chosen = np.minimum(per, self.capacity).groupby(level="m").sum()
+        return float((chosen / self.test.groupby("m").size()).mean())
+
+    def band_rates(self) -> pd.DataFrame:
+        """Observed churn by scorecard band on the test rows, with cluster-bootstrap intervals."""
+        band = self.scorecard.band(self.test["scorecard_points"].to_numpy(dtype=float))
+        return rates_by(self.test.assign(band=band), "band", n_boot=self.n_boot, seed=self.seed, alpha=self.alpha,
+                        order=["good", "average", "poor"])
+
+    def months(self) -> dict:
+        """Scoring months as YYYY-MM: test window, the evaluated models' training window and the current one's."""
+        lab = lambda m: None if m is None else f"{int(m) // 12}-{int(m) % 12 + 1:02d}"  # noqa: E731
+        out = {"scoring": lab(self.scoring_month),
+               "current_train": [lab(m) for m in self.model.train_months] if self.model is not None else None}
+        if self.test_months:
+            out["test"] = [lab(self.test_months[0]), lab(self.test_months[-1])]
+        if self.eval_model is not None:
+            out["eval_train"] = [lab(m) for m in self.eval_model.train_months]
+        return out
+
+    def metrics(self, lst: pd.DataFrame | None = None, follow: dict | None = None) -> dict:
+        """The numbers of ``metrics.json`` (every estimate with its interval, or null with a reason)."""
+        why = self.reason or "not evaluated"
+        null = lambda r: {"estimate": None, "lower": None, "upper": None, "reason": r}  # noqa: E731
+        scores = {}
+        for name in ("scorecard", "model", "ceiling"):
+            e = self.evaluations.get(name)
+            r = why if name != "ceiling" or self.reason else (self.ceiling_reason or why)
+            scores[name] = e.to_dict() if e is not None else {
+                k: null(r) for k in ("auc", "lift_top_decile", "capture_top_decile", "precision_at_capacity")}
+        out = {
+            "scoring_date": self.scoring_date, "horizon_months": self.horizon, "capacity": self.capacity,
+            "capacity_by": self.capacity_by, "evaluated": self.evaluated, "reason": self.reason,
+            "months": self.months(),
+            "auc": {k: v["auc"] for k, v in scores.items()},
+            "lift_top_decile": {k: v["lift_top_decile"] for k, v in scores.items()},
+            "capture_top_decile": {k: v["capture_top_decile"] for k, v in scores.items()},
+            "precision_at_capacity": {k: v["precision_at_capacity"] for k, v in scores.items()},
+            "auc_gap_to_ceiling": {k: self.differences.get(k, null(self.ceiling_reason or why))
+                                   for k in ("scorecard", "model")},
+            "auc_model_minus_scorecard": self.differences.get("model_vs_scorecard", null(why)),
+            "evaluation": {k: {kk: vv for kk, vv in v.items() if kk not in
+                               ("auc", "lift_top_decile", "capture_top_decile", "precision_at_capacity")}
+                           for k, v in scores.items() if k in self.evaluations},
+            "calibration": {k: e.calibration.to_dict(orient="records") for k, e in self.evaluations.items()},
+            "importance": (self.model.importance.drop(columns=["strength"]).to_dict(orient="records")
+                           if self.model is not None and self.model.importance is not None else []),
+            "probabilities": self.fit_reason is None, "fit_reason": self.fit_reason,
+            "current_training": {"rows": self.train_rows, "churned": self.train_events},
+            "accounts_scored": int(len(self.current)),
+            "history_sample": self.sample,
+        }
+        if lst is not None:
+            on = lst["on_list"] == 1
+            new = lst.loc[on, "new_on_list"]
+            out["list"] = {"size": int(on.sum()), "mrr": float(lst.loc[on, "mrr"].sum()),
+                           "arr": float(lst.loc[on, "arr"].sum()),
+                           "expected_arr_loss": (float(lst.loc[on, "arr_at_risk"].sum()) if self.fit_reason is None
+                                                 else None),
+                           "new_on_list": None if new.isna().all() else int(new.fillna(0).sum()),
+                           "by_team": {str(t): int(n) for t, n in lst.loc[on, "touch_model"].value_counts().items()}}
+        out["follow_up"] = follow
+        return out
+
+
+def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: int = 20, capacity_by: str = "team",
+               scorecard=None,
+               calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=None,
+               true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
+               alpha: float = 0.05, max_rows: int = 2_000_000) -> ChurnRisk:
+    """Score every account paying at the scoring date with both scores, and judge both on the future.
+
+    Evaluation (a time split): the last ``test_months`` scoring months whose ``horizon``-month outcome windows
+    closed by the scoring date are scored by models fitted only on scoring months whose windows closed before
+    the first of them; AUC, lift, capture, precision at ``capacity`` (per ``capacity_by``, see :func:`risk_list`)
+    and calibration with cluster-bootstrap
+    intervals. ``true_prob`` (demo data: :func:`load_true_probabilities`) adds the ceiling. The scores at the
+    scoring date come from models refitted on every window closed by then.
+
+    Sampling rule at large N: when the account-months before the scoring month exceed ``max_rows``, the fits and
+    the evaluation use a random share of whole accounts (max_rows ÷ rows, seeded, drawn independently of churn,
+    so unweighted); every account paying at the scoring date is still scored. ``ChurnRisk.sample`` says so.
+
+    ``attributes``: the customer attributes the model takes beside its signals (None: :func:`default_attributes`,
+    the export's own attributes included)."""
+    sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
+    if capacity < 0:
+        raise ValueError(f"capacity={capacity}: must be ≥ 0")
+    T = scoring_month(ds, scoring_date)
+    first = month_index(ds.data_start) + 2  # two months of usage history for the trend
+    last_closed = last_closed_month(ds, horizon, before=T)
+    months = np.arange(first, T + 1)
+    attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
+    frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
+                     else (signals(ds, [T], attributes=attributes), None))
+    frame = outcomes(ds, frame, horizon)
+    # outcome windows closed by the scoring date (not by as_of): nothing after T is used
+    closed = frame["m"].to_numpy() <= last_closed
+    is_current = frame["m"].to_numpy() == T
+    current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
+    # scorecard points are a function of each row alone: computed once for every row, then sliced (the
+    # training, test and current rows overlap and each was scored two or three times)
+    points = sc.points(frame)
+
+    g = ds.settings.grace_months
+    lo = max(last_closed - test_months + 1, first + horizon + g + 2)  # at least three training months before it
+    test_ms = list(range(lo, last_closed + 1))
+    split = min(test_ms) if test_ms else None
+    evaluations, differences, reason, test, eval_model, coverage = {}, {}, None, None, None, None
+    codes: dict = {}
+    ceiling_reason = None if true_prob is not None else "no true churn probabilities (real data)"
+    if split is not None:
+        in_train = closed & (frame["m"].to_numpy() <= split - horizon - g)
+        in_test = frame["m"].isin(test_ms).to_numpy()
+        train = frame[in_train]
+        test = frame[in_test].reset_index(drop=True)
+        try:
+            eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
+            eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
+        except TooLittleHistory as exc:
+            reason, codes["evaluation"] = str(exc), exc
+        del train  # a copy of most of the history's rows, not needed past the fits (the final fit copies train_all)
+        if reason is None and (test["churned"].sum() == 0):
+            codes["evaluation"] = TooLittleHistory("no_churn", "no account churned in the evaluation window")
+            reason = str(codes["evaluation"])
+        if reason is None:
+            W = _Boot.draw(test["customer_id"].to_numpy(), n_boot, seed)  # shared: paired differences
+            kw = dict(capacity=capacity, capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha, weights=W)
+            test["p_scorecard"] = eval_card.predict(test, points[in_test])
+            test["scorecard_points"] = points[in_test]
+            test["p_model"] = eval_model.predict(test)
+            evaluations["scorecard"] = evaluate_score("scorecard", test["p_scorecard"].to_numpy(), test,
+                                                      rank_score=-np.nan_to_num(test["scorecard_points"].to_numpy(), nan=50.0), **kw)
+            evaluations["model"] = evaluate_score("model", test["p_model"].to_numpy(), test, **kw)
+            if true_prob is not None:
+                tp = true_probability(test, true_prob, horizon, pseudonymised=ds.pseudonymised)
+                coverage = float(np.isfinite(tp).mean())
+                if coverage == 1.0:
+                    test["p_true"] = tp
+                    evaluations["ceiling"] = evaluate_score("ceiling", tp, test, **kw)
+                    for k in ("scorecard", "model"):
+                        differences[k] = auc_difference(evaluations[k], evaluations["ceiling"], alpha)
+                else:
+                    ceiling_reason = (f"the true probabilities cover {coverage:.1%} of the evaluated account-months "
+                                      "(not the same data)")
+            differences["model_vs_scorecard"] = auc_difference(evaluations["model"], evaluations["scorecard"], alpha)
+    else:
+        codes["evaluation"] = TooLittleHistory(
+            "too_short", f"no scoring month has a closed {horizon}-month outcome window before "
+            f"{reference_date(T).date()}: the data are too short to judge the scores", h=horizon,
+            date=str(reference_date(T).date()))
+        reason = str(codes["evaluation"])
+    train_all, train_points = frame[closed], points[closed]
+    n_train, events_train = len(train_all), int(train_all["churned"].sum())
+    current["scorecard_points"] = points[is_current]
+    # the whole history is not needed past here (the rows still used are copies: train_all, test, current): it
+    # would raise the peak memory of the final fit and prediction
+    del frame, points
+    current["scorecard_band"] = sc.band(current["scorecard_points"])
+    try:
+        model = fit_model(train_all, C=C, attributes=attributes)
+        card = calibrate_scorecard(sc, train_all, method=calibration, points=train_points)
+        del train_all, train_points  # nor the training rows past the fits
+        current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())
+        current["p_model"] = model.predict(current)
+        fit_reason = None
+    except TooLittleHistory as exc:  # too little closed history: the accounts are ranked by scorecard points alone
+        model, card, fit_reason = None, None, str(exc)
+        codes["fit"] = exc
+        current["p_scorecard"] = np.nan
+        current["p_model"] = np.nan
+    return ChurnRisk(scoring_month=T, scoring_date=reference_date(T), horizon=horizon, capacity=capacity,
+                     capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha,
+                     current=current, scorecard=sc, calibrated_scorecard=card, model=model, train_rows=n_train,
+                     train_events=events_train, fit_reason=fit_reason, sample=sample,
+                     test_months=test_ms, split_month=split, evaluations=evaluations, test=test, eval_model=eval_model,
+                     reason=reason, differences=differences, ceiling_coverage=coverage, ceiling_reason=ceiling_reason,
+                     codes=codes)
+
+
+def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
+             attributes=ATTRIBUTES) -> tuple[pd.DataFrame, dict | None]:
+    """Signals of the scoring months (the last is T), with the sampling rule of :func:`churn_risk` applied to the
+    months before T; and the sample's description (None when every account is kept)."""
+    pm = month_index(ds.panel["month"])
+    past = (pm >= months[0]) & (pm < T)
+    n_rows = int(past.sum())
+    if n_rows <= max_rows:
+        return signals(ds, months, attributes=attributes), None
+    # whole accounts, drawn independently of churn: rates, AUC and fitted associations stay unbiased unweighted
+    ids = np.sort(ds.panel.loc[past, "customer_id"].unique())
+    share = max_rows / n_rows
+    keep = ids[np.random.default_rng(seed).random(len(ids)) < share]
+    frame = pd.concat([signals(ds, months[months < T], accounts=keep, attributes=attributes),
+                       signals(ds, [T], attributes=attributes)], ignore_index=True)
+    return frame, {"share": share, "accounts": len(keep), "of_accounts": len(ids), "rows": int((frame["m"] < T).sum()),
+                   "of_rows": n_rows}

@@ -1,0 +1,187 @@
+"""The data-driven score: an L2-regularised logistic regression on the signals, with the inputs' importance.
+
+:func:`design` turns the signals into model inputs (transformed numerics, missing-value indicators, the
+customer attributes); :func:`fit_model` fits a :class:`ChurnRiskModel` (scikit-learn) on past scoring dates whose
+outcome windows closed before the date it scores, and :func:`importance_table` reports each input's odds ratio
+per standard deviation from an unpenalised fit with errors clustered by account (statsmodels).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data import Dataset
+from ..data import attributes as attrs_
+from .outcomes import _need_training
+from .signals import ATTRIBUTES
+
+__all__ = ["design", "ChurnRiskModel", "fit_model", "importance_table", "default_attributes"]
+
+
+def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
+    """Model inputs from the signals: transformed numerics, missing-value indicators and the ``attributes``: a
+    categorical one (text) one-hot against its first level, a numeric one on its own scale with missing values 0
+    and an indicator ``<name> missing`` (when any is missing)."""
+    X = {}  # the columns, made a frame once at the end (inserting ~30 columns one by one copies them again)
+    X["log_days_since_login"] = np.log1p(frame["days_since_login"].clip(lower=0))
+    X["utilisation"] = frame["utilisation"].fillna(0).clip(upper=2)
+    X["features_used"] = frame["features_used"].fillna(0)
+    X["log_logins_per_seat"] = np.log1p(frame["logins"].fillna(0) / frame["seats"].where(frame["seats"] > 0, 1).fillna(1))
+    trend = frame["usage_trend"]
+    X["log_usage_trend"] = np.log(trend.clip(lower=0.05, upper=20)).fillna(0)
+    X["usage_trend_unknown"] = trend.isna().astype(float)
+    X["falling_usage"] = frame["falling_usage"].astype(float)
+    X["failed_payment"] = (frame["failed_payments"] > 0).astype(float)
+    # categories compared as codes (one hash of the strings, not one string comparison per row and category)
+    codes, values = pd.factorize(frame["nps_category"].astype(str))
+    for c in ("detractor", "passive", "none"):
+        X[f"nps_{c}"] = (codes == values.get_loc(c)).astype(float) if c in values else np.zeros(len(frame))
+    X["log_cs_contacts"] = np.log1p(frame["cs_contacts"].fillna(0))
+    X["log_tenure"] = np.log1p(frame["tenure_months"])
+    X["log_mrr"] = np.log(frame["mrr"].clip(lower=1))
+    X["log2_seats"] = np.log2(frame["seats"].clip(lower=1)).fillna(0)
+    X["months_to_renewal"] = (frame["days_to_renewal"] / 30.44).clip(-1, 13).fillna(13)
+    for a in attributes:
+        if a in frame.columns and pd.api.types.is_numeric_dtype(frame[a]):
+            X[a] = frame[a].fillna(0)
+            if frame[a].isna().any():
+                X[f"{a} missing"] = frame[a].isna().astype(float)
+        elif a in frame.columns:
+            codes, values = pd.factorize(frame[a].astype(str))  # missing values become "nan", never a level
+            levels = sorted(frame[a].dropna().astype(str).unique())
+            for lv in levels[1:] if len(levels) > 1 else []:
+                X[f"{a}={lv}"] = (codes == values.get_loc(lv)).astype(float)
+    return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in X.items()}, index=frame.index)
+
+
+@dataclass
+class ChurnRiskModel:
+    """L2-regularised logistic regression on standardised signals (scikit-learn), fitted on past scoring dates."""
+
+    features: list[str]
+    mean_: np.ndarray
+    scale_: np.ndarray
+    coef_: np.ndarray
+    intercept_: float
+    C: float
+    attributes: tuple
+    n_train: int
+    events_train: int
+    train_months: tuple
+    importance: pd.DataFrame | None = None
+
+    def _X(self, frame: pd.DataFrame) -> np.ndarray:
+        X = design(frame, self.attributes).reindex(columns=self.features, fill_value=0.0).to_numpy()
+        if not X.flags.writeable:
+            X = X.copy()
+        # standardised in place (the same operations as (X − mean) / scale, without two more rows × inputs copies)
+        X -= self.mean_
+        X /= self.scale_
+        return X
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        eta = self._X(frame) @ self.coef_ + self.intercept_
+        return 1.0 / (1.0 + np.exp(-eta))
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Each input's contribution to the log-odds against an average account (coefficient × standardised value)."""
+        return pd.DataFrame(self._X(frame) * self.coef_, columns=self.features, index=frame.index)
+
+
+def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, importance: bool = True,
+              alpha: float = 0.05) -> ChurnRiskModel:
+    """Fit the data-driven score on past rows (``churned``). ``importance`` adds, per standardised input, the
+    odds ratio per standard deviation from an unpenalised logistic fit of the same design with errors clustered
+    by account (statsmodels), with its interval — an association holding the other signals fixed."""
+    from sklearn.linear_model import LogisticRegression
+
+    _need_training(train)
+    X = design(train, attributes)
+    sd = X.std(ddof=0)  # once: the kept columns' scale is the same number
+    ok = sd.to_numpy() > 0
+    keep = X.columns[ok]
+    if not ok.all():  # X[keep] copies the whole design even when every column is kept
+        X = X[keep]
+    mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
+    Z = (X.to_numpy() - mean) / scale
+    del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
+    y = train["churned"].to_numpy()
+    lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
+    model = ChurnRiskModel(list(keep), mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]), C, tuple(attributes),
+                           len(train), int(y.sum()), (int(train["m"].min()), int(train["m"].max())))
+    if importance:
+        model.importance = importance_table(Z, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
+                                       start=np.r_[model.intercept_, model.coef_])
+    return model
+
+
+def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None) -> pd.DataFrame:
+    """The inputs ranked by the strength of their penalised coefficient (``coef``, per standard deviation), with
+    the odds ratio per standard deviation of an unpenalised logistic fit of the standardised design ``Z`` on ``y``
+    and its 1 − ``alpha`` interval, errors clustered by ``groups`` (accounts); NaN when that fit fails.
+
+    Parameters
+    ----------
+    Z : rows × inputs standardised design (no constant column); y : 0/1 outcomes; groups : each row's account;
+    names : the inputs' names; coef : the penalised coefficients; alpha : the interval's level.
+    start : where the Newton steps begin (intercept, then one coefficient per column of ``Z``), e.g. the
+        penalised fit on the same standardised design; the optimum is the same (to Newton's tolerance), reached
+        in about half the steps.
+
+    Returns
+    -------
+    DataFrame with ``rank``, ``input``, ``coef_per_sd``, ``or_per_sd``, ``glm_or_per_sd``, ``lower``, ``upper``,
+    ``strength``.
+    """
+    import statsmodels.api as sm
+
+    z = _z(alpha)
+    g = pd.factorize(groups)[0]
+    try:
+        # the logit likelihood by Newton steps on a C-ordered design: the same estimates and cluster-robust errors as
+        # a binomial GLM (equal to 1e-12), faster (statsmodels' GLM multiplies a Fortran-ordered design, slowly).
+        # The design is [1, Z] as sm.add_constant builds it, written straight into C order (no Fortran copy).
+        X = np.empty((Z.shape[0], Z.shape[1] + 1))
+        X[:, 0] = 1.0
+        X[:, 1:] = Z
+        # check_rank=False: the rank check is a QR of the whole design (slow) and only sets df_model and
+        # df_resid, which neither the estimates nor the cluster-robust errors use (Z has no constant column)
+        res = sm.Logit(y, X, check_rank=False).fit(method="newton", start_params=start, disp=0, cov_type="cluster",
+                                                   cov_kwds={"groups": g})
+        b, se = res.params[1:], res.bse[1:]
+    except Exception:  # noqa: BLE001 - separation or a singular design: report the penalised coefficients alone
+        b, se = np.full(len(names), np.nan), np.full(len(names), np.nan)
+    imp = pd.DataFrame({"input": names, "coef_per_sd": coef, "or_per_sd": np.exp(coef),
+                        "glm_or_per_sd": np.exp(b), "lower": np.exp(b - z * se), "upper": np.exp(b + z * se)})
+    imp["strength"] = np.abs(coef)
+    imp = imp.sort_values("strength", ascending=False, kind="stable").reset_index(drop=True)
+    imp.insert(0, "rank", np.arange(1, len(imp) + 1))
+    return imp
+
+
+def _z(alpha: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - alpha / 2))
+
+
+def default_attributes(ds: Dataset) -> tuple[str, ...]:
+    """The churn-risk model's attributes when none are named: plan, touch model and channel (:data:`ATTRIBUTES`)
+    and every attribute of the export's own (a column of the customer table that is not a canonical one)."""
+    from ..data.schema import TABLES
+
+    canonical = set(TABLES["customers"].columns) | set(TABLES["snapshot"].columns)
+    return tuple(dict.fromkeys([*ATTRIBUTES, *(a for a in attrs_.kinds(ds) if a not in canonical)]))
+
+
+def _model_attributes(ds: Dataset, attributes) -> tuple[str, ...]:
+    """The churn-risk model's attribute inputs: those of ``attributes`` that the data have, less any constant or
+    empty one (data/attributes.py; not fitted). The penalised model takes a categorical attribute with many
+    levels, unlike a segment or a Cox covariate."""
+    given = attrs_.present(ds, attributes)
+    if any(attrs_.parse_covariate(a)[1] is not None for a in given):
+        raise ValueError(f"attributes={list(attributes)}: the churn-risk model takes attribute names (a numeric "
+                         "attribute enters on its own scale, standardised); ':log2' is for the Cox models")
+    return tuple(a for a in given if attrs_.uninformative(ds.customers[a]) is None)

@@ -1,0 +1,70 @@
+"""Outcome windows: whether each scored account churned within the horizon, and whether that is known yet.
+
+The outcome of a score at scoring month *T* is churn within the next ``horizon`` months: the account's spell
+ends (its churn month, data/README.md) in *T*+1 … *T*+``horizon``. The outcome is known once *T* + ``horizon`` +
+``grace_months`` ≤ the as_of month (the window has closed). A score is learnt only from past scoring months
+whose windows have closed; :class:`TooLittleHistory` says when the data cannot support that.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..data import Dataset
+from ..data.signals import AccountMonths
+from ..periods import month_index
+from .signals import _spell_rows
+
+__all__ = ["outcomes", "last_closed_month", "TooLittleHistory"]
+
+
+def outcomes(ds: Dataset, frame: pd.DataFrame, horizon: int = 3) -> pd.DataFrame:
+    """Add ``churned`` (1 when the account's spell ends within ``horizon`` months after its scoring month) and
+    ``closed`` (the outcome window has closed by the as_of month, grace period included) to a signal frame."""
+    if horizon < 1:
+        raise ValueError(f"horizon={horizon}: the outcome window must be at least one month")
+    asof_m = month_index(ds.as_of_month)
+    g = ds.settings.grace_months
+    # each row's spell from the panel and its end from the spells, looked up by account number (data/signals.py)
+    # instead of (customer_id, month) and (customer_id, spell) MultiIndex reindexes, which hash the string ids
+    keys = AccountMonths(frame["customer_id"].to_numpy(), frame["m"].to_numpy())
+    p = ds.panel
+    spell = keys.at(keys.cells(p["customer_id"], month_index(p["month"]), p["spell"], fill=np.nan, how="one"),
+                    fill=np.nan)
+    at = _spell_rows(keys, spell, ds.spells)
+    found = at >= 0
+    end = pd.Series(np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]"))
+    end[found] = ds.spells["end"].to_numpy()[at[found]]
+    event = np.zeros(len(at))
+    event[found] = ds.spells["event"].to_numpy()[at[found]]
+    end_m = np.where(end.isna(), 10**9, end.dt.year.fillna(0).to_numpy() * 12 + end.dt.month.fillna(1).to_numpy() - 1)
+    out = frame.copy(deep=False)  # new columns only: the caller's frame is not changed
+    m = out["m"].to_numpy()
+    out["churned"] = ((event == 1) & (end_m <= m + horizon)).astype(np.int8)
+    out["closed"] = (m + horizon + g <= asof_m)
+    return out
+
+
+def last_closed_month(ds: Dataset, horizon: int, before: int | None = None) -> int:
+    """Latest scoring month whose outcome window has closed by month ``before`` (default: the as_of month)."""
+    before = month_index(ds.as_of_month) if before is None else before
+    return before - horizon - ds.settings.grace_months
+
+
+class TooLittleHistory(ValueError):
+    """The data cannot support a score or its evaluation; ``code`` and ``values`` let a report say why in its
+    own language (``health.why.<code>``)."""
+
+    def __init__(self, code: str, message: str, **values):
+        super().__init__(message)
+        self.code, self.values = code, values
+
+
+def _need_training(train: pd.DataFrame) -> None:
+    if not len(train):
+        raise TooLittleHistory("no_history", "no past scoring dates with a closed outcome window to learn from: the "
+                               "data are too short for this scoring date and horizon")
+    n = int(train["churned"].sum())
+    if n == 0 or n == len(train):
+        raise TooLittleHistory("one_outcome", f"the past scoring dates hold {n} churns out of {len(train)} "
+                               "account-months: both outcomes are needed to learn a score", n=n, rows=len(train))
