@@ -11,7 +11,7 @@ import pandas as pd
 from ..reasons import Reason
 from ..resample import draw_counts, replicate_blocks
 from ._bootstrap import _account_sums, _boot_weights, _codes, _pct_ci
-from ._ranking import _wauc, _wranks
+from ..stats.ranking import binned_auc, weighted_midranks
 from .alignment import Alignment
 from .survey import CATEGORIES
 
@@ -143,7 +143,7 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
     yc, yu = pd.factorize(y, sort=True)
     one = np.ones((1, len(x)))
     est_p = float(_wcorr(one, x, y)[0])
-    est_s = float(_wcorr(one, _wranks(one, xc, len(xu))[0], _wranks(one, yc, len(yu))[0])[0])
+    est_s = float(_wcorr(one, weighted_midranks(one, xc, len(xu))[0], weighted_midranks(one, yc, len(yu))[0])[0])
     # The bootstrap works on the distinct (score, MRR change) pairs, not on the responses: every response with
     # the same pair has the same ranks in every resample, so a resample is fully described by the weight of each
     # pair = Σ over accounts of (times the account is drawn) × (its responses with that pair), one sparse product
@@ -163,7 +163,7 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
         Wa = draw_counts(rng, K, b, float)  # replicates × accounts
         W = np.ascontiguousarray((M @ Wa.T).T)  # replicates × pairs: weight of each pair
         bp.append(_wcorr(W, px, py))
-        rx, ry = _wranks(W, pxc, len(xu)), _wranks(W, pyc, len(yu))
+        rx, ry = weighted_midranks(W, pxc, len(xu)), weighted_midranks(W, pyc, len(yu))
         # weighted Pearson of the ranks, row by row
         sw = W.sum(axis=1, keepdims=True)
         mx, my = (W * rx).sum(1, keepdims=True) / sw, (W * ry).sum(1, keepdims=True) / sw
@@ -249,7 +249,8 @@ def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float
         for W in itertools.chain([np.ones((1, K))], _boot_weights(rng, K, int(n_boot))):
             for name, S in sums.items():
                 if metric == "auc_churn":
-                    vals[name].append(_wauc(W @ S[0], W @ S[1]))
+                    # a low score predicting churn: the levels from the highest down
+                    vals[name].append(binned_auc((W @ S[0])[:, ::-1], (W @ S[1])[:, ::-1]))
                 else:
                     M = W @ S
                     n_, sx, sy, sxx, syy, sxy = (M[:, i] for i in range(6))

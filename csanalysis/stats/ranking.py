@@ -11,6 +11,8 @@ With row weights wᵢ ≥ 0 (e.g. how often a bootstrap replicate draws the row'
   taken (their ratio is the event rate in the top share, the event weight over all events the capture).
 * **Top n within groups**: the n rows with the highest score in each group, ties broken by a second value
   (descending) and then by an identifier compared as text.
+* **Weighted mid-ranks**: each row's rank among the weighted rows (a row of weight w counts as w copies), ties
+  sharing the mean of their ranks: with integer weights, ``scipy.stats.rankdata`` of the repeated values.
 
 Both the AUC and the top share depend on the data only through the event and non-event weight of each group
 of tied scores, in score order (:func:`tie_groups`). :func:`rank_bins` merges each run of tied groups without
@@ -27,7 +29,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["tie_groups", "rank_bins", "binned_auc", "binned_top_share", "weighted_auc", "top_share", "top_n"]
+__all__ = ["tie_groups", "rank_bins", "binned_auc", "binned_top_share", "weighted_auc", "top_share", "top_n",
+           "weighted_midranks"]
 
 
 def tie_groups(score: np.ndarray, descending: bool = False) -> tuple[np.ndarray, int]:
@@ -159,3 +162,15 @@ def top_n(score: np.ndarray, n: int, groups: Sequence[np.ndarray] | None = None,
         id_rank = np.unique(np.asarray(ids)[cand].astype(str).astype(object), return_inverse=True)[1]
     order = cand[np.lexsort([id_rank, -second, -r[cand], g[cand]])]
     return np.sort(order[within(order)[0] < n])
+
+
+def weighted_midranks(weights: np.ndarray, codes: np.ndarray, levels: int) -> np.ndarray:
+    """Mid-rank of each row under each set of row weights (``weights``: replicates × rows), the values given as
+    codes 0..``levels``−1 of their sorted distinct values: replicates × rows."""
+    from scipy import sparse
+
+    onehot = sparse.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), levels))
+    cnt = np.asarray((onehot.T @ weights.T).T)  # replicates × levels (sparse: O(B·n), not O(B·n·levels))
+    below = np.cumsum(cnt, axis=1) - cnt
+    mid = below + (cnt + 1.0) / 2.0
+    return mid[:, codes]

@@ -121,3 +121,29 @@ def test_top_n_without_tiebreak_keeps_the_row_order():
     # group a holds rows 0, 2, 4 (scores 1, 2, 0.5): rows 2 and 0; group b rows 1 and 3
     assert ranking.top_n(score, 2, [np.array(["a", "b", "a", "b", "a"])]).tolist() == [0, 1, 2, 3]
     assert ranking.top_n(score, 0).tolist() == []
+
+
+def test_weighted_midranks_are_the_ranks_of_the_repeated_values():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 6, size=40)  # many ties
+    levels, codes = np.unique(values, return_inverse=True)
+    weights = rng.integers(0, 4, size=(5, 40)).astype(float)  # bootstrap-like counts, some rows drawn 0 times
+    got = ranking.weighted_midranks(weights, codes, len(levels))
+    for b in range(5):
+        repeated = np.repeat(values, weights[b].astype(int))
+        ranks = rankdata(repeated)  # average ranks of ties
+        for i in np.flatnonzero(weights[b] > 0):
+            assert got[b, i] == pytest.approx(ranks[repeated == values[i]][0], abs=1e-12)
+
+
+def test_binned_auc_of_reversed_levels_is_the_auc_of_low_values():
+    rng = np.random.default_rng(8)
+    score = rng.integers(0, 11, size=300).astype(float)
+    y = (rng.random(300) < 0.2 + 0.04 * (10 - score) / 10).astype(float)
+    w = rng.integers(1, 4, size=300).astype(float)
+    _, g = np.unique(score, return_inverse=True)
+    pos, neg = np.bincount(g, w * y), np.bincount(g, w * (1 - y))
+    got = ranking.binned_auc(pos[::-1], neg[::-1])
+    assert got == pytest.approx(roc_auc_score(y, -score, sample_weight=w), abs=1e-12)
