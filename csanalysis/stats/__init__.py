@@ -1,0 +1,1 @@
+"""Statistics the analyses share: the bootstrap over accounts (``bootstrap``) and ranking (``ranking``)."""
