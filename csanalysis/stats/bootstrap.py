@@ -130,14 +130,16 @@ def poisson_weights(rng: np.random.Generator, k: int, n_boot: int, *,
 
 def replicate_sums(blocks: Iterable[np.ndarray], *mats) -> list[np.ndarray]:
     """Each replicate's weighted sums: for each per-account matrix ``X`` (accounts × m, dense or scipy sparse;
-    or a vector of accounts) the products ``W @ X`` of every block ``W`` of weights, stacked (replicates × m)."""
+    or a vector of accounts) the products ``W @ X`` of every block ``W`` of weights, stacked (replicates × m, in
+    C order whatever the product's layout)."""
     from scipy import sparse
 
     parts = [[] for _ in mats]
     for W in blocks:
         for part, X in zip(parts, mats):
             part.append(np.asarray(X.T @ W.T).T if sparse.issparse(X) else W @ X)
-    return [np.concatenate(p) if p else np.zeros((0,) + tuple(X.shape[1:])) for p, X in zip(parts, mats)]
+    return [np.ascontiguousarray(np.concatenate(p)) if p else np.zeros((0,) + tuple(X.shape[1:]))
+            for p, X in zip(parts, mats)]
 
 
 def percentile_interval(replicates, alpha: float = 0.05, *, point=None, finite: bool = False,
