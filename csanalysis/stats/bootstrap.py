@@ -18,7 +18,8 @@ The weights, in blocks of replicates (each a generator of ``b × k`` arrays, ``b
 * :func:`poisson_weights`: independent Poisson(1) weights per account and replicate (the Poisson bootstrap, in
   which the resample's size varies; :mod:`csanalysis.metrics`).
 
-Then :func:`replicate_sums` (``W @ X`` over the blocks, for a dense or sparse ``X``) and
+Then :func:`account_sums` (the per-account sums ``X`` of rows' values), :func:`replicate_sums` (``W @ X`` over
+the blocks, for a dense or sparse ``X``) and
 :func:`percentile_interval` (the ``alpha/2`` and ``1 − alpha/2`` quantiles of the replicates where the statistic
 is defined).
 
@@ -39,7 +40,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 __all__ = ["BLOCK_CELLS", "replicate_blocks", "draw_counts", "count_weights", "interchangeable", "draw_group_counts",
-           "group_weights", "poisson_weights", "replicate_sums", "percentile_interval"]
+           "group_weights", "poisson_weights", "account_sums", "replicate_sums", "percentile_interval"]
 
 BLOCK_CELLS = 4_000_000  # replicates × width of bootstrap weights (or of what is built from them) held at once
 
@@ -126,6 +127,18 @@ def poisson_weights(rng: np.random.Generator, k: int, n_boot: int, *,
     :data:`BLOCK_CELLS` replicates × ``width`` (default ``k``)."""
     for b in replicate_blocks(n_boot, k if width is None else width):
         yield rng.poisson(1.0, size=(b, k)).astype(np.float64)
+
+
+def account_sums(codes: np.ndarray, k: int, values: np.ndarray) -> np.ndarray:
+    """``k`` × m: per account (``codes``, 0 … k − 1 per row), the sum of each column of ``values`` (rows × m; a
+    vector gives a vector of ``k``). One bincount per column: the sums of ``np.add.at``, in the same order."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        return np.bincount(codes, weights=values, minlength=k).astype(np.float64)
+    out = np.empty((k, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=k)
+    return out
 
 
 def replicate_sums(blocks: Iterable[np.ndarray], *mats) -> list[np.ndarray]:

@@ -8,7 +8,7 @@ import pytest
 from scipy import sparse
 
 from csanalysis.stats import bootstrap as bs
-from csanalysis.stats.bootstrap import (count_weights, draw_counts, group_weights, interchangeable,
+from csanalysis.stats.bootstrap import (account_sums, count_weights, draw_counts, group_weights, interchangeable,
                                         percentile_interval, poisson_weights, replicate_blocks, replicate_sums)
 
 # a tiny panel: 7 accounts with 1-3 rows each, a 0/1 outcome and a non-integer value per row
@@ -33,8 +33,7 @@ def _plain(rng: np.random.Generator, ids: np.ndarray, n_boot: int) -> tuple[np.n
 
 def _engine(rng: np.random.Generator, codes: np.ndarray, K: int, n_boot: int) -> tuple[np.ndarray, np.ndarray]:
     """The same statistics from per-account sums weighted by the engine's count weights."""
-    X = np.column_stack([np.bincount(codes, weights=ROWS[c].to_numpy(float), minlength=K)
-                         for c in ("churned", "mrr")] + [np.bincount(codes, minlength=K).astype(float)])
+    X = account_sums(codes, K, np.column_stack([ROWS["churned"], ROWS["mrr"], np.ones(len(ROWS))]))
     (S,) = replicate_sums(count_weights(rng, K, n_boot), X)
     return S[:, 0] / S[:, 2], S[:, 1] / S[:, 2]
 
@@ -158,6 +157,17 @@ def test_poisson_weights_are_one_poisson_count_per_account_and_replicate():
     plain = np.random.default_rng(9)
     np.testing.assert_array_equal(W, np.stack([plain.poisson(1.0, size=4) for _ in range(25)]))
     assert W.dtype == np.float64
+
+
+def test_account_sums_equal_numpy_add_at():
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 9, 200)
+    values = rng.normal(size=(200, 3))
+    expected = np.zeros((10, 3))
+    np.add.at(expected, codes, values)
+    np.testing.assert_array_equal(account_sums(codes, 10, values), expected)
+    np.testing.assert_array_equal(account_sums(codes, 10, values[:, 0]), expected[:, 0])
+    assert (account_sums(codes, 10, values)[9] == 0).all()  # an account without rows sums to zero
 
 
 def test_replicate_sums_dense_sparse_and_vectors():
