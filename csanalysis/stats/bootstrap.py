@@ -18,10 +18,9 @@ The weights, in blocks of replicates (each a generator of ``b × k`` arrays, ``b
 * :func:`poisson_weights`: independent Poisson(1) weights per account and replicate (the Poisson bootstrap, in
   which the resample's size varies; :mod:`csanalysis.metrics`).
 
-Then :func:`account_sums` (the per-account sums ``X`` of rows' values), :func:`replicate_sums` (``W @ X`` over
-the blocks, for a dense or sparse ``X``) and
-:func:`percentile_interval` (the ``alpha/2`` and ``1 − alpha/2`` quantiles of the replicates where the statistic
-is defined).
+Then :func:`account_sums` (the per-account sums ``X`` of the rows' values), :func:`replicate_sums` (``W @ X``
+over the blocks, for a dense or sparse ``X``) and :func:`percentile_interval` (the ``alpha/2`` and
+``1 − alpha/2`` quantiles of the replicates in which the statistic is defined).
 
 Blocks have one size: at most :data:`BLOCK_CELLS` numbers of replicates × ``width`` at a time
 (:func:`replicate_blocks`), where ``width`` is the number of accounts or of the columns of a wider temporary the
