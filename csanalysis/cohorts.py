@@ -39,7 +39,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
 from .periods import PERIOD_MONTHS, month_index as _midx, period_start
-from .resample import draw_group_counts, interchangeable, replicate_blocks
+from .stats.bootstrap import group_weights, interchangeable, percentile_interval, replicate_sums
 
 BASES = ("logo", "revenue", "gross_revenue")
 DEFINITIONS = ("active", "unbroken")
@@ -132,14 +132,6 @@ def _observable(cohort: np.ndarray, L: int, as_m: int, data_start_m: int, n_peri
     kk = np.arange(n_periods)
     obs = (c1[:, None] + kk[None, :] * L + L - 1 <= as_m) & (cohorts[:, None] + kk[None, :] * L >= data_start_m)
     return cohorts, obs & (c1 <= as_m)[:, None]
-
-
-def _weights(n: int, n_boot: int, rng: np.random.Generator, sizes: np.ndarray | None = None) -> np.ndarray:
-    """Bootstrap weights: multinomial counts of each customer in each replicate (B × n); with ``sizes``, of each
-    group of interchangeable customers (B × groups; n draws with probabilities size ÷ n)."""
-    if not n:
-        return np.zeros((n_boot, 0))
-    return draw_group_counts(rng, np.ones(n) if sizes is None else sizes, n_boot)
 
 
 @dataclass
@@ -369,7 +361,7 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
     obs = obs[:, :last]
     labels = [_cohort_label(c, period) for c in cohorts]
     cols = list(range(last))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one stream for every cohort, in cohort order
     est = np.full((len(cohorts), last), np.nan)
     lo = np.full_like(est, np.nan)
     hi = np.full_like(est, np.nan)
@@ -384,13 +376,14 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
         if den <= 0:
             continue
         est[j] = vals.sum(axis=0) / den
-        W = _weights(len(members), n_boot, rng)
+        # the customers' multinomial counts (every customer its own group)
+        den_b, num_b = replicate_sums(group_weights(rng, np.ones(len(members)), n_boot), base, vals)
         # a replicate without starting revenue (possible in a purchase log: free items) is undefined, like the
         # cohort itself would be: left out of the interval rather than an infinite bound
-        den_b = (W @ base)[:, None]
+        den_b = den_b[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
-            boot = np.where(den_b > 0, (W @ vals) / den_b, np.nan)
-        lo[j], hi[j] = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+            boot = np.where(den_b > 0, num_b / den_b, np.nan)
+        lo[j], hi[j] = percentile_interval(boot, alpha)
     index = pd.Index(labels, name="cohort")
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)
@@ -464,7 +457,7 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     if logo and n:
         # 0/1 rows: customers with the same rows (cohort and months active) are interchangeable, so the bootstrap
         # resamples the groups (a multinomial over groups with probabilities size ÷ n is the sum of the customers'
-        # multinomial counts): a few thousand groups instead of every customer (1M × 400 draws at 1M customers)
+        # multinomial counts): a few thousand groups to draw instead of every customer
         bits = np.packbits(np.concatenate([num_x, den_x], axis=1), axis=1)
         first, sizes = interchangeable(bits)
         num_x, den_x, sizes = num_x[first], den_x[first], sizes.astype(float)
@@ -483,14 +476,11 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
         return np.cumprod(ratio, axis=1)
 
     est = curves(sizes[None, :])[0]
-    rng = np.random.default_rng(seed)  # replicates in blocks: at 1M customers all weights at once were 3.2 GB
-    boot = np.concatenate([curves(_weights(n, b, rng, sizes)) for b in replicate_blocks(n_boot, len(sizes))]
+    # replicates in blocks (all the weights at once do not fit in memory at a million customers)
+    boot = np.concatenate([curves(W) for W in group_weights(np.random.default_rng(seed), sizes, n_boot)]
                           or [np.empty((0, last))])
     # a period no replicate defines (only cohorts without revenue before it) has no band: NaN, not numpy's warning
-    lo, hi = np.full(last, np.nan), np.full(last, np.nan)
-    some = ~np.isnan(boot).all(axis=0) if len(boot) else np.zeros(last, dtype=bool)
-    if some.any():
-        lo[some], hi[some] = np.nanquantile(boot[:, some], [alpha / 2, 1 - alpha / 2], axis=0)
+    lo, hi = percentile_interval(boot, alpha)
     at_risk = ((O & np.concatenate([np.ones((n, 1), dtype=bool), fr.active[:, : last - 1]], axis=1)).sum(axis=0).astype(float)
                if definition == "unbroken" else O.sum(axis=0))
     return pd.DataFrame({

@@ -85,7 +85,7 @@ from ibis import _ as _ibis_
 from .data import Dataset
 from .periods import PERIOD_MONTHS, month_index as _midx, month_start as _month, period_start as _period_key
 from .report.outputs import _clean as _json
-from .resample import replicate_blocks
+from .stats.bootstrap import percentile_interval, poisson_weights, replicate_sums
 
 FREQ_MONTHS = PERIOD_MONTHS
 MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
@@ -157,35 +157,10 @@ def _wilson(count, nobs, alpha: float):
 
 
 def _boot_sums(mats: list, n_boot: int, seed: int) -> list[np.ndarray]:
-    """Bootstrap replicate sums over customers: for each (customers × k) matrix X, W @ X (n_boot × k).
-
-    W holds independent Poisson(1) weights per replicate and customer, generated in blocks of replicates so a
-    large customer base never needs the whole weight matrix in memory.
-    """
-    rng = np.random.default_rng(seed)
-    n = mats[0].shape[0]
-    outs = [np.zeros((n_boot, m.shape[1])) for m in mats]
-    if n == 0 or n_boot == 0:
-        return outs
-    b0 = 0
-    for b in replicate_blocks(n_boot, n):
-        W = rng.poisson(1.0, size=(b, n)).astype(np.float64)
-        for out, M in zip(outs, mats):
-            out[b0:b0 + b] = np.asarray((M.T @ W.T)).T if sparse.issparse(M) else W @ M
-        b0 += b
-    return outs
-
-
-def _pct(boot: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval per column, ignoring replicates where the statistic is undefined (NaN)."""
-    boot = np.atleast_2d(boot)
-    ok = ~np.isnan(boot)
-    lo = np.full(boot.shape[1], np.nan)
-    hi = np.full(boot.shape[1], np.nan)
-    cols = ok.any(axis=0)
-    if cols.any():
-        lo[cols], hi[cols] = np.nanquantile(boot[:, cols], [alpha / 2, 1 - alpha / 2], axis=0)
-    return lo, hi
+    """Bootstrap replicate sums over customers: for each (customers × k) matrix X, W @ X (n_boot × k), W the
+    Poisson(1) weights per replicate and customer (:func:`csanalysis.stats.bootstrap.poisson_weights`, drawn in
+    blocks of replicates)."""
+    return replicate_sums(poisson_weights(np.random.default_rng(seed), mats[0].shape[0], n_boot), *mats)
 
 
 def _ratio(num, den):
@@ -627,7 +602,7 @@ def rates(ds: Dataset, freq: str = "month", *, alpha: float = 0.05, n_boot: int 
     })]
     interval = f"bootstrap over customers ({n_boot} replicates, percentile)"
     for metric, (num, den, boot, why) in defs.items():
-        lo, hi = _pct(boot, alpha)
+        lo, hi = percentile_interval(boot, alpha)
         note = np.where(den != 0, "", why)
         if metric in ("nrr_12m", "grr_12m"):
             note = np.where(has_base, note, "needs 12 months of data before the period's last month")
@@ -710,7 +685,7 @@ def _arpa_estimate(mrr_cents: np.ndarray, paying: np.ndarray, W_mrr, W_pay, alph
         return Estimate("arpa", np.nan, formula="MRR ÷ paying accounts", note="no paying account in the month", n=0)
     est = mrr_cents.sum() / n / 100.0
     boot = _ratio(W_mrr, W_pay) / 100.0
-    lo, hi = _pct(boot[:, None], alpha)
+    lo, hi = percentile_interval(boot[:, None], alpha)
     return Estimate("arpa", est, float(lo[0]), float(hi[0]), "MRR ÷ paying accounts",
                     f"bootstrap over customers ({len(boot)} replicates, percentile)", "", n)
 
@@ -731,13 +706,10 @@ def arpa(ds: Dataset, month=None, *, alpha: float = 0.05, n_boot: int = DEFAULT_
 
 def _quantiles_unbounded(boot: np.ndarray, alpha: float) -> tuple[float, float, str]:
     """Percentile interval where +inf replicates (no churn resampled) are allowed; an infinite bound is NaN."""
-    ok = ~np.isnan(boot)
-    if not ok.any():
-        return np.nan, np.nan, ""
-    b = boot[ok]
-    lo, hi = np.quantile(b, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
+    lo, hi = percentile_interval(boot, alpha, method="inverted_cdf")  # a replicate's value: +inf stays +inf
     note = ""
     if np.isinf(hi):
+        b = boot[~np.isnan(boot)]
         note = (f"upper bound unbounded: {np.isinf(b).mean():.0%} of bootstrap replicates resampled no churn")
         hi = np.nan
     if np.isinf(lo):
@@ -778,14 +750,14 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
     lost, risk = lost_i.sum(), risk_i.sum()
     churn_est = lost / risk if risk else np.nan
     churn_b = _ratio(B[:, 2], B[:, 3])
-    c_lo, c_hi = _pct(churn_b[:, None], alpha)
+    c_lo, c_hi = percentile_interval(churn_b[:, None], alpha)
     churn = Estimate("monthly_churn", churn_est, float(c_lo[0]), float(c_hi[0]),
                      "churn events ÷ customer-months at risk (pooled over the window)", interval,
                      "" if risk else "no customer-month at risk in the window", int(risk))
     n_cac = int(has_cac.sum())
     cac_est = cost[has_cac].mean() if n_cac else np.nan
     cac_b = _ratio(B[:, 4], B[:, 5])
-    k_lo, k_hi = _pct(cac_b[:, None], alpha)
+    k_lo, k_hi = percentile_interval(cac_b[:, None], alpha)
     cac = Estimate("cac", cac_est, float(k_lo[0]), float(k_hi[0]), "mean acquisition_cost",
                    interval, "" if n_cac else "no acquisition_cost in the customers table", n_cac)
 
@@ -817,7 +789,7 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
         if unbounded:
             lo, hi, note = _quantiles_unbounded(boot, alpha)
         else:
-            l_, h_ = _pct(boot[:, None], alpha)
+            l_, h_ = percentile_interval(boot[:, None], alpha)
             lo, hi, note = float(l_[0]), float(h_[0]), ""
         rows.append({"metric": metric, "formula": formula, "estimate": float(est), "lower": lo, "upper": hi,
                      "interval": interval, "note": note})

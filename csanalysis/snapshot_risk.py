@@ -48,7 +48,7 @@ model fitted without its fold.
   kept as censored).
 
 Each metric's interval is a percentile bootstrap over customers (``n_boot`` resamples of whole customers,
-each with all its landmark rows; replicates drawn a block at a time, :func:`csanalysis.resample.replicate_blocks`)
+each with all its landmark rows; replicates drawn a block at a time, :func:`csanalysis.stats.bootstrap.count_weights`)
 of the out-of-fold predictions (the concordance of a resample by :func:`weighted_concordance`, equal to lifelines'
 ``concordance_index`` on the resampled rows); the models are not refitted inside the bootstrap, so the intervals
 hold the sampling of customers given the fitted folds. The folds' own concordances (lifelines, per fold) are
@@ -68,7 +68,7 @@ import pandas as pd
 from .data import Dataset
 from .data.attributes import label as attr_label
 from .health import LIST_COLUMNS, RANK_BY, _capacity_groups, _est
-from .resample import draw_counts, replicate_blocks
+from .stats.bootstrap import count_weights
 from .survival import covariate_design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "snapshot_risk_list", "list_layout",
@@ -548,10 +548,9 @@ class SnapshotRisk:
         conc = _Pairs(T, lp, E, group=fold)
         c0 = float(conc.concordance(np.ones(len(T)))[0])
         auc0, obs0, pairs0 = replicate(np.ones((1, len(T))))
-        rng = np.random.default_rng(self.seed)
         cb, ab, ob = [], [], []
-        for size in replicate_blocks(self.n_boot, max(len(T), len(cells))):
-            Wc = draw_counts(rng, len(T), size, dtype=np.float64)  # whole customers, with replacement
+        # whole customers, with replacement; a block's cell weights are as wide as its customer weights or wider
+        for Wc in count_weights(np.random.default_rng(self.seed), len(T), self.n_boot, width=max(len(T), len(cells))):
             cb.append(conc.concordance(Wc))
             a, o, _ = replicate(Wc)
             ab.append(a)

@@ -26,7 +26,7 @@ from statsmodels.stats.multitest import multipletests
 
 from .data import Dataset
 from .data import attributes as attrs_
-from .resample import draw_counts, replicate_blocks
+from .stats.bootstrap import count_weights, percentile_interval, replicate_sums
 
 
 def survival_data(ds: Dataset, *, spells: str = "first", by: str | None = None) -> pd.DataFrame:
@@ -835,8 +835,8 @@ def _km_discrete(T: np.ndarray, E: np.ndarray, entry: np.ndarray, horizon: int, 
     """Kaplan–Meier S(0..horizon−1) on whole months for each row of weights ``W`` (replicates × spells).
 
     The weighted sums are those of the cluster bootstrap (:func:`_weighted_km`, one sparse product for a whole
-    block of replicates; a loop of three bincounts per replicate took 0.4 s at 100k spells). The weights are whole
-    counts, so the sums, and the curves, are exactly those of the loop."""
+    block of replicates instead of a loop of bincounts per replicate). The weights are whole counts, so the sums,
+    and the curves, are exactly those of the loop."""
     from scipy import sparse
 
     n, n_t = len(T), horizon + 1
@@ -866,18 +866,17 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
     gm = ds.settings.gross_margin if gross_margin is None else gross_margin
     d = survival_data(ds)
     T, E, entry = d["T"].to_numpy(), d["E"].to_numpy(), d["entry"].to_numpy()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # the customers' draws, then the paying accounts', then the churn rate's
     n = len(d)
-    # the estimate, then the replicates in blocks (at 1M customers all 200 weight rows at once were 3 GB)
+    # the estimate, then the replicates a block at a time (all the weight rows at once do not fit at 1M customers)
     S = np.vstack([_km_discrete(T, E, entry, horizon, np.ones((1, n)))] +
-                  [_km_discrete(T, E, entry, horizon, draw_counts(rng, n, b))
-                   for b in (replicate_blocks(n_boot, n) if n else [])])
+                  [_km_discrete(T, E, entry, horizon, W) for W in (count_weights(rng, n, n_boot) if n else [])])
     disc = (1 + discount_rate) ** -np.arange(horizon)
     rmst = S @ disc
     last = ds.panel[ds.panel["month"] == ds.as_of_month]["mrr"].to_numpy()
     k = len(last)
-    arpa = (np.concatenate([[last.mean()]] + [(draw_counts(rng, k, b) @ last) / k
-                                             for b in replicate_blocks(n_boot, k)]) if k else np.full(n_boot + 1, np.nan))
+    arpa = (np.concatenate([[last.mean()], replicate_sums(count_weights(rng, k, n_boot), last)[0] / k]) if k
+            else np.full(n_boot + 1, np.nan))
     # naive churn over the window: churn events in the window ÷ paid customer-months at risk in the window (a
     # layout without calendar history, a snapshot, has no window: the naive line is left out)
     m_as = ds.as_of_month
@@ -891,15 +890,15 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
     with np.errstate(divide="ignore", invalid="ignore"):
         naive = np.where(rates > 0, arpa * gm / rates, np.nan)
     surv = arpa * gm * rmst
-    q = [alpha / 2, 1 - alpha / 2]
+    s_lo, s_hi = percentile_interval(surv[1:], alpha)
+    m_lo, m_hi = percentile_interval(rmst[1:], alpha)
+    n_lo, n_hi = percentile_interval(naive[1:], alpha) if rate > 0 else (np.nan, np.nan)
     rows = [
         {"method": "survival", "formula": f"ARPA × gross margin × RMST({horizon} months)",
-         "estimate": surv[0], "lower": np.nanquantile(surv[1:], q[0]), "upper": np.nanquantile(surv[1:], q[1]),
-         "expected_months": rmst[0], "months_lower": np.quantile(rmst[1:], q[0]), "months_upper": np.quantile(rmst[1:], q[1])},
+         "estimate": surv[0], "lower": s_lo, "upper": s_hi,
+         "expected_months": rmst[0], "months_lower": m_lo, "months_upper": m_hi},
         {"method": "naive", "formula": "ARPA × gross margin ÷ monthly churn",
-         "estimate": naive[0] if rate > 0 else np.nan,
-         "lower": np.nanquantile(naive[1:], q[0]) if rate > 0 else np.nan,
-         "upper": np.nanquantile(naive[1:], q[1]) if rate > 0 else np.nan,
+         "estimate": naive[0] if rate > 0 else np.nan, "lower": n_lo, "upper": n_hi,
          "expected_months": 1 / rate if rate > 0 else np.nan, "months_lower": np.nan, "months_upper": np.nan},
     ]
     out = pd.DataFrame(rows)
@@ -914,7 +913,7 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
 
 
 def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: int = 200, alpha: float = 0.05,
-                         seed: int = 0, chunk: int = 50) -> pd.DataFrame:
+                         seed: int = 0) -> pd.DataFrame:
     """Kaplan–Meier S(1..horizon) per group on whole months with a percentile band from a cluster bootstrap:
     customers (``cluster``) are drawn with replacement and bring every one of their spells, in every group, so
     the band allows for spells of the same customer being alike (Greenwood's formula treats them as
@@ -945,18 +944,16 @@ def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: i
     point = {}
     for g, Ev, R in out:
         point[g] = [a[:, 1:] for a in _weighted_km(np.ones((n_c, 1)), Ev, R, n_t)]  # t = 1 … horizon
-    for b0 in range(0, n_boot, chunk):
-        W = draw_counts(rng, n_c, min(chunk, n_boot - b0)) if n_c else np.zeros((0, 0))
-        Wt = W.T.astype(float, order="C")  # customers × replicates, converted and laid out once for every group
+    for W in count_weights(rng, n_c, n_boot):  # a block of replicates at a time
+        Wt = W.T.astype(float, order="C")  # customers × replicates, laid out once for every group
         for g, Ev, R in out:
             results[g].append(_weighted_km(Wt, Ev, R, n_t)[0][:, 1:])
     frames = []
     for g, Ev, R in out:
         s, at_risk, churned = point[g]
-        boot = np.vstack(results[g]) if results[g] else np.full((1, horizon), np.nan)
-        lo, hi = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+        boot = np.vstack(results[g]) if results[g] else np.empty((0, horizon))
         # with very few spells every replicate can sit on one side of the estimate: the band then includes it
-        lo, hi = np.minimum(lo, s[0]), np.maximum(hi, s[0])
+        lo, hi = percentile_interval(boot, alpha, point=s[0])
         frames.append(pd.DataFrame({"group": g, "t": np.arange(1, n_t), "survival": s[0], "lower": lo, "upper": hi,
                                     "at_risk": at_risk[0], "churned": churned[0]}))
     return pd.concat(frames, ignore_index=True)
@@ -972,8 +969,8 @@ def _first_at_risk(entry: np.ndarray) -> np.ndarray:
 def _weighted_km(Wt: np.ndarray, Ev, R, n_t: int):
     """S(0..n_t−1), at-risk and event totals for each column of customer weights ``Wt`` (customers × replicates).
 
-    ``Wt`` should be C-contiguous: scipy copies a transposed view into that layout for every product (at 100k
-    customers six copies of 50 replicates per block cost more than the products themselves)."""
+    ``Wt`` should be C-contiguous: scipy copies a transposed view into that layout for every product (copies
+    that can cost more than the products themselves)."""
     d = np.asarray(Ev.T @ Wt).T  # (replicates, months)
     at_risk = np.cumsum(np.asarray(R.T @ Wt).T, axis=1)[:, :n_t]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -168,15 +168,28 @@ def test_logo_counts_from_the_engine_match_pandas_counts_on_generated_data(tmp_p
 def test_pooled_bootstrap_in_blocks_of_replicates_draws_the_same_replicates(ds, basis, method, monkeypatch):
     """The replicates' weights are drawn in blocks to bound memory at large N; blocks of a few replicates give
     the same band as one block of all of them (the same generator stream)."""
-    from csanalysis import resample
+    from csanalysis.stats import bootstrap
 
     whole = co.pooled_curve(ds, basis=basis, method=method, n_boot=50, seed=7)
-    assert len(resample.replicate_blocks(50, 10)) == 1
-    monkeypatch.setattr(resample, "BLOCK_CELLS", 30)  # 3 replicates of the 10 customers per block
-    assert resample.replicate_blocks(50, 10) == [3] * 16 + [2]
+    assert len(bootstrap.replicate_blocks(50, 10)) == 1
+    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 30)  # 3 replicates of the 10 customers per block
+    assert bootstrap.replicate_blocks(50, 10) == [3] * 16 + [2]
     blocked = co.pooled_curve(ds, basis=basis, method=method, n_boot=50, seed=7)
     pd.testing.assert_frame_equal(blocked, whole, rtol=1e-12)
     assert (whole["upper"] > whole["lower"]).any()  # the band is not degenerate
+
+
+def test_revenue_matrix_bootstrap_in_blocks_of_replicates_draws_the_same_replicates(ds, monkeypatch):
+    """The revenue matrix's replicates are drawn in blocks too (one generator for every cohort, in cohort order):
+    blocks of a few replicates give the intervals of one block."""
+    from csanalysis.stats import bootstrap
+
+    whole = co.cohort_retention(ds, basis="revenue", n_boot=50, seed=3)
+    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 8)  # a few replicates per block for every cohort
+    blocked = co.cohort_retention(ds, basis="revenue", n_boot=50, seed=3)
+    pd.testing.assert_frame_equal(blocked.lower, whole.lower, rtol=1e-12)
+    pd.testing.assert_frame_equal(blocked.upper, whole.upper, rtol=1e-12)
+    assert (whole.upper > whole.lower).to_numpy().any()
 
 
 def test_logo_bootstrap_band_over_groups_matches_greenwood_on_the_demo():

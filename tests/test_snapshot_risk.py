@@ -213,6 +213,19 @@ def test_cross_validation_discriminates_with_intervals(world):
     assert max(share) - min(share) < 0.01
 
 
+def test_bootstrap_in_blocks_of_replicates_draws_the_same_replicates(world, monkeypatch):
+    """The customers' replicates are drawn a block at a time (csanalysis.stats.bootstrap); blocks of a few
+    replicates give the intervals of one block."""
+    from csanalysis.stats import bootstrap
+
+    _, _, ds, res = world
+    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 3 * 2000)  # at most 3 replicates of the 2,000 customers per block
+    blocked = sr.snapshot_risk(ds, horizon=3, n_boot=100)
+    assert blocked.concordance_ == res.concordance_ and blocked.auc_ == res.auc_
+    pd.testing.assert_frame_equal(blocked.calibration_, res.calibration_)
+    assert res.concordance_["lower"] < res.concordance_["upper"]
+
+
 def test_calibration_table_observed_against_kaplan_meier(world):
     from lifelines import KaplanMeierFitter
 

@@ -445,3 +445,56 @@ def test_km_discrete_by_hand_for_each_row_of_weights():
     # row 2: month 1: 2 + 3 at risk, 2 churn; month 2: only the third (weight 1), who churns
     np.testing.assert_allclose(S, [[1, 3 / 4, 3 / 4 * 2 / 3], [1, 3 / 5, 0]], rtol=1e-15)
     assert S.flags["C_CONTIGUOUS"]
+
+
+def test_cluster_bootstrap_band_equals_a_plain_resample_of_customers():
+    """The vectorised cluster bootstrap against the textbook one: per replicate, draw the customers with
+    rng.choice (the engine's generator, same seed), stack every spell of each drawn customer (twice if drawn
+    twice), fit lifelines' Kaplan–Meier per group; the 2.5% and 97.5% percentiles of those curves (widened to
+    the estimate) are the band."""
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(7)
+    n_c = 30
+    cust = np.r_[np.arange(n_c), np.arange(0, n_c, 2)]  # every customer a spell "1", every other one a spell "2"
+    group = np.r_[np.full(n_c, "1"), np.full(n_c // 2, "2")]
+    entry = np.where(rng.random(len(cust)) < 0.3, rng.integers(1, 4, len(cust)), 0)
+    T = entry + rng.integers(1, 9, len(cust))
+    E = (rng.random(len(cust)) < 0.7).astype(int)
+    ids = np.array([f"c{i:02d}" for i in cust])  # sorted like the engine's customer codes
+    H, B = 10, 40
+    out = sv.cluster_bootstrap_km(T, E, entry, ids, group, H, n_boot=B, alpha=0.05, seed=3)
+    plain = np.random.default_rng(3)
+    curves = {"1": [], "2": []}
+    t = np.arange(1, H + 1)
+    for _ in range(B):
+        drawn = plain.choice(n_c, size=n_c, replace=True)
+        rows = np.concatenate([np.flatnonzero(cust == c) for c in drawn])
+        for g in curves:
+            r = rows[group[rows] == g]
+            km = KaplanMeierFitter().fit(T[r], E[r], entry=entry[r])
+            curves[g].append(km.survival_function_at_times(t).to_numpy())
+    for g, reps in curves.items():
+        got = out[out["group"] == g]
+        point = got["survival"].to_numpy()
+        lo, hi = np.percentile(np.array(reps), [2.5, 97.5], axis=0)
+        np.testing.assert_allclose(got["lower"], np.minimum(lo, point), atol=1e-12, err_msg=g)
+        np.testing.assert_allclose(got["upper"], np.maximum(hi, point), atol=1e-12, err_msg=g)
+        assert (got["upper"] - got["lower"]).max() > 0.1
+
+
+def test_survival_bootstraps_in_blocks_draw_the_same_replicates(ds, monkeypatch):
+    """The cluster bootstrap and the survival LTV draw their replicates a block at a time; blocks of one or two
+    replicates give the bands of one block."""
+    from csanalysis.stats import bootstrap
+
+    d = sv.survival_data(ds, spells="all")
+    args = (d["T"], d["E"], d["entry"], d["customer_id"], d["group"], 6)
+    whole_km = sv.cluster_bootstrap_km(*args, n_boot=30, seed=2)
+    whole_ltv = sv.lifetime_value(ds, horizon=6, n_boot=30, seed=2)
+    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 15)  # 1-2 replicates of the 10 customers per block
+    assert len(bootstrap.replicate_blocks(30, 10)) == 30
+    pd.testing.assert_frame_equal(sv.cluster_bootstrap_km(*args, n_boot=30, seed=2), whole_km)
+    pd.testing.assert_frame_equal(sv.lifetime_value(ds, horizon=6, n_boot=30, seed=2), whole_ltv)
+    assert (whole_km["upper"] > whole_km["lower"]).any()
+    assert (whole_ltv["upper"] > whole_ltv["lower"]).iloc[0]
