@@ -59,7 +59,7 @@ def test_pseudonymise_report_replaces_whole_ids_only():
 
 
 def test_cache_key_tells_raw_pseudonymised_and_other_key_apart(tmp_path, monkeypatch):
-    src = Path(__file__).resolve().parents[1] / "data" / "demo"
+    src = Path(__file__).resolve().parents[2] / "data" / "demo"
     monkeypatch.setenv(pseudonym.KEY_ENV, KEY)
     monkeypatch.setenv(pseudonym.ENABLE_ENV, "0")
     raw = cache.cache_key(src, None, cache_settings())

@@ -19,7 +19,7 @@ from csanalysis.report import extras
 from csanalysis.report import run as runmod
 from csanalysis.report.run import ParameterError, run_report
 
-FIX = Path(__file__).parent / "fixtures" / "cohort10"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "cohort10"
 SECRET_IDS = ["ACME-CORP-0001", "GLOBEX-0002", "INITECH-0003", "UMBRELLA-0004"]
 
 
@@ -272,7 +272,7 @@ def test_parallel_runs_start_the_longest_notebooks_first(tmp_path):
     """With several notebooks at a time, the runner starts them longest first, by the latest published run's
     times; notebooks that run had no time for go first, in name order; without a previous run, the bundled
     notebooks take their typical times and others keep name order ahead of them."""
-    bundled = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    bundled = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert {p.stem for p in bundled} == set(runmod.TYPICAL_SECONDS)  # a new bundled notebook needs its typical time
     first = [p.stem for p in runmod._longest_first([Path("notebooks/99_mine.ipynb"), *bundled], tmp_path)]
     assert first[:3] == ["99_mine", "04_churn_risk", "02_churn_survival"] and first[-1] == "00_data_overview"

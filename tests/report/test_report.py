@@ -18,7 +18,7 @@ from csanalysis.data import DataValidationError
 from csanalysis.report import run as runmod
 from csanalysis.report.run import NotebookFailed, ParameterError, run_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("csanalysis"))
 EVIL = "<script>alert(1)</script>"
 

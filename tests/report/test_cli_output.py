@@ -16,7 +16,7 @@ import pytest
 
 from csanalysis.report import run as runmod
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo"
 KERNEL_TCP = "Kernel is running over TCP without encryption"
 # what read like failures on the console before (kernel stderr, papermill's and nbconvert's logging)
