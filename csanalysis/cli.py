@@ -18,7 +18,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Customer-suc
 def _exit_codes():
     """The documented exit codes: 2 invalid parameters or mapping, 3 invalid data, 4 a failed notebook."""
     from .data import DataValidationError, MappingError
-    from .report.run import ReportError
+    from .report.errors import ReportError
 
     try:
         yield
@@ -67,11 +67,13 @@ def validate(
 @app.command("list")
 def list_notebooks():
     """Show each notebook's parameters with defaults, types and descriptions."""
-    from .report.run import discover, parameters_of, rule_text
+    from .report.parameters import CONTEXT_PARAM, discover, parameters_of, rule_text
 
     for path in discover():
         typer.echo(path.stem)
         for name, p in parameters_of(path).items():
+            if name == CONTEXT_PARAM:  # written by the runner for its notebooks, not a setting
+                continue
             typer.echo(f"  {name:<22} {p['type']:<16} default {p['default']:<22} {p['help']}")
             if p["rule"]:
                 typer.echo(f"  {'':<22} allowed: {rule_text(p['rule'])}")
@@ -120,7 +122,8 @@ def report(
     """Execute notebooks with papermill and publish stakeholder HTML under reports/<run-id>/.
 
     Prints one line per notebook as it ends and the published paths; the log goes to run.log in the run's folder."""
-    from .report.run import LOG_NAME, run_report
+    from .report.run import run_report
+    from .report.runlog import LOG_NAME
 
     with _exit_codes():
         result = run_report(names or None, data=data, mapping=str(mapping) if mapping else None, as_of=as_of,
@@ -146,7 +149,7 @@ def index_page(
     from .report.front import SCHEDULES
     from .report.i18n import LANGUAGES
     from .report.index import write_index
-    from .report.run import _lock
+    from .report.store import lock
 
     if lang is not None and lang not in LANGUAGES:
         raise typer.BadParameter(f"--lang {lang!r}: use en or ja")
@@ -154,7 +157,7 @@ def index_page(
         raise typer.BadParameter(f"--schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
     if not out.is_dir():
         raise typer.BadParameter(f"--out {out} is not a reports folder")
-    with _lock(out):  # as the runner publishes: never beside a run writing the page
+    with lock(out):  # as the runner publishes: never beside a run writing the page
         path = write_index(out, lang=lang, schedule=schedule)
     typer.echo(f"wrote {path}")
 

@@ -179,7 +179,7 @@ def share_within(gaps: pd.DataFrame, months: int) -> float | None:
 
 
 def support_table(support: list[dict], translate) -> pd.DataFrame:
-    """The reports and whether the layout can answer them (from :func:`csanalysis.report.run.layout_support`), in
+    """The reports and whether the layout can answer them (from :func:`csanalysis.report.parameters.layout_support`), in
     words: report title, runs or left out, and why."""
     return pd.DataFrame({
         "report": [translate(r["title"]) if r["title"] else r["report"] for r in support],

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import csanalysis as cs
-from csanalysis.data import cache, direct, synth
+from csanalysis.data import RunContext, cache, direct, synth
 from csanalysis.data.dataset import Lazy
 from csanalysis.data.spells import index_to_month
 
@@ -83,9 +83,8 @@ def test_cached_engine_tables_equal_the_registered_frames(awkward_source, tmp_pa
 
 
 def test_pseudonymised_dataset_is_written_from_pandas(awkward_source, tmp_path, monkeypatch):
-    monkeypatch.setenv("CSANALYSIS_PSEUDONYMISE", "1")
     monkeypatch.setenv("CSANALYSIS_PSEUDONYM_KEY", "test-key")
-    ds = cs.load_dataset(awkward_source)
+    ds = cs.load_dataset(awkward_source, context=RunContext(pseudonymise=True))
     folder = cache.save(ds, tmp_path / "p")
     panel = pd.read_parquet(folder / "panel.parquet")
     assert panel["customer_id"].str.startswith("P-").all()

@@ -12,7 +12,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from csanalysis.report import i18n
-from csanalysis.report import run as runmod
+from csanalysis.report import parameters
 from csanalysis.report.run import ParameterError, run_report
 
 from test_snapshot_survival import MAPPING, _export
@@ -35,7 +35,7 @@ def test_reports_that_need_history_are_left_out_with_the_reason(telco, tmp_path,
     nbdir.mkdir()
     for nb in ("00_data_overview", "01_cohort_retention", "05_cs_impact"):
         shutil.copy(ROOT / "notebooks" / f"{nb}.ipynb", nbdir)
-    monkeypatch.setattr(runmod, "notebooks_dir", lambda: nbdir)
+    monkeypatch.setattr(parameters, "notebooks_dir", lambda: nbdir)
     out = tmp_path / "reports"
     with pytest.raises(ParameterError, match="01_cohort_retention is left out on the snapshot layout"):
         run_report(["01"], data=d, mapping=str(d / "mapping.yaml"), out=out)

@@ -1,9 +1,10 @@
 """Load once per report run: the aggregated Dataset is cached by a key of the inputs and settings.
 
-The report runner loads the data, stores the Dataset here (Parquet tables + JSON settings and validation
-report) and sets ``CSANALYSIS_CACHE_DIR`` for the notebook kernels; :func:`csanalysis.load_dataset` then
-reads the cache instead of re-aggregating when the key matches (the same file contents, the same mapping
-content, the same settings, the same package version).
+The report runner loads the data once (:func:`prime`), stores the Dataset here (Parquet tables + JSON settings and
+validation report) and names the cache folder in the run context it hands its notebooks
+(:class:`csanalysis.data.context.RunContext`); :func:`csanalysis.load_dataset` given that context then reads the
+cache instead of re-aggregating when the key matches (the same file contents, the same mapping content, the same
+settings, the same package version).
 """
 from __future__ import annotations
 
@@ -17,15 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from .context import RunContext, run_context
 from .dataset import Lazy
 from .mapping import Settings
 from .validation import Finding, ValidationReport
 
-ENV = "CSANALYSIS_CACHE_DIR"
 FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes")
-
-
-FINGERPRINT_ENV = "CSANALYSIS_SOURCE_FINGERPRINT"  # "<resolved source path>\t<fingerprint>", set by the runner
 
 
 def fingerprint(path: str | Path) -> str:
@@ -42,28 +40,25 @@ def fingerprint(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def source_fingerprint(source: str | Path) -> str:
-    """The source's :func:`fingerprint`; inside a report run, the one the runner computed at its start (the
-    kernels read the run's cache, not the files, so they need not read every file again)."""
-    given = os.environ.get(FINGERPRINT_ENV, "")
-    path, _, fp = given.partition("\t")
-    if fp and path == str(Path(source).resolve()):
-        return fp
-    return fingerprint(source)
+def source_fingerprint(source: str | Path, context: RunContext | None = None) -> str:
+    """The source's :func:`fingerprint`; inside a report run, the one the runner computed at its start and put in
+    the run ``context`` (the kernels read the run's cache, not the files, so they need not read every file again)."""
+    return (context.fingerprint_of(source) if context is not None else None) or fingerprint(source)
 
 
 FORMAT = 2  # what a cached load holds; 2: validation findings carry their catalogue key and values
 
 
-def cache_key(source: Any, mapping: Any, settings: dict) -> str | None:
-    """Key of a load: the content of the source's files, the mapping's content and the settings."""
+def cache_key(source: Any, mapping: Any, settings: dict, context: RunContext | None = None) -> str | None:
+    """Key of a load: the content of the source's files (their fingerprint from the run ``context`` when it has
+    it), the mapping's content and the settings."""
     from .. import __version__
 
     p = Path(str(source))
     if not p.exists():
         return None
     h = hashlib.sha256()
-    h.update(source_fingerprint(p).encode())
+    h.update(source_fingerprint(p, context).encode())
     if mapping is not None and Path(str(mapping)).is_file():
         h.update(Path(str(mapping)).read_bytes())
     elif mapping is not None:
@@ -84,7 +79,7 @@ def save(ds, folder: Path) -> Path:
         if type(value) is Lazy and _write_from_engine(ds, value, tmp / f"{name}.parquet"):
             continue
         # a table still pending is built for writing only, not kept on ``ds``: the runner holds one table at a
-        # time (at 1M customers, all of them in pandas at once were 6.8 GB in the runner while the notebooks ran)
+        # time, not all of them in pandas while the notebooks run (memory)
         df = value.build() if type(value) is Lazy else value
         if df is not None:
             df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -108,8 +103,8 @@ def save(ds, folder: Path) -> Path:
 def _write_from_engine(ds, value: Lazy, path: Path) -> bool:
     """Write a pending table straight from DuckDB (``COPY … TO … (FORMAT PARQUET)``) when it has an engine form
     (data/direct.py) that reads back as exactly the frame its pandas build would write; False when it has none
-    and the table must be built in pandas. At 1M customers building the tables in pandas took about three
-    quarters of the run's pre-phase.
+    and the table must be built in pandas (building them in pandas was most of a large run's time before its
+    notebooks start).
 
     Only for DuckDB with its default settings: the order of the rows written relies on the COPY keeping the
     query's ORDER BY (``preserve_insertion_order``) and on text comparing by code point as in pandas (no
@@ -177,7 +172,7 @@ def load(folder: Path):
 def _engine_from_files(ds, folder: Path) -> None:
     """The panel and spells in their engine form (:meth:`Dataset.engine_table`) as DuckDB queries over the cached
     Parquet files, instead of registering the pandas frames: the same rows and types, without building the frames
-    (at 1M customers turning the 13M-row pandas panel into an in-memory table took 14 s)."""
+    (turning a large pandas panel into an in-memory table is slow)."""
     import ibis
 
     from .spells import month_index as m
@@ -194,12 +189,13 @@ def _engine_from_files(ds, folder: Path) -> None:
                                    last_m=m(s.last_paid), duration=s.duration, event=s.event.cast("int8"), entry=s.entry)
 
 
-def lookup(source, mapping, settings: dict):
-    """The cached Dataset for these inputs when the runner's cache has it, else None."""
-    root = os.environ.get(ENV)
+def lookup(source, mapping, settings: dict, context: RunContext | None = None):
+    """The cached Dataset for these inputs when the cache of the run ``context`` has it, else None (always None
+    without a run's cache folder)."""
+    root = context.cache_dir if context is not None else None
     if not root:
         return None
-    key = cache_key(source, mapping, settings)
+    key = cache_key(source, mapping, settings, context)
     if key and (Path(root) / key / "meta.json").is_file():
         with open(Path(root) / key / "hits.log", "a", encoding="utf-8") as fh:  # one line per reader (tests, audits)
             fh.write(f"{os.getpid()}\n")
@@ -220,4 +216,36 @@ def prune(root: Path, keep_keys: set[str], max_age_hours: float = 24.0) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-__all__ = ["cache_key", "fingerprint", "source_fingerprint", "save", "load", "lookup", "prune", "ENV"]
+def prime(source: Path, mapping: str | None, as_of: str | None, context: RunContext) -> tuple[Any, str]:
+    """A report run's one load: load, validate and aggregate ``source`` (failing fast on bad data, before any
+    notebook runs), store it in the context's cache folder unless it was read from there, and keep only the
+    cached form (the loaded engine and tables are released while the notebooks run); entries of earlier runs
+    are pruned (:func:`prune`).
+
+    Parameters
+    ----------
+    source : the resolved data source.
+    mapping : the mapping file's resolved path, or None.
+    as_of : the analysis date as the user gave it, or None.
+    context : the run's context (its ``cache_dir``, the source's ``fingerprint``, ``pseudonymise``).
+
+    Returns
+    -------
+    tuple
+        The Dataset (read from the cache) and its cache key.
+    """
+    from . import load as loader
+
+    context = run_context(context)
+    root = Path(context.cache_dir)
+    key = cache_key(source, mapping, loader.cache_settings(as_of=as_of, pseudonymise=context.pseudonymise), context)
+    ds = loader.load_dataset(source, mapping=mapping, as_of=as_of, context=context)  # a hit: the same inputs ran before
+    if ds.cache_key is None:
+        ds.date_ranges()
+        save(ds, root / key)
+        ds = load(root / key)
+    prune(root, {key})
+    return ds, key
+
+
+__all__ = ["cache_key", "fingerprint", "source_fingerprint", "save", "load", "lookup", "prime", "prune"]

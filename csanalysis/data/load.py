@@ -606,20 +606,28 @@ def load_dataset(
     data_start: str | dt.date | None = None,
     backend=None,
     raise_on_error: bool = True,
+    context=None,
 ):
     """Load, validate and aggregate a data source into a :class:`~csanalysis.data.dataset.Dataset`.
 
     ``source`` is a folder of CSV/Parquet files, a DuckDB database file or an Ibis backend. Errors are all
     collected first and raised together as :class:`DataValidationError` (with ``.report``).
+
+    ``context`` is a report run's :class:`~csanalysis.data.context.RunContext` or the path of its file (a
+    notebook's ``run_context`` parameter): the Dataset is then read from the run's cache when the run loaded the
+    same inputs, and customer ids are pseudonymised when the run asks for it. None or "" (a notebook run by
+    hand): loaded here, ids as they are.
     """
     from . import cache, pseudonym
+    from .context import run_context
     from .dataset import Dataset
 
-    overrides = {"as_of": as_of, "grace_months": grace_months, "fiscal_year_start": fiscal_year_start,
-                 "gross_margin": gross_margin, "data_start": data_start, "raise_on_error": raise_on_error,
-                 "pseudonymise": pseudonym.cache_setting()}
+    context = run_context(context)
+    overrides = cache_settings(as_of=as_of, grace_months=grace_months, fiscal_year_start=fiscal_year_start,
+                               gross_margin=gross_margin, data_start=data_start, raise_on_error=raise_on_error,
+                               pseudonymise=context.pseudonymise)
     if backend is None and not isinstance(source, ibis.BaseBackend) and not isinstance(mapping, Mapping):
-        hit = cache.lookup(source, mapping, overrides)  # inside a report run: the run's one aggregation
+        hit = cache.lookup(source, mapping, overrides, context)  # inside a report run: the run's one aggregation
         if hit is not None:
             return hit
     folder = Path(source) if not isinstance(source, ibis.BaseBackend) and Path(source).is_dir() else None
@@ -676,13 +684,14 @@ def _shown(report: ValidationReport, pseudonymise: bool) -> ValidationReport:
     return report
 
 
-def cache_settings(**overrides) -> dict:
-    """The settings part of a cache key, as :func:`load_dataset` computes it for the same arguments."""
+def cache_settings(*, pseudonymise: bool = False, **overrides) -> dict:
+    """The settings part of a cache key, as :func:`load_dataset` computes it for the same arguments (``pseudonymise``:
+    the run context's switch, keyed by :func:`csanalysis.data.pseudonym.cache_setting`)."""
     from . import pseudonym
 
     base = {"as_of": None, "grace_months": None, "fiscal_year_start": None, "gross_margin": None,
-            "data_start": None, "raise_on_error": True, "pseudonymise": pseudonym.cache_setting()}
-    return {**base, **overrides}
+            "data_start": None, "raise_on_error": True}
+    return {**base, **overrides, "pseudonymise": pseudonym.cache_setting(pseudonymise)}
 
 
 def _gap_rows(cm, *, distinct: bool):

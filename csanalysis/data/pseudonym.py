@@ -18,16 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ENABLE_ENV = "CSANALYSIS_PSEUDONYMISE"  # set to 1 by `csanalysis report --pseudonymise` for its notebooks
 KEY_ENV = "CSANALYSIS_PSEUDONYM_KEY"
 KEY_FILE_ENV = "CSANALYSIS_PSEUDONYM_KEY_FILE"
 DEFAULT_KEY_FILE = Path.home() / ".config" / "csanalysis" / "pseudonym.key"
 ID_COLUMNS = ("customer_id", "respondent_id")  # the columns that identify a customer
 FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "attributes")
-
-
-def enabled() -> bool:
-    return os.environ.get(ENABLE_ENV, "") == "1"
 
 
 def pseudonym_key() -> bytes:
@@ -48,10 +43,11 @@ def key_id(key: bytes | None = None) -> str:
     return hmac.new(key, b"csanalysis pseudonym key id", hashlib.sha256).hexdigest()[:16]
 
 
-def cache_setting() -> str | bool:
+def cache_setting(pseudonymise: bool) -> str | bool:
     """The pseudonymisation part of a load's cache key: False for raw ids, else the key's :func:`key_id`, so a
-    pseudonymised run never reads an entry holding raw ids, nor one whose pseudonyms another key made."""
-    return key_id() if enabled() else False
+    pseudonymised run never reads an entry holding raw ids, nor one whose pseudonyms another key made. Whether a
+    load is pseudonymised comes from its run context (:class:`csanalysis.data.context.RunContext`)."""
+    return key_id() if pseudonymise else False
 
 
 def pseudonymise_ids(ids, key: bytes | None = None, prefix: str = "P-") -> np.ndarray:

@@ -1,4 +1,14 @@
-"""Running notebooks (papermill), rendering stakeholder HTML (nbconvert) and publishing runs safely."""
+"""Running notebooks (papermill), rendering stakeholder HTML (nbconvert) and publishing runs safely.
+
+What the notebooks use is re-exported here (messages, formatting, outputs). The runner, one job per module:
+``run`` (the steps of a run, in order), ``parameters`` (the notebooks, their metadata and parameters: discovery,
+check and coercion), ``job`` (running one notebook: :class:`~csanalysis.report.job.NotebookJob`, the kernel's
+thread limits), ``schedule`` (which notebook starts when, one or several at a time), ``store`` (the published runs:
+staging, publishing, the lock, manifests, listing, pruning), ``runlog`` (progress lines and ``run.log``),
+``errors`` (the runner's errors and exit codes). The pages: ``html`` (a notebook's HTML), ``extras`` (metrics
+schemas, changes since the previous run, contents and definitions), ``front`` (the front page's numbers) and
+``index`` (its HTML).
+"""
 from .i18n import attr_label, columns, definition, heading, say, set_language, set_layout, tr
 from .narrative import (ci_columns, fmt_bool, fmt_ci, fmt_date, fmt_est, fmt_int, fmt_missing, fmt_money, fmt_month, fmt_months,
                         fmt_num, fmt_p, fmt_pct, fmt_ratio, md, per_customers, set_currency, show_table)

@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.schema import TABLES
+from .store import runs as published
 
 __all__ = ["FIGURES", "SCHEDULES", "Figure", "Value", "FigureData", "Card", "Run", "TableDates", "Freshness",
            "FrontPage", "read_run", "read_value", "noise", "cards", "comparable", "freshness", "gather"]
@@ -326,8 +327,6 @@ def freshness(manifest: dict, schedule: str | None = None) -> Freshness:
 
 def gather(out: Path, schedule: str | None = None) -> FrontPage:
     """Everything the front page shows of a reports folder."""
-    from .run import runs as published
-
     out = Path(out)
     found = [read_run(p) for p in published(out)] if out.is_dir() else []
     compared = comparable(found)

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import i18n
 from .front import SCHEDULES, Card, FigureData, FrontPage, Run, Value, gather
 from .narrative import fmt_int, fmt_money, fmt_pct
+from .parameters import report_title
 
 MINUS = "\u2212"
 
@@ -157,10 +158,7 @@ def _status(status, t: _Words) -> str:
 
 
 def _report_title(nb: str, t: _Words) -> str:
-    from .run import notebooks_dir, title_of
-
-    path = notebooks_dir() / f"{nb}.ipynb"
-    key = title_of(path) if path.is_file() else None
+    key = report_title(nb)
     return f"{nb} · {t(key)}" if key and t.has(key) else nb
 
 
@@ -290,3 +288,6 @@ def write_index(out: Path, lang: str | None = None, schedule: str | None = None)
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+__all__ = ["render", "write_index", "trend_svg", "fmt_value", "fmt_change"]

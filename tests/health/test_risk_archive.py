@@ -12,7 +12,7 @@ import pytest
 from csanalysis import health
 from csanalysis.data import pseudonym
 from csanalysis.report import keep_on_publish
-from csanalysis.report import run as runmod
+from csanalysis.report import parameters
 from csanalysis.report.outputs import PUBLISH_COPIES, publish_copies
 from csanalysis.report.run import NotebookFailed, run_report
 
@@ -38,7 +38,7 @@ def test_archive_written_at_publish_only_and_apart_for_pseudonyms(tmp_path, monk
     nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('boom after the risk list')"))
     nbformat.write(nb, nbdir / "09_boom.ipynb")
     (nbdir / f"{NB}.ipynb").write_bytes((ROOT / "notebooks" / f"{NB}.ipynb").read_bytes())
-    monkeypatch.setattr(runmod, "notebooks_dir", lambda: nbdir)
+    monkeypatch.setattr(parameters, "notebooks_dir", lambda: nbdir)
     with pytest.raises(NotebookFailed, match="boom after the risk list"):
         run_report(data=DEMO, out=out, params={"scoring_date": "2024-06-30", "capacity": 9})
     failed = next((out / "failed").iterdir())

@@ -12,14 +12,18 @@ import pandas as pd
 import pytest
 
 from csanalysis import cohorts, health, nps, periods
-from csanalysis.report import run as runmod
-from csanalysis.report.run import ParameterError, check_parameters, run_report
+from csanalysis.data import cache
+from csanalysis.data import load as loader
+from csanalysis.report import parameters
+from csanalysis.report.errors import ParameterError
+from csanalysis.report.parameters import check_parameters
+from csanalysis.report.run import run_report
 
 CLI = str(Path(sys.executable).with_name("csanalysis"))
 
 
 def _nb(name: str) -> Path:
-    return runmod.discover([name])[0]
+    return parameters.discover([name])[0]
 
 
 BAD = [  # (notebook, parameter, value, words the message must hold)
@@ -48,7 +52,8 @@ def test_bad_value_refused_before_the_data_are_loaded(nb, name, value, words, tm
     def no_load(*a, **k):
         raise AssertionError("the data were loaded before the parameters were checked")
 
-    monkeypatch.setattr(runmod, "load_dataset", no_load)
+    monkeypatch.setattr(cache, "prime", no_load)  # the run's one load
+    monkeypatch.setattr(loader, "load_dataset", no_load)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ParameterError) as err:
         run_report([nb], data=tmp_path, params={name: value}, out=tmp_path / "reports")
@@ -60,8 +65,8 @@ def test_bad_value_refused_before_the_data_are_loaded(nb, name, value, words, tm
 
 def test_every_declared_value_is_accepted_and_a_list_archive_may_be_a_new_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for path in runmod.discover():
-        for name, rule in runmod.rules_of(path).items():
+    for path in parameters.discover():
+        for name, rule in parameters.rules_of(path).items():
             for value in rule.get("choices", []):
                 assert check_parameters([path], {name: value})[path][name] == value
     p04 = _nb("04")
@@ -75,9 +80,9 @@ def test_every_declared_value_is_accepted_and_a_list_archive_may_be_a_new_folder
 
 def test_every_rule_names_a_parameter_of_its_notebook_and_allows_its_default():
     seen = 0
-    for path in runmod.discover():
-        spec = runmod.parameters_of(path)
-        for name, rule in runmod.rules_of(path).items():
+    for path in parameters.discover():
+        spec = parameters.parameters_of(path)
+        for name, rule in parameters.rules_of(path).items():
             assert name in spec, f"{path.stem}: rule for unknown parameter {name}"
             assert set(rule) <= {"choices", "min", "max", "above", "file", "folder"}, (path.stem, name)
             default = eval(spec[name]["default"])  # noqa: S307 - the notebook's own literal
@@ -88,7 +93,7 @@ def test_every_rule_names_a_parameter_of_its_notebook_and_allows_its_default():
 
 
 def test_declared_choices_are_the_ones_the_analyses_accept():
-    rules = {p.stem[:2]: runmod.rules_of(p) for p in runmod.discover()}
+    rules = {p.stem[:2]: parameters.rules_of(p) for p in parameters.discover()}
     assert set(rules["01"]["period"]["choices"]) == set(periods.PERIOD_MONTHS)
     assert set(rules["01"]["basis"]["choices"]) == set(cohorts.BASES)
     assert set(rules["01"]["definition"]["choices"]) == set(cohorts.DEFINITIONS)

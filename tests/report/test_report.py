@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from csanalysis.data import DataValidationError
-from csanalysis.report import run as runmod
+from csanalysis.report import parameters, store
 from csanalysis.report.run import NotebookFailed, ParameterError, run_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("csanalysis"))
 EVIL = "<script>alert(1)</script>"
 
@@ -98,11 +98,11 @@ def test_failing_notebook_publishes_nothing_and_keeps_latest(tiny, tmp_path, mon
     nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('boom in the last cell')"))
     nbformat.write(nb, nbdir / "00_data_overview.ipynb")
     shutil.copy(ROOT / "notebooks" / "01_cohort_retention.ipynb", nbdir)
-    monkeypatch.setattr(runmod, "notebooks_dir", lambda: nbdir)
+    monkeypatch.setattr(parameters, "notebooks_dir", lambda: nbdir)
     with pytest.raises(NotebookFailed, match="boom in the last cell"):
         run_report(data=tiny, as_of="2024-04-30", out=out, jobs=jobs)
     assert (out / "latest").resolve() == (out / good.run_id).resolve()
-    assert [p.name for p in runmod.runs(out)] == [good.run_id]
+    assert [p.name for p in store.runs(out)] == [good.run_id]
     failed = list((out / "failed").iterdir())
     assert len(failed) == 1 and (failed[0] / "00_data_overview" / "00_data_overview.ipynb").is_file()
     assert not list(out.glob(".tmp-*"))
@@ -120,14 +120,14 @@ def test_cli_exit_codes(tiny, tmp_path):
 
 def test_every_notebook_declares_runner_parameters_papermill_can_read():
     """papermill silently ignores parameters it cannot parse (e.g. `str | None`): every assignment must parse."""
-    for path in runmod.discover():
+    for path in parameters.discover():
         nb = nbformat.read(path, as_version=4)
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         assigned = [ln.split(":")[0].split("=")[0].strip() for ln in cell.source.splitlines()
                     if ln and not ln.startswith(("#", "from ", "import ")) and "=" in ln]
-        inspected = runmod.parameters_of(path)
+        inspected = parameters.parameters_of(path)
         assert list(inspected) == assigned, path.name
-        assert set(runmod.RUNNER_PARAMS) <= set(inspected), path.name
+        assert set(parameters.RUNNER_PARAMS) <= set(inspected), path.name
         assert all(p["help"] for p in inspected.values()), f"{path.name}: every parameter needs a description"
 
 
@@ -135,7 +135,7 @@ def test_params_file_example_in_the_readme_is_accepted_by_every_notebook():
     import yaml
 
     params = yaml.safe_load((ROOT / "examples" / "monthly_by_touch_model.yaml").read_text())
-    typed = runmod.check_parameters(runmod.discover(), params)
+    typed = parameters.check_parameters(parameters.discover(), params)
     by_name = {p.stem: v for p, v in typed.items()}
     assert by_name["02_churn_survival"]["segment"] == "touch_model"
     assert by_name["04_churn_risk"] == {"horizon_months": 3, "capacity": 25, "capacity_by": "team"}
@@ -167,7 +167,7 @@ def test_keep_below_one_and_an_unusable_out_are_refused_before_anything_runs(tin
     for keep in (0, -1):
         with pytest.raises(ParameterError, match="--keep"):
             run_report(["00"], data=tiny, as_of="2024-04-30", out=out, keep=keep)
-    assert runmod.runs(out) == [out / good.run_id]  # nothing was deleted
+    assert store.runs(out) == [out / good.run_id]  # nothing was deleted
     afile = tmp_path / "a_file"
     afile.write_text("x")
     with pytest.raises(ParameterError, match="is a file"):
@@ -194,23 +194,23 @@ def test_a_killed_runs_temporary_folder_is_cleaned_and_a_live_one_kept(tiny, tmp
     out.mkdir()
     dead = out / ".tmp-20240101-000000-dead"
     dead.mkdir()
-    (dead / runmod.RUNNING).write_text("")  # its lock died with its process
+    (dead / store.RUNNING).write_text("")  # its lock died with its process
     live = out / ".tmp-20240101-000000-live"
     live.mkdir()
     young = out / ".tmp-20240101-000000-young"  # just made: its run is about to take the lock
     young.mkdir()
-    (young / runmod.RUNNING).write_text("")
+    (young / store.RUNNING).write_text("")
     old = time.time() - 3600
     for d in (dead, live):
         os.utime(d, (old, old))
-    fh = open(live / runmod.RUNNING, "w")
+    fh = open(live / store.RUNNING, "w")
     fcntl.flock(fh, fcntl.LOCK_EX)  # a run still writing
     try:
         run_report(["00"], data=tiny, as_of="2024-04-30", out=out)
         assert not dead.exists() and live.exists() and young.exists()
     finally:
         fh.close()
-    assert not (out / "latest" / runmod.RUNNING).exists()  # the published run carries no lock file
+    assert not (out / "latest" / store.RUNNING).exists()  # the published run carries no lock file
 
 
 def test_index_and_latest_agree_on_the_newest_of_two_runs_in_the_same_second(tiny, tmp_path):
@@ -218,6 +218,6 @@ def test_index_and_latest_agree_on_the_newest_of_two_runs_in_the_same_second(tin
     run_report(["00"], data=tiny, as_of="2024-04-30", out=out, run_id="20240101-000000-ffff")
     second = run_report(["00"], data=tiny, as_of="2024-04-30", out=out, run_id="20240101-000000-0000")
     assert (out / "latest").resolve() == second.folder.resolve()
-    assert runmod.runs(out)[0].name == second.run_id
+    assert store.runs(out)[0].name == second.run_id
     page = (out / "index.html").read_text(encoding="utf-8")
     assert page.index("20240101-000000-0000") < page.index("20240101-000000-ffff")

@@ -16,10 +16,10 @@ import pytest
 import csanalysis as cs
 from csanalysis.data import cache, pseudonym
 from csanalysis.report import extras
-from csanalysis.report import run as runmod
+from csanalysis.report import job, parameters, schedule, store
 from csanalysis.report.run import ParameterError, run_report
 
-FIX = Path(__file__).parent / "fixtures" / "cohort10"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "cohort10"
 SECRET_IDS = ["ACME-CORP-0001", "GLOBEX-0002", "INITECH-0003", "UMBRELLA-0004"]
 
 
@@ -92,7 +92,7 @@ def test_publishing_waits_for_the_lock(tmp_path):
     out = tmp_path / "reports"
     first = run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=out, run_id="20240101-000000-aaaa")
     result = {}
-    with runmod._lock(out):
+    with store.lock(out):
         t = threading.Thread(target=lambda: result.setdefault("r", run_report(
             ["00_data_overview"], data=FIX, as_of="2024-06-15", out=out, run_id="20240101-000001-bbbb")))
         t.start()
@@ -154,7 +154,7 @@ def test_keep_prunes_old_runs_but_never_latest(tmp_path):
     for i in range(3):
         run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=out, run_id=f"2024030{i}-000000-eeee",
                    keep=2)
-    left = sorted(p.name for p in runmod.runs(out))
+    left = sorted(p.name for p in store.runs(out))
     assert left == ["20240301-000000-eeee", "20240302-000000-eeee"]
     assert (out / "latest").resolve().name == "20240302-000000-eeee"
 
@@ -207,7 +207,7 @@ def test_metrics_schema_rejects_missing_keys_and_inverted_intervals():
 
 
 def test_every_notebook_has_a_metrics_schema():
-    for nb in runmod.discover(None):
+    for nb in parameters.discover(None):
         assert (extras.SCHEMAS / f"{nb.stem}.json").is_file(), nb.stem
 
 
@@ -219,15 +219,23 @@ def test_report_has_contents_and_definitions_block(tmp_path):
     assert "in the first month without payment" in html and "2024-06-15" in html  # grace 0: the definition in force
 
 
-def test_every_kernel_gets_one_blas_thread_whatever_jobs(monkeypatch):
+def test_every_kernel_gets_one_blas_thread_and_the_users_limits_are_kept(monkeypatch):
     """The kernels' BLAS/OpenMP threads are one each for any --jobs (the same sums in the same order, and no
-    spin-waiting when kernels share the cores); limits the user set are kept."""
-    for k in runmod.THREAD_ENV:
+    spin-waiting when kernels share the cores); limits the user set are kept. They are the kernel's environment:
+    a kernel started by the runner's kernel manager has them, the runner's own environment does not."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    for k in job.THREAD_ENV:
         monkeypatch.delenv(k, raising=False)
-    for jobs in (1, 2, 3, 8):
-        assert runmod._thread_limits(jobs) == {k: "1" for k in runmod.THREAD_ENV}
-    monkeypatch.setenv("OMP_NUM_THREADS", "4")
-    assert "OMP_NUM_THREADS" not in runmod._thread_limits(2)
+    assert job.thread_limits() == {k: "1" for k in job.THREAD_ENV}
+    assert job.thread_limits({"OMP_NUM_THREADS": "4"}) == {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # the user's own limit
+    probe = "import os; print([os.environ.get(k) for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')])"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    NotebookClient(nb, kernel_name=job.KERNEL, kernel_manager_class=job.kernel_manager("probe")).execute()
+    assert nb.cells[0].outputs[0]["text"].strip() == "['1', '1', '3']"
+    assert "OMP_NUM_THREADS" not in os.environ and "OPENBLAS_NUM_THREADS" not in os.environ
 
 
 def test_results_do_not_depend_on_jobs(tmp_path, monkeypatch):
@@ -235,7 +243,7 @@ def test_results_do_not_depend_on_jobs(tmp_path, monkeypatch):
     with the BLAS thread count before)."""
     from csanalysis.data import synth
 
-    for k in runmod.THREAD_ENV:
+    for k in job.THREAD_ENV:
         monkeypatch.delenv(k, raising=False)
     synth.write_demo(tmp_path / "d", n_customers=1500, months=30, seed=3)
     out = {}
@@ -248,10 +256,10 @@ def test_results_do_not_depend_on_jobs(tmp_path, monkeypatch):
 
 
 def test_thread_limits_do_not_outlive_the_run(tmp_path, monkeypatch):
-    for k in runmod.THREAD_ENV:
+    for k in job.THREAD_ENV:
         monkeypatch.delenv(k, raising=False)
     run_report(["00_data_overview"], data=FIX, as_of="2024-06-15", out=tmp_path / "r", jobs=2)
-    assert not any(k in runmod.os.environ for k in runmod.THREAD_ENV)
+    assert not any(k in os.environ for k in job.THREAD_ENV)
 
 
 def test_cache_save_keeps_pending_tables_pending(tmp_path):
@@ -272,23 +280,23 @@ def test_parallel_runs_start_the_longest_notebooks_first(tmp_path):
     """With several notebooks at a time, the runner starts them longest first, by the latest published run's
     times; notebooks that run had no time for go first, in name order; without a previous run, the bundled
     notebooks take their typical times and others keep name order ahead of them."""
-    bundled = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert {p.stem for p in bundled} == set(runmod.TYPICAL_SECONDS)  # a new bundled notebook needs its typical time
-    first = [p.stem for p in runmod._longest_first([Path("notebooks/99_mine.ipynb"), *bundled], tmp_path)]
+    bundled = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert {p.stem for p in bundled} == set(schedule.TYPICAL_SECONDS)  # a new bundled notebook needs its typical time
+    first = [p.stem for p in schedule.longest_first([Path("notebooks/99_mine.ipynb"), *bundled], tmp_path)]
     assert first[:3] == ["99_mine", "04_churn_risk", "02_churn_survival"] and first[-1] == "00_data_overview"
     paths = [Path(f"notebooks/{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d", "04_e")]
-    assert runmod._longest_first(paths, tmp_path) == paths  # no previous run, no typical times
+    assert schedule.longest_first(paths, tmp_path) == paths  # no previous run, no typical times
     run = tmp_path / "r1"
     run.mkdir()
     (run / "manifest.json").write_text(json.dumps({"notebooks": {
         "00_a": {"seconds": 8.6}, "01_b": {"seconds": 20.5}, "02_c": {"seconds": 31.6}, "04_e": {"seconds": 48.5},
         "05_gone": {"seconds": 99.0}}}), encoding="utf-8")
     (tmp_path / "latest").symlink_to("r1", target_is_directory=True)
-    names = [p.stem for p in runmod._longest_first(paths, tmp_path)]
+    names = [p.stem for p in schedule.longest_first(paths, tmp_path)]
     assert names == ["03_d", "04_e", "02_c", "01_b", "00_a"]
     (run / "manifest.json").write_text("{not json", encoding="utf-8")
-    assert runmod._longest_first(paths, tmp_path) == paths
-    assert [p.stem for p in runmod._longest_first(bundled, tmp_path)] == [p.stem for p in runmod._longest_first(bundled, tmp_path / "none")]
+    assert schedule.longest_first(paths, tmp_path) == paths
+    assert [p.stem for p in schedule.longest_first(bundled, tmp_path)] == [p.stem for p in schedule.longest_first(bundled, tmp_path / "none")]
 
 
 def test_runner_processes_skip_the_slow_iri_format_checker():

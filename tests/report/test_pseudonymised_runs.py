@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from csanalysis.data import cache, load_dataset, pseudonym
+from csanalysis.data import RunContext, cache, load_dataset, pseudonym
 from csanalysis.data.load import cache_settings
 from csanalysis.data.validation import Finding, ValidationReport
 
@@ -59,14 +59,12 @@ def test_pseudonymise_report_replaces_whole_ids_only():
 
 
 def test_cache_key_tells_raw_pseudonymised_and_other_key_apart(tmp_path, monkeypatch):
-    src = Path(__file__).resolve().parents[1] / "data" / "demo"
+    src = Path(__file__).resolve().parents[2] / "data" / "demo"
     monkeypatch.setenv(pseudonym.KEY_ENV, KEY)
-    monkeypatch.setenv(pseudonym.ENABLE_ENV, "0")
-    raw = cache.cache_key(src, None, cache_settings())
-    monkeypatch.setenv(pseudonym.ENABLE_ENV, "1")
-    hidden = cache.cache_key(src, None, cache_settings())
+    raw = cache.cache_key(src, None, cache_settings(pseudonymise=False))
+    hidden = cache.cache_key(src, None, cache_settings(pseudonymise=True))
     monkeypatch.setenv(pseudonym.KEY_ENV, "t" * 32)
-    other = cache.cache_key(src, None, cache_settings())
+    other = cache.cache_key(src, None, cache_settings(pseudonymise=True))
     assert len({raw, hidden, other}) == 3
 
 
@@ -76,12 +74,21 @@ def test_pseudonymised_load_never_reads_a_raw_cache_entry(tmp_path, monkeypatch)
     (d / "customers.csv").write_text("customer_id,signup_date\nACME-0042,2024-01-01\nZETA-7,2024-01-01\n")
     (d / "revenue.csv").write_text("customer_id,date,amount\nACME-0042,2024-01-15,10\nZETA-7,2024-02-01,10\n")
     monkeypatch.setenv(pseudonym.KEY_ENV, KEY)
-    monkeypatch.setenv(cache.ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(pseudonym.ENABLE_ENV, "0")
-    first = load_dataset(d, as_of="2024-03-31")
+    raw = RunContext(cache_dir=str(tmp_path / "cache"))
+    first = load_dataset(d, as_of="2024-03-31", context=raw)
     cache.save(first, tmp_path / "cache" / cache.cache_key(d, None, cache_settings(as_of="2024-03-31")))
-    assert load_dataset(d, as_of="2024-03-31").cache_key is not None  # the raw run reads its entry
-    monkeypatch.setenv(pseudonym.ENABLE_ENV, "1")
-    ds = load_dataset(d, as_of="2024-03-31")
+    # the context reaches a notebook as the path of its file (the run_context parameter)
+    raw_file = raw.write(tmp_path / "raw.json")
+    assert load_dataset(d, as_of="2024-03-31", context=str(raw_file)).cache_key is not None  # the raw run reads its entry
+    assert load_dataset(d, as_of="2024-03-31").cache_key is None  # no run context (a notebook run by hand): no cache
+    hidden = RunContext(cache_dir=str(tmp_path / "cache"), pseudonymise=True).write(tmp_path / "hidden.json")
+    ds = load_dataset(d, as_of="2024-03-31", context=str(hidden))
     assert ds.cache_key is None and ds.pseudonymised
     assert pseudonym.looks_pseudonymised(ds.customers["customer_id"])
+
+
+def test_a_missing_run_context_file_is_a_clear_error(tmp_path):
+    """An executed notebook re-run after its run's staging folder is gone says what the file is, rather than
+    loading without the run's settings (a pseudonymised run's notebook would show raw ids)."""
+    with pytest.raises(FileNotFoundError, match="run_context"):
+        load_dataset(tmp_path, context=str(tmp_path / "gone" / "run_context.json"))

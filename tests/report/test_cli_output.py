@@ -14,9 +14,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from csanalysis.report import run as runmod
+from csanalysis.report.runlog import LOG_NAME
+from csanalysis.report.store import runs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo"
 KERNEL_TCP = "Kernel is running over TCP without encryption"
 # what read like failures on the console before (kernel stderr, papermill's and nbconvert's logging)
@@ -43,12 +44,12 @@ def test_report_prints_progress_and_paths_and_logs_the_rest_to_the_run_folder(tm
     assert [m[1] for m in progress] == ["1", "2"]  # one line per notebook, counting up
     assert [m[2] for m in progress] == ["#" * 10 + "." * 10, "#" * 20]  # the bar of the whole run
     assert sorted(m[3] for m in progress) == ["00_data_overview", "05_cs_impact"]
-    run = runmod.runs(out)[0]
+    run = runs(out)[0]
     assert f"published {run}" in lines
     for nb in ("00_data_overview", "05_cs_impact"):
         html = run / nb / f"{nb}.html"
         assert f"  {nb} → {html}" in lines and html.is_file()
-    log = run / runmod.LOG_NAME
+    log = run / LOG_NAME
     assert f"  log → {log}" in lines
     assert len(lines) == 1 + 2 + 1 + 2 + 1  # start, two notebooks, published, two paths, log
     text = log.read_text(encoding="utf-8")
@@ -84,7 +85,7 @@ def test_verbose_shows_the_log_on_the_console_too(small, tmp_path, jobs):
         assert re.search(rf"^\[\d/2\] [#.]{{20}} {nb} … done in \d+ s$", r.stdout, re.M), nb
     assert "INFO papermill: Executing notebook with kernel: csanalysis" in r.stderr
     assert KERNEL_TCP not in r.stdout  # the progress lines stay apart from the log
-    log = (runmod.runs(out)[0] / runmod.LOG_NAME).read_text(encoding="utf-8")
+    log = (runs(out)[0] / LOG_NAME).read_text(encoding="utf-8")
     assert KERNEL_TCP in log and "INFO papermill: Executing notebook with kernel: csanalysis" in log
 
 
@@ -100,8 +101,8 @@ def test_a_failed_run_says_so_on_one_line_and_keeps_its_log(small, tmp_path, job
     nbformat.write(nbformat.read(ROOT / "notebooks" / "01_cohort_retention.ipynb", as_version=4),
                    nbdir / "01_cohort_retention.ipynb")
     # the command line with the runner finding the notebooks in nbdir
-    code = ("import sys; from pathlib import Path; from csanalysis.report import run; "
-            f"run.notebooks_dir = lambda: Path({str(nbdir)!r}); from csanalysis.cli import app; "
+    code = ("import sys; from pathlib import Path; from csanalysis.report import parameters; "
+            f"parameters.notebooks_dir = lambda: Path({str(nbdir)!r}); from csanalysis.cli import app; "
             "sys.argv = ['csanalysis'] + sys.argv[1:]; app()")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     r = subprocess.run([sys.executable, "-c", code, "report", "--data", str(tmp_path / "small"), "--as-of",
@@ -112,6 +113,6 @@ def test_a_failed_run_says_so_on_one_line_and_keeps_its_log(small, tmp_path, job
     failed = next((tmp_path / "reports" / "failed").iterdir())
     said = " ".join(r.stderr.split())
     assert "notebook 00_data_overview failed in cell" in said and "boom in the last cell" in said
-    assert f"(its log: {failed / runmod.LOG_NAME})" in said
+    assert f"(its log: {failed / LOG_NAME})" in said
     assert KERNEL_TCP not in r.stdout + r.stderr
-    assert KERNEL_TCP in (failed / runmod.LOG_NAME).read_text(encoding="utf-8")
+    assert KERNEL_TCP in (failed / LOG_NAME).read_text(encoding="utf-8")

@@ -1,0 +1,87 @@
+"""Scheduling a run's notebooks: one at a time in the runner, or several at once in worker processes started
+longest first (:func:`longest_first`); after the first failure no further notebook starts (:func:`run_jobs`)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import store
+from .job import NotebookJob
+from .runlog import RunLog, worker_logging
+
+log = logging.getLogger("csanalysis.report")
+
+# The bundled notebooks' typical seconds in a report run at 100k customers (benchmarks/RESULTS.md): only their
+# order matters, for a first run into a reports folder (no published run to take times from)
+TYPICAL_SECONDS = {"00_data_overview": 8.4, "01_cohort_retention": 18.0, "02_churn_survival": 28.3,
+                   "03_nps_revenue": 22.9, "04_churn_risk": 51.5, "05_cs_impact": 11.6}
+
+
+def longest_first(paths: list[Path], out: Path) -> list[Path]:
+    """The notebooks in the order to start them when several run at once: the longest first, by their times in the
+    latest published run (a run started in name order waits for the longest if it starts late). Without a
+    published run, the bundled notebooks take their typical times (:data:`TYPICAL_SECONDS`); a notebook with
+    neither keeps its place ahead of the timed ones, in name order."""
+    man = store.latest_manifest(out)
+    try:
+        seconds = {k: float(v["seconds"]) for k, v in man["notebooks"].items() if v.get("seconds") is not None}
+    except (KeyError, ValueError, TypeError, AttributeError):
+        seconds = {}
+    if not seconds:
+        seconds = TYPICAL_SECONDS
+    return sorted(paths, key=lambda p: -seconds.get(p.stem, float("inf")))
+
+
+def run_jobs(jobs: list[NotebookJob], at_once: int, out: Path, runlog: RunLog) -> Iterator[tuple[NotebookJob, dict]]:
+    """Run ``jobs``, ``at_once`` at a time, yielding each with its result (:meth:`NotebookJob.run`) as it ends.
+
+    One at a time, they run in this process in the order given and the first failure ends the run. Several at
+    once, each runs in a spawned worker process (logging to the run's log, :func:`worker_logging`), started
+    longest first (:func:`longest_first`, the times of the last run in ``out``); the first failure cancels the
+    notebooks not yet started, which end as ``not run``.
+
+    Parameters
+    ----------
+    jobs : the run's notebooks.
+    at_once : how many run at a time (1: in this process).
+    out : the reports folder (its latest run's times order the start).
+    runlog : the run's log (its file is the worker processes' log).
+
+    Yields
+    ------
+    tuple of NotebookJob and dict
+        Each job and its result: ``status`` (succeeded, failed or not run), ``seconds``, for a failure ``error``.
+    """
+    if at_once == 1:
+        for job in jobs:
+            log.info("running %s", job.name)
+            result = job.run()
+            yield job, result
+            if result["status"] == "failed":
+                return
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    log.info("running %d notebooks, %d at a time", len(jobs), at_once)
+    failed = False
+    with ProcessPoolExecutor(max_workers=at_once, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=worker_logging, initargs=(str(runlog.path), runlog.verbose)) as pool:
+        order = longest_first([job.path for job in jobs], out)
+        futures = {pool.submit(job.run): job for job in sorted(jobs, key=lambda job: order.index(job.path))}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                job = futures[f]
+                result = f.result() if not f.cancelled() else {"status": "not run"}
+                yield job, result
+                log.info("%s: %s in %s s", job.name, result["status"], result.get("seconds"))
+                if result["status"] == "failed" and not failed:
+                    failed = True
+                    for g in pending:
+                        g.cancel()
+
+
+__all__ = ["TYPICAL_SECONDS", "longest_first", "run_jobs"]
