@@ -120,8 +120,8 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     and their description, ``(X, meta)`` as :func:`csanalysis.survival.person_month_design` returns them (X
     aligned with ``pm``'s rows); None adjusts for tenure and the trend only. ``word``: what the reasons call a
     churn ("lapse" for a purchase log)."""
-    start = pd.Timestamp(program_start).to_period("M").to_timestamp()
-    ps = month_index(start)
+    ps = month_index(program_start)
+    start = month_start(ps)
     pre_months = int(pm.loc[pm["month"] < ps, "month"].nunique())
     post_months = int(pm.loc[pm["month"] >= ps, "month"].nunique())
     if pre_months < min_pre_months:
