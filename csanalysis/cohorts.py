@@ -38,22 +38,11 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
-from .periods import PERIOD_MONTHS, month_index as _midx, period_start
+from .periods import PERIOD_MONTHS, month_index, period_label, period_start
 from .stats.bootstrap import group_weights, interchangeable, percentile_interval, replicate_sums
 
 BASES = ("logo", "revenue", "gross_revenue")
 DEFINITIONS = ("active", "unbroken")
-
-
-def _cohort_label(c0: int, period: str) -> str:
-    y, m = divmod(int(c0), 12)
-    if period == "month":
-        return f"{y}-{m + 1:02d}"
-    if period == "quarter":
-        return f"{y}-Q{m // 3 + 1}"
-    if period == "year":
-        return f"{y}"
-    return f"FY{y}" if m == 0 else f"FY{y} (from {y}-{m + 1:02d})"
 
 
 @dataclass
@@ -72,7 +61,7 @@ class _Frame:
 def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: pd.Index | None = None) -> tuple[_Frame, int]:
     _check_args(period, basis, definition)
     L = PERIOD_MONTHS[period]
-    as_m = _midx(ds.as_of_month)
+    as_m = ds.as_of_m
     spells = ds.spells
     first = spells.loc[spells["spell"] == 1, ["customer_id", "start", "duration"]]
     if customers is not None:
@@ -80,11 +69,11 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
     # by id (sorted as fixed-width text: numpy compares those far faster than Python strings, same order)
     first = first.iloc[np.argsort(first["customer_id"].to_numpy().astype(str), kind="stable")].reset_index(drop=True)
     ids = first["customer_id"].to_numpy()
-    start = _midx(first["start"])
+    start = month_index(first["start"])
     cohort = period_start(start, period, ds.settings.fiscal_year_start)
     n_periods = max(int((as_m - cohort.min()) // L) + 1, 1) if len(ids) else 1
 
-    # the panel's columns as arrays (filtering the whole frame copied every column of 13M rows at 1M customers)
+    # the panel's columns as arrays (filtering the whole frame would copy every column of the panel)
     panel = ds.panel
     row = pd.Index(ids).get_indexer(panel["customer_id"].to_numpy())  # one hash lookup per panel row
     use = row >= 0
@@ -104,7 +93,7 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         # the base is the customer's first period (unknown when it began before the data window)
         mrr = panel["mrr"].to_numpy()[use]
         value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
-        base = np.where(start < _midx(ds.data_start), np.nan, value[:, 0])
+        base = np.where(start < ds.data_start_m, np.nan, value[:, 0])
         if basis == "gross_revenue":
             value = np.minimum(value, base[:, None])
         fr.value, fr.base = value, base
@@ -125,13 +114,15 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
     return fr, L
 
 
-def _observable(cohort: np.ndarray, L: int, as_m: int, data_start_m: int, n_periods: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per cohort (sorted unique starts of ``cohort``): which periods are observable (none while still forming)."""
+def _observable(ds: Dataset, cohort: np.ndarray, L: int, n_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cohort (sorted unique starts of ``cohort``): which periods are observable (none while still forming):
+    period k has closed for the cohort's last starters (month c1: its k + 1 periods end by as_of) and began
+    inside the data window."""
     cohorts = np.unique(cohort)
     c1 = cohorts + L - 1
     kk = np.arange(n_periods)
-    obs = (c1[:, None] + kk[None, :] * L + L - 1 <= as_m) & (cohorts[:, None] + kk[None, :] * L >= data_start_m)
-    return cohorts, obs & (c1 <= as_m)[:, None]
+    obs = ds.window_closed(c1[:, None], kk[None, :] * L + L - 1) & (cohorts[:, None] + kk[None, :] * L >= ds.data_start_m)
+    return cohorts, obs & ds.window_closed(c1, 0)[:, None]
 
 
 @dataclass
@@ -293,14 +284,14 @@ def _logo_counts(ds: Dataset, period: str, definition: str, groups: pd.Series | 
 def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha) -> CohortRetention:
     """One segment's logo matrix from the engine counts (:func:`_logo_counts`)."""
     L = PERIOD_MONTHS[period]
-    as_m = _midx(ds.as_of_month)
+    as_m = ds.as_of_m
     seg = "" if segment is None else segment
     sz = sizes[sizes["segment"] == seg]
     act = active[active["segment"] == seg]
     starts = np.sort(sz["cohort"].to_numpy(dtype=np.int64))
     n_periods = max(int((as_m - starts.min()) // L) + 1, 1) if len(starts) else 1
-    cohorts, obs = _observable(starts, L, as_m, _midx(ds.data_start), n_periods)
-    complete = (cohorts + L - 1) <= as_m  # cohorts still forming at as_of are left out
+    cohorts, obs = _observable(ds, starts, L, n_periods)
+    complete = ds.window_closed(cohorts, L - 1)  # cohorts still forming at as_of are left out
     cohorts, obs = cohorts[complete], obs[complete]
     sizes_c = sz.set_index("cohort")["size"].reindex(cohorts).to_numpy(dtype=np.int64)
     last = int(np.max(np.nonzero(obs.any(axis=0))[0])) + 1 if obs.any() else 1
@@ -320,7 +311,7 @@ def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha
     else:
         ok = k < last
         np.add.at(counts, (row[inside][ok], k[ok]), n[ok])
-    labels = [_cohort_label(c, period) for c in cohorts]
+    labels = [period_label(c, period) for c in cohorts]
     cols = list(range(last))
     with np.errstate(invalid="ignore", divide="ignore"):
         est = counts / sizes_c[:, None]
@@ -331,7 +322,7 @@ def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha
     out.insert(0, "cohort_size", sizes_c)
     return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes_c < min_size, index=index, name="small"),
                            mask(counts), period, "logo", definition, min_size, alpha,
-                           before_window=pd.Series(cohorts < _midx(ds.data_start), index=index, name="before_window"))
+                           before_window=pd.Series(cohorts < ds.data_start_m, index=index, name="before_window"))
 
 
 def retention_matrix(
@@ -347,10 +338,9 @@ def retention_matrix(
 def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, seed) -> CohortRetention:
     """A revenue matrix (per-customer values, bootstrap over customers); logo matrices: :func:`_logo_matrix`."""
     fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
-    as_m = _midx(ds.as_of_month)
     n_periods = fr.active.shape[1]
-    cohorts, obs = _observable(fr.cohort, L, as_m, _midx(ds.data_start), n_periods)
-    complete = (cohorts + L - 1) <= as_m  # cohorts still forming at as_of are left out
+    cohorts, obs = _observable(ds, fr.cohort, L, n_periods)
+    complete = ds.window_closed(cohorts, L - 1)  # cohorts still forming at as_of are left out
     cohorts, obs = cohorts[complete], obs[complete]
     which = np.searchsorted(cohorts, fr.cohort)
     keep = ((which < len(cohorts)) & (cohorts[np.minimum(which, len(cohorts) - 1)] == fr.cohort) if len(cohorts)
@@ -359,7 +349,7 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
     # trim trailing periods nobody can observe
     last = int(np.max(np.nonzero(obs.any(axis=0))[0])) + 1 if obs.any() else 1
     obs = obs[:, :last]
-    labels = [_cohort_label(c, period) for c in cohorts]
+    labels = [period_label(c, period) for c in cohorts]
     cols = list(range(last))
     rng = np.random.default_rng(seed)  # one stream for every cohort, in cohort order
     est = np.full((len(cohorts), last), np.nan)
@@ -390,7 +380,7 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
     out.insert(0, "cohort_size", sizes)
     return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes < min_size, index=index, name="small"),
                            None, period, basis, definition, min_size, alpha,
-                           before_window=pd.Series(cohorts < _midx(ds.data_start), index=index, name="before_window"))
+                           before_window=pd.Series(cohorts < ds.data_start_m, index=index, name="before_window"))
 
 
 def pooled_curve(
@@ -420,13 +410,12 @@ def pooled_curve(
 
 def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, seed) -> pd.DataFrame:
     fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
-    as_m = _midx(ds.as_of_month)
     n_periods = fr.active.shape[1]
-    cohorts, obs = _observable(fr.cohort, L, as_m, _midx(ds.data_start), n_periods)
+    cohorts, obs = _observable(ds, fr.cohort, L, n_periods)
     which = np.searchsorted(cohorts, fr.cohort)
     O = obs[which]  # customers × periods: is this customer's cell observable
     logo = basis == "logo"
-    if logo:  # 0/1 cells kept as booleans until the customers are grouped (floats were 8 bytes × 36M cells at 1M)
+    if logo:  # 0/1 cells kept as booleans until the customers are grouped (floats take 8 times the memory)
         Y = fr.active
         base = np.ones((len(fr.ids), 1), dtype=bool)
     else:

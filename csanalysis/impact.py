@@ -39,7 +39,7 @@ import statsmodels.formula.api as smf
 
 from .data import Dataset
 from .data.signals import AccountMonths
-from .periods import month_index as _midx
+from .periods import month_index, month_start
 from .survival import TIME_VARYING, customer_sample, person_month_design, person_months
 
 MIN_PRE_MONTHS = 6
@@ -56,7 +56,7 @@ def monthly_churn(ds: Dataset) -> pd.DataFrame:
     g = pm.groupby("month").agg(at_risk=("churn", "size"), churned=("churn", "sum")).reset_index()
     g["rate"] = g["churned"] / g["at_risk"]
     g["lower"], g["upper"] = proportion_confint(g["churned"], g["at_risk"], method="wilson")
-    g.insert(0, "date", pd.to_datetime({"year": g["month"] // 12, "month": g["month"] % 12 + 1, "day": 1}))
+    g.insert(0, "date", month_start(g["month"]))
     return g
 
 
@@ -120,8 +120,8 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     and their description, ``(X, meta)`` as :func:`csanalysis.survival.person_month_design` returns them (X
     aligned with ``pm``'s rows); None adjusts for tenure and the trend only. ``word``: what the reasons call a
     churn ("lapse" for a purchase log)."""
-    start = pd.Timestamp(program_start).to_period("M").to_timestamp()
-    ps = start.year * 12 + start.month - 1
+    ps = month_index(program_start)
+    start = month_start(ps)
     pre_months = int(pm.loc[pm["month"] < ps, "month"].nunique())
     post_months = int(pm.loc[pm["month"] >= ps, "month"].nunique())
     if pre_months < min_pre_months:
@@ -263,7 +263,7 @@ def naive_from_person_months(pm: pd.DataFrame, program_start) -> dict:
     """:func:`naive_before_after` on customer-months already at hand."""
     from statsmodels.stats.proportion import proportions_ztest
 
-    ps = _midx(pd.Timestamp(program_start))
+    ps = month_index(program_start)
     pre, post = pm[pm["month"] < ps], pm[pm["month"] >= ps]
     counts = np.array([post["churn"].sum(), pre["churn"].sum()])
     nobs = np.array([len(post), len(pre)])
@@ -277,7 +277,7 @@ def its_series(ds: Dataset, program_start, *, maxlags: int = 3, alpha: float = 0
     errors (``maxlags`` stated, small-sample correction, t critical values), and the counterfactual line: the
     pre-program trend carried past the start."""
     mc = monthly_churn(ds)
-    ps = _midx(pd.Timestamp(program_start))
+    ps = month_index(program_start)
     t = (mc["month"] - ps).to_numpy(float)
     post = (t >= 0).astype(float)
     X = sm.add_constant(np.column_stack([t, post, post * t]))
@@ -333,7 +333,7 @@ def touched_association(ds: Dataset, *, window: int = 3, tenure_df: int = 4, alp
     if ds.cs_activities is None:
         return {"available": False, "reason": "no cs_activities table"}
     pm = person_months(ds)
-    act = ds.cs_activities.assign(month=_midx(ds.cs_activities["month"]))
+    act = ds.cs_activities.assign(month=month_index(ds.cs_activities["month"]))
     act = act.groupby(["customer_id", "month"]).size().rename("n").reset_index()
     codes = pd.factorize(pm["customer_id"])
     touched = _touched(pm, act, window, codes)
@@ -360,7 +360,7 @@ def projection_grid(ds: Dataset, effect: ProgramEffect) -> tuple[pd.DataFrame, n
     (``effect.data``'s rows with their case mix, then the months after its last one at risk with the covariates
     last seen). Returns the rows (sorted by spell and month), each row's spell (0 … spells − 1) and each spell's
     MRR at stake (its MRR in the month before it enters the post period, at least 0)."""
-    as_m = _midx(ds.as_of_month)
+    as_m = ds.as_of_m
     # Projection grid: every spell at risk at some point after the start, from its first post-start month at risk
     # to as_of, whether or not it churned (its expected survival is compared with and without the program). A
     # spell's months at risk carry their own case mix; after its last observed month (it churned) its covariates
@@ -368,7 +368,7 @@ def projection_grid(ds: Dataset, effect: ProgramEffect) -> tuple[pd.DataFrame, n
     pm = effect.data
     post = pm["post"].to_numpy() == 1
     rows = pm.loc[post].reset_index(drop=True)
-    # spells by integer key (customer code × spell); string keys made this the slowest part at 1M customers
+    # spells by integer key (customer code × spell): hashing string keys is far slower
     code, ids = pd.factorize(rows["customer_id"].to_numpy())
     spell = rows["spell"].to_numpy().astype(np.int64)
     group = pd.factorize(code.astype(np.int64) * (int(spell.max(initial=0)) + 1) + spell)[0]
@@ -379,7 +379,7 @@ def projection_grid(ds: Dataset, effect: ProgramEffect) -> tuple[pd.DataFrame, n
     # each customer's MRR in the month before its spell enters the post period (its MRR at stake)
     spells = AccountMonths(ids[code[head]], rows["month"].to_numpy()[head], back=1)
     panel = ds.panel
-    mrr = spells.cells(panel["customer_id"], _midx(panel["month"]), panel["mrr"], fill=0.0, how="one")
+    mrr = spells.cells(panel["customer_id"], month_index(panel["month"]), panel["mrr"], fill=0.0, how="one")
     # a purchase log's month summing to below zero (returns outweighing purchases) is no revenue a retained buyer
     # keeps: its stake is 0, as a free month's (a negative stake would count the program's retained buyers as a loss)
     stake = np.maximum(spells.at(mrr, lag=1, fill=0.0), 0.0)
@@ -419,7 +419,7 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     import scipy.sparse as sp
 
     model = effect.model
-    ps = _midx(effect.program_start)
+    ps = month_index(effect.program_start)
     d, path, stake = projection_grid(ds, effect)
     d["t"] = (d["month"] - ps) / 12.0
     d["post"] = 1.0
@@ -463,7 +463,7 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     scale = 1.0 / effect.sample["share"] if effect.sample else 1.0  # a share of customers fitted: their total scaled up
     point, sims = point * scale, sims * scale
     months = point.index.to_numpy()
-    cost = costs.assign(month=_midx(pd.to_datetime(costs["month"]))).groupby("month")["cost"].sum().reindex(months, fill_value=0.0)
+    cost = costs.assign(month=month_index(costs["month"])).groupby("month")["cost"].sum().reindex(months, fill_value=0.0)
     profit = point.iloc[:, 0].to_numpy() * gm
     profit_sims = sims.to_numpy() * gm
     cum_profit = np.cumsum(profit)
@@ -480,7 +480,7 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
         "cumulative_roi": roi_t, "cumulative_roi_lower": np.quantile(roi_sims, q[0], axis=1),
         "cumulative_roi_upper": np.quantile(roi_sims, q[1], axis=1),
     })
-    out.insert(0, "date", pd.to_datetime({"year": out["month"] // 12, "month": out["month"] % 12 + 1, "day": 1}))
+    out.insert(0, "date", month_start(out["month"]))
     if horizon:
         out = out.iloc[:horizon]
     return out

@@ -14,7 +14,7 @@ import pytest
 import csanalysis as cs
 from csanalysis.data import RunContext, cache, direct, synth
 from csanalysis.data.dataset import Lazy
-from csanalysis.data.spells import index_to_month
+from csanalysis.periods import month_start
 
 ENGINE_TABLES = ("customers", "panel", "spells", "usage", "payments", "cs_activities")
 
@@ -163,7 +163,7 @@ def test_a_month_outside_datetime64_ns_goes_the_pandas_way(tmp_path):
     def lazy(df):
         def build():
             out = df.sort_values(["customer_id", "m"]).reset_index(drop=True)
-            out.insert(1, "month", index_to_month(out.pop("m")))
+            out.insert(1, "month", month_start(out.pop("m")))
             return out
         return Lazy(build, lambda: direct.monthly(con.create_table("t", df, overwrite=True)))
 

@@ -113,7 +113,7 @@ def _two_customers(Model, **columns):
     eff = impact.ProgramEffect(True, "estimated", pd.Timestamp("2024-01-01"), 12, model=Model(), data=pm,
                                draws=Model.draws(200))
     ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
-                         as_of_month=pd.Timestamp("2024-03-01"),
+                         as_of_month=pd.Timestamp("2024-03-01"), as_of_m=jan + 2,
                          panel=pd.DataFrame({"customer_id": ["a", "b"], "month": pd.to_datetime(["2023-12-01"] * 2),
                                              "mrr": [100.0, 50.0]}))
     return eff, ds

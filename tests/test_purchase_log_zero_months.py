@@ -122,7 +122,7 @@ def test_roi_stake_of_a_month_below_zero_is_zero():
     eff = impact.ProgramEffect(True, "estimated", pd.Timestamp("2024-01-01"), 12, model=Model(), data=pm,
                                draws=Model.draws(200))
     ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
-                         as_of_month=pd.Timestamp("2024-03-01"),
+                         as_of_month=pd.Timestamp("2024-03-01"), as_of_m=jan + 2,
                          panel=pd.DataFrame({"customer_id": list("abcd"), "month": pd.to_datetime(["2023-12-01"] * 4),
                                              "mrr": [100.0, 50.0, -40.0, 0.0]}))
     costs = pd.DataFrame({"month": pd.to_datetime(["2024-01-15", "2024-02-01", "2024-03-31"]), "cost": 10.0})

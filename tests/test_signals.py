@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csanalysis.data.signals import AccountMonths, _m
+from csanalysis.data.signals import AccountMonths
 
 
 def _ids(rng, n, k):
@@ -52,19 +52,6 @@ def test_cells_equal_groupby_and_reindex(seed):
         keys.cells(ids, m, v, how="mean")
 
 
-def test_month_index_from_numpy_equals_year_and_month():
-    """_m: months since year 0 counted by numpy for naive datetimes (dates before 1970 included) equal pandas'
-    year · 12 + month − 1; missing dates and time zones take pandas' path (NaN, local months)."""
-    rng = np.random.default_rng(0)
-    ts = pd.Series(pd.to_datetime(rng.integers(-2 * 10**9, 3 * 10**9, 5000), unit="s"))
-    want = (ts.dt.year * 12 + ts.dt.month - 1).to_numpy()
-    got = _m(ts)
-    assert got.dtype == want.dtype
-    np.testing.assert_array_equal(got, want)
-    tz = ts.dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo")
-    np.testing.assert_array_equal(_m(tz), (tz.dt.year * 12 + tz.dt.month - 1).to_numpy())
-    np.testing.assert_array_equal(_m(pd.Series(["2024-01-31", None])), [2024 * 12, np.nan])
-    np.testing.assert_array_equal(_m(pd.Series(["2024-01-31", "1969-12-31"])), [2024 * 12, 1969 * 12 + 11])
 
 
 def test_cells_with_the_callers_account_numbers():

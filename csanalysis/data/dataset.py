@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import periods
 from .mapping import Settings
 from .validation import ValidationReport
 
@@ -120,6 +121,34 @@ class Dataset:
     @property
     def data_start(self) -> pd.Timestamp:
         return pd.Timestamp(self.settings.data_start) if self.settings.data_start else self.spells["start"].min()
+
+    # -- the time rules: months as integer indices (csanalysis/periods.py) -----------------------------------
+    @property
+    def as_of_m(self) -> int:
+        """Month index of the ``as_of`` month (:attr:`as_of_month`), the last month of the panel: the last month
+        complete on the ``as_of`` date (:func:`~csanalysis.periods.last_complete_month`)."""
+        return periods.month_index(self.as_of_month)
+
+    @property
+    def data_start_m(self) -> int:
+        """Month index of the data window's first month (:attr:`data_start`)."""
+        return periods.month_index(self.data_start)
+
+    def window_closed(self, month, horizon, grace=0, *, by: int | None = None):
+        """Whether the outcome window of ``horizon`` months after ``month`` (a month index), followed by ``grace``
+        months, has been observed by the ``as_of`` month (or by the month index ``by``, as of an earlier date):
+        ``month + horizon + grace ≤ as_of_m``. Churn outcomes pass the data's grace period
+        (``grace=ds.settings.grace_months``), since a stop within it is not a churn yet; ``horizon`` 0 asks about
+        the month itself. Vectorised over arrays of months (and horizons) that broadcast
+        (:func:`~csanalysis.periods.window_closed`)."""
+        return periods.window_closed(month, horizon, self.as_of_m if by is None else by, grace)
+
+    def last_closed_month(self, horizon, grace=0, *, by: int | None = None) -> int:
+        """The latest month index whose window (:meth:`window_closed`) has closed by the ``as_of`` month (or by
+        ``by``): ``as_of_m − horizon − grace``."""
+        if horizon < 0 or grace < 0:
+            raise ValueError(f"horizon={horizon!r}, grace={grace!r}: a window is zero or more months long, grace ≥ 0")
+        return (self.as_of_m if by is None else by) - horizon - grace
 
     def has(self, table: str) -> bool:
         """True when an optional table is present (analyses that need it say they are skipped otherwise); does

@@ -20,7 +20,7 @@ from ibis import _
 
 
 def month_timestamp(m):
-    """Engine twin of :func:`csanalysis.data.spells.index_to_month`: a month index as a first-of-month
+    """Engine twin of :func:`csanalysis.periods.month_start`: a month index as a first-of-month
     timestamp in nanoseconds (the pandas datetime64[ns]; a month outside that range makes DuckDB raise, and
     the cache falls back to pandas)."""
     return ibis.date(m // 12, m % 12 + 1, 1).cast(dt.Timestamp(scale=9))

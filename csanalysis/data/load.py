@@ -16,6 +16,8 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from .. import periods
+from ..periods import month_start
 from . import attributes, direct
 from . import spells as sp
 from .dataset import Lazy
@@ -774,17 +776,16 @@ class _Builder:
         if not self.report.ok or not dates:
             return None
         latest = pd.Timestamp(max(dates))
-        # the last complete month: the latest date's month if the data reach its last day, else the one before
-        if latest.is_month_end:
-            return latest.date()
-        return (latest.replace(day=1) - pd.Timedelta(days=1)).date()
+        # the last day of the last complete month (periods.last_complete_month: the latest date's month if the
+        # data reach its last day, else the one before)
+        return (month_start(periods.last_complete_month(latest) + 1) - pd.Timedelta(days=1)).date()
 
     def _as_of_after_data(self, as_of_m: int) -> None:
         """An explicit as_of more than a month after the last revenue row: a warning (everyone looks churned)."""
         last = _scalar(self.t["revenue"].date.max(), None)
         if last is None:
             return
-        gap = as_of_m - sp.month_index_of(last)
+        gap = as_of_m - periods.month_index(last)
         if self.settings.as_of is not None and gap > 1:
             self.report.add("warning", "revenue", f"as_of {self.settings.as_of} is {gap} months after the last revenue "
                             f"row ({pd.Timestamp(last):%Y-%m}): customers without revenue since then count as churned",
@@ -881,7 +882,7 @@ class _Builder:
         if as_of is None:
             return {}
         self.settings = self.settings.updated(as_of=as_of)
-        as_of_m = sp.month_index_of(as_of) - (0 if pd.Timestamp(as_of).is_month_end else 1)
+        as_of_m = periods.last_complete_month(as_of)
         self._as_of_after_data(as_of_m)
         for name in ("revenue", "usage", "nps", "payments", "cs_activities"):
             self._cut_after(name, as_of)
@@ -920,7 +921,7 @@ class _Builder:
         n_neg = self._count(negative)
         if n_neg:
             ex = negative.order_by(["customer_id", "m"]).limit(N_EXAMPLES).execute()
-            examples = [f"{r.customer_id} {sp.index_to_month(r.m):%Y-%m}: {r.mrr:,.2f}" for r in ex.itertuples()]
+            examples = [f"{r.customer_id} {periods.month_label(r.m)}: {r.mrr:,.2f}" for r in ex.itertuples()]
             if purchase_log:
                 # returns larger than the month's purchases: still a month with purchase rows (activity), kept
                 # with its net amount, and said so
@@ -951,9 +952,9 @@ class _Builder:
         # the active months: MRR above zero (subscription); any month with a purchase row, whatever the rows sum
         # to (purchase log: a free item or a fully discounted order is a purchase; see data/README.md)
         paid = monthly.filter((_.m <= as_of_m) if purchase_log else ((_.mrr > 0) & (_.m <= as_of_m)))
-        data_start_m = (sp.month_index_of(self.settings.data_start) if self.settings.data_start
+        data_start_m = (periods.month_index(self.settings.data_start) if self.settings.data_start
                         else int(paid.m.min().execute()))
-        self.settings = self.settings.updated(data_start=sp.index_to_month(data_start_m).date())
+        self.settings = self.settings.updated(data_start=month_start(data_start_m).date())
         signup = customers.select("customer_id", signup_m=sp.month_index(customers.signup_date))
         spells = sp.spells_expr(paid, as_of_m=as_of_m, grace=self.settings.grace_months,
                                 data_start_m=data_start_m, signup=signup)
@@ -983,7 +984,7 @@ class _Builder:
                                 if "cs_activities" in self.t else None)
         out["cs_costs"] = self.t["cs_costs"].order_by("month").execute() if "cs_costs" in self.t else None
         out["attributes"] = self.t["customer_attributes"].execute() if "customer_attributes" in self.t else None
-        out["as_of_month"] = sp.index_to_month(as_of_m)
+        out["as_of_month"] = month_start(as_of_m)
         self._warnings(out, as_of_m)
         return out
 
@@ -999,7 +1000,7 @@ class _Builder:
             return None
         df = self._usage_expr(as_of_m).execute()
         df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
-        df.insert(1, "month", sp.index_to_month(df.pop("m")))
+        df.insert(1, "month", month_start(df.pop("m")))
         df["last_active_date"] = pd.to_datetime(df["last_active_date"])
         return df
 
@@ -1021,7 +1022,7 @@ class _Builder:
             return None
         df = expr.execute()
         df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
-        df.insert(1, "month", sp.index_to_month(df.pop("m")))
+        df.insert(1, "month", month_start(df.pop("m")))
         return df
 
     def _monthly_counts_expr(self, name: str, column: str, as_of_m: int):
@@ -1053,7 +1054,7 @@ class _Builder:
             cm = u.select("customer_id", m=sp.month_index(u.date)).filter(_.m <= as_of_m)
             # more rows than customer-months in the data window: some months have several rows (daily or
             # weekly usage), which are cheaper to reduce to one each than to sort
-            n_months = as_of_m - sp.month_index_of(self.settings.data_start) + 1
+            n_months = as_of_m - periods.month_index(self.settings.data_start) + 1
             several = self.report.counts["usage"]["used"] > self.report.counts["customers"]["read"] * n_months
             n, examples = self._counted(_gap_rows(cm, distinct=several), ["customer_id", "m"])
             if n:
@@ -1114,14 +1115,14 @@ class _Builder:
                        "export date) in the mapping's settings or with --as-of", key="finding.snapshot_no_as_of")
         as_of = self.settings.as_of or self._as_of()
         self.settings = self.settings.updated(as_of=as_of)
-        as_of_m = sp.month_index_of(as_of) - (0 if pd.Timestamp(as_of).is_month_end else 1)
+        as_of_m = periods.last_complete_month(as_of)
         df = snap.order_by("customer_id").execute()
         tenure = df["tenure_months"].astype("int64").to_numpy()
         event = df["churned"].astype("int64").to_numpy()
         end_m = np.full(len(df), as_of_m, dtype="int64")
         if "signup_date" in df.columns:
             signup = pd.to_datetime(df["signup_date"])
-            signup_m = (signup.dt.year * 12 + signup.dt.month - 1).to_numpy(dtype="float64")
+            signup_m = periods.month_index(signup).astype("float64")
             dated = (event == 1) & ~np.isnan(signup_m) & (np.nan_to_num(signup_m) + tenure <= as_of_m)
             end_m[dated] = (signup_m[dated] + tenure[dated]).astype("int64")
         # active: paid in months as_of − tenure … as_of (tenure + 1 months); churned: tenure months before end_m
@@ -1142,7 +1143,7 @@ class _Builder:
         })
         customers = df.drop(columns=["tenure_months", "churned"] + (["mrr"] if "mrr" in df.columns else []))
         if "signup_date" not in customers.columns:
-            customers["signup_date"] = sp.index_to_month(pd.Series(start_m)).to_numpy()
+            customers["signup_date"] = month_start(start_m).to_numpy()
         customers["signup_date"] = pd.to_datetime(customers["signup_date"])
         self.report.counts["customers"] = {"read": len(df), "used": len(df)}
         return {
@@ -1151,5 +1152,5 @@ class _Builder:
             "customers": customers.reset_index(drop=True),
             "usage": self._usage(as_of_m), "nps": self.t["nps"].execute() if "nps" in self.t else None,
             "payments": None, "cs_activities": None, "cs_costs": None, "attributes": None,
-            "as_of_month": sp.index_to_month(as_of_m),
+            "as_of_month": month_start(as_of_m),
         }

@@ -14,18 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..periods import month_index
+
 FALLING_RATIO = 0.6
-
-
-def _m(ts: pd.Series) -> np.ndarray:
-    naive = isinstance(ts.dtype, np.dtype) and ts.dtype.kind == "M"
-    if naive and not ts.isna().any():
-        # naive datetimes: numpy counts the months since 1970 directly (pd.to_datetime of a datetime column, then
-        # year and month through .dt, took about 0.2 s per million rows; the signals read three tables of 13M rows
-        # at 1M customers)
-        return (ts.to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12).astype(np.int32)
-    ts = pd.to_datetime(ts)
-    return (ts.dt.year * 12 + ts.dt.month - 1).to_numpy()
 
 
 class AccountMonths:
@@ -149,7 +140,7 @@ def survey_waves(ds) -> pd.DataFrame | None:
     """One row per account and survey month: the mean score of that month's respondents and its category."""
     if ds.nps is None or not len(ds.nps):
         return None
-    waves = ds.nps.assign(m=_m(ds.nps["date"])).groupby(["customer_id", "m"], sort=False)["score"].mean().reset_index()
+    waves = ds.nps.assign(m=month_index(ds.nps["date"])).groupby(["customer_id", "m"], sort=False)["score"].mean().reset_index()
     ms = np.round(waves["score"].to_numpy())
     waves["category"] = np.select([ms <= 6, ms <= 8], ["detractor", "passive"], "promoter")
     return waves
@@ -188,17 +179,17 @@ def monthly_signals(ds, rows: pd.DataFrame, waves: pd.DataFrame | None = None) -
     keys = AccountMonths(cid, m, back=3)
     if ds.payments is not None and "failed" in ds.payments.columns:
         p = ds.payments
-        f = keys.cells(p["customer_id"], _m(p["month"]), p["failed"], how="one")
+        f = keys.cells(p["customer_id"], month_index(p["month"]), p["failed"], how="one")
         out["failed_payment"] = (keys.at(f) > 0).astype(np.int8)
     else:
         out["failed_payment"] = np.int8(0)
     out["nps_category"] = nps_category_at(ds, cid, m, keys, waves)
     if ds.usage is not None and "logins" in ds.usage.columns:
         u = ds.usage
-        logins = keys.cells(u["customer_id"], _m(u["month"]), u["logins"], how="one")
+        logins = keys.cells(u["customer_id"], month_index(u["month"]), u["logins"], how="one")
         # usage history must exist: the customer was paying in each of the three months before
         paying = ds.panel["mrr"].notna().to_numpy()  # ids and months only, not a copy of every panel column
-        paid = keys.present(ds.panel["customer_id"].to_numpy()[paying], _m(ds.panel["month"])[paying])
+        paid = keys.present(ds.panel["customer_id"].to_numpy()[paying], month_index(ds.panel["month"])[paying])
         out["falling_usage"], out["logins_last_month"] = falling_usage_at(keys, logins, paid)
     else:
         out["falling_usage"] = np.int8(0)

@@ -8,36 +8,26 @@ spell lasts ``L − start + 1`` months. A spell is censored when ``L`` is within
 A first spell that begins at the data window's first month for a customer who signed up earlier starts at
 the signup month and enters observation late: ``entry`` = months survived before the window.
 
-Months are integer indices ``year * 12 + month − 1`` inside the engine, so date arithmetic cannot differ
-between backends; :func:`index_to_month` turns them back into dates in pandas.
+Months are integer indices ``year * 12 + month − 1`` (csanalysis/periods.py) inside the engine, so date
+arithmetic cannot differ between backends; :func:`csanalysis.periods.month_start` turns them back into dates in
+pandas.
 """
 from __future__ import annotations
-
-import datetime as dt
 
 import ibis
 import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..periods import month_index as _midx
+from .. import periods
+from ..periods import month_start
 
 
 def month_index(date_expr):
-    """Engine expression: a date's month as an integer index (year * 12 + month − 1)."""
+    """Engine twin of :func:`csanalysis.periods.month_index`: an engine (Ibis) date or timestamp column's month
+    as the integer index ``year * 12 + month − 1`` (int32), the same number pandas computes
+    (tests/data/test_time_rules.py checks both on dates across year ends and leap days)."""
     return (date_expr.year() * 12 + date_expr.month() - 1).cast("int32")
-
-
-def month_index_of(d: dt.date | pd.Timestamp) -> int:
-    return d.year * 12 + d.month - 1
-
-
-def index_to_month(idx) -> pd.Series | pd.Timestamp:
-    """Month indices (array or Series) → first-of-month timestamps."""
-    if np.isscalar(idx):
-        return pd.Timestamp(year=int(idx) // 12, month=int(idx) % 12 + 1, day=1)
-    values = (np.asarray(idx, dtype="int64") - 1970 * 12).astype("datetime64[M]").astype("datetime64[ns]")
-    return pd.Series(values, index=idx.index if isinstance(idx, pd.Series) else None)
 
 
 def _drop_right(t):
@@ -83,7 +73,8 @@ def spells_expr(paid: ibis.Table, *, as_of_m: int, grace: int, data_start_m: int
     return spells.mutate(
         spell=_.spell.cast("int32"),
         duration=(_.last_m - _.start_m + 1).cast("int32"),
-        event=ibis.ifelse(_.last_m <= as_of_m - grace - 1, 1, 0).cast("int8"),
+        # churned: the month after the last paid one and its grace months observed (periods.window_closed)
+        event=ibis.ifelse(periods.window_closed(_.last_m, 1, as_of_m, grace), 1, 0).cast("int8"),
         entry=_.entry.cast("int32"),
     ).select("customer_id", "spell", "start_m", "first_m", "last_m", "duration", "event", "entry")
 
@@ -111,9 +102,9 @@ def spells_to_pandas(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "customer_id": df["customer_id"].astype(str),
         "spell": df["spell"].astype("int64"),
-        "start": index_to_month(df["start_m"]),
-        "last_paid": index_to_month(df["last_m"]),
-        "end": index_to_month(df["last_m"] + 1).where(df["event"].to_numpy() == 1),
+        "start": month_start(df["start_m"]),
+        "last_paid": month_start(df["last_m"]),
+        "end": month_start(df["last_m"] + 1).where(df["event"].to_numpy() == 1),
         "duration": df["duration"].astype("int64"),
         "event": df["event"].astype("int64"),
         "entry": df["entry"].astype("int64"),
@@ -125,7 +116,7 @@ def panel_to_pandas(df: pd.DataFrame) -> pd.DataFrame:
     df = df.sort_values(["customer_id", "m"], kind="stable").reset_index(drop=True)
     return pd.DataFrame({
         "customer_id": df["customer_id"].astype(str),
-        "month": index_to_month(df["m"]),
+        "month": month_start(df["m"]),
         "mrr": df["mrr"].astype("float64"),
         "spell": df["spell"].astype("int64"),
         "tenure": df["tenure"].astype("int64"),
@@ -135,13 +126,13 @@ def panel_to_pandas(df: pd.DataFrame) -> pd.DataFrame:
 
 def panel_from_pandas(df: pd.DataFrame) -> pd.DataFrame:
     """The documented pandas panel → its engine form (month indices; the inverse of :func:`panel_to_pandas`)."""
-    return pd.DataFrame({"customer_id": df["customer_id"].astype(str), "m": _midx(df["month"]).astype(np.int32), "mrr": df["mrr"],
+    return pd.DataFrame({"customer_id": df["customer_id"].astype(str), "m": periods.month_index(df["month"]).astype(np.int32), "mrr": df["mrr"],
                          "spell": df["spell"], "tenure": df["tenure"], "spell_month": df["spell_month"]})
 
 
 def spells_from_pandas(df: pd.DataFrame) -> pd.DataFrame:
     """The documented pandas spells → their engine form (the inverse of :func:`spells_to_pandas`)."""
-    start = _midx(df["start"]).astype(np.int32)
+    start = periods.month_index(df["start"]).astype(np.int32)
     return pd.DataFrame({"customer_id": df["customer_id"].astype(str), "spell": df["spell"], "start_m": start,
-                         "first_m": (start + df["entry"]).astype("int32"), "last_m": _midx(df["last_paid"]).astype(np.int32),
+                         "first_m": (start + df["entry"]).astype("int32"), "last_m": periods.month_index(df["last_paid"]).astype(np.int32),
                          "duration": df["duration"], "event": df["event"].astype(np.int8), "entry": df["entry"]})
