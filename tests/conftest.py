@@ -25,6 +25,21 @@ def pytest_runtest_makereport(item, call):
         )
 
 
+@pytest.fixture
+def report_defaults():
+    """The report's process-wide language and layout (csanalysis.report.i18n) set to their defaults, English and
+    the subscription layout, for one test, and restored afterwards to what they were: ``run_report`` and some
+    tests set them for the whole process, so a test reading report words must not rely on the order of tests."""
+    from csanalysis.report import i18n
+
+    before = i18n.language(), i18n.layout()
+    i18n.set_language("en")
+    i18n.set_layout("subscription")
+    yield i18n
+    i18n.set_language(before[0])
+    i18n.set_layout(before[1])
+
+
 def generated_world(tmp_path_factory, name: str, **kwargs):
     """Demo data written by the generator (``synth.write_demo`` keyword arguments) and loaded: (DemoData, Dataset)."""
     import csanalysis as cs
