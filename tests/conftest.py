@@ -9,6 +9,19 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# One BLAS/OpenMP thread per test process, the rule report/run.py gives each notebook kernel (run._thread_limits):
+# under `pytest -n 2` on 2 cores, workers with OpenBLAS' default of one thread per core spin-wait against each
+# other (one program-effect fit of tests/test_impact_worlds.py took 3 times as long). Set here, before the tests
+# import numpy, so the xdist workers and the kernels they start inherit it; limits the user has set are kept.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+try:  # a BLAS already loaded (a plugin imported numpy first) takes the limit now
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+except (ImportError, ValueError):
+    pass
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
