@@ -53,6 +53,58 @@ def report_defaults():
     i18n.set_layout(before[1])
 
 
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"  # absolute: notebook runs change the cwd
+
+
+def shared(tmp_path_factory, key: str, make):
+    """``make(folder)`` computed once per test session for every module and pytest-xdist worker that asks for
+    ``key`` (xdist runs a session fixture once per worker): the first caller computes it, under a file lock in
+    the session's temporary folder, into a fresh ``folder`` there and keeps its value (pickled); the others wait
+    for the lock and read that value. A failure keeps nothing: the next caller tries again."""
+    import fcntl
+    import pickle
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's basetemp is a folder of the session's
+    folder, kept = root / f"shared-{key}", root / f"shared-{key}.pickle"
+    with open(root / f"shared-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when make() fails
+        if kept.is_file():
+            return pickle.loads(kept.read_bytes())
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir()
+        value = make(folder)
+        kept.write_bytes(pickle.dumps(value))
+        return value
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory):
+    """The six demo reports rendered once in English, then once in Japanese, into one reports folder (so the
+    Japanese run also shows the changes since the English one), shared by the tests that read rendered demo
+    reports (tests/test_readable_reports.py, tests/test_browser.py) across modules and xdist workers:
+    ``{"out": the reports folder, "en": RunResult, "ja": RunResult}``."""
+    if not (DEMO / ".complete").exists():
+        pytest.skip("the demo data are not written (make demo)")  # a failure under CI=true (see above)
+
+    def render(out):
+        from csanalysis.report import i18n
+        from csanalysis.report.run import run_report
+
+        before = i18n.language(), i18n.layout()
+        try:  # two kernels at a time: a worker waiting for this render leaves its core to it
+            runs = {lang: run_report(data=DEMO, out=out, lang=lang, run_id=f"demo-{lang}", progress=None, jobs=2)
+                    for lang in ("en", "ja")}
+        finally:  # the runner sets this process's language and layout for its own rendering
+            i18n.set_language(before[0])
+            i18n.set_layout(before[1])
+        return {"out": out, **runs}
+
+    return shared(tmp_path_factory, "demo-runs", render)
+
+
 def generated_world(tmp_path_factory, name: str, **kwargs):
     """Demo data written by the generator (``synth.write_demo`` keyword arguments) and loaded: (DemoData, Dataset)."""
     import csanalysis as cs
