@@ -95,13 +95,13 @@ def estimate(ds, demo, seed: int, program: bool = True) -> dict:
 
 # the id columns of the generator's tables (the schema's "id" kind): prefixed by world in a batch
 _IDS = ("customer_id", "respondent_id")
-_CUSTOMER_FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities")
+_CUSTOMER_FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "attributes")
 
 
 def load_worlds(demos: list, folder: Path) -> list:
     """The Datasets of several generated worlds (``demos``: DemoData of one size and window) from one load.
 
-    :func:`csanalysis.load_dataset` costs about a second of query compilation per call whatever the data's size,
+    :func:`csanalysis.load_dataset` costs over a second of query compilation per call whatever the data's size,
     more than the estimate of a world of 1,000 customers. So the worlds' tables are stacked, their ids prefixed
     by world (``w0003:C000001``; a prefix of one length keeps each world's rows in their own order), written as
     one export and loaded once: every check of the load runs on every world's rows, and the panel and spells are
@@ -110,8 +110,8 @@ def load_worlds(demos: list, folder: Path) -> list:
     same for every world), and the data start, the first paid month of all worlds, is checked to be each
     world's first paid month (a ValueError otherwise). ``cs_costs`` has no customer id: the load checks every
     world's rows, and each world's table is its own rows up to the analysis date, by month, in the types the load
-    gives the table. The validation report is the batch's. The tables equal
-    those of a load of each world alone (tests/test_impact_worlds.py checks a few worlds)."""
+    gives the table. The validation report is the batch's. The tables equal those of a load of each world alone
+    (tests/test_impact_worlds.py checks a few worlds)."""
     import csanalysis as cs
     from csanalysis.data.dataset import Dataset
 
@@ -151,8 +151,8 @@ def load_worlds(demos: list, folder: Path) -> list:
             costs = costs[costs["month"] <= as_of_ts].sort_values("month", kind="stable").reset_index(drop=True)
             costs = costs.astype(ds.cs_costs.dtypes.to_dict())
         out.append(Dataset(source=f"{folder} ({p[:-1]})", layout=ds.layout, settings=ds.settings, report=ds.report,
-                           as_of_month=ds.as_of_month, cs_costs=costs, attributes=ds.attributes,
-                           attribute_kinds=ds.attribute_kinds, **frames))
+                           as_of_month=ds.as_of_month, cs_costs=costs, attribute_kinds=ds.attribute_kinds,
+                           **{"attributes": None, **frames}))
     return out
 
 
