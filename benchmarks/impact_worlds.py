@@ -60,13 +60,22 @@ def true_retained(ds, effect, demo) -> float:
 def world(seed: int, *, customers: int = 1000, months: int = 36, program: bool = True, folder: Path) -> dict:
     """One generated world, written, loaded and estimated; the estimates and the truth."""
     import csanalysis as cs
-    from csanalysis import impact
     from csanalysis.data import synth
 
-    effects = None if program else {"program": False}
-    demo = synth.write_demo(folder, n_customers=customers, months=months, seed=seed, usage_freq="monthly",
-                            effects=effects)
-    ds = cs.load_dataset(folder)
+    demo = synth.write_demo(folder, **_generator_args(seed, customers, months, program))
+    return estimate(cs.load_dataset(folder), demo, seed, program)
+
+
+def _generator_args(seed: int, customers: int, months: int, program: bool) -> dict:
+    return dict(n_customers=customers, months=months, seed=seed, usage_freq="monthly",
+                effects=None if program else {"program": False})
+
+
+def estimate(ds, demo, seed: int, program: bool = True) -> dict:
+    """The report's estimates of one world's program effect (and, with ``program``, its cumulative ROI) beside
+    the world's truth (``demo``: the generator's DemoData)."""
+    from csanalysis import impact
+
     eff = impact.program_effect(ds, demo.truth["program_start"], n_draws=400, seed=seed)
     out = {"seed": seed, "program": program, "estimable": eff.estimable, "true_hr": demo.truth["program_hr"],
            "true_pp": demo.truth["program_effect_pp"]}
@@ -84,11 +93,85 @@ def world(seed: int, *, customers: int = 1000, months: int = 36, program: bool =
     return out
 
 
-def run(seeds, **kwargs) -> pd.DataFrame:
-    rows = []
+# the id columns of the generator's tables (the schema's "id" kind): prefixed by world in a batch
+_IDS = ("customer_id", "respondent_id")
+_CUSTOMER_FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "attributes")
+
+
+def load_worlds(demos: list, folder: Path) -> list:
+    """The Datasets of several generated worlds (``demos``: DemoData of one size and window) from one load.
+
+    :func:`csanalysis.load_dataset` costs over a second of query compilation per call whatever the data's size,
+    more than the estimate of a world of 1,000 customers. So the worlds' tables are stacked, their ids prefixed
+    by world (``w0003:C000001``; a prefix of one length keeps each world's rows in their own order), written as
+    one export and loaded once: every check of the load runs on every world's rows, and the panel and spells are
+    built customer by customer. Each world's Dataset is then its rows of the loaded tables with the prefix
+    taken off, and the settings of the load, which are the world's own: the analysis date is the window's (the
+    same for every world), and the data start, the first paid month of all worlds, is checked to be each
+    world's first paid month (a ValueError otherwise). ``cs_costs`` has no customer id: the load checks every
+    world's rows, and each world's table is its own rows up to the analysis date, by month, in the types the load
+    gives the table. The validation report is the batch's. The tables equal those of a load of each world alone
+    (tests/test_impact_worlds.py checks a few worlds)."""
+    import csanalysis as cs
+    from csanalysis.data.dataset import Dataset
+
+    as_of = {d.truth["as_of"] for d in demos}
+    if len(as_of) != 1:
+        raise ValueError(f"load_worlds: the worlds end on different dates {sorted(as_of)}; give worlds of one window")
+    prefixes = [f"w{k:04d}:" for k in range(len(demos))]
+    folder.mkdir(parents=True)
+    for name in demos[0].tables:
+        parts = [df.assign(**{c: (p + df[c].astype(str)).where(df[c].notna()) for c in _IDS if c in df.columns})
+                 for p, df in zip(prefixes, (d.tables[name] for d in demos))]
+        pd.concat(parts, ignore_index=True).to_parquet(folder / f"{name}.parquet", index=False)
+    (folder / "csanalysis.yaml").write_text(f"settings:\n  as_of: {as_of.pop()}\n", encoding="utf-8")
+    ds = cs.load_dataset(folder)
+    width = len(prefixes[0])
+    split = {}
+    for name in _CUSTOMER_FRAMES:
+        df = getattr(ds, name)
+        if df is None:
+            continue
+        groups = df.groupby(df["customer_id"].str.slice(0, width), sort=False).indices
+        split[name] = {p: df.iloc[groups.get(p, [])] for p in prefixes}
+    as_of_ts = pd.Timestamp(ds.settings.as_of)
+    data_start = pd.Timestamp(ds.settings.data_start)
+    out = []
+    for p, demo in zip(prefixes, demos):
+        frames = {}
+        for name, parts in split.items():
+            df = parts[p].reset_index(drop=True)
+            frames[name] = df.assign(**{c: df[c].str.slice(width) for c in _IDS if c in df.columns})
+        first = frames["panel"]["month"].min()
+        if first != data_start:
+            raise ValueError(f"load_worlds: world {p[:-1]} starts paying in {first:%Y-%m}, the batch in "
+                             f"{data_start:%Y-%m}: load it alone")
+        costs = demo.tables.get("cs_costs")
+        if costs is not None:
+            costs = costs[costs["month"] <= as_of_ts].sort_values("month", kind="stable").reset_index(drop=True)
+            costs = costs.astype(ds.cs_costs.dtypes.to_dict())
+        out.append(Dataset(source=f"{folder} ({p[:-1]})", layout=ds.layout, settings=ds.settings, report=ds.report,
+                           as_of_month=ds.as_of_month, cs_costs=costs, attribute_kinds=ds.attribute_kinds,
+                           **{"attributes": None, **frames}))
+    return out
+
+
+def run(seeds, *, customers: int = 1000, months: int = 36, program: bool = True, batch: int = 1) -> pd.DataFrame:
+    """:func:`world` for each seed; ``batch`` > 1 loads that many worlds at once (:func:`load_worlds`), with the
+    same estimates."""
+    from csanalysis.data import synth
+
+    seeds, rows = list(seeds), []
     with tempfile.TemporaryDirectory(prefix="impact-worlds-") as tmp:
-        for s in seeds:
-            rows.append(world(s, folder=Path(tmp) / f"w{s}", **kwargs))
+        for i in range(0, len(seeds), batch):
+            chunk = seeds[i : i + batch]
+            if batch == 1:
+                rows.append(world(chunk[0], customers=customers, months=months, program=program,
+                                  folder=Path(tmp) / f"w{chunk[0]}"))
+                continue
+            demos = [synth.generate(**_generator_args(s, customers, months, program)) for s in chunk]
+            for s, demo, ds in zip(chunk, demos, load_worlds(demos, Path(tmp) / f"b{i}")):
+                rows.append(estimate(ds, demo, s, program))
     return pd.DataFrame(rows)
 
 

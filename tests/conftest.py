@@ -9,6 +9,19 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# One BLAS/OpenMP thread per test process, the rule report/run.py gives each notebook kernel (run._thread_limits):
+# under `pytest -n 2` on 2 cores, workers with OpenBLAS' default of one thread per core spin-wait against each
+# other (one program-effect fit of tests/test_impact_worlds.py took 3 times as long). Set here, before the tests
+# import numpy, so the xdist workers and the kernels they start inherit it; limits the user has set are kept.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+try:  # a BLAS already loaded (a plugin imported numpy first) takes the limit now
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+except (ImportError, ValueError):
+    pass
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -23,6 +36,73 @@ def pytest_runtest_makereport(item, call):
             f"{item.nodeid}: skipped or xfailed under CI=true ({why}). A required test may not skip in CI: "
             "a missing dependency is an install bug to fix in pyproject.toml/requirements.lock/.ci/run."
         )
+
+
+@pytest.fixture
+def report_defaults():
+    """The report's process-wide language and layout (csanalysis.report.i18n) set to their defaults, English and
+    the subscription layout, for one test, and restored afterwards to what they were: ``run_report`` and some
+    tests set them for the whole process, so a test reading report words must not rely on the order of tests."""
+    from csanalysis.report import i18n
+
+    before = i18n.language(), i18n.layout()
+    i18n.set_language("en")
+    i18n.set_layout("subscription")
+    yield i18n
+    i18n.set_language(before[0])
+    i18n.set_layout(before[1])
+
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"  # absolute: notebook runs change the cwd
+
+
+def shared(tmp_path_factory, key: str, make):
+    """``make(folder)`` computed once per test session for every module and pytest-xdist worker that asks for
+    ``key`` (xdist runs a session fixture once per worker): the first caller computes it, under a file lock in
+    the session's temporary folder, into a fresh ``folder`` there and keeps its value (pickled); the others wait
+    for the lock and read that value. A failure keeps nothing: the next caller tries again."""
+    import fcntl
+    import pickle
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's basetemp is a folder of the session's
+    folder, kept = root / f"shared-{key}", root / f"shared-{key}.pickle"
+    with open(root / f"shared-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when make() fails
+        if kept.is_file():
+            return pickle.loads(kept.read_bytes())
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir()
+        value = make(folder)
+        kept.write_bytes(pickle.dumps(value))
+        return value
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory):
+    """The six demo reports rendered once in English, then once in Japanese, into one reports folder (so the
+    Japanese run also shows the changes since the English one), shared by the tests that read rendered demo
+    reports (tests/test_readable_reports.py, tests/test_browser.py) across modules and xdist workers:
+    ``{"out": the reports folder, "en": RunResult, "ja": RunResult}``."""
+    if not (DEMO / ".complete").exists():
+        pytest.skip("the demo data are not written (make demo)")  # a failure under CI=true (see above)
+
+    def render(out):
+        from csanalysis.report import i18n
+        from csanalysis.report.run import run_report
+
+        before = i18n.language(), i18n.layout()
+        try:  # two kernels at a time: a worker waiting for this render leaves its core to it
+            runs = {lang: run_report(data=DEMO, out=out, lang=lang, run_id=f"demo-{lang}", progress=None, jobs=2)
+                    for lang in ("en", "ja")}
+        finally:  # the runner sets this process's language and layout for its own rendering
+            i18n.set_language(before[0])
+            i18n.set_layout(before[1])
+        return {"out": out, **runs}
+
+    return shared(tmp_path_factory, "demo-runs", render)
 
 
 def generated_world(tmp_path_factory, name: str, **kwargs):

@@ -2,25 +2,20 @@
 every image loaded, no code, the summary visible. Screenshots are kept in reports/test-artifacts/."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from conftest import open_page
 
-from csanalysis.report.run import run_report
-
-FIX = Path(__file__).parent / "fixtures" / "cohort10"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    en = run_report(data=FIX, as_of="2024-06-15", out=out, run_id="20240615-en")
-    ja = run_report(data=FIX, as_of="2024-06-15", out=out, lang="ja", run_id="20240615-ja")
-    return out, en, ja
+def run(demo_runs):
+    """The six demo reports rendered in English, then in Japanese, into one reports folder (conftest.demo_runs,
+    the render the readable-numbers test scans)."""
+    return demo_runs["out"], demo_runs["en"], demo_runs["ja"]
 
 
 def _open(browser, url: str, shot: Path):

@@ -108,12 +108,20 @@ def _measures() -> set[str]:
     return {ast.literal_eval(parameters_of(ROOT / "notebooks" / "03_nps_revenue.ipynb")["other_measure"]["default"])}
 
 
-def _finding_columns() -> set[str]:
-    """The data columns the demo's validation findings name (the findings table's "column" cells: the name as
-    the reader's file has it); allowed as a whole cell only, not as a word in a sentence or a heading."""
+@pytest.fixture(scope="module")
+def demo_ds():
+    """The demo loaded once for this module's tests."""
     import csanalysis as cs
 
-    return {f.column for f in cs.load_dataset(DEMO).report.findings if f.column}
+    if not DEMO.is_dir():
+        pytest.skip(f"demo data not found at {DEMO}")
+    return cs.load_dataset(DEMO)
+
+
+def _finding_columns(ds) -> set[str]:
+    """The data columns the demo's validation findings name (the findings table's "column" cells: the name as
+    the reader's file has it); allowed as a whole cell only, not as a word in a sentence or a heading."""
+    return {f.column for f in ds.report.findings if f.column}
 
 
 def english_words(text: str, allowed: set[str]) -> list[str]:
@@ -164,9 +172,9 @@ def ja_run(tmp_path_factory):
     return pages
 
 
-def test_japanese_reports_show_no_english(ja_run):
+def test_japanese_reports_show_no_english(ja_run, demo_ds):
     allowed = UNITS | NAMES | _data_names() | _measures() | set(health.LIST_COLUMNS)
-    cells = _finding_columns()
+    cells = _finding_columns(demo_ds)
     found: dict[str, list[str]] = {}
     assert 'id="cs-changes"' in ja_run["02_churn_survival (second run)"].read_text(encoding="utf-8")
     for nb, page in ja_run.items():
@@ -185,19 +193,16 @@ def test_japanese_reports_show_no_english(ja_run):
         f"{nb}:\n  " + "\n  ".join(lines) for nb, lines in found.items())
 
 
-def test_a_reason_is_english_where_kept_and_in_the_reports_language_where_shown():
+def test_a_reason_is_english_where_kept_and_in_the_reports_language_where_shown(demo_ds):
     """Why an estimate is missing (csanalysis.reasons.Reason): English in metrics.json and logs, the catalogue's
     message in a report, here an NPS note for a segment the data do not have."""
     import json
     import pickle
 
-    import csanalysis as cs
     from csanalysis import nps
     from csanalysis.reasons import Reason
 
-    if not DEMO.is_dir():
-        pytest.skip(f"demo data not found at {DEMO}")
-    res = nps.nps_revenue(cs.load_dataset(DEMO), [6], segment="no_such_attribute", n_boot=20)
+    res = nps.nps_revenue(demo_ds, [6], segment="no_such_attribute", n_boot=20)
     note = res.notes[0]
     assert isinstance(note, Reason) and note.key == "nps.reason.segment_unknown"
     assert note == ("segment 'no_such_attribute' is not a customer attribute: results are not split or adjusted by "

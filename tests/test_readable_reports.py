@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,7 +13,6 @@ import pytest
 from csanalysis.report import i18n
 from csanalysis.report import narrative as nr
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 # What a stakeholder must never read (the project's own rules; a fragment is a table cell or a block of text).
 RAW = {
@@ -170,16 +168,10 @@ def test_show_table_formats_apply_after_the_columns_are_translated(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """The six demo reports rendered once in English and once in Japanese (shared by this module's tests), in one
-    reports folder: the Japanese run also shows the changes since the previous (English) run."""
-    if not (DEMO / ".complete").exists():
-        pytest.skip("the demo data are not written (make demo)")  # a failure under CI=true (conftest.py)
-    from csanalysis.report.run import run_report
-
-    out = tmp_path_factory.mktemp("readable")
-    return {lang: run_report(data=DEMO, out=out, lang=lang, run_id=f"readable-{lang}", progress=False)
-            for lang in ("en", "ja")}
+def rendered(demo_runs):
+    """The six demo reports rendered once in English and once in Japanese, in one reports folder: the Japanese run
+    also shows the changes since the previous (English) run (conftest.demo_runs, shared with the browser test)."""
+    return {lang: demo_runs[lang] for lang in ("en", "ja")}
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

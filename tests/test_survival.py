@@ -251,11 +251,11 @@ def test_stratified_refit_drops_the_violating_attribute_and_keeps_the_others():
     assert row["lower"] <= 1.5 <= row["upper"] and r.ph_violations.empty
 
 
-def test_hazard_ratio_sentences_in_the_report_language():
+def test_hazard_ratio_sentences_in_the_report_language(report_defaults):
+    """In the subscription layout's words ("churn"), whatever layout an earlier test or report run left set."""
     import pandas as pd
 
-    from csanalysis.report import i18n
-
+    i18n = report_defaults
     hr = pd.DataFrame([
         {"covariate": "plan", "level": "Basic", "reference": "Pro", "term": "plan=Basic", "hr": 1.8, "lower": 1.6,
          "upper": 2.0, "sentence": "x"},
