@@ -101,7 +101,7 @@ def _data_names() -> set[str]:
 def _measures() -> set[str]:
     """The other satisfaction measure the NPS report compares (notebook 03's ``other_measure``: a column of the
     reader's NPS table, named as the data name it)."""
-    from csanalysis.report.run import parameters_of
+    from csanalysis.report.parameters import parameters_of
 
     import ast
 

@@ -31,7 +31,6 @@ from .front import SCHEDULES
 from .index import write_index
 from .job import NotebookJob
 from .parameters import CONTEXT_PARAM, check_parameters, check_runner_params, discover, left_out
-from .parameters import parameters_of  # noqa: F401 - still imported from here by tests/test_ja_reports.py
 from .runlog import LOG_NAME, RunLog, progress_line
 
 log = logging.getLogger("csanalysis.report")
