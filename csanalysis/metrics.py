@@ -83,8 +83,8 @@ from statsmodels.stats.proportion import proportion_confint
 from ibis import _ as _ibis_
 
 from .data import Dataset
+from .estimate import Estimate, json_safe
 from .periods import PERIOD_MONTHS, month_index as _midx, month_start as _month, period_start as _period_key
-from .report.outputs import _clean as _json
 from .resample import replicate_blocks
 
 FREQ_MONTHS = PERIOD_MONTHS
@@ -109,18 +109,6 @@ DEFAULT_BOOT = 400
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _num(v) -> float | None:
-    """JSON-safe number: NaN/inf → None, numpy → Python."""
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    v = float(v)
-    return None if math.isnan(v) or math.isinf(v) else v
 
 
 def annual_from_monthly(monthly):
@@ -198,38 +186,6 @@ def _ratio(num, den):
 
 
 @dataclass
-class Estimate:
-    """One number with its interval, the formula behind it and, when undefined, the reason (``note``)."""
-
-    name: str
-    estimate: float
-    lower: float = np.nan
-    upper: float = np.nan
-    formula: str = ""
-    interval: str = ""
-    note: str = ""
-    n: int | None = None
-
-    @property
-    def defined(self) -> bool:
-        return self.estimate is not None and not (isinstance(self.estimate, float) and math.isnan(self.estimate))
-
-    def to_dict(self) -> dict:
-        """JSON-safe: NaN becomes None, and an undefined estimate carries its ``reason``."""
-        out = {"estimate": _num(self.estimate), "lower": _num(self.lower), "upper": _num(self.upper),
-               "formula": self.formula, "interval": self.interval, "n": _num(self.n)}
-        if out["estimate"] is None:
-            out["reason"] = self.note or "not estimable"
-        elif self.note:
-            out["note"] = self.note
-        return out
-
-    def row(self) -> dict:
-        return {"metric": self.name, "estimate": self.estimate, "lower": self.lower, "upper": self.upper,
-                "formula": self.formula, "interval": self.interval, "note": self.note}
-
-
-@dataclass
 class ChurnSummary:
     """Pooled monthly customer churn over a window, its compounded annual equivalent and the straight ×12."""
 
@@ -253,7 +209,7 @@ class ChurnSummary:
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
-        return _json({
+        return json_safe({
             "window_months": self.window,
             "first_month": self.first_month, "last_month": self.last_month,
             "churned": self.churned, "customer_months_at_risk": self.customer_months,
@@ -284,7 +240,7 @@ class LTVResult:
         out["inputs"] = {"arpa": self.arpa.to_dict(), "monthly_churn": self.monthly_churn.to_dict(),
                          "cac": self.cac.to_dict(), "gross_margin": self.gross_margin, "churn_window_months": self.window,
                          **self.inputs}
-        return _json(out)
+        return json_safe(out)
 
 
 # --------------------------------------------------------------------------------------------- the grid
@@ -856,12 +812,12 @@ def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boo
         last = done["period"].max()
         for row in done[done["period"] == last].itertuples():
             e = Estimate(row.metric, row.estimate, row.lower, row.upper, row.formula, row.interval, row.note,
-                         _num(row.denominator) if row.metric == "customer_churn_rate" else None)
+                         json_safe(row.denominator) if row.metric == "customer_churn_rate" else None)
             latest[row.metric] = e.to_dict()
         latest["month"] = last
     recent = mov.tail(window)
     moves = {k: float(recent[k].sum()) for k in MOVEMENTS}
-    return _json({
+    return json_safe({
         "as_of_month": ds.as_of_month,
         "grace_months": ds.settings.grace_months,
         "definitions": {
