@@ -92,6 +92,13 @@ class Estimate:
         """An undefined estimate with the reason there is no number."""
         return cls(name, np.nan, note=reason, **kw)
 
+    @classmethod
+    def of(cls, name: str, estimate, lower=np.nan, upper=np.nan, *, reason: str, **kw) -> "Estimate":
+        """An estimate whose ``reason`` applies only if the number turns out undefined (NaN, None or infinite)."""
+        e = cls(name, estimate, lower, upper, **kw)
+        e.note = "" if _number(name, "estimate", estimate) is not None else reason
+        return e
+
     @property
     def defined(self) -> bool:
         return self.estimate is not None and not (isinstance(self.estimate, float) and math.isnan(self.estimate))
