@@ -218,6 +218,15 @@ class ChurnSummary:
             "assumption": self.assumption, **({"note": self.note} if self.note else {}),
         })
 
+    def metrics(self) -> dict:
+        """The churn summary's part of ``metrics.json``: the monthly churn and its compounded annual equivalent
+        (estimates), the straight ×12, and the window they pool."""
+        d = self.to_dict()
+        return {"monthly_churn": d["monthly_churn"], "annual_churn": d["annual_churn_compounded"],
+                "annual_churn_straight": d["annual_churn_straight"],
+                "churn_window": {k: d[k] for k in ("window_months", "first_month", "last_month", "churned",
+                                                   "customer_months_at_risk", "assumption")}}
+
 
 @dataclass
 class LTVResult:
@@ -241,6 +250,10 @@ class LTVResult:
                          "cac": self.cac.to_dict(), "gross_margin": self.gross_margin, "churn_window_months": self.window,
                          **self.inputs}
         return json_safe(out)
+
+    def metrics(self) -> dict:
+        """The LTV's part of ``metrics.json`` (``ltv``: :meth:`to_dict`)."""
+        return {"ltv": self.to_dict()}
 
 
 # --------------------------------------------------------------------------------------------- the grid
@@ -801,6 +814,31 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
 # --------------------------------------------------------------------------------------------- summary
 
 
+NO_COMPLETE_MONTH = "no complete month"
+
+
+def latest_rates(rates_table: pd.DataFrame) -> tuple[pd.Timestamp, dict[str, Estimate]]:
+    """The last complete (not provisional) period of :func:`rates` and each of its rates as an :class:`Estimate`."""
+    done = rates_table[~rates_table["provisional"]]
+    last = done["period"].max()
+    return last, {r["metric"]: Estimate(r["metric"], r["estimate"], r["lower"], r["upper"], r["formula"],
+                                        r["interval"], r["note"])
+                  for r in done[done["period"] == last].to_dict(orient="records")}
+
+
+def rates_metrics(rates_table: pd.DataFrame) -> dict:
+    """The rates' part of ``metrics.json``: the last complete period (``rates_month``) and its NRR, GRR, quick
+    ratio and customer churn rate (``customer_churn_rate_month``), each an estimate, or none with the reason when
+    no period is complete."""
+    last, latest = latest_rates(rates_table)
+
+    def est(m: str) -> dict:
+        return latest[m].to_dict() if m in latest else Estimate.missing(NO_COMPLETE_MONTH, m).to_dict(details=())
+
+    return {"rates_month": last, "nrr_12m": est("nrr_12m"), "grr_12m": est("grr_12m"),
+            "quick_ratio": est("quick_ratio"), "customer_churn_rate_month": est("customer_churn_rate")}
+
+
 def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT,
                     seed: int = 0) -> dict:
     """A JSON-safe summary for ``metrics.json`` (no NaN: None with a ``reason``)."""
@@ -838,5 +876,6 @@ def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boo
 
 __all__ = [
     "mrr_movements", "rates", "churn_summary", "arpa", "ltv", "metrics_summary",
-    "annual_from_monthly", "monthly_from_annual", "Estimate", "ChurnSummary", "LTVResult",
+    "annual_from_monthly", "monthly_from_annual", "Estimate", "ChurnSummary", "LTVResult", "latest_rates",
+    "rates_metrics",
 ]
