@@ -8,9 +8,10 @@ the changes since the previous run and the tests read them). An *estimate* is a 
   the 95% interval (``alpha`` = 0.05 unless the report says otherwise); ``lower ≤ estimate ≤ upper`` whenever all
   three are numbers. A bound may be ``null`` while the estimate is a number (the bound is unbounded, or too few
   resamples gave one);
-* ``reason``: a sentence (English), present and non-empty whenever ``estimate`` is ``null``: why there is no
-  number. When the estimate is a number ``reason`` is ``null`` or absent (most reports write ``null``; the
-  subscription metrics of :mod:`csanalysis.metrics` leave it out and write a ``note`` when one applies);
+* ``reason``: a sentence (English), present whenever ``estimate`` is ``null``: why there is no number. When the
+  estimate is a number, ``reason`` is ``null``, absent, or a caveat on it (``"too few bootstrap samples"`` beside
+  null bounds). Most reports write it always (``null`` when there is nothing to say); the subscription metrics of
+  :mod:`csanalysis.metrics` leave it out for a number and write a caveat as ``note``;
 * any further keys describing the number (``formula``, ``interval``, ``n``, ``periods``, ``cohort`` …): they never
   change the meaning of the three numbers.
 
@@ -75,7 +76,8 @@ class Estimate:
     """One number with its interval, the formula behind it and, when undefined, the reason (``note``).
 
     ``estimate`` NaN (or None) means undefined: ``note`` then says why (written as ``reason``); on a defined
-    estimate ``note`` is a remark (written as ``note``). ``n``: the count the number rests on, when one applies.
+    estimate ``note`` is a caveat (written as ``note``, or as ``reason`` with ``always_reason``). ``n``: the count
+    the number rests on, when one applies.
     """
 
     name: str
@@ -114,8 +116,9 @@ class Estimate:
         """JSON-safe (the module's contract): NaN becomes None, and an undefined estimate carries its ``reason``.
 
         ``details``: the describing fields written beside the numbers (default formula, interval and n; ``()``
-        for none). ``always_reason``: write ``reason`` for a defined estimate too (as None), the shape most
-        reports use; by default it is left out and a remark on a defined estimate is written as ``note``.
+        for none). ``always_reason``: write ``reason`` for a defined estimate too (None, or its remark ``note``),
+        the shape most reports use; by default it is left out and a remark on a defined estimate is written as
+        ``note``.
         """
         out = {"estimate": _number(self.name, "estimate", self.estimate),
                "lower": _number(self.name, "lower", self.lower), "upper": _number(self.name, "upper", self.upper)}
@@ -123,11 +126,10 @@ class Estimate:
             out[k] = json_safe(getattr(self, k))
         if out["estimate"] is None:
             out["reason"] = self.note or NOT_ESTIMABLE
-        else:
-            if always_reason:
-                out["reason"] = None
-            if self.note:
-                out["note"] = self.note
+        elif always_reason:
+            out["reason"] = self.note or None
+        elif self.note:
+            out["note"] = self.note
         return out
 
     def row(self) -> dict:

@@ -26,8 +26,11 @@ def test_a_defined_estimate_writes_its_numbers_and_details():
     assert type(d["estimate"]) is float and type(d["n"]) is int and "reason" not in d
     assert e.defined and e.reason is None
     assert e.to_dict(details=(), always_reason=True) == {"estimate": 120.5, "lower": 110.0, "upper": 131.0, "reason": None}
-    # a remark on a defined number is a note, never a reason
-    assert Estimate("x", 1.0, note="accounts paying in 2024-12").to_dict(details=())["note"] == "accounts paying in 2024-12"
+    # a caveat on a defined number: a note (metrics' shape) or, where the reason is always written, the reason
+    assert Estimate("x", 1.0, note="accounts paying in 2024-12").to_dict(details=()) == {
+        "estimate": 1.0, "lower": None, "upper": None, "note": "accounts paying in 2024-12"}
+    assert Estimate("x", 1.0, note="too few bootstrap samples").to_dict(details=(), always_reason=True) == {
+        "estimate": 1.0, "lower": None, "upper": None, "reason": "too few bootstrap samples"}
 
 
 @pytest.mark.parametrize("value", [np.nan, None, np.inf, -np.inf])
