@@ -38,6 +38,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
+from .estimate import Estimate
 from .periods import PERIOD_MONTHS, month_index, period_label, period_start
 from .stats.bootstrap import group_weights, interchangeable, percentile_interval, replicate_sums
 
@@ -202,6 +203,25 @@ class CohortRetention:
         key = obs[obs].index[-1]
         return {"cohort": key, "period": k, "months": months, **self.cell(key if not isinstance(key, tuple) else key[1], k,
                                                                        None if not isinstance(key, tuple) else key[0])}
+
+    def first_headline_cell(self, months=(12, 6, 3, 1)) -> dict | None:
+        """The summary's cell: :meth:`headline_cell` at the first of ``months`` (whole periods only) that has one."""
+        L = PERIOD_MONTHS[self.period]
+        return next((c for c in (self.headline_cell(h) for h in months if h % L == 0) if c is not None), None)
+
+    def metrics(self) -> dict:
+        """The matrix's part of ``metrics.json``: its settings, the cohorts begun before the data window, and the
+        summary's cell (:meth:`first_headline_cell`) as an estimate with its cohort (None when no cohort has one)."""
+        head = self.first_headline_cell()
+        return {
+            "cohorts_before_window": [str(c) for c in self.before_window[self.before_window].index],
+            "period": self.period, "basis": self.basis, "definition": self.definition,
+            "min_cohort_size": self.min_cohort_size,
+            "headline_cohort": ({**Estimate("headline_cohort", head["estimate"], head["lower"], head["upper"]).to_dict(details=()),
+                                 "cohort": str(head["cohort"]), "months": head["months"], "basis": self.basis,
+                                 "definition": self.definition, "cohort_size": head["cohort_size"]}
+                                if head is not None else None),
+        }
 
     def _repr_html_(self) -> str:
         return self.matrix.to_html(float_format=lambda v: f"{v:.0%}", na_rep="")
@@ -406,6 +426,37 @@ def pooled_curve(
             out.append(c)
         return pd.concat(out, ignore_index=True)
     return _pooled(ds, None, period, basis, definition, method, alpha, n_boot, seed)
+
+
+def pooled_metrics(curve: pd.DataFrame, *, period: str, as_of, n_boot: int, at=(1, 3, 6, 12),
+                   by: str | None = None, by_curve: pd.DataFrame | None = None) -> dict:
+    """The pooled logo curve's part of ``metrics.json``: retention ``at`` each number of periods since the start
+    (``curve``: :func:`pooled_curve` of all customers), each an estimate with the customers observed or none
+    with the reason, the method, and 12 months after the start for each group of ``by_curve`` (the curve
+    ``by`` a segment; None without one)."""
+    L = PERIOD_MONTHS[period]
+    pooled = curve.set_index("period")
+    seen = lambda c, k: k in c.index and c.loc[k, "retention"] == c.loc[k, "retention"]  # noqa: E731
+    cell = lambda c, k, why: Estimate(f"retention_{k}", c.loc[k, "retention"], c.loc[k, "lower"],  # noqa: E731
+                                      c.loc[k, "upper"]) if seen(c, k) else Estimate.missing(why)
+    logo = {}
+    for k in at:
+        e = cell(pooled, k, f"no cohort has been observed for {k} {period}(s) after its start by as_of {as_of}")
+        logo[str(k)] = {**e.to_dict(details=()), "periods": k, "months": k * L,
+                        **({"customers_observed": int(pooled.loc[k, "customers_observed"])} if e.defined else {})}
+    k12 = 12 // L
+    by_12 = None
+    if by:
+        groups = {str(v): g.set_index("period") for v, g in by_curve.groupby(by)}
+        by_12 = {v: cell(g, k12, "no customer of this group observed 12 months after the start yet").to_dict(details=())
+                 for v, g in groups.items()}
+    return {
+        "logo_retention": logo,
+        "logo_retention_method": ("customers never churned since their start, pooled over every cohort observed at "
+                                  f"each {period} (chained, Kaplan-Meier style); keys are {period}s since start; 95% "
+                                  f"bootstrap interval over customers ({n_boot} replicates)"),
+        "logo_retention_12m_by_segment": by_12,
+    }
 
 
 def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, seed) -> pd.DataFrame:

@@ -39,6 +39,7 @@ import statsmodels.formula.api as smf
 
 from .data import Dataset
 from .data.signals import AccountMonths
+from .estimate import Estimate, json_safe
 from .periods import month_index, month_start
 from .survival import TIME_VARYING, customer_sample, person_month_design, person_months
 
@@ -89,6 +90,28 @@ class ProgramEffect:
         d["signals"] = list(self.signals)
         d["sample"] = self.sample
         return d
+
+    def metrics(self, roi: pd.DataFrame | None = None) -> dict:
+        """The effect's part of ``metrics.json``: the hazard ratio and the churn prevented (percentage points),
+        each with its interval or none with the reason, what it is adjusted for, and the cumulative ROI at the
+        last month of ``roi`` (:func:`roi`; None: no ROI, because the effect is not estimable or there is no cost
+        table)."""
+        why = None if self.estimable else self.reason
+        est = lambda name, e, lo, hi, reason: Estimate.of(name, e, lo, hi, reason=reason).to_dict(  # noqa: E731
+            details=(), always_reason=True)
+        if roi is not None:
+            last = roi.iloc[-1]
+            cum = est("cumulative_roi", last["cumulative_roi"], last["cumulative_roi_lower"],
+                      last["cumulative_roi_upper"], "no cost yet: the cumulative ROI is undefined")
+        else:
+            cum = Estimate.missing(why or "no cost table (cs_costs)").to_dict(details=())
+        return json_safe({
+            "program_start": self.program_start, "estimable": self.estimable, "pre_months": self.pre_months,
+            "adjusted_for": list(self.adjusted_for), "signals": list(self.signals), "sample": self.sample,
+            "hazard_ratio": est("hazard_ratio", self.hr, self.hr_lower, self.hr_upper, why or ""),
+            "churn_prevented_pp": est("churn_prevented_pp", self.pp, self.pp_lower, self.pp_upper, why or ""),
+            "cumulative_roi": cum,
+        })
 
 
 def program_effect(ds: Dataset, program_start, *, adjust=ADJUST, signals: bool = True,

@@ -83,8 +83,8 @@ from statsmodels.stats.proportion import proportion_confint
 from ibis import _ as _ibis_
 
 from .data import Dataset
+from .estimate import Estimate, json_safe
 from .periods import PERIOD_MONTHS, month_index, month_start as _month, period_start as _period_key
-from .report.outputs import _clean as _json
 from .stats.bootstrap import percentile_interval, poisson_weights, replicate_sums
 
 FREQ_MONTHS = PERIOD_MONTHS
@@ -109,18 +109,6 @@ DEFAULT_BOOT = 400
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _num(v) -> float | None:
-    """JSON-safe number: NaN/inf → None, numpy → Python."""
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    v = float(v)
-    return None if math.isnan(v) or math.isinf(v) else v
 
 
 def annual_from_monthly(monthly):
@@ -173,38 +161,6 @@ def _ratio(num, den):
 
 
 @dataclass
-class Estimate:
-    """One number with its interval, the formula behind it and, when undefined, the reason (``note``)."""
-
-    name: str
-    estimate: float
-    lower: float = np.nan
-    upper: float = np.nan
-    formula: str = ""
-    interval: str = ""
-    note: str = ""
-    n: int | None = None
-
-    @property
-    def defined(self) -> bool:
-        return self.estimate is not None and not (isinstance(self.estimate, float) and math.isnan(self.estimate))
-
-    def to_dict(self) -> dict:
-        """JSON-safe: NaN becomes None, and an undefined estimate carries its ``reason``."""
-        out = {"estimate": _num(self.estimate), "lower": _num(self.lower), "upper": _num(self.upper),
-               "formula": self.formula, "interval": self.interval, "n": _num(self.n)}
-        if out["estimate"] is None:
-            out["reason"] = self.note or "not estimable"
-        elif self.note:
-            out["note"] = self.note
-        return out
-
-    def row(self) -> dict:
-        return {"metric": self.name, "estimate": self.estimate, "lower": self.lower, "upper": self.upper,
-                "formula": self.formula, "interval": self.interval, "note": self.note}
-
-
-@dataclass
 class ChurnSummary:
     """Pooled monthly customer churn over a window, its compounded annual equivalent and the straight ×12."""
 
@@ -228,7 +184,7 @@ class ChurnSummary:
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
-        return _json({
+        return json_safe({
             "window_months": self.window,
             "first_month": self.first_month, "last_month": self.last_month,
             "churned": self.churned, "customer_months_at_risk": self.customer_months,
@@ -236,6 +192,15 @@ class ChurnSummary:
             "annual_churn_straight": self.annual_straight, "straight_minus_compounded": self.gap,
             "assumption": self.assumption, **({"note": self.note} if self.note else {}),
         })
+
+    def metrics(self) -> dict:
+        """The churn summary's part of ``metrics.json``: the monthly churn and its compounded annual equivalent
+        (estimates), the straight ×12, and the window they pool."""
+        d = self.to_dict()
+        return {"monthly_churn": d["monthly_churn"], "annual_churn": d["annual_churn_compounded"],
+                "annual_churn_straight": d["annual_churn_straight"],
+                "churn_window": {k: d[k] for k in ("window_months", "first_month", "last_month", "churned",
+                                                   "customer_months_at_risk", "assumption")}}
 
 
 @dataclass
@@ -259,7 +224,11 @@ class LTVResult:
         out["inputs"] = {"arpa": self.arpa.to_dict(), "monthly_churn": self.monthly_churn.to_dict(),
                          "cac": self.cac.to_dict(), "gross_margin": self.gross_margin, "churn_window_months": self.window,
                          **self.inputs}
-        return _json(out)
+        return json_safe(out)
+
+    def metrics(self) -> dict:
+        """The LTV's part of ``metrics.json`` (``ltv``: :meth:`to_dict`)."""
+        return {"ltv": self.to_dict()}
 
 
 # --------------------------------------------------------------------------------------------- the grid
@@ -817,6 +786,31 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
 # --------------------------------------------------------------------------------------------- summary
 
 
+NO_COMPLETE_MONTH = "no complete month"
+
+
+def latest_rates(rates_table: pd.DataFrame) -> tuple[pd.Timestamp, dict[str, Estimate]]:
+    """The last complete (not provisional) period of :func:`rates` and each of its rates as an :class:`Estimate`."""
+    done = rates_table[~rates_table["provisional"]]
+    last = done["period"].max()
+    return last, {r["metric"]: Estimate(r["metric"], r["estimate"], r["lower"], r["upper"], r["formula"],
+                                        r["interval"], r["note"])
+                  for r in done[done["period"] == last].to_dict(orient="records")}
+
+
+def rates_metrics(rates_table: pd.DataFrame) -> dict:
+    """The rates' part of ``metrics.json``: the last complete period (``rates_month``) and its NRR, GRR, quick
+    ratio and customer churn rate (``customer_churn_rate_month``), each an estimate, or none with the reason when
+    no period is complete."""
+    last, latest = latest_rates(rates_table)
+
+    def est(m: str) -> dict:
+        return latest[m].to_dict() if m in latest else Estimate.missing(NO_COMPLETE_MONTH, m).to_dict(details=())
+
+    return {"rates_month": last, "nrr_12m": est("nrr_12m"), "grr_12m": est("grr_12m"),
+            "quick_ratio": est("quick_ratio"), "customer_churn_rate_month": est("customer_churn_rate")}
+
+
 def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT,
                     seed: int = 0) -> dict:
     """A JSON-safe summary for ``metrics.json`` (no NaN: None with a ``reason``)."""
@@ -828,12 +822,12 @@ def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boo
         last = done["period"].max()
         for row in done[done["period"] == last].itertuples():
             e = Estimate(row.metric, row.estimate, row.lower, row.upper, row.formula, row.interval, row.note,
-                         _num(row.denominator) if row.metric == "customer_churn_rate" else None)
+                         json_safe(row.denominator) if row.metric == "customer_churn_rate" else None)
             latest[row.metric] = e.to_dict()
         latest["month"] = last
     recent = mov.tail(window)
     moves = {k: float(recent[k].sum()) for k in MOVEMENTS}
-    return _json({
+    return json_safe({
         "as_of_month": ds.as_of_month,
         "grace_months": ds.settings.grace_months,
         "definitions": {
@@ -854,5 +848,6 @@ def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boo
 
 __all__ = [
     "mrr_movements", "rates", "churn_summary", "arpa", "ltv", "metrics_summary",
-    "annual_from_monthly", "monthly_from_annual", "Estimate", "ChurnSummary", "LTVResult",
+    "annual_from_monthly", "monthly_from_annual", "Estimate", "ChurnSummary", "LTVResult", "latest_rates",
+    "rates_metrics",
 ]

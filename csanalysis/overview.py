@@ -186,3 +186,24 @@ def support_table(support: list[dict], translate) -> pd.DataFrame:
         "available": [translate("overview.runs" if r["left_out"] is None else "overview.left_out") for r in support],
         "why": [translate(r["left_out"]) if r["left_out"] else "" for r in support],
     })
+
+
+def metrics(ds: Dataset, head: dict, *, support: list[dict], translate, snapshot: dict | None = None,
+            gaps: pd.DataFrame | None = None, cover: dict | None = None) -> dict:
+    """The overview's part of ``metrics.json`` (counts, no estimates): the :func:`headline` counts ``head``,
+    ``as_of``, the grace period and the layout; which reports the layout answers (``support``:
+    :func:`csanalysis.report.run.layout_support`, each reason in the report's language through ``translate``);
+    a snapshot's :func:`snapshot_summary` (None for another layout); and a purchase log's gaps between purchases
+    (``gaps``: :func:`purchase_gaps`, ``cover``: :func:`grace_covering` at 90%; None when there are none)."""
+    return {
+        **head,
+        "as_of": ds.as_of,
+        "grace_months": ds.settings.grace_months,
+        "layout": ds.layout,
+        "layout_support": [{"report": r["report"], "runs": r["left_out"] is None,
+                            "left_out_because": translate(r["left_out"]) if r["left_out"] else None} for r in support],
+        "snapshot": snapshot,
+        "purchase_gaps": ({"returns": cover["returns"], "grace_months_covering_90pct": cover["grace_months"],
+                           "share_covered": cover["share_covered"], "share_within_1_month": share_within(gaps, 1),
+                           "share_within_3_months": share_within(gaps, 3)} if cover is not None else None),
+    }

@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from .estimate import Estimate
+
 __all__ = ["SBGFit", "SBGBacktest", "fit_sbg", "fit_sbg_cohorts", "sbg_loglik", "backtest_sbg"]
 
 
@@ -251,6 +253,15 @@ class SBGFit:
         ci = self.conf_int()
         return pd.DataFrame({"estimate": [self.alpha_, self.beta_], "se": np.sqrt(np.diag(self.cov_)),
                              "lower": ci["lower"].to_numpy(), "upper": ci["upper"].to_numpy()}, index=ci.index)
+
+    def metrics(self, band: pd.DataFrame | None = None, backtest: "SBGBacktest | None" = None) -> dict:
+        """The fit's part of ``metrics.json`` (``sbg``): α, β, S(12) and S(24) with their bands (``band``: the
+        report's :meth:`survival_interval` table, or None to compute it) and the backtest's error (None: none)."""
+        b = (self.survival_interval([12, 24]) if band is None else band).set_index("t")
+        s = {f"s{t}": Estimate(f"S({t})", b.loc[t, "survival"], b.loc[t, "lower"], b.loc[t, "upper"]).to_dict(details=())
+             for t in (12, 24)}
+        return {"alpha": self.alpha_, "beta": self.beta_, **s,
+                "backtest_mae_pp": backtest.mae_pp if backtest is not None else None}
 
     def _header(self) -> list[str]:
         return [f"sBG retention model{f' ({self.label})' if self.label is not None else ''}",

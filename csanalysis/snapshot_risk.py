@@ -67,6 +67,7 @@ import pandas as pd
 
 from .data import Dataset
 from .data.attributes import label as attr_label
+from .estimate import Estimate
 from .health import LIST_COLUMNS, RANK_BY, _capacity_groups, _est
 from .stats.bootstrap import count_weights
 from .survival import covariate_design, _hr_sentence, reference_levels, survival_data
@@ -444,7 +445,7 @@ class SnapshotRisk:
     def _not_validated(self, code: str, **values) -> None:
         self.cv_reason_ = (code, values)
         why = CV_REASONS[code].format(**values)
-        null = {"estimate": None, "lower": None, "upper": None, "reason": why}
+        null = Estimate.missing(why).to_dict(details=())
         self.concordance_, self.auc_, self.auc_pairs_ = dict(null), dict(null), 0.0
         self.fold_concordance_, self.landmarks_ = [], []
         self.calibration_ = pd.DataFrame(columns=["bin", "rows", "customers", "churned", "predicted", "observed",

@@ -26,6 +26,7 @@ from statsmodels.stats.multitest import multipletests
 
 from .data import Dataset
 from .data import attributes as attrs_
+from .estimate import Estimate
 from .periods import month_index, month_start
 from .stats.bootstrap import count_weights, percentile_interval, replicate_sums
 
@@ -116,6 +117,31 @@ def _median_text(row: dict, alpha: float, translate=None) -> str:
                      lo=f"{row['median lower'] or 0:.0f}", hi=hi)
 
 
+def _s_at(row, t: int, why: str) -> Estimate:
+    """S(t) of one survival-table row as an estimate (undefined, with ``why``, when nobody was followed to t)."""
+    return Estimate.of(f"S({t})", row.get(f"S({t})"), row.get(f"S({t}) lower"), row.get(f"S({t}) upper"), reason=why)
+
+
+def not_followed(t: int) -> str:
+    """Why S(t) of a group is undefined."""
+    return f"no customer of this group was followed for {t} months"
+
+
+def table_metrics(table: pd.DataFrame, overall: pd.Series, t: int = 12) -> dict:
+    """The survival table's part of ``metrics.json`` (:mod:`csanalysis.estimate`): the median lifetime ("not
+    reached" when the curve stays above one half) and S(``t``) overall (``overall``: the one row of
+    :func:`survival_table` without ``by``) and for each group of ``table``, each with its reason always written."""
+    why = not_followed(t)
+    med = Estimate.of("median_lifetime_months", overall["median"], overall["median lower"], overall["median upper"],
+                      reason="not reached")
+    return {
+        "median_lifetime_months": med.to_dict(details=(), always_reason=True),
+        "s12_overall": _s_at(overall, t, why).to_dict(details=(), always_reason=True),
+        "s12_by_segment": {r["group"]: _s_at(r, t, why).to_dict(details=(), always_reason=True)
+                           for r in table.to_dict(orient="records")},
+    }
+
+
 @dataclass
 class LogrankResult:
     statistic: float
@@ -127,6 +153,15 @@ class LogrankResult:
 
     def to_dict(self) -> dict:
         return {"statistic": self.statistic, "p_value": self.p_value, "df": self.degrees_of_freedom, "method": self.method}
+
+    def metrics(self) -> dict:
+        """The test's part of ``metrics.json`` (``logrank``)."""
+        return self.to_dict()
+
+
+def logrank_metrics(test: LogrankResult | None) -> dict:
+    """``metrics.json``'s ``logrank``: the test's, or no p-value with the reason when there was one group only."""
+    return test.metrics() if test is not None else {"p_value": None, "reason": "one group only: nothing to compare"}
 
 
 def logrank(ds: Dataset, by: str, *, spells: str = "first") -> LogrankResult:
@@ -288,10 +323,39 @@ class CoxResult:
         """The hazard ratio furthest from 1 (on the log scale)."""
         return self.hazard_ratios.loc[np.log(self.hazard_ratios["hr"]).abs().idxmax()]
 
+    def records(self) -> list[dict]:
+        """The hazard ratios as records (without the sentence): what ``metrics.json`` keeps of them."""
+        return self.hazard_ratios.drop(columns=["sentence"]).to_dict(orient="records")
+
     def to_dict(self) -> dict:
         return {"concordance": self.concordance, "n": self.n, "events": self.events, "design": self.design,
-                "hazard_ratios": self.hazard_ratios.drop(columns=["sentence"]).to_dict(orient="records"),
-                "skipped": dict(self.skipped)}
+                "hazard_ratios": self.records(), "skipped": dict(self.skipped)}
+
+    def metrics(self) -> dict:
+        """The model's part of ``metrics.json``: ``hazard_ratios``, ``skipped_covariates`` and ``ph_check`` (the
+        proportional-hazards check's terms and violations, or none with the reason)."""
+        ph = self.ph_test
+        return {
+            "hazard_ratios": self.records(),
+            "skipped_covariates": self.skipped,
+            "ph_check": ({"checked_on": ph["checked_on"].iloc[0], "events": self.ph_events, "method": PH_METHOD,
+                          "terms": ph.drop(columns=["checked_on"]).to_dict(orient="records"),
+                          "violations": self.ph_violations.drop(columns=["checked_on"]).to_dict(orient="records")}
+                         if ph is not None else
+                         {"terms": [], "violations": [], "events": self.ph_events, "reason": self.ph_reason}),
+        }
+
+
+PH_METHOD = ("lifelines proportional_hazard_test (rank transform); size: hazard ratio at 3 and 24 months from a line "
+             "of the scaled Schoenfeld residuals on log months")
+
+
+def cox_metrics(cox: CoxResult | None) -> dict:
+    """``metrics.json``'s part of a Cox model (:meth:`CoxResult.metrics`), or of none (no covariates available)."""
+    if cox is not None:
+        return cox.metrics()
+    return {"hazard_ratios": [], "skipped_covariates": {},
+            "ph_check": {"terms": [], "violations": [], "events": None, "reason": "no covariates available"}}
 
 
 def reference_levels(ds: Dataset, covariates: list[str], references: dict | list | None = None) -> dict[str, str]:
@@ -912,6 +976,19 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
 # ------------------------------------------------------------------------------- reactivated customers
 
 
+def ltv_metrics(ltv: pd.DataFrame, *, history_left_out: bool = False) -> dict:
+    """:func:`lifetime_value`'s part of ``metrics.json`` (``ltv``): each method's estimate with its formula and
+    reason always written; ``history_left_out``: the layout has no calendar history (the naive method's reason)."""
+    ltv = ltv.set_index("method") if "method" in ltv.columns else ltv
+    out = {}
+    for m, r in ltv.iterrows():
+        why = ("left out: the layout has no calendar history" if history_left_out and m == "naive"
+               else "not estimable from these data (no revenue, or no churn observed)")
+        e = Estimate.of(m, r["estimate"], r["lower"], r["upper"], formula=r["formula"], reason=why)
+        out[m] = e.to_dict(details=("formula",), always_reason=True)
+    return out
+
+
 def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: int = 200, alpha: float = 0.05,
                          seed: int = 0) -> pd.DataFrame:
     """Kaplan–Meier S(1..horizon) per group on whole months with a percentile band from a cluster bootstrap:
@@ -1005,6 +1082,18 @@ class SpellSurvival:
         if row["spells"] < self.min_spells:
             return f"only {int(row['spells'])} spell(s) numbered {group}; at least {self.min_spells} are needed"
         return None
+
+    def metrics(self, t: int = 12) -> dict:
+        """The part of ``metrics.json`` (``spells``): the method and S(``t``) by spell number; a group with too
+        few spells has no number, with the reason."""
+        shown = self.enough
+        s_t = {}
+        for r in self.table.to_dict(orient="records"):
+            g = r["group"]
+            e = _s_at(r, t, self.reason(g) or not_followed(t)) if g in shown else Estimate.missing(self.reason(g), g)
+            s_t[g] = e.to_dict(details=(), always_reason=True)
+        return {"method": self.method, "reactivated_customers": self.reactivated_customers, "n_boot": self.n_boot,
+                "s12_by_spell": s_t}
 
 
 def spell_survival(ds: Dataset, times=(3, 6, 12, 24), *, n_boot: int = 200, alpha: float = 0.05, seed: int = 0,

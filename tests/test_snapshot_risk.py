@@ -356,11 +356,11 @@ def test_weighted_concordance_equals_lifelines_on_the_resampled_rows():
 
 def test_metrics_schema_requires_the_snapshot_fields_on_a_snapshot_only(world):
     from csanalysis.report import extras
-    from csanalysis.report.outputs import _clean
+    from csanalysis.estimate import json_safe
 
     _, _, ds, res = world
     lst = sr.snapshot_risk_list(res, ds, capacity=10)
-    m = _clean({"as_of": ds.as_of, **res.metrics(lst, capacity=10, capacity_by="team"),
+    m = json_safe({"as_of": ds.as_of, **res.metrics(lst, capacity=10, capacity_by="team"),
                 "headline": [{"label": "x", "value": "1"}]})
     extras.check_metrics("04_churn_risk", m)
     with pytest.raises(extras.MetricsSchemaError, match="concordance"):

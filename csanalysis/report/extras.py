@@ -13,6 +13,7 @@ from . import i18n
 from .narrative import fmt_money, fmt_sig
 
 SCHEMAS = Path(__file__).parent / "schemas"
+DEFINITIONS = "definitions.json"  # the definitions every report's schema refers to (definitions.json#/$defs/estimate)
 Z95 = 1.959963984540054
 
 
@@ -141,22 +142,37 @@ class MetricsSchemaError(ValueError):
     pass
 
 
-def check_metrics(notebook: str, metrics: dict) -> None:
-    """``metrics.json`` against ``schemas/<notebook>.json`` (JSON Schema) and the interval rule: in every
-    {estimate, lower, upper} object, lower ≤ estimate ≤ upper, and a null estimate comes with a reason."""
+def metrics_validator(notebook: str):
+    """The JSON Schema validator of ``notebook``'s ``metrics.json``: ``schemas/<notebook>.json`` (draft 2020-12)
+    with the shared ``schemas/definitions.json`` in its registry, so its references resolve offline."""
     import jsonschema
+    from referencing import Registry, Resource
 
-    problems = []
     path = SCHEMAS / f"{notebook}.json"
     if not path.is_file():
         raise MetricsSchemaError(f"no metrics schema for {notebook} (expected {path.name} in report/schemas)")
     schema = json.loads(path.read_text(encoding="utf-8"))
-    for err in jsonschema.Draft202012Validator(schema).iter_errors(metrics):
+    shared = json.loads((SCHEMAS / DEFINITIONS).read_text(encoding="utf-8"))
+    registry = Registry().with_resource(DEFINITIONS, Resource.from_contents(shared))
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def check_metrics(notebook: str, metrics: dict) -> None:
+    """``metrics.json`` against ``schemas/<notebook>.json`` (JSON Schema, :func:`metrics_validator`) and the
+    estimate's contract (:mod:`csanalysis.estimate`) in every {estimate, lower, upper} object, wherever it sits:
+    lower ≤ estimate ≤ upper, and a null estimate comes with a reason."""
+    problems = []
+    for err in metrics_validator(notebook).iter_errors(metrics):
         problems.append(f"{'/'.join(map(str, err.absolute_path)) or '(top)'}: {err.message}")
     for key, e in _estimates(metrics).items():
+        odd = [k for k in ("estimate", "lower", "upper") if e.get(k) is not None
+               and (isinstance(e[k], bool) or not isinstance(e[k], (int, float)))]
+        if odd:
+            problems.append(f"{key}: {', '.join(odd)} must be a number or null")
+            continue
         est, lo, hi = (_num(e.get(k)) for k in ("estimate", "lower", "upper"))
         if est is None:
-            if not e.get("reason") and lo is None and hi is None and "reason" not in e:
+            if not isinstance(e.get("reason"), str):
                 problems.append(f"{key}: estimate is null without a reason")
             continue
         if lo is not None and hi is not None and not (lo - 1e-9 <= est <= hi + 1e-9):

@@ -2,45 +2,24 @@
 report runner to keep outside the run once the run is published (:func:`keep_on_publish`)."""
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
 import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from ..estimate import json_safe
 from ..spreadsheet import write_csv
 
 
-def _clean(value):
-    """JSON-safe: NaN/inf become None (a reason may sit beside it), numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return None if math.isnan(v) or math.isinf(v) else v
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d") if value == value.normalize() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()[:10] if not isinstance(value, dt.datetime) else value.isoformat()
-    return value
-
-
 def write_metrics(output_dir: str | Path, metrics: dict, name: str = "metrics.json") -> Path:
-    """Write strict JSON (``allow_nan=False``), keys sorted, so the same inputs give identical files."""
+    """Write strict JSON (``allow_nan=False``), keys sorted, so the same inputs give identical files; every value
+    through :func:`csanalysis.estimate.json_safe` (the contract of ``metrics.json``: :mod:`csanalysis.estimate`)."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / name
-    path.write_text(json.dumps(_clean(metrics), indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(json_safe(metrics), indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 
