@@ -1,4 +1,5 @@
-"""Notebook → stakeholder HTML: no code, prompts, stderr or warnings; self-contained; no external requests."""
+"""Notebook → stakeholder HTML: no code, prompts, stderr or warnings, no analyst notes (markdown cells tagged
+``analyst-note``); self-contained; no external requests."""
 from __future__ import annotations
 
 import html as _html
@@ -7,13 +8,14 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
-from nbconvert.preprocessors import Preprocessor
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from . import i18n
 
 _MD_ESCAPE = re.compile(r"\\(.)")  # a character narrative.escape put a backslash before
 
 TEMPLATES = Path(__file__).parent / "templates"
+ANALYST_NOTE = "analyst-note"  # markdown cells that tell a data scientist in JupyterLab what a section computes
 
 
 class _DropNoise(Preprocessor):
@@ -68,6 +70,8 @@ def notebook_to_html(nb_path: str | Path, html_path: str | Path, *, title: str |
     exporter = HTMLExporter(template_name="csreport", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
                             language_code=i18n.language())  # <html lang="ja">: screen readers, CJK glyph choice
+    # first: the analysts' notes leave before anything reads the cells (their headings must not name figures)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={ANALYST_NOTE}, enabled=True), enabled=True)
     exporter.register_preprocessor(_DropNoise(), enabled=True)
     exporter.register_preprocessor(_FigureAlt(), enabled=True)
     if title:
