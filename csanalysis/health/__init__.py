@@ -39,7 +39,7 @@ from .capacity import CAPACITY_BY, capacity_groups
 from .ceiling import load_true_probabilities, true_probability
 from .evaluation import BOOT_CELLS, Evaluation, auc_difference, evaluate_score, gains_curve, rates_by
 from .model import ChurnRiskModel, default_attributes, design, fit_model, importance_table
-from .outcomes import TooLittleHistory, last_closed_month, outcomes
+from .outcomes import TooLittleHistory, outcomes
 from .reasons import REASON_TEMPLATES, input_labels, model_reasons, scorecard_reasons
 from .risklist import LIST_COLUMNS, LIST_SCORES, RANK_BY, list_layout, read_list, risk_list, team_lists
 from .scorecard import (BAND_POINTS, CALIBRATIONS, DEFAULT_SCORECARD, CalibratedScorecard, Measure, Scorecard,
@@ -56,7 +56,7 @@ from .evaluation import _est  # noqa: E402
 __all__ = [
     # signals and outcomes
     "ATTRIBUTES", "TOUCH_MODELS", "NUMERIC_SIGNALS", "USAGE_SIGNALS", "scoring_month", "reference_date", "signals",
-    "monthly_usage", "outcomes", "last_closed_month", "TooLittleHistory",
+    "monthly_usage", "outcomes", "TooLittleHistory",
     # the two scores
     "DEFAULT_SCORECARD", "CALIBRATIONS", "BAND_POINTS", "Measure", "Scorecard", "CalibratedScorecard",
     "calibrate_scorecard", "design", "ChurnRiskModel", "fit_model", "importance_table", "default_attributes",

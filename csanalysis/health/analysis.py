@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
-from ..periods import month_index
+from ..periods import month_index, month_label
 from .capacity import capacity_groups
 from .ceiling import true_probability
 from .evaluation import _Boot, auc_difference, evaluate_score, gains_curve, rates_by
 from .model import ChurnRiskModel, _model_attributes, default_attributes, fit_model
-from .outcomes import TooLittleHistory, last_closed_month, outcomes
+from .outcomes import TooLittleHistory, outcomes
 from .scorecard import CalibratedScorecard, Scorecard, calibrate_scorecard
 from .signals import ATTRIBUTES, reference_date, scoring_month, signals
 
@@ -113,7 +113,7 @@ class ChurnRisk:
 
     def months(self) -> dict:
         """Scoring months as YYYY-MM: test window, the evaluated models' training window and the current one's."""
-        lab = lambda m: None if m is None else f"{int(m) // 12}-{int(m) % 12 + 1:02d}"  # noqa: E731
+        lab = lambda m: None if m is None else month_label(m)  # noqa: E731
         out = {"scoring": lab(self.scoring_month),
                "current_train": [lab(m) for m in self.model.train_months] if self.model is not None else None}
         if self.test_months:
@@ -191,22 +191,22 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")
     T = scoring_month(ds, scoring_date)
-    first = month_index(ds.data_start) + 2  # two months of usage history for the trend
-    last_closed = last_closed_month(ds, horizon, before=T)
+    first = ds.data_start_m + 2  # two months of usage history for the trend
+    g = ds.settings.grace_months
+    last_closed = ds.last_closed_month(horizon, g, by=T)
     months = np.arange(first, T + 1)
     attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
     frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
                      else (signals(ds, [T], attributes=attributes), None))
     frame = outcomes(ds, frame, horizon)
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
-    closed = frame["m"].to_numpy() <= last_closed
+    closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
     is_current = frame["m"].to_numpy() == T
     current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
     # scorecard points are a function of each row alone: computed once for every row, then sliced (the
     # training, test and current rows overlap and each was scored two or three times)
     points = sc.points(frame)
 
-    g = ds.settings.grace_months
     lo = max(last_closed - test_months + 1, first + horizon + g + 2)  # at least three training months before it
     test_ms = list(range(lo, last_closed + 1))
     split = min(test_ms) if test_ms else None
@@ -214,7 +214,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     codes: dict = {}
     ceiling_reason = None if true_prob is not None else "no true churn probabilities (real data)"
     if split is not None:
-        in_train = closed & (frame["m"].to_numpy() <= split - horizon - g)
+        in_train = closed & ds.window_closed(frame["m"].to_numpy(), horizon, g, by=split)
         in_test = frame["m"].isin(test_ms).to_numpy()
         train = frame[in_train]
         test = frame[in_test].reset_index(drop=True)

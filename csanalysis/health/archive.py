@@ -82,8 +82,8 @@ def follow_up(previous: pd.DataFrame, ds: Dataset, *, pseudonymise: bool = False
     t = pd.Timestamp(on["scoring_date"].iloc[0])
     h = int(on["horizon_months"].iloc[0])
     T = month_index(t)
-    asof = month_index(ds.as_of_month)
-    sp = ds.spells.assign(end_m=lambda d: d["end"].dt.year * 12 + d["end"].dt.month - 1)
+    asof = ds.as_of_m
+    sp = ds.spells.assign(end_m=lambda d: month_index(d["end"]))
     gone = sp.loc[(sp["event"] == 1) & (sp["end_m"] > T) & (sp["end_m"] <= T + h), "customer_id"].astype(str).to_numpy()
     every = ds.customers["customer_id"].astype(str).to_numpy()
     if pseudonymise:
@@ -96,7 +96,7 @@ def follow_up(previous: pd.DataFrame, ds: Dataset, *, pseudonymise: bool = False
     n, k = int(len(on)), int(churned.sum())
     lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
     return {"scoring_date": str(t.date()), "horizon_months": h, "listed": n, "churned": k,
-            "window_closed": bool(T + h + ds.settings.grace_months <= asof),
+            "window_closed": bool(ds.window_closed(T, h, ds.settings.grace_months)),
             "months_observed": int(min(h, asof - T)),
             "churn_share": {"estimate": k / n, "lower": float(lo), "upper": float(hi), "reason": None},
             "expected": float(on["churn_probability"].sum()), "unknown_ids": int((~known).sum())}

@@ -1,9 +1,10 @@
 """Outcome windows: whether each scored account churned within the horizon, and whether that is known yet.
 
 The outcome of a score at scoring month *T* is churn within the next ``horizon`` months: the account's spell
-ends (its churn month, data/README.md) in *T*+1 … *T*+``horizon``. The outcome is known once *T* + ``horizon`` +
-``grace_months`` ≤ the as_of month (the window has closed). A score is learnt only from past scoring months
-whose windows have closed; :class:`TooLittleHistory` says when the data cannot support that.
+ends (its churn month, data/README.md) in *T*+1 … *T*+``horizon``. The outcome is known once its window has
+closed, *T* + ``horizon`` + ``grace_months`` ≤ the as_of month (the Dataset's rule,
+:meth:`csanalysis.data.Dataset.window_closed`). A score is learnt only from past scoring months whose windows
+have closed; :class:`TooLittleHistory` says when the data cannot support that.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..data.signals import AccountMonths
 from ..periods import month_index
 from .signals import _spell_rows
 
-__all__ = ["outcomes", "last_closed_month", "TooLittleHistory"]
+__all__ = ["outcomes", "TooLittleHistory"]
 
 
 def outcomes(ds: Dataset, frame: pd.DataFrame, horizon: int = 3) -> pd.DataFrame:
@@ -23,7 +24,6 @@ def outcomes(ds: Dataset, frame: pd.DataFrame, horizon: int = 3) -> pd.DataFrame
     ``closed`` (the outcome window has closed by the as_of month, grace period included) to a signal frame."""
     if horizon < 1:
         raise ValueError(f"horizon={horizon}: the outcome window must be at least one month")
-    asof_m = month_index(ds.as_of_month)
     g = ds.settings.grace_months
     # each row's spell from the panel and its end from the spells, looked up by account number (data/signals.py)
     # instead of (customer_id, month) and (customer_id, spell) MultiIndex reindexes, which hash the string ids
@@ -37,18 +37,12 @@ def outcomes(ds: Dataset, frame: pd.DataFrame, horizon: int = 3) -> pd.DataFrame
     end[found] = ds.spells["end"].to_numpy()[at[found]]
     event = np.zeros(len(at))
     event[found] = ds.spells["event"].to_numpy()[at[found]]
-    end_m = np.where(end.isna(), 10**9, end.dt.year.fillna(0).to_numpy() * 12 + end.dt.month.fillna(1).to_numpy() - 1)
+    end_m = np.where(end.isna(), 10**9, month_index(end))  # no end (NaN month): never within the window
     out = frame.copy(deep=False)  # new columns only: the caller's frame is not changed
     m = out["m"].to_numpy()
     out["churned"] = ((event == 1) & (end_m <= m + horizon)).astype(np.int8)
-    out["closed"] = (m + horizon + g <= asof_m)
+    out["closed"] = ds.window_closed(m, horizon, g)
     return out
-
-
-def last_closed_month(ds: Dataset, horizon: int, before: int | None = None) -> int:
-    """Latest scoring month whose outcome window has closed by month ``before`` (default: the as_of month)."""
-    before = month_index(ds.as_of_month) if before is None else before
-    return before - horizon - ds.settings.grace_months
 
 
 class TooLittleHistory(ValueError):

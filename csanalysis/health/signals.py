@@ -35,7 +35,7 @@ import pandas as pd
 from ..data import Dataset
 from ..data import attributes as attrs_
 from ..data.signals import AccountMonths, falling_usage_at, nps_category_at, survey_waves
-from ..periods import month_index, month_start
+from ..periods import last_complete_month, month_index, month_start
 
 __all__ = ["ATTRIBUTES", "TOUCH_MODELS", "NUMERIC_SIGNALS", "USAGE_SIGNALS", "scoring_month", "reference_date",
            "signals", "monthly_usage"]
@@ -50,16 +50,13 @@ NUMERIC_SIGNALS = ("days_since_login", "active_users", "seats", "utilisation", "
 def scoring_month(ds: Dataset, scoring_date=None) -> int:
     """Month index of the scoring month for ``scoring_date`` (default: the as_of month), see the module doc."""
     if scoring_date is None:
-        return month_index(ds.as_of_month)
+        return ds.as_of_m
     t = pd.Timestamp(scoring_date)
-    m = month_index(t)
-    if t.normalize() != (month_start(m) + pd.offsets.MonthEnd(0)):
-        m -= 1
-    if m > month_index(ds.as_of_month):
+    m = last_complete_month(t)
+    if m > ds.as_of_m:
         raise ValueError(f"scoring_date {t.date()} is after the data's as_of month ({ds.as_of_month:%Y-%m}); "
                          "choose a date up to as_of")
-    first = month_index(ds.data_start)
-    if m < first:
+    if m < ds.data_start_m:
         raise ValueError(f"scoring_date {t.date()} is before the data window starts ({ds.data_start:%Y-%m-%d})")
     return m
 
@@ -96,7 +93,7 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attri
     rows = rows.sort_values(["m", "customer_id"], kind="stable").reset_index(drop=True)
     cid, m = rows["customer_id"].to_numpy(), rows["m"].to_numpy()
     keys = AccountMonths(cid, m, back=2)  # the signals read the scoring month and the two before
-    ref = (pd.to_datetime({"year": m // 12, "month": m % 12 + 1, "day": 1}) + pd.offsets.MonthEnd(0)).to_numpy()
+    ref = (month_start(m) + pd.offsets.MonthEnd(0)).to_numpy()
     out = pd.DataFrame({"customer_id": cid, "m": m, "scoring_date": ref})
 
     # --- usage (monthly rows) ----------------------------------------------------------------------------
@@ -253,11 +250,11 @@ def _renewal_at(ds: Dataset, keys: AccountMonths, cust: pd.DataFrame, ref: np.nd
         snap = pd.Series(np.where(hv.isna().to_numpy(), snap.to_numpy(), hv.to_numpy()), dtype="datetime64[ns]")
     m = keys.m
     r_m = month_index(snap.fillna(pd.Timestamp("2000-01-01")))
-    day = (snap - snap.dt.to_period("M").dt.to_timestamp()).to_numpy()  # offset into its month
+    day = snap.to_numpy() - month_start(r_m).to_numpy()  # offset into its month (NaT stays NaT)
     # step back whole years while the anniversary stays after the reference month (d is a month's last day)
     gap = r_m - np.asarray(m, dtype=np.int64)
     k = np.where(gap > 0, (gap - 1) // 12, 0)
     back_m = r_m - 12 * k
-    first = pd.to_datetime({"year": back_m // 12, "month": back_m % 12 + 1, "day": 1}).to_numpy()
+    first = month_start(back_m).to_numpy()
     out = first + day
     return np.where(snap.isna().to_numpy(), np.datetime64("NaT"), out).astype("datetime64[ns]")

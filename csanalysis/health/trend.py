@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
-from ..periods import month_index
+from ..periods import month_index, month_label
 from .analysis import churn_risk
 from .risklist import risk_list
 from .scorecard import Scorecard
@@ -224,7 +224,7 @@ def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND
         raise ValueError(f"months={months}: show at least one scoring month")
     sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
     T = scoring_month(ds, until)
-    first = max(month_index(ds.data_start) + 2, T - months + 1)
+    first = max(ds.data_start_m + 2, T - months + 1)
     cols = ["customer_id", "m", "scoring_date", "mrr", "scorecard_points", "scorecard_band"]
     if first > T:
         return BandHistory(pd.DataFrame(columns=["month", "band"]), pd.DataFrame(columns=cols), alpha,
@@ -254,7 +254,7 @@ def _shares(m: int, band: np.ndarray, mrr: np.ndarray, alpha: float) -> list[dic
         k = int(inside.sum())
         lo, hi = wilson(k, n, alpha)
         r, rlo, rhi = ratio_share(mrr, inside, alpha)
-        out.append({"month": f"{m // 12}-{m % 12 + 1:02d}", "scoring_date": reference_date(m).date(), "band": b,
+        out.append({"month": month_label(m), "scoring_date": reference_date(m).date(), "band": b,
                     "accounts": k, "accounts_total": n, "account_share": k / n if n else math.nan,
                     "account_share_lower": float(lo), "account_share_upper": float(hi), "mrr": float(mrr[inside].sum()),
                     "mrr_total": total, "mrr_share": r, "mrr_share_lower": rlo, "mrr_share_upper": rhi})
@@ -464,7 +464,7 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     source = "archive" if previous is not None else "previous_month"
     T = result.scoring_month
     if previous is None:
-        if T - 1 < month_index(ds.data_start):
+        if T - 1 < ds.data_start_m:
             return HealthTrend(history, Declined(pd.DataFrame(columns=list(DECLINED_COLUMNS)), None, None, 0,
                                                  min_rank_shift, "the data start in the scoring month: there is no "
                                                  "previous month to compare with", "no_previous"))
@@ -485,8 +485,8 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     cur_sig = listed_ids(result.current)
     prev_sig = None
     if len(previous):
-        m_prev = month_index(pd.Timestamp(previous["scoring_date"].iloc[0]))
-        if month_index(ds.data_start) <= m_prev < T:
+        m_prev = month_index(previous["scoring_date"].iloc[0])
+        if ds.data_start_m <= m_prev < T:
             if to_list is None:
                 want = set(previous["customer_id"].astype(str))
                 accounts = [c for c in raw.unique() if str(c) in want]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._months import _midx
+from ..periods import month_index
 
 __all__ = ["_customer_codes", "_Panel"]
 
@@ -36,7 +36,7 @@ class _Panel:
     def __init__(self, ds):
         p = ds.panel
         self.code, self.ids = _customer_codes(p["customer_id"])
-        self.m = _midx(p["month"])
+        self.m = month_index(p["month"])
         self.mrr = p["mrr"].to_numpy(float)
         self.spell = p["spell"].to_numpy(np.int64)
         self.tenure = p["tenure"].to_numpy(float)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..periods import month_index
 from ._keys import _Panel
-from ._months import _midx
 from .survey import responses
 
 __all__ = ["DEFAULT_HORIZONS", "Alignment", "align"]
@@ -37,7 +37,7 @@ class Alignment:
     table: pd.DataFrame
     horizons: tuple
     excluded: pd.DataFrame
-    as_of_month: int
+    as_of_m: int  # month index of the as_of month
     grace_months: int
     definition: str = ""
     layout: str = "subscription"  # the Dataset's layout: a purchase log's churn is a lapse in the reasons' words
@@ -137,13 +137,13 @@ def _align(ds, hs: tuple, r: pd.DataFrame, pv: _Panel) -> Alignment:
     s_index = pd.Index(s_code[s_rows].astype(np.int64) * span + (s_no[s_rows] - lo))
     hit = s_index.get_indexer(np.where(has_base, code.astype(np.int64) * span + (sp_no - lo), -1))
     pos = np.where(hit >= 0, s_rows[np.maximum(hit, 0)], -1)  # row of ds.spells, −1 without a baseline
-    last_m = np.where(pos >= 0, _midx(s["last_paid"])[np.maximum(pos, 0)], -1)
+    last_m = np.where(pos >= 0, month_index(s["last_paid"])[np.maximum(pos, 0)], -1)
     event = np.where(pos >= 0, s["event"].to_numpy(np.int64)[np.maximum(pos, 0)], 0)
-    as_m, grace = int(_midx([ds.as_of_month])[0]), int(ds.settings.grace_months)
+    grace = int(ds.settings.grace_months)
     excluded = []
     for k in hs:
         end = b + k
-        complete = end + grace <= as_m
+        complete = ds.window_closed(b, k, grace)  # end + grace ≤ the as_of month
         churned = (event == 1) & (last_m + 1 <= end)
         mk = pv.at(pv.mrr, code, end)
         mk[np.isnan(mk)] = 0.0  # not paying in month end (a grace gap or gone): MRR 0
@@ -166,7 +166,7 @@ def _align(ds, hs: tuple, r: pd.DataFrame, pv: _Panel) -> Alignment:
     definition = ("baseline: MRR in the last full month before the survey; outcomes k months later: churn (the "
                   "account's spell at the baseline ended in those k months, by the dataset's churn definition) "
                   "and, among accounts that stayed, the MRR change in percent")
-    return Alignment(table=t, horizons=hs, excluded=pd.DataFrame(excluded), as_of_month=as_m, grace_months=grace,
+    return Alignment(table=t, horizons=hs, excluded=pd.DataFrame(excluded), as_of_m=ds.as_of_m, grace_months=grace,
                      definition=definition, layout=getattr(ds, "layout", "subscription"))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..periods import PERIOD_MONTHS, month_index, period_label, period_start
 from ._keys import _Panel
-from ._months import _midx
-from .survey import _period_label, responses
+from .survey import responses
 
 __all__ = ["coverage", "response_bias"]
 
@@ -25,8 +25,6 @@ def coverage(ds, period: str = "quarter", *, alpha: float = 0.05) -> pd.DataFram
 def _coverage(ds, r: pd.DataFrame, pv: _Panel, period: str, alpha: float) -> pd.DataFrame:
     """:func:`coverage` from the responses ``r`` (:func:`responses`) and the integer-keyed panel ``pv``."""
     from statsmodels.stats.proportion import proportion_confint
-
-    from ..periods import PERIOD_MONTHS, period_start
 
     # paying accounts per period: one run per (customer, period) of the panel, which comes sorted by customer
     # and month, so runs are found in one pass instead of a groupby and a merge over every customer-month; an
@@ -55,7 +53,6 @@ def _coverage(ds, r: pd.DataFrame, pv: _Panel, period: str, alpha: float) -> pd.
     answered = np.zeros(len(act_key), dtype=bool)
     answered[i[paying]] = True
     resp_n, resp_people = per_acc["responses"].to_numpy(), per_acc["respondents"].to_numpy()
-    as_m = int(_midx([ds.as_of_month])[0])
     rows = []
     for key in np.unique(act_per):
         in_r = rp == key
@@ -66,14 +63,14 @@ def _coverage(ds, r: pd.DataFrame, pv: _Panel, period: str, alpha: float) -> pd.
         lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan, np.nan)
         mrr_all, mrr_ans = act_mrr[g].sum(), act_mrr[g & answered].sum()
         people = resp_people[in_r & paying]
-        rows.append({"period": _period_label(key, period), "customers": n, "respondent_accounts": k,
+        rows.append({"period": period_label(key, period), "customers": n, "respondent_accounts": k,
                      "share": k / n if n else np.nan, "lower": lo, "upper": hi,
                      "mrr_share": mrr_ans / mrr_all if mrr_all > 0 else np.nan,
                      "responses": int(resp_n[in_r].sum()),
                      "respondents_per_account": float(people.mean()) if k else np.nan,
                      "max_respondents": int(people.max()) if k else 0,
                      "responses_not_paying": int(resp_n[in_r & ~paying].sum()),
-                     "complete": bool(key + months - 1 <= as_m), "_key": int(key)})
+                     "complete": bool(ds.window_closed(key, months - 1)), "_key": int(key)})
     out = pd.DataFrame(rows)
     out.attrs["period"] = period
     return out
@@ -114,7 +111,6 @@ def _response_bias(ds, r: pd.DataFrame, pv: _Panel, cov: pd.DataFrame, period: s
     """:func:`response_bias` from the responses ``r``, the integer-keyed panel ``pv`` and the coverage table."""
     from scipy import stats
 
-    from ..periods import period_start
 
     if not len(cov):
         raise ValueError("no survey period with responses from paying customers")
@@ -130,7 +126,7 @@ def _response_bias(ds, r: pd.DataFrame, pv: _Panel, cov: pd.DataFrame, period: s
     sel = period_start(pv.m, period) == key
     pm = pd.DataFrame({"code": pv.code[sel], "m": pv.m[sel], "mrr": pv.mrr[sel], "tenure": pv.tenure[sel]})
     if ds.usage is not None and "logins" in ds.usage.columns:
-        um = _midx(ds.usage["month"])
+        um = month_index(ds.usage["month"])
         in_period = period_start(um, period) == key  # only the period's usage rows can match its paid months
         u = pd.DataFrame({"code": pv.codes(ds.usage["customer_id"].to_numpy()[in_period]), "m": um[in_period],
                           "logins": ds.usage["logins"].to_numpy()[in_period]})

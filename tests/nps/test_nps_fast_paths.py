@@ -11,7 +11,6 @@ from scipy import stats
 from csanalysis import nps, resample
 from csanalysis.nps._bootstrap import _account_sums
 from csanalysis.nps._keys import _customer_codes, _Panel
-from csanalysis.nps._months import _midx
 from csanalysis.nps.nonresponse import _coverage
 from csanalysis.resample import draw_counts
 
@@ -31,7 +30,7 @@ def _alignment(n_accounts: int = 60, seed: int = 1) -> nps.Alignment:
                       "churned_6": (rng.random(n) < 0.15).astype(float),
                       "mrr_change_6": rng.choice([-50.0, -20.0, 0.0, 0.0, 0.0, 10.0, 25.0, 100.0], n)})
     t.loc[t["churned_6"] == 1, "mrr_change_6"] = np.nan
-    return nps.Alignment(table=t, horizons=(6,), excluded=pd.DataFrame(), as_of_month=0, grace_months=0)
+    return nps.Alignment(table=t, horizons=(6,), excluded=pd.DataFrame(), as_of_m=0, grace_months=0)
 
 
 def _reference_correlation(al: nps.Alignment, k: int, n_boot: int, seed: int, alpha: float = 0.05):
@@ -87,14 +86,6 @@ def test_account_sums_equal_add_at():
     expected = np.zeros((51, 5))
     np.add.at(expected, codes, cols)
     np.testing.assert_array_equal(_account_sums(codes, 51, cols), expected)
-
-
-def test_month_index_fast_path_equals_the_accessors():
-    ts = pd.Series(pd.to_datetime(["1969-12-31 23:59", "1900-02-15 00:00", "2024-03-01 00:00", "2099-12-31 23:59"]))
-    for s in (ts, ts.astype("datetime64[s]")):
-        np.testing.assert_array_equal(_midx(s), (s.dt.year * 12 + s.dt.month - 1).to_numpy(np.int64))
-    tz = ts.dt.tz_localize("Europe/Berlin")  # not a numpy datetime: the accessors, in local time
-    np.testing.assert_array_equal(_midx(tz), (tz.dt.year * 12 + tz.dt.month - 1).to_numpy(np.int64))
 
 
 def test_customer_codes_follow_the_string_order():
