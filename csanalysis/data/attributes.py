@@ -20,7 +20,7 @@ when its values are codes, or bin it in the export): no silent binning.
 **As a Cox covariate**: a categorical attribute is dummy-coded against its reference level (survival.py); a
 numeric one enters on its own scale, its hazard ratio per unit, or per doubling with the suffix ``:log2``
 (``monthly_charges:log2``; every value must be above zero). ``seats`` enters per doubling (log2 of seats, at
-least 1) as before. **As a churn-risk model input** (health.py) a categorical attribute is one-hot coded and a
+least 1) as before. **As a churn-risk model input** (health/model.py) a categorical attribute is one-hot coded and a
 numeric one enters standardised on its own scale. A constant or all-missing attribute carries no information: it
 is reported (a load note, the overview, ``CoxResult.skipped``) and never fitted.
 """
