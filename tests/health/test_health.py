@@ -232,16 +232,6 @@ def test_too_little_history_ranks_by_scorecard_and_says_why():
     assert res.why("fit") == res.fit_reason
 
 
-def test_account_draw_counts_are_a_multinomial():
-    from csanalysis.resample import draw_counts
-
-    c = draw_counts(np.random.default_rng(3), 50, 4000)
-    assert c.shape == (4000, 50) and (c.sum(axis=1) == 50).all()
-    # each account's count is Binomial(50, 1/50): mean 1, variance 0.98, P(0) = 0.98^50 = 0.364
-    assert abs(c.mean() - 1) < 0.01 and abs(c.var() - 0.98) < 0.03 and abs((c == 0).mean() - 0.98 ** 50) < 0.01
-    assert (draw_counts(np.random.default_rng(3), 50, 4000) == c).all()
-
-
 def test_sampling_rule_keeps_whole_accounts_and_scores_everyone(world):
     """Above max_rows account-months of history, the fits and the test use a seeded share of whole accounts; every
     account paying at the scoring date is still scored, and the planted signal is still found."""
