@@ -17,11 +17,10 @@ from ..stats.bootstrap import draw_counts, percentile_interval, replicate_blocks
 from ..stats import ranking
 from .capacity import capacity_groups
 
-__all__ = ["BOOT_CELLS", "Evaluation", "evaluate_score", "gains_curve", "rates_by", "auc_difference"]
+__all__ = ["Evaluation", "evaluate_score", "gains_curve", "rates_by", "auc_difference"]
 
 
 # ---------------------------------------------------------------------------- the bootstrap over accounts
-BOOT_CELLS = 20_000_000  # replicates × (rows or distinct scores) held in each temporary of the bootstrap
 
 
 @dataclass
@@ -202,7 +201,7 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     # the bootstrap replicates, a block at a time (the temporaries are replicates × distinct scores)
     parts = {k: [] for k in ("auc", "rate", "top", "cap", "prec", "obs")}
     start = 0
-    for size in replicate_blocks(boot.counts.shape[0], len(y), cells=BOOT_CELLS):
+    for size in replicate_blocks(boot.counts.shape[0], len(y)):
         Wc = boot.block(start, start + size)
         start += size
         parts["auc"].append(ranked.auc(Wc))
