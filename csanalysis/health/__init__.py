@@ -37,7 +37,7 @@ from .analysis import ChurnRisk, churn_risk
 from .archive import archive_list, archive_path, default_archive, follow_up, latest_archived
 from .capacity import CAPACITY_BY, capacity_groups
 from .ceiling import load_true_probabilities, true_probability
-from .evaluation import BOOT_CELLS, Evaluation, auc_difference, evaluate_score, gains_curve, rates_by
+from .evaluation import Evaluation, auc_difference, evaluate_score, gains_curve, rates_by
 from .model import ChurnRiskModel, default_attributes, design, fit_model, importance_table
 from .outcomes import TooLittleHistory, outcomes
 from .reasons import REASON_TEMPLATES, input_labels, model_reasons, scorecard_reasons
@@ -62,7 +62,7 @@ __all__ = [
     "calibrate_scorecard", "design", "ChurnRiskModel", "fit_model", "importance_table", "default_attributes",
     "load_true_probabilities", "true_probability",
     # judged on the future
-    "BOOT_CELLS", "Evaluation", "evaluate_score", "gains_curve", "rates_by", "auc_difference",
+    "Evaluation", "evaluate_score", "gains_curve", "rates_by", "auc_difference",
     "ChurnRisk", "churn_risk",
     # the list and its archive
     "CAPACITY_BY", "capacity_groups", "LIST_COLUMNS", "LIST_SCORES", "RANK_BY", "REASON_TEMPLATES", "model_reasons",

@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..resample import draw_counts
+from ..stats.bootstrap import draw_counts, percentile_interval, replicate_blocks
 from ..stats import ranking
 from .capacity import capacity_groups
 
-__all__ = ["BOOT_CELLS", "Evaluation", "evaluate_score", "gains_curve", "rates_by", "auc_difference"]
+__all__ = ["Evaluation", "evaluate_score", "gains_curve", "rates_by", "auc_difference"]
 
 
 # ---------------------------------------------------------------------------- the bootstrap over accounts
-BOOT_CELLS = 20_000_000  # replicates × (rows or distinct scores) held in each temporary of the bootstrap
 
 
 @dataclass
@@ -39,12 +38,8 @@ class _Boot:
     def draw(cls, groups: np.ndarray, n_boot: int, seed: int) -> "_Boot":
         codes, uniq = pd.factorize(groups)
         k = len(uniq)
-        rng = np.random.default_rng(seed)
-        counts = np.empty((n_boot, k), dtype=np.float32)
-        step = max(1, BOOT_CELLS // max(k, 1))
-        for i in range(0, n_boot, step):  # k accounts drawn with replacement per replicate
-            counts[i:i + min(step, n_boot - i)] = draw_counts(rng, k, min(step, n_boot - i))
-        return cls(counts, codes)
+        # k accounts drawn with replacement per replicate
+        return cls(draw_counts(np.random.default_rng(seed), k, n_boot, np.float32), codes)
 
     def sample(self) -> "_Boot":
         """The observed sample itself (every account once)."""
@@ -120,13 +115,12 @@ class _Ranked:
 
 
 def _est(point: float, boot: np.ndarray, alpha: float, reason: str | None = None) -> dict:
-    b = boot[np.isfinite(boot)]
     if not np.isfinite(point):
         return {"estimate": None, "lower": None, "upper": None, "reason": reason or "not defined"}
-    if len(b) < 10:
+    lo, hi = percentile_interval(boot, alpha, finite=True, min_replicates=10, point=point)
+    if np.isnan(lo):
         return {"estimate": float(point), "lower": None, "upper": None, "reason": "too few bootstrap samples"}
-    lo, hi = np.quantile(b, [alpha / 2, 1 - alpha / 2])
-    return {"estimate": float(point), "lower": float(min(lo, point)), "upper": float(max(hi, point)), "reason": None}
+    return {"estimate": float(point), "lower": lo, "upper": hi, "reason": None}
 
 
 @dataclass
@@ -206,9 +200,10 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     S_obs = boot.ratio_matrix(b, y, n_bins)
     # the bootstrap replicates, a block at a time (the temporaries are replicates × distinct scores)
     parts = {k: [] for k in ("auc", "rate", "top", "cap", "prec", "obs")}
-    step = max(1, BOOT_CELLS // max(len(y), 1))
-    for i in range(0, boot.counts.shape[0], step):
-        Wc = boot.block(i, i + step)
+    start = 0
+    for size in replicate_blocks(boot.counts.shape[0], len(y)):
+        Wc = boot.block(start, start + size)
+        start += size
         parts["auc"].append(ranked.auc(Wc))
         pos, wtop = ranked.top_share(Wc, 0.1)
         (wy,), (wall,) = (a.T for a in Wc.rates(S_rate))
@@ -225,12 +220,10 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     cal = []
     for k in range(n_bins):
         m = b == k
-        lo, hi = np.nanquantile(obsB[:, k], [alpha / 2, 1 - alpha / 2]) if m.any() else (np.nan, np.nan)
+        lo, hi = percentile_interval(obsB[:, k], alpha, point=y[m].mean()) if m.any() else (np.nan, np.nan)
         cal.append({"bin": k + 1, "rows": int(m.sum()), "churned": int(y[m].sum()),
                     "predicted": float(prob[m].mean()) if m.any() else np.nan,
-                    "observed": float(y[m].mean()) if m.any() else np.nan,
-                    "lower": float(min(lo, y[m].mean())) if m.any() else np.nan,
-                    "upper": float(max(hi, y[m].mean())) if m.any() else np.nan})
+                    "observed": float(y[m].mean()) if m.any() else np.nan, "lower": lo, "upper": hi})
     lift_b = np.divide(topB, rateB, out=np.full_like(topB, np.nan), where=rateB > 0)  # a resample without churn: none
     return Evaluation(
         name=name, auc=_est(auc, auc_b, alpha),
@@ -267,10 +260,9 @@ def rates_by(frame: pd.DataFrame, col: str, *, n_boot: int = 500, seed: int = 0,
     rows = []
     for k, lv in enumerate(levels):
         m = codes == k
-        lo, hi = np.nanquantile(boot[:, k], [alpha / 2, 1 - alpha / 2])
         r = y[m].mean()
-        rows.append({col: lv, "rows": int(m.sum()), "churned": int(y[m].sum()), "rate": r,
-                     "lower": float(min(lo, r)), "upper": float(max(hi, r))})
+        lo, hi = percentile_interval(boot[:, k], alpha, point=r)
+        rows.append({col: lv, "rows": int(m.sum()), "churned": int(y[m].sum()), "rate": r, "lower": lo, "upper": hi})
     out = pd.DataFrame(rows)
     if order is not None:
         out = out.set_index(col).reindex([o for o in order if o in set(levels)]).reset_index()

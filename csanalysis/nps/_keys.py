@@ -1,5 +1,5 @@
 """The Dataset's customer-month panel keyed by integers for the NPS analyses: customer ids as integer codes
-(:func:`_customer_codes`) and (customer, month) lookups by bisection (:class:`_Panel`). Kept as they were in
+(:func:`_customer_codes`, and :func:`_codes` for the rows of a table) and (customer, month) lookups by bisection (:class:`_Panel`). Kept as they were in
 ``nps.py`` until the one integer-keyed account-month lookup (csanalysis/data/keys.py) replaces them (issue 20)."""
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import pandas as pd
 
 from ..periods import month_index
 
-__all__ = ["_customer_codes", "_Panel"]
+__all__ = ["_codes", "_customer_codes", "_Panel"]
+
+
+def _codes(accounts) -> tuple[np.ndarray, int]:
+    """Account ids (compared as strings) → integer codes 0 … K − 1 in order of first appearance, and K."""
+    codes, uniq = pd.factorize(pd.Series(accounts).astype(str))
+    return codes, len(uniq)
 
 
 def _customer_codes(ids) -> tuple[np.ndarray, pd.Index]:

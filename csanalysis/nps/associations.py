@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from ..reasons import Reason
-from ..resample import draw_counts, replicate_blocks
-from ._bootstrap import _account_sums, _boot_weights, _codes, _pct_ci
+from ..stats.bootstrap import account_sums, count_weights, percentile_interval, replicate_sums
 from ..stats.ranking import binned_auc, weighted_midranks
+from ._keys import _codes
 from .alignment import Alignment
 from .survey import CATEGORIES
 
@@ -64,14 +64,11 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
     rev = t[f"mrr_change_{k}"].notna().to_numpy(float)  # stayers with a revenue base above zero (Alignment)
     cols = np.concatenate([ind, ind * ch[:, None], ind * stay[:, None], ind * chg[:, None], ind * ex[:, None],
                            ind * co[:, None], ind * rev[:, None]], axis=1)
-    S = _account_sums(codes, K, cols)
+    S = account_sums(codes, K, cols)
     tot = S.sum(axis=0)
-    boot = []
-    # blocks of replicates × accounts bounded by resample.BLOCK_CELLS alone (the product is replicates × columns):
-    # a few tall products instead of hundreds of 4-row ones, which a threaded BLAS runs far slower per replicate
-    for W in _boot_weights(np.random.default_rng(seed), K, int(n_boot)):
-        boot.append(W @ S)
-    Bm = np.concatenate(boot) if boot else np.zeros((0, S.shape[1]))
+    # blocks of replicates × accounts bounded by the engine's BLOCK_CELLS alone (the product is replicates ×
+    # columns): a few tall products instead of hundreds of 4-row ones, which a threaded BLAS runs far slower
+    Bm = replicate_sums(count_weights(np.random.default_rng(seed), K, int(n_boot)), S)[0]
     rows = []
     with np.errstate(divide="ignore", invalid="ignore"):
         for j, c in enumerate(cats):
@@ -83,7 +80,8 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
                 d = tot[den + j]
                 rec[name] = tot[num + j] / d if d > 0 else np.nan
                 rb = Bm[:, num + j] / Bm[:, den + j]
-                rec[f"{name}_lower"], rec[f"{name}_upper"] = _pct_ci(rb, alpha) if d > 0 else (np.nan, np.nan)
+                rec[f"{name}_lower"], rec[f"{name}_upper"] = (
+                    percentile_interval(rb, alpha, finite=True, min_replicates=10) if d > 0 else (np.nan, np.nan))
             rows.append(rec)
     out = pd.DataFrame(rows)
     out.attrs.update(horizon=k, n_boot=int(n_boot))
@@ -159,8 +157,7 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
     bp, bs = [], []
     rng = np.random.default_rng(seed)
     # blocks bound the draws (replicates × accounts) and the pair arrays
-    for b in replicate_blocks(int(n_boot), K + 4 * P):
-        Wa = draw_counts(rng, K, b, float)  # replicates × accounts
+    for Wa in count_weights(rng, K, int(n_boot), width=K + 4 * P):  # replicates × accounts
         W = np.ascontiguousarray((M @ Wa.T).T)  # replicates × pairs: weight of each pair
         bp.append(_wcorr(W, px, py))
         rx, ry = weighted_midranks(W, pxc, len(xu)), weighted_midranks(W, pyc, len(yu))
@@ -171,7 +168,7 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
         with np.errstate(divide="ignore", invalid="ignore"):
             bs.append(cov / np.sqrt((W * (rx - mx) ** 2).sum(1) * (W * (ry - my) ** 2).sum(1)))
     for m, est, b in (("pearson", est_p, np.concatenate(bp)), ("spearman", est_s, np.concatenate(bs))):
-        lo, hi = _pct_ci(b, alpha)
+        lo, hi = percentile_interval(b, alpha, finite=True, min_replicates=10)
         rows.append({"method": m, "estimate": est, "lower": lo, "upper": hi, "n": len(t), "accounts": K, "reason": None})
     out = pd.DataFrame(rows)
     out.attrs.update(horizon=k, n_boot=int(n_boot))
@@ -239,14 +236,14 @@ def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float
             if metric == "auc_churn":
                 onehot = np.zeros((len(x), len(xu)))
                 onehot[np.arange(len(x)), xc] = 1.0
-                sums[name] = (_account_sums(codes, K, onehot * y[:, None]),
-                              _account_sums(codes, K, onehot * (1 - y)[:, None]))
+                sums[name] = (account_sums(codes, K, onehot * y[:, None]),
+                              account_sums(codes, K, onehot * (1 - y)[:, None]))
             else:
-                sums[name] = _account_sums(codes, K, np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1))
+                sums[name] = account_sums(codes, K, np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1))
         vals = {name: [] for name in sums}
         # the estimate (all weights 1), then blocks of resamples, each used by both measures (a paired
         # bootstrap) and then dropped: the replicates × accounts weights are never all held at once
-        for W in itertools.chain([np.ones((1, K))], _boot_weights(rng, K, int(n_boot))):
+        for W in itertools.chain([np.ones((1, K))], count_weights(rng, K, int(n_boot))):
             for name, S in sums.items():
                 if metric == "auc_churn":
                     # a low score predicting churn: the levels from the highest down
@@ -261,7 +258,8 @@ def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float
         res["difference"] = res["nps"] - res["other"]
         for name, v in res.items():
             rec[name] = float(v[0])
-            rec[f"{name}_lower"], rec[f"{name}_upper"] = _pct_ci(v[1:], alpha)
+            rec[f"{name}_lower"], rec[f"{name}_upper"] = percentile_interval(v[1:], alpha, finite=True,
+                                                                             min_replicates=10)
         rec["reason"] = None
         rows.append(rec)
     out = pd.DataFrame(rows)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ._bootstrap import _boot_nps, _percentile
+from ..stats.bootstrap import group_weights, interchangeable, percentile_interval
 from ._estimate import _json_safe
 
 __all__ = ["METHODS", "AUTO_MIN_N", "AUTO_MAX_ABS_NPS", "nps_interval", "NPSResult", "net_promoter_score",
@@ -40,6 +40,34 @@ __all__ = ["METHODS", "AUTO_MIN_N", "AUTO_MAX_ABS_NPS", "nps_interval", "NPSResu
 METHODS = ("wald", "adjusted_wald", "auto")
 AUTO_MIN_N = 50  # below this, auto uses the adjusted-Wald interval
 AUTO_MAX_ABS_NPS = 80  # beyond this, auto uses the adjusted-Wald interval
+
+
+# ------------------------------------------------------------------------------------------------ the bootstrap over accounts
+
+
+def _boot_nps(rng, B: int, *per_sample_counts) -> np.ndarray:
+    """Bootstrap NPS replicates over accounts, vectorised: for each sample, ``(P_k, D_k, N_k)`` per account
+    (the same accounts, in the same order, for every sample: a paired bootstrap when there are two).
+    Returns an array B × (number of samples).
+
+    An NPS only sees each account's promoters minus detractors and responses, so accounts with the same values in
+    every sample are interchangeable: the resamples draw how many accounts come from each such group (one
+    multinomial over a few dozen groups, :func:`csanalysis.stats.bootstrap.group_weights`), which has the
+    distribution of drawing the accounts themselves (tests/nps/test_nps_statistic.py) at a fraction of the cost
+    (1000 × 1M account draws per NPS at a million accounts)."""
+    cols = np.column_stack([c for P, D, N in per_sample_counts for c in (P - D, N)])  # accounts × 2 per sample
+    out = np.full((B, len(per_sample_counts)), np.nan)
+    if not len(cols):
+        return out
+    first, sizes = interchangeable(cols)
+    X = cols[first]
+    start = 0
+    for W in group_weights(rng, sizes, B):
+        S = W @ X
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[start:start + len(W)] = 100.0 * S[:, 0::2] / S[:, 1::2]
+        start += len(W)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ validation
@@ -297,7 +325,7 @@ def net_promoter_score(scores, method: str = "wald", *, alpha: float = 0.05, acc
     counts = _account_counts(pro.astype(float), det.astype(float), codes)
     K = len(counts[0])
     boot = _boot_nps(np.random.default_rng(seed), int(n_boot), counts)[:, 0]
-    lo, hi = _percentile(boot, alpha)
+    lo, hi = percentile_interval(boot, alpha)
     reason = (f"percentile bootstrap over {K:,} accounts ({int(n_boot):,} resamples of whole accounts), because "
               f"the {n:,} respondents are clustered in accounts and answers from one account are not independent")
     if method != "wald":
@@ -424,7 +452,7 @@ def nps_difference(a, b, *, paired_accounts=None, method: str = "wald", alpha: f
     nps_b = 100.0 * (pb.sum() - db.sum()) / len(sb)
     boot = _boot_nps(np.random.default_rng(seed), int(n_boot), cnt_a, cnt_b)
     diff = boot[:, 0] - boot[:, 1]
-    lo, hi = _percentile(diff, alpha)
+    lo, hi = percentile_interval(diff, alpha)
     B = len(diff)
     p = min(1.0, 2 * min((np.sum(diff <= 0) + 1) / (B + 1), (np.sum(diff >= 0) + 1) / (B + 1)))
     dropped_a, dropped_b = int((~keep_a).sum()), int((~keep_b).sum())
@@ -527,7 +555,7 @@ def nps_by(df: pd.DataFrame, by, score_col: str = "score", account_col: str | No
             counts = _account_counts(t["_p"].to_numpy()[idx].astype(float), t["_d"].to_numpy()[idx].astype(float),
                                      codes)
             boot = _boot_nps(rng, int(n_boot), counts)[:, 0]
-            out.loc[i, ["lower", "upper"]] = _percentile(boot, alpha)
+            out.loc[i, ["lower", "upper"]] = percentile_interval(boot, alpha)
             out.loc[i, "se"] = float(np.std(boot, ddof=1)) if len(boot) > 1 else np.nan
             out.loc[i, "method"] = "account_bootstrap"
     out.attrs["by"] = by

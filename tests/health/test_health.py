@@ -160,6 +160,26 @@ def test_bootstrap_auc_and_top_share_equal_the_plain_ranking_per_replicate(seed)
         assert (top_y[b], top_w[b]) == pytest.approx(ranking.top_share(score, y, 0.1, w), rel=1e-12, abs=1e-12)
 
 
+def test_evaluation_in_blocks_of_replicates_gives_the_numbers_of_one_block(monkeypatch):
+    """The evaluation reads its replicates a block at a time (stats.bootstrap.BLOCK_CELLS); many small blocks give
+    the numbers of one block, and the same _Boot.draw whatever the block size."""
+    from csanalysis.stats import bootstrap
+
+    rng = np.random.default_rng(3)
+    n = 400
+    f = pd.DataFrame({"customer_id": [f"c{i}" for i in rng.integers(0, 80, n)], "m": rng.integers(0, 3, n),
+                      "churned": (rng.random(n) < 0.2).astype(int), "mrr": np.round(rng.random(n) * 100)})
+    prob = np.round(np.clip(0.1 + 0.3 * f["churned"] + 0.3 * rng.random(n), 0, 1), 2).to_numpy()
+    one = health.evaluate_score("x", prob, f, capacity=5, capacity_by="total", n_boot=60, seed=2)
+    assert len(bootstrap.replicate_blocks(60, n)) == 1
+    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 3 * n)  # 3 replicates per block, and draws 3 × 80 at a time
+    assert len(bootstrap.replicate_blocks(60, n)) == 20
+    many = health.evaluate_score("x", prob, f, capacity=5, capacity_by="total", n_boot=60, seed=2)
+    assert one.to_dict() == many.to_dict() and one.auc["lower"] is not None
+    np.testing.assert_array_equal(one.auc_boot, many.auc_boot)
+    pd.testing.assert_frame_equal(one.calibration, many.calibration)
+
+
 def test_scorecard_points_and_validation(tmp_path):
     card = health.Scorecard.from_dict({"measures": {
         "days_since_login": {"weight": 3, "direction": "lower_is_better", "thresholds": {"good": 7, "poor": 30}},
@@ -230,16 +250,6 @@ def test_too_little_history_ranks_by_scorecard_and_says_why():
     finally:
         i18n.set_language("en")
     assert res.why("fit") == res.fit_reason
-
-
-def test_account_draw_counts_are_a_multinomial():
-    from csanalysis.resample import draw_counts
-
-    c = draw_counts(np.random.default_rng(3), 50, 4000)
-    assert c.shape == (4000, 50) and (c.sum(axis=1) == 50).all()
-    # each account's count is Binomial(50, 1/50): mean 1, variance 0.98, P(0) = 0.98^50 = 0.364
-    assert abs(c.mean() - 1) < 0.01 and abs(c.var() - 0.98) < 0.03 and abs((c == 0).mean() - 0.98 ** 50) < 0.01
-    assert (draw_counts(np.random.default_rng(3), 50, 4000) == c).all()
 
 
 def test_sampling_rule_keeps_whole_accounts_and_scores_everyone(world):

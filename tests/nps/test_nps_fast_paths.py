@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from csanalysis import nps, resample
-from csanalysis.nps._bootstrap import _account_sums
+from csanalysis import nps
 from csanalysis.nps._keys import _customer_codes, _Panel
 from csanalysis.nps.nonresponse import _coverage
-from csanalysis.resample import draw_counts
+from csanalysis.stats import bootstrap
+from csanalysis.stats.bootstrap import draw_counts
 
 from conftest import generated_world
 
@@ -61,31 +61,17 @@ def _reference_correlation(al: nps.Alignment, k: int, n_boot: int, seed: int, al
 def test_correlation_bootstrap_equals_weighting_every_response(seed, monkeypatch):
     al = _alignment(seed=seed + 1)
     ref = _reference_correlation(al, 6, n_boot=300, seed=seed)
-    for cells in (resample.BLOCK_CELLS, 500):  # one block of resamples, and many small blocks: the same draws
-        monkeypatch.setattr(resample, "BLOCK_CELLS", cells)
+    for cells in (bootstrap.BLOCK_CELLS, 500):  # one block of resamples, and many small blocks: the same draws
+        monkeypatch.setattr(bootstrap, "BLOCK_CELLS", cells)
         got = nps.correlation(al, 6, n_boot=300, seed=seed).set_index("method")
         for m, (est, lo, hi) in ref.items():
             np.testing.assert_allclose(got.loc[m, ["estimate", "lower", "upper"]].to_numpy(float), [est, lo, hi],
                                        rtol=1e-9, err_msg=f"{m}, BLOCK_CELLS={cells}")
 
 
-def test_draws_do_not_depend_on_the_block_size():
-    """The bootstraps choose their own blocks of resamples; the counts drawn must not change with them."""
-    whole = draw_counts(np.random.default_rng(3), 101, 40)
-    rng = np.random.default_rng(3)
-    parts = np.concatenate([draw_counts(rng, 101, b) for b in (1, 3, 16, 20)])
-    np.testing.assert_array_equal(whole, parts)
-
-
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def test_account_sums_equal_add_at():
-    rng = np.random.default_rng(0)
-    codes, cols = rng.integers(0, 50, 1000), rng.normal(size=(1000, 5))
-    expected = np.zeros((51, 5))
-    np.add.at(expected, codes, cols)
-    np.testing.assert_array_equal(_account_sums(codes, 51, cols), expected)
 
 
 def test_customer_codes_follow_the_string_order():

@@ -188,11 +188,11 @@ def test_account_bootstrap_is_wider_than_naive_wald_for_clustered_accounts():
 def test_grouped_account_bootstrap_has_the_distribution_of_drawing_accounts():
     """The NPS bootstrap draws how many accounts come from each group of interchangeable accounts (same promoters
     minus detractors, same responses) instead of drawing the accounts. Compared with drawing the accounts
-    themselves (resample.draw_counts, as before), on clustered accounts of unequal sizes, single and paired: the
+    themselves (stats.bootstrap.draw_counts, as before), on clustered accounts of unequal sizes, single and paired: the
     replicates' spread and quantiles agree within Monte Carlo error (20,000 replicates each). Giving every group
     the same probability instead of its size ÷ accounts fails this."""
-    from csanalysis.nps._bootstrap import _boot_nps
-    from csanalysis.resample import draw_counts, interchangeable
+    from csanalysis.nps.statistic import _boot_nps
+    from csanalysis.stats.bootstrap import draw_counts, interchangeable
 
     rng = np.random.default_rng(4)
     K = 60

@@ -82,6 +82,14 @@ def test_draw_counts_equal_one_bincount_over_all_resamples():
         assert (got.sum(axis=1) == k).all()
 
 
+def test_account_draw_counts_are_a_multinomial():
+    c = draw_counts(np.random.default_rng(3), 50, 4000)
+    assert c.shape == (4000, 50) and (c.sum(axis=1) == 50).all()
+    # each account's count is Binomial(50, 1/50): mean 1, variance 0.98, P(0) = 0.98^50 = 0.364
+    assert abs(c.mean() - 1) < 0.01 and abs(c.var() - 0.98) < 0.03 and abs((c == 0).mean() - 0.98 ** 50) < 0.01
+    assert (draw_counts(np.random.default_rng(3), 50, 4000) == c).all()
+
+
 def test_blocks_draw_what_one_call_draws(monkeypatch):
     """Every weight type, drawn in blocks of a few replicates (BLOCK_CELLS small), equals the weights of one block
     of all replicates: the generator's stream continues from block to block. Then the generator stands at the
