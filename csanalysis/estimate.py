@@ -132,6 +132,11 @@ class Estimate:
             out["note"] = self.note
         return out
 
+    def brief(self) -> dict:
+        """The shape most reports write: estimate, lower, upper and reason (None on a defined number without a
+        caveat): ``to_dict(details=(), always_reason=True)``."""
+        return self.to_dict(details=(), always_reason=True)
+
     def row(self) -> dict:
         """The estimate as a table row (NaN kept: tables show it as empty)."""
         return {"metric": self.name, "estimate": self.estimate, "lower": self.lower, "upper": self.upper,

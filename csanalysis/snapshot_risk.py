@@ -68,8 +68,8 @@ import pandas as pd
 from .data import Dataset
 from .data.attributes import label as attr_label
 from .estimate import Estimate
-from .health import LIST_COLUMNS, RANK_BY, _capacity_groups, _est
-from .stats.bootstrap import count_weights
+from .health import LIST_COLUMNS, RANK_BY, capacity_groups
+from .stats.bootstrap import count_weights, percentile_estimate
 from .survival import covariate_design, _hr_sentence, reference_levels, survival_data
 
 __all__ = ["SnapshotRisk", "snapshot_risk", "snapshot_attributes", "snapshot_risk_list", "list_layout",
@@ -558,14 +558,15 @@ class SnapshotRisk:
             ob.append(o)
         cb, ab = np.concatenate(cb), np.concatenate(ab)
         ob = np.concatenate(ob, axis=0)
-        self.concordance_ = _est(c0, cb, self.alpha)
-        self.auc_ = _est(auc0[0], ab, self.alpha, "no landmark with both a churned and a staying customer")
+        self.concordance_ = percentile_estimate(c0, cb, self.alpha).brief()
+        self.auc_ = percentile_estimate(auc0[0], ab, self.alpha,
+                                        reason="no landmark with both a churned and a staying customer").brief()
         self.auc_pairs_ = float(pairs0[0])
         cal = []
         for k, mk in enumerate(bins):
             if not mk.any():
                 continue
-            est = _est(obs0[0, k], ob[:, k], self.alpha)
+            est = percentile_estimate(obs0[0, k], ob[:, k], self.alpha).brief()
             cal.append({"bin": k + 1, "rows": int(mk.sum()), "customers": int(len(np.unique(i[mk]))),
                         "churned": int(ev[mk].sum()), "predicted": float(risk[mk].mean()), "observed": est["estimate"],
                         "lower": est["lower"], "upper": est["upper"]})
@@ -762,7 +763,7 @@ def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, ca
                         na_position="last", kind="stable").reset_index(drop=True)
     df.insert(1, "rank", np.arange(1, len(df) + 1))
     df.insert(3, "rank_in_team", df.groupby("touch_model", sort=False).cumcount() + 1)
-    group = _capacity_groups(df, capacity_by)
+    group = capacity_groups(df, capacity_by)
     on = (df.groupby(df[group[0]].astype(str), sort=False).cumcount() < capacity) if group else df["rank"] <= capacity
     on &= df["churn_probability"].notna()
     df["on_list"] = on.astype(int).to_numpy()

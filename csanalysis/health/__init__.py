@@ -49,10 +49,6 @@ from .signals import (ATTRIBUTES, NUMERIC_SIGNALS, TOUCH_MODELS, USAGE_SIGNALS, 
 from .trend import (DECLINED_COLUMNS, BandHistory, Declined, HealthTrend, band_history, changed_signals,
                     declined_accounts, declined_layout, health_trend)
 
-# private names that snapshot_risk.py imports from here (until it takes the shared estimate and capacity helpers)
-from .capacity import capacity_groups as _capacity_groups  # noqa: E402
-from .evaluation import _est  # noqa: E402
-
 __all__ = [
     # signals and outcomes
     "ATTRIBUTES", "TOUCH_MODELS", "NUMERIC_SIGNALS", "USAGE_SIGNALS", "scoring_month", "reference_date", "signals",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..stats.bootstrap import draw_counts, percentile_interval, replicate_blocks
+from ..stats.bootstrap import draw_counts, percentile_estimate, percentile_interval, replicate_blocks
 from ..stats import ranking
 from .capacity import capacity_groups
 
@@ -112,15 +112,6 @@ class _Ranked:
 
 
 # ---------------------------------------------------------------------------- the evaluation
-
-
-def _est(point: float, boot: np.ndarray, alpha: float, reason: str | None = None) -> dict:
-    if not np.isfinite(point):
-        return {"estimate": None, "lower": None, "upper": None, "reason": reason or "not defined"}
-    lo, hi = percentile_interval(boot, alpha, finite=True, min_replicates=10, point=point)
-    if np.isnan(lo):
-        return {"estimate": float(point), "lower": None, "upper": None, "reason": "too few bootstrap samples"}
-    return {"estimate": float(point), "lower": lo, "upper": hi, "reason": None}
 
 
 @dataclass
@@ -226,12 +217,14 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
                     "observed": float(y[m].mean()) if m.any() else np.nan, "lower": lo, "upper": hi})
     lift_b = np.divide(topB, rateB, out=np.full_like(topB, np.nan), where=rateB > 0)  # a resample without churn: none
     return Evaluation(
-        name=name, auc=_est(auc, auc_b, alpha),
-        lift_top_decile=_est(top1[0] / rate1 if rate1 > 0 else np.nan, lift_b, alpha, "no churn in the window"),
-        capture_top_decile=_est(cap1[0] if y.sum() else np.nan, capB, alpha, "no churn in the window"),
-        precision_at_capacity=_est(prec, precB, alpha, "no account selected"),
+        name=name, auc=percentile_estimate(auc, auc_b, alpha).brief(),
+        lift_top_decile=percentile_estimate(top1[0] / rate1 if rate1 > 0 else np.nan, lift_b, alpha,
+                                            reason="no churn in the window").brief(),
+        capture_top_decile=percentile_estimate(cap1[0] if y.sum() else np.nan, capB, alpha,
+                                              reason="no churn in the window").brief(),
+        precision_at_capacity=percentile_estimate(prec, precB, alpha, reason="no account selected").brief(),
         brier=float(np.mean((prob - y) ** 2)), mean_predicted=float(prob.mean()),
-        observed_rate=_est(rate1, rateB, alpha), calibration=pd.DataFrame(cal), n_rows=len(y),
+        observed_rate=percentile_estimate(rate1, rateB, alpha).brief(), calibration=pd.DataFrame(cal), n_rows=len(y),
         n_accounts=int(pd.Series(groups).nunique()), n_events=int(y.sum()), n_dates=int(frame["m"].nunique()),
         capacity=int(capacity), auc_boot=auc_b)
 
@@ -273,4 +266,4 @@ def auc_difference(a: Evaluation, b: Evaluation, alpha: float = 0.05) -> dict:
     """AUC of ``a`` minus AUC of ``b`` on the same rows, with the paired cluster-bootstrap interval (the two
     evaluations must share their bootstrap weights)."""
     d = a.auc["estimate"] - b.auc["estimate"]
-    return _est(d, a.auc_boot - b.auc_boot, alpha)
+    return percentile_estimate(d, a.auc_boot - b.auc_boot, alpha).brief()

@@ -38,8 +38,10 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from ..estimate import Estimate
+
 __all__ = ["BLOCK_CELLS", "replicate_blocks", "draw_counts", "count_weights", "interchangeable", "draw_group_counts",
-           "group_weights", "poisson_weights", "account_sums", "replicate_sums", "percentile_interval"]
+           "group_weights", "poisson_weights", "account_sums", "replicate_sums", "percentile_interval", "percentile_estimate"]
 
 BLOCK_CELLS = 4_000_000  # replicates × width of bootstrap weights (or of what is built from them) held at once
 
@@ -181,3 +183,16 @@ def percentile_interval(replicates, alpha: float = 0.05, *, point=None, finite: 
     if point is not None:
         lo, hi = np.minimum(lo, point), np.maximum(hi, point)
     return lo, hi
+
+
+def percentile_estimate(point, replicates, alpha: float = 0.05, *, reason: str | None = None,
+                        min_replicates: int = 10) -> Estimate:
+    """``point`` with its percentile interval over the finite ``replicates``, widened to include it
+    (:func:`percentile_interval`). Undefined, with ``reason`` (default "not defined"), when the point is not finite;
+    without bounds, noting "too few bootstrap samples", when fewer than ``min_replicates`` replicates are finite."""
+    if not np.isfinite(point):
+        return Estimate.missing(reason or "not defined")
+    lo, hi = percentile_interval(replicates, alpha, finite=True, min_replicates=min_replicates, point=point)
+    if np.isnan(lo):
+        return Estimate("", float(point), np.nan, np.nan, note="too few bootstrap samples")
+    return Estimate("", float(point), lo, hi)

@@ -111,9 +111,9 @@ def test_declared_choices_are_the_ones_the_analyses_accept():
         nps.survey._check_period("week")
     frame = pd.DataFrame({"touch_model": ["high", "low"], "csm_owner": ["x", "y"]})
     for c in rules["04"]["capacity_by"]["choices"]:
-        health._capacity_groups(frame, c)
+        health.capacity_groups(frame, c)
     with pytest.raises(ValueError):
-        health._capacity_groups(frame, "foo")
+        health.capacity_groups(frame, "foo")
     train = pd.DataFrame({"churned": [0, 1, 0, 1, 0, 0, 1, 0]})
     card = health.Scorecard.from_yaml(None)
     pts = [90.0, 10.0, 80.0, 20.0, 70.0, 60.0, 30.0, 50.0]

@@ -245,3 +245,22 @@ def test_interchangeable_groups_equal_numpy_unique_rows():
     for f, size in zip(first, sizes):
         assert (rows == rows[f]).all(axis=1).sum() == size
     assert [len(a) for a in interchangeable(np.zeros((0, 3)))] == [0, 0]
+
+
+def test_percentile_estimate_is_the_point_with_the_widened_interval_or_says_why_not():
+    from csanalysis.stats.bootstrap import percentile_estimate
+
+    rng = np.random.default_rng(3)
+    boot = rng.normal(0.5, 0.1, 400)
+    e = percentile_estimate(0.52, boot, 0.05).brief()
+    assert e == {"estimate": 0.52, "lower": float(np.quantile(boot, 0.025)), "upper": float(np.quantile(boot, 0.975)),
+                 "reason": None}
+    # the point outside the replicates: the interval is widened to include it
+    assert percentile_estimate(2.0, boot, 0.05).brief()["upper"] == 2.0
+    # infinite and NaN replicates are left out; fewer than 10 finite ones give no bounds
+    few = np.r_[boot[:9], np.inf, np.nan]
+    assert percentile_estimate(0.5, few, 0.05).brief() == {"estimate": 0.5, "lower": None, "upper": None,
+                                                           "reason": "too few bootstrap samples"}
+    assert percentile_estimate(np.nan, boot, reason="no churn in the window").brief() == {
+        "estimate": None, "lower": None, "upper": None, "reason": "no churn in the window"}
+    assert percentile_estimate(np.inf, boot).brief()["reason"] == "not defined"
