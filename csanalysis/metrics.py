@@ -269,7 +269,7 @@ class _Grid:
 
 def _grid(ds: Dataset) -> _Grid:
     """The customer × month grid of MRR and movements, built once per Dataset: rates, the churn summary, the
-    LTV inputs and the MRR bridge each read it (at 1M customers each build took 20 s). It is rebuilt when the
+    LTV inputs and the MRR bridge each read it (it is costly to build at scale). It is rebuilt when the
     Dataset's panel, spells or customers frame is replaced or its settings change (a frame edited in place is
     not noticed: replace it instead)."""
     key = (ds.panel, ds.spells, ds.customers, ds.as_of_month, ds.settings)

@@ -305,9 +305,9 @@ class CoxResult:
 
     @property
     def concordance(self) -> float | None:
-        """Harrell's C (None when no pair of spells can be compared): ``c_index``, or lifelines' ``concordance_index_`` when first read (it ranks every pair of
-        spells through a binary tree, about 10 s CPU per model at 1M spells, and the stratified refit's and the
-        naive NPS model's are seldom read)."""
+        """Harrell's C (None when no pair of spells can be compared): ``c_index``, or lifelines'
+        ``concordance_index_`` when first read (it ranks every pair of spells, costly at scale, and the stratified
+        refit's and the naive NPS model's are seldom read)."""
         if self.c_index is None:
             try:
                 self.c_index = float(self.model.concordance_index_)
@@ -519,9 +519,8 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
             # lifelines has no residuals with entry times: check on the spells observed from their start
             ph_df = df[df["entry"] == 0].drop(columns="entry")
         if len(ph_df) > PH_MAX_SPELLS:
-            # stated sampling rule: lifelines builds the Schoenfeld residuals row by row with np.append (time
-            # grows with the square of the spells: 20 s at 100k spells, over 10 minutes at 1M), so the check
-            # refits the model on a seeded random sample of spells and tests that
+            # stated sampling rule: lifelines builds the Schoenfeld residuals row by row (time grows with the
+            # square of the spells), so the check refits the model on a seeded random sample of spells
             ph_sample = (PH_MAX_SPELLS, int(len(ph_df)))
             ph_df = ph_df.sample(n=PH_MAX_SPELLS, random_state=0).sort_index()
         events = int(ph_df["E"].sum())
@@ -849,7 +848,7 @@ def _merge_constant_runs(df: pd.DataFrame) -> pd.DataFrame:
         start = df["start"].to_numpy()
     stop, event = (df[c].to_numpy() for c in ("stop", "event"))
     same = (code[1:] == code[:-1]) & (start[1:] == stop[:-1]) & (event[:-1] == 0)
-    # covariates compared column by column: the frame as one array copied every block (1.7 s at 100k customers)
+    # covariates compared column by column: the frame as one array would be copied every block
     for c in df.columns.drop(["id", "start", "stop", "event"]):
         v = df[c].to_numpy()
         same &= v[1:] == v[:-1]
