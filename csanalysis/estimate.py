@@ -26,7 +26,7 @@ In Python an estimate is an :class:`Estimate`; each analysis result's ``metrics(
 
     >>> Estimate("monthly_churn", 0.021, 0.018, 0.025).to_dict(details=())
     {'estimate': 0.021, 'lower': 0.018, 'upper': 0.025}
-    >>> Estimate.missing("no churn observed").to_dict(details=(), always_reason=True)
+    >>> Estimate.missing("no churn observed").brief()
     {'estimate': None, 'lower': None, 'upper': None, 'reason': 'no churn observed'}
 """
 from __future__ import annotations
@@ -135,7 +135,7 @@ class Estimate:
     def brief(self) -> dict:
         """The shape most reports write: estimate, lower, upper and reason (None on a defined number without a
         caveat): ``to_dict(details=(), always_reason=True)``."""
-        return self.to_dict(details=(), always_reason=True)
+        return self.brief()
 
     def row(self) -> dict:
         """The estimate as a table row (NaN kept: tables show it as empty)."""

@@ -135,9 +135,9 @@ def table_metrics(table: pd.DataFrame, overall: pd.Series, t: int = 12) -> dict:
     med = Estimate.of("median_lifetime_months", overall["median"], overall["median lower"], overall["median upper"],
                       reason="not reached")
     return {
-        "median_lifetime_months": med.to_dict(details=(), always_reason=True),
-        "s12_overall": _s_at(overall, t, why).to_dict(details=(), always_reason=True),
-        "s12_by_segment": {r["group"]: _s_at(r, t, why).to_dict(details=(), always_reason=True)
+        "median_lifetime_months": med.brief(),
+        "s12_overall": _s_at(overall, t, why).brief(),
+        "s12_by_segment": {r["group"]: _s_at(r, t, why).brief()
                            for r in table.to_dict(orient="records")},
     }
 
@@ -1090,7 +1090,7 @@ class SpellSurvival:
         for r in self.table.to_dict(orient="records"):
             g = r["group"]
             e = _s_at(r, t, self.reason(g) or not_followed(t)) if g in shown else Estimate.missing(self.reason(g), g)
-            s_t[g] = e.to_dict(details=(), always_reason=True)
+            s_t[g] = e.brief()
         return {"method": self.method, "reactivated_customers": self.reactivated_customers, "n_boot": self.n_boot,
                 "s12_by_spell": s_t}
 

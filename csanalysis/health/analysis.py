@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from ..estimate import Estimate
 from ..periods import month_index, month_label
 from .capacity import capacity_groups
 from .ceiling import true_probability
@@ -125,7 +126,7 @@ class ChurnRisk:
     def metrics(self, lst: pd.DataFrame | None = None, follow: dict | None = None) -> dict:
         """The numbers of ``metrics.json`` (every estimate with its interval, or null with a reason)."""
         why = self.reason or "not evaluated"
-        null = lambda r: {"estimate": None, "lower": None, "upper": None, "reason": r}  # noqa: E731
+        null = lambda r: Estimate.missing(r).to_dict(details=())  # noqa: E731
         scores = {}
         for name in ("scorecard", "model", "ceiling"):
             e = self.evaluations.get(name)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import Dataset
+from ..estimate import Estimate
 from ..periods import month_index
 from ..spreadsheet import write_csv
 
@@ -98,5 +99,5 @@ def follow_up(previous: pd.DataFrame, ds: Dataset, *, pseudonymise: bool = False
     return {"scoring_date": str(t.date()), "horizon_months": h, "listed": n, "churned": k,
             "window_closed": bool(ds.window_closed(T, h, ds.settings.grace_months)),
             "months_observed": int(min(h, asof - T)),
-            "churn_share": {"estimate": k / n, "lower": float(lo), "upper": float(hi), "reason": None},
+            "churn_share": Estimate("churn_share", k / n, float(lo), float(hi)).brief(),
             "expected": float(on["churn_probability"].sum()), "unknown_ids": int((~known).sum())}

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from ..estimate import Estimate
 from ..periods import month_index, month_label
 from .analysis import churn_risk
 from .risklist import risk_list
@@ -204,11 +205,10 @@ class BandHistory:
 
 
 def _est(e, lo, hi) -> dict:
-    ok = lambda v: v is not None and np.isfinite(v)  # noqa: E731
-    if not ok(e):
-        return {"estimate": None, "lower": None, "upper": None, "reason": "no MRR in the month"}
-    return {"estimate": float(e), "lower": float(lo) if ok(lo) else None, "upper": float(hi) if ok(hi) else None,
-            "reason": None}
+    """A band share of ``metrics.json``: the full null when the share is undefined (no MRR), bounds and all."""
+    if e is None or not np.isfinite(e):
+        return Estimate.missing("no MRR in the month").to_dict(details=())
+    return Estimate("", float(e), lo, hi).brief()
 
 
 def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND_MONTHS,

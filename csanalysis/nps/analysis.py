@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..estimate import Estimate, json_safe
 from ..reasons import Reason
-from ._estimate import _est, _json_safe, _nan_est
 from ._keys import _Panel
 from .alignment import DEFAULT_HORIZONS, Alignment, _align
 from .associations import category_outcomes, compare_measures, correlation
@@ -54,9 +54,9 @@ class NPSRevenue:
         """JSON-ready key figures: every estimate as {estimate, lower, upper, reason}."""
         why = self.reason
         out = {"available": self.available, "reason": why, "horizons": list(self.horizons), "period": self.period,
-               "segment": self.segment, "primary_test": {"spec": self.primary_spec, **_nan_est(why or "")}}
+               "segment": self.segment, "primary_test": {"spec": self.primary_spec, **_missing(why or "")}}
         if not self.available:
-            out.update({"nps": _nan_est(why), "categories": {}, "correlation": {}, "comparisons": [],
+            out.update({"nps": _missing(why), "categories": {}, "correlation": {}, "comparisons": [],
                         "nps_vs_other": {}, "coverage": {}, "alignment": {}})
             return out
         L = self.latest
@@ -64,7 +64,7 @@ class NPSRevenue:
                           n_accounts=L.n_accounts)
         out["nps_change"] = (_est(self.change.estimate, self.change.lower, self.change.upper, None,
                                   p_value=self.change.p_value, since=self.previous_period)
-                             if self.change is not None else _nan_est("only one survey period"))
+                             if self.change is not None else _missing("only one survey period"))
         cov = self.coverage.iloc[-1] if len(self.coverage) else None
         out["coverage"] = ({"period": cov["period"], "customer_share": _est(cov["share"], cov["lower"], cov["upper"]),
                             "mrr_share": cov["mrr_share"], "respondents_per_account": cov["respondents_per_account"]}
@@ -92,22 +92,22 @@ class NPSRevenue:
             if ch is not None:
                 e = ch.effect("detractor", "promoter")
                 d["churn_risk_ratio_detractor_vs_promoter"] = (_est(e["rr"], e["rr_lower"], e["rr_upper"]) if e
-                                                               else _nan_est(ch.reason or "not estimable"))
+                                                               else _missing(ch.reason or "not estimable"))
                 d["churn_risk_difference_detractor_vs_promoter"] = (_est(e["rd"], e["rd_lower"], e["rd_upper"]) if e
-                                                                    else _nan_est(ch.reason or "not estimable"))
+                                                                    else _missing(ch.reason or "not estimable"))
                 d["churn_rows"] = ch.n
                 d["churn_dropped_missing"] = ch.dropped.get("dropped_missing", 0)
             if rv is not None:
                 e = rv.effect("promoter", "detractor")
                 d["mrr_change_difference_promoter_vs_detractor_pp"] = (_est(e["estimate"], e["lower"], e["upper"]) if e
-                                                                       else _nan_est(rv.reason or "not estimable"))
+                                                                       else _missing(rv.reason or "not estimable"))
                 d["revenue_rows"] = rv.n
                 d["revenue_dropped_missing"] = rv.dropped.get("dropped_missing", 0)
                 d["revenue_r2"] = rv.r2
             out["effects"][f"{k}m"] = d
         p = self.primary
-        out["primary_test"] = {k: _json_safe(v) for k, v in p.items() if k != "dropped"}
-        out["comparisons"] = [{k: _json_safe(v) for k, v in r.items()} for r in self.comparisons.to_dict(orient="records")]
+        out["primary_test"] = json_safe({k: v for k, v in p.items() if k != "dropped"})
+        out["comparisons"] = [json_safe(r) for r in self.comparisons.to_dict(orient="records")]
         out["nps_vs_other"] = {}
         for k, m in self.measures.items():
             for r in m.to_dict(orient="records"):
@@ -116,9 +116,23 @@ class NPSRevenue:
                     "other": _est(r["other"], r["other_lower"], r["other_upper"], r["reason"]),
                     "difference": _est(r["difference"], r["difference_lower"], r["difference_upper"], r["reason"]),
                     "n": r["n"], "dropped": r["dropped"], "measure": m.attrs.get("other")}
-        out["alignment"] = {f"{r['horizon']}m": {k: _json_safe(v) for k, v in r.items()}
+        out["alignment"] = {f"{r['horizon']}m": json_safe(r)
                             for r in self.alignment.counts().to_dict(orient="records")}
         return out
+
+
+def _missing(reason: str) -> dict:
+    """An estimate of ``metrics.json`` with no number, and why."""
+    return Estimate.missing(reason).to_dict(details=())
+
+
+def _est(estimate, lower, upper, reason=None, **extra) -> dict:
+    """An estimate of ``metrics.json`` with ``reason`` always written: the given one (a caveat beside a number, or
+    why there is none), or, for an undefined number given none, "not estimable from these data"; ``extra``: further
+    describing keys."""
+    e = (Estimate("", estimate, lower, upper, note=reason) if reason
+         else Estimate.of("", estimate, lower, upper, reason="not estimable from these data"))
+    return {**e.brief(), **json_safe(extra)}
 
 
 def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY, segment: str | None = None,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ._estimate import _nan_est
+from ..estimate import Estimate
 from .models import churn_model, revenue_model
 
 __all__ = ["DEFAULT_PRIMARY", "POWER", "parse_primary", "mde", "holm", "primary_test", "comparisons"]
@@ -77,7 +77,8 @@ def primary_test(table: pd.DataFrame, spec: str = DEFAULT_PRIMARY, *, alpha: flo
         m = churn_model(table, k, pairs=((a, b),), controls=controls, alpha=alpha)
         e = m.effect(a, b)
         if not e:
-            return {**base, **_nan_est(m.reason or f"no {a} or no {b} responses with a complete {k}-month window"),
+            why = m.reason or f"no {a} or no {b} responses with a complete {k}-month window"
+            return {**base, **Estimate.missing(why).to_dict(details=()),
                     "p_value": None, "significant": False, "mde": None, "n": m.n, "accounts": m.accounts,
                     "measure": "risk_ratio"}
         se = e["se_log_rr"]
@@ -90,7 +91,8 @@ def primary_test(table: pd.DataFrame, spec: str = DEFAULT_PRIMARY, *, alpha: flo
     m = revenue_model(table, k, pairs=((a, b),), **({"controls": controls} if controls is not None else {}), alpha=alpha)
     e = m.effect(a, b)
     if not e:
-        return {**base, **_nan_est(m.reason or f"no {a} or no {b} stayers with a complete {k}-month window"),
+        why = m.reason or f"no {a} or no {b} stayers with a complete {k}-month window"
+        return {**base, **Estimate.missing(why).to_dict(details=()),
                 "p_value": None, "significant": False, "mde": None, "n": m.n, "accounts": m.accounts,
                 "measure": "difference_pp"}
     return {**base, "measure": "difference_pp", "estimate": e["estimate"], "lower": e["lower"], "upper": e["upper"],

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..estimate import json_safe
 from ..reasons import Reason
-from ._estimate import _json_safe
 from .alignment import Alignment, _churn_word
 from .survey import CATEGORIES
 
@@ -90,7 +90,7 @@ class ModelResult:
         e = self.effects[(self.effects["a"] == a) & (self.effects["b"] == b)] if len(self.effects) else self.effects
         if not len(e):
             return {}
-        return {k: _json_safe(v) if not isinstance(v, str) else v for k, v in e.iloc[0].to_dict().items()}
+        return json_safe(e.iloc[0].to_dict())
 
 
 def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs=PAIRS["churn"], alpha: float = 0.05) -> ModelResult:

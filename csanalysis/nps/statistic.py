@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..estimate import json_safe
 from ..stats.bootstrap import group_weights, interchangeable, percentile_interval
-from ._estimate import _json_safe
 
 __all__ = ["METHODS", "AUTO_MIN_N", "AUTO_MAX_ABS_NPS", "nps_interval", "NPSResult", "net_promoter_score",
            "NPSDifference", "nps_difference", "account_loyalty", "nps_by"]
@@ -255,7 +255,7 @@ class NPSResult:
              "n_promoters": self.n_promoters, "n_passives": self.n_passives, "n_detractors": self.n_detractors,
              "method": self.method_, "method_reason": self.method_reason_,
              "n_accounts": self.n_accounts, "n_boot": self.n_boot}
-        return {k: _json_safe(v) for k, v in d.items()}
+        return json_safe(d)
 
     def __str__(self) -> str:
         return f"NPS {_fmt(self.nps)} ({_level(self.alpha)} CI {_range(self.lower, self.upper)}), n = {self.n}"
@@ -357,10 +357,10 @@ class NPSDifference:
     n_accounts: int | None = None
 
     def to_dict(self) -> dict:
-        return {k: _json_safe(v) for k, v in {
+        return json_safe({
             "estimate": self.estimate, "lower": self.lower, "upper": self.upper, "se": self.se,
             "p_value": self.p_value, "method": self.method, "confidence": 1 - self.alpha, "n_a": self.n_a,
-            "n_b": self.n_b, "nps_a": self.nps_a, "nps_b": self.nps_b, "n_accounts": self.n_accounts}.items()}
+            "n_b": self.n_b, "nps_a": self.nps_a, "nps_b": self.nps_b, "n_accounts": self.n_accounts})
 
     def __str__(self) -> str:
         from ..report.narrative import fmt_p  # the project's one way to write a p-value

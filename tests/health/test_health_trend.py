@@ -302,3 +302,22 @@ def test_the_stacked_chart_shows_each_months_shares_and_at_most_six_month_labels
     assert len(labels) <= 6 and labels[-1] == "2024-12"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["good", "average", "P"]
     plt.close(fig)
+
+
+def test_metrics_shares_are_estimates_and_a_month_without_mrr_is_the_full_null():
+    # one month, hand-made: 2 of 4 accounts in each of good/poor, none average; the MRR is 0 (share undefined),
+    # though bounds were written beside it: metrics.json keeps no bound of an undefined share
+    rows = []
+    for b, k in zip(ht.BANDS, (2, 0, 2)):
+        rows.append({"month": "2024-05", "band": b, "accounts": k, "account_share": k / 4,
+                     "account_share_lower": np.float64(0.1) if k else 0.0, "account_share_upper": np.float64(0.9),
+                     "mrr_share": np.nan, "mrr_share_lower": 0.0, "mrr_share_upper": 1.0})
+    bh = ht.BandHistory(table=pd.DataFrame(rows), scored=pd.DataFrame())
+    m = bh.metrics()
+    assert m["months"] == ["2024-05", "2024-05"] and m["reason"] is None
+    good = m["latest"]["good"]
+    assert good["accounts"] == 2
+    assert list(good["account_share"].items()) == [("estimate", 0.5), ("lower", 0.1), ("upper", 0.9), ("reason", None)]
+    assert type(good["account_share"]["lower"]) is float  # numpy numbers leave as Python numbers
+    assert good["mrr_share"] == {"estimate": None, "lower": None, "upper": None, "reason": "no MRR in the month"}
+    assert m["latest"]["average"]["account_share"]["estimate"] == 0.0

@@ -79,4 +79,4 @@ def test_the_statistic_stands_alone_without_the_data_layer():
     assert not {m for m in loaded if m == "csanalysis.data" or m.startswith("csanalysis.data.")}
     # within the nps package only the statistic and its private helpers; nothing of the Dataset analyses
     assert {m for m in loaded if m.startswith("csanalysis.nps.")} <= {
-        "csanalysis.nps.statistic", "csanalysis.nps._estimate"}
+        "csanalysis.nps.statistic"}
