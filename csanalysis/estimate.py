@@ -135,7 +135,7 @@ class Estimate:
     def brief(self) -> dict:
         """The shape most reports write: estimate, lower, upper and reason (None on a defined number without a
         caveat): ``to_dict(details=(), always_reason=True)``."""
-        return self.brief()
+        return self.to_dict(details=(), always_reason=True)
 
     def row(self) -> dict:
         """The estimate as a table row (NaN kept: tables show it as empty)."""
