@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..reasons import Reason
 from ._estimate import _est, _json_safe, _nan_est
-from ._keys import _Panel
+from ..data.keys import IntegerPanel
 from .alignment import DEFAULT_HORIZONS, Alignment, _align
 from .associations import category_outcomes, compare_measures, correlation
 from .inference import DEFAULT_PRIMARY, comparisons, parse_primary, primary_test
@@ -198,7 +198,7 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
         prev_label = pr["period_label"].iloc[0]
     # the responses and the integer-keyed panel are built once and shared by the coverage, the bias check and
     # the alignment (each public function would otherwise rebuild both)
-    pv = _Panel(ds)
+    pv = IntegerPanel(ds)
     cov = _coverage(ds, r, pv, period, alpha)
     bias = _response_bias(ds, r, pv, cov, period, None, alpha) if len(cov) else pd.DataFrame()
     al = _align(ds, hs, r, pv)
