@@ -38,7 +38,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from .data import Dataset
-from .data.signals import AccountMonths
+from .data.keys import AccountMonths
 from .estimate import Estimate, json_safe
 from .periods import month_index, month_start
 from .survival import TIME_VARYING, customer_sample, person_month_design, person_months

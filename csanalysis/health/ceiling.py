@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.signals import AccountMonths
+from ..data.keys import AccountMonths
 from ..periods import month_index
 
 __all__ = ["load_true_probabilities", "true_probability"]

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
-from ..data.signals import AccountMonths
+from ..data.keys import AccountMonths, spell_rows
 from ..periods import month_index
-from .signals import _spell_rows
 
 __all__ = ["outcomes", "TooLittleHistory"]
 
@@ -31,7 +30,7 @@ def outcomes(ds: Dataset, frame: pd.DataFrame, horizon: int = 3) -> pd.DataFrame
     p = ds.panel
     spell = keys.at(keys.cells(p["customer_id"], month_index(p["month"]), p["spell"], fill=np.nan, how="one"),
                     fill=np.nan)
-    at = _spell_rows(keys, spell, ds.spells)
+    at = spell_rows(keys, spell, ds.spells)
     found = at >= 0
     end = pd.Series(np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]"))
     end[found] = ds.spells["end"].to_numpy()[at[found]]

@@ -34,7 +34,8 @@ import pandas as pd
 
 from ..data import Dataset
 from ..data import attributes as attrs_
-from ..data.signals import AccountMonths, falling_usage_at, nps_category_at, survey_waves
+from ..data.keys import AccountMonths, spell_rows
+from ..data.signals import falling_usage_at, nps_category_at, survey_waves
 from ..periods import last_complete_month, month_index, month_start
 
 __all__ = ["ATTRIBUTES", "TOUCH_MODELS", "NUMERIC_SIGNALS", "USAGE_SIGNALS", "scoring_month", "reference_date",
@@ -142,7 +143,7 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attri
         last = pd.Series(pd.NaT, index=range(len(out)), dtype="datetime64[ns]")
     if falling is None:
         falling = np.zeros(len(out), dtype=np.int8)
-    at = _spell_rows(keys, rows["spell"].to_numpy(), ds.spells)
+    at = spell_rows(keys, rows["spell"].to_numpy(), ds.spells)
     spell_start = np.full(len(at), np.datetime64("NaT"), dtype="datetime64[ns]")
     spell_start[at >= 0] = ds.spells["start"].to_numpy()[at[at >= 0]]
     since = np.maximum(pd.to_datetime(spell_start).to_numpy(), np.datetime64(ds.data_start, "ns"))
@@ -211,22 +212,6 @@ def _attribute_history(ds: Dataset, name: str, keys: AccountMonths, parse) -> np
         return None
     h = ds.attributes[ds.attributes["attribute"] == name]
     return keys.latest(h["customer_id"], month_index(h["valid_from"]), parse(h["value"]).to_numpy())
-
-
-def _spell_rows(keys: AccountMonths, spell: np.ndarray, spells: pd.DataFrame) -> np.ndarray:
-    """Position in ``spells`` of each row's (account, ``spell``) (−1 where there is none or the spell is NaN). The
-    key is the account number of ``keys`` and the spell number as one integer, so the string ids are not hashed
-    again (a (customer_id, spell) MultiIndex reindex hashed every row's id)."""
-    spell = np.asarray(spell, dtype=float)
-    acc = keys.accounts(spells["customer_id"])
-    s = spells["spell"].to_numpy()
-    n = int(max(s.max(initial=0), np.nanmax(spell, initial=0))) + 1
-    mine = acc >= 0
-    table = pd.Index(acc[mine] * n + s[mine]).get_indexer(
-        np.where(np.isnan(spell), -1, keys.code * n + np.nan_to_num(spell, nan=0).astype(np.int64)))
-    out = np.full(len(spell), -1, dtype=np.int64)
-    out[table >= 0] = np.flatnonzero(mine)[table[table >= 0]]
-    return out
 
 
 def _seats_at(ds: Dataset, keys: AccountMonths, cust: pd.DataFrame) -> np.ndarray:

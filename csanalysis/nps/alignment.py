@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..periods import month_index
-from ._keys import _Panel
+from ..data.keys import IntegerPanel
 from .survey import responses
 
 __all__ = ["DEFAULT_HORIZONS", "Alignment", "align"]
@@ -112,10 +112,10 @@ def align(ds, horizons=DEFAULT_HORIZONS, *, segment: str | None = None, period: 
     hs = tuple(sorted({int(k) for k in horizons}))
     if not hs or min(hs) < 1:
         raise ValueError(f"horizons={horizons!r}: give one or more whole months ≥ 1")
-    return _align(ds, hs, responses(ds, period=period, segment=segment), _Panel(ds))
+    return _align(ds, hs, responses(ds, period=period, segment=segment), IntegerPanel(ds))
 
 
-def _align(ds, hs: tuple, r: pd.DataFrame, pv: _Panel) -> Alignment:
+def _align(ds, hs: tuple, r: pd.DataFrame, pv: IntegerPanel) -> Alignment:
     """:func:`align` for the horizons ``hs`` from the responses ``r`` and the integer-keyed panel ``pv``."""
     keep = ["customer_id", "respondent_id", "date", "score", "category", "survey_month", "period", "period_label"]
     keep += [c for c in ("csat", "segment") if c in r.columns]

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..data.keys import IntegerPanel
 from ..estimate import Estimate, json_safe
 from ..reasons import Reason
-from ._keys import _Panel
 from .alignment import DEFAULT_HORIZONS, Alignment, _align
 from .associations import category_outcomes, compare_measures, correlation
 from .inference import DEFAULT_PRIMARY, comparisons, parse_primary, primary_test
@@ -18,7 +18,6 @@ from .statistic import NPSDifference, NPSResult, net_promoter_score, nps_by, nps
 from .survey import _check_period, responses
 
 __all__ = ["NPSRevenue", "nps_revenue"]
-
 
 @dataclass
 class NPSRevenue:
@@ -120,11 +119,9 @@ class NPSRevenue:
                             for r in self.alignment.counts().to_dict(orient="records")}
         return out
 
-
 def _missing(reason: str) -> dict:
     """An estimate of ``metrics.json`` with no number, and why."""
     return Estimate.missing(reason).to_dict(details=())
-
 
 def _est(estimate, lower, upper, reason=None, **extra) -> dict:
     """An estimate of ``metrics.json`` with ``reason`` always written: the given one (a caveat beside a number, or
@@ -133,7 +130,6 @@ def _est(estimate, lower, upper, reason=None, **extra) -> dict:
     e = (Estimate("", estimate, lower, upper, note=reason) if reason
          else Estimate.of("", estimate, lower, upper, reason="not estimable from these data"))
     return {**e.brief(), **json_safe(extra)}
-
 
 def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY, segment: str | None = None,
                 period: str = "quarter", other: str = "csat", alpha: float = 0.05, n_boot: int = 1000,
@@ -212,7 +208,7 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
         prev_label = pr["period_label"].iloc[0]
     # the responses and the integer-keyed panel are built once and shared by the coverage, the bias check and
     # the alignment (each public function would otherwise rebuild both)
-    pv = _Panel(ds)
+    pv = IntegerPanel(ds)
     cov = _coverage(ds, r, pv, period, alpha)
     bias = _response_bias(ds, r, pv, cov, period, None, alpha) if len(cov) else pd.DataFrame()
     al = _align(ds, hs, r, pv)

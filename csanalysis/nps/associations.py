@@ -11,7 +11,7 @@ import pandas as pd
 from ..reasons import Reason
 from ..stats.bootstrap import account_sums, count_weights, percentile_interval, replicate_sums
 from ..stats.ranking import binned_auc, weighted_midranks
-from ._keys import _codes
+from ..data.keys import codes as account_codes
 from .alignment import Alignment
 from .survey import CATEGORIES
 
@@ -54,7 +54,7 @@ def category_outcomes(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int
     cats = list(CATEGORIES)
     if not len(t):
         return pd.DataFrame({"category": cats, "responses": 0, "accounts": 0, "stayers": 0})
-    codes, K = _codes(t["customer_id"])
+    codes, K = account_codes(t["customer_id"])
     ind = np.stack([(t["category"].to_numpy() == c).astype(float) for c in cats], axis=1)  # n × 3
     ch = t[f"churned_{k}"].to_numpy(float)
     stay = 1.0 - ch
@@ -136,7 +136,7 @@ def correlation(al: Alignment, k: int, *, alpha: float = 0.05, n_boot: int = 100
         return pd.DataFrame(rows)
     x = t["score"].to_numpy(float)
     y = t[f"mrr_change_{k}"].to_numpy(float)
-    codes, K = _codes(t["customer_id"])
+    codes, K = account_codes(t["customer_id"])
     xc, xu = pd.factorize(x, sort=True)
     yc, yu = pd.factorize(y, sort=True)
     one = np.ones((1, len(x)))
@@ -227,7 +227,7 @@ def compare_measures(al: Alignment, k: int, other: str = "csat", *, alpha: float
                                    "nps.reason.measure")
             rows.append(rec)
             continue
-        codes, K = _codes(t["customer_id"])
+        codes, K = account_codes(t["customer_id"])
         rng = np.random.default_rng(seed)
         sums = {}  # per measure: its per-account sums, which every resample weights
         for name, col in (("nps", "score"), ("other", other)):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..periods import PERIOD_MONTHS, month_index, period_label, period_start
-from ._keys import _Panel
+from ..data.keys import IntegerPanel
 from .survey import responses
 
 __all__ = ["coverage", "response_bias"]
@@ -19,10 +19,10 @@ def coverage(ds, period: str = "quarter", *, alpha: float = 0.05) -> pd.DataFram
     ``responses``, respondents per responding account (``respondents_per_account`` mean, ``max``), responses
     from accounts not paying in the period (``responses_not_paying``) and ``complete`` (the period ended by
     ``as_of``)."""
-    return _coverage(ds, responses(ds, period=period), _Panel(ds), period, alpha)
+    return _coverage(ds, responses(ds, period=period), IntegerPanel(ds), period, alpha)
 
 
-def _coverage(ds, r: pd.DataFrame, pv: _Panel, period: str, alpha: float) -> pd.DataFrame:
+def _coverage(ds, r: pd.DataFrame, pv: IntegerPanel, period: str, alpha: float) -> pd.DataFrame:
     """:func:`coverage` from the responses ``r`` (:func:`responses`) and the integer-keyed panel ``pv``."""
     from statsmodels.stats.proportion import proportion_confint
 
@@ -103,11 +103,11 @@ def response_bias(ds, period: str = "quarter", which: str | int | None = None, *
         ``p_value``, ``ratio`` and ``reason`` (why the comparison is missing, else None).
     """
     r = responses(ds, period=period)
-    pv = _Panel(ds)
+    pv = IntegerPanel(ds)
     return _response_bias(ds, r, pv, _coverage(ds, r, pv, period, 0.05), period, which, alpha)
 
 
-def _response_bias(ds, r: pd.DataFrame, pv: _Panel, cov: pd.DataFrame, period: str, which, alpha: float) -> pd.DataFrame:
+def _response_bias(ds, r: pd.DataFrame, pv: IntegerPanel, cov: pd.DataFrame, period: str, which, alpha: float) -> pd.DataFrame:
     """:func:`response_bias` from the responses ``r``, the integer-keyed panel ``pv`` and the coverage table."""
     from scipy import stats
 

@@ -1,6 +1,7 @@
 """The NPS-and-revenue fast paths give the numbers of the plain computations they replace: the Spearman/Pearson
-bootstrap on distinct (score, MRR change) pairs equals weighting every response, the integer-keyed panel lookups
-equal string (customer, month) lookups, and the shared inputs of nps_revenue equal the public functions."""
+bootstrap on distinct (score, MRR change) pairs equals weighting every response, the alignment and coverage equal
+string (customer, month) lookups, and the shared inputs of nps_revenue equal the public functions (the integer
+lookups themselves are tested in tests/data/test_keys.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,6 @@ import pytest
 from scipy import stats
 
 from csanalysis import nps
-from csanalysis.nps._keys import _customer_codes, _Panel
-from csanalysis.nps.nonresponse import _coverage
 from csanalysis.stats import bootstrap
 from csanalysis.stats.bootstrap import draw_counts
 
@@ -74,19 +73,6 @@ def test_correlation_bootstrap_equals_weighting_every_response(seed, monkeypatch
 
 
 
-def test_customer_codes_follow_the_string_order():
-    code, ids = _customer_codes(pd.Series(["b", 10, "a", 2, "b", "10"], dtype=object))
-    assert list(ids) == ["10", "2", "a", "b"]  # 10 and "10" are one customer, as astype(str) makes them
-    assert list(ids[code]) == ["b", "10", "a", "2", "b", "10"]
-    # sorted string ids (as the panel comes) take the run-number path: the same codes as hashing them
-    rng = np.random.default_rng(1)
-    for raw in (np.sort(rng.choice(["a", "ab", "b", "B", "é", "10", "9", ""], 200)), np.array(["x"] * 5)):
-        code, ids = _customer_codes(pd.Series(raw, dtype=object))
-        ref_code, ref_ids = pd.factorize(pd.Index(raw, dtype=object), sort=True)
-        np.testing.assert_array_equal(code, ref_code)
-        assert list(ids) == list(ref_ids) and list(ids[code]) == list(raw)
-
-
 # ------------------------------------------------------------------------------------------------ on a generated world
 
 
@@ -134,21 +120,6 @@ def test_coverage_counts_equal_string_key_counts(world):
         paying = set(pm.loc[pm["period"] == row["_key"], "customer_id"])
         answered = set(r.loc[r["period"] == row["_key"], "customer_id"])
         assert row["customers"] == len(paying) and row["respondent_accounts"] == len(paying & answered)
-
-
-def test_coverage_of_an_unsorted_panel_equals_the_sorted_one(world):
-    """The coverage finds each (customer, period) run in one pass over a panel sorted by customer and month; a
-    panel in another order is sorted first and gives the same table (monthly, quarterly and yearly periods)."""
-    pv = _Panel(world)
-    shuffled = _Panel(world)
-    order = np.random.default_rng(0).permutation(len(pv.m))
-    shuffled.code, shuffled.m, shuffled.mrr = pv.code[order], pv.m[order], pv.mrr[order]
-    for period in ("month", "quarter", "year"):
-        rp = nps.responses(world, period=period)
-        a = _coverage(world, rp, pv, period, 0.05)
-        b = _coverage(world, rp, shuffled, period, 0.05)
-        assert len(a) > 1
-        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
 
 
 def test_nps_revenue_shares_inputs_without_changing_them(world):
