@@ -126,7 +126,7 @@ def _observable(ds: Dataset, cohort: np.ndarray, L: int, n_periods: int) -> tupl
     return cohorts, obs & ds.window_closed(c1, 0)[:, None]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CohortRetention:
     """A retention matrix with its intervals (lifelines-style result: numbers, uncertainty, summary, plot)."""
 
@@ -182,9 +182,10 @@ class CohortRetention:
         if self.by is None:
             return self
         pick = lambda df: df.xs(value, level=0) if df is not None else None  # noqa: E731
-        return CohortRetention(pick(self.matrix), pick(self.lower), pick(self.upper), self.small.xs(value, level=0),
-                               pick(self.active), self.period, self.basis, self.definition, self.min_cohort_size,
-                               self.alpha, None, self._before_window().xs(value, level=0))
+        return CohortRetention(matrix=pick(self.matrix), lower=pick(self.lower), upper=pick(self.upper),
+                               small=self.small.xs(value, level=0), active=pick(self.active), period=self.period,
+                               basis=self.basis, definition=self.definition, min_cohort_size=self.min_cohort_size,
+                               alpha=self.alpha, by=None, before_window=self._before_window().xs(value, level=0))
 
     def segments(self) -> list:
         return [] if self.by is None else list(dict.fromkeys(self.matrix.index.get_level_values(0)))
@@ -223,6 +224,18 @@ class CohortRetention:
                                 if head is not None else None),
         }
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The matrix with its flags (:meth:`table`): cohort_size, small_cohort, before_window, then the periods."""
+        return self.table()
+
+    def conf_int(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The intervals' bounds: (``lower``, ``upper``) matrices, cohorts by periods."""
+        return self.lower, self.upper
+
+    def print_summary(self, decimals: int = 3) -> None:
+        print(self.summary.round(decimals).to_string())
+
     def _repr_html_(self) -> str:
         return self.matrix.to_html(float_format=lambda v: f"{v:.0%}", na_rep="")
 
@@ -255,8 +268,9 @@ def cohort_retention(
     first = next(iter(parts.values()))
     cat = lambda attr: pd.concat({k: getattr(p, attr) for k, p in parts.items()}, names=names)  # noqa: E731
     return CohortRetention(
-        cat("matrix"), cat("lower"), cat("upper"), cat("small"), cat("active") if first.active is not None else None,
-        period, basis, definition, min_cohort_size, alpha, by, cat("before_window"),
+        matrix=cat("matrix"), lower=cat("lower"), upper=cat("upper"), small=cat("small"),
+        active=cat("active") if first.active is not None else None, period=period, basis=basis, definition=definition,
+        min_cohort_size=min_cohort_size, alpha=alpha, by=by, before_window=cat("before_window"),
     )
 
 
@@ -340,8 +354,9 @@ def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)
     out.insert(0, "cohort_size", sizes_c)
-    return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes_c < min_size, index=index, name="small"),
-                           mask(counts), period, "logo", definition, min_size, alpha,
+    return CohortRetention(matrix=out, lower=mask(lo), upper=mask(hi),
+                           small=pd.Series(sizes_c < min_size, index=index, name="small"), active=mask(counts),
+                           period=period, basis="logo", definition=definition, min_cohort_size=min_size, alpha=alpha,
                            before_window=pd.Series(cohorts < ds.data_start_m, index=index, name="before_window"))
 
 
@@ -398,8 +413,9 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)
     out.insert(0, "cohort_size", sizes)
-    return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes < min_size, index=index, name="small"),
-                           None, period, basis, definition, min_size, alpha,
+    return CohortRetention(matrix=out, lower=mask(lo), upper=mask(hi),
+                           small=pd.Series(sizes < min_size, index=index, name="small"), active=None,
+                           period=period, basis=basis, definition=definition, min_cohort_size=min_size, alpha=alpha,
                            before_window=pd.Series(cohorts < ds.data_start_m, index=index, name="before_window"))
 
 
@@ -529,3 +545,7 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
         "method": "chained (all cohorts observed at each step)" if method == "chained"
         else "size-weighted average of observed cells (biased towards old cohorts)",
     })
+
+
+__all__ = ["CohortRetention", "cohort_retention", "retention_matrix", "pooled_curve", "pooled_metrics", "BASES",
+           "DEFINITIONS"]

@@ -82,6 +82,25 @@ class ProgramEffect:
     data: pd.DataFrame | None = field(default=None, repr=False)
     draws: np.ndarray | None = field(default=None, repr=False)  # simulated parameter vectors (draws × model.params)
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The hazard ratio and the churn prevented (percentage points) with their intervals (NaN when not
+        estimable: ``reason`` says why)."""
+        return pd.DataFrame({"estimate": [self.hr, self.pp], "lower": [self.hr_lower, self.pp_lower],
+                             "upper": [self.hr_upper, self.pp_upper], "p": [self.p_value, self.p_value]},
+                            index=pd.Index(["hr", "pp"], name="effect"))
+
+    def conf_int(self) -> pd.DataFrame:
+        return self.summary[["lower", "upper"]]
+
+    def print_summary(self, decimals: int = 3) -> None:
+        print(self.summary.round(decimals).to_string())
+        if not self.estimable:
+            print(self.reason)
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(float_format="{:.3f}".format)
+
     def to_dict(self) -> dict:
         keys = ("estimable", "reason", "pre_months", "hr", "hr_lower", "hr_upper", "pp", "pp_lower", "pp_upper", "p_value")
         d = {k: getattr(self, k) for k in keys}
@@ -535,3 +554,8 @@ def _z(alpha: float) -> float:
     from scipy.stats import norm
 
     return float(norm.ppf(1 - alpha / 2))
+
+
+__all__ = ["ProgramEffect", "monthly_churn", "program_effect", "effect_from_person_months", "verdict",
+           "naive_before_after", "naive_from_person_months", "its_series", "touched_association", "projection_grid",
+           "roi", "payback", "reduction_value", "MIN_PRE_MONTHS", "ADJUST", "MAX_ROWS", "MAX_LOG_HR"]

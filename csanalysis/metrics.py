@@ -183,6 +183,17 @@ class ChurnSummary:
                  "interval": "Wilson × 12", "note": ""}]
         return pd.DataFrame(rows)
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Monthly, compounded annual and straight ×12 churn with their intervals (:meth:`table`)."""
+        return self.table()
+
+    def print_summary(self) -> None:
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
     def to_dict(self) -> dict:
         return json_safe({
             "window_months": self.window,
@@ -214,6 +225,17 @@ class LTVResult:
     gross_margin: float
     window: int
     inputs: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """LTV three ways, CAC payback and LTV:CAC with their intervals (``table``)."""
+        return self.table
+
+    def print_summary(self) -> None:
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
 
     def get(self, metric: str) -> Estimate:
         r = self.table.set_index("metric").loc[metric]
@@ -776,8 +798,8 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
         cac_est / (a.estimate * gm) if a.defined and n_cac else np.nan, payback_b, reasons["arpa"] or cac_why,
         unbounded=False)
     table = pd.DataFrame(rows, columns=["metric", "formula", "estimate", "lower", "upper", "interval", "note"])
-    return LTVResult(table, a, churn, cac, gm, window,
-                     {"churn_first_month": _month(first) if last >= first else None,
+    return LTVResult(table=table, arpa=a, monthly_churn=churn, cac=cac, gross_margin=gm, window=window,
+                     inputs={"churn_first_month": _month(first) if last >= first else None,
                       "churn_last_month": _month(last) if last >= first else None,
                       "churned": int(lost), "customer_months_at_risk": int(risk),
                       "arpa_month": _month(g.as_m)})

@@ -207,3 +207,8 @@ def metrics(ds: Dataset, head: dict, *, support: list[dict], translate, snapshot
                            "share_covered": cover["share_covered"], "share_within_1_month": share_within(gaps, 1),
                            "share_within_3_months": share_within(gaps, 3)} if cover is not None else None),
     }
+
+
+__all__ = ["table_sizes", "reconciliation", "findings", "segment_counts", "attribute_table", "as_share_table",
+           "snapshot_summary", "headline", "purchase_gaps", "grace_covering", "share_within", "support_table",
+           "metrics", "SEGMENTS"]

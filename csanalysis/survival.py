@@ -151,6 +151,18 @@ class LogrankResult:
     pairwise: pd.DataFrame  # group_a, group_b, statistic, p_value, p_holm
     method_key: str = "survival.method.logrank"  # the message of ``method`` in the catalogue
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The pairwise comparisons: group_a, group_b, statistic, p_value, p_holm (the overall test: :meth:`to_dict`)."""
+        return self.pairwise
+
+    def print_summary(self) -> None:
+        print(f"{self.method}: statistic {self.statistic:.3f}, df {self.degrees_of_freedom}, p {self.p_value:.4g}")
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
     def to_dict(self) -> dict:
         return {"statistic": self.statistic, "p_value": self.p_value, "df": self.degrees_of_freedom, "method": self.method}
 
@@ -195,7 +207,8 @@ def logrank(ds: Dataset, by: str, *, spells: str = "first") -> LogrankResult:
         key = "survival.method.logrank"
     pairwise = pd.DataFrame(pairs, columns=["group_a", "group_b", "statistic", "p_value"])
     pairwise["p_holm"] = multipletests(pairwise["p_value"], method="holm")[1] if len(pairwise) else []
-    return LogrankResult(float(stat), float(p), len(groups) - 1, method, pairwise, key)
+    return LogrankResult(statistic=float(stat), p_value=float(p), degrees_of_freedom=len(groups) - 1, method=method,
+                         pairwise=pairwise, method_key=key)
 
 
 def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
@@ -255,7 +268,7 @@ def _z(alpha: float) -> float:
 # ------------------------------------------------------------------------------------------------ drivers
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CoxResult:
     """Cox model of churn on attributes fixed at the start (lifelines CoxPHFitter underneath)."""
 
@@ -317,7 +330,19 @@ class CoxResult:
 
     @property
     def summary(self) -> pd.DataFrame:
+        """Hazard ratios with their intervals (one row per term)."""
         return self.hazard_ratios
+
+    def conf_int(self) -> pd.DataFrame:
+        """The hazard ratios' intervals (``lower``, ``upper``) by term."""
+        return self.hazard_ratios.set_index("term")[["lower", "upper"]]
+
+    def print_summary(self) -> None:
+        print(self.summary.drop(columns=["sentence"]).to_string(index=False))
+        print(f"spells: {self.n}, churn events: {self.events}, concordance: {self.concordance}")
+
+    def _repr_html_(self) -> str:
+        return self.summary.drop(columns=["sentence"]).to_html(index=False)
 
     def strongest(self) -> pd.Series:
         """The hazard ratio furthest from 1 (on the log scale)."""
@@ -538,7 +563,7 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
             ph, resid = _ph_sizes(ph_fit, ph_df, test, meta, scaled)
             ph["checked_on"] = ("all spells" if entry is None else "spells observed from their start (no left truncation)") + (
                 f" (random sample of {ph_sample[0]} of {ph_sample[1]} spells)" if ph_sample else "")
-    return CoxResult(cph, hrs, None, int(len(df)), int(df["E"].sum()), ph,
+    return CoxResult(model=cph, hazard_ratios=hrs, c_index=None, n=int(len(df)), events=int(df["E"].sum()), ph_test=ph,
                      ph_residuals=resid, ph_reason=reason, references=refs, ph_events=events, ph_sample=ph_sample,
                      ph_truncated=entry is not None, skipped=skipped)
 
@@ -784,8 +809,8 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
         rows.append({"covariate": cov, "level": level, "reference": ref, "term": term, "hr": hr, "lower": lo,
                      "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     events = int(df["event"].sum())
-    return CoxResult(fitter, pd.DataFrame(rows), float("nan"), int(df["id"].nunique()), events, None, design,
-                     references=refs, skipped=skipped, design_key="survival.tv_design", design_sample=sample)
+    return CoxResult(model=fitter, hazard_ratios=pd.DataFrame(rows), c_index=float("nan"), n=int(df["id"].nunique()),
+                     events=events, ph_test=None, design=design, references=refs, skipped=skipped, design_key="survival.tv_design", design_sample=sample)
 
 
 def customer_sample(pm: pd.DataFrame, max_rows: int | None, seed: int = 0) -> tuple[pd.DataFrame, dict | None]:
@@ -887,8 +912,8 @@ def naive_nps_cox(ds: Dataset, *, alpha: float = 0.05) -> CoxResult:
              "hr": float(s.loc[f"nps_{lvl}", "exp(coef)"]), "lower": float(s.loc[f"nps_{lvl}", lo_c]),
              "upper": float(s.loc[f"nps_{lvl}", hi_c]), "p": float(s.loc[f"nps_{lvl}", "p"]), "sentence": ""}
             for lvl in ("detractor", "passive", "none")]
-    return CoxResult(cph, pd.DataFrame(rows), None, int(len(df)), int(df["E"].sum()), None,
-                     "fixed covariate at signup (biased: immortal time)")
+    return CoxResult(model=cph, hazard_ratios=pd.DataFrame(rows), c_index=None, n=int(len(df)), events=int(df["E"].sum()),
+                     ph_test=None, design="fixed covariate at signup (biased: immortal time)")
 
 
 # ------------------------------------------------------------------------------------ lifetime value
@@ -1073,7 +1098,14 @@ class SpellSurvival:
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row per spell number: spells, customers, churned and S(t) with its bands."""
         return self.table
+
+    def print_summary(self) -> None:
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
 
     def reason(self, group: str) -> str | None:
         """Why a group is not reported, or None."""
@@ -1126,4 +1158,13 @@ def spell_survival(ds: Dataset, times=(3, 6, 12, 24), *, n_boot: int = 200, alph
         rows.append(row)
     table = pd.DataFrame(rows)
     reactivated = int(ds.spells.loc[ds.spells["spell"] >= 2, "customer_id"].nunique())
-    return SpellSurvival(curves, table, fits, reactivated, n_boot, min_spells)
+    return SpellSurvival(curves=curves, table=table, fits=fits, reactivated_customers=reactivated, n_boot=n_boot,
+                         min_spells=min_spells)
+
+
+__all__ = ["survival_data", "km_fits", "survival_table", "not_followed", "table_metrics", "LogrankResult",
+           "logrank_metrics", "logrank", "rmst", "CoxResult", "cox_metrics", "reference_levels", "covariate_design",
+           "cox_drivers", "fitted_covariates", "hr_labels", "hr_sentences", "schoenfeld_curves", "person_months",
+           "time_varying_drivers", "customer_sample", "person_month_design", "naive_nps_cox", "lifetime_value",
+           "ltv_metrics", "cluster_bootstrap_km", "SpellSurvival", "spell_survival", "PH_METHOD", "PH_MAX_SPELLS",
+           "TV_LABELS", "TIME_VARYING"]
