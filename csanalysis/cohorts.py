@@ -252,7 +252,36 @@ def cohort_retention(
     definition: str = "active", min_cohort_size: int = 30, alpha: float = 0.05, n_boot: int = 400,
     seed: int = 0,
 ) -> CohortRetention:
-    """Cohort × period retention with intervals; see the module docstring for the definitions."""
+    """Cohort × period retention with intervals; see the module docstring for the definitions.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    period : str
+        Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
+    basis : str
+        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    definition : str
+        One of :data:`DEFINITIONS`: ``'active'`` (paying in the period) or ``'unbroken'`` (never
+        churned since the start).
+    min_cohort_size : int
+        Cohorts with fewer customers are flagged ``small``.
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    CohortRetention
+        The matrix (cohort × periods since the start), its interval bounds, flags and settings.
+    """
     _check_args(period, basis, definition)
     groups = _segment(ds, by) if by is not None else None
     if basis == "logo":
@@ -429,6 +458,35 @@ def pooled_curve(
     (Kaplan–Meier style: every cohort contributes as long as it is observed). ``method="weighted"``: the
     cohort-size-weighted average of the observed cells — biased towards old cohorts, which are the only ones
     observed at long tenures; labelled so.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    period : str
+        Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
+    basis : str
+        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+    definition : str
+        One of :data:`DEFINITIONS`: ``'active'`` (paying in the period) or ``'unbroken'`` (never
+        churned since the start).
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    method : {'chained', 'weighted'}
+        How the cohorts are pooled (above).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period (and level of ``by``, first column, when given): period, retention, lower,
+        upper, customers_observed, at_risk, cohorts_observed, method.
     """
     if method not in ("chained", "weighted"):
         raise ValueError(f"method={method!r}: use chained or weighted")

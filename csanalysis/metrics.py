@@ -540,6 +540,24 @@ def rates(ds: Dataset, freq: str = "month", *, alpha: float = 0.05, n_boot: int 
     ``denominator`` (customers or currency), ``interval`` (Wilson for the customer churn rate, a bootstrap over
     customers for the revenue ratios), ``formula``, ``note`` (why a value is undefined) and ``provisional``
     (the period reaches into the last ``grace_months`` months, whose churn is not observable yet).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    freq : str
+        Length of a period: a key of ``FREQ_MONTHS`` (``'month'``, ``'quarter'`` …).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers for the revenue ratios.
+    seed : int
+        Seed of the random draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period and metric, with the columns above.
     """
     g = _grid(ds)
     pr = _periods(g.m0, g.as_m, freq, ds.settings.fiscal_year_start)
@@ -717,6 +735,26 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
     One joint bootstrap over customers (Poisson weights) resamples all three. LTV is undefined (NaN here, None
     with a reason in ``to_dict``) when no churn was observed; an interval bound is NaN with a note when too
     many replicates resample no churn (the bound is unbounded).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    window : int
+        Months the monthly churn is pooled over (:func:`churn_summary`).
+    gross_margin : float or None
+        Share of revenue kept (None: the Dataset's).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Replicates of the joint bootstrap over customers.
+    seed : int
+        Seed of the random draws.
+
+    Returns
+    -------
+    LTVResult
+        The table (metric, formula, estimate, lower, upper, interval, note) and its inputs.
     """
     gm = float(ds.settings.gross_margin if gross_margin is None else gross_margin)
     if not 0 < gm <= 1:

@@ -194,7 +194,30 @@ def metrics(ds: Dataset, head: dict, *, support: list[dict], translate, snapshot
     ``as_of``, the grace period and the layout; which reports the layout answers (``support``:
     :func:`csanalysis.report.run.layout_support`, each reason in the report's language through ``translate``);
     a snapshot's :func:`snapshot_summary` (None for another layout); and a purchase log's gaps between purchases
-    (``gaps``: :func:`purchase_gaps`, ``cover``: :func:`grace_covering` at 90%; None when there are none)."""
+    (``gaps``: :func:`purchase_gaps`, ``cover``: :func:`grace_covering` at 90%; None when there are none).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    head : dict
+        The :func:`headline` counts.
+    support : list of dict
+        Which reports the layout answers, with the reasons.
+    translate : callable
+        The report's message function.
+    snapshot : dict or None
+        A snapshot's :func:`snapshot_summary` (None for another layout).
+    gaps : pandas.DataFrame or None
+        A purchase log's :func:`purchase_gaps` (None: none).
+    cover : dict or None
+        The :func:`grace_covering` of ``gaps`` (None: none).
+
+    Returns
+    -------
+    dict
+        The overview's part of ``metrics.json``.
+    """
     return {
         **head,
         "as_of": ds.as_of,

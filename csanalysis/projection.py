@@ -430,7 +430,24 @@ class SBGBacktest:
 
 
 def backtest_sbg(alive, fit_periods: int, *, alpha: float = 0.05, label=None) -> SBGBacktest:
-    """Fit on periods 0..fit_periods of ``alive`` and compare the projection with the later periods."""
+    """Fit on periods 0..fit_periods of ``alive`` and compare the projection with the later periods.
+
+    Parameters
+    ----------
+    alive : sequence of int
+        Customers alive at periods 0, 1, 2 … (period 0: the cohort's size).
+    fit_periods : int
+        The last period fitted (2 to len(alive) − 2); the later ones are held out.
+    alpha : float
+        1 − the intervals' confidence level.
+    label : str or None
+        The fit's name.
+
+    Returns
+    -------
+    SBGBacktest
+        The held-out periods with actual and projected shares, their mean absolute error and the fit.
+    """
     x = _counts(alive, "alive", min_len=3)
     if not (isinstance(fit_periods, (int, np.integer)) and 2 <= fit_periods < len(x) - 1):
         raise ValueError(f"fit_periods={fit_periods!r} must be an integer from 2 to {len(x) - 2} "

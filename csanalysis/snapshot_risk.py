@@ -730,7 +730,32 @@ def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, ca
     """The active accounts (churned == 0) ranked by their probability of churning within the horizon (``rank_by``
     ``"arr_at_risk"``: by probability × ARR, as :func:`csanalysis.health.risk_list`), in the
     layout of :data:`csanalysis.health.LIST_COLUMNS`; the fields a snapshot cannot fill (scorecard points and
-    band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk."""
+    band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk.
+
+    Parameters
+    ----------
+    res : SnapshotRisk
+        The fitted model (:func:`snapshot_risk`).
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    capacity : int
+        Accounts each owner (group of ``capacity_by``) can act on; the list marks them.
+    capacity_by : str
+        The column that groups the accounts by owner (see ``health.capacity_groups``).
+    rank_by : {'probability', 'arr_at_risk'}
+        What the accounts are ranked by.
+    translate : callable or None
+        The report's message function (None: English).
+    pseudonymise : bool
+        Replace the customer ids by pseudonyms.
+    k_reasons : int
+        Reasons given per listed account.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per active account in the layout of ``csanalysis.health.LIST_COLUMNS``.
+    """
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")
     if rank_by not in RANK_BY:

@@ -61,7 +61,26 @@ def _truncated(d: pd.DataFrame) -> bool:
 
 
 def km_fits(ds: Dataset, *, by: str | None = None, spells: str = "first", alpha: float = 0.05) -> dict[str, KaplanMeierFitter]:
-    """One fitted lifelines KaplanMeierFitter per group (95% Greenwood-based bands, left truncation honoured)."""
+    """One fitted lifelines KaplanMeierFitter per group (95% Greenwood-based bands, left truncation honoured).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    dict of str to lifelines.KaplanMeierFitter
+        The fit of each group (``'All customers'`` without ``by``; spell number
+        1, 2, 3+ with ``spells='all'``).
+    """
     d = survival_data(ds, spells=spells, by=by)
     fits = {}
     for name, g in d.groupby("group", sort=True):
@@ -78,7 +97,30 @@ def survival_table(ds: Dataset, times=(3, 6, 12, 24), *, by: str | None = None, 
                    alpha: float = 0.05, translate=None) -> pd.DataFrame:
     """S(t) with its interval per group, and the median lifetime with its interval or "not reached" (``median
     text``; in the report's language with ``translate(key, **values)``: ``survival.median_text`` and
-    ``survival.not_reached``)."""
+    ``survival.not_reached``).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    times : sequence of int
+        Months at which S(t) is read.
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+    translate : callable or None
+        The report's message function (``translate(key, **values)``); None: English.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: group, customers, churned, S(t) with its lower and upper bound for each
+        of ``times``, and the median lifetime (``median text`` for reading).
+    """
     from lifelines.utils import median_survival_times
 
     rows = []
@@ -236,7 +278,30 @@ def rmst(ds: Dataset, horizon: int, *, by: str | None = None, spells: str = "fir
          reference: str | None = None) -> pd.DataFrame:
     """Restricted mean survival time to ``horizon`` months per group (expected months active within the horizon)
     with a normal interval from lifelines' variance, and the difference from ``reference`` (default: the first
-    group) with its interval."""
+    group) with its interval.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    horizon : int
+        Months the mean is restricted to.
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+    reference : str or None
+        The group the differences are taken from (None: the first group).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: group, rmst with se and interval, difference from ``reference`` with
+        its interval (NaN for the reference itself), reference, horizon.
+    """
     z = _z(alpha)
     rows = []
     fits = km_fits(ds, by=by, spells=spells, alpha=alpha)
@@ -494,6 +559,35 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
     its p-value; ``ph_residuals`` holds those residuals for the plot; ``strata`` refits stratified on the named
     attributes. Beyond :data:`PH_MAX_SPELLS` eligible spells the check runs on a seeded random sample of that many
     (``ph_sample``; the hazard ratios themselves always use every spell).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    covariates : list of str
+        Attributes of the customers (numeric ones may carry a transform,
+        e.g. ``'seats:log2'``).
+    strata : list of str or None
+        Attributes to stratify a refit on (None: no strata).
+    references : dict, list or None
+        Reference levels of categorical covariates (``{covariate: level}`` or
+        ``['covariate:level']``); None: :func:`reference_levels`' rule.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+    penalizer : float
+        lifelines' ``penalizer`` (ridge) of CoxPHFitter.
+    ph_check : bool
+        Run the proportional-hazards check.
+    min_ph_events : int
+        Fewer churn events than this: no check, with the reason (``ph_reason``).
+
+    Returns
+    -------
+    CoxResult
+        Hazard ratios with intervals and sentences, the fitted model, concordance and the
+        proportional-hazards check.
     """
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
@@ -950,6 +1044,31 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
     * naive: ARPA × gross margin ÷ monthly churn rate (churned ÷ customer-months at risk over the last
       ``window`` months), which assumes a constant churn rate and an unlimited horizon.
     ARPA is the average MRR per paying account in the ``as_of`` month.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    horizon : int
+        Months of the survival LTV's RMST.
+    gross_margin : float or None
+        Share of revenue kept (None: the Dataset's).
+    discount_rate : float
+        Monthly discount rate of the survival LTV (0: none).
+    window : int
+        Months of the naive LTV's churn rate.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    alpha : float
+        1 − the intervals' confidence level.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method (survival, naive) with the estimate, its interval and the inputs (arpa,
+        gross_margin, monthly_churn, note).
     """
     gm = ds.settings.gross_margin if gross_margin is None else gross_margin
     d = survival_data(ds)
@@ -1132,7 +1251,28 @@ def spell_survival(ds: Dataset, times=(3, 6, 12, 24), *, n_boot: int = 200, alph
     """Survival of every spell, reactivations included: each spell timed from its own start (a customer who
     comes back starts a new clock), stratified by spell number (1, 2, 3+), point estimates from lifelines'
     Kaplan–Meier (left truncation honoured), 95% bands from a cluster bootstrap by customer
-    (:func:`cluster_bootstrap_km`)."""
+    (:func:`cluster_bootstrap_km`).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    times : sequence of int
+        Months at which S(t) is read in the table.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    alpha : float
+        1 − the intervals' confidence level.
+    seed : int
+        Seed of the bootstrap.
+    min_spells : int
+        Groups with fewer spells are not reported (``enough``, ``reason``).
+
+    Returns
+    -------
+    SpellSurvival
+        Curves with bootstrap bands, the table by spell number and the lifelines fits.
+    """
     d = survival_data(ds, spells="all")
     horizon = int(max([*times, int(d["T"].max()) if len(d) else 1, 1]))
     curves = cluster_bootstrap_km(d["T"], d["E"], d["entry"], d["customer_id"], d["group"], horizon, n_boot=n_boot,
