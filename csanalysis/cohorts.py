@@ -394,7 +394,30 @@ def retention_matrix(
     definition: str = "active", min_cohort_size: int = 30, **kw,
 ) -> pd.DataFrame:
     """Cohort × period retention: index = cohort (or (segment, cohort) with ``by``), columns ``cohort_size`` then
-    0, 1, 2 … (periods since start). :func:`cohort_retention` gives the same with intervals and flags."""
+    0, 1, 2 … (periods since start). :func:`cohort_retention` gives the same with intervals and flags.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    period : str
+        As in :func:`cohort_retention`.
+    basis : str
+        As in :func:`cohort_retention`.
+    by : str or None
+        As in :func:`cohort_retention`.
+    definition : str
+        As in :func:`cohort_retention`.
+    min_cohort_size : int
+        As in :func:`cohort_retention`.
+    **kw
+        Passed on to :func:`cohort_retention`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matrix (:attr:`CohortRetention.matrix`).
+    """
     return cohort_retention(ds, period=period, basis=basis, by=by, definition=definition,
                             min_cohort_size=min_cohort_size, **kw).matrix
 
@@ -507,7 +530,30 @@ def pooled_metrics(curve: pd.DataFrame, *, period: str, as_of, n_boot: int, at=(
     """The pooled logo curve's part of ``metrics.json``: retention ``at`` each number of periods since the start
     (``curve``: :func:`pooled_curve` of all customers), each an estimate with the customers observed or none
     with the reason, the method, and 12 months after the start for each group of ``by_curve`` (the curve
-    ``by`` a segment; None without one)."""
+    ``by`` a segment; None without one).
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`pooled_curve` of all customers.
+    period : str
+        The curve's period (a key of ``PERIOD_MONTHS``).
+    as_of : date-like
+        The analysis date (named in the reasons).
+    n_boot : int
+        The curve's bootstrap replicates (named in the method).
+    at : sequence of int
+        Periods since the start to report.
+    by : str or None
+        The segment of ``by_curve`` (None: no segment).
+    by_curve : pandas.DataFrame or None
+        :func:`pooled_curve` ``by`` that segment.
+
+    Returns
+    -------
+    dict
+        The pooled curve's part of ``metrics.json``.
+    """
     L = PERIOD_MONTHS[period]
     pooled = curve.set_index("period")
     seen = lambda c, k: k in c.index and c.loc[k, "retention"] == c.loc[k, "retention"]  # noqa: E731

@@ -701,7 +701,26 @@ def _arpa_estimate(mrr_cents: np.ndarray, paying: np.ndarray, W_mrr, W_pay, alph
 
 def arpa(ds: Dataset, month=None, *, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT, seed: int = 0) -> Estimate:
     """Average MRR per active account in ``month`` (default: the ``as_of`` month), bootstrap over accounts. Active:
-    MRR above zero, or a purchase log's month with a purchase whatever it sums to (see the module docstring)."""
+    MRR above zero, or a purchase log's month with a purchase whatever it sums to (see the module docstring).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    month : date-like or None
+        The month (None: the ``as_of`` month).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over accounts.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    Estimate
+        ARPA with its interval (NaN with a note when no account paid).
+    """
     g = _grid(ds)
     m = g.as_m if month is None else month_index(month)
     c = g.col(m).astype(np.float64)
@@ -873,7 +892,27 @@ def rates_metrics(rates_table: pd.DataFrame) -> dict:
 
 def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT,
                     seed: int = 0) -> dict:
-    """A JSON-safe summary for ``metrics.json`` (no NaN: None with a ``reason``)."""
+    """A JSON-safe summary for ``metrics.json`` (no NaN: None with a ``reason``).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    window : int
+        Months the movements and the churn are summed over.
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers (:func:`rates`, :func:`arpa`, :func:`ltv`).
+    seed : int
+        Seed of the bootstraps.
+
+    Returns
+    -------
+    dict
+        JSON-safe: the month, definitions, MRR, movements, the latest complete month's rates, churn, ARPA
+        and LTV.
+    """
     mov = mrr_movements(ds)
     r = rates(ds, alpha=alpha, n_boot=n_boot, seed=seed)
     done = r[~r["provisional"]]

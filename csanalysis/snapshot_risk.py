@@ -233,7 +233,28 @@ def _pair_share(risk: np.ndarray, case: np.ndarray, control: np.ndarray,
 def horizon_auc(T, E, risk, landmark: float, horizon: float, weights=None) -> float:
     """Cumulative/dynamic AUC at one landmark: among customers at risk at ``landmark`` (T > landmark), the share
     of (case, control) pairs where the case has the higher ``risk`` (ties one half); cases churned within
-    (landmark, landmark + horizon], controls survived past landmark + horizon. NaN without a case or a control."""
+    (landmark, landmark + horizon], controls survived past landmark + horizon. NaN without a case or a control.
+
+    Parameters
+    ----------
+    T : array-like
+        Months observed.
+    E : array-like
+        1: churned at ``T``; 0: censored.
+    risk : array-like
+        The score (higher: riskier).
+    landmark : float
+        Months at which the customers are at risk.
+    horizon : float
+        Months after ``landmark`` a case churns within.
+    weights : array-like or None
+        Customer weights (None: 1 each).
+
+    Returns
+    -------
+    float
+        The AUC (NaN without a case or a control).
+    """
     T, E, risk = (np.asarray(a, dtype=float) for a in (T, E, risk))
     w = np.ones(len(T)) if weights is None else np.asarray(weights, dtype=float)
     case = (T > landmark) & (T <= landmark + horizon) & (E == 1)
@@ -319,7 +340,26 @@ def weighted_concordance(T, lp, E, W, group=None) -> np.ndarray:
     """Harrell's C of linear predictors ``lp`` (higher = sooner churn) with customer weights, one value per row of
     ``W`` (replicates × customers; integer counts make it the C of the resampled customers). With ``group``, only
     pairs within a group count (the cross-validation folds: each fold's predictions come from its own model), and
-    the groups' pairs are pooled. The pairs and ties are lifelines' (:class:`_Pairs`)."""
+    the groups' pairs are pooled. The pairs and ties are lifelines' (:class:`_Pairs`).
+
+    Parameters
+    ----------
+    T : array-like
+        Months observed.
+    lp : array-like
+        Linear predictors (higher: sooner churn).
+    E : array-like
+        1: churned at ``T``; 0: censored.
+    W : numpy.ndarray
+        Weights, replicates × customers.
+    group : array-like or None
+        Only pairs within a group count (None: every pair).
+
+    Returns
+    -------
+    numpy.ndarray
+        Harrell's C per row of ``W``.
+    """
     return _Pairs(T, lp, E, group).concordance(W)
 
 

@@ -195,7 +195,8 @@ class LogrankResult:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """The pairwise comparisons: group_a, group_b, statistic, p_value, p_holm (the overall test: :meth:`to_dict`)."""
+        """The pairwise comparisons: group_a, group_b, statistic, p_value, p_holm (the overall test:
+        :meth:`to_dict`)."""
         return self.pairwise
 
     def print_summary(self) -> None:
@@ -803,6 +804,26 @@ def schoenfeld_curves(cox: CoxResult, terms: list[str] | None = None, *, n_top: 
     of time over every event, and the constant β̂ that proportional hazards assume).
 
     ``terms`` default: the violating terms, or else the ``n_top`` with the largest drift.
+
+    Parameters
+    ----------
+    cox : CoxResult
+        :func:`cox_drivers` with its proportional-hazards check.
+    terms : list of str or None
+        The terms to draw (None: as above).
+    n_top : int
+        Terms drawn when none violates.
+    frac : float
+        The lowess span (share of the events).
+    max_points : int
+        Residuals kept per term for the scatter.
+    seed : int
+        Seed of that sample.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``(points, smooth)`` as above.
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -871,6 +892,26 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     (max_rows ÷ rows, drawn independently of churn) is fitted, unweighted; the result's ``design`` says so.
     (Keeping every churner with inverse-probability weights would need a robust variance, which lifelines'
     CoxTimeVaryingFitter does not have: ``robust=True`` raises NotImplementedError.)
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    fixed : list of str or None
+        Attributes fixed at signup to add (None: none).
+    references : dict, list or None
+        Reference levels of categorical attributes (as in :func:`cox_drivers`).
+    max_rows : int
+        Customer-month rows beyond which a share of whole customers is fitted.
+    seed : int
+        Seed of that share.
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    CoxResult
+        Hazard ratios with intervals and sentences (no proportional-hazards check).
     """
     from lifelines import CoxTimeVaryingFitter
 
@@ -904,7 +945,8 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
                      "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     events = int(df["event"].sum())
     return CoxResult(model=fitter, hazard_ratios=pd.DataFrame(rows), c_index=float("nan"), n=int(df["id"].nunique()),
-                     events=events, ph_test=None, design=design, references=refs, skipped=skipped, design_key="survival.tv_design", design_sample=sample)
+                     events=events, ph_test=None, design=design, references=refs, skipped=skipped,
+                     design_key="survival.tv_design", design_sample=sample)
 
 
 def customer_sample(pm: pd.DataFrame, max_rows: int | None, seed: int = 0) -> tuple[pd.DataFrame, dict | None]:
@@ -1006,8 +1048,9 @@ def naive_nps_cox(ds: Dataset, *, alpha: float = 0.05) -> CoxResult:
              "hr": float(s.loc[f"nps_{lvl}", "exp(coef)"]), "lower": float(s.loc[f"nps_{lvl}", lo_c]),
              "upper": float(s.loc[f"nps_{lvl}", hi_c]), "p": float(s.loc[f"nps_{lvl}", "p"]), "sentence": ""}
             for lvl in ("detractor", "passive", "none")]
-    return CoxResult(model=cph, hazard_ratios=pd.DataFrame(rows), c_index=None, n=int(len(df)), events=int(df["E"].sum()),
-                     ph_test=None, design="fixed covariate at signup (biased: immortal time)")
+    return CoxResult(model=cph, hazard_ratios=pd.DataFrame(rows), c_index=None, n=int(len(df)),
+                     events=int(df["E"].sum()), ph_test=None,
+                     design="fixed covariate at signup (biased: immortal time)")
 
 
 # ------------------------------------------------------------------------------------ lifetime value
