@@ -126,7 +126,7 @@ def _observable(ds: Dataset, cohort: np.ndarray, L: int, n_periods: int) -> tupl
     return cohorts, obs & ds.window_closed(c1, 0)[:, None]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CohortRetention:
     """A retention matrix with its intervals (lifelines-style result: numbers, uncertainty, summary, plot)."""
 
@@ -182,9 +182,10 @@ class CohortRetention:
         if self.by is None:
             return self
         pick = lambda df: df.xs(value, level=0) if df is not None else None  # noqa: E731
-        return CohortRetention(pick(self.matrix), pick(self.lower), pick(self.upper), self.small.xs(value, level=0),
-                               pick(self.active), self.period, self.basis, self.definition, self.min_cohort_size,
-                               self.alpha, None, self._before_window().xs(value, level=0))
+        return CohortRetention(matrix=pick(self.matrix), lower=pick(self.lower), upper=pick(self.upper),
+                               small=self.small.xs(value, level=0), active=pick(self.active), period=self.period,
+                               basis=self.basis, definition=self.definition, min_cohort_size=self.min_cohort_size,
+                               alpha=self.alpha, by=None, before_window=self._before_window().xs(value, level=0))
 
     def segments(self) -> list:
         return [] if self.by is None else list(dict.fromkeys(self.matrix.index.get_level_values(0)))
@@ -223,6 +224,18 @@ class CohortRetention:
                                 if head is not None else None),
         }
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The matrix with its flags (:meth:`table`): cohort_size, small_cohort, before_window, then the periods."""
+        return self.table()
+
+    def conf_int(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The intervals' bounds: (``lower``, ``upper``) matrices, cohorts by periods."""
+        return self.lower, self.upper
+
+    def print_summary(self, decimals: int = 3) -> None:
+        print(self.summary.round(decimals).to_string())
+
     def _repr_html_(self) -> str:
         return self.matrix.to_html(float_format=lambda v: f"{v:.0%}", na_rep="")
 
@@ -239,7 +252,36 @@ def cohort_retention(
     definition: str = "active", min_cohort_size: int = 30, alpha: float = 0.05, n_boot: int = 400,
     seed: int = 0,
 ) -> CohortRetention:
-    """Cohort × period retention with intervals; see the module docstring for the definitions."""
+    """Cohort × period retention with intervals; see the module docstring for the definitions.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    period : str
+        Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
+    basis : str
+        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    definition : str
+        One of :data:`DEFINITIONS`: ``'active'`` (paying in the period) or ``'unbroken'`` (never
+        churned since the start).
+    min_cohort_size : int
+        Cohorts with fewer customers are flagged ``small``.
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    CohortRetention
+        The matrix (cohort × periods since the start), its interval bounds, flags and settings.
+    """
     _check_args(period, basis, definition)
     groups = _segment(ds, by) if by is not None else None
     if basis == "logo":
@@ -255,8 +297,9 @@ def cohort_retention(
     first = next(iter(parts.values()))
     cat = lambda attr: pd.concat({k: getattr(p, attr) for k, p in parts.items()}, names=names)  # noqa: E731
     return CohortRetention(
-        cat("matrix"), cat("lower"), cat("upper"), cat("small"), cat("active") if first.active is not None else None,
-        period, basis, definition, min_cohort_size, alpha, by, cat("before_window"),
+        matrix=cat("matrix"), lower=cat("lower"), upper=cat("upper"), small=cat("small"),
+        active=cat("active") if first.active is not None else None, period=period, basis=basis, definition=definition,
+        min_cohort_size=min_cohort_size, alpha=alpha, by=by, before_window=cat("before_window"),
     )
 
 
@@ -340,8 +383,9 @@ def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)
     out.insert(0, "cohort_size", sizes_c)
-    return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes_c < min_size, index=index, name="small"),
-                           mask(counts), period, "logo", definition, min_size, alpha,
+    return CohortRetention(matrix=out, lower=mask(lo), upper=mask(hi),
+                           small=pd.Series(sizes_c < min_size, index=index, name="small"), active=mask(counts),
+                           period=period, basis="logo", definition=definition, min_cohort_size=min_size, alpha=alpha,
                            before_window=pd.Series(cohorts < ds.data_start_m, index=index, name="before_window"))
 
 
@@ -350,7 +394,30 @@ def retention_matrix(
     definition: str = "active", min_cohort_size: int = 30, **kw,
 ) -> pd.DataFrame:
     """Cohort × period retention: index = cohort (or (segment, cohort) with ``by``), columns ``cohort_size`` then
-    0, 1, 2 … (periods since start). :func:`cohort_retention` gives the same with intervals and flags."""
+    0, 1, 2 … (periods since start). :func:`cohort_retention` gives the same with intervals and flags.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    period : str
+        As in :func:`cohort_retention`.
+    basis : str
+        As in :func:`cohort_retention`.
+    by : str or None
+        As in :func:`cohort_retention`.
+    definition : str
+        As in :func:`cohort_retention`.
+    min_cohort_size : int
+        As in :func:`cohort_retention`.
+    **kw
+        Passed on to :func:`cohort_retention`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matrix (:attr:`CohortRetention.matrix`).
+    """
     return cohort_retention(ds, period=period, basis=basis, by=by, definition=definition,
                             min_cohort_size=min_cohort_size, **kw).matrix
 
@@ -398,8 +465,9 @@ def _matrix(ds, customers, period, basis, definition, min_size, alpha, n_boot, s
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)
     out.insert(0, "cohort_size", sizes)
-    return CohortRetention(out, mask(lo), mask(hi), pd.Series(sizes < min_size, index=index, name="small"),
-                           None, period, basis, definition, min_size, alpha,
+    return CohortRetention(matrix=out, lower=mask(lo), upper=mask(hi),
+                           small=pd.Series(sizes < min_size, index=index, name="small"), active=None,
+                           period=period, basis=basis, definition=definition, min_cohort_size=min_size, alpha=alpha,
                            before_window=pd.Series(cohorts < ds.data_start_m, index=index, name="before_window"))
 
 
@@ -413,6 +481,35 @@ def pooled_curve(
     (Kaplan–Meier style: every cohort contributes as long as it is observed). ``method="weighted"``: the
     cohort-size-weighted average of the observed cells — biased towards old cohorts, which are the only ones
     observed at long tenures; labelled so.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    period : str
+        Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
+    basis : str
+        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+    definition : str
+        One of :data:`DEFINITIONS`: ``'active'`` (paying in the period) or ``'unbroken'`` (never
+        churned since the start).
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    method : {'chained', 'weighted'}
+        How the cohorts are pooled (above).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period (and level of ``by``, first column, when given): period, retention, lower,
+        upper, customers_observed, at_risk, cohorts_observed, method.
     """
     if method not in ("chained", "weighted"):
         raise ValueError(f"method={method!r}: use chained or weighted")
@@ -433,7 +530,30 @@ def pooled_metrics(curve: pd.DataFrame, *, period: str, as_of, n_boot: int, at=(
     """The pooled logo curve's part of ``metrics.json``: retention ``at`` each number of periods since the start
     (``curve``: :func:`pooled_curve` of all customers), each an estimate with the customers observed or none
     with the reason, the method, and 12 months after the start for each group of ``by_curve`` (the curve
-    ``by`` a segment; None without one)."""
+    ``by`` a segment; None without one).
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`pooled_curve` of all customers.
+    period : str
+        The curve's period (a key of ``PERIOD_MONTHS``).
+    as_of : date-like
+        The analysis date (named in the reasons).
+    n_boot : int
+        The curve's bootstrap replicates (named in the method).
+    at : sequence of int
+        Periods since the start to report.
+    by : str or None
+        The segment of ``by_curve`` (None: no segment).
+    by_curve : pandas.DataFrame or None
+        :func:`pooled_curve` ``by`` that segment.
+
+    Returns
+    -------
+    dict
+        The pooled curve's part of ``metrics.json``.
+    """
     L = PERIOD_MONTHS[period]
     pooled = curve.set_index("period")
     seen = lambda c, k: k in c.index and c.loc[k, "retention"] == c.loc[k, "retention"]  # noqa: E731
@@ -529,3 +649,7 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
         "method": "chained (all cohorts observed at each step)" if method == "chained"
         else "size-weighted average of observed cells (biased towards old cohorts)",
     })
+
+
+__all__ = ["CohortRetention", "cohort_retention", "retention_matrix", "pooled_curve", "pooled_metrics", "BASES",
+           "DEFINITIONS"]

@@ -82,6 +82,25 @@ class ProgramEffect:
     data: pd.DataFrame | None = field(default=None, repr=False)
     draws: np.ndarray | None = field(default=None, repr=False)  # simulated parameter vectors (draws × model.params)
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The hazard ratio and the churn prevented (percentage points) with their intervals (NaN when not
+        estimable: ``reason`` says why)."""
+        return pd.DataFrame({"estimate": [self.hr, self.pp], "lower": [self.hr_lower, self.pp_lower],
+                             "upper": [self.hr_upper, self.pp_upper], "p": [self.p_value, self.p_value]},
+                            index=pd.Index(["hr", "pp"], name="effect"))
+
+    def conf_int(self) -> pd.DataFrame:
+        return self.summary[["lower", "upper"]]
+
+    def print_summary(self, decimals: int = 3) -> None:
+        print(self.summary.round(decimals).to_string())
+        if not self.estimable:
+            print(self.reason)
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(float_format="{:.3f}".format)
+
     def to_dict(self) -> dict:
         keys = ("estimable", "reason", "pre_months", "hr", "hr_lower", "hr_upper", "pp", "pp_lower", "pp_upper", "p_value")
         d = {k: getattr(self, k) for k in keys}
@@ -121,7 +140,42 @@ def program_effect(ds: Dataset, program_start, *, adjust=ADJUST, signals: bool =
     """Discrete-time hazard estimate of the program's effect on monthly churn (see the module docstring),
     adjusted for the attributes ``adjust`` that the data have (at signup; a numeric one per unit, seats per
     doubling, ``name:log2`` per doubling) and, with ``signals``, the month's time-varying signals. Beyond
-    ``max_rows`` customer-months a seeded random share of whole customers is fitted (``sample``)."""
+    ``max_rows`` customer-months a seeded random share of whole customers is fitted (``sample``).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    program_start : date-like
+        The month the program started.
+    adjust : sequence of str
+        Attributes at signup to adjust for (those the data lack are left out).
+    signals : bool
+        Also adjust for the month's time-varying signals.
+    references : dict, list or None
+        Reference levels of categorical attributes (as in
+        :func:`csanalysis.survival.cox_drivers`).
+    slope_change : bool
+        Also estimate a change of slope after the start (``slope_hr``).
+    tenure_df : int
+        Degrees of freedom of the tenure spline of the baseline hazard.
+    min_pre_months : int
+        Fewer months of data before the start: not estimable, with the reason.
+    alpha : float
+        1 − the intervals' confidence level.
+    n_draws : int
+        Parameter vectors drawn from the fit for the churn prevented's interval (and :func:`roi`).
+    seed : int
+        Seed of the random draws.
+    max_rows : int or None
+        Customer-months beyond which a share of whole customers is fitted (None: all).
+
+    Returns
+    -------
+    ProgramEffect
+        The hazard ratio and the churn prevented with intervals, or ``estimable=False`` with the
+        reason.
+    """
     from .data.attributes import present
     from .report.i18n import term
 
@@ -298,7 +352,25 @@ def naive_from_person_months(pm: pd.DataFrame, program_start) -> dict:
 def its_series(ds: Dataset, program_start, *, maxlags: int = 3, alpha: float = 0.05) -> dict:
     """Segmented regression of the monthly churn rate (level and slope change at the start) with Newey–West
     errors (``maxlags`` stated, small-sample correction, t critical values), and the counterfactual line: the
-    pre-program trend carried past the start."""
+    pre-program trend carried past the start.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    program_start : date-like
+        The month the program started.
+    maxlags : int
+        Lags of the Newey–West errors.
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    dict
+        ``series`` (the monthly rates with the fitted, counterfactual and pre-trend lines), the level and
+        slope changes with their intervals, ``maxlags`` and ``method``.
+    """
     mc = monthly_churn(ds)
     ps = month_index(program_start)
     t = (mc["month"] - ps).to_numpy(float)
@@ -352,7 +424,25 @@ def _touched(pm: pd.DataFrame, act: pd.DataFrame, window: int, codes: tuple | No
 def touched_association(ds: Dataset, *, window: int = 3, tenure_df: int = 4, alpha: float = 0.05) -> dict:
     """Churn of accounts contacted by CS in the previous ``window`` months against those not, as a time-varying
     exposure (a contact counts only from the month after it happens). This is an ASSOCIATION: teams contact risky
-    accounts first, so touched accounts may churn more or less for reasons that have nothing to do with the contact."""
+    accounts first, so touched accounts may churn more or less for reasons that have nothing to do with the contact.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    window : int
+        Months after a contact during which an account counts as touched.
+    tenure_df : int
+        Degrees of freedom of the tenure spline of the baseline hazard.
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    dict
+        ``available``; with it the hazard ratio ``hr`` of touched accounts with ``lower`` and ``upper``;
+        without it the ``reason``.
+    """
     if ds.cs_activities is None:
         return {"available": False, "reason": "no cs_activities table"}
     pm = person_months(ds)
@@ -432,6 +522,27 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     in 83%, drawing all parameters in 93%; tests/test_impact_worlds.py). When the model was fitted on a share of
     customers (``effect.sample``) the retained amounts are scaled up by its inverse. In a purchase log a month
     whose purchases sum to below zero gives an MRR at stake of 0 (as a free month).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    effect : ProgramEffect
+        An estimable :func:`program_effect` (its model and draws are used).
+    gross_margin : float or None
+        Share of revenue kept (None: the Dataset's).
+    costs : pandas.DataFrame or None
+        CS costs (month, cost; None: the Dataset's ``cs_costs``; neither: ValueError).
+    horizon : int or None
+        Keep the first ``horizon`` months of the table (None or 0: every month).
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per month: date, month, retained_mrr, retained_profit with its interval, cost,
+        cumulative_profit, cumulative_cost, cumulative_roi with its interval.
     """
     if not effect.estimable:
         raise ValueError(f"no ROI: {effect.reason}")
@@ -522,7 +633,28 @@ def payback(roi_table: pd.DataFrame) -> dict:
 def reduction_value(mrr: float, customers: int, from_rate: float, to_rate: float, *, months: int = 12,
                     gross_margin: float = 0.8) -> dict:
     """Planning: what lowering monthly churn from ``from_rate`` to ``to_rate`` is worth over ``months`` for a base
-    of ``customers`` paying ``mrr`` in total (no new customers; constant rates)."""
+    of ``customers`` paying ``mrr`` in total (no new customers; constant rates).
+
+    Parameters
+    ----------
+    mrr : float
+        Total MRR of the base.
+    customers : int
+        Customers in the base.
+    from_rate : float
+        Monthly churn today.
+    to_rate : float
+        Monthly churn aimed at.
+    months : int
+        Months to value.
+    gross_margin : float
+        Share of revenue kept.
+
+    Returns
+    -------
+    dict
+        months, retained_mrr_by_month, retained_revenue, retained_gross_profit, customers_kept_at_end.
+    """
     t = np.arange(1, months + 1)
     s_from, s_to = (1 - from_rate) ** t, (1 - to_rate) ** t
     retained = mrr * (s_to - s_from)
@@ -535,3 +667,8 @@ def _z(alpha: float) -> float:
     from scipy.stats import norm
 
     return float(norm.ppf(1 - alpha / 2))
+
+
+__all__ = ["ProgramEffect", "monthly_churn", "program_effect", "effect_from_person_months", "verdict",
+           "naive_before_after", "naive_from_person_months", "its_series", "touched_association", "projection_grid",
+           "roi", "payback", "reduction_value", "MIN_PRE_MONTHS", "ADJUST", "MAX_ROWS", "MAX_LOG_HR"]

@@ -183,6 +183,17 @@ class ChurnSummary:
                  "interval": "Wilson × 12", "note": ""}]
         return pd.DataFrame(rows)
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Monthly, compounded annual and straight ×12 churn with their intervals (:meth:`table`)."""
+        return self.table()
+
+    def print_summary(self) -> None:
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
     def to_dict(self) -> dict:
         return json_safe({
             "window_months": self.window,
@@ -214,6 +225,17 @@ class LTVResult:
     gross_margin: float
     window: int
     inputs: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """LTV three ways, CAC payback and LTV:CAC with their intervals (``table``)."""
+        return self.table
+
+    def print_summary(self) -> None:
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
 
     def get(self, metric: str) -> Estimate:
         r = self.table.set_index("metric").loc[metric]
@@ -518,6 +540,24 @@ def rates(ds: Dataset, freq: str = "month", *, alpha: float = 0.05, n_boot: int 
     ``denominator`` (customers or currency), ``interval`` (Wilson for the customer churn rate, a bootstrap over
     customers for the revenue ratios), ``formula``, ``note`` (why a value is undefined) and ``provisional``
     (the period reaches into the last ``grace_months`` months, whose churn is not observable yet).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    freq : str
+        Length of a period: a key of ``FREQ_MONTHS`` (``'month'``, ``'quarter'`` …).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers for the revenue ratios.
+    seed : int
+        Seed of the random draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period and metric, with the columns above.
     """
     g = _grid(ds)
     pr = _periods(g.m0, g.as_m, freq, ds.settings.fiscal_year_start)
@@ -661,7 +701,26 @@ def _arpa_estimate(mrr_cents: np.ndarray, paying: np.ndarray, W_mrr, W_pay, alph
 
 def arpa(ds: Dataset, month=None, *, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT, seed: int = 0) -> Estimate:
     """Average MRR per active account in ``month`` (default: the ``as_of`` month), bootstrap over accounts. Active:
-    MRR above zero, or a purchase log's month with a purchase whatever it sums to (see the module docstring)."""
+    MRR above zero, or a purchase log's month with a purchase whatever it sums to (see the module docstring).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    month : date-like or None
+        The month (None: the ``as_of`` month).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over accounts.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    Estimate
+        ARPA with its interval (NaN with a note when no account paid).
+    """
     g = _grid(ds)
     m = g.as_m if month is None else month_index(month)
     c = g.col(m).astype(np.float64)
@@ -695,6 +754,26 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
     One joint bootstrap over customers (Poisson weights) resamples all three. LTV is undefined (NaN here, None
     with a reason in ``to_dict``) when no churn was observed; an interval bound is NaN with a note when too
     many replicates resample no churn (the bound is unbounded).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    window : int
+        Months the monthly churn is pooled over (:func:`churn_summary`).
+    gross_margin : float or None
+        Share of revenue kept (None: the Dataset's).
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Replicates of the joint bootstrap over customers.
+    seed : int
+        Seed of the random draws.
+
+    Returns
+    -------
+    LTVResult
+        The table (metric, formula, estimate, lower, upper, interval, note) and its inputs.
     """
     gm = float(ds.settings.gross_margin if gross_margin is None else gross_margin)
     if not 0 < gm <= 1:
@@ -776,8 +855,8 @@ def ltv(ds: Dataset, *, window: int = 12, gross_margin: float | None = None, alp
         cac_est / (a.estimate * gm) if a.defined and n_cac else np.nan, payback_b, reasons["arpa"] or cac_why,
         unbounded=False)
     table = pd.DataFrame(rows, columns=["metric", "formula", "estimate", "lower", "upper", "interval", "note"])
-    return LTVResult(table, a, churn, cac, gm, window,
-                     {"churn_first_month": _month(first) if last >= first else None,
+    return LTVResult(table=table, arpa=a, monthly_churn=churn, cac=cac, gross_margin=gm, window=window,
+                     inputs={"churn_first_month": _month(first) if last >= first else None,
                       "churn_last_month": _month(last) if last >= first else None,
                       "churned": int(lost), "customer_months_at_risk": int(risk),
                       "arpa_month": _month(g.as_m)})
@@ -813,7 +892,27 @@ def rates_metrics(rates_table: pd.DataFrame) -> dict:
 
 def metrics_summary(ds: Dataset, *, window: int = 12, alpha: float = 0.05, n_boot: int = DEFAULT_BOOT,
                     seed: int = 0) -> dict:
-    """A JSON-safe summary for ``metrics.json`` (no NaN: None with a ``reason``)."""
+    """A JSON-safe summary for ``metrics.json`` (no NaN: None with a ``reason``).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    window : int
+        Months the movements and the churn are summed over.
+    alpha : float
+        1 − the intervals' confidence level.
+    n_boot : int
+        Bootstrap replicates over customers (:func:`rates`, :func:`arpa`, :func:`ltv`).
+    seed : int
+        Seed of the bootstraps.
+
+    Returns
+    -------
+    dict
+        JSON-safe: the month, definitions, MRR, movements, the latest complete month's rates, churn, ARPA
+        and LTV.
+    """
     mov = mrr_movements(ds)
     r = rates(ds, alpha=alpha, n_boot=n_boot, seed=seed)
     done = r[~r["provisional"]]

@@ -194,7 +194,30 @@ def metrics(ds: Dataset, head: dict, *, support: list[dict], translate, snapshot
     ``as_of``, the grace period and the layout; which reports the layout answers (``support``:
     :func:`csanalysis.report.run.layout_support`, each reason in the report's language through ``translate``);
     a snapshot's :func:`snapshot_summary` (None for another layout); and a purchase log's gaps between purchases
-    (``gaps``: :func:`purchase_gaps`, ``cover``: :func:`grace_covering` at 90%; None when there are none)."""
+    (``gaps``: :func:`purchase_gaps`, ``cover``: :func:`grace_covering` at 90%; None when there are none).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    head : dict
+        The :func:`headline` counts.
+    support : list of dict
+        Which reports the layout answers, with the reasons.
+    translate : callable
+        The report's message function.
+    snapshot : dict or None
+        A snapshot's :func:`snapshot_summary` (None for another layout).
+    gaps : pandas.DataFrame or None
+        A purchase log's :func:`purchase_gaps` (None: none).
+    cover : dict or None
+        The :func:`grace_covering` of ``gaps`` (None: none).
+
+    Returns
+    -------
+    dict
+        The overview's part of ``metrics.json``.
+    """
     return {
         **head,
         "as_of": ds.as_of,
@@ -207,3 +230,8 @@ def metrics(ds: Dataset, head: dict, *, support: list[dict], translate, snapshot
                            "share_covered": cover["share_covered"], "share_within_1_month": share_within(gaps, 1),
                            "share_within_3_months": share_within(gaps, 3)} if cover is not None else None),
     }
+
+
+__all__ = ["table_sizes", "reconciliation", "findings", "segment_counts", "attribute_table", "as_share_table",
+           "snapshot_summary", "headline", "purchase_gaps", "grace_covering", "share_within", "support_table",
+           "metrics", "SEGMENTS"]

@@ -49,7 +49,7 @@ from scipy import optimize, special, stats
 
 from .estimate import Estimate
 
-__all__ = ["SBGFit", "SBGBacktest", "fit_sbg", "fit_sbg_cohorts", "sbg_loglik", "backtest_sbg"]
+__all__ = ["SBGFit", "SBGBacktest", "fit_sbg", "fit_sbg_cohorts", "sbg_loglik", "backtest_sbg", "cohort_alive"]
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -416,9 +416,38 @@ class SBGBacktest:
     mae_pp: float
     fit: SBGFit
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The hold-out periods: period, actual, projected, error (``table``)."""
+        return self.table
+
+    def print_summary(self, decimals: int = 3) -> None:
+        print(self.summary.round(decimals).to_string(index=False))
+        print(f"mean absolute error: {self.mae_pp:.{decimals}f} pp")
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False, float_format="{:.3f}".format)
+
 
 def backtest_sbg(alive, fit_periods: int, *, alpha: float = 0.05, label=None) -> SBGBacktest:
-    """Fit on periods 0..fit_periods of ``alive`` and compare the projection with the later periods."""
+    """Fit on periods 0..fit_periods of ``alive`` and compare the projection with the later periods.
+
+    Parameters
+    ----------
+    alive : sequence of int
+        Customers alive at periods 0, 1, 2 … (period 0: the cohort's size).
+    fit_periods : int
+        The last period fitted (2 to len(alive) − 2); the later ones are held out.
+    alpha : float
+        1 − the intervals' confidence level.
+    label : str or None
+        The fit's name.
+
+    Returns
+    -------
+    SBGBacktest
+        The held-out periods with actual and projected shares, their mean absolute error and the fit.
+    """
     x = _counts(alive, "alive", min_len=3)
     if not (isinstance(fit_periods, (int, np.integer)) and 2 <= fit_periods < len(x) - 1):
         raise ValueError(f"fit_periods={fit_periods!r} must be an integer from 2 to {len(x) - 2} "
@@ -427,7 +456,7 @@ def backtest_sbg(alive, fit_periods: int, *, alpha: float = 0.05, label=None) ->
     t = np.arange(fit_periods + 1, len(x))
     actual, proj = x[t] / x[0], fit.survival(t)
     table = pd.DataFrame({"period": t, "actual": actual, "projected": proj, "error": proj - actual})
-    return SBGBacktest(table, float(100 * np.mean(np.abs(table["error"]))), fit)
+    return SBGBacktest(table=table, mae_pp=float(100 * np.mean(np.abs(table["error"]))), fit=fit)
 
 
 def cohort_alive(ds, *, n_cohorts: int = 12) -> pd.DataFrame:

@@ -233,7 +233,28 @@ def _pair_share(risk: np.ndarray, case: np.ndarray, control: np.ndarray,
 def horizon_auc(T, E, risk, landmark: float, horizon: float, weights=None) -> float:
     """Cumulative/dynamic AUC at one landmark: among customers at risk at ``landmark`` (T > landmark), the share
     of (case, control) pairs where the case has the higher ``risk`` (ties one half); cases churned within
-    (landmark, landmark + horizon], controls survived past landmark + horizon. NaN without a case or a control."""
+    (landmark, landmark + horizon], controls survived past landmark + horizon. NaN without a case or a control.
+
+    Parameters
+    ----------
+    T : array-like
+        Months observed.
+    E : array-like
+        1: churned at ``T``; 0: censored.
+    risk : array-like
+        The score (higher: riskier).
+    landmark : float
+        Months at which the customers are at risk.
+    horizon : float
+        Months after ``landmark`` a case churns within.
+    weights : array-like or None
+        Customer weights (None: 1 each).
+
+    Returns
+    -------
+    float
+        The AUC (NaN without a case or a control).
+    """
     T, E, risk = (np.asarray(a, dtype=float) for a in (T, E, risk))
     w = np.ones(len(T)) if weights is None else np.asarray(weights, dtype=float)
     case = (T > landmark) & (T <= landmark + horizon) & (E == 1)
@@ -319,7 +340,26 @@ def weighted_concordance(T, lp, E, W, group=None) -> np.ndarray:
     """Harrell's C of linear predictors ``lp`` (higher = sooner churn) with customer weights, one value per row of
     ``W`` (replicates × customers; integer counts make it the C of the resampled customers). With ``group``, only
     pairs within a group count (the cross-validation folds: each fold's predictions come from its own model), and
-    the groups' pairs are pooled. The pairs and ties are lifelines' (:class:`_Pairs`)."""
+    the groups' pairs are pooled. The pairs and ties are lifelines' (:class:`_Pairs`).
+
+    Parameters
+    ----------
+    T : array-like
+        Months observed.
+    lp : array-like
+        Linear predictors (higher: sooner churn).
+    E : array-like
+        1: churned at ``T``; 0: censored.
+    W : numpy.ndarray
+        Weights, replicates × customers.
+    group : array-like or None
+        Only pairs within a group count (None: every pair).
+
+    Returns
+    -------
+    numpy.ndarray
+        Harrell's C per row of ``W``.
+    """
     return _Pairs(T, lp, E, group).concordance(W)
 
 
@@ -730,7 +770,32 @@ def snapshot_risk_list(res: SnapshotRisk, ds: Dataset, *, capacity: int = 20, ca
     """The active accounts (churned == 0) ranked by their probability of churning within the horizon (``rank_by``
     ``"arr_at_risk"``: by probability × ARR, as :func:`csanalysis.health.risk_list`), in the
     layout of :data:`csanalysis.health.LIST_COLUMNS`; the fields a snapshot cannot fill (scorecard points and
-    band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk."""
+    band, new_on_list) are empty. Accounts whose probability is not estimable come last, unranked by risk.
+
+    Parameters
+    ----------
+    res : SnapshotRisk
+        The fitted model (:func:`snapshot_risk`).
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    capacity : int
+        Accounts each owner (group of ``capacity_by``) can act on; the list marks them.
+    capacity_by : str
+        The column that groups the accounts by owner (see ``health.capacity_groups``).
+    rank_by : {'probability', 'arr_at_risk'}
+        What the accounts are ranked by.
+    translate : callable or None
+        The report's message function (None: English).
+    pseudonymise : bool
+        Replace the customer ids by pseudonyms.
+    k_reasons : int
+        Reasons given per listed account.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per active account in the layout of ``csanalysis.health.LIST_COLUMNS``.
+    """
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")
     if rank_by not in RANK_BY:

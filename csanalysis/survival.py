@@ -61,7 +61,26 @@ def _truncated(d: pd.DataFrame) -> bool:
 
 
 def km_fits(ds: Dataset, *, by: str | None = None, spells: str = "first", alpha: float = 0.05) -> dict[str, KaplanMeierFitter]:
-    """One fitted lifelines KaplanMeierFitter per group (95% Greenwood-based bands, left truncation honoured)."""
+    """One fitted lifelines KaplanMeierFitter per group (95% Greenwood-based bands, left truncation honoured).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    dict of str to lifelines.KaplanMeierFitter
+        The fit of each group (``'All customers'`` without ``by``; spell number
+        1, 2, 3+ with ``spells='all'``).
+    """
     d = survival_data(ds, spells=spells, by=by)
     fits = {}
     for name, g in d.groupby("group", sort=True):
@@ -78,7 +97,30 @@ def survival_table(ds: Dataset, times=(3, 6, 12, 24), *, by: str | None = None, 
                    alpha: float = 0.05, translate=None) -> pd.DataFrame:
     """S(t) with its interval per group, and the median lifetime with its interval or "not reached" (``median
     text``; in the report's language with ``translate(key, **values)``: ``survival.median_text`` and
-    ``survival.not_reached``)."""
+    ``survival.not_reached``).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    times : sequence of int
+        Months at which S(t) is read.
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+    translate : callable or None
+        The report's message function (``translate(key, **values)``); None: English.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: group, customers, churned, S(t) with its lower and upper bound for each
+        of ``times``, and the median lifetime (``median text`` for reading).
+    """
     from lifelines.utils import median_survival_times
 
     rows = []
@@ -151,6 +193,19 @@ class LogrankResult:
     pairwise: pd.DataFrame  # group_a, group_b, statistic, p_value, p_holm
     method_key: str = "survival.method.logrank"  # the message of ``method`` in the catalogue
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The pairwise comparisons: group_a, group_b, statistic, p_value, p_holm (the overall test:
+        :meth:`to_dict`)."""
+        return self.pairwise
+
+    def print_summary(self) -> None:
+        print(f"{self.method}: statistic {self.statistic:.3f}, df {self.degrees_of_freedom}, p {self.p_value:.4g}")
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
     def to_dict(self) -> dict:
         return {"statistic": self.statistic, "p_value": self.p_value, "df": self.degrees_of_freedom, "method": self.method}
 
@@ -195,7 +250,8 @@ def logrank(ds: Dataset, by: str, *, spells: str = "first") -> LogrankResult:
         key = "survival.method.logrank"
     pairwise = pd.DataFrame(pairs, columns=["group_a", "group_b", "statistic", "p_value"])
     pairwise["p_holm"] = multipletests(pairwise["p_value"], method="holm")[1] if len(pairwise) else []
-    return LogrankResult(float(stat), float(p), len(groups) - 1, method, pairwise, key)
+    return LogrankResult(statistic=float(stat), p_value=float(p), degrees_of_freedom=len(groups) - 1, method=method,
+                         pairwise=pairwise, method_key=key)
 
 
 def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
@@ -223,7 +279,30 @@ def rmst(ds: Dataset, horizon: int, *, by: str | None = None, spells: str = "fir
          reference: str | None = None) -> pd.DataFrame:
     """Restricted mean survival time to ``horizon`` months per group (expected months active within the horizon)
     with a normal interval from lifelines' variance, and the difference from ``reference`` (default: the first
-    group) with its interval."""
+    group) with its interval.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    horizon : int
+        Months the mean is restricted to.
+    by : str or None
+        An attribute of the customers: one group per level (missing values one more level); None:
+        all customers together.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+    reference : str or None
+        The group the differences are taken from (None: the first group).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: group, rmst with se and interval, difference from ``reference`` with
+        its interval (NaN for the reference itself), reference, horizon.
+    """
     z = _z(alpha)
     rows = []
     fits = km_fits(ds, by=by, spells=spells, alpha=alpha)
@@ -255,7 +334,7 @@ def _z(alpha: float) -> float:
 # ------------------------------------------------------------------------------------------------ drivers
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CoxResult:
     """Cox model of churn on attributes fixed at the start (lifelines CoxPHFitter underneath)."""
 
@@ -317,7 +396,19 @@ class CoxResult:
 
     @property
     def summary(self) -> pd.DataFrame:
+        """Hazard ratios with their intervals (one row per term)."""
         return self.hazard_ratios
+
+    def conf_int(self) -> pd.DataFrame:
+        """The hazard ratios' intervals (``lower``, ``upper``) by term."""
+        return self.hazard_ratios.set_index("term")[["lower", "upper"]]
+
+    def print_summary(self) -> None:
+        print(self.summary.drop(columns=["sentence"]).to_string(index=False))
+        print(f"spells: {self.n}, churn events: {self.events}, concordance: {self.concordance}")
+
+    def _repr_html_(self) -> str:
+        return self.summary.drop(columns=["sentence"]).to_html(index=False)
 
     def strongest(self) -> pd.Series:
         """The hazard ratio furthest from 1 (on the log scale)."""
@@ -469,6 +560,35 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
     its p-value; ``ph_residuals`` holds those residuals for the plot; ``strata`` refits stratified on the named
     attributes. Beyond :data:`PH_MAX_SPELLS` eligible spells the check runs on a seeded random sample of that many
     (``ph_sample``; the hazard ratios themselves always use every spell).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    covariates : list of str
+        Attributes of the customers (numeric ones may carry a transform,
+        e.g. ``'seats:log2'``).
+    strata : list of str or None
+        Attributes to stratify a refit on (None: no strata).
+    references : dict, list or None
+        Reference levels of categorical covariates (``{covariate: level}`` or
+        ``['covariate:level']``); None: :func:`reference_levels`' rule.
+    spells : {'first', 'all'}
+        ``'first'``: each customer's first spell; ``'all'``: every spell (reactivations too).
+    alpha : float
+        1 − the intervals' confidence level.
+    penalizer : float
+        lifelines' ``penalizer`` (ridge) of CoxPHFitter.
+    ph_check : bool
+        Run the proportional-hazards check.
+    min_ph_events : int
+        Fewer churn events than this: no check, with the reason (``ph_reason``).
+
+    Returns
+    -------
+    CoxResult
+        Hazard ratios with intervals and sentences, the fitted model, concordance and the
+        proportional-hazards check.
     """
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
@@ -538,7 +658,7 @@ def cox_drivers(ds: Dataset, covariates: list[str], *, strata: list[str] | None 
             ph, resid = _ph_sizes(ph_fit, ph_df, test, meta, scaled)
             ph["checked_on"] = ("all spells" if entry is None else "spells observed from their start (no left truncation)") + (
                 f" (random sample of {ph_sample[0]} of {ph_sample[1]} spells)" if ph_sample else "")
-    return CoxResult(cph, hrs, None, int(len(df)), int(df["E"].sum()), ph,
+    return CoxResult(model=cph, hazard_ratios=hrs, c_index=None, n=int(len(df)), events=int(df["E"].sum()), ph_test=ph,
                      ph_residuals=resid, ph_reason=reason, references=refs, ph_events=events, ph_sample=ph_sample,
                      ph_truncated=entry is not None, skipped=skipped)
 
@@ -684,6 +804,26 @@ def schoenfeld_curves(cox: CoxResult, terms: list[str] | None = None, *, n_top: 
     of time over every event, and the constant β̂ that proportional hazards assume).
 
     ``terms`` default: the violating terms, or else the ``n_top`` with the largest drift.
+
+    Parameters
+    ----------
+    cox : CoxResult
+        :func:`cox_drivers` with its proportional-hazards check.
+    terms : list of str or None
+        The terms to draw (None: as above).
+    n_top : int
+        Terms drawn when none violates.
+    frac : float
+        The lowess span (share of the events).
+    max_points : int
+        Residuals kept per term for the scatter.
+    seed : int
+        Seed of that sample.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``(points, smooth)`` as above.
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -752,6 +892,26 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
     (max_rows ÷ rows, drawn independently of churn) is fitted, unweighted; the result's ``design`` says so.
     (Keeping every churner with inverse-probability weights would need a robust variance, which lifelines'
     CoxTimeVaryingFitter does not have: ``robust=True`` raises NotImplementedError.)
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    fixed : list of str or None
+        Attributes fixed at signup to add (None: none).
+    references : dict, list or None
+        Reference levels of categorical attributes (as in :func:`cox_drivers`).
+    max_rows : int
+        Customer-month rows beyond which a share of whole customers is fitted.
+    seed : int
+        Seed of that share.
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    CoxResult
+        Hazard ratios with intervals and sentences (no proportional-hazards check).
     """
     from lifelines import CoxTimeVaryingFitter
 
@@ -784,8 +944,9 @@ def time_varying_drivers(ds: Dataset, fixed: list[str] | None = None, *, referen
         rows.append({"covariate": cov, "level": level, "reference": ref, "term": term, "hr": hr, "lower": lo,
                      "upper": hi, "p": p, "sentence": _hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     events = int(df["event"].sum())
-    return CoxResult(fitter, pd.DataFrame(rows), float("nan"), int(df["id"].nunique()), events, None, design,
-                     references=refs, skipped=skipped, design_key="survival.tv_design", design_sample=sample)
+    return CoxResult(model=fitter, hazard_ratios=pd.DataFrame(rows), c_index=float("nan"), n=int(df["id"].nunique()),
+                     events=events, ph_test=None, design=design, references=refs, skipped=skipped,
+                     design_key="survival.tv_design", design_sample=sample)
 
 
 def customer_sample(pm: pd.DataFrame, max_rows: int | None, seed: int = 0) -> tuple[pd.DataFrame, dict | None]:
@@ -887,8 +1048,9 @@ def naive_nps_cox(ds: Dataset, *, alpha: float = 0.05) -> CoxResult:
              "hr": float(s.loc[f"nps_{lvl}", "exp(coef)"]), "lower": float(s.loc[f"nps_{lvl}", lo_c]),
              "upper": float(s.loc[f"nps_{lvl}", hi_c]), "p": float(s.loc[f"nps_{lvl}", "p"]), "sentence": ""}
             for lvl in ("detractor", "passive", "none")]
-    return CoxResult(cph, pd.DataFrame(rows), None, int(len(df)), int(df["E"].sum()), None,
-                     "fixed covariate at signup (biased: immortal time)")
+    return CoxResult(model=cph, hazard_ratios=pd.DataFrame(rows), c_index=None, n=int(len(df)),
+                     events=int(df["E"].sum()), ph_test=None,
+                     design="fixed covariate at signup (biased: immortal time)")
 
 
 # ------------------------------------------------------------------------------------ lifetime value
@@ -925,6 +1087,31 @@ def lifetime_value(ds: Dataset, *, horizon: int = 36, gross_margin: float | None
     * naive: ARPA × gross margin ÷ monthly churn rate (churned ÷ customer-months at risk over the last
       ``window`` months), which assumes a constant churn rate and an unlimited horizon.
     ARPA is the average MRR per paying account in the ``as_of`` month.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    horizon : int
+        Months of the survival LTV's RMST.
+    gross_margin : float or None
+        Share of revenue kept (None: the Dataset's).
+    discount_rate : float
+        Monthly discount rate of the survival LTV (0: none).
+    window : int
+        Months of the naive LTV's churn rate.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    alpha : float
+        1 − the intervals' confidence level.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method (survival, naive) with the estimate, its interval and the inputs (arpa,
+        gross_margin, monthly_churn, note).
     """
     gm = ds.settings.gross_margin if gross_margin is None else gross_margin
     d = survival_data(ds)
@@ -1073,7 +1260,14 @@ class SpellSurvival:
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row per spell number: spells, customers, churned and S(t) with its bands."""
         return self.table
+
+    def print_summary(self) -> None:
+        print(self.summary.to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
 
     def reason(self, group: str) -> str | None:
         """Why a group is not reported, or None."""
@@ -1100,7 +1294,28 @@ def spell_survival(ds: Dataset, times=(3, 6, 12, 24), *, n_boot: int = 200, alph
     """Survival of every spell, reactivations included: each spell timed from its own start (a customer who
     comes back starts a new clock), stratified by spell number (1, 2, 3+), point estimates from lifelines'
     Kaplan–Meier (left truncation honoured), 95% bands from a cluster bootstrap by customer
-    (:func:`cluster_bootstrap_km`)."""
+    (:func:`cluster_bootstrap_km`).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (:func:`csanalysis.load_dataset`).
+    times : sequence of int
+        Months at which S(t) is read in the table.
+    n_boot : int
+        Bootstrap replicates over customers (0: no interval).
+    alpha : float
+        1 − the intervals' confidence level.
+    seed : int
+        Seed of the bootstrap.
+    min_spells : int
+        Groups with fewer spells are not reported (``enough``, ``reason``).
+
+    Returns
+    -------
+    SpellSurvival
+        Curves with bootstrap bands, the table by spell number and the lifelines fits.
+    """
     d = survival_data(ds, spells="all")
     horizon = int(max([*times, int(d["T"].max()) if len(d) else 1, 1]))
     curves = cluster_bootstrap_km(d["T"], d["E"], d["entry"], d["customer_id"], d["group"], horizon, n_boot=n_boot,
@@ -1126,4 +1341,13 @@ def spell_survival(ds: Dataset, times=(3, 6, 12, 24), *, n_boot: int = 200, alph
         rows.append(row)
     table = pd.DataFrame(rows)
     reactivated = int(ds.spells.loc[ds.spells["spell"] >= 2, "customer_id"].nunique())
-    return SpellSurvival(curves, table, fits, reactivated, n_boot, min_spells)
+    return SpellSurvival(curves=curves, table=table, fits=fits, reactivated_customers=reactivated, n_boot=n_boot,
+                         min_spells=min_spells)
+
+
+__all__ = ["survival_data", "km_fits", "survival_table", "not_followed", "table_metrics", "LogrankResult",
+           "logrank_metrics", "logrank", "rmst", "CoxResult", "cox_metrics", "reference_levels", "covariate_design",
+           "cox_drivers", "fitted_covariates", "hr_labels", "hr_sentences", "schoenfeld_curves", "person_months",
+           "time_varying_drivers", "customer_sample", "person_month_design", "naive_nps_cox", "lifetime_value",
+           "ltv_metrics", "cluster_bootstrap_km", "SpellSurvival", "spell_survival", "PH_METHOD", "PH_MAX_SPELLS",
+           "TV_LABELS", "TIME_VARYING"]

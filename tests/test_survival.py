@@ -417,7 +417,8 @@ def test_concordance_is_computed_when_first_read(ds):
     c = res.concordance
     assert hasattr(res.model, "_concordance_index_")
     assert c == float(res.model.concordance_index_) and res.to_dict()["concordance"] == c and 0 < c < 1
-    assert np.isnan(sv.CoxResult(None, res.hazard_ratios, float("nan"), 1, 0, None).concordance)
+    cox = sv.CoxResult(model=None, hazard_ratios=res.hazard_ratios, c_index=float("nan"), n=1, events=0, ph_test=None)
+    assert np.isnan(cox.concordance)
 
 
 def test_design_codes_each_customer_once_and_spreads_to_its_rows():
