@@ -43,7 +43,7 @@ $(TSTAMP): $(STAMP) requirements-spark.lock
 
 test: $(TSTAMP) demo
 	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS) tests
-	# one BLAS thread per notebook kernel (two run at once on two cores), as tests/conftest.py sets for pytest's own workers
+# one BLAS thread per notebook kernel (two run at once on two cores), as tests/conftest.py sets for pytest's own workers
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
 		$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax -p no:cacheprovider notebooks
 
