@@ -85,6 +85,7 @@ from ibis import _ as _ibis_
 from .data import Dataset
 from .estimate import Estimate, json_safe
 from .periods import PERIOD_MONTHS, month_index, month_start as _month, period_start as _period_key
+from .result import TableSummary
 from .stats.bootstrap import percentile_interval, poisson_weights, replicate_sums
 
 FREQ_MONTHS = PERIOD_MONTHS
@@ -161,7 +162,7 @@ def _ratio(num, den):
 
 
 @dataclass
-class ChurnSummary:
+class ChurnSummary(TableSummary):
     """Pooled monthly customer churn over a window, its compounded annual equivalent and the straight ×12."""
 
     window: int
@@ -188,12 +189,6 @@ class ChurnSummary:
         """Monthly, compounded annual and straight ×12 churn with their intervals (:meth:`table`)."""
         return self.table()
 
-    def print_summary(self) -> None:
-        print(self.summary.to_string(index=False))
-
-    def _repr_html_(self) -> str:
-        return self.summary.to_html(index=False)
-
     def to_dict(self) -> dict:
         return json_safe({
             "window_months": self.window,
@@ -215,7 +210,7 @@ class ChurnSummary:
 
 
 @dataclass
-class LTVResult:
+class LTVResult(TableSummary):
     """LTV three ways, CAC payback and LTV:CAC, with the inputs (ARPA, monthly churn, CAC) and bootstrap intervals."""
 
     table: pd.DataFrame  # metric, formula, estimate, lower, upper, interval, note
@@ -230,12 +225,6 @@ class LTVResult:
     def summary(self) -> pd.DataFrame:
         """LTV three ways, CAC payback and LTV:CAC with their intervals (``table``)."""
         return self.table
-
-    def print_summary(self) -> None:
-        print(self.summary.to_string(index=False))
-
-    def _repr_html_(self) -> str:
-        return self.summary.to_html(index=False)
 
     def get(self, metric: str) -> Estimate:
         r = self.table.set_index("metric").loc[metric]

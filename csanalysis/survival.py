@@ -28,6 +28,7 @@ from .data import Dataset
 from .data import attributes as attrs_
 from .estimate import Estimate
 from .periods import month_index, month_start
+from .result import TableSummary
 from .stats.bootstrap import count_weights, percentile_interval, replicate_sums
 
 
@@ -1242,7 +1243,7 @@ def _weighted_km(Wt: np.ndarray, Ev, R, n_t: int):
 
 
 @dataclass
-class SpellSurvival:
+class SpellSurvival(TableSummary):
     """Every spell of every customer, each timed from its own start, by spell number (1, 2, 3+), with cluster
     bootstrap bands by customer. ``enough`` marks the groups with at least ``min_spells`` spells."""
 
@@ -1262,12 +1263,6 @@ class SpellSurvival:
     def summary(self) -> pd.DataFrame:
         """One row per spell number: spells, customers, churned and S(t) with its bands."""
         return self.table
-
-    def print_summary(self) -> None:
-        print(self.summary.to_string(index=False))
-
-    def _repr_html_(self) -> str:
-        return self.summary.to_html(index=False)
 
     def reason(self, group: str) -> str | None:
         """Why a group is not reported, or None."""
