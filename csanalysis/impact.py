@@ -39,6 +39,7 @@ import statsmodels.formula.api as smf
 
 from .data import Dataset
 from .data.keys import AccountMonths
+from .data.schema import churn_word
 from .estimate import Estimate, json_safe
 from .periods import month_index, month_start
 from .survival import TIME_VARYING, customer_sample, person_month_design, person_months
@@ -177,14 +178,13 @@ def program_effect(ds: Dataset, program_start, *, adjust=ADJUST, signals: bool =
         reason.
     """
     from .data.attributes import present
-    from .report.i18n import term
 
     pm, sample = customer_sample(person_months(ds), max_rows, seed)
     X, meta, _refs, _skipped = person_month_design(ds, pm, present(ds, list(adjust or ())), signals=signals,
                                                    references=references)
     return effect_from_person_months(pm, program_start, case_mix=(X, meta), slope_change=slope_change,
                                      tenure_df=tenure_df, min_pre_months=min_pre_months, alpha=alpha, n_draws=n_draws,
-                                     seed=seed, word=term("churn", getattr(ds, "layout", "subscription"), "en"),
+                                     seed=seed, word=churn_word(getattr(ds, "layout", "subscription")),
                                      sample=sample)
 
 

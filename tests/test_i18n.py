@@ -61,6 +61,19 @@ def test_layout_words_exist_for_every_layout_and_a_purchase_log_says_lapse():
         i18n.set_layout("subscription")
 
 
+def test_the_english_word_for_a_churn_is_the_data_layers_for_every_layout():
+    """Analyses write their reasons with the data layer's word (csanalysis.data.schema.CHURN_WORD; they import
+    nothing from report/); the English report says the same word for each layout."""
+    from csanalysis.data.schema import CHURN_WORD, LAYOUTS, churn_word
+
+    assert set(CHURN_WORD) == set(LAYOUTS)
+    for layout in LAYOUTS:
+        assert i18n.term("churn", layout, "en") == churn_word(layout), layout
+    assert churn_word("purchase_log") == "lapse" and churn_word("snapshot") == "churn"
+    with pytest.raises(ValueError, match="layout 'weekly'"):
+        churn_word("weekly")
+
+
 def test_unknown_language_and_key_are_clear_errors():
     with pytest.raises(ValueError, match="language 'fr'"):
         i18n.set_language("fr")

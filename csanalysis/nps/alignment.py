@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..periods import month_index
 from ..data.keys import IntegerPanel
+from ..data.schema import churn_word
 from .survey import responses
 
 __all__ = ["DEFAULT_HORIZONS", "Alignment", "align"]
@@ -44,7 +45,7 @@ class Alignment:
 
     def word(self) -> str:
         """What the reasons call a churn ("lapse" in a purchase log; English, as every reason here)."""
-        return _churn_word(self.layout)
+        return churn_word(self.layout)
 
     def rows(self, k: int, outcome: str = "churn") -> pd.DataFrame:
         """Responses usable for horizon ``k``: complete windows with a baseline (``outcome="churn"``), or
@@ -168,9 +169,3 @@ def _align(ds, hs: tuple, r: pd.DataFrame, pv: IntegerPanel) -> Alignment:
                   "and, among accounts that stayed, the MRR change in percent")
     return Alignment(table=t, horizons=hs, excluded=pd.DataFrame(excluded), as_of_m=ds.as_of_m, grace_months=grace,
                      definition=definition, layout=getattr(ds, "layout", "subscription"))
-
-
-def _churn_word(layout: str) -> str:
-    from ..report.i18n import term
-
-    return term("churn", layout, "en")

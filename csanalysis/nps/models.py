@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..data.schema import churn_word
 from ..estimate import json_safe
 from ..reasons import Reason
-from .alignment import Alignment, _churn_word
+from .alignment import Alignment
 from .survey import CATEGORIES
 
 __all__ = ["OUTCOMES", "PAIRS", "ModelResult", "churn_model", "revenue_model"]
@@ -124,7 +125,7 @@ def churn_model(al_or_table, k: int, *, controls: list[str] | None = None, pairs
 
     t = al_or_table.rows(k) if isinstance(al_or_table, Alignment) else al_or_table
     t = t[t[f"churned_{k}"].notna()] if f"churned_{k}" in t.columns else t.iloc[0:0]
-    word = al_or_table.word() if isinstance(al_or_table, Alignment) else _churn_word("subscription")
+    word = al_or_table.word() if isinstance(al_or_table, Alignment) else churn_word("subscription")
     controls = list(controls or [])
     z = norm.ppf(1 - alpha / 2)
     empty = pd.DataFrame(columns=["a", "b", "p_a", "p_b", "rr", "rr_lower", "rr_upper", "rd", "rd_lower", "rd_upper",
