@@ -33,6 +33,7 @@ from scipy.stats import norm
 
 from ..estimate import json_safe
 from ..stats.bootstrap import group_weights, interchangeable, percentile_interval
+from ..stats.pvalue import fmt_p
 
 __all__ = ["METHODS", "AUTO_MIN_N", "AUTO_MAX_ABS_NPS", "nps_interval", "NPSResult", "net_promoter_score",
            "NPSDifference", "nps_difference", "account_loyalty", "nps_by"]
@@ -363,8 +364,6 @@ class NPSDifference:
             "n_b": self.n_b, "nps_a": self.nps_a, "nps_b": self.nps_b, "n_accounts": self.n_accounts})
 
     def __str__(self) -> str:
-        from ..report.narrative import fmt_p  # the project's one way to write a p-value
-
         p = fmt_p(self.p_value, label=True)
         return (f"NPS difference {self.estimate:+.0f} points ({_level(self.alpha)} CI {_range(self.lower, self.upper)}), "
                 f"{p}")

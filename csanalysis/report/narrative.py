@@ -14,6 +14,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..stats.pvalue import fmt_p  # noqa: F401  (re-exported: the report's formatters in one import)
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|$~])")
 
 
@@ -218,25 +220,6 @@ def fmt_ratio(v) -> str:
 def fmt_months(v) -> str:
     """A duration in months: one decimal, 15.5."""
     return "–" if is_missing(v) else _infinite(v) or f"{v:,.1f}"
-
-
-def fmt_p(v, *, label: bool = False) -> str:
-    """The project's one way to write a p-value: '< 0.001' below 0.001, else two significant digits (0.0016,
-    0.050, 0.34, 1.0); never 'p = 0', never scientific notation. ``label`` writes it with its p: 'p < 0.001',
-    'p = 0.034'."""
-    if is_missing(v):
-        return "–"
-    v = float(v)
-    if not 0 <= v <= 1 + 1e-9:
-        raise ValueError(f"p-value {v!r} is outside [0, 1]")
-    if v < 0.001:
-        return "p < 0.001" if label else "< 0.001"
-    d = 1 - math.floor(math.log10(v))  # decimals that keep two significant digits
-    r = round(v, d)
-    if math.floor(math.log10(r)) > math.floor(math.log10(v)):  # rounded up to the next power of ten: 0.0999 → 0.10
-        d -= 1
-    text = f"{r:.{max(d, 1)}f}"
-    return f"p = {text}" if label else text
 
 
 def fmt_pct(v, decimals: int = 0) -> str:

@@ -1,1 +1,2 @@
-"""Statistics the analyses share: the bootstrap over accounts (``bootstrap``) and ranking (``ranking``)."""
+"""Statistics the analyses share: the bootstrap over accounts (``bootstrap``), ranking (``ranking``) and how a
+p-value is written (``pvalue``)."""
