@@ -117,14 +117,13 @@ class ProgramEffect:
         last month of ``roi`` (:func:`roi`; None: no ROI, because the effect is not estimable or there is no cost
         table)."""
         why = None if self.estimable else self.reason
-        est = lambda name, e, lo, hi, reason: Estimate.of(name, e, lo, hi, reason=reason).to_dict(  # noqa: E731
-            details=(), always_reason=True)
+        est = lambda name, e, lo, hi, reason: Estimate.of(name, e, lo, hi, reason=reason).brief()  # noqa: E731
         if roi is not None:
             last = roi.iloc[-1]
             cum = est("cumulative_roi", last["cumulative_roi"], last["cumulative_roi_lower"],
                       last["cumulative_roi_upper"], "no cost yet: the cumulative ROI is undefined")
         else:
-            cum = Estimate.missing(why or "no cost table (cs_costs)").to_dict(details=())
+            cum = Estimate.missing(why or "no cost table (cs_costs)").brief()
         return json_safe({
             "program_start": self.program_start, "estimable": self.estimable, "pre_months": self.pre_months,
             "adjusted_for": list(self.adjusted_for), "signals": list(self.signals), "sample": self.sample,
