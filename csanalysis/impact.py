@@ -42,6 +42,7 @@ from .data.keys import AccountMonths
 from .data.schema import churn_word
 from .estimate import Estimate, json_safe
 from .periods import month_index, month_start
+from .result import TableSummary
 from .survival import TIME_VARYING, customer_sample, person_month_design, person_months
 
 MIN_PRE_MONTHS = 6
@@ -420,7 +421,48 @@ def _touched(pm: pd.DataFrame, act: pd.DataFrame, window: int, codes: tuple | No
     return touched
 
 
-def touched_association(ds: Dataset, *, window: int = 3, tenure_df: int = 4, alpha: float = 0.05) -> dict:
+TOUCHED_LABEL = "association, not effect: CS teams contact risky accounts first (confounding by risk)"
+
+
+@dataclass
+class TouchedAssociation(TableSummary):
+    """Churn of accounts touched by CS (contacted in the previous ``window`` months) against the rest: the hazard
+    ratio ``hr`` with its interval, and the raw monthly churn rates of touched and untouched customer-months. An
+    association, not an effect (``label``). ``available`` False (no contacts table): no numbers, ``reason``
+    says why."""
+
+    available: bool
+    reason: str = ""
+    window: int | None = None
+    hr: float = np.nan
+    lower: float = np.nan
+    upper: float = np.nan
+    rate_touched: float = np.nan
+    rate_untouched: float = np.nan
+    alpha: float = 0.05
+    label: str = TOUCHED_LABEL
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The hazard ratio with its interval and the two churn rates (NaN when not available)."""
+        return pd.DataFrame({"window": [self.window], "hr": [self.hr], "lower": [self.lower], "upper": [self.upper],
+                             "rate_touched": [self.rate_touched], "rate_untouched": [self.rate_untouched]})
+
+    def conf_int(self) -> pd.DataFrame:
+        return self.summary[["lower", "upper"]]
+
+    def metrics(self) -> dict:
+        """The association's part of ``metrics.json`` (``touched_association``): ``available``, and with it ``hr``,
+        ``lower``, ``upper``, the two rates, ``window`` and ``label``; without it the ``reason``."""
+        if not self.available:
+            return {"available": False, "reason": self.reason}
+        return json_safe({"available": True, "hr": self.hr, "lower": self.lower, "upper": self.upper,
+                          "rate_touched": self.rate_touched, "rate_untouched": self.rate_untouched,
+                          "window": self.window, "label": self.label})
+
+
+def touched_association(ds: Dataset, *, window: int = 3, tenure_df: int = 4, alpha: float = 0.05
+                        ) -> TouchedAssociation:
     """Churn of accounts contacted by CS in the previous ``window`` months against those not, as a time-varying
     exposure (a contact counts only from the month after it happens). This is an ASSOCIATION: teams contact risky
     accounts first, so touched accounts may churn more or less for reasons that have nothing to do with the contact.
@@ -438,12 +480,12 @@ def touched_association(ds: Dataset, *, window: int = 3, tenure_df: int = 4, alp
 
     Returns
     -------
-    dict
+    TouchedAssociation
         ``available``; with it the hazard ratio ``hr`` of touched accounts with ``lower`` and ``upper``;
-        without it the ``reason``.
+        without it the ``reason``. Its ``metrics()`` is the part of ``metrics.json``.
     """
     if ds.cs_activities is None:
-        return {"available": False, "reason": "no cs_activities table"}
+        return TouchedAssociation(False, "no cs_activities table", alpha=alpha)
     pm = person_months(ds)
     act = ds.cs_activities.assign(month=month_index(ds.cs_activities["month"]))
     act = act.groupby(["customer_id", "month"]).size().rename("n").reset_index()
@@ -458,9 +500,9 @@ def touched_association(ds: Dataset, *, window: int = 3, tenure_df: int = 4, alp
     b, se = fit.params["touched"], fit.bse["touched"]
     z = _z(alpha)
     rates = pd.Series(churn).groupby(touched).mean()
-    return {"available": True, "hr": float(np.exp(b)), "lower": float(np.exp(b - z * se)), "upper": float(np.exp(b + z * se)),
-            "rate_touched": float(rates.get(1.0, np.nan)), "rate_untouched": float(rates.get(0.0, np.nan)),
-            "window": window, "label": "association, not effect: CS teams contact risky accounts first (confounding by risk)"}
+    return TouchedAssociation(True, window=window, hr=float(np.exp(b)), lower=float(np.exp(b - z * se)),
+                              upper=float(np.exp(b + z * se)), rate_touched=float(rates.get(1.0, np.nan)),
+                              rate_untouched=float(rates.get(0.0, np.nan)), alpha=alpha)
 
 
 # ------------------------------------------------------------------------------------------------- ROI
@@ -669,5 +711,5 @@ def _z(alpha: float) -> float:
 
 
 __all__ = ["ProgramEffect", "monthly_churn", "program_effect", "effect_from_person_months", "verdict",
-           "naive_before_after", "naive_from_person_months", "its_series", "touched_association", "projection_grid",
-           "roi", "payback", "reduction_value", "MIN_PRE_MONTHS", "ADJUST", "MAX_ROWS", "MAX_LOG_HR"]
+           "naive_before_after", "naive_from_person_months", "its_series", "TouchedAssociation", "touched_association",
+           "projection_grid", "roi", "payback", "reduction_value", "MIN_PRE_MONTHS", "ADJUST", "MAX_ROWS", "MAX_LOG_HR"]

@@ -4,6 +4,7 @@ sandwich built from each customer's summed scores. Checked here against statsmod
 definition, on the bundled demo data."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,10 +91,22 @@ def test_touched_association_equals_the_groupby_shift_definition_and_row_level_f
     got = impact.touched_association(ds, window=window)
     b, se = ref.params["touched"], ref.bse["touched"]
     z = 1.959963984540054
-    assert (got["hr"], got["lower"], got["upper"]) == pytest.approx(
+    assert (got.hr, got.lower, got.upper) == pytest.approx(
         (np.exp(b), np.exp(b - z * se), np.exp(b + z * se)), rel=1e-8)
     rates = d.groupby("touched")["churn"].mean()
-    assert (got["rate_touched"], got["rate_untouched"]) == pytest.approx((rates[1.0], rates[0.0]), rel=1e-12)
+    assert (got.rate_touched, got.rate_untouched) == pytest.approx((rates[1.0], rates[0.0]), rel=1e-12)
+    # its part of metrics.json: the same numbers, the window and the warning that it is no effect
+    m = got.metrics()
+    assert m == {"available": True, "hr": got.hr, "lower": got.lower, "upper": got.upper, "rate_touched": got.rate_touched,
+                 "rate_untouched": got.rate_untouched, "window": window, "label": impact.TOUCHED_LABEL}
+    assert got.conf_int().iloc[0].tolist() == [got.lower, got.upper]
+
+
+def test_touched_association_without_contacts_is_unavailable_with_the_reason(demo):
+    ds, _ = demo
+    got = impact.touched_association(replace(ds, cs_activities=None))
+    assert not got.available and np.isnan(got.hr)
+    assert got.metrics() == {"available": False, "reason": "no cs_activities table"}
 
 
 def test_touched_window_counts_only_earlier_months_of_the_same_spell():
