@@ -101,3 +101,13 @@ def test_program_effect(capsys):
     assert no.summary.isna().all().all()
     no.print_summary()
     assert "only 2 month(s)" in capsys.readouterr().out
+
+
+def test_touched_association(capsys):
+    yes = impact.TouchedAssociation(True, window=3, hr=0.73, lower=0.58, upper=0.91, rate_touched=0.015,
+                                    rate_untouched=0.023)
+    _house(yes, pd.DataFrame({"window": [3], "hr": [0.73], "lower": [0.58], "upper": [0.91],
+                              "rate_touched": [0.015], "rate_untouched": [0.023]}), capsys)
+    assert yes.conf_int().iloc[0].tolist() == [0.58, 0.91]
+    no = impact.TouchedAssociation(False, "no cs_activities table")
+    assert no.summary[["hr", "lower", "upper"]].isna().all().all()
