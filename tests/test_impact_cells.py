@@ -97,8 +97,9 @@ def test_touched_association_equals_the_groupby_shift_definition_and_row_level_f
     assert (got.rate_touched, got.rate_untouched) == pytest.approx((rates[1.0], rates[0.0]), rel=1e-12)
     # its part of metrics.json: the same numbers, the window and the warning that it is no effect
     m = got.metrics()
-    assert m == {"available": True, "hr": got.hr, "lower": got.lower, "upper": got.upper, "rate_touched": got.rate_touched,
-                 "rate_untouched": got.rate_untouched, "window": window, "label": impact.TOUCHED_LABEL}
+    assert m == {"available": True, "hr": got.hr, "lower": got.lower, "upper": got.upper,
+                 "rate_touched": got.rate_touched, "rate_untouched": got.rate_untouched, "window": window,
+                 "label": impact.TOUCHED_LABEL}
     assert got.conf_int().iloc[0].tolist() == [got.lower, got.upper]
 
 

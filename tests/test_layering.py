@@ -43,8 +43,8 @@ def imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
                 module = node.module
             found.append((node.lineno, module))
             found += [(node.lineno, f"{module}.{a.name}") for a in node.names if a.name != "*"]
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
-              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+        elif (isinstance(node, ast.Call)
+              and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module" and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
               and not node.args[0].value.startswith(".")):
             found.append((node.lineno, node.args[0].value))
     return found
@@ -76,14 +76,15 @@ def test_the_import_reader_resolves_relative_and_lazy_imports(tmp_path):
     pkg.mkdir(parents=True)
     mod = pkg / "m.py"
     mod.write_text("import os\nfrom .statistic import x\n\ndef f():\n    from ..report.i18n import term\n"
-                   "    from .. import report\n    import importlib\n    importlib.import_module('csanalysis.report.run')\n",
-                   encoding="utf-8")
+                   "    from .. import report\n    import importlib\n"
+                   "    importlib.import_module('csanalysis.report.run')\n", encoding="utf-8")
     got = imports(mod, tmp_path)
     assert (1, "os") in got and (2, "csanalysis.nps.statistic") in got
     assert (5, "csanalysis.report.i18n") in got and (6, "csanalysis.report") in got
     assert (8, "csanalysis.report.run") in got
     bad = _violations([mod], lambda m: _within(m, "csanalysis.report"), tmp_path)
-    assert bad == ["csanalysis/nps/m.py:5: imports csanalysis.report.i18n", "csanalysis/nps/m.py:6: imports csanalysis.report",
+    assert bad == ["csanalysis/nps/m.py:5: imports csanalysis.report.i18n",
+                   "csanalysis/nps/m.py:6: imports csanalysis.report",
                    "csanalysis/nps/m.py:8: imports csanalysis.report.run"]
 
 

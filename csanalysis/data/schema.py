@@ -88,7 +88,7 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # What each layout calls a churn, in English: a purchase log's customer does not cancel, it lapses (stops
 # buying). Reasons and definitions written by the analyses (English, as every ``reason`` in metrics.json) use
-# it; the report's words for a layout (``term.churn.<layout>`` in report/messages/en) agree with it (tests/test_i18n.py).
+# it; the report's English words (``term.churn.<layout>`` in report/messages/en) agree (tests/test_i18n.py).
 CHURN_WORD: dict[str, str] = {"subscription": "churn", "purchase_log": "lapse", "snapshot": "churn"}
 
 
@@ -98,6 +98,7 @@ def churn_word(layout: str) -> str:
         return CHURN_WORD[layout]
     except KeyError:
         raise ValueError(f"layout {layout!r} is not one of {sorted(CHURN_WORD)}") from None
+
 
 # What each layout's data can answer. An analysis that needs what a layout does not hold is left out of the reports
 # with the reason, a message key of the report catalogue (en and ja). "history": each customer's months, in
