@@ -48,7 +48,8 @@ since and that paid in the ``as_of`` month or the month before, with the MRR of 
 
 **Planning scenario.** If recovery rose by ``uplift`` (a share, 0.05 = 5 points), the MRR kept over the next
 ``horizon`` months, under a stated assumption: each extra recovered failure keeps the account as a recovered one
-does, that is the share q of unrecovered failures that ended in a payment-failure churn is kept, and a kept account
+does, that is the share q of unrecovered failures (last 12 months) followed by a payment-failure churn in their month
+or the next is kept, and a kept account
 then leaves only for voluntary reasons, at the voluntary monthly churn rate h. With f failed attempts a month (the
 last 12 months' average) and m the mean MRR of a payment-failure churn:
 
@@ -533,7 +534,9 @@ def recovery_scenario(ds: Dataset, causes: ChurnCauses, recovery: DunningRecover
     c = causes.churns[causes.churns["cause"].notna()]
     cm = np.asarray(month_index(pd.to_datetime(c["month"])))
     pf = (c["cause"] == PAYMENT_FAILURE).to_numpy()
-    c12 = cm > as_of_m - 12
+    # an unrecovered failure is lost when its account's payment-failure churn falls in the attempt's month or the next
+    pf_months = set(zip(c["customer_id"][pf], cm[pf]))
+    lost = np.array([(cid, m) in pf_months or (cid, m + 1) in pf_months for cid, m in zip(f["customer_id"], fm)], bool)
     # at-risk customer-months: paid months followed by a month that could be observed (before as_of's month)
     p = ds.panel
     risk = (np.asarray(month_index(p["month"])) < as_of_m).astype(float)
@@ -541,7 +544,7 @@ def recovery_scenario(ds: Dataset, causes: ChurnCauses, recovery: DunningRecover
     k = len(ids)
     cols = [account_sums(ids.get_indexer(f["customer_id"]), k, last12.astype(float)),          # failed, last 12 months
             account_sums(ids.get_indexer(f["customer_id"]), k, (last12 & unrec).astype(float)),  # unrecovered
-            account_sums(ids.get_indexer(c["customer_id"]), k, (c12 & pf).astype(float)),      # payment-failure churns
+            account_sums(ids.get_indexer(f["customer_id"]), k, (last12 & unrec & lost).astype(float)),  # and lost
             account_sums(ids.get_indexer(c["customer_id"]), k, (pf * np.nan_to_num(c["mrr"].to_numpy(float)))),
             account_sums(ids.get_indexer(c["customer_id"]), k, pf.astype(float)),
             account_sums(ids.get_indexer(c["customer_id"]), k, (~pf).astype(float)),           # voluntary churns
