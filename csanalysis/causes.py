@@ -72,7 +72,7 @@ from .periods import month_index
 from .stats.bootstrap import account_sums, count_weights, percentile_interval, replicate_sums
 
 __all__ = ["PAYMENT_FAILURE", "VOLUNTARY", "CAUSES", "PAYMENT_FAILURE_REASONS", "ChurnCauses", "classify_churns",
-           "cause_of_reason", "cause_shares", "CumulativeIncidence", "aalen_johansen", "cumulative_incidence",
+           "cause_of_reason", "reason_key", "cause_shares", "share_metrics", "share_estimates", "RecoveryScenario", "CumulativeIncidence", "aalen_johansen", "cumulative_incidence",
            "cause_specific_cox", "DunningRecovery", "dunning_recovery", "billing_list", "recovery_scenario"]
 
 PAYMENT_FAILURE, VOLUNTARY = "payment_failure", "voluntary"
@@ -86,6 +86,16 @@ PAYMENT_FAILURE_REASONS = frozenset({
 NOT_APPLICABLE_LOG = ("a purchase log's churn is a lapse (no purchase for a while): there are no payment attempts "
                       "whose failure could end it")
 NO_SOURCE = "no payments table and no cancellation_reason column: the cause of a churn cannot be told"
+NO_PAYMENTS = "no payments table"
+NO_FAILED = "no failed payment attempt"
+NO_RECENT = "no failed attempt or payment-failure churn in the last 12 months"
+REASON_KEYS = {NOT_APPLICABLE_LOG: "purchase_log", NO_SOURCE: "no_source", NO_PAYMENTS: "no_payments", NO_FAILED: "no_failed",
+               NO_RECENT: "no_recent"}
+
+
+def reason_key(reason: str | None) -> str | None:
+    """The message key (``causes.reason.<key>``) of one of this module's reasons for a missing result."""
+    return None if reason is None else f"causes.reason.{REASON_KEYS[reason]}"
 
 
 def cause_of_reason(value, failure_reasons=PAYMENT_FAILURE_REASONS) -> str | None:
@@ -122,6 +132,15 @@ class ChurnCauses:
 
     def _repr_html_(self) -> str:
         return self.summary.to_html(index=False)
+
+    def metrics(self) -> dict:
+        """The classification's part of ``metrics.json``: whether causes are estimable (and why not), the rule's
+        settings, the sources used and the churns by cause and by basis."""
+        known = self.churns[self.churns["cause"].notna()] if self.estimable else self.churns.iloc[:0]
+        return {"estimable": self.estimable, "reason": self.reason, "window_days": self.window_days,
+                "min_failed": self.min_failed, "sources": list(self.sources), "churns": int(len(self.churns)),
+                "churns_by_cause": {k: int((known["cause"] == k).sum()) for k in CAUSES},
+                "classified_by_reason": int((known["basis"] == "reason").sum())}
 
 
 def _last_mrr(ds: Dataset, spells: pd.DataFrame) -> np.ndarray:
@@ -244,6 +263,12 @@ def cause_shares(causes: ChurnCauses, ds: Dataset | None = None, *, by: str | No
                                        "payment_failure_mrr", "mrr_share", "mrr_lower", "mrr_upper"])
 
 
+def share_metrics(table: pd.DataFrame) -> list[dict]:
+    """:func:`cause_shares` rows as ``metrics.json`` records: group, churns, payment_failure, share, mrr_share."""
+    return [{"group": r["group"], "churns": int(r["churns"]), "payment_failure": int(r["payment_failure"]),
+             **{k: e.brief() for k, e in share_estimates(r).items()}} for _, r in table.iterrows()]
+
+
 def share_estimates(row: pd.Series) -> dict[str, Estimate]:
     """A row of :func:`cause_shares` as ``metrics.json`` estimates: ``share`` (of churns) and ``mrr_share``."""
     why = "no churn with a known cause"
@@ -281,6 +306,22 @@ class CumulativeIncidence:
 
     def _repr_html_(self) -> str:
         return self.table.to_html(index=False)
+
+    def metrics(self, times=(6, 12, 24)) -> dict:
+        """CIF of each cause at each of ``times`` (months) with its interval: ``{cause: {"12": estimate}}``."""
+        return {k: {str(t): self.at(int(t), k).brief() for t in times} for k in self.causes}
+
+    def at_times(self, times=(6, 12, 24)) -> pd.DataFrame:
+        """One row per time of ``times`` followed: t, at_risk and each cause's CIF with its bounds."""
+        tab = self.table.set_index("t")
+        rows = []
+        for t in times:
+            if tab.index.max() < t:
+                continue
+            r = tab[tab.index <= t].iloc[-1]
+            rows.append({"t": int(t), "at_risk": int(tab.loc[tab.index >= t, "at_risk"].iloc[0]),
+                         **{f"{c}_{k}": r[f"{c}_{k}"] for k in self.causes for c in ("cif", "lower", "upper")}})
+        return pd.DataFrame(rows)
 
 
 def aalen_johansen(T, cause, entry=None, *, causes=CAUSES, alpha: float = 0.05) -> CumulativeIncidence:
@@ -425,10 +466,10 @@ def dunning_recovery(ds: Dataset, days=(7, 14, 30), *, n_boot: int = 400, alpha:
     if ds.layout == "purchase_log":
         return DunningRecovery(pd.DataFrame(columns=["days"]), pd.DataFrame(), n_boot, NOT_APPLICABLE_LOG)
     if attempts is None:
-        return DunningRecovery(pd.DataFrame(columns=["days"]), pd.DataFrame(), n_boot, "no payments table")
+        return DunningRecovery(pd.DataFrame(columns=["days"]), pd.DataFrame(), n_boot, NO_PAYMENTS)
     f = _failed_with_delay(attempts)
     if not len(f):
-        return DunningRecovery(pd.DataFrame(columns=["days"]), f, n_boot, "no failed payment attempt")
+        return DunningRecovery(pd.DataFrame(columns=["days"]), f, n_boot, NO_FAILED)
     as_of = pd.Timestamp(ds.as_of)
     codes, uniq = pd.factorize(f["customer_id"])
     vals = []
@@ -568,7 +609,7 @@ def recovery_scenario(ds: Dataset, causes: ChurnCauses, recovery: DunningRecover
     est = {}
     for name, pt, rep in zip(names, point, reps):
         if not np.isfinite(pt):
-            est[name] = Estimate.missing("no failed attempt or payment-failure churn in the last 12 months", name)
+            est[name] = Estimate.missing(NO_RECENT, name)
             continue
         lo, hi = percentile_interval(rep, alpha, finite=True, min_replicates=10, point=pt)
         est[name] = Estimate(name, pt, lo, hi, interval="bootstrap over accounts")
