@@ -257,3 +257,31 @@ def test_cause_specific_cox_equals_lifelines(world):
     assert hr["Enterprise"] == pytest.approx(direct["Enterprise"], rel=1e-6)
     # the generator's payment failures are twice as common on Basic (6% vs 3% of attempts)
     assert hr["Basic"] > 1
+
+
+def test_dunning_is_planted_on_its_own_stream(monkeypatch):
+    """The dunning hook moves only payment dates, inside their month: with the hook switched off every other table,
+    the churn probabilities and the earlier truth keys are the same, and payments keep their months, statuses and
+    amounts. Each retry that succeeds follows its failure by 0–27 days in the same month."""
+    from csanalysis.data import synth
+
+    with_hook = synth.generate(n_customers=600, months=18, seed=5)
+    monkeypatch.setattr(synth, "_plant_dunning", lambda tables, churn_prob, seed: {})
+    without = synth.generate(n_customers=600, months=18, seed=5)
+    for name, df in without.tables.items():
+        if name != "payments":
+            pd.testing.assert_frame_equal(df, with_hook.tables[name])
+    pd.testing.assert_frame_equal(without.churn_prob, with_hook.churn_prob)
+    assert {k: v for k, v in with_hook.truth.items() if k in without.truth} == without.truth
+    assert set(with_hook.truth) - set(without.truth) == {"churn_causes", "dunning_recovery"}
+
+    def monthly(p):
+        return (p.assign(m=p["date"].dt.to_period("M")).sort_values(["customer_id", "m", "status"], kind="stable")
+                [["customer_id", "m", "status", "amount"]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(monthly(without.tables["payments"]), monthly(with_hook.tables["payments"]))
+    pay = with_hook.tables["payments"].assign(m=lambda p: p["date"].dt.to_period("M"))
+    failed = pay[pay["status"] == "failed"][["customer_id", "m", "date"]]
+    ok = pay[pay["status"] == "succeeded"][["customer_id", "m", "date"]]
+    pairs = failed.merge(ok, on=["customer_id", "m"], suffixes=("_f", "_s"))
+    delay = (pairs["date_s"] - pairs["date_f"]).dt.days
+    assert len(pairs) and delay.between(0, 27).all() and delay.mean() > 2
