@@ -31,7 +31,7 @@ import pandas as pd
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 KINDS = (NUMERIC, CATEGORICAL)
-NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date")  # columns of customers that are not attributes
+NOT_ATTRIBUTES = ("customer_id", "signup_date", "renewal_date", "cancellation_reason")  # columns of customers that are not attributes (a cancellation reason is an outcome: csanalysis/causes.py)
 SNAPSHOT_OUTCOMES = ("tenure_months", "churned", "mrr")  # columns of a snapshot that are not customer attributes
 MAX_LEVELS = 30  # most levels a categorical attribute may have as a segment or a Cox covariate
 MISSING = "(missing)"  # the level of a missing value in a segment

@@ -23,7 +23,8 @@ from .dataset import Lazy
 from .mapping import Settings
 from .validation import Finding, ValidationReport
 
-FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes")
+FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes",
+          "payment_attempts")
 
 
 def fingerprint(path: str | Path) -> str:
@@ -46,7 +47,7 @@ def source_fingerprint(source: str | Path, context: RunContext | None = None) ->
     return (context.fingerprint_of(source) if context is not None else None) or fingerprint(source)
 
 
-FORMAT = 2  # what a cached load holds; 2: validation findings carry their catalogue key and values
+FORMAT = 3  # what a cached load holds; 2: validation findings carry their catalogue key and values; 3: payment_attempts
 
 
 def cache_key(source: Any, mapping: Any, settings: dict, context: RunContext | None = None) -> str | None:

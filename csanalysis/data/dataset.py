@@ -27,7 +27,7 @@ class Lazy:
         self.engine = engine
 
 
-LAZY_TABLES = ("usage", "nps", "payments", "cs_activities")
+LAZY_TABLES = ("usage", "nps", "payments", "cs_activities", "payment_attempts")
 FRAMES_IN_ENGINE = ("customers", "panel", "spells")  # always present; built in pandas on first read
 ENGINE_COLUMNS = {  # the engine form of the panel and spells (integer month indices; see data/spells.py)
     "panel": ("customer_id", "m", "mrr", "spell", "tenure", "spell_month"),
@@ -46,6 +46,8 @@ class Dataset:
     * ``usage``: customer-month usage measures and ``last_active_date`` (or None).
     * ``nps``: the survey responses (or None).
     * ``payments`` / ``cs_activities``: customer-month counts per status / activity (or None).
+    * ``payment_attempts``: the payment rows themselves up to ``as_of`` (customer_id, date, status; or None), for
+      analyses that need the day of each attempt (churn causes and dunning: csanalysis/causes.py).
     * ``cs_costs``: monthly CS team cost (or None).
     * ``attributes``: the ``customer_attributes`` history table (or None); ``attribute_kinds``: each customer
       attribute (column of ``customers``) and its kind, numeric or categorical (see data/attributes.py).
@@ -67,6 +69,7 @@ class Dataset:
     nps: pd.DataFrame | None = None
     payments: pd.DataFrame | None = None
     cs_activities: pd.DataFrame | None = None
+    payment_attempts: pd.DataFrame | None = None
     cs_costs: pd.DataFrame | None = None
     attributes: pd.DataFrame | None = None
     # kind of each customer attribute (column of customers): numeric or categorical (data/attributes.py)

@@ -979,6 +979,7 @@ class _Builder:
         out["payments"] = (Lazy(partial(self._monthly_counts, "payments", "status", as_of_m),
                                 lambda: direct.monthly(self._monthly_counts_expr("payments", "status", as_of_m)))
                            if "payments" in self.t else None)
+        out["payment_attempts"] = (Lazy(partial(self._payment_attempts, as_of_m)) if "payments" in self.t else None)
         out["cs_activities"] = (Lazy(partial(self._monthly_counts, "cs_activities", "activity", as_of_m),
                                      lambda: direct.monthly(self._monthly_counts_expr("cs_activities", "activity", as_of_m)))
                                 if "cs_activities" in self.t else None)
@@ -1034,6 +1035,15 @@ class _Builder:
         if not aggs:
             return None
         return t.group_by(["customer_id", "m"]).aggregate(**aggs)
+
+    def _payment_attempts(self, as_of_m: int) -> pd.DataFrame:
+        """The payment rows up to the ``as_of`` month: customer_id, date, status (sorted by customer, date, status)."""
+        t = self.t["payments"]
+        t = t.filter(sp.month_index(t.date) <= as_of_m).select("customer_id", "date", "status")
+        df = t.execute().sort_values(["customer_id", "date", "status"], kind="stable").reset_index(drop=True)
+        df["customer_id"] = df["customer_id"].astype(str)
+        df["date"] = pd.to_datetime(df["date"])
+        return df
 
     def _counted(self, expr, order: list[str]) -> tuple[int, list]:
         """Rows of a check's result and the first few customer ids (by ``order``), from one evaluation of it."""
@@ -1152,5 +1162,6 @@ class _Builder:
             "customers": customers.reset_index(drop=True),
             "usage": self._usage(as_of_m), "nps": self.t["nps"].execute() if "nps" in self.t else None,
             "payments": None, "cs_activities": None, "cs_costs": None, "attributes": None,
+            "payment_attempts": self._payment_attempts(as_of_m) if "payments" in self.t else None,
             "as_of_month": month_start(as_of_m),
         }

@@ -33,7 +33,7 @@ TABLES: dict[str, TableSpec] = {
         optional={
             "plan": "text", "touch_model": "text", "industry": "text", "region": "text",
             "seats": "integer", "csm_owner": "text", "acquisition_channel": "text",
-            "acquisition_cost": "number", "renewal_date": "date",
+            "acquisition_cost": "number", "renewal_date": "date", "cancellation_reason": "text",
         },
         extra_attributes=True,
     ),
@@ -68,6 +68,7 @@ TABLES: dict[str, TableSpec] = {
             "signup_date": "date", "mrr": "number", "plan": "text", "touch_model": "text",
             "industry": "text", "region": "text", "seats": "integer", "csm_owner": "text",
             "acquisition_channel": "text", "acquisition_cost": "number", "renewal_date": "date",
+            "cancellation_reason": "text",
         },
         extra_attributes=True,
     ),

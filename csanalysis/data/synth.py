@@ -359,7 +359,73 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0,
                    pr_idx.astype(np.int64), pr_p, pr_p0, pr_ten.astype(np.int64), pr_first.astype(bool), pr_pre.astype(bool),
                    plan, touch, satisfaction, resp_state)
+    truth.update(_plant_dunning(tables, churn_prob, seed))  # issue 22: retry delays and the churn causes' truth
     return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True))
+
+
+RETRY_MEAN_DAYS = 6.0  # dunning: days from a failed attempt to the retry that succeeds, floor(Exponential(6)), at most 27
+RETRY_MAX_DAYS = 27
+RECOVERY_DAYS = (7, 14, 30)
+
+
+def retry_delay_cdf(d: int) -> float:
+    """P(delay ≤ d) of the planted retry delay: floor(Exponential(:data:`RETRY_MEAN_DAYS`)) capped at 27 days."""
+    return 1.0 if d >= RETRY_MAX_DAYS else float(-np.expm1(-(d + 1) / RETRY_MEAN_DAYS)) if d >= 0 else 0.0
+
+
+def _plant_dunning(tables: dict, churn_prob: pd.DataFrame, seed: int) -> dict:
+    """Dunning in the payments table and the truth of the churn causes (csanalysis/causes.py), on a separate random
+    stream so every other table, and every payment's month and status, stay as they were.
+
+    A failed attempt of an account that stays is followed in the same month by a retry that succeeds (the
+    simulation above writes both on the account's billing day). Here the retry comes a delay D after the failure,
+    D = floor(Exponential(:data:`RETRY_MEAN_DAYS`)) capped at :data:`RETRY_MAX_DAYS` days, both inside the month
+    (the failure moves earlier when the account's day leaves no room: failed day = min(day, 28 − D)). An account that
+    churns in the month of its failure gets no retry (it is a payment-failure churn by the rule of causes.py).
+
+    Truth keys (new): ``churn_causes``: ``payment_failure_share`` = Σ p·fail ÷ Σ p over the at-risk account-months of
+    ``churn_prob`` (fail: a failed attempt that month; the expected share of churns a payment failure precedes, what
+    the rule of causes.py classifies as payment failure), ``attributable_share`` = Σ (p − p without the failure)·fail
+    ÷ Σ p (the churns the failure itself added, B_FAIL), ``retry_mean_days``; ``dunning_recovery``: per d in 7, 14,
+    30 days, the expected share of failed attempts (months with a churn probability) recovered within d days,
+    mean of (1 − p)·P(D ≤ d)."""
+    rng = np.random.default_rng([seed, 2201])
+    pay = tables["payments"]
+    month = pay["date"].dt.to_period("M")
+    key = pd.MultiIndex.from_arrays([pay["customer_id"], month])
+    failed = (pay["status"] == "failed").to_numpy()
+    fkeys = key[failed]
+    retry = (~failed) & key.isin(fkeys)
+    fail_retried = failed & key.isin(key[retry])
+    # one delay per retried failure, in the table's order (each failure has at most one retry, on the same date)
+    delay = np.minimum(np.floor(rng.exponential(RETRY_MEAN_DAYS, int(fail_retried.sum()))), RETRY_MAX_DAYS).astype(np.int64)
+    day = pay["date"].dt.day.to_numpy()
+    fday = np.minimum(day[fail_retried], 28 - delay)
+    start = pay["date"].dt.to_period("M").dt.start_time.to_numpy()
+    dates = pay["date"].to_numpy().copy()
+    dates[fail_retried] = start[fail_retried] + (fday - 1).astype("timedelta64[D]")
+    pos = pd.Series(np.flatnonzero(fail_retried), index=key[fail_retried])
+    r_idx = np.flatnonzero(retry)
+    src = pos.reindex(key[retry]).to_numpy()
+    dates[r_idx] = dates[src] + delay[np.searchsorted(np.flatnonzero(fail_retried), src)].astype("timedelta64[D]")
+    pay = pay.assign(date=dates).sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
+    tables["payments"] = pay
+    # truth, from the true probabilities of the at-risk account-months
+    cp = churn_prob.assign(m=churn_prob["month"].dt.to_period("M"))
+    fail_m = pd.MultiIndex.from_arrays([pay.loc[pay["status"] == "failed", "customer_id"],
+                                        pay.loc[pay["status"] == "failed", "date"].dt.to_period("M")]).unique()
+    fail = pd.MultiIndex.from_arrays([cp["customer_id"], cp["m"]]).isin(fail_m)
+    p = cp["p"].to_numpy()
+    eta = np.log(-np.log1p(-np.clip(p, 0, 1 - 1e-15)))
+    p_nofail = _cloglog(eta - B_FAIL)
+    total = p.sum()
+    rec = {str(d): float(((1 - p[fail]) * retry_delay_cdf(d)).mean()) if fail.any() else None for d in RECOVERY_DAYS}
+    return {
+        "churn_causes": {"payment_failure_share": float((p * fail).sum() / total) if total else None,
+                         "attributable_share": float(((p - p_nofail) * fail).sum() / total) if total else None,
+                         "retry_mean_days": RETRY_MEAN_DAYS, "retry_max_days": RETRY_MAX_DAYS},
+        "dunning_recovery": rec,
+    }
 
 
 def _usage_rows(use, ids, w0, freq, rng, month_dates) -> pd.DataFrame:

@@ -78,6 +78,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure("risk_accounts", "risk", "count", (("04_churn_risk", "list.size"),)),
     Figure("risk_arr", "risk", "money", (("04_churn_risk", "list.arr"),)),
     Figure("roi", "roi", "pct", (("05_cs_impact", "cumulative_roi"),)),
+    Figure("payment_failure_share", "causes", "pct", (("06_why_customers_leave", "payment_failure_share"),), decimals=1),
+    Figure("billing_mrr", "causes", "money", (("06_why_customers_leave", "billing_list.mrr"),)),
 )
 
 

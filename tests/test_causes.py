@@ -1,0 +1,287 @@
+"""Churn causes, competing-risks curves and dunning (csanalysis/causes.py): hand computations on a tiny export, the
+Aalen–Johansen estimate against R and lifelines, the causes adding up to 1 − Kaplan–Meier, and the planted truth of
+the demo generator recovered."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import AalenJohansenFitter, CoxPHFitter, KaplanMeierFitter
+
+import csanalysis as cs
+from csanalysis import causes
+from csanalysis.data.validation import DataValidationError
+
+R_DIR = Path(__file__).parent / "data" / "r_causes"
+AS_OF = "2024-06-30"
+MONTHS = ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05", "2024-06"]
+# customer: (paid months, MRR, payment attempts (date, status), cancellation_reason)
+WORLD = {
+    "A": (3, 300.0, [("2024-01-05", "succeeded"), ("2024-02-05", "succeeded"), ("2024-03-05", "succeeded"),
+                     ("2024-04-05", "failed")], None),
+    "B": (3, 100.0, [("2024-01-05", "succeeded"), ("2024-02-05", "succeeded"), ("2024-03-05", "failed"),
+                     ("2024-03-09", "succeeded")], None),
+    "C": (4, 100.0, [(f"{m}-05", "succeeded") for m in MONTHS[:4]], None),
+    "D": (3, 100.0, [("2024-01-05", "succeeded"), ("2024-02-01", "failed")], None),
+    "E": (2, 50.0, [("2024-01-05", "succeeded"), ("2024-02-05", "succeeded")], "Card declined"),
+    "F": (3, 100.0, [("2024-01-05", "succeeded"), ("2024-02-05", "succeeded"), ("2024-03-05", "succeeded"),
+                     ("2024-04-03", "failed")], "Too expensive"),
+    "G": (6, 100.0, [(f"{m}-20", "succeeded") for m in MONTHS[:5]] + [("2024-06-20", "failed")], None),
+    "H": (6, 100.0, [(f"{m}-10", "succeeded") for m in MONTHS if m != "2024-05"]
+          + [("2024-05-10", "failed"), ("2024-05-13", "succeeded")], None),
+}
+
+
+def _write(folder: Path, world=WORLD, *, reasons: bool = True, payments: bool = True, status=None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    cust, rev, pay = [], [], []
+    for cid, (n, mrr, attempts, reason) in world.items():
+        row = {"customer_id": cid, "signup_date": "2024-01-01", "plan": "Basic" if cid in "ACEG" else "Pro"}
+        if reasons:
+            row["cancellation_reason"] = reason
+        cust.append(row)
+        rev += [{"customer_id": cid, "date": f"{m}-01", "amount": mrr} for m in MONTHS[:n]]
+        pay += [{"customer_id": cid, "date": d, "status": status or s} for d, s in attempts]
+    pd.DataFrame(cust).to_csv(folder / "customers.csv", index=False)
+    pd.DataFrame(rev).to_csv(folder / "revenue.csv", index=False)
+    if payments:
+        pd.DataFrame(pay).to_csv(folder / "payments.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return cs.load_dataset(_write(tmp_path_factory.mktemp("causes") / "d"), as_of=AS_OF)
+
+
+def _causes(cc):
+    return cc.churns.set_index("customer_id")["cause"].to_dict()
+
+
+def test_causes_by_hand(tiny):
+    cc = causes.classify_churns(tiny)
+    assert cc.estimable and cc.sources == ("payments", "cancellation_reason")
+    assert _causes(cc) == {"A": "payment_failure", "B": "voluntary", "C": "voluntary", "D": "voluntary",
+                           "E": "payment_failure", "F": "voluntary"}
+    ch = cc.churns.set_index("customer_id")
+    assert ch.loc["E", "basis"] == "reason" and ch.loc["F", "reason"] == "Too expensive" and ch.loc["A", "basis"] == "payments"
+    assert str(ch.loc["A", "month"])[:7] == "2024-04" and ch.loc["A", "mrr"] == 300.0
+    # D's failure (1 Feb) is outside 60 days before the end of its churn month (30 Apr), inside 120
+    assert _causes(causes.classify_churns(tiny, window_days=120))["D"] == "payment_failure"
+    # two failed attempts needed: A failed once; the reasons still decide E and F
+    two = _causes(causes.classify_churns(tiny, min_failed=2))
+    assert two["A"] == "voluntary" and two["E"] == "payment_failure" and two["F"] == "voluntary"
+
+
+def test_reason_rule():
+    assert causes.cause_of_reason(" Card-Declined ") == "payment_failure"
+    assert causes.cause_of_reason("payment failure") == "payment_failure"
+    assert causes.cause_of_reason("too expensive") == "voluntary"
+    assert causes.cause_of_reason("") is None and causes.cause_of_reason(None) is None
+    assert causes.cause_of_reason(float("nan")) is None
+
+
+def test_shares_by_hand(tiny):
+    cc = causes.classify_churns(tiny)
+    row = causes.cause_shares(cc, n_boot=200).iloc[0]
+    assert (row["churns"], row["payment_failure"]) == (6, 2) and row["share"] == pytest.approx(2 / 6)
+    from statsmodels.stats.proportion import proportion_confint
+    lo, hi = proportion_confint(2, 6, method="wilson")
+    assert (row["lower"], row["upper"]) == pytest.approx((lo, hi))
+    assert row["mrr_share"] == pytest.approx((300 + 50) / (300 + 100 + 100 + 100 + 50 + 100))
+    assert row["mrr_lower"] <= row["mrr_share"] <= row["mrr_upper"]
+    by = causes.cause_shares(cc, tiny, by="plan", n_boot=50).set_index("group")
+    assert by.loc["Basic", ["churns", "payment_failure"]].tolist() == [3, 2]  # A, C, E
+    assert by.loc["Pro", ["churns", "payment_failure"]].tolist() == [3, 0]  # B, D, F
+    months = causes.cause_shares(cc, per_month=True, n_boot=50).set_index("group")
+    assert months.loc["2024-04", "churns"] == 4 and months.loc["2024-03", "payment_failure"] == 1  # A, B, D, F; E
+
+
+def test_dunning_by_hand(tiny):
+    rec = causes.dunning_recovery(tiny, n_boot=200).table.set_index("days")
+    # failed: A 5 Apr (never), B 5 Mar (+4 days), D 1 Feb (never), F 3 Apr (never), G 20 Jun (never), H 10 May (+3)
+    # G is within 14 and 30 days of as_of (30 Jun): judged only for 7 days
+    assert rec.loc[7, ["failed", "recovered"]].tolist() == [6, 2]
+    assert rec.loc[14, ["failed", "recovered"]].tolist() == [5, 2]
+    assert rec.loc[30, ["failed", "recovered"]].tolist() == [5, 2]
+    assert rec.loc[7, "share"] == pytest.approx(1 / 3)
+    assert (rec["lower"] <= rec["share"]).all() and (rec["share"] <= rec["upper"]).all()
+
+
+def test_billing_list_by_hand(tiny, tmp_path):
+    lst = causes.billing_list(tiny)
+    assert lst["customer_id"].tolist() == ["G"]
+    assert lst.iloc[0][["mrr", "failed_since", "failed_attempts", "days_since_last_attempt"]].tolist() == [100.0, "2024-06-20", 1, 10]
+    hidden = causes.billing_list(tiny, pseudonymise=True)
+    assert hidden["customer_id"].iloc[0].startswith("P-") and hidden["customer_id"].iloc[0] != "G"
+
+
+def test_billing_list_csv_is_spreadsheet_safe(tmp_path):
+    world = {"=HYPERLINK(1)": WORLD["G"], "C": WORLD["C"]}
+    ds = cs.load_dataset(_write(tmp_path / "d", world), as_of=AS_OF)
+    from csanalysis.report import write_table
+
+    path = write_table(tmp_path, causes.billing_list(ds), "billing_list")
+    assert "'=HYPERLINK(1)" in path.read_text(encoding="utf-8")
+
+
+def test_not_estimable_without_payments_or_reasons(tmp_path):
+    ds = cs.load_dataset(_write(tmp_path / "d", reasons=False, payments=False), as_of=AS_OF)
+    cc = causes.classify_churns(ds)
+    assert not cc.estimable and "no payments table" in cc.reason
+    assert causes.cumulative_incidence(cc) is None
+    rec = causes.dunning_recovery(ds)
+    assert rec.estimate(7).reason == "no payments table"
+    assert causes.recovery_scenario(ds, cc, rec).kept.reason
+    # reasons alone: the churns with a reason have a cause, the others none
+    ds = cs.load_dataset(_write(tmp_path / "r", payments=False), as_of=AS_OF)
+    cc = causes.classify_churns(ds)
+    assert cc.estimable and cc.sources == ("cancellation_reason",)
+    assert _causes(cc)["E"] == "payment_failure" and _causes(cc)["A"] is None
+    assert causes.cause_shares(cc, n_boot=20).iloc[0]["churns"] == 2
+
+
+def test_bad_status_is_a_clear_error(tmp_path):
+    with pytest.raises(DataValidationError) as err:
+        cs.load_dataset(_write(tmp_path / "d", status="pending"), as_of=AS_OF)
+    text = str(err.value)
+    n = sum(len(w[2]) for w in WORLD.values())
+    assert "payments" in text and "status" in text and "pending" in text and f"{n} rows" in text
+
+
+# ------------------------------------------------------------------------------------ Aalen–Johansen
+
+
+def _competing():
+    d = pd.read_csv(R_DIR / "competing.csv")
+    return d, d["cause"].where(d["cause"] != "censored")
+
+
+@pytest.mark.parametrize("design", ["no_entry", "entry"])
+def test_aalen_johansen_matches_r_on_tied_months(design):
+    d, cause = _competing()
+    ref = pd.read_csv(R_DIR / "reference.csv")
+    ref = ref[ref["design"] == design]
+    aj = causes.aalen_johansen(d["T"], cause, d["entry"] if design == "entry" else None).table.set_index("t")
+    for k in causes.CAUSES:
+        r = ref[ref["cause"] == k].set_index("time")["cif"]
+        mine = aj[f"cif_{k}"].reindex(range(25)).ffill().fillna(0.0)
+        np.testing.assert_allclose(mine.to_numpy(), r.reindex(range(25)).to_numpy(), atol=1e-12)
+
+
+def test_causes_add_up_to_one_minus_km():
+    d, cause = _competing()
+    for entry in (None, d["entry"]):
+        aj = causes.aalen_johansen(d["T"], cause, entry).table.set_index("t")
+        km = KaplanMeierFitter().fit(d["T"], cause.notna(), entry=entry).survival_function_.iloc[:, 0]
+        total = aj["cif_payment_failure"] + aj["cif_voluntary"]
+        np.testing.assert_allclose(total.to_numpy(), 1 - km.reindex(aj.index).to_numpy(), atol=1e-12)
+        np.testing.assert_allclose(aj["km"].to_numpy(), km.reindex(aj.index).to_numpy(), atol=1e-12)
+
+
+def test_aalen_johansen_matches_lifelines_without_ties():
+    rng = np.random.default_rng(5)
+    n = 400
+    T = rng.exponential(10, n)
+    c = np.where(rng.random(n) < 0.7, np.where(rng.random(n) < 0.3, "payment_failure", "voluntary"), None)
+    mine = causes.aalen_johansen(T, c).table.set_index("t")
+    ev = np.select([c == "payment_failure", c == "voluntary"], [1, 2], 0)
+    ajf = AalenJohansenFitter(calculate_variance=True).fit(T, ev, event_of_interest=1)
+    theirs = ajf.cumulative_density_.iloc[:, 0]
+    np.testing.assert_allclose(mine["cif_payment_failure"].reindex(theirs.index).to_numpy(), theirs.to_numpy(), atol=1e-12)
+    var = ajf.variance_.to_numpy()
+    ok = np.isfinite(var)
+    np.testing.assert_allclose(mine["var_payment_failure"].reindex(theirs.index).to_numpy()[ok], var[ok], rtol=1e-8, atol=1e-14)
+    # lifelines 0.30.3 names its bounds the other way round: the column labelled "upper" holds
+    # exp(−exp(log(−log F) + z·se)), the lower bound (_bounds in aalen_johansen_fitter.py)
+    ci = ajf.confidence_interval_
+    lo = ci.filter(like="upper").iloc[:, 0].to_numpy()
+    hi = ci.filter(like="lower").iloc[:, 0].to_numpy()
+    assert (lo <= theirs.to_numpy() + 1e-15)[np.isfinite(lo)].all()
+    both = np.isfinite(lo) & np.isfinite(hi) & (theirs.to_numpy() > 0)
+    np.testing.assert_allclose(mine["lower_payment_failure"].reindex(theirs.index).to_numpy()[both], lo[both], rtol=1e-8)
+    np.testing.assert_allclose(mine["upper_payment_failure"].reindex(theirs.index).to_numpy()[both], hi[both], rtol=1e-8)
+
+
+def test_months_factor():
+    h, H = 0.03, 12
+    closed = sum((1 - (1 - h) ** (H - j + 1)) / h for j in range(1, H + 1))
+    assert causes._months_factor(h, H) == pytest.approx(closed)
+    assert causes._months_factor(0.0, H) == pytest.approx(H * (H + 1) / 2)
+
+
+# ------------------------------------------------------------------------------------ the generated world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from conftest import generated_world
+
+    return generated_world(tmp_path_factory, "causes_world", n_customers=8000, seed=11)
+
+
+def test_truth_recovered(world):
+    demo, ds = world
+    truth = demo.truth
+    cc = causes.classify_churns(ds)
+    row = causes.cause_shares(cc, n_boot=100).iloc[0]
+    share = truth["churn_causes"]["payment_failure_share"]
+    assert row["lower"] <= share <= row["upper"], (row["lower"], share, row["upper"])
+    rec = causes.dunning_recovery(ds, n_boot=200).table.set_index("days")
+    for d in (7, 14, 30):
+        t = truth["dunning_recovery"][str(d)]
+        assert rec.loc[d, "lower"] <= t <= rec.loc[d, "upper"], (d, rec.loc[d].to_dict(), t)
+    assert rec.loc[7, "share"] < rec.loc[14, "share"] < rec.loc[30, "share"]  # the planted delays show
+    # the Aalen–Johansen curves add up to 1 − KM of any churn here too
+    ci = causes.cumulative_incidence(cc).table.set_index("t")
+    f = cc.first
+    km = KaplanMeierFitter().fit(f["T"], f["E"], entry=f["entry"]).survival_function_.iloc[:, 0]
+    np.testing.assert_allclose((ci["cif_payment_failure"] + ci["cif_voluntary"]).to_numpy(),
+                               1 - km.reindex(ci.index).to_numpy(), atol=1e-12)
+
+
+def test_cause_specific_cox_equals_lifelines(world):
+    _, ds = world
+    cc = causes.classify_churns(ds)
+    res = causes.cause_specific_cox(ds, cc, ["plan"], "payment_failure", references={"plan": "Pro"})
+    f = cc.first.merge(ds.customers[["customer_id", "plan"]], on="customer_id")
+    df = pd.DataFrame({"T": f["T"], "E": ((f["E"] == 1) & (f["cause"] == "payment_failure")).astype(int),
+                       "entry": f["entry"], "Basic": (f["plan"] == "Basic").astype(float),
+                       "Enterprise": (f["plan"] == "Enterprise").astype(float)})
+    df = df[df["T"] > 0]
+    direct = CoxPHFitter().fit(df, "T", "E", entry_col="entry").summary["exp(coef)"]
+    hr = res.hazard_ratios.set_index("level")["hr"]
+    assert hr["Basic"] == pytest.approx(direct["Basic"], rel=1e-6)
+    assert hr["Enterprise"] == pytest.approx(direct["Enterprise"], rel=1e-6)
+    # the generator's payment failures are twice as common on Basic (6% vs 3% of attempts)
+    assert hr["Basic"] > 1
+
+
+def test_dunning_is_planted_on_its_own_stream(monkeypatch):
+    """The dunning hook moves only payment dates, inside their month: with the hook switched off every other table,
+    the churn probabilities and the earlier truth keys are the same, and payments keep their months, statuses and
+    amounts. Each retry that succeeds follows its failure by 0–27 days in the same month."""
+    from csanalysis.data import synth
+
+    with_hook = synth.generate(n_customers=600, months=18, seed=5)
+    monkeypatch.setattr(synth, "_plant_dunning", lambda tables, churn_prob, seed: {})
+    without = synth.generate(n_customers=600, months=18, seed=5)
+    for name, df in without.tables.items():
+        if name != "payments":
+            pd.testing.assert_frame_equal(df, with_hook.tables[name])
+    pd.testing.assert_frame_equal(without.churn_prob, with_hook.churn_prob)
+    assert {k: v for k, v in with_hook.truth.items() if k in without.truth} == without.truth
+    assert set(with_hook.truth) - set(without.truth) == {"churn_causes", "dunning_recovery"}
+
+    def monthly(p):
+        return (p.assign(m=p["date"].dt.to_period("M")).sort_values(["customer_id", "m", "status"], kind="stable")
+                [["customer_id", "m", "status", "amount"]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(monthly(without.tables["payments"]), monthly(with_hook.tables["payments"]))
+    pay = with_hook.tables["payments"].assign(m=lambda p: p["date"].dt.to_period("M"))
+    failed = pay[pay["status"] == "failed"][["customer_id", "m", "date"]]
+    ok = pay[pay["status"] == "succeeded"][["customer_id", "m", "date"]]
+    pairs = failed.merge(ok, on=["customer_id", "m"], suffixes=("_f", "_s"))
+    delay = (pairs["date_s"] - pairs["date_f"]).dt.days
+    assert len(pairs) and delay.between(0, 27).all() and delay.mean() > 2
