@@ -8,8 +8,9 @@ with pseudo-counts α_w summing to α_0 (informative: α_w = α_0 · the word's 
     Var(δ_w) ≈ 1/(y_w^a + α_w) + 1/(y_w^b + α_w),        z_w = δ_w / √Var(δ_w).
 
 A positive z says the word is more typical of group a. The prior shrinks rare words towards zero, so a word seen
-twice does not top the list by chance. ``prior_scale`` is α_0 (default: the pooled token count, i.e. α_w equal to
-the word's pooled count, the common choice when no background corpus is given). Counts are token occurrences; a
+twice does not top the list by chance. ``prior_scale`` is α_0 (default: a tenth of the pooled count, so the prior
+weighs a tenth as much as the data; the background frequencies are the two groups pooled, as no outside corpus is
+given). Counts are token occurrences; a
 word counts at most once per text with ``per_text=True`` (default), so one long text cannot dominate.
 """
 from __future__ import annotations
@@ -19,7 +20,9 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-__all__ = ["log_odds", "log_odds_counts"]
+__all__ = ["PRIOR_SHARE", "log_odds", "log_odds_counts"]
+
+PRIOR_SHARE = 0.1  # default α_0 as a share of the pooled count
 
 
 def log_odds_counts(y_a, y_b, prior=None, *, prior_scale: float | None = None) -> pd.DataFrame:
@@ -30,7 +33,7 @@ def log_odds_counts(y_a, y_b, prior=None, *, prior_scale: float | None = None) -
     ya, yb = np.asarray(y_a, float), np.asarray(y_b, float)
     pooled = ya + yb
     if prior is None:
-        a0 = float(pooled.sum()) if prior_scale is None else float(prior_scale)
+        a0 = PRIOR_SHARE * float(pooled.sum()) if prior_scale is None else float(prior_scale)
         alpha = a0 * pooled / pooled.sum() if pooled.sum() > 0 else np.zeros_like(pooled)
     else:
         alpha = np.asarray(prior, float)

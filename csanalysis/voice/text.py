@@ -59,7 +59,8 @@ def _janome():
     return Tokenizer()
 
 
-def _japanese_tokens(run: str) -> list[str]:
+@lru_cache(maxsize=100_000)
+def _japanese_tokens(run: str) -> tuple[str, ...]:
     out = []
     for tok in _janome().tokenize(run):
         pos = tok.part_of_speech.split(",")
@@ -69,7 +70,7 @@ def _japanese_tokens(run: str) -> list[str]:
         if base in _JP_STOP or (len(base) == 1 and not re.match(r"[\u3400-\u9fff]", base)):
             continue  # single kana are particles or fragments; a single kanji (高, 品) can be a word
         out.append(base)
-    return out
+    return tuple(out)
 
 
 def _english_tokens(run: str) -> list[str]:
