@@ -23,7 +23,8 @@ from .dataset import Lazy
 from .mapping import Settings
 from .validation import Finding, ValidationReport
 
-FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes")
+FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes",
+          "tickets")
 
 
 def fingerprint(path: str | Path) -> str:
