@@ -47,6 +47,14 @@ EXAMPLE_CHARS = 120
 CATEGORIES = ("detractor", "passive", "promoter")
 
 
+REASONS = {  # a reason's code (the report's message voice.reason.<code>) and its English sentence (metrics.json)
+    "withheld": "free text is withheld in a pseudonymised run",
+    "no_texts": "no texts: no NPS comments and no tickets table",
+    "history": "the layout holds no monthly history, so later churn after a text cannot be read",
+    "no_windows": "no text has a closed outcome window yet",
+}
+
+
 def wilson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for k successes in n trials (arrays; NaN where n = 0)."""
     from statsmodels.stats.proportion import proportion_confint
@@ -170,7 +178,8 @@ def theme_associations(frame: pd.DataFrame, themes: list[str], *, alpha: float =
 
     Columns: theme, texts_with, texts_without, accounts, churn_with, churn_without, rr, rr_lower, rr_upper,
     rr_p, rr_p_holm, rd, rd_lower, rd_upper, stayers_with, stayers_without, mrr_with, mrr_without, mrr_diff,
-    mrr_lower, mrr_upper, mrr_p, mrr_p_holm, reason (why the risk ratio is missing, English)."""
+    mrr_lower, mrr_upper, mrr_p, mrr_p_holm, reason (why the risk ratio is missing, English), reading ("higher" or
+    "lower": the interval lies above or below 1; "includes_one": it includes 1; "none": no estimate)."""
     from scipy.stats import norm
 
     zc = norm.ppf(1 - alpha / 2)
@@ -211,6 +220,10 @@ def theme_associations(frame: pd.DataFrame, themes: list[str], *, alpha: float =
     out = pd.DataFrame(rows).reindex(columns=cols)
     for p_col in ("rr_p", "mrr_p"):
         out[f"{p_col}_holm"] = holm(pd.to_numeric(out[p_col]).to_numpy(float))
+    lo, hi = pd.to_numeric(out["rr_lower"]).to_numpy(float), pd.to_numeric(out["rr_upper"]).to_numpy(float)
+    # how to read each risk ratio: its interval above 1, below 1, or including 1 (no clear difference)
+    out["reading"] = np.select([~np.isfinite(lo) | ~np.isfinite(hi), lo > 1, hi < 1], ["none", "higher", "lower"],
+                               "includes_one")
     return out
 
 
@@ -239,7 +252,8 @@ class VoiceResult(TableSummary):
     terms_churn: pd.DataFrame = field(default_factory=pd.DataFrame)
     examples: pd.DataFrame = field(default_factory=pd.DataFrame)
     segment: str | None = None
-    reason: str | None = None
+    reason: str | None = None  # why nothing was read, a key of REASONS
+    churn_reason: str | None = None  # why later churn was not read, a key of REASONS (None when it was)
     withheld: bool = False  # free text withheld (a pseudonymised run)
 
     @property
@@ -249,6 +263,39 @@ class VoiceResult(TableSummary):
     @property
     def summary(self) -> pd.DataFrame:
         return self.associations
+
+    @property
+    def churn_available(self) -> bool:
+        """Whether later churn was read (a layout with history and at least one closed window)."""
+        return self.available and self.churn_reason is None
+
+    def top_theme(self, group: str = "detractor"):
+        """The row of ``prevalence_category`` with the largest share in ``group`` (None without one)."""
+        p = self.prevalence_category
+        p = p[(p["group"] == group) & (p["mentioning"] > 0)] if len(p) else p
+        return None if not len(p) else p.loc[p["share"].astype(float).idxmax()]
+
+    def theme_labels(self, translate, prefix: str = "voice.theme.") -> dict:
+        """Each theme's label: the message ``prefix + theme`` through ``translate`` (the report's ``tr``) for the
+        default themes, else the theme's own name with spaces (a user's dictionary)."""
+        out = {}
+        for t in self.themes.names:
+            try:
+                out[t] = translate(prefix + t)
+            except KeyError:
+                out[t] = t.replace("_", " ")
+        return out
+
+    def example_rows(self, *, pseudonymise: bool = False) -> pd.DataFrame:
+        """``examples`` with customer ids replaced by keyed pseudonyms (:mod:`csanalysis.data.pseudonym`, the
+        key the risk list uses) when ``pseudonymise``, unless the Dataset's ids already are."""
+        ex = self.examples.copy()
+        if pseudonymise and len(ex):
+            from ..data.pseudonym import looks_pseudonymised, pseudonymise_ids
+
+            if not looks_pseudonymised(ex["customer_id"]):
+                ex["customer_id"] = pseudonymise_ids(ex["customer_id"].to_numpy())
+        return ex
 
     def counts(self) -> dict:
         t = self.texts
@@ -280,7 +327,7 @@ class VoiceResult(TableSummary):
                 entry["mrr_change_difference_pp"] = {**Estimate.of(t, r["mrr_diff"], r["mrr_lower"], r["mrr_upper"],
                                                      reason="too few accounts that stayed").brief(), "p_holm": _num(r["mrr_p_holm"])}
             else:
-                reason = self.reason or "no aligned texts"
+                reason = REASONS[self.reason or self.churn_reason or "no_windows"]
                 entry["churn_risk_ratio"] = {**Estimate.missing(reason).brief(), "p_holm": None, "texts": 0}
                 entry["mrr_change_difference_pp"] = {**Estimate.missing(reason).brief(), "p_holm": None}
             themes[t] = entry
@@ -289,7 +336,7 @@ class VoiceResult(TableSummary):
             best = a["rr"].astype(float).idxmax()
             top = {"theme": best, **Estimate.of(best, a.loc[best, "rr"], a.loc[best, "rr_lower"], a.loc[best, "rr_upper"],
                                                 reason="not estimable").brief(), "p_holm": _num(a.loc[best, "rr_p_holm"])}
-        return {"voice": {"available": self.available, "reason": self.reason, "withheld": self.withheld,
+        return {"voice": {"available": self.available, "reason": REASONS.get(self.reason), "withheld": self.withheld,
                           "horizon_months": self.horizon, **self.counts(), "themes": themes,
                           "significant_churn_themes": self.significant("rr"), "top_churn_theme": top}}
 
@@ -328,14 +375,18 @@ def voice(ds, *, themes: str | ThemeDictionary | None = None, horizon: int = DEF
                       withheld=bool(getattr(ds, "pseudonymised", False)))
     texts = voice_texts(ds)
     if not len(texts):
-        res.reason = ("free text is withheld in a pseudonymised run" if res.withheld
-                      else "no texts: no NPS comments and no tickets table")
+        res.reason = "withheld" if res.withheld else "no_texts"
         return res
     names = td.names
     texts = pd.concat([texts, td.matrix(texts["text"])], axis=1)
     texts["tokens"] = [tokenize(s) for s in texts["text"]]
     texts["japanese"] = texts["text"].map(lambda s: any("\u3040" <= ch <= "\u9fff" for ch in normalise(s)))
-    texts = pd.concat([texts, _align_texts(ds, texts, int(horizon))], axis=1)
+    history = ds.left_out("history") is None
+    if history:
+        texts = pd.concat([texts, _align_texts(ds, texts, int(horizon))], axis=1)
+    else:  # a snapshot: no monthly history to read churn after a text
+        texts = texts.assign(churned=np.nan, mrr_change=np.nan, month=np.nan)
+        res.churn_reason = "history"
     if segment:
         seg = ds.customers.set_index(ds.customers["customer_id"].astype(str))[segment]
         texts["segment"] = texts["customer_id"].map(seg).astype(object).where(lambda s: s.notna(), "unknown").astype(str)
@@ -343,7 +394,10 @@ def voice(ds, *, themes: str | ThemeDictionary | None = None, horizon: int = DEF
     res.prevalence_category = theme_prevalence(texts, names, "category", alpha=alpha)
     if segment:
         res.prevalence_segment = theme_prevalence(texts, names, "segment", alpha=alpha)
-    res.associations = theme_associations(texts, names, alpha=alpha)
+    if res.churn_reason is None and not texts["churned"].notna().any():
+        res.churn_reason = "no_windows"
+    if res.churn_reason is None:
+        res.associations = theme_associations(texts, names, alpha=alpha)
     det, pro = texts["category"] == "detractor", texts["category"] == "promoter"
     if det.any() and pro.any():
         res.terms_nps = _top(log_odds(texts.loc[det, "tokens"], texts.loc[pro, "tokens"], min_count=min_count), n_terms)

@@ -71,4 +71,5 @@ def test_pseudonymised_dataset_withholds_ticket_text(tmp_path, monkeypatch):
     ds = pseudonymise_dataset(cs.load_dataset(_folder(tmp_path), as_of="2024-12-31"))
     assert ds.tickets["text"].isna().all() and ds.tickets["customer_id"].str.startswith("P-").all()
     res = voice.voice(ds, segment=None)
-    assert not res.available and res.withheld and "withheld" in res.reason
+    assert not res.available and res.withheld and res.reason == "withheld"
+    assert res.metrics()["voice"]["reason"] == "free text is withheld in a pseudonymised run"
