@@ -69,7 +69,15 @@ def plot_terms(terms: pd.DataFrame, ax=None, *, title: str, xlabel: str, side_la
     y = np.arange(len(d))
     colours = np.where(d["side"] == "a", "C3", "C0")
     ax.barh(y, d["z"], color=colours, alpha=0.85)
-    ax.set_yticks(y, d["word"].tolist())
+    words = d["word"].tolist()
+    ax.set_yticks(y, words)
+    if any(not w.isascii() for w in words):  # Japanese words need a Japanese font whatever the report's language
+        import matplotlib_fontja
+        from matplotlib.font_manager import FontProperties
+
+        font = FontProperties(fname=matplotlib_fontja.get_font_ttf_path())
+        for label in ax.get_yticklabels():
+            label.set_fontproperties(font)
     ax.axvline(0, color="grey", lw=0.8)
     for side, colour in (("a", "C3"), ("b", "C0")):
         ax.barh([np.nan], [np.nan], color=colour, label=side_labels[side])

@@ -178,8 +178,9 @@ def theme_associations(frame: pd.DataFrame, themes: list[str], *, alpha: float =
 
     Columns: theme, texts_with, texts_without, accounts, churn_with, churn_without, rr, rr_lower, rr_upper,
     rr_p, rr_p_holm, rd, rd_lower, rd_upper, stayers_with, stayers_without, mrr_with, mrr_without, mrr_diff,
-    mrr_lower, mrr_upper, mrr_p, mrr_p_holm, reason (why the risk ratio is missing, English), reading ("higher" or
-    "lower": the interval lies above or below 1; "includes_one": it includes 1; "none": no estimate)."""
+    mrr_lower, mrr_upper, mrr_p, mrr_p_holm, reason (why the risk ratio is missing, English), reading ("includes_one":
+    the interval includes 1; "not_after_holm": it excludes 1 but the Holm-adjusted p is ``alpha`` or more; "higher" /
+    "lower": above / below 1 and significant after Holm; "none": no estimate)."""
     from scipy.stats import norm
 
     zc = norm.ppf(1 - alpha / 2)
@@ -221,9 +222,12 @@ def theme_associations(frame: pd.DataFrame, themes: list[str], *, alpha: float =
     for p_col in ("rr_p", "mrr_p"):
         out[f"{p_col}_holm"] = holm(pd.to_numeric(out[p_col]).to_numpy(float))
     lo, hi = pd.to_numeric(out["rr_lower"]).to_numpy(float), pd.to_numeric(out["rr_upper"]).to_numpy(float)
-    # how to read each risk ratio: its interval above 1, below 1, or including 1 (no clear difference)
-    out["reading"] = np.select([~np.isfinite(lo) | ~np.isfinite(hi), lo > 1, hi < 1], ["none", "higher", "lower"],
-                               "includes_one")
+    # how to read each risk ratio: its interval includes 1 (no clear difference); it excludes 1 but the theme is
+    # not significant once the themes are tested together (Holm); or it lies above / below 1 and is significant
+    p_holm = pd.to_numeric(out["rr_p_holm"]).to_numpy(float)
+    sig = p_holm < alpha
+    out["reading"] = np.select([~np.isfinite(lo) | ~np.isfinite(hi), (lo <= 1) & (hi >= 1), ~sig, lo > 1],
+                               ["none", "includes_one", "not_after_holm", "higher"], "lower")
     return out
 
 
