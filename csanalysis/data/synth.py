@@ -29,6 +29,11 @@ churns less even with every effect switched off (``null_world``), which fools na
   per response whose 12 months after the month before the survey lie in the window, the respondent account's
   seats in that month, its billing (annual accounts change seats only at renewal) and its satisfaction; each
   response classed by its own score (all responses when no window is complete).
+* ``voice``: the survey comments' planted themes (:func:`voice_comments`, a separate random stream; the ``voice``
+  effect switch, off in the null world): ``horizon_months``, ``comment_share``, ``language_shares``,
+  ``churn_share_commented`` and per theme ``prevalence_retained``, ``prevalence_churned``, ``churn_risk_ratio`` (the
+  stated factor: risk of churn within the horizon after a comment mentioning the theme ÷ after one that does not)
+  and ``mrr_change_difference_pp`` (0: themes are unrelated to MRR change among stayers).
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
@@ -582,6 +587,18 @@ def _full_width(s: str) -> str:
     return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ("\u3000" if ch == " " else ch) for ch in s)
 
 
+def churned_later(account, month, churn_months: dict, horizon: int) -> np.ndarray:
+    """Whether each (``account``, survey ``month``) has a churn of the account in months ``month + 1 … month − 1 +
+    horizon`` (``churn_months``: {account: its churn months}); vectorised by sorted keys account · span + month."""
+    account, month = np.asarray(account, np.int64), np.asarray(month, np.int64)
+    ev = [(int(a), int(x)) for a, xs in churn_months.items() for x in xs]
+    big = max([1, *(abs(x) for _, x in ev), *(np.abs(month).tolist() if month.size else [])]) + horizon + 2
+    span, off = 2 * big, big
+    keys = np.sort(np.array([a * span + x + off for a, x in ev], np.int64))
+    base = account * span + month + off
+    return np.searchsorted(keys, base + horizon - 1, side="right") > np.searchsorted(keys, base + 1, side="left")
+
+
 def voice_comments(account: np.ndarray, month: np.ndarray, score: np.ndarray, churn_months: dict, *, seed: int,
                    on: bool = True, months: int, horizon: int = VOICE_HORIZON) -> tuple[np.ndarray, dict]:
     """Comments for survey responses (``account``, survey ``month`` index in the window, ``score``) and the truth.
@@ -592,8 +609,7 @@ def voice_comments(account: np.ndarray, month: np.ndarray, score: np.ndarray, ch
     ``truth["voice"]`` part)."""
     vr = np.random.default_rng([seed, 2202])
     n = len(account)
-    churned = np.array([any(m + 1 <= x <= m - 1 + horizon for x in churn_months.get(int(a), ()))
-                        for a, m in zip(account, month)], bool)
+    churned = churned_later(account, month, churn_months, horizon)
     closed = month - 1 + horizon <= months - 1
     has = vr.random(n) < VOICE_COMMENT_SHARE
     langs = np.array(list(VOICE_LANGUAGES))

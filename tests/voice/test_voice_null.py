@@ -68,3 +68,12 @@ def test_generator_null_switch():
     assert on["themes"]["price"]["churn_risk_ratio"] == synth.VOICE_RISK_RATIO["price"] > 1
     assert all(t["churn_risk_ratio"] == 1.0 and t["prevalence_churned"] == t["prevalence_retained"]
                for t in off["themes"].values())
+
+
+def test_churned_later_equals_the_plain_loop():
+    rng = np.random.default_rng(0)
+    acc, mon = rng.integers(0, 50, 2000), rng.integers(-3, 30, 2000)
+    cm = {int(a): sorted(set(rng.integers(-5, 36, rng.integers(0, 4)).tolist())) for a in range(50)}
+    plain = np.array([any(m + 1 <= x <= m - 1 + 6 for x in cm.get(int(a), ())) for a, m in zip(acc, mon)])
+    got = synth.churned_later(acc, mon, cm, 6)
+    assert got.dtype == bool and (got == plain).all() and 0 < plain.mean() < 1
