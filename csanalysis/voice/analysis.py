@@ -342,7 +342,9 @@ class VoiceResult(TableSummary):
                                                 reason="not estimable").brief(), "p_holm": _num(a.loc[best, "rr_p_holm"])}
         return {"voice": {"available": self.available, "reason": REASONS.get(self.reason), "withheld": self.withheld,
                           "horizon_months": self.horizon, **self.counts(), "themes": themes,
-                          "significant_churn_themes": self.significant("rr"), "top_churn_theme": top}}
+                          "significant_churn_themes": self.significant("rr"),
+                          "n_significant_churn_themes": len(self.significant("rr")) if self.churn_available else None,
+                          "top_churn_theme": top}}
 
 
 def _num(v):

@@ -107,6 +107,7 @@ def test_texts_and_metrics(world):
     assert 0.4 < c["japanese"] / c["texts"] < 0.7  # ja 40% and mixed 15% of comments hold Japanese
     m = res.metrics()["voice"]
     assert m["available"] and set(m["themes"]) == set(data.truth["voice"]["themes"])
+    assert m["n_significant_churn_themes"] == len(m["significant_churn_themes"]) >= 2
     price = m["themes"]["price"]["churn_risk_ratio"]
     assert price["lower"] <= price["estimate"] <= price["upper"] and price["p_holm"] < 0.05
     # the words most typical of detractors are the generator's detractor phrases (no theme words planted by score)
