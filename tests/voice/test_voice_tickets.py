@@ -73,3 +73,21 @@ def test_pseudonymised_dataset_withholds_ticket_text(tmp_path, monkeypatch):
     res = voice.voice(ds, segment=None)
     assert not res.available and res.withheld and res.reason == "withheld"
     assert res.metrics()["voice"]["reason"] == "free text is withheld in a pseudonymised run"
+
+
+def test_snapshot_reads_themes_but_not_later_churn(tmp_path):
+    d = tmp_path / "snap"
+    d.mkdir()
+    (d / "snapshot.csv").write_text("customer_id,tenure_months,churned,plan\nA,5,0,Basic\nB,3,1,Pro\nC,8,0,Pro\n",
+                                    encoding="utf-8")
+    (d / "tickets.csv").write_text(TICKETS, encoding="utf-8")
+    (d / "csanalysis.yaml").write_text("layout: snapshot\nsettings:\n  as_of: 2024-06-30\n", encoding="utf-8")
+    ds = cs.load_dataset(d)
+    res = voice.voice(ds, segment="plan", min_count=1)
+    assert res.available and not res.churn_available and res.churn_reason == "history"
+    assert res.associations.empty and res.counts()["tickets"] == 3
+    assert set(res.prevalence_segment["group"]) == {"Basic", "Pro"}
+    m = res.metrics()["voice"]
+    assert m["themes"]["price"]["churn_risk_ratio"]["estimate"] is None
+    assert "no monthly history" in m["themes"]["price"]["churn_risk_ratio"]["reason"]
+    assert m["n_significant_churn_themes"] is None
