@@ -29,7 +29,8 @@ def plot_theme_shares(prevalence: pd.DataFrame, ax=None, *, groups: list, group_
         yy = y + (len(groups) - 1) / 2 * width - j * width
         ax.barh(yy, np.nan_to_num(v), height=width, color=colours.get(g, f"C{j}"), alpha=0.85, label=group_labels.get(g, g))
         ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
-        ax.errorbar(v[ok], yy[ok], xerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none", ecolor="black", capsize=2, lw=0.8)
+        ax.errorbar(v[ok], yy[ok], xerr=[np.maximum(v[ok] - lo[ok], 0), np.maximum(hi[ok] - v[ok], 0)], fmt="none",
+                    ecolor="black", capsize=2, lw=0.8)
     ax.set_yticks(y, [theme_labels[t] for t in themes])
     ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     ax.set_xlim(left=0)
@@ -51,7 +52,7 @@ def plot_theme_risk_ratios(assoc: pd.DataFrame, ax=None, *, theme_labels: dict, 
     for mask, colour, label in ((sig, "C3", significant_label), (~sig, "grey", other_label)):
         if mask.any():
             r = d[mask]
-            ax.errorbar(r["rr"], y[mask], xerr=[r["rr"] - r["rr_lower"], r["rr_upper"] - r["rr"]], fmt="o",
+            ax.errorbar(r["rr"], y[mask], xerr=[np.maximum(r["rr"] - r["rr_lower"], 0), np.maximum(r["rr_upper"] - r["rr"], 0)], fmt="o",
                         color=colour, capsize=3, lw=2, label=label)
     ax.axvline(1.0, color="black", ls="--", lw=1)
     log_ratio_axis(ax, np.r_[d["rr_lower"], d["rr_upper"], d["rr"], 1.0])

@@ -125,6 +125,8 @@ def theme_prevalence(units: pd.DataFrame, themes: list[str], group: str, *, alph
         n = len(part)
         k = part[themes].sum().to_numpy()
         lo, hi = wilson(k, np.full(k.shape, n), alpha)
+        share = k / n
+        lo, hi = np.minimum(lo, share), np.maximum(hi, share)  # 0 or n of n: the bound equals the share (rounding)
         for t, kk, l, h in zip(themes, k, lo, hi):
             rows.append({"group": g, "theme": t, "accounts": n, "mentioning": int(kk), "share": kk / n,
                          "lower": l, "upper": h})

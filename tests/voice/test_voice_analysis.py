@@ -115,3 +115,11 @@ def test_texts_and_metrics(world):
     assert top & {"disappointed", "不満", "期待", "外れ", "happy"}
     # examples: at most three per theme, shortened
     assert res.examples.groupby("theme").size().max() <= 3 and res.examples["text"].str.len().max() <= 120
+
+
+def test_prevalence_bounds_hold_the_share_when_every_or_no_account_mentions_it():
+    u = pd.DataFrame({"customer_id": list("abcde"), "category": ["promoter"] * 5, "support": [True] * 5,
+                      "price": [False] * 5})
+    out = theme_prevalence(u, ["support", "price"], "category").set_index("theme")
+    assert out.loc["support", "share"] == 1.0 and out.loc["support", "lower"] <= 1.0 <= out.loc["support", "upper"]
+    assert out.loc["price", "share"] == 0.0 and out.loc["price", "lower"] <= 0.0 <= out.loc["price", "upper"]
