@@ -91,3 +91,14 @@ def test_snapshot_reads_themes_but_not_later_churn(tmp_path):
     assert m["themes"]["price"]["churn_risk_ratio"]["estimate"] is None
     assert "no monthly history" in m["themes"]["price"]["churn_risk_ratio"]["reason"]
     assert m["n_significant_churn_themes"] is None
+
+
+def test_example_ids_pseudonymised_on_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("CSANALYSIS_PSEUDONYM_KEY", "test-key")
+    from csanalysis.data.pseudonym import pseudonymise_ids
+
+    res = voice.voice(cs.load_dataset(_folder(tmp_path), as_of="2024-12-31"), segment=None)
+    raw, hidden = res.example_rows(), res.example_rows(pseudonymise=True)
+    assert set(raw["customer_id"]) <= {"A", "B", "C"} and len(raw)
+    assert hidden["customer_id"].tolist() == list(pseudonymise_ids(raw["customer_id"].to_numpy()))
+    assert hidden["text"].tolist() == raw["text"].tolist()
