@@ -24,7 +24,7 @@ from .mapping import Settings
 from .validation import Finding, ValidationReport
 
 FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes",
-          "payment_attempts")
+          "payment_attempts", "tickets")
 
 
 def fingerprint(path: str | Path) -> str:
@@ -47,7 +47,7 @@ def source_fingerprint(source: str | Path, context: RunContext | None = None) ->
     return (context.fingerprint_of(source) if context is not None else None) or fingerprint(source)
 
 
-FORMAT = 3  # what a cached load holds; 2: validation findings carry their catalogue key and values; 3: payment_attempts
+FORMAT = 3  # what a cached load holds; 2: validation findings carry their catalogue key and values; 3: payment_attempts and tickets
 
 
 def cache_key(source: Any, mapping: Any, settings: dict, context: RunContext | None = None) -> str | None:

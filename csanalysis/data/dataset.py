@@ -27,7 +27,7 @@ class Lazy:
         self.engine = engine
 
 
-LAZY_TABLES = ("usage", "nps", "payments", "cs_activities", "payment_attempts")
+LAZY_TABLES = ("usage", "nps", "payments", "cs_activities", "payment_attempts", "tickets")
 FRAMES_IN_ENGINE = ("customers", "panel", "spells")  # always present; built in pandas on first read
 ENGINE_COLUMNS = {  # the engine form of the panel and spells (integer month indices; see data/spells.py)
     "panel": ("customer_id", "m", "mrr", "spell", "tenure", "spell_month"),
@@ -49,6 +49,7 @@ class Dataset:
     * ``payment_attempts``: the payment rows themselves up to ``as_of`` (customer_id, date, status; or None), for
       analyses that need the day of each attempt (churn causes and dunning: csanalysis/causes.py).
     * ``cs_costs``: monthly CS team cost (or None).
+    * ``tickets``: the support tickets, one row each as in the source (or None).
     * ``attributes``: the ``customer_attributes`` history table (or None); ``attribute_kinds``: each customer
       attribute (column of ``customers``) and its kind, numeric or categorical (see data/attributes.py).
     * ``tables``: the validated raw tables as engine (Ibis) expressions, for analyses that need row detail.
@@ -71,6 +72,7 @@ class Dataset:
     cs_activities: pd.DataFrame | None = None
     payment_attempts: pd.DataFrame | None = None
     cs_costs: pd.DataFrame | None = None
+    tickets: pd.DataFrame | None = None  # support tickets as they are (customer_id, date, text, category, channel)
     attributes: pd.DataFrame | None = None
     # kind of each customer attribute (column of customers): numeric or categorical (data/attributes.py)
     attribute_kinds: dict[str, str] | None = None

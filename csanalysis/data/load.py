@@ -851,7 +851,7 @@ class _Builder:
                        column="customer_id", n_rows=n_dupes,
                        examples=dupes.order_by("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist(),
                        file=self.file("customers"))
-        for name in ("revenue", "usage", "nps", "payments", "cs_activities", "customer_attributes"):
+        for name in ("revenue", "usage", "nps", "payments", "cs_activities", "customer_attributes", "tickets"):
             self._check_orphans(name, customers)
         if "kind" in revenue.columns:
             self._check_values("revenue", "kind", REVENUE_KINDS)
@@ -884,7 +884,7 @@ class _Builder:
         self.settings = self.settings.updated(as_of=as_of)
         as_of_m = periods.last_complete_month(as_of)
         self._as_of_after_data(as_of_m)
-        for name in ("revenue", "usage", "nps", "payments", "cs_activities"):
+        for name in ("revenue", "usage", "nps", "payments", "cs_activities", "tickets"):
             self._cut_after(name, as_of)
         if "cs_costs" in self.t:
             self._cut_after("cs_costs", as_of, column="month")
@@ -983,6 +983,7 @@ class _Builder:
         out["cs_activities"] = (Lazy(partial(self._monthly_counts, "cs_activities", "activity", as_of_m),
                                      lambda: direct.monthly(self._monthly_counts_expr("cs_activities", "activity", as_of_m)))
                                 if "cs_activities" in self.t else None)
+        out["tickets"] = Lazy(self.t["tickets"].order_by(["customer_id", "date"]).execute) if "tickets" in self.t else None
         out["cs_costs"] = self.t["cs_costs"].order_by("month").execute() if "cs_costs" in self.t else None
         out["attributes"] = self.t["customer_attributes"].execute() if "customer_attributes" in self.t else None
         out["as_of_month"] = month_start(as_of_m)
@@ -1163,5 +1164,6 @@ class _Builder:
             "usage": self._usage(as_of_m), "nps": self.t["nps"].execute() if "nps" in self.t else None,
             "payments": None, "cs_activities": None, "cs_costs": None, "attributes": None,
             "payment_attempts": self._payment_attempts(as_of_m) if "payments" in self.t else None,
+            "tickets": self.t["tickets"].order_by(["customer_id", "date"]).execute() if "tickets" in self.t else None,
             "as_of_month": month_start(as_of_m),
         }

@@ -22,7 +22,8 @@ KEY_ENV = "CSANALYSIS_PSEUDONYM_KEY"
 KEY_FILE_ENV = "CSANALYSIS_PSEUDONYM_KEY_FILE"
 DEFAULT_KEY_FILE = Path.home() / ".config" / "csanalysis" / "pseudonym.key"
 ID_COLUMNS = ("customer_id", "respondent_id")  # the columns that identify a customer
-FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "attributes", "payment_attempts")
+FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "attributes", "payment_attempts",
+          "tickets")
 
 
 def pseudonym_key() -> bytes:
@@ -74,9 +75,10 @@ def pseudonymise_dataset(ds, key: bytes | None = None):
         for col in ID_COLUMNS:
             if col in df.columns:
                 df[col] = pd.Series(pseudonymise_ids(df[col].to_numpy(), key), index=df.index)
-    for col in ("comment",):
-        if ds.nps is not None and col in ds.nps.columns:
-            ds.nps[col] = None  # free text may name people or companies
+    for table, col in (("nps", "comment"), ("tickets", "text")):
+        df = getattr(ds, table, None)
+        if df is not None and col in df.columns:
+            df[col] = None  # free text may name people or companies
     ds.date_ranges()  # computed from the raw tables before they are dropped
     ds.tables = {}  # raw rows carry the real identifiers
     ds.engine = {}  # so do the engine panel and spells (rebuilt from the pseudonymised frames when queried)

@@ -61,6 +61,11 @@ TABLES: dict[str, TableSpec] = {
         "cs_activities", required={"customer_id": "id", "date": "date", "activity": "text"},
     ),
     "cs_costs": TableSpec("cs_costs", required={"month": "date", "cost": "number"}),
+    # support tickets (free text, read by the voice-of-the-customer analysis, csanalysis/voice)
+    "tickets": TableSpec(
+        "tickets", required={"customer_id": "id", "date": "date", "text": "text"},
+        optional={"category": "text", "channel": "text"},
+    ),
     "snapshot": TableSpec(
         "snapshot",
         required={"customer_id": "id", "tenure_months": "integer", "churned": "flag"},
@@ -78,13 +83,14 @@ TABLES: dict[str, TableSpec] = {
 LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "subscription": {
         "required": ("customers", "revenue"),
-        "optional": ("customer_attributes", "usage", "nps", "payments", "cs_activities", "cs_costs"),
+        "optional": ("customer_attributes", "usage", "nps", "payments", "cs_activities", "cs_costs", "tickets"),
     },
     "purchase_log": {
         "required": ("revenue",),
-        "optional": ("customers", "customer_attributes", "usage", "nps", "payments", "cs_activities", "cs_costs"),
+        "optional": ("customers", "customer_attributes", "usage", "nps", "payments", "cs_activities", "cs_costs",
+                     "tickets"),
     },
-    "snapshot": {"required": ("snapshot",), "optional": ("usage", "nps", "payments", "cs_activities", "cs_costs")},
+    "snapshot": {"required": ("snapshot",), "optional": ("usage", "nps", "payments", "cs_activities", "cs_costs", "tickets")},
 }
 
 # What each layout calls a churn, in English: a purchase log's customer does not cancel, it lapses (stops

@@ -29,6 +29,11 @@ churns less even with every effect switched off (``null_world``), which fools na
   per response whose 12 months after the month before the survey lie in the window, the respondent account's
   seats in that month, its billing (annual accounts change seats only at renewal) and its satisfaction; each
   response classed by its own score (all responses when no window is complete).
+* ``voice``: the survey comments' planted themes (:func:`voice_comments`, a separate random stream; the ``voice``
+  effect switch, off in the null world): ``horizon_months``, ``comment_share``, ``language_shares``,
+  ``churn_share_commented`` and per theme ``prevalence_retained``, ``prevalence_churned``, ``churn_risk_ratio`` (the
+  stated factor: risk of churn within the horizon after a comment mentioning the theme ÷ after one that does not)
+  and ``mrr_change_difference_pp`` (0: themes are unrelated to MRR change among stayers).
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
@@ -48,7 +53,7 @@ import pandas as pd
 
 DEFAULT_EFFECTS = {
     "plan": True, "touch": True, "seats": True, "channel": True, "failed_payment": True, "nps_churn": True,
-    "nps_revenue": True, "usage": True, "program": True,
+    "nps_revenue": True, "usage": True, "program": True, "voice": True,
 }
 PLANS = np.array(["Basic", "Pro", "Enterprise"])
 PRICE = np.array([20.0, 40.0, 70.0])
@@ -109,7 +114,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     """Simulate ``n_customers`` accounts over ``months`` months from ``start`` (see the module docstring)."""
     eff = dict(DEFAULT_EFFECTS)
     if null_world:
-        eff.update({k: False for k in ("failed_payment", "nps_churn", "nps_revenue", "usage", "program")})
+        eff.update({k: False for k in ("failed_payment", "nps_churn", "nps_revenue", "usage", "program", "voice")})
     eff.update(effects or {})
     unknown = set(eff) - set(DEFAULT_EFFECTS) - {"program_hr"}
     if unknown:
@@ -145,6 +150,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
 
     rev, pay, use, nps, act, prob = [], [], [], [], [], []
     survey_months = set(range(3, months, 6))
+    churn_log = []  # (accounts, month) of every churn
     resp_state = []  # per response: account, survey month, score, seats the month before, billing (for the truth)
     last_c = months - 1
 
@@ -187,6 +193,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
             good = idx[attempt & ~fail & ~churn]
             pay.append((good, np.full(good.size, c), np.ones(good.size, bool)))
         gone = idx[churn]
+        churn_log.append((gone, c))  # (no draw) for the comments' later churn (_voice_comments)
         active[gone] = False
         churned_at[gone] = c
         # annual customers leaving mid-term get a credit note for the unused months
@@ -356,10 +363,12 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     pr_c = pr_c.astype(np.int64)
     churn_prob = pd.DataFrame({"customer_id": ids[pr_idx.astype(np.int64)],
                                "month": month_dates(pr_c, np.ones_like(pr_c)), "p": pr_p, "p_no_program": pr_p0})
+    truth_voice = _voice_comments(tables, churn_log, seed=seed, eff=eff, months=months, w0=w0)  # issue 22
     truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0,
                    pr_idx.astype(np.int64), pr_p, pr_p0, pr_ten.astype(np.int64), pr_first.astype(bool), pr_pre.astype(bool),
                    plan, touch, satisfaction, resp_state)
     truth.update(_plant_dunning(tables, churn_prob, seed))  # issue 22: retry delays and the churn causes' truth
+    truth["voice"] = truth_voice
     return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True))
 
 
@@ -570,3 +579,152 @@ def write_demo(out_dir, *, fmt: str = "parquet", **kwargs) -> DemoData:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return demo
+
+
+# --- what customers say (issue 22) ----------------------------------------------------------------------------
+# Comments on survey responses, in English, Japanese or both, whose themes are drawn from a separate stream
+# (np.random.default_rng([seed, 2202])): every other table, and every draw of the main stream, stays as it was.
+# A theme is present with probability q0 on a response whose account stays through the next VOICE_HORIZON months
+# and q1 on one whose account churns in them, q1 solved so that the churn risk ratio of responses mentioning the
+# theme against those that do not equals the stated factor at the churn share of the commented responses whose
+# window is closed by the end of the data (the analysed ones). Themes raise churn only as associations: churn is
+# drawn first, by the hazard above; themes follow it.
+VOICE_HORIZON = 6
+VOICE_COMMENT_SHARE = 0.3
+VOICE_LANGUAGES = {"en": 0.45, "ja": 0.40, "mixed": 0.15}
+VOICE_PREVALENCE = {"price": 0.12, "support": 0.10, "missing_features": 0.10, "usability": 0.08,
+                    "bugs_reliability": 0.08, "onboarding": 0.05, "contract_billing": 0.05}
+VOICE_RISK_RATIO = {"price": 2.0, "support": 1.5, "bugs_reliability": 2.5}  # the others 1.0
+VOICE_FULL_WIDTH = 0.1  # share of English comments typed in full-width letters (normalisation)
+_VOICE_PHRASES = {
+    "price": {"en": ["The price is too high for what we use.", "Pricing went up again this year.",
+                     "Too expensive for a team our size."],
+              "ja": ["料金が高すぎます。", "値上げが厳しいです。", "価格に見合う価値を感じません。"],
+              "mixed": ["pricingが高すぎる。", "このplanの料金は高い。"]},
+    "support": {"en": ["Support takes days to reply.", "The support team is slow to answer.",
+                       "Hard to reach customer service."],
+                "ja": ["サポートの返信が遅いです。", "問い合わせへの対応に時間がかかります。"],
+                "mixed": ["supportからの返信が来ない。", "サポートのreplyが遅い。"]},
+    "missing_features": {"en": ["We miss an integration with our CRM.", "Key features are missing.",
+                                "Please add an export to Excel."],
+                         "ja": ["必要な機能がありません。", "外部サービスとの連携が欲しいです。"],
+                         "mixed": ["Salesforceとのintegrationが欲しい。", "exportの機能が欲しい。"]},
+    "usability": {"en": ["The interface is confusing.", "Navigation is clunky and not intuitive."],
+                  "ja": ["画面が分かりにくいです。", "操作が使いにくい。"],
+                  "mixed": ["UIが分かりにくい。", "dashboardの操作が使いにくい。"]},
+    "bugs_reliability": {"en": ["The app crashes every week.", "Too many bugs and errors lately.",
+                                "Another outage this month."],
+                         "ja": ["不具合が多いです。", "エラーで動かないことがあります。"],
+                         "mixed": ["reportがcrashする。", "bugが多くて困る。"]},
+    "onboarding": {"en": ["Onboarding took far too long.", "Setup was hard without documentation."],
+                   "ja": ["導入に時間がかかりました。", "初期設定が大変でした。"],
+                   "mixed": ["onboardingが長すぎた。", "trainingの導入が大変だった。"]},
+    "contract_billing": {"en": ["The invoice was wrong again.", "Renewal terms in the contract are unclear."],
+                         "ja": ["請求書の内容が間違っていました。", "契約の更新手続きが面倒です。"],
+                         "mixed": ["invoiceの金額が違う。", "contractの更新が面倒。"]},
+}
+_VOICE_MOOD = {  # by NPS category (0 detractor, 1 passive, 2 promoter): no theme keyword in any
+    0: {"en": ["Disappointed overall.", "Not happy at all."], "ja": ["不満です。", "期待外れでした。"]},
+    1: {"en": ["It is okay overall.", "Does the job."], "ja": ["まあまあです。", "普通です。"]},
+    2: {"en": ["Great product, we love it.", "Very happy with the tool."], "ja": ["とても満足しています。", "素晴らしい製品です。"]},
+}
+
+
+def _solve_q1(q0: float, rr: float, pi: float) -> float:
+    """Theme probability among churners giving the risk ratio ``rr`` at churn share ``pi`` (bisection)."""
+    def ratio(q1):
+        a = q1 * pi / (q1 * pi + q0 * (1 - pi))
+        b = (1 - q1) * pi / ((1 - q1) * pi + (1 - q0) * (1 - pi))
+        return a / b
+
+    if rr == 1.0 or not 0 < pi < 1:
+        return q0
+    lo, hi = (q0, 1 - 1e-12) if rr > 1 else (1e-12, q0)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if (ratio(mid) < rr) == (rr > 1):
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _full_width(s: str) -> str:
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ("\u3000" if ch == " " else ch) for ch in s)
+
+
+def churned_later(account, month, churn_months: dict, horizon: int) -> np.ndarray:
+    """Whether each (``account``, survey ``month``) has a churn of the account in months ``month + 1 … month − 1 +
+    horizon`` (``churn_months``: {account: its churn months}); vectorised by sorted keys account · span + month."""
+    account, month = np.asarray(account, np.int64), np.asarray(month, np.int64)
+    ev = [(int(a), int(x)) for a, xs in churn_months.items() for x in xs]
+    big = max([1, *(abs(x) for _, x in ev), *(np.abs(month).tolist() if month.size else [])]) + horizon + 2
+    span, off = 2 * big, big
+    keys = np.sort(np.array([a * span + x + off for a, x in ev], np.int64))
+    base = account * span + month + off
+    return np.searchsorted(keys, base + horizon - 1, side="right") > np.searchsorted(keys, base + 1, side="left")
+
+
+def voice_comments(account: np.ndarray, month: np.ndarray, score: np.ndarray, churn_months: dict, *, seed: int,
+                   on: bool = True, months: int, horizon: int = VOICE_HORIZON) -> tuple[np.ndarray, dict]:
+    """Comments for survey responses (``account``, survey ``month`` index in the window, ``score``) and the truth.
+
+    ``churn_months``: {account: sorted months of its churns}. A response churns later when its account churns in
+    months ``month + 1 … month − 1 + horizon``; its window is closed when ``month − 1 + horizon ≤ months − 1``.
+    ``on`` False: every stated risk ratio is 1 (the null world). Returns (an object array: text or None; the
+    ``truth["voice"]`` part)."""
+    vr = np.random.default_rng([seed, 2202])
+    n = len(account)
+    churned = churned_later(account, month, churn_months, horizon)
+    closed = month - 1 + horizon <= months - 1
+    has = vr.random(n) < VOICE_COMMENT_SHARE
+    langs = np.array(list(VOICE_LANGUAGES))
+    lang = langs[vr.choice(len(langs), n, p=list(VOICE_LANGUAGES.values()))]
+    sel = has & closed
+    pi = float(churned[sel].mean()) if sel.any() else float("nan")
+    themes = {}
+    present = {}
+    for t, q0 in VOICE_PREVALENCE.items():
+        rr = float(VOICE_RISK_RATIO.get(t, 1.0)) if on else 1.0
+        q1 = _solve_q1(q0, rr, pi) if np.isfinite(pi) else q0
+        present[t] = vr.random(n) < np.where(churned, q1, q0)
+        themes[t] = {"prevalence_retained": q0, "prevalence_churned": q1, "churn_risk_ratio": rr,
+                     "mrr_change_difference_pp": 0.0}
+    cat = np.select([score <= 6, score <= 8], [0, 1], 2)
+    mood = vr.random(n) < 0.7
+    fw = vr.random(n) < VOICE_FULL_WIDTH
+    pick = vr.random((n, len(VOICE_PREVALENCE) + 2))
+    out = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(has):
+        lg = lang[i]
+        parts = []
+        if mood[i] or not any(present[t][i] for t in VOICE_PREVALENCE):
+            bank = _VOICE_MOOD[int(cat[i])]["en" if lg == "en" else "ja" if lg == "ja" else ("en", "ja")[int(pick[i, -1] < 0.5)]]
+            parts.append(bank[int(pick[i, -2] * len(bank))])
+        for j, t in enumerate(VOICE_PREVALENCE):
+            if present[t][i]:
+                bank = _VOICE_PHRASES[t][lg]
+                parts.append(bank[int(pick[i, j] * len(bank))])
+        text = ("" if lg != "en" else " ").join(parts) if lg != "mixed" else " ".join(parts)
+        out[i] = _full_width(text) if lg == "en" and fw[i] else text
+    truth = {"horizon_months": int(horizon), "comment_share": VOICE_COMMENT_SHARE, "language_shares": dict(VOICE_LANGUAGES),
+             "churn_share_commented": pi, "themes": themes, "on": bool(on),
+             "note": "themes are drawn given the account's later churn (within horizon_months after the month before "
+                     "the survey); the risk ratio holds at churn_share_commented, the share among commented responses "
+                     "whose window closes by the end of the data; themes have no relation to MRR change among stayers"}
+    return out, truth
+
+
+def _voice_comments(tables: dict, churn_log: list, *, seed: int, eff: dict, months: int, w0) -> dict:
+    """Replace the nps table's comment column by :func:`voice_comments` (in place); returns ``truth["voice"]``."""
+    nps_df = tables["nps"]
+    churn_months: dict = {}
+    for accts, c in churn_log:
+        for a in accts:
+            churn_months.setdefault(int(a), []).append(int(c))
+    account = nps_df["customer_id"].str[1:].astype(np.int64).to_numpy() - 1
+    month = (pd.to_datetime(nps_df["date"]).dt.to_period("M") - w0).map(lambda d: d.n).to_numpy(np.int64) if len(nps_df) else np.zeros(0, np.int64)
+    comments, truth = voice_comments(account, month, nps_df["score"].to_numpy(np.int64), churn_months, seed=seed,
+                                     on=bool(eff.get("voice", True)), months=months)
+    nps_df["comment"] = pd.Series(comments, index=nps_df.index, dtype=object)
+    return truth

@@ -80,6 +80,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("roi", "roi", "pct", (("05_cs_impact", "cumulative_roi"),)),
     Figure("payment_failure_share", "causes", "pct", (("06_why_customers_leave", "payment_failure_share"),), decimals=1),
     Figure("billing_mrr", "causes", "money", (("06_why_customers_leave", "billing_list.mrr"),)),
+    Figure("churn_themes", "causes", "count", (("06_why_customers_leave", "voice.n_significant_churn_themes"),)),
 )
 
 

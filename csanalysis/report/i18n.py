@@ -130,7 +130,7 @@ def definition(ds) -> tuple[str, dict]:
 def heading(key: str, level: int = 2, **values) -> None:
     from .narrative import md
 
-    md("#" * level + " " + tr(key).replace("{", "{{").replace("}", "}}"))
+    md("#" * level + " " + tr(key, **values).replace("{", "{{").replace("}", "}}"))
 
 
 def attr_label(name: str) -> str:
