@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..result import TableSummary
 from ..stats.bootstrap import draw_counts, percentile_estimate, percentile_interval, replicate_blocks
 from ..stats import ranking
 from .capacity import capacity_groups
@@ -114,10 +115,14 @@ class _Ranked:
 # ---------------------------------------------------------------------------- the evaluation
 
 
-@dataclass
-class Evaluation:
+_MEASURES = ("auc", "lift_top_decile", "capture_top_decile", "precision_at_capacity", "observed_rate")
+
+
+@dataclass(kw_only=True)
+class Evaluation(TableSummary):
     """How one score did on the future: discrimination, top-decile lift and capture, precision at capacity and
-    calibration, each with a cluster-bootstrap (by account) 95% interval."""
+    calibration, each with a cluster-bootstrap (by account) 95% interval; built by keyword. :attr:`summary` is
+    one row per measure, :meth:`conf_int` their intervals."""
 
     name: str
     auc: dict
@@ -134,6 +139,23 @@ class Evaluation:
     n_dates: int
     capacity: int
     auc_boot: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per measure: AUC, top-decile lift and capture, precision at capacity and the observed churn
+        rate with their bootstrap intervals (``reason`` when a number is undefined), then the Brier score and the
+        mean predicted probability (no interval)."""
+        rows = [{"measure": k, **{c: getattr(self, k).get(c) for c in ("estimate", "lower", "upper", "reason")}}
+                for k in _MEASURES]
+        rows += [{"measure": k, "estimate": getattr(self, k), "lower": np.nan, "upper": np.nan, "reason": None}
+                 for k in ("brier", "mean_predicted")]
+        out = pd.DataFrame(rows)
+        out[["estimate", "lower", "upper"]] = out[["estimate", "lower", "upper"]].astype(float)  # None → NaN
+        return out
+
+    def conf_int(self) -> pd.DataFrame:
+        """The bootstrap intervals (``lower``, ``upper``) of the measures that have one, by measure."""
+        return self.summary.set_index("measure").loc[list(_MEASURES), ["lower", "upper"]]
 
     def to_dict(self) -> dict:
         return {"name": self.name, "auc": self.auc, "lift_top_decile": self.lift_top_decile,
