@@ -190,3 +190,13 @@ def test_nps_results(world, ds, capsys):
                                                                                               "estimate"]
     empty.print_summary()
     capsys.readouterr()
+
+
+def test_dataset_summary_is_a_property(ds):
+    assert isinstance(type(ds).__dict__.get("summary"), property)
+    rows = ds.summary.set_index("table")["rows"]
+    # by hand from the fixture (README): paid months A 5, B 5, C 5, D 2, E 3, F 4, G 4, H 1, I 3, J 1; one spell
+    # each and E's second; churned: D, E's first spell, H, J
+    assert rows[["customers", "paid customer-months", "spells", "churn events", "reactivations"]].tolist() == [
+        10, 33, 11, 4, 1]
+    assert rows[["usage", "nps", "payments", "cs_activities", "cs_costs"]].isna().all()

@@ -210,7 +210,10 @@ class Dataset:
                 f"Spells still paying within the last {g + 1} month(s) before {self.as_of_month:%B %Y} are censored. "
                 "A later paid month after a churn starts a new spell (a reactivation).")
 
+    @property
     def summary(self) -> pd.DataFrame:
+        """Rows per table (``table``, ``rows``): customers, paid customer-months, spells, churn events,
+        reactivations, then each optional table (None when the data have none)."""
         rows = [("customers", len(self.customers)), ("paid customer-months", len(self.panel)),
                 ("spells", len(self.spells)), ("churn events", int(self.spells["event"].sum())),
                 ("reactivations", int((self.spells["spell"] > 1).sum()))]
