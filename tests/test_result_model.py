@@ -103,12 +103,13 @@ def test_sbg_backtest(capsys):
 
 def test_program_effect(capsys):
     start = pd.Timestamp("2024-01-01")
-    yes = impact.ProgramEffect(True, "", start, 12, hr=0.8, hr_lower=0.7, hr_upper=0.9, pp=0.4, pp_lower=0.2,
-                               pp_upper=0.6, p_value=0.01)
+    yes = impact.ProgramEffect(estimable=True, reason="", program_start=start, pre_months=12, hr=0.8, hr_lower=0.7,
+                               hr_upper=0.9, pp=0.4, pp_lower=0.2, pp_upper=0.6, p_value=0.01)
     _house(yes, yes.summary, capsys)
     assert yes.summary.loc["hr"].tolist() == [0.8, 0.7, 0.9, 0.01]
     assert yes.conf_int().loc["pp"].tolist() == [0.2, 0.6]
-    no = impact.ProgramEffect(False, "only 2 month(s) of churn data before the program started", start, 2)
+    no = impact.ProgramEffect(estimable=False, reason="only 2 month(s) of churn data before the program started",
+                              program_start=start, pre_months=2)
     assert no.summary.isna().all().all()
     no.print_summary()
     assert "only 2 month(s)" in capsys.readouterr().out
