@@ -111,6 +111,8 @@ def test_program_effect(capsys):
     no = impact.ProgramEffect(estimable=False, reason="only 2 month(s) of churn data before the program started",
                               program_start=start, pre_months=2)
     assert no.summary.isna().all().all()
+    with pytest.raises(TypeError):  # built by keyword only
+        impact.ProgramEffect(False, "why", start, 2)
     no.print_summary()
     assert "only 2 month(s)" in capsys.readouterr().out
 
