@@ -198,7 +198,46 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     so unweighted); every account paying at the scoring date is still scored. ``ChurnRisk.sample`` says so.
 
     ``attributes``: the customer attributes the model takes beside its signals (None: :func:`default_attributes`,
-    the export's own attributes included)."""
+    the export's own attributes included).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    scoring_date : date-like, optional
+        The date the accounts are scored at (None: the as_of month's, :func:`scoring_month`).
+    horizon : int
+        The outcome window in months (churn within it).
+    capacity : int
+        Accounts each ``capacity_by`` group can work (the precision at capacity and the list).
+    capacity_by : {"team", "csm", "total"}
+        Whose capacity.
+    scorecard : Scorecard, path or None
+        The weighted scorecard (None: the default one).
+    calibration : {"logistic", "isotonic"}
+        How the scorecard's points become probabilities.
+    test_months : int
+        Scoring months of the time split that judge the scores (0: no evaluation).
+    C : float
+        Inverse strength of the data-driven model's L2 penalty.
+    attributes : sequence of str, optional
+        Customer attributes the model takes beside its signals.
+    true_prob : DataFrame, optional
+        The generator's true churn probabilities (demo data): adds the ceiling.
+    n_boot : int
+        Cluster-bootstrap replicates of the evaluation's intervals.
+    seed : int
+        Seed of the bootstrap and of the sampling rule.
+    alpha : float
+        1 − the intervals' confidence level.
+    max_rows : int
+        Account-months beyond which a share of whole accounts is fitted.
+
+    Returns
+    -------
+    ChurnRisk
+        The scores at the scoring date and their judgement on the future.
+    """
     sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")

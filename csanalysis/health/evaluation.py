@@ -182,7 +182,39 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     ``rank_score`` (default ``prob``) orders the accounts for AUC, lift and the capacity cut (a calibrated
     scorecard is ranked by its points, so calibration ties do not blur it). ``capacity``: the top N accounts of
     each scoring date per ``capacity_by`` (see :func:`risk_list`). ``weights``: the cluster-bootstrap replicates (:class:`_Boot`, shared between scores so
-    their differences can be bootstrapped too)."""
+    their differences can be bootstrapped too).
+
+    Parameters
+    ----------
+    name : str
+        The score's name (``scorecard``, ``model``, ``ceiling``).
+    prob : ndarray
+        The predicted probabilities, one per row of ``frame``.
+    frame : DataFrame
+        Rows of closed scoring dates: ``customer_id``, ``m``, ``churned`` (and ``mrr`` and the capacity groups'
+        columns).
+    capacity : int
+        Accounts each group can work at each scoring date.
+    capacity_by : {"team", "csm", "total"}
+        Whose capacity.
+    n_boot : int
+        Cluster-bootstrap replicates (with ``weights`` None).
+    seed : int
+        Seed of the bootstrap (with ``weights`` None).
+    alpha : float
+        1 − the intervals' confidence level.
+    bins : int
+        Bins of the calibration table (equal counts).
+    rank_score : ndarray, optional
+        The ordering for AUC, lift and the capacity cut (None: ``prob``).
+    weights : _Boot, optional
+        Bootstrap replicates shared with the other scores (None: drawn here).
+
+    Returns
+    -------
+    Evaluation
+        The measures with their intervals and the calibration table.
+    """
     prob = np.asarray(prob, dtype=float)
     rank = prob if rank_score is None else np.asarray(rank_score, dtype=float)
     ok = np.isfinite(prob) & np.isfinite(rank)
@@ -265,7 +297,28 @@ def gains_curve(score: np.ndarray, y: np.ndarray, points: int = 101) -> pd.DataF
 def rates_by(frame: pd.DataFrame, col: str, *, n_boot: int = 500, seed: int = 0, alpha: float = 0.05,
              order=None) -> pd.DataFrame:
     """Churn within the horizon by the values of ``col`` (e.g. the scorecard band), with cluster-bootstrap
-    intervals (accounts resampled whole)."""
+    intervals (accounts resampled whole).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Scored rows of closed windows: ``customer_id``, ``churned`` and ``col``.
+    col : str
+        The column to group by.
+    n_boot : int
+        Bootstrap replicates.
+    seed : int
+        Seed of the bootstrap's random generator.
+    alpha : float
+        1 − the intervals' confidence level.
+    order : list, optional
+        The values of ``col`` in the order to report (None: in order of first appearance).
+
+    Returns
+    -------
+    DataFrame
+        One row per value of ``col``: rows, churned, the churn rate and its interval.
+    """
     y = frame["churned"].to_numpy().astype(float)
     codes, levels = pd.factorize(frame[col].astype(str))
     draws = _Boot.draw(frame["customer_id"].to_numpy(), n_boot, seed)

@@ -94,7 +94,26 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
               alpha: float = 0.05) -> ChurnRiskModel:
     """Fit the data-driven score on past rows (``churned``). ``importance`` adds, per standardised input, the
     odds ratio per standard deviation from an unpenalised logistic fit of the same design with errors clustered
-    by account (statsmodels), with its interval — an association holding the other signals fixed."""
+    by account (statsmodels), with its interval — an association holding the other signals fixed.
+
+    Parameters
+    ----------
+    train : DataFrame
+        Past rows of closed windows: the signals, the ``attributes`` and ``churned``.
+    C : float
+        Inverse strength of the L2 penalty of the logistic regression.
+    attributes : sequence of str
+        The customer attributes beside the signals.
+    importance : bool
+        Also compute the importance table (odds ratios per standard deviation with intervals).
+    alpha : float
+        1 − the importance intervals' confidence level.
+
+    Returns
+    -------
+    ChurnRiskModel
+        The fitted score (its inputs, coefficients, training months and, with ``importance``, the table).
+    """
     from sklearn.linear_model import LogisticRegression
 
     _need_training(train)
