@@ -140,7 +140,24 @@ class Dataset:
         ``month + horizon + grace ≤ as_of_m``. Churn outcomes pass the data's grace period
         (``grace=ds.settings.grace_months``), since a stop within it is not a churn yet; ``horizon`` 0 asks about
         the month itself. Vectorised over arrays of months (and horizons) that broadcast
-        (:func:`~csanalysis.periods.window_closed`)."""
+        (:func:`~csanalysis.periods.window_closed`).
+
+        Parameters
+        ----------
+        month : int or array of int
+            The scoring months (month indices).
+        horizon : int or array of int
+            The outcome window in months.
+        grace : int
+            Months after the window in which a stop is not yet a churn.
+        by : int, optional
+            The month index to judge by (None: the ``as_of`` month).
+
+        Returns
+        -------
+        bool or ndarray of bool
+            Whether each window has closed.
+        """
         return periods.window_closed(month, horizon, self.as_of_m if by is None else by, grace)
 
     def last_closed_month(self, horizon, grace=0, *, by: int | None = None) -> int:
