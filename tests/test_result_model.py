@@ -139,6 +139,29 @@ def test_churn_risk_and_evaluation(world, ds, capsys):
     assert ev.conf_int().loc["auc", "lower"] <= ev.auc["estimate"] <= ev.conf_int().loc["auc", "upper"]
     # the observed churn rate: the share of test rows that churned
     assert ev.summary.set_index("measure").loc["observed_rate", "estimate"] == pytest.approx(res.test["churned"].mean())
+    # the data-driven score: its inputs' importance, built by keyword
+    model = res.model
+    _house(model, model.importance.drop(columns=["strength"]), capsys)
+    imp = model.importance.set_index("input")
+    pd.testing.assert_frame_equal(model.conf_int(), imp[["lower", "upper"]])
+    assert (model.conf_int()["lower"] <= imp["glm_or_per_sd"]).all()
+    with pytest.raises(TypeError):
+        health.ChurnRiskModel(model.features, model.mean_, model.scale_, model.coef_, model.intercept_, model.C,
+                              model.attributes, model.n_train, model.events_train, model.train_months)
+    # the band history and the declined list
+    bh = health.band_history(world[1], months=3)
+    _house(bh, bh.table, capsys)
+    ci = bh.conf_int("mrr_share")
+    assert list(ci.index.names) == ["month", "band"] and len(ci) == 9  # 3 months × 3 bands
+    np.testing.assert_array_equal(ci["upper"].to_numpy(), bh.table["mrr_share_upper"].to_numpy())
+    with pytest.raises(ValueError, match="share="):
+        bh.conf_int("share")
+    lst = health.risk_list(res)
+    earlier = pd.to_datetime(lst["scoring_date"]) - pd.offsets.MonthEnd(1)
+    prev = lst.assign(rank=lst["rank"].to_numpy()[::-1], scoring_date=earlier.astype(lst["scoring_date"].dtype))
+    dec = health.declined_accounts(lst, prev, source="previous_month")
+    assert dec.reason is None and len(dec.table) > 0
+    _house(dec, dec.table, capsys)
     # too little history: nothing evaluated, an empty summary that still prints
     short = health.churn_risk(ds, capacity=3, n_boot=20)
     assert not short.evaluated and short.summary.empty and short.conf_int().empty

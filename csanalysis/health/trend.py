@@ -39,6 +39,7 @@ import pandas as pd
 from ..data import Dataset
 from ..estimate import Estimate
 from ..periods import month_index, month_label
+from ..result import TableSummary
 from .analysis import churn_risk
 from .risklist import risk_list
 from .scorecard import Scorecard
@@ -151,8 +152,9 @@ def ratio_share(weights: np.ndarray, inside: np.ndarray, alpha: float = 0.05) ->
 
 
 @dataclass
-class BandHistory:
-    """Band shares of accounts and MRR per scoring month (:func:`band_history`)."""
+class BandHistory(TableSummary):
+    """Band shares of accounts and MRR per scoring month (:func:`band_history`). :attr:`summary` is ``table``
+    (:meth:`print_summary`, ``_repr_html_``), :meth:`conf_int` the Wilson intervals of one share."""
 
     table: pd.DataFrame  # one row per month and band (see band_history)
     scored: pd.DataFrame = field(repr=False)  # the latest month's accounts: customer_id, m, scoring_date, mrr, points, band
@@ -164,6 +166,18 @@ class BandHistory:
         if self.reason is None or translate is None or self.code is None:
             return self.reason
         return translate(f"health.trend.why.{self.code}")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per month and band: accounts and MRR with their shares and Wilson intervals (``table``)."""
+        return self.table
+
+    def conf_int(self, share: str = "account_share") -> pd.DataFrame:
+        """The intervals (``lower``, ``upper``) of ``share`` (``account_share`` or ``mrr_share``) by month and band."""
+        if share not in ("account_share", "mrr_share"):
+            raise ValueError(f"share={share!r}: use 'account_share' or 'mrr_share'")
+        t = self.table.set_index(["month", "band"]).reindex(columns=[f"{share}_lower", f"{share}_upper"])
+        return t.set_axis(["lower", "upper"], axis=1).astype(float)
 
     @property
     def share_columns(self) -> list[str]:
@@ -301,8 +315,9 @@ def _month_chunks(ds: Dataset, months: np.ndarray, max_rows: int) -> list[np.nda
 
 
 @dataclass
-class Declined:
-    """Accounts whose band or risk rank worsened since the previous list (:func:`declined_accounts`)."""
+class Declined(TableSummary):
+    """Accounts whose band or risk rank worsened since the previous list (:func:`declined_accounts`).
+    :attr:`summary` is ``table`` (:meth:`print_summary`, ``_repr_html_``)."""
 
     table: pd.DataFrame  # the layout of DECLINED_COLUMNS, in current rank order
     source: str | None  # archive (the previous run's list) or previous_month (computed); None without one
@@ -311,6 +326,11 @@ class Declined:
     min_rank_shift: float = MIN_RANK_SHIFT
     reason: str | None = None  # why there is no comparison
     code: str | None = None  # the reason's message code (health.trend.why.<code>)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The declined accounts in current rank order (``table``, the layout of :data:`DECLINED_COLUMNS`)."""
+        return self.table
 
     def why(self, translate: Callable | None = None) -> str | None:
         if self.reason is None or translate is None or self.code is None:
