@@ -54,8 +54,8 @@ class NPSRevenue(TableSummary):
 
     @property
     def summary(self) -> pd.DataFrame:
-        """The headline estimates, one row each (``measure`` named as in :meth:`metrics`; ``horizon`` in months
-        for the outcomes): the latest period's NPS, its change since the previous period, and at each horizon the
+        """The headline estimates, one row each (``measure`` named as in :meth:`metrics`, an outcome's with its
+        horizon appended, e.g. ``…_6m``; ``horizon`` in months for the outcomes): the latest period's NPS, its change since the previous period, and at each horizon the
         churn risk ratio and risk difference of detractors against promoters and the MRR change difference of
         promoters against detractors (percentage points), with their (1 − ``alpha``) intervals; NaN where a
         number is not estimable. No rows when there are no survey responses (``reason``)."""
