@@ -101,22 +101,6 @@ def test_sbg_backtest(capsys):
     assert f"{bt.mae_pp:.3f} pp" in capsys.readouterr().out
 
 
-def test_program_effect(capsys):
-    start = pd.Timestamp("2024-01-01")
-    yes = impact.ProgramEffect(estimable=True, reason="", program_start=start, pre_months=12, hr=0.8, hr_lower=0.7,
-                               hr_upper=0.9, pp=0.4, pp_lower=0.2, pp_upper=0.6, p_value=0.01)
-    _house(yes, yes.summary, capsys)
-    assert yes.summary.loc["hr"].tolist() == [0.8, 0.7, 0.9, 0.01]
-    assert yes.conf_int().loc["pp"].tolist() == [0.2, 0.6]
-    no = impact.ProgramEffect(estimable=False, reason="only 2 month(s) of churn data before the program started",
-                              program_start=start, pre_months=2)
-    assert no.summary.isna().all().all()
-    with pytest.raises(TypeError):  # built by keyword only
-        impact.ProgramEffect(False, "why", start, 2)
-    no.print_summary()
-    assert "only 2 month(s)" in capsys.readouterr().out
-
-
 def test_churn_risk_and_evaluation(world, ds, capsys):
     res = health.churn_risk(world[1], n_boot=20, test_months=3)
     assert res.evaluated and set(res.evaluations) >= {"scorecard", "model"}
@@ -226,3 +210,19 @@ def test_dataset_summary_is_a_property(ds):
     assert rows[["customers", "paid customer-months", "spells", "churn events", "reactivations"]].tolist() == [
         10, 33, 11, 4, 1]
     assert rows[["usage", "nps", "payments", "cs_activities", "cs_costs"]].isna().all()
+
+
+def test_program_effect(capsys):
+    start = pd.Timestamp("2024-01-01")
+    yes = impact.ProgramEffect(estimable=True, reason="", program_start=start, pre_months=12, hr=0.8, hr_lower=0.7,
+                               hr_upper=0.9, pp=0.4, pp_lower=0.2, pp_upper=0.6, p_value=0.01)
+    _house(yes, yes.summary, capsys)
+    assert yes.summary.loc["hr"].tolist() == [0.8, 0.7, 0.9, 0.01]
+    assert yes.conf_int().loc["pp"].tolist() == [0.2, 0.6]
+    no = impact.ProgramEffect(estimable=False, reason="only 2 month(s) of churn data before the program started",
+                              program_start=start, pre_months=2)
+    assert no.summary.isna().all().all()
+    with pytest.raises(TypeError):  # built by keyword only
+        impact.ProgramEffect(False, "why", start, 2)
+    no.print_summary()
+    assert "only 2 month(s)" in capsys.readouterr().out

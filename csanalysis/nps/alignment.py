@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..result import TableSummary
 from ..periods import month_index
 from ..data.keys import IntegerPanel
-from ..result import TableSummary
 from .survey import responses
 
 __all__ = ["DEFAULT_HORIZONS", "Alignment", "align"]

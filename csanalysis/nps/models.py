@@ -10,8 +10,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..estimate import json_safe
-from ..reasons import Reason
 from ..result import TableSummary
+from ..reasons import Reason
 from .alignment import Alignment, _churn_word
 from .survey import CATEGORIES
 
