@@ -96,7 +96,24 @@ class Estimate:
 
     @classmethod
     def of(cls, name: str, estimate, lower=np.nan, upper=np.nan, *, reason: str, **kw) -> "Estimate":
-        """An estimate whose ``reason`` applies only if the number turns out undefined (NaN, None or infinite)."""
+        """An estimate whose ``reason`` applies only if the number turns out undefined (NaN, None or infinite).
+
+        Parameters
+        ----------
+        name : str
+            What the number is.
+        estimate, lower, upper : float
+            The number and its interval.
+        reason : str
+            Why there is no number, used only when ``estimate`` is undefined.
+        **kw
+            The other fields of :class:`Estimate` (``formula``, ``interval``, ``note``).
+
+        Returns
+        -------
+        Estimate
+            With ``reason`` when the estimate is undefined.
+        """
         e = cls(name, estimate, lower, upper, **kw)
         e.note = "" if _number(name, "estimate", estimate) is not None else reason
         return e

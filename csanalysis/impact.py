@@ -63,8 +63,13 @@ def monthly_churn(ds: Dataset) -> pd.DataFrame:
     return g
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ProgramEffect:
+    """The program's effect on monthly churn (:func:`program_effect`); built by keyword. ``hr`` (the hazard
+    ratio of the post-program shift, conditional on the case mix) and ``pp`` (churn prevented, percentage points
+    of monthly churn) with their intervals and the p-value, or ``estimable=False`` with the ``reason``. :attr:`summary` is the two effects
+    with their intervals, :meth:`conf_int` the intervals; :meth:`metrics` the numbers of ``metrics.json``."""
+
     estimable: bool
     reason: str
     program_start: pd.Timestamp
@@ -192,21 +197,52 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
                               slope_change: bool = False, tenure_df: int = 4, min_pre_months: int = MIN_PRE_MONTHS,
                               alpha: float = 0.05, n_draws: int = 1000, seed: int = 0, word: str = "churn",
                               sample: dict | None = None) -> ProgramEffect:
-    """:func:`program_effect` on customer-months already at hand (``customer_id``, ``month`` as a month index,
-    ``tenure``, ``churn``: :func:`csanalysis.survival.person_months`). ``case_mix``: the covariates to adjust for
-    and their description, ``(X, meta)`` as :func:`csanalysis.survival.person_month_design` returns them (X
-    aligned with ``pm``'s rows); None adjusts for tenure and the trend only. ``word``: what the reasons call a
-    churn ("lapse" for a purchase log)."""
+    """:func:`program_effect` on customer-months already at hand.
+
+    Parameters
+    ----------
+    pm : DataFrame
+        Customer-months at risk: ``customer_id``, ``month`` (a month index), ``tenure``, ``churn`` (0/1), as
+        :func:`csanalysis.survival.person_months` gives them.
+    program_start : date-like
+        The month the program started.
+    case_mix : tuple (X, meta), optional
+        The covariates to adjust for and their description, as :func:`csanalysis.survival.person_month_design`
+        returns them (X aligned with ``pm``'s rows); None adjusts for tenure and the trend only.
+    slope_change : bool
+        Also estimate a change of slope after the start (``slope_hr``).
+    tenure_df : int
+        Degrees of freedom of the tenure spline of the baseline hazard.
+    min_pre_months : int
+        Fewer months of data before the start: not estimable, with the reason.
+    alpha : float
+        1 − the intervals' confidence level.
+    n_draws : int
+        Parameter vectors drawn from the fit for the churn prevented's interval (and :func:`roi`).
+    seed : int
+        Seed of the random draws.
+    word : str
+        What the reasons call a churn ("lapse" for a purchase log).
+    sample : dict, optional
+        The share of customers fitted (:func:`csanalysis.survival.customer_sample`), carried to the result.
+
+    Returns
+    -------
+    ProgramEffect
+        The hazard ratio and the churn prevented with intervals, or ``estimable=False`` with the reason.
+    """
     ps = month_index(program_start)
     start = month_start(ps)
     pre_months = int(pm.loc[pm["month"] < ps, "month"].nunique())
     post_months = int(pm.loc[pm["month"] >= ps, "month"].nunique())
     if pre_months < min_pre_months:
-        return ProgramEffect(False, f"only {pre_months} month(s) of {word} data before the program started "
-                             f"({start:%Y-%m}); at least {min_pre_months} are needed to separate the program from the "
-                             "trend, so the effect cannot be estimated", start, pre_months)
+        return ProgramEffect(estimable=False, reason=f"only {pre_months} month(s) of {word} data before the program "
+                             f"started ({start:%Y-%m}); at least {min_pre_months} are needed to separate the program "
+                             "from the trend, so the effect cannot be estimated", program_start=start,
+                             pre_months=pre_months)
     if post_months < 1:
-        return ProgramEffect(False, f"no {word} data after the program start ({start:%Y-%m})", start, pre_months)
+        return ProgramEffect(estimable=False, reason=f"no {word} data after the program start ({start:%Y-%m})",
+                             program_start=start, pre_months=pre_months)
     X, meta = case_mix if case_mix is not None else (pd.DataFrame(index=pm.index), [])
     # the adjustment covariates under plain names for the formula (x0, x1 …; their terms in ``meta``)
     xnames = [f"x{i}" for i in range(X.shape[1])]
@@ -224,9 +260,10 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     b, se = model.params["post"], model.bse["post"]
     if not (getattr(model, "converged", True) and np.isfinite([b, se]).all() and 0 < se and abs(b) < MAX_LOG_HR):
         # a fit that runs off to infinity (a hazard ratio of e^10 or more, no spread) is no estimate: say so
-        return ProgramEffect(False, f"the model of monthly {word} did not settle on an estimate (the program's log "
-                             f"hazard ratio ran to {b:.3g} with standard error {se:.3g}): these data cannot separate the "
-                             "program from tenure and the calendar trend", start, pre_months)
+        return ProgramEffect(estimable=False, reason=f"the model of monthly {word} did not settle on an estimate (the "
+                             f"program's log hazard ratio ran to {b:.3g} with standard error {se:.3g}): these data "
+                             "cannot separate the program from tenure and the calendar trend", program_start=start,
+                             pre_months=pre_months)
     z = _z(alpha)
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(model.params.to_numpy(), model.cov_params().to_numpy(), size=n_draws)
@@ -249,7 +286,7 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     chunks = [pp_for(draws[i : i + 100]) for i in range(0, n_draws, 100)]
     pp_draws = np.concatenate(chunks) * 100
     eff = ProgramEffect(
-        True, "estimated", start, pre_months,
+        estimable=True, reason="estimated", program_start=start, pre_months=pre_months,
         hr=float(np.exp(b)), hr_lower=float(np.exp(b - z * se)), hr_upper=float(np.exp(b + z * se)),
         pp=pp, pp_lower=float(np.quantile(pp_draws, alpha / 2)), pp_upper=float(np.quantile(pp_draws, 1 - alpha / 2)),
         p_value=float(model.pvalues["post"]),

@@ -82,7 +82,24 @@ def window_closed(month, horizon, as_of_m, grace=0):
     in ``month`` is confirmed once its grace months are observed).
 
     Vectorised: ``month`` (and ``horizon``) may be arrays that broadcast (a bool array comes back), or an
-    engine column (an Ibis boolean expression comes back)."""
+    engine column (an Ibis boolean expression comes back).
+
+    Parameters
+    ----------
+    month : int, array or ibis column
+        The months the windows start after (month indices).
+    horizon : int or array
+        The outcome window in months (0: the month itself).
+    as_of_m : int
+        The last observed month (month index).
+    grace : int
+        Months after the window in which a stop is not yet a churn.
+
+    Returns
+    -------
+    bool, ndarray of bool or ibis boolean expression
+        Whether each window has closed.
+    """
     if np.any(np.asarray(horizon) < 0) or grace < 0:
         raise ValueError(f"horizon={horizon!r}, grace={grace!r}: a window is zero or more months long, grace ≥ 0")
     return month + horizon + grace <= as_of_m

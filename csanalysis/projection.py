@@ -323,7 +323,26 @@ class SBGFit:
     def survival_interval(self, t, method: str = "delta", *, n_boot: int = 2000, seed=None,
                           alpha: float | None = None) -> pd.DataFrame:
         """(1 − alpha) band for S(t): ``delta`` (delta method on logit S over (log α, log β)) or ``bootstrap``
-        (parametric: (log α, log β) drawn from their asymptotic normal, percentiles of S(t))."""
+        (parametric: (log α, log β) drawn from their asymptotic normal, percentiles of S(t)).
+
+        Parameters
+        ----------
+        t : int or array-like
+            Periods (≥ 0).
+        method : {"delta", "bootstrap"}
+            How the band is built.
+        n_boot : int
+            Parametric draws (``bootstrap``).
+        seed : int, optional
+            Seed of the draws (``bootstrap``).
+        alpha : float, optional
+            1 − the band's confidence level (None: the fit's ``alpha``).
+
+        Returns
+        -------
+        DataFrame
+            t, survival, lower, upper.
+        """
         x = np.atleast_1d(_arr(t, 0, "survival_interval"))
         lvl = self.alpha if alpha is None else alpha
         s = np.atleast_1d(self.survival(x))
@@ -350,7 +369,23 @@ class SBGFit:
 
     def plot(self, ax=None, actual=None, *, periods: int | None = None, method: str = "delta"):
         """Projected S(t) with its band; ``actual`` (counts or shares from period 0, divided by the first
-        value) as points; a dotted line marks the last fitted period. Returns the Axes."""
+        value) as points; a dotted line marks the last fitted period. Returns the Axes.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (None: a new figure).
+        actual : array-like, optional
+            Observed counts or shares from period 0.
+        periods : int, optional
+            The last period to project (None: the last fitted period, or of ``actual`` if longer).
+        method : {"delta", "bootstrap"}
+            The band (:meth:`survival_interval`).
+
+        Returns
+        -------
+        matplotlib Axes
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:

@@ -6,10 +6,13 @@ __all__ = ["TableSummary"]
 
 
 class TableSummary:
-    """``print_summary()`` and ``_repr_html_`` from the ``summary`` table (without its index)."""
+    """``print_summary()`` and ``_repr_html_`` from the ``summary`` table, without its index unless the class
+    sets ``_summary_index = True`` (a summary whose index names its rows, such as a model's terms)."""
+
+    _summary_index = False
 
     def print_summary(self) -> None:
-        print(self.summary.to_string(index=False))
+        print(self.summary.to_string(index=self._summary_index))
 
     def _repr_html_(self) -> str:
-        return self.summary.to_html(index=False)
+        return self.summary.to_html(index=self._summary_index)

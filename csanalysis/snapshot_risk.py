@@ -128,7 +128,26 @@ def snapshot_attributes(customers: pd.DataFrame, exclude=NOT_ATTRIBUTES,
     for churned customers or only for active ones (a churn reason, a cancellation date) describes the outcome and
     is skipped too. With ``tenure``, a numeric column whose rank correlation with tenure is at least
     :data:`TENURE_CORRELATION` in size is a running total (IBM's Telco export has TotalCharges ≈ tenure ×
-    MonthlyCharges) and is skipped: conditioning on it conditions on the outcome."""
+    MonthlyCharges) and is skipped: conditioning on it conditions on the outcome.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        The snapshot, one row per customer.
+    exclude : sequence of str
+        Columns that are not attributes (identifiers, tenure, the churned flag …).
+    churned : Series or array, optional
+        0/1 per row of ``customers``: skip the columns known only for churned or only for active customers.
+    tenure : Series or array, optional
+        Tenure per row of ``customers``: skip the numeric columns that are running totals of it.
+
+    Returns
+    -------
+    used : list of str
+        The attribute columns a model can use, in the order of ``customers``.
+    skipped : dict
+        Each skipped column and its reason's code (:data:`SKIP_REASONS`).
+    """
     used, skipped = [], {}
     n = len(customers)
     gone = None if churned is None else np.asarray(churned).astype(bool)

@@ -504,9 +504,36 @@ def covariate_design(d: pd.DataFrame, covariates: list[str], customers: pd.DataF
             kinds: dict[str, str] | None = None):
     """Dummy-code categorical attributes against ``references`` (from :func:`reference_levels`); a numeric
     attribute on its own scale (per unit), per doubling with the suffix ``:log2`` (every value above zero), and
-    seats per doubling (log2 of seats, at least 1). ``kinds``: the attributes' kinds (data/attributes.py; by
-    default from the columns' dtypes).
+    seats per doubling (log2 of seats, at least 1).
 
+    Parameters
+    ----------
+    d : DataFrame
+        The rows to code (one per spell or per customer-month), with ``customer_id``.
+    covariates : list of str
+        The attributes, each optionally with the suffix ``:log2``.
+    customers : DataFrame
+        One row per customer with the attribute columns (``Dataset.customers``).
+    references : dict
+        The reference level of each categorical attribute (:func:`reference_levels`).
+    kinds : dict, optional
+        The attributes' kinds, numeric or categorical (data/attributes.py; None: from the columns' dtypes).
+
+    Returns
+    -------
+    X : DataFrame
+        One column per term, on ``d``'s index.
+    meta : list of tuple
+        Per term: ``(covariate, level, reference, term)`` (for a numeric term the level is its name and the
+        reference says per unit or per doubling).
+
+    Raises
+    ------
+    ValueError
+        A numeric attribute with missing values, or a ``:log2`` one with values at or below zero.
+
+    Notes
+    -----
     The columns are coded once per distinct customer of ``d`` and then spread to its rows: the time-varying model
     passes one row per customer-month (1.3M rows at 100k customers), where mapping and comparing strings row by
     row took over a second; the values are the same."""
@@ -970,8 +997,32 @@ def person_month_design(ds: Dataset, pm: pd.DataFrame, fixed: list[str], *, sign
     never vary left out (no payments or usage table: all 0; every account answered); then the attributes fixed at
     signup (``fixed``, after :func:`fitted_covariates`) coded by :func:`covariate_design` against
     :func:`reference_levels`. One design for the time-varying Cox model and the program's effect
-    (csanalysis/impact.py). Returns the columns (index of ``pm``), their ``(covariate, level, reference, term)``,
-    the reference levels and the attributes left out with the reason."""
+    (csanalysis/impact.py).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (signals, customers and their attributes).
+    pm : DataFrame
+        Customer-months (:func:`person_months`): ``customer_id``, ``month`` …
+    fixed : list of str
+        Attributes at signup to adjust for (``name:log2`` per doubling).
+    signals : bool
+        Also the time-varying signals of :data:`TIME_VARYING`.
+    references : dict, list or None
+        Reference levels of categorical attributes (as in :func:`cox_drivers`).
+
+    Returns
+    -------
+    X : DataFrame
+        The columns, on the index of ``pm``.
+    meta : list of tuple
+        Per column: ``(covariate, level, reference, term)``.
+    references : dict
+        The reference level of each categorical attribute.
+    skipped : dict
+        The attributes left out, each with the reason.
+    """
     from .data.signals import monthly_signals
 
     X = pd.DataFrame(index=pm.index)
@@ -1184,8 +1235,35 @@ def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: i
     independent).
 
     Vectorized: each replicate is a vector of customer weights; events and risk-set changes are summed per
-    customer and month once (sparse), so a replicate costs a sparse matrix product. Returns group, t, survival,
-    lower, upper, at_risk, churned (the point estimate is the unweighted KM; at-risk counts: entry < t ≤ T)."""
+    customer and month once (sparse), so a replicate costs a sparse matrix product.
+
+    Parameters
+    ----------
+    T : array-like of int
+        Each spell's time in whole months, to its churn or to censoring (:func:`survival_data`).
+    E : array-like of int
+        1 when the spell ended in a churn at ``T``, 0 when censored.
+    entry : array-like of int
+        Months of the spell before it entered the data (late entry: at risk when entry < t ≤ T).
+    cluster : array-like
+        Each spell's customer: the unit the bootstrap draws.
+    group : array-like
+        Each spell's group (a curve per group).
+    horizon : int
+        The last month of the curves.
+    n_boot : int
+        Bootstrap replicates.
+    alpha : float
+        1 − the band's confidence level.
+    seed : int
+        Seed of the bootstrap's random generator.
+
+    Returns
+    -------
+    DataFrame
+        group, t, survival, lower, upper, at_risk, churned (the point estimate is the unweighted KM; at-risk
+        counts: entry < t ≤ T).
+    """
     from scipy import sparse
 
     T, E, entry = (np.asarray(a, dtype=np.int64) for a in (T, E, entry))

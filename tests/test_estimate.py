@@ -208,13 +208,14 @@ def test_rates_part_takes_the_last_complete_month():
 
 def test_program_effect_part():
     start = pd.Timestamp("2023-07-01")
-    no = impact.ProgramEffect(False, "only 2 month(s) of churn data before the program started", start, 2)
+    no = impact.ProgramEffect(estimable=False, reason="only 2 month(s) of churn data before the program started",
+                              program_start=start, pre_months=2)
     m = no.metrics()
     assert m["program_start"] == "2023-07-01" and m["estimable"] is False
     for k in ("hazard_ratio", "churn_prevented_pp", "cumulative_roi"):
         assert m[k]["estimate"] is None and m[k]["reason"] == no.reason
-    yes = impact.ProgramEffect(True, "", start, 12, hr=0.8, hr_lower=0.7, hr_upper=0.9, pp=0.4, pp_lower=0.2,
-                               pp_upper=0.6, adjusted_for=("plan",))
+    yes = impact.ProgramEffect(estimable=True, reason="", program_start=start, pre_months=12, hr=0.8, hr_lower=0.7,
+                               hr_upper=0.9, pp=0.4, pp_lower=0.2, pp_upper=0.6, adjusted_for=("plan",))
     assert yes.metrics()["cumulative_roi"]["reason"] == "no cost table (cs_costs)"
     roi = pd.DataFrame({"cumulative_roi": [0.1, 0.5], "cumulative_roi_lower": [-0.2, 0.1], "cumulative_roi_upper": [0.3, 0.9]})
     m = yes.metrics(roi)

@@ -119,8 +119,8 @@ def test_roi_stake_of_a_month_below_zero_is_zero():
     pm = pd.DataFrame({"customer_id": list("aaabbccd"), "spell": 1,
                        "month": [jan, jan + 1, jan + 2, jan, jan + 1, jan, jan + 1, jan],
                        "tenure": [5, 6, 7, 9, 10, 5, 6, 5], "post": 1.0, "churn": [0, 0, 0, 0, 1, 0, 0, 0]})
-    eff = impact.ProgramEffect(True, "estimated", pd.Timestamp("2024-01-01"), 12, model=Model(), data=pm,
-                               draws=Model.draws(200))
+    eff = impact.ProgramEffect(estimable=True, reason="estimated", program_start=pd.Timestamp("2024-01-01"),
+                               pre_months=12, model=Model(), data=pm, draws=Model.draws(200))
     ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
                          as_of_month=pd.Timestamp("2024-03-01"), as_of_m=jan + 2,
                          panel=pd.DataFrame({"customer_id": list("abcd"), "month": pd.to_datetime(["2023-12-01"] * 4),

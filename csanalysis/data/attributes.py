@@ -55,7 +55,24 @@ def table_kinds(t) -> dict[str, str]:
 def report_uninformative(t, kinds: dict[str, str], report, table: str) -> None:
     """A load note for each attribute of engine table ``t`` that is constant or empty for every customer (one
     query for all of them: values, minimum and maximum; at 1M customers a distinct count per column took
-    several times longer)."""
+    several times longer).
+
+    Parameters
+    ----------
+    t : ibis.Table
+        The customers table in the engine.
+    kinds : dict
+        Each attribute's kind (numeric or categorical).
+    report : ValidationReport
+        Where the notes go.
+    table : str
+        The table's name in the notes.
+
+    Returns
+    -------
+    None
+        The notes are added to ``report``.
+    """
     if not kinds:
         return
     names = list(kinds)

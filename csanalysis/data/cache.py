@@ -52,7 +52,24 @@ FORMAT = 3  # what a cached load holds; 2: validation findings carry their catal
 
 def cache_key(source: Any, mapping: Any, settings: dict, context: RunContext | None = None) -> str | None:
     """Key of a load: the content of the source's files (their fingerprint from the run ``context`` when it has
-    it), the mapping's content and the settings."""
+    it), the mapping's content and the settings.
+
+    Parameters
+    ----------
+    source : path
+        The data folder or file.
+    mapping : path, dict or None
+        The column mapping (a file's content or the mapping itself).
+    settings : dict
+        The load settings.
+    context : RunContext, optional
+        The run whose fingerprints of the source may be reused.
+
+    Returns
+    -------
+    str or None
+        The key, or None when the source is not a path that exists.
+    """
     from .. import __version__
 
     p = Path(str(source))
@@ -192,7 +209,18 @@ def _engine_from_files(ds, folder: Path) -> None:
 
 def lookup(source, mapping, settings: dict, context: RunContext | None = None):
     """The cached Dataset for these inputs when the cache of the run ``context`` has it, else None (always None
-    without a run's cache folder)."""
+    without a run's cache folder).
+
+    Parameters
+    ----------
+    source, mapping, settings, context
+        As in :func:`cache_key`.
+
+    Returns
+    -------
+    Dataset or None
+        The cached Dataset, or None.
+    """
     root = context.cache_dir if context is not None else None
     if not root:
         return None

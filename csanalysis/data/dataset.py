@@ -145,7 +145,24 @@ class Dataset:
         ``month + horizon + grace ≤ as_of_m``. Churn outcomes pass the data's grace period
         (``grace=ds.settings.grace_months``), since a stop within it is not a churn yet; ``horizon`` 0 asks about
         the month itself. Vectorised over arrays of months (and horizons) that broadcast
-        (:func:`~csanalysis.periods.window_closed`)."""
+        (:func:`~csanalysis.periods.window_closed`).
+
+        Parameters
+        ----------
+        month : int or array of int
+            The scoring months (month indices).
+        horizon : int or array of int
+            The outcome window in months.
+        grace : int
+            Months after the window in which a stop is not yet a churn.
+        by : int, optional
+            The month index to judge by (None: the ``as_of`` month).
+
+        Returns
+        -------
+        bool or ndarray of bool
+            Whether each window has closed.
+        """
         return periods.window_closed(month, horizon, self.as_of_m if by is None else by, grace)
 
     def last_closed_month(self, horizon, grace=0, *, by: int | None = None) -> int:
@@ -215,7 +232,10 @@ class Dataset:
                 f"Spells still paying within the last {g + 1} month(s) before {self.as_of_month:%B %Y} are censored. "
                 "A later paid month after a churn starts a new spell (a reactivation).")
 
+    @property
     def summary(self) -> pd.DataFrame:
+        """Rows per table (``table``, ``rows``): customers, paid customer-months, spells, churn events,
+        reactivations, then each optional table (None when the data have none)."""
         rows = [("customers", len(self.customers)), ("paid customer-months", len(self.panel)),
                 ("spells", len(self.spells)), ("churn events", int(self.spells["event"].sum())),
                 ("reactivations", int((self.spells["spell"] > 1).sum()))]

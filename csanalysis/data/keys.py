@@ -79,7 +79,28 @@ class AccountMonths:
         count as zero, as in a pandas groupby sum), or ``one`` value per cell when (id, month) is unique in the
         table (missing values become ``fill``). ``fill`` in cells without rows. ``values`` may be a DataFrame of
         several columns of the table: then a dict of arrays, the rows placed (their ids hashed) once. ``acc``: the
-        rows' :meth:`accounts` when the caller has them."""
+        rows' :meth:`accounts` when the caller has them.
+
+        Parameters
+        ----------
+        ids : array-like
+            The table's account ids.
+        m : array-like of int
+            The table's month indices.
+        values : array-like or DataFrame
+            The values to place (a DataFrame: several columns at once).
+        fill : scalar
+            The value of cells without rows (and, with ``how="one"``, of missing values).
+        how : {"sum", "one"}
+            Sum the rows of a cell, or place the one value of a unique (id, month).
+        acc : ndarray, optional
+            The rows' :meth:`accounts`.
+
+        Returns
+        -------
+        ndarray or dict of ndarray
+            Accounts × months (one array per column when ``values`` is a DataFrame).
+        """
         if how not in ("sum", "one"):
             raise ValueError(f"how={how!r}: use sum or one")
         a, j, ok = self._place(ids, m, acc=acc)
@@ -118,7 +139,24 @@ class AccountMonths:
         """As-of lookup: for each row, ``values`` of the latest table row of the same account dated (month index
         ``m``) at or before the row's month − ``lag``; NaN (NaT for dates, None for objects) where there is none.
         Of several table rows in the same account and month the last in table order counts, as in
-        ``pandas.merge_asof`` after a stable sort."""
+        ``pandas.merge_asof`` after a stable sort.
+
+        Parameters
+        ----------
+        ids : array-like
+            The table's account ids.
+        m : array-like of int
+            The table's month indices.
+        values : array-like
+            The table's values.
+        lag : int
+            Months before each row's month to read at.
+
+        Returns
+        -------
+        ndarray
+            One value per row of the keys.
+        """
         values = np.asarray(values)
         mm = np.asarray(m, dtype=np.int64)
         a, j, ok = self._place(ids, mm + lag, before=True)
@@ -233,7 +271,24 @@ class IntegerPanel:
         return np.where(ok, i if order is None else order[i], -1)
 
     def at(self, values: np.ndarray, code: np.ndarray, m: np.ndarray, fill=np.nan) -> np.ndarray:
-        """``values`` (a panel column) at each (code, month index); ``fill`` where the customer did not pay."""
+        """``values`` (a panel column) at each (code, month index); ``fill`` where the customer did not pay.
+
+        Parameters
+        ----------
+        values : ndarray
+            A panel column, one value per panel row.
+        code : ndarray of int
+            The customers' integer codes (:meth:`codes`).
+        m : ndarray of int
+            The month indices.
+        fill : scalar
+            The value where the customer did not pay in the month.
+
+        Returns
+        -------
+        ndarray
+            One value per (code, month).
+        """
         pos = self.find(code, m)
         if not len(values):
             return np.full(len(pos), fill)

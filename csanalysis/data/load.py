@@ -619,6 +619,42 @@ def load_dataset(
     notebook's ``run_context`` parameter): the Dataset is then read from the run's cache when the run loaded the
     same inputs, and customer ids are pseudonymised when the run asks for it. None or "" (a notebook run by
     hand): loaded here, ids as they are.
+
+    Parameters
+    ----------
+    source : path or ibis backend
+        A folder of CSV/Parquet files, a DuckDB database file or an Ibis backend.
+    mapping : path, dict or None
+        The column mapping (None: the folder's ``csanalysis.yaml`` if any, else the canonical names of
+        data/README.md).
+    as_of : date-like, optional
+        The analysis date (None: the mapping's setting, else the end of the data's last complete month; a
+        snapshot: today).
+    grace_months : int, optional
+        Months without payment before a stop is a churn (None: the mapping's setting or the default).
+    fiscal_year_start : int, optional
+        The fiscal year's first month (1–12; None: the mapping's setting or January).
+    gross_margin : float, optional
+        The gross margin of LTV and ROI (0–1; None: the mapping's setting or the default).
+    data_start : date-like, optional
+        The first month of the data window (None: the mapping's setting, else the data's first month).
+    backend : ibis backend, optional
+        The engine to load a folder or file into (None: an embedded DuckDB).
+    raise_on_error : bool
+        Raise :class:`DataValidationError` on errors found while building the tables (False: return the Dataset
+        with its ``report``; errors in the raw tables always raise).
+    context : RunContext, path or None
+        A report run's context, as above.
+
+    Returns
+    -------
+    Dataset
+        The validated, aggregated tables with their validation ``report``.
+
+    Raises
+    ------
+    DataValidationError
+        Every error found, with ``.report``.
     """
     from . import cache, pseudonym
     from .context import run_context

@@ -34,7 +34,28 @@ def nps_category_at(ds, customer_id: np.ndarray, month: np.ndarray, keys: Accoun
                     waves: pd.DataFrame | None = None, lag: int = 1) -> np.ndarray:
     """Latest account-level NPS category at or before ``month`` − ``lag`` (month indices; by default strictly
     before ``month``) for each row (``keys``: the rows' :class:`AccountMonths`, and ``waves``:
-    :func:`survey_waves`, when the caller has them)."""
+    :func:`survey_waves`, when the caller has them).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data, with survey responses.
+    customer_id : ndarray
+        The rows' account ids.
+    month : ndarray of int
+        The rows' month indices.
+    keys : AccountMonths, optional
+        The rows' keys (None: built here).
+    waves : DataFrame, optional
+        :func:`survey_waves` (None: computed here).
+    lag : int
+        Months before ``month`` to read at (1: strictly before).
+
+    Returns
+    -------
+    ndarray
+        One category per row (``none`` where the account never answered).
+    """
     waves = survey_waves(ds) if waves is None else waves
     if waves is None:
         return np.full(len(customer_id), "none", dtype=object)
@@ -49,7 +70,26 @@ def falling_usage_at(keys: AccountMonths, logins: np.ndarray, paid: np.ndarray, 
     the two months before, the customer paying in all three. ``logins``: :meth:`AccountMonths.cells` of the
     usage logins (one per cell), ``paid``: :meth:`AccountMonths.present` of the paying panel rows. One rule for
     :func:`monthly_signals` and the health signals (which read it for the month after the scoring month with the
-    grids they already have). Returns the flags (int8) and the logins of month ``m`` − ``lag``."""
+    grids they already have). Returns the flags (int8) and the logins of month ``m`` − ``lag``.
+
+    Parameters
+    ----------
+    keys : AccountMonths
+        The rows' account-month keys.
+    logins : ndarray
+        The usage logins per account and month (:meth:`AccountMonths.cells`).
+    paid : ndarray
+        Whether each account paid in each month (:meth:`AccountMonths.present`).
+    lag : int
+        Months before each row's month + 1 to read the flag at.
+
+    Returns
+    -------
+    flags : ndarray of int8
+        1 where usage fell, else 0.
+    logins : ndarray
+        The logins of month ``m`` − ``lag``.
+    """
     last, before = keys.at(logins, lag), (keys.at(logins, lag + 1), keys.at(logins, lag + 2))
     known = np.all([keys.at(paid, lag + k, fill=False) for k in (0, 1, 2)], axis=0)
     return (known & (last < FALLING_RATIO * (before[0] + before[1]) / 2)).astype(np.int8), last

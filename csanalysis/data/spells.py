@@ -43,6 +43,26 @@ def spells_expr(paid: ibis.Table, *, as_of_m: int, grace: int, data_start_m: int
     log, every month with a purchase).
     ``signup`` has ``customer_id``, ``signup_m`` (month index of signup) or is None (purchase logs derive it).
     Returns an Ibis table: customer_id, spell, start_m, last_m, duration, event, entry.
+
+    Parameters
+    ----------
+    paid : ibis.Table
+        One row per active month: ``customer_id``, ``m``.
+    as_of_m : int
+        The last observed month (month index).
+    grace : int
+        Months without payment before a stop is a churn.
+    data_start_m : int
+        The first month of the data window (month index): a first spell starting then, of a customer who signed
+        up before, enters late (``entry``).
+    signup : ibis.Table or None
+        ``customer_id``, ``signup_m`` (month index of signup); None in a purchase log (spells start at their
+        first active month).
+
+    Returns
+    -------
+    ibis.Table
+        customer_id, spell, start_m, last_m, duration, event, entry.
     """
     # A spell starts at a paid month more than `grace` months after the customer's previous one (or at its first)
     # and ends at a paid month more than `grace` months before its next one (or at its last). One window pass

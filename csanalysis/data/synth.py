@@ -111,7 +111,32 @@ def baseline_eta(acc: dict, effects: dict | None = None) -> np.ndarray:
 def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: str = "2022-01-01",
              effects: dict | None = None, null_world: bool = False, program_start: int = 18,
              usage_freq: str | None = None) -> DemoData:
-    """Simulate ``n_customers`` accounts over ``months`` months from ``start`` (see the module docstring)."""
+    """Simulate ``n_customers`` accounts over ``months`` months from ``start`` (see the module docstring).
+
+    Parameters
+    ----------
+    n_customers : int
+        Accounts to simulate.
+    months : int
+        Months of the window.
+    seed : int
+        Seed of the random generator.
+    start : str
+        The window's first month.
+    effects : dict, optional
+        Effect switches to change (the keys of ``DEFAULT_EFFECTS``, and ``program_hr``).
+    null_world : bool
+        Switch off the time-varying effects and the program (the baseline hazard still falls with tenure).
+    program_start : int
+        The month of the window (0-based) the CS program starts.
+    usage_freq : {"daily", "weekly", "monthly"}, optional
+        The usage table's grain (None: weekly up to 20,000 accounts, else monthly).
+
+    Returns
+    -------
+    DemoData
+        The canonical ``tables``, the planted ``truth`` and the true monthly churn probabilities ``churn_prob``.
+    """
     eff = dict(DEFAULT_EFFECTS)
     if null_world:
         eff.update({k: False for k in ("failed_payment", "nps_churn", "nps_revenue", "usage", "program", "voice")})

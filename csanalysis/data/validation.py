@@ -52,6 +52,24 @@ class ValidationReport:
     reconciliation: dict[str, float] = field(default_factory=dict)
 
     def add(self, level: Level, table: str, message: str, **kw) -> None:
+        """Record a finding.
+
+        Parameters
+        ----------
+        level : {"error", "warning", "note"}
+            How serious it is.
+        table : str
+            The table it is about.
+        message : str
+            The English text (command line and logs).
+        **kw
+            The other fields of :class:`Finding` (``column``, ``n_rows``, ``examples``, ``file``, ``ids``,
+            ``key`` and ``values`` of the catalogue message).
+
+        Returns
+        -------
+        None
+        """
         self.findings.append(Finding(level, table, message, **kw))
 
     @property

@@ -16,6 +16,7 @@ import pandas as pd
 from ..data import Dataset
 from ..estimate import Estimate
 from ..periods import month_index, month_label
+from ..result import TableSummary
 from .capacity import capacity_groups
 from .ceiling import true_probability
 from .evaluation import _Boot, auc_difference, evaluate_score, gains_curve, rates_by
@@ -28,7 +29,7 @@ __all__ = ["ChurnRisk", "churn_risk"]
 
 
 @dataclass(kw_only=True)
-class ChurnRisk:
+class ChurnRisk(TableSummary):
     """Everything the churn-risk report shows (see :func:`churn_risk`); built by keyword.
 
     The scores at the scoring date (fitted on every outcome window closed by then): ``current`` (signals, points,
@@ -37,7 +38,8 @@ class ChurnRisk:
     when the history holds too few closed outcome windows: see ``fit_reason``). The judgement on the future: the
     ``test`` rows of ``test_months`` scored by ``eval_model`` and a scorecard calibrated before ``split_month``,
     their ``evaluations`` and AUC ``differences`` (or ``reason`` why there are none). :attr:`summary` is one row
-    per score; :meth:`metrics` the numbers of ``metrics.json``.
+    per score (:meth:`print_summary`, ``_repr_html_``), :meth:`conf_int` its intervals; :meth:`metrics` the
+    numbers of ``metrics.json``.
     """
 
     # the question and its settings
@@ -87,6 +89,15 @@ class ChurnRisk:
     def summary(self) -> pd.DataFrame:
         """One row per score: AUC, top-decile lift and capture, precision at capacity (with 95% intervals), Brier."""
         return pd.DataFrame([e.row() for e in self.evaluations.values()])
+
+    def conf_int(self) -> pd.DataFrame:
+        """The (1 − ``alpha``) bootstrap intervals (``lower``, ``upper``) of each evaluated score's measures
+        (:meth:`Evaluation.conf_int`), one row per score and measure; no rows when nothing was evaluated."""
+        parts = {name: e.conf_int() for name, e in self.evaluations.items()}
+        if not parts:
+            return pd.DataFrame({"lower": [], "upper": []},
+                                index=pd.MultiIndex.from_arrays([[], []], names=["score", "measure"]))
+        return pd.concat(parts, names=["score", "measure"])
 
     def rank_score(self, name: str) -> np.ndarray:
         """The ordering each score ranks the test rows by (the scorecard by its points)."""
@@ -187,7 +198,46 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     so unweighted); every account paying at the scoring date is still scored. ``ChurnRisk.sample`` says so.
 
     ``attributes``: the customer attributes the model takes beside its signals (None: :func:`default_attributes`,
-    the export's own attributes included)."""
+    the export's own attributes included).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    scoring_date : date-like, optional
+        The date the accounts are scored at (None: the as_of month's, :func:`scoring_month`).
+    horizon : int
+        The outcome window in months (churn within it).
+    capacity : int
+        Accounts each ``capacity_by`` group can work (the precision at capacity and the list).
+    capacity_by : {"team", "csm", "total"}
+        Whose capacity.
+    scorecard : Scorecard, path or None
+        The weighted scorecard (None: the default one).
+    calibration : {"logistic", "isotonic"}
+        How the scorecard's points become probabilities.
+    test_months : int
+        Scoring months of the time split that judge the scores (0: no evaluation).
+    C : float
+        Inverse strength of the data-driven model's L2 penalty.
+    attributes : sequence of str, optional
+        Customer attributes the model takes beside its signals.
+    true_prob : DataFrame, optional
+        The generator's true churn probabilities (demo data): adds the ceiling.
+    n_boot : int
+        Cluster-bootstrap replicates of the evaluation's intervals.
+    seed : int
+        Seed of the bootstrap and of the sampling rule.
+    alpha : float
+        1 − the intervals' confidence level.
+    max_rows : int
+        Account-months beyond which a share of whole accounts is fitted.
+
+    Returns
+    -------
+    ChurnRisk
+        The scores at the scoring date and their judgement on the future.
+    """
     sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
     if capacity < 0:
         raise ValueError(f"capacity={capacity}: must be ≥ 0")

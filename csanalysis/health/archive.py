@@ -74,7 +74,26 @@ def latest_archived(folder, before, *, pseudonymised: bool = False) -> Path | No
 def follow_up(previous: pd.DataFrame, ds: Dataset, *, pseudonymise: bool = False, alpha: float = 0.05) -> dict:
     """How the accounts on an earlier list fared: churned since its scoring date (within its horizon, or so far
     when the window is still open), against the number its probabilities expected, with a Wilson interval.
-    ``pseudonymise``: the earlier list holds keyed pseudonyms (the Dataset's ids are mapped the same way)."""
+    ``pseudonymise``: the earlier list holds keyed pseudonyms (the Dataset's ids are mapped the same way).
+
+    Parameters
+    ----------
+    previous : DataFrame
+        An earlier risk list (the layout of :data:`LIST_COLUMNS`, as :func:`read_list` reads it).
+    ds : Dataset
+        The data now, whose spells say who churned since.
+    pseudonymise : bool
+        The earlier list holds keyed pseudonyms.
+    alpha : float
+        1 − the Wilson interval's confidence level.
+
+    Returns
+    -------
+    dict
+        ``scoring_date``, ``horizon_months``, ``listed``, ``churned``, ``window_closed``, ``months_observed``,
+        ``churn_share`` (estimate with its interval), ``expected`` (the sum of the list's probabilities) and
+        ``unknown_ids``; only ``listed`` (0) and ``reason`` when the list held no account within capacity.
+    """
     from statsmodels.stats.proportion import proportion_confint
 
     on = previous[previous["on_list"] == 1]

@@ -31,7 +31,24 @@ def load_true_probabilities(data) -> pd.DataFrame | None:
 def true_probability(frame: pd.DataFrame, churn_prob: pd.DataFrame, horizon: int, *, pseudonymised: bool = False) -> np.ndarray:
     """The ceiling score: the generator's true churn probability of the first month after the scoring month,
     turned into the horizon as 1 − (1 − p)^horizon (later months are not used: their probabilities are only
-    defined for accounts that survived, which would leak the outcome). NaN where the generator has no row."""
+    defined for accounts that survived, which would leak the outcome). NaN where the generator has no row.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The scored rows: ``customer_id`` and ``m`` (the scoring month index).
+    churn_prob : DataFrame
+        The generator's monthly churn probabilities (:func:`load_true_probabilities`).
+    horizon : int
+        The outcome window in months.
+    pseudonymised : bool
+        ``frame``'s ids are keyed pseudonyms (the generator's ids are mapped the same way).
+
+    Returns
+    -------
+    ndarray
+        One probability per row of ``frame`` (NaN where the generator has no row).
+    """
     cp = churn_prob
     ids = cp["customer_id"].to_numpy()
     if pseudonymised:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..result import TableSummary
 from ..stats.bootstrap import draw_counts, percentile_estimate, percentile_interval, replicate_blocks
 from ..stats import ranking
 from .capacity import capacity_groups
@@ -114,10 +115,14 @@ class _Ranked:
 # ---------------------------------------------------------------------------- the evaluation
 
 
-@dataclass
-class Evaluation:
+_MEASURES = ("auc", "lift_top_decile", "capture_top_decile", "precision_at_capacity", "observed_rate")
+
+
+@dataclass(kw_only=True)
+class Evaluation(TableSummary):
     """How one score did on the future: discrimination, top-decile lift and capture, precision at capacity and
-    calibration, each with a cluster-bootstrap (by account) 95% interval."""
+    calibration, each with a cluster-bootstrap (by account) 95% interval; built by keyword. :attr:`summary` is
+    one row per measure, :meth:`conf_int` their intervals."""
 
     name: str
     auc: dict
@@ -134,6 +139,23 @@ class Evaluation:
     n_dates: int
     capacity: int
     auc_boot: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per measure: AUC, top-decile lift and capture, precision at capacity and the observed churn
+        rate with their bootstrap intervals (``reason`` when a number is undefined), then the Brier score and the
+        mean predicted probability (no interval)."""
+        rows = [{"measure": k, **{c: getattr(self, k).get(c) for c in ("estimate", "lower", "upper", "reason")}}
+                for k in _MEASURES]
+        rows += [{"measure": k, "estimate": getattr(self, k), "lower": np.nan, "upper": np.nan, "reason": None}
+                 for k in ("brier", "mean_predicted")]
+        out = pd.DataFrame(rows)
+        out[["estimate", "lower", "upper"]] = out[["estimate", "lower", "upper"]].astype(float)  # None → NaN
+        return out
+
+    def conf_int(self) -> pd.DataFrame:
+        """The bootstrap intervals (``lower``, ``upper``) of the measures that have one, by measure."""
+        return self.summary.set_index("measure").loc[list(_MEASURES), ["lower", "upper"]]
 
     def to_dict(self) -> dict:
         return {"name": self.name, "auc": self.auc, "lift_top_decile": self.lift_top_decile,
@@ -160,7 +182,39 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     ``rank_score`` (default ``prob``) orders the accounts for AUC, lift and the capacity cut (a calibrated
     scorecard is ranked by its points, so calibration ties do not blur it). ``capacity``: the top N accounts of
     each scoring date per ``capacity_by`` (see :func:`risk_list`). ``weights``: the cluster-bootstrap replicates (:class:`_Boot`, shared between scores so
-    their differences can be bootstrapped too)."""
+    their differences can be bootstrapped too).
+
+    Parameters
+    ----------
+    name : str
+        The score's name (``scorecard``, ``model``, ``ceiling``).
+    prob : ndarray
+        The predicted probabilities, one per row of ``frame``.
+    frame : DataFrame
+        Rows of closed scoring dates: ``customer_id``, ``m``, ``churned`` (and ``mrr`` and the capacity groups'
+        columns).
+    capacity : int
+        Accounts each group can work at each scoring date.
+    capacity_by : {"team", "csm", "total"}
+        Whose capacity.
+    n_boot : int
+        Cluster-bootstrap replicates (with ``weights`` None).
+    seed : int
+        Seed of the bootstrap (with ``weights`` None).
+    alpha : float
+        1 − the intervals' confidence level.
+    bins : int
+        Bins of the calibration table (equal counts).
+    rank_score : ndarray, optional
+        The ordering for AUC, lift and the capacity cut (None: ``prob``).
+    weights : _Boot, optional
+        Bootstrap replicates shared with the other scores (None: drawn here).
+
+    Returns
+    -------
+    Evaluation
+        The measures with their intervals and the calibration table.
+    """
     prob = np.asarray(prob, dtype=float)
     rank = prob if rank_score is None else np.asarray(rank_score, dtype=float)
     ok = np.isfinite(prob) & np.isfinite(rank)
@@ -243,7 +297,28 @@ def gains_curve(score: np.ndarray, y: np.ndarray, points: int = 101) -> pd.DataF
 def rates_by(frame: pd.DataFrame, col: str, *, n_boot: int = 500, seed: int = 0, alpha: float = 0.05,
              order=None) -> pd.DataFrame:
     """Churn within the horizon by the values of ``col`` (e.g. the scorecard band), with cluster-bootstrap
-    intervals (accounts resampled whole)."""
+    intervals (accounts resampled whole).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Scored rows of closed windows: ``customer_id``, ``churned`` and ``col``.
+    col : str
+        The column to group by.
+    n_boot : int
+        Bootstrap replicates.
+    seed : int
+        Seed of the bootstrap's random generator.
+    alpha : float
+        1 − the intervals' confidence level.
+    order : list, optional
+        The values of ``col`` in the order to report (None: in order of first appearance).
+
+    Returns
+    -------
+    DataFrame
+        One row per value of ``col``: rows, churned, the churn rate and its interval.
+    """
     y = frame["churned"].to_numpy().astype(float)
     codes, levels = pd.factorize(frame[col].astype(str))
     draws = _Boot.draw(frame["customer_id"].to_numpy(), n_boot, seed)

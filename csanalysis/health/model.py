@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..data import Dataset
 from ..data import attributes as attrs_
+from ..result import TableSummary
 from .outcomes import _need_training
 from .signals import ATTRIBUTES
 
@@ -56,9 +57,11 @@ def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
     return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in X.items()}, index=frame.index)
 
 
-@dataclass
-class ChurnRiskModel:
-    """L2-regularised logistic regression on standardised signals (scikit-learn), fitted on past scoring dates."""
+@dataclass(kw_only=True)
+class ChurnRiskModel(TableSummary):
+    """L2-regularised logistic regression on standardised signals (scikit-learn), fitted on past scoring dates;
+    built by keyword. :attr:`summary` is the inputs' importance (:func:`importance_table`), :meth:`conf_int` its
+    intervals."""
 
     features: list[str]
     mean_: np.ndarray
@@ -71,6 +74,20 @@ class ChurnRiskModel:
     events_train: int
     train_months: tuple
     importance: pd.DataFrame | None = None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The inputs ranked by strength: penalised coefficient and odds ratio per standard deviation, and the
+        unpenalised odds ratio with its cluster-robust interval (:func:`importance_table`; no rows when fitted
+        without ``importance``)."""
+        if self.importance is None:
+            return pd.DataFrame(columns=["rank", "input", "coef_per_sd", "or_per_sd", "glm_or_per_sd", "lower",
+                                         "upper"])
+        return self.importance.drop(columns=["strength"])
+
+    def conf_int(self) -> pd.DataFrame:
+        """The intervals (``lower``, ``upper``) of the unpenalised odds ratios per standard deviation, by input."""
+        return self.summary.set_index("input")[["lower", "upper"]]
 
     def _X(self, frame: pd.DataFrame) -> np.ndarray:
         X = design(frame, self.attributes).reindex(columns=self.features, fill_value=0.0).to_numpy()
@@ -94,7 +111,26 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
               alpha: float = 0.05) -> ChurnRiskModel:
     """Fit the data-driven score on past rows (``churned``). ``importance`` adds, per standardised input, the
     odds ratio per standard deviation from an unpenalised logistic fit of the same design with errors clustered
-    by account (statsmodels), with its interval — an association holding the other signals fixed."""
+    by account (statsmodels), with its interval — an association holding the other signals fixed.
+
+    Parameters
+    ----------
+    train : DataFrame
+        Past rows of closed windows: the signals, the ``attributes`` and ``churned``.
+    C : float
+        Inverse strength of the L2 penalty of the logistic regression.
+    attributes : sequence of str
+        The customer attributes beside the signals.
+    importance : bool
+        Also compute the importance table (odds ratios per standard deviation with intervals).
+    alpha : float
+        1 − the importance intervals' confidence level.
+
+    Returns
+    -------
+    ChurnRiskModel
+        The fitted score (its inputs, coefficients, training months and, with ``importance``, the table).
+    """
     from sklearn.linear_model import LogisticRegression
 
     _need_training(train)
@@ -109,8 +145,9 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
     y = train["churned"].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
-    model = ChurnRiskModel(list(keep), mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]), C, tuple(attributes),
-                           len(train), int(y.sum()), (int(train["m"].min()), int(train["m"].max())))
+    model = ChurnRiskModel(features=list(keep), mean_=mean, scale_=scale, coef_=lr.coef_[0].copy(),
+                           intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=len(train),
+                           events_train=int(y.sum()), train_months=(int(train["m"].min()), int(train["m"].max())))
     if importance:
         model.importance = importance_table(Z, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
                                        start=np.r_[model.intercept_, model.coef_])

@@ -99,7 +99,26 @@ def _reason_text(signal: str, row: dict, tr: Callable) -> str:
 def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, translate: Callable | None = None,
                   min_contribution: float = 0.05) -> list[str]:
     """For each row, the ``k`` signals that raise its risk most (positive contributions to the log-odds against
-    an average account, inputs of one signal added up), in words joined by '; '."""
+    an average account, inputs of one signal added up), in words joined by '; '.
+
+    Parameters
+    ----------
+    model : ChurnRiskModel
+        The fitted data-driven score.
+    frame : DataFrame
+        The scored rows (the model's inputs).
+    k : int
+        Most reasons per row.
+    translate : callable, optional
+        The report's translator (``health.reason.*`` keys); None writes English.
+    min_contribution : float
+        Smallest contribution to the log-odds that counts as a reason.
+
+    Returns
+    -------
+    list of str
+        One text per row of ``frame`` (empty when nothing raises its risk).
+    """
     tr = translate or _default_translate
     contrib = model.contributions(frame)
     # the touch model is the team's own list: naming it as a reason tells the team nothing
@@ -126,7 +145,24 @@ def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, tra
 
 
 def scorecard_reasons(scorecard: Scorecard, frame: pd.DataFrame, *, k: int = 3, translate: Callable | None = None) -> list[str]:
-    """For each row, the heaviest scorecard measures in the poor (then average) band, in words."""
+    """For each row, the heaviest scorecard measures in the poor (then average) band, in words.
+
+    Parameters
+    ----------
+    scorecard : Scorecard
+        The weighted scorecard.
+    frame : DataFrame
+        The scored rows (the scorecard's measures).
+    k : int
+        Most reasons per row.
+    translate : callable, optional
+        The report's translator (``health.reason.*`` keys); None writes English.
+
+    Returns
+    -------
+    list of str
+        One text per row of ``frame``.
+    """
     tr = translate or _default_translate
     mp = scorecard.measure_points(frame)
     w = np.array([m.weight for m in scorecard.measures])

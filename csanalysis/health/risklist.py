@@ -59,7 +59,34 @@ def risk_list(result: ChurnRisk, *, capacity: int | None = None, capacity_by: st
     accounts of each touch-model team (``capacity_by="team"``), of each CSM owner (``"csm"``; a pooled owner
     such as the tech-touch pool counts as one) or overall (``"total"``); defaults from the result. ``previous`` (an earlier
     list, same layout) sets ``new_on_list``. ``pseudonymise`` replaces account ids by keyed pseudonyms
-    (data/pseudonym.py; stable across runs, so lists stay comparable)."""
+    (data/pseudonym.py; stable across runs, so lists stay comparable).
+
+    Parameters
+    ----------
+    result : ChurnRisk
+        The churn-risk analysis (:func:`churn_risk`).
+    capacity : int, optional
+        Accounts each team (or owner, or the whole list) can work (None: the result's).
+    capacity_by : {"team", "csm", "total"}, optional
+        Whose capacity (None: the result's).
+    by : {"model", "scorecard"}
+        The score that ranks.
+    rank_by : {"probability", "arr_at_risk"}
+        Rank by the churn probability or by the ARR it puts at risk.
+    previous : DataFrame, optional
+        An earlier list in the same layout (sets ``new_on_list``).
+    pseudonymise : bool
+        Replace account ids by keyed pseudonyms.
+    translate : callable, optional
+        The report's translator for the reasons (None: English).
+    k_reasons : int
+        Most reasons per account.
+
+    Returns
+    -------
+    DataFrame
+        Every paying account, ranked, in the layout of :data:`LIST_COLUMNS`.
+    """
     if by not in LIST_SCORES:
         raise ValueError(f"by={by!r}: use model or scorecard")
     if rank_by not in RANK_BY:

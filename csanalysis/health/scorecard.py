@@ -187,7 +187,24 @@ def calibrate_scorecard(scorecard: Scorecard, train: pd.DataFrame, *, method: st
                         points: np.ndarray | None = None) -> CalibratedScorecard:
     """Map scorecard points to P(churn within the horizon) on past rows (``churned``): a logistic curve on the
     points (monotone, keeps the scorecard's ranking) or isotonic regression (decreasing in the points).
-    ``points``: the rows' :meth:`Scorecard.points`, when the caller has them."""
+    ``points``: the rows' :meth:`Scorecard.points`, when the caller has them.
+
+    Parameters
+    ----------
+    scorecard : Scorecard
+        The weighted scorecard.
+    train : DataFrame
+        Past rows of closed windows: the scorecard's measures and ``churned``.
+    method : {"logistic", "isotonic"}
+        The calibration curve.
+    points : ndarray, optional
+        The rows' points (None: computed here).
+
+    Returns
+    -------
+    CalibratedScorecard
+        The scorecard with its map from points to probabilities.
+    """
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 

@@ -82,7 +82,26 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attri
     ``scoring_date``, see :func:`scoring_month`), or for the ``accounts`` (customer ids) among them. One row per
     account and scoring month, columns ``customer_id``, ``m`` (scoring month index), ``scoring_date`` (reference
     date) and the signals of the module docstring, with the customer ``attributes`` (numbers for a numeric
-    attribute, see data/attributes.py). Only data up to the end of each row's scoring month is read."""
+    attribute, see data/attributes.py). Only data up to the end of each row's scoring month is read.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    months : sequence of int, optional
+        Scoring month indices (None: the month of ``scoring_date``).
+    scoring_date : date-like, optional
+        The scoring date when ``months`` is None (None: :func:`scoring_month`'s default).
+    accounts : sequence, optional
+        Customer ids to keep (None: every paying account).
+    attributes : sequence of str
+        The customer attributes to add.
+
+    Returns
+    -------
+    DataFrame
+        One row per account and scoring month, as described above.
+    """
     if months is None:
         months = [scoring_month(ds, scoring_date)]
     months = np.unique(np.asarray(months, dtype=np.int64))

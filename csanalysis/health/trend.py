@@ -39,6 +39,7 @@ import pandas as pd
 from ..data import Dataset
 from ..estimate import Estimate
 from ..periods import month_index, month_label
+from ..result import TableSummary
 from .analysis import churn_risk
 from .risklist import risk_list
 from .scorecard import Scorecard
@@ -151,8 +152,9 @@ def ratio_share(weights: np.ndarray, inside: np.ndarray, alpha: float = 0.05) ->
 
 
 @dataclass
-class BandHistory:
-    """Band shares of accounts and MRR per scoring month (:func:`band_history`)."""
+class BandHistory(TableSummary):
+    """Band shares of accounts and MRR per scoring month (:func:`band_history`). :attr:`summary` is ``table``
+    (:meth:`print_summary`, ``_repr_html_``), :meth:`conf_int` the Wilson intervals of one share."""
 
     table: pd.DataFrame  # one row per month and band (see band_history)
     scored: pd.DataFrame = field(repr=False)  # the latest month's accounts: customer_id, m, scoring_date, mrr, points, band
@@ -164,6 +166,18 @@ class BandHistory:
         if self.reason is None or translate is None or self.code is None:
             return self.reason
         return translate(f"health.trend.why.{self.code}")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per month and band: accounts and MRR with their shares and Wilson intervals (``table``)."""
+        return self.table
+
+    def conf_int(self, share: str = "account_share") -> pd.DataFrame:
+        """The intervals (``lower``, ``upper``) of ``share`` (``account_share`` or ``mrr_share``) by month and band."""
+        if share not in ("account_share", "mrr_share"):
+            raise ValueError(f"share={share!r}: use 'account_share' or 'mrr_share'")
+        t = self.table.set_index(["month", "band"]).reindex(columns=[f"{share}_lower", f"{share}_upper"])
+        return t.set_axis(["lower", "upper"], axis=1).astype(float)
 
     @property
     def share_columns(self) -> list[str]:
@@ -219,7 +233,28 @@ def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND
     ``table``: one row per month and band: ``month`` (YYYY-MM), ``scoring_date``, ``band``, ``accounts``,
     ``accounts_total``, ``account_share`` with ``account_share_lower``/``_upper`` (Wilson), ``mrr``, ``mrr_total``,
     ``mrr_share`` with ``mrr_share_lower``/``_upper``. ``scored``: the accounts of the latest month with their
-    points and band. The signals are read ``max_rows`` account-months at a time (whole months)."""
+    points and band. The signals are read ``max_rows`` account-months at a time (whole months).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    scorecard : Scorecard, path or None
+        The scorecard (None: the default one).
+    until : date-like, optional
+        The last scoring date (None: the as_of month's).
+    months : int
+        Scoring months to show.
+    alpha : float
+        1 − the Wilson intervals' confidence level.
+    max_rows : int
+        Account-months of signals read at a time.
+
+    Returns
+    -------
+    BandHistory
+        ``table`` and ``scored`` as described above.
+    """
     if months < 1:
         raise ValueError(f"months={months}: show at least one scoring month")
     sc = scorecard if isinstance(scorecard, Scorecard) else Scorecard.from_yaml(scorecard)
@@ -280,8 +315,9 @@ def _month_chunks(ds: Dataset, months: np.ndarray, max_rows: int) -> list[np.nda
 
 
 @dataclass
-class Declined:
-    """Accounts whose band or risk rank worsened since the previous list (:func:`declined_accounts`)."""
+class Declined(TableSummary):
+    """Accounts whose band or risk rank worsened since the previous list (:func:`declined_accounts`).
+    :attr:`summary` is ``table`` (:meth:`print_summary`, ``_repr_html_``)."""
 
     table: pd.DataFrame  # the layout of DECLINED_COLUMNS, in current rank order
     source: str | None  # archive (the previous run's list) or previous_month (computed); None without one
@@ -290,6 +326,11 @@ class Declined:
     min_rank_shift: float = MIN_RANK_SHIFT
     reason: str | None = None  # why there is no comparison
     code: str | None = None  # the reason's message code (health.trend.why.<code>)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The declined accounts in current rank order (``table``, the layout of :data:`DECLINED_COLUMNS`)."""
+        return self.table
 
     def why(self, translate: Callable | None = None) -> str | None:
         if self.reason is None or translate is None or self.code is None:
@@ -356,7 +397,26 @@ def declined_accounts(current: pd.DataFrame, previous: pd.DataFrame, *, source: 
     """Compare two risk lists (the layout of :data:`csanalysis.health.LIST_COLUMNS`, every ranked account):
     the accounts on both whose band or rank worsened (module docstring). ``current_signals`` and
     ``previous_signals``: the signals (:func:`csanalysis.health.signals` columns) of the accounts at each list's
-    scoring month, with ``customer_id`` as the lists write it; without them ``changed_signals`` is empty."""
+    scoring month, with ``customer_id`` as the lists write it; without them ``changed_signals`` is empty.
+
+    Parameters
+    ----------
+    current, previous : DataFrame
+        The two risk lists (every ranked account).
+    source : str
+        Where ``previous`` came from: ``"archive"`` (the previous run's list) or ``"previous_month"`` (computed).
+    current_signals, previous_signals : DataFrame, optional
+        The signals of the accounts at each list's scoring month.
+    min_rank_shift : float
+        Smallest rise in risk rank, as a share of the list, that counts as a worse rank.
+    translate : callable, optional
+        The report's translator for the changed signals (None: English).
+
+    Returns
+    -------
+    Declined
+        The accounts whose band or rank worsened and their changed signals.
+    """
     if source not in SOURCES:
         raise ValueError(f"source={source!r}: use one of {SOURCES}")
     if not 0 <= min_rank_shift <= 1:
@@ -444,7 +504,36 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     list against ``previous`` (the archived list of the previous run, read with
     :func:`csanalysis.health.read_list`) or, without one, against the list of the previous scoring month ranked
     the same way (``by``, ``rank_by``, the result's horizon, capacity, scorecard and model settings).
-    ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids."""
+    ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    result : ChurnRisk
+        The churn-risk analysis.
+    lst : DataFrame
+        Its risk list.
+    previous : DataFrame, optional
+        The archived list of the previous run (None: recompute the previous scoring month's).
+    by, rank_by : str
+        How the lists rank (as :func:`csanalysis.health.risk_list`).
+    pseudonymise : bool
+        The lists hold keyed pseudonyms.
+    months : int
+        Scoring months of the band history.
+    min_rank_shift : float
+        Smallest rise in risk rank, as a share of the list, that counts as a worse rank.
+    translate : callable, optional
+        The report's translator (None: English).
+    alpha : float
+        1 − the intervals' confidence level.
+
+    Returns
+    -------
+    HealthTrend
+        The band history and the declined accounts.
+    """
     history = band_history(ds, result.scorecard, until=result.scoring_date, months=months, alpha=alpha)
     raw = result.current["customer_id"]
     if pseudonymise:

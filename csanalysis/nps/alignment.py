@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..result import TableSummary
 from ..periods import month_index
 from ..data.keys import IntegerPanel
 from ..data.schema import churn_word
@@ -21,8 +22,10 @@ DEFAULT_HORIZONS = (6, 12)
 
 
 @dataclass
-class Alignment:
-    """Responses aligned with their accounts' revenue (see :func:`align`).
+class Alignment(TableSummary):
+    """Responses aligned with their accounts' revenue (see :func:`align`). :attr:`summary` is :meth:`counts`
+    (:meth:`print_summary`, ``_repr_html_``): per horizon, the responses used and those left out (an alignment
+    has no estimates, hence no ``conf_int``).
 
     ``table``: one row per response with ``customer_id``, ``respondent_id``, ``date``, ``score``, ``category``,
     ``csat`` (when present), ``segment`` (when asked for), ``survey_month``, ``baseline_month`` (month index of
@@ -77,6 +80,12 @@ class Alignment:
                          "no_baseline": int(ex.get("no_baseline", 0)), "window_incomplete": int(ex.get("window_incomplete", 0)),
                          "no_revenue_base": len(self.no_revenue_base(k))})
         return pd.DataFrame(rows)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per horizon: responses, those usable for churn and for revenue, accounts, and the exclusions
+        (:meth:`counts`)."""
+        return self.counts()
 
 
 def align(ds, horizons=DEFAULT_HORIZONS, *, segment: str | None = None, period: str = "quarter") -> Alignment:

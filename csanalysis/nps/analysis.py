@@ -9,6 +9,7 @@ import pandas as pd
 from ..data.keys import IntegerPanel
 from ..estimate import Estimate, json_safe
 from ..reasons import Reason
+from ..result import TableSummary
 from .alignment import DEFAULT_HORIZONS, Alignment, _align
 from .associations import category_outcomes, compare_measures, correlation
 from .inference import DEFAULT_PRIMARY, comparisons, parse_primary, primary_test
@@ -19,10 +20,12 @@ from .survey import _check_period, responses
 
 __all__ = ["NPSRevenue", "nps_revenue"]
 
-@dataclass
-class NPSRevenue:
-    """NPS against revenue for one dataset (see :func:`nps_revenue`). ``available`` is False (with ``reason``)
-    when there are no survey responses; every part is then empty."""
+@dataclass(kw_only=True)
+class NPSRevenue(TableSummary):
+    """NPS against revenue for one dataset (see :func:`nps_revenue`); built by keyword. ``available`` is False
+    (with ``reason``) when there are no survey responses; every part is then empty. :attr:`summary` is the
+    headline estimates with their intervals (:meth:`print_summary`, ``_repr_html_``), :meth:`conf_int` the
+    intervals; :meth:`metrics` the numbers of ``metrics.json``."""
 
     available: bool
     reason: str | None
@@ -48,6 +51,34 @@ class NPSRevenue:
     primary: dict = field(default_factory=dict)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The headline estimates, one row each (``measure`` named as in :meth:`metrics`, an outcome's with its
+        horizon appended, e.g. ``…_6m``; ``horizon`` in months for the outcomes): the latest period's NPS, its change since the previous period, and at each horizon the
+        churn risk ratio and risk difference of detractors against promoters and the MRR change difference of
+        promoters against detractors (percentage points), with their (1 − ``alpha``) intervals; NaN where a
+        number is not estimable. No rows when there are no survey responses (``reason``)."""
+        rows = []
+        if self.latest is not None:
+            rows.append(("nps", None, self.latest.nps, self.latest.lower, self.latest.upper))
+        if self.change is not None:
+            rows.append(("nps_change", None, self.change.estimate, self.change.lower, self.change.upper))
+        for k in self.horizons if self.available else ():
+            ch = self.churn[k].effect("detractor", "promoter") if k in self.churn else {}
+            rv = self.revenue[k].effect("promoter", "detractor") if k in self.revenue else {}
+            for name, e, cols in (("churn_risk_ratio_detractor_vs_promoter", ch, ("rr", "rr_lower", "rr_upper")),
+                                  ("churn_risk_difference_detractor_vs_promoter", ch, ("rd", "rd_lower", "rd_upper")),
+                                  ("mrr_change_difference_promoter_vs_detractor_pp", rv, ("estimate", "lower", "upper"))):
+                rows.append((f"{name}_{k}m", k, *(e.get(c) for c in cols)))
+        out = pd.DataFrame(rows, columns=["measure", "horizon", "estimate", "lower", "upper"])
+        out["horizon"] = out["horizon"].astype("Int64")
+        out[["estimate", "lower", "upper"]] = out[["estimate", "lower", "upper"]].astype(float)  # None → NaN
+        return out
+
+    def conf_int(self) -> pd.DataFrame:
+        """The intervals (``lower``, ``upper``) of :attr:`summary`, by measure."""
+        return self.summary.set_index("measure")[["lower", "upper"]]
 
     def metrics(self) -> dict:
         """JSON-ready key figures: every estimate as {estimate, lower, upper, reason}."""

@@ -11,6 +11,7 @@ from scipy.stats import norm
 
 from ..data.schema import churn_word
 from ..estimate import json_safe
+from ..result import TableSummary
 from ..reasons import Reason
 from .alignment import Alignment
 from .survey import CATEGORIES
@@ -62,11 +63,14 @@ def _cov(groups: np.ndarray) -> tuple[str, dict]:
     return "HC3", {}
 
 
-@dataclass
-class ModelResult:
+@dataclass(kw_only=True)
+class ModelResult(TableSummary):
     """A fitted statsmodels model of one outcome at one horizon, its effects on the business scale, and what
-    was dropped. ``effects``: one row per comparison (a vs b) with estimate, lower, upper, p_value, and for
-    churn also the predicted probabilities and the risk difference."""
+    was dropped; built by keyword. ``effects``: one row per comparison (a vs b) with estimate, lower, upper,
+    p_value, and for churn also the predicted probabilities and the risk difference. :attr:`summary` is the
+    model's coefficients by term (:meth:`print_summary`, ``_repr_html_``), :meth:`conf_int` their intervals."""
+
+    _summary_index = True  # the summary's index is the model's terms
 
     outcome: str
     horizon: int
@@ -81,11 +85,17 @@ class ModelResult:
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row per term of the fitted model: coefficient (log odds for churn, percentage points of MRR change
+        for revenue), robust SE, 95% interval and p-value; no rows when no model was fitted (``reason``)."""
         if self.result is None:
-            return pd.DataFrame()
+            return pd.DataFrame(columns=["coef", "se", "lower", "upper", "p"], dtype=float)
         r = self.result
         ci = r.conf_int()
         return pd.DataFrame({"coef": r.params, "se": r.bse, "lower": ci[0], "upper": ci[1], "p": r.pvalues})
+
+    def conf_int(self) -> pd.DataFrame:
+        """The coefficients' intervals (``lower``, ``upper``) by term."""
+        return self.summary[["lower", "upper"]]
 
     def effect(self, a: str, b: str) -> dict:
         e = self.effects[(self.effects["a"] == a) & (self.effects["b"] == b)] if len(self.effects) else self.effects

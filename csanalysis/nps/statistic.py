@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..estimate import json_safe
+from ..result import TableSummary
 from ..stats.bootstrap import group_weights, interchangeable, percentile_interval
 from ..stats.pvalue import fmt_p
 
@@ -219,9 +220,11 @@ def _level(alpha: float) -> str:
     return f"{100 * (1 - alpha):g}%"
 
 
-@dataclass
-class NPSResult:
-    """The NPS of one sample with its interval (all on the −100…100 scale; shares are 0–1)."""
+@dataclass(kw_only=True)
+class NPSResult(TableSummary):
+    """The NPS of one sample with its interval (all on the −100…100 scale; shares are 0–1); built by keyword.
+    :attr:`summary` is its one-row table (:meth:`print_summary`), :meth:`conf_int` the interval; in a notebook
+    it shows as a short labelled table (``_repr_html_``)."""
 
     nps: float
     lower: float
@@ -247,7 +250,12 @@ class NPSResult:
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row: the NPS with its interval and SE, the confidence level, the shares and counts, the method."""
         return pd.DataFrame([{k: v for k, v in self.to_dict().items() if k != "method_reason"}])
+
+    def conf_int(self) -> pd.DataFrame:
+        """The (1 − ``alpha``) interval of the NPS (``lower``, ``upper``; one row, ``nps``)."""
+        return pd.DataFrame({"lower": [self.lower], "upper": [self.upper]}, index=pd.Index(["nps"], name="estimate"))
 
     def to_dict(self) -> dict:
         d = {"nps": self.nps, "lower": self.lower, "upper": self.upper, "se": self.se,
@@ -340,9 +348,11 @@ def net_promoter_score(scores, method: str = "wald", *, alpha: float = 0.05, acc
 # ------------------------------------------------------------------------------------------------ differences
 
 
-@dataclass
-class NPSDifference:
-    """Difference NPS(a) − NPS(b) with its interval and a two-sided p-value (H0: no difference)."""
+@dataclass(kw_only=True)
+class NPSDifference(TableSummary):
+    """Difference NPS(a) − NPS(b) with its interval and a two-sided p-value (H0: no difference); built by
+    keyword. :attr:`summary` is its one-row table (:meth:`print_summary`, ``_repr_html_``), :meth:`conf_int` the
+    interval."""
 
     estimate: float
     lower: float
@@ -356,6 +366,17 @@ class NPSDifference:
     nps_a: float = float("nan")
     nps_b: float = float("nan")
     n_accounts: int | None = None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row: the difference with its interval, SE and p-value, the confidence level, each sample's size and
+        NPS (the method, a sentence, is in :meth:`to_dict`)."""
+        return pd.DataFrame([{k: v for k, v in self.to_dict().items() if k != "method"}])
+
+    def conf_int(self) -> pd.DataFrame:
+        """The (1 − ``alpha``) interval of the difference (``lower``, ``upper``; one row, ``difference``)."""
+        return pd.DataFrame({"lower": [self.lower], "upper": [self.upper]},
+                            index=pd.Index(["difference"], name="estimate"))
 
     def to_dict(self) -> dict:
         return json_safe({

@@ -102,7 +102,21 @@ def _month_axis(ax):
 
 def plot_mrr(mrr: pd.DataFrame, ax=None, *, title="Monthly recurring revenue", xlabel="Month", ylabel="MRR",
              customers_label="Paying customers"):
-    """Total MRR per month (``mrr`` with columns month, mrr) with paying customers on a second axis."""
+    """Total MRR per month (``mrr`` with columns month, mrr) with paying customers on a second axis.
+
+    Parameters
+    ----------
+    mrr : DataFrame
+        Per month: month, mrr and, when present, customers (paying customers).
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel, customers_label : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax)
     ax.plot(mrr["month"], mrr["mrr"], color="C0", lw=2, label=ylabel)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -120,7 +134,21 @@ def plot_mrr(mrr: pd.DataFrame, ax=None, *, title="Monthly recurring revenue", x
 
 
 def plot_counts(counts: pd.Series, ax=None, *, title: str, xlabel: str = "Customers", ylabel: str = ""):
-    """Horizontal bars of counts by category."""
+    """Horizontal bars of counts by category.
+
+    Parameters
+    ----------
+    counts : Series
+        A count per category (the index).
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax, figsize=(7, max(2.0, 0.45 * len(counts) + 1)))
     sns.barplot(x=counts.to_numpy(), y=counts.index.astype(str), ax=ax, color="C0", orient="h")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -136,7 +164,25 @@ def plot_purchase_gaps(gaps: pd.DataFrame, ax=None, *, max_gap: int = 24, title:
                        target: float | None = None):
     """Gaps between consecutive purchase months (:func:`csanalysis.overview.purchase_gaps`): bars for each gap's
     share of the returns, a line for the share within that many months; gaps longer than ``max_gap`` months are
-    left out of the figure (the line still counts them in its denominator). ``target`` draws a dotted share."""
+    left out of the figure (the line still counts them in its denominator). ``target`` draws a dotted share.
+
+    Parameters
+    ----------
+    gaps : DataFrame
+        :func:`csanalysis.overview.purchase_gaps`.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    max_gap : int
+        The longest gap drawn, in months.
+    title, xlabel, ylabel, share_label, cumulative_label : str
+        The figure's words (a report passes them from the message catalogue).
+    target : float, optional
+        A share to mark with a dotted line.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax)
     g = gaps[gaps["gap_months"] <= max_gap]
     ax.bar(g["gap_months"], g["share"], color="C0", alpha=0.8, label=share_label)
@@ -159,7 +205,27 @@ def plot_retention_heatmap(res, ax=None, *, max_periods: int | None = 24, title:
     the minimum size greyed (with a grey key ``small_label`` under the axis when any is shown), cohort sizes beside the
     labels; ``max_cohorts`` keeps the newest cohorts. Cohorts that began before the data window (``before_window``)
     carry ``before_window_marker`` after their label, explained by ``before_window_label`` under the axis when any
-    is shown. Cells are annotated in percent when the grid is small enough to read."""
+    is shown. Cells are annotated in percent when the grid is small enough to read.
+
+    Parameters
+    ----------
+    res : CohortRetention
+        :func:`csanalysis.cohorts.cohort_retention`.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    max_periods : int, optional
+        Periods shown (None: all).
+    max_cohorts : int, optional
+        The newest cohorts shown (None: all).
+    title, xlabel, ylabel, size_label, colorbar_label, small_label, before_window_label : str
+        The figure's words (a report passes them from the message catalogue).
+    before_window_marker : str
+        The mark after the label of a cohort that began before the data window.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     import numpy as np
 
     cols = res.periods[: max_periods] if max_periods else res.periods
@@ -211,7 +277,25 @@ def plot_pooled_curve(curve: pd.DataFrame, ax=None, *, group: str | None = None,
     ``group`` value if given. ``weighted`` (the ``method="weighted"`` curve) is drawn dashed, without a band,
     under ``weighted_label`` — it leans on the oldest cohorts, the only ones observed at long tenures. An upper
     bound without a finite value (a revenue band over few customers, where some resamples hold no revenue in the
-    period before) runs to the top of the axis."""
+    period before) runs to the top of the axis.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        :func:`csanalysis.cohorts.pooled_curve`.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    group : str, optional
+        A column of ``curve``: one line per value.
+    title, xlabel, ylabel, label, legend_title, weighted_label : str
+        The figure's words (a report passes them from the message catalogue).
+    weighted : DataFrame, optional
+        The ``method="weighted"`` curve, drawn dashed.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     import numpy as np
 
     ax = _ax(ax)
@@ -236,7 +320,25 @@ def plot_km(fits: dict, ax=None, *, title: str = "Share of customers still activ
             ylabel: str = "Share still active", at_risk: bool = True, at_risk_labels: dict | None = None,
             at_risk_label: str | None = None):
     """Kaplan–Meier curves with 95% bands and at-risk counts under the plot (lifelines), the counts' row named
-    ``at_risk_label`` (default: lifelines' "At risk")."""
+    ``at_risk_label`` (default: lifelines' "At risk").
+
+    Parameters
+    ----------
+    fits : dict
+        Name → fitted lifelines ``KaplanMeierFitter``.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel, at_risk_label : str
+        The figure's words (a report passes them from the message catalogue).
+    at_risk : bool
+        Add the at-risk counts under the plot.
+    at_risk_labels : dict, optional
+        Not used (kept so that existing calls still work).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     from lifelines.plotting import add_at_risk_counts
 
     ax = _ax(ax, figsize=(9, 5))
@@ -258,7 +360,23 @@ def plot_km(fits: dict, ax=None, *, title: str = "Share of customers still activ
 def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (hazard ratios, 95% CI)",
                 xlabel: str = "Hazard ratio (log scale; > 1 churns faster)", labels: list[str] | None = None):
     """Forest plot of hazard ratios with intervals; one row per level against its reference, named by ``labels``
-    (one per row, e.g. ``survival.hr_labels`` in the report's language; default: the English names)."""
+    (one per row, e.g. ``survival.hr_labels`` in the report's language; default: the English names).
+
+    Parameters
+    ----------
+    hrs : DataFrame
+        Hazard ratios with intervals: covariate, level, reference, hr, lower, upper (``CoxResult.hazard_ratios``).
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel : str
+        The figure's words (a report passes them from the message catalogue).
+    labels : list of str, optional
+        One name per row (None: the English names).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     import numpy as np
 
     ax = _ax(ax, figsize=(8, max(2.5, 0.45 * len(hrs) + 1.2)))
@@ -276,7 +394,23 @@ def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (
 
 def plot_projection(band: pd.DataFrame, alive: pd.DataFrame, ax=None, *, title: str = "Projected retention",
                     xlabel: str = "Months since start", ylabel: str = "Share never churned"):
-    """sBG projection (``band``: t, survival, lower, upper) over the observed cohorts' unbroken shares."""
+    """sBG projection (``band``: t, survival, lower, upper) over the observed cohorts' unbroken shares.
+
+    Parameters
+    ----------
+    band : DataFrame
+        t, survival, lower, upper (:meth:`csanalysis.projection.SBGFit.survival_interval`).
+    alive : DataFrame
+        The observed cohorts' counts still active by period (columns 0, 1 …), divided by period 0.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax)
     share = alive.div(alive[0], axis=0)
     for _, row in share.iterrows():

@@ -14,7 +14,29 @@ def plot_score_comparison(summary: pd.DataFrame, metric: str, ax=None, *, labels
                           title: str = "", xlabel: str = "", reference: float | None = None,
                           reference_label: str | None = None, percent: bool = False):
     """One row per score (``summary`` from :meth:`ChurnRisk.summary`): the metric with its 95% interval, and an
-    optional reference line (0.5 for AUC: a coin toss; 1 for lift)."""
+    optional reference line (0.5 for AUC: a coin toss; 1 for lift).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :attr:`csanalysis.health.ChurnRisk.summary`.
+    metric : str
+        The measure (``auc``, ``lift_top_decile`` …).
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, reference_label : str
+        The figure's words (a report passes them from the message catalogue).
+    reference : float, optional
+        A reference line (0.5 for AUC, 1 for lift).
+    percent : bool
+        Show the axis in percent.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     ax = _ax(ax, figsize=(7, 0.6 * len(summary) + 1.6))
     y = np.arange(len(summary))[::-1]
@@ -40,7 +62,25 @@ def plot_gains(curves: dict, ax=None, *, labels: dict | None = None, title: str 
                ylabel: str = "", random_label: str = "Random order", capacity_share: float | None = None,
                capacity_label: str | None = None):
     """Cumulative gains (``curves``: name → :func:`csanalysis.health.gains_curve`): the share of churns caught
-    when working the riskiest share of accounts first, against a random order."""
+    when working the riskiest share of accounts first, against a random order.
+
+    Parameters
+    ----------
+    curves : dict
+        Name → :func:`csanalysis.health.gains_curve`.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, ylabel, random_label, capacity_label : str
+        The figure's words (a report passes them from the message catalogue).
+    capacity_share : float, optional
+        The share the teams' capacity covers, marked.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     ax = _ax(ax, figsize=(6.5, 5))
     for name, g in curves.items():
@@ -58,7 +98,23 @@ def plot_gains(curves: dict, ax=None, *, labels: dict | None = None, title: str 
 def plot_calibration(tables: dict, ax=None, *, labels: dict | None = None, title: str = "", xlabel: str = "",
                      ylabel: str = "", diagonal_label: str = "Perfect calibration"):
     """Predicted against observed churn per bin (``tables``: name → ``Evaluation.calibration``), observed with
-    its 95% interval, on the diagonal when calibrated."""
+    its 95% interval, on the diagonal when calibrated.
+
+    Parameters
+    ----------
+    tables : dict
+        Name → ``Evaluation.calibration``.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, ylabel, diagonal_label : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     ax = _ax(ax, figsize=(6.5, 5.5))
     top = 0.0
@@ -79,7 +135,25 @@ def plot_calibration(tables: dict, ax=None, *, labels: dict | None = None, title
 def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = None, top: int = 15, title: str = "",
                     xlabel: str = ""):
     """Odds ratio per standard deviation of each input (unpenalised fit, cluster-robust 95% interval) for the
-    ``top`` strongest inputs of the data-driven score."""
+    ``top`` strongest inputs of the data-driven score.
+
+    Parameters
+    ----------
+    importance : DataFrame
+        ``ChurnRiskModel.importance``.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    top : int
+        Inputs shown.
+    title, xlabel : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     d = importance.head(top)
     ax = _ax(ax, figsize=(8, 0.4 * len(d) + 1.5))
@@ -98,7 +172,25 @@ def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = 
 
 def plot_band_rates(rates: pd.DataFrame, col: str, ax=None, *, labels: dict | None = None, title: str = "",
                     xlabel: str = "", ylabel: str = ""):
-    """Observed churn within the horizon per band (``rates`` from :func:`csanalysis.health.rates_by`)."""
+    """Observed churn within the horizon per band (``rates`` from :func:`csanalysis.health.rates_by`).
+
+    Parameters
+    ----------
+    rates : DataFrame
+        :func:`csanalysis.health.rates_by`.
+    col : str
+        The band column.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, ylabel : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     ax = _ax(ax, figsize=(6, 4))
     x = np.arange(len(rates))
@@ -113,7 +205,25 @@ def plot_band_rates(rates: pd.DataFrame, col: str, ax=None, *, labels: dict | No
 
 def plot_band_mix(current: pd.DataFrame, ax=None, *, labels: dict | None = None, title: str = "", xlabel: str = "",
                   order=("good", "average", "poor"), account_label: str = "accounts", mrr_label: str = "MRR"):
-    """Accounts paying at the scoring date by scorecard band: share of accounts and share of MRR side by side."""
+    """Accounts paying at the scoring date by scorecard band: share of accounts and share of MRR side by side.
+
+    Parameters
+    ----------
+    current : DataFrame
+        The accounts at the scoring date with their band and MRR (``ChurnRisk.current``).
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, account_label, mrr_label : str
+        The figure's words (a report passes them from the message catalogue).
+    order : sequence of str
+        The bands, best first.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     ax = _ax(ax, figsize=(7, 3.2))
     band = current["scorecard_band"].astype(str)
@@ -143,7 +253,31 @@ def plot_band_history(history: pd.DataFrame, share: str = "account_share", ax=No
     """Stacked bars of each band's share per scoring month (``history``: the long table of
     :func:`csanalysis.health.trend.band_history`; ``share`` ``account_share`` or ``mrr_share``), the worst band at
     the bottom so its growth reads from the axis; at most ``max_ticks`` month labels (the latest always), the
-    legend (``legend``) outside on the right."""
+    legend (``legend``) outside on the right.
+
+    Parameters
+    ----------
+    history : DataFrame
+        ``BandHistory.table``.
+    share : {"account_share", "mrr_share"}
+        The share drawn.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, ylabel : str
+        The figure's words (a report passes them from the message catalogue).
+    order : sequence of str
+        The bands, best first.
+    max_ticks : int
+        Most month labels.
+    legend : bool
+        Draw the legend.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     ax = _ax(ax, figsize=(7, 4))
     months = sorted(history["month"].unique())

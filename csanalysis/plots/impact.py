@@ -10,7 +10,25 @@ from .base import _ax, _month_axis
 def plot_its(series: pd.DataFrame, program_start, ax=None, *, title: str = "Monthly churn rate", xlabel: str = "Month",
              ylabel: str = "Monthly churn", labels: dict | None = None):
     """Interrupted time series: observed monthly churn with its Wilson band, the fitted lines, and the pre-program
-    trend carried past the start (the counterfactual)."""
+    trend carried past the start (the counterfactual).
+
+    Parameters
+    ----------
+    series : DataFrame
+        Per month: date, rate, lower, upper, fitted, pre_trend, counterfactual.
+    program_start : date-like
+        The program's start, marked.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel : str
+        The figure's words (a report passes them from the message catalogue).
+    labels : dict, optional
+        Legend words for ``observed``, ``fitted``, ``counterfactual``, ``start`` (None: English).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = {"observed": "Observed", "fitted": "Fitted", "counterfactual": "Without the program (pre-trend)",
               "start": "Program start", **(labels or {})}
     ax = _ax(ax, figsize=(10, 4.5))
@@ -31,7 +49,21 @@ def plot_its(series: pd.DataFrame, program_start, ax=None, *, title: str = "Mont
 def plot_roi(table: pd.DataFrame, ax=None, *, title: str = "Retained gross profit against the team's cost",
              xlabel: str = "Month", ylabel: str = "Cumulative amount", profit_label: str = "Retained gross profit (cumulative)",
              cost_label: str = "CS team cost (cumulative)"):
-    """Cumulative retained gross profit (with the band of its monthly interval, accumulated) against cumulative cost."""
+    """Cumulative retained gross profit (with the band of its monthly interval, accumulated) against cumulative cost.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`csanalysis.impact.roi`.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel, profit_label, cost_label : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax, figsize=(10, 4.5))
     x = pd.to_datetime(table["date"])
     ax.plot(x, table["cumulative_profit"], color="C2", lw=2, label=profit_label)

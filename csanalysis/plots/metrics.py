@@ -17,7 +17,23 @@ def plot_mrr_movements(mov: pd.DataFrame, ax=None, *, labels: dict | None = None
                        provisional_label: str = "Provisional (churn not observable yet)"):
     """Stacked bars per period (:func:`csanalysis.metrics.mrr_movements`): new, expansion and reactivation up;
     contraction and churn down; the net change (ending − starting MRR) as a line. Periods flagged ``provisional``
-    (inside the grace period before as_of) are hatched."""
+    (inside the grace period before as_of) are hatched.
+
+    Parameters
+    ----------
+    mov : DataFrame
+        :func:`csanalysis.metrics.mrr_movements`.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, ylabel, net_label, provisional_label : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     labels = labels or {}
     missing = [c for c in ("period", *UP, *DOWN, "net_new_mrr") if c not in mov.columns]
     if missing:

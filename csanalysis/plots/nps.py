@@ -14,7 +14,21 @@ CATEGORY_COLOURS = {"detractor": "#d62728", "passive": "#9e9e9e", "promoter": "#
 def plot_nps_over_time(by_period: pd.DataFrame, ax=None, *, title: str = "NPS by survey period",
                        xlabel: str = "Survey period", ylabel: str = "NPS (−100 to 100)", n_label: str = "n"):
     """NPS per period (``csanalysis.nps.nps_by`` on the period label) with its 95% band and the number of
-    responses under each point."""
+    responses under each point.
+
+    Parameters
+    ----------
+    by_period : DataFrame
+        ``csanalysis.nps.nps_by`` on the period label.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel, n_label : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax)
     x = np.arange(len(by_period))
     ax.fill_between(x, by_period["lower"], by_period["upper"], color="C0", alpha=0.2, lw=0)
@@ -32,7 +46,21 @@ def plot_nps_over_time(by_period: pd.DataFrame, ax=None, *, title: str = "NPS by
 
 def plot_nps_by_segment(by_segment: pd.DataFrame, ax=None, *, title: str = "NPS by segment",
                         xlabel: str = "NPS (−100 to 100)", ylabel: str = "", n_label: str = "n"):
-    """NPS per segment as points with 95% interval bars (horizontal), with the number of responses."""
+    """NPS per segment as points with 95% interval bars (horizontal), with the number of responses.
+
+    Parameters
+    ----------
+    by_segment : DataFrame
+        ``csanalysis.nps.nps_by`` on the segment.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, xlabel, ylabel, n_label : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax, figsize=(8, max(2.5, 0.5 * len(by_segment) + 1.2)))
     y = np.arange(len(by_segment))[::-1]
     est = by_segment["nps"].to_numpy(float)
@@ -49,7 +77,27 @@ def plot_account_scatter(accounts: pd.DataFrame, line: pd.DataFrame, ax=None, *,
                          ylabel: str = "MRR change (%)", fit_label: str = "Straight-line fit with 95% band",
                          seed: int = 0):
     """Accounts as points (account NPS against a revenue measure; a little horizontal jitter, because account
-    NPS takes few values), the fitted line and its 95% confidence band (``csanalysis.nps.fitted_line``)."""
+    NPS takes few values), the fitted line and its 95% confidence band (``csanalysis.nps.fitted_line``).
+
+    Parameters
+    ----------
+    accounts : DataFrame
+        ``csanalysis.nps.account_view``.
+    line : DataFrame
+        ``csanalysis.nps.fitted_line``.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    x, y : str
+        The columns drawn.
+    title, xlabel, ylabel, fit_label : str
+        The figure's words (a report passes them from the message catalogue).
+    seed : int
+        Seed of the jitter.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax, figsize=(8, 5))
     d = accounts[[x, y]].dropna()
     jitter = np.random.default_rng(seed).uniform(-2.5, 2.5, len(d))
@@ -71,7 +119,29 @@ def plot_category_bars(outcomes: pd.DataFrame, measure: str, ax=None, *, title: 
                        xlabel: str = "NPS category", labels: dict | None = None, percent_share: bool = False,
                        n_col: str = "responses", n_label: str = "n"):
     """One bar per NPS category for ``measure`` (a column of ``csanalysis.nps.category_outcomes`` with
-    ``<measure>_lower`` / ``_upper``) with 95% interval whiskers; ``percent_share`` for shares 0–1."""
+    ``<measure>_lower`` / ``_upper``) with 95% interval whiskers; ``percent_share`` for shares 0–1.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        ``csanalysis.nps.category_outcomes``.
+    measure : str
+        The column drawn.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    title, ylabel, xlabel, n_label : str
+        The figure's words (a report passes them from the message catalogue).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    percent_share : bool
+        The measure is a share 0–1 (shown in percent).
+    n_col : str
+        The column of counts written under the bars.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax, figsize=(6, 4))
     d = outcomes.set_index("category").reindex(["detractor", "passive", "promoter"])
     names = [(labels or {}).get(c, c) for c in d.index]

@@ -31,7 +31,27 @@ def plot_schoenfeld(points: pd.DataFrame, smooth: pd.DataFrame, axes=None, *, ti
     """Scaled Schoenfeld residuals (β̂ added, so each dot estimates the log hazard ratio at a churn time) against
     the rank of time, with the lowess smooth and the constant β̂ that proportional hazards assume; one panel per
     term in ``smooth``. A smooth that wanders away from the flat line is a ratio that changes with tenure.
-    ``titles`` maps a term to its panel title. Returns the Figure."""
+    ``titles`` maps a term to its panel title. Returns the Figure.
+
+    Parameters
+    ----------
+    points : DataFrame
+        The scaled residuals per term and churn time.
+    smooth : DataFrame
+        The lowess smooth per term.
+    axes : array of Axes, optional
+        The panels (None: a new figure).
+    titles : dict, optional
+        Term → panel title.
+    xlabel, ylabel, smooth_label, constant_label : str
+        The figure's words (a report passes them from the message catalogue).
+    ncols : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
     terms = list(dict.fromkeys(smooth["term"]))
     n = max(len(terms), 1)
     cols = min(ncols, n)
@@ -69,7 +89,25 @@ def plot_spell_curves(curves: pd.DataFrame, ax=None, *, groups: list[str] | None
                       ylabel: str = "Share still active"):
     """Kaplan–Meier step curves per spell number with their cluster-bootstrap bands (``curves`` from
     :func:`csanalysis.survival.spell_survival`); ``groups`` limits the lines, ``labels`` maps a group to its legend
-    label. Each curve stops where its at-risk count reaches zero."""
+    label. Each curve stops where its at-risk count reaches zero.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``SpellSurvival.curves``.
+    ax : matplotlib Axes, optional
+        Where to draw (None: a new figure).
+    groups : list of str, optional
+        The groups drawn (None: all).
+    labels : dict, optional
+        Display names by key (None: the keys themselves).
+    title, xlabel, ylabel : str
+        The figure's words (a report passes them from the message catalogue).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _ax(ax, figsize=(9, 5))
     groups = groups if groups is not None else list(dict.fromkeys(curves["group"]))
     for i, g in enumerate(groups):

@@ -65,7 +65,28 @@ class _FigureAlt(Preprocessor):
 def notebook_to_html(nb_path: str | Path, html_path: str | Path, *, title: str | None = None,
                      footer: str | None = None, sections: list[str] | None = None, toc: bool = True) -> Path:
     """Render an executed notebook for stakeholders. ``sections`` (trusted HTML built with escaped values, e.g.
-    the definitions block) go after the report's own content; ``toc`` adds a table of contents."""
+    the definitions block) go after the report's own content; ``toc`` adds a table of contents.
+
+    Parameters
+    ----------
+    nb_path : path
+        The executed notebook.
+    html_path : path
+        Where to write the HTML.
+    title : str, optional
+        The page title (None: left to nbconvert).
+    footer : str, optional
+        Trusted HTML for the page's foot.
+    sections : list of str, optional
+        Trusted HTML blocks after the report's content.
+    toc : bool
+        Add a table of contents.
+
+    Returns
+    -------
+    Path
+        ``html_path``.
+    """
     nb = nbformat.read(str(nb_path), as_version=4)
     exporter = HTMLExporter(template_name="csreport", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,

@@ -54,7 +54,23 @@ def fmt_value(kind: str, v: float, decimals: int = 0) -> str:
 
 
 def fmt_change(kind: str, d: float, t: _Words, decimals: int = 0) -> str:
-    """A change with its sign: percentage points for shares, points for an NPS, amounts and counts as such."""
+    """A change with its sign: percentage points for shares, points for an NPS, amounts and counts as such.
+
+    Parameters
+    ----------
+    kind : {"pct", "money", "count", "nps"}
+        What the figure is.
+    d : float
+        The change.
+    t : _Words
+        The catalogue words of the page's language.
+    decimals : int
+        Decimals of a share.
+
+    Returns
+    -------
+    str
+    """
     if kind == "pct":
         size, unit = f"{abs(100 * d):.{max(decimals, 1)}f}", "index.pp"
     elif kind == "score":
@@ -70,7 +86,28 @@ def trend_svg(points: list[tuple[str, Value]], kind: str, decimals: int, t: _Wor
               width: int = 220, height: int = 56, label_height: int = 12) -> str:
     """A small trend line: one dot per run that holds the figure (oldest left), its 95% interval as a band when the
     runs have one; the first and last runs' analysis dates below it, each dot's date and value in its ``<title>``
-    (the browser's tooltip)."""
+    (the browser's tooltip).
+
+    Parameters
+    ----------
+    points : list of (str, Value)
+        Per run, oldest first: its analysis date and the figure (with its interval when it has one).
+    kind : str
+        What the figure is (as :func:`fmt_value`).
+    decimals : int
+        Decimals of a share.
+    t : _Words
+        The catalogue words of the page's language.
+    width, height : int
+        The drawing's size in pixels.
+    label_height : int
+        Height of the date labels below it.
+
+    Returns
+    -------
+    str
+        The SVG element (values escaped).
+    """
     pad = 6
     have = [(i, label, v) for i, (label, v) in enumerate(points) if v.present]
     if not have:

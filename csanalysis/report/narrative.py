@@ -46,6 +46,22 @@ def show_table(df: pd.DataFrame, *, caption: str | None = None, index: bool = Fa
     or "p値". A missing value (None, NaN, NaT) reads as the catalogue's word for it in every column, before any
     formatter; cells of columns without a formatter are written by :func:`fmt_value` (yes/no, dates, measured
     numbers never in scientific notation): no machine value reaches the reader.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    caption : str, optional
+        A caption above it (escaped).
+    index : bool
+        Show the index.
+    formats : dict, optional
+        Column (shown or original name) → formatter.
+
+    Returns
+    -------
+    None
+        The table is displayed.
     """
     from IPython.display import HTML, display
 
@@ -239,7 +255,23 @@ def per_customers(*rates) -> tuple[str, list[str]]:
 
 def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0, money: bool = False) -> str:
     """'71% (66–76%)' — an estimate with its 95% interval; ``money``: '$1,234 ($1,100–$1,400)'. An undefined
-    estimate is the missing value in words; without both bounds, the estimate alone."""
+    estimate is the missing value in words; without both bounds, the estimate alone.
+
+    Parameters
+    ----------
+    est, lower, upper : float
+        The estimate and its interval.
+    pct : bool
+        Shares in percent (else numbers).
+    decimals : int
+        Decimals shown.
+    money : bool
+        Amounts of money (overrides ``pct``).
+
+    Returns
+    -------
+    str
+    """
     if is_missing(est):
         return fmt_missing()
     if is_missing(lower) or is_missing(upper):
@@ -255,7 +287,25 @@ def fmt_ci(est, lower, upper, *, pct: bool = True, decimals: int = 0, money: boo
 
 def fmt_est(e: dict | None, *, pct: bool = True, decimals: int = 0, na: str = "–", money: bool = False) -> str:
     """An estimate dict ({estimate, lower, upper}) as '71% (66–76%)' (``money``: '$1,234 ($1,100–$1,400)'), the
-    estimate alone when it has no interval, or ``na`` when it is undefined."""
+    estimate alone when it has no interval, or ``na`` when it is undefined.
+
+    Parameters
+    ----------
+    e : dict or None
+        The estimate (``estimate``, ``lower``, ``upper``).
+    pct : bool
+        Shares in percent (else numbers).
+    decimals : int
+        Decimals shown.
+    na : str
+        The text of an undefined estimate.
+    money : bool
+        Amounts of money (overrides ``pct``).
+
+    Returns
+    -------
+    str
+    """
     if not e or is_missing(e.get("estimate")):
         return na
     lo, hi = e.get("lower"), e.get("upper")
@@ -268,7 +318,28 @@ def fmt_est(e: dict | None, *, pct: bool = True, decimals: int = 0, na: str = "�
 def ci_columns(df: pd.DataFrame, estimates: list[str], *, pct: bool = True, decimals: int = 0, money: bool = False,
                lower: str = "{} lower", upper: str = "{} upper") -> pd.DataFrame:
     """Combine each estimate with its ``lower``/``upper`` columns into one readable column: '71% (66–76%)'; an
-    undefined estimate stays missing (:func:`show_table` writes it in words)."""
+    undefined estimate stays missing (:func:`show_table` writes it in words).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    estimates : list of str
+        The estimate columns.
+    pct : bool
+        Shares in percent (else numbers).
+    decimals : int
+        Decimals shown.
+    money : bool
+        Amounts of money (overrides ``pct``).
+    lower, upper : str
+        The bound columns' names, ``{}`` standing for the estimate's.
+
+    Returns
+    -------
+    DataFrame
+        ``df`` with each estimate's column readable and its bound columns dropped.
+    """
     out = df.copy()
     for est in estimates:
         lo, hi = lower.format(est), upper.format(est)

@@ -25,7 +25,24 @@ def write_metrics(output_dir: str | Path, metrics: dict, name: str = "metrics.js
 
 def write_table(output_dir: str | Path, df: pd.DataFrame, name: str, *, index: bool = False) -> Path:
     """A CSV table for a spreadsheet: text cells that a spreadsheet would run as a formula are written as text
-    (:mod:`csanalysis.spreadsheet`)."""
+    (:mod:`csanalysis.spreadsheet`).
+
+    Parameters
+    ----------
+    output_dir : path
+        The notebook's output folder.
+    df : DataFrame
+        The table.
+    name : str
+        The file's name without ``.csv``.
+    index : bool
+        Write the index too.
+
+    Returns
+    -------
+    Path
+        The CSV file written.
+    """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     return write_csv(df, out / f"{name}.csv", index=index)

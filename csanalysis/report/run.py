@@ -65,6 +65,44 @@ def run_report(
     ``progress`` takes a line as each notebook ends (:func:`.runlog.progress_line`; the command line prints them);
     the run's logging goes to ``run.log`` in its folder, and to stderr as well when ``verbose``
     (:class:`.runlog.RunLog`).
+
+    Parameters
+    ----------
+    names : list of str, optional
+        The notebooks (None: all).
+    data : path
+        The data source.
+    mapping : str, optional
+        The column mapping file.
+    as_of : str, optional
+        The analysis date.
+    params : dict, optional
+        Notebook parameters (checked against each notebook's ``parameters`` cell).
+    lang : {"en", "ja"}
+        The reports' language.
+    out : path
+        The reports folder.
+    keep : int, optional
+        Newest runs to keep (None: all).
+    timeout : int
+        Seconds a notebook cell may run.
+    progress : callable, optional
+        Takes a line as each notebook ends.
+    run_id : str, optional
+        The run's id (None: a new one).
+    pseudonymise : bool
+        Replace customer identifiers by keyed pseudonyms.
+    jobs : int
+        Notebooks at once.
+    verbose : bool
+        Also log to stderr.
+    schedule : str
+        How often the data are expected to be refreshed.
+
+    Returns
+    -------
+    RunResult
+        The published (or failed) run and each notebook's outcome.
     """
 
     params = dict(params or {})

@@ -83,7 +83,23 @@ def worker_logging(path: str, verbose: bool) -> None:
 
 
 def progress_line(done: int, total: int, name: str, result: dict, width: int = 20) -> str:
-    """One notebook's line in the run's progress: ``[3/6] ##########.......... 02_churn_survival … done in 12 s``."""
+    """One notebook's line in the run's progress: ``[3/6] ##########.......... 02_churn_survival … done in 12 s``.
+
+    Parameters
+    ----------
+    done, total : int
+        Notebooks ended so far, and in all.
+    name : str
+        The notebook.
+    result : dict
+        Its ``status`` and ``seconds``.
+    width : int
+        Characters of the bar.
+
+    Returns
+    -------
+    str
+    """
     filled = round(width * done / max(total, 1))
     word = {"succeeded": "done", "failed": "FAILED"}.get(result.get("status"), result.get("status"))
     took = f" in {result['seconds']:.0f} s" if result.get("seconds") is not None else ""

@@ -57,7 +57,24 @@ def draw_counts(rng: np.random.Generator, k: int, b: int, dtype=np.int64) -> np.
     """``b`` × ``k`` counts, as ``dtype``: how often each of ``k`` accounts is drawn when ``k`` accounts are drawn
     with replacement, in each of ``b`` resamples (``rng.integers`` counted with bincounts: the multinomial, far
     faster than ``rng.multinomial``). The integer draws are taken a block at a time (:func:`replicate_blocks`),
-    so only the output is ``b`` × ``k``; the draws are those of one call for all ``b``."""
+    so only the output is ``b`` × ``k``; the draws are those of one call for all ``b``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random generator.
+    k : int
+        Accounts.
+    b : int
+        Resamples.
+    dtype : numpy dtype
+        The counts' type.
+
+    Returns
+    -------
+    ndarray
+        ``b`` × ``k`` counts; each row sums to ``k``.
+    """
     out = np.empty((b, k), dtype=dtype)
     if k == 0:
         return out
@@ -75,7 +92,26 @@ def count_weights(rng: np.random.Generator, k: int, n_boot: int, *, width: int |
     """Blocks of account-bootstrap weights (replicates × ``k``, as ``dtype``): how often each account is drawn
     when ``k`` accounts are drawn with replacement (:func:`draw_counts`). Blocks of at most :data:`BLOCK_CELLS`
     replicates × ``width`` (default ``k``: pass the width of the caller's own per-replicate temporaries when it
-    is larger)."""
+    is larger).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random generator.
+    k : int
+        Accounts.
+    n_boot : int
+        Replicates in all.
+    width : int, optional
+        Columns of the caller's per-replicate temporaries (None: ``k``).
+    dtype : numpy dtype
+        The weights' type.
+
+    Yields
+    ------
+    ndarray
+        Replicates × ``k`` weights, one block at a time.
+    """
     for b in replicate_blocks(n_boot, k if width is None else width):
         yield draw_counts(rng, k, b, dtype)
 
@@ -115,7 +151,24 @@ def group_weights(rng: np.random.Generator, sizes: np.ndarray, n_boot: int, *,
                   width: int | None = None) -> Iterator[np.ndarray]:
     """Blocks of bootstrap weights per group of interchangeable accounts (replicates × groups, floats): how many
     of the ``sizes.sum()`` accounts drawn with replacement fall in each group (:func:`draw_group_counts`; no
-    group: zero columns). Blocks of at most :data:`BLOCK_CELLS` replicates × ``width`` (default: the groups)."""
+    group: zero columns). Blocks of at most :data:`BLOCK_CELLS` replicates × ``width`` (default: the groups).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random generator.
+    sizes : ndarray of int
+        Accounts in each group.
+    n_boot : int
+        Replicates in all.
+    width : int, optional
+        Columns of the caller's per-replicate temporaries (None: the groups).
+
+    Yields
+    ------
+    ndarray
+        Replicates × groups weights, one block at a time.
+    """
     sizes = np.asarray(sizes)
     for b in replicate_blocks(n_boot, len(sizes) if width is None else width):
         yield draw_group_counts(rng, sizes, b) if len(sizes) else np.zeros((b, 0))
@@ -125,7 +178,24 @@ def poisson_weights(rng: np.random.Generator, k: int, n_boot: int, *,
                     width: int | None = None) -> Iterator[np.ndarray]:
     """Blocks of Poisson-bootstrap weights (replicates × ``k``, floats): an independent Poisson(1) count per
     account and replicate (each account drawn about once; the resample's size varies). Blocks of at most
-    :data:`BLOCK_CELLS` replicates × ``width`` (default ``k``)."""
+    :data:`BLOCK_CELLS` replicates × ``width`` (default ``k``).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random generator.
+    k : int
+        Accounts.
+    n_boot : int
+        Replicates in all.
+    width : int, optional
+        Columns of the caller's per-replicate temporaries (None: ``k``).
+
+    Yields
+    ------
+    ndarray
+        Replicates × ``k`` Poisson(1) weights, one block at a time.
+    """
     for b in replicate_blocks(n_boot, k if width is None else width):
         yield rng.poisson(1.0, size=(b, k)).astype(np.float64)
 
@@ -164,7 +234,28 @@ def percentile_interval(replicates, alpha: float = 0.05, *, point=None, finite: 
     ``replicates``: a vector (one statistic) or replicates × statistics (one interval per column). Fewer than
     ``min_replicates`` defined replicates give NaN bounds. With ``point`` (the estimate, a number or one per
     column) the interval is widened to include it: with few accounts every replicate can fall on one side.
-    Returns ``(lower, upper)``: floats for a vector, arrays for a matrix."""
+    Returns ``(lower, upper)``: floats for a vector, arrays for a matrix.
+
+    Parameters
+    ----------
+    replicates : array-like
+        A vector, or replicates × statistics.
+    alpha : float
+        1 − the interval's confidence level.
+    point : float or array-like, optional
+        The estimate(s) the interval must include.
+    finite : bool
+        Also leave out infinite replicates.
+    min_replicates : int
+        Fewest defined replicates for a bound.
+    method : str
+        numpy's quantile method.
+
+    Returns
+    -------
+    tuple
+        ``(lower, upper)``: floats for a vector, arrays for a matrix.
+    """
     boot = np.asarray(replicates, dtype=float)
     q = [alpha / 2, 1 - alpha / 2]
     need = max(int(min_replicates), 1)
@@ -189,7 +280,26 @@ def percentile_estimate(point, replicates, alpha: float = 0.05, *, reason: str |
                         min_replicates: int = 10) -> Estimate:
     """``point`` with its percentile interval over the finite ``replicates``, widened to include it
     (:func:`percentile_interval`). Undefined, with ``reason`` (default "not defined"), when the point is not finite;
-    without bounds, noting "too few bootstrap samples", when fewer than ``min_replicates`` replicates are finite."""
+    without bounds, noting "too few bootstrap samples", when fewer than ``min_replicates`` replicates are finite.
+
+    Parameters
+    ----------
+    point : float
+        The estimate.
+    replicates : array-like
+        The bootstrap replicates of the statistic.
+    alpha : float
+        1 − the interval's confidence level.
+    reason : str, optional
+        Why there is no number when ``point`` is not finite.
+    min_replicates : int
+        Fewest finite replicates for an interval.
+
+    Returns
+    -------
+    Estimate
+        The point with its interval, or undefined with the reason.
+    """
     if not np.isfinite(point):
         return Estimate.missing(reason or "not defined")
     lo, hi = percentile_interval(replicates, alpha, finite=True, min_replicates=min_replicates, point=point)

@@ -95,7 +95,24 @@ def weighted_auc(score: np.ndarray, y: np.ndarray, weights: np.ndarray | None = 
 def top_share(score: np.ndarray, y: np.ndarray, share: float,
               weights: np.ndarray | None = None) -> tuple[float, float]:
     """Event weight and total weight inside the top ``share`` of the total weight by ``score`` (row ``weights``,
-    default 1; ties shared pro rata)."""
+    default 1; ties shared pro rata).
+
+    Parameters
+    ----------
+    score : ndarray
+        The ranking score (higher: ranked first).
+    y : ndarray
+        The events (0/1, or event weights).
+    share : float
+        The top share of the total weight (0–1).
+    weights : ndarray, optional
+        Row weights (None: 1 each).
+
+    Returns
+    -------
+    tuple of float
+        (event weight, total weight) inside the top share.
+    """
     pos, w = binned_top_share(*_bin_weights(score, y, weights), share)
     return float(pos), float(w)
 
