@@ -41,8 +41,9 @@ $(TSTAMP): $(STAMP) requirements-spark.lock
 	$(BIN)/python -m pip check
 	touch $(TSTAMP)
 
+# --durations=30: the slowest tests in every log, to keep the suite well under 30 minutes
 test: $(TSTAMP) demo
-	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=30 $(PYTEST_ARGS) tests
 # one BLAS thread per notebook kernel (two run at once on two cores), as tests/conftest.py sets for pytest's own workers
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
 		$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax -p no:cacheprovider notebooks
