@@ -89,7 +89,7 @@ def test_front_page_after_two_runs(browser, two_runs):
         cards = _cards(page)
         assert page.eval_on_selector_all(".card", "els => els.length") == 7
         assert set(cards) == {"mrr", "paying_customers", "monthly_churn", "nrr", "grr", "nps", "risk_accounts",
-                              "risk_arr", "roi", "payment_failure_share", "billing_mrr"}
+                              "risk_arr", "roi", "payment_failure_share", "billing_mrr", "churn_themes"}
         for key, c in cards.items():
             assert c["visible"] and c["missing"] is None and c["value"], (key, c)
             assert c["svgs"] == 1 and c["points"] == 2, (key, c)  # a point for each run
