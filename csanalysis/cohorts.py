@@ -16,12 +16,21 @@ pooled curves need per-customer values for their bootstrap and read the pandas p
   month 1 (month 0 if it never paid month 1). That rule is for subscriptions (a prorated first invoice); in a
   **purchase log** (``ds.layout``) the base is the cohort's first period itself: revenue retention at period k =
   the cohort's purchases in period k ÷ its purchases in period 0, so period 0 is 100%; ``gross_revenue`` caps
-  each customer's purchases in a period at its purchases in period 0.
+  each customer's purchases in a period at its purchases in period 0. ``seats`` (seat or "quantity" retention,
+  ChartMogul's third basis): the cohort's average seats in force per month in period k ÷ the seats in force in
+  each customer's first paid month, summed over the cohort. Seats count only in months the customer pays (a
+  churned customer's seats are 0); like revenue retention it is net of expansion and contraction and includes
+  reactivations (``active``), so it **can exceed 100%** when the cohort adds seats. Seats in force come from
+  the ``customer_attributes`` history (rows of attribute ``seats``, the value in force at each month's end) and,
+  before a customer's first row, from ``customers.seats`` (:func:`csanalysis.data.attributes.seats_in_force`).
+  When the data hold only ``customers.seats`` (seats at signup), every customer's seats are constant, and seat
+  retention **equals seat-weighted logo retention**: Σ seats of the customers active in period k ÷ Σ seats of
+  the cohort (tests/test_cohort_seats.py checks it).
 * **Definitions**: ``active`` (any spell; reactivations count) and ``unbroken`` (first spell still running).
 * A cell is **missing** (NaN), never zero, when it cannot be observed yet: the cohort's last member has not
   completed period k by ``as_of``, or period k began before the data window. Cohorts still forming at
   ``as_of`` (partial periods) are left out.
-* **Intervals**: Wilson 95% for logo cells, a bootstrap over customers for revenue cells. Cohorts smaller
+* **Intervals**: Wilson 95% for logo cells, a bootstrap over customers for revenue and seat cells. Cohorts smaller
   than ``min_cohort_size`` are flagged (``small``) and greyed in the figure.
 * **Cohorts that began before the data window** (``settings.data_start``) hold only the customers who were still
   there when the window opened (left truncation), so their rows overstate retention: they are retention *given
@@ -38,11 +47,12 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
+from .data.attributes import seats_in_force
 from .estimate import Estimate
 from .periods import PERIOD_MONTHS, month_index, period_label, period_start
 from .stats.bootstrap import group_weights, interchangeable, percentile_interval, replicate_sums
 
-BASES = ("logo", "revenue", "gross_revenue")
+BASES = ("logo", "revenue", "gross_revenue", "seats")
 DEFINITIONS = ("active", "unbroken")
 
 
@@ -90,7 +100,8 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
     else:
         active[row, k] = True
     fr = _Frame(ids, cohort, start, active)
-    if basis != "logo" and ds.layout == "purchase_log":
+    revenue = basis in ("revenue", "gross_revenue")
+    if revenue and ds.layout == "purchase_log":
         # the base is the customer's first period (unknown when it began before the data window)
         mrr = panel["mrr"].to_numpy()[use]
         value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
@@ -98,7 +109,7 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         if basis == "gross_revenue":
             value = np.minimum(value, base[:, None])
         fr.value, fr.base = value, base
-    elif basis != "logo":
+    elif revenue:
         mrr = panel["mrr"].to_numpy()[use]
         # starting MRR (subscription): first full month (month 1 for mid-month starters, when paid)
         signup_day = ds.customers.set_index("customer_id").reindex(ids)["signup_date"].dt.day.to_numpy()
@@ -111,6 +122,14 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         if basis == "gross_revenue":
             mrr = np.minimum(mrr, base[row])
         value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
+        fr.value, fr.base = value, base
+    if basis == "seats":
+        # seats in force in each paid month (data/attributes.py: the history table, else the signup value)
+        seats = seats_in_force(ds, ids[row], panel["month"].to_numpy()[use])
+        value = np.bincount(row * n_periods + k, weights=seats / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
+        base = np.full(len(ids), np.nan)
+        base[row[tenure == 0]] = seats[tenure == 0]  # seats in force in the customer's first paid month
+        base[start < ds.data_start_m] = np.nan  # began before the data window: its first month is not observed
         fr.value, fr.base = value, base
     return fr, L
 
@@ -261,7 +280,8 @@ def cohort_retention(
     period : str
         Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
     basis : str
-        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+        One of :data:`BASES`: customers (``'logo'``), revenue (``'revenue'``, ``'gross_revenue'``) or seats
+        in force (``'seats'``; see the module docstring).
     by : str or None
         An attribute of the customers: one group per level (missing values one more level); None:
         all customers together.
@@ -489,7 +509,8 @@ def pooled_curve(
     period : str
         Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
     basis : str
-        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+        One of :data:`BASES`: customers (``'logo'``), revenue (``'revenue'``, ``'gross_revenue'``) or seats
+        in force (``'seats'``; see the module docstring).
     definition : str
         One of :data:`DEFINITIONS`: ``'active'`` (paying in the period) or ``'unbroken'`` (never
         churned since the start).
