@@ -600,6 +600,41 @@ def pooled_metrics(curve: pd.DataFrame, *, period: str, as_of, n_boot: int, at=(
     }
 
 
+def seat_metrics(res: CohortRetention | None, source: str | None) -> dict:
+    """The seat-retention part of ``metrics.json``: ``seat_retention``, the summary's cell of the ``seats`` matrix
+    (:meth:`CohortRetention.first_headline_cell`: the newest full-size cohort 12 months after its start, else 6, 3,
+    1) as an estimate with its cohort, months and cohort size, or an undefined estimate with the reason; and
+    ``seats_from``, where the seats in force come from (:func:`csanalysis.data.attributes.seats_source`:
+    ``history``, ``signup`` — seats never change, so the number is seat-weighted logo retention — or None).
+
+    Parameters
+    ----------
+    res : CohortRetention or None
+        :func:`cohort_retention` with ``basis="seats"`` (None when the data hold no seats).
+    source : str or None
+        :func:`csanalysis.data.attributes.seats_source` of the same data.
+
+    Returns
+    -------
+    dict
+        ``{"seat_retention": ..., "seats_from": ...}``.
+    """
+    if res is not None and res.basis != "seats":
+        raise ValueError(f"seat_metrics needs the matrix of basis 'seats', not {res.basis!r}")
+    head = res.first_headline_cell() if res is not None else None
+    if res is None:
+        est = Estimate.missing("the data hold no seats (customers.seats or customer_attributes rows of attribute "
+                               "'seats')").to_dict(details=())
+    elif head is None:
+        est = Estimate.missing(f"no cohort of at least {res.min_cohort_size} customers, begun inside the data "
+                               "window, has been observed 1, 3, 6 or 12 months after its start").to_dict(details=())
+    else:
+        est = {**Estimate("seat_retention", head["estimate"], head["lower"], head["upper"]).to_dict(details=()),
+               "cohort": str(head["cohort"]), "months": head["months"], "definition": res.definition,
+               "cohort_size": head["cohort_size"]}
+    return {"seat_retention": est, "seats_from": source}
+
+
 def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, seed) -> pd.DataFrame:
     fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
     n_periods = fr.active.shape[1]
@@ -672,5 +707,5 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     })
 
 
-__all__ = ["CohortRetention", "cohort_retention", "retention_matrix", "pooled_curve", "pooled_metrics", "BASES",
-           "DEFINITIONS"]
+__all__ = ["CohortRetention", "cohort_retention", "retention_matrix", "pooled_curve", "pooled_metrics", "seat_metrics",
+           "BASES", "DEFINITIONS"]

@@ -4,6 +4,7 @@ computation: the cohort10 fixture (tests/fixtures/cohort10/README.md) with seats
 seat-weighted logo retention computed independently in pandas."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -154,3 +155,35 @@ def test_seat_retention_without_seats_or_with_bad_values_is_a_clear_error(tmp_pa
                           as_of="2024-06-15")
     with pytest.raises(ValueError, match=r"of 2 customer\(s\).*'B'.*not whole numbers.*'2.5', 'eight'"):
         co.retention_matrix(bad, basis="seats")
+
+
+def test_notebook_on_the_seat_basis_through_the_runner(tmp_path):
+    """Report 01 with basis="seats" on the fixture above: the seat section and the main matrix agree with the hand
+    computation, metrics.json (validated against its schema by the runner) carries the seat cell, and the seat
+    tables are written."""
+    import json
+
+    from csanalysis.report.run import run_report
+
+    data = _write(tmp_path / "d")
+    res = run_report(["01_cohort_retention"], data=data, as_of="2024-06-15", out=tmp_path / "r", run_id="r1",
+                     params={"n_boot": 40, "basis": "seats", "min_cohort_size": 2})
+    folder = res.folder / "01_cohort_retention"
+    m = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert m["basis"] == "seats" and m["seats_from"] == "history"
+    # the summary's cell: the newest cohort of at least 2 customers observed 12, else 6, else 3 months after its
+    # start: February at 3 months, 17/20
+    sr = m["seat_retention"]
+    assert (sr["cohort"], sr["months"], sr["cohort_size"]) == ("2024-02", 3, 3)
+    assert sr["estimate"] == pytest.approx(17 / 20) and sr["lower"] <= sr["estimate"] <= sr["upper"]
+    assert m["headline_cohort"]["estimate"] == pytest.approx(17 / 20) and m["headline_cohort"]["basis"] == "seats"
+    for name in ("seat_retention_matrix", "retention_matrix"):
+        mat = pd.read_csv(folder / f"{name}.csv", index_col=0)
+        np.testing.assert_allclose(mat[["0", "1", "2", "3", "4"]].to_numpy(dtype=float),
+                                   np.array(EXPECTED["active"], dtype=float), rtol=0, atol=1e-12)
+    assert (folder / "seat_retention_cells.csv").is_file() and (folder / "pooled_curve_seats.csv").is_file()
+    html = (folder / "01_cohort_retention.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", re.sub(r"<img[^>]*>", "", html))
+    assert "Customers who started in 2024-02 hold 85% (" in text and "of their starting seats after 3 months" in text
+    assert "seats in force in each period relative to the period before" in text  # the pooled curve on seats
+    assert "Traceback" not in html
