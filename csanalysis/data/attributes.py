@@ -258,8 +258,9 @@ def in_force_by_month(ds, name: str, customer_id, month) -> pd.Series:
     ``customer_attributes`` history for that customer and attribute with ``valid_from`` on or before the month's
     last day, else the customer's signup value (its column of ``customers``; missing when neither exists). The
     month-end rule matches :meth:`Dataset.attribute_at` at the month's last day: a change during the month is in
-    force for that month. Returns an object Series aligned with the pairs (values as in the sources: the history's
-    values are text)."""
+    force for that month (the rule of the churn-risk signals, csanalysis/health/signals.py); of two changes in one
+    month the later date counts. Returns an object Series aligned with the pairs (values as in the sources: the
+    history's values are text)."""
     ids = pd.Series(np.asarray(customer_id), dtype=object).astype(str)
     cust = ds.customers
     signup = (cust.assign(_id=cust["customer_id"].astype(str)).set_index("_id")[name]
@@ -269,19 +270,20 @@ def in_force_by_month(ds, name: str, customer_id, month) -> pd.Series:
     if hist is None or not len(hist):
         return out
     h = hist.loc[hist["attribute"] == name, ["customer_id", "value", "valid_from"]]
+    h = h.iloc[np.argsort(pd.to_datetime(h["valid_from"]).to_numpy(), kind="stable")]  # the later change in a month wins
     if not len(h):
         return out
-    h = pd.DataFrame({"customer_id": h["customer_id"].astype(str).to_numpy(), "value": h["value"].to_numpy(dtype=object),
-                      "valid_from": pd.to_datetime(h["valid_from"]).astype("datetime64[ns]").to_numpy()})
-    ends = pd.to_datetime(pd.Series(np.asarray(month))).dt.to_period("M").dt.to_timestamp(how="end").dt.normalize()
-    q = pd.DataFrame({"customer_id": ids.to_numpy(), "at": ends.astype("datetime64[ns]").to_numpy(), "pos": np.arange(len(ids))})
-    # the last row of the day wins when a customer has two rows on one valid_from (the table's order)
-    h = h.sort_values("valid_from", kind="stable")
-    m = pd.merge_asof(q.sort_values("at", kind="stable"), h, left_on="at", right_on="valid_from", by="customer_id",
-                      direction="backward").sort_values("pos")
-    found = m["valid_from"].notna().to_numpy()
+    from ..periods import month_index
+    from .keys import AccountMonths
+
+    # the shared (account, month) as-of lookup: the latest row dated in the pair's month or before (of two rows in
+    # one month, the last in table order), as the churn-risk signals read the same history
+    keys = AccountMonths(ids.to_numpy(), month_index(pd.to_datetime(pd.Series(np.asarray(month)))))
+    v = keys.latest(h["customer_id"].astype(str).to_numpy(dtype=object), month_index(pd.to_datetime(h["valid_from"])),
+                    h["value"].to_numpy(dtype=object))
+    found = pd.notna(v)
     values = out.to_numpy(dtype=object)
-    values[found] = m["value"].to_numpy(dtype=object)[found]
+    values[found] = v[found]
     return pd.Series(values, dtype=object)
 
 
