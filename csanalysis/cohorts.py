@@ -16,12 +16,21 @@ pooled curves need per-customer values for their bootstrap and read the pandas p
   month 1 (month 0 if it never paid month 1). That rule is for subscriptions (a prorated first invoice); in a
   **purchase log** (``ds.layout``) the base is the cohort's first period itself: revenue retention at period k =
   the cohort's purchases in period k ÷ its purchases in period 0, so period 0 is 100%; ``gross_revenue`` caps
-  each customer's purchases in a period at its purchases in period 0.
+  each customer's purchases in a period at its purchases in period 0. ``seats`` (seat or "quantity" retention,
+  ChartMogul's third basis): the cohort's average seats in force per month in period k ÷ the seats in force in
+  each customer's first paid month, summed over the cohort. Seats count only in months the customer pays (a
+  churned customer's seats are 0); like revenue retention it is net of expansion and contraction and includes
+  reactivations (``active``), so it **can exceed 100%** when the cohort adds seats. Seats in force come from
+  the ``customer_attributes`` history (rows of attribute ``seats``, the value in force at each month's end) and,
+  before a customer's first row, from ``customers.seats`` (:func:`csanalysis.data.attributes.seats_in_force`).
+  When the data hold only ``customers.seats`` (seats at signup), every customer's seats are constant, and seat
+  retention **equals seat-weighted logo retention**: Σ seats of the customers active in period k ÷ Σ seats of
+  the cohort (tests/test_cohort_seats.py checks it).
 * **Definitions**: ``active`` (any spell; reactivations count) and ``unbroken`` (first spell still running).
 * A cell is **missing** (NaN), never zero, when it cannot be observed yet: the cohort's last member has not
   completed period k by ``as_of``, or period k began before the data window. Cohorts still forming at
   ``as_of`` (partial periods) are left out.
-* **Intervals**: Wilson 95% for logo cells, a bootstrap over customers for revenue cells. Cohorts smaller
+* **Intervals**: Wilson 95% for logo cells, a bootstrap over customers for revenue and seat cells. Cohorts smaller
   than ``min_cohort_size`` are flagged (``small``) and greyed in the figure.
 * **Cohorts that began before the data window** (``settings.data_start``) hold only the customers who were still
   there when the window opened (left truncation), so their rows overstate retention: they are retention *given
@@ -38,11 +47,12 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
+from .data.attributes import seats_in_force
 from .estimate import Estimate
 from .periods import PERIOD_MONTHS, month_index, period_label, period_start
 from .stats.bootstrap import group_weights, interchangeable, percentile_interval, replicate_sums
 
-BASES = ("logo", "revenue", "gross_revenue")
+BASES = ("logo", "revenue", "gross_revenue", "seats")
 DEFINITIONS = ("active", "unbroken")
 
 
@@ -90,7 +100,8 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
     else:
         active[row, k] = True
     fr = _Frame(ids, cohort, start, active)
-    if basis != "logo" and ds.layout == "purchase_log":
+    revenue = basis in ("revenue", "gross_revenue")
+    if revenue and ds.layout == "purchase_log":
         # the base is the customer's first period (unknown when it began before the data window)
         mrr = panel["mrr"].to_numpy()[use]
         value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
@@ -98,7 +109,7 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         if basis == "gross_revenue":
             value = np.minimum(value, base[:, None])
         fr.value, fr.base = value, base
-    elif basis != "logo":
+    elif revenue:
         mrr = panel["mrr"].to_numpy()[use]
         # starting MRR (subscription): first full month (month 1 for mid-month starters, when paid)
         signup_day = ds.customers.set_index("customer_id").reindex(ids)["signup_date"].dt.day.to_numpy()
@@ -111,6 +122,14 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         if basis == "gross_revenue":
             mrr = np.minimum(mrr, base[row])
         value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
+        fr.value, fr.base = value, base
+    if basis == "seats":
+        # seats in force in each paid month (data/attributes.py: the history table, else the signup value)
+        seats = seats_in_force(ds, ids[row], panel["month"].to_numpy()[use])
+        value = np.bincount(row * n_periods + k, weights=seats / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
+        base = np.full(len(ids), np.nan)
+        base[row[tenure == 0]] = seats[tenure == 0]  # seats in force in the customer's first paid month
+        base[start < ds.data_start_m] = np.nan  # began before the data window: its first month is not observed
         fr.value, fr.base = value, base
     return fr, L
 
@@ -261,7 +280,8 @@ def cohort_retention(
     period : str
         Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
     basis : str
-        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+        One of :data:`BASES`: customers (``'logo'``), revenue (``'revenue'``, ``'gross_revenue'``) or seats
+        in force (``'seats'``; see the module docstring).
     by : str or None
         An attribute of the customers: one group per level (missing values one more level); None:
         all customers together.
@@ -489,7 +509,8 @@ def pooled_curve(
     period : str
         Length of a period: a key of ``PERIOD_MONTHS`` (``'month'``, ``'quarter'`` …).
     basis : str
-        One of :data:`BASES`: customers (``'logo'``) or revenue (``'revenue'``, ``'gross_revenue'``).
+        One of :data:`BASES`: customers (``'logo'``), revenue (``'revenue'``, ``'gross_revenue'``) or seats
+        in force (``'seats'``; see the module docstring).
     definition : str
         One of :data:`DEFINITIONS`: ``'active'`` (paying in the period) or ``'unbroken'`` (never
         churned since the start).
@@ -579,6 +600,41 @@ def pooled_metrics(curve: pd.DataFrame, *, period: str, as_of, n_boot: int, at=(
     }
 
 
+def seat_metrics(res: CohortRetention | None, source: str | None) -> dict:
+    """The seat-retention part of ``metrics.json``: ``seat_retention``, the summary's cell of the ``seats`` matrix
+    (:meth:`CohortRetention.first_headline_cell`: the newest full-size cohort 12 months after its start, else 6, 3,
+    1) as an estimate with its cohort, months and cohort size, or an undefined estimate with the reason; and
+    ``seats_from``, where the seats in force come from (:func:`csanalysis.data.attributes.seats_source`:
+    ``history``, ``signup`` — seats never change, so the number is seat-weighted logo retention — or None).
+
+    Parameters
+    ----------
+    res : CohortRetention or None
+        :func:`cohort_retention` with ``basis="seats"`` (None when the data hold no seats).
+    source : str or None
+        :func:`csanalysis.data.attributes.seats_source` of the same data.
+
+    Returns
+    -------
+    dict
+        ``{"seat_retention": ..., "seats_from": ...}``.
+    """
+    if res is not None and res.basis != "seats":
+        raise ValueError(f"seat_metrics needs the matrix of basis 'seats', not {res.basis!r}")
+    head = res.first_headline_cell() if res is not None else None
+    if res is None:
+        est = Estimate.missing("the data hold no seats (customers.seats or customer_attributes rows of attribute "
+                               "'seats')").to_dict(details=())
+    elif head is None:
+        est = Estimate.missing(f"no cohort of at least {res.min_cohort_size} customers, begun inside the data "
+                               "window, has been observed 1, 3, 6 or 12 months after its start").to_dict(details=())
+    else:
+        est = {**Estimate("seat_retention", head["estimate"], head["lower"], head["upper"]).to_dict(details=()),
+               "cohort": str(head["cohort"]), "months": head["months"], "definition": res.definition,
+               "cohort_size": head["cohort_size"]}
+    return {"seat_retention": est, "seats_from": source}
+
+
 def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, seed) -> pd.DataFrame:
     fr, L = _frame(ds, period=period, basis=basis, definition=definition, customers=customers)
     n_periods = fr.active.shape[1]
@@ -651,5 +707,5 @@ def _pooled(ds, customers, period, basis, definition, method, alpha, n_boot, see
     })
 
 
-__all__ = ["CohortRetention", "cohort_retention", "retention_matrix", "pooled_curve", "pooled_metrics", "BASES",
-           "DEFINITIONS"]
+__all__ = ["CohortRetention", "cohort_retention", "retention_matrix", "pooled_curve", "pooled_metrics", "seat_metrics",
+           "BASES", "DEFINITIONS"]

@@ -112,7 +112,7 @@ def test_bad_options_are_refused(ds):
     with pytest.raises(ValueError, match="period"):
         co.retention_matrix(ds, period="week")
     with pytest.raises(ValueError, match="basis"):
-        co.retention_matrix(ds, basis="seats")
+        co.retention_matrix(ds, basis="users")  # "seats" is a basis now (tests/test_cohort_seats.py)
     with pytest.raises(ValueError, match="not a customer attribute"):
         co.retention_matrix(ds, by="colour")
 

@@ -188,7 +188,8 @@ def test_revenue_basis_on_generated_data_against_spells_and_panel(tmp_path):
     assert ltv["ltv_revenue"]["estimate"] == pytest.approx(ltv["inputs"]["arpa"]["estimate"] / (churned / at_risk))
     assert ltv["ltv_gross_margin"]["estimate"] == pytest.approx(0.6 * ltv["ltv_revenue"]["estimate"])
     assert m["nrr_12m"]["estimate"] is not None and m["headline_cohort"]["basis"] == "revenue"
-    assert (folder / "pooled_curve_revenue.csv").is_file() and html.count("<img") == 4  # + the revenue curve
+    assert (folder / "pooled_curve_revenue.csv").is_file() and html.count("<img") == 5  # + the revenue curve, seat heatmap
+    assert m["seats_from"] == "signup" and (folder / "seat_retention_matrix.csv").is_file()  # seats at signup only
     assert "of their starting MRR after" in html and "× 60% ÷" in html
     _clean_html(html)
 

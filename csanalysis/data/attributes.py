@@ -246,3 +246,83 @@ def label(name: str, translate=None) -> str:
         except KeyError:
             pass
     return str(name).replace("_", " ")
+
+
+# --- values in force month by month (the history table) ---------------------------------------------------------
+
+SEATS = "seats"
+
+
+def in_force_by_month(ds, name: str, customer_id, month) -> pd.Series:
+    """The value of attribute ``name`` in force for each (``customer_id``, ``month``) pair: the latest row of the
+    ``customer_attributes`` history for that customer and attribute with ``valid_from`` on or before the month's
+    last day, else the customer's signup value (its column of ``customers``; missing when neither exists). The
+    month-end rule matches :meth:`Dataset.attribute_at` at the month's last day: a change during the month is in
+    force for that month (the rule of the churn-risk signals, csanalysis/health/signals.py); of two changes in one
+    month the later date counts. Returns an object Series aligned with the pairs (values as in the sources: the
+    history's values are text)."""
+    ids = pd.Series(np.asarray(customer_id), dtype=object).astype(str)
+    cust = ds.customers
+    signup = (cust.assign(_id=cust["customer_id"].astype(str)).set_index("_id")[name]
+              if name in cust.columns else pd.Series(dtype=object))
+    out = pd.Series(signup.reindex(ids.to_numpy()).to_numpy(dtype=object), dtype=object)
+    hist = ds.attributes
+    if hist is None or not len(hist):
+        return out
+    h = hist.loc[hist["attribute"] == name, ["customer_id", "value", "valid_from"]]
+    h = h.iloc[np.argsort(pd.to_datetime(h["valid_from"]).to_numpy(), kind="stable")]  # the later change in a month wins
+    if not len(h):
+        return out
+    from ..periods import month_index
+    from .keys import AccountMonths
+
+    # the shared (account, month) as-of lookup: the latest row dated in the pair's month or before (of two rows in
+    # one month, the last in table order), as the churn-risk signals read the same history
+    keys = AccountMonths(ids.to_numpy(), month_index(pd.to_datetime(pd.Series(np.asarray(month)))))
+    v = keys.latest(h["customer_id"].astype(str).to_numpy(dtype=object), month_index(pd.to_datetime(h["valid_from"])),
+                    h["value"].to_numpy(dtype=object))
+    found = pd.notna(v)
+    values = out.to_numpy(dtype=object)
+    values[found] = v[found]
+    return pd.Series(values, dtype=object)
+
+
+def seats_source(ds) -> str | None:
+    """Where the seats in force come from: ``"history"`` (rows of attribute ``seats`` in ``customer_attributes``,
+    the signup value of ``customers.seats`` before a customer's first row), ``"signup"`` (``customers.seats`` only:
+    seats are then constant over each customer's life) or None (no seats in the data)."""
+    hist = ds.attributes
+    if hist is not None and len(hist) and (hist["attribute"] == SEATS).any():
+        return "history"
+    if SEATS in ds.customers.columns and ds.customers[SEATS].notna().any():
+        return "signup"
+    return None
+
+
+def seats_in_force(ds, customer_id, month) -> np.ndarray:
+    """Seats in force for each (``customer_id``, ``month``) pair (:func:`in_force_by_month` of ``seats``), as
+    floats. Raises a ValueError naming the table, the customers and examples when the data hold no seats, when a
+    pair has none (no signup value and no history row yet) or when a value is not a whole number ≥ 0."""
+    if seats_source(ds) is None:
+        raise ValueError("seat retention needs seats: a 'seats' column in customers (seats at signup) or rows of "
+                         "attribute 'seats' in the customer_attributes history table (data/README.md); the data have "
+                         "neither")
+    raw = in_force_by_month(ds, SEATS, customer_id, month)
+    num = pd.to_numeric(raw, errors="coerce")
+    text = num.isna() & raw.notna()  # history values are text: "1,200" is 1200
+    if text.any():
+        num[text] = pd.to_numeric(raw[text].astype(str).str.replace(",", "", regex=False).str.strip(), errors="coerce")
+    ids = pd.Series(np.asarray(customer_id), dtype=object).astype(str)
+    missing = num.isna() & raw.isna()
+    if missing.any():
+        who = ids[missing].unique()
+        raise ValueError(f"seats: {len(who):,} customer(s) have months with no seats in force (customers.seats blank "
+                         f"and no earlier customer_attributes row of attribute 'seats'), e.g. {list(who[:5])}")
+    bad = num.isna() | (num < 0) | (num != np.floor(num))
+    if bad.any():
+        ex = sorted(set(map(str, raw[bad].tolist())))[:5]
+        who = ids[bad].unique()
+        raise ValueError(f"seats: {int(bad.sum()):,} customer-month(s) of {len(who):,} customer(s) (e.g. {list(who[:5])}) "
+                         f"have seats that are not whole numbers ≥ 0: {ex} (customers.seats or customer_attributes rows "
+                         "of attribute 'seats')")
+    return num.to_numpy(dtype=float)

@@ -15,6 +15,8 @@ lives in its own module:
 * :mod:`~csanalysis.health.reasons` — why an account is at risk, in words;
 * :mod:`~csanalysis.health.risklist` — the list in its CSV layout, cut at capacity, per team;
 * :mod:`~csanalysis.health.archive` — the kept lists and the follow-up of an earlier one;
+* :mod:`~csanalysis.health.renewals` — the renewal calendar: contracts renewing in the next 30/90/180 days with
+  their ARR and churn risk (a view of the list);
 * :mod:`~csanalysis.health.trend` — health over time: band shares per month, the accounts that declined.
 
 **Scoring dates and outcomes.** A scoring date *t* is turned into its scoring month *T* (the last complete
@@ -41,6 +43,7 @@ from .evaluation import Evaluation, auc_difference, evaluate_score, gains_curve,
 from .model import ChurnRiskModel, default_attributes, design, fit_model, importance_table
 from .outcomes import TooLittleHistory, outcomes
 from .reasons import REASON_TEMPLATES, input_labels, model_reasons, scorecard_reasons
+from .renewals import CALENDAR_COLUMNS, WINDOWS, calendar_metrics, renewal_calendar, renewal_summary
 from .risklist import LIST_COLUMNS, LIST_SCORES, RANK_BY, list_layout, read_list, risk_list, team_lists
 from .scorecard import (BAND_POINTS, CALIBRATIONS, DEFAULT_SCORECARD, CalibratedScorecard, Measure, Scorecard,
                         calibrate_scorecard)
@@ -64,6 +67,8 @@ __all__ = [
     "CAPACITY_BY", "capacity_groups", "LIST_COLUMNS", "LIST_SCORES", "RANK_BY", "REASON_TEMPLATES", "model_reasons",
     "scorecard_reasons", "input_labels", "risk_list", "list_layout", "team_lists", "read_list", "default_archive",
     "archive_path", "archive_list", "latest_archived", "follow_up",
+    # the renewal calendar
+    "WINDOWS", "CALENDAR_COLUMNS", "renewal_calendar", "renewal_summary", "calendar_metrics",
     # health over time
     "trend", "DECLINED_COLUMNS", "BandHistory", "Declined", "HealthTrend", "band_history", "changed_signals",
     "declined_accounts", "declined_layout", "health_trend",
