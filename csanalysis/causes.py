@@ -67,9 +67,9 @@ import pandas as pd
 from .data import Dataset
 from .data import attributes as attrs_
 from .estimate import Estimate
-from .health.trend import wilson
 from .periods import month_index
 from .stats.bootstrap import account_sums, count_weights, percentile_interval, replicate_sums
+from .stats.proportion import wilson
 
 __all__ = ["PAYMENT_FAILURE", "VOLUNTARY", "CAUSES", "PAYMENT_FAILURE_REASONS", "ChurnCauses", "classify_churns",
            "cause_of_reason", "reason_key", "cause_shares", "share_metrics", "share_estimates", "RecoveryScenario", "CumulativeIncidence", "aalen_johansen", "cumulative_incidence",
@@ -252,7 +252,7 @@ def cause_shares(causes: ChurnCauses, ds: Dataset | None = None, *, by: str | No
     for j, g in enumerate(levels):
         sel = gcode == j
         n, kk = int(sel.sum()), int(pf[sel].sum())
-        lo, hi = wilson(kk, n, alpha)
+        lo, hi = wilson(kk, n, alpha, exact_ends=True)
         tot, tpf = float(mrr[sel].sum()), float((mrr * pf)[sel].sum())
         ms = tpf / tot if tot > 0 else np.nan
         mlo, mhi = percentile_interval(boot[:, j], alpha, finite=True, min_replicates=10, point=ms) if np.isfinite(ms) else (np.nan, np.nan)

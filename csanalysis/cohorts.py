@@ -44,13 +44,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from .data import Dataset
 from .data.attributes import seats_in_force
 from .estimate import Estimate
 from .periods import PERIOD_MONTHS, month_index, period_label, period_start
 from .stats.bootstrap import group_weights, interchangeable, percentile_interval, replicate_sums
+from .stats.proportion import wilson
 
 BASES = ("logo", "revenue", "gross_revenue", "seats")
 DEFINITIONS = ("active", "unbroken")
@@ -398,7 +398,8 @@ def _logo_matrix(ds, sizes, active, segment, period, definition, min_size, alpha
     cols = list(range(last))
     with np.errstate(invalid="ignore", divide="ignore"):
         est = counts / sizes_c[:, None]
-    lo, hi = proportion_confint(counts, np.maximum(sizes_c, 1)[:, None], alpha=alpha, method="wilson")
+    # this caller's edge: trials floored at 1, so a cohort of size 0 would get the interval of 0 in 1, not NaN
+    lo, hi = wilson(counts, np.maximum(sizes_c, 1)[:, None], alpha)
     index = pd.Index(labels, name="cohort")
     mask = lambda a: pd.DataFrame(np.where(obs, a, np.nan), index=index, columns=cols)  # noqa: E731
     out = mask(est)

@@ -43,6 +43,7 @@ from .data.schema import churn_word
 from .estimate import Estimate, json_safe
 from .periods import month_index, month_start
 from .result import TableSummary
+from .stats.proportion import wilson
 from .survival import TIME_VARYING, customer_sample, person_month_design, person_months
 
 MIN_PRE_MONTHS = 6
@@ -53,12 +54,10 @@ MAX_ROWS = 2_000_000  # beyond this many customer-months the model is fitted on 
 
 def monthly_churn(ds: Dataset) -> pd.DataFrame:
     """Monthly churn rate: churned in the month ÷ at risk (from person_months), with Wilson intervals."""
-    from statsmodels.stats.proportion import proportion_confint
-
     pm = person_months(ds)
     g = pm.groupby("month").agg(at_risk=("churn", "size"), churned=("churn", "sum")).reset_index()
     g["rate"] = g["churned"] / g["at_risk"]
-    g["lower"], g["upper"] = proportion_confint(g["churned"], g["at_risk"], method="wilson")
+    g["lower"], g["upper"] = wilson(g["churned"], g["at_risk"])
     g.insert(0, "date", month_start(g["month"]))
     return g
 

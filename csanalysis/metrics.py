@@ -78,7 +78,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from statsmodels.stats.proportion import proportion_confint
 
 from ibis import _ as _ibis_
 
@@ -87,6 +86,7 @@ from .estimate import Estimate, json_safe
 from .periods import PERIOD_MONTHS, month_index, month_start as _month, period_start as _period_key
 from .result import TableSummary
 from .stats.bootstrap import percentile_interval, poisson_weights, replicate_sums
+from .stats.proportion import wilson
 
 FREQ_MONTHS = PERIOD_MONTHS
 MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
@@ -135,14 +135,6 @@ def monthly_from_annual(annual):
         raise ValueError("a churn rate must lie between 0 and 1")
     out = 1.0 - (1.0 - a) ** (1.0 / 12.0)
     return float(out) if out.ndim == 0 else out
-
-
-def _wilson(count, nobs, alpha: float):
-    count = np.asarray(count, dtype=float)
-    nobs = np.asarray(nobs, dtype=float)
-    lo, hi = proportion_confint(count, np.maximum(nobs, 1), alpha=alpha, method="wilson")
-    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    return np.where(nobs > 0, lo, np.nan), np.where(nobs > 0, hi, np.nan)
 
 
 def _boot_sums(mats: list, n_boot: int, seed: int) -> list[np.ndarray]:
@@ -558,7 +550,7 @@ def rates(ds: Dataset, freq: str = "month", *, alpha: float = 0.05, n_boot: int 
     lost_c = paying0.multiply((g.lost.astype(np.float64) @ pr.P) > 0)
     at_risk = np.asarray(paying0.sum(axis=0)).ravel()
     lost = np.asarray(lost_c.sum(axis=0)).ravel()
-    c_lo, c_hi = _wilson(lost, at_risk, alpha)
+    c_lo, c_hi = wilson(lost, at_risk, alpha)  # NaN where no customer was paying at the start
 
     # revenue components per customer × period (cents)
     loss = pc["churn"] + pc["contraction"]
@@ -656,8 +648,7 @@ def churn_summary(ds: Dataset, window: int = 12, *, alpha: float = 0.05) -> Chur
     if risk == 0:
         note = "no customer-month at risk in the window (no paying customers before it)"
     rate = lost / risk if risk else np.nan
-    lo, hi = _wilson(lost, risk, alpha)
-    lo, hi = float(lo), float(hi)
+    lo, hi = wilson(lost, risk, alpha)  # NaN when no customer-month is at risk
     monthly = Estimate("monthly_churn", rate, lo, hi, "churn events ÷ customer-months at risk (pooled over the window)",
                        "Wilson", note, risk)
     if risk:

@@ -22,7 +22,6 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test
 from lifelines.utils import restricted_mean_survival_time
-from statsmodels.stats.multitest import multipletests
 
 from .data import Dataset
 from .data import attributes as attrs_
@@ -30,6 +29,7 @@ from .estimate import Estimate
 from .periods import month_index, month_start
 from .result import TableSummary
 from .stats.bootstrap import count_weights, percentile_interval, replicate_sums
+from .stats.multitest import holm
 
 
 def survival_data(ds: Dataset, *, spells: str = "first", by: str | None = None) -> pd.DataFrame:
@@ -250,7 +250,8 @@ def logrank(ds: Dataset, by: str, *, spells: str = "first") -> LogrankResult:
         method = "log-rank (lifelines)"
         key = "survival.method.logrank"
     pairwise = pd.DataFrame(pairs, columns=["group_a", "group_b", "statistic", "p_value"])
-    pairwise["p_holm"] = multipletests(pairwise["p_value"], method="holm")[1] if len(pairwise) else []
+    # n = every pair: a pair whose test gave no p-value still counts in the family (as multipletests counted it)
+    pairwise["p_holm"] = holm(pairwise["p_value"], n=len(pairwise))
     return LogrankResult(statistic=float(stat), p_value=float(p), degrees_of_freedom=len(groups) - 1, method=method,
                          pairwise=pairwise, method_key=key)
 

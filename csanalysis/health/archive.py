@@ -16,6 +16,7 @@ from ..data import Dataset
 from ..estimate import Estimate
 from ..periods import month_index
 from ..spreadsheet import write_csv
+from ..stats.proportion import wilson
 
 __all__ = ["default_archive", "archive_path", "archive_list", "latest_archived", "follow_up"]
 
@@ -94,8 +95,6 @@ def follow_up(previous: pd.DataFrame, ds: Dataset, *, pseudonymise: bool = False
         ``churn_share`` (estimate with its interval), ``expected`` (the sum of the list's probabilities) and
         ``unknown_ids``; only ``listed`` (0) and ``reason`` when the list held no account within capacity.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     on = previous[previous["on_list"] == 1]
     if not len(on):
         return {"listed": 0, "reason": "the previous list holds no account within capacity"}
@@ -114,7 +113,7 @@ def follow_up(previous: pd.DataFrame, ds: Dataset, *, pseudonymise: bool = False
     churned = ids.isin(set(gone))
     known = ids.isin(set(every))
     n, k = int(len(on)), int(churned.sum())
-    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+    lo, hi = wilson(k, n, alpha)
     return {"scoring_date": str(t.date()), "horizon_months": h, "listed": n, "churned": k,
             "window_closed": bool(ds.window_closed(T, h, ds.settings.grace_months)),
             "months_observed": int(min(h, asof - T)),

@@ -40,13 +40,14 @@ from ..data import Dataset
 from ..estimate import Estimate
 from ..periods import month_index, month_label
 from ..result import TableSummary
+from ..stats.proportion import wilson
 from .analysis import churn_risk
 from .risklist import risk_list
 from .scorecard import Scorecard
 from .signals import TOUCH_MODELS, reference_date, scoring_month, signals
 
 __all__ = ["BANDS", "CHANGE_RULES", "DECLINED_COLUMNS", "BandHistory", "Declined", "HealthTrend", "band_history",
-           "changed_signals", "declined_accounts", "declined_layout", "health_trend", "ratio_share", "wilson"]
+           "changed_signals", "declined_accounts", "declined_layout", "health_trend", "ratio_share"]
 
 BANDS = ("good", "average", "poor")
 BAND_RANK = {"good": 0, "average": 1, "poor": 2}  # larger is worse
@@ -119,19 +120,6 @@ def _num(v) -> str:
 
 
 # ============================================================================ band shares
-
-
-def wilson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson interval of k successes in n trials (arrays; NaN where n = 0)."""
-    from statsmodels.stats.proportion import proportion_confint
-
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
-    lo, hi = np.full(k.shape, np.nan), np.full(k.shape, np.nan)
-    ok = n > 0
-    if ok.any():
-        lo[ok], hi[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method="wilson")
-    lo[ok & (k == 0)], hi[ok & (k == n)] = 0.0, 1.0  # exactly (the formula leaves rounding noise: 2.8e-17)
-    return lo, hi
 
 
 def ratio_share(weights: np.ndarray, inside: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
@@ -287,7 +275,7 @@ def _shares(m: int, band: np.ndarray, mrr: np.ndarray, alpha: float) -> list[dic
     for b in BANDS:
         inside = band == b
         k = int(inside.sum())
-        lo, hi = wilson(k, n, alpha)
+        lo, hi = wilson(k, n, alpha, exact_ends=True)
         r, rlo, rhi = ratio_share(mrr, inside, alpha)
         out.append({"month": month_label(m), "scoring_date": reference_date(m).date(), "band": b,
                     "accounts": k, "accounts_total": n, "account_share": k / n if n else math.nan,

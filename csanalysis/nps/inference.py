@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..estimate import Estimate
+from ..stats.multitest import holm  # noqa: F401  (``nps.holm``, kept public; defined in stats.multitest)
 from .models import churn_model, revenue_model
 
 __all__ = ["DEFAULT_PRIMARY", "POWER", "parse_primary", "mde", "holm", "primary_test", "comparisons"]
@@ -32,18 +33,6 @@ def mde(se: float, *, alpha: float = 0.05, power: float = POWER) -> float:
     """Minimum detectable effect on the scale of ``se`` (two-sided test at ``alpha`` with ``power``):
     (z₁₋α/₂ + z_power) · SE."""
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * se) if se == se else float("nan")
-
-
-def holm(p) -> np.ndarray:
-    """Holm step-down adjusted p-values (NaN stays NaN)."""
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray(p, float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
-    return out
 
 
 def primary_test(table: pd.DataFrame, spec: str = DEFAULT_PRIMARY, *, alpha: float = 0.05, controls=None) -> dict:

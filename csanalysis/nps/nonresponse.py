@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..periods import PERIOD_MONTHS, month_index, period_label, period_start
 from ..data.keys import IntegerPanel
+from ..stats.proportion import wilson
 from .survey import responses
 
 __all__ = ["coverage", "response_bias"]
@@ -24,8 +25,6 @@ def coverage(ds, period: str = "quarter", *, alpha: float = 0.05) -> pd.DataFram
 
 def _coverage(ds, r: pd.DataFrame, pv: IntegerPanel, period: str, alpha: float) -> pd.DataFrame:
     """:func:`coverage` from the responses ``r`` (:func:`responses`) and the integer-keyed panel ``pv``."""
-    from statsmodels.stats.proportion import proportion_confint
-
     # paying accounts per period: one run per (customer, period) of the panel, which comes sorted by customer
     # and month, so runs are found in one pass instead of a groupby and a merge over every customer-month; an
     # unsorted panel is sorted first
@@ -60,7 +59,7 @@ def _coverage(ds, r: pd.DataFrame, pv: IntegerPanel, period: str, alpha: float) 
             continue
         g = act_per == key
         n, k = int(g.sum()), int((g & answered).sum())
-        lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson") if n else (np.nan, np.nan)
+        lo, hi = wilson(k, n, alpha)  # NaN when no account was paying (n = 0)
         mrr_all, mrr_ans = act_mrr[g].sum(), act_mrr[g & answered].sum()
         people = resp_people[in_r & paying]
         rows.append({"period": period_label(key, period), "customers": n, "respondent_accounts": k,

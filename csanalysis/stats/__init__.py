@@ -1,2 +1,3 @@
-"""Statistics the analyses share: the bootstrap over accounts (``bootstrap``), ranking (``ranking``) and how a
-p-value is written (``pvalue``)."""
+"""Statistics the analyses share: the bootstrap over accounts (``bootstrap``), ranking (``ranking``), the Wilson
+interval of a proportion (``proportion``), Holm's correction for multiple tests (``multitest``) and how a p-value
+is written (``pvalue``)."""

@@ -16,9 +16,9 @@ baseline = the last full month before the text's month; churn = the spell in for
 :meth:`~csanalysis.data.dataset.Dataset.window_closed`). Per theme: the churn risk ratio of texts mentioning it
 against texts that do not (log-link Poisson regression with account-clustered errors, the "modified Poisson"
 of Zou 2004), the risk difference, and among accounts that stayed the difference in MRR change (OLS,
-account-clustered; both in closed form, :func:`two_group_fit`). P-values are Holm-corrected across themes (:func:`holm`). These are
-associations: a theme may travel with what drives churn (plan, size, dissatisfaction in general) rather than
-cause it; comments are written by those who chose to write.
+account-clustered; both in closed form, :func:`two_group_fit`). P-values are Holm-corrected across themes
+(:func:`csanalysis.stats.multitest.holm`). These are associations: a theme may travel with what drives churn
+(plan, size, dissatisfaction in general) rather than cause it; comments are written by those who chose to write.
 
 **Distinguishing words**: weighted log-odds with an informative Dirichlet prior (:mod:`.terms`), detractors
 against promoters and churned against retained texts.
@@ -35,11 +35,13 @@ import pandas as pd
 
 from ..estimate import Estimate
 from ..result import TableSummary
+from ..stats.multitest import holm
+from ..stats.proportion import wilson
 from .terms import log_odds
 from .text import normalise, tokenize
 from .themes import ThemeDictionary, load_themes
 
-__all__ = ["VoiceResult", "voice", "voice_texts", "theme_prevalence", "theme_associations", "wilson",
+__all__ = ["VoiceResult", "voice", "voice_texts", "theme_prevalence", "theme_associations",
            "DEFAULT_HORIZON", "EXAMPLE_CHARS"]
 
 DEFAULT_HORIZON = 6
@@ -53,18 +55,6 @@ REASONS = {  # a reason's code (the report's message voice.reason.<code>) and it
     "history": "the layout holds no monthly history, so later churn after a text cannot be read",
     "no_windows": "no text has a closed outcome window yet",
 }
-
-
-def wilson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for k successes in n trials (arrays; NaN where n = 0)."""
-    from statsmodels.stats.proportion import proportion_confint
-
-    k, n = np.asarray(k, float), np.asarray(n, float)
-    lo, hi = np.full(k.shape, np.nan), np.full(k.shape, np.nan)
-    ok = n > 0
-    if ok.any():
-        lo[ok], hi[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method="wilson")
-    return lo, hi
 
 
 def voice_texts(ds) -> pd.DataFrame:
@@ -124,9 +114,8 @@ def theme_prevalence(units: pd.DataFrame, themes: list[str], group: str, *, alph
     for g, part in acc.groupby(group, sort=True, observed=True):
         n = len(part)
         k = part[themes].sum().to_numpy()
-        lo, hi = wilson(k, np.full(k.shape, n), alpha)
+        lo, hi = wilson(k, n, alpha, exact_ends=True)  # 0 or n of n: the bound is the share exactly
         share = k / n
-        lo, hi = np.minimum(lo, share), np.maximum(hi, share)  # 0 or n of n: the bound equals the share (rounding)
         for t, kk, l, h in zip(themes, k, lo, hi):
             rows.append({"group": g, "theme": t, "accounts": n, "mentioning": int(kk), "share": kk / n,
                          "lower": l, "upper": h})
@@ -157,20 +146,6 @@ def two_group_fit(y, x, groups, *, log: bool) -> tuple[float, float, float]:
     se = float(np.sqrt(v))
     p = float(2 * norm.sf(abs(b) / se)) if se > 0 else np.nan
     return float(b), se, p
-
-
-def holm(p) -> np.ndarray:
-    """Holm's step-down adjusted p-values (NaN entries left out and kept NaN): the same numbers as statsmodels'
-    ``multipletests(p, method="holm")[1]`` (checked in the tests), without its garbage collection per call."""
-    p = np.asarray(p, float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        m = order.size
-        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-        out[order] = adj
-    return out
 
 
 def theme_associations(frame: pd.DataFrame, themes: list[str], *, alpha: float = 0.05, min_events: int = 1) -> pd.DataFrame:

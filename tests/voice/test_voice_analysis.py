@@ -1,5 +1,5 @@
-"""The voice analysis: the closed-form clustered fits against statsmodels, Holm against multipletests, prevalence
-against plain pandas, and the planted truth of a generated world recovered through the loader."""
+"""The voice analysis: the closed-form clustered fits against statsmodels, prevalence (Wilson intervals)
+against plain pandas, and the planted truth of a generated world recovered through the loader (Holm: tests/stats)."""
 from __future__ import annotations
 
 import warnings
@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csanalysis.voice import theme_prevalence, wilson
-from csanalysis.voice.analysis import holm, shorten, two_group_fit
+from csanalysis.stats.proportion import wilson
+from csanalysis.voice import theme_prevalence
+from csanalysis.voice.analysis import shorten, two_group_fit
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -31,16 +32,6 @@ def test_two_group_fit_equals_statsmodels_clustered_glm(seed):
         assert b == pytest.approx(f.params[1], rel=1e-9)
         assert se == pytest.approx(f.bse[1], rel=1e-9)
         assert p == pytest.approx(f.pvalues[1], rel=1e-7)
-
-
-def test_holm_equals_multipletests():
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.array([0.01, 0.04, np.nan, 0.03, 0.005, 0.5])
-    ok = np.isfinite(p)
-    got = holm(p)
-    assert np.isnan(got[2])
-    np.testing.assert_allclose(got[ok], multipletests(p[ok], method="holm")[1], rtol=1e-12)
 
 
 def test_prevalence_counts_each_account_once_per_group():
