@@ -24,7 +24,9 @@ back-test of how well the same forecast did in the past.
   A customer's MRR after h months is ``mrr_i · Π_{j=a_i}^{a_i+h−1} g(j)``; ``expansion`` is that minus
   ``retained``.
 * **New business** (``new``): the MRR of new and reactivated customers per month (the movements' ``new`` +
-  ``reactivation``), its trend a least-squares line through the log of the last ``new_window`` months,
+  ``reactivation``), its trend a least-squares line through the log of the last ``new_window`` months (24 by
+  default, or the months the data have after their first; 12 months let one dip or surge tilt the line: on
+  generated worlds the band then covered too little, tests/test_forecast.py),
   ``log N_t = α + β t`` (:func:`new_business_trend`), carried forward (``new_growth`` a number instead: the
   trend's current level grown by that rate a month; 0 holds it). The point forecast multiplies the line by the
   mean of the exponentiated residuals (the smearing estimate of the mean). Each future month's new MRR then
@@ -47,11 +49,14 @@ back-test of how well the same forecast did in the past.
    at random (month-to-month noise).
 
 ``base`` is the median of the simulated totals, ``lower`` and ``upper`` their 10th and 90th percentiles (an 80%
-band, ``band=0.8``). ``expected`` is the total under the point estimates (the sum of the parts, which the
+band, ``band=0.8``); ``lower95``/``upper95`` the 2.5th and 97.5th (the 95% interval ``metrics.json`` estimates
+carry by convention, for the front page). ``expected`` is the total under the point estimates (the sum of the parts, which the
 split columns add up to); it is close to, but not the same number as, the median.
 
-**Scenarios**: a target monthly churn (``target_churn``, default 0.84%: every customer, today's and new, leaves
-with that constant monthly probability instead of the curve's) and a growth rate of new business
+**Scenarios**: a target monthly customer churn (``target_churn``, default the seed case's 0.84%): every hazard of
+the curve multiplied by target ÷ the customer churn rate of the last ``window`` months
+(:func:`customer_churn_rate`), so customers leave at the target rate on average with the same pattern over
+tenure and account size (a target above today's rate raises churn); and a growth rate of new business
 (``scenario_new_growth``), each simulation run again with the same draws; the scenario's difference from the
 base is the median and 10th/90th percentiles of the per-simulation differences.
 
@@ -77,7 +82,7 @@ from .stats.bootstrap import account_sums, count_weights, replicate_sums
 from .survival import _first_at_risk
 
 __all__ = ["TENURE_BANDS", "HORIZONS", "Forecast", "Backtest", "forecast", "forecast_panel", "backtest", "cut_at",
-           "backtest_panel", "new_business_by_month", "risk_matrices", "survival_curves", "new_business_trend"]
+           "backtest_panel", "new_business_by_month", "customer_churn_rate", "risk_matrices", "survival_curves", "new_business_trend"]
 
 TENURE_BANDS = (0, 1, 3, 6, 12, 24)  # spell-month bands of the expansion rates: 0, 1–2, 3–5, 6–11, 12–23, 24+
 HORIZONS = (1, 3, 6, 12)  # the horizons the back-test reports
@@ -112,6 +117,16 @@ def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int,
     starts = spells.loc[spells["entry"] == 0, ["customer_id", "spell", "first_m"]]
     rows = panel.merge(starts, left_on=["customer_id", "spell", "m"], right_on=["customer_id", "spell", "first_m"])
     return rows.groupby("m")["mrr"].sum().reindex(np.arange(first, last + 1), fill_value=0.0).astype(float)
+
+
+def customer_churn_rate(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, window: int) -> float:
+    """The monthly customer churn rate of the last ``window`` months up to ``origin``: churns dated in them (a
+    churned spell's month after its last paid one) ÷ customer-months at risk (customers paying in the month
+    before), :func:`csanalysis.metrics.churn_summary`'s pooled rate when there is no grace period."""
+    churn_m = spells.loc[spells["event"] == 1, "last_m"] + 1
+    events = int(((churn_m > origin - window) & (churn_m <= origin)).sum())
+    at_risk = int(((panel["m"] >= origin - window) & (panel["m"] <= origin - 1)).sum())
+    return events / at_risk if at_risk else float("nan")
 
 
 def new_business_trend(values: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -170,7 +185,8 @@ def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray,
     key = pd.MultiIndex.from_arrays([spells["customer_id"], spells["spell"]])
     row = key.get_indexer(pd.MultiIndex.from_arrays([panel["customer_id"], panel["spell"]]))
     t = panel["spell_month"].to_numpy(dtype=np.int64) + 1
-    w = panel["mrr"].to_numpy(dtype=float) if weight == "mrr" else np.ones(len(panel))
+    # a purchase log's month can sum to 0 or below: it weighs nothing
+    w = np.maximum(panel["mrr"].to_numpy(dtype=float), 0.0) if weight == "mrr" else np.ones(len(panel))
     risk = (t <= T[row]) & (t < length)
     ev = risk & (spells["event"].to_numpy()[row] == 1) & (t == T[row])
     A = sparse.csr_matrix((w[risk], (pcodes[risk], t[risk])), shape=(k, length))
@@ -178,15 +194,16 @@ def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray,
     return A, D
 
 
-def survival_curves(A, D, W: np.ndarray, reach: int, length: int) -> np.ndarray:
+def survival_curves(A, D, W: np.ndarray, reach: int, length: int, scale: float = 1.0) -> np.ndarray:
     """Replicates × ``length``: the Kaplan–Meier curve ``S(0 … reach)`` from the at-risk and churn sums of
     :func:`risk_matrices` weighted by each row of account weights ``W`` (``S(t) = Π_{j≤t} (1 − D_j ÷ A_j)``),
     continued after ``reach`` with the last hazard (the mean monthly hazard of its last 12 months; module
-    docstring)."""
+    docstring). ``scale`` multiplies every hazard (capped at 1): the target-churn scenario."""
     a, d = replicate_sums([W], A, D)
     with np.errstate(divide="ignore", invalid="ignore"):
         hz = np.where(a > 0, d / np.where(a > 0, a, 1), 0.0)
     hz[:, 0] = 0.0
+    hz = np.minimum(hz * scale, 1.0)
     S = np.cumprod(1 - hz[:, :reach + 1], axis=1)
     w = min(12, reach)
     out = np.empty((S.shape[0], max(length, reach + 1)))
@@ -218,8 +235,10 @@ def _reach(T, entry, min_at_risk: int) -> int:
 @dataclass
 class Forecast(TableSummary):
     """The forecast of :func:`forecast` (module docstring): ``table_`` one row per future month (``h``,
-    ``month``, ``lower``, ``base``, ``upper``, ``expected``, ``retained``, ``expansion``, ``new``,
-    ``contracted``, ``forecast_existing``, the scenario's ``scenario``, ``scenario_diff`` and its band
+    ``month``, ``lower``, ``base``, ``upper`` (the band), ``lower95``, ``upper95``, ``expected``, ``retained``,
+    ``expansion``, ``new``,
+    ``contracted``, ``forecast_existing``, the scenario's ``scenario`` (median), ``scenario_expected`` (under the
+    point estimates), ``scenario_diff`` and its band
     ``scenario_diff_lower``/``scenario_diff_upper``); ``history_`` the actual MRR per month; the inputs."""
 
     origin_: pd.Timestamp
@@ -237,6 +256,7 @@ class Forecast(TableSummary):
     new_growth: float | None = None
     scenario_new_growth: float | None = None
     new_trend_: float = 0.0
+    churn_now_: float = float("nan")
     weight: str = "mrr"
     contracts_used: bool = False
     n_sims: int = 0
@@ -252,6 +272,13 @@ class Forecast(TableSummary):
         return Estimate(f"mrr_{h}m", float(r["base"]), float(r["lower"]), float(r["upper"]),
                         interval=f"{self.band:.0%} simulation band (10th–90th percentiles)")
 
+    def at95(self, h: int) -> Estimate:
+        """MRR ``h`` months ahead with the 95% simulation interval (2.5th–97.5th percentiles): the interval the
+        front page and ``metrics.json`` estimates carry by convention (csanalysis/estimate.py)."""
+        r = self.table_.loc[self.table_["h"] == h].iloc[0]
+        return Estimate(f"mrr_{h}m", float(r["base"]), float(r["lower95"]), float(r["upper95"]),
+                        interval="95% simulation interval (2.5th–97.5th percentiles)")
+
     def scenario_at(self, h: int) -> Estimate:
         r = self.table_.loc[self.table_["h"] == h].iloc[0]
         return Estimate(f"scenario_diff_{h}m", float(r["scenario_diff"]), float(r["scenario_diff_lower"]),
@@ -264,11 +291,12 @@ class Forecast(TableSummary):
             "origin": self.origin_.strftime("%Y-%m-%d"), "mrr_now": self.mrr_now_,
             "customers_now": self.customers_now_, "band": self.band,
             "mrr": {f"{h}m": self.at(h).brief() for h in hs},
+            "mrr_95": {f"{h}m": self.at95(h).brief() for h in hs},
             "parts": {f"{h}m": {k: float(t.loc[h, k]) for k in ("retained", "expansion", "new", "contracted")}
                       for h in hs},
             "new_business_level": self.new_level_, "new_business_trend": self.new_trend_,
             "tail_hazard": self.tail_hazard_, "weight": self.weight,
-            "scenario": {"target_churn": self.target_churn, "new_growth": self.scenario_new_growth,
+            "scenario": {"target_churn": self.target_churn, "churn_now": self.churn_now_, "new_growth": self.scenario_new_growth,
                          **{f"diff_{h}m": self.scenario_at(h).brief() for h in hs},
                          **{f"mrr_{h}m": float(t.loc[h, "scenario"]) for h in hs}},
             "contracts_used": self.contracts_used, "n_sims": self.n_sims,
@@ -286,7 +314,7 @@ def _contract_months(customers: pd.DataFrame | None, ids: np.ndarray, origin: in
 
 
 def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, customers: pd.DataFrame | None = None,
-                   horizon: int = 12, window: int = 12, new_window: int = 12,
+                   horizon: int = 12, window: int = 12, new_window: int = 24,
                    new_growth: float | None = None, weight: str = "mrr", target_churn: float = DEFAULT_TARGET_CHURN, scenario_new_growth: float | None = None,
                    n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30, seed: int = 0,
                    keep_sims: bool = False) -> Forecast:
@@ -304,7 +332,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         raise ValueError(f"horizon={horizon!r}, window={window!r}, n_sims={n_sims!r}: horizon and window ≥ 1 month, "
                          "n_sims ≥ 10")
     scenario_new_growth = new_growth if scenario_new_growth is None else scenario_new_growth
-    new_window = int(new_window or window)
+    # the data window's first month is its opening balance: new business is read from the months after it
+    new_window = max(1, min(int(new_window or window), origin - int(panel["m"].min())))
     H = int(horizon)
     ids, pcodes, scodes = _codes(panel, spells)
     k = len(ids)
@@ -326,6 +355,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     nb = len(TENURE_BANDS)
     G = _growth_sums(panel, pcodes, k, origin, window)
     A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight)
+    churn_now = customer_churn_rate(panel, spells, origin, window)
+    rho = target_churn / churn_now if churn_now > 0 else 1.0
     newm = new_business_by_month(panel, spells, origin - new_window + 1, origin).to_numpy()
     nb_t = np.arange(-new_window + 1, 1, dtype=float)
     nb_y = np.log(np.maximum(newm, max(1e-9, 0.01 * float(np.mean(newm)))))
@@ -334,41 +365,39 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
 
     def curves(W):
-        """Survival S and cumulative log growth CL (replicates × length) for account weights W."""
+        """Survival S, the scenario's survival and cumulative log growth CL (replicates × length) for account
+        weights W."""
         S = survival_curves(A, D, W, reach, length)
+        S_s = survival_curves(A, D, W, reach, length, scale=rho)
         before, after = replicate_sums([W], G[:, :nb], G[:, nb:])
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(before > 0, after / np.where(before > 0, before, 1), 1.0)
         logg = np.log(np.clip(g, 1e-9, None))[:, bands]
         CL = np.concatenate([np.zeros((len(W), 1)), np.cumsum(logg, axis=1)], axis=1)[:, :length]
-        return S, CL
+        return S, S_s, CL
 
-    def existing(S, CL, alive_u=None, churn=None):
+    def existing(S, CL, alive_u=None):
         """MRR of today's customers at h = 1..H (rows × H) for one curve (S, CL vectors), expected or drawn."""
         a_h = age[:, None] + hs[None, :]
         c = age[:, None] + np.minimum(hs[None, :], kc[:, None])
-        if churn is None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                p = np.where(S[c] > 0, S[a_h] / np.where(S[c] > 0, S[c], 1), 0.0)
-        else:
-            p = (1 - churn) ** (a_h - c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(S[c] > 0, S[a_h] / np.where(S[c] > 0, S[c], 1), 0.0)
         grow = np.exp(CL[a_h] - CL[c])
         alive = p if alive_u is None else (alive_u[:, None] < p)
         return mrr[:, None] * alive, mrr[:, None] * alive * grow
 
-    def new_part(S, CL, levels, churn=None):
+    def new_part(S, CL, levels):
         """New business at h for monthly new MRR ``levels`` (H,) of months 1..H."""
         out = np.zeros(H)
         for f in range(1, H + 1):
             age_f = np.arange(0, H - f + 1)
-            surv = S[age_f] / S[0] if churn is None else (1 - churn) ** age_f
+            surv = S[age_f] / S[0]
             out[f - 1:] += levels[f - 1] * surv * np.exp(CL[age_f])
         return out
 
     # point estimates
     ones = np.ones((1, k))
-    S0, CL0 = curves(ones)
-    S0, CL0 = S0[0], CL0[0]
+    S0, Ss0, CL0 = (x[0] for x in curves(ones))
     level = float(np.exp(alpha_n))  # the trend's value in the origin month
     smear = float(np.mean(np.exp(resid_n)))
 
@@ -379,6 +408,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     retained, exp_total = ret.sum(axis=0), withgrow.sum(axis=0)
     new = new_part(S0, CL0, smear * new_levels(alpha_n, beta_n, new_growth))
     contracted = (mrr[:, None] * (kc[:, None] >= hs[None, :])).sum(axis=0)
+    _, scen_grow = existing(Ss0, CL0)
+    scen_expected = scen_grow.sum(axis=0) + new_part(Ss0, CL0, smear * new_levels(alpha_n, beta_n, scenario_new_growth))
 
     # simulations
     rng = np.random.default_rng(seed)
@@ -386,26 +417,26 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     scen = np.empty((n_sims, H))
     r = 0
     for W in count_weights(rng, k, n_sims, width=max(k, len(spells))):
-        S_b, CL_b = curves(W)
+        S_b, Ss_b, CL_b = curves(W)
         for i in range(len(W)):
             u = rng.random(len(mrr))
             pick = rng.integers(0, len(newm), size=len(newm))
             a_r, b_r, res_r = _fit_line(nb_t[pick], nb_y[pick])
             noise = np.exp(rng.choice(res_r, size=H, replace=True))
             _, base_e = existing(S_b[i], CL_b[i], u)
-            _, scen_e = existing(S_b[i], CL_b[i], u, churn=target_churn)
+            _, scen_e = existing(Ss_b[i], CL_b[i], u)
             sims[r] = base_e.sum(axis=0) + new_part(S_b[i], CL_b[i], noise * new_levels(a_r, b_r, new_growth))
-            scen[r] = scen_e.sum(axis=0) + new_part(S_b[i], CL_b[i], noise * new_levels(a_r, b_r, scenario_new_growth),
-                                                    churn=target_churn)
+            scen[r] = scen_e.sum(axis=0) + new_part(Ss_b[i], CL_b[i], noise * new_levels(a_r, b_r, scenario_new_growth))
             r += 1
     diff = scen - sims
     q = lambda a, p: np.quantile(a, p, axis=0)  # noqa: E731
     months = [periods.month_start(origin + int(h)) for h in hs]
     table = pd.DataFrame({
         "h": hs, "month": months, "lower": q(sims, lo_q), "base": q(sims, 0.5), "upper": q(sims, hi_q),
+        "lower95": q(sims, 0.025), "upper95": q(sims, 0.975),
         "expected": exp_total + new, "retained": retained, "expansion": exp_total - retained, "new": new,
         "contracted": contracted, "forecast_existing": exp_total - contracted,
-        "scenario": q(scen, 0.5), "scenario_diff": q(diff, 0.5), "scenario_diff_lower": q(diff, lo_q),
+        "scenario": q(scen, 0.5), "scenario_expected": scen_expected, "scenario_diff": q(diff, 0.5), "scenario_diff_lower": q(diff, lo_q),
         "scenario_diff_upper": q(diff, hi_q),
     })
     hist = panel.groupby("m")["mrr"].sum()
@@ -422,7 +453,7 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                                                          for i in range(len(newm))], name="new_mrr"),
                     new_level_=level, tail_hazard_=tail, reach_=reach, growth_=growth, band=band,
                     target_churn=target_churn, new_growth=new_growth, scenario_new_growth=scenario_new_growth,
-                    new_trend_=float(np.exp(beta_n) - 1), weight=weight,
+                    new_trend_=float(np.exp(beta_n) - 1), weight=weight, churn_now_=churn_now,
                     contracts_used=bool(kc.any()), n_sims=n_sims, sims_=sims if keep_sims else None)
 
 
@@ -430,7 +461,7 @@ def _engine_frames(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     return panel_from_pandas(ds.panel), spells_from_pandas(ds.spells)
 
 
-def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: int = 12,
+def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: int = 24,
              new_growth: float | None = None, weight: str = "mrr",
              target_churn: float = DEFAULT_TARGET_CHURN, scenario_new_growth: float | None = None,
              contracts: bool = True, n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30,
@@ -446,7 +477,7 @@ def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: in
     window : int
         Months of history the expansion rates and the new-business level are read from.
     new_window : int
-        Months of new business the trend is fitted to.
+        Months of new business the trend is fitted to (at most the months after the data window's first).
     new_growth : float, optional
         Monthly growth of new business in the base (None: the fitted log-linear trend; 0: the trend's current
         level held).
@@ -520,7 +551,7 @@ class Backtest(TableSummary):
                              "reason": None if s.loc[h, "origins"] else why} for h in HORIZONS}}
 
 
-def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 12,
+def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 24,
              new_growth: float | None = None, weight: str = "mrr", n_sims: int = 200,
              band: float = 0.8, min_at_risk: int = 30, seed: int = 0) -> Backtest:
     """Forecasts made at each of the last ``n_origins`` month-ends before the ``as_of`` month with only the data
@@ -534,13 +565,13 @@ def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int
 
 
 def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: int, *, first_m: int,
-                   n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 12,
+                   n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 24,
                    new_growth: float | None = None, weight: str = "mrr", n_sims: int = 200, band: float = 0.8,
                    min_at_risk: int = 30, seed: int = 0) -> Backtest:
     """:func:`backtest` on engine-form frames whose last observed month is ``last``."""
     actual = panel.groupby("m")["mrr"].sum()
     rows = []
-    origins = [o for o in range(last - n_origins, last) if o - max(window, new_window) + 1 > first_m]
+    origins = [o for o in range(last - n_origins, last) if o - window + 1 > first_m]
     for o in origins:
         p, s = cut_at(panel, spells, o, grace)
         f = forecast_panel(p, s, o, horizon=min(horizon, last - o), window=window, new_window=new_window,
