@@ -50,8 +50,8 @@ back-test of how well the same forecast did in the past.
 
 ``base`` is the median of the simulated totals, ``lower`` and ``upper`` their 10th and 90th percentiles (an 80%
 band, ``band=0.8``); ``lower95``/``upper95`` the 2.5th and 97.5th (the 95% interval ``metrics.json`` estimates
-carry by convention, for the front page). ``expected`` is the total under the point estimates (the sum of the parts, which the
-split columns add up to); it is close to, but not the same number as, the median.
+carry by convention, for the front page). ``expected`` is the total under the point estimates (the sum of the
+parts, which the split columns add up to); it is close to, but not the same number as, the median.
 
 **Scenarios**: a target monthly customer churn (``target_churn``, default the seed case's 0.84%): every hazard of
 the curve multiplied by target ÷ the customer churn rate of the last ``window`` months
@@ -82,7 +82,8 @@ from .stats.bootstrap import account_sums, count_weights, replicate_sums
 from .survival import _first_at_risk
 
 __all__ = ["TENURE_BANDS", "HORIZONS", "Forecast", "Backtest", "forecast", "forecast_panel", "backtest", "cut_at",
-           "backtest_panel", "new_business_by_month", "customer_churn_rate", "risk_matrices", "survival_curves", "new_business_trend"]
+           "backtest_panel", "new_business_by_month", "customer_churn_rate", "risk_matrices", "survival_curves",
+           "new_business_trend"]
 
 TENURE_BANDS = (0, 1, 3, 6, 12, 24)  # spell-month bands of the expansion rates: 0, 1–2, 3–5, 6–11, 12–23, 24+
 HORIZONS = (1, 3, 6, 12)  # the horizons the back-test reports
@@ -296,7 +297,8 @@ class Forecast(TableSummary):
                       for h in hs},
             "new_business_level": self.new_level_, "new_business_trend": self.new_trend_,
             "tail_hazard": self.tail_hazard_, "weight": self.weight,
-            "scenario": {"target_churn": self.target_churn, "churn_now": self.churn_now_, "new_growth": self.scenario_new_growth,
+            "scenario": {"target_churn": self.target_churn, "churn_now": self.churn_now_,
+                         "new_growth": self.scenario_new_growth,
                          **{f"diff_{h}m": self.scenario_at(h).brief() for h in hs},
                          **{f"mrr_{h}m": float(t.loc[h, "scenario"]) for h in hs}},
             "contracts_used": self.contracts_used, "n_sims": self.n_sims,
@@ -315,7 +317,8 @@ def _contract_months(customers: pd.DataFrame | None, ids: np.ndarray, origin: in
 
 def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, customers: pd.DataFrame | None = None,
                    horizon: int = 12, window: int = 12, new_window: int = 24,
-                   new_growth: float | None = None, weight: str = "mrr", target_churn: float = DEFAULT_TARGET_CHURN, scenario_new_growth: float | None = None,
+                   new_growth: float | None = None, weight: str = "mrr", target_churn: float = DEFAULT_TARGET_CHURN,
+                   scenario_new_growth: float | None = None,
                    n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30, seed: int = 0,
                    keep_sims: bool = False) -> Forecast:
     """The forecast from engine-form frames (:func:`forecast` on a Dataset; :func:`backtest` at earlier months).
@@ -323,7 +326,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     Parameters are those of :func:`forecast`; ``customers`` (with ``renewal_date``) gives contracted months,
     None for none."""
     if not 0 < band < 1:
-        raise ValueError(f"band={band!r}: the band's coverage is a share between 0 and 1 (0.8: 10th–90th percentiles)")
+        raise ValueError(f"band={band!r}: the band's coverage is a share between 0 and 1 (0.8: 10th–90th "
+                         "percentiles)")
     if not 0 <= target_churn < 1:
         raise ValueError(f"target_churn={target_churn!r}: a monthly churn probability, 0 ≤ p < 1 (0.0084 is 0.84%)")
     if weight not in ("mrr", "spells"):
@@ -436,7 +440,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         "lower95": q(sims, 0.025), "upper95": q(sims, 0.975),
         "expected": exp_total + new, "retained": retained, "expansion": exp_total - retained, "new": new,
         "contracted": contracted, "forecast_existing": exp_total - contracted,
-        "scenario": q(scen, 0.5), "scenario_expected": scen_expected, "scenario_diff": q(diff, 0.5), "scenario_diff_lower": q(diff, lo_q),
+        "scenario": q(scen, 0.5), "scenario_expected": scen_expected, "scenario_diff": q(diff, 0.5),
+        "scenario_diff_lower": q(diff, lo_q),
         "scenario_diff_upper": q(diff, hi_q),
     })
     hist = panel.groupby("m")["mrr"].sum()

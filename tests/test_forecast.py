@@ -116,8 +116,8 @@ def test_split_adds_up_and_scenario_moves_by_its_amount(demo):
 def test_scenario_amount_on_the_fixture():
     """A target churn c scales every hazard by c ÷ today's customer churn rate. On the fixture the last 12 months
     hold 3 churns (C, D, E) in 14 customer-months at risk (A 5, B 3, C 2, D 3, E 1): rate 3/14, scale
-    ρ = c · 14/3. The scenario's curve S'(1..5) = (1 − 0.2ρ), ·(1 − 0.25ρ), ·(1 − ρ/3), flat, flat, then its last
-    hazard; today's customers (flat MRR) and new business follow it."""
+    ρ = c · 14/3. The scenario's curve S'(1..5) = (1 − 0.2ρ), ·(1 − 0.25ρ), ·(1 − ρ/3), flat, flat,
+    then its last hazard; today's customers (flat MRR) and new business follow it."""
     panel, spells = tiny()
     assert fc.customer_churn_rate(panel, spells, O, 12) == pytest.approx(3 / 14)
     c = 0.1
