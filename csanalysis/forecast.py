@@ -380,15 +380,26 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         CL = np.concatenate([np.zeros((len(W), 1)), np.cumsum(logg, axis=1)], axis=1)[:, :length]
         return S, S_s, CL
 
+    # today's customers fall into few groups of (spell month, contracted months): the curves are read per group
+    groups, inv = np.unique(np.stack([age, kc], axis=1), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    g_ah = groups[:, :1] + hs[None, :]  # spell month h months ahead
+    g_c = groups[:, :1] + np.minimum(hs[None, :], groups[:, 1:2])  # the month the survival is conditioned at
+    from scipy import sparse
+
+    by_group = sparse.csr_matrix((mrr, (inv, np.arange(len(mrr)))), shape=(len(groups), len(mrr)))
+    mrr_g = np.asarray(by_group.sum(axis=1)).ravel()
+
     def existing(S, CL, alive_u=None):
-        """MRR of today's customers at h = 1..H (rows × H) for one curve (S, CL vectors), expected or drawn."""
-        a_h = age[:, None] + hs[None, :]
-        c = age[:, None] + np.minimum(hs[None, :], kc[:, None])
+        """MRR of today's customers at h = 1..H (vectors of H) for one curve (S, CL vectors): at today's MRR and
+        with expansion; expected (``alive_u`` None) or with who stays drawn (a uniform per customer)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(S[c] > 0, S[a_h] / np.where(S[c] > 0, S[c], 1), 0.0)
-        grow = np.exp(CL[a_h] - CL[c])
-        alive = p if alive_u is None else (alive_u[:, None] < p)
-        return mrr[:, None] * alive, mrr[:, None] * alive * grow
+            p = np.where(S[g_c] > 0, S[g_ah] / np.where(S[g_c] > 0, S[g_c], 1), 0.0)  # groups × H
+        grow = np.exp(CL[g_ah] - CL[g_c])
+        if alive_u is None:
+            return mrr_g @ p, mrr_g @ (p * grow)
+        kept = by_group @ (alive_u[:, None] < p[inv]).astype(float)  # MRR of each group still paying, × H
+        return kept.sum(axis=0), (kept * grow).sum(axis=0)
 
     def new_part(S, CL, levels):
         """New business at h for monthly new MRR ``levels`` (H,) of months 1..H."""
@@ -408,12 +419,11 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     def new_levels(alpha, beta, growth):
         """New MRR of months 1..H: the trend's, or the level grown by ``growth`` a month."""
         return np.exp(alpha + beta * hs) if growth is None else np.exp(alpha) * (1 + growth) ** hs
-    ret, withgrow = existing(S0, CL0)
-    retained, exp_total = ret.sum(axis=0), withgrow.sum(axis=0)
+    retained, exp_total = existing(S0, CL0)
     new = new_part(S0, CL0, smear * new_levels(alpha_n, beta_n, new_growth))
     contracted = (mrr[:, None] * (kc[:, None] >= hs[None, :])).sum(axis=0)
     _, scen_grow = existing(Ss0, CL0)
-    scen_expected = scen_grow.sum(axis=0) + new_part(Ss0, CL0, smear * new_levels(alpha_n, beta_n, scenario_new_growth))
+    scen_expected = scen_grow + new_part(Ss0, CL0, smear * new_levels(alpha_n, beta_n, scenario_new_growth))
 
     # simulations
     rng = np.random.default_rng(seed)
@@ -429,8 +439,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
             noise = np.exp(rng.choice(res_r, size=H, replace=True))
             _, base_e = existing(S_b[i], CL_b[i], u)
             _, scen_e = existing(Ss_b[i], CL_b[i], u)
-            sims[r] = base_e.sum(axis=0) + new_part(S_b[i], CL_b[i], noise * new_levels(a_r, b_r, new_growth))
-            scen[r] = scen_e.sum(axis=0) + new_part(Ss_b[i], CL_b[i], noise * new_levels(a_r, b_r, scenario_new_growth))
+            sims[r] = base_e + new_part(S_b[i], CL_b[i], noise * new_levels(a_r, b_r, new_growth))
+            scen[r] = scen_e + new_part(Ss_b[i], CL_b[i], noise * new_levels(a_r, b_r, scenario_new_growth))
             r += 1
     diff = scen - sims
     q = lambda a, p: np.quantile(a, p, axis=0)  # noqa: E731
