@@ -83,7 +83,7 @@ from .survival import _first_at_risk
 
 __all__ = ["TENURE_BANDS", "HORIZONS", "Forecast", "Backtest", "forecast", "forecast_panel", "backtest", "cut_at",
            "backtest_panel", "new_business_by_month", "customer_churn_rate", "risk_matrices", "survival_curves",
-           "new_business_trend"]
+           "new_business_trend", "unavailable", "missing_metrics"]
 
 TENURE_BANDS = (0, 1, 3, 6, 12, 24)  # spell-month bands of the expansion rates: 0, 1–2, 3–5, 6–11, 12–23, 24+
 HORIZONS = (1, 3, 6, 12)  # the horizons the back-test reports
@@ -470,6 +470,25 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                     target_churn=target_churn, new_growth=new_growth, scenario_new_growth=scenario_new_growth,
                     new_trend_=float(np.exp(beta_n) - 1), weight=weight, churn_now_=churn_now,
                     contracts_used=bool(kc.any()), n_sims=n_sims, sims_=sims if keep_sims else None)
+
+
+def unavailable(ds: Dataset) -> str | None:
+    """Why these data give nothing to forecast from, as a message key of the report catalogue
+    (``forecast.reason.no_payers``: no customer pays in the ``as_of`` month), or None."""
+    return None if (ds.panel["month"] == ds.as_of_month).any() else "forecast.reason.no_payers"
+
+
+def missing_metrics(ds: Dataset, reason: str, *, horizon: int = 12, band: float = 0.8,
+                    target_churn: float = DEFAULT_TARGET_CHURN, n_sims: int = 400) -> dict:
+    """The forecast's part of ``metrics.json`` when there is no forecast (:func:`unavailable`): every estimate
+    null with ``reason`` (a sentence)."""
+    miss = Estimate.missing(reason).brief()
+    hs = [f"{h}m" for h in (3, 6, 12) if h <= horizon]
+    return {"origin": ds.as_of_month.strftime("%Y-%m-%d"), "mrr_now": 0.0, "customers_now": 0, "band": band,
+            "mrr": {h: miss for h in hs}, "mrr_95": {h: miss for h in hs}, "parts": {},
+            "new_business_level": None, "new_business_trend": None, "tail_hazard": None, "weight": None,
+            "scenario": {"target_churn": target_churn, "churn_now": None, "new_growth": None},
+            "contracts_used": False, "n_sims": n_sims}
 
 
 def _engine_frames(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -37,3 +37,17 @@ def test_purchase_log(tmp_path):
     res = run_report([NB], data=fix, mapping=fix / "mapping.yaml", out=tmp_path / "r", params=FAST)
     m = json.loads((res.folder / NB / "metrics.json").read_text())
     assert m["mrr_now"] > 0 and m["mrr"]["3m"]["estimate"] is not None
+
+
+def test_nobody_paying_now_says_so(tmp_path):
+    """All revenue in January, the analysis at the end of March: no customer pays in the last month, so there is
+    nothing to forecast from; the report is published and says why (issue 18's little-data rule)."""
+    d = tmp_path / "one_month"
+    d.mkdir()
+    (d / "customers.csv").write_text("customer_id,signup_date,plan\nA,2024-01-01,Basic\nB,2024-01-05,Pro\n")
+    (d / "revenue.csv").write_text("customer_id,date,amount\nA,2024-01-01,100\nB,2024-01-05,100\n")
+    res = run_report([NB], data=d, as_of="2024-03-31", out=tmp_path / "r", params=FAST)
+    m = json.loads((res.folder / NB / "metrics.json").read_text())
+    assert m["customers_now"] == 0 and m["mrr"]["12m"]["estimate"] is None
+    assert "nothing to forecast from" in m["mrr"]["12m"]["reason"]
+    assert "No forecast" in (res.folder / NB / f"{NB}.html").read_text(encoding="utf-8")
