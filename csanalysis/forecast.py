@@ -79,7 +79,6 @@ from .data.spells import panel_from_pandas, spells_from_pandas
 from .estimate import Estimate
 from .result import TableSummary
 from .stats.bootstrap import account_sums, count_weights, replicate_sums
-from .survival import _first_at_risk
 
 __all__ = ["TENURE_BANDS", "HORIZONS", "Forecast", "Backtest", "forecast", "forecast_panel", "backtest", "cut_at",
            "backtest_panel", "new_business_by_month", "customer_churn_rate", "risk_matrices", "survival_curves",
@@ -218,18 +217,6 @@ def survival_curves(A, D, W: np.ndarray, reach: int, length: int, scale: float =
     return out[:, :length]
 
 
-def _reach(T, entry, min_at_risk: int) -> int:
-    """The last spell month with at least ``min_at_risk`` spells at risk (entry < t ≤ T; 0 at least)."""
-    T = np.asarray(T)
-    n_t = int(T.max()) + 2 if len(T) else 2
-    d = np.zeros(n_t + 1)
-    np.add.at(d, np.minimum(_first_at_risk(np.asarray(entry)), n_t), 1)
-    np.add.at(d, np.minimum(T + 1, n_t), -1)
-    at_risk = np.cumsum(d)[:n_t]
-    ok = np.flatnonzero(at_risk >= min_at_risk)
-    return int(ok.max()) if len(ok) else 0
-
-
 # ----------------------------------------------------------------------------------------------- the forecast
 
 
@@ -345,20 +332,21 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     if not len(now):
         raise ValueError(f"forecast: no customer pays in the origin month {periods.month_label(origin)}: "
                          "nothing to forecast from")
-    cust = ids.get_indexer(now["customer_id"])
     mrr = now["mrr"].to_numpy(dtype=float)
     age = now["spell_month"].to_numpy(dtype=np.int64)
     kc = _contract_months(customers, now["customer_id"].to_numpy(), origin, H)
     T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
-    E = spells["event"].to_numpy(dtype=np.int64)
-    entry = spells["entry"].to_numpy(dtype=np.int64)
-    reach = max(_reach(T, entry, min_at_risk), 1)
-    length = int(age.max()) + H + 2
+    # spell months 0 … length − 1: today's customers' h months ahead, and every month a spell was followed
+    length = max(int(age.max()) + H + 2, int(T.max()) + 2)
     sm = np.arange(length)
     bands = _band_of(sm)
     nb = len(TENURE_BANDS)
     G = _growth_sums(panel, pcodes, k, origin, window)
     A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight)
+    # the curve's reach: the last spell month with at least min_at_risk spells at risk (its own risk sets)
+    counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells")[0]
+    ok = np.flatnonzero(np.asarray(counts.sum(axis=0)).ravel() >= min_at_risk)
+    reach = max(int(ok.max()) if len(ok) else 0, 1)
     churn_now = customer_churn_rate(panel, spells, origin, window)
     rho = target_churn / churn_now if churn_now > 0 else 1.0
     newm = new_business_by_month(panel, spells, origin - new_window + 1, origin).to_numpy()

@@ -178,3 +178,23 @@ def test_band_covers_the_generated_future(tmp_path):
     coverage = np.concatenate(inside).mean()
     assert 0.70 <= coverage <= 0.90, coverage
     assert max(mape1) < 0.03
+
+
+def test_a_long_churned_spell_beyond_today_s_tenures():
+    """A spell followed for 20 months (churned long ago) while today's customers are 3 and 5 months in: the curve
+    reaches further than the months the forecast reads, and the forecast reads it as it is (months 0 … 8: the
+    five short spells and the long one at risk until month 20)."""
+    panel, spells = tiny()
+    F = 30
+    long_spell = pd.DataFrame({"customer_id": ["F"], "spell": 1, "start_m": [O - F], "first_m": [O - F],
+                               "last_m": [O - F + 19], "duration": [20], "event": [1], "entry": 0})
+    rows = pd.DataFrame([("F", m, 5.0, 1, m - (O - F), m - (O - F)) for m in range(O - F, O - F + 20)],
+                        columns=panel.columns)
+    f = fc.forecast_panel(pd.concat([panel, rows], ignore_index=True),
+                          pd.concat([spells, long_spell], ignore_index=True), O, weight="spells", min_at_risk=1,
+                          n_sims=20, horizon=3)
+    assert f.reach_ == 20
+    # at risk: t=1 6 (1 churn), t=2 5 (1), t=3 4 (1), t=4..5 2 (A, F), t=6..19 F alone, t=20 F churns
+    S = np.cumprod([1, 5 / 6, 4 / 5, 3 / 4, 1, 1, 1, 1, 1])
+    h = np.arange(1, 4)
+    assert f.table_["retained"].to_numpy() == pytest.approx(100 * S[5 + h] / S[5] + 50 * S[3 + h] / S[3])
