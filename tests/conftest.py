@@ -82,7 +82,7 @@ def shared(tmp_path_factory, key: str, make):
 
 @pytest.fixture(scope="session")
 def demo_runs(tmp_path_factory):
-    """The seven demo reports rendered once in English, then once in Japanese, into one reports folder (so the
+    """The eight demo reports rendered once in English, then once in Japanese, into one reports folder (so the
     Japanese run also shows the changes since the English one), shared by the tests that read rendered demo
     reports (tests/test_readable_reports.py, tests/test_browser.py) across modules and xdist workers:
     ``{"out": the reports folder, "en": RunResult, "ja": RunResult}``."""

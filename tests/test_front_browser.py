@@ -23,7 +23,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 # raw machine values a reader should not meet: 5+ decimals, scientific notation, NaN/None/True/False
 RAW = re.compile(r"\d\.\d{5,}|\b\d(?:\.\d+)?e[-+]\d\d\b|\b(?:nan|NaN|NaT|None|True|False|inf)\b")
 CARD_REPORTS = ["00_data_overview", "01_cohort_retention", "03_nps_revenue", "04_churn_risk", "05_cs_impact",
-                "06_why_customers_leave"]
+                "06_why_customers_leave", "08_forecast"]
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +87,10 @@ def test_front_page_after_two_runs(browser, two_runs):
         assert not RAW.search(text), RAW.findall(text)  # readable numbers, no machine values
         assert page.eval_on_selector_all("script", "els => els.length") == 0
         cards = _cards(page)
-        assert page.eval_on_selector_all(".card", "els => els.length") == 7
+        assert page.eval_on_selector_all(".card", "els => els.length") == 8
         assert set(cards) == {"mrr", "paying_customers", "monthly_churn", "nrr", "grr", "nps", "risk_accounts",
-                              "risk_arr", "roi", "payment_failure_share", "billing_mrr", "churn_themes"}
+                              "risk_arr", "roi", "payment_failure_share", "billing_mrr", "churn_themes",
+                              "forecast_mrr_12m"}
         for key, c in cards.items():
             assert c["visible"] and c["missing"] is None and c["value"], (key, c)
             assert c["svgs"] == 1 and c["points"] == 2, (key, c)  # a point for each run

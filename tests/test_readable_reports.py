@@ -169,7 +169,7 @@ def test_show_table_formats_apply_after_the_columns_are_translated(monkeypatch):
 
 @pytest.fixture(scope="module")
 def rendered(demo_runs):
-    """The seven demo reports rendered once in English and once in Japanese, in one reports folder: the Japanese run
+    """The eight demo reports rendered once in English and once in Japanese, in one reports folder: the Japanese run
     also shows the changes since the previous (English) run (conftest.demo_runs, shared with the browser test)."""
     return {lang: demo_runs[lang] for lang in ("en", "ja")}
 
@@ -178,7 +178,7 @@ def rendered(demo_runs):
 def test_demo_reports_show_no_raw_machine_values(rendered, lang):
     res = rendered[lang]
     pages = {nb: (res.folder / nb / f"{nb}.html").read_text(encoding="utf-8") for nb in res.notebooks}
-    assert len(pages) == 7
+    assert len(pages) == 8
     texts = {nb: fragments(html) for nb, html in pages.items()}
     assert all(len(t) > 50 for t in texts.values())  # the scan reads real pages
     cells = sum(html.count("<td>") for html in pages.values())

@@ -81,6 +81,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("payment_failure_share", "causes", "pct", (("06_why_customers_leave", "payment_failure_share"),), decimals=1),
     Figure("billing_mrr", "causes", "money", (("06_why_customers_leave", "billing_list.mrr"),)),
     Figure("churn_themes", "causes", "count", (("06_why_customers_leave", "voice.n_significant_churn_themes"),)),
+    Figure("forecast_mrr_12m", "forecast", "money", (("08_forecast", "mrr_95.12m"),)),
 )
 
 

@@ -16,7 +16,8 @@ log = logging.getLogger("csanalysis.report")
 # order matters, for a first run into a reports folder (no published run to take times from)
 TYPICAL_SECONDS = {"00_data_overview": 8.4, "01_cohort_retention": 18.0, "02_churn_survival": 28.3,
                    "03_nps_revenue": 22.9, "04_churn_risk": 51.5, "05_cs_impact": 11.6,
-                   "06_why_customers_leave": 20.0}  # 06: measured at 3,000 customers (17 s), not yet at 100k
+                   "06_why_customers_leave": 20.0,  # 06: measured at 3,000 customers (17 s), not yet at 100k
+                   "08_forecast": 40.0}  # 08: measured at 3,000 customers under load (39 s), not yet at 100k
 
 
 def longest_first(paths: list[Path], out: Path) -> list[Path]:

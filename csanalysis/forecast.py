@@ -1,0 +1,610 @@
+"""Next year's revenue: an MRR forecast for each of the next months, with an 80% band, scenarios, and a rolling-origin
+back-test of how well the same forecast did in the past.
+
+**Parts** (the origin ``o`` is the last month of the data, the ``as_of`` month; horizons h = 1 … ``horizon``):
+
+* **Today's customers** (``retained``): each customer paying in month ``o`` at its current MRR ``mrr_i``, times
+  its chance to be still paying h months later given that it has paid for ``a_i`` months of its current spell:
+  the conditional survival ``S(a_i + h) / S(a_i)``. ``S`` is the Kaplan–Meier curve of every spell (first and
+  later spells pooled, each timed from its own start, left truncation honoured: the churn model in force,
+  :mod:`csanalysis.survival`'s durations), **weighted by MRR** (``weight="mrr"``, default): the hazard of spell
+  month ``t`` is the MRR lost to churn in it ÷ the MRR at risk (the spells' MRR in month ``t − 1``), so
+  ``S(k)`` is the share of MRR of spells still paying in their month ``k`` (small accounts churning more than
+  large ones do not drag the revenue forecast down as a head count would). ``weight="spells"`` gives the
+  plain Kaplan–Meier curve of the spells (equal to lifelines' with the same entries; tests/test_forecast.py).
+  **Beyond the curve's reach** (months with fewer than ``min_at_risk`` spells at risk, where the curve stops
+  meaning anything) ``S`` continues with the **last hazard**: the average monthly hazard of the curve's last
+  12 months of reach, ``λ = 1 − (S(L) / S(L − 12))^(1/12)``, so ``S(L + j) = S(L)·(1 − λ)^j``.
+* **Their expansion and contraction** (``expansion``): the MRR of a customer that stays changes each month by
+  the net rate of its tenure band: ``g(k) = Σ MRR(k + 1) ÷ Σ MRR(k)`` over the customers paying in two
+  consecutive months of a spell at spell months ``k`` and ``k + 1``, both in the last ``window`` months
+  (tenure bands :data:`TENURE_BANDS`; the customers paying in both months are exactly those the MRR movements
+  of :mod:`csanalysis.metrics` count as expansion or contraction, so over all tenures ``Σ (MRR(k + 1) −
+  MRR(k))`` = expansion − contraction of the month when there is no grace period; tests/test_forecast.py).
+  A customer's MRR after h months is ``mrr_i · Π_{j=a_i}^{a_i+h−1} g(j)``; ``expansion`` is that minus
+  ``retained``.
+* **New business** (``new``): the MRR of new and reactivated customers per month (the movements' ``new`` +
+  ``reactivation``), its trend a least-squares line through the log of the last ``new_window`` months (24 by
+  default, or the months the data have after their first; 12 months let one dip or surge tilt the line: on
+  generated worlds the band then covered too little, tests/test_forecast.py),
+  ``log N_t = α + β t`` (:func:`new_business_trend`), carried forward (``new_growth`` a number instead: the
+  trend's current level grown by that rate a month; 0 holds it). The point forecast multiplies the line by the
+  mean of the exponentiated residuals (the smearing estimate of the mean). Each future month's new MRR then
+  follows the same survival and expansion from spell month 0.
+* **Contracted revenue** (``contracted``, part of ``retained``): when ``customers`` has a ``renewal_date``
+  (data/README.md), a customer whose next renewal is after month ``o`` is certain to pay its current MRR in
+  every month that ends before that date (annual contracts are certain until their renewal); from the renewal
+  on it follows the survival and expansion above, conditioned at the renewal. ``contracts=False`` ignores the
+  column. Without the column nothing is contracted. ``forecast_existing`` = retained + expansion − contracted.
+
+**The band** (``lower``, ``base``, ``upper``): ``n_sims`` simulations, each with
+
+1. the estimated rates re-estimated on a bootstrap over accounts (:mod:`csanalysis.stats.bootstrap`, one
+   resample of customers with all their spells and months: the Kaplan–Meier curve, its tail hazard and the
+   expansion rates of that resample);
+2. each of today's customers still paying at h or not, drawn from its conditional survival (one uniform per
+   customer and simulation, so a customer that leaves stays gone);
+3. new business: the last ``new_window`` months resampled with replacement and the line fitted again (the
+   trend's uncertainty), each future month's value times the exponential of one of that fit's residuals drawn
+   at random (month-to-month noise).
+
+``base`` is the median of the simulated totals, ``lower`` and ``upper`` their 10th and 90th percentiles (an 80%
+band, ``band=0.8``); ``lower95``/``upper95`` the 2.5th and 97.5th (the 95% interval ``metrics.json`` estimates
+carry by convention, for the front page). ``expected`` is the total under the point estimates (the sum of the
+parts, which the split columns add up to); it is close to, but not the same number as, the median.
+
+**Scenarios**: a target monthly customer churn (``target_churn``, default the seed case's 0.84%): every hazard of
+the curve multiplied by target ÷ the customer churn rate of the last ``window`` months
+(:func:`customer_churn_rate`), so customers leave at the target rate on average with the same pattern over
+tenure and account size (a target above today's rate raises churn); and a growth rate of new business
+(``scenario_new_growth``), each simulation run again with the same draws; the scenario's difference from the
+base is the median and 10th/90th percentiles of the per-simulation differences.
+
+**Back-test** (:func:`backtest`): the same forecast made at each of the last ``n_origins`` month-ends with only
+the data up to that month (the panel and spells cut in memory by :func:`cut_at`, the loader's own rule for
+spells observed up to an earlier month; renewal dates, which describe today, are not used), compared with the
+MRR that followed: the absolute percentage error of ``base`` by horizon (its mean, MAPE) and the share of actual
+months inside the 80% band (coverage), each with the number of origins it rests on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import periods
+from .data import Dataset
+from .data.spells import panel_from_pandas, spells_from_pandas
+from .estimate import Estimate
+from .result import TableSummary
+from .stats.bootstrap import account_sums, count_weights, replicate_sums
+
+__all__ = ["TENURE_BANDS", "HORIZONS", "Forecast", "Backtest", "forecast", "forecast_panel", "backtest", "cut_at",
+           "backtest_panel", "new_business_by_month", "customer_churn_rate", "risk_matrices", "survival_curves",
+           "new_business_trend", "unavailable", "missing_metrics"]
+
+TENURE_BANDS = (0, 1, 3, 6, 12, 24)  # spell-month bands of the expansion rates: 0, 1–2, 3–5, 6–11, 12–23, 24+
+HORIZONS = (1, 3, 6, 12)  # the horizons the back-test reports
+DEFAULT_TARGET_CHURN = 0.0084  # the seed case's target monthly churn
+
+
+# ----------------------------------------------------------------------------------------------- the inputs
+
+
+def cut_at(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The engine-form panel and spells (integer months, :func:`~csanalysis.data.spells.panel_from_pandas`) as
+    the loader would build them from the data up to month ``origin``: paid months after it dropped, spells that
+    had not started dropped, each other spell ending at its last paid month up to ``origin``, churned when that
+    month and its ``grace`` months after are observed (``last_m + 1 + grace ≤ origin``), else censored.
+
+    Cutting cannot merge or split spells (removing later months leaves every gap within a spell as it was), so
+    this is the spells rule of data/spells.py applied at the earlier date (tests/test_forecast.py checks it
+    against ``load_dataset(..., as_of=...)``)."""
+    p = panel[panel["m"] <= origin]
+    last = p.groupby(["customer_id", "spell"], sort=False)["m"].max().rename("last_cut").reset_index()
+    s = spells.merge(last, on=["customer_id", "spell"], how="inner")
+    s = s.assign(last_m=s["last_cut"].astype(np.int32)).drop(columns="last_cut")
+    s = s.assign(duration=(s["last_m"] - s["start_m"] + 1).astype(np.int32),
+                 event=periods.window_closed(s["last_m"].to_numpy(), 1, origin, grace).astype(np.int8))
+    return p.reset_index(drop=True), s.reset_index(drop=True)
+
+
+def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int) -> pd.Series:
+    """New + reactivation MRR per month ``first … last`` (month indices): the MRR of each spell's first paid
+    month, for spells observed from their start (a spell entering late is the data window's opening balance):
+    the movements' ``new`` + ``reactivation`` of :func:`csanalysis.metrics.mrr_movements`."""
+    starts = spells.loc[spells["entry"] == 0, ["customer_id", "spell", "first_m"]]
+    rows = panel.merge(starts, left_on=["customer_id", "spell", "m"], right_on=["customer_id", "spell", "first_m"])
+    return rows.groupby("m")["mrr"].sum().reindex(np.arange(first, last + 1), fill_value=0.0).astype(float)
+
+
+def customer_churn_rate(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, window: int) -> float:
+    """The monthly customer churn rate of the last ``window`` months up to ``origin``: churns dated in them (a
+    churned spell's month after its last paid one) ÷ customer-months at risk (customers paying in the month
+    before), :func:`csanalysis.metrics.churn_summary`'s pooled rate when there is no grace period."""
+    churn_m = spells.loc[spells["event"] == 1, "last_m"] + 1
+    events = int(((churn_m > origin - window) & (churn_m <= origin)).sum())
+    at_risk = int(((panel["m"] >= origin - window) & (panel["m"] <= origin - 1)).sum())
+    return events / at_risk if at_risk else float("nan")
+
+
+def new_business_trend(values: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The log-linear trend of monthly new MRR ``values`` (the last month at t = 0, the first at t = −n + 1):
+    least squares of ``log N_t = α + β t``; returns ``(α, β, residuals)``. Months at or below zero are raised to
+    1% of the mean (a log needs a positive number); one month, or all months alike in t, give β = 0."""
+    v = np.asarray(values, dtype=float)
+    floor = max(1e-9, 0.01 * float(np.mean(v))) if len(v) else 1e-9
+    y = np.log(np.maximum(v, floor))
+    t = np.arange(-len(v) + 1, 1, dtype=float)
+    return _fit_line(t, y)
+
+
+def _fit_line(t: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    tc = t - t.mean()
+    sxx = float(tc @ tc)
+    beta = float(tc @ (y - y.mean()) / sxx) if sxx > 0 else 0.0
+    alpha = float(y.mean() - beta * t.mean())
+    return alpha, beta, y - (alpha + beta * t)
+
+
+def _band_of(spell_month: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.asarray(TENURE_BANDS), spell_month, side="right") - 1
+
+
+def _codes(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    ids = pd.Index(pd.unique(spells["customer_id"]))
+    return ids, ids.get_indexer(panel["customer_id"]), ids.get_indexer(spells["customer_id"])
+
+
+def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, window: int) -> np.ndarray:
+    """k × (2 · bands): per customer, for each tenure band, Σ MRR(k) then Σ MRR(k + 1) over its pairs of
+    consecutive paid months of one spell whose later month is among the last ``window`` months up to ``origin``."""
+    p = pd.DataFrame({"c": codes, "spell": panel["spell"].to_numpy(), "m": panel["m"].to_numpy(),
+                      "sm": panel["spell_month"].to_numpy(), "mrr": panel["mrr"].to_numpy(dtype=float)})
+    nxt = p[["c", "spell", "m", "mrr"]].assign(m=p["m"] - 1).rename(columns={"mrr": "mrr_next"})
+    pairs = p.merge(nxt, on=["c", "spell", "m"])
+    pairs = pairs[(pairs["m"] + 1 > origin - window) & (pairs["m"] + 1 <= origin)]
+    nb = len(TENURE_BANDS)
+    band = _band_of(pairs["sm"].to_numpy())
+    vals = np.zeros((len(pairs), 2 * nb))
+    r = np.arange(len(pairs))
+    vals[r, band] = pairs["mrr"].to_numpy()
+    vals[r, nb + band] = pairs["mrr_next"].to_numpy()
+    return account_sums(pairs["c"].to_numpy(), k, vals)
+
+
+def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray, scodes: np.ndarray, k: int,
+                  length: int, weight: str = "mrr"):
+    """Per customer (k rows) and spell month (``length`` columns): what is at risk of churn in month ``t`` of a
+    spell (its paid month ``t − 1``, when month ``t`` is observed) and what churned in month ``t`` (a churned
+    spell's last paid month, at ``t = T``), in MRR (``weight="mrr"``) or in spells (``"spells"``). Sparse."""
+    from scipy import sparse
+
+    T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
+    key = pd.MultiIndex.from_arrays([spells["customer_id"], spells["spell"]])
+    row = key.get_indexer(pd.MultiIndex.from_arrays([panel["customer_id"], panel["spell"]]))
+    t = panel["spell_month"].to_numpy(dtype=np.int64) + 1
+    # a purchase log's month can sum to 0 or below: it weighs nothing
+    w = np.maximum(panel["mrr"].to_numpy(dtype=float), 0.0) if weight == "mrr" else np.ones(len(panel))
+    risk = (t <= T[row]) & (t < length)
+    ev = risk & (spells["event"].to_numpy()[row] == 1) & (t == T[row])
+    A = sparse.csr_matrix((w[risk], (pcodes[risk], t[risk])), shape=(k, length))
+    D = sparse.csr_matrix((w[ev], (pcodes[ev], t[ev])), shape=(k, length))
+    return A, D
+
+
+def survival_curves(A, D, W: np.ndarray, reach: int, length: int, scale: float = 1.0) -> np.ndarray:
+    """Replicates × ``length``: the Kaplan–Meier curve ``S(0 … reach)`` from the at-risk and churn sums of
+    :func:`risk_matrices` weighted by each row of account weights ``W`` (``S(t) = Π_{j≤t} (1 − D_j ÷ A_j)``),
+    continued after ``reach`` with the last hazard (the mean monthly hazard of its last 12 months; module
+    docstring). ``scale`` multiplies every hazard (capped at 1): the target-churn scenario."""
+    a, d = replicate_sums([W], A, D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hz = np.where(a > 0, d / np.where(a > 0, a, 1), 0.0)
+    hz[:, 0] = 0.0
+    hz = np.minimum(hz * scale, 1.0)
+    S = np.cumprod(1 - hz[:, :reach + 1], axis=1)
+    w = min(12, reach)
+    out = np.empty((S.shape[0], max(length, reach + 1)))
+    out[:, :reach + 1] = S
+    if length > reach + 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(S[:, reach - w] > 0, S[:, reach] / S[:, reach - w], 0.0) if w > 0 else np.ones(len(S))
+        keep = np.power(np.clip(ratio, 0.0, 1.0), 1.0 / max(w, 1))  # 1 − λ
+        j = np.arange(1, length - reach)
+        out[:, reach + 1:] = S[:, [reach]] * keep[:, None] ** j[None, :]
+    return out[:, :length]
+
+
+# ----------------------------------------------------------------------------------------------- the forecast
+
+
+@dataclass
+class Forecast(TableSummary):
+    """The forecast of :func:`forecast` (module docstring): ``table_`` one row per future month (``h``,
+    ``month``, ``lower``, ``base``, ``upper`` (the band), ``lower95``, ``upper95``, ``expected``, ``retained``,
+    ``expansion``, ``new``,
+    ``contracted``, ``forecast_existing``, the scenario's ``scenario`` (median), ``scenario_expected`` (under the
+    point estimates), ``scenario_diff`` and its band
+    ``scenario_diff_lower``/``scenario_diff_upper``); ``history_`` the actual MRR per month; the inputs."""
+
+    origin_: pd.Timestamp
+    mrr_now_: float
+    customers_now_: int
+    table_: pd.DataFrame
+    history_: pd.DataFrame
+    new_business_: pd.Series
+    new_level_: float
+    tail_hazard_: float
+    reach_: int
+    growth_: pd.DataFrame
+    band: float = 0.8
+    target_churn: float = DEFAULT_TARGET_CHURN
+    new_growth: float | None = None
+    scenario_new_growth: float | None = None
+    new_trend_: float = 0.0
+    churn_now_: float = float("nan")
+    weight: str = "mrr"
+    contracts_used: bool = False
+    n_sims: int = 0
+    sims_: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table_
+
+    def at(self, h: int) -> Estimate:
+        """MRR ``h`` months ahead: the base with its band."""
+        r = self.table_.loc[self.table_["h"] == h].iloc[0]
+        return Estimate(f"mrr_{h}m", float(r["base"]), float(r["lower"]), float(r["upper"]),
+                        interval=f"{self.band:.0%} simulation band (10th–90th percentiles)")
+
+    def at95(self, h: int) -> Estimate:
+        """MRR ``h`` months ahead with the 95% simulation interval (2.5th–97.5th percentiles): the interval the
+        front page and ``metrics.json`` estimates carry by convention (csanalysis/estimate.py)."""
+        r = self.table_.loc[self.table_["h"] == h].iloc[0]
+        return Estimate(f"mrr_{h}m", float(r["base"]), float(r["lower95"]), float(r["upper95"]),
+                        interval="95% simulation interval (2.5th–97.5th percentiles)")
+
+    def scenario_at(self, h: int) -> Estimate:
+        r = self.table_.loc[self.table_["h"] == h].iloc[0]
+        return Estimate(f"scenario_diff_{h}m", float(r["scenario_diff"]), float(r["scenario_diff_lower"]),
+                        float(r["scenario_diff_upper"]))
+
+    def metrics(self) -> dict:
+        t = self.table_.set_index("h")
+        hs = [h for h in (3, 6, 12) if h in t.index]
+        return {
+            "origin": self.origin_.strftime("%Y-%m-%d"), "mrr_now": self.mrr_now_,
+            "customers_now": self.customers_now_, "band": self.band,
+            "mrr": {f"{h}m": self.at(h).brief() for h in hs},
+            "mrr_95": {f"{h}m": self.at95(h).brief() for h in hs},
+            "parts": {f"{h}m": {k: float(t.loc[h, k]) for k in ("retained", "expansion", "new", "contracted")}
+                      for h in hs},
+            "new_business_level": self.new_level_, "new_business_trend": self.new_trend_,
+            "tail_hazard": self.tail_hazard_, "weight": self.weight,
+            "scenario": {"target_churn": self.target_churn, "churn_now": self.churn_now_,
+                         "new_growth": self.scenario_new_growth,
+                         **{f"diff_{h}m": self.scenario_at(h).brief() for h in hs},
+                         **{f"mrr_{h}m": float(t.loc[h, "scenario"]) for h in hs}},
+            "contracts_used": self.contracts_used, "n_sims": self.n_sims,
+        }
+
+
+def _contract_months(customers: pd.DataFrame | None, ids: np.ndarray, origin: int, horizon: int) -> np.ndarray:
+    """Per id: the future months (0 … horizon) that end before its ``renewal_date`` (0 without one)."""
+    if customers is None or "renewal_date" not in customers.columns:
+        return np.zeros(len(ids), dtype=np.int64)
+    r = pd.to_datetime(customers.set_index("customer_id")["renewal_date"], errors="coerce").reindex(ids)
+    m = np.asarray(periods.month_index(r.fillna(pd.Timestamp("1900-01-01"))), dtype=np.int64)
+    k = np.where(r.notna().to_numpy(), m - origin - 1, 0)
+    return np.clip(k, 0, horizon)
+
+
+def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, customers: pd.DataFrame | None = None,
+                   horizon: int = 12, window: int = 12, new_window: int = 24,
+                   new_growth: float | None = None, weight: str = "mrr", target_churn: float = DEFAULT_TARGET_CHURN,
+                   scenario_new_growth: float | None = None,
+                   n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30, seed: int = 0,
+                   keep_sims: bool = False) -> Forecast:
+    """The forecast from engine-form frames (:func:`forecast` on a Dataset; :func:`backtest` at earlier months).
+
+    Parameters are those of :func:`forecast`; ``customers`` (with ``renewal_date``) gives contracted months,
+    None for none."""
+    if not 0 < band < 1:
+        raise ValueError(f"band={band!r}: the band's coverage is a share between 0 and 1 (0.8: 10th–90th "
+                         "percentiles)")
+    if not 0 <= target_churn < 1:
+        raise ValueError(f"target_churn={target_churn!r}: a monthly churn probability, 0 ≤ p < 1 (0.0084 is 0.84%)")
+    if weight not in ("mrr", "spells"):
+        raise ValueError(f"weight={weight!r}: use 'mrr' (share of MRR still paying) or 'spells' (share of customers)")
+    if horizon < 1 or window < 1 or n_sims < 10:
+        raise ValueError(f"horizon={horizon!r}, window={window!r}, n_sims={n_sims!r}: horizon and window ≥ 1 month, "
+                         "n_sims ≥ 10")
+    scenario_new_growth = new_growth if scenario_new_growth is None else scenario_new_growth
+    # the data window's first month is its opening balance: new business is read from the months after it
+    new_window = max(1, min(int(new_window or window), origin - int(panel["m"].min())))
+    H = int(horizon)
+    ids, pcodes, scodes = _codes(panel, spells)
+    k = len(ids)
+    now = panel[panel["m"] == origin]
+    if not len(now):
+        raise ValueError(f"forecast: no customer pays in the origin month {periods.month_label(origin)}: "
+                         "nothing to forecast from")
+    mrr = now["mrr"].to_numpy(dtype=float)
+    age = now["spell_month"].to_numpy(dtype=np.int64)
+    kc = _contract_months(customers, now["customer_id"].to_numpy(), origin, H)
+    T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
+    # spell months 0 … length − 1: today's customers' h months ahead, and every month a spell was followed
+    length = max(int(age.max()) + H + 2, int(T.max()) + 2)
+    sm = np.arange(length)
+    bands = _band_of(sm)
+    nb = len(TENURE_BANDS)
+    G = _growth_sums(panel, pcodes, k, origin, window)
+    A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight)
+    # the curve's reach: the last spell month with at least min_at_risk spells at risk (its own risk sets)
+    counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells")[0]
+    ok = np.flatnonzero(np.asarray(counts.sum(axis=0)).ravel() >= min_at_risk)
+    reach = max(int(ok.max()) if len(ok) else 0, 1)
+    churn_now = customer_churn_rate(panel, spells, origin, window)
+    rho = target_churn / churn_now if churn_now > 0 else 1.0
+    newm = new_business_by_month(panel, spells, origin - new_window + 1, origin).to_numpy()
+    nb_t = np.arange(-new_window + 1, 1, dtype=float)
+    nb_y = np.log(np.maximum(newm, max(1e-9, 0.01 * float(np.mean(newm)))))
+    alpha_n, beta_n, resid_n = new_business_trend(newm)
+    hs = np.arange(1, H + 1)
+    lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
+
+    def curves(W):
+        """Survival S, the scenario's survival and cumulative log growth CL (replicates × length) for account
+        weights W."""
+        S = survival_curves(A, D, W, reach, length)
+        S_s = survival_curves(A, D, W, reach, length, scale=rho)
+        before, after = replicate_sums([W], G[:, :nb], G[:, nb:])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(before > 0, after / np.where(before > 0, before, 1), 1.0)
+        logg = np.log(np.clip(g, 1e-9, None))[:, bands]
+        CL = np.concatenate([np.zeros((len(W), 1)), np.cumsum(logg, axis=1)], axis=1)[:, :length]
+        return S, S_s, CL
+
+    # today's customers fall into few groups of (spell month, contracted months): the curves are read per group
+    groups, inv = np.unique(np.stack([age, kc], axis=1), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    g_ah = groups[:, :1] + hs[None, :]  # spell month h months ahead
+    g_c = groups[:, :1] + np.minimum(hs[None, :], groups[:, 1:2])  # the month the survival is conditioned at
+    from scipy import sparse
+
+    by_group = sparse.csr_matrix((mrr, (inv, np.arange(len(mrr)))), shape=(len(groups), len(mrr)))
+    mrr_g = np.asarray(by_group.sum(axis=1)).ravel()
+
+    def existing(S, CL, alive_u=None):
+        """MRR of today's customers at h = 1..H (vectors of H) for one curve (S, CL vectors): at today's MRR and
+        with expansion; expected (``alive_u`` None) or with who stays drawn (a uniform per customer)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(S[g_c] > 0, S[g_ah] / np.where(S[g_c] > 0, S[g_c], 1), 0.0)  # groups × H
+        grow = np.exp(CL[g_ah] - CL[g_c])
+        if alive_u is None:
+            return mrr_g @ p, mrr_g @ (p * grow)
+        kept = by_group @ (alive_u[:, None] < p[inv]).astype(float)  # MRR of each group still paying, × H
+        return kept.sum(axis=0), (kept * grow).sum(axis=0)
+
+    def new_part(S, CL, levels):
+        """New business at h for monthly new MRR ``levels`` (H,) of months 1..H."""
+        out = np.zeros(H)
+        for f in range(1, H + 1):
+            age_f = np.arange(0, H - f + 1)
+            surv = S[age_f] / S[0]
+            out[f - 1:] += levels[f - 1] * surv * np.exp(CL[age_f])
+        return out
+
+    # point estimates
+    ones = np.ones((1, k))
+    S0, Ss0, CL0 = (x[0] for x in curves(ones))
+    level = float(np.exp(alpha_n))  # the trend's value in the origin month
+    smear = float(np.mean(np.exp(resid_n)))
+
+    def new_levels(alpha, beta, growth):
+        """New MRR of months 1..H: the trend's, or the level grown by ``growth`` a month."""
+        return np.exp(alpha + beta * hs) if growth is None else np.exp(alpha) * (1 + growth) ** hs
+    retained, exp_total = existing(S0, CL0)
+    new = new_part(S0, CL0, smear * new_levels(alpha_n, beta_n, new_growth))
+    contracted = (mrr[:, None] * (kc[:, None] >= hs[None, :])).sum(axis=0)
+    _, scen_grow = existing(Ss0, CL0)
+    scen_expected = scen_grow + new_part(Ss0, CL0, smear * new_levels(alpha_n, beta_n, scenario_new_growth))
+
+    # simulations
+    rng = np.random.default_rng(seed)
+    sims = np.empty((n_sims, H))
+    scen = np.empty((n_sims, H))
+    r = 0
+    for W in count_weights(rng, k, n_sims, width=max(k, len(spells))):
+        S_b, Ss_b, CL_b = curves(W)
+        for i in range(len(W)):
+            u = rng.random(len(mrr))
+            pick = rng.integers(0, len(newm), size=len(newm))
+            a_r, b_r, res_r = _fit_line(nb_t[pick], nb_y[pick])
+            noise = np.exp(rng.choice(res_r, size=H, replace=True))
+            _, base_e = existing(S_b[i], CL_b[i], u)
+            _, scen_e = existing(Ss_b[i], CL_b[i], u)
+            sims[r] = base_e + new_part(S_b[i], CL_b[i], noise * new_levels(a_r, b_r, new_growth))
+            scen[r] = scen_e + new_part(Ss_b[i], CL_b[i], noise * new_levels(a_r, b_r, scenario_new_growth))
+            r += 1
+    diff = scen - sims
+    q = lambda a, p: np.quantile(a, p, axis=0)  # noqa: E731
+    months = [periods.month_start(origin + int(h)) for h in hs]
+    table = pd.DataFrame({
+        "h": hs, "month": months, "lower": q(sims, lo_q), "base": q(sims, 0.5), "upper": q(sims, hi_q),
+        "lower95": q(sims, 0.025), "upper95": q(sims, 0.975),
+        "expected": exp_total + new, "retained": retained, "expansion": exp_total - retained, "new": new,
+        "contracted": contracted, "forecast_existing": exp_total - contracted,
+        "scenario": q(scen, 0.5), "scenario_expected": scen_expected, "scenario_diff": q(diff, 0.5),
+        "scenario_diff_lower": q(diff, lo_q),
+        "scenario_diff_upper": q(diff, hi_q),
+    })
+    hist = panel.groupby("m")["mrr"].sum()
+    history = pd.DataFrame({"month": [periods.month_start(int(m)) for m in hist.index], "mrr": hist.to_numpy()})
+    before, after = G[:, :nb].sum(axis=0), G[:, nb:].sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = pd.DataFrame({"band_from": TENURE_BANDS, "mrr_before": before, "mrr_after": after,
+                               "rate": np.where(before > 0, after / np.where(before > 0, before, 1) - 1, np.nan)})
+    w = min(12, reach)
+    tail = float(1 - (S0[reach] / S0[reach - w]) ** (1 / w)) if w and S0[reach - w] > 0 else float("nan")
+    return Forecast(origin_=periods.month_start(origin), mrr_now_=float(mrr.sum()), customers_now_=int(len(mrr)),
+                    table_=table, history_=history,
+                    new_business_=pd.Series(newm, index=[periods.month_start(origin - new_window + 1 + i)
+                                                         for i in range(len(newm))], name="new_mrr"),
+                    new_level_=level, tail_hazard_=tail, reach_=reach, growth_=growth, band=band,
+                    target_churn=target_churn, new_growth=new_growth, scenario_new_growth=scenario_new_growth,
+                    new_trend_=float(np.exp(beta_n) - 1), weight=weight, churn_now_=churn_now,
+                    contracts_used=bool(kc.any()), n_sims=n_sims, sims_=sims if keep_sims else None)
+
+
+def unavailable(ds: Dataset) -> str | None:
+    """Why these data give nothing to forecast from, as a message key of the report catalogue
+    (``forecast.reason.no_payers``: no customer pays in the ``as_of`` month), or None."""
+    return None if (ds.panel["month"] == ds.as_of_month).any() else "forecast.reason.no_payers"
+
+
+def missing_metrics(ds: Dataset, reason: str, *, horizon: int = 12, band: float = 0.8,
+                    target_churn: float = DEFAULT_TARGET_CHURN, n_sims: int = 400) -> dict:
+    """The forecast's part of ``metrics.json`` when there is no forecast (:func:`unavailable`): every estimate
+    null with ``reason`` (a sentence)."""
+    miss = Estimate.missing(reason).brief()
+    hs = [f"{h}m" for h in (3, 6, 12) if h <= horizon]
+    return {"origin": ds.as_of_month.strftime("%Y-%m-%d"), "mrr_now": 0.0, "customers_now": 0, "band": band,
+            "mrr": {h: miss for h in hs}, "mrr_95": {h: miss for h in hs}, "parts": {},
+            "new_business_level": None, "new_business_trend": None, "tail_hazard": None, "weight": None,
+            "scenario": {"target_churn": target_churn, "churn_now": None, "new_growth": None},
+            "contracts_used": False, "n_sims": n_sims}
+
+
+def _engine_frames(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return panel_from_pandas(ds.panel), spells_from_pandas(ds.spells)
+
+
+def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: int = 24,
+             new_growth: float | None = None, weight: str = "mrr",
+             target_churn: float = DEFAULT_TARGET_CHURN, scenario_new_growth: float | None = None,
+             contracts: bool = True, n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30,
+             seed: int = 0) -> Forecast:
+    """MRR for each of the next ``horizon`` months from the ``as_of`` month, with its band (module docstring).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (a subscription or purchase log; a snapshot has no monthly MRR).
+    horizon : int
+        Months ahead.
+    window : int
+        Months of history the expansion rates and the new-business level are read from.
+    new_window : int
+        Months of new business the trend is fitted to (at most the months after the data window's first).
+    new_growth : float, optional
+        Monthly growth of new business in the base (None: the fitted log-linear trend; 0: the trend's current
+        level held).
+    weight : {'mrr', 'spells'}
+        The survival curve's weights: MRR (the share of MRR still paying; default) or spells (the share of
+        customers).
+    target_churn : float
+        The scenario's monthly churn (default 0.84%).
+    scenario_new_growth : float, optional
+        The scenario's monthly growth of new business (None: ``new_growth``).
+    contracts : bool
+        Treat the months before each customer's ``renewal_date`` as contracted (when the column exists).
+    n_sims : int
+        Simulations (bootstrap resamples of accounts, each with its own draws).
+    band : float
+        The band's coverage (0.8: 10th–90th percentiles).
+    min_at_risk : int
+        Fewest spells at risk for a month of the survival curve; later months use the last hazard.
+    seed : int
+        The random seed.
+
+    Returns
+    -------
+    Forecast
+    """
+    panel, spells = _engine_frames(ds)
+    return forecast_panel(panel, spells, ds.as_of_m, customers=ds.customers if contracts else None,
+                          horizon=horizon, window=window, new_window=new_window, new_growth=new_growth,
+                          weight=weight, target_churn=target_churn,
+                          scenario_new_growth=scenario_new_growth, n_sims=n_sims, band=band,
+                          min_at_risk=min_at_risk, seed=seed)
+
+
+# ----------------------------------------------------------------------------------------------- the back-test
+
+
+@dataclass
+class Backtest(TableSummary):
+    """The rolling-origin back-test of :func:`backtest`: ``detail_`` one row per origin and horizon (``origin``,
+    ``h``, ``month``, ``actual``, ``base``, ``lower``, ``upper``, ``ape``, ``inside``); ``summary`` per horizon
+    of :data:`HORIZONS` the MAPE, the coverage and the origins they rest on."""
+
+    detail_: pd.DataFrame
+    n_origins: int
+    band: float = 0.8
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        d = self.detail_
+        rows = []
+        for h in HORIZONS:
+            x = d[d["h"] == h]
+            rows.append({"h": h, "mape": float(x["ape"].mean()) if len(x) else np.nan,
+                         "coverage": float(x["inside"].mean()) if len(x) else np.nan, "origins": int(len(x))})
+        return pd.DataFrame(rows)
+
+    @property
+    def coverage_(self) -> float:
+        """Share of every (origin, horizon) actual inside the band."""
+        return float(self.detail_["inside"].mean()) if len(self.detail_) else float("nan")
+
+    def metrics(self) -> dict:
+        s = self.summary.set_index("h")
+        why = "no origin is far enough back to see this horizon"
+        return {"n_origins": self.n_origins, "band": self.band,
+                "coverage_all": None if not len(self.detail_) else self.coverage_,
+                "pairs": int(len(self.detail_)),
+                **{f"{h}m": {"mape": None if np.isnan(s.loc[h, "mape"]) else float(s.loc[h, "mape"]),
+                             "coverage": None if np.isnan(s.loc[h, "coverage"]) else float(s.loc[h, "coverage"]),
+                             "origins": int(s.loc[h, "origins"]),
+                             "reason": None if s.loc[h, "origins"] else why} for h in HORIZONS}}
+
+
+def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 24,
+             new_growth: float | None = None, weight: str = "mrr", n_sims: int = 200,
+             band: float = 0.8, min_at_risk: int = 30, seed: int = 0) -> Backtest:
+    """Forecasts made at each of the last ``n_origins`` month-ends before the ``as_of`` month with only the data
+    up to then (:func:`cut_at`), compared with the MRR that followed (module docstring). Origins that leave
+    fewer than ``window`` months of history before them are skipped."""
+    panel, spells = _engine_frames(ds)
+    return backtest_panel(panel, spells, ds.as_of_m, int(ds.settings.grace_months), first_m=ds.data_start_m,
+                          n_origins=n_origins, horizon=horizon, window=window, new_window=new_window,
+                          new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
+                          min_at_risk=min_at_risk, seed=seed)
+
+
+def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: int, *, first_m: int,
+                   n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 24,
+                   new_growth: float | None = None, weight: str = "mrr", n_sims: int = 200, band: float = 0.8,
+                   min_at_risk: int = 30, seed: int = 0) -> Backtest:
+    """:func:`backtest` on engine-form frames whose last observed month is ``last``."""
+    actual = panel.groupby("m")["mrr"].sum()
+    rows = []
+    origins = [o for o in range(last - n_origins, last) if o - window + 1 > first_m]
+    for o in origins:
+        p, s = cut_at(panel, spells, o, grace)
+        f = forecast_panel(p, s, o, horizon=min(horizon, last - o), window=window, new_window=new_window,
+                           new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
+                           min_at_risk=min_at_risk, seed=seed + o)
+        t = f.table_
+        act = actual.reindex(o + t["h"].to_numpy()).to_numpy(dtype=float)
+        rows.append(pd.DataFrame({"origin": periods.month_start(o), "h": t["h"], "month": t["month"],
+                                  "actual": act, "base": t["base"], "lower": t["lower"], "upper": t["upper"]}))
+    d = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["origin", "h", "month", "actual", "base", "lower", "upper"])
+    d["ape"] = (d["base"] - d["actual"]).abs() / d["actual"]
+    d["inside"] = (d["actual"] >= d["lower"]) & (d["actual"] <= d["upper"])
+    return Backtest(detail_=d, n_origins=len(origins), band=band)
