@@ -17,6 +17,7 @@ log = logging.getLogger("csanalysis.report")
 TYPICAL_SECONDS = {"00_data_overview": 8.4, "01_cohort_retention": 18.0, "02_churn_survival": 28.3,
                    "03_nps_revenue": 22.9, "04_churn_risk": 51.5, "05_cs_impact": 11.6,
                    "06_why_customers_leave": 20.0,  # 06: measured at 3,000 customers (17 s), not yet at 100k
+                   "07_lifecycle": 20.0,  # 07: a first guess, not yet measured
                    "08_forecast": 40.0}  # 08: measured at 3,000 customers under load (39 s), not yet at 100k
 
 
