@@ -80,11 +80,17 @@ def shared(tmp_path_factory, key: str, make):
         return value
 
 
+# A kernel profile drawing figures as SVG with their text kept as text, so that a test can read a figure's words
+# (tests/test_ja_reports.py) as a reader sees them
+SVG_TEXT_KERNEL = 'c.InlineBackend.figure_formats = {"svg"}\nc.InlineBackend.rc = {"svg.fonttype": "none"}\n'
+
+
 @pytest.fixture(scope="session")
 def demo_runs(tmp_path_factory):
     """The eight demo reports rendered once in English, then once in Japanese, into one reports folder (so the
     Japanese run also shows the changes since the English one), shared by the tests that read rendered demo
-    reports (tests/test_readable_reports.py, tests/test_browser.py) across modules and xdist workers:
+    reports (tests/test_readable_reports.py, tests/test_browser.py, tests/test_ja_reports.py) across modules and
+    xdist workers; figures are SVG with their text as text (:data:`SVG_TEXT_KERNEL`):
     ``{"out": the reports folder, "en": RunResult, "ja": RunResult}``."""
     if not (DEMO / ".complete").exists():
         pytest.skip("the demo data are not written (make demo)")  # a failure under CI=true (see above)
@@ -93,10 +99,16 @@ def demo_runs(tmp_path_factory):
         from csanalysis.report import i18n
         from csanalysis.report.run import run_report
 
+        profile = out.parent / f"{out.name}-ipython" / "profile_default"
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / "ipython_kernel_config.py").write_text(SVG_TEXT_KERNEL, encoding="utf-8")
         before = i18n.language(), i18n.layout()
+        # run ids of the runner's own form (a reader meets them on the page; the Japanese scan allows ids with digits)
         try:  # two kernels at a time: a worker waiting for this render leaves its core to it
-            runs = {lang: run_report(data=DEMO, out=out, lang=lang, run_id=f"demo-{lang}", progress=None, jobs=2)
-                    for lang in ("en", "ja")}
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("IPYTHONDIR", str(profile.parent))  # the kernels draw figures as SVG, their text as text
+                runs = {lang: run_report(data=DEMO, out=out, lang=lang, run_id=run_id, progress=None, jobs=2)
+                        for lang, run_id in (("en", "20250101-000000-en01"), ("ja", "20250101-000001-ja02"))}
         finally:  # the runner sets this process's language and layout for its own rendering
             i18n.set_language(before[0])
             i18n.set_layout(before[1])

@@ -1,10 +1,10 @@
-"""A Japanese run is in Japanese: every notebook is rendered once on the demo data with ``--lang ja`` (and the
-survival report a second time, which adds the changes since the previous run) and the text a reader sees is scanned
-for English words.
+"""A Japanese run is in Japanese: every notebook rendered on the demo data with ``--lang ja`` after an English run
+into the same folder (conftest.demo_runs, shared with the readability and browser tests; each page then also shows
+the changes since the previous run) and the text a reader sees is scanned for English words.
 
 What is scanned: the visible text of each report's HTML (script and style removed), the ``alt``/``title``
-attributes, and the text of every figure. Figures are drawn as SVG for this test (a kernel profile sets the
-inline backend to SVG with text kept as text), so titles, axis labels, legends, tick labels and the at-risk
+attributes, and the text of every figure. Figures are drawn as SVG for these tests (a kernel profile,
+conftest.SVG_TEXT_KERNEL, sets the inline backend to SVG with text kept as text), so titles, axis labels, legends, tick labels and the at-risk
 table under the curves are read as text too; the published reports keep their PNG figures.
 
 What may stay in Latin letters, and why (the allow-list is short on purpose):
@@ -37,7 +37,6 @@ import pytest
 
 from csanalysis import health
 from csanalysis.report import i18n
-from csanalysis.report.run import run_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"  # absolute: notebook runs change the cwd
@@ -55,7 +54,6 @@ NAMES = {"Wilson", "Greenwood", "Holm", "Cox", "Schoenfeld", "Welch", "Spearman"
 # finding (tests/test_readable_reports.py, issue 19 "Every number readable"), not a missing translation
 MACHINE = {"True", "False", "None", "nan", "NaN", "NaT"}
 SVG = "{http://www.w3.org/2000/svg}"
-KERNEL_CONFIG = 'c.InlineBackend.figure_formats = {"svg"}\nc.InlineBackend.rc = {"svg.fonttype": "none"}\n'
 
 
 class _Visible(HTMLParser):
@@ -176,25 +174,11 @@ def test_english_words_are_found_and_names_and_identifiers_are_not():
 
 
 @pytest.fixture(scope="module")
-def ja_run(tmp_path_factory):
-    if not DEMO.is_dir():
-        pytest.skip(f"demo data not found at {DEMO} (make demo-data)")
-    tmp = tmp_path_factory.mktemp("ja")
-    profile = tmp / "ipython" / "profile_default"
-    profile.mkdir(parents=True)
-    (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG, encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IPYTHONDIR", str(tmp / "ipython"))  # the kernels draw figures as SVG with their text as text
-        try:
-            res = run_report(None, data=DEMO, lang="ja", out=tmp / "reports")
-            # a second run of one report shows the changes since the previous run (its own section)
-            again = run_report(["02_churn_survival"], data=DEMO, lang="ja", out=tmp / "reports")
-        finally:  # the runner sets this process's language and layout for its own rendering: back to the defaults
-            i18n.set_language("en")
-            i18n.set_layout("subscription")
-    pages = {nb: res.folder / nb / f"{nb}.html" for nb in NOTEBOOKS}
-    pages["02_churn_survival (second run)"] = again.folder / "02_churn_survival" / "02_churn_survival.html"
-    return pages
+def ja_run(demo_runs):
+    """Every demo report rendered in Japanese after the English run into the same folder (conftest.demo_runs, shared
+    with the readability and browser tests), so each page also shows the changes since the previous run."""
+    res = demo_runs["ja"]
+    return {nb: res.folder / nb / f"{nb}.html" for nb in NOTEBOOKS}
 
 
 def test_japanese_reports_show_no_english(ja_run, demo_ds):
@@ -203,7 +187,7 @@ def test_japanese_reports_show_no_english(ja_run, demo_ds):
     texts, comment_words = _comments()
     assert texts, "the demo has no comments: the voice report's quotes are not scanned"
     found: dict[str, list[str]] = {}
-    assert 'id="cs-changes"' in ja_run["02_churn_survival (second run)"].read_text(encoding="utf-8")
+    assert 'id="cs-changes"' in ja_run["02_churn_survival"].read_text(encoding="utf-8")  # the run after the English one
     for nb, page in ja_run.items():
         assert page.is_file(), f"{nb} was not rendered"
         html = page.read_text(encoding="utf-8")
