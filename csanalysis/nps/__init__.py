@@ -20,7 +20,7 @@ data/README.md): a response is aligned with its account's MRR in the last full m
 with what happened over the next k months. Nothing here re-derives churn.
 """
 from .accounts import account_view, fitted_line
-from .alignment import DEFAULT_HORIZONS, Alignment, align
+from .alignment import DEFAULT_HORIZONS, Alignment, align, align_responses
 from .analysis import NPSRevenue, nps_revenue
 from .associations import category_outcomes, compare_measures, correlation
 from .inference import DEFAULT_PRIMARY, POWER, comparisons, holm, mde, parse_primary, primary_test
@@ -39,7 +39,7 @@ __all__ = [
     # nonresponse
     "coverage", "response_bias",
     # alignment
-    "DEFAULT_HORIZONS", "Alignment", "align",
+    "DEFAULT_HORIZONS", "Alignment", "align", "align_responses",
     # associations
     "category_outcomes", "correlation", "compare_measures",
     # models

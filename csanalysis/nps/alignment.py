@@ -16,7 +16,7 @@ from ..data.keys import IntegerPanel
 from ..data.schema import churn_word
 from .survey import responses
 
-__all__ = ["DEFAULT_HORIZONS", "Alignment", "align"]
+__all__ = ["DEFAULT_HORIZONS", "Alignment", "align", "align_responses"]
 
 DEFAULT_HORIZONS = (6, 12)
 
@@ -122,11 +122,31 @@ def align(ds, horizons=DEFAULT_HORIZONS, *, segment: str | None = None, period: 
     hs = tuple(sorted({int(k) for k in horizons}))
     if not hs or min(hs) < 1:
         raise ValueError(f"horizons={horizons!r}: give one or more whole months ≥ 1")
-    return _align(ds, hs, responses(ds, period=period, segment=segment), IntegerPanel(ds))
+    return align_responses(ds, responses(ds, period=period, segment=segment), hs, IntegerPanel(ds))
 
 
-def _align(ds, hs: tuple, r: pd.DataFrame, pv: IntegerPanel) -> Alignment:
-    """:func:`align` for the horizons ``hs`` from the responses ``r`` and the integer-keyed panel ``pv``."""
+def align_responses(ds, r: pd.DataFrame, horizons: tuple, panel: IntegerPanel | None = None) -> Alignment:
+    """:func:`align` for responses already read: the survey answers ``r`` or any dated texts written like them.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data (its spells, panel and settings).
+    r : DataFrame
+        One row per answer with ``customer_id``, ``respondent_id``, ``date``, ``score``, ``category``,
+        ``survey_month`` (month index), ``period`` and ``period_label`` (optional ``csat``, ``segment``), as
+        :func:`~csanalysis.nps.responses` gives them.
+    horizons : tuple of int
+        The horizons k in whole months (≥ 1), sorted.
+    panel : IntegerPanel, optional
+        The integer-keyed panel of ``ds``, when the caller already holds one.
+
+    Returns
+    -------
+    Alignment
+        The aligned answers and what was left out, as :func:`align`.
+    """
+    hs, pv = tuple(horizons), panel if panel is not None else IntegerPanel(ds)
     keep = ["customer_id", "respondent_id", "date", "score", "category", "survey_month", "period", "period_label"]
     keep += [c for c in ("csat", "segment") if c in r.columns]
     t = r[keep].copy()

@@ -10,7 +10,7 @@ from ..data.keys import IntegerPanel
 from ..estimate import Estimate, json_safe
 from ..reasons import Reason
 from ..result import TableSummary
-from .alignment import DEFAULT_HORIZONS, Alignment, _align
+from .alignment import DEFAULT_HORIZONS, Alignment, align_responses
 from .associations import category_outcomes, compare_measures, correlation
 from .inference import DEFAULT_PRIMARY, comparisons, parse_primary, primary_test
 from .models import churn_model, revenue_model
@@ -242,7 +242,7 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
     pv = IntegerPanel(ds)
     cov = _coverage(ds, r, pv, period, alpha)
     bias = _response_bias(ds, r, pv, cov, period, None, alpha) if len(cov) else pd.DataFrame()
-    al = _align(ds, hs, r, pv)
+    al = align_responses(ds, r, hs, pv)
     outcomes = {k: category_outcomes(al, k, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs}
     ctrl = [c for c in ("segment", "mrr_base") if c in al.table.columns]
     churn = {k: churn_model(al, k, alpha=alpha) for k in hs}
