@@ -148,6 +148,16 @@ def _fit_line(t: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
     return alpha, beta, y - (alpha + beta * t)
 
 
+def _fit_lines(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_fit_line` for each row of ``t`` and ``y`` (fits × months): ``(alpha, beta, residuals)``."""
+    tc = t - t.mean(axis=1, keepdims=True)
+    sxx = np.einsum("ij,ij->i", tc, tc)
+    sxy = np.einsum("ij,ij->i", tc, y - y.mean(axis=1, keepdims=True))
+    beta = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
+    alpha = y.mean(axis=1) - beta * t.mean(axis=1)
+    return alpha, beta, y - (alpha[:, None] + beta[:, None] * t)
+
+
 def _band_of(spell_month: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(TENURE_BANDS), spell_month, side="right") - 1
 
@@ -373,29 +383,23 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     inv = inv.ravel()
     g_ah = groups[:, :1] + hs[None, :]  # spell month h months ahead
     g_c = groups[:, :1] + np.minimum(hs[None, :], groups[:, 1:2])  # the month the survival is conditioned at
-    from scipy import sparse
+    mrr_g = np.bincount(inv, weights=mrr, minlength=len(groups))
 
-    by_group = sparse.csr_matrix((mrr, (inv, np.arange(len(mrr)))), shape=(len(groups), len(mrr)))
-    mrr_g = np.asarray(by_group.sum(axis=1)).ravel()
-
-    def existing(S, CL, alive_u=None):
-        """MRR of today's customers at h = 1..H (vectors of H) for one curve (S, CL vectors): at today's MRR and
-        with expansion; expected (``alive_u`` None) or with who stays drawn (a uniform per customer)."""
+    def existing(S, CL):
+        """MRR of today's customers at h = 1..H (vectors of H) for one curve (S, CL vectors) under the point
+        estimates: at today's MRR, and with expansion."""
         with np.errstate(divide="ignore", invalid="ignore"):
             p = np.where(S[g_c] > 0, S[g_ah] / np.where(S[g_c] > 0, S[g_c], 1), 0.0)  # groups × H
-        grow = np.exp(CL[g_ah] - CL[g_c])
-        if alive_u is None:
-            return mrr_g @ p, mrr_g @ (p * grow)
-        kept = by_group @ (alive_u[:, None] < p[inv]).astype(float)  # MRR of each group still paying, × H
-        return kept.sum(axis=0), (kept * grow).sum(axis=0)
+        return mrr_g @ p, mrr_g @ (p * np.exp(CL[g_ah] - CL[g_c]))
 
     def new_part(S, CL, levels):
-        """New business at h for monthly new MRR ``levels`` (H,) of months 1..H."""
-        out = np.zeros(H)
-        for f in range(1, H + 1):
-            age_f = np.arange(0, H - f + 1)
-            surv = S[age_f] / S[0]
-            out[f - 1:] += levels[f - 1] * surv * np.exp(CL[age_f])
+        """New business at h = 1..H for monthly new MRR ``levels`` of months 1..H (rows: replicates, each with
+        its own curves S, CL): month f's new MRR is, at h ≥ f, ``levels[f] · S(h − f) / S(0) · exp(CL(h − f))``."""
+        S, CL, levels = np.atleast_2d(S), np.atleast_2d(CL), np.atleast_2d(levels)
+        kernel = S[:, :H] / S[:, :1] * np.exp(CL[:, :H])  # a month's new MRR j months after it started
+        out = np.zeros_like(levels)
+        for j in range(H):
+            out[:, j:] += levels[:, :H - j] * kernel[:, j:j + 1]
         return out
 
     # point estimates
@@ -405,31 +409,47 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     smear = float(np.mean(np.exp(resid_n)))
 
     def new_levels(alpha, beta, growth):
-        """New MRR of months 1..H: the trend's, or the level grown by ``growth`` a month."""
+        """New MRR of months 1..H (rows: one per trend ``alpha``, ``beta``): the trend's, or the level grown by
+        ``growth`` a month."""
+        alpha, beta = np.atleast_1d(alpha)[:, None], np.atleast_1d(beta)[:, None]
         return np.exp(alpha + beta * hs) if growth is None else np.exp(alpha) * (1 + growth) ** hs
     retained, exp_total = existing(S0, CL0)
-    new = new_part(S0, CL0, smear * new_levels(alpha_n, beta_n, new_growth))
+    new = new_part(S0, CL0, smear * new_levels(alpha_n, beta_n, new_growth))[0]
     contracted = (mrr[:, None] * (kc[:, None] >= hs[None, :])).sum(axis=0)
     _, scen_grow = existing(Ss0, CL0)
-    scen_expected = scen_grow + new_part(Ss0, CL0, smear * new_levels(alpha_n, beta_n, scenario_new_growth))
+    scen_expected = scen_grow + new_part(Ss0, CL0, smear * new_levels(alpha_n, beta_n, scenario_new_growth))[0]
 
-    # simulations
+    # simulations, a block of bootstrap replicates at a time; who stays is drawn for chunks of replicates small
+    # enough that their customers × months arrays stay a few million cells
     rng = np.random.default_rng(seed)
     sims = np.empty((n_sims, H))
     scen = np.empty((n_sims, H))
+    order = np.argsort(inv, kind="stable")  # today's customers by group, for per-group sums
+    starts = np.flatnonzero(np.r_[True, np.diff(inv[order]) != 0])
+    mrr_o, inv_o = mrr[order], inv[order]
+    chunk = max(1, 2_000_000 // max(1, len(mrr) * H))
     r = 0
     for W in count_weights(rng, k, n_sims, width=max(k, len(spells))):
         S_b, Ss_b, CL_b = curves(W)
-        for i in range(len(W)):
-            u = rng.random(len(mrr))
-            pick = rng.integers(0, len(newm), size=len(newm))
-            a_r, b_r, res_r = _fit_line(nb_t[pick], nb_y[pick])
-            noise = np.exp(rng.choice(res_r, size=H, replace=True))
-            _, base_e = existing(S_b[i], CL_b[i], u)
-            _, scen_e = existing(Ss_b[i], CL_b[i], u)
-            sims[r] = base_e + new_part(S_b[i], CL_b[i], noise * new_levels(a_r, b_r, new_growth))
-            scen[r] = scen_e + new_part(Ss_b[i], CL_b[i], noise * new_levels(a_r, b_r, scenario_new_growth))
-            r += 1
+        R = len(W)
+        # new business: each replicate's line refitted to resampled months, times one residual per future month
+        pick = rng.integers(0, len(newm), size=(R, len(newm)))
+        a_r, b_r, res_r = _fit_lines(nb_t[pick], nb_y[pick])
+        noise = np.exp(np.take_along_axis(res_r, rng.integers(0, len(newm), size=(R, H)), axis=1))
+        new_b = new_part(S_b, CL_b, noise * new_levels(a_r, b_r, new_growth))
+        new_s = new_part(Ss_b, CL_b, noise * new_levels(a_r, b_r, scenario_new_growth))
+        # today's customers: still paying at h when their uniform is below their conditional survival
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_b = np.where(S_b[:, g_c] > 0, S_b[:, g_ah] / np.where(S_b[:, g_c] > 0, S_b[:, g_c], 1), 0.0)
+            p_s = np.where(Ss_b[:, g_c] > 0, Ss_b[:, g_ah] / np.where(Ss_b[:, g_c] > 0, Ss_b[:, g_c], 1), 0.0)
+        grow = np.exp(CL_b[:, g_ah] - CL_b[:, g_c])  # replicates × groups × H
+        for lo in range(0, R, chunk):
+            sl = slice(lo, min(R, lo + chunk))
+            u = rng.random((sl.stop - sl.start, len(mrr)))[:, :, None]
+            for p_, out, nw in ((p_b, sims, new_b), (p_s, scen, new_s)):
+                kept = np.add.reduceat(np.where(u < p_[sl][:, inv_o, :], mrr_o[None, :, None], 0.0), starts, axis=1)
+                out[r + sl.start:r + sl.stop] = (kept * grow[sl]).sum(axis=1) + nw[sl]
+        r += R
     diff = scen - sims
     q = lambda a, p: np.quantile(a, p, axis=0)  # noqa: E731
     months = [periods.month_start(origin + int(h)) for h in hs]
