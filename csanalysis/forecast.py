@@ -15,6 +15,15 @@ back-test of how well the same forecast did in the past.
   **Beyond the curve's reach** (months with fewer than ``min_at_risk`` spells at risk, where the curve stops
   meaning anything) ``S`` continues with the **last hazard**: the average monthly hazard of the curve's last
   12 months of reach, ``λ = 1 − (S(L) / S(L − 12))^(1/12)``, so ``S(L + j) = S(L)·(1 − λ)^j``.
+  **The sBG instead** (``survival="sbg"``): ``S`` is the shifted-beta-geometric projection of
+  :mod:`csanalysis.projection` (each customer churns each month with its own probability, Beta(α, β) over
+  customers: ``S(t) = B(α, β + t) / B(α, β)``, a churn rate ``α / (α + β + t − 1)`` falling with tenure as the
+  riskier leave), fitted by maximum likelihood to the spells observed from their start (a spell that started
+  before the data window has no month 0 here and is left out), each churned spell at its churn month and each
+  still-paying one censored at its last month, counted once each (``weight="spells"``) or weighted by the MRR
+  of its first month (``"mrr"``, a weighted likelihood); the fitted curve needs no tail. In the band each
+  simulation's (α, β) is one Newton step from the full fit on its bootstrap resample's counts (the one-step
+  bootstrap: first-order equal to refitting, at the cost of one gradient and Hessian).
 * **Their expansion and contraction** (``expansion``): the MRR of a customer that stays changes each month by
   the net rate of its tenure band: ``g(k) = Σ MRR(k + 1) ÷ Σ MRR(k)`` over the customers paying in two
   consecutive months of a spell at spell months ``k`` and ``k + 1``, both in the last ``window`` months
@@ -82,7 +91,7 @@ from .stats.bootstrap import account_sums, count_weights, replicate_sums
 
 __all__ = ["TENURE_BANDS", "HORIZONS", "Forecast", "Backtest", "forecast", "forecast_panel", "backtest", "cut_at",
            "backtest_panel", "new_business_by_month", "customer_churn_rate", "risk_matrices", "survival_curves",
-           "new_business_trend", "unavailable", "missing_metrics"]
+           "new_business_trend", "sbg_counts", "sbg_curves", "unavailable", "missing_metrics"]
 
 TENURE_BANDS = (0, 1, 3, 6, 12, 24)  # spell-month bands of the expansion rates: 0, 1–2, 3–5, 6–11, 12–23, 24+
 HORIZONS = (1, 3, 6, 12)  # the horizons the back-test reports
@@ -227,6 +236,48 @@ def survival_curves(A, D, W: np.ndarray, reach: int, length: int, scale: float =
     return out[:, :length]
 
 
+def sbg_counts(panel: pd.DataFrame, spells: pd.DataFrame, scodes: np.ndarray, k: int, weight: str = "mrr"):
+    """Per customer (k rows) and spell month: the sBG's churned and censored counts (sparse) of the spells
+    observed from their start (``entry == 0``): a churned spell counts at its churn month ``T`` (its paid months
+    0 … T − 1), a censored one at its last observed month. Each spell counts 1 (``weight="spells"``) or the MRR
+    of its first paid month (``"mrr"``)."""
+    from scipy import sparse
+
+    ok = (spells["entry"] == 0).to_numpy()
+    T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
+    L = max(int(T[ok].max()) + 1 if ok.any() else 0, 3)
+    if weight == "mrr":
+        first = panel[panel["spell_month"] == 0]
+        key = pd.MultiIndex.from_arrays([first["customer_id"], first["spell"]])
+        at = key.get_indexer(pd.MultiIndex.from_arrays([spells["customer_id"], spells["spell"]]))
+        w = np.where(at >= 0, np.maximum(first["mrr"].to_numpy(dtype=float)[np.maximum(at, 0)], 0.0), 0.0)
+    else:
+        w = np.ones(len(spells))
+    ev = spells["event"].to_numpy() == 1
+    Dm = sparse.csr_matrix((w[ok & ev], (scodes[ok & ev], T[ok & ev])), shape=(k, L))
+    Cm = sparse.csr_matrix((w[ok & ~ev], (scodes[ok & ~ev], T[ok & ~ev])), shape=(k, L))
+    return Dm, Cm
+
+
+def sbg_curves(Dm, Cm, W: np.ndarray, length: int, fit=None, scale: float = 1.0) -> tuple[np.ndarray, list]:
+    """Replicates × ``length``: the sBG survival fitted to the counts of :func:`sbg_counts` weighted by each row
+    of account weights ``W``, ``S(t) = Π_{j≤t} (1 − h_j)`` with the sBG's churn rate ``h_j = α / (α + β + j − 1)``
+    (each hazard times ``scale``, capped at 1); and the (α, β) of each row. Without ``fit`` each row is fitted by
+    maximum likelihood (:func:`csanalysis.projection.fit_sbg_counts`); with ``fit`` (the full data's) each row
+    takes one Newton step from it (:func:`csanalysis.projection.sbg_newton_step`, the one-step bootstrap)."""
+    from .projection import fit_sbg_counts, sbg_newton_step
+
+    d, c = replicate_sums([W], Dm, Cm)
+    t = np.arange(1, length)
+    out, ab = np.ones((len(W), length)), []
+    for i in range(len(W)):
+        a, b = ((f := fit_sbg_counts(d[i], c[i])).alpha_, f.beta_) if fit is None else \
+            sbg_newton_step(d[i], c[i], fit[0], fit[1])
+        ab.append((a, b))
+        out[i, 1:] = np.cumprod(1 - np.minimum(scale * a / (a + b + t - 1), 1.0))
+    return out, ab
+
+
 # ----------------------------------------------------------------------------------------------- the forecast
 
 
@@ -259,6 +310,8 @@ class Forecast(TableSummary):
     contracts_used: bool = False
     n_sims: int = 0
     sims_: np.ndarray | None = field(default=None, repr=False)
+    survival: str = "km"
+    sbg_: tuple[float, float] | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -293,7 +346,8 @@ class Forecast(TableSummary):
             "parts": {f"{h}m": {k: float(t.loc[h, k]) for k in ("retained", "expansion", "new", "contracted")}
                       for h in hs},
             "new_business_level": self.new_level_, "new_business_trend": self.new_trend_,
-            "tail_hazard": self.tail_hazard_, "weight": self.weight,
+            "tail_hazard": self.tail_hazard_, "weight": self.weight, "survival": self.survival,
+            "sbg": None if self.sbg_ is None else {"alpha": self.sbg_[0], "beta": self.sbg_[1]},
             "scenario": {"target_churn": self.target_churn, "churn_now": self.churn_now_,
                          "new_growth": self.scenario_new_growth,
                          **{f"diff_{h}m": self.scenario_at(h).brief() for h in hs},
@@ -317,7 +371,7 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                    new_growth: float | None = None, weight: str = "mrr", target_churn: float = DEFAULT_TARGET_CHURN,
                    scenario_new_growth: float | None = None,
                    n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30, seed: int = 0,
-                   keep_sims: bool = False) -> Forecast:
+                   keep_sims: bool = False, survival: str = "km") -> Forecast:
     """The forecast from engine-form frames (:func:`forecast` on a Dataset; :func:`backtest` at earlier months).
 
     Parameters are those of :func:`forecast`; ``customers`` (with ``renewal_date``) gives contracted months,
@@ -329,6 +383,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         raise ValueError(f"target_churn={target_churn!r}: a monthly churn probability, 0 ≤ p < 1 (0.0084 is 0.84%)")
     if weight not in ("mrr", "spells"):
         raise ValueError(f"weight={weight!r}: use 'mrr' (share of MRR still paying) or 'spells' (share of customers)")
+    if survival not in ("km", "sbg"):
+        raise ValueError(f"survival={survival!r}: use 'km' (Kaplan–Meier curve of every spell) or 'sbg' (the "
+                         "shifted-beta-geometric model fitted to the spells observed from their start)")
     if horizon < 1 or window < 1 or n_sims < 10:
         raise ValueError(f"horizon={horizon!r}, window={window!r}, n_sims={n_sims!r}: horizon and window ≥ 1 month, "
                          "n_sims ≥ 10")
@@ -353,6 +410,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     nb = len(TENURE_BANDS)
     G = _growth_sums(panel, pcodes, k, origin, window)
     A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight)
+    if survival == "sbg":
+        Dm, Cm = sbg_counts(panel, spells, scodes, k, weight)
+        sbg_ab = sbg_curves(Dm, Cm, np.ones((1, k)), length)[1][0]
     # the curve's reach: the last spell month with at least min_at_risk spells at risk (its own risk sets)
     counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells")[0]
     ok = np.flatnonzero(np.asarray(counts.sum(axis=0)).ravel() >= min_at_risk)
@@ -369,8 +429,12 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     def curves(W):
         """Survival S, the scenario's survival and cumulative log growth CL (replicates × length) for account
         weights W."""
-        S = survival_curves(A, D, W, reach, length)
-        S_s = survival_curves(A, D, W, reach, length, scale=rho)
+        if survival == "sbg":
+            S, ab = sbg_curves(Dm, Cm, W, length, fit=sbg_ab)
+            S_s = sbg_curves(Dm, Cm, W, length, fit=sbg_ab, scale=rho)[0]
+        else:
+            S = survival_curves(A, D, W, reach, length)
+            S_s = survival_curves(A, D, W, reach, length, scale=rho)
         before, after = replicate_sums([W], G[:, :nb], G[:, nb:])
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(before > 0, after / np.where(before > 0, before, 1), 1.0)
@@ -470,6 +534,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                                "rate": np.where(before > 0, after / np.where(before > 0, before, 1) - 1, np.nan)})
     w = min(12, reach)
     tail = float(1 - (S0[reach] / S0[reach - w]) ** (1 / w)) if w and S0[reach - w] > 0 else float("nan")
+    if survival == "sbg":  # the sBG needs no tail: its own churn rate at the curve's reach
+        tail = float(1 - S0[reach + 1] / S0[reach]) if S0[reach] > 0 else float("nan")
     return Forecast(origin_=periods.month_start(origin), mrr_now_=float(mrr.sum()), customers_now_=int(len(mrr)),
                     table_=table, history_=history,
                     new_business_=pd.Series(newm, index=[periods.month_start(origin - new_window + 1 + i)
@@ -477,7 +543,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                     new_level_=level, tail_hazard_=tail, reach_=reach, growth_=growth, band=band,
                     target_churn=target_churn, new_growth=new_growth, scenario_new_growth=scenario_new_growth,
                     new_trend_=float(np.exp(beta_n) - 1), weight=weight, churn_now_=churn_now,
-                    contracts_used=bool(kc.any()), n_sims=n_sims, sims_=sims if keep_sims else None)
+                    contracts_used=bool(kc.any()), n_sims=n_sims, sims_=sims if keep_sims else None,
+                    survival=survival, sbg_=sbg_ab if survival == "sbg" else None)
 
 
 def unavailable(ds: Dataset) -> str | None:
@@ -495,6 +562,7 @@ def missing_metrics(ds: Dataset, reason: str, *, horizon: int = 12, band: float 
     return {"origin": ds.as_of_month.strftime("%Y-%m-%d"), "mrr_now": 0.0, "customers_now": 0, "band": band,
             "mrr": {h: miss for h in hs}, "mrr_95": {h: miss for h in hs}, "parts": {},
             "new_business_level": None, "new_business_trend": None, "tail_hazard": None, "weight": None,
+            "survival": None, "sbg": None,
             "scenario": {"target_churn": target_churn, "churn_now": None, "new_growth": None},
             "contracts_used": False, "n_sims": n_sims}
 
@@ -507,7 +575,7 @@ def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: in
              new_growth: float | None = None, weight: str = "mrr",
              target_churn: float = DEFAULT_TARGET_CHURN, scenario_new_growth: float | None = None,
              contracts: bool = True, n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30,
-             seed: int = 0) -> Forecast:
+             seed: int = 0, survival: str = "km") -> Forecast:
     """MRR for each of the next ``horizon`` months from the ``as_of`` month, with its band (module docstring).
 
     Parameters
@@ -540,6 +608,9 @@ def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: in
         Fewest spells at risk for a month of the survival curve; later months use the last hazard.
     seed : int
         The random seed.
+    survival : {'km', 'sbg'}
+        Today's customers' survival: the Kaplan–Meier curve of every spell (default), or the sBG projection
+        (:mod:`csanalysis.projection`) fitted to the spells observed from their start (module docstring).
 
     Returns
     -------
@@ -550,7 +621,7 @@ def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: in
                           horizon=horizon, window=window, new_window=new_window, new_growth=new_growth,
                           weight=weight, target_churn=target_churn,
                           scenario_new_growth=scenario_new_growth, n_sims=n_sims, band=band,
-                          min_at_risk=min_at_risk, seed=seed)
+                          min_at_risk=min_at_risk, seed=seed, survival=survival)
 
 
 # ----------------------------------------------------------------------------------------------- the back-test
@@ -595,7 +666,7 @@ class Backtest(TableSummary):
 
 def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 24,
              new_growth: float | None = None, weight: str = "mrr", n_sims: int = 200,
-             band: float = 0.8, min_at_risk: int = 30, seed: int = 0) -> Backtest:
+             band: float = 0.8, min_at_risk: int = 30, seed: int = 0, survival: str = "km") -> Backtest:
     """Forecasts made at each of the last ``n_origins`` month-ends before the ``as_of`` month with only the data
     up to then (:func:`cut_at`), compared with the MRR that followed (module docstring). Origins that leave
     fewer than ``window`` months of history before them are skipped."""
@@ -603,13 +674,13 @@ def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int
     return backtest_panel(panel, spells, ds.as_of_m, int(ds.settings.grace_months), first_m=ds.data_start_m,
                           n_origins=n_origins, horizon=horizon, window=window, new_window=new_window,
                           new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
-                          min_at_risk=min_at_risk, seed=seed)
+                          min_at_risk=min_at_risk, seed=seed, survival=survival)
 
 
 def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: int, *, first_m: int,
                    n_origins: int = 12, horizon: int = 12, window: int = 12, new_window: int = 24,
                    new_growth: float | None = None, weight: str = "mrr", n_sims: int = 200, band: float = 0.8,
-                   min_at_risk: int = 30, seed: int = 0) -> Backtest:
+                   min_at_risk: int = 30, seed: int = 0, survival: str = "km") -> Backtest:
     """:func:`backtest` on engine-form frames whose last observed month is ``last``."""
     actual = panel.groupby("m")["mrr"].sum()
     rows = []
@@ -618,7 +689,7 @@ def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: 
         p, s = cut_at(panel, spells, o, grace)
         f = forecast_panel(p, s, o, horizon=min(horizon, last - o), window=window, new_window=new_window,
                            new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
-                           min_at_risk=min_at_risk, seed=seed + o)
+                           min_at_risk=min_at_risk, seed=seed + o, survival=survival)
         t = f.table_
         act = actual.reindex(o + t["h"].to_numpy()).to_numpy(dtype=float)
         rows.append(pd.DataFrame({"origin": periods.month_start(o), "h": t["h"], "month": t["month"],
