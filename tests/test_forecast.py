@@ -158,26 +158,32 @@ def test_cut_equals_loading_at_the_earlier_date(tmp_path):
 
 
 def test_band_covers_the_generated_future(tmp_path):
-    """Truth test (issue 24). Four generated worlds of 48 months (seeds 11–14, 2,000 accounts) whose whole future
-    the generator wrote; in each, forecasts made at its last 12 month-ends with only the data up to then (the
-    back-test's cut, equal to loading at that date: test above), at every horizon 1–12 the generated future
-    shows (78 origin-horizon pairs a world). Pooled over the worlds, the 80% band must hold between 70% and 90%
-    of the actuals: narrower bands would be over-confident, wider ones uninformative. Pairs within a world share
-    origins and months (one world's coverage swings: 0.55–0.99 across these seeds), hence several worlds.
-    The seeds are the first four tried; with a 12-month new-business window they pooled 0.73 (seed 14: 0.49)."""
+    """Truth test (issue 24). Eight generated worlds (seeds 11–18, consecutive, none left out; 800 accounts, 40
+    months) whose whole future the generator wrote; in each, forecasts made at its last 6 month-ends with only the
+    data up to then (the back-test's cut, equal to loading at that date: test above), at every horizon the
+    generated future shows (21 origin-horizon pairs a world). Pooled over the worlds, the 80% band must hold
+    between 70% and 90% of the actuals: narrower bands would be over-confident, wider ones uninformative.
+
+    Pairs within a world share their origins and future months, so a world is close to one draw and its own
+    coverage swings (here 0.62–0.90 with 50 simulations; the demo's own back-test: 0.95 of 78 pairs): the
+    pooled share is the test. At scale, ``python -m benchmarks.forecast_worlds`` (24 worlds of 2,000 accounts and
+    48 months, 12 origins, 1,872 pairs; benchmarks/forecast_worlds.json) pooled 0.76, per world 0.27–0.99, with
+    the standardised error's root mean square 1.08–1.22 by horizon (the band slightly narrow) and no bias in
+    today's customers' part or new business's beyond 1% of MRR."""
     from csanalysis.data import synth
 
     inside, mape1 = [], []
-    for seed in (11, 12, 13, 14):
-        synth.write_demo(tmp_path / f"w{seed}", n_customers=2000, months=48, seed=seed)
+    for seed in range(11, 19):
+        synth.write_demo(tmp_path / f"w{seed}", n_customers=800, months=40, seed=seed)
         ds = cs.load_dataset(tmp_path / f"w{seed}")
-        bt = fc.backtest(ds, n_origins=12, n_sims=100)
-        assert bt.n_origins == 12 and len(bt.detail_) == sum(range(1, 13))
+        bt = fc.backtest(ds, n_origins=6, n_sims=50)
+        assert bt.n_origins == 6 and len(bt.detail_) == sum(range(1, 7))
         inside.append(bt.detail_["inside"].to_numpy())
         mape1.append(bt.summary.set_index("h").loc[1, "mape"])
+    per_world = [float(x.mean()) for x in inside]
     coverage = np.concatenate(inside).mean()
-    assert 0.70 <= coverage <= 0.90, coverage
-    assert max(mape1) < 0.03
+    assert 0.70 <= coverage <= 0.90, (coverage, per_world)
+    assert max(mape1) < 0.03, mape1
 
 
 def test_a_long_churned_spell_beyond_today_s_tenures():
