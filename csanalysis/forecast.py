@@ -371,11 +371,12 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                    new_growth: float | None = None, weight: str = "mrr", target_churn: float = DEFAULT_TARGET_CHURN,
                    scenario_new_growth: float | None = None,
                    n_sims: int = 400, band: float = 0.8, min_at_risk: int = 30, seed: int = 0,
-                   keep_sims: bool = False, survival: str = "km") -> Forecast:
+                   keep_sims: bool = False, survival: str = "km", scenario: bool = True) -> Forecast:
     """The forecast from engine-form frames (:func:`forecast` on a Dataset; :func:`backtest` at earlier months).
 
     Parameters are those of :func:`forecast`; ``customers`` (with ``renewal_date``) gives contracted months,
-    None for none."""
+    None for none; ``scenario=False`` leaves the scenario out of the simulations (its simulated columns NaN: the
+    back-test's forecasts, which compare only the band)."""
     if not 0 < band < 1:
         raise ValueError(f"band={band!r}: the band's coverage is a share between 0 and 1 (0.8: 10th–90th "
                          "percentiles)")
@@ -431,10 +432,10 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         weights W."""
         if survival == "sbg":
             S, ab = sbg_curves(Dm, Cm, W, length, fit=sbg_ab)
-            S_s = sbg_curves(Dm, Cm, W, length, fit=sbg_ab, scale=rho)[0]
+            S_s = sbg_curves(Dm, Cm, W, length, fit=sbg_ab, scale=rho)[0] if scenario or len(W) == 1 else S
         else:
             S = survival_curves(A, D, W, reach, length)
-            S_s = survival_curves(A, D, W, reach, length, scale=rho)
+            S_s = survival_curves(A, D, W, reach, length, scale=rho) if scenario or len(W) == 1 else S
         before, after = replicate_sums([W], G[:, :nb], G[:, nb:])
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(before > 0, after / np.where(before > 0, before, 1), 1.0)
@@ -510,10 +511,12 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         for lo in range(0, R, chunk):
             sl = slice(lo, min(R, lo + chunk))
             u = rng.random((sl.stop - sl.start, len(mrr)))[:, :, None]
-            for p_, out, nw in ((p_b, sims, new_b), (p_s, scen, new_s)):
+            for p_, out, nw in ((p_b, sims, new_b), (p_s, scen, new_s))[:2 if scenario else 1]:
                 kept = np.add.reduceat(np.where(u < p_[sl][:, inv_o, :], mrr_o[None, :, None], 0.0), starts, axis=1)
                 out[r + sl.start:r + sl.stop] = (kept * grow[sl]).sum(axis=1) + nw[sl]
         r += R
+    if not scenario:
+        scen[:] = np.nan
     diff = scen - sims
     q = lambda a, p: np.quantile(a, p, axis=0)  # noqa: E731
     months = [periods.month_start(origin + int(h)) for h in hs]
@@ -689,7 +692,7 @@ def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: 
         p, s = cut_at(panel, spells, o, grace)
         f = forecast_panel(p, s, o, horizon=min(horizon, last - o), window=window, new_window=new_window,
                            new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
-                           min_at_risk=min_at_risk, seed=seed + o, survival=survival)
+                           min_at_risk=min_at_risk, seed=seed + o, survival=survival, scenario=False)
         t = f.table_
         act = actual.reindex(o + t["h"].to_numpy()).to_numpy(dtype=float)
         rows.append(pd.DataFrame({"origin": periods.month_start(o), "h": t["h"], "month": t["month"],
