@@ -74,6 +74,12 @@ the data up to that month (the panel and spells cut in memory by :func:`cut_at`,
 spells observed up to an earlier month; renewal dates, which describe today, are not used), compared with the
 MRR that followed: the absolute percentage error of ``base`` by horizon (its mean, MAPE) and the share of actual
 months inside the 80% band (coverage), each with the number of origins it rests on.
+
+**Calibration** (``python -m benchmarks.forecast_worlds``, benchmarks/README.md): over 24 generated worlds of
+2,000 accounts the 80% band held 76% of 1,872 back-test pairs; a single world's share swings from 0.27 to 0.99
+(its pairs share origins and future months, so one world is about one draw: the demo's own back-test holds about
+0.94 of 78). Month-to-month noise of new business carries most of the band at short horizons, the refitted trend
+of new business at long ones; the account bootstrap of the rates and who stays are smaller parts.
 """
 from __future__ import annotations
 
@@ -261,7 +267,8 @@ def sbg_counts(panel: pd.DataFrame, spells: pd.DataFrame, scodes: np.ndarray, k:
 
 def sbg_curves(Dm, Cm, W: np.ndarray, length: int, fit=None, scale: float = 1.0) -> tuple[np.ndarray, list]:
     """Replicates × ``length``: the sBG survival fitted to the counts of :func:`sbg_counts` weighted by each row
-    of account weights ``W``, ``S(t) = Π_{j≤t} (1 − h_j)`` with the sBG's churn rate ``h_j = α / (α + β + j − 1)``
+    of account weights ``W``, ``S(t) = Π_{j≤t} (1 − h_j)`` with the sBG's churn rate
+    ``h_j = α / (α + β + j − 1)``
     (each hazard times ``scale``, capped at 1); and the (α, β) of each row. Without ``fit`` each row is fitted by
     maximum likelihood (:func:`csanalysis.projection.fit_sbg_counts`); with ``fit`` (the full data's) each row
     takes one Newton step from it (:func:`csanalysis.projection.sbg_newton_step`, the one-step bootstrap)."""
@@ -459,7 +466,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
 
     def new_part(S, CL, levels):
         """New business at h = 1..H for monthly new MRR ``levels`` of months 1..H (rows: replicates, each with
-        its own curves S, CL): month f's new MRR is, at h ≥ f, ``levels[f] · S(h − f) / S(0) · exp(CL(h − f))``."""
+        its own curves S, CL): month f's new MRR is, at h ≥ f,
+        ``levels[f] · S(h − f) / S(0) · exp(CL(h − f))``."""
         S, CL, levels = np.atleast_2d(S), np.atleast_2d(CL), np.atleast_2d(levels)
         kernel = S[:, :H] / S[:, :1] * np.exp(CL[:, :H])  # a month's new MRR j months after it started
         out = np.zeros_like(levels)
