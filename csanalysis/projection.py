@@ -49,7 +49,8 @@ from scipy import optimize, special, stats
 
 from .estimate import Estimate
 
-__all__ = ["SBGFit", "SBGBacktest", "fit_sbg", "fit_sbg_cohorts", "sbg_loglik", "backtest_sbg", "cohort_alive"]
+__all__ = ["SBGFit", "SBGBacktest", "fit_sbg", "fit_sbg_cohorts", "fit_sbg_counts", "sbg_newton_step", "sbg_loglik",
+           "backtest_sbg", "cohort_alive"]
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -439,6 +440,46 @@ def fit_sbg_cohorts(cohorts, *, alpha: float = 0.05, label=None) -> SBGFit:
     each cohort's censored sBG likelihood (its churn counts, and its survivors censored at its last period).
     """
     return _fit(_cohort_items(cohorts), alpha=alpha, label=label, single=False)
+
+
+def fit_sbg_counts(churned, censored, *, alpha: float = 0.05, label=None) -> SBGFit:
+    """One sBG fit from pooled counts: ``churned[t]`` churning in period t and ``censored[t]`` still active when
+    last observed, at the end of period t (t = 0 … T, both of one length; ``churned[0]`` must be 0, and
+    ``censored[0]``, customers seen in period 0 only, carry no information and are left out). The counts
+    may be weights (e.g. each customer's MRR: a weighted likelihood, whose ``cov_`` is then not a sampling
+    covariance). The same likelihood as :func:`fit_sbg_cohorts` (a cohort's ``alive`` gives ``churned`` =
+    its decreases, ``censored`` = its survivors at its last period)."""
+    d = np.asarray(churned, dtype=float)
+    c = np.asarray(censored, dtype=float)
+    if d.ndim != 1 or d.shape != c.shape or len(d) < 3:
+        raise ValueError(f"churned and censored must be two sequences of one length ≥ 3 (periods 0 … T ≥ 2), got "
+                         f"shapes {d.shape} and {c.shape}")
+    bad = np.flatnonzero(~np.isfinite(d) | ~np.isfinite(c) | (d < 0) | (c < 0))
+    if len(bad):
+        raise ValueError(f"counts must be finite and ≥ 0: period {int(bad[0])} has churned={d[bad[0]]!r}, "
+                         f"censored={c[bad[0]]!r}")
+    if d[0] != 0:
+        raise ValueError(f"churned[0] = {d[0]!r}: nobody can churn in period 0 (S(0) = 1)")
+    c = np.concatenate([[0.0], c[1:]])  # followed only to period 0: S(0) = 1 says nothing about α, β
+    theta, ll, ok = _maximise(d, c)
+    table = pd.DataFrame({"n": [float(d.sum() + c.sum())], "periods": [len(d) - 1], "still_active": [float(c.sum())]},
+                         index=pd.Index(["counts"], name="cohort"))
+    return SBGFit(theta, ll, d, c, table, alpha=alpha, label=label, converged=ok)
+
+
+def sbg_newton_step(churned, censored, alpha: float, beta: float) -> tuple[float, float]:
+    """One Newton–Raphson step on (log α, log β) of the counts' log-likelihood (:func:`fit_sbg_counts`) from
+    ``alpha``, ``beta``: the one-step estimator, first-order equal to the maximum when started from a consistent
+    estimate (a bootstrap resample's from the full data's fit: the one-step bootstrap). Where the log-likelihood
+    is not concave at the start, the start is returned."""
+    d = np.asarray(churned, dtype=float)
+    c = np.concatenate([[0.0], np.asarray(censored, dtype=float)[1:]])
+    th = np.log([alpha, beta])
+    _, g, H = _log_scale(th, d, c)
+    if not np.all(np.linalg.eigvalsh(H) < 0):
+        return float(alpha), float(beta)
+    new = np.clip(th - np.linalg.solve(H, g), -_BOUND, _BOUND)
+    return float(np.exp(new[0])), float(np.exp(new[1]))
 
 
 # ---------------------------------------------------------------------------------------------- backtest

@@ -158,26 +158,32 @@ def test_cut_equals_loading_at_the_earlier_date(tmp_path):
 
 
 def test_band_covers_the_generated_future(tmp_path):
-    """Truth test (issue 24). Four generated worlds of 48 months (seeds 11–14, 2,000 accounts) whose whole future
-    the generator wrote; in each, forecasts made at its last 12 month-ends with only the data up to then (the
-    back-test's cut, equal to loading at that date: test above), at every horizon 1–12 the generated future
-    shows (78 origin-horizon pairs a world). Pooled over the worlds, the 80% band must hold between 70% and 90%
-    of the actuals: narrower bands would be over-confident, wider ones uninformative. Pairs within a world share
-    origins and months (one world's coverage swings: 0.55–0.99 across these seeds), hence several worlds.
-    The seeds are the first four tried; with a 12-month new-business window they pooled 0.73 (seed 14: 0.49)."""
+    """Truth test (issue 24). Eight generated worlds (seeds 11–18, consecutive, none left out; 800 accounts, 40
+    months) whose whole future the generator wrote; in each, forecasts made at its last 6 month-ends with only the
+    data up to then (the back-test's cut, equal to loading at that date: test above), at every horizon the
+    generated future shows (21 origin-horizon pairs a world). Pooled over the worlds, the 80% band must hold
+    between 70% and 90% of the actuals: narrower bands would be over-confident, wider ones uninformative.
+
+    Pairs within a world share their origins and future months, so a world is close to one draw and its own
+    coverage swings (here 0.62–0.90 with 50 simulations; the demo's own back-test: 0.95 of 78 pairs): the
+    pooled share is the test. At scale, ``python -m benchmarks.forecast_worlds`` (24 worlds of 2,000 accounts and
+    48 months, 12 origins, 1,872 pairs; benchmarks/forecast_worlds.json) pooled 0.76, per world 0.27–0.99, with
+    the standardised error's root mean square 1.08–1.22 by horizon (the band slightly narrow) and no bias in
+    today's customers' part or new business's beyond 1% of MRR."""
     from csanalysis.data import synth
 
     inside, mape1 = [], []
-    for seed in (11, 12, 13, 14):
-        synth.write_demo(tmp_path / f"w{seed}", n_customers=2000, months=48, seed=seed)
+    for seed in range(11, 19):
+        synth.write_demo(tmp_path / f"w{seed}", n_customers=800, months=40, seed=seed)
         ds = cs.load_dataset(tmp_path / f"w{seed}")
-        bt = fc.backtest(ds, n_origins=12, n_sims=100)
-        assert bt.n_origins == 12 and len(bt.detail_) == sum(range(1, 13))
+        bt = fc.backtest(ds, n_origins=6, n_sims=50)
+        assert bt.n_origins == 6 and len(bt.detail_) == sum(range(1, 7))
         inside.append(bt.detail_["inside"].to_numpy())
         mape1.append(bt.summary.set_index("h").loc[1, "mape"])
+    per_world = [float(x.mean()) for x in inside]
     coverage = np.concatenate(inside).mean()
-    assert 0.70 <= coverage <= 0.90, coverage
-    assert max(mape1) < 0.03
+    assert 0.70 <= coverage <= 0.90, (coverage, per_world)
+    assert max(mape1) < 0.03, mape1
 
 
 def test_a_long_churned_spell_beyond_today_s_tenures():
@@ -198,3 +204,49 @@ def test_a_long_churned_spell_beyond_today_s_tenures():
     S = np.cumprod([1, 5 / 6, 4 / 5, 3 / 4, 1, 1, 1, 1, 1])
     h = np.arange(1, 4)
     assert f.table_["retained"].to_numpy() == pytest.approx(100 * S[5 + h] / S[5] + 50 * S[3 + h] / S[3])
+
+
+def test_sbg_counts_fit_is_the_cohort_fit():
+    """fit_sbg_counts on a cohort's churn and survivor counts is fit_sbg on its alive counts (Fader & Hardie's
+    high-end customers: α = 0.668, β = 3.806 in their paper); a Newton step from the maximum stays there and
+    steps from 5% off close in on it."""
+    from csanalysis import projection
+
+    alive = np.array([1000, 869, 743, 653, 593, 551, 517, 491])
+    ref = projection.fit_sbg(alive)
+    d = np.r_[0, -np.diff(alive)]
+    c = np.r_[np.zeros(len(alive) - 1), alive[-1]]
+    f = projection.fit_sbg_counts(d, c)
+    assert (f.alpha_, f.beta_) == pytest.approx((ref.alpha_, ref.beta_), rel=1e-8)
+    assert (round(f.alpha_, 3), round(f.beta_, 3)) == (0.668, 3.806)
+    assert projection.sbg_newton_step(d, c, f.alpha_, f.beta_) == pytest.approx((f.alpha_, f.beta_), rel=1e-9)
+    off = lambda a, b: max(abs(np.log(a / f.alpha_)), abs(np.log(b / f.beta_)))  # noqa: E731
+    a1, b1 = projection.sbg_newton_step(d, c, f.alpha_ * 1.05, f.beta_ * 0.95)
+    a2, b2 = projection.sbg_newton_step(d, c, a1, b1)
+    assert off(a1, b1) < off(f.alpha_ * 1.05, f.beta_ * 0.95) / 4 and off(a2, b2) < 1e-3  # Newton: quadratic
+    with pytest.raises(ValueError, match="period 0"):
+        projection.fit_sbg_counts([1, 2, 3], [0, 0, 5])
+
+
+def test_sbg_survival_is_projection_s_fit_on_the_spells(demo):
+    """survival="sbg": the curve is projection.py's sBG fitted to the spells observed from their start (each
+    spell one cohort of its own, through fit_sbg_cohorts: churned at its churn month, else alive at its last), and
+    today's customers' retained MRR is Σ mrr · S(a + h) / S(a) with that curve, computed here from the pandas
+    panel."""
+    from csanalysis import projection
+
+    sp = demo.spells[demo.spells["entry"] == 0]
+    T = (sp["duration"] - (1 - sp["event"])).to_numpy()
+    groups = pd.DataFrame({"T": T, "event": sp["event"].to_numpy()}).value_counts()
+    cohorts = [np.r_[np.full(t, n), 0] if e else np.full(t + 1, n) for (t, e), n in groups.items() if t >= 1]
+    ref = projection.fit_sbg_cohorts(cohorts)
+    f = fc.forecast(demo, survival="sbg", weight="spells", contracts=False, n_sims=20, horizon=6)
+    assert f.sbg_ == pytest.approx((ref.alpha_, ref.beta_), rel=1e-6) and f.survival == "sbg"
+    now = demo.panel[demo.panel["month"] == demo.as_of_month]
+    a = now["spell_month"].to_numpy()
+    expect = [float((now["mrr"] * ref.survival(a + h) / ref.survival(a)).sum()) for h in range(1, 7)]
+    assert f.table_["retained"].to_numpy() == pytest.approx(expect, rel=1e-6)
+    m = f.metrics()
+    assert m["survival"] == "sbg" and m["sbg"]["alpha"] == pytest.approx(ref.alpha_, rel=1e-6)
+    with pytest.raises(ValueError, match="survival='weibull'"):
+        fc.forecast(demo, survival="weibull", n_sims=20)

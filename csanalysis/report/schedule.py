@@ -18,7 +18,10 @@ TYPICAL_SECONDS = {"00_data_overview": 8.4, "01_cohort_retention": 18.0, "02_chu
                    "03_nps_revenue": 22.9, "04_churn_risk": 51.5, "05_cs_impact": 11.6,
                    "06_why_customers_leave": 20.0,  # 06: measured at 3,000 customers (17 s), not yet at 100k
                    "07_lifecycle": 20.0,  # 07: a first guess, not yet measured
-                   "08_forecast": 40.0}  # 08: measured at 3,000 customers under load (39 s), not yet at 100k
+                   # 08: measured once at 100k (the older generator's /work/baseline/data100k, 2026-12-07, code of
+                   # 434bd2d): 224 s on a 2-core machine at load 7-11 (the run got 31% of a core; 91 s of CPU); 11 s
+                   # at 3,000 customers
+                   "08_forecast": 224.0}
 
 
 def longest_first(paths: list[Path], out: Path) -> list[Path]:
