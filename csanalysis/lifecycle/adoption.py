@@ -43,6 +43,7 @@ from ..data import attributes as attrs_
 from ..data.keys import IntegerPanel
 from ..estimate import Estimate
 from ..periods import month_index, month_start
+from ..reasons import Reason
 
 __all__ = ["THRESHOLD", "STALL_MONTHS", "MIN_ACCOUNTS", "MAX_MONTHS", "MEASURES", "STALLED_COLUMNS",
            "AdoptionMonths", "adoption_months", "Curves", "adoption_curves", "median_interval", "stalled_accounts",
@@ -103,6 +104,14 @@ def adoption_months(ds) -> AdoptionMonths:
     -------
     AdoptionMonths
     """
+    left_out = ds.left_out("history") if hasattr(ds, "left_out") else None
+    if left_out is not None:  # a snapshot: no months to follow
+        why = Reason("the data hold no history month by month (a snapshot)", left_out)
+        frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+            ("customer_id", object), ("m", np.int64), ("k", np.int64), ("spell", np.int64), ("mrr", float),
+            ("seats", float), ("active_users", float), ("utilisation", float), ("features_used", float),
+            ("measured", bool))})
+        return AdoptionMonths(frame, {m: why for m in MEASURES}, None, None)
     p = ds.panel
     pm = month_index(p["month"]).astype(np.int64)
     n = len(p)
@@ -113,9 +122,9 @@ def adoption_months(ds) -> AdoptionMonths:
     fu = np.full(n, np.nan)
     measured = np.zeros(n, bool)
     if u is None:
-        reason = {m: "the data have no usage table" for m in MEASURES}
+        reason = {m: Reason("the data have no usage table", "adoption.reason.no_usage") for m in MEASURES}
     elif not len(u):
-        reason = {m: "the usage table has no rows up to as_of" for m in MEASURES}
+        reason = {m: Reason("the usage table has no rows up to as_of", "adoption.reason.usage_empty") for m in MEASURES}
     else:
         um = month_index(u["month"]).astype(np.int64)
         coverage = (int(um.min()), int(um.max()))
@@ -125,17 +134,20 @@ def adoption_months(ds) -> AdoptionMonths:
         hit = pos >= 0
         for col, out in (("active_users", au), ("features_used", fu)):
             if col not in u.columns:
-                reason["utilisation" if col == "active_users" else col] = f"the usage table has no '{col}' column"
+                reason["utilisation" if col == "active_users" else col] = Reason(
+                    f"the usage table has no '{col}' column", "adoption.reason.no_column", column=col)
                 continue
             out[measured] = 0.0  # a covered paid month without a usage row: no use
             v = pd.to_numeric(u[col], errors="coerce").to_numpy(dtype=float)
             out[pos[hit]] = np.where(np.isnan(v[hit]), 0.0, v[hit])
         if not measured.any():
-            reason = {m: reason[m] or "no paid month lies within the usage table's months" for m in MEASURES}
+            reason = {m: reason[m] or Reason("no paid month lies within the usage table's months",
+                                              "adoption.reason.no_overlap") for m in MEASURES}
     src = attrs_.seats_source(ds)
     seats = np.full(n, np.nan)
     if src is None:
-        reason["utilisation"] = reason["utilisation"] or "the data have no seats (customers.seats or a seats history)"
+        reason["utilisation"] = reason["utilisation"] or Reason(
+            "the data have no seats (customers.seats or a seats history)", "adoption.reason.no_seats")
     elif n:
         seats = attrs_.seats_in_force(ds, p["customer_id"].to_numpy(), p["month"].to_numpy())
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -173,6 +185,10 @@ class Curves:
     alpha: float
     min_accounts: int
     reason: str | None = None
+
+    def shown(self, months=(0, 3, 6, 12)) -> pd.DataFrame:
+        """The table's rows at the months since start ``months`` (those shown), by group then month."""
+        return self.table[self.table["k"].isin(list(months))].reset_index(drop=True)
 
     def at(self, k: int, group=None) -> Estimate:
         """The median at month ``k`` (of ``group``, or of the only group) as an :class:`Estimate`."""
@@ -240,7 +256,8 @@ def adoption_curves(am: AdoptionMonths, measure: str, groups: pd.Series | None =
     starts, sizes = starts[ok], sizes[ok]
     if not len(starts):
         return Curves(measure, by, pd.DataFrame(columns=cols), alpha, min_accounts,
-                      f"no month since start has {min_accounts} or more accounts with a value")
+                      Reason(f"no month since start has {min_accounts} or more accounts with a value",
+                             "adoption.reason.too_few", n=min_accounts))
 
     def q(p):  # linear-interpolated quantile within each cell (numpy's default, as pandas' median and quantile)
         h = (sizes - 1) * p
@@ -303,8 +320,8 @@ def stalled_accounts(ds, am: AdoptionMonths, *, threshold: float = THRESHOLD, mo
              "short": int((now & ~full).sum()), "threshold": float(threshold), "months": months,
              "reason": am.reason["utilisation"]}
     if attrs["reason"] is None and not judged.any() and now.any():
-        attrs["reason"] = (f"no paying account has a utilisation in each of the last {months} months (usage measured "
-                           "up to " + (f"{month_start(am.coverage[1]):%Y-%m}" if am.coverage else "no month") + ")")
+        attrs["reason"] = Reason(f"no paying account has a utilisation in each of the last {months} months",
+                                 "adoption.reason.none_judged", months=months)
     sel = stalled[codes]
     s = win[sel].assign(_id=cid[sel]).sort_values(["_id", "m"], kind="stable")
     util = s["utilisation"].to_numpy(dtype=float).reshape(-1, months)  # each stalled account: one row per month
@@ -358,6 +375,15 @@ class Adoption:
     max_months: int
     alpha: float = 0.05
     groupings: list = field(default_factory=list)
+
+    def curves_table(self) -> pd.DataFrame:
+        """Every curve in one long table (for a CSV): ``measure``, ``grouping`` (``all``, the segment,
+        ``touch_model``), then the columns of :class:`Curves` ``table``."""
+        parts = [c.table.assign(measure=measure, grouping=name) for measure, by in self.curves_.items()
+                 for name, c in by.items()]
+        cols = ["measure", "grouping", "group", "k", "accounts", "median", "lower", "upper", "q1", "q3"]
+        parts = [p for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
     def metrics(self) -> dict:
         """The ``metrics["adoption"]`` part: the usage coverage, the median utilisation and breadth of all accounts
