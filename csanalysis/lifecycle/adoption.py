@@ -69,7 +69,7 @@ STALLED_COLUMNS = {
     "utilisation": "active users ÷ seats in force in the as_of month",
     "utilisation_start": "utilisation in the first month of the stall window",
     "utilisation_trend": "change of utilisation per month over the stall window (least-squares slope)",
-    "utilisation_history": "utilisation in each month of the stall window, oldest first, separated by '; '",
+    "utilisation_history": "utilisation in each month of the stall window in %, oldest first, separated by '; '",
     "features_used": "features used in the as_of month",
     "months_since_start": "months since the start of the account's current spell, in the as_of month",
     "stall_months": "months of the stall window (each below the threshold)",
@@ -339,10 +339,12 @@ def stalled_accounts(ds, am: AdoptionMonths, *, threshold: float = THRESHOLD, mo
         "seats": cur["seats"].to_numpy(dtype=float), "active_users": cur["active_users"].to_numpy(dtype=float),
         "utilisation": cur["utilisation"].to_numpy(dtype=float), "utilisation_start": util[:, 0],
         "utilisation_trend": slope,
-        "utilisation_history": ["; ".join(f"{v:.2f}" for v in row) for row in util],
+        "utilisation_history": ["; ".join(f"{100 * v:.0f}%" for v in row) for row in util],
         "features_used": cur["features_used"].to_numpy(dtype=float),
         "months_since_start": cur["k"].to_numpy(), "stall_months": months, "threshold": float(threshold),
     })
+    for c in ("seats", "active_users", "features_used"):  # whole numbers (missing: features not in the data)
+        out[c] = out[c].round().astype("Int64")
     out = out.sort_values(["mrr", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
     out.insert(1, "rank", np.arange(1, len(out) + 1))
     if pseudonymise and len(out):

@@ -75,7 +75,7 @@ def test_stall_rule_by_hand(tiny):
     assert st["customer_id"].tolist() == ["A", "C"]  # by MRR: A 100, C 50
     assert st["rank"].tolist() == [1, 2]
     assert st["mrr"].tolist() == [100.0, 50.0] and st["arr"].tolist() == [1200.0, 600.0]
-    assert st["utilisation_history"].tolist() == ["0.20; 0.20; 0.10", "0.20; 0.00; 0.20"]
+    assert st["utilisation_history"].tolist() == ["20%; 20%; 10%", "20%; 0%; 20%"]
     assert st["utilisation_trend"].round(6).tolist() == [-0.05, 0.0]  # least-squares slope over x = −1, 0, 1
     assert st["utilisation_start"].tolist() == [0.2, 0.2]
     assert st["seats"].tolist() == [10.0, 5.0] and st["active_users"].tolist() == [1.0, 1.0]
