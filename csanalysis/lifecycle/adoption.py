@@ -165,11 +165,18 @@ def adoption_months(ds) -> AdoptionMonths:
 def median_interval(n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """1-based ranks (j, l) of the order statistics that bound the median's distribution-free interval for ``n``
     values: j = the α/2 quantile of Binomial(n, ½) (at least 1), l = n − j + 1. P(X₍ⱼ₎ ≤ median ≤ X₍ₗ₎) ≥ 1 − α for
-    a continuous distribution."""
-    from scipy.stats import binom
-
+    a continuous distribution. The Binomial(n, ½) distribution function is summed in logs here (numpy only: importing
+    scipy.stats costs seconds), once per distinct n; tests check it against scipy's ``binom.ppf``."""
     n = np.asarray(n, dtype=np.int64)
-    j = np.maximum(binom.ppf(alpha / 2, n, 0.5).astype(np.int64), 1)
+    j = np.ones(n.shape, dtype=np.int64)
+    for size in np.unique(n):
+        if size < 1:
+            continue
+        k = np.arange(1, size + 1, dtype=float)
+        log_comb = np.r_[0.0, np.cumsum(np.log(size - k + 1) - np.log(k))]  # log C(size, 0 … size)
+        cdf = np.cumsum(np.exp(log_comb - size * np.log(2.0)))
+        ppf = int(np.searchsorted(cdf, alpha / 2 * (1 - 1e-12), side="left"))  # smallest k with cdf(k) ≥ α/2
+        j[n == size] = max(ppf, 1)
     return j, n - j + 1
 
 

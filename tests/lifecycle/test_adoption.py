@@ -113,6 +113,12 @@ def test_curves_by_hand(tiny):
     # n = 6: the 2.5% quantile of Binomial(6, ½) is 1 → the 1st and 6th values
     assert (c.loc[0, "lower"], c.loc[0, "upper"]) == (0.1, 0.6)
     assert ad.median_interval(np.array([20, 100]))[0].tolist() == [6, 40]  # binom.ppf(0.025, n, ½)
+    from scipy.stats import binom
+
+    n = np.array([1, 2, 5, 6, 9, 10, 17, 20, 21, 50, 99, 100, 101, 1000, 4321, 40000])
+    for alpha in (0.05, 0.1, 0.01):
+        want = np.maximum(binom.ppf(alpha / 2, n, 0.5).astype(int), 1)
+        assert ad.median_interval(n, alpha)[0].tolist() == want.tolist()
     c3 = ad.adoption_curves(am, "utilisation", min_accounts=6).table
     assert c3["k"].tolist() == [0, 1]  # only k = 0 and 1 have 6 accounts with a value (E pays two months)
     none = ad.adoption_curves(am, "utilisation", min_accounts=50)
