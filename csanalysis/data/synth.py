@@ -34,6 +34,12 @@ churns less even with every effect switched off (``null_world``), which fools na
   ``churn_share_commented`` and per theme ``prevalence_retained``, ``prevalence_churned``, ``churn_risk_ratio`` (the
   stated factor: risk of churn within the horizon after a comment mentioning the theme ÷ after one that does not)
   and ``mrr_change_difference_pp`` (0: themes are unrelated to MRR change among stayers).
+* ``adoption``: the planted adoption curves (:class:`_Adoption`, a separate random stream; only the usage table's
+  ``active_users`` and ``features_used`` depend on it): the curve parameters per touch model (``u0``, ``u_inf``,
+  ``tau``, ``f0``, ``f_inf``, ``tau_f``), ``typical_utilisation`` and, per touch model and months since start
+  0 … 24, ``median_utilisation`` and ``median_features_used`` (the medians of the mixture of the paid
+  account-months' true distributions, utilisation over the seats in force as the data record them: what
+  csanalysis/lifecycle/adoption.py estimates) with ``account_months``.
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
