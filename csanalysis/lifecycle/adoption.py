@@ -6,7 +6,8 @@
 **Utilisation** of a paid account-month = active users ÷ seats in force, where active users is the month's
 ``active_users`` of the usage table (the monthly maximum, data/README.md) and seats in force come from
 :func:`csanalysis.data.attributes.seats_in_force` (the ``customer_attributes`` history, else ``customers.seats``).
-It is not capped at 1: more active users than seats in force (overage, or a seat change the export does not
+When some paid month has no seats in force or a value that is not a whole number ≥ 0, utilisation is left out
+with the error of ``seats_in_force`` as its reason (feature breadth stays). It is not capped at 1: more active users than seats in force (overage, or a seat change the export does not
 record) shows as a value above 1. **Feature breadth** = the month's ``features_used`` (monthly maximum).
 
 **Months without usage rows.** A paid month of an account with no usage row counts as no use (0 active users, 0
@@ -149,7 +150,10 @@ def adoption_months(ds) -> AdoptionMonths:
         reason["utilisation"] = reason["utilisation"] or Reason(
             "the data have no seats (customers.seats or a seats history)", "adoption.reason.no_seats")
     elif n:
-        seats = attrs_.seats_in_force(ds, p["customer_id"].to_numpy(), p["month"].to_numpy())
+        try:
+            seats = attrs_.seats_in_force(ds, p["customer_id"].to_numpy(), p["month"].to_numpy())
+        except ValueError as e:  # blank or broken seats: the other measures stay, utilisation says why
+            reason["utilisation"] = reason["utilisation"] or Reason(str(e), "adoption.reason.bad_seats")
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(seats > 0, au / seats, np.nan)
     if reason["utilisation"] is not None:

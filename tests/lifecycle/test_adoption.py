@@ -139,6 +139,20 @@ def test_no_usage_says_why(tmp_path):
     assert m["utilisation"]["month_3"]["estimate"] is None and m["utilisation"]["month_3"]["reason"]
 
 
+def test_blank_seats_leave_utilisation_out(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    pd.DataFrame([("A", "2024-01-01", 5), ("B", "2024-01-01", None)], columns=["customer_id", "signup_date", "seats"]).to_csv(
+        d / "customers.csv", index=False)
+    pd.DataFrame([(c, f"2024-0{m}-10", 10) for c in "AB" for m in (1, 2)], columns=["customer_id", "date", "amount"]).to_csv(
+        d / "revenue.csv", index=False)
+    pd.DataFrame([(c, f"2024-0{m}-10", 1, 2) for c in "AB" for m in (1, 2)],
+                 columns=["customer_id", "date", "active_users", "features_used"]).to_csv(d / "usage.csv", index=False)
+    am = ad.adoption_months(cs.load_dataset(d, as_of="2024-02-29"))
+    assert am.reason["utilisation"].key == "adoption.reason.bad_seats" and "'B'" in am.reason["utilisation"]
+    assert am.reason["features_used"] is None and am.frame["features_used"].tolist() == [2.0] * 4
+
+
 def _demo():
     if not (DEMO / ".complete").exists():
         pytest.skip("the demo data are not written (make demo)")
