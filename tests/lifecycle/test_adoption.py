@@ -170,8 +170,15 @@ def test_demo_curves_equal_plain_pandas():
     inside = (x["month"] >= lo) & (x["month"] <= hi)
     for col in ("active_users", "features_used"):
         x[col] = x[col].where(~inside, x[col].fillna(0.0))
-    seats = ds.customers.set_index("customer_id")["seats"].astype(float)  # the demo records seats at signup only
-    x["seats"] = x["customer_id"].map(seats)
+    x["seats"] = x["customer_id"].map(ds.customers.set_index("customer_id")["seats"].astype(float))
+    h = ds.attributes
+    if h is not None and (h["attribute"] == "seats").any():  # a seat history: the latest row by the month's last day
+        h = h[h["attribute"] == "seats"].assign(valid_from=lambda d: pd.to_datetime(d["valid_from"]),
+                                                  v=lambda d: pd.to_numeric(d["value"]))
+        q = x.assign(_end=x["month"] + pd.offsets.MonthEnd(0), _i=np.arange(len(x))).sort_values("_end")
+        j = pd.merge_asof(q, h.sort_values("valid_from")[["customer_id", "valid_from", "v"]], left_on="_end",
+                          right_on="valid_from", by="customer_id").sort_values("_i")
+        x["seats"] = np.where(j["v"].notna(), j["v"], x["seats"])
     x["utilisation"] = (x["active_users"] / x["seats"]).where(x["seats"] > 0)
     full = x.copy()
     x = x[(x["spell_month"] <= ad.MAX_MONTHS)].sort_values("month").drop_duplicates(["customer_id", "spell_month"], keep="last")
