@@ -82,7 +82,8 @@ STALLED_COLUMNS = {
 class AdoptionMonths:
     """The paid account-months with their adoption measures (one row per panel row): ``customer_id``, ``m``
     (month index), ``k`` (months since start), ``spell``, ``mrr``, ``seats``, ``active_users``, ``utilisation``,
-    ``features_used`` (NaN where unmeasured or unavailable), ``measured`` (the usage table covers the month).
+    ``features_used`` (NaN where unmeasured or unavailable), ``measured`` (the usage table covers the month), ``acc``
+    (the account's number, into ``accounts``), ``last_at_k`` (the row that counts for its account and k).
     ``reason``: per measure, why it is unavailable for every row (None when available); ``coverage``: the usage
     table's first and last month (month indices) or None."""
 
@@ -90,6 +91,7 @@ class AdoptionMonths:
     reason: dict
     coverage: tuple[int, int] | None
     seats_source: str | None
+    accounts: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))  # ids (text) of ``acc`` 0 … K − 1
 
 
 def adoption_months(ds) -> AdoptionMonths:
@@ -111,7 +113,7 @@ def adoption_months(ds) -> AdoptionMonths:
         frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
             ("customer_id", object), ("m", np.int64), ("k", np.int64), ("spell", np.int64), ("mrr", float),
             ("seats", float), ("active_users", float), ("utilisation", float), ("features_used", float),
-            ("measured", bool))})
+            ("measured", bool), ("acc", np.int64), ("last_at_k", bool))})
         return AdoptionMonths(frame, {m: why for m in MEASURES}, None, None)
     p = ds.panel
     pm = month_index(p["month"]).astype(np.int64)
@@ -160,10 +162,19 @@ def adoption_months(ds) -> AdoptionMonths:
         util = np.full(n, np.nan)
     if reason["features_used"] is not None:
         fu = np.full(n, np.nan)
-    frame = pd.DataFrame({"customer_id": p["customer_id"].to_numpy(), "m": pm, "k": p["spell_month"].to_numpy(),
+    acc, ids = pd.factorize(pd.Series(p["customer_id"].to_numpy(dtype=object)).astype(str))  # accounts numbered once
+    k = p["spell_month"].to_numpy().astype(np.int64)
+    # one value per account and k (a reactivated account with two spells at the same k: the later month's)
+    order = np.lexsort((pm, k, acc))
+    last = np.ones(n, bool)
+    if n:
+        same = (acc[order][1:] == acc[order][:-1]) & (k[order][1:] == k[order][:-1])
+        last[order[:-1][same]] = False
+    frame = pd.DataFrame({"customer_id": p["customer_id"].to_numpy(), "m": pm, "k": k,
                           "spell": p["spell"].to_numpy(), "mrr": p["mrr"].to_numpy(dtype=float), "seats": seats,
-                          "active_users": au, "utilisation": util, "features_used": fu, "measured": measured})
-    return AdoptionMonths(frame, reason, coverage, src)
+                          "active_users": au, "utilisation": util, "features_used": fu, "measured": measured,
+                          "acc": acc, "last_at_k": last})
+    return AdoptionMonths(frame, reason, coverage, src, pd.Index(ids))
 
 
 def median_interval(n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -251,15 +262,17 @@ def adoption_curves(am: AdoptionMonths, measure: str, groups: pd.Series | None =
     f = am.frame
     v = f[measure].to_numpy(dtype=float)
     k = f["k"].to_numpy()
-    keep = ~np.isnan(v) & (k >= 0) & (k <= max_months)
-    g = (pd.Series(f["customer_id"].to_numpy()).map(groups).fillna(attrs_.MISSING).astype(str).to_numpy()
-         if groups is not None else np.full(len(f), "all", dtype=object))
-    d = pd.DataFrame({"cid": f["customer_id"].to_numpy()[keep], "g": g[keep], "k": k[keep], "m": f["m"].to_numpy()[keep],
-                      "v": v[keep]})
-    d = d.sort_values("m", kind="stable").drop_duplicates(["cid", "k"], keep="last")  # one value per account and k
-    gc, glevels = pd.factorize(d["g"], sort=True)
-    order = np.lexsort((d["v"].to_numpy(), d["k"].to_numpy(), gc))
-    vs, ks, gs = d["v"].to_numpy()[order], d["k"].to_numpy()[order], gc[order]
+    keep = ~np.isnan(v) & (k >= 0) & (k <= max_months) & f["last_at_k"].to_numpy()  # one value per account and k
+    if groups is None:
+        acc_group, glevels = np.zeros(len(am.accounts), np.int64), np.array(["all"], dtype=object)
+    else:  # each account's group, numbered once per account (not per row)
+        g = pd.Series(groups.to_numpy(dtype=object), index=pd.Index(groups.index).astype(str))
+        g = g[~g.index.duplicated()].reindex(am.accounts).fillna(attrs_.MISSING).astype(str)
+        acc_group, glevels = pd.factorize(g, sort=True)
+    gc = acc_group[f["acc"].to_numpy()[keep]]
+    kk, vv = k[keep].astype(np.int64), v[keep]
+    order = np.lexsort((vv, gc.astype(np.int64) * (max_months + 1) + kk))
+    vs, ks, gs = vv[order], kk[order], gc[order]
     key = gs.astype(np.int64) * (max_months + 1) + ks
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
     sizes = np.diff(np.r_[starts, len(key)])
