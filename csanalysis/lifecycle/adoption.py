@@ -271,7 +271,9 @@ def adoption_curves(am: AdoptionMonths, measure: str, groups: pd.Series | None =
         acc_group, glevels = pd.factorize(g, sort=True)
     gc = acc_group[f["acc"].to_numpy()[keep]]
     kk, vv = k[keep].astype(np.int64), v[keep]
-    order = np.lexsort((vv, gc.astype(np.int64) * (max_months + 1) + kk))
+    by_value = np.argsort(vv, kind="stable")  # by value, then (stably) by cell: numpy's lexsort was twice as slow
+    cell = (gc.astype(np.int64) * (max_months + 1) + kk)[by_value]
+    order = by_value[np.argsort(cell, kind="stable")]
     vs, ks, gs = vv[order], kk[order], gc[order]
     key = gs.astype(np.int64) * (max_months + 1) + ks
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
