@@ -34,6 +34,12 @@ churns less even with every effect switched off (``null_world``), which fools na
   ``churn_share_commented`` and per theme ``prevalence_retained``, ``prevalence_churned``, ``churn_risk_ratio`` (the
   stated factor: risk of churn within the horizon after a comment mentioning the theme ÷ after one that does not)
   and ``mrr_change_difference_pp`` (0: themes are unrelated to MRR change among stayers).
+* ``adoption``: the planted adoption curves (:class:`_Adoption`, a separate random stream; only the usage table's
+  ``active_users`` and ``features_used`` depend on it): the curve parameters per touch model (``u0``, ``u_inf``,
+  ``tau``, ``f0``, ``f_inf``, ``tau_f``), ``typical_utilisation`` and, per touch model and months since start
+  0 … 24, ``median_utilisation`` and ``median_features_used`` (the medians of the mixture of the paid
+  account-months' true distributions, utilisation over the seats in force as the data record them: what
+  csanalysis/lifecycle/adoption.py estimates) with ``account_months``.
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
@@ -178,6 +184,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     churn_log = []  # (accounts, month) of every churn
     resp_state = []  # per response: account, survey month, score, seats the month before, billing (for the truth)
     last_c = months - 1
+    adoption = _Adoption(seed, n, touch)  # issue 23: planted adoption curves, own random stream
 
     for c in range(int(signup_c.min()), months):
         # 1. new customers start paying
@@ -272,6 +279,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
             au = rng.binomial(seats[payers], 1 / (1 + np.exp(-(engagement[payers] + 1.0))))
             fe = rng.poisson(rate * 3)
             fu = np.minimum(12, rng.poisson(4 * np.exp(0.5 * engagement[payers]) + 0.5))
+            au, fu = adoption.draw(payers, c, c - spell_start[payers], seats[payers], engagement[payers], idle)
             busy = ~idle
             use.append((payers[busy], np.full(busy.sum(), c), logins[busy], au[busy], fe[busy], fu[busy]))
         # 6. NPS survey (answers count for the hazard from next month on)
@@ -394,6 +402,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
                    plan, touch, satisfaction, resp_state)
     truth.update(_plant_dunning(tables, churn_prob, seed))  # issue 22: retry delays and the churn causes' truth
     truth["voice"] = truth_voice
+    truth["adoption"] = adoption.truth(tables, ids, w0)  # issue 23
     return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True))
 
 
@@ -753,3 +762,132 @@ def _voice_comments(tables: dict, churn_log: list, *, seed: int, eff: dict, mont
                                      on=bool(eff.get("voice", True)), months=months)
     nps_df["comment"] = pd.Series(comments, index=nps_df.index, dtype=object)
     return truth
+
+
+# --- adoption curves (issue 23) ----------------------------------------------------------------------------------
+# Active users and feature breadth ramp up over the months since the start of an account's spell, faster and higher
+# for a higher touch model. Drawn from a separate stream (np.random.default_rng([seed, 2302])) after the main
+# stream's own draws of the month (which are kept and discarded), so every other table, every other usage column
+# and every draw of the main stream stay as they were: only the usage table's active_users and features_used change.
+# Per touch model t (tech, low, high) and months since start k, the typical account's (account effect 0, engagement
+# 0) expected utilisation is u(k) = u_inf − (u_inf − u0)·exp(−k / tau) and its expected breadth
+# f(k) = f_inf − (f_inf − f0)·exp(−k / tau_f). An account-month's
+#   active users ~ Binomial(seats in force, π),  logit π = logit u(k) + a + 0.8·engagement,  a ~ N(0, 0.6²) per account;
+#   features used = min(12, Poisson(f(k)·exp(b + 0.3·engagement))),  b ~ N(0, 0.25²) per account;
+# both 0 in an idle month (no usage rows).
+ADOPTION_U0 = np.array([0.15, 0.25, 0.35])  # tech, low, high
+ADOPTION_UINF = np.array([0.55, 0.65, 0.75])
+ADOPTION_TAU = np.array([5.0, 3.0, 2.0])
+ADOPTION_F0 = np.array([1.5, 2.0, 3.0])
+ADOPTION_FINF = np.array([5.0, 6.0, 8.0])
+ADOPTION_TAU_F = np.array([6.0, 5.0, 4.0])
+ADOPTION_SD_A, ADOPTION_SD_B, ADOPTION_ENG_U, ADOPTION_ENG_F = 0.6, 0.25, 0.8, 0.3
+ADOPTION_MAX_FEATURES = 12
+ADOPTION_TRUTH_MONTHS = 24  # truth for months since start 0 … 24
+
+
+def adoption_curve(k, touch: int, which: str = "utilisation") -> np.ndarray:
+    """The planted curve of the typical account of touch model index ``touch`` at months since start ``k``."""
+    k = np.asarray(k, dtype=float)
+    if which == "utilisation":
+        return ADOPTION_UINF[touch] - (ADOPTION_UINF[touch] - ADOPTION_U0[touch]) * np.exp(-k / ADOPTION_TAU[touch])
+    return ADOPTION_FINF[touch] - (ADOPTION_FINF[touch] - ADOPTION_F0[touch]) * np.exp(-k / ADOPTION_TAU_F[touch])
+
+
+class _Adoption:
+    """The adoption draws of the monthly loop and their truth (see the comment above)."""
+
+    def __init__(self, seed: int, n: int, touch: np.ndarray):
+        self.rng = np.random.default_rng([seed, 2302])
+        self.a = self.rng.normal(0, ADOPTION_SD_A, n)
+        self.b = self.rng.normal(0, ADOPTION_SD_B, n)
+        self.touch = touch
+        self.rows = []  # per draw: accounts, month, k, seats, π, λ, idle
+
+    def draw(self, acc, c, k, seats, engagement, idle):
+        t = self.touch[acc]
+        u = adoption_curve(k, t)
+        pi = 1 / (1 + np.exp(-(np.log(u / (1 - u)) + self.a[acc] + ADOPTION_ENG_U * engagement)))
+        lam = adoption_curve(k, t, "features") * np.exp(self.b[acc] + ADOPTION_ENG_F * engagement)
+        au = self.rng.binomial(seats, pi)
+        fu = np.minimum(ADOPTION_MAX_FEATURES, self.rng.poisson(lam))
+        au[idle], fu[idle] = 0, 0
+        self.rows.append((acc, c, k, seats, pi, lam, idle))
+        return au, fu
+
+    def truth(self, tables: dict, ids: np.ndarray, w0) -> dict:
+        """``adoption`` truth: the planted parameters and, per touch model and k = 0 … 24, the median of
+        utilisation (active users ÷ the seats in force *as the data record them*: the seats history of
+        ``customer_attributes`` when the tables have one, else ``customers.seats``) and of features used among the
+        paid account-months of the window, each the median of the mixture of the account-months' true
+        distributions (binomial and capped Poisson given their true π and λ), not of the realised draws — the
+        number the adoption curves estimate (csanalysis/lifecycle/adoption.py; an account's values at the same k
+        in two spells are both counted here, the analysis keeps the later: reactivations are rare)."""
+        from scipy.stats import binom, poisson
+
+        if not self.rows:
+            return {}
+        acc, k, seats, pi, lam, idle = (np.concatenate([np.asarray(r[j]) for r in self.rows]) for j in (0, 2, 3, 4, 5, 6))
+        month = np.concatenate([np.full(len(r[0]), r[1]) for r in self.rows])
+        acc, k = acc.astype(np.int64), k.astype(np.int64)
+        rec = _recorded_seats(tables, ids[acc], month, w0)
+        out = {"u0": dict(zip(TOUCH.tolist(), ADOPTION_U0.tolist())), "u_inf": dict(zip(TOUCH.tolist(), ADOPTION_UINF.tolist())),
+               "tau": dict(zip(TOUCH.tolist(), ADOPTION_TAU.tolist())), "f0": dict(zip(TOUCH.tolist(), ADOPTION_F0.tolist())),
+               "f_inf": dict(zip(TOUCH.tolist(), ADOPTION_FINF.tolist())), "tau_f": dict(zip(TOUCH.tolist(), ADOPTION_TAU_F.tolist())),
+               "sd_account_logit": ADOPTION_SD_A, "sd_account_log_features": ADOPTION_SD_B,
+               "typical_utilisation": {}, "median_utilisation": {}, "median_features_used": {}, "account_months": {},
+               "note": ("median_* per touch model and months since start (0 … 24): the median of the mixture of the paid "
+                        "account-months' true distributions, utilisation over the seats in force as the data record "
+                        "them; typical_utilisation: the planted curve of an account with account effect 0 and "
+                        "engagement 0")}
+        for ti, name in enumerate(TOUCH.tolist()):
+            ks = range(ADOPTION_TRUTH_MONTHS + 1)
+            out["typical_utilisation"][name] = [float(adoption_curve(x, ti)) for x in ks]
+            mu, mf, na = [], [], []
+            for x in ks:
+                sel = (self.touch[acc] == ti) & (k == x)
+                s, p, d, lm, idl = seats[sel], pi[sel], rec[sel], lam[sel], idle[sel]
+                ok = d > 0
+                s, p, d, lm, idl_u = s[ok], p[ok], d[ok], lm, idl[ok]
+                na.append(int(sel.sum()))
+                if not sel.any():
+                    mu.append(None), mf.append(None)
+                    continue
+
+                def f_util(v):  # P(active / recorded seats ≤ v), mixture over the account-months
+                    j = np.floor(v * d + 1e-9)  # (1e-9: v = j / d exactly counts j)
+                    return float(np.where(idl_u, 1.0, binom.cdf(j, s, p)).mean())
+
+                lo, hi = 0.0, float((s / d).max()) + 1e-9
+                if f_util(0.0) >= 0.5:
+                    hi = 0.0
+                for _ in range(60):
+                    mid = (lo + hi) / 2
+                    lo, hi = (lo, mid) if f_util(mid) >= 0.5 else (mid, hi)
+                cand = np.ceil((hi - 1e-7) * d) / d  # the jump point: a value j / seats of some account-month
+                mu.append(float(cand[cand >= hi - 1e-7].min()) if hi > 0 else 0.0)
+                cdf = [float(np.where(idl, 1.0, poisson.cdf(j, lm) if j < ADOPTION_MAX_FEATURES else 1.0).mean())
+                       for j in range(ADOPTION_MAX_FEATURES + 1)]
+                mf.append(float(next(j for j, c in enumerate(cdf) if c >= 0.5)))
+            out["median_utilisation"][name], out["median_features_used"][name] = mu, mf
+            out["account_months"][name] = na
+        return out
+
+
+def _recorded_seats(tables: dict, cust_ids: np.ndarray, month: np.ndarray, w0) -> np.ndarray:
+    """Seats in force as the tables record them for each (customer id, window month index): the latest
+    ``customer_attributes`` row of attribute ``seats`` dated in the month or before, else ``customers.seats``."""
+    c = tables["customers"].set_index("customer_id")["seats"]
+    out = c.reindex(cust_ids).to_numpy(dtype=float)
+    hist = tables.get("customer_attributes")
+    if hist is not None and len(hist) and (hist["attribute"] == "seats").any():
+        h = hist[hist["attribute"] == "seats"]
+        hm = (pd.to_datetime(h["valid_from"]).dt.to_period("M") - w0).map(lambda x: x.n).to_numpy()
+        q = pd.DataFrame({"cid": cust_ids, "m": month.astype(np.int64), "i": np.arange(len(cust_ids))}).sort_values("m")
+        r = pd.DataFrame({"cid": h["customer_id"].to_numpy(), "m": hm.astype(np.int64),
+                          "v": pd.to_numeric(h["value"], errors="coerce").to_numpy(dtype=float)}).sort_values("m", kind="stable")
+        j = pd.merge_asof(q, r, on="m", by="cid", direction="backward")
+        v = np.full(len(cust_ids), np.nan)
+        v[j["i"].to_numpy()] = j["v"].to_numpy()
+        out = np.where(np.isnan(v), out, v)
+    return out
