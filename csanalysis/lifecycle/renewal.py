@@ -295,6 +295,24 @@ def _rates(events: pd.DataFrame, *, alpha: float, n_boot: int, seed: int) -> pd.
     return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
 
 
+def _invoices(ds, source, mapping) -> pd.DataFrame:
+    """The annual invoices of the Dataset's revenue table; when it has none (read from a report run's cache, or
+    pseudonymised: both keep aggregated tables only) those of ``source`` loaded again without the cache, their
+    ids pseudonymised as the Dataset's are."""
+    rev = ds.tables.get("revenue")
+    if rev is None and source is not None and ds.layout == "subscription":
+        from ..data.load import load_dataset
+
+        rev = load_dataset(source, mapping=mapping, as_of=ds.as_of).tables.get("revenue")
+    inv = annual_invoices(rev)
+    if ds.pseudonymised and len(inv):
+        from ..data.pseudonym import looks_pseudonymised, pseudonymise_ids
+
+        if not looks_pseudonymised(inv["customer_id"]):
+            inv = inv.assign(customer_id=pseudonymise_ids(inv["customer_id"].to_numpy()))
+    return inv
+
+
 def renewal_rates(ds, *, invoices: pd.DataFrame | None = None, source=None, mapping=None, alpha: float = 0.05,
                   n_boot: int = 400, seed: int = 0) -> RenewalRates:
     """Gross and net renewal rates by quarter (module docstring).
@@ -325,10 +343,8 @@ def renewal_rates(ds, *, invoices: pd.DataFrame | None = None, source=None, mapp
     none = pd.DataFrame(columns=list(RATE_COLUMNS))
     if ds.layout in ("purchase_log", "snapshot"):
         return RenewalRates(empty, none, ds.layout, alpha=alpha, n_boot=n_boot, grace=grace)
-    if invoices is None and "revenue" not in ds.tables and source is not None and not ds.pseudonymised:
-        from ..data.load import load_dataset
-
-        invoices = annual_invoices(load_dataset(source, mapping=mapping, as_of=ds.as_of).tables.get("revenue"))
+    if invoices is None:
+        invoices = _invoices(ds, source, mapping)
     dates = renewal_dates(ds, invoices)
     if dates.empty:
         return RenewalRates(empty, none, "no_renewal_dates", alpha=alpha, n_boot=n_boot, grace=grace)
