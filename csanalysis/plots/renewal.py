@@ -41,8 +41,14 @@ def plot_renewal_rates(rates: pd.DataFrame, ax=None, *, labels: dict, title: str
     ax.axhline(1.0, color="0.6", lw=0.8, ls="--")
     ax.set_xticks(x)
     ax.set_xticklabels(rates["quarter"].astype(str), rotation=45 if len(rates) > 8 else 0, ha="right" if len(rates) > 8 else "center")
-    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+    # ticks on whole percents (or halves, quarters … of a narrow span) so that no two labels read alike
+    lo, hi = ax.get_ylim()
+    step = next((s for s in (0.25, 0.1, 0.05, 0.02, 0.01, 0.005, 0.0025, 0.001) if (hi - lo) / s >= 4), 0.001)
+    ax.yaxis.set_major_locator(mticker.MultipleLocator(step))
+    decimals = 0 if step >= 0.01 else 1 if step >= 0.001 else 2
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=decimals))
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 if len(rates) <= 8 else -0.2), ncol=len(labels),
+              frameon=False)
     return ax
