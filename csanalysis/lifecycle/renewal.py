@@ -46,7 +46,7 @@ from ..stats.bootstrap import account_sums, count_weights, percentile_estimate, 
 from ..stats.proportion import wilson
 
 __all__ = ["RATE_COLUMNS", "EVENT_COLUMNS", "REASONS", "annual_invoices", "renewal_dates", "renewal_events",
-           "RenewalRates", "renewal_rates"]
+           "RenewalRates", "renewal_rates", "calendar_issue"]
 
 ALL = "all"  # the quarter label of the pooled row
 
@@ -353,3 +353,14 @@ def renewal_rates(ds, *, invoices: pd.DataFrame | None = None, source=None, mapp
         return RenewalRates(events, none, "no_closed_quarter", alpha=alpha, n_boot=n_boot, grace=grace)
     return RenewalRates(events, _rates(events, alpha=alpha, n_boot=n_boot, seed=seed), None, alpha=alpha,
                         n_boot=n_boot, grace=grace)
+
+
+def calendar_issue(cal: pd.DataFrame | None, lst: pd.DataFrame | None) -> str | None:
+    """Why the renewal calendar (:func:`csanalysis.health.renewal_calendar` of the risk list ``lst``) lists no
+    contract: ``no_risk_score`` (no churn-risk list: not subscription data), ``no_renewal_dates`` (no account on the
+    list has a renewal date), ``none_due`` (none renews within the windows); None when it lists some."""
+    if cal is None or lst is None:
+        return "no_risk_score"
+    if len(cal):
+        return None
+    return "no_renewal_dates" if cal.attrs.get("no_renewal_date", 0) >= len(lst) else "none_due"

@@ -202,3 +202,24 @@ def test_demo_rates_match_independent_pandas():
     np.testing.assert_allclose(rates["arr_up"], g["arr_up"])
     np.testing.assert_allclose(rates["arr_after"], g["arr_after"])
     assert r.rates_.iloc[-1]["contracts"] == g["contracts"].sum()
+
+
+def test_calendar_issue_says_why_the_calendar_is_empty():
+    from csanalysis.health import LIST_COLUMNS, renewal_calendar
+
+    def lst(days):
+        rows = [{c: None for c in LIST_COLUMNS} for _ in days]
+        for r, d in zip(rows, days):
+            r.update(scoring_date="2024-12-31", customer_id=f"C{d}", touch_model="low", csm_owner="x", mrr=10.0,
+                     arr=120.0, churn_probability=0.1, horizon_months=3, score_source="model", arr_at_risk=12.0,
+                     scorecard_band="good", on_list=False, days_to_renewal=d,
+                     renewal_date=None if d is None else (pd.Timestamp("2024-12-31") + pd.Timedelta(days=d)).date())
+        return pd.DataFrame(rows, columns=list(LIST_COLUMNS))
+
+    assert renewal.calendar_issue(None, None) == "no_risk_score"
+    undated = lst([None, None])
+    assert renewal.calendar_issue(renewal_calendar(undated), undated) == "no_renewal_dates"
+    later = lst([400, None])
+    assert renewal.calendar_issue(renewal_calendar(later), later) == "none_due"
+    soon = lst([10, 400])
+    assert renewal.calendar_issue(renewal_calendar(soon), soon) is None
