@@ -11,6 +11,10 @@
    loader spreads MRR: data/README.md) is a yearly term; its renewal is the month after its twelve service months
    (the month of ``period_start`` + 12), the renewal date ``period_end`` + 1 day.
 
+The invoices are rows of the raw ``revenue`` table, which a Dataset read from a report run's cache (or
+pseudonymised) no longer holds: :func:`renewal_rates` then loads the source again, without the cache, to read them
+(the load's checks run again; no panel is built), and pseudonymises their ids as the Dataset's are.
+
 A snapshot ``renewal_date`` alone (no history, no annual invoices: monthly billing) says only when the *next*
 renewal is due: it feeds the renewal calendar (:mod:`csanalysis.health.renewals`), not the rates. A purchase log
 (no contracts) and a snapshot export (no months) have no renewal rates; each undefined result carries its reason.

@@ -77,6 +77,8 @@ def test_tiny_export_matches_the_hand_computation(tmp_path):
     ds = cs.load_dataset(_tiny(tmp_path), as_of="2024-06-30", grace_months=0)
     r = renewal.renewal_rates(ds, n_boot=300, seed=3)
     assert r.estimable and r.reason_ is None
+    assert list(r.rates_.columns) == list(renewal.RATE_COLUMNS)  # the documented CSV layouts
+    assert list(r.events_.columns) == list(renewal.EVENT_COLUMNS)
     ev = r.events_.set_index("customer_id")
     assert sorted(ev.index) == list("ABCEFIJ")  # G: quarter open; D: no dated renewal
     assert ev.loc["C", "renewal_month"] == pd.Timestamp("2024-03-01") and ev.loc["C", "arr_before"] == 3600
