@@ -85,7 +85,7 @@ def demo(tmp_path_factory):
     return data, ds
 
 
-def test_expansion_score_close_to_its_ceiling(demo):
+def test_expansion_score_close_to_its_ceiling(demo, monkeypatch):
     data, ds = demo
     truth = {"expansion": data.expansion_prob, "churn": data.churn_prob}
     res = ex.expansion_propensity(ds, truth=truth, n_boot=200)
@@ -121,6 +121,11 @@ def test_expansion_score_close_to_its_ceiling(demo):
     assert c["expansion_probability"].is_monotonic_decreasing
     teams = ex.team_candidates(c)
     assert set(teams) == set(on["touch_model"])
+    # pseudonymised: the same rows and order, none of the raw ids, stable across calls
+    monkeypatch.setenv("CSANALYSIS_PSEUDONYM_KEY", "k" * 32)
+    p1, p2 = ex.upsell_candidates(res, capacity=5, pseudonymise=True), ex.upsell_candidates(res, capacity=5, pseudonymise=True)
+    assert not set(p1["customer_id"]) & set(c["customer_id"]) and p1["customer_id"].equals(p2["customer_id"])
+    assert p1.drop(columns="customer_id").equals(c.drop(columns="customer_id"))
     m = res.metrics(c)
     assert m["candidates"]["size"] == len(on)
     assert m["auc"]["ceiling"]["estimate"] == pytest.approx(auc["ceiling"])
