@@ -37,7 +37,12 @@ churns less even with every effect switched off (``null_world``), which fools na
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
+* ``expansion`` (issue 23): the planted expansion drivers (:func:`_plant_expansion`: utilisation, usage growth and
+  plan scale a staying account's monthly probability of a seat increase) and the mean monthly probability.
+
 ``churn_prob``: customer_id, month, p, p_no_program for every at-risk account-month in the window.
+``expansion_prob`` (``expansion_prob.parquet``): customer_id, month, p (monthly probability of a seat increase when
+the seats can change), annual, next_change, factor for the same account-months (the expansion score's ceiling).
 """
 from __future__ import annotations
 
