@@ -43,7 +43,12 @@ churns less even with every effect switched off (``null_world``), which fools na
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
+* ``expansion`` (issue 23): the planted expansion drivers (:func:`_plant_expansion`: utilisation, usage growth and
+  plan scale a staying account's monthly probability of a seat increase) and the mean monthly probability.
+
 ``churn_prob``: customer_id, month, p, p_no_program for every at-risk account-month in the window.
+``expansion_prob`` (``expansion_prob.parquet``): customer_id, month, p (monthly probability of a seat increase when
+the seats can change), annual, next_change, factor for the same account-months (the expansion score's ceiling).
 """
 from __future__ import annotations
 
@@ -59,7 +64,7 @@ import pandas as pd
 
 DEFAULT_EFFECTS = {
     "plan": True, "touch": True, "seats": True, "channel": True, "failed_payment": True, "nps_churn": True,
-    "nps_revenue": True, "usage": True, "program": True, "voice": True,
+    "nps_revenue": True, "usage": True, "program": True, "voice": True, "expansion": True,
 }
 PLANS = np.array(["Basic", "Pro", "Enterprise"])
 PRICE = np.array([20.0, 40.0, 70.0])
@@ -85,6 +90,7 @@ class DemoData:
     tables: dict[str, pd.DataFrame]
     truth: dict
     churn_prob: pd.DataFrame
+    expansion_prob: pd.DataFrame | None = None  # issue 23: see _plant_expansion
 
 
 def _cloglog(eta):
@@ -145,7 +151,8 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     """
     eff = dict(DEFAULT_EFFECTS)
     if null_world:
-        eff.update({k: False for k in ("failed_payment", "nps_churn", "nps_revenue", "usage", "program", "voice")})
+        eff.update({k: False for k in ("failed_payment", "nps_churn", "nps_revenue", "usage", "program", "voice",
+                                        "expansion")})
     eff.update(effects or {})
     unknown = set(eff) - set(DEFAULT_EFFECTS) - {"program_hr"}
     if unknown:
@@ -178,6 +185,8 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     engagement = rng.normal(0, 0.3, n)
     logins_hist = np.full((n, 3), np.nan)  # logins in months c−1, c−2, c−3
     nps_cat = np.full(n, -1)  # latest account category: 0 detractor, 1 passive, 2 promoter, −1 none
+    au_last = np.full(n, np.nan)  # active users in the last month with usage drawn (0 in a month without usage rows)
+    exp_log = []  # the expansion drivers' record, per at-risk account-month (_plant_expansion)
 
     rev, pay, use, nps, act, prob = [], [], [], [], [], []
     survey_months = set(range(3, months, 6))
@@ -238,7 +247,9 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
         stay = idx[~churn]
         can_change = ~billing_annual[stay] | ((c - term_start[stay]) % 12 == 0)
         s_sat = satisfaction[stay] if eff["nps_revenue"] else 0.0
-        p_up = 0.03 * np.exp(0.35 * s_sat)
+        x_up = _plant_expansion(exp_log, idx, c, eff, au_last, seats, plan, logins_hist, satisfaction,
+                                billing_annual, term_start)  # issue 23: the expansion drivers
+        p_up = 0.03 * np.exp(0.35 * s_sat) * x_up[~churn]
         p_down = 0.015 * np.exp(-0.35 * s_sat)
         u = rng.random(stay.size)
         up = can_change & (u < p_up)
@@ -281,6 +292,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
             fu = np.minimum(12, rng.poisson(4 * np.exp(0.5 * engagement[payers]) + 0.5))
             au, fu = adoption.draw(payers, c, c - spell_start[payers], seats[payers], engagement[payers], idle)
             busy = ~idle
+            au_last[payers] = np.where(busy, au, 0)  # what the usage rows show (no rows: none active)
             use.append((payers[busy], np.full(busy.sum(), c), logins[busy], au[busy], fe[busy], fu[busy]))
         # 6. NPS survey (answers count for the hazard from next month on)
         if c in survey_months:
@@ -397,13 +409,99 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     churn_prob = pd.DataFrame({"customer_id": ids[pr_idx.astype(np.int64)],
                                "month": month_dates(pr_c, np.ones_like(pr_c)), "p": pr_p, "p_no_program": pr_p0})
     truth_voice = _voice_comments(tables, churn_log, seed=seed, eff=eff, months=months, w0=w0)  # issue 22
+    expansion_prob, x_path = _expansion_table(exp_log, ids, n, months, month_dates)
     truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0,
                    pr_idx.astype(np.int64), pr_p, pr_p0, pr_ten.astype(np.int64), pr_first.astype(bool), pr_pre.astype(bool),
-                   plan, touch, satisfaction, resp_state)
+                   plan, touch, satisfaction, resp_state, x_path)
     truth.update(_plant_dunning(tables, churn_prob, seed))  # issue 22: retry delays and the churn causes' truth
     truth["voice"] = truth_voice
     truth["adoption"] = adoption.truth(tables, ids, w0)  # issue 23
-    return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True))
+    truth["expansion"] = _expansion_truth(eff, expansion_prob)
+    return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True),
+                    expansion_prob)
+
+
+# --- expansion drivers (issue 23) ----------------------------------------------------------------------------
+# A staying account's monthly probability of a seat increase (when its seats can change: monthly billing, or an
+# annual term's renewal month) is 0.03 · exp(0.35 · satisfaction) · x, x the expansion drivers' factor read from
+# the account's state at the end of the month before (what a score at that month's end can see):
+#   log x = log EXP_SCALE + B_EXP_UTIL · (min(utilisation, 1) − EXP_UTIL_REF)
+#           + B_EXP_GROWTH · clip(log usage growth, ±1.5) + B_EXP_PLAN[plan],
+# utilisation = active users ÷ seats in force (EXP_UTIL_REF when no usage was drawn yet), usage growth = logins
+# last month ÷ the mean of the two months before (1 when unknown). Satisfaction, seen through NPS, was a driver
+# already (the NPS → revenue effect). No draw of its own: the seat process's existing uniform decides.
+B_EXP_UTIL = 3.0  # per unit of utilisation (×1.35 per 10 points)
+EXP_UTIL_REF = 0.7
+B_EXP_GROWTH = 1.3  # per unit of log usage growth (×2.46 for doubled logins)
+B_EXP_PLAN = np.array([np.log(0.75), 0.0, np.log(1.5)])  # Basic, Pro (ref), Enterprise
+EXP_SCALE = 0.6  # the factor's mean over the demo's account-months is about 0.8 (the seat process's variance, and
+# with it the NPS → revenue interval's width, stays near what it was)
+EXP_BASE = 0.03
+
+
+def _plant_expansion(exp_log: list, idx, c: int, eff: dict, au_last, seats, plan, logins_hist, satisfaction,
+                     billing_annual, term_start) -> np.ndarray:
+    """The expansion drivers' factor x (see above) of the at-risk accounts ``idx`` in month ``c``, from the loop's
+    state at the end of month c − 1 (active users and seats, the logins of c − 1 … c − 3, plan); 1 for all with the
+    ``expansion`` effect off. Appends the record of ``expansion_prob`` (month ≥ 1, as churn_prob): the monthly
+    probability of a seat increase when the seats can change, the months to the next month they can (0: this one)
+    and x."""
+    if eff["expansion"]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.minimum(au_last[idx] / seats[idx], 1.0)
+            prev = logins_hist[idx]
+            growth = np.log(prev[:, 0] / prev[:, 1:].mean(axis=1))
+        util = np.where(np.isfinite(util), util, EXP_UTIL_REF)
+        growth = np.where(np.isfinite(growth), np.clip(growth, -1.5, 1.5), 0.0)
+        x = EXP_SCALE * np.exp(B_EXP_UTIL * (util - EXP_UTIL_REF) + B_EXP_GROWTH * growth + B_EXP_PLAN[plan[idx]])
+    else:
+        x = np.ones(idx.size)
+    if c >= 1:
+        s = satisfaction[idx] if eff["nps_revenue"] else 0.0
+        nxt = np.where(billing_annual[idx], (term_start[idx] - c) % 12, 0)
+        exp_log.append((idx, c, EXP_BASE * np.exp(0.35 * s) * x, nxt, x, billing_annual[idx]))
+    return x
+
+
+def _expansion_table(exp_log: list, ids, n: int, months: int, month_dates) -> tuple[pd.DataFrame, np.ndarray]:
+    """``expansion_prob`` (customer_id, month, p: monthly probability of a seat increase when the seats can change,
+    annual: billed by annual term (seats change at its renewal only), next_change: months from this month to the
+    next one they can, 0 = this month (always 0 when billed monthly); factor: the drivers' x) and the
+    accounts × months path of x (forward-filled after an account's last at-risk month; 1 before its first), which
+    the NPS → revenue truth's Monte Carlo uses."""
+    if exp_log:
+        a, c, p, nxt, x, ann = (np.concatenate([np.broadcast_to(np.asarray(r[k]), np.asarray(r[0]).shape)
+                                                for r in exp_log]) for k in range(6))
+        a, c = a.astype(np.int64), c.astype(np.int64)
+    else:
+        a = c = nxt = np.zeros(0, np.int64)
+        p = x = np.zeros(0)
+        ann = np.zeros(0, bool)
+    table = pd.DataFrame({"customer_id": ids[a], "month": month_dates(c, np.ones_like(c)), "p": p,
+                          "annual": ann.astype(bool), "next_change": nxt.astype(np.int64), "factor": x})
+    table = table.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True)
+    grid = np.full((n, months), np.nan)
+    grid[a, c] = x  # (months ≥ 1 only, inside the window)
+    path = pd.DataFrame(grid).ffill(axis=1).fillna(1.0).to_numpy()
+    return table, path
+
+
+def _expansion_truth(eff: dict, table: pd.DataFrame) -> dict:
+    """``truth["expansion"]``: the planted drivers and the mean monthly probability."""
+    on = bool(eff["expansion"])
+    can = table["next_change"].to_numpy() == 0
+    return {
+        "on": on, "base_monthly_probability": EXP_BASE, "satisfaction_log_factor": 0.35 if eff["nps_revenue"] else 0.0,
+        "drivers": {"scale": EXP_SCALE if on else 1.0, "utilisation_per_unit": B_EXP_UTIL if on else 0.0, "utilisation_reference": EXP_UTIL_REF,
+                    "log_usage_growth": B_EXP_GROWTH if on else 0.0,
+                    "plan_factor": {str(PLANS[k]): float(np.exp(B_EXP_PLAN[k])) if on else 1.0 for k in range(3)}},
+        "mean_monthly_probability_when_seats_can_change": float(table.loc[can, "p"].mean()) if can.any() else None,
+        "note": "monthly probability of a seat increase of a staying account whose seats can change (monthly billing, "
+                "or an annual term's renewal month) = base · exp(satisfaction_log_factor · satisfaction) · x, log x = "
+                "log scale + utilisation_per_unit · (min(active users ÷ seats, 1) − utilisation_reference) + log_usage_growth · "
+                "clip(log(logins ÷ mean of the two months before), ±1.5) + log plan_factor, all read at the end of the "
+                "month before; expansion_prob.parquet holds p, next_change and x per at-risk account-month",
+    }
 
 
 RETRY_MEAN_DAYS = 6.0  # dunning: days from a failed attempt to the retry that succeeds, floor(Exponential(6)), at most 27
@@ -516,7 +614,7 @@ def _split(total: np.ndarray, k: np.ndarray, pos: np.ndarray, rep: np.ndarray, r
 
 
 def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, idx, p, p0, tenure, first, pre,
-           plan, touch, satisfaction, resp_state=()) -> dict:
+           plan, touch, satisfaction, resp_state=(), x_path=None) -> dict:
     on = lambda flag, v: float(np.exp(v)) if flag else 1.0  # noqa: E731
     hrs = {
         "plan": {"Basic": on(eff["plan"], B_PLAN[0]), "Enterprise": on(eff["plan"], B_PLAN[2])},
@@ -562,8 +660,10 @@ def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, i
         p_up, p_down = 0.03 * np.exp(0.35 * s_sat), 0.015 * np.exp(-0.35 * s_sat)
         for j in range(12):
             can = ~annual | ((c0 + j - term) % 12 == 0)
+            # the expansion drivers' factor on the account's own path (_plant_expansion; its last value after it left)
+            x = x_path[acc, np.minimum(c0 + j, months - 1)] if x_path is not None else 1.0
             u = mc.random(seats.size)
-            up, down = can & (u < p_up), can & (u >= p_up) & (u < p_up + p_down)
+            up, down = can & (u < p_up * x), can & (u >= p_up * x) & (u < p_up * x + p_down)
             seats[up] = np.maximum(seats[up] + 1, np.round(seats[up] * mc.uniform(1.1, 1.5, up.sum())))
             seats[down] = np.maximum(1, np.minimum(seats[down] - 1, np.round(seats[down] * mc.uniform(0.6, 0.9, down.sum()))))
         change = (seats / s0 - 1).reshape(-1, reps).mean(axis=1)
@@ -602,6 +702,8 @@ def write_demo(out_dir, *, fmt: str = "parquet", **kwargs) -> DemoData:
             else:
                 df.to_csv(tmp / f"{name}.csv", index=False, date_format="%Y-%m-%d")
         demo.churn_prob.to_parquet(tmp / "churn_prob.parquet", index=False)
+        if demo.expansion_prob is not None:
+            demo.expansion_prob.to_parquet(tmp / "expansion_prob.parquet", index=False)
         (tmp / "truth.json").write_text(json.dumps(demo.truth, indent=2) + "\n", encoding="utf-8")
         (tmp / "csanalysis.yaml").write_text(
             "# Written by `csanalysis demo-data`: the simulated window ends on this date.\n"

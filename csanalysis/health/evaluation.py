@@ -176,8 +176,10 @@ class Evaluation(TableSummary):
 
 def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity: int = 20, capacity_by: str = "team",
                    n_boot: int = 500, seed: int = 0, alpha: float = 0.05, bins: int = 10,
-                   rank_score: np.ndarray | None = None, weights: "_Boot | None" = None) -> Evaluation:
-    """Judge predicted probabilities ``prob`` against ``frame['churned']`` (rows of closed scoring dates).
+                   rank_score: np.ndarray | None = None, weights: "_Boot | None" = None,
+                   outcome: str = "churned") -> Evaluation:
+    """Judge predicted probabilities ``prob`` against ``frame['churned']`` (or the 0/1 column ``outcome``; rows of
+    closed scoring dates; the calibration table's ``churned`` column counts that outcome).
 
     ``rank_score`` (default ``prob``) orders the accounts for AUC, lift and the capacity cut (a calibrated
     scorecard is ranked by its points, so calibration ties do not blur it). ``capacity``: the top N accounts of
@@ -209,6 +211,8 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
         The ordering for AUC, lift and the capacity cut (None: ``prob``).
     weights : _Boot, optional
         Bootstrap replicates shared with the other scores (None: drawn here).
+    outcome : str
+        The 0/1 column of ``frame`` the probabilities predict.
 
     Returns
     -------
@@ -220,7 +224,7 @@ def evaluate_score(name: str, prob: np.ndarray, frame: pd.DataFrame, *, capacity
     ok = np.isfinite(prob) & np.isfinite(rank)
     if not ok.all():
         raise ValueError(f"score {name!r}: {int((~ok).sum())} rows without a score")
-    y = frame["churned"].to_numpy().astype(float)
+    y = frame[outcome].to_numpy().astype(float)
     groups = frame["customer_id"].to_numpy()
     boot = _Boot.draw(groups, n_boot, seed) if weights is None else weights
     ranked = _Ranked(rank, y, boot)

@@ -108,8 +108,9 @@ class ChurnRiskModel(TableSummary):
 
 
 def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, importance: bool = True,
-              alpha: float = 0.05) -> ChurnRiskModel:
-    """Fit the data-driven score on past rows (``churned``). ``importance`` adds, per standardised input, the
+              alpha: float = 0.05, outcome: str = "churned") -> ChurnRiskModel:
+    """Fit the data-driven score on past rows (``churned``, or the 0/1 column ``outcome``: the same machinery
+    scores another outcome, e.g. the expansion propensity of csanalysis/lifecycle/expansion.py). ``importance`` adds, per standardised input, the
     odds ratio per standard deviation from an unpenalised logistic fit of the same design with errors clustered
     by account (statsmodels), with its interval — an association holding the other signals fixed.
 
@@ -125,6 +126,8 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
         Also compute the importance table (odds ratios per standard deviation with intervals).
     alpha : float
         1 − the importance intervals' confidence level.
+    outcome : str
+        The 0/1 column of ``train`` the score predicts.
 
     Returns
     -------
@@ -133,7 +136,7 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     """
     from sklearn.linear_model import LogisticRegression
 
-    _need_training(train)
+    _need_training(train, outcome)
     X = design(train, attributes)
     sd = X.std(ddof=0)  # once: the kept columns' scale is the same number
     ok = sd.to_numpy() > 0
@@ -143,7 +146,7 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
     Z = (X.to_numpy() - mean) / scale
     del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
-    y = train["churned"].to_numpy()
+    y = train[outcome].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
     model = ChurnRiskModel(features=list(keep), mean_=mean, scale_=scale, coef_=lr.coef_[0].copy(),
                            intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=len(train),

@@ -53,11 +53,12 @@ class TooLittleHistory(ValueError):
         self.code, self.values = code, values
 
 
-def _need_training(train: pd.DataFrame) -> None:
+def _need_training(train: pd.DataFrame, outcome: str = "churned") -> None:
     if not len(train):
         raise TooLittleHistory("no_history", "no past scoring dates with a closed outcome window to learn from: the "
                                "data are too short for this scoring date and horizon")
-    n = int(train["churned"].sum())
+    n = int(train[outcome].sum())
     if n == 0 or n == len(train):
-        raise TooLittleHistory("one_outcome", f"the past scoring dates hold {n} churns out of {len(train)} "
+        what = "churns" if outcome == "churned" else f"rows with {outcome} = 1"
+        raise TooLittleHistory("one_outcome", f"the past scoring dates hold {n} {what} out of {len(train)} "
                                "account-months: both outcomes are needed to learn a score", n=n, rows=len(train))
