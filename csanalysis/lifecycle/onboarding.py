@@ -44,7 +44,7 @@ from ..estimate import Estimate
 
 __all__ = ["DEFAULT_MILESTONES", "MilestoneFileError", "Milestone", "load_milestones", "parse_milestones",
            "day_to_month", "start_data", "milestone_times", "MilestoneTimes", "time_to_milestones",
-           "LandmarkResult", "landmark", "OnboardingResult", "onboarding"]
+           "LandmarkResult", "landmark", "REASONS", "reason_text", "OnboardingResult", "onboarding"]
 
 DEFAULT_MILESTONES = Path(__file__).parent / "onboarding_milestones.yaml"
 TABLES = ("usage", "cs_activities", "payments")
@@ -162,9 +162,9 @@ def _milestone_month(ds, m: Milestone, starts: pd.DataFrame) -> tuple[pd.Series 
 
     t = getattr(ds, m.table, None)
     if t is None:
-        return None, f"no {m.table} table"
+        return None, "no_table"
     if m.column not in t.columns:
-        return None, f"the {m.table} table has no column {m.column!r}"
+        return None, "no_column"
     vals = pd.to_numeric(t[m.column], errors="coerce")
     hit = t.loc[OPS[m.op](vals.to_numpy(), m.value) & vals.notna().to_numpy(), ["customer_id"]].copy()
     hit["m"] = np.asarray(month_index(t.loc[hit.index, "month"]))
@@ -174,9 +174,22 @@ def _milestone_month(ds, m: Milestone, starts: pd.DataFrame) -> tuple[pd.Series 
     return starts["customer_id"].map(first), None
 
 
+REASONS = {"no_table": "no {table} table", "no_column": "the {table} table has no column {column!r}",
+           "no_starts": "no account started inside the data window",
+           "not_measurable": "the milestone is not measurable", "one_group": "every account at the landmark is in one group",
+           "no_churn": "no churn after the landmark", "no_landmark": "no account was followed to the landmark"}
+
+
+def reason_text(code: str, m: Milestone | None = None) -> str:
+    """The English reason of a code of :data:`REASONS` (metrics.json; the report words it from its catalogue,
+    ``onboarding.reason.<code>``)."""
+    return REASONS[code].format(table=m.table if m else "", column=m.column if m else "")
+
+
 def milestone_times(ds, m: Milestone, starts: pd.DataFrame | None = None) -> tuple[pd.DataFrame | None, str | None]:
     """Per account (:func:`start_data`): ``T`` months from the start month to the milestone (reached in the first
-    spell) or to censoring (the last paid month), ``E`` 1 when reached; None and the reason when not measurable."""
+    spell) or to censoring (the last paid month), ``E`` 1 when reached; None and the reason's code
+    (:data:`REASONS`) when not measurable."""
     starts = start_data(ds) if starts is None else starts
     month, reason = _milestone_month(ds, m, starts)
     if month is None:
@@ -218,7 +231,8 @@ class MilestoneTimes:
     """Time to each milestone: ``table`` (one row per milestone × group: ``milestone``, ``group_by`` (``all``,
     ``touch_model``, ``cohort_quarter``), ``group``, ``n``, ``reached``, ``median`` / ``median_lower`` /
     ``median_upper`` (months), and per day count d ``within_d`` / ``within_d_lower`` / ``within_d_upper``),
-    ``curves`` (milestone, month, completion, lower, upper: all accounts), ``not_measurable`` (name → reason),
+    ``curves`` (milestone, month, completion, lower, upper: all accounts), ``not_measurable`` (name → reason code,
+    :data:`REASONS`),
     ``milestones``, ``days``, ``alpha``."""
 
     table: pd.DataFrame
@@ -228,6 +242,7 @@ class MilestoneTimes:
     days: tuple
     alpha: float = 0.05
     times: dict = field(default_factory=dict, repr=False)  # name -> per-account frame (milestone_times)
+    n_accounts: int = 0  # accounts whose first spell starts inside the data window
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -235,6 +250,11 @@ class MilestoneTimes:
 
     def _repr_html_(self) -> str:
         return self.table.to_html(index=False)
+
+    def rows(self, group_by: str, milestone: str | None = None) -> pd.DataFrame:
+        """The table's rows of one grouping (``all``, ``touch_model``, ``cohort_quarter``), of one milestone or all."""
+        t = self.table[self.table["group_by"] == group_by]
+        return (t if milestone is None else t[t["milestone"] == milestone]).reset_index(drop=True)
 
     def overall(self, name: str) -> pd.Series | None:
         r = self.table[(self.table["milestone"] == name) & (self.table["group_by"] == "all")]
@@ -244,7 +264,7 @@ class MilestoneTimes:
         out = {}
         for m in self.milestones:
             if m.name in self.not_measurable:
-                out[m.name] = {"measurable": False, "reason": self.not_measurable[m.name]}
+                out[m.name] = {"measurable": False, "reason": reason_text(self.not_measurable[m.name], m)}
                 continue
             r = self.overall(m.name)
             why = "fewer than half of the accounts reached it within the follow-up"
@@ -274,7 +294,7 @@ def time_to_milestones(ds, milestones: list[Milestone] | None = None, *, days=DE
             missing[m.name] = reason
             continue
         if not len(d):
-            missing[m.name] = "no account started inside the data window"
+            missing[m.name] = "no_starts"
             continue
         times[m.name] = d
         groups = [("all", "all", d)]
@@ -298,15 +318,17 @@ def time_to_milestones(ds, milestones: list[Milestone] | None = None, *, days=DE
     cols += [f"within_{d}{s}" for d in days for s in ("", "_lower", "_upper")]
     return MilestoneTimes(pd.DataFrame(rows, columns=cols),
                           pd.DataFrame(curves, columns=["milestone", "month", "completion", "lower", "upper"]),
-                          missing, list(milestones), days, alpha, times)
+                          missing, list(milestones), days, alpha, times, len(starts))
 
 
 # ------------------------------------------------------------------------------------------------ the landmark
 @dataclass
 class LandmarkResult:
     """Churn after the landmark by onboarding status: ``hr_`` (not onboarded ÷ onboarded) with ``lower_`` /
-    ``upper_``, ``p_``; ``groups`` (per group: n, churned, followed); ``curves`` (KM after the landmark per group:
-    group, month, survival, lower, upper); ``covariates`` (adjusted for); ``reason`` when there is no estimate."""
+    ``upper_``, ``p_``; ``groups`` (per group: n, churned, and ``left`` / ``left_lower`` / ``left_upper``: 1 − Kaplan–Meier at the
+    horizon); ``curves`` (KM after the landmark per group:
+    group, month, survival, lower, upper); ``covariates`` (adjusted for); ``reason`` (a code of :data:`REASONS`)
+    when there is no estimate, ``milestone_reason`` (the milestone's code) when the milestone is not measurable."""
 
     milestone: str
     landmark_day: int
@@ -322,13 +344,16 @@ class LandmarkResult:
     curves: pd.DataFrame | None = None
     covariates: list = field(default_factory=list)
     reason: str | None = None
+    milestone_reason: str | None = None
+    reason_detail: str = ""  # the English reason (metrics.json)
     alpha: float = 0.05
     model: object = field(default=None, repr=False)
     data: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def estimate(self) -> Estimate:
-        return Estimate.of("landmark_hr", self.hr_, self.lower_, self.upper_, reason=self.reason or "not estimable",
+        why = self.reason_detail or REASONS.get(self.reason, "not estimable")
+        return Estimate.of("landmark_hr", self.hr_, self.lower_, self.upper_, reason=why,
                            formula="Cox hazard ratio of churn after the landmark, not onboarded / onboarded",
                            interval="Wald", n=self.n)
 
@@ -377,9 +402,13 @@ def landmark(ds, milestone: str = "onboarding_session", milestones: list[Milesto
         raise ValueError(f"horizon_day={horizon_day} must come at least a month after landmark_day={landmark_day}")
     d, reason = milestone_times(ds, found[0])
     if d is None:
-        res.reason = f"milestone {milestone!r} is not measurable: {reason}"
+        res.reason, res.milestone_reason = "not_measurable", reason
+        res.reason_detail = f"milestone {milestone!r} is not measurable: {reason_text(reason, found[0])}"
         return res
     d = d[d["duration"] > L].copy()  # still paying in the landmark month
+    if not len(d):
+        res.reason = "no_landmark"
+        return res
     d["onboarded"] = (d["E"].astype(bool) & (d["T"] <= L)).astype(int)
     d["not_onboarded"] = 1 - d["onboarded"]
     d["time"] = np.minimum(d["duration"], H) - L
@@ -393,19 +422,21 @@ def landmark(ds, milestone: str = "onboarding_session", milestones: list[Milesto
         sub = d[d["onboarded"] == v]
         if len(sub):
             kmf = _km(sub["time"], sub["churn"], alpha)
-            sf, ci = kmf.survival_function_, kmf.confidence_interval_
-            for k in range(0, H - L + 1):
+            ci = kmf.confidence_interval_
+            for k in range(0, min(H - L, int(kmf.survival_function_.index.max())) + 1):  # not beyond the follow-up
                 s = float(kmf.survival_function_at_times(k).iloc[0])
                 b = ci[ci.index <= k].iloc[-1] if (ci.index <= k).any() else pd.Series([1.0, 1.0])
                 curves.append({"group": g, "month": L + k, "survival": s, "lower": float(b.iloc[0]),
                                "upper": float(b.iloc[1])})
-            del sf
     res.curves = pd.DataFrame(curves, columns=["group", "month", "survival", "lower", "upper"])
+    end = res.curves[res.curves["month"] == H].set_index("group")
+    for k, c in (("left", "survival"), ("left_lower", "upper"), ("left_upper", "lower")):
+        res.groups[k] = 1 - res.groups["group"].map(end[c]) if len(end) else np.nan
     if d["onboarded"].nunique() < 2:
-        res.reason = "every account at the landmark is in one group"
+        res.reason = "one_group"
         return res
     if res.events == 0:
-        res.reason = "no churn after the landmark"
+        res.reason = "no_churn"
         return res
     X = d[["time", "churn", "not_onboarded"]].copy()
     for col in adjust:
