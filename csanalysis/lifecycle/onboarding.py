@@ -18,8 +18,9 @@ the start month, between 30 and 60 days for a mid-month start. Many accounts sha
 Kaplan–Meier handles ties exactly (all events of a month, then the censorings), so there is no jitter.
 
 * Time to milestone: Kaplan–Meier of ``T`` = months to the milestone, ``E`` = reached; completion by month ``k``
-  is ``1 − S(k)`` with the Greenwood log(−log) interval of lifelines; the median (months to 50% completion) with
-  lifelines' interval from the curve's bounds (none when fewer than half reach it within the follow-up).
+  is ``1 − S(k)`` with the Greenwood log(−log) interval of lifelines; the median (the first month by which more than half
+  have reached it: lifelines' ``median_survival_time_``, where S falls below one half) with lifelines' interval from
+  the curve's bounds (none when no more than half reach it within the follow-up).
 * **Landmark retention.** Comparing accounts that completed onboarding with those that did not, from the start,
   credits the completers with the time they had to survive to complete it (immortal-time bias). So the comparison
   starts at a landmark ``L`` (``landmark_day`` 60 → month 2): the accounts still paying in month ``L`` are split by
