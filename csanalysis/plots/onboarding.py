@@ -45,7 +45,7 @@ def plot_milestone_curves(curves: pd.DataFrame, ax=None, *, labels: dict | None 
         _steps(ax, c["month"].to_numpy(), c["completion"].to_numpy(), c["lower"].to_numpy(), c["upper"].to_numpy(),
                f"C{i}", (labels or {}).get(m, str(m)))
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02), xlim=(0, None))
-    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
     ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     ax.legend(fontsize="small", loc="lower right")
     return ax
@@ -70,7 +70,7 @@ def plot_landmark_curves(curves: pd.DataFrame, ax=None, *, labels: dict | None =
         ax.axvline(landmark_month, color="0.4", ls="--", lw=1, label=landmark_label)
     lo = float(np.nanmin(curves["lower"])) if len(curves) else 0.0
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(max(0.0, lo - 0.05), 1.01))
-    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
     ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     ax.legend(fontsize="small", loc="lower left")
     return ax
