@@ -40,6 +40,9 @@ churns less even with every effect switched off (``null_world``), which fools na
   0 … 24, ``median_utilisation`` and ``median_features_used`` (the medians of the mixture of the paid
   account-months' true distributions, utilisation over the seats in force as the data record them: what
   csanalysis/lifecycle/adoption.py estimates) with ``account_months``.
+* ``onboarding``: whether and when each window signup's onboarding session is held (by touch model) and the planted
+  hazard ratio of churn after the landmark for accounts not onboarded by it (:func:`_plan_onboarding`; its own
+  random stream; the ``onboarding`` effect switch, off in the null world).
 * ``effects`` in force, ``null_world``, ``seed``, ``n_customers``, ``months``, ``start``, ``program_start``
   (date), ``as_of`` (last day of the window).
 
@@ -64,7 +67,7 @@ import pandas as pd
 
 DEFAULT_EFFECTS = {
     "plan": True, "touch": True, "seats": True, "channel": True, "failed_payment": True, "nps_churn": True,
-    "nps_revenue": True, "usage": True, "program": True, "voice": True, "expansion": True,
+    "nps_revenue": True, "usage": True, "program": True, "voice": True, "expansion": True, "onboarding": True,
 }
 PLANS = np.array(["Basic", "Pro", "Enterprise"])
 PRICE = np.array([20.0, 40.0, 70.0])
@@ -152,7 +155,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     eff = dict(DEFAULT_EFFECTS)
     if null_world:
         eff.update({k: False for k in ("failed_payment", "nps_churn", "nps_revenue", "usage", "program", "voice",
-                                        "expansion")})
+                                        "expansion", "onboarding")})
     eff.update(effects or {})
     unknown = set(eff) - set(DEFAULT_EFFECTS) - {"program_hr"}
     if unknown:
@@ -172,6 +175,8 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     satisfaction = rng.normal(0, 1, n)  # latent, stable per account
     base_eta = baseline_eta(acc, eff)
     day = rng.integers(1, 29, n)
+    onb = _plan_onboarding(acc, day, w0, seed, eff["onboarding"])  # issue 23: own stream; sessions and their effect
+    onb_rows = []  # accounts whose onboarding session is held, per month
     ids = np.array([f"C{i:06d}" for i in range(1, n + 1)], dtype=object)
 
     # --- state ---------------------------------------------------------------------------------------
@@ -217,7 +222,8 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
         eta = (np.log(H0_SCALE) + H0_POWER * np.log(tenure) + base_eta[idx]
                + (B_FAIL * fail if eff["failed_payment"] else 0.0)
                + (np.select([cat == 0, cat == 1], [B_DET, B_PAS], 0.0) if eff["nps_churn"] else 0.0)
-               + (B_FALL * falling if eff["usage"] else 0.0))
+               + (B_FALL * falling if eff["usage"] else 0.0)
+               + _onboarding_eta(onb, idx, tenure, spell[idx] == 1))
         post = c >= program_start
         p_noprog = _cloglog(eta)
         p = _cloglog(eta + (b_prog if post else 0.0))
@@ -308,10 +314,10 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
             nps_cat[mean_score.index.to_numpy()] = np.select([ms <= 6, ms <= 8], [0, 1], 2)
             resp_state.append((r_idx, np.full(r_idx.size, c), score, seats_before[r_idx], billing_annual[r_idx],
                                term_start[r_idx]))
-        # 7. customer-success activities from the program start: risky accounts first
+        # 7. customer-success activities: the onboarding sessions held this month (_plan_onboarding); from the
+        # program start, contacts with risky accounts first
+        onb_rows.append(payers[(onb["month"][payers] == c) & (spell[payers] == 1)])
         if c >= max(program_start, 0):
-            onboard = payers[(spell_start[payers] == c)]
-            act.append((onboard, np.full(onboard.size, c), np.full(onboard.size, "onboarding", dtype=object)))
             risk = np.zeros(n)
             risk[idx] = p
             hi = payers[touch[payers] >= 1]
@@ -390,6 +396,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     a_cust = a_cust.astype(np.int64)
     activities = pd.DataFrame({"customer_id": ids[a_cust], "date": month_dates(a_c.astype(np.int64), rng.integers(1, 29, a_cust.size)),
                                "activity": a_kind.astype(str)})
+    activities = pd.concat([activities, _onboarding_rows(onb, onb_rows, ids)], ignore_index=True)
     active_counts = revenue[revenue["kind"] == "recurring"].assign(m=lambda d: d["date"].dt.to_period("M")).groupby("m")["customer_id"].nunique()
     cost_months = [w0 + c for c in range(max(program_start, 0), months)]
     cs_costs = pd.DataFrame({"month": pd.PeriodIndex(cost_months, freq="M").to_timestamp(),
@@ -417,6 +424,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     truth["voice"] = truth_voice
     truth["adoption"] = adoption.truth(tables, ids, w0)  # issue 23
     truth["expansion"] = _expansion_truth(eff, expansion_prob)
+    truth["onboarding"] = onb["truth"]
     return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True),
                     expansion_prob)
 
@@ -502,6 +510,78 @@ def _expansion_truth(eff: dict, table: pd.DataFrame) -> dict:
                 "clip(log(logins ÷ mean of the two months before), ±1.5) + log plan_factor, all read at the end of the "
                 "month before; expansion_prob.parquet holds p, next_change and x per at-risk account-month",
     }
+
+
+# --- onboarding (issue 23) ----------------------------------------------------------------------------------------
+ONBOARDING_HR = 1.5  # churn hazard of an account not onboarded by the landmark ÷ one onboarded (tenure months 3..12)
+ONBOARDING_P_HELD = np.array([0.35, 0.7, 0.9])  # P(an onboarding session is ever held) by touch model: tech, low, high
+ONBOARDING_MEAN_DAYS = np.array([45.0, 30.0, 14.0])  # days from signup to the session: floor(Exponential(mean))
+ONBOARDING_LANDMARK_M = 2  # the landmark: the month of day 60 after signup (tenure month 2)
+ONBOARDING_HORIZON_M = 12  # the effect lasts to tenure month 12 (early churn)
+
+
+def _plan_onboarding(acc: dict, day: np.ndarray, w0, seed: int, on: bool) -> dict:
+    """Whether and when each window signup's onboarding session is held, on its own random stream
+    (``np.random.default_rng([seed, 2301])``), and the churn effect of not being onboarded by the landmark.
+
+    A session is held with probability :data:`ONBOARDING_P_HELD` by touch model (high touch nearly always, tech
+    touch rarely), ``D = floor(Exponential(ONBOARDING_MEAN_DAYS[touch]))`` days after the signup date (high touch
+    within about two weeks, tech touch after six weeks on average); it is written to ``cs_activities`` on that date
+    if the account still pays that month in its first spell. Accounts that started before the window get none.
+
+    An account is *onboarded by the landmark* when its session falls in or before tenure month
+    :data:`ONBOARDING_LANDMARK_M` (the month of day 60). In its first spell, at tenures ``L+1 .. H``
+    (:data:`ONBOARDING_HORIZON_M`) the log hazard gets ``log c_t + log(HR)·[not onboarded]``: ``HR`` is
+    :data:`ONBOARDING_HR`, and ``c_t = 1 / (q_t + (1 − q_t)·HR)`` (q_t: the expected share onboarded by the landmark
+    in touch model t) keeps each touch model's mean hazard as planted (``hazard_ratios`` stay the total effects).
+    A Cox model of churn after the landmark on the onboarded flag, adjusted for the touch model, estimates HR.
+
+    Truth key ``onboarding``: ``hazard_ratio`` (1.0 when the ``onboarding`` effect is off), ``landmark_months``,
+    ``horizon_months``, ``p_held``, ``mean_delay_days`` and ``p_by_month`` ({touch: {"1","2","3": expected
+    share of window signups with a session in or before tenure month k, ignoring churn}}), ``reference``."""
+    r = np.random.default_rng([seed, 2301])
+    touch, signup = acc["touch"], acc["signup"]
+    n = touch.size
+    held = (r.random(n) < ONBOARDING_P_HELD[touch]) & ~acc["pre"] & (signup >= 0)
+    delay = np.floor(r.exponential(ONBOARDING_MEAN_DAYS[touch])).astype(np.int64)
+    base = np.datetime64(str(w0.start_time.date()), "M")
+    s_month = base + np.maximum(signup, 0).astype("timedelta64[M]")
+    s_date = s_month.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    date = s_date + delay.astype("timedelta64[D]")
+    month = np.where(held, (date.astype("datetime64[M]") - base).astype(np.int64), -10**6)
+    by_landmark = held & (month - signup <= ONBOARDING_LANDMARK_M)
+    window = ~acc["pre"] & (signup >= 0)
+
+    def p_by(k: int) -> np.ndarray:  # per account: P(session in or before tenure month k), from its signup day
+        end = (s_month + np.timedelta64(k + 1, "M")).astype("datetime64[D]")
+        days = (end - s_date).astype(np.int64)  # the session is in or before month k when D < days
+        return ONBOARDING_P_HELD[touch] * -np.expm1(-days / ONBOARDING_MEAN_DAYS[touch])
+
+    hr = ONBOARDING_HR if on else 1.0
+    q = np.array([p_by(ONBOARDING_LANDMARK_M)[window & (touch == t)].mean() if (window & (touch == t)).any()
+                  else ONBOARDING_P_HELD[t] for t in range(3)])
+    log_c = -np.log(q + (1 - q) * hr)
+    log_mult = np.where(window, log_c[touch] + np.log(hr) * ~by_landmark, 0.0)
+    p_month = {TOUCH[t]: {str(k): (float(p_by(k)[window & (touch == t)].mean()) if (window & (touch == t)).any()
+                                   else None) for k in (1, 2, 3)} for t in range(3)}
+    truth = {"hazard_ratio": hr, "reference": "onboarded by the landmark", "landmark_months": ONBOARDING_LANDMARK_M,
+             "landmark_day": 60, "horizon_months": ONBOARDING_HORIZON_M,
+             "p_held": dict(zip(TOUCH.tolist(), ONBOARDING_P_HELD.tolist())),
+             "mean_delay_days": dict(zip(TOUCH.tolist(), ONBOARDING_MEAN_DAYS.tolist())), "p_by_month": p_month}
+    return {"month": month, "date": date, "log_mult": log_mult, "truth": truth}
+
+
+def _onboarding_eta(onb: dict, idx: np.ndarray, tenure: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The onboarding term of the log hazard of the at-risk accounts ``idx`` (:func:`_plan_onboarding`)."""
+    early = first & (tenure > ONBOARDING_LANDMARK_M) & (tenure <= ONBOARDING_HORIZON_M)
+    return np.where(early, onb["log_mult"][idx], 0.0)
+
+
+def _onboarding_rows(onb: dict, rows: list, ids: np.ndarray) -> pd.DataFrame:
+    """The ``cs_activities`` rows of the sessions held (one per account, on its date)."""
+    a = np.concatenate(rows + [np.zeros(0, np.int64)]).astype(np.int64)
+    return pd.DataFrame({"customer_id": ids[a], "date": onb["date"][a].astype("datetime64[ns]"),
+                         "activity": np.full(a.size, "onboarding", dtype=object)})
 
 
 RETRY_MEAN_DAYS = 6.0  # dunning: days from a failed attempt to the retry that succeeds, floor(Exponential(6)), at most 27
