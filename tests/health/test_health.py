@@ -104,8 +104,10 @@ def test_demo_model_close_to_ceiling_and_planted_signals_strongest():
     imp = res.model.importance.set_index("input")["rank"]
     planted = ["plan=Enterprise", "plan=Pro", "log_tenure", "log2_seats", "touch_model=tech", "nps_detractor",
                "falling_usage"]
+    # log_mrr is left out: MRR is seats × the plan's price (both planted), and seats grow with the planted expansion
+    # drivers (utilisation, usage growth), so MRR carries planted effects and its rank varies from world to world
     unplanted = ["features_used", "log_logins_per_seat", "log_days_since_login", "utilisation", "log_usage_trend",
-                 "log_mrr", "months_to_renewal"]
+                 "months_to_renewal"]
     assert imp[planted].max() <= 10, imp[planted]
     assert imp[unplanted].min() > 10, imp[unplanted]
     # the hand-weighted scorecard is judged the same way, and its gap to the ceiling reported with an interval
