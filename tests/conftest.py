@@ -87,7 +87,7 @@ SVG_TEXT_KERNEL = 'c.InlineBackend.figure_formats = {"svg"}\nc.InlineBackend.rc 
 
 @pytest.fixture(scope="session")
 def demo_runs(tmp_path_factory):
-    """The eight demo reports rendered once in English, then once in Japanese, into one reports folder (so the
+    """The nine demo reports rendered once in English, then once in Japanese, into one reports folder (so the
     Japanese run also shows the changes since the English one), shared by the tests that read rendered demo
     reports (tests/test_readable_reports.py, tests/test_browser.py, tests/test_ja_reports.py) across modules and
     xdist workers; figures are SVG with their text as text (:data:`SVG_TEXT_KERNEL`):

@@ -13,7 +13,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def run(demo_runs):
-    """The eight demo reports rendered in English, then in Japanese, into one reports folder (conftest.demo_runs,
+    """The nine demo reports rendered in English, then in Japanese, into one reports folder (conftest.demo_runs,
     the render the readable-numbers test scans)."""
     return demo_runs["out"], demo_runs["en"], demo_runs["ja"]
 

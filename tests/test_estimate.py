@@ -12,7 +12,7 @@ from csanalysis.estimate import NOT_ESTIMABLE, Estimate, json_safe
 from csanalysis.report import extras
 
 NOTEBOOKS = ["00_data_overview", "01_cohort_retention", "02_churn_survival", "03_nps_revenue", "04_churn_risk",
-             "05_cs_impact", "06_why_customers_leave", "08_forecast"]
+             "05_cs_impact", "06_why_customers_leave", "07_lifecycle", "08_forecast"]
 
 
 # ------------------------------------------------------------------------------------------- the type

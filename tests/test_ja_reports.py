@@ -41,7 +41,7 @@ from csanalysis.report import i18n
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"  # absolute: notebook runs change the cwd
 NOTEBOOKS = ("00_data_overview", "01_cohort_retention", "02_churn_survival", "03_nps_revenue", "04_churn_risk",
-             "05_cs_impact", "06_why_customers_leave", "08_forecast")
+             "05_cs_impact", "06_why_customers_leave", "07_lifecycle", "08_forecast")
 
 # units and acronyms the ja catalogue writes in Latin letters on purpose (as Japanese business texts do)
 UNITS = {"MRR", "ARR", "NPS", "ARPA", "LTV", "CAC", "RMST", "AUC", "ROI", "CS", "CSM", "CSV", "CRM", "ID", "NRR",
