@@ -73,3 +73,20 @@ def test_malformed_file_names_the_file_and_entry(tmp_path, body, needle):
 def test_missing_file(tmp_path):
     with pytest.raises(ThemeFileError, match="no such file"):
         load_themes(tmp_path / "none.yaml")
+
+
+def test_every_generator_phrase_is_found_as_its_theme_only():
+    # the demo's planted prevalence is read through this dictionary: a bank phrase it missed (or read as another
+    # theme) would bias the recovered prevalences and risk ratios, not just add noise
+    from csanalysis.data import synth
+
+    d = load_themes()
+    assert list(synth._VOICE_PHRASES) == d.names
+    for theme, banks in synth._VOICE_PHRASES.items():
+        for lang, phrases in banks.items():
+            for p in phrases:
+                for s in [p, synth._full_width(p)] if lang == "en" else [p]:
+                    assert d.match(s) == [theme], (theme, lang, s)
+    for banks in synth._VOICE_MOOD.values():  # the mood phrases carry no theme word
+        for p in [p for ps in banks.values() for p in ps]:
+            assert d.match(p) == [] and d.match(synth._full_width(p)) == [], p
