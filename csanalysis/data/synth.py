@@ -33,7 +33,9 @@ churns less even with every effect switched off (``null_world``), which fools na
   effect switch, off in the null world): ``horizon_months``, ``comment_share``, ``language_shares``,
   ``churn_share_commented`` and per theme ``prevalence_retained``, ``prevalence_churned``, ``churn_risk_ratio`` (the
   stated factor: risk of churn within the horizon after a comment mentioning the theme ÷ after one that does not)
-  and ``mrr_change_difference_pp`` (0: themes are unrelated to MRR change among stayers).
+  and ``mrr_change_difference_pp`` (0: themes are unrelated to MRR change among stayers), with what was drawn:
+  ``retained_comments`` (comments whose window closed without a churn) and ``retained_mentions`` (those of them
+  mentioning the theme).
 * ``adoption``: the planted adoption curves (:class:`_Adoption`, a separate random stream; only the usage table's
   ``active_users`` and ``features_used`` depend on it): the curve parameters per touch model (``u0``, ``u_inf``,
   ``tau``, ``f0``, ``f_inf``, ``tau_f``), ``typical_utilisation`` and, per touch model and months since start
@@ -905,7 +907,10 @@ def voice_comments(account: np.ndarray, month: np.ndarray, score: np.ndarray, ch
         q1 = _solve_q1(q0, rr, pi) if np.isfinite(pi) else q0
         present[t] = vr.random(n) < np.where(churned, q1, q0)
         themes[t] = {"prevalence_retained": q0, "prevalence_churned": q1, "churn_risk_ratio": rr,
-                     "mrr_change_difference_pp": 0.0}
+                     "mrr_change_difference_pp": 0.0,
+                     # what was drawn: the comments whose window closed without a churn, and those mentioning t
+                     "retained_comments": int((sel & ~churned).sum()),
+                     "retained_mentions": int((present[t] & sel & ~churned).sum())}
     cat = np.select([score <= 6, score <= 8], [0, 1], 2)
     mood = vr.random(n) < 0.7
     fw = vr.random(n) < VOICE_FULL_WIDTH

@@ -83,12 +83,16 @@ def test_planted_risk_ratios_inside_their_intervals(world):
 
 
 def test_planted_prevalence_among_retained_texts(world):
+    """The texts of accounts that stayed, and among them those mentioning each theme, are exactly what the generator
+    drew (truth: retained_comments, retained_mentions): the alignment with later churn and the theme matching lose
+    and invent nothing. (The draw itself is binomial around the planted share: at seed 0, price's draw is 2.8
+    standard errors low, which a 99% interval around the planted share per theme, the earlier check, could not
+    pass; five other seeds centre on the planted shares.)"""
     data, _, res = world
     t = res.texts[res.texts["churned"] == 0]
     for theme, tt in data.truth["voice"]["themes"].items():
-        k, n = int(t[theme].sum()), len(t)
-        lo, hi = wilson([k], [n], alpha=0.01)
-        assert lo[0] <= tt["prevalence_retained"] <= hi[0], (theme, k / n, tt["prevalence_retained"])
+        assert (int(t[theme].sum()), len(t)) == (tt["retained_mentions"], tt["retained_comments"]), theme
+        assert tt["retained_comments"] > 1000  # a world large enough for the comparison to mean something
 
 
 def test_texts_and_metrics(world):
