@@ -5,6 +5,7 @@ from a small generated world (400 customers, 24 months)."""
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def world(tmp_path_factory):
 def _house(res, table: pd.DataFrame, capsys, shown: pd.DataFrame | None = None) -> None:
     """``summary`` is a property (not a method) giving ``table``; print_summary shows its columns and _repr_html_
     those of ``shown`` (default: ``table``)."""
-    assert isinstance(type(res).__dict__.get("summary"), property)
+    assert isinstance(inspect.getattr_static(type(res), "summary"), property)  # a property, here or in a base
     pd.testing.assert_frame_equal(res.summary, table)
     res.print_summary()
     printed = capsys.readouterr().out

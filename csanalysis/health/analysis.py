@@ -25,11 +25,58 @@ from .outcomes import TooLittleHistory, outcomes
 from .scorecard import CalibratedScorecard, Scorecard, calibrate_scorecard
 from .signals import ATTRIBUTES, reference_date, scoring_month, signals
 
-__all__ = ["ChurnRisk", "churn_risk"]
+__all__ = ["ChurnRisk", "JudgedScore", "churn_risk"]
+
+
+class JudgedScore:
+    """What a score judged on the future shows, shared by the churn-risk result (:class:`ChurnRisk`) and the
+    expansion propensity (:class:`csanalysis.lifecycle.expansion.Expansion`): both hold ``evaluations`` (name →
+    :class:`~csanalysis.health.Evaluation`), ``scoring_month``, ``test_months``, ``model`` and ``eval_model``,
+    ``reason``/``fit_reason`` and their ``codes``; ``WHY`` is the catalogue prefix of their translated reasons."""
+
+    WHY = "health.why"
+
+    def why(self, what: str, translate: Callable | None = None) -> str | None:
+        """Why the evaluation (``what="evaluation"``) or the fit at the scoring date (``"fit"``) was not done, in
+        the report's language when ``translate`` is given (``<WHY>.<code>``), else in English."""
+        text = self.reason if what == "evaluation" else self.fit_reason
+        exc = self.codes.get(what)
+        if text is None or translate is None or exc is None:
+            return text
+        return translate(f"{self.WHY}.{exc.code}", **exc.values)
+
+    @property
+    def evaluated(self) -> bool:
+        return bool(self.evaluations)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per score: AUC, top-decile lift and capture, precision at capacity (with 95% intervals), Brier."""
+        return pd.DataFrame([e.row() for e in self.evaluations.values()])
+
+    def conf_int(self) -> pd.DataFrame:
+        """The (1 − ``alpha``) bootstrap intervals (``lower``, ``upper``) of each evaluated score's measures
+        (:meth:`Evaluation.conf_int`), one row per score and measure; no rows when nothing was evaluated."""
+        parts = {name: e.conf_int() for name, e in self.evaluations.items()}
+        if not parts:
+            return pd.DataFrame({"lower": [], "upper": []},
+                                index=pd.MultiIndex.from_arrays([[], []], names=["score", "measure"]))
+        return pd.concat(parts, names=["score", "measure"])
+
+    def months(self) -> dict:
+        """Scoring months as YYYY-MM: test window, the evaluated models' training window and the current one's."""
+        lab = lambda m: None if m is None else month_label(m)  # noqa: E731
+        out = {"scoring": lab(self.scoring_month),
+               "current_train": [lab(m) for m in self.model.train_months] if self.model is not None else None}
+        if self.test_months:
+            out["test"] = [lab(self.test_months[0]), lab(self.test_months[-1])]
+        if self.eval_model is not None:
+            out["eval_train"] = [lab(m) for m in self.eval_model.train_months]
+        return out
 
 
 @dataclass(kw_only=True)
-class ChurnRisk(TableSummary):
+class ChurnRisk(JudgedScore, TableSummary):
     """Everything the churn-risk report shows (see :func:`churn_risk`); built by keyword.
 
     The scores at the scoring date (fitted on every outcome window closed by then): ``current`` (signals, points,
@@ -72,33 +119,6 @@ class ChurnRisk(TableSummary):
     ceiling_reason: str | None = None  # why there is no ceiling
     codes: dict = field(default_factory=dict)  # "evaluation" / "fit" → TooLittleHistory (for translated reasons)
 
-    def why(self, what: str, translate: Callable | None = None) -> str | None:
-        """Why the evaluation (``what="evaluation"``) or the fit at the scoring date (``"fit"``) was not done, in
-        the report's language when ``translate`` is given (``health.why.<code>``), else in English."""
-        text = self.reason if what == "evaluation" else self.fit_reason
-        exc = self.codes.get(what)
-        if text is None or translate is None or exc is None:
-            return text
-        return translate(f"health.why.{exc.code}", **exc.values)
-
-    @property
-    def evaluated(self) -> bool:
-        return bool(self.evaluations)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per score: AUC, top-decile lift and capture, precision at capacity (with 95% intervals), Brier."""
-        return pd.DataFrame([e.row() for e in self.evaluations.values()])
-
-    def conf_int(self) -> pd.DataFrame:
-        """The (1 − ``alpha``) bootstrap intervals (``lower``, ``upper``) of each evaluated score's measures
-        (:meth:`Evaluation.conf_int`), one row per score and measure; no rows when nothing was evaluated."""
-        parts = {name: e.conf_int() for name, e in self.evaluations.items()}
-        if not parts:
-            return pd.DataFrame({"lower": [], "upper": []},
-                                index=pd.MultiIndex.from_arrays([[], []], names=["score", "measure"]))
-        return pd.concat(parts, names=["score", "measure"])
-
     def rank_score(self, name: str) -> np.ndarray:
         """The ordering each score ranks the test rows by (the scorecard by its points)."""
         if name == "scorecard":
@@ -122,17 +142,6 @@ class ChurnRisk(TableSummary):
         band = self.scorecard.band(self.test["scorecard_points"].to_numpy(dtype=float))
         return rates_by(self.test.assign(band=band), "band", n_boot=self.n_boot, seed=self.seed, alpha=self.alpha,
                         order=["good", "average", "poor"])
-
-    def months(self) -> dict:
-        """Scoring months as YYYY-MM: test window, the evaluated models' training window and the current one's."""
-        lab = lambda m: None if m is None else month_label(m)  # noqa: E731
-        out = {"scoring": lab(self.scoring_month),
-               "current_train": [lab(m) for m in self.model.train_months] if self.model is not None else None}
-        if self.test_months:
-            out["test"] = [lab(self.test_months[0]), lab(self.test_months[-1])]
-        if self.eval_model is not None:
-            out["eval_train"] = [lab(m) for m in self.eval_model.train_months]
-        return out
 
     def metrics(self, lst: pd.DataFrame | None = None, follow: dict | None = None) -> dict:
         """The numbers of ``metrics.json`` (every estimate with its interval, or null with a reason)."""

@@ -43,13 +43,13 @@ from ..data.keys import AccountMonths
 from ..estimate import Estimate
 from ..health import (ChurnRiskModel, Evaluation, TooLittleHistory, auc_difference, evaluate_score, fit_model,
                       gains_curve, true_probability)
-from ..health.analysis import _history
+from ..health.analysis import JudgedScore, _history
 from ..health.capacity import capacity_groups
 from ..health.evaluation import _Boot
 from ..health.model import _model_attributes, default_attributes
 from ..health.reasons import _INPUT_REASON, _default_translate, _reason_text
 from ..health.signals import TOUCH_MODELS, reference_date, scoring_month, signals
-from ..periods import month_index, month_label
+from ..periods import month_index
 from ..result import TableSummary
 
 __all__ = ["OUTCOME", "EXTRA_INPUTS", "CANDIDATE_COLUMNS", "REASON_TEMPLATES", "expansion_outcomes",
@@ -192,11 +192,13 @@ def true_expansion_probability(frame: pd.DataFrame, truth: dict, horizon: int, *
 
 
 @dataclass(kw_only=True)
-class Expansion(TableSummary):
+class Expansion(JudgedScore, TableSummary):
     """The expansion propensity (:func:`expansion_propensity`); built by keyword. ``current``: the signals and
     ``p_expand`` of every account paying at the scoring date (NaN when ``fit_reason``); ``model`` fitted on every
     window closed by then; ``evaluations`` (model, and ceiling on demo data) on ``test`` rows of ``test_months``
     scored by ``eval_model``; ``differences``: model − ceiling AUC. :attr:`summary` one row per score."""
+
+    WHY = "expansion.why"  # the catalogue prefix of translated reasons
 
     scoring_month: int
     scoring_date: pd.Timestamp
@@ -221,45 +223,11 @@ class Expansion(TableSummary):
     ceiling_reason: str | None = None
     codes: dict = field(default_factory=dict)
 
-    @property
-    def evaluated(self) -> bool:
-        return bool(self.evaluations)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """One row per score: AUC, top-decile lift and capture, precision at capacity (with intervals), Brier."""
-        return pd.DataFrame([e.row() for e in self.evaluations.values()])
-
-    def conf_int(self) -> pd.DataFrame:
-        """The bootstrap intervals of each evaluated score's measures, one row per score and measure."""
-        parts = {name: e.conf_int() for name, e in self.evaluations.items()}
-        if not parts:
-            return pd.DataFrame({"lower": [], "upper": []},
-                                index=pd.MultiIndex.from_arrays([[], []], names=["score", "measure"]))
-        return pd.concat(parts, names=["score", "measure"])
-
-    def why(self, what: str, translate: Callable | None = None) -> str | None:
-        """Why the evaluation (``"evaluation"``) or the fit (``"fit"``) was not done (``expansion.why.<code>``)."""
-        text = self.reason if what == "evaluation" else self.fit_reason
-        exc = self.codes.get(what)
-        if text is None or translate is None or exc is None:
-            return text
-        return translate(f"expansion.why.{exc.code}", **exc.values)
-
     def gains(self) -> dict:
         """Cumulative gains curve of each evaluated score on the test rows."""
         y = self.test[OUTCOME].to_numpy()
         col = {"model": "p_model", "ceiling": "p_true"}
         return {k: gains_curve(self.test[col[k]].to_numpy(dtype=float), y) for k in self.evaluations}
-
-    def months(self) -> dict:
-        out = {"scoring": month_label(self.scoring_month),
-               "current_train": [month_label(m) for m in self.model.train_months] if self.model is not None else None}
-        if self.test_months:
-            out["test"] = [month_label(self.test_months[0]), month_label(self.test_months[-1])]
-        if self.eval_model is not None:
-            out["eval_train"] = [month_label(m) for m in self.eval_model.train_months]
-        return out
 
     def metrics(self, candidates: pd.DataFrame | None = None) -> dict:
         """The numbers of ``metrics["expansion"]`` (every estimate with its interval, or null with a reason)."""
