@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..spreadsheet import restore
 from .analysis import ChurnRisk
-from .capacity import capacity_groups
+from .capacity import rank_within_capacity
 from .reasons import model_reasons, scorecard_reasons
 from .signals import TOUCH_MODELS
 
@@ -116,18 +116,9 @@ def risk_list(result: ChurnRisk, *, capacity: int | None = None, capacity_by: st
         key = "_risk"
     else:
         key = "churn_probability" if rank_by == "probability" else "arr_at_risk"
-    df = df.sort_values([key, "arr", "customer_id"], ascending=[False, False, True], kind="stable")
-    cur = cur.loc[df.index]
-    df = df.reset_index(drop=True)
-    cur = cur.reset_index(drop=True)
-    df.insert(1, "rank", np.arange(1, len(df) + 1))
-    df.insert(3, "rank_in_team", df.groupby("touch_model", sort=False).cumcount() + 1)
-    cap = result.capacity if capacity is None else capacity
-    if cap < 0:
-        raise ValueError(f"capacity={cap}: must be ≥ 0")
-    group = capacity_groups(df, result.capacity_by if capacity_by is None else capacity_by)
-    on = (df.groupby(df[group[0]].astype(str), sort=False).cumcount() < cap) if group else df["rank"] <= cap
-    df["on_list"] = on.astype(int).to_numpy()
+    df, cur = rank_within_capacity(df, cur, [key, "arr", "customer_id"], [False, False, True],
+                                   result.capacity if capacity is None else capacity,
+                                   result.capacity_by if capacity_by is None else capacity_by)
     listed = df["on_list"].to_numpy() == 1
     reasons = np.full(len(df), "", dtype=object)
     if listed.any():

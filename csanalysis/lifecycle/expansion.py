@@ -44,7 +44,7 @@ from ..estimate import Estimate
 from ..health import (ChurnRiskModel, Evaluation, TooLittleHistory, auc_difference, evaluate_score, fit_model,
                       gains_curve, true_probability)
 from ..health.analysis import JudgedScore, _history
-from ..health.capacity import capacity_groups
+from ..health.capacity import rank_within_capacity
 from ..health.evaluation import _Boot
 from ..health.model import _model_attributes, default_attributes
 from ..health.reasons import _INPUT_REASON, _default_translate, _reason_text
@@ -442,18 +442,9 @@ def upsell_candidates(result: Expansion, *, capacity: int | None = None, capacit
         "mrr": cur["mrr"], "arr": 12 * cur["mrr"],
         "renewal_date": pd.to_datetime(cur["renewal_date"]).dt.date,
     })
-    df = df.sort_values(["expansion_probability", "arr", "customer_id"], ascending=[False, False, True],
-                        kind="stable")
-    cur = cur.loc[df.index].reset_index(drop=True)
-    df = df.reset_index(drop=True)
-    df.insert(1, "rank", np.arange(1, len(df) + 1))
-    df.insert(3, "rank_in_team", df.groupby("touch_model", sort=False).cumcount() + 1)
-    cap = result.capacity if capacity is None else capacity
-    if cap < 0:
-        raise ValueError(f"capacity={cap}: must be ≥ 0")
-    group = capacity_groups(df, result.capacity_by if capacity_by is None else capacity_by)
-    on = (df.groupby(df[group[0]].astype(str), sort=False).cumcount() < cap) if group else df["rank"] <= cap
-    df["on_list"] = on.astype(int).to_numpy()
+    df, cur = rank_within_capacity(df, cur, ["expansion_probability", "arr", "customer_id"], [False, False, True],
+                                   result.capacity if capacity is None else capacity,
+                                   result.capacity_by if capacity_by is None else capacity_by)
     listed = df["on_list"].to_numpy() == 1
     reasons = np.full(len(df), "", dtype=object)
     if listed.any():
