@@ -75,16 +75,13 @@ class Milestone:
 
 def load_milestones(path: str | Path | None = None) -> list[Milestone]:
     """Read a milestone file (None: the default beside this module); see the module docstring."""
-    import yaml
+    from ..data.mapping import read_yaml
 
     p = Path(path) if path else DEFAULT_MILESTONES
     where = str(p)
     if not p.is_file():
         raise MilestoneFileError(f"milestone file {where}: no such file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise MilestoneFileError(f"milestone file {where}: not valid YAML ({e})") from None
+    raw = read_yaml(p.read_bytes(), f"milestone file {where}", MilestoneFileError)  # size-limited, UTF-8, no aliases
     return parse_milestones(raw, where)
 
 

@@ -84,16 +84,13 @@ class ThemeDictionary:
 
 def load_themes(path: str | Path | None = None) -> ThemeDictionary:
     """Read a theme dictionary (None: the default ``csanalysis/voice_themes.yaml``); see the module docstring."""
-    import yaml
+    from ..data.mapping import read_yaml
 
     p = Path(path) if path else DEFAULT_THEMES
     where = str(p)
     if not p.is_file():
         raise ThemeFileError(f"theme dictionary {where}: no such file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ThemeFileError(f"theme dictionary {where}: not valid YAML ({e})") from None
+    raw = read_yaml(p.read_bytes(), f"theme dictionary {where}", ThemeFileError)  # size-limited, UTF-8, no aliases
     return parse_themes(raw, where)
 
 
