@@ -16,7 +16,8 @@ What may stay in Latin letters, and why (the allow-list is short on purpose):
 - identifiers the reader types or finds in files: words with an underscore or a file extension
   (``as_of``, ``risk_list.csv``), text set as code (``<code>``) or quoted in corner brackets (「model」: a value
   as the CSV holds it), the columns of the churn-risk CSV layout
-  (``health.LIST_COLUMNS``, the CRM import keeps them in every language), a findings-table cell naming a column
+  (``health.LIST_COLUMNS``, the CRM import keeps them in every language) and of the lifecycle report's lists
+  (stalled adoption, upsell candidates, renewal rates), a findings-table cell naming a column
   of the data (``amount``; as a whole cell only), numbers and run ids with digits (``log2``, ``994d``);
 - units and acronyms the Japanese catalogue uses deliberately (MRR, NPS, AUC …; see ``UNITS``) and the names
   of methods, people and tools the Japanese text names (Wilson, Holm, Cox, lifelines …; see ``NAMES``).
@@ -182,7 +183,11 @@ def ja_run(demo_runs):
 
 
 def test_japanese_reports_show_no_english(ja_run, demo_ds):
-    allowed = UNITS | NAMES | _data_names() | _measures() | set(health.LIST_COLUMNS)
+    from csanalysis.health.renewals import CALENDAR_COLUMNS
+    from csanalysis.lifecycle import adoption, expansion, renewal
+    lists = [health.LIST_COLUMNS, adoption.STALLED_COLUMNS, expansion.CANDIDATE_COLUMNS, renewal.RATE_COLUMNS,
+             renewal.EVENT_COLUMNS, CALENDAR_COLUMNS]
+    allowed = UNITS | NAMES | _data_names() | _measures() | {c for cols in lists for c in cols}
     cells = _finding_columns(demo_ds)
     texts, comment_words = _comments()
     assert texts, "the demo has no comments: the voice report's quotes are not scanned"

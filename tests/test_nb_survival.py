@@ -60,16 +60,20 @@ def test_tiny_fixture_says_why_the_new_sections_are_empty(tmp_path):
 
 
 def test_a_violation_is_named_with_its_size_and_refitted_stratified(tmp_path):
-    """In a world where only attributes fixed at signup act, touch model "high" against "tech" drifts over tenure
-    (customers differ within a touch model, so the ratio fades as the riskier leave): the report names it with
-    its early and late ratio, draws it, and refits stratified on touch model."""
+    """In a world where only attributes fixed at signup act (and the onboarding effect, which makes accounts differ
+    within a level of an attribute), customers differ within a level, so an attribute's ratio changes over tenure
+    as the riskier leave (touch model "high" against "tech" in an earlier draw
+    of this world; which attribute crosses the test's threshold depends on the draw): the report names the
+    strongest violation with its early and late ratio, draws it, and refits stratified on its attribute."""
     synth.write_demo(tmp_path / "d", n_customers=12000, months=24, seed=21,
                      effects={"failed_payment": False, "nps_churn": False, "usage": False, "program": False})
     res = run_report([NB], data=tmp_path / "d", out=tmp_path / "r", params={"n_boot": 50})
     m = json.loads((res.folder / NB / "metrics.json").read_text())
     v = {t["term"]: t for t in m["ph_check"]["violations"]}
-    assert "touch_model=high" in v and v["touch_model=high"]["p"] < 0.05
-    assert abs(v["touch_model=high"]["hr_ratio_24_vs_3_months"] - 1) > 0.1
+    assert v, m["ph_check"]
+    term, t = min(v.items(), key=lambda kv: kv[1]["p"])
+    assert t["p"] < 0.05 and abs(t["hr_ratio_24_vs_3_months"] - 1) > 0.1, t
     html = (res.folder / NB / f"{NB}.html").read_text(encoding="utf-8")
-    assert "Proportional hazards do not hold for" in html and "touch model: high vs tech" in html
-    assert "Refitted with a separate baseline hazard for each value of touch model" in html
+    label = t["covariate"].replace("_", " ")
+    assert "Proportional hazards do not hold for" in html and f"{label}: " in html
+    assert f"Refitted with a separate baseline hazard for each value of {label}" in html

@@ -178,7 +178,7 @@ def rendered(demo_runs):
 def test_demo_reports_show_no_raw_machine_values(rendered, lang):
     res = rendered[lang]
     pages = {nb: (res.folder / nb / f"{nb}.html").read_text(encoding="utf-8") for nb in res.notebooks}
-    assert len(pages) == 8
+    assert len(pages) == 9
     texts = {nb: fragments(html) for nb, html in pages.items()}
     assert all(len(t) > 50 for t in texts.values())  # the scan reads real pages
     cells = sum(html.count("<td>") for html in pages.values())

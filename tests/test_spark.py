@@ -75,7 +75,7 @@ def test_cohort_fixture_is_identical_on_spark(spark):
 
 def test_generated_revenue_is_identical_on_spark(spark, tmp_path):
     out = tmp_path / "d"
-    data = synth.write_demo(out, n_customers=300, months=18, seed=4)
+    data = synth.write_demo(out, n_customers=400, months=18, seed=4)  # 400: churns and reactivations both occur
     as_of = data.truth["as_of"]
     keep = tmp_path / "rev"
     keep.mkdir()

@@ -47,11 +47,13 @@ RATIO_TICK_SETS = (
 )
 
 
-def ratio_ticks(values, min_ticks: int = 3, slack: float = 1.05) -> list[float]:
+def ratio_ticks(values, min_ticks: int = 3, slack: float = 1.05, max_ticks: int = 7) -> list[float]:
     """Readable ticks for a log-scaled axis of ratios (hazard or odds ratios) that must show ``values`` (estimates
     and interval ends; callers add the reference 1): from :data:`RATIO_TICK_SETS`, the coarsest set with at least
-    ``min_ticks`` values inside the span widened by ``slack`` at each end; a span too narrow for any set gets the
-    evenly spaced ticks of a linear axis. Non-finite and non-positive values are ignored."""
+    ``min_ticks`` values inside the span widened by ``slack`` at each end, thinned to every k-th tick counted from
+    the one nearest 1 when it has more than ``max_ticks`` (an interval spanning many decades, e.g. a level with
+    almost no events, put nine decade labels into each other); a span too narrow for any set gets the evenly
+    spaced ticks of a linear axis. Non-finite and non-positive values are ignored."""
     import numpy as np
 
     v = np.asarray(values, dtype=float)
@@ -62,6 +64,10 @@ def ratio_ticks(values, min_ticks: int = 3, slack: float = 1.05) -> list[float]:
     for candidates in RATIO_TICK_SETS:
         ticks = [t for t in sorted(set(candidates)) if lo <= t <= hi]
         if len(ticks) >= min_ticks:
+            if len(ticks) > max_ticks:
+                k = -(-len(ticks) // max_ticks)
+                one = int(np.argmin(np.abs(np.log(ticks))))
+                ticks = [t for i, t in enumerate(ticks) if (i - one) % k == 0]
             return ticks
     return [float(t) for t in mticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
 
