@@ -97,7 +97,8 @@ def _reason_text(signal: str, row: dict, tr: Callable) -> str:
 
 
 def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, translate: Callable | None = None,
-                  min_contribution: float = 0.05) -> list[str]:
+                  min_contribution: float = 0.05, leave_out: tuple = (), own_signals: tuple = (),
+                  text: Callable | None = None) -> list[str]:
     """For each row, the ``k`` signals that raise its risk most (positive contributions to the log-odds against
     an average account, inputs of one signal added up), in words joined by '; '.
 
@@ -113,6 +114,12 @@ def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, tra
         The report's translator (``health.reason.*`` keys); None writes English.
     min_contribution : float
         Smallest contribution to the log-odds that counts as a reason.
+    leave_out : tuple of str
+        Inputs never named (besides the touch model, the team's own list).
+    own_signals : tuple of str
+        Inputs that are a signal of their own (another score's extra inputs).
+    text : callable, optional
+        ``text(signal, record, translate)`` writes one reason (default: the churn-risk list's words).
 
     Returns
     -------
@@ -120,10 +127,12 @@ def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, tra
         One text per row of ``frame`` (empty when nothing raises its risk).
     """
     tr = translate or _default_translate
+    text = text or _reason_text
     contrib = model.contributions(frame)
     # the touch model is the team's own list: naming it as a reason tells the team nothing
-    contrib = contrib[[c for c in contrib.columns if not c.startswith("touch_model=")]]
-    sig = [_INPUT_REASON.get(c) or next((a + "=" for a in model.attributes if c.startswith(a + "=")), None)
+    contrib = contrib[[c for c in contrib.columns if not c.startswith("touch_model=") and c not in leave_out]]
+    sig = [c if c in own_signals else _INPUT_REASON.get(c)
+           or next((a + "=" for a in model.attributes if c.startswith(a + "=")), None)
            or next((a for a in model.attributes if c == f"{a} missing"), c) for c in contrib.columns]
     grouped = contrib.T.groupby(sig, sort=False).sum().T
     vals = grouped.to_numpy()
@@ -139,7 +148,7 @@ def model_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3, tra
             s = names[j]
             if s.endswith("="):
                 s = f"{s[:-1]}={rec.get(s[:-1])}"
-            parts.append(_reason_text(s, rec, tr))
+            parts.append(text(s, rec, tr))
         out.append("; ".join(parts))
     return out
 

@@ -47,7 +47,7 @@ from ..health.analysis import JudgedScore, _history
 from ..health.capacity import rank_within_capacity
 from ..health.evaluation import _Boot
 from ..health.model import _model_attributes, default_attributes
-from ..health.reasons import _INPUT_REASON, _default_translate, _reason_text
+from ..health.reasons import _reason_text, model_reasons
 from ..health.signals import TOUCH_MODELS, reference_date, scoring_month, signals
 from ..periods import month_index
 from ..result import TableSummary
@@ -393,31 +393,11 @@ def candidate_reasons(model: ChurnRiskModel, frame: pd.DataFrame, *, k: int = 3,
     log-odds against an average account, the inputs of one signal added up, the touch model and the billing term
     left out), in words
     joined by '; ' (the churn-risk list's reasons, :func:`csanalysis.health.model_reasons`, for this score)."""
-    tr = translate or _default_translate
     own = translate or (lambda key, **v: REASON_TEMPLATES[key].format(**v))
-    contrib = model.contributions(frame)
-    # the touch model is the team's own list, and monthly billing is what most candidates share: neither tells the
-    # team anything about the account
-    contrib = contrib[[c for c in contrib.columns if not c.startswith("touch_model=") and c != "annual_term"]]
-    sig = [c if c in EXTRA_INPUTS else _INPUT_REASON.get(c)
-           or next((a + "=" for a in model.attributes if c.startswith(a + "=")), None)
-           or next((a for a in model.attributes if c == f"{a} missing"), c) for c in contrib.columns]
-    grouped = contrib.T.groupby(sig, sort=False).sum().T
-    vals = grouped.to_numpy()
-    order = np.argsort(-vals, axis=1)[:, :k]
-    names = np.array(grouped.columns)
-    out = []
-    for i, rec in enumerate(frame.to_dict(orient="records")):
-        parts = []
-        for j in order[i]:
-            if vals[i, j] < min_contribution:
-                break
-            s = names[j]
-            if s.endswith("="):
-                s = f"{s[:-1]}={rec.get(s[:-1])}"
-            parts.append(_reason(s, rec, tr, own))
-        out.append("; ".join(parts))
-    return out
+    # monthly billing (annual_term low) is what most candidates share: it tells the team nothing about the account
+    return model_reasons(model, frame, k=k, translate=translate, min_contribution=min_contribution,
+                         leave_out=("annual_term",), own_signals=tuple(EXTRA_INPUTS),
+                         text=lambda signal, rec, tr: _reason(signal, rec, tr, own))
 
 
 def upsell_candidates(result: Expansion, *, capacity: int | None = None, capacity_by: str | None = None,
