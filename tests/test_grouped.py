@@ -252,3 +252,19 @@ def test_sample_is_the_python_draw_and_stated(demo):
 def test_unknown_group_is_named(hand):
     with pytest.raises(ValueError, match="'segment' is not a column of the customers table.*plan"):
         grouped.survival_counts(hand, by="segment")
+
+
+def test_sample_dataset_is_the_full_data_restricted_to_the_sample(demo):
+    sub = grouped.sample_dataset(demo, 0.2, seed=1)
+    ids = set(grouped.sample_ids(demo, 0.2, seed=1))
+    assert sub.pending()  # nothing built until read
+    assert sub.sample["drawn"] == len(ids) and sub.sample["fraction"] == 0.2
+    for name in ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "payment_attempts"):
+        full = getattr(demo, name)
+        want = full[full["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+        assert len(want) > 100, name
+        pd.testing.assert_frame_equal(getattr(sub, name).reset_index(drop=True), want, obj=name)
+    assert set(sub.engine_table("spells").execute()["customer_id"]) == ids
+    # an analysis of the sample reads only the sample
+    t = survival.survival_table(sub, [12], by="plan")
+    assert t["customers"].sum() == len(ids)
