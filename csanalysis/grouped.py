@@ -152,8 +152,8 @@ def survival_counts(ds: Dataset, *, by: str | None = None, spells: str = "first"
     s = _with_group(_spell_times(ds, spells), ds, by, spells=spells)
     zero = ibis.literal(0, "int64")
     one = ibis.literal(1, "int64")
-    rows = s.select("group", t=s.first, entered=one, removed=zero, churned=zero).union(
-        s.select("group", t=s.T, entered=zero, removed=one, churned=s.E))
+    rows = s.select("group", t=s["first"], entered=one, removed=zero, churned=zero).union(
+        s.select("group", t=s["T"], entered=zero, removed=one, churned=s["E"]))
     counts = rows.group_by(["group", "t"]).aggregate(entered=_.entered.sum(), removed=_.removed.sum(),
                                                      churned=_.churned.sum()).execute()
     return _risk_sets(counts)
@@ -338,7 +338,9 @@ def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None) ->
     """Survey answers per calendar period (``month``, ``quarter``, ``year``; key: the period's first month) and
     group (``by`` at signup), in the engine: responses, promoters (9–10), passives (7–8), detractors (0–6) and
     the NPS 100 · (promoters − detractors) ÷ responses. Intervals from the counts:
-    :func:`csanalysis.nps.nps_interval`.
+    :func:`csanalysis.nps.nps_interval`. The group is the attribute at signup, its missing values
+    ``(missing)``; :func:`csanalysis.nps.responses` reads the attribute history at the survey date where there is
+    one, and calls a missing value ``unknown``.
 
     Returns
     -------
