@@ -202,7 +202,8 @@ def km_curves(ds: Dataset, *, by: str | None = None, spells: str = "first", alph
                                     "churned": part["churned"].to_numpy(), "survival": s, "lower": lo, "upper": hi}))
     out = (pd.concat(frames, ignore_index=True) if frames else
            pd.DataFrame(columns=["group", "t", "at_risk", "churned", "survival", "lower", "upper"]))
-    out.attrs["spells"] = {g: int(p["entered"].sum()) for g, p in c.groupby("group", sort=True)}
+    # every spell leaves once, at its T (a spell censored in its entry month never enters the risk set)
+    out.attrs["spells"] = {g: int(p["removed"].sum()) for g, p in c.groupby("group", sort=True)}
     out.attrs["churned"] = {g: int(p["churned"].sum()) for g, p in c.groupby("group", sort=True)}
     out.attrs["alpha"] = alpha
     return out
