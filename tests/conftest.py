@@ -23,6 +23,16 @@ except (ImportError, ValueError):
     pass
 
 
+# The user's load cache (csanalysis/data/cache.py) in a temporary folder of this test process, never the real
+# ~/.cache/csanalysis: set before any test loads, inherited by the notebook kernels the tests start, removed at exit.
+if not os.environ.get("CSANALYSIS_TEST_KEEP_CACHE_DIR"):
+    import atexit
+    import tempfile
+
+    os.environ["CSANALYSIS_CACHE_DIR"] = tempfile.mkdtemp(prefix="csanalysis-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["CSANALYSIS_CACHE_DIR"], True)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
