@@ -42,6 +42,7 @@ def _shown(report):
 def user_cache(tmp_path, monkeypatch):
     root = tmp_path / "user-cache"
     monkeypatch.setenv(cache.CACHE_DIR_ENV, str(root))
+    monkeypatch.setenv(cache.ENABLED_ENV, "1")  # off by default in the tests (tests/conftest.py)
     return root
 
 
@@ -164,11 +165,19 @@ def test_an_interrupted_write_leaves_no_entry(tmp_path, user_cache, monkeypatch)
         cs.load_dataset(src, as_of="2024-06-30")
     monkeypatch.undo()
     monkeypatch.setenv(cache.CACHE_DIR_ENV, str(user_cache))
+    monkeypatch.setenv(cache.ENABLED_ENV, "1")
     assert not [p for p in user_cache.iterdir() if p.is_dir()]  # nothing, not even the temporary folder
     # a temporary folder left by a killed process is never read as an entry
     key_dir = user_cache / "0123.tmp999-abcd"
     key_dir.mkdir()
     assert cs.load_dataset(src, as_of="2024-06-30").cache_key is None
+
+
+def test_the_switch_turns_the_default_off(tmp_path, user_cache, monkeypatch):
+    src = _small(tmp_path / "small")
+    monkeypatch.setenv(cache.ENABLED_ENV, "0")
+    cs.load_dataset(src, as_of="2024-06-30")
+    assert not user_cache.exists() or not any(user_cache.iterdir())
 
 
 def test_cache_false_bypasses_and_a_path_chooses_the_folder(tmp_path, user_cache):

@@ -14,6 +14,7 @@ One entry format, two places:
   load, an entry holds the customers, panel and spells; each optional table (usage, NPS, payments, …) is added
   to the entry by the first process that builds it. Entries unused for 30 days go, and the least recently used
   go while the folder holds more than ``$CSANALYSIS_CACHE_MAX_BYTES`` (4 GiB by default; :func:`prune_user`).
+  ``CSANALYSIS_LOAD_CACHE=0`` turns the default off (``cache=`` a folder still uses that folder).
 
 The key (:func:`cache_key`): the content of the source's files (not their sizes or times), the mapping's content,
 the settings (as_of and the other arguments; the pseudonymisation key's id; today's date when no as_of is given,
@@ -72,6 +73,7 @@ FORMAT = 4  # what a cached load holds; 2: validation findings carry their catal
 # and tickets; 4: the tables present, the files' sizes, the report's examples with their types (shown exactly)
 CORE = ("customers", "panel", "spells")  # always in an entry; the optional tables may be added later
 CACHE_DIR_ENV = "CSANALYSIS_CACHE_DIR"
+ENABLED_ENV = "CSANALYSIS_LOAD_CACHE"  # 0 / false / no / off: load_dataset's default is not to use the user's cache
 MAX_BYTES_ENV = "CSANALYSIS_CACHE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 4 << 30
 MAX_AGE_DAYS = 30.0
@@ -84,6 +86,12 @@ def user_cache_dir() -> Path:
         return Path(os.environ[CACHE_DIR_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "csanalysis" / "loads"
+
+
+def user_cache_enabled() -> bool:
+    """Whether :func:`csanalysis.load_dataset` uses the user's load cache by default (``$CSANALYSIS_LOAD_CACHE``
+    not 0, false, no or off)."""
+    return os.environ.get(ENABLED_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def _code_id() -> str:

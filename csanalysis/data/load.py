@@ -659,7 +659,8 @@ def load_dataset(
         Outside a report run, reuse an earlier load of the same folder or file when its files' content, the
         mapping and the settings are unchanged, and keep this load for the next time
         (:mod:`csanalysis.data.cache`: the user's load cache, ``$CSANALYSIS_CACHE_DIR`` or
-        ``~/.cache/csanalysis/loads``); a path: that folder instead; False: load afresh and keep nothing. A reused
+        ``~/.cache/csanalysis/loads``; ``CSANALYSIS_LOAD_CACHE=0`` turns this default off); a path: that folder
+        instead; False: load afresh and keep nothing. A reused
         load has the same tables, settings and validation report (warnings included) as the load it keeps.
 
     Returns
@@ -687,7 +688,8 @@ def load_dataset(
             hit = _cache.lookup(source, mapping, overrides, context)  # inside a report run: the run's one aggregation
             if hit is not None:
                 return hit
-        elif cache is not False and Path(str(source)).exists():
+        elif (cache is not False and (cache is not True or _cache.user_cache_enabled())
+              and Path(str(source)).exists()):
             user_root = _cache.user_cache_dir() if cache is True else Path(cache)
             # the source as given and as resolved (the report and the file names quote them); today's date when
             # as_of is not given (the last complete month and the rows dated after today depend on it)
