@@ -245,13 +245,18 @@ def _fmt_row(r: dict) -> str:
 
 def _write(path: Path, rows: list[dict]) -> None:
     """The table (this run's rows merged into earlier runs' rows of other scales and stages, kept in
-    ``results.json`` beside it, each with its date), then whatever follows the notes marker in the existing file
+    ``results.json`` beside it, each with its date; the rows it replaces go to ``results_history.json``), then whatever follows the notes marker in the existing file
     (the written analysis)."""
     store = path.with_name("results.json")
     kept = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else []
     now = time.strftime("%Y-%m-%d %H:%M")
     new = {(r["n"], r["stage"]): {**r, "measured": now} for r in rows}
     merged = {(r["n"], r["stage"]): r for r in kept}
+    replaced = [merged[k] for k in new if k in merged]
+    if replaced:  # the rows this run supersedes stay on record, oldest first
+        past = path.with_name("results_history.json")
+        history = json.loads(past.read_text(encoding="utf-8")) if past.is_file() else []
+        past.write_text(json.dumps(history + replaced, indent=1, default=str), encoding="utf-8")
     merged.update(new)
     order = list(STAGES)
     rows = sorted(merged.values(), key=lambda r: (r["n"], order.index(r["stage"]) if r["stage"] in order else 99))
