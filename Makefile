@@ -45,6 +45,8 @@ $(TSTAMP): $(STAMP) requirements-spark.lock
 test: $(TSTAMP) demo
 	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=30 $(PYTEST_ARGS) tests
 # one BLAS thread per notebook kernel (two run at once on two cores), as tests/conftest.py sets for pytest's own workers
+# the notebooks' loads keep their cache in a temporary folder, not the user's ~/.cache/csanalysis (data/cache.py)
+	cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; CSANALYSIS_CACHE_DIR=$$cache \
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
 		$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax -p no:cacheprovider notebooks
 

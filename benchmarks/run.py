@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
 STAGES = {
-    "load": ("csanalysis",),
-    "logo_cohorts": ("pandas", "duckdb", "csanalysis"),
-    "mrr_movements": ("pandas", "duckdb", "csanalysis"),
+    "load": ("csanalysis", "csanalysis_reused"),
+    "logo_cohorts": ("pandas", "duckdb", "csanalysis", "csanalysis_reused"),
+    "mrr_movements": ("pandas", "duckdb", "csanalysis", "csanalysis_reused"),
     "km_by_segment": ("csanalysis",),
     "cox_fit": ("csanalysis",),
     "nps_models": ("csanalysis",),
@@ -136,7 +136,8 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
         check = _summary(stage, res, as_m - 35)
     # peak of this process or of the largest finished child (the report suite's kernels run in children)
     peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return {"seconds": seconds, "stage_seconds": stage_seconds, "peak_mb": peak / 1024, "check": check}
+    return {"seconds": seconds, "stage_seconds": stage_seconds, "load_seconds": t_load if impl == "csanalysis" else None,
+            "peak_mb": peak / 1024, "check": check}
 
 
 def _summary(stage: str, res, m0: int) -> dict:
@@ -156,9 +157,13 @@ def _summary(stage: str, res, m0: int) -> dict:
 # ------------------------------------------------------------------------------------------- parent
 
 
-def run_child(stage: str, impl: str, folder: Path, timeout: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.run", "--child", stage, impl, str(folder)]
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def run_child(stage: str, impl: str, folder: Path, timeout: int, cache_dir: Path) -> dict:
+    """One stage in a fresh process. csanalysis keeps its loads in ``cache_dir`` (the user's load cache,
+    csanalysis/data/cache.py): 'csanalysis' runs with it empty (cold), 'csanalysis_reused' right after with the
+    entry the cold run left (the same stage in a new process, the input unchanged)."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child", stage, impl.removesuffix("_reused"), str(folder)]
+    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir)}
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -190,11 +195,17 @@ def main(argv=None) -> int:
         for stage in a.stages:
             if stage == "report_suite" and n > 100_000 and os.environ.get("BENCH_FULL") != "1":
                 continue  # the whole suite at 1M: BENCH_FULL=1
-            out = {impl: run_child(stage, impl, folder, a.timeout) for impl in STAGES[stage]}
+            cache_dir = Path(tempfile.mkdtemp(prefix="csanalysis-bench-cache-"))  # empty: the first run is cold
+            try:
+                out = {impl: run_child(stage, impl, folder, a.timeout, cache_dir) for impl in STAGES[stage]}
+            finally:
+                shutil.rmtree(cache_dir, ignore_errors=True)
             checks = {impl: r.get("check") for impl, r in out.items() if "error" not in r}
             equal = len({json.dumps(c, sort_keys=True) for c in checks.values()}) == 1 if len(checks) > 1 else None
             row = {"n": n, "stage": stage, "equal": equal, **{f"{k}_s": r.get("seconds") for k, r in out.items()},
                    "csanalysis_stage_s": out["csanalysis"].get("stage_seconds"),
+                   **({"csanalysis_reused_load_s": out["csanalysis_reused"].get("load_seconds"),
+                       "csanalysis_load_s": out["csanalysis"].get("load_seconds")} if "csanalysis_reused" in out else {}),
                    **{f"{k}_mb": r.get("peak_mb") for k, r in out.items()},
                    **{f"{k}_error": r["error"] for k, r in out.items() if "error" in r}}
             if len(checks) > 1 and not equal:
@@ -205,9 +216,10 @@ def main(argv=None) -> int:
     return 0
 
 
-HEAD = ("| customers | stage | cs total s | cs after load s | pandas s | DuckDB s | total ÷ DuckDB | after load ÷ DuckDB "
-        "| pandas ÷ total | pandas ÷ after load | cs peak MB | equal | measured |\n"
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+HEAD = ("| customers | stage | cs total s | cs reused s | cs after load s | pandas s | DuckDB s | total ÷ DuckDB "
+        "| reused ÷ DuckDB | after load ÷ DuckDB | pandas ÷ total | pandas ÷ reused | pandas ÷ after load | cs peak MB "
+        "| reused peak MB | equal | measured |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 NOTES = "<!-- notes: kept by make bench -->"
 
 
@@ -219,23 +231,32 @@ def _fmt_row(r: dict) -> str:
     def ratio(a, b):
         return f"{r[a] / r[b]:.2f}×" if r.get(a) and r.get(b) else "–"
 
-    err = r.get("csanalysis_error") or r.get("pandas_error") or r.get("duckdb_error")
-    return (f"| {r['n']:>9,} | {r['stage']:<14} | {s('csanalysis_s')} | {s('csanalysis_stage_s')} | {s('pandas_s')} | "
-            f"{s('duckdb_s')} | {ratio('csanalysis_s', 'duckdb_s'):>7} | {ratio('csanalysis_stage_s', 'duckdb_s'):>7} | "
-            f"{ratio('pandas_s', 'csanalysis_s'):>7} | {ratio('pandas_s', 'csanalysis_stage_s'):>7} | "
-            f"{s('csanalysis_mb')} | {'–' if r['equal'] is None else ('yes' if r['equal'] else 'NO')}"
+    err = (r.get("csanalysis_error") or r.get("csanalysis_reused_error") or r.get("pandas_error")
+           or r.get("duckdb_error"))
+    return (f"| {r['n']:>9,} | {r['stage']:<14} | {s('csanalysis_s')} | {s('csanalysis_reused_s')} | "
+            f"{s('csanalysis_stage_s')} | {s('pandas_s')} | "
+            f"{s('duckdb_s')} | {ratio('csanalysis_s', 'duckdb_s'):>7} | {ratio('csanalysis_reused_s', 'duckdb_s'):>7} | "
+            f"{ratio('csanalysis_stage_s', 'duckdb_s'):>7} | "
+            f"{ratio('pandas_s', 'csanalysis_s'):>7} | {ratio('pandas_s', 'csanalysis_reused_s'):>7} | "
+            f"{ratio('pandas_s', 'csanalysis_stage_s'):>7} | "
+            f"{s('csanalysis_mb')} | {s('csanalysis_reused_mb')} | {'–' if r['equal'] is None else ('yes' if r['equal'] else 'NO')}"
             + (f" (error: {err})" if err else "") + f" | {r.get('measured', 'now')} |")
 
 
 def _write(path: Path, rows: list[dict]) -> None:
     """The table (this run's rows merged into earlier runs' rows of other scales and stages, kept in
-    ``results.json`` beside it, each with its date), then whatever follows the notes marker in the existing file
+    ``results.json`` beside it, each with its date; the rows it replaces go to ``results_history.json``), then whatever follows the notes marker in the existing file
     (the written analysis)."""
     store = path.with_name("results.json")
     kept = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else []
     now = time.strftime("%Y-%m-%d %H:%M")
     new = {(r["n"], r["stage"]): {**r, "measured": now} for r in rows}
     merged = {(r["n"], r["stage"]): r for r in kept}
+    replaced = [merged[k] for k in new if k in merged]
+    if replaced:  # the rows this run supersedes stay on record, oldest first
+        past = path.with_name("results_history.json")
+        history = json.loads(past.read_text(encoding="utf-8")) if past.is_file() else []
+        past.write_text(json.dumps(history + replaced, indent=1, default=str), encoding="utf-8")
     merged.update(new)
     order = list(STAGES)
     rows = sorted(merged.values(), key=lambda r: (r["n"], order.index(r["stage"]) if r["stage"] in order else 99))
@@ -245,9 +266,12 @@ def _write(path: Path, rows: list[dict]) -> None:
     text = (f"# Benchmark results\n\nMachine: {_machine()}. Written by `make bench` on "
             f"{time.strftime('%Y-%m-%d %H:%M')}.\n\nEach stage runs in a fresh process and reads the Parquet files "
             "from the start. csanalysis: `load_dataset` (reading, validating, the customer-month panel and spells, "
-            "in the engine), then the analysis; 'cs total' is both, 'cs after load' the analysis alone (a session "
-            "or report run loads once). pandas: the vectorized reference in `benchmarks/reference.py`; DuckDB: one "
-            "hand-written query; both include reading the Parquet files. 'equal' compares the stage's totals.\n\n"
+            "in the engine), then the analysis; 'cs total' is both, cold (the user's load cache empty, so the load "
+            "is done and kept); 'cs reused' is the same stage again in a new process with the input unchanged (the "
+            "load read from the cache the cold run left: the files' content hashed, the aggregated tables read); "
+            "'cs after load' the analysis alone (a session or report run loads once). pandas: the vectorized "
+            "reference in `benchmarks/reference.py`; DuckDB: one hand-written query; both include reading the "
+            "Parquet files. 'equal' compares the stage's totals (the reused run's too).\n\n"
             + HEAD + "\n".join(_fmt_row(r) for r in rows) + "\n\n" + notes)
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")

@@ -23,6 +23,18 @@ except (ImportError, ValueError):
     pass
 
 
+# The user's load cache (csanalysis/data/cache.py) in a temporary folder of this test process, never the real
+# ~/.cache/csanalysis: set before any test loads, inherited by the notebook kernels the tests start, removed at exit.
+# Off by default here: a test that loads a source twice gets two fresh loads, as it did before the cache (tests that
+# take a Dataset's engine tables apart rely on it); tests/test_load_cache.py turns it on in its own folder.
+import atexit  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ["CSANALYSIS_CACHE_DIR"] = tempfile.mkdtemp(prefix="csanalysis-test-cache-")
+os.environ["CSANALYSIS_LOAD_CACHE"] = "0"
+atexit.register(shutil.rmtree, os.environ["CSANALYSIS_CACHE_DIR"], True)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -60,6 +60,15 @@ class _Source:
             else:
                 raise DataValidationError(_single(report, "source", f"{path} does not exist"))
 
+    def inside_folder(self) -> bool:
+        """Whether every file read is inside the source folder or is the source file (the content the cache key
+        hashes; a mapping may name a file outside the folder, with allow_outside_folder)."""
+        if self.folder is None:
+            return self.kind == "duckdb"
+        root = self.folder.resolve()
+        return all(label.startswith("table ") or Path(label).resolve().is_relative_to(root)
+                   for label in getattr(self, "_labels", {}).values())
+
     def typed(self, name: str) -> bool:
         """Whether the raw table is typed data that the load may read again later: a Parquet file or a table of
         a DuckDB file opened read-only (not CSV text, not a table of the caller's own connection)."""
@@ -609,6 +618,7 @@ def load_dataset(
     backend=None,
     raise_on_error: bool = True,
     context=None,
+    cache: bool | str | Path = True,
 ):
     """Load, validate and aggregate a data source into a :class:`~csanalysis.data.dataset.Dataset`.
 
@@ -645,6 +655,13 @@ def load_dataset(
         with its ``report``; errors in the raw tables always raise).
     context : RunContext, path or None
         A report run's context, as above.
+    cache : bool or path
+        Outside a report run, reuse an earlier load of the same folder or file when its files' content, the
+        mapping and the settings are unchanged, and keep this load for the next time
+        (:mod:`csanalysis.data.cache`: the user's load cache, ``$CSANALYSIS_CACHE_DIR`` or
+        ``~/.cache/csanalysis/loads``; ``CSANALYSIS_LOAD_CACHE=0`` turns this default off); a path: that folder
+        instead; False: load afresh and keep nothing. A reused
+        load has the same tables, settings and validation report (warnings included) as the load it keeps.
 
     Returns
     -------
@@ -656,7 +673,8 @@ def load_dataset(
     DataValidationError
         Every error found, with ``.report``.
     """
-    from . import cache, pseudonym
+    from . import cache as _cache
+    from . import pseudonym
     from .context import run_context
     from .dataset import Dataset
 
@@ -664,10 +682,26 @@ def load_dataset(
     overrides = cache_settings(as_of=as_of, grace_months=grace_months, fiscal_year_start=fiscal_year_start,
                                gross_margin=gross_margin, data_start=data_start, raise_on_error=raise_on_error,
                                pseudonymise=context.pseudonymise)
+    user_root = user_key = None
     if backend is None and not isinstance(source, ibis.BaseBackend) and not isinstance(mapping, Mapping):
-        hit = cache.lookup(source, mapping, overrides, context)  # inside a report run: the run's one aggregation
-        if hit is not None:
-            return hit
+        if context.cache_dir:
+            hit = _cache.lookup(source, mapping, overrides, context)  # inside a report run: the run's one aggregation
+            if hit is not None:
+                return hit
+        elif (cache is not False and (cache is not True or _cache.user_cache_enabled())
+              and Path(str(source)).exists()):
+            user_root = _cache.user_cache_dir() if cache is True else Path(cache)
+            # the source as given and as resolved (the report and the file names quote them); today's date when
+            # as_of is not given (the last complete month and the rows dated after today depend on it)
+            user_key = _cache.cache_key(source, mapping, {
+                **overrides, "source": str(source), "resolved": str(Path(str(source)).resolve()),
+                "today": str(dt.date.today()) if as_of is None else None})
+            hit = _cache.reuse(user_root, user_key, _cache.Reload(partial(
+                load_dataset, source, mapping=mapping, as_of=as_of, grace_months=grace_months,
+                fiscal_year_start=fiscal_year_start, gross_margin=gross_margin, data_start=data_start,
+                raise_on_error=raise_on_error, context=context, cache=False)))
+            if hit is not None:
+                return hit
     folder = Path(source) if not isinstance(source, ibis.BaseBackend) and Path(source).is_dir() else None
     mapping = load_mapping(mapping, folder=folder)
     settings = mapping.settings.updated(
@@ -710,6 +744,8 @@ def load_dataset(
     )
     if overrides["pseudonymise"]:
         pseudonym.pseudonymise_dataset(out)
+    if user_key is not None and src.inside_folder():
+        _cache.keep(out, user_root, user_key)
     return out
 
 
