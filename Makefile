@@ -12,7 +12,7 @@ DEMO   := data/demo
 KERNEL := csanalysis
 PYTEST_ARGS ?=
 
-.PHONY: report test env demo bench bench-1m lock clean-reports
+.PHONY: report test env demo bench bench-1m impact-worlds-small lock clean-reports
 
 env: $(STAMP)
 
@@ -54,6 +54,12 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.impact_worlds --worlds 100 --customers 20000
 	$(BIN)/python -m benchmarks.impact_worlds --worlds 100 --customers 20000 --null --out benchmarks/impact_worlds_null.json
+
+# the program-effect study of tests/test_impact_worlds.py, committed (benchmarks/README.md): run it again and commit
+# its JSON when a change moves the effect's numbers
+impact-worlds-small: $(STAMP)
+	$(BIN)/python -m benchmarks.impact_worlds --worlds 200 --customers 1000 --first-seed 1 --batch 25 --out benchmarks/impact_worlds_small.json
+	$(BIN)/python -m benchmarks.impact_worlds --worlds 200 --customers 1000 --first-seed 1001 --batch 25 --null --out benchmarks/impact_worlds_small_null.json
 
 bench-1m: $(STAMP)
 	$(BIN)/python -m benchmarks.run --with-1m $(BENCH_ARGS)

@@ -194,22 +194,70 @@ def summarise(res: pd.DataFrame) -> dict:
     return out
 
 
+# The study's criteria (issue 25), one definition for the benchmark and the suite: a committed study's JSON
+# records them (``checks``) and tests/test_impact_worlds.py requires the committed small study to meet them.
+MAX_BIAS_SE = 2.0  # |mean log bias| at most this many of its standard errors
+MIN_COVERAGE = 0.925  # each 95% interval covers the truth in at least this share of worlds
+MAX_FALSE_POSITIVES = 0.07  # null worlds: the effect significant at 5% in at most this share
+
+
+def criteria(summary: dict) -> dict:
+    """The study's checks on :func:`summarise`'s ``summary``: ``{name: {"value", "limit", "passed"}}``. Every world
+    estimable; program worlds: the mean log bias within ``MAX_BIAS_SE`` standard errors of zero and the hazard
+    ratio's, the percentage points' and the cumulative ROI's 95% intervals each covering the truth in at least
+    ``MIN_COVERAGE`` of worlds; null worlds: the false-positive rate at most ``MAX_FALSE_POSITIVES`` and the
+    percentage points' interval covering 0 in at least ``MIN_COVERAGE``."""
+    def check(value, limit, passed):
+        return {"value": value, "limit": limit, "passed": bool(passed)}
+
+    out = {"all_estimable": check(summary["estimable"], summary["worlds"], summary["estimable"] == summary["worlds"])}
+    if "false_positive_rate" in summary:
+        out["false_positive_rate"] = check(summary["false_positive_rate"], MAX_FALSE_POSITIVES,
+                                           summary["false_positive_rate"] <= MAX_FALSE_POSITIVES)
+        out["pp_coverage"] = check(summary["pp_coverage"], MIN_COVERAGE, summary["pp_coverage"] >= MIN_COVERAGE)
+        return out
+    out["bias_z"] = check(summary["bias_z"], MAX_BIAS_SE, abs(summary["mean_log_bias"]) <= MAX_BIAS_SE * summary["bias_se"])
+    for name in ("hr_coverage", "pp_coverage", "roi_coverage"):
+        out[name] = check(summary[name], MIN_COVERAGE, summary[name] >= MIN_COVERAGE)
+    return out
+
+
+def _commit() -> str:
+    """The commit the study ran on (``+dirty`` with uncommitted changes), or "unknown" outside git."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worlds", type=int, default=100)
     ap.add_argument("--customers", type=int, default=20_000)
     ap.add_argument("--first-seed", type=int, default=11)
     ap.add_argument("--null", action="store_true", help="worlds without a program effect (false positives)")
+    ap.add_argument("--batch", type=int, default=1, help="worlds per load (load_worlds; same estimates)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "impact_worlds.json")
     a = ap.parse_args(argv)
+    commit = _commit()  # before the run: the code it imports now
     t0 = time.perf_counter()
-    res = run(range(a.first_seed, a.first_seed + a.worlds), customers=a.customers, program=not a.null)
+    res = run(range(a.first_seed, a.first_seed + a.worlds), customers=a.customers, program=not a.null, batch=a.batch)
     summary = {**summarise(res), "customers": a.customers, "first_seed": a.first_seed,
-               "seconds": round(time.perf_counter() - t0, 1)}
-    print(json.dumps(summary, indent=2))
-    a.out.write_text(json.dumps({"summary": summary, "worlds": res.to_dict("records")}, indent=1, default=float) + "\n",
-                     encoding="utf-8")
-    return 0
+               "seconds": round(time.perf_counter() - t0, 1), "commit": commit}
+    checks = criteria(summary)
+    print(json.dumps({"summary": summary, "checks": checks}, indent=2))
+    worlds = "[\n" + ",\n".join(json.dumps(r, default=float) for r in res.to_dict("records")) + "\n]"
+    a.out.write_text(f'{{"summary": {json.dumps(summary, indent=1)},\n"checks": {json.dumps(checks, indent=1)},\n'
+                     f'"worlds": {worlds}}}\n', encoding="utf-8")
+    failed = [k for k, c in checks.items() if not c["passed"]]
+    if failed:
+        print(f"impact_worlds: the study fails {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

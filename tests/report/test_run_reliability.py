@@ -40,13 +40,24 @@ def _all_text(folder: Path) -> str:
     return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file())
 
 
-def test_one_aggregation_per_run_read_from_the_cache(tmp_path):
-    out = tmp_path / "reports"
-    res = run_report(["00_data_overview", "02_churn_survival"], data=FIX, as_of="2024-06-15", out=out)
+THREE = ["00_data_overview", "01_cohort_retention", "02_churn_survival"]
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    """Reports 00, 01 and 02 of the fixture run one after another (jobs=1) into a reports folder of their own,
+    read by the tests of the cache, determinism, two kernels at a time and the report's contents (each rendered
+    its own before): ``(RunResult, reports folder)``."""
+    out = tmp_path_factory.mktemp("three") / "reports"
+    return run_report(THREE, data=FIX, as_of="2024-06-15", out=out), out
+
+
+def test_one_aggregation_per_run_read_from_the_cache(three):
+    res, out = three
     key = res.manifest["cache_key"]
     entry = out / ".cache" / key
     hits = (entry / "hits.log").read_text().split()
-    assert len(hits) == 2 and len(set(hits)) == 2  # each notebook's kernel read the run's Dataset
+    assert len(hits) == 3 and len(set(hits)) == 3  # each notebook's kernel read the run's Dataset
     cached, fresh = cache.load(entry), cs.load_dataset(FIX, as_of="2024-06-15")
     # the cached tables are read when first used, not all on opening
     assert {"customers", "panel", "spells"} <= set(cached.pending())
@@ -132,17 +143,19 @@ def test_concurrent_runs_both_publish_and_the_index_lists_both(tmp_path):
     assert (out / "latest").resolve().name in ids and not list(out.glob(".tmp-*"))
 
 
-def test_same_inputs_give_identical_metrics(tmp_path):
-    a = run_report(["02_churn_survival"], data=FIX, as_of="2024-06-15", out=tmp_path / "a")
+def test_same_inputs_give_identical_metrics(three, tmp_path):
+    """Report 02 run again, alone, into another reports folder: the same metrics.json, byte for byte."""
+    a = three[0]
     b = run_report(["02_churn_survival"], data=FIX, as_of="2024-06-15", out=tmp_path / "b")
     name = "02_churn_survival/metrics.json"
     assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes()
 
 
-def test_notebooks_run_two_at_a_time_give_the_same_reports(tmp_path):
-    names = ["00_data_overview", "01_cohort_retention", "02_churn_survival"]
-    a = run_report(names, data=FIX, as_of="2024-06-15", out=tmp_path / "a")
+def test_notebooks_run_two_at_a_time_give_the_same_reports(three, tmp_path):
+    names = THREE
+    a = three[0]
     b = run_report(names, data=FIX, as_of="2024-06-15", out=tmp_path / "b", jobs=2)
+    assert [a.notebooks[n]["status"] for n in names] == ["succeeded"] * 3
     assert [b.notebooks[n]["status"] for n in names] == ["succeeded"] * 3
     for n in names:
         assert (a.folder / n / "metrics.json").read_bytes() == (b.folder / n / "metrics.json").read_bytes()
@@ -211,8 +224,8 @@ def test_every_notebook_has_a_metrics_schema():
         assert (extras.SCHEMAS / f"{nb.stem}.json").is_file(), nb.stem
 
 
-def test_report_has_contents_and_definitions_block(tmp_path):
-    res = run_report(["02_churn_survival"], data=FIX, as_of="2024-06-15", out=tmp_path / "r")
+def test_report_has_contents_and_definitions_block(three):
+    res = three[0]
     html = (res.folder / "02_churn_survival" / "02_churn_survival.html").read_text()
     assert 'class="cs-toc"' in html and "Definitions and reconciliation" in html
     assert html.index('class="cs-toc"') < html.index("cs-definitions")
