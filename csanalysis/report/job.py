@@ -58,9 +58,11 @@ def kernel_manager(notebook: str, peaks: list | None = None):
     class LoggedKernelManager(AsyncKernelManager):
         async def shutdown_kernel(self, now: bool = False, restart: bool = False):
             pid = getattr(self.provisioner, "pid", None)  # the local provisioner's kernel process
-            if peaks is not None and pid:
-                peaks.append(memory.kernel_peak_mb(pid))
-            await super().shutdown_kernel(now=now, restart=restart)
+            try:
+                if peaks is not None and pid:
+                    peaks.append(memory.kernel_peak_mb(pid))
+            finally:  # the kernel is shut down whatever the reading did
+                await super().shutdown_kernel(now=now, restart=restart)
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             env = dict(kw.get("env") or os.environ)

@@ -33,7 +33,8 @@ def _status_kb(pid: int, field: str = "VmHWM") -> int | None:
         return None
     for line in text.splitlines():
         if line.startswith(field + ":"):
-            return int(line.split()[1])
+            value = line.split()[1:2]
+            return int(value[0]) if value and value[0].isdigit() else None
     return None
 
 
@@ -58,7 +59,7 @@ def descendants(pid: int) -> list[int]:
             continue
         # "pid (name) state ppid …": the name may hold spaces and parentheses; the fields after its last ")" do not
         fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1:
+        if len(fields) > 1 and fields[1].isdigit():
             parents.setdefault(int(fields[1]), []).append(int(e))
     found, todo = [], [pid]
     while todo:
