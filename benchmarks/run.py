@@ -8,8 +8,9 @@ terminal and to ``benchmarks/RESULTS.md`` with the machine described.
     python -m benchmarks.run                 # 10k and 100k (make bench)
     python -m benchmarks.run --with-1m       # and 1M (make bench-1m; the 1M report suite with BENCH_FULL=1)
     python -m benchmarks.run --sizes 1000000 --stages logo_cohorts   # one scale, one stage
+    python -m benchmarks.run --stages report_suite floor_suite       # the report suite and its floor (floor.py)
 
-Rows of earlier runs for other scales and stages are kept (``benchmarks/results.json``), each with its date.
+Every run's rows are kept (``benchmarks/results.json``), each with its date: the table keeps its history.
 """
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ STAGES = {
     "nps_models": ("csanalysis",),
     "health_eval": ("csanalysis",),
     "report_suite": ("csanalysis",),
+    "floor_suite": ("csanalysis",),  # the report suite's floor: the same kernels without the analyses (floor.py)
 }
+SUITES = ("report_suite", "floor_suite")
 
 
 def ensure_data(n: int) -> Path:
@@ -69,7 +72,7 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
         from csanalysis.report import run  # noqa: F401
     t0 = time.perf_counter()
     t_load = 0.0
-    check = None
+    check = suite = None
     if impl == "pandas":
         cm = ref.pandas_customer_month(folder)
         res = ref.pandas_logo_cohorts(cm, as_m) if stage == "logo_cohorts" else ref.pandas_mrr_movements(cm, as_m)
@@ -78,7 +81,7 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
     else:
         import csanalysis as cs
 
-        ds = cs.load_dataset(folder) if stage != "report_suite" else None
+        ds = cs.load_dataset(folder) if stage not in SUITES else None
         t_load = time.perf_counter() - t0
         if stage == "load":
             res = None
@@ -118,26 +121,37 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
 
             r = health.churn_risk(ds, true_prob=health.load_true_probabilities(folder))
             check = {"auc_model": round(float(r.evaluations["model"].auc["estimate"]), 4)}
-        elif stage == "report_suite":
+        elif stage in SUITES:
             from csanalysis.report.run import run_report
+
+            from benchmarks.floor import run_floor
 
             # a fresh reports folder each time: a report run reuses the load cached by an earlier run of the same
             # inputs, which would leave the load out of the suite's time
-            out = Path(os.environ.get("BENCH_REPORTS") or tempfile.mkdtemp(prefix="csanalysis-bench-reports-"))
-            r = run_report(data=folder, out=out, jobs=int(os.environ.get("BENCH_JOBS", "2")))  # as `csanalysis report` runs it
-            if not os.environ.get("BENCH_REPORTS"):
+            keep = os.environ.get("BENCH_REPORTS")
+            out = Path(keep) / stage if keep else Path(tempfile.mkdtemp(prefix="csanalysis-bench-reports-"))
+            jobs = int(os.environ.get("BENCH_JOBS", "2"))  # as `csanalysis report` runs it
+            r = run_report(data=folder, out=out, jobs=jobs) if stage == "report_suite" else run_floor(folder, out, jobs)
+            if not keep:
                 shutil.rmtree(out, ignore_errors=True)
             check = {"status": r.status}
+            # what the run's manifest records: each notebook's time and peaks, the runner's load and peaks
+            suite = {"runner": r.manifest.get("runner"),
+                     "notebooks": {name: {k: e.get(k) for k in ("status", "seconds", "peak_mb", "worker_peak_mb")}
+                                   for name, e in r.notebooks.items()}}
     seconds = time.perf_counter() - t0
     # csanalysis: validation and the customer-month panel are built once per session (load_dataset), then
     # every analysis queries them; the stage's own time is the part after the load
-    stage_seconds = seconds - t_load if impl == "csanalysis" and stage not in ("load", "report_suite") else None
+    stage_seconds = seconds - t_load if impl == "csanalysis" and stage not in ("load", *SUITES) else None
     if check is None and res is not None:
         check = _summary(stage, res, as_m - 35)
     # peak of this process or of the largest finished child (the report suite's kernels run in children)
     peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    # CPU seconds of this process and every process it waited for (the suites' workers and, through them, their
+    # kernels): less sensitive than wall time to other work on a shared machine; imports included
+    cpu = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     return {"seconds": seconds, "stage_seconds": stage_seconds, "load_seconds": t_load if impl == "csanalysis" else None,
-            "peak_mb": peak / 1024, "check": check}
+            "peak_mb": peak / 1024, "cpu_s": cpu, "check": check, **({"suite": suite} if stage in SUITES else {})}
 
 
 def _summary(stage: str, res, m0: int) -> dict:
@@ -193,7 +207,7 @@ def main(argv=None) -> int:
     for n in sizes:
         folder = ensure_data(n)
         for stage in a.stages:
-            if stage == "report_suite" and n > 100_000 and os.environ.get("BENCH_FULL") != "1":
+            if stage in SUITES and n > 100_000 and os.environ.get("BENCH_FULL") != "1":
                 continue  # the whole suite at 1M: BENCH_FULL=1
             cache_dir = Path(tempfile.mkdtemp(prefix="csanalysis-bench-cache-"))  # empty: the first run is cold
             try:
@@ -207,20 +221,33 @@ def main(argv=None) -> int:
                    **({"csanalysis_reused_load_s": out["csanalysis_reused"].get("load_seconds"),
                        "csanalysis_load_s": out["csanalysis"].get("load_seconds")} if "csanalysis_reused" in out else {}),
                    **{f"{k}_mb": r.get("peak_mb") for k, r in out.items()},
+                   **{f"{k}_cpu_s": r.get("cpu_s") for k, r in out.items()},
                    **{f"{k}_error": r["error"] for k, r in out.items() if "error" in r}}
             if len(checks) > 1 and not equal:
                 row["checks"] = checks
+            if out["csanalysis"].get("suite"):
+                row.update(out["csanalysis"]["suite"])
             rows.append(row)
             print(_fmt_row(row), flush=True)
+        # the report suite's time over its floor's, both measured in this run at this scale (issue 21: ≤ 3× at
+        # 100k, ≤ 8× at 1M); kept in the report suite's row
+        real, floor = ({r["stage"]: r for r in rows if r["n"] == n}.get(k) for k in SUITES)
+        if real and floor and real.get("csanalysis_s") and floor.get("csanalysis_s"):
+            real["suite_over_floor"] = real["csanalysis_s"] / floor["csanalysis_s"]
+            if real.get("csanalysis_cpu_s") and floor.get("csanalysis_cpu_s"):
+                real["suite_over_floor_cpu"] = real["csanalysis_cpu_s"] / floor["csanalysis_cpu_s"]
+            print(f"report_suite ÷ floor_suite at {n:,}: {real['suite_over_floor']:.2f}× "
+                  f"(CPU seconds: {real.get('suite_over_floor_cpu') or float('nan'):.2f}×)", flush=True)
     _write(a.results, rows)
     return 0
 
 
 HEAD = ("| customers | stage | cs total s | cs reused s | cs after load s | pandas s | DuckDB s | total ÷ DuckDB "
-        "| reused ÷ DuckDB | after load ÷ DuckDB | pandas ÷ total | pandas ÷ reused | pandas ÷ after load | cs peak MB "
-        "| reused peak MB | equal | measured |\n"
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+        "| reused ÷ DuckDB | after load ÷ DuckDB | pandas ÷ total | pandas ÷ reused | pandas ÷ after load "
+        "| suite ÷ floor | cs peak MB | reused peak MB | equal | measured |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 NOTES = "<!-- notes: kept by make bench -->"
+FLOOR_S = "floor_suite_s"  # _fmt_row: the report suite's column over its floor (suite_over_floor in its row)
 
 
 def _fmt_row(r: dict) -> str:
@@ -229,6 +256,8 @@ def _fmt_row(r: dict) -> str:
         return f"{v:8.2f}" if isinstance(v, (int, float)) else f"{'–':>8}"
 
     def ratio(a, b):
+        if b == FLOOR_S:  # the suite over its floor, as measured in the same run
+            return f"{r['suite_over_floor']:.2f}×" if r.get("suite_over_floor") else "–"
         return f"{r[a] / r[b]:.2f}×" if r.get(a) and r.get(b) else "–"
 
     err = (r.get("csanalysis_error") or r.get("csanalysis_reused_error") or r.get("pandas_error")
@@ -238,43 +267,100 @@ def _fmt_row(r: dict) -> str:
             f"{s('duckdb_s')} | {ratio('csanalysis_s', 'duckdb_s'):>7} | {ratio('csanalysis_reused_s', 'duckdb_s'):>7} | "
             f"{ratio('csanalysis_stage_s', 'duckdb_s'):>7} | "
             f"{ratio('pandas_s', 'csanalysis_s'):>7} | {ratio('pandas_s', 'csanalysis_reused_s'):>7} | "
-            f"{ratio('pandas_s', 'csanalysis_stage_s'):>7} | "
+            f"{ratio('pandas_s', 'csanalysis_stage_s'):>7} | {ratio('csanalysis_s', FLOOR_S):>7} | "
             f"{s('csanalysis_mb')} | {s('csanalysis_reused_mb')} | {'–' if r['equal'] is None else ('yes' if r['equal'] else 'NO')}"
             + (f" (error: {err})" if err else "") + f" | {r.get('measured', 'now')} |")
 
 
 def _write(path: Path, rows: list[dict]) -> None:
-    """The table (this run's rows merged into earlier runs' rows of other scales and stages, kept in
-    ``results.json`` beside it, each with its date; the rows it replaces go to ``results_history.json``), then whatever follows the notes marker in the existing file
-    (the written analysis)."""
+    """The table (this run's rows added to every earlier run's rows, kept in ``results.json`` beside it, each with
+    its date: the table keeps its history), the growth from 100k to 1M per stage, the report suite's notebooks,
+    then whatever follows the notes marker in the existing file (the written analysis)."""
     store = path.with_name("results.json")
     kept = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else []
     now = time.strftime("%Y-%m-%d %H:%M")
-    new = {(r["n"], r["stage"]): {**r, "measured": now} for r in rows}
-    merged = {(r["n"], r["stage"]): r for r in kept}
-    replaced = [merged[k] for k in new if k in merged]
-    if replaced:  # the rows this run supersedes stay on record, oldest first
-        past = path.with_name("results_history.json")
-        history = json.loads(past.read_text(encoding="utf-8")) if past.is_file() else []
-        past.write_text(json.dumps(history + replaced, indent=1, default=str), encoding="utf-8")
-    merged.update(new)
+    merged = {(r["n"], r["stage"], r.get("measured", "")): r for r in kept}
+    merged.update({(r["n"], r["stage"], now): {**r, "measured": now} for r in rows})
     order = list(STAGES)
-    rows = sorted(merged.values(), key=lambda r: (r["n"], order.index(r["stage"]) if r["stage"] in order else 99))
+    rows = sorted(merged.values(), key=lambda r: (r["n"], order.index(r["stage"]) if r["stage"] in order else 99,
+                                                  r.get("measured", "")))
     store.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
     notes = old[old.index(NOTES):] if NOTES in old else NOTES + "\n"
     text = (f"# Benchmark results\n\nMachine: {_machine()}. Written by `make bench` on "
             f"{time.strftime('%Y-%m-%d %H:%M')}.\n\nEach stage runs in a fresh process and reads the Parquet files "
             "from the start. csanalysis: `load_dataset` (reading, validating, the customer-month panel and spells, "
-            "in the engine), then the analysis; 'cs total' is both, cold (the user's load cache empty, so the load "
-            "is done and kept); 'cs reused' is the same stage again in a new process with the input unchanged (the "
-            "load read from the cache the cold run left: the files' content hashed, the aggregated tables read); "
-            "'cs after load' the analysis alone (a session or report run loads once). pandas: the vectorized "
-            "reference in `benchmarks/reference.py`; DuckDB: one hand-written query; both include reading the "
-            "Parquet files. 'equal' compares the stage's totals (the reused run's too).\n\n"
-            + HEAD + "\n".join(_fmt_row(r) for r in rows) + "\n\n" + notes)
+            "in the engine), then the analysis; 'cs total' is both, cold (the user's load cache empty, "
+            "so the load is done and kept); 'cs reused' is the same stage again in a new process with the input "
+            "unchanged (the load read from the cache the cold run left: the files' content hashed, the aggregated "
+            "tables read); 'cs after load' the analysis alone (a session or report run loads once). pandas: the vectorized reference in `benchmarks/reference.py`; DuckDB: one "
+            "hand-written query; both include reading the Parquet files. 'equal' compares the stage's totals (the reused run's too). "
+            "'suite ÷ floor': the report suite's time over the floor suite's (`benchmarks/floor.py`: the same "
+            "runner and kernels, each only importing the package, reading the run's cache and rendering an empty "
+            "report), both measured in the same run. Every run's rows are kept, each with its date.\n\n"
+            + HEAD + "\n".join(_fmt_row(r) for r in rows) + "\n\n" + _growth(rows) + _suite_notebooks(rows)
+            + notes)
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
+
+
+def _growth(rows: list[dict]) -> str:
+    """Per stage, the newest 1M row's time over the newest 100k row's measured before it (issue 21: at most 10×);
+    each with its date, since the two may come from different runs."""
+    lines = []
+    for stage in STAGES:
+        big = [r for r in rows if r["n"] == 1_000_000 and r["stage"] == stage and r.get("csanalysis_s")]
+        if not big:
+            continue
+        b = max(big, key=lambda r: r.get("measured", ""))
+        small = [r for r in rows if r["n"] == 100_000 and r["stage"] == stage and r.get("csanalysis_s")
+                 and r.get("measured", "") <= b.get("measured", "")]
+        if not small:
+            continue
+        a = max(small, key=lambda r: r.get("measured", ""))
+        after = (f"{b['csanalysis_stage_s'] / a['csanalysis_stage_s']:.1f}×"
+                 if a.get("csanalysis_stage_s") and b.get("csanalysis_stage_s") else "–")
+        lines.append(f"| {stage} | {a['csanalysis_s']:.2f} ({a.get('measured', '?')}) | {b['csanalysis_s']:.2f} "
+                     f"({b.get('measured', '?')}) | {b['csanalysis_s'] / a['csanalysis_s']:.1f}× | {after} |")
+    if not lines:
+        return ""
+    return ("Growth from 100k to 1M customers (cs total; the newest 1M row over the newest 100k row measured before "
+            "it, each with its date; issue 21's target: at most 10×):\n\n"
+            "| stage | 100k s (measured) | 1M s (measured) | growth | after load |\n|---|---:|---:|---:|---:|\n"
+            + "\n".join(lines) + "\n\n")
+
+
+def _suite_notebooks(rows: list[dict]) -> str:
+    """The newest report suite at each scale, notebook by notebook, from its run's manifest: seconds and the
+    kernel's peak memory, beside the floor suite of the same run; the runner's load first."""
+    lines = []
+    for n in sorted({r["n"] for r in rows}):
+        real = [r for r in rows if r["n"] == n and r["stage"] == "report_suite" and r.get("notebooks")]
+        if not real:
+            continue
+        r = max(real, key=lambda r: r.get("measured", ""))
+        floor = next((f for f in rows if f["n"] == n and f["stage"] == "floor_suite"
+                      and f.get("measured") == r.get("measured") and f.get("notebooks")), {})
+
+        def cell(v, fmt="{:.1f}"):
+            return fmt.format(v) if isinstance(v, (int, float)) else "–"
+
+        run, frun = r.get("runner") or {}, floor.get("runner") or {}
+        lines.append(f"| {n:,} | runner: load and cache | {cell(run.get('load_seconds'))} | – | "
+                     f"{cell(run.get('load_peak_mb'), '{:.0f}')} (end: {cell(run.get('peak_mb'), '{:.0f}')}) | "
+                     f"{cell(frun.get('load_seconds'))} | – | {r['measured']} |")
+        for name, e in sorted(r["notebooks"].items()):
+            f = (floor.get("notebooks") or {}).get(name, {})
+            lines.append(f"| {n:,} | {name} | {cell(e.get('seconds'))} | {cell(e.get('peak_mb'), '{:.0f}')} | "
+                         f"{cell(e.get('worker_peak_mb'), '{:.0f}')} | {cell(f.get('seconds'))} | "
+                         f"{cell(f.get('peak_mb'), '{:.0f}')} | {r['measured']} |")
+    if not lines:
+        return ""
+    return ("The report suite notebook by notebook (the newest run at each scale, from its manifest; peaks in MB of "
+            "2^20 bytes: a notebook's kernel's `VmHWM`, the worker's that ran it, the runner's after its load and at "
+            "the end; `csanalysis/report/memory.py`), beside the floor suite of the same run:\n\n"
+            "| customers | notebook | s | kernel peak MB | worker / runner peak MB | floor s | floor kernel peak MB "
+            "| measured |\n|---:|---|---:|---:|---:|---:|---:|---|\n" + "\n".join(lines) + "\n\n")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ run and renders the stakeholder HTML. It runs in the runner or in a worker proce
 
 Each kernel is started with its own output sent to the run's log (logger ``csanalysis.kernel``, each line with the
 notebook's name; :mod:`.runlog`) and with one thread for the linear-algebra libraries (:func:`thread_limits`): the
-kernel's configuration, set in its process's environment only.
+kernel's configuration, set in its process's environment only. Its manager reads the kernel's peak memory just
+before shutting it down (:mod:`.memory`), for the notebook's entry in the manifest.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import extras, i18n
+from . import extras, i18n, memory
 from ._papermill import pm
 from .html import notebook_to_html
 from .parameters import title_of
@@ -46,13 +47,23 @@ def _pump(fd: int, notebook: str) -> None:
                 kernel_log.info("%s: %s", notebook, line.rstrip())
 
 
-def kernel_manager(notebook: str):
+def kernel_manager(notebook: str, peaks: list | None = None):
     """nbclient's kernel manager with the kernel's own stdout and stderr sent to the log (logger
     ``csanalysis.kernel``, each line with the notebook's name) instead of the terminal the runner inherited, and
-    the :func:`thread_limits` in the kernel's environment."""
+    the :func:`thread_limits` in the kernel's environment. Just before it shuts a kernel down it appends the
+    kernel's peak memory in MB (:func:`.memory.kernel_peak_mb` of its own process id; None where unavailable) to
+    ``peaks``: one value per kernel it started (a restart starts another)."""
     from jupyter_client import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False):
+            pid = getattr(self.provisioner, "pid", None)  # the local provisioner's kernel process
+            try:
+                if peaks is not None and pid:
+                    peaks.append(memory.kernel_peak_mb(pid))
+            finally:  # the kernel is shut down whatever the reading did
+                await super().shutdown_kernel(now=now, restart=restart)
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             env = dict(kw.get("env") or os.environ)
             env.update(thread_limits(env))
@@ -108,8 +119,22 @@ class NotebookJob:
 
     def run(self) -> dict:
         """Execute the notebook, check its metrics and render its HTML: ``status`` (succeeded or failed),
-        ``seconds``, and for a failure ``error`` (and ``cell``). A kernel or render failure is a failed
-        notebook, never an exception."""
+        ``seconds``, ``peak_mb`` and ``worker_peak_mb`` (:meth:`_memory`), and for a failure ``error`` (and
+        ``cell``). A kernel or render failure is a failed notebook, never an exception."""
+        peaks: list[float | None] = []
+        result = self._run(peaks)
+        return {**result, **self._memory(peaks)}
+
+    @staticmethod
+    def _memory(peaks: list[float | None]) -> dict:
+        """``peak_mb``: the notebook's kernel's peak resident memory in MB (:mod:`.memory`; None where it could
+        not be read); ``worker_peak_mb``: the peak so far of the process that ran the kernel and rendered the HTML
+        (a worker process when several notebooks run at once, each running several notebooks in turn; the runner
+        itself with ``--jobs 1``)."""
+        measured = [p for p in peaks if p is not None]
+        return {"peak_mb": max(measured) if measured else None, "worker_peak_mb": memory.own_peak_mb()}
+
+    def _run(self, peaks: list) -> dict:
         path, nb_dir = self.path, self.folder
         t0 = time.time()
         try:
@@ -119,7 +144,7 @@ class NotebookJob:
             pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=self.parameters, kernel_name=KERNEL,
                                 resources={"metadata": {"path": str(path.parent)}}, progress_bar=False,
                                 execution_timeout=self.timeout, log_output=False, request_save_on_cell_execute=False,
-                                kernel_manager_class=kernel_manager(path.stem))
+                                kernel_manager_class=kernel_manager(path.stem, peaks))
             _join_pumps()
             metrics_path = nb_dir / "metrics.json"
             if not metrics_path.is_file():

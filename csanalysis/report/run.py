@@ -7,6 +7,7 @@
    the cache, the data's fingerprint, pseudonymisation) that every notebook gets as its ``run_context``
    parameter, and plan one :class:`.job.NotebookJob` per notebook.
 4. Run them, one or several at a time (:mod:`.schedule`); the first failure stops the notebooks not yet started.
+   The manifest records each notebook's kernel's peak memory, and the runner's own (:mod:`.memory`).
 5. Publish the run atomically under the reports folder's lock, or keep it as failed (:mod:`.store`), and write
    the front page (:mod:`.index`).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import Any
 
 from ..data import cache
 from ..data.context import FILE_NAME, RunContext
-from . import extras, i18n, schedule as scheduling, store
+from . import extras, i18n, memory, schedule as scheduling, store
 from .errors import NotebookFailed, ParameterError, ReportError
 from .front import SCHEDULES
 from .index import write_index
@@ -131,7 +133,10 @@ def run_report(
     runlog = RunLog(verbose).start()
     try:
         # every notebook of the run reads this Dataset from the cache (key: the input files, mapping and settings)
+        t0 = time.perf_counter()
         ds, key = cache.prime(data, mapping, as_of, context)
+        # the runner's own time and peak memory for its load (and cache) before any notebook starts (.memory)
+        runner = {"load_seconds": round(time.perf_counter() - t0, 1), "load_peak_mb": memory.own_peak_mb()}
         skipped = left_out(paths, ds)
         if skipped and names:
             en = i18n.catalogue("en")
@@ -143,12 +148,14 @@ def run_report(
             manifest = store.new_manifest(run_id=run_id, data=data, fingerprint=context.fingerprint, mapping=mapping,
                                           ds=ds, lang=lang, parameters=params, cache_key=key, schedule=schedule,
                                           pseudonymise=pseudonymise)
+            manifest["runner"] = runner
             options = {"data": str(data), "mapping": mapping, "as_of": as_of, "lang": lang,
                        CONTEXT_PARAM: str(context.write(tmp / FILE_NAME))}
             work = _plan(paths, typed, options, ds, manifest, skipped, tmp, out, timeout)
             at_once = max(1, min(jobs, len(paths)))
             say(f"running {len(work)} notebook(s) on {data}, {at_once} at a time")
             status = _execute(work, at_once, manifest, out, runlog, say)
+            runner["peak_mb"] = memory.own_peak_mb()  # with --jobs 1 the runner also ran the notebooks (papermill, HTML)
             store.seal(tmp, manifest)
             with store.lock(out):
                 if status != "succeeded":

@@ -11,6 +11,7 @@ from .job import NotebookJob
 from .runlog import RunLog, worker_logging
 
 log = logging.getLogger("csanalysis.report")
+ENDED = "%s: %s in %s s, kernel peak %s MB"  # the run log's line as each notebook ends
 
 # The bundled notebooks' typical seconds in a report run at 100k customers (benchmarks/RESULTS.md): only their
 # order matters, for a first run into a reports folder (no published run to take times from)
@@ -57,12 +58,14 @@ def run_jobs(jobs: list[NotebookJob], at_once: int, out: Path, runlog: RunLog) -
     Yields
     ------
     tuple of NotebookJob and dict
-        Each job and its result: ``status`` (succeeded, failed or not run), ``seconds``, for a failure ``error``.
+        Each job and its result: ``status`` (succeeded, failed or not run), ``seconds``, ``peak_mb`` and
+        ``worker_peak_mb`` (:meth:`NotebookJob.run`), for a failure ``error``.
     """
     if at_once == 1:
         for job in jobs:
             log.info("running %s", job.name)
             result = job.run()
+            log.info(ENDED, job.name, result["status"], result.get("seconds"), result.get("peak_mb"))
             yield job, result
             if result["status"] == "failed":
                 return
@@ -83,7 +86,7 @@ def run_jobs(jobs: list[NotebookJob], at_once: int, out: Path, runlog: RunLog) -
                 job = futures[f]
                 result = f.result() if not f.cancelled() else {"status": "not run"}
                 yield job, result
-                log.info("%s: %s in %s s", job.name, result["status"], result.get("seconds"))
+                log.info(ENDED, job.name, result["status"], result.get("seconds"), result.get("peak_mb"))
                 if result["status"] == "failed" and not failed:
                     failed = True
                     for g in pending:
