@@ -1302,6 +1302,53 @@ def cluster_bootstrap_km(T, E, entry, cluster, group, horizon: int, *, n_boot: i
     return pd.concat(frames, ignore_index=True)
 
 
+def km_from_counts(at_risk, churned, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier S(t) and its band from the number at risk and the number of churns at each time t of a grid
+    (the counts an engine query gives: :func:`csanalysis.grouped.survival_counts`), by lifelines'
+    ``KaplanMeierFitter`` formulas, so the curve and band equal the fitted ones (:func:`km_fits`):
+
+    * S(t) = exp Σ_{s ≤ t} [log(n_s − d_s) − log n_s] (the product of 1 − d_s ÷ n_s, summed as logs);
+    * Greenwood's variance sum V(t) = Σ_{s ≤ t} d_s ÷ (n_s (n_s − d_s)) (a term with n_s = d_s counts 0);
+    * the exponential Greenwood (log–log) band exp(−exp(log(−log S) ∓ z √V ÷ log S)), 1 where S is 1.
+
+    Times with no churn add nothing (a time where nobody is at risk keeps the curve where it was). ``n`` is the
+    Kaplan–Meier risk set: spells at risk of a churn at t (entry < t ≤ T, from t = 0 for a spell observed from
+    its start; see :func:`_first_at_risk`).
+
+    Parameters
+    ----------
+    at_risk, churned : array-like of int
+        n_t and d_t at consecutive times t (the same length, in time order).
+    alpha : float
+        1 − the band's confidence level.
+
+    Returns
+    -------
+    tuple of ndarray
+        S(t), the lower and the upper bound, at each time of the grid.
+    """
+    from scipy.stats import norm
+
+    n = np.asarray(at_risk, dtype=np.float64)
+    d = np.asarray(churned, dtype=np.float64)
+    if n.shape != d.shape:
+        raise ValueError(f"at_risk and churned differ in shape: {n.shape} and {d.shape}")
+    if (d > n).any() or (d < 0).any():
+        raise ValueError("churned must be between 0 and the number at risk at every time")
+    hit = d > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.where(hit, np.log(np.where(hit, n - d, 1.0)) - np.log(np.where(hit, n, 1.0)), 0.0)
+        var = np.where(hit & (n > d), d / np.where(hit & (n > d), n * (n - d), 1.0), 0.0)
+        s = np.exp(np.cumsum(step))
+        v = np.log(s)
+        z = norm.ppf(1 - alpha / 2)
+        half = z * np.sqrt(np.cumsum(var)) / v
+        lower = np.exp(-np.exp(np.log(-v) - half))
+        upper = np.exp(-np.exp(np.log(-v) + half))
+    lower, upper = np.where(np.isnan(lower), 1.0, lower), np.where(np.isnan(upper), 1.0, upper)
+    return s, lower, upper
+
+
 def _first_at_risk(entry: np.ndarray) -> np.ndarray:
     """The first month each spell is at risk: entry + 1 (entry < t ≤ T), and month 0 for spells observed from
     their start, as in lifelines' and R's Kaplan–Meier (everyone enters before the first time's churns)."""
@@ -1423,5 +1470,5 @@ __all__ = ["survival_data", "km_fits", "survival_table", "not_followed", "table_
            "logrank_metrics", "logrank", "rmst", "CoxResult", "cox_metrics", "reference_levels", "covariate_design",
            "cox_drivers", "fitted_covariates", "hr_labels", "hr_sentences", "schoenfeld_curves", "person_months",
            "time_varying_drivers", "customer_sample", "person_month_design", "naive_nps_cox", "lifetime_value",
-           "ltv_metrics", "cluster_bootstrap_km", "SpellSurvival", "spell_survival", "PH_METHOD", "PH_MAX_SPELLS",
+           "ltv_metrics", "cluster_bootstrap_km", "km_from_counts", "SpellSurvival", "spell_survival", "PH_METHOD", "PH_MAX_SPELLS",
            "TV_LABELS", "TIME_VARYING"]

@@ -1,0 +1,409 @@
+"""Small grouped results computed in the engine: the path for data that stay in DuckDB, Spark or a warehouse.
+
+Every function here takes a :class:`~csanalysis.data.Dataset` and sends grouped queries to its engine (the
+loader's Ibis expressions of the panel, spells and raw tables: :meth:`Dataset.engine_table`, ``ds.tables``); only
+their small results (one row per group and month, or per cohort and age) come into pandas. None of them reads
+the pandas ``panel``, ``spells`` or ``customers`` of a Dataset built by the loader, so at ten million customers
+the Python process holds counts, not customer rows. The statistics made from the counts are those of the pandas
+path, written once in their own modules (Kaplan–Meier: :func:`csanalysis.survival.km_from_counts`; Wilson:
+:mod:`csanalysis.stats.proportion`), and tests/test_grouped.py checks every count against the pandas path.
+
+API (each returns a small pandas DataFrame; ``by`` is a categorical attribute of the customers at signup, its
+missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.segment_of` gives them):
+
+* ``survival_counts(ds, *, by=None, spells="first")`` → ``group, t, entered, removed, churned, at_risk``: per
+  tenure month t (0 … the group's longest time) the spells whose risk begins at t, the spells whose time ends at
+  t, the churns at t and the Kaplan–Meier risk set, from one grouped query over the spells. Times and entry are
+  those of :func:`csanalysis.survival.survival_data`: T = duration − (1 − event) (a censored spell is followed
+  to the month before ``as_of``'s unobserved churn month), a spell is at risk at t when entry < t ≤ T (from
+  t = 0 when it is observed from its start), first spells only with ``spells="first"``, every spell (groups
+  1, 2, 3+ without ``by``) with ``"all"``.
+* ``km_curves(ds, *, by=None, spells="first", alpha=0.05)`` → ``group, t, at_risk, churned, survival, lower,
+  upper``: Kaplan–Meier and its exponential-Greenwood band from those counts; equal to
+  :func:`csanalysis.survival.km_fits` (lifelines) at every time.
+* ``survival_at(curves, times=(3, 6, 12, 24))`` → ``group, customers, churned, S(t), S(t) lower, S(t) upper``
+  for each t: the S(t) columns of :func:`csanalysis.survival.survival_table`, read from ``km_curves``.
+* ``churn_counts(ds, *, by=None)`` → ``month, group, at_risk, churned, rate, lower, upper``: per month t the
+  customers paying in t − 1 and those of them who churned in t (the monthly ``customer_churn_rate`` of
+  :func:`csanalysis.metrics.rates`), Wilson interval.
+* ``revenue_cohorts(ds, *, period="month", by=None, basis="revenue")`` → ``group, cohort, k, revenue, base,
+  customers, missing_base``: per cohort and age k (periods of tenure) the cohort's summed average monthly MRR
+  in period k and its summed starting MRR (``gross_revenue``: each customer's MRR capped at its starting MRR),
+  the numerator and denominator of :func:`csanalysis.cohorts.cohort_retention`'s revenue cells. Logo counts are
+  already engine queries: ``cohorts.cohort_retention(ds, basis="logo")``, and so are the MRR movements:
+  :func:`csanalysis.metrics.mrr_movements`.
+* ``nps_tallies(ds, *, period="month", by=None)`` → ``period, group, responses, promoters, passives,
+  detractors, nps``: survey answers per calendar period (and group at signup).
+* ``sample_customers(ds, fraction, *, seed=0)`` → an Ibis table of ``customer_id``: a seeded sample of whole
+  customers drawn in the engine, the same on every engine and in Python (:func:`sample_key`): a customer is
+  drawn when the first 8 hex digits of md5("<seed>:<customer_id>") fall below ``fraction`` × 16⁸.
+  ``sample_ids(ds, fraction, *, seed=0)`` executes it (sorted ids) and ``sample_description`` states it.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import ibis
+import numpy as np
+import pandas as pd
+from ibis import _
+
+from .data import Dataset
+from .data.attributes import MAX_LEVELS, MISSING
+from .periods import PERIOD_MONTHS, month_start, period_start
+from .stats.proportion import wilson
+
+__all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "revenue_cohorts", "nps_tallies",
+           "sample_key", "sample_customers", "sample_ids", "sample_description", "ALL", "SPELL_GROUPS"]
+
+ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
+SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
+HEX_DIGITS = 8  # of the md5 that decide a customer's draw (1 in 16⁸ ≈ 4.3e9 resolution)
+
+
+# ------------------------------------------------------------------------------------------------ groups
+
+
+def _customers(ds: Dataset):
+    """The customers as an engine table: the loader's own, or the pandas frame registered in memory."""
+    t = ds.tables.get("customers") if ds.tables else None
+    if t is None:
+        t = ibis.memtable(ds.customers)
+    return t
+
+
+def _groups(ds: Dataset, by: str):
+    """Engine table ``customer_id, group``: each customer's level of the categorical attribute ``by`` at signup
+    as text (missing: ``(missing)``), as :func:`csanalysis.data.attributes.segment_of` gives it. Text
+    attributes are read in the engine; an attribute of another type is converted by ``segment_of`` in pandas
+    (its text form there, ``3`` or ``3.0``, is pandas' own)."""
+    cust = _customers(ds)
+    if by not in cust.columns:
+        names = [c for c in cust.columns if c != "customer_id"]
+        raise ValueError(f"by={by!r} is not a column of the customers table; columns: {names}")
+    col = cust[by]
+    if not col.type().is_string():
+        from .data.attributes import segment_of
+
+        seg = segment_of(ds, by)
+        return ibis.memtable(pd.DataFrame({"customer_id": seg.index.astype(str), "group": seg.to_numpy()}))
+    out = cust.select(customer_id=cust.customer_id.cast("string"), group=col.fill_null(MISSING))
+    n = int(out.group.nunique().execute())
+    if n > MAX_LEVELS:
+        raise ValueError(f"by={by!r} has {n:,} levels (missing values included), more than the {MAX_LEVELS} a "
+                         "segment may have: group its rarer levels in the export, or choose another attribute")
+    return out
+
+
+def _with_group(t, ds: Dataset, by: str | None, *, spells: str = "first"):
+    """``t`` (with ``customer_id``) and a ``group`` column: ``by``'s level, else the spell number (1, 2, 3+) for
+    ``spells="all"``, else :data:`ALL`."""
+    if by is not None:
+        g = _groups(ds, by)
+        j = t.join(g, t.customer_id == g.customer_id)
+        return j.select(*[t[c] for c in t.columns], g.group)
+    if spells == "all":
+        return t.mutate(group=ibis.ifelse(t.spell >= 3, "3+", t.spell.cast("string")))
+    return t.mutate(group=ibis.literal(ALL))
+
+
+# ------------------------------------------------------------------------------------------------ survival
+
+
+def _spell_times(ds: Dataset, spells: str):
+    if spells not in ("first", "all"):
+        raise ValueError(f"spells={spells!r}: use 'first' or 'all'")
+    s = ds.engine_table("spells")
+    if spells == "first":
+        s = s.filter(s.spell == 1)
+    s = s.select("customer_id", "spell",
+                 T=(s.duration - (1 - s.event.cast("int32"))).cast("int64"),
+                 E=s.event.cast("int64"),
+                 first=ibis.ifelse(s.entry == 0, 0, s.entry + 1).cast("int64"))
+    return s
+
+
+def survival_counts(ds: Dataset, *, by: str | None = None, spells: str = "first") -> pd.DataFrame:
+    """Per group and tenure month t: spells entering the risk set at t (``entered``), spells whose time ends at t
+    (``removed``: churned or censored), churns at t (``churned``) and the Kaplan–Meier risk set ``at_risk`` =
+    entered by t − removed before t, from one grouped query over the engine spells (see the module docstring).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    by : str or None
+        A categorical attribute of the customers (at signup); None: all customers (or, with ``spells="all"``, the
+        spell number 1, 2, 3+).
+    spells : {'first', 'all'}
+        Each customer's first spell, or every spell timed from its own start.
+
+    Returns
+    -------
+    pandas.DataFrame
+        group, t, entered, removed, churned, at_risk (int64), t = 0 … the group's longest time, groups sorted.
+    """
+    s = _with_group(_spell_times(ds, spells), ds, by, spells=spells)
+    zero = ibis.literal(0, "int64")
+    one = ibis.literal(1, "int64")
+    rows = s.select("group", t=s.first, entered=one, removed=zero, churned=zero).union(
+        s.select("group", t=s.T, entered=zero, removed=one, churned=s.E))
+    counts = rows.group_by(["group", "t"]).aggregate(entered=_.entered.sum(), removed=_.removed.sum(),
+                                                     churned=_.churned.sum()).execute()
+    return _risk_sets(counts)
+
+
+def _risk_sets(counts: pd.DataFrame) -> pd.DataFrame:
+    """The grouped counts on a full grid of months per group, with the running risk set."""
+    frames = []
+    for g, c in counts.groupby("group", sort=True):
+        # a spell censored at its entry month enters after its last month: it never joins the risk set
+        horizon = int(c.loc[c["removed"] > 0, "t"].max()) if (c["removed"] > 0).any() else 0
+        c = c.set_index(c["t"].astype(np.int64))
+        grid = np.arange(horizon + 1)
+        full = {k: np.zeros(horizon + 1, dtype=np.int64) for k in ("entered", "removed", "churned")}
+        for k in full:
+            col = c[k].astype(np.int64)
+            inside = col.index <= horizon
+            full[k][col.index[inside]] = col.to_numpy()[inside]
+        at_risk = np.cumsum(full["entered"]) - np.r_[0, np.cumsum(full["removed"])[:-1]]
+        frames.append(pd.DataFrame({"group": str(g), "t": grid, **full, "at_risk": at_risk}))
+    if not frames:
+        return pd.DataFrame({k: pd.Series(dtype="int64") for k in ("t", "entered", "removed", "churned", "at_risk")}
+                            ).assign(group=pd.Series(dtype=object))[["group", "t", "entered", "removed", "churned",
+                                                                     "at_risk"]]
+    return pd.concat(frames, ignore_index=True)
+
+
+def km_curves(ds: Dataset, *, by: str | None = None, spells: str = "first", alpha: float = 0.05,
+              counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Kaplan–Meier curves with their exponential-Greenwood band per group, from :func:`survival_counts` (or
+    ``counts`` already computed) by :func:`csanalysis.survival.km_from_counts`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        group, t, at_risk, churned, survival, lower, upper; the groups' numbers of spells and churns in
+        ``attrs["spells"]`` and ``attrs["churned"]`` (dicts by group).
+    """
+    from .survival import km_from_counts
+
+    c = survival_counts(ds, by=by, spells=spells) if counts is None else counts
+    frames = []
+    for g, part in c.groupby("group", sort=True):
+        s, lo, hi = km_from_counts(part["at_risk"].to_numpy(), part["churned"].to_numpy(), alpha=alpha)
+        frames.append(pd.DataFrame({"group": g, "t": part["t"].to_numpy(), "at_risk": part["at_risk"].to_numpy(),
+                                    "churned": part["churned"].to_numpy(), "survival": s, "lower": lo, "upper": hi}))
+    out = (pd.concat(frames, ignore_index=True) if frames else
+           pd.DataFrame(columns=["group", "t", "at_risk", "churned", "survival", "lower", "upper"]))
+    out.attrs["spells"] = {g: int(p["entered"].sum()) for g, p in c.groupby("group", sort=True)}
+    out.attrs["churned"] = {g: int(p["churned"].sum()) for g, p in c.groupby("group", sort=True)}
+    out.attrs["alpha"] = alpha
+    return out
+
+
+def survival_at(curves: pd.DataFrame, times=(3, 6, 12, 24)) -> pd.DataFrame:
+    """S(t) with its band at ``times`` per group of :func:`km_curves` (NaN beyond a group's longest time), with
+    the group's spells (``customers``) and churns: the columns :func:`csanalysis.survival.survival_table` gives
+    for them."""
+    rows = []
+    for g, part in curves.groupby("group", sort=True):
+        part = part.set_index("t")
+        row = {"group": g, "customers": curves.attrs.get("spells", {}).get(g),
+               "churned": curves.attrs.get("churned", {}).get(g)}
+        for t in times:
+            inside = t in part.index
+            for col, name in (("survival", f"S({t})"), ("lower", f"S({t}) lower"), ("upper", f"S({t}) upper")):
+                row[name] = float(part.at[t, col]) if inside else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------ churn rates
+
+
+def churn_counts(ds: Dataset, *, by: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """Monthly customer churn: per month t (after the panel's first month, up to ``as_of``) and group, the
+    customers paying in t − 1 (``at_risk``) and those of them who churned in t (a spell's event month: its last
+    paid month + 1), with the rate and its Wilson interval (NaN where nobody was paying). One grouped query over
+    the engine panel and one over the spells; equal to the monthly ``customer_churn_rate`` numerator and
+    denominator of :func:`csanalysis.metrics.rates` (without ``by``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        month (first day), group, at_risk, churned, rate, lower, upper.
+    """
+    as_m = ds.as_of_m
+    panel = _with_group(ds.engine_table("panel").select("customer_id", "m"), ds, by)
+    risk = panel.group_by(["group", "m"]).aggregate(at_risk=_.customer_id.count()).execute()
+    s = ds.engine_table("spells")
+    s = _with_group(s.filter(s.event == 1).select("customer_id", "spell", m=(s.last_m + 1).cast("int64")), ds, by)
+    lost = s.group_by(["group", "m"]).aggregate(churned=_.customer_id.count()).execute()
+    mins = ds.engine_table("panel").aggregate(lo=_.m.min()).execute()["lo"]
+    m0 = int(min(int(mins.iloc[0]) if len(mins) and pd.notna(mins.iloc[0]) else as_m, ds.data_start_m))
+    months = np.arange(m0 + 1, as_m + 1)
+    groups = sorted(set(risk["group"]) | set(lost["group"])) if by is not None else [ALL]
+    frames = []
+    for g in groups:
+        n = risk[risk["group"] == g].set_index("m")["at_risk"].reindex(months - 1, fill_value=0).to_numpy(np.int64)
+        d = lost[lost["group"] == g].set_index("m")["churned"].reindex(months, fill_value=0).to_numpy(np.int64)
+        lo, hi = wilson(d, n, alpha)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(n > 0, d / np.where(n > 0, n, 1), np.nan)
+        frames.append(pd.DataFrame({"month": month_start(months), "group": g, "at_risk": n, "churned": d,
+                                    "rate": rate, "lower": lo, "upper": hi}))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------------ cohorts
+
+
+def revenue_cohorts(ds: Dataset, *, period: str = "month", by: str | None = None, basis: str = "revenue",
+                    definition: str = "active") -> pd.DataFrame:
+    """The sums behind the revenue retention matrix, in the engine: per group, cohort (first month index of the
+    period of the first spell's start) and age k (tenure in periods), ``revenue`` = Σ of the cohort's MRR in
+    period k ÷ the period's months (the cohort's summed average monthly MRR), and per cohort ``base`` = Σ starting
+    MRR, ``customers`` and ``missing_base`` (customers without a starting MRR: a cohort with any is undefined in
+    :func:`csanalysis.cohorts.cohort_retention`). Starting MRR as there: a subscription's first full month
+    (month 1 for a customer who signed up after the 1st and paid month 1, else month 0); a purchase log's first
+    period (missing for a customer who started before the data window). ``gross_revenue`` caps each month's
+    (a purchase log: each period's) MRR at the starting MRR.
+
+    Returns
+    -------
+    pandas.DataFrame
+        group, cohort, k, revenue, base, customers, missing_base (sorted by group, cohort, k).
+    """
+    if period not in PERIOD_MONTHS:
+        raise ValueError(f"period={period!r}: use one of {list(PERIOD_MONTHS)}")
+    if basis not in ("revenue", "gross_revenue"):
+        raise ValueError(f"basis={basis!r}: use 'revenue' or 'gross_revenue' (logo counts: cohorts.cohort_retention)")
+    if definition not in ("active", "unbroken"):
+        raise ValueError(f"definition={definition!r}: use 'active' or 'unbroken'")
+    L = PERIOD_MONTHS[period]
+    spells = ds.engine_table("spells")
+    first = spells.filter(spells.spell == 1).select("customer_id", start=spells.start_m)
+    first = _with_group(first, ds, by)
+    first = first.mutate(cohort=period_start(first.start, period, ds.settings.fiscal_year_start).cast("int64"))
+    panel = ds.engine_table("panel")
+    if definition == "unbroken":
+        panel = panel.filter(panel.spell == 1)
+    p = panel.select("customer_id", "tenure", "mrr", k=(panel.tenure // L).cast("int64"))
+    if ds.layout == "purchase_log":
+        per = p.group_by(["customer_id", "k"]).aggregate(v=_.mrr.sum())
+        base = per.filter(per.k == 0).select("customer_id", b=per.v)
+        cust = first.left_join(base, first.customer_id == base.customer_id).select(
+            *[first[c] for c in first.columns], base.b)
+        cust = cust.mutate(b=ibis.ifelse(cust.start < ds.data_start_m, ibis.null("float64"), cust.b))
+        vals = per.join(cust, per.customer_id == cust.customer_id).select("group", "cohort", "k", v=per.v, b=cust.b)
+        if basis == "gross_revenue":
+            vals = vals.mutate(v=ibis.least(vals.v, vals.b))
+        vals = vals.mutate(v=vals.v / L)
+    else:
+        m0 = p.filter(p.tenure == 0).select("customer_id", mrr0=p.mrr)
+        m1 = p.filter(p.tenure == 1).select("customer_id", mrr1=p.mrr)
+        cust_t = _customers(ds)
+        day = cust_t.select(customer_id=cust_t.customer_id.cast("string"), day=cust_t.signup_date.day())
+        cust = first.join(day, first.customer_id == day.customer_id).select(*[first[c] for c in first.columns], day.day)
+        cust = cust.left_join(m0, cust.customer_id == m0.customer_id).select(*[cust[c] for c in cust.columns], m0.mrr0)
+        cust = cust.left_join(m1, cust.customer_id == m1.customer_id).select(*[cust[c] for c in cust.columns], m1.mrr1)
+        cust = cust.mutate(b=ibis.ifelse((cust.day > 1) & cust.mrr1.notnull(), cust.mrr1, cust.mrr0))
+        vals = p.join(cust, p.customer_id == cust.customer_id).select("group", "cohort", "k", v=p.mrr, b=cust.b)
+        if basis == "gross_revenue":
+            vals = vals.mutate(v=ibis.least(vals.v, vals.b))
+        vals = vals.mutate(v=vals.v / L)
+    cells = vals.group_by(["group", "cohort", "k"]).aggregate(revenue=_.v.sum()).execute()
+    bases = cust.group_by(["group", "cohort"]).aggregate(
+        base=_.b.sum(), customers=_.customer_id.count(),
+        missing_base=ibis.ifelse(_.b.isnull(), 1, 0).sum()).execute()
+    out = cells.merge(bases, on=["group", "cohort"], how="left")
+    for c in ("cohort", "k", "customers", "missing_base"):
+        out[c] = out[c].astype(np.int64)
+    out["base"] = out["base"].astype(np.float64).fillna(0.0)
+    return out.sort_values(["group", "cohort", "k"], kind="stable").reset_index(drop=True)[
+        ["group", "cohort", "k", "revenue", "base", "customers", "missing_base"]]
+
+
+# ------------------------------------------------------------------------------------------------ NPS
+
+
+def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None) -> pd.DataFrame:
+    """Survey answers per calendar period (``month``, ``quarter``, ``year``; key: the period's first month) and
+    group (``by`` at signup), in the engine: responses, promoters (9–10), passives (7–8), detractors (0–6) and
+    the NPS 100 · (promoters − detractors) ÷ responses. Intervals from the counts:
+    :func:`csanalysis.nps.nps_interval`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        period (first day), group, responses, promoters, passives, detractors, nps.
+    """
+    if period not in ("month", "quarter", "year"):
+        raise ValueError(f"period={period!r}: use month, quarter or year")
+    t = ds.tables.get("nps") if ds.tables else None
+    if t is None:
+        if ds.nps is None:
+            raise ValueError("the dataset has no NPS responses (no nps table)")
+        t = ibis.memtable(ds.nps)
+    from .data.spells import month_index
+
+    r = t.select(customer_id=t.customer_id.cast("string"), score=t.score,
+                 key=period_start(month_index(t.date).cast("int64"), period))
+    r = _with_group(r, ds, by)
+    one, zero = ibis.literal(1, "int64"), ibis.literal(0, "int64")
+    out = r.group_by(["key", "group"]).aggregate(
+        responses=_.score.count(), promoters=ibis.ifelse(_.score >= 9, one, zero).sum(),
+        detractors=ibis.ifelse(_.score <= 6, one, zero).sum()).execute()
+    out = out.sort_values(["key", "group"], kind="stable").reset_index(drop=True)
+    for c in ("responses", "promoters", "detractors"):
+        out[c] = out[c].astype(np.int64)
+    out["passives"] = out["responses"] - out["promoters"] - out["detractors"]
+    out["nps"] = 100.0 * (out["promoters"] - out["detractors"]) / out["responses"]
+    out.insert(0, "period", month_start(out.pop("key").to_numpy(np.int64)))
+    return out[["period", "group", "responses", "promoters", "passives", "detractors", "nps"]]
+
+
+# ------------------------------------------------------------------------------------------------ sample
+
+
+def _threshold(fraction: float) -> str:
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction={fraction!r}: a share of customers in (0, 1]")
+    return format(min(int(round(fraction * 16 ** HEX_DIGITS)), 16 ** HEX_DIGITS), f"0{HEX_DIGITS}x")
+
+
+def sample_key(customer_id, seed: int = 0) -> str:
+    """A customer's draw key in Python: the first :data:`HEX_DIGITS` hex digits of md5("<seed>:<customer_id>")
+    (what :func:`sample_customers` computes in the engine)."""
+    return hashlib.md5(f"{int(seed)}:{customer_id}".encode("utf-8")).hexdigest()[:HEX_DIGITS]
+
+
+def sample_customers(ds: Dataset, fraction: float, *, seed: int = 0):
+    """A seeded sample of whole customers, drawn in the engine: an Ibis table of ``customer_id`` (the customers
+    of the engine spells, so every customer with a paid month) whose key (:func:`sample_key`) is below
+    ``fraction`` × 16⁸ as text (hex digits of one length compare as the numbers they write). md5 and string
+    comparison are the same on DuckDB, Spark and in Python, so the draw is too; it depends only on the seed and
+    the id, never on churn, row order or the engine's partitions. Each customer is drawn with probability
+    ``fraction`` (to 16⁻⁸), independently: the sample's size is random around ``fraction`` × customers."""
+    thr = _threshold(fraction)
+    s = ds.engine_table("spells")
+    ids = s.filter(s.spell == 1).select(customer_id=s.customer_id.cast("string"))
+    key = (ibis.literal(f"{int(seed)}:") + ids.customer_id).hexdigest("md5").substr(0, HEX_DIGITS)
+    return ids.filter(key < thr)
+
+
+def sample_ids(ds: Dataset, fraction: float, *, seed: int = 0) -> np.ndarray:
+    """The ids of :func:`sample_customers`, executed and sorted (text)."""
+    df = sample_customers(ds, fraction, seed=seed).execute()
+    return np.sort(df["customer_id"].astype(str).to_numpy())
+
+
+def sample_description(ds: Dataset, ids, fraction: float, *, seed: int = 0) -> dict:
+    """What a report says of the sample: ``fraction`` (the probability of each draw), ``seed``, ``drawn`` (the
+    customers drawn), ``customers`` (of how many, counted in the engine) and the ``rule``."""
+    s = ds.engine_table("spells")
+    n = int(s.filter(s.spell == 1).count().execute())
+    return {"fraction": float(fraction), "seed": int(seed), "drawn": int(len(ids)), "customers": n,
+            "rule": f"customers whose md5('{int(seed)}:' + customer_id) begins below {_threshold(fraction)} "
+                    f"(first {HEX_DIGITS} hex digits): each drawn with probability {fraction:g}, independently of churn"}
