@@ -7,7 +7,11 @@ row; pandas only sees the aggregated tables (panel, spells, customer-month usage
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import shutil
+import tempfile
+import weakref
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,33 @@ MAX_AMOUNT = 1e13  # sums of amounts below this hold whole cents in double preci
 MAGNITUDE_WARNING = 1000  # an amount this many times the median absolute amount is flagged
 
 
+ENGINE_MEMORY_ENV = "CSANALYSIS_ENGINE_MEMORY"  # the embedded DuckDB's memory limit, e.g. "3GB" (see engine_connection)
+ENGINE_MEMORY_DEFAULT = "2GB"
+
+
+# --------------------------------------------------------------------------------------------- engine
+
+
+def engine_connection(database: str = ":memory:", *, read_only: bool = False):
+    """The embedded DuckDB of a load (an Ibis backend), bounded so that it spills to disk instead of growing.
+
+    DuckDB's buffer manager is held to ``memory_limit`` (:data:`ENGINE_MEMORY_DEFAULT`, or the environment
+    variable :data:`ENGINE_MEMORY_ENV`, e.g. ``CSANALYSIS_ENGINE_MEMORY=6GB``): the loader's cached tables (the
+    monthly MRR, spells and panel) and the large sorts, joins and windows of its checks move to a spill folder of
+    the connection's own under the system's temporary folder (removed with the connection) when they do not fit.
+    DuckDB's default limit, 80% of the machine's memory, let one load of ten million customers grow the Python
+    process past what the rest of the analysis needs. Queries that fit are unaffected."""
+    limit = os.environ.get(ENGINE_MEMORY_ENV, "").strip() or ENGINE_MEMORY_DEFAULT
+    spill = tempfile.mkdtemp(prefix="csanalysis-duckdb-")
+    try:
+        con = ibis.duckdb.connect(database, read_only=read_only, memory_limit=limit, temp_directory=spill)
+    except Exception:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
+    weakref.finalize(con, shutil.rmtree, spill, True)
+    return con
+
+
 # --------------------------------------------------------------------------------------------- sources
 
 
@@ -52,9 +83,9 @@ class _Source:
             path = Path(source)
             if path.is_dir():
                 self.folder, self.kind = path, "folder"
-                self.con = backend if backend is not None else ibis.duckdb.connect()
+                self.con = backend if backend is not None else engine_connection()
             elif path.is_file() and path.suffix in (".duckdb", ".db", ".ddb"):
-                self.con, self.kind = ibis.duckdb.connect(str(path), read_only=True), "duckdb"
+                self.con, self.kind = engine_connection(str(path), read_only=True), "duckdb"
             elif path.exists():
                 raise DataValidationError(_single(report, "source", f"{path} is neither a folder of CSV/Parquet files nor a DuckDB database file"))
             else:
