@@ -38,6 +38,11 @@ missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.seg
   customers drawn in the engine, the same on every engine and in Python (:func:`sample_key`): a customer is
   drawn when the first 8 hex digits of md5("<seed>:<customer_id>") fall below ``fraction`` × 16⁸.
   ``sample_ids(ds, fraction, *, seed=0)`` executes it (sorted ids) and ``sample_description`` states it.
+* ``sample_dataset(ds, fraction, *, seed=0)`` → a :class:`~csanalysis.data.Dataset` of the sampled customers
+  only, for the models that need one row per customer (Cox, the churn-risk model, the NPS models): its raw
+  tables, engine panel and spells are the full Dataset's filtered in the engine, and each pandas table is built
+  on first read by the loader's own code from the filtered tables, so it equals the full Dataset's table
+  restricted to the sample (tests/test_grouped.py). ``ds.sample`` on it is :func:`sample_description`'s dict.
 """
 from __future__ import annotations
 
@@ -54,7 +59,8 @@ from .periods import PERIOD_MONTHS, month_start, period_start
 from .stats.proportion import wilson
 
 __all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "revenue_cohorts", "nps_tallies",
-           "sample_key", "sample_customers", "sample_ids", "sample_description", "ALL", "SPELL_GROUPS"]
+           "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "ALL",
+           "SPELL_GROUPS"]
 
 ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
 SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
@@ -146,8 +152,8 @@ def survival_counts(ds: Dataset, *, by: str | None = None, spells: str = "first"
     s = _with_group(_spell_times(ds, spells), ds, by, spells=spells)
     zero = ibis.literal(0, "int64")
     one = ibis.literal(1, "int64")
-    rows = s.select("group", t=s.first, entered=one, removed=zero, churned=zero).union(
-        s.select("group", t=s.T, entered=zero, removed=one, churned=s.E))
+    rows = s.select("group", t=s["first"], entered=one, removed=zero, churned=zero).union(
+        s.select("group", t=s["T"], entered=zero, removed=one, churned=s["E"]))
     counts = rows.group_by(["group", "t"]).aggregate(entered=_.entered.sum(), removed=_.removed.sum(),
                                                      churned=_.churned.sum()).execute()
     return _risk_sets(counts)
@@ -196,7 +202,8 @@ def km_curves(ds: Dataset, *, by: str | None = None, spells: str = "first", alph
                                     "churned": part["churned"].to_numpy(), "survival": s, "lower": lo, "upper": hi}))
     out = (pd.concat(frames, ignore_index=True) if frames else
            pd.DataFrame(columns=["group", "t", "at_risk", "churned", "survival", "lower", "upper"]))
-    out.attrs["spells"] = {g: int(p["entered"].sum()) for g, p in c.groupby("group", sort=True)}
+    # every spell leaves once, at its T (a spell censored in its entry month never enters the risk set)
+    out.attrs["spells"] = {g: int(p["removed"].sum()) for g, p in c.groupby("group", sort=True)}
     out.attrs["churned"] = {g: int(p["churned"].sum()) for g, p in c.groupby("group", sort=True)}
     out.attrs["alpha"] = alpha
     return out
@@ -332,7 +339,9 @@ def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None) ->
     """Survey answers per calendar period (``month``, ``quarter``, ``year``; key: the period's first month) and
     group (``by`` at signup), in the engine: responses, promoters (9–10), passives (7–8), detractors (0–6) and
     the NPS 100 · (promoters − detractors) ÷ responses. Intervals from the counts:
-    :func:`csanalysis.nps.nps_interval`.
+    :func:`csanalysis.nps.nps_interval`. The group is the attribute at signup, its missing values
+    ``(missing)``; :func:`csanalysis.nps.responses` reads the attribute history at the survey date where there is
+    one, and calls a missing value ``unknown``.
 
     Returns
     -------
@@ -407,3 +416,66 @@ def sample_description(ds: Dataset, ids, fraction: float, *, seed: int = 0) -> d
     return {"fraction": float(fraction), "seed": int(seed), "drawn": int(len(ids)), "customers": n,
             "rule": f"customers whose md5('{int(seed)}:' + customer_id) begins below {_threshold(fraction)} "
                     f"(first {HEX_DIGITS} hex digits): each drawn with probability {fraction:g}, independently of churn"}
+
+
+def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
+    """The Dataset of the customers :func:`sample_customers` draws (see the module docstring). The settings,
+    the validation report and the team-level CS costs are the full data's; ``sample`` (an attribute set on
+    the returned Dataset) describes the draw."""
+    import copy
+    import dataclasses
+    import functools
+
+    from .data.dataset import Lazy
+    from .data.spells import panel_to_pandas, spells_to_pandas
+
+    keep = sample_customers(ds, fraction, seed=seed)
+    keep = keep.cache() if hasattr(keep, "cache") else keep  # drawn once; every table below reads it
+
+    def only(t):
+        return t.semi_join(keep, "customer_id") if "customer_id" in t.columns else t
+
+    tables = {name: only(t) for name, t in (ds.tables or {}).items()}
+    engine = {name: only(ds.engine_table(name)) for name in ("panel", "spells")}
+    ids = np.sort(keep.execute()["customer_id"].astype(str).to_numpy())
+    values = {f.name: ds.__dict__.get(f.name) for f in dataclasses.fields(Dataset)}  # no pending table is built
+
+    def restricted(name, value):
+        """A table of the sample: when ``value`` is one of the loader's pending tables, the loader's builder re-run
+        on the filtered raw tables (and filtered engine arguments); else the full table's rows of the sample."""
+        if value is None or name == "cs_costs":
+            return value
+        build = value.build if type(value) is Lazy else None
+        owner = getattr(getattr(build, "func", None), "__self__", None)
+        if isinstance(build, functools.partial) and hasattr(owner, "t"):
+            twin = copy.copy(owner)
+            twin.t = {k: only(t) for k, t in owner.t.items()}
+            args = [only(a) if isinstance(a, ibis.Table) else a for a in build.args]
+            return Lazy(functools.partial(getattr(twin, build.func.__name__), *args, **build.keywords))
+        if name in ("nps", "tickets") and name in tables:
+            return Lazy(tables[name].order_by(["customer_id", "date"]).execute)
+
+        def filtered():
+            df = getattr(ds, name)
+            if "customer_id" not in df.columns:
+                return df
+            return df[df["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+        return Lazy(filtered)
+
+    from .data import schema as _schema
+
+    def checked(expr, to_pandas, name):
+        return getattr(_schema, name).validate(to_pandas(expr.execute()))
+
+    values.update(
+        {name: restricted(name, values[name]) for name in ("usage", "nps", "payments", "cs_activities",
+                                                           "payment_attempts", "tickets", "attributes")},
+        customers=restricted("customers", values["customers"]),
+        panel=Lazy(functools.partial(checked, engine["panel"], panel_to_pandas, _schema.panel_schema_name(ds.layout))),
+        spells=Lazy(functools.partial(checked, engine["spells"], spells_to_pandas, "SPELLS_SCHEMA")),
+        tables=tables, engine=engine, cache_key=None, _date_ranges=None,
+    )
+    out = Dataset(**values)
+    out.sample = sample_description(ds, ids, fraction, seed=seed)
+    return out
+

@@ -252,3 +252,57 @@ def test_sample_is_the_python_draw_and_stated(demo):
 def test_unknown_group_is_named(hand):
     with pytest.raises(ValueError, match="'segment' is not a column of the customers table.*plan"):
         grouped.survival_counts(hand, by="segment")
+
+
+def test_sample_dataset_is_the_full_data_restricted_to_the_sample(demo):
+    sub = grouped.sample_dataset(demo, 0.2, seed=1)
+    ids = set(grouped.sample_ids(demo, 0.2, seed=1))
+    assert sub.pending()  # nothing built until read
+    assert sub.sample["drawn"] == len(ids) and sub.sample["fraction"] == 0.2
+    for name in ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "payment_attempts"):
+        full = getattr(demo, name)
+        want = full[full["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+        assert len(want) > 100, name
+        pd.testing.assert_frame_equal(getattr(sub, name).reset_index(drop=True), want, obj=name)
+    assert set(sub.engine_table("spells").execute()["customer_id"]) == ids
+    # an analysis of the sample reads only the sample
+    t = survival.survival_table(sub, [12], by="plan")
+    assert t["customers"].sum() == len(ids)
+
+
+R_SNAPSHOT = Path(__file__).parent / "data" / "r_snapshot"
+SNAPSHOT_MAPPING = """layout: snapshot
+tables:
+  snapshot:
+    file: telco_export.csv
+    columns: {customer_id: customerID, tenure_months: tenure, churned: Churn, plan: Contract}
+    values:
+      churned: {true: ["Yes"], false: ["No"]}
+settings:
+  as_of: 2024-06-30
+"""  # as tests/test_snapshot_survival.py reads tests/data/r_snapshot/telco_like.csv
+
+
+def test_snapshot_engine_km_equals_r_survfit(tmp_path):
+    """R 4.2.2, survival 3.5.3 (tests/data/r_snapshot/make_reference.R): survfit(Surv(tenure, churned),
+    conf.type = "log-log") overall and by contract, and its n.risk, from the engine counts of a CRM snapshot
+    (tenure-0 rows of both kinds: churns at t = 0)."""
+    (tmp_path / "telco_export.csv").write_bytes((R_SNAPSHOT / "telco_like.csv").read_bytes())
+    (tmp_path / "mapping.yaml").write_text(SNAPSHOT_MAPPING)
+    ds = cs.load_dataset(tmp_path, mapping=tmp_path / "mapping.yaml")
+    ref = pd.read_csv(R_SNAPSHOT / "reference.csv")
+    r = lambda q, g, t: float(ref.loc[(ref["quantity"] == q) & (ref["group"] == g) & (ref["time"] == t), "value"].iloc[0])  # noqa: E731
+    overall = grouped.km_curves(ds).set_index("t")
+    assert overall.loc[0, "churned"] > 0
+    pd.testing.assert_frame_equal(grouped.survival_counts(ds)[["group", "t", "at_risk", "churned"]], _pandas_counts(ds),
+                                  check_dtype=False)
+    for t in (0, 6, 12, 24, 48, 71):
+        assert overall.loc[t, "at_risk"] == r("n_risk", "all", t)
+    for t in (6, 12, 24, 48):
+        for col, q in (("survival", "surv"), ("lower", "lower"), ("upper", "upper")):
+            assert overall.loc[t, col] == pytest.approx(r(q, "all", t), abs=1e-9), (t, q)
+    by = grouped.km_curves(ds, by="plan").set_index(["group", "t"])
+    for g in ("Month-to-month", "One year", "Two year"):
+        for t in (6, 12, 24):
+            for col, q in (("survival", "surv"), ("lower", "lower"), ("upper", "upper")):
+                assert by.loc[(g, t), col] == pytest.approx(r(q, g, t), abs=1e-9), (g, t, q)

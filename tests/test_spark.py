@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import csanalysis as cs
-from csanalysis import cohorts, metrics
+from csanalysis import cohorts, grouped, metrics
 from csanalysis.data import synth
 
 pyspark = pytest.importorskip("pyspark")  # under CI=true a skip fails the run (tests/conftest.py)
@@ -73,9 +73,12 @@ def test_cohort_fixture_is_identical_on_spark(spark):
     pd.testing.assert_frame_equal(metrics.mrr_movements(duck, cents=True), metrics.mrr_movements(sp, cents=True))
 
 
-def test_generated_revenue_is_identical_on_spark(spark, tmp_path):
+@pytest.fixture(scope="module")
+def generated(spark, tmp_path_factory):
+    """400 generated customers loaded on DuckDB and on Spark (churns and reactivations both occur)."""
+    tmp_path = tmp_path_factory.mktemp("generated")
     out = tmp_path / "d"
-    data = synth.write_demo(out, n_customers=400, months=18, seed=4)  # 400: churns and reactivations both occur
+    data = synth.write_demo(out, n_customers=400, months=18, seed=4)
     as_of = data.truth["as_of"]
     keep = tmp_path / "rev"
     keep.mkdir()
@@ -83,6 +86,26 @@ def test_generated_revenue_is_identical_on_spark(spark, tmp_path):
         pd.read_parquet(out / f"{name}.parquet").to_csv(keep / f"{name}.csv", index=False, date_format="%Y-%m-%d")
     duck = cs.load_dataset(keep, as_of=as_of, grace_months=1)
     sp = cs.load_dataset(_spark_backend(spark, keep, ["customers", "revenue"]), as_of=as_of, grace_months=1)
+    return duck, sp
+
+
+def test_engine_survival_counts_and_sample_are_identical_on_spark(generated):
+    """csanalysis/grouped.py on Spark: the Kaplan–Meier counts (first spells, by plan, every spell) and the md5
+    sample of whole customers equal DuckDB's, with the panel and spells never brought into pandas."""
+    duck, sp = generated
+    for kw in ({}, {"by": "plan"}, {"spells": "all"}):
+        a, b = grouped.survival_counts(duck, **kw), grouped.survival_counts(sp, **kw)
+        assert a["churned"].sum() > 10 and (a["t"] > 0).sum() > 10
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert grouped.survival_counts(duck, spells="all")["group"].nunique() >= 2  # reactivated spells counted too
+    a, b = grouped.sample_ids(duck, 0.25, seed=11), grouped.sample_ids(sp, 0.25, seed=11)
+    assert 50 < len(a) < 150 and a.tolist() == b.tolist()
+    assert sp.engine["spells"]._find_backend().name == "pyspark"
+    assert type(sp.__dict__["panel"]).__name__ == "Lazy" and type(sp.__dict__["spells"]).__name__ == "Lazy"
+
+
+def test_generated_revenue_is_identical_on_spark(generated):
+    duck, sp = generated
     # the aggregations run as queries in each engine (the panel is not brought into pandas for them)
     assert sp.engine["panel"]._find_backend().name == "pyspark"
     for kw in ({}, {"period": "quarter", "by": "plan"}, {"definition": "unbroken", "period": "fiscal_year"}):
