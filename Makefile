@@ -57,7 +57,7 @@ bench-1m: $(STAMP)
 	$(BIN)/python -m benchmarks.run --with-1m $(BENCH_ARGS)
 
 # The engine path at ten million customers (issue 21): the load, logo cohorts, MRR movements and the grouped
-# queries of csanalysis.grouped, each in a fresh process with its time and peak memory. The world (about 2 GB of
+# queries of csanalysis.grouped, each in a fresh process with its time and peak memory. The world (about 1.7 GB of
 # Parquet under benchmarks/data/n10000000) is written block by block the first time, BENCH_GEN_JOBS blocks at once.
 bench-10m: $(STAMP)
 	BENCH_GEN_JOBS=$${BENCH_GEN_JOBS:-2} $(BIN)/python -m benchmarks.run --sizes 10000000 --stages engine $(BENCH_ARGS)
