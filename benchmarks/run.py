@@ -9,6 +9,13 @@ terminal and to ``benchmarks/RESULTS.md`` with the machine described.
     python -m benchmarks.run --with-1m       # and 1M (make bench-1m; the 1M report suite with BENCH_FULL=1)
     python -m benchmarks.run --sizes 1000000 --stages logo_cohorts   # one scale, one stage
     python -m benchmarks.run --stages report_suite floor_suite       # the report suite and its floor (floor.py)
+    python -m benchmarks.run --sizes 10000000 --stages engine       # make bench-10m: the engine path at 10M
+
+``--stages engine`` is the engine path of issue 21 (:data:`ENGINE_PATH`): the load, the logo cohort matrix and the
+MRR movements (engine queries already) and the grouped queries of :mod:`csanalysis.grouped` (:data:`ENGINE_STAGES`;
+one line each). Worlds of :data:`LARGE_WORLD` customers or more are written block by block
+(:func:`csanalysis.data.synth.write_large`; ``BENCH_GEN_JOBS`` blocks at once), and the pandas reference is left
+out above :data:`PANDAS_MAX` customers (it holds every customer-month in memory).
 
 Every run's rows are kept (``benchmarks/results.json``), each with its date: the table keeps its history.
 """
@@ -27,7 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / "data"
+DATA = Path(os.environ.get("BENCH_DATA") or ROOT / "benchmarks" / "data")  # BENCH_DATA: the worlds elsewhere
 STAGES = {
     "load": ("csanalysis", "csanalysis_reused"),
     "logo_cohorts": ("pandas", "duckdb", "csanalysis", "csanalysis_reused"),
@@ -40,6 +47,19 @@ STAGES = {
     "floor_suite": ("csanalysis",),  # the report suite's floor: the same kernels without the analyses (floor.py)
 }
 SUITES = ("report_suite", "floor_suite")
+# The engine path (issue 21): grouped queries whose results are small, for data that stay in the engine. Each
+# stage: the loaded Dataset and csanalysis.grouped to a small digest of its result (compared across runs).
+ENGINE_STAGES = {
+    "km_counts": lambda ds, g: _km_digest(g.km_curves(ds, by="plan")),
+    "revenue_cohorts": lambda ds, g: _sums(g.revenue_cohorts(ds), ["revenue", "base", "customers"]),
+    "churn_rates": lambda ds, g: _sums(g.churn_counts(ds), ["at_risk", "churned"]),
+    "nps_tallies": lambda ds, g: _sums(g.nps_tallies(ds), ["responses", "promoters", "passives", "detractors"]),
+    "customer_sample": lambda ds, g: {"sampled": int(len(g.sample_ids(ds, 0.01, seed=2026)))},
+}
+STAGES.update({name: ("csanalysis",) for name in ENGINE_STAGES})
+ENGINE_PATH = ["load", "logo_cohorts", "mrr_movements", *ENGINE_STAGES]
+LARGE_WORLD = 2_000_000  # from this many customers the data are written block by block (synth.write_large)
+PANDAS_MAX = 1_000_000  # the pandas reference's largest scale
 
 
 def ensure_data(n: int) -> Path:
@@ -48,7 +68,10 @@ def ensure_data(n: int) -> Path:
         from csanalysis.data import synth
 
         t = time.time()
-        synth.write_demo(out, n_customers=n, months=36, seed=2026)
+        if n >= LARGE_WORLD:
+            synth.write_large(out, n_customers=n, months=36, seed=2026, jobs=int(os.environ.get("BENCH_GEN_JOBS", "1")))
+        else:
+            synth.write_demo(out, n_customers=n, months=36, seed=2026)
         print(f"generated {n:,} customers in {time.time() - t:.1f} s", flush=True)
     return out
 
@@ -76,8 +99,12 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
     if impl == "pandas":
         cm = ref.pandas_customer_month(folder)
         res = ref.pandas_logo_cohorts(cm, as_m) if stage == "logo_cohorts" else ref.pandas_mrr_movements(cm, as_m)
-    elif impl == "duckdb":
-        res = ref.duckdb_logo_cohorts(folder, as_m) if stage == "logo_cohorts" else ref.duckdb_mrr_movements(folder, as_m)
+    elif impl == "duckdb":  # with the memory limit and spill folder of csanalysis's own engine
+        from csanalysis.data.load import engine_connection
+
+        con = engine_connection().con
+        res = (ref.duckdb_logo_cohorts(folder, as_m, con=con) if stage == "logo_cohorts"
+               else ref.duckdb_mrr_movements(folder, as_m, con=con))
     else:
         import csanalysis as cs
 
@@ -121,6 +148,10 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
 
             r = health.churn_risk(ds, true_prob=health.load_true_probabilities(folder))
             check = {"auc_model": round(float(r.evaluations["model"].auc["estimate"]), 4)}
+        elif stage in ENGINE_STAGES:
+            from csanalysis import grouped
+
+            check = ENGINE_STAGES[stage](ds, grouped)
         elif stage in SUITES:
             from csanalysis.report.run import run_report
 
@@ -152,6 +183,16 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
     cpu = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     return {"seconds": seconds, "stage_seconds": stage_seconds, "load_seconds": t_load if impl == "csanalysis" else None,
             "peak_mb": peak / 1024, "cpu_s": cpu, "check": check, **({"suite": suite} if stage in SUITES else {})}
+
+
+def _km_digest(curves) -> dict:
+    """Kaplan–Meier at 12 months per group, with its band (6 decimals)."""
+    at = curves[curves["t"] <= 12].groupby("group").last()
+    return {str(k): [round(float(r[c]), 6) for c in ("survival", "lower", "upper")] for k, r in at.iterrows()}
+
+
+def _sums(df, cols: list[str]) -> dict:
+    return {"rows": int(len(df)), **{c: round(float(df[c].sum()), 2) for c in cols}}
 
 
 def _summary(stage: str, res, m0: int) -> dict:
@@ -193,7 +234,8 @@ def main(argv=None) -> int:
     ap.add_argument("--child", nargs=3, metavar=("STAGE", "IMPL", "FOLDER"), help=argparse.SUPPRESS)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--with-1m", action="store_true", help="add the 1M-customer scale (about 15 GB free memory)")
-    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
+    ap.add_argument("--stages", nargs="+", default=[s for s in STAGES if s not in ENGINE_STAGES],
+                    choices=[*STAGES, "engine"], help="stages to run ('engine': the engine path, ENGINE_PATH)")
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     a = ap.parse_args(argv)
@@ -202,16 +244,18 @@ def main(argv=None) -> int:
         print(json.dumps(_stage(stage, impl, Path(folder)), default=str))
         return 0
     sizes = a.sizes + ([1_000_000] if a.with_1m and 1_000_000 not in a.sizes else [])
+    stages = list(dict.fromkeys(s for st in a.stages for s in (ENGINE_PATH if st == "engine" else [st])))
     rows = []
     print(HEAD, end="", flush=True)
     for n in sizes:
         folder = ensure_data(n)
-        for stage in a.stages:
+        for stage in stages:
             if stage in SUITES and n > 100_000 and os.environ.get("BENCH_FULL") != "1":
                 continue  # the whole suite at 1M: BENCH_FULL=1
+            impls = [i for i in STAGES[stage] if i != "pandas" or n <= PANDAS_MAX]
             cache_dir = Path(tempfile.mkdtemp(prefix="csanalysis-bench-cache-"))  # empty: the first run is cold
             try:
-                out = {impl: run_child(stage, impl, folder, a.timeout, cache_dir) for impl in STAGES[stage]}
+                out = {impl: run_child(stage, impl, folder, a.timeout, cache_dir) for impl in impls}
             finally:
                 shutil.rmtree(cache_dir, ignore_errors=True)
             checks = {impl: r.get("check") for impl, r in out.items() if "error" not in r}

@@ -476,7 +476,9 @@ def _engine_from_files(ds, folder: Path) -> None:
 
     if not all((folder / f"{n}.parquet").is_file() for n in ("panel", "spells")):
         return
-    con = ibis.duckdb.connect()
+    from .load import engine_connection
+
+    con = engine_connection()
     p = con.read_parquet(folder / "panel.parquet")
     s = con.read_parquet(folder / "spells.parquet")
     ds.engine["panel"] = p.select("customer_id", m=m(p.month), mrr=p.mrr, spell=p.spell, tenure=p.tenure,

@@ -7,12 +7,17 @@ row; pandas only sees the aggregated tables (panel, spells, customer-month usage
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import shutil
+import tempfile
+import weakref
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 from ibis import _
 
@@ -36,6 +41,33 @@ MAX_AMOUNT = 1e13  # sums of amounts below this hold whole cents in double preci
 MAGNITUDE_WARNING = 1000  # an amount this many times the median absolute amount is flagged
 
 
+ENGINE_MEMORY_ENV = "CSANALYSIS_ENGINE_MEMORY"  # the embedded DuckDB's memory limit, e.g. "3GB" (see engine_connection)
+ENGINE_MEMORY_DEFAULT = "2GB"
+
+
+# --------------------------------------------------------------------------------------------- engine
+
+
+def engine_connection(database: str = ":memory:", *, read_only: bool = False):
+    """The embedded DuckDB of a load (an Ibis backend), bounded so that it spills to disk instead of growing.
+
+    DuckDB's buffer manager is held to ``memory_limit`` (:data:`ENGINE_MEMORY_DEFAULT`, or the environment
+    variable :data:`ENGINE_MEMORY_ENV`, e.g. ``CSANALYSIS_ENGINE_MEMORY=6GB``): the loader's cached tables (the
+    monthly MRR, spells and panel) and the large sorts, joins and windows of its checks move to a spill folder of
+    the connection's own under the system's temporary folder (removed with the connection) when they do not fit.
+    DuckDB's default limit, 80% of the machine's memory, let one load of ten million customers grow the Python
+    process past what the rest of the analysis needs. Queries that fit are unaffected."""
+    limit = os.environ.get(ENGINE_MEMORY_ENV, "").strip() or ENGINE_MEMORY_DEFAULT
+    spill = tempfile.mkdtemp(prefix="csanalysis-duckdb-")
+    try:
+        con = ibis.duckdb.connect(database, read_only=read_only, memory_limit=limit, temp_directory=spill)
+    except Exception:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
+    weakref.finalize(con, shutil.rmtree, spill, True)
+    return con
+
+
 # --------------------------------------------------------------------------------------------- sources
 
 
@@ -52,9 +84,9 @@ class _Source:
             path = Path(source)
             if path.is_dir():
                 self.folder, self.kind = path, "folder"
-                self.con = backend if backend is not None else ibis.duckdb.connect()
+                self.con = backend if backend is not None else engine_connection()
             elif path.is_file() and path.suffix in (".duckdb", ".db", ".ddb"):
-                self.con, self.kind = ibis.duckdb.connect(str(path), read_only=True), "duckdb"
+                self.con, self.kind = engine_connection(str(path), read_only=True), "duckdb"
             elif path.exists():
                 raise DataValidationError(_single(report, "source", f"{path} is neither a folder of CSV/Parquet files nor a DuckDB database file"))
             else:
@@ -594,6 +626,25 @@ def _scalar(expr, default):
     return default if v is None or pd.isna(v) else v
 
 
+def _median(col) -> float | None:
+    """The median of an engine column (None when it has no value), as DuckDB's ``median`` gives it — the middle
+    value, or ``lo + (hi − lo) · 0.5`` of the two middle values — from a count per distinct value and a running sum
+    over them: grouping and windows spill to disk when the engine's memory is short, where ``median`` must hold every
+    value at once (at ten million customers, more than a gigabyte for the revenue amounts)."""
+    t = col.name("v").as_table().filter(_.v.notnull())
+    h = t.group_by("v").aggregate(c=_.count())
+    h = h.mutate(cum=h.c.sum().over(ibis.window(order_by="v", rows=(None, 0))))
+    n = int(_scalar(h.c.sum(), 0))
+    if n == 0:
+        return None
+    rn = (n - 1) * 0.5  # the 0-based position of the median, interpolated
+    lo_k, hi_k = int(np.floor(rn)) + 1, int(np.ceil(rn)) + 1  # 1-based ranks of the two middle values
+    r = h.aggregate(lo=ibis.ifelse(h.cum >= lo_k, h.v, ibis.null()).min(),
+                    hi=ibis.ifelse(h.cum >= hi_k, h.v, ibis.null()).min()).execute().iloc[0]
+    lo, hi = float(r["lo"]), float(r["hi"])
+    return lo if lo_k == hi_k else lo + (hi - lo) * (rn - np.floor(rn))
+
+
 def _table_names(con) -> list[str]:
     """Tables of a backend. ibis 12's DuckDB ``list_tables`` calls ``fetch_arrow_table`` on the connection, which
     duckdb 2 removed: read DuckDB's catalogue directly there."""
@@ -878,7 +929,7 @@ class _Builder:
                             "added up to the cent: fix the values (or the unit)", column=column, n_rows=n,
                             examples=_examples(big.select(column)), file=self.file(name))
             return
-        median = _scalar(t.filter(x > 0)[column].abs().median(), None)
+        median = _median(t.filter(x > 0).select(v=x).v)
         if not median:
             return
         odd = t.filter(x > MAGNITUDE_WARNING * median)

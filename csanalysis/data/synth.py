@@ -61,6 +61,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,7 @@ B_FAIL = np.log(2.0)
 B_DET, B_PAS = np.log(1.8), np.log(1.2)  # vs promoter
 B_FALL = np.log(1.7)
 B_PROG = np.log(0.75)
+REFERENCES = {"plan": "Pro", "touch_model": "low", "acquisition_channel": "inbound", "nps": "promoter"}
 H0_SCALE, H0_POWER = 0.035, -0.3  # baseline hazard 0.035 · tenure^−0.3 (falls with age)
 
 
@@ -96,6 +98,22 @@ class DemoData:
     truth: dict
     churn_prob: pd.DataFrame
     expansion_prob: pd.DataFrame | None = None  # issue 23: see _plant_expansion
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of accounts of a large world (:func:`write_large`): drawn from its own random stream
+    ``np.random.default_rng([seed, 9000, index])`` (and the side streams ``[seed, 9000, index, k]``), with the
+    account numbers ``first + 1 … first + n_customers`` written as ``C`` and ``width`` digits."""
+
+    index: int
+    first: int
+    width: int = 6
+
+
+def _stream(seed, k: int) -> np.random.Generator:
+    """The side stream ``k`` of a world (``seed``: an int) or of a block of one (a tuple ``(seed, 9000, index)``)."""
+    return np.random.default_rng([*(seed if isinstance(seed, tuple) else (seed,)), k])
 
 
 def _cloglog(eta):
@@ -127,7 +145,7 @@ def baseline_eta(acc: dict, effects: dict | None = None) -> np.ndarray:
 
 def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: str = "2022-01-01",
              effects: dict | None = None, null_world: bool = False, program_start: int = 18,
-             usage_freq: str | None = None) -> DemoData:
+             usage_freq: str | None = None, block: Block | None = None) -> DemoData:
     """Simulate ``n_customers`` accounts over ``months`` months from ``start`` (see the module docstring).
 
     Parameters
@@ -148,6 +166,11 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
         The month of the window (0-based) the CS program starts.
     usage_freq : {"daily", "weekly", "monthly"}, optional
         The usage table's grain (None: weekly up to 20,000 accounts, else monthly).
+    block : Block, optional
+        Simulate one block of a large world (:func:`write_large`): the block's own random streams and account
+        numbers, and a ``truth`` of the planted parameters only (the estimands of one block are not the world's:
+        left out, as are the ``cs_costs`` of the whole team, which the caller computes from every block's counts).
+        None: the world of ``seed`` itself.
 
     Returns
     -------
@@ -166,7 +189,9 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     usage_freq = usage_freq or ("weekly" if n_customers <= 20000 else "monthly")
     if usage_freq not in ("daily", "weekly", "monthly"):
         raise ValueError(f"usage_freq={usage_freq!r}: use daily, weekly or monthly")
-    rng = np.random.default_rng(seed)
+    key = seed if block is None else (seed, 9000, block.index)  # the random streams' key (_stream)
+    rng = np.random.default_rng(seed if block is None else list(key))
+    first, width = (0, 6) if block is None else (block.first, block.width)
     w0 = pd.Timestamp(start).to_period("M")
     n = int(n_customers)
 
@@ -177,9 +202,9 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     satisfaction = rng.normal(0, 1, n)  # latent, stable per account
     base_eta = baseline_eta(acc, eff)
     day = rng.integers(1, 29, n)
-    onb = _plan_onboarding(acc, day, w0, seed, eff["onboarding"])  # issue 23: own stream; sessions and their effect
+    onb = _plan_onboarding(acc, day, w0, key, eff["onboarding"])  # issue 23: own stream; sessions and their effect
     onb_rows = []  # accounts whose onboarding session is held, per month
-    ids = np.array([f"C{i:06d}" for i in range(1, n + 1)], dtype=object)
+    ids = np.array([f"C{i:0{width}d}" for i in range(first + 1, first + n + 1)], dtype=object)
 
     # --- state ---------------------------------------------------------------------------------------
     active = np.zeros(n, bool)
@@ -200,7 +225,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     churn_log = []  # (accounts, month) of every churn
     resp_state = []  # per response: account, survey month, score, seats the month before, billing (for the truth)
     last_c = months - 1
-    adoption = _Adoption(seed, n, touch)  # issue 23: planted adoption curves, own random stream
+    adoption = _Adoption(key, n, touch)  # issue 23: planted adoption curves, own random stream
 
     for c in range(int(signup_c.min()), months):
         # 1. new customers start paying
@@ -333,9 +358,9 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
         base = (np.datetime64(str(w0.start_time.date()), "M") + cs.astype("timedelta64[M]")).astype("datetime64[D]")
         return (base + (days - 1).astype("timedelta64[D]")).astype("datetime64[ns]")
 
-    seen = np.unique(np.concatenate([np.asarray(r[0], np.int64) for r in rev + pay + use + nps + act] + [np.zeros(0, np.int64)]))
     keep = np.zeros(n, bool)
-    keep[seen] = True
+    for r in rev + pay + use + nps + act:  # accounts seen in any table
+        keep[np.asarray(r[0], np.int64)] = True
     keep |= (signup_c >= 0) & (signup_c <= last_c)  # window signups are customers even if they never paid here
     cust_idx = np.nonzero(keep)[0]
     signup_dates = month_dates(signup_c[cust_idx] , day[cust_idx])
@@ -399,10 +424,7 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     activities = pd.DataFrame({"customer_id": ids[a_cust], "date": month_dates(a_c.astype(np.int64), rng.integers(1, 29, a_cust.size)),
                                "activity": a_kind.astype(str)})
     activities = pd.concat([activities, _onboarding_rows(onb, onb_rows, ids)], ignore_index=True)
-    active_counts = revenue[revenue["kind"] == "recurring"].assign(m=lambda d: d["date"].dt.to_period("M")).groupby("m")["customer_id"].nunique()
-    cost_months = [w0 + c for c in range(max(program_start, 0), months)]
-    cs_costs = pd.DataFrame({"month": pd.PeriodIndex(cost_months, freq="M").to_timestamp(),
-                             "cost": [6000.0 * int(np.ceil(active_counts.get(m, 0) / 500)) for m in cost_months]})
+    cs_costs = _cs_costs(_active_counts(revenue), w0, program_start, months)
 
     tables = {
         "customers": customers, "revenue": revenue, "usage": usage, "nps": nps_df, "payments": payments,
@@ -417,18 +439,36 @@ def generate(n_customers: int = 3000, months: int = 36, seed: int = 0, start: st
     pr_c = pr_c.astype(np.int64)
     churn_prob = pd.DataFrame({"customer_id": ids[pr_idx.astype(np.int64)],
                                "month": month_dates(pr_c, np.ones_like(pr_c)), "p": pr_p, "p_no_program": pr_p0})
-    truth_voice = _voice_comments(tables, churn_log, seed=seed, eff=eff, months=months, w0=w0)  # issue 22
-    expansion_prob, x_path = _expansion_table(exp_log, ids, n, months, month_dates)
-    truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0,
-                   pr_idx.astype(np.int64), pr_p, pr_p0, pr_ten.astype(np.int64), pr_first.astype(bool), pr_pre.astype(bool),
-                   plan, touch, satisfaction, resp_state, x_path)
-    truth.update(_plant_dunning(tables, churn_prob, seed))  # issue 22: retry delays and the churn causes' truth
-    truth["voice"] = truth_voice
-    truth["adoption"] = adoption.truth(tables, ids, w0)  # issue 23
-    truth["expansion"] = _expansion_truth(eff, expansion_prob)
-    truth["onboarding"] = onb["truth"]
+    truth_voice = _voice_comments(tables, churn_log, seed=key, eff=eff, months=months, w0=w0, first=first)  # issue 22
+    expansion_prob, x_path = _expansion_table(exp_log, ids, n, months, month_dates, path=block is None)
+    if block is None:
+        truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0,
+                       pr_idx.astype(np.int64), pr_p, pr_p0, pr_ten.astype(np.int64), pr_first.astype(bool), pr_pre.astype(bool),
+                       plan, touch, satisfaction, resp_state, x_path)
+        truth.update(_plant_dunning(tables, churn_prob, seed))  # issue 22: retry delays and the churn causes' truth
+        truth["voice"] = truth_voice
+        truth["adoption"] = adoption.truth(tables, ids, w0)  # issue 23
+        truth["expansion"] = _expansion_truth(eff, expansion_prob)
+        truth["onboarding"] = onb["truth"]
+    else:  # the planted parameters; no estimand of one block (see write_large)
+        _plant_dunning(tables, None, key)
+        truth = _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, *([None] * 9),
+                       estimands=False)
     return DemoData(tables, truth, churn_prob.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True),
                     expansion_prob)
+
+
+def _active_counts(revenue: pd.DataFrame) -> pd.Series:
+    """Customers with a recurring invoice dated in each month (a monthly Period index)."""
+    rec = revenue[revenue["kind"] == "recurring"]
+    return rec.assign(m=lambda d: d["date"].dt.to_period("M")).groupby("m")["customer_id"].nunique()
+
+
+def _cs_costs(active_counts: pd.Series, w0, program_start: int, months: int) -> pd.DataFrame:
+    """The CS team's monthly cost from the program start: 6,000 per 500 customers invoiced that month (or part)."""
+    cost_months = [w0 + c for c in range(max(program_start, 0), months)]
+    return pd.DataFrame({"month": pd.PeriodIndex(cost_months, freq="M").to_timestamp(),
+                         "cost": [6000.0 * int(np.ceil(active_counts.get(m, 0) / 500)) for m in cost_months]})
 
 
 # --- expansion drivers (issue 23) ----------------------------------------------------------------------------
@@ -473,12 +513,12 @@ def _plant_expansion(exp_log: list, idx, c: int, eff: dict, au_last, seats, plan
     return x
 
 
-def _expansion_table(exp_log: list, ids, n: int, months: int, month_dates) -> tuple[pd.DataFrame, np.ndarray]:
+def _expansion_table(exp_log: list, ids, n: int, months: int, month_dates, path: bool = True) -> tuple[pd.DataFrame, np.ndarray | None]:
     """``expansion_prob`` (customer_id, month, p: monthly probability of a seat increase when the seats can change,
     annual: billed by annual term (seats change at its renewal only), next_change: months from this month to the
     next one they can, 0 = this month (always 0 when billed monthly); factor: the drivers' x) and the
     accounts × months path of x (forward-filled after an account's last at-risk month; 1 before its first), which
-    the NPS → revenue truth's Monte Carlo uses."""
+    the NPS → revenue truth's Monte Carlo uses (None when ``path`` is False)."""
     if exp_log:
         a, c, p, nxt, x, ann = (np.concatenate([np.broadcast_to(np.asarray(r[k]), np.asarray(r[0]).shape)
                                                 for r in exp_log]) for k in range(6))
@@ -490,6 +530,8 @@ def _expansion_table(exp_log: list, ids, n: int, months: int, month_dates) -> tu
     table = pd.DataFrame({"customer_id": ids[a], "month": month_dates(c, np.ones_like(c)), "p": p,
                           "annual": ann.astype(bool), "next_change": nxt.astype(np.int64), "factor": x})
     table = table.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True)
+    if not path:
+        return table, None
     grid = np.full((n, months), np.nan)
     grid[a, c] = x  # (months ≥ 1 only, inside the window)
     path = pd.DataFrame(grid).ffill(axis=1).fillna(1.0).to_numpy()
@@ -541,7 +583,7 @@ def _plan_onboarding(acc: dict, day: np.ndarray, w0, seed: int, on: bool) -> dic
     Truth key ``onboarding``: ``hazard_ratio`` (1.0 when the ``onboarding`` effect is off), ``landmark_months``,
     ``horizon_months``, ``p_held``, ``mean_delay_days`` and ``p_by_month`` ({touch: {"1","2","3": expected
     share of window signups with a session in or before tenure month k, ignoring churn}}), ``reference``."""
-    r = np.random.default_rng([seed, 2301])
+    r = _stream(seed, 2301)
     touch, signup = acc["touch"], acc["signup"]
     n = touch.size
     held = (r.random(n) < ONBOARDING_P_HELD[touch]) & ~acc["pre"] & (signup >= 0)
@@ -596,7 +638,7 @@ def retry_delay_cdf(d: int) -> float:
     return 1.0 if d >= RETRY_MAX_DAYS else float(-np.expm1(-(d + 1) / RETRY_MEAN_DAYS)) if d >= 0 else 0.0
 
 
-def _plant_dunning(tables: dict, churn_prob: pd.DataFrame, seed: int) -> dict:
+def _plant_dunning(tables: dict, churn_prob: pd.DataFrame | None, seed) -> dict:
     """Dunning in the payments table and the truth of the churn causes (csanalysis/causes.py), on a separate random
     stream so every other table, and every payment's month and status, stay as they were.
 
@@ -611,8 +653,8 @@ def _plant_dunning(tables: dict, churn_prob: pd.DataFrame, seed: int) -> dict:
     the rule of causes.py classifies as payment failure), ``attributable_share`` = Σ (p − p without the failure)·fail
     ÷ Σ p (the churns the failure itself added, B_FAIL), ``retry_mean_days``; ``dunning_recovery``: per d in 7, 14,
     30 days, the expected share of failed attempts (months with a churn probability) recovered within d days,
-    mean of (1 − p)·P(D ≤ d)."""
-    rng = np.random.default_rng([seed, 2201])
+    mean of (1 − p)·P(D ≤ d). No truth (an empty dict) when ``churn_prob`` is None."""
+    rng = _stream(seed, 2201)
     pay = tables["payments"]
     month = pay["date"].dt.to_period("M")
     key = pd.MultiIndex.from_arrays([pay["customer_id"], month])
@@ -633,6 +675,8 @@ def _plant_dunning(tables: dict, churn_prob: pd.DataFrame, seed: int) -> dict:
     dates[r_idx] = dates[src] + delay[np.searchsorted(np.flatnonzero(fail_retried), src)].astype("timedelta64[D]")
     pay = pay.assign(date=dates).sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
     tables["payments"] = pay
+    if churn_prob is None:
+        return {}
     # truth, from the true probabilities of the at-risk account-months
     cp = churn_prob.assign(m=churn_prob["month"].dt.to_period("M"))
     fail_m = pd.MultiIndex.from_arrays([pay.loc[pay["status"] == "failed", "customer_id"],
@@ -696,7 +740,9 @@ def _split(total: np.ndarray, k: np.ndarray, pos: np.ndarray, rep: np.ndarray, r
 
 
 def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, idx, p, p0, tenure, first, pre,
-           plan, touch, satisfaction, resp_state=(), x_path=None) -> dict:
+           plan, touch, satisfaction, resp_state=(), x_path=None, *, estimands: bool = True) -> dict:
+    """The planted parameters and, with ``estimands``, what the analyses estimate (``monthly_churn_rate``,
+    ``program_effect_pp``, ``s12``, ``nps_mrr_change_12m_pp``; see the module docstring)."""
     on = lambda flag, v: float(np.exp(v)) if flag else 1.0  # noqa: E731
     hrs = {
         "plan": {"Basic": on(eff["plan"], B_PLAN[0]), "Enterprise": on(eff["plan"], B_PLAN[2])},
@@ -707,6 +753,14 @@ def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, i
         "nps_detractor": on(eff["nps_churn"], B_DET), "nps_passive": on(eff["nps_churn"], B_PAS),
         "falling_usage": on(eff["usage"], B_FALL), "program": float(np.exp(b_prog)),
     }
+    planted = {
+        "effects": {k: (bool(v) if k != "program_hr" else float(v)) for k, v in eff.items()},
+        "null_world": bool(null_world), "seed": int(seed), "n_customers": int(n), "months": int(months),
+        "start": str(w0.start_time.date()), "program_start": str((w0 + program_start).start_time.date()),
+        "as_of": str((w0 + months - 1).end_time.date()),
+    }
+    if not estimands:
+        return {"hazard_ratios": hrs, "references": dict(REFERENCES), "program_hr": float(np.exp(b_prog)), **planted}
 
     def km_estimand(mask) -> float:
         t = tenure[mask & first]
@@ -725,7 +779,7 @@ def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, i
            "touch_model": {str(TOUCH[k]): km_estimand(touch[idx] == k) for k in range(3)}}
     # NPS → 12-month MRR change among survivors: Monte Carlo of the seat process of the respondents (separate
     # stream): months c … c + 11 after the baseline c − 1, seats changing each month (annual: at renewal only)
-    mc = np.random.default_rng([seed, 7919])
+    mc = _stream(seed, 7919)
     nps_pp = float("nan")
     if resp_state:
         r_acc, r_c, r_score, r_seats, r_annual, r_term = (np.concatenate([np.asarray(x[k]) for x in resp_state])
@@ -754,17 +808,14 @@ def _truth(eff, null_world, b_prog, seed, n, months, start, program_start, w0, i
             nps_pp = 100 * (change[pro].mean() - change[det].mean())
     return {
         "hazard_ratios": hrs,
-        "references": {"plan": "Pro", "touch_model": "low", "acquisition_channel": "inbound", "nps": "promoter"},
+        "references": dict(REFERENCES),
         "monthly_churn_rate": {"overall": float(p.mean()), "pre_program": float(p[pre].mean()) if pre.any() else None,
                                "post_program": float(p[post].mean()) if post.any() else None},
         "program_hr": float(np.exp(b_prog)),
         "program_effect_pp": float(100 * (p0[post] - p[post]).mean()) if post.any() else 0.0,
         "s12": s12,
         "nps_mrr_change_12m_pp": None if np.isnan(nps_pp) else float(nps_pp),
-        "effects": {k: (bool(v) if k != "program_hr" else float(v)) for k, v in eff.items()},
-        "null_world": bool(null_world), "seed": int(seed), "n_customers": int(n), "months": int(months),
-        "start": str(w0.start_time.date()), "program_start": str((w0 + program_start).start_time.date()),
-        "as_of": str((w0 + months - 1).end_time.date()),
+        **planted,
     }
 
 
@@ -774,10 +825,7 @@ def write_demo(out_dir, *, fmt: str = "parquet", **kwargs) -> DemoData:
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt={fmt!r}: use parquet or csv")
     demo = generate(**kwargs)
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=out.parent))
-    try:
+    with _published(out_dir) as tmp:
         for name, df in demo.tables.items():
             if fmt == "parquet":
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -786,17 +834,145 @@ def write_demo(out_dir, *, fmt: str = "parquet", **kwargs) -> DemoData:
         demo.churn_prob.to_parquet(tmp / "churn_prob.parquet", index=False)
         if demo.expansion_prob is not None:
             demo.expansion_prob.to_parquet(tmp / "expansion_prob.parquet", index=False)
-        (tmp / "truth.json").write_text(json.dumps(demo.truth, indent=2) + "\n", encoding="utf-8")
-        (tmp / "csanalysis.yaml").write_text(
-            "# Written by `csanalysis demo-data`: the simulated window ends on this date.\n"
-            f"settings:\n  as_of: {demo.truth['as_of']}\n", encoding="utf-8")
+        _write_meta(tmp, demo.truth)
+    return demo
+
+
+@contextmanager
+def _published(out_dir):
+    """A temporary folder beside ``out_dir`` to write into; moved into place (replacing ``out_dir``) when the
+    block ends without an error, removed otherwise."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=out.parent))
+    try:
+        yield tmp
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return demo
+
+
+def _write_meta(folder: Path, truth: dict) -> None:
+    """``truth.json`` and the ``csanalysis.yaml`` with the window's ``as_of``."""
+    (folder / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    (folder / "csanalysis.yaml").write_text(
+        "# Written by `csanalysis demo-data`: the simulated window ends on this date.\n"
+        f"settings:\n  as_of: {truth['as_of']}\n", encoding="utf-8")
+
+
+def _large_block(args) -> tuple[dict, pd.Series, dict]:
+    """One block of :func:`write_large`: its tables as Arrow tables (but ``cs_costs``), the customers invoiced in
+    each month and the planted truth."""
+    import pyarrow as pa
+
+    size, block, kwargs = args
+    demo = generate(n_customers=size, block=block, **kwargs)
+    tables = {name: pa.Table.from_pandas(df, preserve_index=False) for name, df in demo.tables.items() if name != "cs_costs"}
+    return tables, _active_counts(demo.tables["revenue"]), demo.truth
+
+
+@contextmanager
+def _block_runner(jobs: int):
+    """A map over blocks that yields results in order: in this process (``jobs`` 1), else in ``jobs`` worker
+    processes with at most ``jobs`` blocks waiting to be written."""
+    if jobs == 1:
+        yield lambda f, items: map(f, items)
+        return
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs) as pool:
+        def run(f, items):
+            pending = deque()
+            for item in items:
+                pending.append(pool.submit(f, item))
+                if len(pending) > jobs:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        yield run
+
+
+LARGE_BLOCK = 100_000  # accounts per block of write_large (about 1 GB of peak memory each; see benchmarks/RESULTS.md)
+
+
+def write_large(out_dir, *, n_customers: int, months: int = 36, seed: int = 0, block_size: int = LARGE_BLOCK,
+                start: str = "2022-01-01", effects: dict | None = None, null_world: bool = False,
+                program_start: int = 18, usage_freq: str | None = None, jobs: int = 1, progress=None) -> dict:
+    """Write a world too large to hold in memory, ``block_size`` accounts at a time, as one Parquet file per table.
+
+    Each block is :func:`generate` with a :class:`Block`: the same model, the block's own random streams
+    (``np.random.default_rng([seed, 9000, b])`` for block ``b``), account numbers that continue the previous
+    block's (ids ``C`` and as many digits as ``n_customers`` has, at least six, so the files stay sorted by id) and
+    the same months. Its tables are appended to ``<table>.parquet`` (row groups of one block), so the peak memory
+    is one block's whatever ``n_customers`` is. The world is **not** the one :func:`write_demo` writes for the
+    same ``seed`` (one stream there, one per block here), and it has no ``churn_prob`` or ``expansion_prob``
+    file: ``truth.json`` holds the planted parameters (hazard ratios, effects, window) and ``blocks``, not the
+    estimands, which would need every block at once. ``cs_costs`` is computed from every block's invoiced
+    customers, as :func:`generate` computes it for one world.
+
+    Parameters
+    ----------
+    out_dir : path
+        The folder to write (replaced when it exists; written beside it first, then moved into place).
+    n_customers, months, seed, start, effects, null_world, program_start
+        As :func:`generate`.
+    block_size : int
+        Accounts per block.
+    usage_freq : {"daily", "weekly", "monthly"}, optional
+        As :func:`generate`, decided on ``n_customers`` (None: monthly above 20,000 accounts).
+    jobs : int
+        Blocks generated at once, each in a process of its own (the files are the same whatever ``jobs`` is: the
+        blocks are appended in order; the peak memory is about ``jobs + 1`` blocks').
+    progress : callable, optional
+        Called with (accounts written, ``n_customers``) after each block.
+
+    Returns
+    -------
+    dict
+        The ``truth`` written to ``truth.json``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = int(n_customers)
+    if n < 1 or block_size < 1 or jobs < 1:
+        raise ValueError(f"n_customers={n_customers!r}, block_size={block_size!r}, jobs={jobs!r}: each must be at least 1")
+    usage_freq = usage_freq or ("weekly" if n <= 20000 else "monthly")
+    width = max(6, len(str(n)))
+    w0 = pd.Timestamp(start).to_period("M")
+    kwargs = dict(months=months, seed=seed, start=start, effects=effects, null_world=null_world,
+                  program_start=program_start, usage_freq=usage_freq)
+    blocks = [(min(block_size, n - first), Block(b, first, width)) for b, first in enumerate(range(0, n, block_size))]
+    writers: dict = {}
+    counts = pd.Series(dtype=np.int64)
+    truth: dict = {}
+    with _published(out_dir) as tmp, _block_runner(jobs) as run:
+        try:
+            for (size, block), (tables, active, truth) in zip(blocks, run(_large_block, [(size, block, kwargs) for size, block in blocks])):
+                counts = counts.add(active, fill_value=0)
+                for name, table in tables.items():
+                    w = writers.get(name)
+                    if w is None:  # a column with no value in the first block (all None) is text
+                        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                            for f in table.schema], metadata=table.schema.metadata)
+                        w = writers[name] = pq.ParquetWriter(tmp / f"{name}.parquet", schema)
+                    w.write_table(table.cast(w.schema))
+                del tables
+                if progress is not None:
+                    progress(block.first + size, n)
+        finally:
+            for w in writers.values():
+                w.close()
+        _cs_costs(counts, w0, program_start, months).to_parquet(tmp / "cs_costs.parquet", index=False)
+        truth = {**truth, "n_customers": n, "blocks": -(-n // block_size), "block_size": int(block_size),
+                 "note": "a large world written block by block (synth.write_large): each block of block_size accounts "
+                         "has its own random stream [seed, 9000, block]; the planted parameters only, no estimands"}
+        _write_meta(tmp, truth)
+    return truth
 
 
 # --- what customers say (issue 22) ----------------------------------------------------------------------------
@@ -891,7 +1067,7 @@ def voice_comments(account: np.ndarray, month: np.ndarray, score: np.ndarray, ch
     months ``month + 1 … month − 1 + horizon``; its window is closed when ``month − 1 + horizon ≤ months − 1``.
     ``on`` False: every stated risk ratio is 1 (the null world). Returns (an object array: text or None; the
     ``truth["voice"]`` part)."""
-    vr = np.random.default_rng([seed, 2202])
+    vr = _stream(seed, 2202)
     n = len(account)
     churned = churned_later(account, month, churn_months, horizon)
     closed = month - 1 + horizon <= months - 1
@@ -936,15 +1112,17 @@ def voice_comments(account: np.ndarray, month: np.ndarray, score: np.ndarray, ch
     return out, truth
 
 
-def _voice_comments(tables: dict, churn_log: list, *, seed: int, eff: dict, months: int, w0) -> dict:
-    """Replace the nps table's comment column by :func:`voice_comments` (in place); returns ``truth["voice"]``."""
+def _voice_comments(tables: dict, churn_log: list, *, seed, eff: dict, months: int, w0, first: int = 0) -> dict:
+    """Replace the nps table's comment column by :func:`voice_comments` (in place); returns ``truth["voice"]``.
+    ``first``: the number of the accounts' first id less one (a :class:`Block`'s)."""
     nps_df = tables["nps"]
     churn_months: dict = {}
     for accts, c in churn_log:
         for a in accts:
             churn_months.setdefault(int(a), []).append(int(c))
-    account = nps_df["customer_id"].str[1:].astype(np.int64).to_numpy() - 1
-    month = (pd.to_datetime(nps_df["date"]).dt.to_period("M") - w0).map(lambda d: d.n).to_numpy(np.int64) if len(nps_df) else np.zeros(0, np.int64)
+    account = nps_df["customer_id"].str[1:].astype(np.int64).to_numpy() - 1 - first
+    month = (pd.to_datetime(nps_df["date"]).to_numpy().astype("datetime64[M]").astype(np.int64)
+             - ((w0.year - 1970) * 12 + w0.month - 1))  # the survey month's index in the window
     comments, truth = voice_comments(account, month, nps_df["score"].to_numpy(np.int64), churn_months, seed=seed,
                                      on=bool(eff.get("voice", True)), months=months)
     nps_df["comment"] = pd.Series(comments, index=nps_df.index, dtype=object)
@@ -985,7 +1163,7 @@ class _Adoption:
     """The adoption draws of the monthly loop and their truth (see the comment above)."""
 
     def __init__(self, seed: int, n: int, touch: np.ndarray):
-        self.rng = np.random.default_rng([seed, 2302])
+        self.rng = _stream(seed, 2302)
         self.a = self.rng.normal(0, ADOPTION_SD_A, n)
         self.b = self.rng.normal(0, ADOPTION_SD_B, n)
         self.touch = touch
