@@ -57,11 +57,15 @@ def _environment_reads(path: Path) -> list[str]:
 
 def test_no_module_reads_the_runs_settings_from_the_environment():
     """The cache folder, the data's fingerprint and the pseudonymisation switch reach a notebook in its run context;
-    the environment holds only user configuration (the pseudonym key) and the kernels' thread limits (job.py)."""
+    the environment holds only user configuration (the pseudonym key; the user's own load cache outside report runs:
+    its folder, size bound and off switch; the embedded engine's memory limit) and the kernels' thread limits
+    (job.py)."""
     reads = {str(p.relative_to(PACKAGE)): r for p in sorted(PACKAGE.rglob("*.py")) if (r := _environment_reads(p))}
     names = {n for r in reads.values() for n in r if n.startswith("CSANALYSIS_")}
-    assert names == {"CSANALYSIS_PSEUDONYM_KEY", "CSANALYSIS_PSEUDONYM_KEY_FILE"}
-    assert {p for p, r in reads.items() if "os.environ" in r or "os.getenv" in r} == {"data/pseudonym.py", "report/job.py"}
+    assert names == {"CSANALYSIS_PSEUDONYM_KEY", "CSANALYSIS_PSEUDONYM_KEY_FILE", "CSANALYSIS_CACHE_DIR",
+                     "CSANALYSIS_CACHE_MAX_BYTES", "CSANALYSIS_LOAD_CACHE", "CSANALYSIS_ENGINE_MEMORY"}
+    assert {p for p, r in reads.items() if "os.environ" in r or "os.getenv" in r} == {
+        "data/pseudonym.py", "report/job.py", "data/cache.py", "data/load.py"}
     for nb in parameters.discover():
         cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
         assert not any("environ" in "".join(c["source"]) for c in cells), nb.stem
