@@ -285,6 +285,30 @@ def sbg_curves(Dm, Cm, W: np.ndarray, length: int, fit=None, scale: float = 1.0)
     return out, ab
 
 
+# ----------------------------------------------------------------------------------------------- who stays
+
+_STAY_CELLS = 2_000_000  # replicates × today's customers of uniforms drawn and compared at once
+
+
+def _kept_mrr(u: np.ndarray, p: np.ndarray, inv: np.ndarray, mrr: np.ndarray) -> np.ndarray:
+    """Replicates × groups × H: per group of today's customers, the MRR of those still paying at h = 1 … H, a
+    customer ``i`` (group ``inv[i]``, MRR ``mrr[i]``) still paying at h in replicate ``r`` when its uniform
+    ``u[r, i]`` is below its group's conditional survival ``p[r, inv[i], h − 1]``.
+
+    That is ``Σ_i [inv[i] = g] · mrr[i] · [u[r, i] < p[r, g, h − 1]]`` (tests/test_forecast.py checks it), read
+    without a replicates × customers × H array: ``p`` falls with h (a conditional survival), so the months a
+    customer pays are h = 1 … D, ``D`` the number of h with ``u < p``; the MRR is added up per (replicate, group,
+    D) and then over every D ≥ h."""
+    c, n = u.shape
+    G, H = p.shape[1], p.shape[2]
+    D = np.zeros((c, n), dtype=np.int64)
+    for h in range(H):
+        D += u < np.take(p[:, :, h], inv, axis=1)
+    D += (np.arange(c)[:, None] * G + inv[None, :]) * (H + 1)
+    B = np.bincount(D.ravel(), weights=np.broadcast_to(mrr, (c, n)).ravel(), minlength=c * G * (H + 1))
+    return np.cumsum(B.reshape(c, G, H + 1)[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
+
+
 # ----------------------------------------------------------------------------------------------- the forecast
 
 
@@ -497,10 +521,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     rng = np.random.default_rng(seed)
     sims = np.empty((n_sims, H))
     scen = np.empty((n_sims, H))
-    order = np.argsort(inv, kind="stable")  # today's customers by group, for per-group sums
-    starts = np.flatnonzero(np.r_[True, np.diff(inv[order]) != 0])
+    order = np.argsort(inv, kind="stable")  # today's customers by group, as the uniforms are drawn
     mrr_o, inv_o = mrr[order], inv[order]
-    chunk = max(1, 2_000_000 // max(1, len(mrr) * H))
+    chunk = max(1, _STAY_CELLS // max(1, len(mrr)))
     r = 0
     for W in count_weights(rng, k, n_sims, width=max(k, len(spells))):
         S_b, Ss_b, CL_b = curves(W)
@@ -518,9 +541,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         grow = np.exp(CL_b[:, g_ah] - CL_b[:, g_c])  # replicates × groups × H
         for lo in range(0, R, chunk):
             sl = slice(lo, min(R, lo + chunk))
-            u = rng.random((sl.stop - sl.start, len(mrr)))[:, :, None]
+            u = rng.random((sl.stop - sl.start, len(mrr)))  # one uniform per customer (in group order) and replicate
             for p_, out, nw in ((p_b, sims, new_b), (p_s, scen, new_s))[:2 if scenario else 1]:
-                kept = np.add.reduceat(np.where(u < p_[sl][:, inv_o, :], mrr_o[None, :, None], 0.0), starts, axis=1)
+                kept = _kept_mrr(u, p_[sl], inv_o, mrr_o)
                 out[r + sl.start:r + sl.stop] = (kept * grow[sl]).sum(axis=1) + nw[sl]
         r += R
     if not scenario:
