@@ -117,9 +117,10 @@ def cut_at(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -
     this is the spells rule of data/spells.py applied at the earlier date (tests/test_forecast.py checks it
     against ``load_dataset(..., as_of=...)``)."""
     p = panel[panel["m"] <= origin]
-    last = p.groupby(["customer_id", "spell"], sort=False)["m"].max().rename("last_cut").reset_index()
-    s = spells.merge(last, on=["customer_id", "spell"], how="inner")
-    s = s.assign(last_m=s["last_cut"].astype(np.int32)).drop(columns="last_cut")
+    last = p["m"].groupby(_spell_rows(p, spells)).max()  # per spell row with a paid month up to origin
+    last = last[last.index >= 0]
+    s = spells.iloc[last.index.to_numpy()]
+    s = s.assign(last_m=last.to_numpy().astype(np.int32))
     s = s.assign(duration=(s["last_m"] - s["start_m"] + 1).astype(np.int32),
                  event=periods.window_closed(s["last_m"].to_numpy(), 1, origin, grace).astype(np.int8))
     return p.reset_index(drop=True), s.reset_index(drop=True)
@@ -129,8 +130,10 @@ def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int,
     """New + reactivation MRR per month ``first … last`` (month indices): the MRR of each spell's first paid
     month, for spells observed from their start (a spell entering late is the data window's opening balance):
     the movements' ``new`` + ``reactivation`` of :func:`csanalysis.metrics.mrr_movements`."""
-    starts = spells.loc[spells["entry"] == 0, ["customer_id", "spell", "first_m"]]
-    rows = panel.merge(starts, left_on=["customer_id", "spell", "m"], right_on=["customer_id", "spell", "first_m"])
+    row = _spell_rows(panel, spells)
+    ok = row >= 0
+    start = np.where(spells["entry"].to_numpy() == 0, spells["first_m"].to_numpy(dtype=np.int64), -1)[row]
+    rows = panel[ok & (panel["m"].to_numpy() == start)]
     return rows.groupby("m")["mrr"].sum().reindex(np.arange(first, last + 1), fill_value=0.0).astype(float)
 
 
@@ -182,21 +185,46 @@ def _codes(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.Index, np.ndar
     return ids, ids.get_indexer(panel["customer_id"]), ids.get_indexer(spells["customer_id"])
 
 
+def _spell_rows(panel: pd.DataFrame, spells: pd.DataFrame) -> np.ndarray:
+    """Per panel row, the row of its spell (customer and spell number) in ``spells``, −1 for none: the
+    (customer, spell) pairs matched as one integer key."""
+    _, pc, sc = _codes(panel, spells)
+    s_sp, p_sp = spells["spell"].to_numpy(dtype=np.int64), panel["spell"].to_numpy(dtype=np.int64)
+    if not len(spells):
+        return np.full(len(panel), -1, dtype=np.int64)
+    lo, n = int(s_sp.min()), int(s_sp.max() - s_sp.min()) + 1
+    pkey = np.where((pc >= 0) & (p_sp >= lo) & (p_sp < lo + n), pc * n + (p_sp - lo), -1)
+    return pd.Index(sc * n + (s_sp - lo)).get_indexer(pkey)
+
+
+def _integer_ids(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """The frames with each ``customer_id`` replaced by its position among the spells' ids in order of first
+    appearance (:func:`_codes`), and those ids: the same codes, groups and orders, the strings hashed once."""
+    ids, pc, sc = _codes(panel, spells)
+    return panel.assign(customer_id=pc), spells.assign(customer_id=sc), ids
+
+
 def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, window: int) -> np.ndarray:
     """k × (2 · bands): per customer, for each tenure band, Σ MRR(k) then Σ MRR(k + 1) over its pairs of
     consecutive paid months of one spell whose later month is among the last ``window`` months up to ``origin``."""
-    p = pd.DataFrame({"c": codes, "spell": panel["spell"].to_numpy(), "m": panel["m"].to_numpy(),
-                      "sm": panel["spell_month"].to_numpy(), "mrr": panel["mrr"].to_numpy(dtype=float)})
-    nxt = p[["c", "spell", "m", "mrr"]].assign(m=p["m"] - 1).rename(columns={"mrr": "mrr_next"})
-    pairs = p.merge(nxt, on=["c", "spell", "m"])
-    pairs = pairs[(pairs["m"] + 1 > origin - window) & (pairs["m"] + 1 <= origin)]
+    m = panel["m"].to_numpy(dtype=np.int64)
+    mrr = panel["mrr"].to_numpy(dtype=float)
     nb = len(TENURE_BANDS)
-    band = _band_of(pairs["sm"].to_numpy())
-    vals = np.zeros((len(pairs), 2 * nb))
-    r = np.arange(len(pairs))
-    vals[r, band] = pairs["mrr"].to_numpy()
-    vals[r, nb + band] = pairs["mrr_next"].to_numpy()
-    return account_sums(pairs["c"].to_numpy(), k, vals)
+    if not len(panel):
+        return np.zeros((k, 2 * nb))
+    # (customer, spell, month) as one integer key: a row's next paid month of its spell has the key + 1
+    sp = panel["spell"].to_numpy(dtype=np.int64)
+    n_sp, n_m = int(sp.max() - sp.min()) + 1, int(m.max() - m.min()) + 2
+    key = (np.asarray(codes, dtype=np.int64) * n_sp + (sp - sp.min())) * n_m + (m - m.min())
+    first = np.flatnonzero((m + 1 > origin - window) & (m + 1 <= origin))  # pairs whose later month is in the window
+    nxt = pd.Index(key).get_indexer(key[first] + 1)
+    at, nxt = first[nxt >= 0], nxt[nxt >= 0]
+    band = _band_of(panel["spell_month"].to_numpy()[at])
+    vals = np.zeros((len(at), 2 * nb))
+    r = np.arange(len(at))
+    vals[r, band] = mrr[at]
+    vals[r, nb + band] = mrr[nxt]
+    return account_sums(np.asarray(codes)[at], k, vals)
 
 
 def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray, scodes: np.ndarray, k: int,
@@ -207,8 +235,7 @@ def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray,
     from scipy import sparse
 
     T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
-    key = pd.MultiIndex.from_arrays([spells["customer_id"], spells["spell"]])
-    row = key.get_indexer(pd.MultiIndex.from_arrays([panel["customer_id"], panel["spell"]]))
+    row = _spell_rows(panel, spells)
     t = panel["spell_month"].to_numpy(dtype=np.int64) + 1
     # a purchase log's month can sum to 0 or below: it weighs nothing
     w = np.maximum(panel["mrr"].to_numpy(dtype=float), 0.0) if weight == "mrr" else np.ones(len(panel))
@@ -254,8 +281,9 @@ def sbg_counts(panel: pd.DataFrame, spells: pd.DataFrame, scodes: np.ndarray, k:
     L = max(int(T[ok].max()) + 1 if ok.any() else 0, 3)
     if weight == "mrr":
         first = panel[panel["spell_month"] == 0]
-        key = pd.MultiIndex.from_arrays([first["customer_id"], first["spell"]])
-        at = key.get_indexer(pd.MultiIndex.from_arrays([spells["customer_id"], spells["spell"]]))
+        row = _spell_rows(first, spells)  # each first month's spell; spells have one first month each
+        at = np.full(len(spells), -1, dtype=np.int64)
+        at[row[row >= 0]] = np.flatnonzero(row >= 0)
         w = np.where(at >= 0, np.maximum(first["mrr"].to_numpy(dtype=float)[np.maximum(at, 0)], 0.0), 0.0)
     else:
         w = np.ones(len(spells))
@@ -425,6 +453,7 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     # the data window's first month is its opening balance: new business is read from the months after it
     new_window = max(1, min(int(new_window or window), origin - int(panel["m"].min())))
     H = int(horizon)
+    panel, spells, cids = _integer_ids(panel, spells)  # customers as integers from here on
     ids, pcodes, scodes = _codes(panel, spells)
     k = len(ids)
     now = panel[panel["m"] == origin]
@@ -433,7 +462,7 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                          "nothing to forecast from")
     mrr = now["mrr"].to_numpy(dtype=float)
     age = now["spell_month"].to_numpy(dtype=np.int64)
-    kc = _contract_months(customers, now["customer_id"].to_numpy(), origin, H)
+    kc = _contract_months(customers, cids[now["customer_id"].to_numpy()], origin, H)
     T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
     # spell months 0 … length − 1: today's customers' h months ahead, and every month a spell was followed
     length = max(int(age.max()) + H + 2, int(T.max()) + 2)
@@ -717,6 +746,7 @@ def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: 
                    min_at_risk: int = 30, seed: int = 0, survival: str = "km") -> Backtest:
     """:func:`backtest` on engine-form frames whose last observed month is ``last``."""
     actual = panel.groupby("m")["mrr"].sum()
+    panel, spells, _ = _integer_ids(panel, spells)  # the ids hashed once, not at every origin
     rows = []
     origins = [o for o in range(last - n_origins, last) if o - window + 1 > first_m]
     for o in origins:
