@@ -251,7 +251,11 @@ def survival_curves(A, D, W: np.ndarray, reach: int, length: int, scale: float =
     :func:`risk_matrices` weighted by each row of account weights ``W`` (``S(t) = Π_{j≤t} (1 − D_j ÷ A_j)``),
     continued after ``reach`` with the last hazard (the mean monthly hazard of its last 12 months; module
     docstring). ``scale`` multiplies every hazard (capped at 1): the target-churn scenario."""
-    a, d = replicate_sums([W], A, D)
+    return _km_from_sums(*replicate_sums([W], A, D), reach, length, scale)
+
+
+def _km_from_sums(a: np.ndarray, d: np.ndarray, reach: int, length: int, scale: float = 1.0) -> np.ndarray:
+    """:func:`survival_curves` from the replicates' at-risk and churn sums ``a``, ``d`` (replicates × months)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         hz = np.where(a > 0, d / np.where(a > 0, a, 1), 0.0)
     hz[:, 0] = 0.0
@@ -320,8 +324,8 @@ _STAY_CELLS = 2_000_000  # replicates × today's customers of uniforms drawn and
 
 def _kept_mrr(u: np.ndarray, p: np.ndarray, inv: np.ndarray, mrr: np.ndarray) -> np.ndarray:
     """Replicates × groups × H: per group of today's customers, the MRR of those still paying at h = 1 … H, a
-    customer ``i`` (group ``inv[i]``, MRR ``mrr[i]``) still paying at h in replicate ``r`` when its uniform
-    ``u[r, i]`` is below its group's conditional survival ``p[r, inv[i], h − 1]``.
+    customer ``i`` (group ``inv[i]``, customers in group order, MRR ``mrr[i]``) still paying at h in replicate
+    ``r`` when its uniform ``u[r, i]`` is below its group's conditional survival ``p[r, inv[i], h − 1]``.
 
     That is ``Σ_i [inv[i] = g] · mrr[i] · [u[r, i] < p[r, g, h − 1]]`` (tests/test_forecast.py checks it), read
     without a replicates × customers × H array: ``p`` falls with h (a conditional survival), so the months a
@@ -329,11 +333,17 @@ def _kept_mrr(u: np.ndarray, p: np.ndarray, inv: np.ndarray, mrr: np.ndarray) ->
     D) and then over every D ≥ h."""
     c, n = u.shape
     G, H = p.shape[1], p.shape[2]
-    D = np.zeros((c, n), dtype=np.int64)
+    if n and np.any(np.diff(inv) < 0):
+        raise ValueError("_kept_mrr: customers must come in group order (inv sorted)")
+    sizes = np.bincount(inv, minlength=G)
+    by_h = np.ascontiguousarray(np.moveaxis(p, 2, 0))  # H × replicates × groups
+    D = np.zeros((c, n), dtype=np.int8 if H < 127 else np.int64)
     for h in range(H):
-        D += u < np.take(p[:, :, h], inv, axis=1)
-    D += (np.arange(c)[:, None] * G + inv[None, :]) * (H + 1)
-    B = np.bincount(D.ravel(), weights=np.broadcast_to(mrr, (c, n)).ravel(), minlength=c * G * (H + 1))
+        D += u < np.repeat(by_h[h], sizes, axis=1)
+    B = np.empty((c, G * (H + 1)))
+    cell = inv.astype(np.int64) * (H + 1)
+    for r in range(c):
+        B[r] = np.bincount(cell + D[r], weights=mrr, minlength=G * (H + 1))
     return np.cumsum(B.reshape(c, G, H + 1)[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
 
 
@@ -494,8 +504,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
             S, ab = sbg_curves(Dm, Cm, W, length, fit=sbg_ab)
             S_s = sbg_curves(Dm, Cm, W, length, fit=sbg_ab, scale=rho)[0] if scenario or len(W) == 1 else S
         else:
-            S = survival_curves(A, D, W, reach, length)
-            S_s = survival_curves(A, D, W, reach, length, scale=rho) if scenario or len(W) == 1 else S
+            a, d = replicate_sums([W], A, D)  # once for the base and the scenario
+            S = _km_from_sums(a, d, reach, length)
+            S_s = _km_from_sums(a, d, reach, length, scale=rho) if scenario or len(W) == 1 else S
         before, after = replicate_sums([W], G[:, :nb], G[:, nb:])
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(before > 0, after / np.where(before > 0, before, 1), 1.0)
