@@ -126,11 +126,13 @@ def cut_at(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -
     return p.reset_index(drop=True), s.reset_index(drop=True)
 
 
-def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int) -> pd.Series:
+def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int, *,
+                          row: np.ndarray | None = None) -> pd.Series:
     """New + reactivation MRR per month ``first … last`` (month indices): the MRR of each spell's first paid
     month, for spells observed from their start (a spell entering late is the data window's opening balance):
-    the movements' ``new`` + ``reactivation`` of :func:`csanalysis.metrics.mrr_movements`."""
-    row = _spell_rows(panel, spells)
+    the movements' ``new`` + ``reactivation`` of :func:`csanalysis.metrics.mrr_movements`. ``row``: each panel
+    row's spell row (:func:`_spell_rows`), when the caller has it."""
+    row = _spell_rows(panel, spells) if row is None else row
     ok = row >= 0
     start = np.where(spells["entry"].to_numpy() == 0, spells["first_m"].to_numpy(dtype=np.int64), -1)[row]
     rows = panel[ok & (panel["m"].to_numpy() == start)]
@@ -228,14 +230,15 @@ def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, wi
 
 
 def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray, scodes: np.ndarray, k: int,
-                  length: int, weight: str = "mrr"):
+                  length: int, weight: str = "mrr", *, row: np.ndarray | None = None):
     """Per customer (k rows) and spell month (``length`` columns): what is at risk of churn in month ``t`` of a
     spell (its paid month ``t − 1``, when month ``t`` is observed) and what churned in month ``t`` (a churned
-    spell's last paid month, at ``t = T``), in MRR (``weight="mrr"``) or in spells (``"spells"``). Sparse."""
+    spell's last paid month, at ``t = T``), in MRR (``weight="mrr"``) or in spells (``"spells"``). Sparse.
+    ``row``: each panel row's spell row (:func:`_spell_rows`), when the caller has it."""
     from scipy import sparse
 
     T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
-    row = _spell_rows(panel, spells)
+    row = _spell_rows(panel, spells) if row is None else row
     t = panel["spell_month"].to_numpy(dtype=np.int64) + 1
     # a purchase log's month can sum to 0 or below: it weighs nothing
     w = np.maximum(panel["mrr"].to_numpy(dtype=float), 0.0) if weight == "mrr" else np.ones(len(panel))
@@ -480,17 +483,18 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     bands = _band_of(sm)
     nb = len(TENURE_BANDS)
     G = _growth_sums(panel, pcodes, k, origin, window)
-    A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight)
+    srow = _spell_rows(panel, spells)  # each panel row's spell, matched once
+    A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight, row=srow)
     if survival == "sbg":
         Dm, Cm = sbg_counts(panel, spells, scodes, k, weight)
         sbg_ab = sbg_curves(Dm, Cm, np.ones((1, k)), length)[1][0]
     # the curve's reach: the last spell month with at least min_at_risk spells at risk (its own risk sets)
-    counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells")[0]
+    counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells", row=srow)[0]
     ok = np.flatnonzero(np.asarray(counts.sum(axis=0)).ravel() >= min_at_risk)
     reach = max(int(ok.max()) if len(ok) else 0, 1)
     churn_now = customer_churn_rate(panel, spells, origin, window)
     rho = target_churn / churn_now if churn_now > 0 else 1.0
-    newm = new_business_by_month(panel, spells, origin - new_window + 1, origin).to_numpy()
+    newm = new_business_by_month(panel, spells, origin - new_window + 1, origin, row=srow).to_numpy()
     nb_t = np.arange(-new_window + 1, 1, dtype=float)
     nb_y = np.log(np.maximum(newm, max(1e-9, 0.01 * float(np.mean(newm)))))
     alpha_n, beta_n, resid_n = new_business_trend(newm)
