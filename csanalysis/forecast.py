@@ -117,20 +117,25 @@ def cut_at(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -
     this is the spells rule of data/spells.py applied at the earlier date (tests/test_forecast.py checks it
     against ``load_dataset(..., as_of=...)``)."""
     p = panel[panel["m"] <= origin]
-    last = p.groupby(["customer_id", "spell"], sort=False)["m"].max().rename("last_cut").reset_index()
-    s = spells.merge(last, on=["customer_id", "spell"], how="inner")
-    s = s.assign(last_m=s["last_cut"].astype(np.int32)).drop(columns="last_cut")
+    last = p["m"].groupby(_spell_rows(p, spells)).max()  # per spell row with a paid month up to origin
+    last = last[last.index >= 0]
+    s = spells.iloc[last.index.to_numpy()]
+    s = s.assign(last_m=last.to_numpy().astype(np.int32))
     s = s.assign(duration=(s["last_m"] - s["start_m"] + 1).astype(np.int32),
                  event=periods.window_closed(s["last_m"].to_numpy(), 1, origin, grace).astype(np.int8))
     return p.reset_index(drop=True), s.reset_index(drop=True)
 
 
-def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int) -> pd.Series:
+def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int, *,
+                          row: np.ndarray | None = None) -> pd.Series:
     """New + reactivation MRR per month ``first … last`` (month indices): the MRR of each spell's first paid
     month, for spells observed from their start (a spell entering late is the data window's opening balance):
-    the movements' ``new`` + ``reactivation`` of :func:`csanalysis.metrics.mrr_movements`."""
-    starts = spells.loc[spells["entry"] == 0, ["customer_id", "spell", "first_m"]]
-    rows = panel.merge(starts, left_on=["customer_id", "spell", "m"], right_on=["customer_id", "spell", "first_m"])
+    the movements' ``new`` + ``reactivation`` of :func:`csanalysis.metrics.mrr_movements`. ``row``: each panel
+    row's spell row (:func:`_spell_rows`), when the caller has it."""
+    row = _spell_rows(panel, spells) if row is None else row
+    ok = row >= 0
+    start = np.where(spells["entry"].to_numpy() == 0, spells["first_m"].to_numpy(dtype=np.int64), -1)[row]
+    rows = panel[ok & (panel["m"].to_numpy() == start)]
     return rows.groupby("m")["mrr"].sum().reindex(np.arange(first, last + 1), fill_value=0.0).astype(float)
 
 
@@ -182,33 +187,58 @@ def _codes(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.Index, np.ndar
     return ids, ids.get_indexer(panel["customer_id"]), ids.get_indexer(spells["customer_id"])
 
 
+def _spell_rows(panel: pd.DataFrame, spells: pd.DataFrame) -> np.ndarray:
+    """Per panel row, the row of its spell (customer and spell number) in ``spells``, −1 for none: the
+    (customer, spell) pairs matched as one integer key."""
+    _, pc, sc = _codes(panel, spells)
+    s_sp, p_sp = spells["spell"].to_numpy(dtype=np.int64), panel["spell"].to_numpy(dtype=np.int64)
+    if not len(spells):
+        return np.full(len(panel), -1, dtype=np.int64)
+    lo, n = int(s_sp.min()), int(s_sp.max() - s_sp.min()) + 1
+    pkey = np.where((pc >= 0) & (p_sp >= lo) & (p_sp < lo + n), pc * n + (p_sp - lo), -1)
+    return pd.Index(sc * n + (s_sp - lo)).get_indexer(pkey)
+
+
+def _integer_ids(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """The frames with each ``customer_id`` replaced by its position among the spells' ids in order of first
+    appearance (:func:`_codes`), and those ids: the same codes, groups and orders, the strings hashed once."""
+    ids, pc, sc = _codes(panel, spells)
+    return panel.assign(customer_id=pc), spells.assign(customer_id=sc), ids
+
+
 def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, window: int) -> np.ndarray:
     """k × (2 · bands): per customer, for each tenure band, Σ MRR(k) then Σ MRR(k + 1) over its pairs of
     consecutive paid months of one spell whose later month is among the last ``window`` months up to ``origin``."""
-    p = pd.DataFrame({"c": codes, "spell": panel["spell"].to_numpy(), "m": panel["m"].to_numpy(),
-                      "sm": panel["spell_month"].to_numpy(), "mrr": panel["mrr"].to_numpy(dtype=float)})
-    nxt = p[["c", "spell", "m", "mrr"]].assign(m=p["m"] - 1).rename(columns={"mrr": "mrr_next"})
-    pairs = p.merge(nxt, on=["c", "spell", "m"])
-    pairs = pairs[(pairs["m"] + 1 > origin - window) & (pairs["m"] + 1 <= origin)]
+    m = panel["m"].to_numpy(dtype=np.int64)
+    mrr = panel["mrr"].to_numpy(dtype=float)
     nb = len(TENURE_BANDS)
-    band = _band_of(pairs["sm"].to_numpy())
-    vals = np.zeros((len(pairs), 2 * nb))
-    r = np.arange(len(pairs))
-    vals[r, band] = pairs["mrr"].to_numpy()
-    vals[r, nb + band] = pairs["mrr_next"].to_numpy()
-    return account_sums(pairs["c"].to_numpy(), k, vals)
+    if not len(panel):
+        return np.zeros((k, 2 * nb))
+    # (customer, spell, month) as one integer key: a row's next paid month of its spell has the key + 1
+    sp = panel["spell"].to_numpy(dtype=np.int64)
+    n_sp, n_m = int(sp.max() - sp.min()) + 1, int(m.max() - m.min()) + 2
+    key = (np.asarray(codes, dtype=np.int64) * n_sp + (sp - sp.min())) * n_m + (m - m.min())
+    first = np.flatnonzero((m + 1 > origin - window) & (m + 1 <= origin))  # pairs whose later month is in the window
+    nxt = pd.Index(key).get_indexer(key[first] + 1)
+    at, nxt = first[nxt >= 0], nxt[nxt >= 0]
+    band = _band_of(panel["spell_month"].to_numpy()[at])
+    vals = np.zeros((len(at), 2 * nb))
+    r = np.arange(len(at))
+    vals[r, band] = mrr[at]
+    vals[r, nb + band] = mrr[nxt]
+    return account_sums(np.asarray(codes)[at], k, vals)
 
 
 def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray, scodes: np.ndarray, k: int,
-                  length: int, weight: str = "mrr"):
+                  length: int, weight: str = "mrr", *, row: np.ndarray | None = None):
     """Per customer (k rows) and spell month (``length`` columns): what is at risk of churn in month ``t`` of a
     spell (its paid month ``t − 1``, when month ``t`` is observed) and what churned in month ``t`` (a churned
-    spell's last paid month, at ``t = T``), in MRR (``weight="mrr"``) or in spells (``"spells"``). Sparse."""
+    spell's last paid month, at ``t = T``), in MRR (``weight="mrr"``) or in spells (``"spells"``). Sparse.
+    ``row``: each panel row's spell row (:func:`_spell_rows`), when the caller has it."""
     from scipy import sparse
 
     T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
-    key = pd.MultiIndex.from_arrays([spells["customer_id"], spells["spell"]])
-    row = key.get_indexer(pd.MultiIndex.from_arrays([panel["customer_id"], panel["spell"]]))
+    row = _spell_rows(panel, spells) if row is None else row
     t = panel["spell_month"].to_numpy(dtype=np.int64) + 1
     # a purchase log's month can sum to 0 or below: it weighs nothing
     w = np.maximum(panel["mrr"].to_numpy(dtype=float), 0.0) if weight == "mrr" else np.ones(len(panel))
@@ -224,7 +254,11 @@ def survival_curves(A, D, W: np.ndarray, reach: int, length: int, scale: float =
     :func:`risk_matrices` weighted by each row of account weights ``W`` (``S(t) = Π_{j≤t} (1 − D_j ÷ A_j)``),
     continued after ``reach`` with the last hazard (the mean monthly hazard of its last 12 months; module
     docstring). ``scale`` multiplies every hazard (capped at 1): the target-churn scenario."""
-    a, d = replicate_sums([W], A, D)
+    return _km_from_sums(*replicate_sums([W], A, D), reach, length, scale)
+
+
+def _km_from_sums(a: np.ndarray, d: np.ndarray, reach: int, length: int, scale: float = 1.0) -> np.ndarray:
+    """:func:`survival_curves` from the replicates' at-risk and churn sums ``a``, ``d`` (replicates × months)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         hz = np.where(a > 0, d / np.where(a > 0, a, 1), 0.0)
     hz[:, 0] = 0.0
@@ -254,8 +288,9 @@ def sbg_counts(panel: pd.DataFrame, spells: pd.DataFrame, scodes: np.ndarray, k:
     L = max(int(T[ok].max()) + 1 if ok.any() else 0, 3)
     if weight == "mrr":
         first = panel[panel["spell_month"] == 0]
-        key = pd.MultiIndex.from_arrays([first["customer_id"], first["spell"]])
-        at = key.get_indexer(pd.MultiIndex.from_arrays([spells["customer_id"], spells["spell"]]))
+        row = _spell_rows(first, spells)  # each first month's spell; spells have one first month each
+        at = np.full(len(spells), -1, dtype=np.int64)
+        at[row[row >= 0]] = np.flatnonzero(row >= 0)
         w = np.where(at >= 0, np.maximum(first["mrr"].to_numpy(dtype=float)[np.maximum(at, 0)], 0.0), 0.0)
     else:
         w = np.ones(len(spells))
@@ -283,6 +318,36 @@ def sbg_curves(Dm, Cm, W: np.ndarray, length: int, fit=None, scale: float = 1.0)
         ab.append((a, b))
         out[i, 1:] = np.cumprod(1 - np.minimum(scale * a / (a + b + t - 1), 1.0))
     return out, ab
+
+
+# ----------------------------------------------------------------------------------------------- who stays
+
+_STAY_CELLS = 2_000_000  # replicates × today's customers of uniforms drawn and compared at once
+
+
+def _kept_mrr(u: np.ndarray, p: np.ndarray, inv: np.ndarray, mrr: np.ndarray) -> np.ndarray:
+    """Replicates × groups × H: per group of today's customers, the MRR of those still paying at h = 1 … H, a
+    customer ``i`` (group ``inv[i]``, customers in group order, MRR ``mrr[i]``) still paying at h in replicate
+    ``r`` when its uniform ``u[r, i]`` is below its group's conditional survival ``p[r, inv[i], h − 1]``.
+
+    That is ``Σ_i [inv[i] = g] · mrr[i] · [u[r, i] < p[r, g, h − 1]]`` (tests/test_forecast.py checks it), read
+    without a replicates × customers × H array: ``p`` falls with h (a conditional survival), so the months a
+    customer pays are h = 1 … D, ``D`` the number of h with ``u < p``; the MRR is added up per (replicate, group,
+    D) and then over every D ≥ h."""
+    c, n = u.shape
+    G, H = p.shape[1], p.shape[2]
+    if n and np.any(np.diff(inv) < 0):
+        raise ValueError("_kept_mrr: customers must come in group order (inv sorted)")
+    sizes = np.bincount(inv, minlength=G)
+    by_h = np.ascontiguousarray(np.moveaxis(p, 2, 0))  # H × replicates × groups
+    D = np.zeros((c, n), dtype=np.int8 if H < 127 else np.int64)
+    for h in range(H):
+        D += u < np.repeat(by_h[h], sizes, axis=1)
+    B = np.empty((c, G * (H + 1)))
+    cell = inv.astype(np.int64) * (H + 1)
+    for r in range(c):
+        B[r] = np.bincount(cell + D[r], weights=mrr, minlength=G * (H + 1))
+    return np.cumsum(B.reshape(c, G, H + 1)[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
 
 
 # ----------------------------------------------------------------------------------------------- the forecast
@@ -401,6 +466,7 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     # the data window's first month is its opening balance: new business is read from the months after it
     new_window = max(1, min(int(new_window or window), origin - int(panel["m"].min())))
     H = int(horizon)
+    panel, spells, cids = _integer_ids(panel, spells)  # customers as integers from here on
     ids, pcodes, scodes = _codes(panel, spells)
     k = len(ids)
     now = panel[panel["m"] == origin]
@@ -409,7 +475,7 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
                          "nothing to forecast from")
     mrr = now["mrr"].to_numpy(dtype=float)
     age = now["spell_month"].to_numpy(dtype=np.int64)
-    kc = _contract_months(customers, now["customer_id"].to_numpy(), origin, H)
+    kc = _contract_months(customers, cids[now["customer_id"].to_numpy()], origin, H)
     T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
     # spell months 0 … length − 1: today's customers' h months ahead, and every month a spell was followed
     length = max(int(age.max()) + H + 2, int(T.max()) + 2)
@@ -417,17 +483,18 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     bands = _band_of(sm)
     nb = len(TENURE_BANDS)
     G = _growth_sums(panel, pcodes, k, origin, window)
-    A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight)
+    srow = _spell_rows(panel, spells)  # each panel row's spell, matched once
+    A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight, row=srow)
     if survival == "sbg":
         Dm, Cm = sbg_counts(panel, spells, scodes, k, weight)
         sbg_ab = sbg_curves(Dm, Cm, np.ones((1, k)), length)[1][0]
     # the curve's reach: the last spell month with at least min_at_risk spells at risk (its own risk sets)
-    counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells")[0]
+    counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells", row=srow)[0]
     ok = np.flatnonzero(np.asarray(counts.sum(axis=0)).ravel() >= min_at_risk)
     reach = max(int(ok.max()) if len(ok) else 0, 1)
     churn_now = customer_churn_rate(panel, spells, origin, window)
     rho = target_churn / churn_now if churn_now > 0 else 1.0
-    newm = new_business_by_month(panel, spells, origin - new_window + 1, origin).to_numpy()
+    newm = new_business_by_month(panel, spells, origin - new_window + 1, origin, row=srow).to_numpy()
     nb_t = np.arange(-new_window + 1, 1, dtype=float)
     nb_y = np.log(np.maximum(newm, max(1e-9, 0.01 * float(np.mean(newm)))))
     alpha_n, beta_n, resid_n = new_business_trend(newm)
@@ -441,8 +508,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
             S, ab = sbg_curves(Dm, Cm, W, length, fit=sbg_ab)
             S_s = sbg_curves(Dm, Cm, W, length, fit=sbg_ab, scale=rho)[0] if scenario or len(W) == 1 else S
         else:
-            S = survival_curves(A, D, W, reach, length)
-            S_s = survival_curves(A, D, W, reach, length, scale=rho) if scenario or len(W) == 1 else S
+            a, d = replicate_sums([W], A, D)  # once for the base and the scenario
+            S = _km_from_sums(a, d, reach, length)
+            S_s = _km_from_sums(a, d, reach, length, scale=rho) if scenario or len(W) == 1 else S
         before, after = replicate_sums([W], G[:, :nb], G[:, nb:])
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(before > 0, after / np.where(before > 0, before, 1), 1.0)
@@ -497,10 +565,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     rng = np.random.default_rng(seed)
     sims = np.empty((n_sims, H))
     scen = np.empty((n_sims, H))
-    order = np.argsort(inv, kind="stable")  # today's customers by group, for per-group sums
-    starts = np.flatnonzero(np.r_[True, np.diff(inv[order]) != 0])
+    order = np.argsort(inv, kind="stable")  # today's customers by group, as the uniforms are drawn
     mrr_o, inv_o = mrr[order], inv[order]
-    chunk = max(1, 2_000_000 // max(1, len(mrr) * H))
+    chunk = max(1, _STAY_CELLS // max(1, len(mrr)))
     r = 0
     for W in count_weights(rng, k, n_sims, width=max(k, len(spells))):
         S_b, Ss_b, CL_b = curves(W)
@@ -518,9 +585,9 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         grow = np.exp(CL_b[:, g_ah] - CL_b[:, g_c])  # replicates × groups × H
         for lo in range(0, R, chunk):
             sl = slice(lo, min(R, lo + chunk))
-            u = rng.random((sl.stop - sl.start, len(mrr)))[:, :, None]
+            u = rng.random((sl.stop - sl.start, len(mrr)))  # one uniform per customer (in group order) and replicate
             for p_, out, nw in ((p_b, sims, new_b), (p_s, scen, new_s))[:2 if scenario else 1]:
-                kept = np.add.reduceat(np.where(u < p_[sl][:, inv_o, :], mrr_o[None, :, None], 0.0), starts, axis=1)
+                kept = _kept_mrr(u, p_[sl], inv_o, mrr_o)
                 out[r + sl.start:r + sl.stop] = (kept * grow[sl]).sum(axis=1) + nw[sl]
         r += R
     if not scenario:
@@ -694,6 +761,7 @@ def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: 
                    min_at_risk: int = 30, seed: int = 0, survival: str = "km") -> Backtest:
     """:func:`backtest` on engine-form frames whose last observed month is ``last``."""
     actual = panel.groupby("m")["mrr"].sum()
+    panel, spells, _ = _integer_ids(panel, spells)  # the ids hashed once, not at every origin
     rows = []
     origins = [o for o in range(last - n_origins, last) if o - window + 1 > first_m]
     for o in origins:

@@ -250,3 +250,23 @@ def test_sbg_survival_is_projection_s_fit_on_the_spells(demo):
     assert m["survival"] == "sbg" and m["sbg"]["alpha"] == pytest.approx(ref.alpha_, rel=1e-6)
     with pytest.raises(ValueError, match="survival='weibull'"):
         fc.forecast(demo, survival="weibull", n_sims=20)
+
+
+def test_kept_mrr_is_the_per_customer_sum():
+    """The who-stays kernel equals the plain sum over customers × months of MRR × [u < p] (p falling with h, as a
+    conditional survival does: equal and zero values included)."""
+    rng = np.random.default_rng(7)
+    c, n, G, H = 3, 40, 4, 5
+    step = rng.choice([0.0, 0.1, 0.3], size=(c, G, H))
+    p = np.clip(np.cumprod(1 - step, axis=2), 0, 1)
+    p[0, 1] = 0.0  # a group whose survival is gone
+    p[1, 2] = 1.0  # a contracted group: certain
+    inv = np.sort(rng.integers(0, G, size=n))
+    mrr = rng.choice([10.0, 25.5, 99.0], size=n)
+    u = rng.random((c, n))
+    u[2, :5] = p[2, inv[:5], 1]  # ties: a uniform equal to p is not below it
+    plain = np.zeros((c, G, H))
+    for r in range(c):
+        for i in range(n):
+            plain[r, inv[i]] += mrr[i] * (u[r, i] < p[r, inv[i]])
+    assert np.allclose(fc._kept_mrr(u, p, inv, mrr), plain, rtol=1e-13, atol=0)
