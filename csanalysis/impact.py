@@ -683,17 +683,28 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     month_of, months = pd.factorize(d["month"].to_numpy(), sort=True)
     by_month = sp.csr_matrix((np.ones(len(d)), (month_of, np.arange(len(d)))), shape=(len(months), len(d)))
 
+    prev = before - 1  # the row before each row's path's first (−1: the path starts the grid)
+
     def surv(eta: np.ndarray) -> np.ndarray:
-        """Survival along each path to each of its months (rows × draws): with the complementary log-log link a
-        month's survival is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum of exp(η) along the path."""
-        lam = np.cumsum(np.exp(eta), axis=0)
-        lam -= np.vstack([np.zeros((1, eta.shape[1])), lam[:-1]])[before]
-        return np.exp(-lam)
+        """Survival along each path to each of its months (rows × draws), worked in ``eta`` in place: with the
+        complementary log-log link a month's survival is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum
+        of exp(η) along the path (the running sum over the grid less its value before the path's first row)."""
+        lam = np.exp(eta, out=eta)
+        np.cumsum(lam, axis=0, out=lam)
+        base = lam[np.maximum(prev, 0)]
+        base[prev < 0] = 0.0
+        np.subtract(lam, base, out=lam)
+        del base
+        np.negative(lam, out=lam)
+        return np.exp(lam, out=lam)
 
     def retained_for(theta: np.ndarray) -> pd.DataFrame:
         """Retained MRR per month for each parameter vector (draws × parameters): every parameter is drawn, since
-        the program term and the counterfactual level it is measured against are estimated together."""
-        kept = row_stake[:, None] * (surv(X @ theta.T) - surv(X_cf @ theta.T))
+        the program term and the counterfactual level it is measured against are estimated together. Two rows ×
+        draws arrays at a time (the block of draws keeps its size: a product's sums follow BLAS's blocking)."""
+        kept = surv(X @ theta.T)
+        np.subtract(kept, surv(X_cf @ theta.T), out=kept)
+        np.multiply(row_stake[:, None], kept, out=kept)
         return pd.DataFrame(by_month @ kept, index=months)
 
     point = retained_for(params.to_numpy()[None, :])
