@@ -244,8 +244,9 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     X, meta = case_mix if case_mix is not None else (pd.DataFrame(index=pm.index), [])
     # the adjustment covariates under plain names for the formula (x0, x1 …; their terms in ``meta``)
     xnames = [f"x{i}" for i in range(X.shape[1])]
-    xs = {n: X.iloc[:, i].to_numpy(dtype=float) for i, n in enumerate(xnames)}
-    d = pm.assign(post=(pm["month"] >= ps).astype(float), **xs)  # the rows (ROI and report read post and month)
+    d = pm.assign(post=(pm["month"] >= ps).astype(float),  # the rows (ROI and report read post and month)
+                  **{n: X.iloc[:, i].to_numpy(dtype=float) for i, n in enumerate(xnames)})
+    xs = {n: d[n].to_numpy() for n in xnames}  # the rows' own columns (not a second copy of them)
     # a customer-month's covariates depend only on its tenure, calendar month and case mix: the model is fitted
     # on those distinct cells (without the case mix ≈ 1,000 instead of millions of rows; same estimates and
     # cluster-robust errors)
@@ -391,15 +392,31 @@ def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray
 def _cells(**columns: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's cell of distinct combinations of the columns (numbers), and the cells (one row each, same
     names, in order of first appearance)."""
-    frame = pd.DataFrame(columns)
-    if frame.shape[1] == 2 and all(frame[c].dtype.kind in "iu" for c in frame):
+    if len(columns) == 2 and all(np.asarray(v).dtype.kind in "iu" for v in columns.values()):
         (a_name, a), (b_name, b) = columns.items()  # two integer columns (tenure, month): one integer key
         low, width = int(b.min()), int(b.max() - b.min()) + 1
         cell, uniques = pd.factorize(a.astype(np.int64) * width + (b - low))
         return cell, pd.DataFrame({a_name: uniques // width, b_name: uniques % width + low})
-    cell = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    if any(pd.isna(v).any() for v in columns.values()):  # (a missing value: groupby's rule for it)
+        frame = pd.DataFrame(columns)
+        cell = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        first = np.unique(cell, return_index=True)[1]  # each cell's first row (cells numbered by first appearance)
+        return cell, frame.iloc[first].reset_index(drop=True)
+    # the columns' codes folded into one integer key a column at a time (compacted when the next product could
+    # overflow), then numbered by first appearance: the cells of groupby(sort=False).ngroup(), without a copy
+    # of the rows × columns and their per-column codes at once (2M customer-months × 21 columns at 100k)
+    cell = np.zeros(len(next(iter(columns.values()))), dtype=np.int64)
+    size = 1
+    for values in columns.values():
+        codes, uniques = pd.factorize(values)
+        if size * len(uniques) >= 2**62:
+            cell, kept = pd.factorize(cell)
+            size = len(kept)
+        cell = cell * len(uniques) + codes
+        size *= len(uniques)
+    cell, _ = pd.factorize(cell)
     first = np.unique(cell, return_index=True)[1]  # each cell's first row (cells numbered by first appearance)
-    return cell, frame.iloc[first].reset_index(drop=True)
+    return cell, pd.DataFrame({name: values[first] for name, values in columns.items()})
 
 
 def _tenure_spline(tenure: np.ndarray, df: int) -> str:

@@ -166,3 +166,28 @@ def test_cell_glm_is_statsmodels_fit_and_keeps_no_iteration_behind():
     assert np.array_equal(got.params, want.params) and np.array_equal(got.cov_params(), want.cov_params())
     assert got.fit_history["iteration"] == want.fit_history["iteration"] > 2
     assert left == []
+
+
+def test_cells_are_groupby_ngroup_in_order_of_first_appearance():
+    """impact._cells folds the columns' codes into one key: the cells (numbering, values, dtypes) of pandas'
+    groupby(sort=False).ngroup() over the columns, also when the codes' product overflows and with -0.0 and
+    0.0 alike, and with a missing value (which takes groupby's own path)."""
+    def plain(**c):
+        frame = pd.DataFrame(c)
+        cell = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        first = np.unique(cell, return_index=True)[1]
+        return cell, frame.iloc[first].reset_index(drop=True)
+
+    rng = np.random.default_rng(1)
+    n = 20000
+    mixed = dict(tenure=rng.integers(0, 36, n), month=rng.integers(24000, 24036, n),
+                 **{f"x{i}": rng.integers(0, 3, n).astype(float) for i in range(4)},
+                 x4=np.log2(rng.integers(1, 500, n)).astype(float), x5=np.where(rng.uniform(size=n) < .5, -0.0, 0.0))
+    wide = {f"x{i}": rng.integers(0, 1000, n).astype(float) for i in range(8)}  # 1000^8 > 2^62
+    missing = dict(tenure=rng.integers(0, 3, n), x0=np.where(rng.uniform(size=n) < .1, np.nan, 1.0))
+    for cols in (mixed, wide, missing):
+        cell, cells = impact._cells(**cols)
+        want_cell, want_cells = plain(**cols)
+        assert np.array_equal(cell, want_cell, equal_nan=True)
+        pd.testing.assert_frame_equal(cells, want_cells)
+    assert 1 < impact._cells(**wide)[0].max() < n
