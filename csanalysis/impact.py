@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-import statsmodels.formula.api as smf
 
 from .data import Dataset
 from .data.keys import AccountMonths
@@ -245,8 +244,9 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     X, meta = case_mix if case_mix is not None else (pd.DataFrame(index=pm.index), [])
     # the adjustment covariates under plain names for the formula (x0, x1 …; their terms in ``meta``)
     xnames = [f"x{i}" for i in range(X.shape[1])]
-    xs = {n: X.iloc[:, i].to_numpy(dtype=float) for i, n in enumerate(xnames)}
-    d = pm.assign(post=(pm["month"] >= ps).astype(float), **xs)  # the rows (ROI and report read post and month)
+    d = pm.assign(post=(pm["month"] >= ps).astype(float),  # the rows (ROI and report read post and month)
+                  **{n: X.iloc[:, i].to_numpy(dtype=float) for i, n in enumerate(xnames)})
+    xs = {n: d[n].to_numpy() for n in xnames}  # the rows' own columns (not a second copy of them)
     # a customer-month's covariates depend only on its tenure, calendar month and case mix: the model is fitted
     # on those distinct cells (without the case mix ≈ 1,000 instead of millions of rows; same estimates and
     # cluster-robust errors)
@@ -274,16 +274,8 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     share = counts / counts.sum()
     effect_cols = [names.index("post")] + ([names.index("post_t")] if slope_change else [])
 
-    def pp_for(params: np.ndarray) -> np.ndarray:
-        eta = X @ params.T
-        removed = eta - X[:, effect_cols] @ params[..., effect_cols].T
-        p = 1 - np.exp(-np.exp(eta))
-        p_cf = 1 - np.exp(-np.exp(removed))
-        return share @ (p_cf - p)
-
-    pp = float(pp_for(model.params.to_numpy()[None, :])[0]) * 100
-    chunks = [pp_for(draws[i : i + 100]) for i in range(0, n_draws, 100)]
-    pp_draws = np.concatenate(chunks) * 100
+    pp = float(_churn_prevented(X, share, effect_cols, model.params.to_numpy()[None, :])[0]) * 100
+    pp_draws = _churn_prevented(X, share, effect_cols, draws) * 100
     eff = ProgramEffect(
         estimable=True, reason="estimated", program_start=start, pre_months=pre_months,
         hr=float(np.exp(b)), hr_lower=float(np.exp(b - z * se)), hr_upper=float(np.exp(b + z * se)),
@@ -297,6 +289,43 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     return eff
 
 
+def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], params: np.ndarray) -> np.ndarray:
+    """For each parameter vector (rows of ``params``), the ``share``-weighted average over the rows of ``X`` (the
+    post-program cells in the model's terms) of the churn probability with the program's terms (``effect_cols``)
+    removed minus with them: Σ share × [(1 − exp(−exp(η − effect))) − (1 − exp(−exp(η)))], η = X·params.
+
+    Memory: the vectors go :data:`DRAW_BLOCK` at a time, and within a block η (cells × vectors) is the only
+    full-size array: the probabilities are worked in place a slice of cells at a time (at most
+    ``stats.bootstrap.BLOCK_CELLS`` numbers), where the plain formula holds six cells × vectors temporaries at
+    once (2.4 GB at 100k customers: half a million post-program cells × 100 vectors, 400 MB each). The numbers
+    are the plain formula's to the bit (tests/test_impact.py): the block of vectors is the formula's, since a
+    product's sums follow BLAS's blocking by its shape, and the rest is elementwise."""
+    from .stats.bootstrap import BLOCK_CELLS
+
+    out = np.empty(len(params))
+    rows = max(1, BLOCK_CELLS // DRAW_BLOCK)
+    for start in range(0, len(params), DRAW_BLOCK):
+        theta = params[start:start + DRAW_BLOCK]
+        eta = X @ theta.T
+        # the program's terms: one column is a product per element (exact by the slice); two are summed by BLAS,
+        # so they are taken at the block's shape
+        shift = X[:, effect_cols] @ theta[:, effect_cols].T if len(effect_cols) > 1 else None
+        for r in range(0, len(X), rows):
+            p = eta[r:r + rows]  # a view: η becomes the difference in place
+            cf = p - (shift[r:r + rows] if shift is not None else X[r:r + rows, effect_cols] @ theta[:, effect_cols].T)
+            for a in (p, cf):  # 1 − exp(−exp(·)) in place
+                np.exp(a, out=a)
+                np.negative(a, out=a)
+                np.exp(a, out=a)
+                np.subtract(1.0, a, out=a)
+            np.subtract(cf, p, out=p)
+        out[start:start + len(theta)] = share @ eta
+    return out
+
+
+DRAW_BLOCK = 100  # parameter vectors per block in _churn_prevented (its sums depend on the block: keep it)
+
+
 def verdict(lower: float, upper: float, null: float) -> str:
     """What an interval says about an effect whose "no effect" value is ``null``: ``"below"`` (the whole interval
     under it), ``"above"``, or ``"unclear"`` (it includes no effect, which the report says plainly)."""
@@ -304,6 +333,24 @@ def verdict(lower: float, upper: float, null: float) -> str:
 
 
 MAX_LOG_HR = 10.0  # a program log hazard ratio beyond ±10 (a ratio of 22,000) is a fit that did not converge
+
+
+class _IRLS(sm.GLM):
+    """statsmodels' GLM, whose IRLS lets go of each iteration's weighted least squares when the next begins.
+
+    statsmodels' ``_fit_irls`` keeps each iteration's fit in a ``Bunch``, a dict that is its own ``__dict__``: a
+    reference cycle, which holds the iteration's model and its weighted copy of the design until the cyclic
+    garbage collector runs. The collector seldom does during a fit (it counts Python objects, not bytes), so
+    every iteration's copy stayed: eight iterations × 150 MB at 100k customers (800,000 cells × 19 columns),
+    the largest part of the report's peak. Once an iteration's history is recorded (``_update_history``, the
+    last use of its result in the loop) the ``Bunch`` is emptied, which breaks the cycle: the copy goes with
+    the next iteration. The fit is statsmodels' own, step for step: the same numbers.
+    """
+
+    def _update_history(self, tmp_result, mu, history):
+        history = super()._update_history(tmp_result, mu, history)
+        tmp_result.clear()  # the history keeps the params array itself
+        return history
 
 
 def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray, groups: np.ndarray):
@@ -321,7 +368,7 @@ def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray
     churned = np.bincount(cell, weights=churn, minlength=len(cells))
     data = cells.assign(churn=churned / n_rows)
     fam = sm.families.Binomial(link=sm.families.links.CLogLog())
-    fit = smf.glm("churn ~ " + rhs, data=data, family=fam, var_weights=n_rows).fit()
+    fit = _IRLS.from_formula("churn ~ " + rhs, data=data, family=fam, var_weights=n_rows).fit()
     X = np.asarray(fit.model.exog)
     mu = np.asarray(fit.fittedvalues)
     factor = 1.0 / (fam.link.deriv(mu) * fam.variance(mu))  # d loglik / d eta of a row = (y − μ) × factor
@@ -345,15 +392,31 @@ def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray
 def _cells(**columns: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's cell of distinct combinations of the columns (numbers), and the cells (one row each, same
     names, in order of first appearance)."""
-    frame = pd.DataFrame(columns)
-    if frame.shape[1] == 2 and all(frame[c].dtype.kind in "iu" for c in frame):
+    if len(columns) == 2 and all(np.asarray(v).dtype.kind in "iu" for v in columns.values()):
         (a_name, a), (b_name, b) = columns.items()  # two integer columns (tenure, month): one integer key
         low, width = int(b.min()), int(b.max() - b.min()) + 1
         cell, uniques = pd.factorize(a.astype(np.int64) * width + (b - low))
         return cell, pd.DataFrame({a_name: uniques // width, b_name: uniques % width + low})
-    cell = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    if any(pd.isna(v).any() for v in columns.values()):  # (a missing value: groupby's rule for it)
+        frame = pd.DataFrame(columns)
+        cell = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        first = np.unique(cell, return_index=True)[1]  # each cell's first row (cells numbered by first appearance)
+        return cell, frame.iloc[first].reset_index(drop=True)
+    # the columns' codes folded into one integer key a column at a time (compacted when the next product could
+    # overflow), then numbered by first appearance: the cells of groupby(sort=False).ngroup(), without a copy
+    # of the rows × columns and their per-column codes at once (2M customer-months × 21 columns at 100k)
+    cell = np.zeros(len(next(iter(columns.values()))), dtype=np.int64)
+    size = 1
+    for values in columns.values():
+        codes, uniques = pd.factorize(values)
+        if size * len(uniques) >= 2**62:
+            cell, kept = pd.factorize(cell)
+            size = len(kept)
+        cell = cell * len(uniques) + codes
+        size *= len(uniques)
+    cell, _ = pd.factorize(cell)
     first = np.unique(cell, return_index=True)[1]  # each cell's first row (cells numbered by first appearance)
-    return cell, frame.iloc[first].reset_index(drop=True)
+    return cell, pd.DataFrame({name: values[first] for name, values in columns.items()})
 
 
 def _tenure_spline(tenure: np.ndarray, df: int) -> str:
@@ -654,17 +717,28 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     month_of, months = pd.factorize(d["month"].to_numpy(), sort=True)
     by_month = sp.csr_matrix((np.ones(len(d)), (month_of, np.arange(len(d)))), shape=(len(months), len(d)))
 
+    prev = before - 1  # the row before each row's path's first (−1: the path starts the grid)
+
     def surv(eta: np.ndarray) -> np.ndarray:
-        """Survival along each path to each of its months (rows × draws): with the complementary log-log link a
-        month's survival is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum of exp(η) along the path."""
-        lam = np.cumsum(np.exp(eta), axis=0)
-        lam -= np.vstack([np.zeros((1, eta.shape[1])), lam[:-1]])[before]
-        return np.exp(-lam)
+        """Survival along each path to each of its months (rows × draws), worked in ``eta`` in place: with the
+        complementary log-log link a month's survival is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum
+        of exp(η) along the path (the running sum over the grid less its value before the path's first row)."""
+        lam = np.exp(eta, out=eta)
+        np.cumsum(lam, axis=0, out=lam)
+        base = lam[np.maximum(prev, 0)]
+        base[prev < 0] = 0.0
+        np.subtract(lam, base, out=lam)
+        del base
+        np.negative(lam, out=lam)
+        return np.exp(lam, out=lam)
 
     def retained_for(theta: np.ndarray) -> pd.DataFrame:
         """Retained MRR per month for each parameter vector (draws × parameters): every parameter is drawn, since
-        the program term and the counterfactual level it is measured against are estimated together."""
-        kept = row_stake[:, None] * (surv(X @ theta.T) - surv(X_cf @ theta.T))
+        the program term and the counterfactual level it is measured against are estimated together. Two rows ×
+        draws arrays at a time (the block of draws keeps its size: a product's sums follow BLAS's blocking)."""
+        kept = surv(X @ theta.T)
+        np.subtract(kept, surv(X_cf @ theta.T), out=kept)
+        np.multiply(row_stake[:, None], kept, out=kept)
         return pd.DataFrame(by_month @ kept, index=months)
 
     point = retained_for(params.to_numpy()[None, :])

@@ -136,3 +136,58 @@ def test_spline_knots_as_patsy_places_them(demo, df):
     ours = patsy.dmatrix(impact._tenure_spline(tenure, df), {"tenure": tenure}, return_type="dataframe")
     ref = patsy.dmatrix(f"bs(tenure, df={df}, degree=3)", {"tenure": tenure}, return_type="dataframe")
     np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_cell_glm_is_statsmodels_fit_and_keeps_no_iteration_behind():
+    """impact._IRLS is statsmodels' GLM step for step (the same params and covariance to the bit as sm.GLM on
+    the same cells), and no iteration's weighted least squares (its copy of the design) outlives the fit even
+    with the cyclic garbage collector off: they went by reference counting, not waiting for a collection."""
+    import gc
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    X = sm.add_constant(np.column_stack([rng.normal(size=n), rng.integers(0, 2, n)]))
+    y = (rng.uniform(size=n) < 1 - np.exp(-np.exp(-2.5 + 0.3 * X[:, 1] - 0.4 * X[:, 2]))).astype(float)
+    fam = sm.families.Binomial(link=sm.families.links.CLogLog())
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        want = sm.GLM(y, X, family=fam).fit()  # statsmodels' own leaves its iterations to the collector
+        kept = [o for o in gc.get_objects() if type(o).__name__ == "_MinimalWLS"]
+        assert kept, "statsmodels' GLM no longer leaves its iterations to the collector: impact._IRLS is not needed"
+        del kept
+        gc.collect()
+        got = impact._IRLS(y, X, family=fam).fit()
+        left = [o for o in gc.get_objects() if type(o).__name__ == "_MinimalWLS"]
+    finally:
+        if was:
+            gc.enable()
+    assert np.array_equal(got.params, want.params) and np.array_equal(got.cov_params(), want.cov_params())
+    assert got.fit_history["iteration"] == want.fit_history["iteration"] > 2
+    assert left == []
+
+
+def test_cells_are_groupby_ngroup_in_order_of_first_appearance():
+    """impact._cells folds the columns' codes into one key: the cells (numbering, values, dtypes) of pandas'
+    groupby(sort=False).ngroup() over the columns, also when the codes' product overflows and with -0.0 and
+    0.0 alike, and with a missing value (which takes groupby's own path)."""
+    def plain(**c):
+        frame = pd.DataFrame(c)
+        cell = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+        first = np.unique(cell, return_index=True)[1]
+        return cell, frame.iloc[first].reset_index(drop=True)
+
+    rng = np.random.default_rng(1)
+    n = 20000
+    mixed = dict(tenure=rng.integers(0, 36, n), month=rng.integers(24000, 24036, n),
+                 **{f"x{i}": rng.integers(0, 3, n).astype(float) for i in range(4)},
+                 x4=np.log2(rng.integers(1, 500, n)).astype(float), x5=np.where(rng.uniform(size=n) < .5, -0.0, 0.0))
+    wide = {f"x{i}": rng.integers(0, 1000, n).astype(float) for i in range(8)}  # 1000^8 > 2^62
+    missing = dict(tenure=rng.integers(0, 3, n), x0=np.where(rng.uniform(size=n) < .1, np.nan, 1.0))
+    for cols in (mixed, wide, missing):
+        cell, cells = impact._cells(**cols)
+        want_cell, want_cells = plain(**cols)
+        assert np.array_equal(cell, want_cell, equal_nan=True)
+        pd.testing.assert_frame_equal(cells, want_cells)
+    assert 1 < impact._cells(**wide)[0].max() < n
