@@ -469,7 +469,7 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
 
     values.update(
         {name: restricted(name, values[name]) for name in ("usage", "nps", "payments", "cs_activities",
-                                                           "payment_attempts", "tickets", "attributes")},
+                                                           "payment_attempts", "tickets", "attributes", "invoices")},
         customers=restricted("customers", values["customers"]),
         panel=Lazy(functools.partial(checked, engine["panel"], panel_to_pandas, _schema.panel_schema_name(ds.layout))),
         spells=Lazy(functools.partial(checked, engine["spells"], spells_to_pandas, "SPELLS_SCHEMA")),

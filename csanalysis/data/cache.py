@@ -46,7 +46,7 @@ from .mapping import Settings
 from .validation import Finding, ValidationReport
 
 FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "cs_costs", "attributes",
-          "payment_attempts", "tickets")
+          "payment_attempts", "tickets", "invoices")
 
 
 def fingerprint(path: str | Path) -> str:
@@ -69,8 +69,9 @@ def source_fingerprint(source: str | Path, context: RunContext | None = None) ->
     return (context.fingerprint_of(source) if context is not None else None) or fingerprint(source)
 
 
-FORMAT = 4  # what a cached load holds; 2: validation findings carry their catalogue key and values; 3: payment_attempts
-# and tickets; 4: the tables present, the files' sizes, the report's examples with their types (shown exactly)
+FORMAT = 5  # what a cached load holds; 2: validation findings carry their catalogue key and values; 3: payment_attempts
+# and tickets; 4: the tables present, the files' sizes, the report's examples with their types (shown exactly); 5: the
+# annual invoices (data/invoices.py)
 CORE = ("customers", "panel", "spells")  # always in an entry; the optional tables may be added later
 CACHE_DIR_ENV = "CSANALYSIS_CACHE_DIR"
 ENABLED_ENV = "CSANALYSIS_LOAD_CACHE"  # 0 / false / no / off: load_dataset's default is not to use the user's cache

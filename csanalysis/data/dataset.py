@@ -27,7 +27,7 @@ class Lazy:
         self.engine = engine
 
 
-LAZY_TABLES = ("usage", "nps", "payments", "cs_activities", "payment_attempts", "tickets")
+LAZY_TABLES = ("usage", "nps", "payments", "cs_activities", "payment_attempts", "tickets", "invoices")
 FRAMES_IN_ENGINE = ("customers", "panel", "spells")  # always present; built in pandas on first read
 ENGINE_COLUMNS = {  # the engine form of the panel and spells (integer month indices; see data/spells.py)
     "panel": ("customer_id", "m", "mrr", "spell", "tenure", "spell_month"),
@@ -50,6 +50,8 @@ class Dataset:
       analyses that need the day of each attempt (churn causes and dunning: csanalysis/causes.py).
     * ``cs_costs``: monthly CS team cost (or None).
     * ``tickets``: the support tickets, one row each as in the source (or None).
+    * ``invoices``: the annual invoices of ``revenue`` (data/invoices.py; subscription data, or None): the term
+      ends the renewal rates read, kept apart so that a cached Dataset without raw rows has them.
     * ``attributes``: the ``customer_attributes`` history table (or None); ``attribute_kinds``: each customer
       attribute (column of ``customers``) and its kind, numeric or categorical (see data/attributes.py).
     * ``tables``: the validated raw tables as engine (Ibis) expressions, for analyses that need row detail.
@@ -74,6 +76,8 @@ class Dataset:
     cs_costs: pd.DataFrame | None = None
     tickets: pd.DataFrame | None = None  # support tickets as they are (customer_id, date, text, category, channel)
     attributes: pd.DataFrame | None = None
+    # the annual invoices of revenue (data/invoices.py: customer_id, period_start, period_end; subscription data)
+    invoices: pd.DataFrame | None = None
     # kind of each customer attribute (column of customers): numeric or categorical (data/attributes.py)
     attribute_kinds: dict[str, str] | None = None
     tables: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -832,6 +832,12 @@ def _gap_rows(cm, *, distinct: bool):
     return cm.mutate(prev=prev).filter(_.m - _.prev > 1).select("customer_id", "m")
 
 
+def _annual_invoices(revenue) -> pd.DataFrame:
+    from .invoices import annual_invoices
+
+    return annual_invoices(revenue)
+
+
 def _checked_frame(expr, to_pandas, schema: str) -> pd.DataFrame:
     """An engine table (panel or spells) as the documented pandas frame, checked against its schema (named: the
     schemas are built, and pandera imported, only when a frame is checked)."""
@@ -1107,6 +1113,8 @@ class _Builder:
                                      lambda: direct.monthly(self._monthly_counts_expr("cs_activities", "activity", as_of_m)))
                                 if "cs_activities" in self.t else None)
         out["tickets"] = Lazy(self.t["tickets"].order_by(["customer_id", "date"]).execute) if "tickets" in self.t else None
+        out["invoices"] = (Lazy(partial(_annual_invoices, self.t["revenue"]))
+                           if self.layout == "subscription" and "revenue" in self.t else None)
         out["cs_costs"] = self.t["cs_costs"].order_by("month").execute() if "cs_costs" in self.t else None
         out["attributes"] = self.t["customer_attributes"].execute() if "customer_attributes" in self.t else None
         out["as_of_month"] = month_start(as_of_m)

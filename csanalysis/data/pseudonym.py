@@ -23,7 +23,7 @@ KEY_FILE_ENV = "CSANALYSIS_PSEUDONYM_KEY_FILE"
 DEFAULT_KEY_FILE = Path.home() / ".config" / "csanalysis" / "pseudonym.key"
 ID_COLUMNS = ("customer_id", "respondent_id")  # the columns that identify a customer
 FRAMES = ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "attributes", "payment_attempts",
-          "tickets")
+          "tickets", "invoices")
 
 
 def pseudonym_key() -> bytes:

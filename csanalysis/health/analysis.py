@@ -192,7 +192,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                scorecard=None,
                calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=None,
                true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
-               alpha: float = 0.05, max_rows: int = 2_000_000) -> ChurnRisk:
+               alpha: float = 0.05, max_rows: int = 2_000_000, importance: bool = True) -> ChurnRisk:
     """Score every account paying at the scoring date with both scores, and judge both on the future.
 
     Evaluation (a time split): the last ``test_months`` scoring months whose ``horizon``-month outcome windows
@@ -241,6 +241,10 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         1 − the intervals' confidence level.
     max_rows : int
         Account-months beyond which a share of whole accounts is fitted.
+    importance : bool
+        Compute the model's importance table (``model.importance``: odds ratios with cluster-robust intervals, an
+        unpenalised fit on every training row, most of the analysis's time at 100k customers); False for a caller
+        that shows the scores only (the renewal calendar of notebook 07): the scores are the same.
 
     Returns
     -------
@@ -322,7 +326,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     del frame, points
     current["scorecard_band"] = sc.band(current["scorecard_points"])
     try:
-        model = fit_model(train_all, C=C, attributes=attributes)
+        model = fit_model(train_all, C=C, attributes=attributes, importance=importance)
         card = calibrate_scorecard(sc, train_all, method=calibration, points=train_points)
         del train_all, train_points  # nor the training rows past the fits
         current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())

@@ -47,6 +47,8 @@ CALENDAR_COLUMNS = {
     "on_risk_list": "1 when the account is also on the churn-risk list within the team's capacity, else 0",
 }
 
+_SIM_CELLS = 4_000_000  # simulations × accounts drawn at a time by renewal_summary (memory)
+
 _NEEDS = ("scoring_date", "customer_id", "touch_model", "csm_owner", "mrr", "arr", "churn_probability",
           "horizon_months", "score_source", "arr_at_risk", "scorecard_band", "renewal_date", "days_to_renewal", "on_list")
 
@@ -126,14 +128,25 @@ def renewal_summary(cal: pd.DataFrame, *, windows=None, alpha: float = 0.05, n_s
     days = cal["days_to_renewal"].to_numpy(dtype=float)
     known = ~np.isnan(p)
     rng = np.random.default_rng(seed)
-    # one set of simulated outcomes for every window (each window's accounts are a subset of the next one's)
-    churned = rng.random((n_sim, len(cal))) < np.where(known, p, 0.0)[None, :]
+    # one set of simulated outcomes for every window (each window's accounts are a subset of the next one's),
+    # drawn in blocks of simulations: the same stream of uniforms row after row as one n_sim × accounts draw (a
+    # Generator fills an array in order), without holding n_sim × accounts at once (3 GB at 100k customers)
+    pk = np.where(known, p, 0.0)
+    sels = [((days <= x), (days <= x) & known) for x in w]
+    n_churns = [np.empty(n_sim, dtype=np.int64) for _ in w]
+    losts = [np.empty(n_sim) for _ in w]
+    # whole multiples of 64 simulations a block: the BLAS product below sums each row as one n_sim-row product
+    # does only when the blocks keep its grouping of rows (tests/health/test_renewals.py checks the equality)
+    step = max(64, _SIM_CELLS // max(len(cal), 1) // 64 * 64)
+    for i in range(0, n_sim, step):
+        churned = rng.random((min(step, n_sim - i), len(cal))) < pk[None, :]
+        for j, (_, s) in enumerate(sels):
+            c = churned[:, s]
+            n_churns[j][i:i + len(c)] = c.sum(axis=1)
+            losts[j][i:i + len(c)] = c.astype(float) @ arr[s]
+        del churned
     rows = []
-    for x in w:
-        sel = days <= x
-        s = sel & known
-        n_churn = churned[:, s].sum(axis=1)
-        lost = churned[:, s].astype(float) @ arr[s]
+    for x, (sel, s), n_churn, lost in zip(w, sels, n_churns, losts):
         q = lambda v: np.quantile(v, [alpha / 2, 1 - alpha / 2]) if len(v) else (np.nan, np.nan)  # noqa: E731
         (c_lo, c_hi), (l_lo, l_hi) = q(n_churn), q(lost)
         rows.append({"window_days": x, "contracts": int(sel.sum()), "arr": float(arr[sel].sum()),

@@ -11,9 +11,11 @@
    loader spreads MRR: data/README.md) is a yearly term; its renewal is the month after its twelve service months
    (the month of ``period_start`` + 12), the renewal date ``period_end`` + 1 day.
 
-The invoices are rows of the raw ``revenue`` table, which a Dataset read from a report run's cache (or
-pseudonymised) no longer holds: :func:`renewal_rates` then loads the source again, without the cache, to read them
-(the load's checks run again; no panel is built), and pseudonymises their ids as the Dataset's are.
+The invoices are rows of the raw ``revenue`` table, kept by the Dataset as a small table of their own
+(``Dataset.invoices``, :mod:`csanalysis.data.invoices`), which a report run's cache and a pseudonymised Dataset keep
+too. Only a Dataset without that table (built by hand, or read from a cache written before it) has
+:func:`renewal_rates` load the source again, without the cache, to read them, their ids pseudonymised as the
+Dataset's are.
 
 A snapshot ``renewal_date`` alone (no history, no annual invoices: monthly billing) says only when the *next*
 renewal is due: it feeds the renewal calendar (:mod:`csanalysis.health.renewals`), not the rates. A purchase log
@@ -43,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..data.load import DAYS_PER_MONTH
+from ..data.invoices import annual_invoices
 from ..estimate import Estimate
 from ..periods import month_index, month_start, period_label, period_start
 from ..stats.bootstrap import account_sums, count_weights, percentile_estimate, replicate_sums
@@ -95,31 +97,6 @@ REASONS = {
 }
 
 
-def annual_invoices(revenue) -> pd.DataFrame:
-    """The annual invoices of a revenue table (an Ibis table or a DataFrame with ``customer_id``, ``amount``,
-    ``period_start``, ``period_end`` and optionally ``kind``): recurring, amount above 0, a service period of 12
-    months (days ÷ 30.4375 rounded, the loader's rule). Columns customer_id, period_start, period_end; empty when
-    the table has no service periods."""
-    cols = ["customer_id", "period_start", "period_end"]
-    if revenue is None or not {"period_start", "period_end"} <= set(revenue.columns):
-        return pd.DataFrame(columns=cols)
-    if not isinstance(revenue, pd.DataFrame):  # an engine table: filter there, bring only the annual rows
-        r = revenue.filter(revenue.period_start.notnull() & revenue.period_end.notnull() & (revenue.amount > 0))
-        if "kind" in revenue.columns:
-            r = r.filter(r.kind.isnull() | (r.kind == "recurring"))
-        revenue = r.select(*cols).execute()
-    else:
-        keep = revenue["period_start"].notna() & revenue["period_end"].notna() & (revenue["amount"] > 0)
-        if "kind" in revenue.columns:
-            keep &= revenue["kind"].isna() | (revenue["kind"] == "recurring")
-        revenue = revenue.loc[keep, cols]
-    start, end = pd.to_datetime(revenue["period_start"]), pd.to_datetime(revenue["period_end"])
-    months = np.maximum(np.round(((end - start).dt.days + 1) / DAYS_PER_MONTH), 1)
-    out = revenue.loc[(months == 12).to_numpy(), cols].copy()
-    out["period_start"], out["period_end"] = pd.to_datetime(out["period_start"]), pd.to_datetime(out["period_end"])
-    return out.reset_index(drop=True)
-
-
 def renewal_dates(ds, invoices: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every account's term ends (see the module docstring): customer_id, renewal_date, renewal_m (month index),
     source (``history`` or ``annual_invoice``), one row per account and renewal month.
@@ -146,7 +123,7 @@ def renewal_dates(ds, invoices: pd.DataFrame | None = None) -> pd.DataFrame:
         d = d.dropna(subset=["renewal_date"])
         parts.append(d.assign(renewal_m=np.asarray(month_index(d["renewal_date"]), dtype=np.int64), source="history"))
     if invoices is None:
-        invoices = annual_invoices(ds.tables.get("revenue"))
+        invoices = ds.invoices if ds.invoices is not None else annual_invoices(ds.tables.get("revenue"))
     inv = invoices.loc[~invoices["customer_id"].isin(with_history)]
     if len(inv):
         parts.append(pd.DataFrame({
@@ -300,9 +277,11 @@ def _rates(events: pd.DataFrame, *, alpha: float, n_boot: int, seed: int) -> pd.
 
 
 def _invoices(ds, source, mapping) -> pd.DataFrame:
-    """The annual invoices of the Dataset's revenue table; when it has none (read from a report run's cache, or
-    pseudonymised: both keep aggregated tables only) those of ``source`` loaded again without the cache, their
-    ids pseudonymised as the Dataset's are."""
+    """The annual invoices: the Dataset's own table (``Dataset.invoices``, kept by a report run's cache too); for a
+    Dataset without it (built by hand, or from an earlier cache format) those of its revenue table, or of
+    ``source`` loaded again without the cache, their ids pseudonymised as the Dataset's are."""
+    if ds.invoices is not None:
+        return ds.invoices
     rev = ds.tables.get("revenue")
     if rev is None and source is not None and ds.layout == "subscription":
         from ..data.load import load_dataset

@@ -336,3 +336,17 @@ def test_scorecard_points_given_equal_points_computed(world):
     a = health.calibrate_scorecard(sc, f[half])
     b = health.calibrate_scorecard(sc, f[half], points=pts[half])
     np.testing.assert_array_equal(a.predict(f[~half]), b.predict(f[~half], pts[~half]))
+
+
+def test_churn_risk_without_importance_gives_the_same_scores(world):
+    """importance=False (notebook 07's renewal calendar) leaves out the importance table only: the same fitted model,
+    the same scores of every account and the same list."""
+    ds = cs.load_dataset(world[0])
+    full = health.churn_risk(ds, n_boot=20, test_months=0)
+    lean = health.churn_risk(ds, n_boot=20, test_months=0, importance=False)
+    assert full.model.importance is not None and len(full.model.importance)
+    assert lean.model.importance is None and lean.metrics()["importance"] == []
+    np.testing.assert_array_equal(lean.model.coef_, full.model.coef_)
+    assert lean.model.intercept_ == full.model.intercept_
+    pd.testing.assert_frame_equal(lean.current, full.current)
+    pd.testing.assert_frame_equal(health.risk_list(lean), health.risk_list(full))

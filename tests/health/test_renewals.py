@@ -72,6 +72,39 @@ def test_summary_sums_by_hand_and_degenerate_ranges():
     assert rng_mean.loc[180, "expected_arr_lost_low"] <= 3480 <= rng_mean.loc[180, "expected_arr_lost_high"]
 
 
+def test_summary_in_blocks_equals_one_draw(monkeypatch):
+    """The simulation drawn in blocks of replicates (memory) gives exactly the numbers of one n_sim × accounts draw,
+    computed here the plain way (the blocks continue one stream of uniforms)."""
+    from csanalysis.health import renewals
+
+    rng = np.random.default_rng(5)
+    n = 300
+    rows = [(f"c{i:03d}", int(d), float(m), float(p), 0) for i, (d, m, p) in
+            enumerate(zip(rng.integers(0, 181, n), rng.uniform(10, 900, n), rng.uniform(0, 0.6, n)))]
+    rows += [("x1", 20, 100.0, np.nan, 0), ("x2", 100, 70.0, np.nan, 1)]  # no probability: not simulated
+    cal = renewal_calendar(_list(rows))
+    n_sim, seed, alpha = 997, 3, 0.05
+
+    def plain():  # the computation before blocks: one draw of n_sim × accounts
+        p = pd.to_numeric(cal["churn_probability"], errors="coerce").to_numpy(dtype=float)
+        arr, days, known = cal["arr"].to_numpy(dtype=float), cal["days_to_renewal"].to_numpy(dtype=float), ~np.isnan(p)
+        churned = np.random.default_rng(seed).random((n_sim, len(cal))) < np.where(known, p, 0.0)[None, :]
+        out = {}
+        for x in (30, 90, 180):
+            s = (days <= x) & known
+            out[x] = (np.quantile(churned[:, s].sum(axis=1), [alpha / 2, 1 - alpha / 2]),
+                      np.quantile(churned[:, s].astype(float) @ arr[s], [alpha / 2, 1 - alpha / 2]))
+        return out
+
+    want = plain()
+    for cells in (len(cal) * 64, len(cal) * 200, len(cal) * 1000, 1):  # blocks of 64 (the last one shorter), 192, one block
+        monkeypatch.setattr(renewals, "_SIM_CELLS", cells)
+        got = renewal_summary(cal, n_sim=n_sim, seed=seed, alpha=alpha).set_index("window_days")
+        for x, (c, lost) in want.items():
+            assert (got.loc[x, "expected_churns_low"], got.loc[x, "expected_churns_high"]) == tuple(c)
+            assert (got.loc[x, "expected_arr_lost_low"], got.loc[x, "expected_arr_lost_high"]) == tuple(lost)
+
+
 def test_metrics_and_bad_input():
     cal = renewal_calendar(_list(ROWS))
     m = calendar_metrics(cal, renewal_summary(cal))["renewals"]

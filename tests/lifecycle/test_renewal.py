@@ -133,14 +133,30 @@ def test_the_bootstrap_is_a_plain_resampling_of_accounts(tmp_path):
             assert rates.loc[q, f"{col}_upper"] == pytest.approx(max(hi, point))
 
 
-def test_invoices_read_again_when_the_dataset_holds_no_revenue_rows(tmp_path):
-    """A report run's cache (and a pseudonymised Dataset) keeps aggregated tables only: the invoices are then read
-    from the source again, giving the same rates."""
+def test_invoices_kept_by_the_dataset_and_a_run_cache_else_read_again(tmp_path):
+    """The Dataset keeps its annual invoices as a table of their own (Dataset.invoices), which a report run's cache
+    keeps too: no raw rows and no second load are needed for the same rates. A Dataset without that table (and
+    without raw rows) reads the source again, giving the same rates."""
+    from csanalysis.data import cache
+    from csanalysis.data.context import RunContext
+
     src = _tiny(tmp_path)
     ds = cs.load_dataset(src, as_of="2024-06-30", grace_months=0)
     direct = renewal.renewal_rates(ds, n_boot=50)
-    ds.tables = {}
-    assert renewal.renewal_rates(ds, n_boot=50).sources_ == {"history": 2}  # no source given: history only
+    assert direct.sources_.get("annual_invoice", 0) > 0  # the fixture dates some terms by annual invoices only
+    pd.testing.assert_frame_equal(ds.invoices, renewal.annual_invoices(ds.tables["revenue"]))
+    # a report run's cache (no raw tables): the invoices come from the entry
+    ctx = RunContext(cache_dir=str(tmp_path / "cache"), source=str(src), fingerprint=cache.fingerprint(src))
+    cached, _ = cache.prime(src, None, "2024-06-30", ctx)
+    assert cached.cache_key is not None and not cached.tables
+    plain = renewal.renewal_rates(cs.load_dataset(src, as_of="2024-06-30"), n_boot=50)  # the run's settings
+    from_cache = renewal.renewal_rates(cached, n_boot=50)  # no source: nothing to load again
+    assert from_cache.sources_ == plain.sources_ and plain.sources_.get("annual_invoice", 0) > 0
+    pd.testing.assert_frame_equal(from_cache.rates_, plain.rates_)
+    pd.testing.assert_frame_equal(from_cache.events_, plain.events_)
+    # neither raw rows nor the table: history only without a source, the source read again with it
+    ds.tables, ds.invoices = {}, None
+    assert renewal.renewal_rates(ds, n_boot=50).sources_ == {"history": 2}
     again = renewal.renewal_rates(ds, source=src, n_boot=50)
     pd.testing.assert_frame_equal(again.rates_, direct.rates_)
 
@@ -225,3 +241,25 @@ def test_calendar_issue_says_why_the_calendar_is_empty():
     assert renewal.calendar_issue(renewal_calendar(later), later) == "none_due"
     soon = lst([10, 400])
     assert renewal.calendar_issue(renewal_calendar(soon), soon) is None
+
+
+def test_a_pseudonymised_dataset_keeps_its_invoices_under_pseudonyms(tmp_path, monkeypatch):
+    """A pseudonymised Dataset (no raw rows) keeps the annual invoices with pseudonymised ids: the same contracts
+    and rates as the raw Dataset's, under the same pseudonyms as the other tables."""
+    from csanalysis.data import pseudonym
+    from csanalysis.data.context import RunContext
+
+    monkeypatch.setenv(pseudonym.KEY_ENV, "k" * 32)
+    src = _tiny(tmp_path)
+    raw = cs.load_dataset(src, as_of="2024-06-30", grace_months=0)
+    hidden = cs.load_dataset(src, as_of="2024-06-30", grace_months=0, context=RunContext(pseudonymise=True))
+    assert hidden.pseudonymised and not hidden.tables
+    assert pseudonym.looks_pseudonymised(hidden.invoices["customer_id"])
+    want = raw.invoices.assign(customer_id=pseudonym.pseudonymise_ids(raw.invoices["customer_id"].to_numpy()))
+    pd.testing.assert_frame_equal(hidden.invoices, want)
+    a, b = renewal.renewal_rates(raw, n_boot=50), renewal.renewal_rates(hidden, n_boot=50)
+    assert b.sources_ == a.sources_ and a.sources_.get("annual_invoice", 0) > 0
+    # the same counts and rates (the bootstrap intervals draw accounts in the order of their ids, which pseudonyms change)
+    point = [c for c in a.rates_.columns if not c.endswith(("_lower", "_upper"))]
+    pd.testing.assert_frame_equal(b.rates_[point], a.rates_[point])
+    assert set(b.events_["customer_id"]) <= set(hidden.panel["customer_id"])
