@@ -122,22 +122,25 @@ def test_optional_tables_are_built_on_first_use_and_checked_at_load(tmp_path):
         "B,2024-01-03,1\nB,2024-02-03,1\nB,2024-03-03,0\n")  # B: no gap
     (tmp_path / "d" / "payments.csv").write_text("customer_id,date,status\nA,2024-01-01,failed\nA,2024-01-02,succeeded\n")
     ds = cs.load_dataset(tmp_path / "d", as_of="2024-06-30")
-    assert ds.pending() == ["customers", "panel", "spells", "usage", "payments", "payment_attempts"] and ds.has("usage") \
+    assert ds.pending() == ["customers", "panel", "spells", "usage", "payments", "payment_attempts", "invoices"] \
+        and ds.has("usage") \
         and not ds.has("cs_activities")
     gap = [f for f in ds.report.findings if f.table == "usage" and "gaps" in f.message]
     assert len(gap) == 1 and gap[0].n_rows == 1 and gap[0].examples == ["A"]
     cohort = co.retention_matrix(ds)
-    assert ds.pending() == ["customers", "panel", "spells", "usage", "payments", "payment_attempts"] \
+    assert ds.pending() == ["customers", "panel", "spells", "usage", "payments", "payment_attempts", "invoices"] \
         and len(cohort)  # counted in the engine
     u = ds.usage
-    assert ds.pending() == ["customers", "panel", "spells", "payments", "payment_attempts"]
+    assert ds.pending() == ["customers", "panel", "spells", "payments", "payment_attempts", "invoices"]
     assert u.set_index(["customer_id", "month"])["logins"].to_dict() == {
         ("A", pd.Timestamp("2024-01-01")): 5, ("A", pd.Timestamp("2024-04-01")): 1,
         ("B", pd.Timestamp("2024-01-01")): 1, ("B", pd.Timestamp("2024-02-01")): 1, ("B", pd.Timestamp("2024-03-01")): 0}
     assert ds.payments[["failed", "succeeded"]].sum().tolist() == [1, 1] \
-        and ds.pending() == ["customers", "panel", "spells", "payment_attempts"]
-    assert len(ds.panel) and ds.pending() == ["customers", "spells", "payment_attempts"]  # the pandas panel on first read
-    assert ds.payment_attempts["status"].tolist() == ["failed", "succeeded"] and ds.pending() == ["customers", "spells"]
+        and ds.pending() == ["customers", "panel", "spells", "payment_attempts", "invoices"]
+    assert len(ds.panel) and ds.pending() == ["customers", "spells", "payment_attempts", "invoices"]  # the pandas panel on first read
+    assert ds.payment_attempts["status"].tolist() == ["failed", "succeeded"] \
+        and ds.pending() == ["customers", "spells", "invoices"]
+    assert len(ds.invoices) == 1 and ds.pending() == ["customers", "spells"]  # the annual invoices (07's renewals)
 
 
 # --- purchase logs: every purchase row is activity, revenue retention relative to the first period --------------
