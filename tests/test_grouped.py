@@ -271,16 +271,7 @@ def test_sample_dataset_is_the_full_data_restricted_to_the_sample(demo):
 
 
 R_SNAPSHOT = Path(__file__).parent / "data" / "r_snapshot"
-SNAPSHOT_MAPPING = """layout: snapshot
-tables:
-  snapshot:
-    file: telco_export.csv
-    columns: {customer_id: customerID, tenure_months: tenure, churned: Churn, plan: Contract}
-    values:
-      churned: {true: ["Yes"], false: ["No"]}
-settings:
-  as_of: 2024-06-30
-"""  # as tests/test_snapshot_survival.py reads tests/data/r_snapshot/telco_like.csv
+SNAPSHOT_MAPPING = (R_SNAPSHOT / "mapping.yaml").read_text(encoding="utf-8")  # shared with test_snapshot_survival.py
 
 
 def test_snapshot_engine_km_equals_r_survfit(tmp_path):

@@ -20,16 +20,7 @@ import csanalysis as cs
 from csanalysis import overview
 from csanalysis import survival as sv
 
-MAPPING = """layout: snapshot
-tables:
-  snapshot:
-    file: telco_export.csv
-    columns: {customer_id: customerID, tenure_months: tenure, churned: Churn, plan: Contract}
-    values:
-      churned: {true: ["Yes"], false: ["No"]}
-settings:
-  as_of: 2024-06-30
-"""
+MAPPING = (Path(__file__).parent / "data" / "r_snapshot" / "mapping.yaml").read_text(encoding="utf-8")  # telco_export.csv
 SEGMENTS = {"Month-to-month": 0.06, "One year": 0.02, "Two year": 0.008}
 MAX_TENURE = 72
 
