@@ -32,8 +32,9 @@ missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.seg
   the numerator and denominator of :func:`csanalysis.cohorts.cohort_retention`'s revenue cells. Logo counts are
   already engine queries: ``cohorts.cohort_retention(ds, basis="logo")``, and so are the MRR movements:
   :func:`csanalysis.metrics.mrr_movements`.
-* ``nps_tallies(ds, *, period="month", by=None)`` → ``period, group, responses, promoters, passives,
-  detractors, nps``: survey answers per calendar period (and group at signup).
+* ``nps_tallies(ds, *, period="month", by=None, method="wald")`` → ``period, group, responses, promoters,
+  passives, detractors, nps, lower, upper, method``: survey answers per calendar period (and group at signup),
+  the NPS with its interval from the counts (:func:`csanalysis.nps.nps_interval`).
 * ``sample_customers(ds, fraction, *, seed=0)`` → an Ibis table of ``customer_id``: a seeded sample of whole
   customers drawn in the engine, the same on every engine and in Python (:func:`sample_key`): a customer is
   drawn when the first 8 hex digits of md5("<seed>:<customer_id>") fall below ``fraction`` × 16⁸.
@@ -335,18 +336,22 @@ def revenue_cohorts(ds: Dataset, *, period: str = "month", by: str | None = None
 # ------------------------------------------------------------------------------------------------ NPS
 
 
-def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None) -> pd.DataFrame:
+def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None, method: str = "wald",
+                alpha: float = 0.05) -> pd.DataFrame:
     """Survey answers per calendar period (``month``, ``quarter``, ``year``; key: the period's first month) and
     group (``by`` at signup), in the engine: responses, promoters (9–10), passives (7–8), detractors (0–6) and
-    the NPS 100 · (promoters − detractors) ÷ responses. Intervals from the counts:
-    :func:`csanalysis.nps.nps_interval`. The group is the attribute at signup, its missing values
-    ``(missing)``; :func:`csanalysis.nps.responses` reads the attribute history at the survey date where there is
-    one, and calls a missing value ``unknown``.
+    the NPS 100 · (promoters − detractors) ÷ responses, with its interval from the counts
+    (:func:`csanalysis.nps.nps_interval`: ``method`` ``wald``, ``adjusted_wald`` or ``auto``, as
+    :func:`csanalysis.nps.net_promoter_score` without accounts; the answers are taken as independent, so the
+    interval is too narrow where an account answers several times in a period: the account bootstrap of
+    :func:`csanalysis.nps.nps_by` needs the answers themselves). The group is the attribute at signup, its missing
+    values ``(missing)``; :func:`csanalysis.nps.responses` reads the attribute history at the survey date where there
+    is one, and calls a missing value ``unknown``.
 
     Returns
     -------
     pandas.DataFrame
-        period (first day), group, responses, promoters, passives, detractors, nps.
+        period (first day), group, responses, promoters, passives, detractors, nps, lower, upper, method.
     """
     if period not in ("month", "quarter", "year"):
         raise ValueError(f"period={period!r}: use month, quarter or year")
@@ -368,9 +373,13 @@ def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None) ->
     for c in ("responses", "promoters", "detractors"):
         out[c] = out[c].astype(np.int64)
     out["passives"] = out["responses"] - out["promoters"] - out["detractors"]
-    out["nps"] = 100.0 * (out["promoters"] - out["detractors"]) / out["responses"]
+    from .nps import nps_interval
+
+    ci = nps_interval(out["promoters"].to_numpy(), out["detractors"].to_numpy(), out["responses"].to_numpy(),
+                      method, alpha=alpha)
+    out["nps"], out["lower"], out["upper"], out["method"] = ci["nps"], ci["lower"], ci["upper"], ci["method"]
     out.insert(0, "period", month_start(out.pop("key").to_numpy(np.int64)))
-    return out[["period", "group", "responses", "promoters", "passives", "detractors", "nps"]]
+    return out[["period", "group", "responses", "promoters", "passives", "detractors", "nps", "lower", "upper", "method"]]
 
 
 # ------------------------------------------------------------------------------------------------ sample

@@ -225,6 +225,13 @@ def test_demo_nps_tallies_equal_the_responses(demo):
         assert (t["period"].to_numpy() == month_start(ref["period"].to_numpy())).all()
         pd.testing.assert_frame_equal(t[["group", "responses", "promoters", "passives", "detractors"]],
                                       ref[["group", "responses", "promoters", "passives", "detractors"]], check_dtype=False)
+        for method in ("wald", "auto"):  # the interval of each period's answers, as net_promoter_score gives it
+            ci = grouped.nps_tallies(demo, period=period, by=by, method=method)
+            for (key, group), rows in r.assign(key=month_start(r["period"].to_numpy())).groupby(["key", "group"]):
+                one = nps.net_promoter_score(rows["score"], method)
+                row = ci[(ci["period"] == key) & (ci["group"] == group)].iloc[0]
+                assert (row["nps"], row["lower"], row["upper"]) == pytest.approx((one.nps, one.lower, one.upper), abs=1e-12)
+                assert row["method"] == one.method_
         whole = nps.net_promoter_score(demo.nps["score"])
         assert t["responses"].sum() == len(demo.nps)
         assert 100 * (t["promoters"].sum() - t["detractors"].sum()) / t["responses"].sum() == pytest.approx(whole.nps, abs=1e-12)
