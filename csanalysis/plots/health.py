@@ -169,11 +169,13 @@ def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = 
     ax.axvline(1.0, color="grey", ls="--", lw=1)
     shown = np.r_[lo, hi, est, 1.0]
     log_ratio_axis(ax, shown[np.isfinite(shown) & (shown > 0)])
-    if notes is not None:
+    if notes is not None and not np.isfinite(est).all():
         x0, x1 = ax.get_xlim()
         for yi, e, note in zip(y, est, notes[:len(d)]):
             if not np.isfinite(e):
-                ax.text(np.sqrt(x0 * x1), yi, note, ha="center", va="center", fontsize="small", color="grey")
+                ax.text(np.sqrt(x0 * x1), yi, note, ha="center", va="center", fontsize="small", color="grey",
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        ax.set_ylim(-0.7, len(d) - 0.3)  # rows without a point are outside the points' own limits
     ax.set_yticks(y, [labels.get(n, n) for n in d["input"]])
     ax.set(title=title, xlabel=xlabel)
     return ax
