@@ -242,5 +242,6 @@ def separation_note(model, labels: dict, translate: Callable, outcome_prefix: st
     if not sep or not sep.get("rows"):
         return None
     kind = "none" if sep["events"] == 0 else "all" if sep["events"] == sep["rows"] else "mixed"
-    return {"inputs": ", ".join(labels.get(n, n) for n in sep["inputs"]), "rows": f"{sep['rows']:,}",
+    return {"inputs": translate("health.separation_list_separator").join(labels.get(n, n) for n in sep["inputs"]),
+            "rows": f"{sep['rows']:,}",
             "kept": f"{model.n_train - sep['rows']:,}", "outcome": translate(f"{outcome_prefix}.separation_{kind}")}

@@ -129,3 +129,26 @@ def test_a_fit_that_does_not_converge_says_so():
     imp = importance_table(Z, y, groups, ["x1", "x2"], np.array([0.5, -0.3]), maxiter=1)
     assert (imp["glm_reason"] == "not_converged").all() and imp["glm_or_per_sd"].isna().all()
     assert imp["or_per_sd"].notna().all()
+
+
+def test_the_table_and_the_sentence_in_words():
+    from types import SimpleNamespace
+
+    from csanalysis.health import odds_ratio_text, separation_note
+    from csanalysis.report import i18n
+
+    imp = pd.DataFrame({"glm_or_per_sd": [1.234, np.nan, 0.00345], "lower": [1.05, np.nan, 0.00123],
+                        "upper": [1.444, np.nan, 0.0098], "glm_reason": [None, "separates_outcome", None]})
+    assert odds_ratio_text(imp) == ["1.23 (1.05–1.44)", "not estimable (separates the outcome)",
+                                    "0.0034 (0.0012–0.0098)"]
+    i18n.set_language("ja")
+    try:
+        assert odds_ratio_text(imp, i18n.tr)[1] == "推定不能（結果を完全に分ける入力）"
+        model = SimpleNamespace(separation={"rows": 7388, "events": 0, "inputs": ["annual_term", "renewal_due"]},
+                                n_train=35674)
+        v = separation_note(model, {"annual_term": "A", "renewal_due": "B"}, i18n.tr, "expansion")
+        assert v == {"inputs": "A、B", "rows": "7,388", "kept": "28,286", "outcome": "どれも拡大なし"}
+    finally:
+        i18n.set_language("en")
+    assert separation_note(SimpleNamespace(separation={"rows": 0, "events": 0, "inputs": []}, n_train=9), {},
+                           i18n.tr) is None
