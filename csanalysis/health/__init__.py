@@ -42,7 +42,8 @@ from .ceiling import load_true_probabilities, true_probability
 from .evaluation import Evaluation, auc_difference, evaluate_score, gains_curve, rates_by
 from .model import ChurnRiskModel, default_attributes, design, fit_model, importance_table
 from .outcomes import TooLittleHistory, outcomes
-from .reasons import REASON_TEMPLATES, input_labels, model_reasons, scorecard_reasons
+from .reasons import (REASON_TEMPLATES, input_labels, model_reasons, odds_ratio_text, scorecard_reasons,
+                      separation_note)
 from .renewals import CALENDAR_COLUMNS, WINDOWS, calendar_metrics, renewal_calendar, renewal_summary
 from .risklist import LIST_COLUMNS, LIST_SCORES, RANK_BY, list_layout, read_list, risk_list, team_lists
 from .scorecard import (BAND_POINTS, CALIBRATIONS, DEFAULT_SCORECARD, CalibratedScorecard, Measure, Scorecard,
@@ -65,7 +66,8 @@ __all__ = [
     "ChurnRisk", "churn_risk",
     # the list and its archive
     "CAPACITY_BY", "capacity_groups", "LIST_COLUMNS", "LIST_SCORES", "RANK_BY", "REASON_TEMPLATES", "model_reasons",
-    "scorecard_reasons", "input_labels", "risk_list", "list_layout", "team_lists", "read_list", "default_archive",
+    "scorecard_reasons", "input_labels", "odds_ratio_text", "separation_note",
+    "risk_list", "list_layout", "team_lists", "read_list", "default_archive",
     "archive_path", "archive_list", "latest_archived", "follow_up",
     # the renewal calendar
     "WINDOWS", "CALENDAR_COLUMNS", "renewal_calendar", "renewal_summary", "calendar_metrics",

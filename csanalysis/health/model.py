@@ -74,15 +74,16 @@ class ChurnRiskModel(TableSummary):
     events_train: int
     train_months: tuple
     importance: pd.DataFrame | None = None
+    separation: dict | None = None  # the rows the importance fit found predicted perfectly (importance_table)
 
     @property
     def summary(self) -> pd.DataFrame:
         """The inputs ranked by strength: penalised coefficient and odds ratio per standard deviation, and the
-        unpenalised odds ratio with its cluster-robust interval (:func:`importance_table`; no rows when fitted
-        without ``importance``)."""
+        unpenalised odds ratio with its cluster-robust interval, or why it has none (``glm_reason``:
+        :func:`importance_table`; no rows when fitted without ``importance``)."""
         if self.importance is None:
             return pd.DataFrame(columns=["rank", "input", "coef_per_sd", "or_per_sd", "glm_or_per_sd", "lower",
-                                         "upper"])
+                                         "upper", "glm_reason"])
         return self.importance.drop(columns=["strength"])
 
     def conf_int(self) -> pd.DataFrame:
@@ -154,13 +155,28 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     if importance:
         model.importance = importance_table(Z, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
                                        start=np.r_[model.intercept_, model.coef_])
+        model.separation = model.importance.attrs["separation"]
     return model
 
 
-def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None) -> pd.DataFrame:
+GLM_REASONS = ("separates_outcome", "not_converged", "fit_failed")  # why an input has no unpenalised odds ratio
+
+
+def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None, *, maxiter: int = 35
+                     ) -> pd.DataFrame:
     """The inputs ranked by the strength of their penalised coefficient (``coef``, per standard deviation), with
     the odds ratio per standard deviation of an unpenalised logistic fit of the standardised design ``Z`` on ``y``
-    and its 1 − ``alpha`` interval, errors clustered by ``groups`` (accounts); NaN when that fit fails.
+    and its 1 − ``alpha`` interval, errors clustered by ``groups`` (accounts).
+
+    Before fitting, the outcome is checked for (quasi-)complete separation (:mod:`csanalysis.stats.separation`):
+    when some inputs predict a group of rows perfectly (e.g. no annual-term account-month outside its renewal
+    window expands, as seats change at renewal only), their unpenalised odds ratios are 0 or infinite. They are
+    reported as not estimable (``glm_reason`` ``"separates_outcome"``, no odds ratio or interval) and the other
+    inputs' odds ratios are those of the fit on the rows not separated (the extended maximum likelihood estimate:
+    the limit the diverging fit tends to). Without separation the fit is the plain one. A fit that does not
+    converge within ``maxiter`` Newton steps, or fails (a singular design), reports every input with
+    ``glm_reason`` ``"not_converged"`` or ``"fit_failed"`` and no odds ratio: never a number from a fit that did
+    not finish. The penalised columns are always there.
 
     Parameters
     ----------
@@ -169,35 +185,72 @@ def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None)
     start : where the Newton steps begin (intercept, then one coefficient per column of ``Z``), e.g. the
         penalised fit on the same standardised design; the optimum is the same (to Newton's tolerance), reached
         in about half the steps.
+    maxiter : Newton steps allowed.
 
     Returns
     -------
     DataFrame with ``rank``, ``input``, ``coef_per_sd``, ``or_per_sd``, ``glm_or_per_sd``, ``lower``, ``upper``,
-    ``strength``.
+    ``glm_reason`` (None, or one of :data:`GLM_REASONS`), ``strength``; ``attrs["separation"]``: the rows
+    predicted perfectly and their outcomes (``{"rows": 0, ...}`` without separation).
     """
+    import warnings
+
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    from ..stats.separation import estimable_basis, find_separation
 
     z = _z(alpha)
-    g = pd.factorize(groups)[0]
+    p = Z.shape[1] + 1
+    b, se = np.full(len(names), np.nan), np.full(len(names), np.nan)
+    why = np.full(len(names), None, dtype=object)
+    sep_info = {"rows": 0, "events": 0, "inputs": []}
     try:
         # the logit likelihood by Newton steps on a C-ordered design: the same estimates and cluster-robust errors as
         # a binomial GLM (equal to 1e-12), faster (statsmodels' GLM multiplies a Fortran-ordered design, slowly).
         # The design is [1, Z] as sm.add_constant builds it, written straight into C order (no Fortran copy).
-        X = np.empty((Z.shape[0], Z.shape[1] + 1))
+        X = np.empty((Z.shape[0], p))
         X[:, 0] = 1.0
         X[:, 1:] = Z
-        # check_rank=False: the rank check is a QR of the whole design (slow) and only sets df_model and
-        # df_resid, which neither the estimates nor the cluster-robust errors use (Z has no constant column)
-        res = sm.Logit(y, X, check_rank=False).fit(method="newton", start_params=start, disp=0, cov_type="cluster",
-                                                   cov_kwds={"groups": g})
-        b, se = res.params[1:], res.bse[1:]
-    except Exception:  # noqa: BLE001 - separation or a singular design: report the penalised coefficients alone
+        sep = find_separation(X, y)
+        g = pd.factorize(groups)[0]
+        Q = None
+        if sep.separated:
+            keep = np.flatnonzero(~sep.rows)
+            sep_info = {"rows": int(sep.rows.sum()), "events": int(np.asarray(y)[sep.rows].sum()),
+                        "inputs": [n for n, inf in zip(names, sep.infinite[1:]) if inf]}
+            Q = estimable_basis(sep.directions, p)
+            Xr = np.empty((len(keep), Q.shape[1]))
+            for a in range(0, len(keep), 200_000):  # X[keep] @ Q a block at a time (no second rows × inputs copy)
+                Xr[a:a + 200_000] = X[keep[a:a + 200_000]] @ Q
+            X, y, g = Xr, np.asarray(y)[keep], pd.factorize(g[keep])[0]
+            start = None if start is None else Q.T @ np.asarray(start, dtype=float)
+        with warnings.catch_warnings():
+            # non-convergence is read from mle_retvals and reported in the table, not as a warning in the report
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            # check_rank=False: the rank check is a QR of the whole design (slow) and only sets df_model and
+            # df_resid, which neither the estimates nor the cluster-robust errors use (Z has no constant column)
+            res = sm.Logit(y, X, check_rank=False).fit(method="newton", start_params=start, disp=0, maxiter=maxiter,
+                                                       cov_type="cluster", cov_kwds={"groups": g})
+        if not res.mle_retvals.get("converged", False):
+            why[:] = "not_converged"
+        elif Q is None:
+            b, se = res.params[1:], res.bse[1:]
+        else:
+            beta, cov = Q @ res.params, Q @ res.cov_params() @ Q.T
+            b, se = beta[1:], np.sqrt(np.diag(cov))[1:]
+            inf = sep.infinite[1:]
+            b[inf], se[inf], why[inf] = np.nan, np.nan, "separates_outcome"
+    except Exception:  # noqa: BLE001 - a singular design: report the penalised coefficients alone
         b, se = np.full(len(names), np.nan), np.full(len(names), np.nan)
+        why[:] = "fit_failed"
     imp = pd.DataFrame({"input": names, "coef_per_sd": coef, "or_per_sd": np.exp(coef),
-                        "glm_or_per_sd": np.exp(b), "lower": np.exp(b - z * se), "upper": np.exp(b + z * se)})
+                        "glm_or_per_sd": np.exp(b), "lower": np.exp(b - z * se), "upper": np.exp(b + z * se),
+                        "glm_reason": why})
     imp["strength"] = np.abs(coef)
     imp = imp.sort_values("strength", ascending=False, kind="stable").reset_index(drop=True)
     imp.insert(0, "rank", np.arange(1, len(imp) + 1))
+    imp.attrs["separation"] = sep_info
     return imp
 
 

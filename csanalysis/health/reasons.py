@@ -207,3 +207,41 @@ def input_labels(names, translate: Callable | None = None) -> dict:
         else:
             out[n] = translate(f"health.input.{n}") if translate else n.replace("_", " ")
     return out
+
+
+def odds_ratio_text(importance, translate: Callable | None = None) -> list[str]:
+    """The importance table's unpenalised odds ratios for reading, one per row: "1.23 (1.05–1.44)" (two decimals,
+    two significant digits below 0.01), or why there is none (``health.or_reason.<glm_reason>``: e.g. "not
+    estimable (separates the outcome)", :func:`csanalysis.health.importance_table`)."""
+    def num(v: float) -> str:
+        return f"{v:.2f}" if v >= 0.01 else f"{v:.2g}"
+
+    out = []
+    reasons = importance["glm_reason"] if "glm_reason" in importance else [None] * len(importance)
+    for e, lo, hi, why in zip(importance["glm_or_per_sd"], importance["lower"], importance["upper"], reasons):
+        if isinstance(why, str) or not all(np.isfinite([e, lo, hi])):
+            why = why if isinstance(why, str) else "fit_failed"
+            out.append(translate(f"health.or_reason.{why}") if translate else _OR_REASONS[why])
+        else:
+            out.append(f"{num(e)} ({num(lo)}–{num(hi)})")
+    return out
+
+
+_OR_REASONS = {"separates_outcome": "not estimable (separates the outcome)",
+               "not_converged": "not estimated (the fit did not converge)",
+               "fit_failed": "not estimated (the fit failed)"}
+
+
+def separation_note(model, labels: dict, translate: Callable, outcome_prefix: str = "health") -> dict | None:
+    """The values of ``health.separation_text``, the sentence that explains the importance table's inputs that
+    separate the outcome (which inputs, in ``labels``' words; how many account-months they predict exactly; how
+    many the other odds ratios rest on), or None when no input does. ``outcome_prefix``: whose words for the
+    outcome (``<prefix>.separation_none`` / ``_all`` / ``_mixed``: "none churned", "none expanded").
+    ``say("health.separation_text", **values)`` escapes them (labels may hold the data's own attribute levels)."""
+    sep = getattr(model, "separation", None)
+    if not sep or not sep.get("rows"):
+        return None
+    kind = "none" if sep["events"] == 0 else "all" if sep["events"] == sep["rows"] else "mixed"
+    return {"inputs": translate("health.separation_list_separator").join(labels.get(n, n) for n in sep["inputs"]),
+            "rows": f"{sep['rows']:,}",
+            "kept": f"{model.n_train - sep['rows']:,}", "outcome": translate(f"{outcome_prefix}.separation_{kind}")}

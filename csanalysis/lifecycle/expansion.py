@@ -54,7 +54,8 @@ from ..result import TableSummary
 
 __all__ = ["OUTCOME", "EXTRA_INPUTS", "CANDIDATE_COLUMNS", "REASON_TEMPLATES", "expansion_outcomes",
            "expansion_events", "term_inputs", "load_truth", "true_expansion_probability", "Expansion",
-           "expansion_propensity", "candidate_reasons", "upsell_candidates", "candidate_layout", "team_candidates"]
+           "expansion_propensity", "term_separation", "candidate_reasons", "upsell_candidates", "candidate_layout",
+           "team_candidates"]
 
 OUTCOME = "expanded"
 EXTRA_INPUTS = ("annual_term", "renewal_due")
@@ -376,6 +377,15 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
                      train_rows=n_train, train_events=events, fit_reason=fit_reason, sample=sample,
                      test_months=test_ms, evaluations=evaluations, test=test, eval_model=eval_model, reason=reason,
                      differences=differences, ceiling_reason=ceiling_reason, codes=codes)
+
+
+def term_separation(result: Expansion) -> bool:
+    """True when the inputs that separate the outcome in the importance table are the billing-term inputs and none
+    of the account-months they pick out expanded: an annual term's seats change at renewal only, so an annual-term
+    account-month outside its renewal window never expands and the two inputs' unpenalised odds ratios have no
+    finite value (:func:`csanalysis.health.importance_table`). The report says why in words."""
+    sep = result.model.separation if result.model is not None else None
+    return bool(sep and sep["rows"] and sep["events"] == 0 and set(sep["inputs"]) <= set(EXTRA_INPUTS))
 
 
 # ---------------------------------------------------------------------------- the candidates

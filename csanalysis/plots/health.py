@@ -133,7 +133,7 @@ def plot_calibration(tables: dict, ax=None, *, labels: dict | None = None, title
 
 
 def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = None, top: int = 15, title: str = "",
-                    xlabel: str = ""):
+                    xlabel: str = "", notes: list | None = None):
     """Odds ratio per standard deviation of each input (unpenalised fit, cluster-robust 95% interval) for the
     ``top`` strongest inputs of the data-driven score.
 
@@ -149,6 +149,9 @@ def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = 
         Inputs shown.
     title, xlabel : str
         The figure's words (a report passes them from the message catalogue).
+    notes : list of str, optional
+        One text per row of ``importance`` (e.g. :func:`csanalysis.health.odds_ratio_text`), written at the axis'
+        centre on a row without an odds ratio (an input that separates the outcome) instead of a point.
 
     Returns
     -------
@@ -164,7 +167,15 @@ def plot_importance(importance: pd.DataFrame, ax=None, *, labels: dict | None = 
     for yi, e, a, b, c in zip(y, est, lo, hi, colors):
         ax.errorbar([e], [yi], xerr=[[e - a], [b - e]], fmt="o", color=c, capsize=3)
     ax.axvline(1.0, color="grey", ls="--", lw=1)
-    log_ratio_axis(ax, np.r_[lo, hi, est, 1.0])
+    shown = np.r_[lo, hi, est, 1.0]
+    log_ratio_axis(ax, shown[np.isfinite(shown) & (shown > 0)])
+    if notes is not None and not np.isfinite(est).all():
+        x0, x1 = ax.get_xlim()
+        for yi, e, note in zip(y, est, notes[:len(d)]):
+            if not np.isfinite(e):
+                ax.text(np.sqrt(x0 * x1), yi, note, ha="center", va="center", fontsize="small", color="grey",
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        ax.set_ylim(-0.7, len(d) - 0.3)  # rows without a point are outside the points' own limits
     ax.set_yticks(y, [labels.get(n, n) for n in d["input"]])
     ax.set(title=title, xlabel=xlabel)
     return ax

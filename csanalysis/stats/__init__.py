@@ -1,3 +1,3 @@
 """Statistics the analyses share: the bootstrap over accounts (``bootstrap``), ranking (``ranking``), the Wilson
-interval of a proportion (``proportion``), Holm's correction for multiple tests (``multitest``) and how a p-value
-is written (``pvalue``)."""
+interval of a proportion (``proportion``), Holm's correction for multiple tests (``multitest``), how a p-value
+is written (``pvalue``) and the separation of a binary outcome by a logistic design (``separation``)."""

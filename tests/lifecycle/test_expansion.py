@@ -111,6 +111,15 @@ def test_expansion_score_close_to_its_ceiling(demo, monkeypatch):
     assert imp["utilisation"] <= 10, imp
     assert imp["log_usage_trend"] <= 12, imp
     assert imp["plan=Enterprise"] <= 10, imp
+    # seats of an annual term change at renewal only: no annual-term account-month outside its renewal window
+    # expands, so the two term inputs separate the outcome and have no unpenalised odds ratio (health.importance_table)
+    table = res.model.importance.set_index("input")
+    assert table.loc[["annual_term", "renewal_due"], "glm_reason"].tolist() == ["separates_outcome"] * 2
+    assert table.loc[["annual_term", "renewal_due"], "glm_or_per_sd"].isna().all()
+    assert table["glm_reason"].drop(["annual_term", "renewal_due"]).isna().all()
+    sep = res.model.separation
+    assert ex.term_separation(res) and sep["events"] == 0
+    assert 0 < sep["rows"] < res.model.n_train
     # candidates: layout, capacity per touch model, reasons on the listed rows only
     c = ex.upsell_candidates(res, capacity=5)
     assert list(c.columns) == list(ex.CANDIDATE_COLUMNS)
