@@ -1089,15 +1089,22 @@ class _Builder:
         self._check_values("payments", "status", PAYMENT_STATUSES, scan)
         self._check_magnitudes("revenue", "amount", scan)
         if "currency" in revenue.columns:
-            n_cur = scan["revenue"]["currencies"]
-            if n_cur > 1:  # the currencies and their rows, the main currency first
-                cur = (revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count())
-                       .order_by([ibis.desc("n"), "currency"]).execute())
+            def currencies():  # the currencies and their rows, the main currency first
+                return (revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count())
+                        .order_by([ibis.desc("n"), "currency"]).execute())
+
+            # the scan counted them and kept the smallest, which is the only one when there is one
+            cur = None if "currencies" in scan.get("revenue", {}) else currencies()
+            n_cur = len(cur) if cur is not None else scan["revenue"]["currencies"]
+            if n_cur > 1:
+                cur = cur if cur is not None else currencies()
                 report.add("error", "revenue", f"more than one currency ({len(cur)}): convert to a single currency first",
                            column="currency", n_rows=int(cur.n.sum()),
                            examples=[f"{c}: {n:,} rows" for c, n in zip(cur.currency, cur.n)], file=self.file("revenue"))
-            elif n_cur == 1 and self.settings.currency is None and 0 < len(str(scan["revenue"]["currency"]).strip()) <= 8:
-                self.settings = self.settings.updated(currency=str(scan["revenue"]["currency"]).strip())  # the reports' money
+            elif n_cur == 1:
+                only = str(cur.currency.iloc[0]) if cur is not None else str(scan["revenue"]["currency"])
+                if self.settings.currency is None and 0 < len(only.strip()) <= 8:
+                    self.settings = self.settings.updated(currency=only.strip())  # the reports' money
         before = revenue.join(customers.select("customer_id", "signup_date"), "customer_id").filter(
             _.date < _.signup_date)
         n_before = _scanned(scan, "revenue", "before", lambda: self._count(before))
