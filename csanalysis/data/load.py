@@ -316,11 +316,19 @@ def _trimmed(col):
     return ibis.ifelse(_has_edge_space(s), s.re_replace(_EDGE_SPACE, ""), s)
 
 
+_SPACES = (" ", "\t", "\n", "\v", "\f", "\r")  # what ``\s`` matches, in DuckDB (RE2) or Spark (Java): ASCII
+
+
 def _has_edge_space(s):
     """Engine expression: the text starts or ends with white space (``_EDGE``). Every white-space character sorts
-    at or below a space, so the regular expression runs only on the values whose first or last character does:
-    the comparisons cost a fraction of a regular-expression match, and most values are decided by them."""
-    return ibis.ifelse((s < "!") | (s.right(1) < "!"), s.re_search(_EDGE), False)
+    at or below a space, and ends one of :data:`_SPACES`, so the regular expression runs only on the values whose
+    first character sorts there or whose last character is one of them: the comparisons cost a fraction of a
+    regular-expression match, and most values are decided by them. (A suffix test compares bytes; taking the last
+    character, ``right(1)``, walks the text's characters and cost more than the rest of a table's checks.)"""
+    ends = s.endswith(_SPACES[0])
+    for c in _SPACES[1:]:
+        ends = ends | s.endswith(c)
+    return ibis.ifelse((s < "!") | ends, s.re_search(_EDGE), False)
 
 
 def _is_blank(col):
@@ -473,7 +481,11 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
     for canon, src in missing_named.items():
         report.add("error", name, f"the mapping names column '{src}' for '{canon}', but the file has no such column "
                    f"(columns are: {', '.join(available)})", column=src, file=file)
-    n_rows = int(raw.count().execute())
+    n_rows = None  # counted with the checks below (one pass), or on its own when a column is missing
+
+    def counted() -> int:
+        return n_rows if n_rows is not None else int(raw.count().execute())
+
     selected, fails = {}, {}
     kept_text: dict[str, Any] = {}  # id and text columns, trimmed only if some value has white space at an edge
     parses_text = False
@@ -481,6 +493,7 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
         src = tmap.columns.get(canon, canon)
         if src not in available:
             if canon in spec.required and canon not in missing_named:
+                n_rows = counted()
                 report.add("error", name, f"required column '{canon}' is missing (columns are: {', '.join(available)})",
                            column=canon, n_rows=n_rows, file=file)
             continue
@@ -533,14 +546,16 @@ def _prepare(name: str, raw: ibis.Table, tmap: TableMapping, report: ValidationR
         fails[src] = (fail, "numeric attribute" if declared == "numeric" else "infer", src)
     if not selected or any(f.level == "error" and f.table == name and f.column is not None and "missing" in f.message
                            for f in report.findings):
-        return None, n_rows
-    # one pass counts every failure of every column, and the text values with white space at an edge (a typed
-    # value written as text has none)
+        return None, counted()
+    # one pass counts the rows, every failure of every column, and the text values with white space at an edge (a
+    # typed value written as text has none)
     checks = {key: ibis.ifelse(fail, 1, 0).sum() for key, (fail, *_r) in fails.items() if not _is_literal_false(fail)}
     edges = {canon: ibis.ifelse(_has_edge_space(col), 1, 0).sum()
              for canon, col in kept_text.items() if col.type().is_string()}
-    aggs = {**{f"c{i}": v for i, v in enumerate(checks.values())}, **{f"e{i}": v for i, v in enumerate(edges.values())}}
-    counts = raw.aggregate(**aggs).execute().iloc[0] if aggs else {}
+    aggs = {"n": raw.count(), **{f"c{i}": v for i, v in enumerate(checks.values())},
+            **{f"e{i}": v for i, v in enumerate(edges.values())}}
+    counts = raw.aggregate(**aggs).execute().iloc[0]
+    n_rows = int(counts["n"])
     for i, canon in enumerate(edges):
         if int(counts[f"e{i}"] or 0):
             parses_text = True  # trimmed as _typed_column does
@@ -622,7 +637,11 @@ _EDGE = r"^\s|\s$"
 
 def _scalar(expr, default):
     """A scalar query's value, ``default`` for an empty aggregate (DuckDB gives None, Spark NaN)."""
-    v = expr.execute()
+    return _scalar_value(expr.execute(), default)
+
+
+def _scalar_value(v, default):
+    """An aggregate's value, ``default`` for an empty aggregate (None or NaN)."""
     return default if v is None or pd.isna(v) else v
 
 
@@ -633,14 +652,17 @@ def _median(col) -> float | None:
     value at once (at ten million customers, more than a gigabyte for the revenue amounts)."""
     t = col.name("v").as_table().filter(_.v.notnull())
     h = t.group_by("v").aggregate(c=_.count())
-    h = h.mutate(cum=h.c.sum().over(ibis.window(order_by="v", rows=(None, 0))))
-    n = int(_scalar(h.c.sum(), 0))
+    # the running count and the total, so that one query finds the middle ranks (the counts grouped once)
+    h = h.mutate(cum=h.c.sum().over(ibis.window(order_by="v", rows=(None, 0))), n=h.c.sum().over(ibis.window()))
+    rn_e = (h.n - 1) * 0.5
+    lo_e, hi_e = rn_e.floor() + 1, rn_e.ceil() + 1  # 1-based ranks of the two middle values
+    r = h.aggregate(n=h.c.sum(), lo=ibis.ifelse(h.cum >= lo_e, h.v, ibis.null()).min(),
+                    hi=ibis.ifelse(h.cum >= hi_e, h.v, ibis.null()).min()).execute().iloc[0]
+    n = int(_scalar_value(r["n"], 0))
     if n == 0:
         return None
     rn = (n - 1) * 0.5  # the 0-based position of the median, interpolated
-    lo_k, hi_k = int(np.floor(rn)) + 1, int(np.ceil(rn)) + 1  # 1-based ranks of the two middle values
-    r = h.aggregate(lo=ibis.ifelse(h.cum >= lo_k, h.v, ibis.null()).min(),
-                    hi=ibis.ifelse(h.cum >= hi_k, h.v, ibis.null()).min()).execute().iloc[0]
+    lo_k, hi_k = int(np.floor(rn)) + 1, int(np.ceil(rn)) + 1
     lo, hi = float(r["lo"]), float(r["hi"])
     return lo if lo_k == hi_k else lo + (hi - lo) * (rn - np.floor(rn))
 
@@ -819,6 +841,28 @@ def cache_settings(*, pseudonymise: bool = False, **overrides) -> dict:
     return {**base, **overrides, "pseudonymise": pseudonym.cache_setting(pseudonymise)}
 
 
+CUSTOMER_TABLES = ("revenue", "usage", "nps", "payments", "cs_activities", "customer_attributes", "tickets")
+CUT_TABLES = ("revenue", "usage", "nps", "payments", "cs_activities", "tickets")  # cut at as_of by their date
+FUTURE_TABLES = ("revenue", "usage", "payments", "nps")  # their latest date up to today sets a default as_of
+
+
+def _outside(col, allowed):
+    """Engine expression: a value that is not one of ``allowed`` (an empty value is not checked)."""
+    return col.notnull() & ~col.isin(list(allowed))
+
+
+def _tally(cond):
+    """Engine aggregate: the rows where ``cond`` holds (NULL counts as false, as in a filter)."""
+    return ibis.ifelse(cond, 1, 0).sum()
+
+
+def _scanned(scan: dict | None, name: str, key: str, compute):
+    """A table's count or value from its scan (:meth:`_Builder._scan`), else ``compute()``: the check's own query."""
+    if scan is not None and key in scan.get(name, {}):
+        return scan[name][key]
+    return compute()
+
+
 def _gap_rows(cm, *, distinct: bool):
     """Engine expression: the customer-months (``customer_id``, ``m``) of ``cm`` that come more than a month after
     the customer's previous month in ``cm``.
@@ -857,28 +901,28 @@ class _Builder:
     def _count(self, expr) -> int:
         return int(expr.count().execute())
 
-    def _check_values(self, name: str, column: str, allowed) -> None:
+    def _check_values(self, name: str, column: str, allowed, scan: dict | None = None) -> None:
         t = self.t.get(name)
         if t is None or column not in t.columns:
             return
-        bad = t.filter(t[column].notnull() & ~t[column].isin(list(allowed)))
-        n = self._count(bad)
+        bad = t.filter(_outside(t[column], allowed))
+        n = _scanned(scan, name, f"outside:{column}", lambda: self._count(bad))
         if n:
             self.report.add("error", name, f"{n:,} rows have a value outside {list(allowed)}", column=column,
                             n_rows=n, examples=_examples(bad.select(column)), file=self.file(name))
 
-    def _check_orphans(self, name: str, customers) -> None:
+    def _check_orphans(self, name: str, customers, scan: dict | None = None) -> None:
         t = self.t.get(name)
         if t is None or customers is None:
             return
         orphans = t.anti_join(customers.select("customer_id"), "customer_id")
-        n = self._count(orphans)
+        n = _scanned(scan, name, "orphans", lambda: self._count(orphans))
         if n:
             self.report.add("error", name, f"{n:,} rows belong to customers that are not in the customers table",
                             column="customer_id", n_rows=n, examples=_examples(orphans.select("customer_id")),
                             file=self.file(name))
 
-    def _as_of(self) -> dt.date | None:
+    def _as_of(self, scan: dict | None = None) -> dt.date | None:
         """The analysis date: the setting, else the end of the last complete month of the data. Rows dated after
         today cannot be data yet (one stray year-2204 row would make every customer look churned): without an
         explicit ``as_of`` they are errors, with examples (None is returned); with one, they are cut like any row
@@ -893,14 +937,14 @@ class _Builder:
             if name in self.t and "date" in self.t[name].columns:
                 t = self.t[name]
                 future = t.filter(t.date > today)
-                n = self._count(future)
+                n = _scanned(scan, name, "future", lambda: self._count(future))
                 if n:
                     ex = future.order_by(ibis.desc("date")).select("customer_id", "date").limit(N_EXAMPLES).execute()
                     self.report.add("error", name, f"{n:,} rows are dated after today ({today}): fix their dates, or set "
                                     "as_of (--as-of) to analyse up to a date and leave later rows out", column="date",
                                     n_rows=n, examples=[f"{r.customer_id}: {pd.Timestamp(r.date).date()}" for r in ex.itertuples()],
                                     ids=ex["customer_id"].astype(str).tolist(), file=self.file(name))
-                dates.append(t.filter(t.date <= today).date.max().execute())
+                dates.append(_scanned(scan, name, "latest", lambda: t.filter(t.date <= today).date.max().execute()))
         dates = [d for d in dates if d is not None and not pd.isna(d)]
         if not self.report.ok or not dates:
             return None
@@ -909,9 +953,9 @@ class _Builder:
         # data reach its last day, else the one before)
         return (month_start(periods.last_complete_month(latest) + 1) - pd.Timedelta(days=1)).date()
 
-    def _as_of_after_data(self, as_of_m: int) -> None:
+    def _as_of_after_data(self, as_of_m: int, scan: dict | None = None) -> None:
         """An explicit as_of more than a month after the last revenue row: a warning (everyone looks churned)."""
-        last = _scalar(self.t["revenue"].date.max(), None)
+        last = _scanned(scan, "revenue", "last", lambda: _scalar(self.t["revenue"].date.max(), None))
         if last is None:
             return
         gap = as_of_m - periods.month_index(last)
@@ -921,7 +965,7 @@ class _Builder:
                             column="date", file=self.file("revenue"), key="finding.as_of_after_revenue",
                             values={"as_of": str(self.settings.as_of), "gap": int(gap), "last": f"{pd.Timestamp(last):%Y-%m}"})
 
-    def _check_magnitudes(self, name: str, column: str) -> None:
+    def _check_magnitudes(self, name: str, column: str, scan: dict | None = None) -> None:
         """Amounts the engine cannot sum to the cent (|x| ≥ :data:`MAX_AMOUNT`) are errors; amounts more than
         :data:`MAGNITUDE_WARNING` times the table's median absolute amount are warnings (a typo or a unit slip)."""
         t = self.t.get(name)
@@ -929,7 +973,7 @@ class _Builder:
             return
         x = t[column].abs()
         big = t.filter(x >= MAX_AMOUNT)
-        n = self._count(big)
+        n = _scanned(scan, name, f"big:{column}", lambda: self._count(big))
         if n:
             self.report.add("error", name, f"{n:,} rows have an amount of {MAX_AMOUNT:,.0e} or more, beyond what can be "
                             "added up to the cent: fix the values (or the unit)", column=column, n_rows=n,
@@ -947,11 +991,11 @@ class _Builder:
                             key="finding.large_amounts", values={"n": f"{n:,}", "times": f"{MAGNITUDE_WARNING:,}",
                                                                  "median": f"{median:,.2f}"})
 
-    def _cut_after(self, name: str, as_of: dt.date, column: str = "date") -> None:
+    def _cut_after(self, name: str, as_of: dt.date, column: str = "date", scan: dict | None = None) -> None:
         t = self.t.get(name)
         if t is None or column not in t.columns:
             return
-        n_cut = self._count(t.filter(t[column] > as_of))
+        n_cut = _scanned(scan, name, f"after:{column}", lambda: self._count(t.filter(t[column] > as_of)))
         self.report.counts[name]["cut_after_as_of"] = n_cut
         self.report.counts[name]["used"] -= n_cut
         if n_cut:
@@ -959,6 +1003,63 @@ class _Builder:
                             n_rows=n_cut, file=self.file(name), key="finding.cut_after_as_of",
                             values={"n": f"{n_cut:,}", "as_of": str(as_of)})
             self.t[name] = t.filter(t[column] <= as_of)
+
+    def _scan(self, customers, clean: bool) -> dict[str, dict]:
+        """The row checks of each table whose rows belong to customers (:data:`CUSTOMER_TABLES`), counted in one
+        aggregate pass over it, joined to the customers' ids. Each check then reads its count here
+        (:func:`_scanned`), reports in its own order and queries examples only for a count that is not zero.
+
+        Per table: rows of customers not in the customers table; values outside their list (revenue ``kind``,
+        payments ``status``); and, for the tables cut at ``as_of`` or that set a default one, the rows after
+        ``as_of`` (when it is set) or after today with the latest date up to today (when it is not). Revenue
+        also: amounts too large to add up to the cent, its latest date, the rows dated before the customer's
+        signup date (only when customer ids are unique, ``clean``: a repeated id joins each row more than once),
+        the currencies, and (``as_of`` set) the recurring rows whose period ends before it starts, with and
+        without the rows after ``as_of``."""
+        as_of = self.settings.as_of
+        today = dt.date.today()
+        if clean:
+            ids = customers.select(_scan_id="customer_id", _scan_hit=ibis.literal(1, "int8"),
+                                   _scan_signup="signup_date")
+        else:  # each id once: the join keeps each row of the table once
+            ids = customers.select(_scan_id="customer_id", _scan_hit=ibis.literal(1, "int8")).distinct()
+        out = {}
+        for name in CUSTOMER_TABLES:
+            t = self.t.get(name)
+            if t is None or "customer_id" not in t.columns:
+                continue
+            j = t.left_join(ids, t.customer_id == ids._scan_id)
+            aggs = {"orphans": _tally(j._scan_hit.isnull())}
+            checked = {"revenue": ("kind", REVENUE_KINDS), "payments": ("status", PAYMENT_STATUSES)}.get(name)
+            if checked and checked[0] in t.columns:
+                aggs[f"outside:{checked[0]}"] = _tally(_outside(j[checked[0]], checked[1]))
+            if "date" in t.columns:
+                if as_of is not None and name in CUT_TABLES:
+                    aggs["after:date"] = _tally(j.date > as_of)
+                if as_of is None and name in FUTURE_TABLES:
+                    aggs["future"] = _tally(j.date > today)
+                    aggs["latest"] = j.date.max(where=j.date <= today)
+            if name == "revenue":
+                if "amount" in t.columns:
+                    aggs["big:amount"] = _tally(j.amount.abs() >= MAX_AMOUNT)
+                if clean and "date" in t.columns:
+                    aggs["before"] = _tally(j.date < j._scan_signup)
+                if "date" in t.columns:
+                    aggs["last"] = j.date.max()
+                if "currency" in t.columns:
+                    aggs["currencies"] = j.currency.nunique()
+                    aggs["currency"] = j.currency.min()
+                if as_of is not None and "period_start" in t.columns and "period_end" in t.columns:
+                    rec = (j.kind.isnull() | (j.kind == "recurring")) if "kind" in t.columns else ibis.literal(True)
+                    bad = rec & (j.period_end < j.period_start)
+                    aggs["bad_period"] = _tally(bad)
+                    aggs["bad_period_kept"] = _tally(bad & (j.date <= as_of))
+            row = j.aggregate(**aggs).execute().iloc[0]
+            out[name] = {k: (row[k] if k in ("latest", "last", "currency") else int(_scalar_value(row[k], 0)))
+                         for k in aggs}
+            if "last" in out[name]:
+                out[name]["last"] = _scalar_value(out[name]["last"], None)
+        return out
 
     # -- build --------------------------------------------------------------------------------------
     def build(self) -> dict:
@@ -980,24 +1081,33 @@ class _Builder:
                        column="customer_id", n_rows=n_dupes,
                        examples=dupes.order_by("customer_id").limit(N_EXAMPLES).execute()["customer_id"].tolist(),
                        file=self.file("customers"))
-        for name in ("revenue", "usage", "nps", "payments", "cs_activities", "customer_attributes", "tickets"):
-            self._check_orphans(name, customers)
+        scan = self._scan(customers, clean=not n_dupes)  # one pass per table counts its row checks
+        for name in CUSTOMER_TABLES:
+            self._check_orphans(name, customers, scan)
         if "kind" in revenue.columns:
-            self._check_values("revenue", "kind", REVENUE_KINDS)
-        self._check_values("payments", "status", PAYMENT_STATUSES)
-        self._check_magnitudes("revenue", "amount")
+            self._check_values("revenue", "kind", REVENUE_KINDS, scan)
+        self._check_values("payments", "status", PAYMENT_STATUSES, scan)
+        self._check_magnitudes("revenue", "amount", scan)
         if "currency" in revenue.columns:
-            cur = (revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count())
-                   .order_by([ibis.desc("n"), "currency"]).execute())  # the main currency first
-            if len(cur) > 1:
+            def currencies():  # the currencies and their rows, the main currency first
+                return (revenue.filter(revenue.currency.notnull()).group_by("currency").aggregate(n=_.count())
+                        .order_by([ibis.desc("n"), "currency"]).execute())
+
+            # the scan counted them and kept the smallest, which is the only one when there is one
+            cur = None if "currencies" in scan.get("revenue", {}) else currencies()
+            n_cur = len(cur) if cur is not None else scan["revenue"]["currencies"]
+            if n_cur > 1:
+                cur = cur if cur is not None else currencies()
                 report.add("error", "revenue", f"more than one currency ({len(cur)}): convert to a single currency first",
                            column="currency", n_rows=int(cur.n.sum()),
                            examples=[f"{c}: {n:,} rows" for c, n in zip(cur.currency, cur.n)], file=self.file("revenue"))
-            elif len(cur) == 1 and self.settings.currency is None and 0 < len(str(cur.currency.iloc[0]).strip()) <= 8:
-                self.settings = self.settings.updated(currency=str(cur.currency.iloc[0]).strip())  # the reports' money
+            elif n_cur == 1:
+                only = str(cur.currency.iloc[0]) if cur is not None else str(scan["revenue"]["currency"])
+                if self.settings.currency is None and 0 < len(only.strip()) <= 8:
+                    self.settings = self.settings.updated(currency=only.strip())  # the reports' money
         before = revenue.join(customers.select("customer_id", "signup_date"), "customer_id").filter(
             _.date < _.signup_date)
-        n_before = self._count(before)
+        n_before = _scanned(scan, "revenue", "before", lambda: self._count(before))
         if n_before:
             ex = before.select("customer_id", "date", "signup_date").limit(N_EXAMPLES).execute()
             report.add("error", "revenue", f"{n_before:,} rows are dated before the customer's signup_date",
@@ -1007,14 +1117,14 @@ class _Builder:
         if not report.ok:
             return {}
 
-        as_of = self._as_of()
+        as_of = self._as_of(scan)
         if as_of is None:
             return {}
         self.settings = self.settings.updated(as_of=as_of)
         as_of_m = periods.last_complete_month(as_of)
-        self._as_of_after_data(as_of_m)
-        for name in ("revenue", "usage", "nps", "payments", "cs_activities", "tickets"):
-            self._cut_after(name, as_of)
+        self._as_of_after_data(as_of_m, scan)
+        for name in CUT_TABLES:
+            self._cut_after(name, as_of, scan=scan)
         if "cs_costs" in self.t:
             self._cut_after("cs_costs", as_of, column="month")
         revenue = self.t["revenue"]
@@ -1032,7 +1142,9 @@ class _Builder:
                 n_months=ibis.ifelse(rec.period_start.notnull() & rec.period_end.notnull(), n_months, 1),
             )
             bad_period = rec.filter(rec.period_end < rec.period_start)
-            n_bad = self._count(bad_period)
+            # the scan counted the rows with and without those after as_of (cut only when there are some)
+            key = "bad_period_kept" if self.report.counts["revenue"].get("cut_after_as_of") else "bad_period"
+            n_bad = _scanned(scan, "revenue", key, lambda: self._count(bad_period))
             if n_bad:
                 report.add("error", "revenue", f"{n_bad:,} rows have period_end before period_start", column="period_end",
                            n_rows=n_bad, examples=_examples(bad_period.select("period_end")), file=self.file("revenue"))
@@ -1068,8 +1180,10 @@ class _Builder:
         totals = monthly.aggregate(
             in_panel=ibis.ifelse(_.m <= as_of_m, _.mrr, 0).sum(), after=ibis.ifelse(_.m > as_of_m, _.mrr, 0).sum()
         ).execute().iloc[0]
-        source_recurring = float(_scalar(rec.amount.sum(), 0.0))
-        all_rev = float(_scalar(revenue.amount.sum(), 0.0))
+        recurring = (revenue.kind.isnull() | (revenue.kind == "recurring")) if "kind" in revenue.columns else None
+        sums = revenue.aggregate(all=revenue.amount.sum(), rec=revenue.amount.sum(where=recurring)).execute().iloc[0]
+        source_recurring = float(_scalar_value(sums["rec"], 0.0))
+        all_rev = float(_scalar_value(sums["all"], 0.0))
         report.reconciliation.update({
             "revenue total (rows up to as_of)": all_rev,
             "one-off revenue (not MRR)": all_rev - source_recurring,
