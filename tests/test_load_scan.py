@@ -129,3 +129,24 @@ def test_edge_space_comparisons_let_through_every_value_the_regular_expression_m
     assert out["edge"].astype(bool).tolist() == regex
     # by hand: RE2's \s is [\t\n\f\r ] (not \v, the no-break or the ideographic space)
     assert regex == [v is not None and v != "" and (v[0] in " \t\n\f\r" or v[-1] in " \t\n\f\r") for v in values]
+
+
+def test_examples_are_the_smallest_values_on_every_run(tmp_path):
+    """A finding's examples are its first N_EXAMPLES distinct values in order, not whatever a parallel engine
+    returns first: 40 unknown customers in the revenue rows (in shuffled order) give Z00…Z04 every time."""
+    import random
+
+    ids = [f"Z{i:02d}" for i in range(40)]
+    random.Random(1).shuffle(ids)
+    rev = "customer_id,date,amount\n" + "".join(f"{c},2024-03-01,10\n" for c in ["A", "B", "C", *ids])
+    d = _folder(tmp_path, "orphans", customers__csv=CUSTOMERS, revenue__csv=rev)
+    seen = set()
+    for _ in range(3):
+        try:
+            report = cs.load_dataset(d, cache=False).report
+        except DataValidationError as err:
+            report = err.report
+        orphan = [f for f in report.findings if f.table == "revenue" and f.column == "customer_id"]
+        assert orphan and orphan[0].n_rows == 40
+        seen.add(tuple(orphan[0].examples))
+    assert seen == {tuple(f"Z{i:02d}" for i in range(load.N_EXAMPLES))}

@@ -448,7 +448,10 @@ def _hint(kind: str, examples: list, tmap: TableMapping) -> str | None:
 
 
 def _examples(expr, limit: int = N_EXAMPLES) -> list:
-    return expr.distinct().limit(limit).execute().iloc[:, 0].tolist()
+    """The first ``limit`` distinct values of a one-column expression, smallest first: the same examples on every
+    run (a parallel engine returns ``distinct().limit()`` in any order)."""
+    distinct = expr.distinct()
+    return distinct.order_by(distinct.columns[0]).limit(limit).execute().iloc[:, 0].tolist()
 
 
 def _quoted_ids(column: str, examples: list) -> list[str]:
@@ -1109,7 +1112,8 @@ class _Builder:
             _.date < _.signup_date)
         n_before = _scanned(scan, "revenue", "before", lambda: self._count(before))
         if n_before:
-            ex = before.select("customer_id", "date", "signup_date").limit(N_EXAMPLES).execute()
+            ex = (before.select("customer_id", "date", "signup_date").order_by(["customer_id", "date"])
+                  .limit(N_EXAMPLES).execute())  # the same examples on every run
             report.add("error", "revenue", f"{n_before:,} rows are dated before the customer's signup_date",
                        column="date", n_rows=n_before,
                        examples=[f"{r.customer_id}: {r.date} < {r.signup_date}" for r in ex.itertuples()],
