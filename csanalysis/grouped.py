@@ -44,6 +44,10 @@ missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.seg
   tables, engine panel and spells are the full Dataset's filtered in the engine, and each pandas table is built
   on first read by the loader's own code from the filtered tables, so it equals the full Dataset's table
   restricted to the sample (tests/test_grouped.py). ``ds.sample`` on it is :func:`sample_description`'s dict.
+* ``model_dataset(ds, *, max_customers=MODEL_CUSTOMERS, seed=0)`` → the Dataset the per-customer models read:
+  ``ds`` itself up to :data:`MODEL_CUSTOMERS` customers (counted in the engine), else ``sample_dataset(ds,
+  max_customers / customers, seed=seed)``, about ``max_customers`` of them. The one size policy of the reports;
+  ``ds.sample`` (None for all customers) is what a report says and writes to ``metrics.json``.
 """
 from __future__ import annotations
 
@@ -60,12 +64,19 @@ from .periods import PERIOD_MONTHS, month_start, period_start
 from .stats.proportion import wilson
 
 __all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "revenue_cohorts", "nps_tallies",
-           "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "ALL",
-           "SPELL_GROUPS"]
+           "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "customer_count",
+           "model_dataset", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS"]
 
 ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
 SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
 HEX_DIGITS = 8  # of the md5 that decide a customer's draw (1 in 16⁸ ≈ 4.3e9 resolution)
+# Customers above which the models that need one row per customer (the Cox models, the NPS outcome models) are
+# fitted on a seeded sample of whole customers (model_dataset). The models' own row rules already cap a fit at
+# 1.5–2M customer-months (survival.time_varying_drivers max_rows 1.5M, impact.MAX_ROWS 2M, health.churn_risk
+# max_rows 2M: 36-month histories of about 150k customers), so a larger sample adds little precision while its
+# pandas panel, spells and signals grow with it. 250k keeps the demo (3k) and the 100k benchmark data whole
+# (their numbers unchanged) and holds about a quarter of a 1M-customer panel, a fortieth of a 10M one.
+MODEL_CUSTOMERS = 250_000
 
 
 # ------------------------------------------------------------------------------------------------ groups
@@ -420,8 +431,7 @@ def sample_ids(ds: Dataset, fraction: float, *, seed: int = 0) -> np.ndarray:
 def sample_description(ds: Dataset, ids, fraction: float, *, seed: int = 0) -> dict:
     """What a report says of the sample: ``fraction`` (the probability of each draw), ``seed``, ``drawn`` (the
     customers drawn), ``customers`` (of how many, counted in the engine) and the ``rule``."""
-    s = ds.engine_table("spells")
-    n = int(s.filter(s.spell == 1).count().execute())
+    n = customer_count(ds)
     return {"fraction": float(fraction), "seed": int(seed), "drawn": int(len(ids)), "customers": n,
             "rule": f"customers whose md5('{int(seed)}:' + customer_id) begins below {_threshold(fraction)} "
                     f"(first {HEX_DIGITS} hex digits): each drawn with probability {fraction:g}, independently of churn"}
@@ -435,6 +445,7 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
     import dataclasses
     import functools
 
+    from .data import cache as _cache
     from .data.dataset import Lazy
     from .data.spells import panel_to_pandas, spells_to_pandas
 
@@ -461,6 +472,8 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
             twin.t = {k: only(t) for k, t in owner.t.items()}
             args = [only(a) if isinstance(a, ibis.Table) else a for a in build.args]
             return Lazy(functools.partial(getattr(twin, build.func.__name__), *args, **build.keywords))
+        if isinstance(build, functools.partial) and build.func is _cache._read:  # a report run's cache: its file,
+            return Lazy(functools.partial(build.func, *build.args, **build.keywords, only=ids))  # filtered as read
         if name in ("nps", "tickets") and name in tables:
             return Lazy(tables[name].order_by(["customer_id", "date"]).execute)
 
@@ -488,3 +501,37 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
     out.sample = sample_description(ds, ids, fraction, seed=seed)
     return out
 
+
+
+def customer_count(ds: Dataset) -> int:
+    """The customers with a paid month (first spells), counted in the engine: those :func:`sample_customers`
+    draws from."""
+    s = ds.engine_table("spells")
+    return int(s.filter(s.spell == 1).count().execute())
+
+
+def model_dataset(ds: Dataset, *, max_customers: int = MODEL_CUSTOMERS, seed: int = 0) -> Dataset:
+    """The Dataset the per-customer models of a report read: ``ds`` itself when it has at most ``max_customers``
+    customers (:func:`customer_count`, in the engine), else :func:`sample_dataset` with the share
+    ``max_customers`` ÷ customers (about ``max_customers`` drawn; its ``sample`` states the draw).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    max_customers : int
+        The size above which a sample is drawn (:data:`MODEL_CUSTOMERS`; a notebook's ``model_customers``).
+    seed : int
+        The draw's seed (:func:`sample_key`).
+
+    Returns
+    -------
+    Dataset
+        ``ds`` (``sample`` None) or the sample (``sample``: :func:`sample_description`'s dict).
+    """
+    if isinstance(max_customers, bool) or not isinstance(max_customers, (int, np.integer)) or max_customers < 1:
+        raise ValueError(f"max_customers={max_customers!r}: a whole number of customers, at least 1")
+    n = customer_count(ds)
+    if n <= max_customers:
+        return ds
+    return sample_dataset(ds, max_customers / n, seed=seed)

@@ -425,11 +425,14 @@ class CoxResult:
                 "hazard_ratios": self.records(), "skipped": dict(self.skipped)}
 
     def metrics(self) -> dict:
-        """The model's part of ``metrics.json``: ``hazard_ratios``, ``skipped_covariates`` and ``ph_check`` (the
-        proportional-hazards check's terms and violations, or none with the reason)."""
+        """The model's part of ``metrics.json``: ``hazard_ratios``, ``skipped_covariates``, ``ph_check`` (the
+        proportional-hazards check's terms and violations, or none with the reason) and the customers and events
+        it was fitted on (``cox_n``, ``cox_events``)."""
         ph = self.ph_test
         return {
             "hazard_ratios": self.records(),
+            "cox_n": int(self.n),
+            "cox_events": int(self.events),
             "skipped_covariates": self.skipped,
             "ph_check": ({"checked_on": ph["checked_on"].iloc[0], "events": self.ph_events, "method": PH_METHOD,
                           "terms": ph.drop(columns=["checked_on"]).to_dict(orient="records"),
@@ -447,7 +450,7 @@ def cox_metrics(cox: CoxResult | None) -> dict:
     """``metrics.json``'s part of a Cox model (:meth:`CoxResult.metrics`), or of none (no covariates available)."""
     if cox is not None:
         return cox.metrics()
-    return {"hazard_ratios": [], "skipped_covariates": {},
+    return {"hazard_ratios": [], "skipped_covariates": {}, "cox_n": None, "cox_events": None,
             "ph_check": {"terms": [], "violations": [], "events": None, "reason": "no covariates available"}}
 
 

@@ -304,3 +304,49 @@ def test_snapshot_engine_km_equals_r_survfit(tmp_path):
         for t in (6, 12, 24):
             for col, q in (("survival", "surv"), ("lower", "lower"), ("upper", "upper")):
                 assert by.loc[(g, t), col] == pytest.approx(r(q, g, t), abs=1e-9), (g, t, q)
+
+
+def test_model_dataset_samples_only_above_the_size(demo):
+    n = grouped.customer_count(demo)
+    assert n == demo.spells.loc[demo.spells["spell"] == 1, "customer_id"].nunique() == 2935
+    assert grouped.MODEL_CUSTOMERS >= 100_000  # the 100k benchmark data are fitted whole
+    # at or below the size: the Dataset itself, every customer, no sample stated
+    assert grouped.model_dataset(demo) is demo and demo.sample is None
+    assert grouped.model_dataset(demo, max_customers=n) is demo
+    # above it: the engine sample with the share size ÷ customers, stated
+    sub = grouped.model_dataset(demo, max_customers=n - 1_935, seed=5)
+    ids = grouped.sample_ids(demo, (n - 1_935) / n, seed=5)
+    assert sub is not demo and sub.sample is not None
+    assert sub.sample["fraction"] == pytest.approx(1_000 / n, abs=1e-15) and sub.sample["seed"] == 5
+    assert sub.sample["customers"] == n and sub.sample["drawn"] == len(ids)
+    assert 900 < len(ids) < 1_100  # about 1,000 (binomial sd ≈ 26)
+    assert sorted(sub.customers["customer_id"].astype(str)) == ids.tolist()
+    # the same seed draws the same customers; another seed others
+    again = grouped.model_dataset(demo, max_customers=1_000, seed=5)
+    assert sorted(again.customers["customer_id"].astype(str)) == ids.tolist()
+    other = grouped.model_dataset(demo, max_customers=1_000, seed=6)
+    assert sorted(other.customers["customer_id"].astype(str)) != ids.tolist()
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="max_customers"):
+            grouped.model_dataset(demo, max_customers=bad)
+
+
+def test_sample_dataset_of_a_report_runs_cache(demo, tmp_path):
+    """What a notebook gets in a report run (the Dataset read from the run's cache: no raw tables, Parquet files
+    behind the engine panel and spells): its sample equals the full data restricted to the sample, and its
+    tables are read filtered (the full table is never built in pandas)."""
+    from csanalysis.data import RunContext, cache
+
+    ctx = RunContext(cache_dir=str(tmp_path / ".cache"), source=str(DEMO.resolve()),
+                     fingerprint=cache.fingerprint(DEMO.resolve()))
+    cache.prime(DEMO.resolve(), None, None, ctx)
+    run = cs.load_dataset(str(DEMO.resolve()), context=str(ctx.write(tmp_path / "run_context.json")))
+    assert run.cache_key is not None and not run.tables
+    sub = grouped.model_dataset(run, max_customers=600, seed=1)
+    ids = set(grouped.sample_ids(demo, 600 / 2935, seed=1))
+    assert sub.sample["drawn"] == len(ids)
+    for name in ("customers", "panel", "spells", "usage", "nps", "payments", "cs_activities", "payment_attempts"):
+        full = getattr(demo, name)
+        want = full[full["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(getattr(sub, name).reset_index(drop=True), want, obj=name)
+    assert set(run.pending()) >= {"customers", "panel", "spells", "usage", "nps", "payments"}  # never read whole

@@ -415,11 +415,21 @@ class _RawTables(Mapping):
         return len(self._tables())
 
 
-def _read(path: Path, reload: Reload | None, seconds: list[str] = ()) -> pd.DataFrame:
+def _read(path: Path, reload: Reload | None, seconds: list[str] = (), only=None) -> pd.DataFrame:
     """A table of an entry (its ``seconds`` columns cast back: :func:`_seconds`); an optional table of the user's
-    cache that cannot be read is built again."""
+    cache that cannot be read is built again. ``only``: customer ids (text) whose rows alone are read, filtered
+    while the file is scanned (a sample's table: grouped.sample_dataset), in the file's order."""
     try:
-        df = pd.read_parquet(path)
+        if only is None:
+            df = pd.read_parquet(path)
+        else:
+            import pyarrow as pa
+            import pyarrow.dataset as pads
+            import pyarrow.parquet as pq
+
+            kind = pq.read_schema(path).field("customer_id").type
+            ids = pa.array(list(only), pa.string()).cast(kind)
+            df = pq.read_table(path, filters=pads.field("customer_id").isin(ids)).to_pandas()
         written = _pandas_seconds(path)
         cast = {c: "datetime64[s]" for c in (*seconds, *written)
                 if c in df.columns and str(df[c].dtype) != "datetime64[s]"}
@@ -427,7 +437,8 @@ def _read(path: Path, reload: Reload | None, seconds: list[str] = ()) -> pd.Data
     except Exception:  # noqa: BLE001 - damaged or removed meanwhile: the fresh load decides (or raises)
         if reload is None or path.stem in CORE:
             raise
-        return _fill(path.parent, path.stem, reload)
+        df = _fill(path.parent, path.stem, reload)
+        return df if only is None else df[df["customer_id"].astype(str).isin(set(only))].reset_index(drop=True)
 
 
 def _pandas_seconds(path: Path) -> list[str]:

@@ -85,6 +85,9 @@ class Dataset:
     con: Any = field(default=None, repr=False)
     pseudonymised: bool = False  # customer ids replaced by keyed pseudonyms (data/pseudonym.py)
     cache_key: str | None = field(default=None, repr=False)  # set when read from a report run's cache
+    # the seeded sample of whole customers this Dataset holds (csanalysis.grouped.sample_dataset: its description),
+    # None when it holds every customer
+    sample: dict | None = field(default=None, repr=False)
     _date_ranges: dict | None = field(default=None, repr=False)
 
     def __getattribute__(self, name):

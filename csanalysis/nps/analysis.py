@@ -51,6 +51,7 @@ class NPSRevenue(TableSummary):
     primary: dict = field(default_factory=dict)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
+    sample: dict | None = None  # the seeded sample of customers the alignment and its models read, or None (all)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -164,7 +165,7 @@ def _est(estimate, lower, upper, reason=None, **extra) -> dict:
 
 def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY, segment: str | None = None,
                 period: str = "quarter", other: str = "csat", alpha: float = 0.05, n_boot: int = 1000,
-                seed: int | None = 0) -> NPSRevenue:
+                seed: int | None = 0, model_ds=None) -> NPSRevenue:
     """Everything the NPS-and-revenue report shows, computed once.
 
     NPS of the latest survey period (account bootstrap when accounts answered more than once, else the ``auto``
@@ -195,6 +196,12 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
         Bootstrap resamples (at least 200 for the NPS intervals).
     seed : int or None
         Seed of every bootstrap's random generator.
+    model_ds : Dataset, optional
+        The customers whose answers are aligned with later churn and revenue, for the alignment and everything
+        built on it (categories, models, the primary test and comparisons, correlations, other measures): a
+        seeded sample of whole customers (:func:`csanalysis.grouped.model_dataset`), its answers those of
+        ``ds`` (the same rows) restricted to it. None: ``ds``. NPS, its change, coverage and the response-bias
+        check always read ``ds``.
 
     Returns
     -------
@@ -242,7 +249,12 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
     pv = IntegerPanel(ds)
     cov = _coverage(ds, r, pv, period, alpha)
     bias = _response_bias(ds, r, pv, cov, period, None, alpha) if len(cov) else pd.DataFrame()
-    al = align_responses(ds, r, hs, pv)
+    if model_ds is None or model_ds is ds:
+        al = align_responses(ds, r, hs, pv)
+    else:
+        drawn = set(model_ds.customers["customer_id"].astype(str))
+        al = align_responses(model_ds, r[r["customer_id"].isin(drawn)], hs, IntegerPanel(model_ds))
+    base["sample"] = None if model_ds is None else model_ds.sample
     outcomes = {k: category_outcomes(al, k, alpha=alpha, n_boot=n_boot, seed=seed) for k in hs}
     ctrl = [c for c in ("segment", "mrr_base") if c in al.table.columns]
     churn = {k: churn_model(al, k, alpha=alpha) for k in hs}

@@ -1,0 +1,123 @@
+"""Issue 21: above a stated size the per-customer models of the survival (02) and NPS (03) reports are fitted on a
+seeded sample of whole customers drawn in the engine (csanalysis.grouped.model_dataset), and the report says so.
+Forced on the demo data with a small ``model_customers``: the sentence in the report (English; Japanese for 02),
+the sample in metrics.json, the Cox model's customers equal to the sample's, the fits equal to those of the same
+sample drawn from a direct load, and the figures on all customers unchanged. The default (no sample on the demo)
+is checked by every other notebook test and by benchmarks.same_outputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import csanalysis as cs
+from csanalysis import grouped, nps, survival
+from csanalysis.report import i18n
+from csanalysis.report.narrative import fmt_int, fmt_pct
+from csanalysis.report.parameters import parameters_of
+from csanalysis.report.run import run_report
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+NBS = ("02_churn_survival", "03_nps_revenue")
+SIZE = 1_000  # of the demo's 2,935 customers
+
+
+@pytest.fixture(scope="module")
+def demo():
+    if not (DEMO / "customers.parquet").is_file():
+        pytest.skip("demo data not generated (make demo)")
+    return cs.load_dataset(DEMO)
+
+
+@pytest.fixture(scope="module")
+def runs(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    sampled = run_report(list(NBS), data=DEMO, out=out / "s", params={"model_customers": SIZE, "n_boot": 200}, jobs=1)
+    full = run_report(list(NBS), data=DEMO, out=out / "f", params={"n_boot": 200}, jobs=1)
+    assert sampled.status == "succeeded" and full.status == "succeeded"
+    return sampled.folder, full.folder
+
+
+def _cox_customers(demo, ids=None) -> int:
+    """The first spells the Cox model fits, counted from the demo's spells: T = duration − (1 − event) > 0 (a spell
+    censored at 0 adds nothing to the partial likelihood), of the customers ``ids`` (None: all)."""
+    sp = demo.spells[demo.spells["spell"] == 1]
+    if ids is not None:
+        sp = sp[sp["customer_id"].astype(str).isin(set(ids))]
+    return int(((sp["duration"] - (1 - sp["event"])) > 0).sum())
+
+
+def _metrics(folder, nb):
+    return json.loads((folder / nb / "metrics.json").read_text(encoding="utf-8"))
+
+
+def test_the_default_size_is_the_policy_and_keeps_the_demo_whole():
+    for nb in NBS:
+        p = parameters_of(ROOT / "notebooks" / f"{nb}.ipynb")["model_customers"]
+        assert int(p["default"]) == grouped.MODEL_CUSTOMERS and p["type"] == "int", nb
+
+
+def test_sampled_survival_report(demo, runs):
+    s, f = runs
+    ids = grouped.sample_ids(demo, SIZE / 2935, seed=0)
+    m, full = _metrics(s, NBS[0]), _metrics(f, NBS[0])
+    assert full["model_sample"] is None and full["cox_n"] == _cox_customers(demo) > 2_800
+    sample = m["model_sample"]
+    assert sample["customers"] == 2935 and sample["drawn"] == len(ids) and sample["seed"] == 0
+    assert sample["fraction"] == pytest.approx(SIZE / 2935)
+    assert m["cox_n"] == _cox_customers(demo, ids) < full["cox_n"]  # the Cox model's customers are the sample's
+    assert len(ids) - 60 < m["cox_n"] < len(ids)
+    # the fit equals lifelines' on the same customers drawn from a direct load (not the run's cache)
+    sub = grouped.model_dataset(demo, max_customers=SIZE)
+    covs = ["plan", "touch_model", "seats", "acquisition_channel"]
+    direct = survival.cox_drivers(sub, covs, references=m["references"])
+    assert direct.n == m["cox_n"]
+    got = {r["term"]: r["hr"] for r in m["hazard_ratios"]}
+    assert got == pytest.approx(dict(zip(direct.hazard_ratios["term"], direct.hazard_ratios["hr"])), rel=1e-9)
+    assert got != pytest.approx({r["term"]: r["hr"] for r in full["hazard_ratios"]}, rel=1e-3)  # really refitted
+    # the time-varying model reads the sample too; the curves, tables and LTV all customers
+    assert m["time_varying_hazard_ratios"] and m["time_varying_hazard_ratios"] != full["time_varying_hazard_ratios"]
+    for key in ("s12_overall", "s12_by_segment", "logrank", "ltv", "spells", "sbg", "references"):
+        assert m[key] == full[key], key
+    sentence = i18n.catalogue("en")["survival.model_sample"].format(
+        drawn=fmt_int(len(ids)), customers=fmt_int(2935), share=fmt_pct(SIZE / 2935), term_churn="churn")
+    html = (s / NBS[0] / f"{NBS[0]}.html").read_text(encoding="utf-8")
+    assert f"seeded random sample of {fmt_int(len(ids))} of the 2,935 customers (34%)" in sentence
+    assert html.count(sentence) == 2  # the summary and the Cox section
+    assert "seeded random sample" not in (f / NBS[0] / f"{NBS[0]}.html").read_text(encoding="utf-8")
+
+
+def test_sampled_nps_report(demo, runs):
+    s, f = runs
+    ids = set(grouped.sample_ids(demo, SIZE / 2935, seed=0))
+    m, full = _metrics(s, NBS[1]), _metrics(f, NBS[1])
+    assert full["model_sample"] is None and m["model_sample"]["drawn"] == len(ids)
+    # NPS, its change and the coverage: all customers, as without a sample
+    for key in ("nps", "nps_change", "coverage"):
+        assert m[key] == full[key], key
+    # the alignment and its models: the answers of the sample only (counted from the demo's answers directly)
+    r = demo.nps[demo.nps["customer_id"].astype(str).isin(ids)]
+    res = nps.nps_revenue(demo, [6, 12], segment="plan", n_boot=200, model_ds=grouped.model_dataset(demo, max_customers=SIZE))
+    assert res.sample == m["model_sample"]
+    assert len(res.alignment.table) == len(r) and set(res.alignment.table["customer_id"]) <= ids
+    assert m["alignment"] == json.loads(json.dumps(res.metrics()["alignment"]))
+    assert m["effects"] == json.loads(json.dumps(res.metrics()["effects"]))
+    assert m["effects"]["6m"]["churn_rows"] < full["effects"]["6m"]["churn_rows"]
+    sentence = i18n.catalogue("en")["nps.model_sample"].format(
+        drawn=fmt_int(len(ids)), customers=fmt_int(2935), share=fmt_pct(SIZE / 2935), term_churn="churn")
+    html = (s / NBS[1] / f"{NBS[1]}.html").read_text(encoding="utf-8")
+    assert html.count(sentence) == 2  # the summary and the alignment section
+
+
+def test_sampled_survival_report_in_japanese(demo, tmp_path):
+    res = run_report([NBS[0]], data=DEMO, out=tmp_path / "r", lang="ja", params={"model_customers": SIZE, "n_boot": 100},
+                     jobs=1)
+    m = _metrics(res.folder, NBS[0])
+    drawn = m["model_sample"]["drawn"]
+    ids = grouped.sample_ids(demo, SIZE / 2935, seed=0)
+    assert drawn == len(ids) and m["cox_n"] == _cox_customers(demo, ids)
+    html = (res.folder / NBS[0] / f"{NBS[0]}.html").read_text(encoding="utf-8")
+    assert f"顧客 2,935 社からデータエンジン内で顧客単位に無作為抽出した {fmt_int(drawn)} 社（34%" in html
