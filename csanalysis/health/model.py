@@ -144,7 +144,15 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     if not ok.all():  # X[keep] copies the whole design even when every column is kept
         X = X[keep]
     mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
-    Z = (X.to_numpy() - mean) / scale
+    # with the importance table, Z is written into the columns after the first of the importance fit's design
+    # [1, Z] (a view of it): one rows × inputs array instead of two at the peak; the same numbers either way
+    D = np.empty((len(X), len(keep) + 1)) if importance else None
+    if importance:
+        D[:, 0] = 1.0
+        Z = np.subtract(X.to_numpy(), mean, out=D[:, 1:])
+        Z /= scale
+    else:
+        Z = (X.to_numpy() - mean) / scale
     del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
     y = train[outcome].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
@@ -152,7 +160,8 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
                            intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=len(train),
                            events_train=int(y.sum()), train_months=(int(train["m"].min()), int(train["m"].max())))
     if importance:
-        model.importance = importance_table(Z, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
+        del Z
+        model.importance = _importance(D, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
                                        start=np.r_[model.intercept_, model.coef_])
     return model
 
@@ -175,6 +184,15 @@ def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None)
     DataFrame with ``rank``, ``input``, ``coef_per_sd``, ``or_per_sd``, ``glm_or_per_sd``, ``lower``, ``upper``,
     ``strength``.
     """
+    # the design is [1, Z] as sm.add_constant builds it, written straight into C order (no Fortran copy)
+    X = np.empty((Z.shape[0], Z.shape[1] + 1))
+    X[:, 0] = 1.0
+    X[:, 1:] = Z
+    return _importance(X, y, groups, names, coef, alpha, start)
+
+
+def _importance(X, y, groups, names, coef, alpha: float = 0.05, start=None) -> pd.DataFrame:
+    """:func:`importance_table` from its design ``X`` = [1, Z] (C order), which :func:`fit_model` writes once."""
     import statsmodels.api as sm
 
     z = _z(alpha)
@@ -182,10 +200,6 @@ def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None)
     try:
         # the logit likelihood by Newton steps on a C-ordered design: the same estimates and cluster-robust errors as
         # a binomial GLM (equal to 1e-12), faster (statsmodels' GLM multiplies a Fortran-ordered design, slowly).
-        # The design is [1, Z] as sm.add_constant builds it, written straight into C order (no Fortran copy).
-        X = np.empty((Z.shape[0], Z.shape[1] + 1))
-        X[:, 0] = 1.0
-        X[:, 1:] = Z
         # check_rank=False: the rank check is a QR of the whole design (slow) and only sets df_model and
         # df_resid, which neither the estimates nor the cluster-robust errors use (Z has no constant column)
         res = sm.Logit(y, X, check_rank=False).fit(method="newton", start_params=start, disp=0, cov_type="cluster",
