@@ -517,7 +517,9 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     list against ``previous`` (the archived list of the previous run, read with
     :func:`csanalysis.health.read_list`) or, without one, against the list of the previous scoring month ranked
     the same way (``by``, ``rank_by``, the result's horizon, capacity, scorecard and model settings).
-    ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids.
+    ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids. The signals of the previous month's
+    list, of the band history and of the previous month come from the rows the analysis read
+    (``result.history``, taken off the result here) where they are the same rows, else from the data.
 
     Parameters
     ----------
