@@ -75,6 +75,37 @@ class JudgedScore:
         return out
 
 
+@dataclass(eq=False, repr=False)
+class SignalHistory:
+    """The rows :func:`churn_risk` read for its scoring month ``T``: the signals of every account paying in each
+    scoring month ``first`` … ``T`` (no sample drawn), sorted by month, with their outcomes (``churned`` and
+    ``closed`` for ``horizon``) and ``points`` (the scorecard's). Each row reads data up to the end of its own month
+    only, so the rows up to an earlier month are the rows a call at that month reads: the report's later sections
+    take them from here instead of reading the data again (:func:`csanalysis.health.trend.health_trend`: the
+    previous month's list, the band history and the previous month's signals)."""
+
+    ds: Dataset
+    frame: pd.DataFrame
+    points: np.ndarray
+    T: int
+    first: int
+    attributes: tuple
+    horizon: int
+    scorecard: Scorecard
+
+    def rows(self, ds: Dataset, T: int, *, scorecard: Scorecard, attributes: tuple | None = None,
+             horizon: int | None = None) -> tuple[pd.DataFrame, np.ndarray] | None:
+        """The rows of scoring months ``first`` … ``T`` and their points when they are the ones a call with these
+        settings reads (the same Dataset and scorecard, ``T`` ≤ this ``T``, and the same attributes and horizon
+        when given); None otherwise."""
+        if (ds is not self.ds or scorecard is not self.scorecard or not self.first <= T <= self.T
+                or (attributes is not None and tuple(attributes) != self.attributes)
+                or (horizon is not None and horizon != self.horizon)):
+            return None
+        n = int(np.searchsorted(self.frame["m"].to_numpy(), T, side="right"))
+        return self.frame.iloc[:n], self.points[:n]
+
+
 @dataclass(kw_only=True)
 class ChurnRisk(JudgedScore, TableSummary):
     """Everything the churn-risk report shows (see :func:`churn_risk`); built by keyword.
@@ -118,6 +149,8 @@ class ChurnRisk(JudgedScore, TableSummary):
     ceiling_coverage: float | None = None
     ceiling_reason: str | None = None  # why there is no ceiling
     codes: dict = field(default_factory=dict)  # "evaluation" / "fit" → TooLittleHistory (for translated reasons)
+    # the rows read, kept for the report's health over time (keep_history; health_trend releases it)
+    history: SignalHistory | None = field(repr=False, default=None)
 
     def rank_score(self, name: str) -> np.ndarray:
         """The ordering each score ranks the test rows by (the scorecard by its points)."""
@@ -192,7 +225,8 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                scorecard=None,
                calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=None,
                true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
-               alpha: float = 0.05, max_rows: int = 2_000_000, importance: bool = True) -> ChurnRisk:
+               alpha: float = 0.05, max_rows: int = 2_000_000, importance: bool = True,
+               keep_history: bool | None = None, history: SignalHistory | None = None) -> ChurnRisk:
     """Score every account paying at the scoring date with both scores, and judge both on the future.
 
     Evaluation (a time split): the last ``test_months`` scoring months whose ``horizon``-month outcome windows
@@ -245,6 +279,15 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         Compute the model's importance table (``model.importance``: odds ratios with cluster-robust intervals, an
         unpenalised fit on every training row, most of the analysis's time at 100k customers); False for a caller
         that shows the scores only (the renewal calendar of notebook 07): the scores are the same.
+    keep_history : bool, optional
+        Keep the rows read on the result (``ChurnRisk.history``, :class:`SignalHistory`; only when no sample was
+        drawn), for :func:`csanalysis.health.trend.health_trend` to read the previous month's list, the band
+        history and the previous signals from instead of the data. None: with ``importance`` (the full report;
+        a caller that shows the scores only shows no health over time and does not hold the rows).
+    history : SignalHistory, optional
+        The rows of a call at a later scoring month of the same Dataset (its ``ChurnRisk.history``): used instead
+        of reading the signals again when they are the rows this call reads (:meth:`SignalHistory.rows`; the same
+        numbers either way).
 
     Returns
     -------
@@ -260,16 +303,28 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     last_closed = ds.last_closed_month(horizon, g, by=T)
     months = np.arange(first, T + 1)
     attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
-    frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
-                     else (signals(ds, [T], attributes=attributes), None))
-    frame = outcomes(ds, frame, horizon)
+    kept = history.rows(ds, T, scorecard=sc, attributes=attributes, horizon=horizon) if history is not None else None
+    if kept is not None and _history_rows(ds, months, T) > max_rows:
+        kept = None  # this call draws a sample: the history's rows are every account's
+    if kept is not None:
+        frame, points = kept
+        sample = None
+    else:
+        frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
+                         else (signals(ds, [T], attributes=attributes), None))
+        frame = outcomes(ds, frame, horizon)
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
     is_current = frame["m"].to_numpy() == T
     current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
     # scorecard points are a function of each row alone: computed once for every row, then sliced (the
     # training, test and current rows overlap and each was scored two or three times)
-    points = sc.points(frame)
+    if kept is None:
+        points = sc.points(frame)
+    if keep_history is None:
+        keep_history = importance
+    held = (SignalHistory(ds, frame, points, T, first, attributes, horizon, sc)
+            if keep_history and sample is None and len(months) else None)
 
     lo = max(last_closed - test_months + 1, first + horizon + g + 2)  # at least three training months before it
     test_ms = list(range(lo, last_closed + 1))
@@ -322,7 +377,8 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     n_train, events_train = len(train_all), int(train_all["churned"].sum())
     current["scorecard_points"] = points[is_current]
     # the whole history is not needed past here (the rows still used are copies: train_all, test, current): it
-    # would raise the peak memory of the final fit and prediction
+    # would raise the peak memory of the final fit and prediction, unless kept for the report (keep_history;
+    # fit_model then holds one design array fewer at its peak than it did)
     del frame, points
     current["scorecard_band"] = sc.band(current["scorecard_points"])
     try:
@@ -343,7 +399,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                      train_events=events_train, fit_reason=fit_reason, sample=sample,
                      test_months=test_ms, split_month=split, evaluations=evaluations, test=test, eval_model=eval_model,
                      reason=reason, differences=differences, ceiling_coverage=coverage, ceiling_reason=ceiling_reason,
-                     codes=codes)
+                     codes=codes, history=held)
 
 
 def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
@@ -363,3 +419,11 @@ def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
                        signals(ds, [T], attributes=attributes)], ignore_index=True)
     return frame, {"share": share, "accounts": len(keep), "of_accounts": len(ids), "rows": int((frame["m"] < T).sum()),
                    "of_rows": n_rows}
+
+
+def _history_rows(ds: Dataset, months: np.ndarray, T: int) -> int:
+    """The account-months before ``T`` that :func:`_history`'s sampling rule counts."""
+    if not len(months):
+        return 0
+    pm = month_index(ds.panel["month"])
+    return int(((pm >= months[0]) & (pm < T)).sum())

@@ -145,7 +145,15 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     if not ok.all():  # X[keep] copies the whole design even when every column is kept
         X = X[keep]
     mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
-    Z = (X.to_numpy() - mean) / scale
+    # with the importance table, Z is written into the columns after the first of the importance fit's design
+    # [1, Z] (a view of it): one rows × inputs array instead of two at the peak; the same numbers either way
+    D = np.empty((len(X), len(keep) + 1)) if importance else None
+    if importance:
+        D[:, 0] = 1.0
+        Z = np.subtract(X.to_numpy(), mean, out=D[:, 1:])
+        Z /= scale
+    else:
+        Z = (X.to_numpy() - mean) / scale
     del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
     y = train[outcome].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
@@ -153,7 +161,8 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
                            intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=len(train),
                            events_train=int(y.sum()), train_months=(int(train["m"].min()), int(train["m"].max())))
     if importance:
-        model.importance = importance_table(Z, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
+        del Z
+        model.importance = _importance(D, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
                                        start=np.r_[model.intercept_, model.coef_])
         model.separation = model.importance.attrs["separation"]
     return model
@@ -193,6 +202,15 @@ def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None,
     ``glm_reason`` (None, or one of :data:`GLM_REASONS`), ``strength``; ``attrs["separation"]``: the rows
     predicted perfectly and their outcomes (``{"rows": 0, ...}`` without separation).
     """
+    # the design is [1, Z] as sm.add_constant builds it, written straight into C order (no Fortran copy)
+    X = np.empty((Z.shape[0], Z.shape[1] + 1))
+    X[:, 0] = 1.0
+    X[:, 1:] = Z
+    return _importance(X, y, groups, names, coef, alpha, start, maxiter=maxiter)
+
+
+def _importance(X, y, groups, names, coef, alpha: float = 0.05, start=None, *, maxiter: int = 35) -> pd.DataFrame:
+    """:func:`importance_table` from its design ``X`` = [1, Z] (C order), which :func:`fit_model` writes once."""
     import warnings
 
     import statsmodels.api as sm
@@ -201,17 +219,13 @@ def importance_table(Z, y, groups, names, coef, alpha: float = 0.05, start=None,
     from ..stats.separation import estimable_basis, find_separation
 
     z = _z(alpha)
-    p = Z.shape[1] + 1
+    p = X.shape[1]
     b, se = np.full(len(names), np.nan), np.full(len(names), np.nan)
     why = np.full(len(names), None, dtype=object)
     sep_info = {"rows": 0, "events": 0, "inputs": []}
     try:
         # the logit likelihood by Newton steps on a C-ordered design: the same estimates and cluster-robust errors as
         # a binomial GLM (equal to 1e-12), faster (statsmodels' GLM multiplies a Fortran-ordered design, slowly).
-        # The design is [1, Z] as sm.add_constant builds it, written straight into C order (no Fortran copy).
-        X = np.empty((Z.shape[0], p))
-        X[:, 0] = 1.0
-        X[:, 1:] = Z
         sep = find_separation(X, y)
         g = pd.factorize(groups)[0]
         Q = None

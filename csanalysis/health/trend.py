@@ -44,7 +44,7 @@ from ..stats.proportion import wilson
 from .analysis import churn_risk
 from .risklist import risk_list
 from .scorecard import Scorecard
-from .signals import TOUCH_MODELS, reference_date, scoring_month, signals
+from .signals import ATTRIBUTES, TOUCH_MODELS, reference_date, scoring_month, signals
 
 __all__ = ["BANDS", "CHANGE_RULES", "DECLINED_COLUMNS", "BandHistory", "Declined", "HealthTrend", "band_history",
            "changed_signals", "declined_accounts", "declined_layout", "health_trend", "ratio_share"]
@@ -214,7 +214,7 @@ def _est(e, lo, hi) -> dict:
 
 
 def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND_MONTHS,
-                 alpha: float = 0.05, max_rows: int = 2_000_000) -> BandHistory:
+                 alpha: float = 0.05, max_rows: int = 2_000_000, history=None) -> BandHistory:
     """Share of accounts and of MRR in each scorecard band at each of the last ``months`` scoring months up to
     the scoring month of ``until`` (a scoring date; default the as_of month), see the module docstring.
 
@@ -237,6 +237,10 @@ def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND
         1 − the Wilson intervals' confidence level.
     max_rows : int
         Account-months of signals read at a time.
+    history : SignalHistory, optional
+        The rows a churn-risk analysis read (``ChurnRisk.history``): its signals and points of these months are
+        used instead of reading them again when they are the same rows (the same Dataset and scorecard, months
+        covered, every account); the same numbers either way.
 
     Returns
     -------
@@ -253,9 +257,7 @@ def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND
         return BandHistory(pd.DataFrame(columns=["month", "band"]), pd.DataFrame(columns=cols), alpha,
                            "the data hold fewer than three months up to the scoring date", "short_history")
     rows, scored = [], None
-    for chunk in _month_chunks(ds, np.arange(first, T + 1), max_rows):
-        frame = signals(ds, chunk, attributes=())
-        pts = sc.points(frame)
+    for frame, pts in _scored(ds, sc, np.arange(first, T + 1), max_rows, history):
         part = frame[["customer_id", "m", "scoring_date", "mrr"]].assign(scorecard_points=pts, scorecard_band=sc.band(pts))
         del frame
         for m, g in part.groupby("m", sort=True):
@@ -282,6 +284,29 @@ def _shares(m: int, band: np.ndarray, mrr: np.ndarray, alpha: float) -> list[dic
                     "account_share_lower": float(lo), "account_share_upper": float(hi), "mrr": float(mrr[inside].sum()),
                     "mrr_total": total, "mrr_share": r, "mrr_share_lower": rlo, "mrr_share_upper": rhi})
     return out
+
+
+def _scored(ds: Dataset, sc: Scorecard, months: np.ndarray, max_rows: int, history=None):
+    """The signals of ``months`` (every account) and their scorecard points, in runs of whole months: from
+    ``history`` when it holds these rows, else read :func:`_month_chunks` at a time."""
+    kept = _history_rows(history, ds, months[-1], sc) if history is not None else None
+    if kept is not None and len(kept[0]) and kept[0]["m"].iloc[0] <= months[0]:
+        frame, pts = kept
+        lo = int(np.searchsorted(frame["m"].to_numpy(), months[0], side="left"))
+        yield frame.iloc[lo:], pts[lo:]
+        return
+    for chunk in _month_chunks(ds, months, max_rows):
+        frame = signals(ds, chunk, attributes=())
+        yield frame, sc.points(frame)
+
+
+def _history_rows(history, ds: Dataset, T: int, sc: Scorecard):
+    """``history.rows`` up to ``T`` for signals read without the model's own attributes: None when the scorecard
+    reads a column that only the history's frame has (a reading without them would fail, as it should)."""
+    own = set(history.attributes) - {"touch_model", "csm_owner", *ATTRIBUTES}
+    if any(ms.name in own | {"churned", "closed"} for ms in sc.measures):
+        return None
+    return history.rows(ds, T, scorecard=sc)
 
 
 def _month_chunks(ds: Dataset, months: np.ndarray, max_rows: int) -> list[np.ndarray]:
@@ -492,7 +517,9 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     list against ``previous`` (the archived list of the previous run, read with
     :func:`csanalysis.health.read_list`) or, without one, against the list of the previous scoring month ranked
     the same way (``by``, ``rank_by``, the result's horizon, capacity, scorecard and model settings).
-    ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids.
+    ``pseudonymise``: the lists hold keyed pseudonyms of the Dataset's ids. The signals of the previous month's
+    list, of the band history and of the previous month come from the rows the analysis read
+    (``result.history``, taken off the result here) where they are the same rows, else from the data.
 
     Parameters
     ----------
@@ -522,7 +549,9 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     HealthTrend
         The band history and the declined accounts.
     """
-    history = band_history(ds, result.scorecard, until=result.scoring_date, months=months, alpha=alpha)
+    # the rows the analysis read (None when it drew a sample or did not keep them): read here, not held past here
+    held, result.history = result.history, None
+    history = band_history(ds, result.scorecard, until=result.scoring_date, months=months, alpha=alpha, history=held)
     raw = result.current["customer_id"]
     if pseudonymise:
         from ..data.pseudonym import pseudonymise_ids
@@ -552,7 +581,8 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
                                            else "logistic"),
                               test_months=0, C=model.C if model is not None else 0.05,
                               attributes=model.attributes if model is not None else None, seed=result.seed,
-                              alpha=result.alpha)
+                              alpha=result.alpha, importance=False,  # only its list is used: no importance table
+                              history=held)
         previous = risk_list(prev_res, by=by, rank_by=rank_by, pseudonymise=pseudonymise, translate=translate)
     need = sorted({"customer_id", "rank", "scorecard_band", "scoring_date"} - set(previous.columns))
     if need:  # a list given by hand in another layout: the section says so, the report goes on
@@ -570,7 +600,13 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
             else:  # pseudonyms: the Dataset's ids whose pseudonyms are on the previous list
                 want = set(previous["customer_id"].astype(str))
                 accounts = [c for c in raw.unique() if to_list[str(c)] in want]
-            prev_sig = listed_ids(signals(ds, [m_prev], accounts=accounts, attributes=()))
+            kept = held.rows(ds, m_prev, scorecard=result.scorecard) if held is not None else None
+            if kept is not None and len(kept[0]) and kept[0]["m"].iloc[-1] == m_prev:
+                at = kept[0][kept[0]["m"].to_numpy() == m_prev]
+                sig = at[at["customer_id"].isin(accounts).to_numpy()].drop(columns=["churned", "closed"])
+            else:
+                sig = signals(ds, [m_prev], accounts=accounts, attributes=())
+            prev_sig = listed_ids(sig)
     dec = declined_accounts(lst, previous, source=source, current_signals=cur_sig, previous_signals=prev_sig,
                             min_rank_shift=min_rank_shift, translate=translate)
     if prev_sig is None and len(dec.table):

@@ -292,6 +292,11 @@ def test_importance_started_at_the_penalised_fit_equals_the_cold_start(world):
                                     m.coef_, 0.05)
     assert cold["glm_or_per_sd"].notna().all()
     pd.testing.assert_frame_equal(m.importance, cold, rtol=1e-9, check_exact=False)
+    # fit_model writes the standardised design once, into the importance fit's [1, Z]: the same table to the last
+    # bit as the public function given Z and the same start
+    warm = health.importance_table(Z, frame["churned"].to_numpy(), frame["customer_id"].to_numpy(), m.features,
+                                    m.coef_, 0.05, start=np.r_[m.intercept_, m.coef_])
+    pd.testing.assert_frame_equal(m.importance, warm, check_exact=True)
 
 
 def test_signals_share_falling_usage_and_nps_category_with_monthly_signals(world):

@@ -321,3 +321,38 @@ def test_metrics_shares_are_estimates_and_a_month_without_mrr_is_the_full_null()
     assert type(good["account_share"]["lower"]) is float  # numpy numbers leave as Python numbers
     assert good["mrr_share"] == {"estimate": None, "lower": None, "upper": None, "reason": "no MRR in the month"}
     assert m["latest"]["average"]["account_share"]["estimate"] == 0.0
+
+
+def test_the_analysis_rows_kept_for_the_trend_give_what_reading_the_data_again_gives(world):
+    """health_trend reads the previous month's list, the band history and the previous signals from the rows the
+    churn-risk analysis read (ChurnRisk.history) instead of the data: the same numbers, to the last bit."""
+    _, ds = world
+    res = health.churn_risk(ds, n_boot=20, test_months=0)
+    held = res.history
+    assert held is not None and res.sample is None
+    T = res.scoring_month
+    # the rows up to an earlier month are the rows a reading at that month gives
+    rows, points = held.rows(ds, T - 1, scorecard=res.scorecard)
+    again = health.signals(ds, np.arange(ds.data_start_m + 2, T), attributes=res.model.attributes)
+    pd.testing.assert_frame_equal(rows.drop(columns=["churned", "closed"]), again, check_exact=True)
+    np.testing.assert_array_equal(points, res.scorecard.points(again))
+    # the previous month's analysis from the rows and from the data
+    kw = dict(scoring_date=health.reference_date(T - 1), test_months=0, importance=False, scorecard=res.scorecard,
+              attributes=res.model.attributes)
+    from_rows, from_data = health.churn_risk(ds, history=held, **kw), health.churn_risk(ds, **kw)
+    pd.testing.assert_frame_equal(from_rows.current, from_data.current, check_exact=True)
+    np.testing.assert_array_equal(from_rows.model.coef_, from_data.model.coef_)
+    assert from_data.history is None  # importance=False: the rows are not kept
+    # a call whose own rule draws a sample reads its sample, not the kept rows
+    sampled = health.churn_risk(ds, history=held, max_rows=1000, **kw)
+    assert sampled.sample is not None and sampled.sample["rows"] < len(rows)
+    # the whole section, with the rows and (once they are released) without them
+    lst = health.risk_list(res)
+    with_rows = ht.health_trend(ds, res, lst)
+    assert res.history is None
+    without = ht.health_trend(ds, res, lst)
+    pd.testing.assert_frame_equal(with_rows.history.table, without.history.table, check_exact=True)
+    pd.testing.assert_frame_equal(with_rows.history.scored, without.history.scored, check_exact=True)
+    pd.testing.assert_frame_equal(with_rows.previous_list, without.previous_list, check_exact=True)
+    pd.testing.assert_frame_equal(with_rows.declined.table, without.declined.table, check_exact=True)
+    assert len(with_rows.declined.table) and (with_rows.declined.table["changed_signals"] != "").all()
