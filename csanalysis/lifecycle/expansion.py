@@ -149,14 +149,16 @@ def term_inputs(ds: Dataset, frame: pd.DataFrame, horizon: int = 3) -> pd.DataFr
 
 def load_truth(data) -> dict | None:
     """The generator's true probabilities in a demo-data folder: {"expansion": expansion_prob, "churn":
-    churn_prob}, or None when the folder has none (real data)."""
+    churn_prob} with the columns the ceiling reads (:func:`true_expansion_probability`; every account-month, so
+    not the generator's other columns), or None when the folder has none (real data)."""
     if data is None or isinstance(data, dict):
         return data
     path = Path(data)
     if not (path / "expansion_prob.parquet").is_file() or not (path / "churn_prob.parquet").is_file():
         return None
-    return {"expansion": pd.read_parquet(path / "expansion_prob.parquet"),
-            "churn": pd.read_parquet(path / "churn_prob.parquet")}
+    return {"expansion": pd.read_parquet(path / "expansion_prob.parquet",
+                                         columns=["customer_id", "month", "p", "annual", "next_change"]),
+            "churn": pd.read_parquet(path / "churn_prob.parquet", columns=["customer_id", "month", "p"])}
 
 
 def _next_month(frame: pd.DataFrame, table: pd.DataFrame, column: str, pseudonymised: bool) -> np.ndarray:
