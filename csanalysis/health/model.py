@@ -152,8 +152,10 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
         D[:, 0] = 1.0
         Z = np.subtract(X.to_numpy(), mean, out=D[:, 1:])
         Z /= scale
-    else:
-        Z = (X.to_numpy() - mean) / scale
+    else:  # written into one C-ordered array: no temporary, and scikit-learn's fit (order="C") takes it uncopied
+        Z = np.empty((len(X), len(keep)))
+        np.subtract(X.to_numpy(), mean, out=Z)
+        Z /= scale
     del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
     y = train[outcome].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
@@ -162,8 +164,12 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
                            events_train=int(y.sum()), train_months=(int(train["m"].min()), int(train["m"].max())))
     if importance:
         del Z
-        model.importance = _importance(D, y, train["customer_id"].to_numpy(), list(keep), model.coef_, alpha,
-                                       start=np.r_[model.intercept_, model.coef_])
+        # the design is handed over (no reference kept here): when inputs separate the outcome, _importance fits a
+        # reduced design and the full one is freed before the fit instead of held beside it (issue 21)
+        held = [D]
+        del D
+        model.importance = _importance(held.pop(), y, train["customer_id"].to_numpy(), list(keep), model.coef_,
+                                       alpha, start=np.r_[model.intercept_, model.coef_])
         model.separation = model.importance.attrs["separation"]
     return model
 

@@ -35,7 +35,7 @@ replaced by keyed pseudonyms when asked (data/pseudonym.py), as the churn-risk l
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -391,7 +391,8 @@ def stalled_layout(translate=None) -> pd.DataFrame:
 
 @dataclass
 class Adoption:
-    """The adoption section's results: ``months`` (:class:`AdoptionMonths`), ``curves`` (measure → grouping →
+    """The adoption section's results: ``months`` (:class:`AdoptionMonths`: the measures' availability, its
+    ``frame`` without rows: :func:`adoption_months` gives them), ``curves`` (measure → grouping →
     :class:`Curves`; groupings ``all``, the segment, ``touch_model``), ``stalled`` (the list) and the rule."""
 
     months_: AdoptionMonths
@@ -478,4 +479,7 @@ def adoption(ds, *, segment: str | None = None, threshold: float = THRESHOLD, st
             curves[measure][name] = adoption_curves(am, measure, grp, by=None if name == "all" else name,
                                                     max_months=max_months, min_accounts=min_accounts, alpha=alpha)
     st = stalled_accounts(ds, am, threshold=threshold, months=stall_months, pseudonymise=pseudonymise)
+    # the result keeps the months' availability, not their rows: every paid account-month, which the report would
+    # otherwise hold to its end (~200 MB at 100k customers, issue 21); adoption_months(ds) gives them
+    am = replace(am, frame=am.frame.iloc[:0].copy())
     return Adoption(am, curves, st, threshold, stall_months, min_accounts, max_months, alpha, groupings)

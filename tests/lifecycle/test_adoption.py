@@ -221,3 +221,14 @@ def test_planted_curves_recovered():
         assert t["median_utilisation"][g][12] > t["median_utilisation"][g][0] + 0.1
     u = r.curves_["utilisation"]["touch_model"].table.set_index(["group", "k"])
     assert u.loc[("high", 6), "lower"] > u.loc[("tech", 6), "upper"]
+
+
+def test_result_keeps_the_months_availability_not_their_rows(tiny):
+    # the report holds the result to its end: the account-months are not kept on it (issue 21), the rest is
+    am = ad.adoption_months(tiny)
+    res = ad.adoption(tiny)
+    assert len(am.frame) > 0 and len(res.months_.frame) == 0
+    assert list(res.months_.frame.columns) == list(am.frame.columns)
+    assert (res.months_.reason, res.months_.coverage, res.months_.seats_source) == (am.reason, am.coverage, am.seats_source)
+    pd.testing.assert_index_equal(res.months_.accounts, am.accounts)
+    assert res.metrics()["seats_source"] == am.seats_source

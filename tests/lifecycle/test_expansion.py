@@ -138,3 +138,20 @@ def test_expansion_score_close_to_its_ceiling(demo, monkeypatch):
     m = res.metrics(c)
     assert m["candidates"]["size"] == len(on)
     assert m["auc"]["ceiling"]["estimate"] == pytest.approx(auc["ceiling"])
+
+
+def test_training_rows_are_a_slice_when_they_come_first_and_a_copy_otherwise():
+    # the history is sorted by month and closed windows come first: the fit reads a slice, not a copy (issue 21)
+    f = pd.DataFrame({"customer_id": list("abcdef"), "m": [1, 1, 2, 2, 3, 3], "x": np.arange(6.0),
+                      "s": pd.Series(list("uvwxyz"), dtype=object)}, index=[10, 11, 12, 13, 14, 15])
+    f["expanded"] = np.array([0, 1, 0, 1, 0, 0], dtype=np.int8)  # a second block, as the outcomes add
+    first = f["m"].to_numpy() <= 2
+    got = ex._rows(f, first)
+    pd.testing.assert_frame_equal(got, f[first])
+    assert np.shares_memory(got["x"].to_numpy(), f["x"].to_numpy())  # no copy
+    later = f["m"].to_numpy() >= 2
+    got = ex._rows(f, later)
+    pd.testing.assert_frame_equal(got, f[later])
+    assert not np.shares_memory(got["x"].to_numpy(), f["x"].to_numpy())
+    none = np.zeros(6, dtype=bool)
+    pd.testing.assert_frame_equal(ex._rows(f, none), f[none])
