@@ -20,7 +20,7 @@ from ..result import TableSummary
 from .capacity import capacity_groups
 from .ceiling import true_probability
 from .evaluation import _Boot, auc_difference, evaluate_score, gains_curve, rates_by
-from .model import ChurnRiskModel, _model_attributes, default_attributes, fit_model
+from .model import ChurnRiskModel, _model_attributes, default_attributes, fit_model, training_rows
 from .outcomes import TooLittleHistory, outcomes
 from .scorecard import CalibratedScorecard, Scorecard, calibrate_scorecard
 from .signals import ATTRIBUTES, reference_date, scoring_month, signals
@@ -335,14 +335,14 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     if split is not None:
         in_train = closed & ds.window_closed(frame["m"].to_numpy(), horizon, g, by=split)
         in_test = frame["m"].isin(test_ms).to_numpy()
-        train = frame[in_train]
+        train = training_rows(frame, in_train)
         test = frame[in_test].reset_index(drop=True)
         try:
             eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
             eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
         except TooLittleHistory as exc:
             reason, codes["evaluation"] = str(exc), exc
-        del train  # a copy of most of the history's rows, not needed past the fits (the final fit copies train_all)
+        del train  # most of the history's rows (a copy unless they come first), not needed past the fits (the final fit copies train_all)
         if reason is None and (test["churned"].sum() == 0):
             codes["evaluation"] = TooLittleHistory("no_churn", "no account churned in the evaluation window")
             reason = str(codes["evaluation"])

@@ -108,6 +108,17 @@ class ChurnRiskModel(TableSummary):
         return pd.DataFrame(self._X(frame) * self.coef_, columns=self.features, index=frame.index)
 
 
+def training_rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``frame[mask]`` without copying when the rows picked are the first ones (a signal history is sorted by month
+    and a window closed by a month is closed for every earlier month): a slice of the frame's arrays, the same rows,
+    index and values; a copy otherwise. For reading only (the rows of a fit): at 100k customers a copy of the
+    training rows is ~0.8 of the whole history, held beside it while the model is fitted (issue 21)."""
+    n = int(mask.sum())
+    if mask[:n].all():
+        return frame.iloc[:n]
+    return frame[mask]
+
+
 def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, importance: bool = True,
               alpha: float = 0.05, outcome: str = "churned") -> ChurnRiskModel:
     """Fit the data-driven score on past rows (``churned``, or the 0/1 column ``outcome``: the same machinery

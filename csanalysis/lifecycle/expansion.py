@@ -46,7 +46,7 @@ from ..health import (ChurnRiskModel, Evaluation, TooLittleHistory, auc_differen
 from ..health.analysis import JudgedScore, _history
 from ..health.capacity import rank_within_capacity
 from ..health.evaluation import _Boot
-from ..health.model import _model_attributes, default_attributes
+from ..health.model import _model_attributes, default_attributes, training_rows
 from ..health.reasons import _reason_text, model_reasons
 from ..health.signals import TOUCH_MODELS, reference_date, scoring_month, signals
 from ..periods import month_index
@@ -334,7 +334,7 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
         in_train = closed & ds.window_closed(frame["m"].to_numpy(), horizon, g, by=split)
         test = frame[frame["m"].isin(test_ms).to_numpy()].reset_index(drop=True)
         try:
-            eval_model = fit_model(_rows(frame, in_train), C=C, attributes=inputs, importance=False, outcome=OUTCOME)
+            eval_model = fit_model(training_rows(frame, in_train), C=C, attributes=inputs, importance=False, outcome=OUTCOME)
         except TooLittleHistory as exc:
             reason, codes["evaluation"] = str(exc), exc
         if reason is None and test[OUTCOME].sum() == 0:
@@ -379,17 +379,6 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
                      train_rows=n_train, train_events=events, fit_reason=fit_reason, sample=sample,
                      test_months=test_ms, evaluations=evaluations, test=test, eval_model=eval_model, reason=reason,
                      differences=differences, ceiling_reason=ceiling_reason, codes=codes)
-
-
-def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    """``frame[mask]`` without copying when the rows picked are the first ones (the history is sorted by month and
-    a window closed by a month is closed for every earlier month): a slice of the frame's arrays, the same rows,
-    index and values; a copy otherwise. For reading only (the rows of a fit): at 100k customers a copy of the
-    training rows is ~0.8 of the whole history, held beside it while the model is fitted (issue 21)."""
-    n = int(mask.sum())
-    if mask[:n].all():
-        return frame.iloc[:n]
-    return frame[mask]
 
 
 def term_separation(result: Expansion) -> bool:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import csanalysis as cs
+from csanalysis.health.model import training_rows
 from csanalysis.lifecycle import expansion as ex
 from csanalysis.periods import month_index
 
@@ -146,12 +147,12 @@ def test_training_rows_are_a_slice_when_they_come_first_and_a_copy_otherwise():
                       "s": pd.Series(list("uvwxyz"), dtype=object)}, index=[10, 11, 12, 13, 14, 15])
     f["expanded"] = np.array([0, 1, 0, 1, 0, 0], dtype=np.int8)  # a second block, as the outcomes add
     first = f["m"].to_numpy() <= 2
-    got = ex._rows(f, first)
+    got = training_rows(f, first)
     pd.testing.assert_frame_equal(got, f[first])
     assert np.shares_memory(got["x"].to_numpy(), f["x"].to_numpy())  # no copy
     later = f["m"].to_numpy() >= 2
-    got = ex._rows(f, later)
+    got = training_rows(f, later)
     pd.testing.assert_frame_equal(got, f[later])
     assert not np.shares_memory(got["x"].to_numpy(), f["x"].to_numpy())
     none = np.zeros(6, dtype=bool)
-    pd.testing.assert_frame_equal(ex._rows(f, none), f[none])
+    pd.testing.assert_frame_equal(training_rows(f, none), f[none])
