@@ -94,14 +94,14 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         if basis == "logo":  # the spells' durations say it all: no customer-month is read
             return _Frame(ids, cohort, start, active), L
     # the customers' panel rows from the engine, as integer arrays in the panel's order (no pandas panel)
-    rows = panel_rows(ds, ids, ("tenure", "mrr"), first_spell=definition == "unbroken")
-    row, tenure = rows["row"], rows["tenure"]
+    revenue = basis in ("revenue", "gross_revenue")
+    rows = panel_rows(ds, ids, ("tenure", "mrr") if revenue else ("tenure",), first_spell=definition == "unbroken")
+    row, tenure = rows["row"].astype(np.int64), rows.pop("tenure").astype(np.int64)
     k = tenure // L
     if definition != "unbroken":
         active = np.zeros((len(ids), n_periods), dtype=bool)
         active[row, k] = True
     fr = _Frame(ids, cohort, start, active)
-    revenue = basis in ("revenue", "gross_revenue")
     if revenue and ds.layout == "purchase_log":
         # the base is the customer's first period (unknown when it began before the data window)
         mrr = rows["mrr"]

@@ -308,10 +308,10 @@ def _build_grid(ds: Dataset) -> _Grid:
         empty = sparse.csr_matrix((n, T), dtype=np.int64)
         return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")},
                      empty.copy(), empty.copy())
-    i, m = rows.pop("row"), rows.pop("m")
+    i, m = rows.pop("row"), rows.pop("m")  # int32 (as the spell and month columns below)
     m0 = int(min(m.min(), ds.data_start_m))
     T = as_m - m0 + 1
-    j = m - m0
+    j = m - np.int32(m0)
     cents = np.rint(rows.pop("mrr") * 100).astype(np.int64)
     spell = rows.pop("spell")
     # the spell's last paid month and event (the one churn definition)

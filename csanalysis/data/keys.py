@@ -252,7 +252,7 @@ def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False,
     Returns
     -------
     dict of str to ndarray
-        ``row`` (int64: the customer's position in ``ids``), ``m`` (int64 month index) and each column (int64, or
+        ``row`` (int32: the customer's position in ``ids``), ``m`` (int32 month index) and each column (int32, or
         float64 for ``mrr``), one element per panel row of those customers, ordered by customer and month: the
         order of the pandas panel (sorted by customer and month), so sums over rows add in the same order. Only
         the integer keys and the columns asked for cross from the engine, never the text ids of the rows.
@@ -262,14 +262,17 @@ def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False,
     p = ds.engine_table("panel")
     if first_spell:
         p = p.filter(p.spell == 1)
+    if len(ids) >= 2**31:
+        raise ValueError("panel_rows numbers customers in int32: at most 2**31 − 1 of them")
     key = ibis.memtable(pd.DataFrame({"customer_id": pd.Index(np.asarray(ids, dtype=object)).astype(str),
-                                      "row": np.arange(len(ids), dtype=np.int64)}))
+                                      "row": np.arange(len(ids), dtype=np.int32)}))
     j = p.join(key, p.customer_id.cast("string") == key.customer_id)
-    cols = {"row": key.row, "m": p.m, **{c: p[c] for c in columns if c != "m"}}
+    typed = lambda c, col: col.cast("float64" if c == "mrr" else "int32")  # noqa: E731
+    cols = {"row": key.row.cast("int32"), "m": p.m.cast("int32"), **{c: typed(c, p[c]) for c in columns if c != "m"}}
     if spells:
         s = ds.engine_table("spells")
         j = j.left_join(s, [p.customer_id == s.customer_id, p.spell == s.spell])
-        cols.update({c: s[c] for c in spells})
+        cols.update({c: typed(c, s[c]) for c in spells})
         cols["_found"] = s.spell.notnull()
     t = j.select(**cols).order_by(["row", "m"]).to_pyarrow()
     if spells and not t.column("_found").to_numpy(zero_copy_only=False).all():
@@ -278,9 +281,8 @@ def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False,
     for c in cols:
         if c == "_found":
             continue
-        a = t.column(c).to_numpy(zero_copy_only=False)
-        out[c] = a.astype(np.float64 if c == "mrr" else np.int64, copy=False)
-        t = t.drop_columns([c])  # each column freed once copied out
+        out[c] = np.ascontiguousarray(t.column(c).to_numpy(zero_copy_only=False))
+        t = t.drop_columns([c])  # each column released once copied out
     return out
 
 
