@@ -1,8 +1,10 @@
 """Cohort retention: of the customers who started in a period, how many (and how much revenue) are still here.
 
 Everything reads the Dataset's panel and spells (the one churn definition). Logo matrices are counted in the
-engine (DuckDB, Spark, a warehouse: one grouped query over the engine panel and spells); revenue matrices and
-pooled curves need per-customer values for their bootstrap and read the pandas panel.
+engine (DuckDB, Spark, a warehouse: one grouped query over the engine panel and spells); revenue and seat matrices
+and pooled curves need per-customer values for their bootstrap over customers, and read the customers' panel rows
+from the engine as integer arrays (:func:`csanalysis.data.keys.panel_rows`), never the pandas panel; the pooled
+logo curve of customers never churned reads only the spells' durations.
 
 * **Cohort** = the period of a customer's first paid month (the signup month for customers who started before
   the data window): ``month``, ``quarter``, ``year`` or ``fiscal_year`` (starting in
@@ -46,9 +48,10 @@ import numpy as np
 import pandas as pd
 
 from .data import Dataset
-from .data.attributes import seats_in_force
+from .data.attributes import seats_in_force, seats_source
+from .data.keys import panel_rows
 from .estimate import Estimate
-from .periods import PERIOD_MONTHS, month_index, period_label, period_start
+from .periods import PERIOD_MONTHS, month_index, month_start, period_label, period_start
 from .stats.bootstrap import group_weights, interchangeable, percentile_interval, replicate_sums
 from .stats.proportion import wilson
 
@@ -84,33 +87,31 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
     cohort = period_start(start, period, ds.settings.fiscal_year_start)
     n_periods = max(int((as_m - cohort.min()) // L) + 1, 1) if len(ids) else 1
 
-    # the panel's columns as arrays (filtering the whole frame would copy every column of the panel)
-    panel = ds.panel
-    row = pd.Index(ids).get_indexer(panel["customer_id"].to_numpy())  # one hash lookup per panel row
-    use = row >= 0
-    if definition == "unbroken":
-        use &= panel["spell"].to_numpy() == 1
-    row, tenure = row[use], panel["tenure"].to_numpy()[use]
-    k = tenure // L
-    active = np.zeros((len(ids), n_periods), dtype=bool)
     if definition == "unbroken":
         dur = first["duration"].to_numpy()
         kk = np.arange(n_periods)
         active = dur[:, None] > kk[None, :] * L
-    else:
+        if basis == "logo":  # the spells' durations say it all: no customer-month is read
+            return _Frame(ids, cohort, start, active), L
+    # the customers' panel rows from the engine, as integer arrays in the panel's order (no pandas panel)
+    revenue = basis in ("revenue", "gross_revenue")
+    rows = panel_rows(ds, ids, ("tenure", "mrr") if revenue else ("tenure",), first_spell=definition == "unbroken")
+    row, tenure = rows["row"].astype(np.int64), rows.pop("tenure").astype(np.int64)
+    k = tenure // L
+    if definition != "unbroken":
+        active = np.zeros((len(ids), n_periods), dtype=bool)
         active[row, k] = True
     fr = _Frame(ids, cohort, start, active)
-    revenue = basis in ("revenue", "gross_revenue")
     if revenue and ds.layout == "purchase_log":
         # the base is the customer's first period (unknown when it began before the data window)
-        mrr = panel["mrr"].to_numpy()[use]
+        mrr = rows["mrr"]
         value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
         base = np.where(start < ds.data_start_m, np.nan, value[:, 0])
         if basis == "gross_revenue":
             value = np.minimum(value, base[:, None])
         fr.value, fr.base = value, base
     elif revenue:
-        mrr = panel["mrr"].to_numpy()[use]
+        mrr = rows["mrr"]
         # starting MRR (subscription): first full month (month 1 for mid-month starters, when paid)
         signup_day = ds.customers.set_index("customer_id").reindex(ids)["signup_date"].dt.day.to_numpy()
         m0 = np.full(len(ids), np.nan)
@@ -124,8 +125,12 @@ def _frame(ds: Dataset, *, period: str, basis: str, definition: str, customers: 
         value = np.bincount(row * n_periods + k, weights=mrr / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
         fr.value, fr.base = value, base
     if basis == "seats":
-        # seats in force in each paid month (data/attributes.py: the history table, else the signup value)
-        seats = seats_in_force(ds, ids[row], panel["month"].to_numpy()[use])
+        # seats in force in each paid month (data/attributes.py: the history table, else the signup value, the
+        # same in every month: then looked up once per customer)
+        if seats_source(ds) == "signup":
+            seats = seats_in_force(ds, ids, month_start(start))[row]
+        else:
+            seats = seats_in_force(ds, ids[row], month_start(rows["m"]))
         value = np.bincount(row * n_periods + k, weights=seats / L, minlength=len(ids) * n_periods).reshape(len(ids), n_periods)
         base = np.full(len(ids), np.nan)
         base[row[tenure == 0]] = seats[tenure == 0]  # seats in force in the customer's first paid month

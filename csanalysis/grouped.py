@@ -31,7 +31,11 @@ missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.seg
   in period k and its summed starting MRR (``gross_revenue``: each customer's MRR capped at its starting MRR),
   the numerator and denominator of :func:`csanalysis.cohorts.cohort_retention`'s revenue cells. Logo counts are
   already engine queries: ``cohorts.cohort_retention(ds, basis="logo")``, and so are the MRR movements:
-  :func:`csanalysis.metrics.mrr_movements`.
+  :func:`csanalysis.metrics.mrr_movements`, and the survey's coverage per period and its response-bias check:
+  :func:`csanalysis.nps.coverage`, :func:`csanalysis.nps.response_bias`. What needs one value per customer for a
+  bootstrap over customers (the revenue and seat cohort matrices, the pooled curves, the rates' revenue ratios,
+  LTV) reads the customers' panel rows from the engine as integer arrays
+  (:func:`csanalysis.data.keys.panel_rows`), not the pandas panel.
 * ``nps_tallies(ds, *, period="month", by=None, method="wald")`` → ``period, group, responses, promoters,
   passives, detractors, nps, lower, upper, method``: survey answers per calendar period (and group at signup),
   the NPS with its interval from the counts (:func:`csanalysis.nps.nps_interval`).

@@ -1,7 +1,9 @@
 """Subscription metrics with their uncertainty: MRR movements, churn rates, NRR/GRR, quick ratio, ARPA and LTV.
 
 Everything reads the Dataset's ``panel`` and ``spells`` (the one churn definition, data/README.md); nothing
-here re-derives churn. Money is handled in **integer cents** internally, so the MRR movements reconcile exactly.
+here re-derives churn. The MRR movements are grouped engine queries; the rates, the churn summary, ARPA and LTV
+bootstrap over customers and read a customer × month grid built from the engine panel's integer rows
+(:func:`csanalysis.data.keys.panel_rows`), not from the pandas panel. Money is handled in **integer cents** internally, so the MRR movements reconcile exactly.
 
 **MRR movements** (ChartMogul's five categories), per customer and month *t*, with MRR(t) = 0 when the
 customer-month is absent from the panel:
@@ -82,6 +84,7 @@ from scipy import sparse
 from ibis import _ as _ibis_
 
 from .data import Dataset
+from .data.keys import panel_rows
 from .estimate import Estimate, json_safe
 from .periods import PERIOD_MONTHS, month_index, month_start as _month, period_start as _period_key
 from .result import TableSummary
@@ -273,56 +276,48 @@ class _Grid:
 def _grid(ds: Dataset) -> _Grid:
     """The customer × month grid of MRR and movements, built once per Dataset: rates, the churn summary, the
     LTV inputs and the MRR bridge each read it (it is costly to build at scale). It is rebuilt when the
-    Dataset's panel, spells or customers frame is replaced or its settings change (a frame edited in place is
-    not noticed: replace it instead)."""
-    key = (ds.panel, ds.spells, ds.customers, ds.as_of_month, ds.settings)
-    hit = ds.__dict__.get("_metrics_grid")
+    Dataset's panel, spells or customers (pending or built) are replaced or its settings change (a frame edited in
+    place is not noticed: replace it instead)."""
+    raw = ds.__dict__  # the tables as they are, pending or built: reading them here must not build them
+    key = (raw.get("panel"), raw.get("spells"), raw.get("customers"), ds.as_of_month, ds.settings)
+    hit = raw.get("_metrics_grid")
     if hit is not None and all(a is b for a, b in zip(hit[0][:3], key[:3])) and hit[0][3:] == key[3:]:
         return hit[1]
     g = _build_grid(ds)
-    ds.__dict__["_metrics_grid"] = (key, g)
+    ds.__dict__["_metrics_grid"] = ((raw.get("panel"), raw.get("spells"), raw.get("customers"), *key[3:]), g)
     return g
 
 
 def _build_grid(ds: Dataset) -> _Grid:
-    p = ds.panel
+    """The grid from the engine panel and spells: the customers' paid months come as integer arrays
+    (:func:`csanalysis.data.keys.panel_rows`, each with its spell's last paid month and event), never as the
+    pandas panel."""
     as_m = ds.as_of_m
     grace = int(ds.settings.grace_months)
-    # ids hashed once (factorize), only the distinct ones sorted, as fixed-width text (numpy compares those far
-    # faster than Python strings), and looked up by hash: sorting or searching the panel's string ids took most
-    # of this function's time
-    code, distinct = pd.factorize(p["customer_id"].astype(str).to_numpy())
-    distinct = np.asarray(distinct, dtype=object)
-    union = np.concatenate([distinct, ds.customers["customer_id"].astype(str).to_numpy()])
+    # every customer of the panel or the customers table, sorted as fixed-width text (numpy compares those far
+    # faster than Python strings); the panel's distinct ids come from the engine
+    panel = ds.engine_table("panel")
+    distinct = panel.select(customer_id=panel.customer_id.cast("string")).distinct().execute()["customer_id"]
+    union = np.concatenate([distinct.to_numpy(dtype=object), ds.customers["customer_id"].astype(str).to_numpy()])
+    del distinct
     ids = np.unique(union.astype(str)).astype(object) if len(union) else union
-    lookup = pd.Index(ids)
     n = len(ids)
-    if len(p) == 0:
+    rows = panel_rows(ds, ids, ("mrr", "spell"), spells=("last_m", "event"))
+    if len(rows["row"]) == 0:
         T = 1
         empty = sparse.csr_matrix((n, T), dtype=np.int64)
         return _Grid(ids, as_m, as_m, grace, empty, {k: empty.copy() for k in (*MOVEMENTS, "grace_gap", "grace_return")},
                      empty.copy(), empty.copy())
-    i = lookup.get_indexer(distinct)[code]
-    m = month_index(p["month"])
+    i, m = rows.pop("row"), rows.pop("m")  # int32 (as the spell and month columns below)
     m0 = int(min(m.min(), ds.data_start_m))
     T = as_m - m0 + 1
-    j = m - m0
-    cents = np.rint(p["mrr"].to_numpy(dtype=float) * 100).astype(np.int64)
-    spell = p["spell"].to_numpy(dtype=np.int64)
+    j = m - np.int32(m0)
+    cents = np.rint(rows.pop("mrr") * 100).astype(np.int64)
+    spell = rows.pop("spell")
     # the spell's last paid month and event (the one churn definition)
-    sp = ds.spells
-    sp_i = lookup.get_indexer(sp["customer_id"].astype(str).to_numpy())
-    width = int(max(sp["spell"].max(), spell.max())) + 1
-    # (a spell whose id the panel and customers lack gets a key of its own that no panel row asks for)
-    sp_key = pd.Index(np.where(sp_i >= 0, sp_i * width + sp["spell"].to_numpy(dtype=np.int64), -1 - np.arange(len(sp))))
-    pos = sp_key.get_indexer(i * width + spell)
-    if (pos < 0).any():
-        raise ValueError("panel rows without a matching spell: the Dataset is inconsistent")
-    last_m = month_index(sp["last_paid"])[pos]
-    event = sp["event"].to_numpy(dtype=np.int64)[pos]
+    last_m, event = rows.pop("last_m"), rows.pop("event")
 
-    order = np.lexsort((j, i))
-    i, j, m, cents, spell, last_m, event = (a[order] for a in (i, j, m, cents, spell, last_m, event))
+    # (the rows come sorted by customer and month, as the steps below need)
     same_prev = np.r_[False, i[1:] == i[:-1]]
     prev_j = np.r_[-10, j[:-1]]
     prev_c = np.r_[0, cents[:-1]]

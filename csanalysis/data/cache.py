@@ -441,6 +441,16 @@ def _read(path: Path, reload: Reload | None, seconds: list[str] = (), only=None)
         return df if only is None else df[df["customer_id"].astype(str).isin(set(only))].reset_index(drop=True)
 
 
+def parquet_file(value: Lazy) -> Path | None:
+    """The Parquet file a pending table of a cache entry reads whole (:func:`_read` without ``only``), or None
+    (another kind of pending table, or one read for a sample's customers only)."""
+    build = value.build
+    if isinstance(build, partial) and build.func is _read and build.keywords.get("only") is None:
+        path = Path(build.args[0])
+        return path if path.is_file() else None
+    return None
+
+
 def _pandas_seconds(path: Path) -> list[str]:
     """The columns that pandas wrote in whole seconds (its metadata in the Parquet file: :func:`_seconds`)."""
     import pyarrow.parquet as pq

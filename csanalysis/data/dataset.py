@@ -121,6 +121,30 @@ class Dataset:
             self.engine[name] = t
         return t
 
+    def engine_frame(self, name: str):
+        """A customer-month table (``usage``, ``payments``, ``cs_activities``) as an engine (Ibis) expression with
+        the columns of its pandas frame, without building that frame when it is still pending: the loader's
+        engine form of it (data/direct.py), or the Parquet file of a report run's cache read by the engine of
+        the panel; else (a frame already in pandas, a sample's table) the frame registered as an in-memory
+        table. None when the Dataset has no such table."""
+        if name not in ("usage", "payments", "cs_activities"):
+            raise ValueError(f"engine_frame({name!r}): use usage, payments or cs_activities")
+        value = self.__dict__.get(name)
+        if value is None:
+            return None
+        import ibis
+
+        if type(value) is Lazy:
+            from .cache import parquet_file
+
+            direct = value.engine() if value.engine is not None else None
+            if direct is not None:
+                return direct[0]
+            path = parquet_file(value)
+            if path is not None:
+                return ibis.get_backend(self.engine_table("panel")).read_parquet(path)
+        return ibis.memtable(getattr(self, name))
+
     def pending(self) -> list[str]:
         """Tables not built in pandas yet: the panel and spells (still only in the engine) and optional tables
         present in the source."""

@@ -16,6 +16,9 @@ compares integers. The contracts (orderings and dtypes are part of them: callers
   strings (``astype(str)``, so 10 and "10" are one account), and K.
 * :func:`customer_codes`: customer ids → integer codes and the distinct ids as strings *sorted* (code i is
   ``ids[i]``: the order a groupby on the string ids gives), with a fast path for ids that come sorted.
+* :func:`panel_rows`: the engine panel's rows of given customers as integer arrays (``row``: the position of the
+  customer in the ids given), in the pandas panel's order, without building the pandas panel: for analyses that
+  need every customer-month of many customers (a bootstrap over customers) at a million customers.
 * :class:`IntegerPanel`: the Dataset's customer-month panel keyed by integers (customers by
   :func:`customer_codes`, months by :func:`csanalysis.periods.month_index`), with
   :meth:`~IntegerPanel.find` (the panel row of each (customer, month), −1 where the customer did not pay) by
@@ -32,7 +35,7 @@ import pandas as pd
 
 from ..periods import month_index
 
-__all__ = ["AccountMonths", "IntegerPanel", "codes", "customer_codes", "spell_rows"]
+__all__ = ["AccountMonths", "IntegerPanel", "codes", "customer_codes", "panel_rows", "spell_rows"]
 
 
 class AccountMonths:
@@ -227,6 +230,60 @@ def customer_codes(ids) -> tuple[np.ndarray, pd.Index]:
     raw, uniq = pd.factorize(arr, use_na_sentinel=False)
     code, names = pd.factorize(pd.Index(uniq, dtype=object).astype(str), sort=True)
     return code[raw], pd.Index(names, dtype=object)
+
+
+def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False, spells=()) -> dict[str, np.ndarray]:
+    """The panel rows of the customers ``ids`` from the engine panel (:meth:`Dataset.engine_table`), as arrays.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The loaded data.
+    ids : array of str
+        The customers (distinct; compared as text).
+    columns : sequence of str
+        Panel columns to return besides ``row`` and ``m`` (of ``customer_id, m, mrr, spell, tenure, spell_month``).
+    first_spell : bool
+        Only the rows of each customer's first spell.
+    spells : sequence of str
+        Columns of the engine spells to attach to each row by its (customer, spell) (``last_m``, ``event`` …);
+        a row without its spell is an inconsistent Dataset (ValueError).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``row`` (int32: the customer's position in ``ids``), ``m`` (int32 month index) and each column (int32, or
+        float64 for ``mrr``), one element per panel row of those customers, ordered by customer and month: the
+        order of the pandas panel (sorted by customer and month), so sums over rows add in the same order. Only
+        the integer keys and the columns asked for cross from the engine, never the text ids of the rows.
+    """
+    import ibis
+
+    p = ds.engine_table("panel")
+    if first_spell:
+        p = p.filter(p.spell == 1)
+    if len(ids) >= 2**31:
+        raise ValueError("panel_rows numbers customers in int32: at most 2**31 − 1 of them")
+    key = ibis.memtable(pd.DataFrame({"customer_id": pd.Index(np.asarray(ids, dtype=object)).astype(str),
+                                      "row": np.arange(len(ids), dtype=np.int32)}))
+    j = p.join(key, p.customer_id.cast("string") == key.customer_id)
+    typed = lambda c, col: col.cast("float64" if c == "mrr" else "int32")  # noqa: E731
+    cols = {"row": key.row.cast("int32"), "m": p.m.cast("int32"), **{c: typed(c, p[c]) for c in columns if c != "m"}}
+    if spells:
+        s = ds.engine_table("spells")
+        j = j.left_join(s, [p.customer_id == s.customer_id, p.spell == s.spell])
+        cols.update({c: typed(c, s[c]) for c in spells})
+        cols["_found"] = s.spell.notnull()
+    t = j.select(**cols).order_by(["row", "m"]).to_pyarrow()
+    if spells and not t.column("_found").to_numpy(zero_copy_only=False).all():
+        raise ValueError("panel rows without a matching spell: the Dataset is inconsistent")
+    out = {}
+    for c in cols:
+        if c == "_found":
+            continue
+        out[c] = np.ascontiguousarray(t.column(c).to_numpy(zero_copy_only=False))
+        t = t.drop_columns([c])  # each column released once copied out
+    return out
 
 
 class IntegerPanel:

@@ -244,13 +244,12 @@ def nps_revenue(ds, horizons=DEFAULT_HORIZONS, *, primary: str = DEFAULT_PRIMARY
         pr = r[r["period"] == keys[-2]]
         change = nps_difference(lr["score"], pr["score"], method="auto", alpha=alpha)
         prev_label = pr["period_label"].iloc[0]
-    # the responses and the integer-keyed panel are built once and shared by the coverage, the bias check and
-    # the alignment (each public function would otherwise rebuild both)
-    pv = IntegerPanel(ds)
-    cov = _coverage(ds, r, pv, period, alpha)
-    bias = _response_bias(ds, r, pv, cov, period, None, alpha) if len(cov) else pd.DataFrame()
+    # coverage and the bias check are grouped engine queries over all customers (nps/nonresponse.py); only the
+    # alignment reads an integer-keyed pandas panel, of the model's customers
+    cov = _coverage(ds, r, period, alpha)
+    bias = _response_bias(ds, r, cov, period, None, alpha) if len(cov) else pd.DataFrame()
     if model_ds is None or model_ds is ds:
-        al = align_responses(ds, r, hs, pv)
+        al = align_responses(ds, r, hs, IntegerPanel(ds))
     else:
         drawn = set(model_ds.customers["customer_id"].astype(str))
         al = align_responses(model_ds, r[r["customer_id"].isin(drawn)], hs, IntegerPanel(model_ds))

@@ -1,16 +1,41 @@
 """Who answered the survey: coverage per period (the share of paying customers, and of their MRR, that
-responded) and the response-bias check (respondents against non-respondents among paying customers)."""
+responded) and the response-bias check (respondents against non-respondents among paying customers).
+
+Both are grouped queries in the engine (the engine panel, :meth:`Dataset.engine_table`, and the usage table,
+:meth:`Dataset.engine_frame`): the paying accounts of a period and their MRR never come into pandas, only one row
+per period (coverage) or per account paying in the one period compared (the bias check, whose Welch test needs
+each account's values). The survey answers, which are few, are grouped in pandas and sent to the engine as the
+(period, account) pairs that answered. The engine sums MRR and logins in its own order: on whole-number amounts
+(cents or whole currency units of the bundled data) the sums, shares and means are exactly those of a sequential
+sum; on other amounts they may differ in the last binary digit (tests/nps/test_nps_nonresponse_engine.py compares
+both with the pandas computation on customer-month rows)."""
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
+from ibis import _
 
-from ..periods import PERIOD_MONTHS, month_index, period_label, period_start
-from ..data.keys import IntegerPanel
+from ..periods import PERIOD_MONTHS, period_label, period_start
 from ..stats.proportion import wilson
 from .survey import responses
 
 __all__ = ["coverage", "response_bias"]
+
+
+def _paying(ds, period: str):
+    """Engine: one row per (account, period key) with a paid month in the period, and the MRR of its paid
+    months summed (a month without MRR adds nothing)."""
+    p = ds.engine_table("panel")
+    p = p.select(customer_id=p.customer_id.cast("string"), key=period_start(p.m, period).cast("int64"),
+                 mrr=p.mrr.fill_null(0.0))
+    return p.group_by(["customer_id", "key"]).aggregate(mrr=_.mrr.sum())
+
+
+def _answered(per_acc: pd.DataFrame):
+    """The (period key, account) pairs that answered, as an engine table."""
+    return ibis.memtable(pd.DataFrame({"customer_id": per_acc["customer_id"].astype(str).to_numpy(dtype=object),
+                                       "key": per_acc["period"].to_numpy(np.int64)}))
 
 
 def coverage(ds, period: str = "quarter", *, alpha: float = 0.05) -> pd.DataFrame:
@@ -20,47 +45,39 @@ def coverage(ds, period: str = "quarter", *, alpha: float = 0.05) -> pd.DataFram
     ``responses``, respondents per responding account (``respondents_per_account`` mean, ``max``), responses
     from accounts not paying in the period (``responses_not_paying``) and ``complete`` (the period ended by
     ``as_of``)."""
-    return _coverage(ds, responses(ds, period=period), IntegerPanel(ds), period, alpha)
+    return _coverage(ds, responses(ds, period=period), period, alpha)
 
 
-def _coverage(ds, r: pd.DataFrame, pv: IntegerPanel, period: str, alpha: float) -> pd.DataFrame:
-    """:func:`coverage` from the responses ``r`` (:func:`responses`) and the integer-keyed panel ``pv``."""
-    # paying accounts per period: one run per (customer, period) of the panel, which comes sorted by customer
-    # and month, so runs are found in one pass instead of a groupby and a merge over every customer-month; an
-    # unsorted panel is sorted first
+def _coverage(ds, r: pd.DataFrame, period: str, alpha: float) -> pd.DataFrame:
+    """:func:`coverage` from the responses ``r`` (:func:`responses`): one grouped query per period over the
+    paying accounts, one over the answering accounts (paying in the period or not)."""
     months = PERIOD_MONTHS[period]
-    pstart = period_start(pv.m, period)
-    p0 = int(pstart.min()) if len(pstart) else 0
-    n_per = (int(pstart.max()) - p0) // months + 1 if len(pstart) else 1
-    flat = pv.code.astype(np.int64) * n_per + (pstart - p0) // months
-    mrr = np.nan_to_num(pv.mrr)  # a month without MRR adds nothing (as a groupby sum skips NaN)
-    if len(flat) > 1 and not np.all(flat[1:] >= flat[:-1]):
-        order = np.argsort(flat, kind="stable")
-        flat, mrr = flat[order], mrr[order]
-    starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]]) if len(flat) else np.zeros(0, dtype=np.int64)
-    act_key = flat[starts]  # sorted (code, period) keys of paying accounts
-    act_mrr = np.add.reduceat(mrr, starts) if len(starts) else np.zeros(0)
-    act_per = p0 + (act_key % n_per) * months
     per_acc = r.groupby(["period", "customer_id"]).agg(responses=("score", "size"),
                                                        respondents=("respondent_id", "nunique")).reset_index()
-    code = pv.codes(per_acc["customer_id"])  # −1: never paying, so never matched below
+    pay = _paying(ds, period)
+    ans = _answered(per_acc)
+    j = pay.left_join(ans, [pay.customer_id == ans.customer_id, pay.key == ans.key]).select(
+        key=pay.key, mrr=pay.mrr, hit=ans.customer_id.notnull())
+    per = (j.group_by("key")
+           .aggregate(customers=_.count(), respondent_accounts=_.hit.cast("int64").sum(),
+                      mrr_all=_.mrr.sum(), mrr_ans=_.mrr.sum(where=_.hit))
+           .order_by("key").execute())
+    # which answering accounts paid in their period (the others' responses are counted apart)
+    paid = ans.semi_join(pay, [ans.customer_id == pay.customer_id, ans.key == pay.key]).execute()
+    flag = pd.MultiIndex.from_frame(per_acc[["period", "customer_id"]].astype({"customer_id": str}))
+    paying = flag.isin(pd.MultiIndex.from_frame(paid[["key", "customer_id"]].astype({"key": np.int64})))
     rp = per_acc["period"].to_numpy(np.int64)
-    key = code * n_per + (rp - p0) // months
-    in_span = (code >= 0) & (rp >= p0) & (rp < p0 + n_per * months) & ((rp - p0) % months == 0)
-    i = np.minimum(np.searchsorted(act_key, key), max(len(act_key) - 1, 0))
-    paying = in_span & (act_key[i] == key) if len(act_key) else np.zeros(len(key), dtype=bool)
-    answered = np.zeros(len(act_key), dtype=bool)
-    answered[i[paying]] = True
     resp_n, resp_people = per_acc["responses"].to_numpy(), per_acc["respondents"].to_numpy()
     rows = []
-    for key in np.unique(act_per):
+    for rec in per.itertuples(index=False):
+        key = int(rec.key)
         in_r = rp == key
         if not in_r.any():
             continue
-        g = act_per == key
-        n, k = int(g.sum()), int((g & answered).sum())
+        n, k = int(rec.customers), int(rec.respondent_accounts)
         lo, hi = wilson(k, n, alpha)  # NaN when no account was paying (n = 0)
-        mrr_all, mrr_ans = act_mrr[g].sum(), act_mrr[g & answered].sum()
+        mrr_all = float(rec.mrr_all)
+        mrr_ans = float(rec.mrr_ans) if k else 0.0  # an empty sum is null in the engine
         people = resp_people[in_r & paying]
         rows.append({"period": period_label(key, period), "customers": n, "respondent_accounts": k,
                      "share": k / n if n else np.nan, "lower": lo, "upper": hi,
@@ -69,7 +86,7 @@ def _coverage(ds, r: pd.DataFrame, pv: IntegerPanel, period: str, alpha: float) 
                      "respondents_per_account": float(people.mean()) if k else np.nan,
                      "max_respondents": int(people.max()) if k else 0,
                      "responses_not_paying": int(resp_n[in_r & ~paying].sum()),
-                     "complete": bool(ds.window_closed(key, months - 1)), "_key": int(key)})
+                     "complete": bool(ds.window_closed(key, months - 1)), "_key": key})
     out = pd.DataFrame(rows)
     out.attrs["period"] = period
     return out
@@ -102,14 +119,46 @@ def response_bias(ds, period: str = "quarter", which: str | int | None = None, *
         ``p_value``, ``ratio`` and ``reason`` (why the comparison is missing, else None).
     """
     r = responses(ds, period=period)
-    pv = IntegerPanel(ds)
-    return _response_bias(ds, r, pv, _coverage(ds, r, pv, period, 0.05), period, which, alpha)
+    return _response_bias(ds, r, _coverage(ds, r, period, 0.05), period, which, alpha)
 
 
-def _response_bias(ds, r: pd.DataFrame, pv: IntegerPanel, cov: pd.DataFrame, period: str, which, alpha: float) -> pd.DataFrame:
-    """:func:`response_bias` from the responses ``r``, the integer-keyed panel ``pv`` and the coverage table."""
+def _accounts(ds, r: pd.DataFrame, key: int, period: str) -> pd.DataFrame:
+    """Engine: the accounts paying in the period ``key``, in the order of their ids: ``mrr`` (average over the
+    period's paid months), ``tenure`` (months since the start, at the first paid month of the period), ``logins``
+    (average over the paid months, 0 for a paid month without a usage row; only with a usage table that has
+    logins) and ``answered`` (the account answered in the period)."""
+    from ..data.spells import month_index
+
+    p = ds.engine_table("panel")
+    p = p.filter(period_start(p.m, period) == key)
+    p = p.select(customer_id=p.customer_id.cast("string"), m=p.m.cast("int64"), mrr=p.mrr, tenure=p.tenure)
+    u = ds.engine_frame("usage")
+    logins = u is not None and "logins" in u.columns
+    if logins:
+        u = u.select(customer_id=u.customer_id.cast("string"), m=month_index(u.month).cast("int64"), logins=u.logins)
+        u = u.filter(period_start(u.m, period) == key)  # only the period's usage rows can match its paid months
+        p = p.left_join(u, [p.customer_id == u.customer_id, p.m == u.m]).select(
+            p.customer_id, p.mrr, p.tenure, logins=u.logins.cast("float64").fill_null(0.0))
+    ids = r.loc[r["period"] == key, "customer_id"].astype(str).unique()
+    said = ibis.memtable(pd.DataFrame({"customer_id": np.asarray(ids, dtype=object)}))
+    aggs = {"n": _.count(), "mrr_sum": _.mrr.sum(), "tenure": _.tenure.min()}
+    if logins:
+        aggs["logins_sum"] = _.logins.sum()
+    acc = p.group_by("customer_id").aggregate(**aggs)
+    acc = acc.left_join(said, acc.customer_id == said.customer_id).select(
+        *[acc[c] for c in acc.columns], answered=said.customer_id.notnull()).order_by("customer_id")
+    df = acc.drop("customer_id").execute()
+    n = df["n"].to_numpy(np.float64)
+    out = pd.DataFrame({"mrr": df["mrr_sum"].to_numpy(np.float64) / n, "tenure": df["tenure"].to_numpy(np.float64)})
+    if logins:
+        out["logins"] = df["logins_sum"].to_numpy(np.float64) / n
+    out["answered"] = df["answered"].to_numpy(bool)
+    return out
+
+
+def _response_bias(ds, r: pd.DataFrame, cov: pd.DataFrame, period: str, which, alpha: float) -> pd.DataFrame:
+    """:func:`response_bias` from the responses ``r`` and the coverage table."""
     from scipy import stats
-
 
     if not len(cov):
         raise ValueError("no survey period with responses from paying customers")
@@ -120,22 +169,7 @@ def _response_bias(ds, r: pd.DataFrame, pv: IntegerPanel, cov: pd.DataFrame, per
         if not len(hit):
             raise ValueError(f"period {which!r} has no responses; periods: {cov['period'].tolist()}")
         row = hit.iloc[0]
-    key = int(row["_key"])
-    answered = pv.codes(r.loc[r["period"] == key, "customer_id"].unique())
-    sel = period_start(pv.m, period) == key
-    pm = pd.DataFrame({"code": pv.code[sel], "m": pv.m[sel], "mrr": pv.mrr[sel], "tenure": pv.tenure[sel]})
-    if ds.usage is not None and "logins" in ds.usage.columns:
-        um = month_index(ds.usage["month"])
-        in_period = period_start(um, period) == key  # only the period's usage rows can match its paid months
-        u = pd.DataFrame({"code": pv.codes(ds.usage["customer_id"].to_numpy()[in_period]), "m": um[in_period],
-                          "logins": ds.usage["logins"].to_numpy()[in_period]})
-        pm = pm.merge(u[u["code"] >= 0], on=["code", "m"], how="left")
-        pm["logins"] = pm["logins"].fillna(0.0)  # a paid month without usage rows had no logins
-    g = pm.groupby("code")  # sorted codes = sorted ids
-    acc = pd.DataFrame({"mrr": g["mrr"].mean(), "tenure": g["tenure"].min()})
-    if "logins" in pm.columns:
-        acc["logins"] = g["logins"].mean()
-    acc["answered"] = acc.index.isin(answered[answered >= 0])
+    acc = _accounts(ds, r, int(row["_key"]), period)
     labels = {"mrr": "average monthly MRR", "tenure": "tenure (months)", "logins": "logins per month"}
     rows = []
     for col in [c for c in ("mrr", "tenure", "logins") if c in acc.columns]:

@@ -1,8 +1,8 @@
 """csanalysis.data.keys (integer-keyed account-month lookups) against the pandas operations it replaces:
 AccountMonths on random tables with repeated cells, months before the window and unknown accounts; spell_rows
-against a (customer_id, spell) reindex; customer_codes against a sorted factorize of the string ids; and the NPS
-coverage over an IntegerPanel in another order equal to the sorted one (the ranking's merged bins are tested in
-tests/stats/test_ranking.py)."""
+against a (customer_id, spell) reindex; customer_codes against a sorted factorize of the string ids; panel_rows
+(from the engine) against the pandas panel's rows; and the NPS coverage of a panel in another order equal to the
+sorted one (the ranking's merged bins are tested in tests/stats/test_ranking.py)."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,15 +117,42 @@ def test_integer_panel_find_equals_a_string_key_reindex(world):
 
 
 def test_coverage_of_an_unsorted_panel_equals_the_sorted_one(world):
-    """The coverage finds each (customer, period) run in one pass over a panel sorted by customer and month; a
-    panel in another order is sorted first and gives the same table (monthly, quarterly and yearly periods)."""
-    pv = IntegerPanel(world)
-    shuffled = IntegerPanel(world)
-    order = np.random.default_rng(0).permutation(len(pv.m))
-    shuffled.code, shuffled.m, shuffled.mrr = pv.code[order], pv.m[order], pv.mrr[order]
+    """The coverage is a grouped engine query (nps/nonresponse.py): a panel in another order (a Dataset whose
+    engine panel is registered from a shuffled frame) gives the same table (monthly, quarterly and yearly)."""
+    import dataclasses
+
+    shuffled = dataclasses.replace(world, panel=world.panel.sample(frac=1.0, random_state=0).reset_index(drop=True),
+                                   engine={})
+    assert not shuffled.panel["customer_id"].is_monotonic_increasing
     for period in ("month", "quarter", "year"):
         rp = nps.responses(world, period=period)
-        a = _coverage(world, rp, pv, period, 0.05)
-        b = _coverage(world, rp, shuffled, period, 0.05)
+        a = _coverage(world, rp, period, 0.05)
+        b = _coverage(shuffled, rp, period, 0.05)
         assert len(a) > 1
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+
+
+def test_panel_rows_equal_the_pandas_panel_rows_of_those_customers(world):
+    """panel_rows (from the engine) gives the pandas panel's rows of the customers asked for, in its order, each
+    customer numbered by its position in the ids given (any order, a customer without rows included), with its
+    spell's columns; first_spell keeps the first spell's rows only."""
+    from csanalysis.data.keys import panel_rows
+    from csanalysis.periods import month_index
+
+    p, sp = world.panel, world.spells
+    rng = np.random.default_rng(2)
+    ids = np.r_[rng.choice(p["customer_id"].unique(), 200, replace=False), ["no such customer"]].astype(object)
+    for first in (False, True):
+        got = panel_rows(world, ids, ("tenure", "mrr", "spell"), first_spell=first, spells=("last_m", "event"))
+        want = p[p["customer_id"].isin(ids) & ((p["spell"] == 1) | (not first))]
+        want = want.merge(sp[["customer_id", "spell", "last_paid", "event"]], on=["customer_id", "spell"], how="left")
+        pos = pd.Index(ids).get_indexer(want["customer_id"])
+        want = want.assign(row=pos).sort_values(["row", "month"], kind="stable")  # the order asked for: by position
+        np.testing.assert_array_equal(got["row"], want["row"].to_numpy())
+        np.testing.assert_array_equal(got["m"], month_index(want["month"]))
+        np.testing.assert_array_equal(got["tenure"], want["tenure"].to_numpy())
+        np.testing.assert_array_equal(got["mrr"], want["mrr"].to_numpy())
+        np.testing.assert_array_equal(got["spell"], want["spell"].to_numpy())
+        np.testing.assert_array_equal(got["last_m"], month_index(want["last_paid"]))
+        np.testing.assert_array_equal(got["event"], want["event"].to_numpy(np.int64))
+        assert len(got["row"]) > 1000 and (got["spell"] > 1).any() != first
