@@ -7,6 +7,7 @@ and on demo data the generator's true churn probabilities give the ceiling. :cla
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -315,20 +316,23 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     g = ds.settings.grace_months
     last_closed = ds.last_closed_month(horizon, g, by=T)
     months = np.arange(first, T + 1)
-    attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
     if model_ds is None:
         model_ds = grouped.model_dataset(ds, seed=seed)
     # with a sample (large data), the history the fits and the evaluation read is the sample's, up to the last month
     # whose window closed by T, and every account paying in T is scored from T's signals alone, a part at a time
     sampled = model_ds is not ds and last_closed >= first
+    # the sample's pandas tables are read on a copy of it, released once its rows are read (not held through the
+    # fits; a later call reads them again); the attributes fitted are those the fitted customers vary in
+    fit_ds = copy.copy(model_ds) if sampled else ds
+    attributes = _model_attributes(fit_ds, default_attributes(ds) if attributes is None else attributes)
     kept = (history.rows(ds, T, scorecard=sc, attributes=attributes, horizon=horizon)
             if history is not None and not sampled else None)
     if kept is not None:
         frame, points = kept
     else:
         if sampled:
-            frame = outcomes(model_ds, signals(model_ds, np.arange(first, last_closed + 1), attributes=attributes),
-                             horizon)
+            frame = outcomes(fit_ds, signals(fit_ds, np.arange(first, last_closed + 1), attributes=attributes), horizon)
+            fit_ds = None
         else:
             frame = outcomes(ds, signals(ds, months if len(months) else [T], attributes=attributes), horizon)
         # scorecard points are a function of each row alone: computed once for every row, then sliced (the
@@ -337,8 +341,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
     if sampled:
-        current = signals_by_part(ds, [T], attributes=attributes, part_customers=part_customers)
-        current_points = sc.points(current)
+        current = current_points = None  # read after the fits (not held through them)
     else:
         is_current = frame["m"].to_numpy() == T
         current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
@@ -358,7 +361,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         in_train = closed & ds.window_closed(frame["m"].to_numpy(), horizon, g, by=split)
         in_test = frame["m"].isin(test_ms).to_numpy()
         train = training_rows(frame, in_train)
-        test = frame[in_test].reset_index(drop=True)
+        test = _rows_from(frame, in_test) if sampled else frame[in_test].reset_index(drop=True)
         try:
             eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
             eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
@@ -398,22 +401,28 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     # a sample's history holds closed rows only: its training rows are the frame itself (training_rows: no copy)
     train_all, train_points = (training_rows(frame, closed), points[closed]) if sampled else (frame[closed], points[closed])
     n_train, events_train = len(train_all), int(train_all["churned"].sum())
-    current["scorecard_points"] = current_points
-    # the whole history is not needed past here (the rows still used are copies: train_all, test, current): it
+    # the whole history is not needed past here (the rows still used are copies: train_all, test, current; slices of
+    # it with a sample, whose rows are all closed): it
     # would raise the peak memory of the final fit and prediction, unless kept for the report (keep_history;
     # fit_model then holds one design array fewer at its peak than it did)
     del frame, points
-    current["scorecard_band"] = sc.band(current["scorecard_points"])
     try:
         model = fit_model(train_all, C=C, attributes=attributes, importance=importance)
         card = calibrate_scorecard(sc, train_all, method=calibration, points=train_points)
-        del train_all, train_points  # nor the training rows past the fits
-        current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())
-        current["p_model"] = model.predict(current)
         fit_reason = None
     except TooLittleHistory as exc:  # too little closed history: the accounts are ranked by scorecard points alone
         model, card, fit_reason = None, None, str(exc)
         codes["fit"] = exc
+    del train_all, train_points  # nor the training rows past the fits
+    if sampled:  # every account paying in T, from T's signals alone, a part of the customers at a time
+        current = signals_by_part(ds, [T], attributes=attributes, part_customers=part_customers)
+        current_points = sc.points(current)
+    current["scorecard_points"] = current_points
+    current["scorecard_band"] = sc.band(current["scorecard_points"])
+    if model is not None:
+        current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())
+        current["p_model"] = model.predict(current)
+    else:
         current["p_scorecard"] = np.nan
         current["p_model"] = np.nan
     return ChurnRisk(scoring_month=T, scoring_date=reference_date(T), horizon=horizon, capacity=capacity,
@@ -424,6 +433,17 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                      reason=reason, differences=differences, ceiling_coverage=coverage, ceiling_reason=ceiling_reason,
                      codes=codes, history=held, sample=model_ds.sample if sampled else None, model_ds=model_ds,
                      part_customers=part_customers)
+
+
+def _rows_from(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``frame[mask].reset_index(drop=True)`` without copying when the rows picked are the last ones (the test months
+    of a sample's history, which ends at the last closed month): a frame over the same arrays, to which columns
+    can be added (the frame's own columns are not written)."""
+    n = int(mask.sum())
+    if n and mask[len(mask) - n:].all():
+        out = frame.iloc[len(mask) - n:].copy(deep=False)
+        return out.set_axis(pd.RangeIndex(n), axis=0, copy=False)
+    return frame[mask].reset_index(drop=True)
 
 
 def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
