@@ -492,7 +492,8 @@ def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
             args = [only(a) if isinstance(a, ibis.Table) else a for a in build.args]
             return Lazy(functools.partial(getattr(twin, build.func.__name__), *args, **build.keywords))
         if isinstance(build, functools.partial) and build.func is _cache._read:  # a report run's cache: its file,
-            return Lazy(functools.partial(build.func, *build.args, **build.keywords, only=ids))  # filtered as read
+            # filtered as read (a part of a sample: its ids, all among the sample's, replace the sample's)
+            return Lazy(functools.partial(build.func, *build.args, **{**build.keywords, "only": ids}))
         if name in ("nps", "tickets") and name in tables:
             return Lazy(tables[name].order_by(["customer_id", "date"]).execute)
 

@@ -376,3 +376,14 @@ def test_sample_dataset_of_a_report_runs_cache(demo, tmp_path):
         want = full[full["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
         pd.testing.assert_frame_equal(getattr(sub, name).reset_index(drop=True), want, obj=name)
     assert set(run.pending()) >= {"customers", "panel", "spells", "usage", "nps", "payments"}  # never read whole
+    # the sample a part at a time (churn risk reads a sample's history so): each part its own rows of the sample
+    seen = set()
+    for part in grouped.customer_parts(sub, max_customers=300):
+        mine = set(part.spells["customer_id"].astype(str))
+        assert mine and mine <= ids and not mine & seen
+        seen |= mine
+        for name in ("panel", "usage", "nps"):
+            full = getattr(demo, name)
+            want = full[full["customer_id"].astype(str).isin(mine)].reset_index(drop=True)
+            pd.testing.assert_frame_equal(getattr(part, name).reset_index(drop=True), want, obj=name)
+    assert seen == ids

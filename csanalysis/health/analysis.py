@@ -27,7 +27,12 @@ from .outcomes import TooLittleHistory, outcomes
 from .scorecard import CalibratedScorecard, Scorecard, calibrate_scorecard
 from .signals import ATTRIBUTES, reference_date, scoring_month, signals, signals_by_part
 
-__all__ = ["ChurnRisk", "JudgedScore", "churn_risk"]
+__all__ = ["ChurnRisk", "JudgedScore", "churn_risk", "PART_CUSTOMERS"]
+
+# Customers whose signals are read at a time when a sample is fitted (large data): the sample's history and every
+# paying account's signals at the scoring month. At a million customers a part of 250,000 took about 3 GB while its
+# signals were read (the usage rows' running maximum, the account-month grids); the rows are the same in any parts.
+PART_CUSTOMERS = 100_000
 
 
 class JudgedScore:
@@ -233,7 +238,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                scorecard=None,
                calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=None,
                true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
-               alpha: float = 0.05, model_ds: Dataset | None = None, part_customers: int = grouped.MODEL_CUSTOMERS,
+               alpha: float = 0.05, model_ds: Dataset | None = None, part_customers: int = PART_CUSTOMERS,
                importance: bool = True, keep_history: bool | None = None,
                history: SignalHistory | None = None) -> ChurnRisk:
     """Score every account paying at the scoring date with both scores, and judge both on the future.
@@ -288,7 +293,8 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         What the fits and the evaluation read: ``ds`` itself or a sample of its customers
         (:func:`csanalysis.grouped.model_dataset`; None: ``model_dataset(ds, seed=seed)``).
     part_customers : int
-        With a sample: customers read at a time when every paying account is scored.
+        With a sample: customers read at a time (:data:`PART_CUSTOMERS`) when the sample's history is read and when
+        every paying account is scored.
     importance : bool
         Compute the model's importance table (``model.importance``: odds ratios with cluster-robust intervals, an
         unpenalised fit on every training row, most of the analysis's time at 100k customers); False for a caller
@@ -331,7 +337,8 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         frame, points = kept
     else:
         if sampled:
-            frame = outcomes(fit_ds, signals(fit_ds, np.arange(first, last_closed + 1), attributes=attributes), horizon)
+            frame = outcomes(fit_ds, signals_by_part(fit_ds, np.arange(first, last_closed + 1), attributes=attributes,
+                                                     part_customers=part_customers), horizon)
             fit_ds = None
         else:
             frame = outcomes(ds, signals(ds, months if len(months) else [T], attributes=attributes), horizon)

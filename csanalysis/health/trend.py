@@ -38,11 +38,11 @@ import pandas as pd
 
 from ..data import Dataset
 from ..estimate import Estimate
-from ..grouped import MODEL_CUSTOMERS, customer_parts
+from ..grouped import customer_parts
 from ..periods import month_index, month_label
 from ..result import TableSummary
 from ..stats.proportion import wilson
-from .analysis import churn_risk
+from .analysis import PART_CUSTOMERS, churn_risk
 from .risklist import risk_list
 from .scorecard import Scorecard
 from .signals import ATTRIBUTES, TOUCH_MODELS, reference_date, scoring_month, signals, signals_by_part
@@ -605,7 +605,7 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
                               attributes=model.attributes if model is not None else None, seed=result.seed,
                               alpha=result.alpha, importance=False,  # only its list is used: no importance table
                               history=held, model_ds=result.model_ds,
-                              part_customers=result.part_customers or MODEL_CUSTOMERS)
+                              part_customers=result.part_customers or PART_CUSTOMERS)
         previous = risk_list(prev_res, by=by, rank_by=rank_by, pseudonymise=pseudonymise, translate=translate)
     need = sorted({"customer_id", "rank", "scorecard_band", "scoring_date"} - set(previous.columns))
     if need:  # a list given by hand in another layout: the section says so, the report goes on
