@@ -52,6 +52,9 @@ missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.seg
   ``ds`` itself up to :data:`MODEL_CUSTOMERS` customers (counted in the engine), else ``sample_dataset(ds,
   max_customers / customers, seed=seed)``, about ``max_customers`` of them. The one size policy of the reports;
   ``ds.sample`` (None for all customers) is what a report says and writes to ``metrics.json``.
+* ``customer_parts(ds, *, max_customers=MODEL_CUSTOMERS, seed=0)`` → every customer a part at a time: ``ds``
+  itself up to ``max_customers`` customers, else disjoint Datasets of about ``max_customers`` customers each (the
+  same engine restriction as a sample), for the lists that score every customer from per-customer tables.
 """
 from __future__ import annotations
 
@@ -69,16 +72,16 @@ from .stats.proportion import wilson
 
 __all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "revenue_cohorts", "nps_tallies",
            "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "customer_count",
-           "model_dataset", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS"]
+           "model_dataset", "customer_parts", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS"]
 
 ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
 SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
 HEX_DIGITS = 8  # of the md5 that decide a customer's draw (1 in 16⁸ ≈ 4.3e9 resolution)
-# Customers above which the models that need one row per customer (the Cox models, the NPS outcome models) are
-# fitted on a seeded sample of whole customers (model_dataset). The models' own row rules already cap a fit at
-# 1.5–2M customer-months (survival.time_varying_drivers max_rows 1.5M, impact.MAX_ROWS 2M, health.churn_risk
-# max_rows 2M: 36-month histories of about 150k customers), so a larger sample adds little precision while its
-# pandas panel, spells and signals grow with it. 250k keeps the demo (3k) and the 100k benchmark data whole
+# Customers above which the models that need one row per customer (the Cox models, the NPS outcome models, the
+# churn-risk model of health.churn_risk, which has no row rule of its own) are fitted on a seeded sample of whole
+# customers (model_dataset). Some models' own row rules already cap a fit at 1.5–2M customer-months
+# (survival.time_varying_drivers max_rows 1.5M, impact.MAX_ROWS 2M: 36-month histories of about 150k customers),
+# so a larger sample adds little precision while its pandas panel, spells and signals grow with it. 250k keeps the demo (3k) and the 100k benchmark data whole
 # (their numbers unchanged) and holds about a quarter of a 1M-customer panel, a fortieth of a 10M one.
 MODEL_CUSTOMERS = 250_000
 
@@ -419,11 +422,20 @@ def sample_customers(ds: Dataset, fraction: float, *, seed: int = 0):
     comparison are the same on DuckDB, Spark and in Python, so the draw is too; it depends only on the seed and
     the id, never on churn, row order or the engine's partitions. Each customer is drawn with probability
     ``fraction`` (to 16⁻⁸), independently: the sample's size is random around ``fraction`` × customers."""
-    thr = _threshold(fraction)
+    return _keyed(ds, None, _threshold(fraction), seed)
+
+
+def _keyed(ds: Dataset, lo: str | None, hi: str | None, seed: int):
+    """The customers (first engine spells) whose draw key (:func:`sample_key`) is at least ``lo`` and below
+    ``hi`` (hex text of :data:`HEX_DIGITS` digits; None: no bound)."""
     s = ds.engine_table("spells")
     ids = s.filter(s.spell == 1).select(customer_id=s.customer_id.cast("string"))
     key = (ibis.literal(f"{int(seed)}:") + ids.customer_id).hexdigest("md5").substr(0, HEX_DIGITS)
-    return ids.filter(key < thr)
+    if lo is not None:
+        ids = ids.filter(key >= lo)
+    if hi is not None:
+        ids = ids.filter(key < hi)
+    return ids
 
 
 def sample_ids(ds: Dataset, fraction: float, *, seed: int = 0) -> np.ndarray:
@@ -445,6 +457,14 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
     """The Dataset of the customers :func:`sample_customers` draws (see the module docstring). The settings,
     the validation report and the team-level CS costs are the full data's; ``sample`` (an attribute set on
     the returned Dataset) describes the draw."""
+    out, ids = _restricted(ds, sample_customers(ds, fraction, seed=seed))
+    out.sample = sample_description(ds, ids, fraction, seed=seed)
+    return out
+
+
+def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
+    """The Dataset of the customers of the engine table ``keep`` (``customer_id``), built as
+    :func:`sample_dataset` describes, and their ids (sorted text)."""
     import copy
     import dataclasses
     import functools
@@ -453,7 +473,6 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
     from .data.dataset import Lazy
     from .data.spells import panel_to_pandas, spells_to_pandas
 
-    keep = sample_customers(ds, fraction, seed=seed)
     keep = keep.cache() if hasattr(keep, "cache") else keep  # drawn once; every table below reads it
 
     def only(t):
@@ -477,7 +496,8 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
             args = [only(a) if isinstance(a, ibis.Table) else a for a in build.args]
             return Lazy(functools.partial(getattr(twin, build.func.__name__), *args, **build.keywords))
         if isinstance(build, functools.partial) and build.func is _cache._read:  # a report run's cache: its file,
-            return Lazy(functools.partial(build.func, *build.args, **build.keywords, only=ids))  # filtered as read
+            # filtered as read (a part of a sample: its ids, all among the sample's, replace the sample's)
+            return Lazy(functools.partial(build.func, *build.args, **{**build.keywords, "only": ids}))
         if name in ("nps", "tickets") and name in tables:
             return Lazy(tables[name].order_by(["customer_id", "date"]).execute)
 
@@ -501,9 +521,7 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
         spells=Lazy(functools.partial(checked, engine["spells"], spells_to_pandas, "SPELLS_SCHEMA")),
         tables=tables, engine=engine, cache_key=None, _date_ranges=None,
     )
-    out = Dataset(**values)
-    out.sample = sample_description(ds, ids, fraction, seed=seed)
-    return out
+    return Dataset(**values), ids
 
 
 
@@ -539,3 +557,28 @@ def model_dataset(ds: Dataset, *, max_customers: int = MODEL_CUSTOMERS, seed: in
     if n <= max_customers:
         return ds
     return sample_dataset(ds, max_customers / n, seed=seed)
+
+
+def customer_parts(ds: Dataset, *, max_customers: int = MODEL_CUSTOMERS, seed: int = 0):
+    """Every customer of ``ds``, a part at a time, for the analyses that score every customer from per-customer
+    tables (the churn-risk list of notebook 04): ``[ds]`` itself when it has at most ``max_customers`` customers
+    (:func:`customer_count`), else k = ⌈customers ÷ ``max_customers``⌉ Datasets of disjoint parts, built as
+    :func:`sample_dataset` builds a sample (in the engine; each pandas table on first read). Part i holds the
+    customers whose draw key (:func:`sample_key`) lies in [i/k, (i+1)/k) × 16⁸: each customer in exactly one part,
+    about ``max_customers`` in each. A generator: each part's tables are freed once the caller moves on to the
+    next (hold no reference to a part). Each part's ``sample`` says which part it is (``part``, ``parts``)."""
+    if isinstance(max_customers, bool) or not isinstance(max_customers, (int, np.integer)) or max_customers < 1:
+        raise ValueError(f"max_customers={max_customers!r}: a whole number of customers, at least 1")
+    n = customer_count(ds)
+    k = -(-n // int(max_customers))
+    if k <= 1:
+        yield ds
+        return
+    bounds = [None, *(_threshold(i / k) for i in range(1, k)), None]
+    for i in range(k):
+        part, ids = _restricted(ds, _keyed(ds, bounds[i], bounds[i + 1], seed))
+        part.sample = {"part": i, "parts": k, "seed": int(seed), "drawn": int(len(ids)), "customers": n,
+                       "rule": f"customers whose md5('{int(seed)}:' + customer_id) begins at or above "
+                               f"{bounds[i] or '0' * HEX_DIGITS} and below {bounds[i + 1] or 'f' * HEX_DIGITS + ' (included)'}"}
+        yield part
+        del part

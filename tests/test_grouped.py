@@ -277,6 +277,32 @@ def test_sample_dataset_is_the_full_data_restricted_to_the_sample(demo):
     assert t["customers"].sum() == len(ids)
 
 
+def test_customer_parts_hold_every_customer_once_each_with_its_own_rows():
+    """customer_parts: the data itself up to the size; above it ⌈customers ÷ size⌉ disjoint parts that cover every
+    customer, each the full tables restricted to its customers (counted against the demo's own frames), and each
+    customer in the part its draw key (md5, computed here in Python) falls in."""
+    import hashlib
+
+    demo = cs.load_dataset(DEMO)  # a load of its own: no table read into pandas before the parts are drawn
+    whole = list(grouped.customer_parts(demo, max_customers=5_000))
+    assert len(whole) == 1 and whole[0] is demo
+    full = cs.load_dataset(DEMO)
+    every = set(full.spells["customer_id"].astype(str))
+    seen = []
+    for i, part in enumerate(grouped.customer_parts(demo, max_customers=1_000)):
+        assert part.sample["parts"] == 3 and part.sample["part"] == i  # ⌈2,935 ÷ 1,000⌉
+        ids = set(part.spells["customer_id"].astype(str))
+        keys = {int(hashlib.md5(f"0:{c}".encode()).hexdigest()[:8], 16) * 3 // 16 ** 8 for c in ids}
+        assert keys == {i} and part.sample["drawn"] == len(ids)
+        for name in ("panel", "usage", "payments"):
+            want = getattr(full, name)
+            want = want[want["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+            pd.testing.assert_frame_equal(getattr(part, name).reset_index(drop=True), want, obj=name)
+        seen.append(ids)
+    assert sum(map(len, seen)) == len(set().union(*seen)) == len(every)
+    assert set().union(*seen) == every
+
+
 R_SNAPSHOT = Path(__file__).parent / "data" / "r_snapshot"
 SNAPSHOT_MAPPING = (R_SNAPSHOT / "mapping.yaml").read_text(encoding="utf-8")  # shared with test_snapshot_survival.py
 
@@ -350,3 +376,14 @@ def test_sample_dataset_of_a_report_runs_cache(demo, tmp_path):
         want = full[full["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
         pd.testing.assert_frame_equal(getattr(sub, name).reset_index(drop=True), want, obj=name)
     assert set(run.pending()) >= {"customers", "panel", "spells", "usage", "nps", "payments"}  # never read whole
+    # the sample a part at a time (churn risk reads a sample's history so): each part its own rows of the sample
+    seen = set()
+    for part in grouped.customer_parts(sub, max_customers=300):
+        mine = set(part.spells["customer_id"].astype(str))
+        assert mine and mine <= ids and not mine & seen
+        seen |= mine
+        for name in ("panel", "usage", "nps"):
+            full = getattr(demo, name)
+            want = full[full["customer_id"].astype(str).isin(mine)].reset_index(drop=True)
+            pd.testing.assert_frame_equal(getattr(part, name).reset_index(drop=True), want, obj=name)
+    assert seen == ids

@@ -1,5 +1,6 @@
-"""Issue 21: above a stated size the per-customer models of the survival (02) and NPS (03) reports are fitted on a
-seeded sample of whole customers drawn in the engine (csanalysis.grouped.model_dataset), and the report says so.
+"""Issue 21: above a stated size the per-customer models of the survival (02), NPS (03) and churn-risk (04) reports are
+fitted on a seeded sample of whole customers drawn in the engine (csanalysis.grouped.model_dataset), and the report
+says so.
 Forced on the demo data with a small ``model_customers``: the sentence in the report (English; Japanese for 02),
 the sample in metrics.json, the Cox model's customers equal to the sample's, the fits equal to those of the same
 sample drawn from a direct load, and the figures on all customers unchanged. The default (no sample on the demo)
@@ -14,6 +15,7 @@ import pytest
 
 import csanalysis as cs
 from csanalysis import grouped, nps, survival
+from csanalysis.periods import month_index
 from csanalysis.report import i18n
 from csanalysis.report.narrative import fmt_int, fmt_pct
 from csanalysis.report.parameters import parameters_of
@@ -22,6 +24,7 @@ from csanalysis.report.run import run_report
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 NBS = ("02_churn_survival", "03_nps_revenue")
+RISK = "04_churn_risk"
 SIZE = 1_000  # of the demo's 2,935 customers
 
 
@@ -55,7 +58,7 @@ def _metrics(folder, nb):
 
 
 def test_the_default_size_is_the_policy_and_keeps_the_demo_whole():
-    for nb in NBS:
+    for nb in (*NBS, RISK):
         p = parameters_of(ROOT / "notebooks" / f"{nb}.ipynb")["model_customers"]
         assert int(p["default"]) == grouped.MODEL_CUSTOMERS and p["type"] == "int", nb
 
@@ -121,3 +124,41 @@ def test_sampled_survival_report_in_japanese(demo, tmp_path):
     assert drawn == len(ids) and m["cox_n"] == _cox_customers(demo, ids)
     html = (res.folder / NBS[0] / f"{NBS[0]}.html").read_text(encoding="utf-8")
     assert f"顧客 2,935 社からデータエンジン内で顧客単位に無作為抽出した {fmt_int(drawn)} 社（34%" in html
+
+
+def test_sampled_churn_risk_report_still_lists_every_account(demo, tmp_path):
+    """04 with a small ``model_customers``: the model and its evaluation are fitted on the sample's account-months
+    only (counted from the demo's panel), the report says so in both languages, and the list still ranks every
+    account paying at the scoring date (counted from the panel), with the signals and the band history of a run
+    without a sample."""
+    sampled = run_report([RISK], data=DEMO, out=tmp_path / "s", params={"model_customers": SIZE}, jobs=1)
+    full = run_report([RISK], data=DEMO, out=tmp_path / "f", jobs=1)
+    ja = run_report([RISK], data=DEMO, out=tmp_path / "j", lang="ja", params={"model_customers": SIZE}, jobs=1)
+    assert sampled.status == full.status == ja.status == "succeeded"
+    m, f = _metrics(sampled.folder, RISK), _metrics(full.folder, RISK)
+    ids = set(grouped.sample_ids(demo, SIZE / 2935, seed=0))
+    assert f["model_sample"] is None
+    assert m["model_sample"]["drawn"] == len(ids) and m["model_sample"]["customers"] == 2935
+    # the final fit's rows: the sample's account-months of the scoring months whose windows closed by the as_of month
+    pm = month_index(demo.panel["month"])
+    as_of, first = demo.as_of_m, month_index(demo.data_start) + 2
+    closed = (pm >= first) & (pm <= as_of - 3 - demo.settings.grace_months)
+    mine = demo.panel["customer_id"].astype(str).isin(ids)
+    assert m["current_training"]["rows"] == int((closed & mine).sum()) < f["current_training"]["rows"]
+    assert f["current_training"]["rows"] == int(closed.sum())
+    assert m["auc"]["model"] != f["auc"]["model"]  # really refitted
+    # every account paying at the scoring date is on the ranked list, with the same signals and bands
+    paying = set(demo.panel.loc[pm == as_of, "customer_id"].astype(str))
+    lists = [pd.read_csv(r.folder / RISK / "risk_list.csv", dtype={"customer_id": str}) for r in (sampled, full)]
+    assert set(lists[0]["customer_id"]) == paying and len(lists[0]) == len(paying) == m["accounts_scored"]
+    a, b = (x.set_index("customer_id").sort_index() for x in lists)
+    pd.testing.assert_series_equal(a["scorecard_band"], b["scorecard_band"])
+    pd.testing.assert_series_equal(a["mrr"], b["mrr"])
+    assert m["health_trend"]["band_history"] == f["health_trend"]["band_history"]
+    en = i18n.catalogue("en")["health.model_sample"].format(
+        drawn=fmt_int(len(ids)), customers=fmt_int(2935), share=fmt_pct(SIZE / 2935), term_churn="churn")
+    assert "seeded random sample of" in en
+    assert (sampled.folder / RISK / f"{RISK}.html").read_text(encoding="utf-8").count(en) == 1
+    assert "seeded random sample" not in (full.folder / RISK / f"{RISK}.html").read_text(encoding="utf-8")
+    html_ja = (ja.folder / RISK / f"{RISK}.html").read_text(encoding="utf-8")
+    assert f"顧客 2,935 社からデータエンジン内で顧客単位に無作為抽出した {fmt_int(len(ids))} 社（34%" in html_ja

@@ -7,12 +7,14 @@ and on demo data the generator's true churn probabilities give the ceiling. :cla
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from .. import grouped
 from ..data import Dataset
 from ..estimate import Estimate
 from ..periods import month_index, month_label
@@ -23,9 +25,14 @@ from .evaluation import _Boot, auc_difference, evaluate_score, gains_curve, rate
 from .model import ChurnRiskModel, _model_attributes, default_attributes, fit_model, training_rows
 from .outcomes import TooLittleHistory, outcomes
 from .scorecard import CalibratedScorecard, Scorecard, calibrate_scorecard
-from .signals import ATTRIBUTES, reference_date, scoring_month, signals
+from .signals import ATTRIBUTES, reference_date, scoring_month, signals, signals_by_part
 
-__all__ = ["ChurnRisk", "JudgedScore", "churn_risk"]
+__all__ = ["ChurnRisk", "JudgedScore", "churn_risk", "PART_CUSTOMERS"]
+
+# Customers whose signals are read at a time when a sample is fitted (large data): the sample's history and every
+# paying account's signals at the scoring month. At a million customers a part of 250,000 took about 3 GB while its
+# signals were read (the usage rows' running maximum, the account-month grids); the rows are the same in any parts.
+PART_CUSTOMERS = 100_000
 
 
 class JudgedScore:
@@ -137,7 +144,9 @@ class ChurnRisk(JudgedScore, TableSummary):
     train_rows: int = 0
     train_events: int = 0
     fit_reason: str | None = None  # why no probability could be estimated at the scoring date
-    sample: dict | None = None  # the sampling rule at large N, when applied (share, accounts, of_accounts, rows, of_rows)
+    # the seeded engine sample of whole customers the fits and the evaluation read (grouped.model_dataset's
+    # description: fraction, seed, drawn, customers, rule), None when they read every customer
+    sample: dict | None = None
     # judged on the future
     test_months: list
     split_month: int | None
@@ -151,6 +160,10 @@ class ChurnRisk(JudgedScore, TableSummary):
     codes: dict = field(default_factory=dict)  # "evaluation" / "fit" → TooLittleHistory (for translated reasons)
     # the rows read, kept for the report's health over time (keep_history; health_trend releases it)
     history: SignalHistory | None = field(repr=False, default=None)
+    # the Dataset the fits read (ds, or the sample) and the part size of the scoring: the previous month's list
+    # of the health over time is made the same way
+    model_ds: Dataset | None = field(repr=False, default=None)
+    part_customers: int | None = field(repr=False, default=None)
 
     def rank_score(self, name: str) -> np.ndarray:
         """The ordering each score ranks the test rows by (the scorecard by its points)."""
@@ -206,7 +219,7 @@ class ChurnRisk(JudgedScore, TableSummary):
             "probabilities": self.fit_reason is None, "fit_reason": self.fit_reason,
             "current_training": {"rows": self.train_rows, "churned": self.train_events},
             "accounts_scored": int(len(self.current)),
-            "history_sample": self.sample,
+            "model_sample": self.sample,
         }
         if lst is not None:
             on = lst["on_list"] == 1
@@ -225,8 +238,9 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                scorecard=None,
                calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=None,
                true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
-               alpha: float = 0.05, max_rows: int = 2_000_000, importance: bool = True,
-               keep_history: bool | None = None, history: SignalHistory | None = None) -> ChurnRisk:
+               alpha: float = 0.05, model_ds: Dataset | None = None, part_customers: int = PART_CUSTOMERS,
+               importance: bool = True, keep_history: bool | None = None,
+               history: SignalHistory | None = None) -> ChurnRisk:
     """Score every account paying at the scoring date with both scores, and judge both on the future.
 
     Evaluation (a time split): the last ``test_months`` scoring months whose ``horizon``-month outcome windows
@@ -236,9 +250,11 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     intervals. ``true_prob`` (demo data: :func:`load_true_probabilities`) adds the ceiling. The scores at the
     scoring date come from models refitted on every window closed by then.
 
-    Sampling rule at large N: when the account-months before the scoring month exceed ``max_rows``, the fits and
-    the evaluation use a random share of whole accounts (max_rows ÷ rows, seeded, drawn independently of churn,
-    so unweighted); every account paying at the scoring date is still scored. ``ChurnRisk.sample`` says so.
+    At large N (the reports' one size policy, :func:`csanalysis.grouped.model_dataset`): the fits and the
+    evaluation read ``model_ds``, above :data:`~csanalysis.grouped.MODEL_CUSTOMERS` customers a seeded sample of
+    whole customers drawn in the engine (independently of churn, so unweighted); ``ChurnRisk.sample`` states it.
+    Every account paying at the scoring date is still scored, from the signals of the scoring month alone, read
+    ``part_customers`` customers at a time (:func:`~csanalysis.health.signals_by_part`), not from the history.
 
     ``attributes``: the customer attributes the model takes beside its signals (None: :func:`default_attributes`,
     the export's own attributes included).
@@ -273,8 +289,12 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         Seed of the bootstrap and of the sampling rule.
     alpha : float
         1 − the intervals' confidence level.
-    max_rows : int
-        Account-months beyond which a share of whole accounts is fitted.
+    model_ds : Dataset, optional
+        What the fits and the evaluation read: ``ds`` itself or a sample of its customers
+        (:func:`csanalysis.grouped.model_dataset`; None: ``model_dataset(ds, seed=seed)``).
+    part_customers : int
+        With a sample: customers read at a time (:data:`PART_CUSTOMERS`) when the sample's history is read and when
+        every paying account is scored.
     importance : bool
         Compute the model's importance table (``model.importance``: odds ratios with cluster-robust intervals, an
         unpenalised fit on every training row, most of the analysis's time at 100k customers); False for a caller
@@ -302,29 +322,41 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     g = ds.settings.grace_months
     last_closed = ds.last_closed_month(horizon, g, by=T)
     months = np.arange(first, T + 1)
-    attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
-    kept = history.rows(ds, T, scorecard=sc, attributes=attributes, horizon=horizon) if history is not None else None
-    if kept is not None and _history_rows(ds, months, T) > max_rows:
-        kept = None  # this call draws a sample: the history's rows are every account's
+    if model_ds is None:
+        model_ds = grouped.model_dataset(ds, seed=seed)
+    # with a sample (large data), the history the fits and the evaluation read is the sample's, up to the last month
+    # whose window closed by T, and every account paying in T is scored from T's signals alone, a part at a time
+    sampled = model_ds is not ds and last_closed >= first
+    # the sample's pandas tables are read on a copy of it, released once its rows are read (not held through the
+    # fits; a later call reads them again); the attributes fitted are those the fitted customers vary in
+    fit_ds = copy.copy(model_ds) if sampled else ds
+    attributes = _model_attributes(fit_ds, default_attributes(ds) if attributes is None else attributes)
+    kept = (history.rows(ds, T, scorecard=sc, attributes=attributes, horizon=horizon)
+            if history is not None and not sampled else None)
     if kept is not None:
         frame, points = kept
-        sample = None
     else:
-        frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
-                         else (signals(ds, [T], attributes=attributes), None))
-        frame = outcomes(ds, frame, horizon)
+        if sampled:
+            frame = outcomes(fit_ds, signals_by_part(fit_ds, np.arange(first, last_closed + 1), attributes=attributes,
+                                                     part_customers=part_customers), horizon)
+            fit_ds = None
+        else:
+            frame = outcomes(ds, signals(ds, months if len(months) else [T], attributes=attributes), horizon)
+        # scorecard points are a function of each row alone: computed once for every row, then sliced (the
+        # training, test and current rows overlap and each was scored two or three times)
+        points = sc.points(frame)
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
-    is_current = frame["m"].to_numpy() == T
-    current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
-    # scorecard points are a function of each row alone: computed once for every row, then sliced (the
-    # training, test and current rows overlap and each was scored two or three times)
-    if kept is None:
-        points = sc.points(frame)
+    if sampled:
+        current = current_points = None  # read after the fits (not held through them)
+    else:
+        is_current = frame["m"].to_numpy() == T
+        current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
+        current_points = points[is_current]
     if keep_history is None:
         keep_history = importance
     held = (SignalHistory(ds, frame, points, T, first, attributes, horizon, sc)
-            if keep_history and sample is None and len(months) else None)
+            if keep_history and not sampled and len(months) else None)
 
     lo = max(last_closed - test_months + 1, first + horizon + g + 2)  # at least three training months before it
     test_ms = list(range(lo, last_closed + 1))
@@ -336,7 +368,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         in_train = closed & ds.window_closed(frame["m"].to_numpy(), horizon, g, by=split)
         in_test = frame["m"].isin(test_ms).to_numpy()
         train = training_rows(frame, in_train)
-        test = frame[in_test].reset_index(drop=True)
+        test = _rows_from(frame, in_test) if sampled else frame[in_test].reset_index(drop=True)
         try:
             eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
             eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
@@ -373,45 +405,66 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
             f"{reference_date(T).date()}: the data are too short to judge the scores", h=horizon,
             date=str(reference_date(T).date()))
         reason = str(codes["evaluation"])
-    train_all, train_points = frame[closed], points[closed]
+    # a sample's history holds closed rows only: its training rows are the frame itself (training_rows: no copy)
+    train_all, train_points = (training_rows(frame, closed), points[closed]) if sampled else (frame[closed], points[closed])
     n_train, events_train = len(train_all), int(train_all["churned"].sum())
-    current["scorecard_points"] = points[is_current]
-    # the whole history is not needed past here (the rows still used are copies: train_all, test, current): it
+    # the whole history is not needed past here (the rows still used are copies: train_all, test, current; slices of
+    # it with a sample, whose rows are all closed): it
     # would raise the peak memory of the final fit and prediction, unless kept for the report (keep_history;
     # fit_model then holds one design array fewer at its peak than it did)
     del frame, points
-    current["scorecard_band"] = sc.band(current["scorecard_points"])
     try:
         model = fit_model(train_all, C=C, attributes=attributes, importance=importance)
         card = calibrate_scorecard(sc, train_all, method=calibration, points=train_points)
-        del train_all, train_points  # nor the training rows past the fits
-        current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())
-        current["p_model"] = model.predict(current)
         fit_reason = None
     except TooLittleHistory as exc:  # too little closed history: the accounts are ranked by scorecard points alone
         model, card, fit_reason = None, None, str(exc)
         codes["fit"] = exc
+    del train_all, train_points  # nor the training rows past the fits
+    if sampled:  # every account paying in T, from T's signals alone, a part of the customers at a time
+        current = signals_by_part(ds, [T], attributes=attributes, part_customers=part_customers)
+        current_points = sc.points(current)
+    current["scorecard_points"] = current_points
+    current["scorecard_band"] = sc.band(current["scorecard_points"])
+    if model is not None:
+        current["p_scorecard"] = card.predict(current, current["scorecard_points"].to_numpy())
+        current["p_model"] = model.predict(current)
+    else:
         current["p_scorecard"] = np.nan
         current["p_model"] = np.nan
     return ChurnRisk(scoring_month=T, scoring_date=reference_date(T), horizon=horizon, capacity=capacity,
                      capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha,
                      current=current, scorecard=sc, calibrated_scorecard=card, model=model, train_rows=n_train,
-                     train_events=events_train, fit_reason=fit_reason, sample=sample,
+                     train_events=events_train, fit_reason=fit_reason,
                      test_months=test_ms, split_month=split, evaluations=evaluations, test=test, eval_model=eval_model,
                      reason=reason, differences=differences, ceiling_coverage=coverage, ceiling_reason=ceiling_reason,
-                     codes=codes, history=held)
+                     codes=codes, history=held, sample=model_ds.sample if sampled else None, model_ds=model_ds,
+                     part_customers=part_customers)
+
+
+def _rows_from(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``frame[mask].reset_index(drop=True)`` without copying when the rows picked are the last ones (the test months
+    of a sample's history, which ends at the last closed month): a frame over the same arrays, to which columns
+    can be added (the frame's own columns are not written)."""
+    n = int(mask.sum())
+    if n and mask[len(mask) - n:].all():
+        out = frame.iloc[len(mask) - n:].copy(deep=False)
+        return out.set_axis(pd.RangeIndex(n), axis=0, copy=False)
+    return frame[mask].reset_index(drop=True)
 
 
 def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
              attributes=ATTRIBUTES) -> tuple[pd.DataFrame, dict | None]:
-    """Signals of the scoring months (the last is T), with the sampling rule of :func:`churn_risk` applied to the
-    months before T; and the sample's description (None when every account is kept)."""
+    """Signals of the scoring months (the last is T), with the row rule of the expansion propensity
+    (:func:`csanalysis.lifecycle.expansion.expansion_propensity`, ``max_rows``) applied to the months before T;
+    and the sample's description (None when every account is kept). The churn-risk score draws no sample here:
+    it reads ``model_ds`` (:func:`csanalysis.grouped.model_dataset`)."""
     pm = month_index(ds.panel["month"])
     past = (pm >= months[0]) & (pm < T)
     n_rows = int(past.sum())
     if n_rows <= max_rows:
         return signals(ds, months, attributes=attributes), None
-    # whole accounts, drawn independently of churn: rates, AUC and fitted associations stay unbiased unweighted
+    # whole accounts, drawn independently of the outcome: rates, AUC and fitted associations stay unbiased unweighted
     ids = np.sort(ds.panel.loc[past, "customer_id"].unique())
     share = max_rows / n_rows
     keep = ids[np.random.default_rng(seed).random(len(ids)) < share]
@@ -419,11 +472,3 @@ def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
                        signals(ds, [T], attributes=attributes)], ignore_index=True)
     return frame, {"share": share, "accounts": len(keep), "of_accounts": len(ids), "rows": int((frame["m"] < T).sum()),
                    "of_rows": n_rows}
-
-
-def _history_rows(ds: Dataset, months: np.ndarray, T: int) -> int:
-    """The account-months before ``T`` that :func:`_history`'s sampling rule counts."""
-    if not len(months):
-        return 0
-    pm = month_index(ds.panel["month"])
-    return int(((pm >= months[0]) & (pm < T)).sum())

@@ -39,7 +39,7 @@ from ..data.signals import falling_usage_at, nps_category_at, survey_waves
 from ..periods import last_complete_month, month_index, month_start
 
 __all__ = ["ATTRIBUTES", "TOUCH_MODELS", "NUMERIC_SIGNALS", "USAGE_SIGNALS", "scoring_month", "reference_date",
-           "signals", "monthly_usage"]
+           "signals", "signals_by_part", "monthly_usage"]
 
 ATTRIBUTES = ("plan", "touch_model", "acquisition_channel")
 TOUCH_MODELS = ("high", "low", "tech")
@@ -213,6 +213,26 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attri
     if "touch_model" not in out.columns:  # an export without teams: every account in one team (capacity_by=team)
         out["touch_model"] = np.full(len(out), None, dtype=object)
     return out
+
+
+def signals_by_part(ds: Dataset, months, *, accounts=None, attributes=ATTRIBUTES,
+                    part_customers: int | None = None) -> pd.DataFrame:
+    """:func:`signals` of every account, read a part of the customers at a time (``part_customers`` each,
+    :func:`csanalysis.grouped.customer_parts`: disjoint Datasets restricted in the engine), in the order
+    :func:`signals` gives (month, then account). Each row reads its own account's data only, so the rows are
+    those of one reading of ``ds``; the pandas tables held at once are a part's, not every customer's (at a
+    million customers the usage, panel and payments of all of them take about 4 GB). ``part_customers`` None or
+    at least the customers: :func:`signals` of ``ds`` itself."""
+    from ..grouped import customer_parts
+
+    if part_customers is None:
+        return signals(ds, months, accounts=accounts, attributes=attributes)
+    frames = [signals(part, months, accounts=accounts, attributes=attributes)
+              for part in customer_parts(ds, max_customers=part_customers)]
+    if len(frames) == 1:
+        return frames[0]
+    out = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    return out.sort_values(["m", "customer_id"], kind="stable").reset_index(drop=True)
 
 
 def monthly_usage(ds: Dataset) -> bool:

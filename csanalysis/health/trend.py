@@ -38,13 +38,14 @@ import pandas as pd
 
 from ..data import Dataset
 from ..estimate import Estimate
+from ..grouped import customer_parts
 from ..periods import month_index, month_label
 from ..result import TableSummary
 from ..stats.proportion import wilson
-from .analysis import churn_risk
+from .analysis import PART_CUSTOMERS, churn_risk
 from .risklist import risk_list
 from .scorecard import Scorecard
-from .signals import ATTRIBUTES, TOUCH_MODELS, reference_date, scoring_month, signals
+from .signals import ATTRIBUTES, TOUCH_MODELS, reference_date, scoring_month, signals, signals_by_part
 
 __all__ = ["BANDS", "CHANGE_RULES", "DECLINED_COLUMNS", "BandHistory", "Declined", "HealthTrend", "band_history",
            "changed_signals", "declined_accounts", "declined_layout", "health_trend", "ratio_share"]
@@ -214,14 +215,17 @@ def _est(e, lo, hi) -> dict:
 
 
 def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND_MONTHS,
-                 alpha: float = 0.05, max_rows: int = 2_000_000, history=None) -> BandHistory:
+                 alpha: float = 0.05, max_rows: int = 2_000_000, history=None,
+                 part_customers: int | None = None) -> BandHistory:
     """Share of accounts and of MRR in each scorecard band at each of the last ``months`` scoring months up to
     the scoring month of ``until`` (a scoring date; default the as_of month), see the module docstring.
 
     ``table``: one row per month and band: ``month`` (YYYY-MM), ``scoring_date``, ``band``, ``accounts``,
     ``accounts_total``, ``account_share`` with ``account_share_lower``/``_upper`` (Wilson), ``mrr``, ``mrr_total``,
     ``mrr_share`` with ``mrr_share_lower``/``_upper``. ``scored``: the accounts of the latest month with their
-    points and band. The signals are read ``max_rows`` account-months at a time (whole months).
+    points and band. The signals are read ``max_rows`` account-months at a time (whole months), and with
+    ``part_customers`` a part of the customers at a time (:func:`csanalysis.grouped.customer_parts`; a month's
+    shares then sum its accounts of every part, in another order: the same numbers to rounding).
 
     Parameters
     ----------
@@ -241,6 +245,8 @@ def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND
         The rows a churn-risk analysis read (``ChurnRisk.history``): its signals and points of these months are
         used instead of reading them again when they are the same rows (the same Dataset and scorecard, months
         covered, every account); the same numbers either way.
+    part_customers : int, optional
+        Customers read at a time (None: every customer at once).
 
     Returns
     -------
@@ -256,13 +262,22 @@ def band_history(ds: Dataset, scorecard=None, *, until=None, months: int = TREND
     if first > T:
         return BandHistory(pd.DataFrame(columns=["month", "band"]), pd.DataFrame(columns=cols), alpha,
                            "the data hold fewer than three months up to the scoring date", "short_history")
-    rows, scored = [], None
-    for frame, pts in _scored(ds, sc, np.arange(first, T + 1), max_rows, history):
+    per_month, scored = {}, []  # month → its (band, MRR) arrays, one pair per part
+    for frame, pts in _scored(ds, sc, np.arange(first, T + 1), max_rows, history, part_customers):
         part = frame[["customer_id", "m", "scoring_date", "mrr"]].assign(scorecard_points=pts, scorecard_band=sc.band(pts))
         del frame
         for m, g in part.groupby("m", sort=True):
-            rows += _shares(int(m), g["scorecard_band"].to_numpy(), g["mrr"].to_numpy(dtype=float), alpha)
-        scored = part[part["m"] == T] if (part["m"] == T).any() else scored
+            per_month.setdefault(int(m), []).append((g["scorecard_band"].to_numpy(), g["mrr"].to_numpy(dtype=float)))
+        if (part["m"] == T).any():
+            scored.append(part[part["m"] == T])
+    rows = []
+    for m in sorted(per_month):
+        arrays = per_month[m]
+        band, mrr = (arrays[0] if len(arrays) == 1 else
+                     (np.concatenate([a[0] for a in arrays]), np.concatenate([a[1] for a in arrays])))
+        rows += _shares(m, band, mrr, alpha)
+    scored = (None if not scored else scored[0] if len(scored) == 1
+              else pd.concat(scored).sort_values("customer_id", kind="stable"))
     if not rows:
         return BandHistory(pd.DataFrame(columns=["month", "band"]), pd.DataFrame(columns=cols), alpha,
                            "no account is paying in these months", "no_accounts")
@@ -286,18 +301,22 @@ def _shares(m: int, band: np.ndarray, mrr: np.ndarray, alpha: float) -> list[dic
     return out
 
 
-def _scored(ds: Dataset, sc: Scorecard, months: np.ndarray, max_rows: int, history=None):
+def _scored(ds: Dataset, sc: Scorecard, months: np.ndarray, max_rows: int, history=None,
+            part_customers: int | None = None):
     """The signals of ``months`` (every account) and their scorecard points, in runs of whole months: from
-    ``history`` when it holds these rows, else read :func:`_month_chunks` at a time."""
+    ``history`` when it holds these rows, else read :func:`_month_chunks` at a time (of each part of the
+    customers, :func:`csanalysis.grouped.customer_parts`, with ``part_customers``)."""
     kept = _history_rows(history, ds, months[-1], sc) if history is not None else None
     if kept is not None and len(kept[0]) and kept[0]["m"].iloc[0] <= months[0]:
         frame, pts = kept
         lo = int(np.searchsorted(frame["m"].to_numpy(), months[0], side="left"))
         yield frame.iloc[lo:], pts[lo:]
         return
-    for chunk in _month_chunks(ds, months, max_rows):
-        frame = signals(ds, chunk, attributes=())
-        yield frame, sc.points(frame)
+    parts = [ds] if part_customers is None else customer_parts(ds, max_customers=part_customers)
+    for part in parts:
+        for chunk in _month_chunks(part, months, max_rows):
+            frame = signals(part, chunk, attributes=())
+            yield frame, sc.points(frame)
 
 
 def _history_rows(history, ds: Dataset, T: int, sc: Scorecard):
@@ -551,7 +570,10 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
     """
     # the rows the analysis read (None when it drew a sample or did not keep them): read here, not held past here
     held, result.history = result.history, None
-    history = band_history(ds, result.scorecard, until=result.scoring_date, months=months, alpha=alpha, history=held)
+    # a result fitted on a sample (large data) read every account a part at a time: so does the trend
+    parts = result.part_customers if result.sample is not None else None
+    history = band_history(ds, result.scorecard, until=result.scoring_date, months=months, alpha=alpha, history=held,
+                           part_customers=parts)
     raw = result.current["customer_id"]
     if pseudonymise:
         from ..data.pseudonym import pseudonymise_ids
@@ -582,7 +604,8 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
                               test_months=0, C=model.C if model is not None else 0.05,
                               attributes=model.attributes if model is not None else None, seed=result.seed,
                               alpha=result.alpha, importance=False,  # only its list is used: no importance table
-                              history=held)
+                              history=held, model_ds=result.model_ds,
+                              part_customers=result.part_customers or PART_CUSTOMERS)
         previous = risk_list(prev_res, by=by, rank_by=rank_by, pseudonymise=pseudonymise, translate=translate)
     need = sorted({"customer_id", "rank", "scorecard_band", "scoring_date"} - set(previous.columns))
     if need:  # a list given by hand in another layout: the section says so, the report goes on
@@ -604,8 +627,10 @@ def health_trend(ds: Dataset, result, lst: pd.DataFrame, *, previous: pd.DataFra
             if kept is not None and len(kept[0]) and kept[0]["m"].iloc[-1] == m_prev:
                 at = kept[0][kept[0]["m"].to_numpy() == m_prev]
                 sig = at[at["customer_id"].isin(accounts).to_numpy()].drop(columns=["churned", "closed"])
+            elif source == "previous_month" and prev_res.sample is not None:  # the signals it scored
+                sig = prev_res.current[prev_res.current["customer_id"].isin(accounts).to_numpy()]
             else:
-                sig = signals(ds, [m_prev], accounts=accounts, attributes=())
+                sig = signals_by_part(ds, [m_prev], accounts=accounts, attributes=(), part_customers=parts)
             prev_sig = listed_ids(sig)
     dec = declined_accounts(lst, previous, source=source, current_signals=cur_sig, previous_signals=prev_sig,
                             min_rank_shift=min_rank_shift, translate=translate)

@@ -254,26 +254,40 @@ def test_too_little_history_ranks_by_scorecard_and_says_why():
     assert res.why("fit") == res.fit_reason
 
 
-def test_sampling_rule_keeps_whole_accounts_and_scores_everyone(world):
-    """Above max_rows account-months of history, the fits and the test use a seeded share of whole accounts; every
-    account paying at the scoring date is still scored, and the planted signal is still found."""
+def test_model_sample_keeps_whole_accounts_and_scores_everyone(world):
+    """Above the stated size (grouped.model_dataset with a low max_customers), the fits and the test read the
+    engine sample of whole customers, and only its account-months; every account paying at the scoring date is
+    still scored, from that month's signals read a part of the customers at a time, with the signals a reading of
+    all customers gives; the planted signal is still found."""
+    from csanalysis import grouped
+
     folder, truth = world
-    ds = cs.load_dataset(folder)
-    full = health.churn_risk(ds, n_boot=50)
-    assert full.sample is None and full.metrics()["history_sample"] is None
-    small = health.churn_risk(ds, n_boot=50, max_rows=8_000)
+    full = health.churn_risk(cs.load_dataset(folder), n_boot=50)
+    assert full.sample is None and full.metrics()["model_sample"] is None
+    ds = cs.load_dataset(folder)  # another load: nothing read into pandas before the sample and the parts
+    n = grouped.customer_count(ds)
+    mds = grouped.model_dataset(ds, max_customers=500)
+    small = health.churn_risk(ds, n_boot=50, model_ds=mds, part_customers=400)  # ⌈n / 400⌉ parts
     s = small.sample
-    assert s is not None and small.metrics()["history_sample"] == s
-    assert s["of_rows"] > 8_000 and s["rows"] < s["of_rows"] and s["accounts"] < s["of_accounts"]
-    assert s["share"] == pytest.approx(8_000 / s["of_rows"])
-    assert abs(s["accounts"] / s["of_accounts"] - s["share"]) < 0.06  # a binomial draw per account
-    # every account paying at the scoring date is scored, with the same signals
-    pd.testing.assert_frame_equal(small.current[full.current.columns[:20]], full.current[full.current.columns[:20]])
+    ids = set(grouped.sample_ids(ds, 500 / n))
+    assert s == mds.sample and small.metrics()["model_sample"] == s
+    assert s["drawn"] == len(ids) and s["customers"] == n > 1000 and s["fraction"] == pytest.approx(500 / n)
+    # the training rows: the sample's account-months of the closed scoring months, counted from the panel
+    pm = month_index(ds.panel["month"])
+    first, last = ds.data_start_m + 2, ds.last_closed_month(3, ds.settings.grace_months)
+    mine = ds.panel["customer_id"].astype(str).isin(ids).to_numpy()
+    assert small.train_rows == int((mine & (pm >= first) & (pm <= last)).sum()) < full.train_rows
+    assert set(small.test["customer_id"].astype(str)) <= ids
     # whole accounts: an account in the test window has all of its test months
-    kept = set(small.test["customer_id"])
-    whole = full.test[full.test["customer_id"].isin(kept)]
+    whole = full.test[full.test["customer_id"].astype(str).isin(ids)]
     assert len(whole) == len(small.test)
-    assert small.train_rows < full.train_rows
+    # every account paying at the scoring date is scored, with the signals of a reading of every customer
+    paying = set(ds.panel.loc[pm == ds.as_of_m, "customer_id"].astype(str))
+    assert set(small.current["customer_id"].astype(str)) == paying and len(small.current) == len(paying)
+    cols = [c for c in full.current.columns if c not in ("p_model", "p_scorecard")]
+    pd.testing.assert_frame_equal(small.current[cols], full.current[cols])
+    assert small.current["p_model"].notna().all()
+    assert not np.allclose(small.current["p_model"], full.current["p_model"])  # refitted on the sample
     # the data-driven score still ranks better than chance on the sample
     assert small.evaluations["model"].auc["lower"] > 0.5
 

@@ -326,7 +326,7 @@ def test_metrics_shares_are_estimates_and_a_month_without_mrr_is_the_full_null()
 def test_the_analysis_rows_kept_for_the_trend_give_what_reading_the_data_again_gives(world):
     """health_trend reads the previous month's list, the band history and the previous signals from the rows the
     churn-risk analysis read (ChurnRisk.history) instead of the data: the same numbers, to the last bit."""
-    _, ds = world
+    folder, ds = world
     res = health.churn_risk(ds, n_boot=20, test_months=0)
     held = res.history
     assert held is not None and res.sample is None
@@ -343,9 +343,12 @@ def test_the_analysis_rows_kept_for_the_trend_give_what_reading_the_data_again_g
     pd.testing.assert_frame_equal(from_rows.current, from_data.current, check_exact=True)
     np.testing.assert_array_equal(from_rows.model.coef_, from_data.model.coef_)
     assert from_data.history is None  # importance=False: the rows are not kept
-    # a call whose own rule draws a sample reads its sample, not the kept rows
-    sampled = health.churn_risk(ds, history=held, max_rows=1000, **kw)
-    assert sampled.sample is not None and sampled.sample["rows"] < len(rows)
+    # a call on a sample of the customers reads its sample, not the kept rows
+    from csanalysis import grouped
+
+    mds = grouped.model_dataset(cs.load_dataset(folder), max_customers=300)  # a load whose tables are not read yet
+    sampled = health.churn_risk(ds, history=held, model_ds=mds, **kw)
+    assert sampled.sample is not None and sampled.train_rows < from_rows.train_rows
     # the whole section, with the rows and (once they are released) without them
     lst = health.risk_list(res)
     with_rows = ht.health_trend(ds, res, lst)
