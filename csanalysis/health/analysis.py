@@ -226,7 +226,8 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                calibration: str = "logistic", test_months: int = 6, C: float = 0.05, attributes=None,
                true_prob: pd.DataFrame | None = None, n_boot: int = 500, seed: int = 0,
                alpha: float = 0.05, max_rows: int = 2_000_000, importance: bool = True,
-               keep_history: bool | None = None, history: SignalHistory | None = None) -> ChurnRisk:
+               keep_history: bool | None = None, history: SignalHistory | None = None,
+               model_ds: Dataset | None = None) -> ChurnRisk:
     """Score every account paying at the scoring date with both scores, and judge both on the future.
 
     Evaluation (a time split): the last ``test_months`` scoring months whose ``horizon``-month outcome windows
@@ -288,6 +289,11 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         The rows of a call at a later scoring month of the same Dataset (its ``ChurnRisk.history``): used instead
         of reading the signals again when they are the rows this call reads (:meth:`SignalHistory.rows`; the same
         numbers either way).
+    model_ds : Dataset, optional
+        The customers the fits and the evaluation read: a seeded engine sample of whole customers of ``ds``
+        (:func:`csanalysis.grouped.model_dataset`, above its size), its history read as ``ds``'s would be (the
+        sampling rule at large N included). Every account of ``ds`` paying at the scoring date is still scored,
+        from the scoring month's signals alone. None (or ``ds`` itself): ``ds``.
 
     Returns
     -------
@@ -303,28 +309,37 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     last_closed = ds.last_closed_month(horizon, g, by=T)
     months = np.arange(first, T + 1)
     attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
-    kept = history.rows(ds, T, scorecard=sc, attributes=attributes, horizon=horizon) if history is not None else None
+    # the fits and the evaluation read model_ds (a sample of whole customers at large N); the accounts scored are ds's
+    sampled = model_ds is not None and model_ds is not ds
+    fit_ds = model_ds if sampled else ds
+    kept = (history.rows(ds, T, scorecard=sc, attributes=attributes, horizon=horizon)
+            if history is not None and not sampled else None)
     if kept is not None and _history_rows(ds, months, T) > max_rows:
         kept = None  # this call draws a sample: the history's rows are every account's
     if kept is not None:
         frame, points = kept
         sample = None
     else:
-        frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
-                         else (signals(ds, [T], attributes=attributes), None))
-        frame = outcomes(ds, frame, horizon)
+        frame, sample = (_history(fit_ds, months, T, max_rows, seed, attributes) if len(months)
+                         else (signals(fit_ds, [T], attributes=attributes), None))
+        frame = outcomes(fit_ds, frame, horizon)
     # outcome windows closed by the scoring date (not by as_of): nothing after T is used
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
     is_current = frame["m"].to_numpy() == T
-    current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
     # scorecard points are a function of each row alone: computed once for every row, then sliced (the
     # training, test and current rows overlap and each was scored two or three times)
     if kept is None:
         points = sc.points(frame)
+    if sampled:  # every account of ds paying in T, from T's signals alone (the sample's own T rows are not used)
+        current = signals(ds, [T], attributes=attributes)
+        current_points = sc.points(current)
+    else:
+        current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)
+        current_points = points[is_current]
     if keep_history is None:
         keep_history = importance
     held = (SignalHistory(ds, frame, points, T, first, attributes, horizon, sc)
-            if keep_history and sample is None and len(months) else None)
+            if keep_history and sample is None and not sampled and len(months) else None)
 
     lo = max(last_closed - test_months + 1, first + horizon + g + 2)  # at least three training months before it
     test_ms = list(range(lo, last_closed + 1))
@@ -375,7 +390,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         reason = str(codes["evaluation"])
     train_all, train_points = frame[closed], points[closed]
     n_train, events_train = len(train_all), int(train_all["churned"].sum())
-    current["scorecard_points"] = points[is_current]
+    current["scorecard_points"] = current_points
     # the whole history is not needed past here (the rows still used are copies: train_all, test, current): it
     # would raise the peak memory of the final fit and prediction, unless kept for the report (keep_history;
     # fit_model then holds one design array fewer at its peak than it did)
