@@ -312,6 +312,8 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     # the fits and the evaluation read model_ds (a sample of whole customers at large N); the accounts scored are ds's
     sampled = model_ds is not None and model_ds is not ds
     fit_ds = model_ds if sampled else ds
+    if sampled:  # every account of ds paying in T, from T's signals alone (read first, while no history is held)
+        current = signals(ds, [T], attributes=attributes)
     kept = (history.rows(ds, T, scorecard=sc, attributes=attributes, horizon=horizon)
             if history is not None and not sampled else None)
     if kept is not None and _history_rows(ds, months, T) > max_rows:
@@ -330,8 +332,7 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     # training, test and current rows overlap and each was scored two or three times)
     if kept is None:
         points = sc.points(frame)
-    if sampled:  # every account of ds paying in T, from T's signals alone (the sample's own T rows are not used)
-        current = signals(ds, [T], attributes=attributes)
+    if sampled:  # the sample's own T rows are not used
         current_points = sc.points(current)
     else:
         current = frame[is_current].drop(columns=["churned", "closed"]).reset_index(drop=True)

@@ -324,15 +324,15 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
     attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
     sampled = model_ds is not None and model_ds is not ds  # the fits read the sample; every account of ds is scored
     fit_ds = model_ds if sampled else ds
+    if sampled:  # the scoring month's signals and billing term of every account of ds, read first (no history held)
+        current = term_inputs(ds, signals(ds, [T], attributes=attributes), horizon)
     frame, sample = (_history(fit_ds, months, T, max_rows, seed, attributes) if len(months)
                      else (signals(fit_ds, [T], attributes=attributes), None))
     frame = term_inputs(fit_ds, expansion_outcomes(fit_ds, frame, horizon), horizon)
     inputs = (*attributes, *EXTRA_INPUTS)
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
     is_current = frame["m"].to_numpy() == T
-    if sampled:  # the scoring month's signals and billing term of every account of ds (not the sample's T rows)
-        current = term_inputs(ds, signals(ds, [T], attributes=attributes), horizon)
-    else:
+    if not sampled:  # (with a sample, current holds every account of ds, not the sample's T rows)
         current = frame[is_current].drop(columns=[OUTCOME, "closed"]).reset_index(drop=True)
 
     lo = max(last_closed - test_months + 1, first + horizon + g + 2)
