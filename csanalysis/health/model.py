@@ -150,7 +150,10 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
 
     _need_training(train, outcome)
     X = design(train, attributes)
-    sd = X.std(ddof=0)  # once: the kept columns' scale is the same number
+    # once: the kept columns' scale is the same number. Column by column: the same numbers as X.std(ddof=0) (each
+    # column reduced alone, as pandas reduces each row of the design's block), without its rows × inputs temporaries
+    # (two at once), the peak of this fit on a large history (issue 21)
+    sd = pd.Series([X[c].std(ddof=0) for c in X.columns], index=X.columns, dtype=float)
     ok = sd.to_numpy() > 0
     keep = X.columns[ok]
     if not ok.all():  # X[keep] copies the whole design even when every column is kept

@@ -125,8 +125,9 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attri
         # the table, and the frames below do not copy the whole usage table)
         ua = keys.accounts(u["customer_id"])
         mine = (ua >= 0) & (um < keys.lo + keys.M)
-        if not mine.all():
-            u, um, ua = u[mine], um[mine], ua[mine]
+        if not mine.all():  # the columns read below only (not a copy of every usage column)
+            u = u.loc[mine, ["customer_id", *(c for c in USAGE_SIGNALS if c in u.columns), "last_active_date"]]
+            um, ua = um[mine], ua[mine]
         grids = keys.cells(u["customer_id"], um, u[[c for c in USAGE_SIGNALS if c in u.columns]], how="one", acc=ua)
         del ua
         for c in USAGE_SIGNALS:

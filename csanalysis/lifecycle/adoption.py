@@ -84,6 +84,7 @@ class AdoptionMonths:
     (month index), ``k`` (months since start), ``spell``, ``mrr``, ``seats``, ``active_users``, ``utilisation``,
     ``features_used`` (NaN where unmeasured or unavailable), ``measured`` (the usage table covers the month), ``acc``
     (the account's number, into ``accounts``), ``last_at_k`` (the row that counts for its account and k).
+    The frame shares the panel's arrays (ids, months, MRR): read it, do not write into it.
     ``reason``: per measure, why it is unavailable for every row (None when available); ``coverage``: the usage
     table's first and last month (month indices) or None."""
 
@@ -143,6 +144,8 @@ def adoption_months(ds) -> AdoptionMonths:
             out[measured] = 0.0  # a covered paid month without a usage row: no use
             v = pd.to_numeric(u[col], errors="coerce").to_numpy(dtype=float)
             out[pos[hit]] = np.where(np.isnan(v[hit]), 0.0, v[hit])
+            del v
+        del keys, pos, hit, um  # the integer panel's arrays (several per panel row) are not needed past here
         if not measured.any():
             reason = {m: reason[m] or Reason("no paid month lies within the usage table's months",
                                               "adoption.reason.no_overlap") for m in MEASURES}
@@ -173,7 +176,7 @@ def adoption_months(ds) -> AdoptionMonths:
     frame = pd.DataFrame({"customer_id": p["customer_id"].to_numpy(), "m": pm, "k": k,
                           "spell": p["spell"].to_numpy(), "mrr": p["mrr"].to_numpy(dtype=float), "seats": seats,
                           "active_users": au, "utilisation": util, "features_used": fu, "measured": measured,
-                          "acc": acc, "last_at_k": last})
+                          "acc": acc, "last_at_k": last}, copy=False)  # the arrays as they are, not a second copy
     return AdoptionMonths(frame, reason, coverage, src, pd.Index(ids))
 
 

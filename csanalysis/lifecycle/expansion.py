@@ -275,7 +275,7 @@ class Expansion(JudgedScore, TableSummary):
 def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: int = 20,
                          capacity_by: str = "team", test_months: int = 6, C: float = 0.05, attributes=None,
                          truth=None, n_boot: int = 500, seed: int = 0, alpha: float = 0.05,
-                         max_rows: int = 2_000_000) -> Expansion:
+                         max_rows: int = 2_000_000, model_ds: Dataset | None = None) -> Expansion:
     """Score every account paying at the scoring date by its expansion probability, and judge the score on the
     future exactly as :func:`csanalysis.health.churn_risk` judges the churn-risk score (same time split, same
     sampling rule at large N, same measures and intervals).
@@ -303,6 +303,11 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
     n_boot, seed, alpha : the bootstrap's replicates, seed and 1 − confidence level.
     max_rows : int
         Account-months beyond which a share of whole accounts is fitted (as for churn risk).
+    model_ds : Dataset, optional
+        The customers the fits and the evaluation read: a seeded engine sample of whole customers of ``ds``
+        (:func:`csanalysis.grouped.model_dataset`, above its size), read as ``ds`` would be (``max_rows``
+        included). Every account of ``ds`` paying at the scoring date is still scored, from the scoring month's
+        signals and billing term alone. None (or ``ds`` itself): ``ds``.
 
     Returns
     -------
@@ -317,13 +322,18 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
     last_closed = ds.last_closed_month(horizon, g, by=T)
     months = np.arange(first, T + 1)
     attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
-    frame, sample = (_history(ds, months, T, max_rows, seed, attributes) if len(months)
-                     else (signals(ds, [T], attributes=attributes), None))
-    frame = term_inputs(ds, expansion_outcomes(ds, frame, horizon), horizon)
+    sampled = model_ds is not None and model_ds is not ds  # the fits read the sample; every account of ds is scored
+    fit_ds = model_ds if sampled else ds
+    if sampled:  # the scoring month's signals and billing term of every account of ds, read first (no history held)
+        current = term_inputs(ds, signals(ds, [T], attributes=attributes), horizon)
+    frame, sample = (_history(fit_ds, months, T, max_rows, seed, attributes) if len(months)
+                     else (signals(fit_ds, [T], attributes=attributes), None))
+    frame = term_inputs(fit_ds, expansion_outcomes(fit_ds, frame, horizon), horizon)
     inputs = (*attributes, *EXTRA_INPUTS)
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
     is_current = frame["m"].to_numpy() == T
-    current = frame[is_current].drop(columns=[OUTCOME, "closed"]).reset_index(drop=True)
+    if not sampled:  # (with a sample, current holds every account of ds, not the sample's T rows)
+        current = frame[is_current].drop(columns=[OUTCOME, "closed"]).reset_index(drop=True)
 
     lo = max(last_closed - test_months + 1, first + horizon + g + 2)
     test_ms = list(range(lo, last_closed + 1))

@@ -164,12 +164,22 @@ def _milestone_month(ds, m: Milestone, starts: pd.DataFrame) -> tuple[pd.Series 
     if m.column not in t.columns:
         return None, "no_column"
     vals = pd.to_numeric(t[m.column], errors="coerce")
-    hit = t.loc[OPS[m.op](vals.to_numpy(), m.value) & vals.notna().to_numpy(), ["customer_id"]].copy()
-    hit["m"] = np.asarray(month_index(t.loc[hit.index, "month"]))
-    hit["customer_id"] = hit["customer_id"].astype(str)
-    hit = hit.merge(starts[["customer_id", "start_m"]], on="customer_id")
-    first = hit[hit["m"] >= hit["start_m"]].groupby("customer_id")["m"].min()
-    return starts["customer_id"].map(first), None
+    rows = np.flatnonzero(OPS[m.op](vals.to_numpy(), m.value) & vals.notna().to_numpy())  # where the rule holds
+    del vals
+    # each row's account as a position in ``starts`` (its ids hashed once, the distinct ones compared as text) and
+    # its month as an integer: no merged copy of the rows with their string ids (the usage table has one row per
+    # account-month; at a million customers that copy was most of this section's peak memory, issue 21)
+    code, distinct = pd.factorize(t["customer_id"].to_numpy()[rows])
+    acc = pd.Index(starts["customer_id"]).get_indexer(pd.Index(distinct, dtype=object).astype(str))[code]
+    del code
+    mon = np.asarray(month_index(t["month"].to_numpy()[rows]))
+    start = starts["start_m"].to_numpy()
+    on = acc >= 0
+    on[on] = mon[on] >= start[acc[on]]  # from the account's start month on
+    first = pd.Series(mon[on]).groupby(acc[on]).min()  # by position in starts
+    month = first.reindex(pd.RangeIndex(len(starts)))  # NaN where never reached (as a map of the ids would give)
+    month.index = starts.index
+    return month.rename("customer_id"), None
 
 
 REASONS = {"no_table": "no {table} table", "no_column": "the {table} table has no column {column!r}",
@@ -456,7 +466,8 @@ def landmark(ds, milestone: str = "onboarding_session", milestones: list[Milesto
 @dataclass
 class OnboardingResult:
     """The onboarding section: ``times`` (:class:`MilestoneTimes`), ``landmark`` (:class:`LandmarkResult`) and the
-    ``source`` of the milestones."""
+    ``source`` of the milestones. Built by :func:`onboarding` without the per-account rows (``times.times`` holds
+    each milestone's columns only, ``landmark.data`` is None): :func:`milestone_times` and :func:`landmark` give them."""
 
     times: MilestoneTimes
     landmark: LandmarkResult
@@ -472,7 +483,11 @@ def onboarding(ds, milestones_file: str | Path | None = None, *, landmark_milest
                landmark_day: int = 60, horizon_day: int = 365, days=DEFAULT_DAYS, alpha: float = 0.05) -> OnboardingResult:
     """Time to each milestone and the landmark comparison (see the module docstring)."""
     ms = load_milestones(milestones_file)
-    return OnboardingResult(time_to_milestones(ds, ms, days=days, alpha=alpha),
-                            landmark(ds, landmark_milestone, ms, landmark_day=landmark_day, horizon_day=horizon_day,
-                                     alpha=alpha),
-                            "default" if milestones_file is None else Path(milestones_file).name)
+    times = time_to_milestones(ds, ms, days=days, alpha=alpha)
+    # the section keeps its tables and curves, not one row per account and milestone, which a report would otherwise
+    # hold to its end (issue 21): ``times`` keeps each measurable milestone's columns without rows, the landmark no
+    # ``data`` (milestone_times and landmark give them)
+    times.times = {k: v.iloc[:0].copy() for k, v in times.times.items()}
+    lm = landmark(ds, landmark_milestone, ms, landmark_day=landmark_day, horizon_day=horizon_day, alpha=alpha)
+    lm.data = None
+    return OnboardingResult(times, lm, "default" if milestones_file is None else Path(milestones_file).name)

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.invoices import annual_invoices
+from ..data.keys import IntegerPanel
 from ..estimate import Estimate
 from ..periods import month_index, month_start, period_label, period_start
 from ..stats.bootstrap import account_sums, count_weights, percentile_estimate, replicate_sums
@@ -142,25 +143,26 @@ def renewal_events(ds, dates: pd.DataFrame) -> pd.DataFrame:
     """The contracts that came up for renewal in a closed quarter (module docstring), in the layout of
     :data:`EVENT_COLUMNS`, by renewal month and account."""
     grace = int(getattr(ds.settings, "grace_months", 0) or 0)
-    p = ds.panel
-    pm = pd.Series(p["mrr"].to_numpy(dtype=float),
-                   index=pd.MultiIndex.from_arrays([p["customer_id"].to_numpy(), np.asarray(month_index(p["month"]), dtype=np.int64)]))
-    pm = pm[pm > 0]
-
-    def mrr_at(ids, months):
-        idx = pd.MultiIndex.from_arrays([ids, months])
-        return pm.reindex(idx).fillna(0.0).to_numpy()
-
     d = dates.copy()
     q = period_start(d["renewal_m"].to_numpy(), "quarter")
     closed = ds.window_closed(q + 2, 0, grace)
     d = d.loc[closed & (d["renewal_m"].to_numpy() - 1 >= ds.data_start_m)]
     ids, r = d["customer_id"].to_numpy(), d["renewal_m"].to_numpy()
-    before = mrr_at(ids, r - 1)
-    after = mrr_at(ids, r)
+    # the panel's MRR at (account, month) by integer keys (data/keys.py), not a (customer_id, month) MultiIndex
+    # over every panel row (a hash table of the whole panel: most of this function's memory at scale, issue 21)
+    keys = IntegerPanel(ds)
+    code = keys.codes(ids)
+
+    def mrr_at(months):  # the MRR paid (> 0) in each contract's month, else 0
+        v = keys.at(keys.mrr, code, months, fill=0.0)
+        return np.where(v > 0, v, 0.0)
+
+    before = mrr_at(r - 1)
+    after = mrr_at(r)
     paid = after > 0
     for g in range(1, grace + 1):
-        paid |= mrr_at(ids, r + g) > 0
+        paid |= mrr_at(r + g) > 0
+    del keys
     keep = before > 0
     out = pd.DataFrame({
         "customer_id": ids[keep], "renewal_date": pd.to_datetime(d["renewal_date"]).to_numpy()[keep],
