@@ -266,14 +266,20 @@ def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False,
         raise ValueError("panel_rows numbers customers in int32: at most 2**31 − 1 of them")
     key = ibis.memtable(pd.DataFrame({"customer_id": pd.Index(np.asarray(ids, dtype=object)).astype(str),
                                       "row": np.arange(len(ids), dtype=np.int32)}))
-    j = p.join(key, p.customer_id.cast("string") == key.customer_id)
     typed = lambda c, col: col.cast("float64" if c == "mrr" else "int32")  # noqa: E731
+    wanted = {"customer_id": p.customer_id, "m": p.m, **{c: p[c] for c in columns if c != "m"}}
+    if spells:
+        # the spells' columns joined to the panel first (a flat table), then the ids: a sample's panel and spells
+        # are both restricted by the same engine table, which one join chain over all three cannot reference
+        s = ds.engine_table("spells")
+        s = s.select(_customer=s.customer_id, _spell=s.spell, **{f"_s_{c}": s[c] for c in spells})
+        j0 = p.left_join(s, [p.customer_id == s._customer, p.spell == s._spell])
+        p = j0.select(**wanted, **{f"_s_{c}": s[f"_s_{c}"] for c in spells}, _found=s._spell.notnull())
+    j = p.join(key, p.customer_id.cast("string") == key.customer_id)
     cols = {"row": key.row.cast("int32"), "m": p.m.cast("int32"), **{c: typed(c, p[c]) for c in columns if c != "m"}}
     if spells:
-        s = ds.engine_table("spells")
-        j = j.left_join(s, [p.customer_id == s.customer_id, p.spell == s.spell])
-        cols.update({c: typed(c, s[c]) for c in spells})
-        cols["_found"] = s.spell.notnull()
+        cols.update({c: typed(c, p[f"_s_{c}"]) for c in spells})
+        cols["_found"] = p._found
     t = j.select(**cols).order_by(["row", "m"]).to_pyarrow()
     if spells and not t.column("_found").to_numpy(zero_copy_only=False).all():
         raise ValueError("panel rows without a matching spell: the Dataset is inconsistent")

@@ -132,13 +132,19 @@ def test_coverage_of_an_unsorted_panel_equals_the_sorted_one(world):
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
 
 
-def test_panel_rows_equal_the_pandas_panel_rows_of_those_customers(world):
+@pytest.mark.parametrize("sampled", [False, True])
+def test_panel_rows_equal_the_pandas_panel_rows_of_those_customers(world, sampled):
     """panel_rows (from the engine) gives the pandas panel's rows of the customers asked for, in its order, each
     customer numbered by its position in the ids given (any order, a customer without rows included), with its
-    spell's columns; first_spell keeps the first spell's rows only."""
+    spell's columns; first_spell keeps the first spell's rows only. The same on an engine sample of the customers
+    (grouped.sample_dataset: its panel and spells restricted by one engine table, which a single join chain over
+    panel, ids and spells could not reference)."""
+    from csanalysis import grouped
     from csanalysis.data.keys import panel_rows
     from csanalysis.periods import month_index
 
+    if sampled:
+        world = grouped.sample_dataset(world, 0.5, seed=3)
     p, sp = world.panel, world.spells
     rng = np.random.default_rng(2)
     ids = np.r_[rng.choice(p["customer_id"].unique(), 200, replace=False), ["no such customer"]].astype(object)
@@ -155,4 +161,4 @@ def test_panel_rows_equal_the_pandas_panel_rows_of_those_customers(world):
         np.testing.assert_array_equal(got["spell"], want["spell"].to_numpy())
         np.testing.assert_array_equal(got["last_m"], month_index(want["last_paid"]))
         np.testing.assert_array_equal(got["event"], want["event"].to_numpy(np.int64))
-        assert len(got["row"]) > 1000 and (got["spell"] > 1).any() != first
+        assert len(got["row"]) > 500 and (got["spell"] > 1).any() != first
