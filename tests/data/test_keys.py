@@ -147,7 +147,8 @@ def test_panel_rows_equal_the_pandas_panel_rows_of_those_customers(world, sample
         world = grouped.sample_dataset(world, 0.5, seed=3)
     p, sp = world.panel, world.spells
     rng = np.random.default_rng(2)
-    ids = np.r_[rng.choice(p["customer_id"].unique(), 200, replace=False), ["no such customer"]].astype(object)
+    again = p.loc[p["spell"] > 1, "customer_id"].unique()[:20]  # customers with a second spell among them
+    ids = pd.unique(np.r_[rng.choice(p["customer_id"].unique(), 200, replace=False), again, ["no such customer"]].astype(object))
     for first in (False, True):
         got = panel_rows(world, ids, ("tenure", "mrr", "spell"), first_spell=first, spells=("last_m", "event"))
         want = p[p["customer_id"].isin(ids) & ((p["spell"] == 1) | (not first))]
