@@ -294,25 +294,20 @@ def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], p
     post-program cells in the model's terms) of the churn probability with the program's terms (``effect_cols``)
     removed minus with them: Σ share × [(1 − exp(−exp(η − effect))) − (1 − exp(−exp(η)))], η = X·params.
 
-    Memory: the vectors go :data:`DRAW_BLOCK` at a time, and within a block η (cells × vectors) is the only
-    full-size array: the probabilities are worked in place a slice of cells at a time (at most
-    ``stats.bootstrap.BLOCK_CELLS`` numbers), where the plain formula holds six cells × vectors temporaries at
-    once (2.4 GB at 100k customers: half a million post-program cells × 100 vectors, 400 MB each). The numbers
-    are the plain formula's to the bit (tests/test_impact.py): the block of vectors is the formula's, since a
-    product's sums follow BLAS's blocking by its shape, and the rest is elementwise."""
-    from .stats.bootstrap import BLOCK_CELLS
-
+    The vectors go :data:`DRAW_BLOCK` at a time; within a block η (cells × vectors) is the only full-size array,
+    written a slice of cells at a time (:func:`_row_slices`, about :data:`SLICE_CELLS` numbers: the slice's
+    product and its probabilities stay in the processor's cache, where whole-block passes streamed 400 MB
+    through memory about ten times per block at 100k customers) and then averaged in one product. The numbers
+    are the plain formula's to the bit (tests/test_impact.py): a product's rows do not depend on how many rows
+    it is given (two or more), the block of vectors is the formula's (a product's sums follow BLAS's blocking by
+    the number of vectors), one vector is worked whole, and the rest is elementwise."""
     out = np.empty(len(params))
-    rows = max(1, BLOCK_CELLS // DRAW_BLOCK)
     for start in range(0, len(params), DRAW_BLOCK):
         theta = params[start:start + DRAW_BLOCK]
-        eta = X @ theta.T
-        # the program's terms: one column is a product per element (exact by the slice); two are summed by BLAS,
-        # so they are taken at the block's shape
-        shift = X[:, effect_cols] @ theta[:, effect_cols].T if len(effect_cols) > 1 else None
-        for r in range(0, len(X), rows):
-            p = eta[r:r + rows]  # a view: η becomes the difference in place
-            cf = p - (shift[r:r + rows] if shift is not None else X[r:r + rows, effect_cols] @ theta[:, effect_cols].T)
+        eta = np.empty((len(X), len(theta)))
+        for sl in _row_slices(len(X), len(theta)):
+            p = np.matmul(X[sl], theta.T, out=eta[sl])  # a view: η becomes the difference in place
+            cf = p - X[sl][:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
             for a in (p, cf):  # 1 − exp(−exp(·)) in place
                 np.exp(a, out=a)
                 np.negative(a, out=a)
@@ -321,6 +316,24 @@ def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], p
             np.subtract(cf, p, out=p)
         out[start:start + len(theta)] = share @ eta
     return out
+
+
+SLICE_CELLS = 65_536  # numbers (rows × vectors) per slice in _churn_prevented and roi: half a MB, held in cache
+
+
+def _row_slices(n_rows: int, n_vectors: int) -> list[slice]:
+    """Slices of ``n_rows`` rows of about :data:`SLICE_CELLS` rows × ``n_vectors`` numbers each, for a product
+    ``X @ theta.T`` taken a slice of rows at a time. Its numbers are the whole product's only while each slice
+    has two rows or more and there are two vectors or more (one row or one vector is a matrix–vector product,
+    whose sums BLAS blocks by its length): a one-row tail joins the slice before it, and one vector is one
+    slice."""
+    if n_vectors < 2:
+        return [slice(0, n_rows)]
+    step = max(2, SLICE_CELLS // n_vectors)
+    bounds = list(range(0, n_rows, step))
+    if len(bounds) > 1 and n_rows - bounds[-1] == 1:
+        bounds.pop()
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:] + [n_rows])]
 
 
 DRAW_BLOCK = 100  # parameter vectors per block in _churn_prevented (its sums depend on the block: keep it)
@@ -709,36 +722,46 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     X = np.asarray(build_design_matrices([model.model.data.model_spec], d)[0])  # the grid's rows in the model's terms
     # the program's terms (level, and slope if fitted) switched off for the counterfactual, as in the effect's pp
     effect_cols = [list(params.index).index(c) for c in ("post", "post_t") if c in params.index]
-    X_cf = X.copy()
-    X_cf[:, effect_cols] = 0.0
     row_stake = stake[path]
-    first = np.r_[0, np.flatnonzero(np.diff(path)) + 1]  # each path's first row (rows sorted by path and month)
-    before = np.repeat(first, np.diff(np.r_[first, len(path)]))  # each row's path's first row
+    is_last = np.r_[path[1:] != path[:-1], True]  # each path's last row (rows sorted by path and month)
+    n_paths = int(path[-1]) + 1 if len(path) else 0
     month_of, months = pd.factorize(d["month"].to_numpy(), sort=True)
     by_month = sp.csr_matrix((np.ones(len(d)), (month_of, np.arange(len(d)))), shape=(len(months), len(d)))
 
-    prev = before - 1  # the row before each row's path's first (−1: the path starts the grid)
-
-    def surv(eta: np.ndarray) -> np.ndarray:
-        """Survival along each path to each of its months (rows × draws), worked in ``eta`` in place: with the
-        complementary log-log link a month's survival is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum
-        of exp(η) along the path (the running sum over the grid less its value before the path's first row)."""
-        lam = np.exp(eta, out=eta)
-        np.cumsum(lam, axis=0, out=lam)
-        base = lam[np.maximum(prev, 0)]
-        base[prev < 0] = 0.0
-        np.subtract(lam, base, out=lam)
-        del base
-        np.negative(lam, out=lam)
-        return np.exp(lam, out=lam)
-
     def retained_for(theta: np.ndarray) -> pd.DataFrame:
         """Retained MRR per month for each parameter vector (draws × parameters): every parameter is drawn, since
-        the program term and the counterfactual level it is measured against are estimated together. Two rows ×
-        draws arrays at a time (the block of draws keeps its size: a product's sums follow BLAS's blocking)."""
-        kept = surv(X @ theta.T)
-        np.subtract(kept, surv(X_cf @ theta.T), out=kept)
-        np.multiply(row_stake[:, None], kept, out=kept)
+        the program term and the counterfactual level it is measured against are estimated together.
+
+        Survival along each path to each of its months: with the complementary log-log link a month's survival
+        is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum of exp(η) along the path (the running sum
+        over the grid less its value at the previous path's last row), with the program's terms and without
+        them (the counterfactual: their columns 0). Worked a slice of rows at a time (:func:`_row_slices`,
+        in cache), the running sum carried from slice to slice and its value at each path's last row kept:
+        the numbers are those of the whole grid at once (tests/test_impact.py), of which one rows × draws array
+        remains, the retained MRR of each row (the block of draws keeps its size: a product's sums follow
+        BLAS's blocking)."""
+        n = len(theta)
+        kept = np.empty((len(d), n))
+        carry = np.zeros((2, n))  # the running sums at the previous slice's last row (with, without the program)
+        at_last = np.zeros((2, n_paths + 1, n))  # row p + 1: the running sum at path p's last row (row 0: none)
+        for sl in _row_slices(len(d), n):
+            x = X[sl]
+            x_cf = x.copy()
+            x_cf[:, effect_cols] = 0.0
+            ends = np.flatnonzero(is_last[sl])
+            surv = []
+            for k, design in enumerate((x, x_cf)):
+                lam = np.exp(design @ theta.T)
+                if sl.start:
+                    np.add(carry[k], lam[0], out=lam[0])
+                np.cumsum(lam, axis=0, out=lam)
+                carry[k] = lam[-1]
+                at_last[k, path[sl][ends] + 1] = lam[ends]
+                np.subtract(lam, at_last[k, path[sl]], out=lam)  # Λ along the path
+                np.negative(lam, out=lam)
+                surv.append(np.exp(lam, out=lam))
+            np.subtract(surv[0], surv[1], out=kept[sl])
+            np.multiply(row_stake[sl, None], kept[sl], out=kept[sl])
         return pd.DataFrame(by_month @ kept, index=months)
 
     point = retained_for(params.to_numpy()[None, :])
