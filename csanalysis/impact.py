@@ -181,11 +181,16 @@ def program_effect(ds: Dataset, program_start, *, adjust=ADJUST, signals: bool =
         reason.
     """
     from .data.attributes import present
+    from .grouped import customer_tables
 
     pm, sample = customer_sample(person_months(ds), max_rows, seed)
-    X, meta, _refs, _skipped = person_month_design(ds, pm, present(ds, list(adjust or ())), signals=signals,
-                                                   references=references)
-    return effect_from_person_months(pm, program_start, case_mix=(X, meta), slope_change=slope_change,
+    # the signals of a share of customers read the usage and payments of those customers alone (the same rows of
+    # them: the same signals), not the whole tables (at 1M customers 14M and 10M rows, 2.4 GB in pandas)
+    signals_ds = customer_tables(ds, pm["customer_id"].unique()) if sample and signals else ds
+    # the case mix is handed over, not kept here: the effect lets go of it once its rows have their own copy
+    return effect_from_person_months(pm, program_start, case_mix=person_month_design(
+                                         signals_ds, pm, present(ds, list(adjust or ())), signals=signals,
+                                         references=references)[:2], slope_change=slope_change,
                                      tenure_df=tenure_df, min_pre_months=min_pre_months, alpha=alpha, n_draws=n_draws,
                                      seed=seed, word=churn_word(getattr(ds, "layout", "subscription")),
                                      sample=sample)
@@ -247,6 +252,7 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     d = pm.assign(post=(pm["month"] >= ps).astype(float),  # the rows (ROI and report read post and month)
                   **{n: X.iloc[:, i].to_numpy(dtype=float) for i, n in enumerate(xnames)})
     xs = {n: d[n].to_numpy() for n in xnames}  # the rows' own columns (not a second copy of them)
+    del X, case_mix  # (the caller's design: held no longer than needed, see program_effect)
     # a customer-month's covariates depend only on its tenure, calendar month and case mix: the model is fitted
     # on those distinct cells (without the case mix ≈ 1,000 instead of millions of rows; same estimates and
     # cluster-robust errors)
@@ -268,14 +274,14 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     draws = rng.multivariate_normal(model.params.to_numpy(), model.cov_params().to_numpy(), size=n_draws)
     names = list(model.params.index)
     # the average over the post-period rows is a weighted average over the post-period cells
-    post_cells = (cells["post"] == 1).to_numpy()
-    X = np.asarray(model.model.exog)[post_cells]
+    post_cells = np.flatnonzero((cells["post"] == 1).to_numpy())
+    X = np.asarray(model.model.exog)  # the model's design, read at the post-period cells (not a copy of them)
     counts = np.asarray(model.model.var_weights)[post_cells]
     share = counts / counts.sum()
     effect_cols = [names.index("post")] + ([names.index("post_t")] if slope_change else [])
 
-    pp = float(_churn_prevented(X, share, effect_cols, model.params.to_numpy()[None, :])[0]) * 100
-    pp_draws = _churn_prevented(X, share, effect_cols, draws) * 100
+    pp = float(_churn_prevented(X, share, effect_cols, model.params.to_numpy()[None, :], rows=post_cells)[0]) * 100
+    pp_draws = _churn_prevented(X, share, effect_cols, draws, rows=post_cells) * 100
     eff = ProgramEffect(
         estimable=True, reason="estimated", program_start=start, pre_months=pre_months,
         hr=float(np.exp(b)), hr_lower=float(np.exp(b - z * se)), hr_upper=float(np.exp(b + z * se)),
@@ -289,10 +295,12 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     return eff
 
 
-def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], params: np.ndarray) -> np.ndarray:
+def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], params: np.ndarray,
+                     rows: np.ndarray | None = None) -> np.ndarray:
     """For each parameter vector (rows of ``params``), the ``share``-weighted average over the rows of ``X`` (the
-    post-program cells in the model's terms) of the churn probability with the program's terms (``effect_cols``)
-    removed minus with them: Σ share × [(1 − exp(−exp(η − effect))) − (1 − exp(−exp(η)))], η = X·params.
+    post-program cells in the model's terms; ``rows``: those rows of ``X``, None: all) of the churn probability
+    with the program's terms (``effect_cols``) removed minus with them:
+    Σ share × [(1 − exp(−exp(η − effect))) − (1 − exp(−exp(η)))], η = X·params.
 
     The vectors go :data:`DRAW_BLOCK` at a time; within a block η (cells × vectors) is the only full-size array,
     written a slice of cells at a time (:func:`_row_slices`, about :data:`SLICE_CELLS` numbers: the slice's
@@ -302,12 +310,14 @@ def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], p
     it is given (two or more), the block of vectors is the formula's (a product's sums follow BLAS's blocking by
     the number of vectors), one vector is worked whole, and the rest is elementwise."""
     out = np.empty(len(params))
+    n = len(X) if rows is None else len(rows)
     for start in range(0, len(params), DRAW_BLOCK):
         theta = params[start:start + DRAW_BLOCK]
-        eta = np.empty((len(X), len(theta)))
-        for sl in _row_slices(len(X), len(theta)):
-            p = np.matmul(X[sl], theta.T, out=eta[sl])  # a view: η becomes the difference in place
-            cf = p - X[sl][:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
+        eta = np.empty((n, len(theta)))
+        for sl in _row_slices(n, len(theta)):
+            x = X[sl] if rows is None else X[rows[sl]]
+            p = np.matmul(x, theta.T, out=eta[sl])  # a view: η becomes the difference in place
+            cf = p - x[:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
             for a in (p, cf):  # 1 − exp(−exp(·)) in place
                 np.exp(a, out=a)
                 np.negative(a, out=a)
@@ -369,6 +379,7 @@ class _IRLS(sm.GLM):
 def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray, groups: np.ndarray):
     """Binomial GLM with complementary log-log link of the rows' ``churn`` (0/1) on covariates that are constant
     within cells (``cells``, one row per cell; ``cell`` gives each row's cell), with errors clustered by ``groups``.
+    ``cells`` gains a column ``churn`` (each cell's share of rows churned) and is the model's data.
 
     Same estimates and CRV1 covariance as the row-level ``smf.glm(...).fit(cov_type="cluster")``, at the cost of a
     fit on the cells (≈ 1,000 at 1M customers instead of 13M customer-months): the cells' churned counts over
@@ -379,7 +390,8 @@ def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray
 
     n_rows = np.bincount(cell, minlength=len(cells)).astype(float)
     churned = np.bincount(cell, weights=churn, minlength=len(cells))
-    data = cells.assign(churn=churned / n_rows)
+    data = cells  # the model keeps its data: the cells themselves, not a copy of them
+    data["churn"] = churned / n_rows
     fam = sm.families.Binomial(link=sm.families.links.CLogLog())
     fit = _IRLS.from_formula("churn ~ " + rhs, data=data, family=fam, var_weights=n_rows).fit()
     X = np.asarray(fit.model.exog)

@@ -245,3 +245,42 @@ def test_roi_by_slices_of_rows_is_the_whole_grid_to_the_bit(monkeypatch, program
     monkeypatch.setattr(impact, "SLICE_CELLS", slice_cells)
     pd.testing.assert_frame_equal(impact.roi(ds, eff, gross_margin=0.8), whole, check_exact=True)
     test_roi_by_hand_with_each_customer_own_case_mix()
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_share_of_customers_reads_their_usage_and_payments_alone_with_the_same_effect(monkeypatch, tmp_path,
+                                                                                        cached):
+    """With more customer-months than ``max_rows`` the effect is fitted on a share of customers, whose signals
+    read the usage and payments of those customers alone (grouped.customer_tables; a report run's cache reads
+    them filtered, and the whole tables are never built in pandas): the same effect, bit for bit, as with the
+    whole tables, on the loader's Dataset and on a report run's cached one."""
+    import csanalysis as cs
+    from csanalysis import grouped
+    from csanalysis.data import RunContext, cache
+
+    demo = (Path(__file__).resolve().parents[1] / "data" / "demo").resolve()
+    if cached:
+        ctx = RunContext(cache_dir=str(tmp_path / ".cache"), source=str(demo), fingerprint=cache.fingerprint(demo))
+        cache.prime(demo, None, None, ctx)
+        load = lambda: cs.load_dataset(str(demo), context=str(ctx.write(tmp_path / "run_context.json")))  # noqa: E731
+    else:
+        load = lambda: cs.load_dataset(demo)  # noqa: E731
+    ds = load()
+    got = impact.program_effect(ds, "2023-07-01", max_rows=20_000, n_draws=300)
+    assert got.sample and got.sample["share"] < 0.5 and got.estimable
+    if cached:
+        assert {"usage", "payments"} <= set(ds.pending())  # read for the share alone, never whole
+    sub = grouped.customer_tables(ds, got.data["customer_id"].unique())
+    ids = set(got.data["customer_id"].astype(str))
+    for name in ("usage", "payments"):
+        full = getattr(load(), name)
+        want = full[full["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+        assert 0 < len(want) < len(full)
+        pd.testing.assert_frame_equal(getattr(sub, name).reset_index(drop=True), want, obj=name)
+    # the whole tables (customer_tables left out): the same numbers
+    monkeypatch.setattr(grouped, "customer_tables", lambda ds, ids, names=None: ds)
+    whole = impact.program_effect(load(), "2023-07-01", max_rows=20_000, n_draws=300)
+    assert whole.sample == got.sample
+    for key in ("hr", "hr_lower", "hr_upper", "pp", "pp_lower", "pp_upper", "p_value"):
+        assert getattr(got, key) == getattr(whole, key), key
+    assert np.array_equal(got.draws, whole.draws)
