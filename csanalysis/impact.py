@@ -314,16 +314,17 @@ def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], p
     for start in range(0, len(params), DRAW_BLOCK):
         theta = params[start:start + DRAW_BLOCK]
         eta = np.empty((n, len(theta)))
-        for sl in _row_slices(n, len(theta)):
-            x = X[sl] if rows is None else X[rows[sl]]
-            p = np.matmul(x, theta.T, out=eta[sl])  # a view: η becomes the difference in place
-            cf = p - x[:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
-            for a in (p, cf):  # 1 − exp(−exp(·)) in place
-                np.exp(a, out=a)
-                np.negative(a, out=a)
-                np.exp(a, out=a)
-                np.subtract(1.0, a, out=a)
-            np.subtract(cf, p, out=p)
+        with _one_blas_thread(len(theta)):
+            for sl in _row_slices(n, len(theta)):
+                x = X[sl] if rows is None else X[rows[sl]]
+                p = np.matmul(x, theta.T, out=eta[sl])  # a view: η becomes the difference in place
+                cf = p - x[:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
+                for a in (p, cf):  # 1 − exp(−exp(·)) in place
+                    np.exp(a, out=a)
+                    np.negative(a, out=a)
+                    np.exp(a, out=a)
+                    np.subtract(1.0, a, out=a)
+                np.subtract(cf, p, out=p)
         out[start:start + len(theta)] = share @ eta
     return out
 
@@ -344,6 +345,19 @@ def _row_slices(n_rows: int, n_vectors: int) -> list[slice]:
     if len(bounds) > 1 and n_rows - bounds[-1] == 1:
         bounds.pop()
     return [slice(a, b) for a, b in zip(bounds, bounds[1:] + [n_rows])]
+
+
+def _one_blas_thread(n_vectors: int):
+    """BLAS on one thread while a product is taken by slices (:func:`_row_slices`, two vectors or more): a
+    slice's product is too small to share, and a second thread waiting between thousands of them spent more
+    processor time than the work (effect and ROI at 100k customers: 27 and 19 CPU s with two threads against
+    18 and 9 with one). A matrix product's numbers do not depend on its threads (tests/test_impact.py); one
+    vector (the point estimate, taken whole as before) keeps BLAS's threads."""
+    from contextlib import nullcontext
+
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas") if n_vectors > 1 else nullcontext()
 
 
 DRAW_BLOCK = 100  # parameter vectors per block in _churn_prevented (its sums depend on the block: keep it)
@@ -757,24 +771,25 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
         kept = np.empty((len(d), n))
         carry = np.zeros((2, n))  # the running sums at the previous slice's last row (with, without the program)
         at_last = np.zeros((2, n_paths + 1, n))  # row p + 1: the running sum at path p's last row (row 0: none)
-        for sl in _row_slices(len(d), n):
-            x = X[sl]
-            x_cf = x.copy()
-            x_cf[:, effect_cols] = 0.0
-            ends = np.flatnonzero(is_last[sl])
-            surv = []
-            for k, design in enumerate((x, x_cf)):
-                lam = np.exp(design @ theta.T)
-                if sl.start:
-                    np.add(carry[k], lam[0], out=lam[0])
-                np.cumsum(lam, axis=0, out=lam)
-                carry[k] = lam[-1]
-                at_last[k, path[sl][ends] + 1] = lam[ends]
-                np.subtract(lam, at_last[k, path[sl]], out=lam)  # Λ along the path
-                np.negative(lam, out=lam)
-                surv.append(np.exp(lam, out=lam))
-            np.subtract(surv[0], surv[1], out=kept[sl])
-            np.multiply(row_stake[sl, None], kept[sl], out=kept[sl])
+        with _one_blas_thread(n):
+            for sl in _row_slices(len(d), n):
+                x = X[sl]
+                x_cf = x.copy()
+                x_cf[:, effect_cols] = 0.0
+                ends = np.flatnonzero(is_last[sl])
+                surv = []
+                for k, design in enumerate((x, x_cf)):
+                    lam = np.exp(design @ theta.T)
+                    if sl.start:
+                        np.add(carry[k], lam[0], out=lam[0])
+                    np.cumsum(lam, axis=0, out=lam)
+                    carry[k] = lam[-1]
+                    at_last[k, path[sl][ends] + 1] = lam[ends]
+                    np.subtract(lam, at_last[k, path[sl]], out=lam)  # Λ along the path
+                    np.negative(lam, out=lam)
+                    surv.append(np.exp(lam, out=lam))
+                np.subtract(surv[0], surv[1], out=kept[sl])
+                np.multiply(row_stake[sl, None], kept[sl], out=kept[sl])
         return pd.DataFrame(by_month @ kept, index=months)
 
     point = retained_for(params.to_numpy()[None, :])

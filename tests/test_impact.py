@@ -227,11 +227,14 @@ def test_row_slices_cover_the_rows_with_no_single_row_and_one_vector_whole(monke
             assert n_rows < 2 or all(s.stop - s.start >= 2 for s in slices)
     assert [(s.start, s.stop) for s in _row_slices(11, 3)] == [(0, 11)]
     assert [(s.start, s.stop) for s in _row_slices(21, 3)] == [(0, 10), (10, 21)]
-    # and the product by slices is the whole product, bit for bit (this machine's BLAS)
+    # and the product by slices on one BLAS thread is the whole product on BLAS's threads, bit for bit (this
+    # machine's BLAS)
     rng = np.random.default_rng(5)
-    X, theta = rng.normal(size=(4099, 19)), rng.normal(size=(17, 19))
+    X, theta = rng.normal(size=(40_099, 19)), rng.normal(size=(17, 19))
     monkeypatch.setattr(impact, "SLICE_CELLS", 17 * 64)
-    assert np.array_equal(np.vstack([X[s] @ theta.T for s in _row_slices(len(X), 17)]), X @ theta.T)
+    with impact._one_blas_thread(len(theta)):
+        parts = np.vstack([X[s] @ theta.T for s in _row_slices(len(X), len(theta))])
+    assert np.array_equal(parts, X @ theta.T)
 
 
 @pytest.mark.parametrize("slice_cells", [2 * 200, 3 * 200, impact.SLICE_CELLS])
