@@ -48,10 +48,7 @@ from .survival import TIME_VARYING, customer_sample, person_month_design, person
 MIN_PRE_MONTHS = 6
 # the attributes at signup the effect is adjusted for by default: the Cox model's defaults (notebook 02)
 ADJUST = ("plan", "touch_model", "seats", "acquisition_channel")
-# beyond this many customer-months the model is fitted on a seeded share of whole customers: the cap of the
-# time-varying Cox model (survival.time_varying_drivers), which keeps 05's kernel under 4 GB at 1M customers (2M
-# rows held it above; the 100k benchmark's 1.34M customer-months and the demo stay whole, their numbers unchanged)
-MAX_ROWS = 1_500_000
+MAX_ROWS = 2_000_000  # beyond this many customer-months the model is fitted on a seeded share of whole customers
 
 
 def monthly_churn(ds: Dataset) -> pd.DataFrame:
