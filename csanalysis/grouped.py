@@ -71,8 +71,8 @@ from .periods import PERIOD_MONTHS, month_start, period_start
 from .stats.proportion import wilson
 
 __all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "revenue_cohorts", "nps_tallies",
-           "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "customer_count",
-           "model_dataset", "customer_parts", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS"]
+           "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "customer_tables",
+           "customer_count", "model_dataset", "customer_parts", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS"]
 
 ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
 SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
@@ -465,11 +465,9 @@ def sample_dataset(ds: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
 def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
     """The Dataset of the customers of the engine table ``keep`` (``customer_id``), built as
     :func:`sample_dataset` describes, and their ids (sorted text)."""
-    import copy
     import dataclasses
     import functools
 
-    from .data import cache as _cache
     from .data.dataset import Lazy
     from .data.spells import panel_to_pandas, spells_to_pandas
 
@@ -484,29 +482,7 @@ def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
     values = {f.name: ds.__dict__.get(f.name) for f in dataclasses.fields(Dataset)}  # no pending table is built
 
     def restricted(name, value):
-        """A table of the sample: when ``value`` is one of the loader's pending tables, the loader's builder re-run
-        on the filtered raw tables (and filtered engine arguments); else the full table's rows of the sample."""
-        if value is None or name == "cs_costs":
-            return value
-        build = value.build if type(value) is Lazy else None
-        owner = getattr(getattr(build, "func", None), "__self__", None)
-        if isinstance(build, functools.partial) and hasattr(owner, "t"):
-            twin = copy.copy(owner)
-            twin.t = {k: only(t) for k, t in owner.t.items()}
-            args = [only(a) if isinstance(a, ibis.Table) else a for a in build.args]
-            return Lazy(functools.partial(getattr(twin, build.func.__name__), *args, **build.keywords))
-        if isinstance(build, functools.partial) and build.func is _cache._read:  # a report run's cache: its file,
-            # filtered as read (a part of a sample: its ids, all among the sample's, replace the sample's)
-            return Lazy(functools.partial(build.func, *build.args, **{**build.keywords, "only": ids}))
-        if name in ("nps", "tickets") and name in tables:
-            return Lazy(tables[name].order_by(["customer_id", "date"]).execute)
-
-        def filtered():
-            df = getattr(ds, name)
-            if "customer_id" not in df.columns:
-                return df
-            return df[df["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
-        return Lazy(filtered)
+        return _restricted_table(ds, name, value, only, ids, tables)
 
     from .data import schema as _schema
 
@@ -523,6 +499,61 @@ def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
     )
     return Dataset(**values), ids
 
+
+def _restricted_table(ds: Dataset, name: str, value, only, ids: np.ndarray, tables: dict):
+    """Table ``name`` of ``ds`` (``value``: its entry, built or pending) for the customers ``ids`` (sorted text;
+    ``only``: an engine table's rows of them, ``tables``: ``ds``'s raw tables so filtered), to be built on first
+    read: when ``value`` is one of the loader's pending tables, the loader's builder re-run on the filtered raw
+    tables (and filtered engine arguments); a report run's cache: its file, filtered as it is read; else the
+    full table's rows of the customers."""
+    import copy
+    import functools
+
+    from .data import cache as _cache
+    from .data.dataset import Lazy
+
+    if value is None or name == "cs_costs":
+        return value
+    build = value.build if type(value) is Lazy else None
+    owner = getattr(getattr(build, "func", None), "__self__", None)
+    if isinstance(build, functools.partial) and hasattr(owner, "t"):
+        twin = copy.copy(owner)
+        twin.t = {k: only(t) for k, t in owner.t.items()}
+        args = [only(a) if isinstance(a, ibis.Table) else a for a in build.args]
+        return Lazy(functools.partial(getattr(twin, build.func.__name__), *args, **build.keywords))
+    if isinstance(build, functools.partial) and build.func is _cache._read:  # a report run's cache: its file,
+        # filtered as read (a part of a sample: its ids, all among the sample's, replace the sample's)
+        return Lazy(functools.partial(build.func, *build.args, **{**build.keywords, "only": ids}))
+    if name in ("nps", "tickets") and name in tables:
+        return Lazy(tables[name].order_by(["customer_id", "date"]).execute)
+
+    def filtered():
+        df = getattr(ds, name)
+        if "customer_id" not in df.columns:
+            return df
+        return df[df["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+    return Lazy(filtered)
+
+
+def customer_tables(ds: Dataset, ids, names=("usage", "payments")) -> Dataset:
+    """``ds`` with its tables ``names`` read for the customers ``ids`` only (each built on first read, as
+    :func:`sample_dataset` builds a sample's tables); every other table is ``ds``'s own, shared. For an analysis
+    that has drawn its customers already and reads large per-month tables for them alone (the program effect's
+    signals at 1M customers: usage and payments of a seventh of the customers, not 14M and 10M rows)."""
+    import dataclasses
+
+    ids = np.sort(pd.unique(pd.Series(ids).astype(str).to_numpy()))
+    keep = ibis.memtable(pd.DataFrame({"customer_id": ids}))
+
+    def only(t):
+        return t.semi_join(keep, t.customer_id.cast("string") == keep.customer_id) if "customer_id" in t.columns else t
+
+    tables = {name: only(t) for name, t in (ds.tables or {}).items()}
+    values = {f.name: ds.__dict__.get(f.name) for f in dataclasses.fields(Dataset)}  # no pending table is built
+    values.update({name: _restricted_table(ds, name, values[name], only, ids, tables) for name in names})
+    out = Dataset(**values)
+    out.sample = ds.sample
+    return out
 
 
 def customer_count(ds: Dataset) -> int:

@@ -181,11 +181,16 @@ def program_effect(ds: Dataset, program_start, *, adjust=ADJUST, signals: bool =
         reason.
     """
     from .data.attributes import present
+    from .grouped import customer_tables
 
     pm, sample = customer_sample(person_months(ds), max_rows, seed)
-    X, meta, _refs, _skipped = person_month_design(ds, pm, present(ds, list(adjust or ())), signals=signals,
-                                                   references=references)
-    return effect_from_person_months(pm, program_start, case_mix=(X, meta), slope_change=slope_change,
+    # the signals of a share of customers read the usage and payments of those customers alone (the same rows of
+    # them: the same signals), not the whole tables (at 1M customers 14M and 10M rows, 2.4 GB in pandas)
+    signals_ds = customer_tables(ds, pm["customer_id"].unique()) if sample and signals else ds
+    # the case mix is handed over, not kept here: the effect lets go of it once its rows have their own copy
+    return effect_from_person_months(pm, program_start, case_mix=person_month_design(
+                                         signals_ds, pm, present(ds, list(adjust or ())), signals=signals,
+                                         references=references)[:2], slope_change=slope_change,
                                      tenure_df=tenure_df, min_pre_months=min_pre_months, alpha=alpha, n_draws=n_draws,
                                      seed=seed, word=churn_word(getattr(ds, "layout", "subscription")),
                                      sample=sample)
@@ -247,6 +252,7 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     d = pm.assign(post=(pm["month"] >= ps).astype(float),  # the rows (ROI and report read post and month)
                   **{n: X.iloc[:, i].to_numpy(dtype=float) for i, n in enumerate(xnames)})
     xs = {n: d[n].to_numpy() for n in xnames}  # the rows' own columns (not a second copy of them)
+    del X, case_mix  # (the caller's design: held no longer than needed, see program_effect)
     # a customer-month's covariates depend only on its tenure, calendar month and case mix: the model is fitted
     # on those distinct cells (without the case mix ≈ 1,000 instead of millions of rows; same estimates and
     # cluster-robust errors)
@@ -268,14 +274,14 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     draws = rng.multivariate_normal(model.params.to_numpy(), model.cov_params().to_numpy(), size=n_draws)
     names = list(model.params.index)
     # the average over the post-period rows is a weighted average over the post-period cells
-    post_cells = (cells["post"] == 1).to_numpy()
-    X = np.asarray(model.model.exog)[post_cells]
+    post_cells = np.flatnonzero((cells["post"] == 1).to_numpy())
+    X = np.asarray(model.model.exog)  # the model's design, read at the post-period cells (not a copy of them)
     counts = np.asarray(model.model.var_weights)[post_cells]
     share = counts / counts.sum()
     effect_cols = [names.index("post")] + ([names.index("post_t")] if slope_change else [])
 
-    pp = float(_churn_prevented(X, share, effect_cols, model.params.to_numpy()[None, :])[0]) * 100
-    pp_draws = _churn_prevented(X, share, effect_cols, draws) * 100
+    pp = float(_churn_prevented(X, share, effect_cols, model.params.to_numpy()[None, :], rows=post_cells)[0]) * 100
+    pp_draws = _churn_prevented(X, share, effect_cols, draws, rows=post_cells) * 100
     eff = ProgramEffect(
         estimable=True, reason="estimated", program_start=start, pre_months=pre_months,
         hr=float(np.exp(b)), hr_lower=float(np.exp(b - z * se)), hr_upper=float(np.exp(b + z * se)),
@@ -289,38 +295,69 @@ def effect_from_person_months(pm: pd.DataFrame, program_start, *, case_mix: tupl
     return eff
 
 
-def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], params: np.ndarray) -> np.ndarray:
+def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], params: np.ndarray,
+                     rows: np.ndarray | None = None) -> np.ndarray:
     """For each parameter vector (rows of ``params``), the ``share``-weighted average over the rows of ``X`` (the
-    post-program cells in the model's terms) of the churn probability with the program's terms (``effect_cols``)
-    removed minus with them: Σ share × [(1 − exp(−exp(η − effect))) − (1 − exp(−exp(η)))], η = X·params.
+    post-program cells in the model's terms; ``rows``: those rows of ``X``, None: all) of the churn probability
+    with the program's terms (``effect_cols``) removed minus with them:
+    Σ share × [(1 − exp(−exp(η − effect))) − (1 − exp(−exp(η)))], η = X·params.
 
-    Memory: the vectors go :data:`DRAW_BLOCK` at a time, and within a block η (cells × vectors) is the only
-    full-size array: the probabilities are worked in place a slice of cells at a time (at most
-    ``stats.bootstrap.BLOCK_CELLS`` numbers), where the plain formula holds six cells × vectors temporaries at
-    once (2.4 GB at 100k customers: half a million post-program cells × 100 vectors, 400 MB each). The numbers
-    are the plain formula's to the bit (tests/test_impact.py): the block of vectors is the formula's, since a
-    product's sums follow BLAS's blocking by its shape, and the rest is elementwise."""
-    from .stats.bootstrap import BLOCK_CELLS
-
+    The vectors go :data:`DRAW_BLOCK` at a time; within a block η (cells × vectors) is the only full-size array,
+    written a slice of cells at a time (:func:`_row_slices`, about :data:`SLICE_CELLS` numbers: the slice's
+    product and its probabilities stay in the processor's cache, where whole-block passes streamed 400 MB
+    through memory about ten times per block at 100k customers) and then averaged in one product. The numbers
+    are the plain formula's to the bit (tests/test_impact.py): a product's rows do not depend on how many rows
+    it is given (two or more), the block of vectors is the formula's (a product's sums follow BLAS's blocking by
+    the number of vectors), one vector is worked whole, and the rest is elementwise."""
     out = np.empty(len(params))
-    rows = max(1, BLOCK_CELLS // DRAW_BLOCK)
+    n = len(X) if rows is None else len(rows)
     for start in range(0, len(params), DRAW_BLOCK):
         theta = params[start:start + DRAW_BLOCK]
-        eta = X @ theta.T
-        # the program's terms: one column is a product per element (exact by the slice); two are summed by BLAS,
-        # so they are taken at the block's shape
-        shift = X[:, effect_cols] @ theta[:, effect_cols].T if len(effect_cols) > 1 else None
-        for r in range(0, len(X), rows):
-            p = eta[r:r + rows]  # a view: η becomes the difference in place
-            cf = p - (shift[r:r + rows] if shift is not None else X[r:r + rows, effect_cols] @ theta[:, effect_cols].T)
-            for a in (p, cf):  # 1 − exp(−exp(·)) in place
-                np.exp(a, out=a)
-                np.negative(a, out=a)
-                np.exp(a, out=a)
-                np.subtract(1.0, a, out=a)
-            np.subtract(cf, p, out=p)
+        eta = np.empty((n, len(theta)))
+        with _one_blas_thread(len(theta)):
+            for sl in _row_slices(n, len(theta)):
+                x = X[sl] if rows is None else X[rows[sl]]
+                p = np.matmul(x, theta.T, out=eta[sl])  # a view: η becomes the difference in place
+                cf = p - x[:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
+                for a in (p, cf):  # 1 − exp(−exp(·)) in place
+                    np.exp(a, out=a)
+                    np.negative(a, out=a)
+                    np.exp(a, out=a)
+                    np.subtract(1.0, a, out=a)
+                np.subtract(cf, p, out=p)
         out[start:start + len(theta)] = share @ eta
     return out
+
+
+SLICE_CELLS = 65_536  # numbers (rows × vectors) per slice in _churn_prevented and roi: half a MB, held in cache
+
+
+def _row_slices(n_rows: int, n_vectors: int) -> list[slice]:
+    """Slices of ``n_rows`` rows of about :data:`SLICE_CELLS` rows × ``n_vectors`` numbers each, for a product
+    ``X @ theta.T`` taken a slice of rows at a time. Its numbers are the whole product's only while each slice
+    has two rows or more and there are two vectors or more (one row or one vector is a matrix–vector product,
+    whose sums BLAS blocks by its length): a one-row tail joins the slice before it, and one vector is one
+    slice."""
+    if n_vectors < 2:
+        return [slice(0, n_rows)]
+    step = max(2, SLICE_CELLS // n_vectors)
+    bounds = list(range(0, n_rows, step))
+    if len(bounds) > 1 and n_rows - bounds[-1] == 1:
+        bounds.pop()
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:] + [n_rows])]
+
+
+def _one_blas_thread(n_vectors: int):
+    """BLAS on one thread while a product is taken by slices (:func:`_row_slices`, two vectors or more): a
+    slice's product is too small to share, and a second thread waiting between thousands of them spent more
+    processor time than the work (effect and ROI at 100k customers: 27 and 19 CPU s with two threads against
+    18 and 9 with one). A matrix product's numbers do not depend on its threads (tests/test_impact.py); one
+    vector (the point estimate, taken whole as before) keeps BLAS's threads."""
+    from contextlib import nullcontext
+
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas") if n_vectors > 1 else nullcontext()
 
 
 DRAW_BLOCK = 100  # parameter vectors per block in _churn_prevented (its sums depend on the block: keep it)
@@ -352,10 +389,22 @@ class _IRLS(sm.GLM):
         tmp_result.clear()  # the history keeps the params array itself
         return history
 
+    # statsmodels keeps a scratch array the size of the design (``_tmp_like_exog``) for the Hessian from the model's
+    # creation on, through the fit (where the final pseudo-inverse makes the peak); here it is made when the Hessian
+    # is computed (once, for the cluster sandwich) and let go after: the same products, 116 MB less at 100k
+    @property
+    def _tmp_like_exog(self):
+        return np.empty_like(self.exog, dtype=float)
+
+    @_tmp_like_exog.setter
+    def _tmp_like_exog(self, value):
+        pass
+
 
 def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray, groups: np.ndarray):
     """Binomial GLM with complementary log-log link of the rows' ``churn`` (0/1) on covariates that are constant
     within cells (``cells``, one row per cell; ``cell`` gives each row's cell), with errors clustered by ``groups``.
+    ``cells`` gains a column ``churn`` (each cell's share of rows churned) and is the model's data.
 
     Same estimates and CRV1 covariance as the row-level ``smf.glm(...).fit(cov_type="cluster")``, at the cost of a
     fit on the cells (≈ 1,000 at 1M customers instead of 13M customer-months): the cells' churned counts over
@@ -366,7 +415,8 @@ def _cell_glm(rhs: str, cells: pd.DataFrame, cell: np.ndarray, churn: np.ndarray
 
     n_rows = np.bincount(cell, minlength=len(cells)).astype(float)
     churned = np.bincount(cell, weights=churn, minlength=len(cells))
-    data = cells.assign(churn=churned / n_rows)
+    data = cells  # the model keeps its data: the cells themselves, not a copy of them
+    data["churn"] = churned / n_rows
     fam = sm.families.Binomial(link=sm.families.links.CLogLog())
     fit = _IRLS.from_formula("churn ~ " + rhs, data=data, family=fam, var_weights=n_rows).fit()
     X = np.asarray(fit.model.exog)
@@ -440,9 +490,10 @@ def naive_from_person_months(pm: pd.DataFrame, program_start) -> dict:
     from statsmodels.stats.proportion import proportions_ztest
 
     ps = month_index(program_start)
-    pre, post = pm[pm["month"] < ps], pm[pm["month"] >= ps]
-    counts = np.array([post["churn"].sum(), pre["churn"].sum()])
-    nobs = np.array([len(post), len(pre)])
+    post = pm["month"].to_numpy() >= ps  # (masks, not copies of the rows: 13M customer-months at 1M customers)
+    churn = pm["churn"].to_numpy()
+    counts = np.array([churn[post].sum(), churn[~post].sum()])
+    nobs = np.array([post.sum(), (~post).sum()])
     stat, p = proportions_ztest(counts, nobs)
     return {"pre_rate": counts[1] / nobs[1], "post_rate": counts[0] / nobs[0],
             "difference_pp": 100 * (counts[0] / nobs[0] - counts[1] / nobs[1]), "p_value": float(p)}
@@ -709,36 +760,47 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
     X = np.asarray(build_design_matrices([model.model.data.model_spec], d)[0])  # the grid's rows in the model's terms
     # the program's terms (level, and slope if fitted) switched off for the counterfactual, as in the effect's pp
     effect_cols = [list(params.index).index(c) for c in ("post", "post_t") if c in params.index]
-    X_cf = X.copy()
-    X_cf[:, effect_cols] = 0.0
     row_stake = stake[path]
-    first = np.r_[0, np.flatnonzero(np.diff(path)) + 1]  # each path's first row (rows sorted by path and month)
-    before = np.repeat(first, np.diff(np.r_[first, len(path)]))  # each row's path's first row
+    is_last = np.r_[path[1:] != path[:-1], True]  # each path's last row (rows sorted by path and month)
+    n_paths = int(path[-1]) + 1 if len(path) else 0
     month_of, months = pd.factorize(d["month"].to_numpy(), sort=True)
     by_month = sp.csr_matrix((np.ones(len(d)), (month_of, np.arange(len(d)))), shape=(len(months), len(d)))
 
-    prev = before - 1  # the row before each row's path's first (−1: the path starts the grid)
-
-    def surv(eta: np.ndarray) -> np.ndarray:
-        """Survival along each path to each of its months (rows × draws), worked in ``eta`` in place: with the
-        complementary log-log link a month's survival is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum
-        of exp(η) along the path (the running sum over the grid less its value before the path's first row)."""
-        lam = np.exp(eta, out=eta)
-        np.cumsum(lam, axis=0, out=lam)
-        base = lam[np.maximum(prev, 0)]
-        base[prev < 0] = 0.0
-        np.subtract(lam, base, out=lam)
-        del base
-        np.negative(lam, out=lam)
-        return np.exp(lam, out=lam)
-
     def retained_for(theta: np.ndarray) -> pd.DataFrame:
         """Retained MRR per month for each parameter vector (draws × parameters): every parameter is drawn, since
-        the program term and the counterfactual level it is measured against are estimated together. Two rows ×
-        draws arrays at a time (the block of draws keeps its size: a product's sums follow BLAS's blocking)."""
-        kept = surv(X @ theta.T)
-        np.subtract(kept, surv(X_cf @ theta.T), out=kept)
-        np.multiply(row_stake[:, None], kept, out=kept)
+        the program term and the counterfactual level it is measured against are estimated together.
+
+        Survival along each path to each of its months: with the complementary log-log link a month's survival
+        is exp(−exp(η)), so a path's is exp(−Λ), Λ the running sum of exp(η) along the path (the running sum
+        over the grid less its value at the previous path's last row), with the program's terms and without
+        them (the counterfactual: their columns 0). Worked a slice of rows at a time (:func:`_row_slices`,
+        in cache), the running sum carried from slice to slice and its value at each path's last row kept:
+        the numbers are those of the whole grid at once (tests/test_impact.py), of which one rows × draws array
+        remains, the retained MRR of each row (the block of draws keeps its size: a product's sums follow
+        BLAS's blocking)."""
+        n = len(theta)
+        kept = np.empty((len(d), n))
+        carry = np.zeros((2, n))  # the running sums at the previous slice's last row (with, without the program)
+        at_last = np.zeros((2, n_paths + 1, n))  # row p + 1: the running sum at path p's last row (row 0: none)
+        with _one_blas_thread(n):
+            for sl in _row_slices(len(d), n):
+                x = X[sl]
+                x_cf = x.copy()
+                x_cf[:, effect_cols] = 0.0
+                ends = np.flatnonzero(is_last[sl])
+                surv = []
+                for k, design in enumerate((x, x_cf)):
+                    lam = np.exp(design @ theta.T)
+                    if sl.start:
+                        np.add(carry[k], lam[0], out=lam[0])
+                    np.cumsum(lam, axis=0, out=lam)
+                    carry[k] = lam[-1]
+                    at_last[k, path[sl][ends] + 1] = lam[ends]
+                    np.subtract(lam, at_last[k, path[sl]], out=lam)  # Λ along the path
+                    np.negative(lam, out=lam)
+                    surv.append(np.exp(lam, out=lam))
+                np.subtract(surv[0], surv[1], out=kept[sl])
+                np.multiply(row_stake[sl, None], kept[sl], out=kept[sl])
         return pd.DataFrame(by_month @ kept, index=months)
 
     point = retained_for(params.to_numpy()[None, :])

@@ -187,8 +187,8 @@ def test_verdict_and_frequencies():
 @pytest.mark.parametrize("effect_cols", [[3], [3, 4]])
 def test_churn_prevented_equals_the_plain_formula_to_the_bit(monkeypatch, effect_cols):
     """The churn prevented per parameter vector, worked in blocks of vectors and slices of cells in place, is the
-    plain formula's (blocks of 100 vectors at once, as the effect computed it) bit for bit; slices of 7 cells here."""
-    import csanalysis.stats.bootstrap as bootstrap
+    plain formula's (blocks of 100 vectors at once, as the effect computed it) bit for bit; slices of 7 cells here
+    (14 for the last block of 50 vectors), and the point estimate (one vector) whole."""
     from csanalysis.impact import DRAW_BLOCK, _churn_prevented
 
     rng = np.random.default_rng(3)
@@ -203,8 +203,87 @@ def test_churn_prevented_equals_the_plain_formula_to_the_bit(monkeypatch, effect
         return share @ ((1 - np.exp(-np.exp(removed))) - (1 - np.exp(-np.exp(eta))))
 
     want = np.concatenate([plain(draws[i:i + DRAW_BLOCK]) for i in range(0, len(draws), DRAW_BLOCK)])
-    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 7 * DRAW_BLOCK)
+    monkeypatch.setattr(impact, "SLICE_CELLS", 7 * DRAW_BLOCK)
     got = _churn_prevented(X, share, effect_cols, draws)
     assert np.array_equal(got, want)
+    assert _churn_prevented(X, share, effect_cols, draws[:1])[0] == plain(draws[:1])[0]
     # and it is the churn prevented: a program that lowers the hazard (negative terms) prevents churn on average
     assert got.mean() > 0
+
+
+def test_row_slices_cover_the_rows_with_no_single_row_and_one_vector_whole(monkeypatch):
+    """A product taken a slice of rows at a time has the whole product's numbers only with two rows or more per
+    slice and two vectors or more: the slices cover every row once, a one-row tail joins the slice before it, and
+    one vector is one slice."""
+    from csanalysis.impact import _row_slices
+
+    monkeypatch.setattr(impact, "SLICE_CELLS", 30)
+    for n_rows in (1, 2, 3, 10, 11, 12, 31):
+        for n_vectors in (1, 2, 3, 10, 100):
+            slices = _row_slices(n_rows, n_vectors)
+            rows = np.concatenate([np.arange(n_rows)[s] for s in slices])
+            assert np.array_equal(rows, np.arange(n_rows))
+            assert n_vectors > 1 or len(slices) == 1
+            assert n_rows < 2 or all(s.stop - s.start >= 2 for s in slices)
+    assert [(s.start, s.stop) for s in _row_slices(11, 3)] == [(0, 11)]
+    assert [(s.start, s.stop) for s in _row_slices(21, 3)] == [(0, 10), (10, 21)]
+    # and the product by slices on one BLAS thread is the whole product on BLAS's threads, bit for bit (this
+    # machine's BLAS)
+    rng = np.random.default_rng(5)
+    X, theta = rng.normal(size=(40_099, 19)), rng.normal(size=(17, 19))
+    monkeypatch.setattr(impact, "SLICE_CELLS", 17 * 64)
+    with impact._one_blas_thread(len(theta)):
+        parts = np.vstack([X[s] @ theta.T for s in _row_slices(len(X), len(theta))])
+    assert np.array_equal(parts, X @ theta.T)
+
+
+@pytest.mark.parametrize("slice_cells", [2 * 200, 3 * 200, impact.SLICE_CELLS])
+def test_roi_by_slices_of_rows_is_the_whole_grid_to_the_bit(monkeypatch, program_world, slice_cells):
+    """The ROI's survival along each path, worked a slice of rows at a time with the running sums carried over,
+    gives the numbers of the whole grid at once (one slice) bit for bit, and the constructed case by hand."""
+    data, ds = program_world
+    eff = impact.program_effect(ds, data.truth["program_start"], n_draws=200)
+    monkeypatch.setattr(impact, "SLICE_CELLS", 10**15)  # one slice: the whole grid at once
+    whole = impact.roi(ds, eff, gross_margin=0.8)
+    monkeypatch.setattr(impact, "SLICE_CELLS", slice_cells)
+    pd.testing.assert_frame_equal(impact.roi(ds, eff, gross_margin=0.8), whole, check_exact=True)
+    test_roi_by_hand_with_each_customer_own_case_mix()
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_share_of_customers_reads_their_usage_and_payments_alone_with_the_same_effect(monkeypatch, tmp_path,
+                                                                                        cached):
+    """With more customer-months than ``max_rows`` the effect is fitted on a share of customers, whose signals
+    read the usage and payments of those customers alone (grouped.customer_tables; a report run's cache reads
+    them filtered, and the whole tables are never built in pandas): the same effect, bit for bit, as with the
+    whole tables, on the loader's Dataset and on a report run's cached one."""
+    import csanalysis as cs
+    from csanalysis import grouped
+    from csanalysis.data import RunContext, cache
+
+    demo = (Path(__file__).resolve().parents[1] / "data" / "demo").resolve()
+    if cached:
+        ctx = RunContext(cache_dir=str(tmp_path / ".cache"), source=str(demo), fingerprint=cache.fingerprint(demo))
+        cache.prime(demo, None, None, ctx)
+        load = lambda: cs.load_dataset(str(demo), context=str(ctx.write(tmp_path / "run_context.json")))  # noqa: E731
+    else:
+        load = lambda: cs.load_dataset(demo)  # noqa: E731
+    ds = load()
+    got = impact.program_effect(ds, "2023-07-01", max_rows=20_000, n_draws=300)
+    assert got.sample and got.sample["share"] < 0.5 and got.estimable
+    if cached:
+        assert {"usage", "payments"} <= set(ds.pending())  # read for the share alone, never whole
+    sub = grouped.customer_tables(ds, got.data["customer_id"].unique())
+    ids = set(got.data["customer_id"].astype(str))
+    for name in ("usage", "payments"):
+        full = getattr(load(), name)
+        want = full[full["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+        assert 0 < len(want) < len(full)
+        pd.testing.assert_frame_equal(getattr(sub, name).reset_index(drop=True), want, obj=name)
+    # the whole tables (customer_tables left out): the same numbers
+    monkeypatch.setattr(grouped, "customer_tables", lambda ds, ids, names=None: ds)
+    whole = impact.program_effect(load(), "2023-07-01", max_rows=20_000, n_draws=300)
+    assert whole.sample == got.sample
+    for key in ("hr", "hr_lower", "hr_upper", "pp", "pp_lower", "pp_upper", "p_value"):
+        assert getattr(got, key) == getattr(whole, key), key
+    assert np.array_equal(got.draws, whole.draws)

@@ -166,6 +166,10 @@ def test_cell_glm_is_statsmodels_fit_and_keeps_no_iteration_behind():
     assert np.array_equal(got.params, want.params) and np.array_equal(got.cov_params(), want.cov_params())
     assert got.fit_history["iteration"] == want.fit_history["iteration"] > 2
     assert left == []
+    # nor does it hold statsmodels' design-sized scratch array for the Hessian, made only when one is computed:
+    # the same Hessian to the bit
+    assert "_tmp_like_exog" in want.model.__dict__ and "_tmp_like_exog" not in got.model.__dict__
+    assert np.array_equal(got.model.hessian(got.params), want.model.hessian(want.params))
 
 
 def test_cells_are_groupby_ngroup_in_order_of_first_appearance():
