@@ -48,6 +48,13 @@ missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.seg
   ``ds`` itself up to :data:`MODEL_CUSTOMERS` customers (counted in the engine), else ``sample_dataset(ds,
   max_customers / customers, seed=seed)``, about ``max_customers`` of them. The one size policy of the reports;
   ``ds.sample`` (None for all customers) is what a report says and writes to ``metrics.json``.
+* ``coded_panel(ds, ids, columns)`` → the engine panel's ``columns`` with ``code``, each row's customer as its
+  position in ``ids``, ordered by (code, m): the panel rows without their text ids (the ids joined to their codes
+  in the engine), for analyses that need every customer-month but not the ids as Python strings.
+  ``panel_last(ds, ids=None)`` → ``customer_id, m, mrr`` of each customer's last paid month (of ``ids`` only);
+  ``panel_months(ds, before)`` → ``customer_id, months, before``: each customer's paid months and those before
+  month ``before``; ``panel_at(ds, keys)`` → the MRR of each (customer_id, m) of ``keys`` (NaN where unpaid);
+  ``integer_panel(ds)`` → the :class:`~csanalysis.data.keys.IntegerPanel` of ``ds`` read from the engine.
 """
 from __future__ import annotations
 
@@ -65,7 +72,8 @@ from .stats.proportion import wilson
 
 __all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "revenue_cohorts", "nps_tallies",
            "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "customer_count",
-           "model_dataset", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS"]
+           "model_dataset", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS", "coded_panel", "panel_last", "panel_months",
+           "panel_at", "integer_panel"]
 
 ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
 SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
@@ -535,3 +543,78 @@ def model_dataset(ds: Dataset, *, max_customers: int = MODEL_CUSTOMERS, seed: in
     if n <= max_customers:
         return ds
     return sample_dataset(ds, max_customers / n, seed=seed)
+
+
+# ------------------------------------------------------------------------------------------------ panel rows
+
+
+def _id_codes(ids) -> ibis.Table:
+    """An in-memory engine table ``customer_id, code``: each id of ``ids`` (as text) and its position."""
+    ids = pd.Index(np.asarray(ids, dtype=object)).astype(str)
+    return ibis.memtable(pd.DataFrame({"customer_id": ids.to_numpy(dtype=object),
+                                       "code": np.arange(len(ids), dtype=np.int64)}))
+
+
+def coded_panel(ds: Dataset, ids, columns=("m", "mrr", "spell", "spell_month")) -> pd.DataFrame:
+    """The engine panel's ``columns`` (:data:`~csanalysis.data.dataset.ENGINE_COLUMNS`) and ``code``: each row's
+    customer as its position in ``ids`` (compared as text), rows ordered by (code, m); rows of customers not in
+    ``ids`` are left out. With ``ids`` the customers in the order the pandas panel sorts them (the loader's:
+    by ``customer_id``), the rows come in the pandas panel's order, so sums over them add in the same order. The
+    text ids are joined to their codes in the engine: only numbers come into pandas (at 1M customers the panel's
+    14M ids as Python strings hold about 0.9 GB)."""
+    p = ds.engine_table("panel")
+    codes = _id_codes(ids)
+    j = p.join(codes, p.customer_id.cast("string") == codes.customer_id)
+    cols = [c for c in columns if c != "code"]
+    out = j.select(codes.code, *[p[c] for c in cols]).order_by(["code", "m"]).to_pyarrow().to_pandas()
+    return out
+
+
+def panel_last(ds: Dataset, ids=None) -> pd.DataFrame:
+    """``customer_id, m, mrr``: each customer's last paid month (the panel's latest row) and its MRR, of the
+    customers ``ids`` only when given; one row per customer, in the engine."""
+    p = ds.engine_table("panel").select("customer_id", "m", "mrr")
+    p = p.mutate(customer_id=p.customer_id.cast("string"))
+    if ids is not None:
+        p = p.semi_join(_id_codes(ids), "customer_id")
+    last = p.group_by("customer_id").aggregate(m=_.m.max())
+    out = p.join(last, ["customer_id", "m"]).select("customer_id", "m", "mrr").execute()
+    return out.reset_index(drop=True)
+
+
+def panel_months(ds: Dataset, before: int) -> pd.DataFrame:
+    """``customer_id, months, before``: per customer of the panel its paid months and those before month index
+    ``before``, in the engine."""
+    p = ds.engine_table("panel")
+    one, zero = ibis.literal(1, "int64"), ibis.literal(0, "int64")
+    out = p.group_by(customer_id=p.customer_id.cast("string")).aggregate(
+        months=_.m.count(), before=ibis.ifelse(_.m < int(before), one, zero).sum()).execute()
+    for c in ("months", "before"):
+        out[c] = out[c].astype(np.int64)
+    return out
+
+
+def panel_at(ds: Dataset, keys: pd.DataFrame) -> np.ndarray:
+    """The MRR of the panel row of each (``customer_id``, ``m``) of ``keys`` (NaN where the customer did not pay
+    that month), in the order of ``keys``: the rows looked up in the engine."""
+    k = pd.DataFrame({"customer_id": keys["customer_id"].astype(str).to_numpy(dtype=object),
+                      "m": np.asarray(keys["m"], dtype=np.int64), "row": np.arange(len(keys), dtype=np.int64)})
+    kt = ibis.memtable(k)
+    p = ds.engine_table("panel")
+    p = p.select(customer_id=p.customer_id.cast("string"), m=p.m.cast("int64"), mrr=p.mrr)
+    hit = kt.join(p, ["customer_id", "m"]).select(kt.row, p.mrr).execute()
+    out = np.full(len(keys), np.nan)
+    out[hit["row"].to_numpy(np.int64)] = hit["mrr"].to_numpy(float)
+    return out
+
+
+def integer_panel(ds: Dataset):
+    """The :class:`~csanalysis.data.keys.IntegerPanel` of ``ds`` (customers coded by their text ids in sorted
+    order, as :func:`~csanalysis.data.keys.customer_codes` numbers the pandas panel's), its rows read from the
+    engine by :func:`coded_panel`: the same lookups without the pandas panel."""
+    from .data.keys import IntegerPanel
+
+    ids = pd.Index(np.sort(pd.unique(ds.spells["customer_id"].astype(str)).astype(object)), dtype=object)
+    p = coded_panel(ds, ids, ("m", "mrr", "spell", "tenure"))
+    return IntegerPanel(arrays={"code": p["code"].to_numpy(), "ids": ids, "m": p["m"].to_numpy(), "mrr": p["mrr"].to_numpy(),
+                                "spell": p["spell"].to_numpy(), "tenure": p["tenure"].to_numpy()})
