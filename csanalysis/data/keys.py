@@ -235,13 +235,23 @@ class IntegerPanel:
     hashed once here; lookups and merges then compare integers instead of rehashing string keys (a string
     MultiIndex reindex per lookup dominated the coverage, bias and alignment)."""
 
-    def __init__(self, ds):
-        p = ds.panel
-        self.code, self.ids = customer_codes(p["customer_id"])
-        self.m = month_index(p["month"])
-        self.mrr = p["mrr"].to_numpy(float)
-        self.spell = p["spell"].to_numpy(np.int64)
-        self.tenure = p["tenure"].to_numpy(float)
+    def __init__(self, ds=None, *, arrays: dict | None = None):
+        """From the Dataset's pandas panel, or (``arrays``) from ``code``, ``ids``, ``m``, ``mrr``, ``spell`` and
+        ``tenure`` already keyed so (``ids`` the customers as text, sorted: csanalysis.grouped.integer_panel reads
+        them from the engine)."""
+        if arrays is None:
+            p = ds.panel
+            self.code, self.ids = customer_codes(p["customer_id"])
+            self.m = month_index(p["month"])
+            self.mrr = p["mrr"].to_numpy(float)
+            self.spell = p["spell"].to_numpy(np.int64)
+            self.tenure = p["tenure"].to_numpy(float)
+        else:
+            self.code, self.ids = np.asarray(arrays["code"], dtype=np.int64), pd.Index(arrays["ids"], dtype=object)
+            self.m = np.asarray(arrays["m"], dtype=np.int64)
+            self.mrr = np.asarray(arrays["mrr"], dtype=float)
+            self.spell = np.asarray(arrays["spell"], dtype=np.int64)
+            self.tenure = np.asarray(arrays["tenure"], dtype=float)
         self.lo = int(self.m.min()) if len(self.m) else 0
         self.span = int(self.m.max()) - self.lo + 1 if len(self.m) else 1
         self._index = None

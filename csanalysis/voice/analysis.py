@@ -89,7 +89,7 @@ def voice_texts(ds) -> pd.DataFrame:
 def _align_texts(ds, texts: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Each text lined up with its account's revenue (the NPS report's alignment: see the module docstring):
     ``churned`` (1/0, NaN when the window is not closed or there is no baseline) and ``mrr_change`` (stayers)."""
-    from ..data.keys import IntegerPanel
+    from ..grouped import integer_panel
     from ..nps import align_responses
     from ..periods import month_index
 
@@ -98,7 +98,7 @@ def _align_texts(ds, texts: pd.DataFrame, horizon: int) -> pd.DataFrame:
     r["survey_month"] = month_index(r["date"])
     r["period"] = r["survey_month"]
     r["period_label"] = ""
-    a = align_responses(ds, r, (int(horizon),), IntegerPanel(ds))
+    a = align_responses(ds, r, (int(horizon),), integer_panel(ds))  # the panel's rows read from the engine
     t = a.table
     return pd.DataFrame({"churned": t[f"churned_{horizon}"].to_numpy(), "mrr_change": t[f"mrr_change_{horizon}"].to_numpy(),
                          "month": r["survey_month"].to_numpy()}, index=texts.index)
