@@ -116,14 +116,15 @@ def cut_at(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -
     Cutting cannot merge or split spells (removing later months leaves every gap within a spell as it was), so
     this is the spells rule of data/spells.py applied at the earlier date (tests/test_forecast.py checks it
     against ``load_dataset(..., as_of=...)``)."""
-    p = panel[panel["m"] <= origin]
+    p = panel[panel["m"].to_numpy() <= origin]  # a copy: renumbered in place below (reset_index would copy again)
+    p.index = pd.RangeIndex(len(p))
     last = p["m"].groupby(_spell_rows(p, spells)).max()  # per spell row with a paid month up to origin
     last = last[last.index >= 0]
     s = spells.iloc[last.index.to_numpy()]
     s = s.assign(last_m=last.to_numpy().astype(np.int32))
     s = s.assign(duration=(s["last_m"] - s["start_m"] + 1).astype(np.int32),
                  event=periods.window_closed(s["last_m"].to_numpy(), 1, origin, grace).astype(np.int8))
-    return p.reset_index(drop=True), s.reset_index(drop=True)
+    return p, s.reset_index(drop=True)
 
 
 def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int, *,
@@ -237,9 +238,17 @@ def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, wi
     if not len(panel):
         return np.zeros((k, 2 * nb))
     # (customer, spell, month) as one integer key: a row's next paid month of its spell has the key + 1
-    sp = panel["spell"].to_numpy(dtype=np.int64)
-    n_sp, n_m = int(sp.max() - sp.min()) + 1, int(m.max() - m.min()) + 2
-    key = (np.asarray(codes, dtype=np.int64) * n_sp + (sp - sp.min())) * n_m + (m - m.min())
+    sp = panel["spell"].to_numpy()
+    sp_lo, m_lo = int(sp.min()), int(m.min())
+    n_sp, n_m = int(sp.max()) - sp_lo + 1, int(m.max()) - m_lo + 2
+    # (codes · n_sp + spell − lo) · n_m + m − lo, in place: one array of the panel's length, not five
+    key = np.array(codes, dtype=np.int64)
+    key *= n_sp
+    key += sp
+    key -= sp_lo
+    key *= n_m
+    key += m
+    key -= m_lo
     first = np.flatnonzero((m + 1 > origin - window) & (m + 1 <= origin))  # pairs whose later month is in the window
     nxt = _find(key, key[first] + 1)
     at, nxt = first[nxt >= 0], nxt[nxt >= 0]

@@ -565,9 +565,14 @@ def coded_panel(ds: Dataset, ids, columns=("m", "mrr", "spell", "spell_month")) 
     p = ds.engine_table("panel")
     codes = _id_codes(ids)
     j = p.join(codes, p.customer_id.cast("string") == codes.customer_id)
-    cols = [c for c in columns if c != "code"]
-    out = j.select(codes.code, *[p[c] for c in cols]).order_by(["code", "m"]).to_pyarrow().to_pandas()
-    return out
+    # months, spell numbers and tenures are small integers: int32 (at 1M customers 57 MB a column less)
+    cols = {c: (p[c].cast("int32") if c in _SMALL_INTS else p[c]) for c in columns if c not in ("code", "m")}
+    table = j.select(codes.code, m=p.m.cast("int32"), **cols).order_by(["code", "m"]).to_pyarrow()
+    # each column's Arrow buffers freed as it is converted: not the whole table twice
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+_SMALL_INTS = ("spell", "spell_month", "tenure")
 
 
 def panel_last(ds: Dataset, ids=None) -> pd.DataFrame:
