@@ -216,7 +216,7 @@ def shorten(text: str, limit: int = EXAMPLE_CHARS) -> str:
 
 @dataclass
 class VoiceResult(TableSummary):
-    """What :func:`voice` returns. ``texts``: one row per text with its tokens' themes (boolean columns),
+    """What :func:`voice` returns. ``texts``: one row per text with its tokens' themes (boolean columns; the tokens themselves are not kept),
     ``churned``/``mrr_change`` (the alignment) and ``segment``; ``prevalence_category`` / ``prevalence_segment``
     (long tables, :func:`theme_prevalence`); ``associations`` (:func:`theme_associations`); ``terms_nps`` and
     ``terms_churn`` (:func:`csanalysis.voice.terms.log_odds`: detractor vs promoter, churned vs retained);
@@ -387,6 +387,7 @@ def voice(ds, *, themes: str | ThemeDictionary | None = None, horizon: int = DEF
     ch, ret = texts["churned"] == 1, texts["churned"] == 0
     if ch.any() and ret.any():
         res.terms_churn = _top(log_odds(texts.loc[ch, "tokens"], texts.loc[ret, "tokens"], min_count=min_count), n_terms)
+    texts.drop(columns="tokens", inplace=True)  # read by the distinguishing words only: a list per text, not kept
     res.examples = _examples(texts, names, n_examples)
     return res
 
