@@ -67,7 +67,7 @@ import pandas as pd
 from .data import Dataset
 from .data import attributes as attrs_
 from .estimate import Estimate
-from .periods import month_index
+from .periods import month_index, month_start
 from .stats.bootstrap import account_sums, count_weights, percentile_interval, replicate_sums
 from .stats.proportion import wilson
 
@@ -144,11 +144,13 @@ class ChurnCauses:
 
 
 def _last_mrr(ds: Dataset, spells: pd.DataFrame) -> np.ndarray:
-    """The MRR of each spell's last paid month (NaN when the panel has none, e.g. a snapshot without mrr)."""
-    p = ds.panel[["customer_id", "month", "mrr"]]
-    m = spells[["customer_id", "last_paid"]].merge(p, left_on=["customer_id", "last_paid"],
-                                                   right_on=["customer_id", "month"], how="left")
-    return m["mrr"].to_numpy(dtype=float)
+    """The MRR of each spell's last paid month (NaN when the panel has none, e.g. a snapshot without mrr), looked
+    up in the engine (:func:`csanalysis.grouped.panel_at`: the panel's rows stay there)."""
+    from .grouped import panel_at
+
+    keys = pd.DataFrame({"customer_id": spells["customer_id"].to_numpy(),
+                         "m": np.asarray(month_index(spells["last_paid"]), dtype=np.int64)})
+    return panel_at(ds, keys)
 
 
 def _payment_causes(churns: pd.DataFrame, attempts: pd.DataFrame, window_days: int, min_failed: int) -> np.ndarray:
@@ -389,13 +391,20 @@ def cause_specific_cox(ds: Dataset, causes: ChurnCauses, covariates: list[str], 
                        references: dict | None = None, alpha: float = 0.05):
     """A Cox model of the churns of ``cause`` on the first spells, the other cause's churns censored at their churn
     (the cause-specific hazard), with the attributes of :func:`csanalysis.survival.covariate_design`. Returns a
-    :class:`csanalysis.survival.CoxResult` (no proportional-hazards check), or None with fewer than 10 such churns."""
+    :class:`csanalysis.survival.CoxResult` (no proportional-hazards check), or None with fewer than 10 such churns.
+
+    ``ds`` may be a sample of whole customers of the Dataset ``causes`` were classified on
+    (:func:`csanalysis.grouped.model_dataset`, ``ds.sample`` set): the model is then fitted on the first spells of
+    the sample's customers only (each churn keeps the cause the full data gave it, which depends on the customer's
+    own payments and reason alone)."""
     from lifelines import CoxPHFitter
 
     from . import survival
 
     fixed, skipped = survival.fitted_covariates(ds, covariates)
     f = causes.first
+    if getattr(ds, "sample", None) is not None:
+        f = f[f["customer_id"].astype(str).isin(set(ds.spells["customer_id"].astype(str)))].reset_index(drop=True)
     events = int(((f["E"] == 1) & (f["cause"] == cause)).sum())
     if not fixed or events < 10 or not causes.estimable:
         return None
@@ -511,13 +520,14 @@ def billing_list(ds: Dataset, *, window_days: int = WINDOW_DAYS, pseudonymise: b
     fa = a[a["customer_id"].isin(failing) & (a["ok"] == 0)]
     fa = fa[fa["date"] > fa["customer_id"].map(last_ok).fillna(pd.Timestamp.min)]
     g = fa.groupby("customer_id")["date"].agg(["min", "max", "size"])
-    p = ds.panel
-    lastpaid = p.sort_values(["customer_id", "month"], kind="stable").groupby("customer_id").tail(1).set_index("customer_id")
-    lp = lastpaid.reindex(g.index)
-    recent = lp["month"] >= (pd.Timestamp(ds.as_of_month) - pd.offsets.MonthBegin(1))
-    g, lp = g[recent.to_numpy()], lp[recent.to_numpy()]
+    from .grouped import panel_last
+
+    # each failing account's last paid month and its MRR, read in the engine (the panel's rows stay there)
+    lp = panel_last(ds, ids=g.index).set_index("customer_id").reindex(g.index.astype(str))
+    recent = (lp["m"] >= ds.as_of_m - 1).to_numpy()
+    g, lp = g[recent], lp[recent]
     out = pd.DataFrame({"customer_id": g.index.astype(str), "mrr": lp["mrr"].to_numpy(dtype=float),
-                        "last_paid_month": lp["month"].dt.strftime("%Y-%m").to_numpy(),
+                        "last_paid_month": month_start(lp["m"].to_numpy(dtype=np.int64)).dt.strftime("%Y-%m").to_numpy(),
                         "failed_since": g["min"].dt.strftime("%Y-%m-%d").to_numpy(), "failed_attempts": g["size"].to_numpy(),
                         "last_attempt": g["max"].dt.strftime("%Y-%m-%d").to_numpy(),
                         "days_since_last_attempt": (as_of - g["max"]).dt.days.to_numpy()})
@@ -578,18 +588,25 @@ def recovery_scenario(ds: Dataset, causes: ChurnCauses, recovery: DunningRecover
     # an unrecovered failure is lost when its account's payment-failure churn falls in the attempt's month or the next
     pf_months = set(zip(c["customer_id"][pf], cm[pf]))
     lost = np.array([(cid, m) in pf_months or (cid, m + 1) in pf_months for cid, m in zip(f["customer_id"], fm)], bool)
-    # at-risk customer-months: paid months followed by a month that could be observed (before as_of's month)
-    p = ds.panel
-    risk = (np.asarray(month_index(p["month"])) < as_of_m).astype(float)
-    ids = pd.Index(pd.unique(pd.concat([f["customer_id"], c["customer_id"], p["customer_id"]], ignore_index=True)))
+    # at-risk customer-months: paid months followed by a month that could be observed (before as_of's month),
+    # counted per customer in the engine (grouped.panel_months); the panel's customers in its order, that of the
+    # spells (both sorted by customer)
+    from .grouped import panel_months
+
+    pm = panel_months(ds, as_of_m)
+    order = pd.Index(pd.unique(ds.spells["customer_id"].astype(str)))
+    pm = pm.iloc[np.argsort(order.get_indexer(pm["customer_id"]), kind="stable")]
+    ids = pd.Index(pd.unique(pd.concat([f["customer_id"], c["customer_id"], pm["customer_id"]], ignore_index=True)))
     k = len(ids)
+    risk = np.zeros(k)
+    risk[ids.get_indexer(pm["customer_id"])] = pm["before"].to_numpy(dtype=float)
     cols = [account_sums(ids.get_indexer(f["customer_id"]), k, last12.astype(float)),          # failed, last 12 months
             account_sums(ids.get_indexer(f["customer_id"]), k, (last12 & unrec).astype(float)),  # unrecovered
             account_sums(ids.get_indexer(f["customer_id"]), k, (last12 & unrec & lost).astype(float)),  # and lost
             account_sums(ids.get_indexer(c["customer_id"]), k, (pf * np.nan_to_num(c["mrr"].to_numpy(float)))),
             account_sums(ids.get_indexer(c["customer_id"]), k, pf.astype(float)),
             account_sums(ids.get_indexer(c["customer_id"]), k, (~pf).astype(float)),           # voluntary churns
-            account_sums(ids.get_indexer(p["customer_id"]), k, risk)]                          # at-risk months
+            risk]                                                                                # at-risk months
     X = np.column_stack(cols)
 
     def parts(S):

@@ -116,14 +116,15 @@ def cut_at(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -
     Cutting cannot merge or split spells (removing later months leaves every gap within a spell as it was), so
     this is the spells rule of data/spells.py applied at the earlier date (tests/test_forecast.py checks it
     against ``load_dataset(..., as_of=...)``)."""
-    p = panel[panel["m"] <= origin]
+    p = panel[panel["m"].to_numpy() <= origin]  # a copy: renumbered in place below (reset_index would copy again)
+    p.index = pd.RangeIndex(len(p))
     last = p["m"].groupby(_spell_rows(p, spells)).max()  # per spell row with a paid month up to origin
     last = last[last.index >= 0]
     s = spells.iloc[last.index.to_numpy()]
     s = s.assign(last_m=last.to_numpy().astype(np.int32))
     s = s.assign(duration=(s["last_m"] - s["start_m"] + 1).astype(np.int32),
                  event=periods.window_closed(s["last_m"].to_numpy(), 1, origin, grace).astype(np.int8))
-    return p.reset_index(drop=True), s.reset_index(drop=True)
+    return p, s.reset_index(drop=True)
 
 
 def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int, *,
@@ -183,8 +184,28 @@ def _band_of(spell_month: np.ndarray) -> np.ndarray:
 
 
 def _codes(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The spells' ids in order of first appearance, and each panel and spells row's position among them (−1 for
+    none): ``get_indexer``, read from a lookup table when the ids are already non-negative integers (the codes of
+    :func:`_engine_frames` and :func:`_integer_ids`: no hash table over the panel's rows)."""
     ids = pd.Index(pd.unique(spells["customer_id"]))
+    if len(ids) and ids.dtype.kind in "iu" and int(ids.min()) >= 0:
+        lut = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+        lut[ids.to_numpy()] = np.arange(len(ids))
+        pv = panel["customer_id"].to_numpy(dtype=np.int64)
+        inside = (pv >= 0) & (pv < len(lut))
+        pc = np.where(inside, lut[np.where(inside, pv, 0)], -1)
+        return ids, pc, lut[spells["customer_id"].to_numpy(dtype=np.int64)]
     return ids, ids.get_indexer(panel["customer_id"]), ids.get_indexer(spells["customer_id"])
+
+
+def _find(keys: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``pd.Index(keys).get_indexer(q)`` for unique ``keys``: the position of each of ``q`` in ``keys``, −1 where
+    absent; by bisection when ``keys`` rise strictly (a panel in customer and month order: no hash table over its
+    rows, which at 14M rows held about 0.5 GB)."""
+    if len(keys) < 2 or not np.all(keys[1:] > keys[:-1]):
+        return pd.Index(keys).get_indexer(q)
+    i = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+    return np.where(keys[i] == q, i, -1)
 
 
 def _spell_rows(panel: pd.DataFrame, spells: pd.DataFrame) -> np.ndarray:
@@ -203,7 +224,9 @@ def _integer_ids(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.DataFram
     """The frames with each ``customer_id`` replaced by its position among the spells' ids in order of first
     appearance (:func:`_codes`), and those ids: the same codes, groups and orders, the strings hashed once."""
     ids, pc, sc = _codes(panel, spells)
-    return panel.assign(customer_id=pc), spells.assign(customer_id=sc), ids
+    coded = panel.copy(deep=False)  # the other columns shared, not copied
+    coded["customer_id"] = pc
+    return coded, spells.assign(customer_id=sc), ids
 
 
 def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, window: int) -> np.ndarray:
@@ -215,11 +238,19 @@ def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, wi
     if not len(panel):
         return np.zeros((k, 2 * nb))
     # (customer, spell, month) as one integer key: a row's next paid month of its spell has the key + 1
-    sp = panel["spell"].to_numpy(dtype=np.int64)
-    n_sp, n_m = int(sp.max() - sp.min()) + 1, int(m.max() - m.min()) + 2
-    key = (np.asarray(codes, dtype=np.int64) * n_sp + (sp - sp.min())) * n_m + (m - m.min())
+    sp = panel["spell"].to_numpy()
+    sp_lo, m_lo = int(sp.min()), int(m.min())
+    n_sp, n_m = int(sp.max()) - sp_lo + 1, int(m.max()) - m_lo + 2
+    # (codes · n_sp + spell − lo) · n_m + m − lo, in place: one array of the panel's length, not five
+    key = np.array(codes, dtype=np.int64)
+    key *= n_sp
+    key += sp
+    key -= sp_lo
+    key *= n_m
+    key += m
+    key -= m_lo
     first = np.flatnonzero((m + 1 > origin - window) & (m + 1 <= origin))  # pairs whose later month is in the window
-    nxt = pd.Index(key).get_indexer(key[first] + 1)
+    nxt = _find(key, key[first] + 1)
     at, nxt = first[nxt >= 0], nxt[nxt >= 0]
     band = _band_of(panel["spell_month"].to_numpy()[at])
     vals = np.zeros((len(at), 2 * nb))
@@ -628,7 +659,8 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
 def unavailable(ds: Dataset) -> str | None:
     """Why these data give nothing to forecast from, as a message key of the report catalogue
     (``forecast.reason.no_payers``: no customer pays in the ``as_of`` month), or None."""
-    return None if (ds.panel["month"] == ds.as_of_month).any() else "forecast.reason.no_payers"
+    p = ds.engine_table("panel")
+    return None if int(p.filter(p.m == ds.as_of_m).count().execute()) else "forecast.reason.no_payers"
 
 
 def missing_metrics(ds: Dataset, reason: str, *, horizon: int = 12, band: float = 0.8,
@@ -645,8 +677,30 @@ def missing_metrics(ds: Dataset, reason: str, *, horizon: int = 12, band: float 
             "contracts_used": False, "n_sims": n_sims}
 
 
-def _engine_frames(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return panel_from_pandas(ds.panel), spells_from_pandas(ds.spells)
+def _engine_frames(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """The engine-form panel and spells of ``ds`` with each ``customer_id`` replaced by its position among the
+    spells' ids in order of first appearance (the codes :func:`_integer_ids` gives), and the customers'
+    ``renewal_date`` keyed by the same codes (None without the column). The panel is read from the engine with
+    the codes joined there (:func:`csanalysis.data.keys.panel_rows`: no text id per customer-month comes into
+    pandas), in the pandas panel's order (customer, month) when the spells list their customers sorted, as the
+    loader's do; otherwise the pandas panel is converted."""
+    from .data.keys import panel_rows
+
+    spells = spells_from_pandas(ds.spells)
+    ids = pd.Index(pd.unique(spells["customer_id"]))
+    if ids.is_monotonic_increasing:
+        panel = panel_rows(ds, ids, ("mrr", "spell", "spell_month"), frame=True).rename(columns={"row": "customer_id"})
+        panel["customer_id"] = panel["customer_id"].astype(np.int64)
+    else:
+        panel = panel_from_pandas(ds.panel)
+        panel["customer_id"] = ids.get_indexer(panel["customer_id"])
+    spells["customer_id"] = ids.get_indexer(spells["customer_id"])
+    renewals = None
+    if "renewal_date" in ds.customers.columns:
+        c = ds.customers[["customer_id", "renewal_date"]]
+        code = ids.get_indexer(c["customer_id"].astype(str))
+        renewals = pd.DataFrame({"customer_id": code[code >= 0], "renewal_date": c["renewal_date"].to_numpy()[code >= 0]})
+    return panel, spells, renewals
 
 
 def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: int = 24,
@@ -694,8 +748,8 @@ def forecast(ds: Dataset, *, horizon: int = 12, window: int = 12, new_window: in
     -------
     Forecast
     """
-    panel, spells = _engine_frames(ds)
-    return forecast_panel(panel, spells, ds.as_of_m, customers=ds.customers if contracts else None,
+    panel, spells, renewals = _engine_frames(ds)
+    return forecast_panel(panel, spells, ds.as_of_m, customers=renewals if contracts else None,
                           horizon=horizon, window=window, new_window=new_window, new_growth=new_growth,
                           weight=weight, target_churn=target_churn,
                           scenario_new_growth=scenario_new_growth, n_sims=n_sims, band=band,
@@ -748,7 +802,7 @@ def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int
     """Forecasts made at each of the last ``n_origins`` month-ends before the ``as_of`` month with only the data
     up to then (:func:`cut_at`), compared with the MRR that followed (module docstring). Origins that leave
     fewer than ``window`` months of history before them are skipped."""
-    panel, spells = _engine_frames(ds)
+    panel, spells, _ = _engine_frames(ds)
     return backtest_panel(panel, spells, ds.as_of_m, int(ds.settings.grace_months), first_m=ds.data_start_m,
                           n_origins=n_origins, horizon=horizon, window=window, new_window=new_window,
                           new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,

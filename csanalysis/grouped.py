@@ -55,6 +55,11 @@ missing values the level ``(missing)``, as :func:`csanalysis.data.attributes.seg
 * ``customer_parts(ds, *, max_customers=MODEL_CUSTOMERS, seed=0)`` → every customer a part at a time: ``ds``
   itself up to ``max_customers`` customers, else disjoint Datasets of about ``max_customers`` customers each (the
   same engine restriction as a sample), for the lists that score every customer from per-customer tables.
+* ``panel_last(ds, ids=None)`` → ``customer_id, m, mrr`` of each customer's last paid month (of ``ids`` only);
+  ``panel_months(ds, before)`` → ``customer_id, months, before``: each customer's paid months and those before
+  month ``before``; ``panel_at(ds, keys)`` → the MRR of each (customer_id, m) of ``keys`` (NaN where unpaid);
+  ``integer_panel(ds)`` → the :class:`~csanalysis.data.keys.IntegerPanel` of ``ds`` read from the engine
+  (:func:`csanalysis.data.keys.panel_rows`: the panel's rows of given customers as integers, without their text ids).
 """
 from __future__ import annotations
 
@@ -72,7 +77,8 @@ from .stats.proportion import wilson
 
 __all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "revenue_cohorts", "nps_tallies",
            "sample_key", "sample_customers", "sample_ids", "sample_description", "sample_dataset", "customer_tables",
-           "customer_count", "model_dataset", "customer_parts", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS"]
+           "customer_count", "model_dataset", "customer_parts", "MODEL_CUSTOMERS", "ALL", "SPELL_GROUPS", "panel_last",
+           "panel_months", "panel_at", "integer_panel"]
 
 ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
 SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
@@ -613,3 +619,62 @@ def customer_parts(ds: Dataset, *, max_customers: int = MODEL_CUSTOMERS, seed: i
                                f"{bounds[i] or '0' * HEX_DIGITS} and below {bounds[i + 1] or 'f' * HEX_DIGITS + ' (included)'}"}
         yield part
         del part
+
+# ------------------------------------------------------------------------------------------------ panel rows
+
+
+def _id_codes(ids) -> ibis.Table:
+    """An in-memory engine table ``customer_id, code``: each id of ``ids`` (as text) and its position."""
+    ids = pd.Index(np.asarray(ids, dtype=object)).astype(str)
+    return ibis.memtable(pd.DataFrame({"customer_id": ids.to_numpy(dtype=object),
+                                       "code": np.arange(len(ids), dtype=np.int64)}))
+
+
+def panel_last(ds: Dataset, ids=None) -> pd.DataFrame:
+    """``customer_id, m, mrr``: each customer's last paid month (the panel's latest row) and its MRR, of the
+    customers ``ids`` only when given; one row per customer, in the engine."""
+    p = ds.engine_table("panel").select("customer_id", "m", "mrr")
+    p = p.mutate(customer_id=p.customer_id.cast("string"))
+    if ids is not None:
+        p = p.semi_join(_id_codes(ids), "customer_id")
+    last = p.group_by("customer_id").aggregate(m=_.m.max())
+    out = p.join(last, ["customer_id", "m"]).select("customer_id", "m", "mrr").execute()
+    return out.reset_index(drop=True)
+
+
+def panel_months(ds: Dataset, before: int) -> pd.DataFrame:
+    """``customer_id, months, before``: per customer of the panel its paid months and those before month index
+    ``before``, in the engine."""
+    p = ds.engine_table("panel")
+    one, zero = ibis.literal(1, "int64"), ibis.literal(0, "int64")
+    out = p.group_by(customer_id=p.customer_id.cast("string")).aggregate(
+        months=_.m.count(), before=ibis.ifelse(_.m < int(before), one, zero).sum()).execute()
+    for c in ("months", "before"):
+        out[c] = out[c].astype(np.int64)
+    return out
+
+
+def panel_at(ds: Dataset, keys: pd.DataFrame) -> np.ndarray:
+    """The MRR of the panel row of each (``customer_id``, ``m``) of ``keys`` (NaN where the customer did not pay
+    that month), in the order of ``keys``: the rows looked up in the engine."""
+    k = pd.DataFrame({"customer_id": keys["customer_id"].astype(str).to_numpy(dtype=object),
+                      "m": np.asarray(keys["m"], dtype=np.int64), "row": np.arange(len(keys), dtype=np.int64)})
+    kt = ibis.memtable(k)
+    p = ds.engine_table("panel")
+    p = p.select(customer_id=p.customer_id.cast("string"), m=p.m.cast("int64"), mrr=p.mrr)
+    hit = kt.join(p, ["customer_id", "m"]).select(kt.row, p.mrr).execute()
+    out = np.full(len(keys), np.nan)
+    out[hit["row"].to_numpy(np.int64)] = hit["mrr"].to_numpy(float)
+    return out
+
+
+def integer_panel(ds: Dataset):
+    """The :class:`~csanalysis.data.keys.IntegerPanel` of ``ds`` (customers coded by their text ids in sorted
+    order, as :func:`~csanalysis.data.keys.customer_codes` numbers the pandas panel's), its rows read from the
+    engine by :func:`~csanalysis.data.keys.panel_rows`: the same lookups without the pandas panel."""
+    from .data.keys import IntegerPanel, panel_rows
+
+    ids = pd.Index(np.sort(pd.unique(ds.spells["customer_id"].astype(str)).astype(object)), dtype=object)
+    p = panel_rows(ds, ids, ("mrr", "spell", "tenure"))
+    return IntegerPanel(arrays={"code": p["row"].astype(np.int64), "ids": ids, "m": p["m"], "mrr": p["mrr"],
+                                "spell": p["spell"], "tenure": p["tenure"]})

@@ -89,10 +89,47 @@ def demo():
 
 
 def test_new_business_is_the_movements_new_plus_reactivation(demo):
-    p, s = fc._engine_frames(demo)
+    p, s, _ = fc._engine_frames(demo)
     nb = fc.new_business_by_month(p, s, demo.as_of_m - 11, demo.as_of_m)
     mv = metrics.mrr_movements(demo).tail(12)
     assert nb.to_numpy() == pytest.approx((mv["new"] + mv["reactivation"]).to_numpy(), abs=0.01)
+
+
+def test_engine_frames_are_the_pandas_frames_with_integer_codes(demo):
+    """The forecast reads the panel from the engine with integer customer codes (keys.panel_rows): row for row
+    the pandas panel's engine form (same order, same values), each id replaced by its position among the spells'
+    ids in order of first appearance; the spells likewise; the renewal dates keyed by the same codes."""
+    from csanalysis.data.spells import panel_from_pandas, spells_from_pandas
+
+    p, s, r = fc._engine_frames(demo)
+    ids = pd.Index(pd.unique(demo.spells["customer_id"]))
+    want = panel_from_pandas(demo.panel)
+    assert len(p) == len(want) == len(demo.panel)
+    assert (p["customer_id"].to_numpy() == ids.get_indexer(want["customer_id"])).all()
+    for c in ("m", "mrr", "spell", "spell_month"):
+        assert (p[c].to_numpy() == want[c].to_numpy()).all(), c
+    ws = spells_from_pandas(demo.spells)
+    assert (s["customer_id"].to_numpy() == np.arange(len(ids))[ids.get_indexer(ws["customer_id"])]).all()
+    assert s.drop(columns="customer_id").equals(ws.drop(columns="customer_id"))
+    if r is not None:
+        want_r = demo.customers.set_index("customer_id")["renewal_date"].reindex(ids)
+        got_r = r.set_index("customer_id")["renewal_date"].reindex(np.arange(len(ids)))
+        assert got_r.isna().equals(pd.Series(want_r.isna().to_numpy(), index=got_r.index))
+        assert (got_r.dropna().to_numpy() == want_r.dropna().to_numpy()).all()
+    # a forecast from frames with text ids (the pandas path) equals the one from the engine's codes, bit for bit
+    a = fc.forecast_panel(want, ws, demo.as_of_m, customers=demo.customers, n_sims=20, horizon=4)
+    b = fc.forecast(demo, n_sims=20, horizon=4)
+    pd.testing.assert_frame_equal(a.table_, b.table_, check_exact=True)
+    pd.testing.assert_frame_equal(a.growth_, b.growth_, check_exact=True)
+
+
+def test_find_is_get_indexer():
+    rng = np.random.default_rng(1)
+    keys = np.unique(rng.integers(0, 10_000, 3_000))
+    q = rng.integers(-5, 10_005, 5_000)
+    assert (fc._find(keys, q) == pd.Index(keys).get_indexer(q)).all()  # sorted: bisection
+    shuffled = rng.permutation(keys)
+    assert (fc._find(shuffled, q) == pd.Index(shuffled).get_indexer(q)).all()  # unsorted: the hash table
 
 
 def test_split_adds_up_and_scenario_moves_by_its_amount(demo):
@@ -146,9 +183,12 @@ def test_cut_equals_loading_at_the_earlier_date(tmp_path):
     full = cs.load_dataset(tmp_path / "w")
     as_of = pd.Timestamp(full.as_of) - pd.DateOffset(months=7)
     early = cs.load_dataset(tmp_path / "w", as_of=as_of.date())
-    p, s = fc._engine_frames(full)
+    p, s, _ = fc._engine_frames(full)
     pc, sc = fc.cut_at(p, s, early.as_of_m, int(full.settings.grace_months))
-    pe, se = fc._engine_frames(early)
+    pe, se, _ = fc._engine_frames(early)
+    # the frames carry integer codes of the customers (their order among each Dataset's spells): compare the ids
+    sc = sc.assign(customer_id=pd.unique(full.spells["customer_id"])[sc["customer_id"]])
+    se = se.assign(customer_id=pd.unique(early.spells["customer_id"])[se["customer_id"]])
     key = ["customer_id", "spell"]
     cols = ["start_m", "last_m", "duration", "event", "entry"]
     a = sc.sort_values(key).reset_index(drop=True)[key + cols]

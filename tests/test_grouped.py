@@ -387,3 +387,61 @@ def test_sample_dataset_of_a_report_runs_cache(demo, tmp_path):
             want = full[full["customer_id"].astype(str).isin(mine)].reset_index(drop=True)
             pd.testing.assert_frame_equal(getattr(part, name).reset_index(drop=True), want, obj=name)
     assert seen == ids
+
+
+
+# ------------------------------------------------------------------------------------ panel rows from the engine
+
+
+def test_panel_rows_frame_is_the_pandas_panel_with_codes(hand, demo):
+    """The engine's panel rows with integer codes as a frame (keys.panel_rows(frame=True), the forecast's read):
+    row for row the pandas panel (its order, its values), each id its position in the ids given; customers not
+    given are left out."""
+    from csanalysis.data.keys import panel_rows
+
+    for ds in (hand, demo):
+        p = ds.panel
+        ids = pd.Index(pd.unique(p["customer_id"]))
+        got = panel_rows(ds, ids, ("mrr", "spell", "spell_month", "tenure"), frame=True)
+        assert isinstance(got, pd.DataFrame) and len(got) == len(p)
+        assert list(got.columns) == ["row", "m", "mrr", "spell", "spell_month", "tenure"]
+        assert (got["row"].to_numpy() == ids.get_indexer(p["customer_id"])).all()
+        assert (got["m"].to_numpy() == cs.periods.month_index(p["month"])).all()
+        for c in ("mrr", "spell", "spell_month", "tenure"):
+            assert (got[c].to_numpy() == p[c].to_numpy()).all(), c
+    some = panel_rows(hand, ["D", "A"], ("m",), frame=True)
+    assert some["row"].tolist() == [0] * 6 + [1] * 6  # D's six months, then A's: ordered by code, then month
+
+
+def test_panel_lookups_equal_pandas(hand, demo):
+    """panel_last, panel_months and panel_at against the same read off the pandas panel."""
+    for ds in (hand, demo):
+        p = ds.panel.assign(m=cs.periods.month_index(ds.panel["month"]))
+        last = p.sort_values(["customer_id", "m"]).groupby("customer_id").tail(1).set_index("customer_id")
+        got = grouped.panel_last(ds).set_index("customer_id").sort_index()
+        assert got.index.tolist() == sorted(last.index)
+        assert (got["m"].to_numpy() == last.loc[got.index, "m"].to_numpy()).all()
+        assert (got["mrr"].to_numpy() == last.loc[got.index, "mrr"].to_numpy()).all()
+        few = list(last.index[::7][:5]) + ["nobody"]
+        assert sorted(grouped.panel_last(ds, ids=few)["customer_id"]) == sorted(few[:-1])
+        cut = int(p["m"].max()) - 2
+        months = grouped.panel_months(ds, cut).set_index("customer_id").sort_index()
+        assert (months["months"] == p.groupby("customer_id").size().loc[months.index]).all()
+        assert (months["before"] == (p["m"] < cut).groupby(p["customer_id"]).sum().loc[months.index]).all()
+        keys = pd.DataFrame({"customer_id": p["customer_id"].to_numpy()[::5], "m": p["m"].to_numpy()[::5] + 1})
+        want = keys.merge(p[["customer_id", "m", "mrr"]], on=["customer_id", "m"], how="left")["mrr"].to_numpy()
+        got_at = grouped.panel_at(ds, keys)
+        assert np.array_equal(np.isnan(got_at), np.isnan(want)) and (got_at[~np.isnan(want)] == want[~np.isnan(want)]).all()
+        assert np.isnan(want).any() and (~np.isnan(want)).any()  # both kinds of key were asked
+
+
+def test_integer_panel_from_the_engine_equals_the_pandas_one(demo):
+    from csanalysis.data.keys import IntegerPanel
+
+    a, b = IntegerPanel(demo), grouped.integer_panel(demo)
+    assert a.ids.equals(b.ids) and a.lo == b.lo and a.span == b.span
+    for c in ("code", "m", "mrr", "spell", "tenure"):
+        assert np.array_equal(getattr(a, c), getattr(b, c)), c
+    rng = np.random.default_rng(0)
+    code, m = rng.integers(-1, len(a.ids), 2000), rng.integers(a.lo - 1, a.lo + a.span + 1, 2000)
+    assert np.array_equal(a.at(a.mrr, code, m), b.at(b.mrr, code, m), equal_nan=True)

@@ -162,3 +162,40 @@ def test_sampled_churn_risk_report_still_lists_every_account(demo, tmp_path):
     assert "seeded random sample" not in (full.folder / RISK / f"{RISK}.html").read_text(encoding="utf-8")
     html_ja = (ja.folder / RISK / f"{RISK}.html").read_text(encoding="utf-8")
     assert f"顧客 2,935 社からデータエンジン内で顧客単位に無作為抽出した {fmt_int(len(ids))} 社（34%" in html_ja
+
+def test_sampled_causes_report(demo, tmp_path):
+    """06's cause-specific Cox models on the engine sample: the sample in metrics.json and in the report (en), the
+    hazard ratios those of a direct fit on the sampled customers' first spells (each churn with the cause the full
+    data gave it), and every other figure (shares, curves, recovery, billing list, texts) that of all customers."""
+    from csanalysis import causes
+    from csanalysis.data.attributes import present
+
+    nb = "06_why_customers_leave"
+    assert int(parameters_of(ROOT / "notebooks" / f"{nb}.ipynb")["model_customers"]["default"]) == grouped.MODEL_CUSTOMERS
+    s = run_report([nb], data=DEMO, out=tmp_path / "s", params={"model_customers": SIZE, "n_boot": 50}, jobs=1)
+    f = run_report([nb], data=DEMO, out=tmp_path / "f", params={"n_boot": 50}, jobs=1)
+    assert s.status == "succeeded" and f.status == "succeeded"
+    m, full = _metrics(s.folder, nb), _metrics(f.folder, nb)
+    ids = grouped.sample_ids(demo, SIZE / 2935, seed=0)
+    assert full["model_sample"] is None
+    assert m["model_sample"]["drawn"] == len(ids) and m["model_sample"]["customers"] == 2935
+    # the fits: on the sample's first spells, with the causes classified on all customers
+    cc = causes.classify_churns(demo)
+    covs = present(demo, ["plan", "touch_model", "seats", "acquisition_channel"])
+    refs = survival.reference_levels(demo, covs, [])
+    sub = grouped.model_dataset(demo, max_customers=SIZE)
+    for k in causes.CAUSES:
+        direct = causes.cause_specific_cox(sub, cc, covs, k, references=refs)
+        first = cc.first[cc.first["customer_id"].isin(set(ids))]
+        assert direct.n == int((first["T"] > 0).sum()) < len(ids)
+        assert direct.events == int(((first["E"] == 1) & (first["cause"] == k)).sum())
+        got = {r["term"]: r["hr"] for r in m["hazard_ratios"][k]}
+        assert got == pytest.approx(dict(zip(direct.hazard_ratios["term"], direct.hazard_ratios["hr"])), rel=1e-9)
+        assert got != pytest.approx({r["term"]: r["hr"] for r in full["hazard_ratios"][k]}, rel=1e-3)
+    for key in ("churns", "churns_by_cause", "payment_failure_share", "payment_failure_mrr_share", "by_segment",
+                "cumulative_incidence", "recovery", "billing_list", "scenario", "voice"):
+        assert m[key] == full[key], key
+    sentence = i18n.catalogue("en")["causes.model_sample"].format(
+        drawn=fmt_int(len(ids)), customers=fmt_int(2935), share=fmt_pct(SIZE / 2935), term_churn="churn")
+    assert (s.folder / nb / f"{nb}.html").read_text(encoding="utf-8").count(sentence) == 1
+    assert "seeded random sample" not in (f.folder / nb / f"{nb}.html").read_text(encoding="utf-8")

@@ -232,7 +232,7 @@ def customer_codes(ids) -> tuple[np.ndarray, pd.Index]:
     return code[raw], pd.Index(names, dtype=object)
 
 
-def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False, spells=()) -> dict[str, np.ndarray]:
+def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False, spells=(), frame: bool = False):
     """The panel rows of the customers ``ids`` from the engine panel (:meth:`Dataset.engine_table`), as arrays.
 
     Parameters
@@ -248,10 +248,13 @@ def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False,
     spells : sequence of str
         Columns of the engine spells to attach to each row by its (customer, spell) (``last_m``, ``event`` …);
         a row without its spell is an inconsistent Dataset (ValueError).
+    frame : bool
+        Return the same columns as a DataFrame (converted column by column from the engine's result, so the rows
+        are never held twice) instead of a dict of arrays.
 
     Returns
     -------
-    dict of str to ndarray
+    dict of str to ndarray, or DataFrame
         ``row`` (int32: the customer's position in ``ids``), ``m`` (int32 month index) and each column (int32, or
         float64 for ``mrr``), one element per panel row of those customers, ordered by customer and month: the
         order of the pandas panel (sorted by customer and month), so sums over rows add in the same order. Only
@@ -283,6 +286,8 @@ def panel_rows(ds, ids, columns=("tenure", "mrr"), *, first_spell: bool = False,
     t = j.select(**cols).order_by(["row", "m"]).to_pyarrow()
     if spells and not t.column("_found").to_numpy(zero_copy_only=False).all():
         raise ValueError("panel rows without a matching spell: the Dataset is inconsistent")
+    if frame:  # each column's Arrow buffers released as it is converted: not the whole table twice
+        return (t.drop_columns(["_found"]) if spells else t).to_pandas(split_blocks=True, self_destruct=True)
     out = {}
     for c in cols:
         if c == "_found":
@@ -298,13 +303,23 @@ class IntegerPanel:
     hashed once here; lookups and merges then compare integers instead of rehashing string keys (a string
     MultiIndex reindex per lookup dominated the coverage, bias and alignment)."""
 
-    def __init__(self, ds):
-        p = ds.panel
-        self.code, self.ids = customer_codes(p["customer_id"])
-        self.m = month_index(p["month"])
-        self.mrr = p["mrr"].to_numpy(float)
-        self.spell = p["spell"].to_numpy(np.int64)
-        self.tenure = p["tenure"].to_numpy(float)
+    def __init__(self, ds=None, *, arrays: dict | None = None):
+        """From the Dataset's pandas panel, or (``arrays``) from ``code``, ``ids``, ``m``, ``mrr``, ``spell`` and
+        ``tenure`` already keyed so (``ids`` the customers as text, sorted: csanalysis.grouped.integer_panel reads
+        them from the engine)."""
+        if arrays is None:
+            p = ds.panel
+            self.code, self.ids = customer_codes(p["customer_id"])
+            self.m = month_index(p["month"])
+            self.mrr = p["mrr"].to_numpy(float)
+            self.spell = p["spell"].to_numpy(np.int64)
+            self.tenure = p["tenure"].to_numpy(float)
+        else:
+            self.code, self.ids = np.asarray(arrays["code"], dtype=np.int64), pd.Index(arrays["ids"], dtype=object)
+            self.m = np.asarray(arrays["m"], dtype=np.int64)
+            self.mrr = np.asarray(arrays["mrr"], dtype=float)
+            self.spell = np.asarray(arrays["spell"], dtype=np.int64)
+            self.tenure = np.asarray(arrays["tenure"], dtype=float)
         self.lo = int(self.m.min()) if len(self.m) else 0
         self.span = int(self.m.max()) - self.lo + 1 if len(self.m) else 1
         self._index = None

@@ -89,7 +89,7 @@ def voice_texts(ds) -> pd.DataFrame:
 def _align_texts(ds, texts: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Each text lined up with its account's revenue (the NPS report's alignment: see the module docstring):
     ``churned`` (1/0, NaN when the window is not closed or there is no baseline) and ``mrr_change`` (stayers)."""
-    from ..data.keys import IntegerPanel
+    from ..grouped import integer_panel
     from ..nps import align_responses
     from ..periods import month_index
 
@@ -98,7 +98,7 @@ def _align_texts(ds, texts: pd.DataFrame, horizon: int) -> pd.DataFrame:
     r["survey_month"] = month_index(r["date"])
     r["period"] = r["survey_month"]
     r["period_label"] = ""
-    a = align_responses(ds, r, (int(horizon),), IntegerPanel(ds))
+    a = align_responses(ds, r, (int(horizon),), integer_panel(ds))  # the panel's rows read from the engine
     t = a.table
     return pd.DataFrame({"churned": t[f"churned_{horizon}"].to_numpy(), "mrr_change": t[f"mrr_change_{horizon}"].to_numpy(),
                          "month": r["survey_month"].to_numpy()}, index=texts.index)
@@ -216,7 +216,7 @@ def shorten(text: str, limit: int = EXAMPLE_CHARS) -> str:
 
 @dataclass
 class VoiceResult(TableSummary):
-    """What :func:`voice` returns. ``texts``: one row per text with its tokens' themes (boolean columns),
+    """What :func:`voice` returns. ``texts``: one row per text with its tokens' themes (boolean columns; the tokens themselves are not kept),
     ``churned``/``mrr_change`` (the alignment) and ``segment``; ``prevalence_category`` / ``prevalence_segment``
     (long tables, :func:`theme_prevalence`); ``associations`` (:func:`theme_associations`); ``terms_nps`` and
     ``terms_churn`` (:func:`csanalysis.voice.terms.log_odds`: detractor vs promoter, churned vs retained);
@@ -387,6 +387,7 @@ def voice(ds, *, themes: str | ThemeDictionary | None = None, horizon: int = DEF
     ch, ret = texts["churned"] == 1, texts["churned"] == 0
     if ch.any() and ret.any():
         res.terms_churn = _top(log_odds(texts.loc[ch, "tokens"], texts.loc[ret, "tokens"], min_count=min_count), n_terms)
+    texts.drop(columns="tokens", inplace=True)  # read by the distinguishing words only: a list per text, not kept
     res.examples = _examples(texts, names, n_examples)
     return res
 
