@@ -83,12 +83,13 @@ __all__ = ["survival_counts", "km_curves", "survival_at", "churn_counts", "reven
 ALL = "All customers"  # the one group without ``by`` (as in csanalysis.survival)
 SPELL_GROUPS = ("1", "2", "3+")  # spells="all" without ``by``: the spell number
 HEX_DIGITS = 8  # of the md5 that decide a customer's draw (1 in 16⁸ ≈ 4.3e9 resolution)
-# Customers above which the models that need one row per customer (the Cox models, the NPS outcome models, the
-# churn-risk model of health.churn_risk, which has no row rule of its own) are fitted on a seeded sample of whole
-# customers (model_dataset). Some models' own row rules already cap a fit at 1.5–2M customer-months
-# (survival.time_varying_drivers max_rows 1.5M, impact.MAX_ROWS 2M: 36-month histories of about 150k customers),
-# so a larger sample adds little precision while its pandas panel, spells and signals grow with it. 250k keeps the demo (3k) and the 100k benchmark data whole
-# (their numbers unchanged) and holds about a quarter of a 1M-customer panel, a fortieth of a 10M one.
+# Customers above which the models that need one row per customer (the Cox models, the NPS outcome models, and the
+# churn-risk and expansion models of health.churn_risk and lifecycle.expansion, which have no row rule of their own)
+# are fitted on a seeded sample of whole customers (model_dataset). Some models' own row rules already cap a fit at
+# 1.5–2M customer-months (survival.time_varying_drivers max_rows 1.5M, impact.MAX_ROWS 2M: 36-month histories of
+# about 150k customers), so a larger sample adds little precision while its pandas panel, spells and signals grow
+# with it. 250k keeps the demo (3k) and the 100k benchmark data whole (their numbers unchanged) and holds about a
+# quarter of a 1M-customer panel, a fortieth of a 10M one.
 MODEL_CUSTOMERS = 250_000
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import grouped
 from ..data import Dataset
 from ..estimate import Estimate
-from ..periods import month_index, month_label
+from ..periods import month_label
 from ..result import TableSummary
 from .capacity import capacity_groups
 from .ceiling import true_probability
@@ -25,7 +25,7 @@ from .evaluation import _Boot, auc_difference, evaluate_score, gains_curve, rate
 from .model import ChurnRiskModel, _model_attributes, default_attributes, fit_model, training_rows
 from .outcomes import TooLittleHistory, outcomes
 from .scorecard import CalibratedScorecard, Scorecard, calibrate_scorecard
-from .signals import ATTRIBUTES, reference_date, scoring_month, signals, signals_by_part
+from .signals import reference_date, scoring_month, signals, signals_by_part
 
 __all__ = ["ChurnRisk", "JudgedScore", "churn_risk", "PART_CUSTOMERS"]
 
@@ -451,24 +451,3 @@ def _rows_from(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
         out = frame.iloc[len(mask) - n:].copy(deep=False)
         return out.set_axis(pd.RangeIndex(n), axis=0, copy=False)
     return frame[mask].reset_index(drop=True)
-
-
-def _history(ds: Dataset, months: np.ndarray, T: int, max_rows: int, seed: int,
-             attributes=ATTRIBUTES) -> tuple[pd.DataFrame, dict | None]:
-    """Signals of the scoring months (the last is T), with the row rule of the expansion propensity
-    (:func:`csanalysis.lifecycle.expansion.expansion_propensity`, ``max_rows``) applied to the months before T;
-    and the sample's description (None when every account is kept). The churn-risk score draws no sample here:
-    it reads ``model_ds`` (:func:`csanalysis.grouped.model_dataset`)."""
-    pm = month_index(ds.panel["month"])
-    past = (pm >= months[0]) & (pm < T)
-    n_rows = int(past.sum())
-    if n_rows <= max_rows:
-        return signals(ds, months, attributes=attributes), None
-    # whole accounts, drawn independently of the outcome: rates, AUC and fitted associations stay unbiased unweighted
-    ids = np.sort(ds.panel.loc[past, "customer_id"].unique())
-    share = max_rows / n_rows
-    keep = ids[np.random.default_rng(seed).random(len(ids)) < share]
-    frame = pd.concat([signals(ds, months[months < T], accounts=keep, attributes=attributes),
-                       signals(ds, [T], attributes=attributes)], ignore_index=True)
-    return frame, {"share": share, "accounts": len(keep), "of_accounts": len(ids), "rows": int((frame["m"] < T).sum()),
-                   "of_rows": n_rows}

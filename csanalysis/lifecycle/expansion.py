@@ -43,7 +43,7 @@ from ..data.keys import AccountMonths
 from ..estimate import Estimate
 from ..health import (ChurnRiskModel, Evaluation, TooLittleHistory, auc_difference, evaluate_score, fit_model,
                       gains_curve, true_probability)
-from ..health.analysis import JudgedScore, _history
+from ..health.analysis import JudgedScore
 from ..health.capacity import rank_within_capacity
 from ..health.evaluation import _Boot
 from ..health.model import _model_attributes, default_attributes, training_rows
@@ -216,7 +216,6 @@ class Expansion(JudgedScore, TableSummary):
     train_rows: int = 0
     train_events: int = 0
     fit_reason: str | None = None
-    sample: dict | None = None
     test_months: list
     evaluations: dict
     test: pd.DataFrame | None = field(repr=False, default=None)
@@ -260,7 +259,6 @@ class Expansion(JudgedScore, TableSummary):
             "probabilities": self.fit_reason is None, "fit_reason": self.fit_reason,
             "current_training": {"rows": self.train_rows, "expanded": self.train_events},
             "accounts_scored": int(len(self.current)),
-            "history_sample": self.sample,
         }
         if candidates is not None:
             on = candidates["on_list"] == 1
@@ -275,10 +273,10 @@ class Expansion(JudgedScore, TableSummary):
 def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: int = 20,
                          capacity_by: str = "team", test_months: int = 6, C: float = 0.05, attributes=None,
                          truth=None, n_boot: int = 500, seed: int = 0, alpha: float = 0.05,
-                         max_rows: int = 2_000_000, model_ds: Dataset | None = None) -> Expansion:
+                         model_ds: Dataset | None = None) -> Expansion:
     """Score every account paying at the scoring date by its expansion probability, and judge the score on the
-    future exactly as :func:`csanalysis.health.churn_risk` judges the churn-risk score (same time split, same
-    sampling rule at large N, same measures and intervals).
+    future exactly as :func:`csanalysis.health.churn_risk` judges the churn-risk score (same time split, the same
+    engine sample of whole customers at large N, same measures and intervals).
 
     Parameters
     ----------
@@ -301,13 +299,11 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
     truth : dict or path, optional
         The generator's true probabilities (:func:`load_truth`; demo data): adds the ceiling.
     n_boot, seed, alpha : the bootstrap's replicates, seed and 1 − confidence level.
-    max_rows : int
-        Account-months beyond which a share of whole accounts is fitted (as for churn risk).
     model_ds : Dataset, optional
         The customers the fits and the evaluation read: a seeded engine sample of whole customers of ``ds``
-        (:func:`csanalysis.grouped.model_dataset`, above its size), read as ``ds`` would be (``max_rows``
-        included). Every account of ``ds`` paying at the scoring date is still scored, from the scoring month's
-        signals and billing term alone. None (or ``ds`` itself): ``ds``.
+        (:func:`csanalysis.grouped.model_dataset`, above its size), every account-month of it read (the engine
+        sample is the one size rule, as for churn risk). Every account of ``ds`` paying at the scoring date is
+        still scored, from the scoring month's signals and billing term alone. None (or ``ds`` itself): ``ds``.
 
     Returns
     -------
@@ -326,8 +322,7 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
     fit_ds = model_ds if sampled else ds
     if sampled:  # the scoring month's signals and billing term of every account of ds, read first (no history held)
         current = term_inputs(ds, signals(ds, [T], attributes=attributes), horizon)
-    frame, sample = (_history(fit_ds, months, T, max_rows, seed, attributes) if len(months)
-                     else (signals(fit_ds, [T], attributes=attributes), None))
+    frame = signals(fit_ds, months if len(months) else [T], attributes=attributes)  # every account-month of fit_ds
     frame = term_inputs(fit_ds, expansion_outcomes(fit_ds, frame, horizon), horizon)
     inputs = (*attributes, *EXTRA_INPUTS)
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
@@ -386,7 +381,7 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
         current["p_expand"] = np.nan
     return Expansion(scoring_month=T, scoring_date=reference_date(T), horizon=horizon, capacity=capacity,
                      capacity_by=capacity_by, n_boot=n_boot, seed=seed, alpha=alpha, current=current, model=model,
-                     train_rows=n_train, train_events=events, fit_reason=fit_reason, sample=sample,
+                     train_rows=n_train, train_events=events, fit_reason=fit_reason,
                      test_months=test_ms, evaluations=evaluations, test=test, eval_model=eval_model, reason=reason,
                      differences=differences, ceiling_reason=ceiling_reason, codes=codes)
 
