@@ -158,8 +158,12 @@ def _accounts(ds, r: pd.DataFrame, key: int, period: str) -> pd.DataFrame:
 
 def _response_bias(ds, r: pd.DataFrame, cov: pd.DataFrame, period: str, which, alpha: float) -> pd.DataFrame:
     """:func:`response_bias` from the responses ``r`` and the coverage table."""
-    from scipy import stats
+    row = period_row(cov, which)
+    return welch_by_measure(_accounts(ds, r, int(row["_key"]), period), row["period"], alpha)
 
+
+def period_row(cov: pd.DataFrame, which) -> pd.Series:
+    """The coverage table's row of the period ``which`` (its label or key; None: the latest)."""
     if not len(cov):
         raise ValueError("no survey period with responses from paying customers")
     if which is None:
@@ -169,12 +173,21 @@ def _response_bias(ds, r: pd.DataFrame, cov: pd.DataFrame, period: str, which, a
         if not len(hit):
             raise ValueError(f"period {which!r} has no responses; periods: {cov['period'].tolist()}")
         row = hit.iloc[0]
-    acc = _accounts(ds, r, int(row["_key"]), period)
+    return row
+
+
+def welch_by_measure(acc: pd.DataFrame, period, alpha: float) -> pd.DataFrame:
+    """Respondents against non-respondents of one period, measure by measure (``mrr``, ``tenure``, ``logins``:
+    one row per paying account, ``answered`` marking respondents): Welch's t-test, the difference of means with its
+    interval and the ratio of means; a reason instead where either side has fewer than two accounts or no
+    variation."""
+    from scipy import stats
+
     labels = {"mrr": "average monthly MRR", "tenure": "tenure (months)", "logins": "logins per month"}
     rows = []
     for col in [c for c in ("mrr", "tenure", "logins") if c in acc.columns]:
         a, b = acc.loc[acc["answered"], col].to_numpy(float), acc.loc[~acc["answered"], col].to_numpy(float)
-        rec = {"period": row["period"], "measure": col, "label": labels[col], "respondents": len(a),
+        rec = {"period": period, "measure": col, "label": labels[col], "respondents": len(a),
                "non_respondents": len(b), "mean_respondents": a.mean() if len(a) else np.nan,
                "mean_non_respondents": b.mean() if len(b) else np.nan, "difference": np.nan, "lower": np.nan,
                "upper": np.nan, "p_value": np.nan, "ratio": np.nan, "reason": None}

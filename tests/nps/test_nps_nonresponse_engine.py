@@ -11,7 +11,7 @@ import pytest
 import csanalysis as cs
 from csanalysis import nps
 from csanalysis.data.keys import IntegerPanel
-from csanalysis.nps.nonresponse import _coverage, _response_bias
+from csanalysis.nps.nonresponse import _coverage, _response_bias, period_row, welch_by_measure
 from csanalysis.periods import PERIOD_MONTHS, month_index, period_label, period_start
 from csanalysis.stats.proportion import wilson
 
@@ -76,19 +76,10 @@ def reference_coverage(ds, r: pd.DataFrame, pv: IntegerPanel, period: str, alpha
 
 
 def reference_bias(ds, r: pd.DataFrame, pv: IntegerPanel, cov: pd.DataFrame, period: str, which, alpha: float) -> pd.DataFrame:
-    """:func:`response_bias` from the responses ``r``, the integer-keyed panel ``pv`` and the coverage table."""
-    from scipy import stats
-
-
-    if not len(cov):
-        raise ValueError("no survey period with responses from paying customers")
-    if which is None:
-        row = cov.iloc[-1]
-    else:
-        hit = cov[(cov["period"] == which) | (cov["_key"] == which)]
-        if not len(hit):
-            raise ValueError(f"period {which!r} has no responses; periods: {cov['period'].tolist()}")
-        row = hit.iloc[0]
+    """:func:`response_bias` from the responses ``r``, the integer-keyed panel ``pv`` and the coverage table: the
+    accounts of the period built in pandas (the engine builds them in nonresponse._accounts), then the same
+    comparison (nonresponse.welch_by_measure)."""
+    row = period_row(cov, which)
     key = int(row["_key"])
     answered = pv.codes(r.loc[r["period"] == key, "customer_id"].unique())
     sel = period_start(pv.m, period) == key
@@ -105,23 +96,7 @@ def reference_bias(ds, r: pd.DataFrame, pv: IntegerPanel, cov: pd.DataFrame, per
     if "logins" in pm.columns:
         acc["logins"] = g["logins"].mean()
     acc["answered"] = acc.index.isin(answered[answered >= 0])
-    labels = {"mrr": "average monthly MRR", "tenure": "tenure (months)", "logins": "logins per month"}
-    rows = []
-    for col in [c for c in ("mrr", "tenure", "logins") if c in acc.columns]:
-        a, b = acc.loc[acc["answered"], col].to_numpy(float), acc.loc[~acc["answered"], col].to_numpy(float)
-        rec = {"period": row["period"], "measure": col, "label": labels[col], "respondents": len(a),
-               "non_respondents": len(b), "mean_respondents": a.mean() if len(a) else np.nan,
-               "mean_non_respondents": b.mean() if len(b) else np.nan, "difference": np.nan, "lower": np.nan,
-               "upper": np.nan, "p_value": np.nan, "ratio": np.nan, "reason": None}
-        if len(a) >= 2 and len(b) >= 2 and (a.var(ddof=1) + b.var(ddof=1)) > 0:
-            t = stats.ttest_ind(a, b, equal_var=False)
-            ci = t.confidence_interval(1 - alpha)
-            rec.update(difference=a.mean() - b.mean(), lower=ci.low, upper=ci.high, p_value=t.pvalue,
-                       ratio=a.mean() / b.mean() if b.mean() else np.nan)
-        else:
-            rec["reason"] = "fewer than two respondents or non-respondents, or no variation"
-        rows.append(rec)
-    return pd.DataFrame(rows)
+    return welch_by_measure(acc, row["period"], alpha)  # the same test on the accounts built in pandas
 
 
 # ------------------------------------------------------------------------------------------------ tests
