@@ -368,15 +368,16 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         in_train = closed & ds.window_closed(frame["m"].to_numpy(), horizon, g, by=split)
         in_test = frame["m"].isin(test_ms).to_numpy()
         train = training_rows(frame, in_train)
-        # a copy (not a view of the history's arrays, which it would keep alive): the history's rows are freed
-        # during the final fit, and the report holds the test rows alone (issue 21)
-        test = frame[in_test].reset_index(drop=True)
         try:
             eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
             eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
         except TooLittleHistory as exc:
             reason, codes["evaluation"] = str(exc), exc
         del train  # most of the history's rows (a copy unless they come first), not needed past the fits (the final fit copies train_all)
+        # a copy (not a view of the history's arrays, which it would keep alive): the history's rows are freed
+        # during the final fit, and the report holds the test rows alone; made after the fits above, so not held
+        # beside their design (issue 21)
+        test = frame[in_test].reset_index(drop=True)
         if reason is None and (test["churned"].sum() == 0):
             codes["evaluation"] = TooLittleHistory("no_churn", "no account churned in the evaluation window")
             reason = str(codes["evaluation"])
