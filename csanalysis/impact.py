@@ -311,9 +311,13 @@ def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], p
     the number of vectors), one vector is worked whole, and the rest is elementwise."""
     out = np.empty(len(params))
     n = len(X) if rows is None else len(rows)
+    # one buffer for every block's η: a fresh array per block (400 MB at 100k customers) was given back to the
+    # system at its end and taken again, zeroed page by page, by the next (about half the work's time); a block
+    # uses its first n × vectors numbers, laid out as a fresh array's
+    buffer = np.empty(n * min(len(params), DRAW_BLOCK))
     for start in range(0, len(params), DRAW_BLOCK):
         theta = params[start:start + DRAW_BLOCK]
-        eta = np.empty((n, len(theta)))
+        eta = buffer[:n * len(theta)].reshape(n, len(theta))
         with _one_blas_thread(len(theta)):
             for sl in _row_slices(n, len(theta)):
                 x = X[sl] if rows is None else X[rows[sl]]
@@ -779,7 +783,7 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
         remains, the retained MRR of each row (the block of draws keeps its size: a product's sums follow
         BLAS's blocking)."""
         n = len(theta)
-        kept = np.empty((len(d), n))
+        kept = buffer[:len(d) * n].reshape(len(d), n)
         carry = np.zeros((2, n))  # the running sums at the previous slice's last row (with, without the program)
         at_last = np.zeros((2, n_paths + 1, n))  # row p + 1: the running sum at path p's last row (row 0: none)
         with _one_blas_thread(n):
@@ -803,9 +807,11 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
                 np.multiply(row_stake[sl, None], kept[sl], out=kept[sl])
         return pd.DataFrame(by_month @ kept, index=months)
 
-    point = retained_for(params.to_numpy()[None, :])
     draws = effect.draws[:200]
     step = max(1, 20_000_000 // max(len(d), 1))  # draws per block: the temporaries are rows × draws
+    # one buffer for every block's retained MRR (rows × draws), as in _churn_prevented: not a fresh array per block
+    buffer = np.empty(len(d) * max(1, min(step, len(draws))))
+    point = retained_for(params.to_numpy()[None, :])
     sims = pd.concat([retained_for(draws[i:i + step]) for i in range(0, len(draws), step)], axis=1)
     scale = 1.0 / effect.sample["share"] if effect.sample else 1.0  # a share of customers fitted: their total scaled up
     point, sims = point * scale, sims * scale
