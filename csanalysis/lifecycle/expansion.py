@@ -380,7 +380,7 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
             f"{reference_date(T).date()}: the data are too short to judge the scores", h=horizon,
             date=str(reference_date(T).date()))
         reason = str(codes["evaluation"])
-    train_all = frame[closed]
+    train_all = training_rows(frame, closed)  # (the history is sorted by month: its first rows, not a copy)
     n_train, events = len(train_all), int(train_all[OUTCOME].sum())
     del frame
     try:
