@@ -268,6 +268,22 @@ def _integer_ids(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.DataFram
     return coded, spells.assign(customer_id=sc), ids
 
 
+def _renumber(codes: np.ndarray, spells: pd.DataFrame, *, in_place: bool) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer customer ``codes`` (of panel rows) and the ``spells``' codes replaced by their positions among the
+    spells' codes in order of first appearance (:func:`_codes`; −1 for a code not among them); ``codes`` rewritten
+    in place when ``in_place``, a chunk of rows at a time."""
+    sc = spells["customer_id"].to_numpy(dtype=np.int64)
+    ids = pd.unique(sc)
+    top = max(int(ids.max()) if len(ids) else 0, int(codes.max()) if len(codes) else 0)
+    lut = np.full(top + 2, -1, dtype=np.int64)  # its last entry, −1, is where a code of −1 looks
+    lut[ids] = np.arange(len(ids))
+    out = codes if in_place else np.empty(len(codes), dtype=np.int64)
+    for a in range(0, len(codes), _ROW_CHUNK):
+        b = min(len(codes), a + _ROW_CHUNK)
+        np.take(lut, codes[a:b], out=out[a:b])
+    return out, spells.assign(customer_id=lut[sc])
+
+
 def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, window: int) -> np.ndarray:
     """k × (2 · bands): per customer, for each tenure band, Σ MRR(k) then Σ MRR(k + 1) over its pairs of
     consecutive paid months of one spell whose later month is among the last ``window`` months up to ``origin``."""
@@ -910,14 +926,19 @@ def _backtest(frames: list, last: int, grace: int, *, first_m: int, n_origins: i
     del panel
     origins = [o for o in range(last - n_origins, last) if o - window + 1 > first_m]
     tables = {}
+    owned = False  # whether the columns are the back-test's own (cut), not the caller's
     for o in reversed(origins):
         keep = cols["m"] <= o
         if not keep.all():
             for c in cols:  # one column at a time: the uncut column released as its cut replaces it
                 cols[c] = cols[c][keep]
+            owned = True
         del keep
+        spells = _cut_spells(pd.DataFrame(cols, copy=False), spells, o, grace)
+        # the customers numbered among the cut's spells as the forecast numbers them (_integer_ids), in place:
+        # the forecast then reads the codes as they are, with no renumbered copy of the column beside them
+        cols["customer_id"], spells = _renumber(cols["customer_id"], spells, in_place=owned)
         p = pd.DataFrame(cols, copy=False)
-        spells = _cut_spells(p, spells, o, grace)
         f = forecast_panel(p, spells, o, horizon=min(horizon, last - o), window=window, new_window=new_window,
                            new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
                            min_at_risk=min_at_risk, seed=seed + o, survival=survival, scenario=False)
