@@ -70,7 +70,7 @@ def test_large_amount_warning_quotes_the_median_pandas_computes(tmp_path):
 def test_cached_tables_larger_than_the_limit_move_to_disk(monkeypatch):
     """A load's cached table may exceed the engine's memory limit (the monthly MRR at 10M customers is 158M rows,
     about 4 GB, under a 2 GB limit): the engine's database is a file in its spill folder, where DuckDB moves it.
-    (At 10M, the same query in an in-memory database stopped with "Out of Memory Error": benchmarks/RESULTS.md.)"""
+    (At 10M the grouping alone stopped with "Out of Memory Error" in memory and ran with the file: RESULTS.md.)"""
     monkeypatch.setenv(load.ENGINE_MEMORY_ENV, "30MB")
     con = load.engine_connection()
     spill = Path(_setting(con, "temp_directory"))
