@@ -104,3 +104,35 @@ def test_a_load_builds_under_the_load_limit_and_leaves_the_default(monkeypatch):
     monkeypatch.setenv(load.ENGINE_MEMORY_ENV, "40MB")
     ds = cs.load_dataset("data/demo")
     assert seen[-1] == "38.1 MiB" and _setting(ds.con, "memory_limit") == "38.1 MiB"
+
+
+def test_a_killed_process_leaves_its_spill_folder_and_the_next_engine_removes_it(tmp_path, monkeypatch):
+    """A process killed with SIGKILL cannot remove its engine's folder (the engine file may hold gigabytes): the
+    next engine started removes the folders of processes that no longer run, and never a running one's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    if os.name != "posix":
+        pytest.skip("process numbers are checked on POSIX only")
+    code = ("import os, signal; from csanalysis.data import load; con = load.engine_connection(); "
+            "con.raw_sql('CREATE TABLE t AS SELECT range AS a FROM range(100000)'); con.raw_sql('CHECKPOINT'); "
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=Path.cwd())
+    assert proc.returncode == -signal.SIGKILL
+    left = list(tmp_path.glob(f"{load.SPILL_PREFIX}*"))
+    assert len(left) == 1 and (left[0] / "engine.duckdb").stat().st_size > 0  # what a killed run leaves
+    mine = tmp_path / f"{load.SPILL_PREFIX}{os.getpid()}-live"  # a running process's folder
+    unnamed = tmp_path / f"{load.SPILL_PREFIX}abcdef"  # a folder without a process number (older versions)
+    mine.mkdir()
+    unnamed.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    con = load.engine_connection()
+    spill = Path(_setting(con, "temp_directory"))
+    assert spill.parent == tmp_path and spill.name.startswith(f"{load.SPILL_PREFIX}{os.getpid()}-")
+    assert not left[0].exists()
+    assert mine.is_dir() and unnamed.is_dir()
+    assert load.remove_stale_spill_folders(str(tmp_path)) == []  # nothing else is stale, the new one is live

@@ -45,6 +45,7 @@ MAGNITUDE_WARNING = 1000  # an amount this many times the median absolute amount
 ENGINE_MEMORY_ENV = "CSANALYSIS_ENGINE_MEMORY"  # the embedded DuckDB's memory limit, e.g. "3GB" (see engine_connection)
 ENGINE_MEMORY_DEFAULT = "2GB"
 LOAD_ENGINE_MEMORY = "3GB"  # the limit while a load builds its cached tables (load_memory)
+SPILL_PREFIX = "csanalysis-duckdb-"  # + the process number + a random part: the engine's own folder
 
 
 # --------------------------------------------------------------------------------------------- engine
@@ -66,7 +67,8 @@ def engine_connection(database: str = ":memory:", *, read_only: bool = False):
     2 GB with the file and not in memory; inside a whole load it needed :func:`load_memory` too). The file goes
     with the folder."""
     limit = os.environ.get(ENGINE_MEMORY_ENV, "").strip() or ENGINE_MEMORY_DEFAULT
-    spill = tempfile.mkdtemp(prefix="csanalysis-duckdb-")
+    remove_stale_spill_folders()
+    spill = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
     if database == ":memory:":
         database = os.path.join(spill, "engine.duckdb")
     try:
@@ -76,6 +78,31 @@ def engine_connection(database: str = ":memory:", *, read_only: bool = False):
         raise
     weakref.finalize(con, shutil.rmtree, spill, True)
     return con
+
+
+def remove_stale_spill_folders(folder: str | None = None) -> list[Path]:
+    """Removes the spill folders (and engine files) of processes that no longer run, and returns them.
+
+    A connection's folder goes with the connection, or at the latest when its Python process exits; a process
+    that is killed (a kernel stopped by a timeout, a run interrupted with SIGKILL, an out-of-memory kill) leaves
+    it behind, and at ten million customers it holds gigabytes. Each folder is named after the process that made
+    it; a folder whose process is gone is removed the next time an engine starts. A folder of a running process,
+    or of another user's, is never touched; one whose name has no process number is left alone too."""
+    removed: list[Path] = []
+    if os.name != "posix":
+        return removed  # os.kill(pid, 0) asks about a process only on POSIX
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*"):
+        pid = path.name[len(SPILL_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir() or path.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except (PermissionError, OSError):
+            continue  # a process of that number runs (another user's): the folder may be its
+    return removed
 
 
 @contextlib.contextmanager
