@@ -430,10 +430,7 @@ def _read(path: Path, reload: Reload | None, seconds: list[str] = (), only=None)
             kind = pq.read_schema(path).field("customer_id").type
             ids = pa.array(list(only), pa.string()).cast(kind)
             df = pq.read_table(path, filters=pads.field("customer_id").isin(ids)).to_pandas()
-        written = _pandas_seconds(path)
-        cast = {c: "datetime64[s]" for c in (*seconds, *written)
-                if c in df.columns and str(df[c].dtype) != "datetime64[s]"}
-        return df.astype(cast) if cast else df
+        return _seconds_cast(df, path, seconds)
     except Exception:  # noqa: BLE001 - damaged or removed meanwhile: the fresh load decides (or raises)
         if reload is None or path.stem in CORE:
             raise
@@ -463,7 +460,12 @@ def read_columns(value: Lazy, columns) -> pd.DataFrame | None:
     names = pq.read_schema(path).names
     df = pd.read_parquet(path, columns=[c for c in columns if c in names])
     args = value.build.args
-    seconds = value.build.keywords.get("seconds", args[2] if len(args) > 2 else ())
+    return _seconds_cast(df, path, value.build.keywords.get("seconds", args[2] if len(args) > 2 else ()))
+
+
+def _seconds_cast(df: pd.DataFrame, path: Path, seconds) -> pd.DataFrame:
+    """``df`` read from ``path`` with its ``seconds`` columns and those pandas wrote in whole seconds cast back to
+    ``datetime64[s]`` (:func:`_seconds`)."""
     cast = {c: "datetime64[s]" for c in (*seconds, *_pandas_seconds(path))
             if c in df.columns and str(df[c].dtype) != "datetime64[s]"}
     return df.astype(cast) if cast else df
