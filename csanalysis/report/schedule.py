@@ -13,16 +13,13 @@ from .runlog import RunLog, worker_logging
 log = logging.getLogger("csanalysis.report")
 ENDED = "%s: %s in %s s, kernel peak %s MB"  # the run log's line as each notebook ends
 
-# The bundled notebooks' typical seconds in a report run at 100k customers (benchmarks/RESULTS.md): only their
-# order matters, for a first run into a reports folder (no published run to take times from)
-TYPICAL_SECONDS = {"00_data_overview": 8.4, "01_cohort_retention": 18.0, "02_churn_survival": 28.3,
-                   "03_nps_revenue": 22.9, "04_churn_risk": 51.5, "05_cs_impact": 11.6,
-                   "06_why_customers_leave": 20.0,  # 06: measured at 3,000 customers (17 s), not yet at 100k
-                   "07_lifecycle": 20.0,  # 07: a first guess, not yet measured
-                   # 08: measured once at 100k (the older generator's /work/baseline/data100k, 2026-12-07, code of
-                   # 434bd2d): 224 s on a 2-core machine at load 7-11 (the run got 31% of a core; 91 s of CPU); 11 s
-                   # at 3,000 customers
-                   "08_forecast": 224.0}
+# The bundled notebooks' typical seconds in a report run at 100k customers: only their order matters, for a
+# first run into a reports folder (no published run to take times from). Measured 2026-12-07 20:10 UTC
+# (`benchmarks.run --sizes 100000 --stages report_suite`, main ec92d45, two at a time on 2 cores): started in the
+# order of the older figures (08 first, 07 sixth), the suite took 102.7 s; longest first by these, about 95 s
+TYPICAL_SECONDS = {"00_data_overview": 5.8, "01_cohort_retention": 13.3, "02_churn_survival": 16.7,
+                   "03_nps_revenue": 15.5, "04_churn_risk": 32.1, "05_cs_impact": 30.1,
+                   "06_why_customers_leave": 14.8, "07_lifecycle": 42.0, "08_forecast": 15.5}
 
 
 def longest_first(paths: list[Path], out: Path) -> list[Path]:

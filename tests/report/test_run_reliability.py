@@ -296,7 +296,8 @@ def test_parallel_runs_start_the_longest_notebooks_first(tmp_path):
     bundled = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert {p.stem for p in bundled} == set(schedule.TYPICAL_SECONDS)  # a new bundled notebook needs its typical time
     first = [p.stem for p in schedule.longest_first([Path("notebooks/99_mine.ipynb"), *bundled], tmp_path)]
-    assert first[:3] == ["99_mine", "08_forecast", "04_churn_risk"] and first[-1] == "00_data_overview"
+    assert first[:3] == ["99_mine", "07_lifecycle", "04_churn_risk"] and first[-1] == "00_data_overview"
+    assert first[1:] == sorted(schedule.TYPICAL_SECONDS, key=lambda k: -schedule.TYPICAL_SECONDS[k])
     paths = [Path(f"notebooks/{n}.ipynb") for n in ("00_a", "01_b", "02_c", "03_d", "04_e")]
     assert schedule.longest_first(paths, tmp_path) == paths  # no previous run, no typical times
     run = tmp_path / "r1"
