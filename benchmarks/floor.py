@@ -79,10 +79,11 @@ class FloorJob(_job_class()):
             return super().run()
 
 
-def run_floor(data: Path, out: Path, jobs: int):
+def run_floor(data: Path, out: Path, jobs: int, timeout: int = 900):
     """Run the floor suite on ``data`` into the reports folder ``out`` with ``jobs`` notebooks at once: the floor
     notebooks of the default suite (:func:`csanalysis.report.parameters.discover`), written to a temporary
-    folder, run by ``run_report``. Returns its ``RunResult``."""
+    folder, run by ``run_report`` (``timeout``: seconds a cell may run, as the suite's). Returns its
+    ``RunResult``."""
     from csanalysis.report import parameters
     from csanalysis.report import run as runner
 
@@ -91,7 +92,7 @@ def run_floor(data: Path, out: Path, jobs: int):
         write_floor_notebooks(nbdir, parameters.discover())
         with mock.patch.object(parameters, "notebooks_dir", lambda: nbdir), \
                 mock.patch.object(runner, "NotebookJob", FloorJob):
-            return runner.run_report(data=data, out=out, jobs=jobs)
+            return runner.run_report(data=data, out=out, jobs=jobs, timeout=timeout)
 
 
 __all__ = ["READS", "floor_notebook", "write_floor_notebooks", "FloorJob", "run_floor"]

@@ -165,7 +165,9 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
             keep = os.environ.get("BENCH_REPORTS")
             out = Path(keep) / stage if keep else Path(tempfile.mkdtemp(prefix="csanalysis-bench-reports-"))
             jobs = int(os.environ.get("BENCH_JOBS", "2"))  # as `csanalysis report` runs it
-            r = run_report(data=folder, out=out, jobs=jobs) if stage == "report_suite" else run_floor(folder, out, jobs)
+            cell_timeout = int(os.environ.get("BENCH_STAGE_TIMEOUT", "900"))  # run_child's stage timeout
+            r = (run_report(data=folder, out=out, jobs=jobs, timeout=cell_timeout) if stage == "report_suite"
+                 else run_floor(folder, out, jobs, timeout=cell_timeout))
             if not keep:
                 shutil.rmtree(out, ignore_errors=True)
             check = {"status": r.status}
@@ -220,7 +222,9 @@ def run_child(stage: str, impl: str, folder: Path, timeout: int, cache_dir: Path
     csanalysis/data/cache.py): 'csanalysis' runs with it empty (cold), 'csanalysis_reused' right after with the
     entry the cold run left (the same stage in a new process, the input unchanged)."""
     cmd = [sys.executable, "-m", "benchmarks.run", "--child", stage, impl.removesuffix("_reused"), str(folder)]
-    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir)}
+    # a report suite's cells may run as long as the stage may (run_report's own default, 900 s a cell, stopped
+    # 07's expansion cell at 1M on a loaded machine)
+    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir), "BENCH_STAGE_TIMEOUT": str(timeout)}
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
