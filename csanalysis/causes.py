@@ -73,7 +73,7 @@ from .stats.proportion import wilson
 
 __all__ = ["PAYMENT_FAILURE", "VOLUNTARY", "CAUSES", "PAYMENT_FAILURE_REASONS", "ChurnCauses", "classify_churns",
            "cause_of_reason", "reason_key", "cause_shares", "share_metrics", "share_estimates", "RecoveryScenario", "CumulativeIncidence", "aalen_johansen", "cumulative_incidence",
-           "cause_specific_cox", "DunningRecovery", "dunning_recovery", "billing_list", "recovery_scenario"]
+           "cause_specific_cox", "cox_fit", "DunningRecovery", "dunning_recovery", "billing_list", "recovery_scenario"]
 
 PAYMENT_FAILURE, VOLUNTARY = "payment_failure", "voluntary"
 CAUSES = (PAYMENT_FAILURE, VOLUNTARY)
@@ -387,18 +387,57 @@ def cumulative_incidence(causes: ChurnCauses, *, alpha: float = 0.05) -> Cumulat
 # ------------------------------------------------------------------------------------ cause-specific Cox
 
 
+NOT_ESTIMABLE_WAYS = {1.0: "infinite", -1.0: "zero"}  # a not-estimable term's hazard ratio runs off to ∞ or to 0
+
+
+def _separation_record(sep, meta, f: pd.DataFrame, customers: pd.DataFrame) -> dict:
+    """``metrics.json``'s account of a monotone likelihood (``CoxResult.separation``): the terms that are not
+    estimable with the way their hazard ratio runs off, the customers left out of the finite fit (a stratum
+    without an event of the cause) and, when the terms are categorical, those customers' attribute levels
+    (``groups``: the levels of the not-estimable terms' attributes, with the customers of each; none of them left
+    for this cause)."""
+    terms = [{"covariate": cov, "level": level, "reference": ref, "term": name,
+              "hazard_ratio": NOT_ESTIMABLE_WAYS[float(sg)]}
+             for (cov, level, ref, name), inf, sg in zip(meta, sep.infinite, sep.sign) if inf]
+    covs = list(dict.fromkeys(t["covariate"] for t in terms))
+    categorical = all(t["reference"] not in ("per unit", "per doubling", "per doubling of seats") for t in terms)
+    groups = []
+    if sep.rows.any() and categorical:
+        left = f.loc[sep.rows, ["customer_id"]].merge(customers[["customer_id", *covs]], on="customer_id", how="left")
+        left[covs] = left[covs].fillna("(missing)").astype(str)
+        for levels, n in left.groupby(covs, sort=True).size().items():
+            levels = levels if isinstance(levels, tuple) else (levels,)
+            groups.append({"levels": dict(zip(covs, levels)), "customers": int(n)})
+    return {"not_estimable": terms, "directions": int(len(sep.directions)), "customers_left_out": int(sep.rows.sum()),
+            "customers_kept": int((~sep.rows).sum()), "groups": groups,
+            "method": "monotone partial likelihood (Heinze & Schemper 2001) found by linear programming; the other "
+                      "terms from the Cox model stratified along the separating directions, their coefficients "
+                      "restricted to the directions' complement (extended maximum likelihood)"}
+
+
 def cause_specific_cox(ds: Dataset, causes: ChurnCauses, covariates: list[str], cause: str, *,
                        references: dict | None = None, alpha: float = 0.05):
     """A Cox model of the churns of ``cause`` on the first spells, the other cause's churns censored at their churn
     (the cause-specific hazard), with the attributes of :func:`csanalysis.survival.covariate_design`. Returns a
-    :class:`csanalysis.survival.CoxResult` (no proportional-hazards check), or None with fewer than 10 such churns.
+    :class:`csanalysis.survival.CoxResult` (no proportional-hazards check; ``separation`` set under monotone
+    likelihood, below), or None with fewer than 10 such churns.
+
+    **Monotone likelihood.** A rare cause can leave a group of customers without a single churn of it, e.g. no
+    high-touch Pro customer failing to pay while every Enterprise customer is high-touch: along some direction
+    of the terms every churn is then at the top of those still at risk, and the partial likelihood rises without
+    end (:func:`csanalysis.stats.separation.find_cox_separation`, checked before every fit). The terms with a
+    non-zero component along such a direction are **not estimable**: no hazard ratio, interval or p-value
+    (``not_estimable`` says whether the fit drives the ratio to infinity or to 0). The other terms get the finite
+    part of the fit the diverging one tends to (the extended maximum likelihood estimate): the Cox model stratified
+    by the customers' position along the directions (customers in a stratum without a churn of the cause drop
+    out), its coefficients restricted to the complement of the directions
+    (:func:`csanalysis.stats.separation.estimable_basis`), which leaves those terms' estimates and errors
+    unchanged. Without monotone likelihood the fit is the plain one.
 
     ``ds`` may be a sample of whole customers of the Dataset ``causes`` were classified on
     (:func:`csanalysis.grouped.model_dataset`, ``ds.sample`` set): the model is then fitted on the first spells of
     the sample's customers only (each churn keeps the cause the full data gave it, which depends on the customer's
     own payments and reason alone)."""
-    from lifelines import CoxPHFitter
-
     from . import survival
 
     fixed, skipped = survival.fitted_covariates(ds, covariates)
@@ -416,18 +455,72 @@ def cause_specific_cox(ds: Dataset, causes: ChurnCauses, covariates: list[str], 
     entry = "entry" if (df["entry"] > 0).any() else None
     if entry is None:
         df = df.drop(columns="entry")
-    cph = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E", entry_col=entry, batch_mode=True)
-    s = cph.summary
+    hrs, cph, sep, keep = cox_fit(df, meta, entry=entry, alpha=alpha)
+    separation = None
+    if sep.separated:
+        ids = f.loc[df.index, "customer_id"].to_numpy()
+        separation = _separation_record(sep, meta, pd.DataFrame({"customer_id": ids}), ds.customers)
+    return survival.CoxResult(model=cph, hazard_ratios=hrs, c_index=None, n=int(keep.sum()),
+                              events=int(df["E"].to_numpy()[keep].sum()), ph_test=None,
+                              ph_reason="not checked for a cause-specific model", references=refs, skipped=skipped,
+                              design=f"first spells; churns of cause {cause}, others censored",
+                              separation=separation)
+
+
+def cox_fit(df: pd.DataFrame, meta: list, *, entry: str | None = None, alpha: float = 0.05):
+    """The Cox fit of :func:`cause_specific_cox` on its design ``df`` (``T``, ``E``, ``entry`` when named, one
+    column per term of ``meta`` from :func:`csanalysis.survival.covariate_design`), checked for monotone
+    likelihood first (that function's docstring). Returns the hazard-ratio table (``not_estimable`` column only
+    under monotone likelihood), the fitted lifelines model (on the basis of the estimable coefficients when
+    separated), the :class:`csanalysis.stats.separation.CoxSeparation` and the rows fitted (boolean)."""
+    from lifelines import CoxPHFitter
+    from scipy.stats import norm
+
+    from . import survival
+    from .stats.separation import estimable_basis, find_cox_separation
+
+    terms = [name for *_, name in meta]
+    sep = find_cox_separation(df[terms].to_numpy(dtype=float), df["T"].to_numpy(), df["E"].to_numpy(),
+                              df[entry].to_numpy() if entry else None)
     ci = 100 * (1 - alpha)
     rows = []
-    for cov, level, ref, name in meta:
-        hr, lo, hi, p = (float(s.loc[name, col]) for col in ("exp(coef)", "exp(coef) lower %g%%" % ci,
-                                                              "exp(coef) upper %g%%" % ci, "p"))
-        rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
-                     "upper": hi, "p": p, "sentence": survival._hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
-    return survival.CoxResult(model=cph, hazard_ratios=pd.DataFrame(rows), c_index=None, n=int(len(df)),
-                              events=int(df["E"].sum()), ph_test=None, ph_reason="not checked for a cause-specific model",
-                              references=refs, skipped=skipped, design=f"first spells; churns of cause {cause}, others censored")
+    if not sep.separated:
+        cph = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E", entry_col=entry, batch_mode=True)
+        s = cph.summary
+        for cov, level, ref, name in meta:
+            hr, lo, hi, p = (float(s.loc[name, col]) for col in ("exp(coef)", "exp(coef) lower %g%%" % ci,
+                                                                  "exp(coef) upper %g%%" % ci, "p"))
+            rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
+                         "upper": hi, "p": p, "sentence": survival._hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
+        keep = np.ones(len(df), dtype=bool)
+    else:
+        keep = ~sep.rows
+        Q = estimable_basis(sep.directions, len(terms))
+        fit = pd.DataFrame(df[terms].to_numpy(dtype=float)[keep] @ Q, columns=[f"q{i}" for i in range(Q.shape[1])])
+        fit["T"], fit["E"] = df["T"].to_numpy()[keep], df["E"].to_numpy()[keep]
+        if entry:
+            fit["entry"] = df["entry"].to_numpy()[keep]
+        strata = pd.factorize(sep.strata[keep])[0]
+        if strata.max() > 0:
+            fit["stratum"] = strata
+        cph = CoxPHFitter(alpha=alpha).fit(fit, duration_col="T", event_col="E", entry_col=entry,
+                                           strata=["stratum"] if strata.max() > 0 else None)
+        beta = Q @ cph.params_.to_numpy()
+        se = np.sqrt(np.diag(Q @ cph.variance_matrix_.to_numpy() @ Q.T))
+        z = norm.ppf(1 - alpha / 2)
+        for (cov, level, ref, name), b, e, inf, sg in zip(meta, beta, se, sep.infinite, sep.sign):
+            if inf:
+                way = NOT_ESTIMABLE_WAYS[float(sg)]
+                rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": np.nan,
+                             "lower": np.nan, "upper": np.nan, "p": np.nan, "not_estimable": way,
+                             "sentence": f"{cov} {level} against {ref}: not estimable (the fit drives its hazard "
+                                         f"ratio towards {'infinity' if way == 'infinite' else '0'})"})
+                continue
+            hr, lo, hi, p = np.exp(b), np.exp(b - z * e), np.exp(b + z * e), 2 * norm.sf(abs(b / e))
+            rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
+                         "upper": hi, "p": p, "not_estimable": None,
+                         "sentence": survival._hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
+    return pd.DataFrame(rows), cph, sep, keep
 
 
 # ------------------------------------------------------------------------------------------------ dunning

@@ -251,10 +251,17 @@ def test_cause_specific_cox_equals_lifelines(world):
                        "entry": f["entry"], "Basic": (f["plan"] == "Basic").astype(float),
                        "Enterprise": (f["plan"] == "Enterprise").astype(float)})
     df = df[df["T"] > 0]
-    direct = CoxPHFitter().fit(df, "T", "E", entry_col="entry").summary["exp(coef)"]
-    hr = res.hazard_ratios.set_index("level")["hr"]
-    assert hr["Basic"] == pytest.approx(direct["Basic"], rel=1e-6)
-    assert hr["Enterprise"] == pytest.approx(direct["Enterprise"], rel=1e-6)
+    # no Enterprise customer of this world churned for a payment failure: its hazard ratio is not estimable (lifelines'
+    # plain fit runs off to 4e-8), and Basic's is the fit on the other customers (the extended maximum likelihood)
+    assert df.loc[df["Enterprise"] == 1, "E"].sum() == 0
+    direct = CoxPHFitter().fit(df[df["Enterprise"] == 0].drop(columns="Enterprise"), "T", "E",
+                               entry_col="entry").summary
+    hrs = res.hazard_ratios.set_index("level")
+    hr = hrs["hr"]
+    assert hr["Basic"] == pytest.approx(direct.loc["Basic", "exp(coef)"], rel=1e-6)
+    assert hrs.loc["Basic", "lower"] == pytest.approx(direct.loc["Basic", "exp(coef) lower 95%"], rel=1e-6)
+    assert np.isnan(hr["Enterprise"]) and hrs.loc["Enterprise", "not_estimable"] == "zero"
+    assert res.separation["groups"] == [{"levels": {"plan": "Enterprise"}, "customers": int(df["Enterprise"].sum())}]
     # the generator's payment failures are twice as common on Basic (6% vs 3% of attempts)
     assert hr["Basic"] > 1
 
@@ -285,3 +292,73 @@ def test_dunning_is_planted_on_its_own_stream(monkeypatch):
     pairs = failed.merge(ok, on=["customer_id", "m"], suffixes=("_f", "_s"))
     delay = (pairs["date_s"] - pairs["date_f"]).dt.days
     assert len(pairs) and delay.between(0, 27).all() and delay.mean() > 2
+
+
+# ------------------------------------------------------------------- monotone likelihood (tests/data/r_cox_separation)
+
+SEP_DIR = Path(__file__).parent / "data" / "r_cox_separation"
+SEP_TERMS = {"plan_Enterprise": "plan=Enterprise", "plan_Pro": "plan=Pro", "touch_model_high": "touch_model=high",
+             "touch_model_low": "touch_model=low", "log2_seats": "log2(seats)",
+             "acquisition_channel_outbound": "acquisition_channel=outbound",
+             "acquisition_channel_partner": "acquisition_channel=partner"}
+
+
+def _r_reference(design="stratified"):
+    r = pd.read_csv(SEP_DIR / "reference.csv")
+    return r[r["design"] == design].assign(term=lambda d: d["term"].map(SEP_TERMS)).set_index("term")
+
+
+def _check_finite_against_r(hrs):
+    """The finite hazard ratios, their intervals and p-values are R's extended maximum likelihood estimates
+    (coxph stratified along the direction, touch_model=high left out; the same as coxph on the customers other than
+    Pro/high, where R marks touch_model=high aliased)."""
+    from scipy.stats import norm
+
+    r = _r_reference()
+    assert_frame = pd.testing.assert_series_equal
+    assert_frame(_r_reference("without_group")["coef"], r["coef"], rtol=1e-9)
+    h = hrs.set_index("term")
+    finite = [t for t in r.index if t != "plan=Enterprise"]  # R's plan_Enterprise here is Enterprise + high
+    z = norm.ppf(0.975)
+    for t in finite:
+        b, se, p = r.loc[t, ["coef", "se", "p"]]
+        assert np.log(h.loc[t, "hr"]) == pytest.approx(b, rel=1e-5, abs=1e-7), t
+        assert h.loc[t, "lower"] == pytest.approx(np.exp(b - z * se), rel=1e-5), t
+        assert h.loc[t, "upper"] == pytest.approx(np.exp(b + z * se), rel=1e-5), t
+        assert h.loc[t, "p"] == pytest.approx(p, rel=1e-4), t
+    out = h.loc[["plan=Enterprise", "touch_model=high"]]
+    assert out[["hr", "lower", "upper", "p"]].isna().all().all()
+    assert out["not_estimable"].tolist() == ["infinite", "zero"]
+    assert h.drop(index=out.index)["not_estimable"].isna().all()
+
+
+def test_cox_fit_under_monotone_likelihood_equals_r():
+    """The committed design of the demo's payment-failure model (tests/data/r_cox_separation/README.md)."""
+    d = pd.read_csv(SEP_DIR / "demo_payment_failure.csv").rename(columns=SEP_TERMS)
+    meta = [(t.split("=")[0] if "=" in t else "seats", t.split("=")[-1], "ref", t) for t in SEP_TERMS.values()]
+    hrs, _, sep, keep = causes.cox_fit(d, meta, entry="entry")
+    assert sep.separated and len(sep.directions) == 1
+    assert keep.sum() == len(d) - 343
+    _check_finite_against_r(hrs)
+
+
+def test_demo_payment_failure_model_is_separated():
+    """06's payment-failure model on the demo: plan=Enterprise and touch_model=high are not estimable (every
+    Enterprise customer is high-touch and no Pro high-touch customer left for a payment failure), the others are
+    R's; the voluntary model is the plain fit, with no separation."""
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    if not (demo / "customers.csv").exists() and not any(demo.glob("customers.*")):
+        pytest.skip("the demo data are not written (make demo)")
+    ds = cs.load_dataset(demo)
+    cc = causes.classify_churns(ds)
+    covs = ["plan", "touch_model", "seats", "acquisition_channel"]
+    res = causes.cause_specific_cox(ds, cc, covs, "payment_failure")
+    sep = res.separation
+    assert [t["term"] for t in sep["not_estimable"]] == ["plan=Enterprise", "touch_model=high"]
+    assert [t["hazard_ratio"] for t in sep["not_estimable"]] == ["infinite", "zero"]
+    assert sep["groups"] == [{"levels": {"plan": "Pro", "touch_model": "high"}, "customers": 343}]
+    assert (sep["customers_left_out"], sep["customers_kept"]) == (343, 2499) and res.n == 2499
+    _check_finite_against_r(res.hazard_ratios)
+    vol = causes.cause_specific_cox(ds, cc, covs, "voluntary")
+    assert vol.separation is None and "not_estimable" not in vol.hazard_ratios.columns
+    assert vol.hazard_ratios["hr"].notna().all()
