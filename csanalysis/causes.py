@@ -73,7 +73,7 @@ from .stats.proportion import wilson
 
 __all__ = ["PAYMENT_FAILURE", "VOLUNTARY", "CAUSES", "PAYMENT_FAILURE_REASONS", "ChurnCauses", "classify_churns",
            "cause_of_reason", "reason_key", "cause_shares", "share_metrics", "share_estimates", "RecoveryScenario", "CumulativeIncidence", "aalen_johansen", "cumulative_incidence",
-           "cause_specific_cox", "cox_fit", "DunningRecovery", "dunning_recovery", "billing_list", "recovery_scenario"]
+           "cause_specific_cox", "cox_fit", "hr_sentences", "separation_text", "DunningRecovery", "dunning_recovery", "billing_list", "recovery_scenario"]
 
 PAYMENT_FAILURE, VOLUNTARY = "payment_failure", "voluntary"
 CAUSES = (PAYMENT_FAILURE, VOLUNTARY)
@@ -521,6 +521,45 @@ def cox_fit(df: pd.DataFrame, meta: list, *, entry: str | None = None, alpha: fl
                          "upper": hi, "p": p, "not_estimable": None,
                          "sentence": survival._hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
     return pd.DataFrame(rows), cph, sep, keep
+
+
+def hr_sentences(res, translate) -> list[str]:
+    """A cause-specific model's hazard-ratio sentences in the report's language
+    (:func:`csanalysis.survival.hr_sentences`), a not-estimable term's saying which way the fit drives its ratio
+    (``causes.hr_not_estimable_infinite`` / ``_zero``)."""
+    from . import survival
+
+    hrs = res.hazard_ratios
+    out = survival.hr_sentences(hrs, translate)
+    if "not_estimable" in hrs.columns:
+        for i, r in enumerate(hrs.itertuples(index=False)):
+            if r.not_estimable in NOT_ESTIMABLE_WAYS.values():
+                cov, level, ref = survival._term_words(r, translate)
+                out[i] = translate(f"causes.hr_not_estimable_{r.not_estimable}", covariate=cov, level=level,
+                                   reference=ref)
+    return out
+
+
+def separation_text(res, translate, label) -> tuple[str, dict] | None:
+    """The message key and values of the sentence that explains a model's not-estimable terms (None without
+    monotone likelihood): ``causes.hr_separation`` names the customers no churn of the cause came from by their
+    attribute levels (``label``: an attribute's name in the report, e.g. ``report.attr_label``),
+    ``causes.hr_separation_general`` when they cannot be named so (a numeric term, or no such customers)."""
+    from . import survival
+
+    sep = res.separation
+    if not sep:
+        return None
+    hrs = res.hazard_ratios
+    out = hrs[hrs["term"].isin([t["term"] for t in sep["not_estimable"]])]
+    values = {"terms": translate("causes.separation_or").join(survival.hr_labels(out, translate)),
+              "kept": f"{sep['customers_kept']:,}"}
+    if not sep["groups"]:
+        return "causes.hr_separation_general", values
+    groups = translate("causes.separation_or").join(
+        translate("causes.separation_and").join(translate("causes.separation_level", attribute=label(a), level=v)
+                                                for a, v in g["levels"].items()) for g in sep["groups"])
+    return "causes.hr_separation", {**values, "groups": groups, "rows": f"{sep['customers_left_out']:,}"}
 
 
 # ------------------------------------------------------------------------------------------------ dunning
