@@ -161,8 +161,10 @@ def _levels(v: np.ndarray, tol: float) -> np.ndarray:
 
 def _risk_cells(strata, cell, cell_entry, cell_T, E, T):
     """The (stratum, entry, duration) cells and, per (stratum, event time) with events, which cells are at risk
-    (``entry < t ≤ T``, R's counting-process convention and lifelines'). Returns the cell of each row, the
-    units' at-risk matrix (units × cells, boolean), each event row's unit."""
+    (``entry < t ≤ T``, R's counting-process convention and lifelines'). Returns each row's cell, the units'
+    at-risk matrix (units × cells, boolean), the event rows and each event row's unit. On monthly data both are
+    small (a few thousand cells, a few hundred units at a million customers); continuous times with many distinct
+    values would make the matrix events × rows."""
     key = strata * (cell.max() + 1) + cell
     g_key, g = np.unique(key, return_inverse=True)
     g_stratum, g_cell = g_key // (cell.max() + 1), g_key % (cell.max() + 1)
@@ -192,8 +194,8 @@ def find_cox_separation(X: np.ndarray, T: np.ndarray, E: np.ndarray, entry: np.n
     Parameters
     ----------
     X : rows × columns design (no constant column: the partial likelihood has none); T : durations; E : 1 for an
-        event; entry : left-truncation times (a row is at risk at t when ``entry < t ≤ T``; None: 0 ... hence
-        every row from the start).
+        event; entry : left-truncation times (a row is at risk at t when ``entry < t ≤ T``; None: every row from the
+        start).
     tol : a pair (event i, row j at risk) is strict when ``(x_i − x_j)·d > tol`` (``d`` in the box |d_j| ≤ 1); a
         component ``|d_j| > tol`` makes column ``j`` not estimable.
     batch : constraints added per round (the events furthest below their risk set's maximum).
