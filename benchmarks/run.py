@@ -100,12 +100,14 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
     if impl == "pandas":
         cm = ref.pandas_customer_month(folder)
         res = ref.pandas_logo_cohorts(cm, as_m) if stage == "logo_cohorts" else ref.pandas_mrr_movements(cm, as_m)
-    elif impl == "duckdb":  # with the memory limit and spill folder of csanalysis's own engine
-        from csanalysis.data.load import engine_connection
+    elif impl == "duckdb":  # with the memory limit and spill folder of csanalysis's own engine: the limit a load
+        # builds under (its cached tables are the same groupings; at 10M they do not fit the default 2 GB)
+        from csanalysis.data.load import engine_connection, load_memory
 
-        con = engine_connection().con
-        res = (ref.duckdb_logo_cohorts(folder, as_m, con=con) if stage == "logo_cohorts"
-               else ref.duckdb_mrr_movements(folder, as_m, con=con))
+        engine = engine_connection()
+        with load_memory(engine):
+            res = (ref.duckdb_logo_cohorts(folder, as_m, con=engine.con) if stage == "logo_cohorts"
+                   else ref.duckdb_mrr_movements(folder, as_m, con=engine.con))
     else:
         import csanalysis as cs
 

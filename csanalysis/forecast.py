@@ -118,13 +118,27 @@ def cut_at(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -
     against ``load_dataset(..., as_of=...)``)."""
     p = panel[panel["m"].to_numpy() <= origin]  # a copy: renumbered in place below (reset_index would copy again)
     p.index = pd.RangeIndex(len(p))
-    last = p["m"].groupby(_spell_rows(p, spells)).max()  # per spell row with a paid month up to origin
+    return p, _cut_spells(p, spells, origin, grace)
+
+
+def _cut_spells(p: pd.DataFrame, spells: pd.DataFrame, origin: int, grace: int) -> pd.DataFrame:
+    """:func:`cut_at`'s spells from its panel ``p`` (the rows up to ``origin``) and the spells before the cut (the
+    full data's, or an earlier cut's: the later paid months are gone from ``p`` either way)."""
+    row = _spell_rows(p, spells)
+    m = p["m"].to_numpy()
+    if len(row) and np.all(row[1:] >= row[:-1]):
+        # each spell's rows one run (a panel in customer and month order): the largest month per run
+        start = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
+        last = pd.Series(np.maximum.reduceat(m, start), index=row[start])
+    else:
+        last = pd.Series(m).groupby(row).max()  # per spell row with a paid month up to origin
+    del row
     last = last[last.index >= 0]
     s = spells.iloc[last.index.to_numpy()]
     s = s.assign(last_m=last.to_numpy().astype(np.int32))
     s = s.assign(duration=(s["last_m"] - s["start_m"] + 1).astype(np.int32),
                  event=periods.window_closed(s["last_m"].to_numpy(), 1, origin, grace).astype(np.int8))
-    return p, s.reset_index(drop=True)
+    return s.reset_index(drop=True)
 
 
 def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int, last: int, *,
@@ -134,9 +148,14 @@ def new_business_by_month(panel: pd.DataFrame, spells: pd.DataFrame, first: int,
     the movements' ``new`` + ``reactivation`` of :func:`csanalysis.metrics.mrr_movements`. ``row``: each panel
     row's spell row (:func:`_spell_rows`), when the caller has it."""
     row = _spell_rows(panel, spells) if row is None else row
-    ok = row >= 0
-    start = np.where(spells["entry"].to_numpy() == 0, spells["first_m"].to_numpy(dtype=np.int64), -1)[row]
-    rows = panel[ok & (panel["m"].to_numpy() == start)]
+    start = np.where(spells["entry"].to_numpy() == 0, spells["first_m"].to_numpy(dtype=np.int64), -1)
+    m = panel["m"].to_numpy()
+    first_rows = np.empty(len(panel), dtype=bool)
+    for a in range(0, len(panel), _ROW_CHUNK):  # a chunk of rows at a time: no temporaries of the panel's length
+        b = min(len(panel), a + _ROW_CHUNK)
+        r = row[a:b]
+        first_rows[a:b] = (r >= 0) & (m[a:b] == start[r])
+    rows = panel[first_rows]
     return rows.groupby("m")["mrr"].sum().reindex(np.arange(first, last + 1), fill_value=0.0).astype(float)
 
 
@@ -188,6 +207,15 @@ def _codes(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.Index, np.ndar
     none): ``get_indexer``, read from a lookup table when the ids are already non-negative integers (the codes of
     :func:`_engine_frames` and :func:`_integer_ids`: no hash table over the panel's rows)."""
     ids = pd.Index(pd.unique(spells["customer_id"]))
+    if len(ids) and ids.dtype.kind in "iu" and int(ids[0]) == 0 and int(ids[-1]) == len(ids) - 1 \
+            and ids.is_monotonic_increasing:
+        # the codes already (distinct, rising from 0 to k − 1): each id is its own position, the panel's column
+        # is returned as it is (no array of the panel's length built)
+        pv = panel["customer_id"].to_numpy()
+        if pv.dtype.kind not in "iu" or (len(pv) and (int(pv.min()) < 0 or int(pv.max()) >= len(ids))):
+            pv = np.asarray(pv, dtype=np.int64)
+            pv = np.where((pv >= 0) & (pv < len(ids)), pv, -1)
+        return ids, pv.astype(np.int64, copy=False), spells["customer_id"].to_numpy(dtype=np.int64)
     if len(ids) and ids.dtype.kind in "iu" and int(ids.min()) >= 0:
         lut = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
         lut[ids.to_numpy()] = np.arange(len(ids))
@@ -208,16 +236,26 @@ def _find(keys: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.where(keys[i] == q, i, -1)
 
 
+_ROW_CHUNK = 1 << 21  # panel rows whose temporaries are built at once
+
+
 def _spell_rows(panel: pd.DataFrame, spells: pd.DataFrame) -> np.ndarray:
     """Per panel row, the row of its spell (customer and spell number) in ``spells``, −1 for none: the
     (customer, spell) pairs matched as one integer key."""
     _, pc, sc = _codes(panel, spells)
-    s_sp, p_sp = spells["spell"].to_numpy(dtype=np.int64), panel["spell"].to_numpy(dtype=np.int64)
+    s_sp, p_sp = spells["spell"].to_numpy(dtype=np.int64), panel["spell"].to_numpy()
     if not len(spells):
         return np.full(len(panel), -1, dtype=np.int64)
     lo, n = int(s_sp.min()), int(s_sp.max() - s_sp.min()) + 1
-    pkey = np.where((pc >= 0) & (p_sp >= lo) & (p_sp < lo + n), pc * n + (p_sp - lo), -1)
-    return pd.Index(sc * n + (s_sp - lo)).get_indexer(pkey)
+    skey = sc * n + (s_sp - lo)
+    find = _find if len(skey) < 2 or np.all(skey[1:] > skey[:-1]) else pd.Index(skey).get_indexer
+    out = np.empty(len(panel), dtype=np.int64)
+    for a in range(0, len(panel), _ROW_CHUNK):  # a chunk of rows at a time: no temporaries of the panel's length
+        b = min(len(panel), a + _ROW_CHUNK)
+        pcc, psp = pc[a:b], p_sp[a:b].astype(np.int64)
+        pkey = np.where((pcc >= 0) & (psp >= lo) & (psp < lo + n), pcc * n + (psp - lo), -1)
+        out[a:b] = find(skey, pkey) if find is _find else find(pkey)
+    return out
 
 
 def _integer_ids(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
@@ -225,14 +263,31 @@ def _integer_ids(panel: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.DataFram
     appearance (:func:`_codes`), and those ids: the same codes, groups and orders, the strings hashed once."""
     ids, pc, sc = _codes(panel, spells)
     coded = panel.copy(deep=False)  # the other columns shared, not copied
-    coded["customer_id"] = pc
+    if not (len(pc) and np.shares_memory(pc, panel["customer_id"].to_numpy())):  # already the codes: not copied
+        coded["customer_id"] = pc
     return coded, spells.assign(customer_id=sc), ids
+
+
+def _renumber(codes: np.ndarray, spells: pd.DataFrame, *, in_place: bool) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer customer ``codes`` (of panel rows) and the ``spells``' codes replaced by their positions among the
+    spells' codes in order of first appearance (:func:`_codes`; −1 for a code not among them); ``codes`` rewritten
+    in place when ``in_place``, a chunk of rows at a time."""
+    sc = spells["customer_id"].to_numpy(dtype=np.int64)
+    ids = pd.unique(sc)
+    top = max(int(ids.max()) if len(ids) else 0, int(codes.max()) if len(codes) else 0)
+    lut = np.full(top + 2, -1, dtype=np.int64)  # its last entry, −1, is where a code of −1 looks
+    lut[ids] = np.arange(len(ids))
+    out = codes if in_place else np.empty(len(codes), dtype=np.int64)
+    for a in range(0, len(codes), _ROW_CHUNK):
+        b = min(len(codes), a + _ROW_CHUNK)
+        np.take(lut, codes[a:b], out=out[a:b])
+    return out, spells.assign(customer_id=lut[sc])
 
 
 def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, window: int) -> np.ndarray:
     """k × (2 · bands): per customer, for each tenure band, Σ MRR(k) then Σ MRR(k + 1) over its pairs of
     consecutive paid months of one spell whose later month is among the last ``window`` months up to ``origin``."""
-    m = panel["m"].to_numpy(dtype=np.int64)
+    m = panel["m"].to_numpy()
     mrr = panel["mrr"].to_numpy(dtype=float)
     nb = len(TENURE_BANDS)
     if not len(panel):
@@ -249,35 +304,72 @@ def _growth_sums(panel: pd.DataFrame, codes: np.ndarray, k: int, origin: int, wi
     key *= n_m
     key += m
     key -= m_lo
-    first = np.flatnonzero((m + 1 > origin - window) & (m + 1 <= origin))  # pairs whose later month is in the window
-    nxt = _find(key, key[first] + 1)
+    first = np.flatnonzero((m >= origin - window) & (m <= origin - 1))  # pairs whose later month is in the window
+    if len(key) < 2 or np.all(key[1:] > key[:-1]):
+        # keys rising strictly (the panel in customer and month order): the key + 1, when present, is the next row
+        nxt = np.minimum(first + 1, len(key) - 1)
+        nxt = np.where(key[nxt] == key[first] + 1, nxt, -1)
+    else:
+        nxt = _find(key, key[first] + 1)
+    del key
     at, nxt = first[nxt >= 0], nxt[nxt >= 0]
     band = _band_of(panel["spell_month"].to_numpy()[at])
-    vals = np.zeros((len(at), 2 * nb))
-    r = np.arange(len(at))
-    vals[r, band] = mrr[at]
-    vals[r, nb + band] = mrr[nxt]
-    return account_sums(np.asarray(codes)[at], k, vals)
+    code_at = np.asarray(codes)[at]
+    out = np.zeros((k, 2 * nb))
+    for b in range(nb):  # per band the pairs of that band, in row order: the sums of a rows × columns bincount
+        i = np.flatnonzero(band == b)
+        if len(i):
+            out[:, b] = np.bincount(code_at[i], weights=mrr[at[i]], minlength=k)
+            out[:, nb + b] = np.bincount(code_at[i], weights=mrr[nxt[i]], minlength=k)
+    return out
 
 
 def risk_matrices(panel: pd.DataFrame, spells: pd.DataFrame, pcodes: np.ndarray, scodes: np.ndarray, k: int,
-                  length: int, weight: str = "mrr", *, row: np.ndarray | None = None):
+                  length: int, weight: str = "mrr", *, row: np.ndarray | None = None, at_risk: bool = False):
     """Per customer (k rows) and spell month (``length`` columns): what is at risk of churn in month ``t`` of a
     spell (its paid month ``t − 1``, when month ``t`` is observed) and what churned in month ``t`` (a churned
     spell's last paid month, at ``t = T``), in MRR (``weight="mrr"``) or in spells (``"spells"``). Sparse.
-    ``row``: each panel row's spell row (:func:`_spell_rows`), when the caller has it."""
+    ``row``: each panel row's spell row (:func:`_spell_rows`), when the caller has it. ``at_risk``: also return
+    the spells at risk per spell month (the column sums of the ``"spells"`` matrix, as integers)."""
     from scipy import sparse
 
     T = (spells["duration"] - (1 - spells["event"])).to_numpy(dtype=np.int64)
+    E = spells["event"].to_numpy() == 1
     row = _spell_rows(panel, spells) if row is None else row
-    t = panel["spell_month"].to_numpy(dtype=np.int64) + 1
-    # a purchase log's month can sum to 0 or below: it weighs nothing
-    w = np.maximum(panel["mrr"].to_numpy(dtype=float), 0.0) if weight == "mrr" else np.ones(len(panel))
-    risk = (t <= T[row]) & (t < length)
-    ev = risk & (spells["event"].to_numpy()[row] == 1) & (t == T[row])
-    A = sparse.csr_matrix((w[risk], (pcodes[risk], t[risk])), shape=(k, length))
-    D = sparse.csr_matrix((w[ev], (pcodes[ev], t[ev])), shape=(k, length))
-    return A, D
+    sm = panel["spell_month"].to_numpy()
+    mrr = panel["mrr"].to_numpy(dtype=float)
+    n = len(panel)
+    # the rows at risk and the churns, a chunk of rows at a time (no temporaries of the panel's length)
+    risk, ev = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+    counts = np.zeros(length, dtype=np.int64)
+    for a in range(0, n, _ROW_CHUNK):
+        b = min(n, a + _ROW_CHUNK)
+        r, t = row[a:b], sm[a:b].astype(np.int64) + 1
+        Tr = T[r]
+        risk[a:b] = (t <= Tr) & (t < length)
+        ev[a:b] = risk[a:b] & E[r] & (t == Tr)
+        if at_risk:
+            counts += np.bincount(t[risk[a:b]], minlength=length)[:length]
+    idx = np.int32 if max(k, length) < 2**31 else np.int64  # the sparse matrices' own index type
+
+    def matrix(mask):
+        m = int(np.count_nonzero(mask))
+        w, i, j = np.empty(m), np.empty(m, dtype=idx), np.empty(m, dtype=idx)
+        at = 0
+        for a in range(0, n, _ROW_CHUNK):
+            b = min(n, a + _ROW_CHUNK)
+            sel = mask[a:b]
+            c = int(np.count_nonzero(sel))
+            # a purchase log's month can sum to 0 or below: it weighs nothing
+            w[at:at + c] = np.maximum(mrr[a:b][sel], 0.0) if weight == "mrr" else 1.0
+            i[at:at + c] = pcodes[a:b][sel]
+            j[at:at + c] = sm[a:b][sel].astype(np.int64) + 1
+            at += c
+        return sparse.csr_matrix((w, (i, j)), shape=(k, length))
+
+    A = matrix(risk)
+    D = matrix(ev)
+    return (A, D, counts) if at_risk else (A, D)
 
 
 def survival_curves(A, D, W: np.ndarray, reach: int, length: int, scale: float = 1.0) -> np.ndarray:
@@ -515,17 +607,19 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     nb = len(TENURE_BANDS)
     G = _growth_sums(panel, pcodes, k, origin, window)
     srow = _spell_rows(panel, spells)  # each panel row's spell, matched once
-    A, D = risk_matrices(panel, spells, pcodes, scodes, k, length, weight, row=srow)
+    A, D, counts = risk_matrices(panel, spells, pcodes, scodes, k, length, weight, row=srow, at_risk=True)
     if survival == "sbg":
         Dm, Cm = sbg_counts(panel, spells, scodes, k, weight)
         sbg_ab = sbg_curves(Dm, Cm, np.ones((1, k)), length)[1][0]
     # the curve's reach: the last spell month with at least min_at_risk spells at risk (its own risk sets)
-    counts = A if weight == "spells" else risk_matrices(panel, spells, pcodes, scodes, k, length, "spells", row=srow)[0]
-    ok = np.flatnonzero(np.asarray(counts.sum(axis=0)).ravel() >= min_at_risk)
+    ok = np.flatnonzero(counts >= min_at_risk)
     reach = max(int(ok.max()) if len(ok) else 0, 1)
     churn_now = customer_churn_rate(panel, spells, origin, window)
     rho = target_churn / churn_now if churn_now > 0 else 1.0
     newm = new_business_by_month(panel, spells, origin - new_window + 1, origin, row=srow).to_numpy()
+    hist = panel.groupby("m")["mrr"].sum()
+    n_spells = len(spells)
+    del srow, pcodes, scodes, now, panel, spells  # the rows' arrays: the simulations need only the sums above
     nb_t = np.arange(-new_window + 1, 1, dtype=float)
     nb_y = np.log(np.maximum(newm, max(1e-9, 0.01 * float(np.mean(newm)))))
     alpha_n, beta_n, resid_n = new_business_trend(newm)
@@ -600,7 +694,7 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
     mrr_o, inv_o = mrr[order], inv[order]
     chunk = max(1, _STAY_CELLS // max(1, len(mrr)))
     r = 0
-    for W in count_weights(rng, k, n_sims, width=max(k, len(spells))):
+    for W in count_weights(rng, k, n_sims, width=max(k, n_spells)):
         S_b, Ss_b, CL_b = curves(W)
         R = len(W)
         # new business: each replicate's line refitted to resampled months, times one residual per future month
@@ -635,7 +729,6 @@ def forecast_panel(panel: pd.DataFrame, spells: pd.DataFrame, origin: int, *, cu
         "scenario_diff_lower": q(diff, lo_q),
         "scenario_diff_upper": q(diff, hi_q),
     })
-    hist = panel.groupby("m")["mrr"].sum()
     history = pd.DataFrame({"month": [periods.month_start(int(m)) for m in hist.index], "mrr": hist.to_numpy()})
     before, after = G[:, :nb].sum(axis=0), G[:, nb:].sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -696,8 +789,8 @@ def _engine_frames(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
         panel["customer_id"] = ids.get_indexer(panel["customer_id"])
     spells["customer_id"] = ids.get_indexer(spells["customer_id"])
     renewals = None
-    if "renewal_date" in ds.customers.columns:
-        c = ds.customers[["customer_id", "renewal_date"]]
+    c = ds.customer_columns(["customer_id", "renewal_date"])  # not the customers' other columns
+    if "renewal_date" in c.columns:
         code = ids.get_indexer(c["customer_id"].astype(str))
         renewals = pd.DataFrame({"customer_id": code[code >= 0], "renewal_date": c["renewal_date"].to_numpy()[code >= 0]})
     return panel, spells, renewals
@@ -802,11 +895,11 @@ def backtest(ds: Dataset, *, n_origins: int = 12, horizon: int = 12, window: int
     """Forecasts made at each of the last ``n_origins`` month-ends before the ``as_of`` month with only the data
     up to then (:func:`cut_at`), compared with the MRR that followed (module docstring). Origins that leave
     fewer than ``window`` months of history before them are skipped."""
-    panel, spells, _ = _engine_frames(ds)
-    return backtest_panel(panel, spells, ds.as_of_m, int(ds.settings.grace_months), first_m=ds.data_start_m,
-                          n_origins=n_origins, horizon=horizon, window=window, new_window=new_window,
-                          new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
-                          min_at_risk=min_at_risk, seed=seed, survival=survival)
+    # the frames handed over in a list the back-test empties: it cuts the panel column by column, no copy beside it
+    return _backtest(list(_engine_frames(ds)[:2]), ds.as_of_m, int(ds.settings.grace_months), first_m=ds.data_start_m,
+                     n_origins=n_origins, horizon=horizon, window=window, new_window=new_window,
+                     new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
+                     min_at_risk=min_at_risk, seed=seed, survival=survival)
 
 
 def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: int, *, first_m: int,
@@ -814,16 +907,46 @@ def backtest_panel(panel: pd.DataFrame, spells: pd.DataFrame, last: int, grace: 
                    new_growth: float | None = None, weight: str = "mrr", n_sims: int = 200, band: float = 0.8,
                    min_at_risk: int = 30, seed: int = 0, survival: str = "km") -> Backtest:
     """:func:`backtest` on engine-form frames whose last observed month is ``last``."""
+    return _backtest([panel, spells], last, grace, first_m=first_m, n_origins=n_origins, horizon=horizon,
+                     window=window, new_window=new_window, new_growth=new_growth, weight=weight, n_sims=n_sims,
+                     band=band, min_at_risk=min_at_risk, seed=seed, survival=survival)
+
+
+def _backtest(frames: list, last: int, grace: int, *, first_m: int, n_origins: int, horizon: int, window: int,
+              new_window: int, new_growth: float | None, weight: str, n_sims: int, band: float, min_at_risk: int,
+              seed: int, survival: str) -> Backtest:
+    """:func:`backtest_panel` on ``frames`` = [panel, spells], a list it empties: when the caller holds no other
+    reference, the panel before each cut is released column by column as the cut is made. The origins are cut
+    from the last back, each from the one after it (:func:`cut_at`'s rows and spells either way: the rows up to
+    an earlier month are among those up to a later one, in the same order)."""
+    panel, spells = frames.pop(0), frames.pop(0)
     actual = panel.groupby("m")["mrr"].sum()
     panel, spells, _ = _integer_ids(panel, spells)  # the ids hashed once, not at every origin
-    rows = []
+    cols = {c: panel[c].to_numpy() for c in panel.columns}
+    del panel
     origins = [o for o in range(last - n_origins, last) if o - window + 1 > first_m]
-    for o in origins:
-        p, s = cut_at(panel, spells, o, grace)
-        f = forecast_panel(p, s, o, horizon=min(horizon, last - o), window=window, new_window=new_window,
+    tables = {}
+    owned = False  # whether the columns are the back-test's own (cut), not the caller's
+    for o in reversed(origins):
+        keep = cols["m"] <= o
+        if not keep.all():
+            for c in cols:  # one column at a time: the uncut column released as its cut replaces it
+                cols[c] = cols[c][keep]
+            owned = True
+        del keep
+        spells = _cut_spells(pd.DataFrame(cols, copy=False), spells, o, grace)
+        # the customers numbered among the cut's spells as the forecast numbers them (_integer_ids), in place:
+        # the forecast then reads the codes as they are, with no renumbered copy of the column beside them
+        cols["customer_id"], spells = _renumber(cols["customer_id"], spells, in_place=owned)
+        p = pd.DataFrame(cols, copy=False)
+        f = forecast_panel(p, spells, o, horizon=min(horizon, last - o), window=window, new_window=new_window,
                            new_growth=new_growth, weight=weight, n_sims=n_sims, band=band,
                            min_at_risk=min_at_risk, seed=seed + o, survival=survival, scenario=False)
-        t = f.table_
+        tables[o] = f.table_
+        del p, f
+    rows = []
+    for o in origins:
+        t = tables[o]
         act = actual.reindex(o + t["h"].to_numpy()).to_numpy(dtype=float)
         rows.append(pd.DataFrame({"origin": periods.month_start(o), "h": t["h"], "month": t["month"],
                                   "actual": act, "base": t["base"], "lower": t["lower"], "upper": t["upper"]}))

@@ -43,7 +43,7 @@ from .estimate import Estimate, json_safe
 from .periods import month_index, month_start
 from .result import TableSummary
 from .stats.proportion import wilson
-from .survival import TIME_VARYING, customer_sample, person_month_design, person_months
+from .survival import TIME_VARYING, customer_sample, person_month_counts, person_month_design, person_months
 
 MIN_PRE_MONTHS = 6
 # the attributes at signup the effect is adjusted for by default: the Cox model's defaults (notebook 02)
@@ -52,9 +52,8 @@ MAX_ROWS = 2_000_000  # beyond this many customer-months the model is fitted on 
 
 
 def monthly_churn(ds: Dataset) -> pd.DataFrame:
-    """Monthly churn rate: churned in the month ÷ at risk (from person_months), with Wilson intervals."""
-    pm = person_months(ds)
-    g = pm.groupby("month").agg(at_risk=("churn", "size"), churned=("churn", "sum")).reset_index()
+    """Monthly churn rate: churned in the month ÷ at risk (person_months' counts), with Wilson intervals."""
+    g = person_month_counts(ds)
     g["rate"] = g["churned"] / g["at_risk"]
     g["lower"], g["upper"] = wilson(g["churned"], g["at_risk"])
     g.insert(0, "date", month_start(g["month"]))
@@ -311,14 +310,22 @@ def _churn_prevented(X: np.ndarray, share: np.ndarray, effect_cols: list[int], p
     the number of vectors), one vector is worked whole, and the rest is elementwise."""
     out = np.empty(len(params))
     n = len(X) if rows is None else len(rows)
+    # one buffer for every block's η: a fresh array per block (400 MB at 100k customers) was given back to the
+    # system at its end and taken again, zeroed page by page, by the next (about half the work's time); a block
+    # uses its first n × vectors numbers, laid out as a fresh array's
+    buffer = np.empty(n * min(len(params), DRAW_BLOCK))
     for start in range(0, len(params), DRAW_BLOCK):
         theta = params[start:start + DRAW_BLOCK]
-        eta = np.empty((n, len(theta)))
+        eta = buffer[:n * len(theta)].reshape(n, len(theta))
         with _one_blas_thread(len(theta)):
             for sl in _row_slices(n, len(theta)):
                 x = X[sl] if rows is None else X[rows[sl]]
                 p = np.matmul(x, theta.T, out=eta[sl])  # a view: η becomes the difference in place
-                cf = p - x[:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
+                if len(effect_cols) == 1:  # one term: the product of one column is each element's one product
+                    cf = np.multiply(x[:, effect_cols[0], None], theta[None, :, effect_cols[0]])
+                    np.subtract(p, cf, out=cf)
+                else:
+                    cf = p - x[:, effect_cols] @ theta[:, effect_cols].T  # the program's terms removed
                 for a in (p, cf):  # 1 − exp(−exp(·)) in place
                     np.exp(a, out=a)
                     np.negative(a, out=a)
@@ -481,19 +488,26 @@ def _tenure_spline(tenure: np.ndarray, df: int) -> str:
 
 def naive_before_after(ds: Dataset, program_start) -> dict:
     """The comparison that misleads: mean monthly churn after vs before (two-proportion z-test), ignoring tenure
-    and trend. Shown beside the model to make the point."""
-    return naive_from_person_months(person_months(ds), program_start)
+    and trend. Shown beside the model to make the point (from person_months' counts per month, the same sums)."""
+    g = person_month_counts(ds)
+    post = g["month"].to_numpy() >= month_index(program_start)
+    churned, at_risk = g["churned"].to_numpy(), g["at_risk"].to_numpy()
+    return _naive(np.array([churned[post].sum(), churned[~post].sum()]),
+                  np.array([at_risk[post].sum(), at_risk[~post].sum()]))
 
 
 def naive_from_person_months(pm: pd.DataFrame, program_start) -> dict:
     """:func:`naive_before_after` on customer-months already at hand."""
-    from statsmodels.stats.proportion import proportions_ztest
-
     ps = month_index(program_start)
     post = pm["month"].to_numpy() >= ps  # (masks, not copies of the rows: 13M customer-months at 1M customers)
     churn = pm["churn"].to_numpy()
-    counts = np.array([churn[post].sum(), churn[~post].sum()])
-    nobs = np.array([post.sum(), (~post).sum()])
+    return _naive(np.array([churn[post].sum(), churn[~post].sum()]), np.array([post.sum(), (~post).sum()]))
+
+
+def _naive(counts: np.ndarray, nobs: np.ndarray) -> dict:
+    """The naive comparison from the churns and customer-months at risk after and before the start."""
+    from statsmodels.stats.proportion import proportions_ztest
+
     stat, p = proportions_ztest(counts, nobs)
     return {"pre_rate": counts[1] / nobs[1], "post_rate": counts[0] / nobs[0],
             "difference_pp": 100 * (counts[0] / nobs[0] - counts[1] / nobs[1]), "p_value": float(p)}
@@ -779,7 +793,7 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
         remains, the retained MRR of each row (the block of draws keeps its size: a product's sums follow
         BLAS's blocking)."""
         n = len(theta)
-        kept = np.empty((len(d), n))
+        kept = buffer[:len(d) * n].reshape(len(d), n)
         carry = np.zeros((2, n))  # the running sums at the previous slice's last row (with, without the program)
         at_last = np.zeros((2, n_paths + 1, n))  # row p + 1: the running sum at path p's last row (row 0: none)
         with _one_blas_thread(n):
@@ -803,9 +817,11 @@ def roi(ds: Dataset, effect: ProgramEffect, *, gross_margin: float | None = None
                 np.multiply(row_stake[sl, None], kept[sl], out=kept[sl])
         return pd.DataFrame(by_month @ kept, index=months)
 
-    point = retained_for(params.to_numpy()[None, :])
     draws = effect.draws[:200]
     step = max(1, 20_000_000 // max(len(d), 1))  # draws per block: the temporaries are rows × draws
+    # one buffer for every block's retained MRR (rows × draws), as in _churn_prevented: not a fresh array per block
+    buffer = np.empty(len(d) * max(1, min(step, len(draws))))
+    point = retained_for(params.to_numpy()[None, :])
     sims = pd.concat([retained_for(draws[i:i + step]) for i in range(0, len(draws), step)], axis=1)
     scale = 1.0 / effect.sample["share"] if effect.sample else 1.0  # a share of customers fitted: their total scaled up
     point, sims = point * scale, sims * scale

@@ -907,6 +907,27 @@ def person_months(ds: Dataset, *, spells: str = "all") -> pd.DataFrame:
     })
 
 
+def person_month_counts(ds: Dataset, *, spells: str = "all") -> pd.DataFrame:
+    """Per calendar month with customer-months at risk: ``month`` (month index), ``at_risk`` and ``churned``, the
+    counts of :func:`person_months`' rows and churns in the month (its ``groupby("month")`` size and sum), counted
+    from the spells without building the rows (13M customer-months at a million customers)."""
+    s = ds.spells if spells == "all" else ds.spells[ds.spells["spell"] == 1]
+    T = (s["duration"] - (1 - s["event"])).to_numpy()
+    first = s["entry"].to_numpy() + 1
+    at = np.maximum(T - first + 1, 0) > 0  # spells with a month at risk: months start + first … start + T
+    start_m = np.asarray(month_index(s["start"]))[at]
+    lo, hi = start_m + first[at], start_m + T[at]
+    if not len(lo):
+        return pd.DataFrame({"month": np.array([], dtype=np.int64), "at_risk": np.array([], dtype=np.int64),
+                             "churned": np.array([], dtype=np.int64)})
+    m0, width = int(lo.min()), int(hi.max() - lo.min()) + 2
+    at_risk = np.cumsum(np.bincount(lo - m0, minlength=width) - np.bincount(hi + 1 - m0, minlength=width))[:-1]
+    churned = np.bincount(hi[s["event"].to_numpy()[at] == 1] - m0, minlength=width)[:-1]
+    keep = at_risk > 0
+    return pd.DataFrame({"month": np.arange(m0, m0 + width - 1, dtype=np.int64)[keep],
+                         "at_risk": at_risk[keep].astype(np.int64), "churned": churned[keep].astype(np.int64)})
+
+
 TIME_VARYING = ("failed_payment", "nps_detractor", "nps_passive", "nps_none", "falling_usage")
 
 
@@ -1472,7 +1493,7 @@ def spell_survival(ds: Dataset, times=(3, 6, 12, 24), *, n_boot: int = 200, alph
 
 __all__ = ["survival_data", "km_fits", "survival_table", "not_followed", "table_metrics", "LogrankResult",
            "logrank_metrics", "logrank", "rmst", "CoxResult", "cox_metrics", "reference_levels", "covariate_design",
-           "cox_drivers", "fitted_covariates", "hr_labels", "hr_sentences", "schoenfeld_curves", "person_months",
+           "cox_drivers", "fitted_covariates", "hr_labels", "hr_sentences", "schoenfeld_curves", "person_months", "person_month_counts",
            "time_varying_drivers", "customer_sample", "person_month_design", "naive_nps_cox", "lifetime_value",
            "ltv_metrics", "cluster_bootstrap_km", "km_from_counts", "SpellSurvival", "spell_survival", "PH_METHOD", "PH_MAX_SPELLS",
            "TV_LABELS", "TIME_VARYING"]

@@ -310,3 +310,45 @@ def test_kept_mrr_is_the_per_customer_sum():
         for i in range(n):
             plain[r, inv[i]] += mrr[i] * (u[r, i] < p[r, inv[i]])
     assert np.allclose(fc._kept_mrr(u, p, inv, mrr), plain, rtol=1e-13, atol=0)
+
+
+def test_growth_sums_are_the_pairs_of_consecutive_months(demo):
+    """Per customer and tenure band, Σ MRR(k) and Σ MRR(k + 1) over the pairs of consecutive paid months of one
+    spell whose later month is in the window: against a pandas merge of each row with its next month's row."""
+    p, s, _ = fc._engine_frames(demo)
+    o, w = demo.as_of_m, 12
+    ids, pc, _ = fc._codes(p, s)
+    got = fc._growth_sums(p, pc, len(ids), o, w)
+    nxt = p[["customer_id", "spell", "m", "mrr"]].assign(m=p["m"] - 1)
+    pairs = p.merge(nxt, on=["customer_id", "spell", "m"], suffixes=("", "_next"))
+    pairs = pairs[(pairs["m"] + 1 > o - w) & (pairs["m"] + 1 <= o)]
+    band = np.searchsorted(np.asarray(fc.TENURE_BANDS), pairs["spell_month"], side="right") - 1
+    nb = len(fc.TENURE_BANDS)
+    want = np.zeros((len(ids), 2 * nb))
+    np.add.at(want, (pairs["customer_id"].to_numpy(), band), pairs["mrr"].to_numpy())
+    np.add.at(want, (pairs["customer_id"].to_numpy(), nb + band), pairs["mrr_next"].to_numpy())
+    assert len(pairs) > 1000 and np.allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+def test_spells_at_risk_are_the_spells_matrix_column_sums(demo):
+    p, s, _ = fc._engine_frames(demo)
+    ids, pc, sc = fc._codes(p, s)
+    A, D, n = fc.risk_matrices(p, s, pc, sc, len(ids), 40, "mrr", at_risk=True)
+    ones = fc.risk_matrices(p, s, pc, sc, len(ids), 40, "spells")[0]
+    assert n.sum() > 0 and (n == np.asarray(ones.sum(axis=0)).ravel()).all()
+
+
+def test_backtest_cuts_each_origin_from_the_next_as_from_the_full_frames(demo):
+    """The back-test cuts its origins from the last back, each from the one after it, releasing the panel
+    before each cut: the forecasts are those of cut_at on the full frames at each origin, bit for bit."""
+    p, s, _ = fc._engine_frames(demo)
+    last, grace = demo.as_of_m, int(demo.settings.grace_months)
+    bt = fc.backtest_panel(p, s, last, grace, first_m=demo.data_start_m, n_origins=4, n_sims=20)
+    assert bt.n_origins == 4 and len(p) == len(demo.panel)  # the caller's frames untouched
+    for o in range(last - 4, last):
+        pc, scut = fc.cut_at(p, s, o, grace)
+        f = fc.forecast_panel(pc, scut, o, horizon=min(12, last - o), n_sims=20, seed=o, scenario=False)
+        d = bt.detail_[bt.detail_["origin"] == periods.month_start(o)]
+        assert (d["base"].to_numpy() == f.table_["base"].to_numpy()).all()
+        assert (d["lower"].to_numpy() == f.table_["lower"].to_numpy()).all()
+        assert (d["upper"].to_numpy() == f.table_["upper"].to_numpy()).all()

@@ -195,3 +195,20 @@ def test_cells_are_groupby_ngroup_in_order_of_first_appearance():
         assert np.array_equal(cell, want_cell, equal_nan=True)
         pd.testing.assert_frame_equal(cells, want_cells)
     assert 1 < impact._cells(**wide)[0].max() < n
+
+
+def test_person_month_counts_are_the_rows_counts_and_give_the_naive_comparison(demo):
+    """survival.person_month_counts (from the spells) against person_months' rows grouped by month, and the
+    naive before/after and the monthly churn (which read it) against the rows themselves."""
+    from csanalysis.survival import person_month_counts
+
+    ds, pm = demo
+    for spells in ("all", "first"):
+        rows = person_months(ds, spells=spells)
+        want = rows.groupby("month").agg(at_risk=("churn", "size"), churned=("churn", "sum")).reset_index()
+        got = person_month_counts(ds, spells=spells)
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
+        assert got["churned"].sum() == rows["churn"].sum() and got["at_risk"].sum() == len(rows)
+    assert impact.naive_before_after(ds, START) == impact.naive_from_person_months(pm, START)
+    mc = impact.monthly_churn(ds)
+    assert (mc["rate"].to_numpy() == (pm.groupby("month")["churn"].mean()).to_numpy()).all()

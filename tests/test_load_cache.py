@@ -216,3 +216,20 @@ def test_pruning_keeps_the_cache_under_its_size(tmp_path, user_cache, monkeypatc
     cs.load_dataset(b, as_of="2024-06-30")
     left = [p for p in user_cache.iterdir() if p.is_dir()]
     assert len(left) == 1 and left[0] != first  # the new entry stays, the least recently used goes
+
+
+def test_customer_columns_of_a_cached_load_are_the_frame_s(tmp_path, user_cache):
+    """Dataset.customer_columns reads only the asked columns of a cached customers table (the frame stays
+    pending) and gives what the whole frame has in them: values, order and dtypes; a column the table lacks is
+    left out."""
+    src = tmp_path / "demo"
+    shutil.copytree(DEMO, src)
+    cs.load_dataset(src)
+    again = cs.load_dataset(src)
+    assert again.cache_key is not None and "customers" in again.pending()
+    got = again.customer_columns(["customer_id", "renewal_date", "no_such_column"])
+    assert "customers" in again.pending()  # not built by it
+    want = again.customers[["customer_id", "renewal_date"]]
+    pd.testing.assert_frame_equal(got, want)
+    fresh = cs.load_dataset(src, cache=False)
+    pd.testing.assert_frame_equal(fresh.customer_columns(["customer_id", "renewal_date"]), want)

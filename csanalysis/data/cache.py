@@ -451,6 +451,24 @@ def parquet_file(value: Lazy) -> Path | None:
     return None
 
 
+def read_columns(value: Lazy, columns) -> pd.DataFrame | None:
+    """Only ``columns`` (those the file has) of a pending table of a cache entry that reads a Parquet file whole
+    (:func:`parquet_file`), as :func:`_read` gives them (its ``seconds`` columns cast back), without building the
+    other columns; None for another kind of pending table."""
+    path = parquet_file(value)
+    if path is None:
+        return None
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    df = pd.read_parquet(path, columns=[c for c in columns if c in names])
+    args = value.build.args
+    seconds = value.build.keywords.get("seconds", args[2] if len(args) > 2 else ())
+    cast = {c: "datetime64[s]" for c in (*seconds, *_pandas_seconds(path))
+            if c in df.columns and str(df[c].dtype) != "datetime64[s]"}
+    return df.astype(cast) if cast else df
+
+
 def _pandas_seconds(path: Path) -> list[str]:
     """The columns that pandas wrote in whole seconds (its metadata in the Parquet file: :func:`_seconds`)."""
     import pyarrow.parquet as pq

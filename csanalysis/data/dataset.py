@@ -145,6 +145,19 @@ class Dataset:
                 return ibis.get_backend(self.engine_table("panel")).read_parquet(path)
         return ibis.memtable(getattr(self, name))
 
+    def customer_columns(self, columns) -> pd.DataFrame:
+        """The ``columns`` of ``customers`` that it has, without building its other columns when it is still
+        pending in a report run's cache (its Parquet file read for those columns only); else from the frame."""
+        value = self.__dict__.get("customers")
+        if type(value) is Lazy:
+            from .cache import read_columns
+
+            df = read_columns(value, columns)
+            if df is not None:
+                return df
+        c = self.customers
+        return c[[x for x in columns if x in c.columns]]
+
     def pending(self) -> list[str]:
         """Tables not built in pandas yet: the panel and spells (still only in the engine) and optional tables
         present in the source."""

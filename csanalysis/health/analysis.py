@@ -368,13 +368,16 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
         in_train = closed & ds.window_closed(frame["m"].to_numpy(), horizon, g, by=split)
         in_test = frame["m"].isin(test_ms).to_numpy()
         train = training_rows(frame, in_train)
-        test = _rows_from(frame, in_test) if sampled else frame[in_test].reset_index(drop=True)
         try:
             eval_model = fit_model(train, C=C, attributes=attributes, importance=False)
             eval_card = calibrate_scorecard(sc, train, method=calibration, points=points[in_train])
         except TooLittleHistory as exc:
             reason, codes["evaluation"] = str(exc), exc
         del train  # most of the history's rows (a copy unless they come first), not needed past the fits (the final fit copies train_all)
+        # a copy (not a view of the history's arrays, which it would keep alive): the history's rows are freed
+        # during the final fit, and the report holds the test rows alone; made after the fits above, so not held
+        # beside their design (issue 21)
+        test = frame[in_test].reset_index(drop=True)
         if reason is None and (test["churned"].sum() == 0):
             codes["evaluation"] = TooLittleHistory("no_churn", "no account churned in the evaluation window")
             reason = str(codes["evaluation"])
@@ -408,19 +411,25 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
     # a sample's history holds closed rows only: its training rows are the frame itself (training_rows: no copy)
     train_all, train_points = (training_rows(frame, closed), points[closed]) if sampled else (frame[closed], points[closed])
     n_train, events_train = len(train_all), int(train_all["churned"].sum())
-    # the whole history is not needed past here (the rows still used are copies: train_all, test, current; slices of
-    # it with a sample, whose rows are all closed): it
+    # the whole history is not needed past here (the rows still used are copies: train_all, test, current; with a
+    # sample, whose rows are all closed, train_all is the history itself, freed in the final fit): it
     # would raise the peak memory of the final fit and prediction, unless kept for the report (keep_history;
     # fit_model then holds one design array fewer at its peak than it did)
     del frame, points
+    # the training rows are handed over to the model's fit (no reference kept here), which frees them once its
+    # design is built: with a sample the whole history (nothing else holds it now), without one the copy of its
+    # closed rows; not held beside the design's copies through the fits (issue 21). The scorecard is calibrated
+    # first (the same checks of the rows, the same numbers in either order).
+    rows = [train_all]
+    del train_all
     try:
-        model = fit_model(train_all, C=C, attributes=attributes, importance=importance)
-        card = calibrate_scorecard(sc, train_all, method=calibration, points=train_points)
+        card = calibrate_scorecard(sc, rows[0], method=calibration, points=train_points)
+        model = fit_model(rows.pop(), C=C, attributes=attributes, importance=importance)
         fit_reason = None
     except TooLittleHistory as exc:  # too little closed history: the accounts are ranked by scorecard points alone
         model, card, fit_reason = None, None, str(exc)
         codes["fit"] = exc
-    del train_all, train_points  # nor the training rows past the fits
+    del rows, train_points  # nor the training rows past the fits
     if sampled:  # every account paying in T, from T's signals alone, a part of the customers at a time
         current = signals_by_part(ds, [T], attributes=attributes, part_customers=part_customers)
         current_points = sc.points(current)
@@ -441,13 +450,3 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                      codes=codes, history=held, sample=model_ds.sample if sampled else None, model_ds=model_ds,
                      part_customers=part_customers)
 
-
-def _rows_from(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    """``frame[mask].reset_index(drop=True)`` without copying when the rows picked are the last ones (the test months
-    of a sample's history, which ends at the last closed month): a frame over the same arrays, to which columns
-    can be added (the frame's own columns are not written)."""
-    n = int(mask.sum())
-    if n and mask[len(mask) - n:].all():
-        out = frame.iloc[len(mask) - n:].copy(deep=False)
-        return out.set_axis(pd.RangeIndex(n), axis=0, copy=False)
-    return frame[mask].reset_index(drop=True)

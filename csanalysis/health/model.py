@@ -24,37 +24,56 @@ __all__ = ["design", "ChurnRiskModel", "fit_model", "importance_table", "default
 def design(frame: pd.DataFrame, attributes=ATTRIBUTES) -> pd.DataFrame:
     """Model inputs from the signals: transformed numerics, missing-value indicators and the ``attributes``: a
     categorical one (text) one-hot against its first level, a numeric one on its own scale with missing values 0
-    and an indicator ``<name> missing`` (when any is missing)."""
-    X = {}  # the columns, made a frame once at the end (inserting ~30 columns one by one copies them again)
-    X["log_days_since_login"] = np.log1p(frame["days_since_login"].clip(lower=0))
-    X["utilisation"] = frame["utilisation"].fillna(0).clip(upper=2)
-    X["features_used"] = frame["features_used"].fillna(0)
-    X["log_logins_per_seat"] = np.log1p(frame["logins"].fillna(0) / frame["seats"].where(frame["seats"] > 0, 1).fillna(1))
+    and an indicator ``<name> missing`` (when any is missing).
+
+    The columns are written one at a time into one inputs × rows block, the frame's own (pandas keeps a float
+    frame as one such block): a dict of the columns made a frame would hold them twice at once, the peak of a fit
+    on a large history (issue 21). The block has a row for every column there can be (each categorical
+    attribute's values); the rows not written are never touched, so hold no memory."""
+    n = len(frame)
+    bound = _FIXED_INPUTS + sum(2 if pd.api.types.is_numeric_dtype(frame[a]) else frame[a].nunique(dropna=True)
+                                for a in attributes if a in frame.columns)
+    block = np.empty((bound, n))
+    names = []
+    for name, values in _inputs(frame, attributes):
+        block[len(names)] = np.asarray(values, dtype=float)
+        names.append(name)
+    return pd.DataFrame(block[:len(names)].T, columns=names, index=frame.index, copy=False)
+
+
+_FIXED_INPUTS = 16  # the inputs of the signals themselves (_inputs), before the attributes'
+
+
+def _inputs(frame: pd.DataFrame, attributes):
+    """:func:`design`'s columns, (name, values) one at a time, in order."""
+    yield "log_days_since_login", np.log1p(frame["days_since_login"].clip(lower=0))
+    yield "utilisation", frame["utilisation"].fillna(0).clip(upper=2)
+    yield "features_used", frame["features_used"].fillna(0)
+    yield "log_logins_per_seat", np.log1p(frame["logins"].fillna(0) / frame["seats"].where(frame["seats"] > 0, 1).fillna(1))
     trend = frame["usage_trend"]
-    X["log_usage_trend"] = np.log(trend.clip(lower=0.05, upper=20)).fillna(0)
-    X["usage_trend_unknown"] = trend.isna().astype(float)
-    X["falling_usage"] = frame["falling_usage"].astype(float)
-    X["failed_payment"] = (frame["failed_payments"] > 0).astype(float)
+    yield "log_usage_trend", np.log(trend.clip(lower=0.05, upper=20)).fillna(0)
+    yield "usage_trend_unknown", trend.isna().astype(float)
+    yield "falling_usage", frame["falling_usage"].astype(float)
+    yield "failed_payment", (frame["failed_payments"] > 0).astype(float)
     # categories compared as codes (one hash of the strings, not one string comparison per row and category)
     codes, values = pd.factorize(frame["nps_category"].astype(str))
     for c in ("detractor", "passive", "none"):
-        X[f"nps_{c}"] = (codes == values.get_loc(c)).astype(float) if c in values else np.zeros(len(frame))
-    X["log_cs_contacts"] = np.log1p(frame["cs_contacts"].fillna(0))
-    X["log_tenure"] = np.log1p(frame["tenure_months"])
-    X["log_mrr"] = np.log(frame["mrr"].clip(lower=1))
-    X["log2_seats"] = np.log2(frame["seats"].clip(lower=1)).fillna(0)
-    X["months_to_renewal"] = (frame["days_to_renewal"] / 30.44).clip(-1, 13).fillna(13)
+        yield f"nps_{c}", (codes == values.get_loc(c)).astype(float) if c in values else np.zeros(len(frame))
+    yield "log_cs_contacts", np.log1p(frame["cs_contacts"].fillna(0))
+    yield "log_tenure", np.log1p(frame["tenure_months"])
+    yield "log_mrr", np.log(frame["mrr"].clip(lower=1))
+    yield "log2_seats", np.log2(frame["seats"].clip(lower=1)).fillna(0)
+    yield "months_to_renewal", (frame["days_to_renewal"] / 30.44).clip(-1, 13).fillna(13)
     for a in attributes:
         if a in frame.columns and pd.api.types.is_numeric_dtype(frame[a]):
-            X[a] = frame[a].fillna(0)
+            yield a, frame[a].fillna(0)
             if frame[a].isna().any():
-                X[f"{a} missing"] = frame[a].isna().astype(float)
+                yield f"{a} missing", frame[a].isna().astype(float)
         elif a in frame.columns:
             codes, values = pd.factorize(frame[a].astype(str))  # missing values become "nan", never a level
             levels = sorted(frame[a].dropna().astype(str).unique())
             for lv in levels[1:] if len(levels) > 1 else []:
-                X[f"{a}={lv}"] = (codes == values.get_loc(lv)).astype(float)
-    return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in X.items()}, index=frame.index)
+                yield f"{a}={lv}", (codes == values.get_loc(lv)).astype(float)
 
 
 @dataclass(kw_only=True)
@@ -150,6 +169,13 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
 
     _need_training(train, outcome)
     X = design(train, attributes)
+    # what the fits read of the rows besides the design, copied (not views of the rows' arrays): rows handed over by
+    # the caller (churn_risk's final fit on a sample) are freed here, before the standardised copy of the design and
+    # the fits, instead of held beside them (issue 21)
+    y = train[outcome].to_numpy().copy()
+    groups = train["customer_id"].to_numpy().copy() if importance else None
+    n_train, train_months = len(train), (int(train["m"].min()), int(train["m"].max()))
+    del train
     # once: the kept columns' scale is the same number. Column by column: the same numbers as X.std(ddof=0) (each
     # column reduced alone, as pandas reduces each row of the design's block), without its rows × inputs temporaries
     # (two at once), the peak of this fit on a large history (issue 21)
@@ -171,18 +197,17 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
         np.subtract(X.to_numpy(), mean, out=Z)
         Z /= scale
     del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
-    y = train[outcome].to_numpy()
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
     model = ChurnRiskModel(features=list(keep), mean_=mean, scale_=scale, coef_=lr.coef_[0].copy(),
-                           intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=len(train),
-                           events_train=int(y.sum()), train_months=(int(train["m"].min()), int(train["m"].max())))
+                           intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=n_train,
+                           events_train=int(y.sum()), train_months=train_months)
     if importance:
         del Z
         # the design is handed over (no reference kept here): when inputs separate the outcome, _importance fits a
         # reduced design and the full one is freed before the fit instead of held beside it (issue 21)
         held = [D]
         del D
-        model.importance = _importance(held.pop(), y, train["customer_id"].to_numpy(), list(keep), model.coef_,
+        model.importance = _importance(held.pop(), y, groups, list(keep), model.coef_,
                                        alpha, start=np.r_[model.intercept_, model.coef_])
         model.separation = model.importance.attrs["separation"]
     return model
@@ -264,14 +289,14 @@ def _importance(X, y, groups, names, coef, alpha: float = 0.05, start=None, *, m
             warnings.simplefilter("ignore", ConvergenceWarning)
             # check_rank=False: the rank check is a QR of the whole design (slow) and only sets df_model and
             # df_resid, which neither the estimates nor the cluster-robust errors use (Z has no constant column)
-            res = sm.Logit(y, X, check_rank=False).fit(method="newton", start_params=start, disp=0, maxiter=maxiter,
-                                                       cov_type="cluster", cov_kwds={"groups": g})
+            res = sm.Logit(y, X, check_rank=False).fit(method="newton", start_params=start, disp=0, maxiter=maxiter)
+            cov = _cluster_cov(res, g)  # what cov_type="cluster" computes, holding fewer rows × inputs arrays
         if not res.mle_retvals.get("converged", False):
             why[:] = "not_converged"
         elif Q is None:
-            b, se = res.params[1:], res.bse[1:]
+            b, se = res.params[1:], np.sqrt(np.diag(cov))[1:]
         else:
-            beta, cov = Q @ res.params, Q @ res.cov_params() @ Q.T
+            beta, cov = Q @ res.params, Q @ cov @ Q.T
             b, se = beta[1:], np.sqrt(np.diag(cov))[1:]
             inf = sep.infinite[1:]
             b[inf], se[inf], why[inf] = np.nan, np.nan, "separates_outcome"
@@ -286,6 +311,19 @@ def _importance(X, y, groups, names, coef, alpha: float = 0.05, start=None, *, m
     imp.insert(0, "rank", np.arange(1, len(imp) + 1))
     imp.attrs["separation"] = sep_info
     return imp
+
+
+def _cluster_cov(res, groups: np.ndarray) -> np.ndarray:
+    """The cluster-robust covariance (CRV1, with its small-sample correction) of a fitted ``sm.Logit`` result, by
+    the integer ``groups``: the numbers of ``fit(cov_type="cluster", cov_kwds={"groups": groups})``
+    (``sandwich_covariance.cov_cluster`` on the same score and Hessian), with the Hessian's bread computed before
+    the rows' scores: statsmodels computes the scores (rows × inputs) and then the Hessian, whose rows × inputs
+    temporary is then held beside them and the design, three such arrays at once (issue 21)."""
+    from statsmodels.stats import sandwich_covariance as sw
+
+    hessian_inv = np.linalg.inv(res.model.hessian(res.params))
+    scores = res.model.score_obs(res.params)
+    return sw.cov_cluster((scores, hessian_inv), groups, use_correction=True)
 
 
 def _z(alpha: float) -> float:

@@ -217,18 +217,21 @@ def signals(ds: Dataset, months=None, *, scoring_date=None, accounts=None, attri
 
 
 def signals_by_part(ds: Dataset, months, *, accounts=None, attributes=ATTRIBUTES,
-                    part_customers: int | None = None) -> pd.DataFrame:
+                    part_customers: int | None = None, then=None) -> pd.DataFrame:
     """:func:`signals` of every account, read a part of the customers at a time (``part_customers`` each,
     :func:`csanalysis.grouped.customer_parts`: disjoint Datasets restricted in the engine), in the order
     :func:`signals` gives (month, then account). Each row reads its own account's data only, so the rows are
     those of one reading of ``ds``; the pandas tables held at once are a part's, not every customer's (at a
     million customers the usage, panel and payments of all of them take about 4 GB). ``part_customers`` None or
-    at least the customers: :func:`signals` of ``ds`` itself."""
+    at least the customers: :func:`signals` of ``ds`` itself. ``then``: optional ``then(part, rows)`` giving the
+    rows with columns added from the part's own tables (each row's from its own account's data, as
+    :func:`csanalysis.lifecycle.expansion.term_inputs`), applied to each part before the parts are joined."""
     from ..grouped import customer_parts
 
+    then = then or (lambda part, rows: rows)
     if part_customers is None:
-        return signals(ds, months, accounts=accounts, attributes=attributes)
-    frames = [signals(part, months, accounts=accounts, attributes=attributes)
+        return then(ds, signals(ds, months, accounts=accounts, attributes=attributes))
+    frames = [then(part, signals(part, months, accounts=accounts, attributes=attributes))
               for part in customer_parts(ds, max_customers=part_customers)]
     if len(frames) == 1:
         return frames[0]

@@ -120,32 +120,31 @@ def adoption_months(ds) -> AdoptionMonths:
     pm = month_index(p["month"]).astype(np.int64)
     n = len(p)
     reason = {m: None for m in MEASURES}
-    u = ds.usage
+    u = _usage_rows(ds)
     coverage = None
     au = np.full(n, np.nan)
     fu = np.full(n, np.nan)
     measured = np.zeros(n, bool)
     if u is None:
         reason = {m: Reason("the data have no usage table", "adoption.reason.no_usage") for m in MEASURES}
-    elif not len(u):
+    elif u["coverage"] is None:
         reason = {m: Reason("the usage table has no rows up to as_of", "adoption.reason.usage_empty") for m in MEASURES}
     else:
-        um = month_index(u["month"]).astype(np.int64)
-        coverage = (int(um.min()), int(um.max()))
+        coverage = u["coverage"]
         measured = (pm >= coverage[0]) & (pm <= coverage[1])
-        keys = IntegerPanel(ds)
-        pos = keys.find(keys.codes(u["customer_id"].to_numpy()), um)  # the usage row's panel row (−1: not paid)
+        keys = u["keys"]
+        pos = keys.find(u["code"], u["m"])  # the usage row's panel row (−1: not paid)
         hit = pos >= 0
         for col, out in (("active_users", au), ("features_used", fu)):
-            if col not in u.columns:
+            if col not in u:
                 reason["utilisation" if col == "active_users" else col] = Reason(
                     f"the usage table has no '{col}' column", "adoption.reason.no_column", column=col)
                 continue
             out[measured] = 0.0  # a covered paid month without a usage row: no use
-            v = pd.to_numeric(u[col], errors="coerce").to_numpy(dtype=float)
+            v = u.pop(col)
             out[pos[hit]] = np.where(np.isnan(v[hit]), 0.0, v[hit])
             del v
-        del keys, pos, hit, um  # the integer panel's arrays (several per panel row) are not needed past here
+        del keys, pos, hit, u  # the integer panel's arrays (several per panel row) are not needed past here
         if not measured.any():
             reason = {m: reason[m] or Reason("no paid month lies within the usage table's months",
                                               "adoption.reason.no_overlap") for m in MEASURES}
@@ -178,6 +177,43 @@ def adoption_months(ds) -> AdoptionMonths:
                           "active_users": au, "utilisation": util, "features_used": fu, "measured": measured,
                           "acc": acc, "last_at_k": last}, copy=False)  # the arrays as they are, not a second copy
     return AdoptionMonths(frame, reason, coverage, src, pd.Index(ids))
+
+
+def _usage_rows(ds) -> dict | None:
+    """The usage rows :func:`adoption_months` places on the panel, read in the engine
+    (:meth:`Dataset.engine_frame`; the usage table's pandas frame is not built): ``coverage`` (the first and last
+    month index of its rows, None when it has none), ``keys`` (the panel's :class:`IntegerPanel`) and, for the
+    rows of the panel's customers, ``code`` and ``m`` (their customer code and month index) and ``active_users``
+    / ``features_used`` where the table has them (float, NaN where not a number, as ``pd.to_numeric(errors=
+    "coerce")`` reads it). Only integer keys and the two measures cross into pandas, never the rows' text ids
+    (at a million customers the usage frame took GBs, issue 21). None without a usage table."""
+    import ibis
+
+    from ..data.spells import month_index as engine_month_index
+
+    t = ds.engine_frame("usage")
+    if t is None:
+        return None
+    um = engine_month_index(t.month).cast("int64")
+    span = t.aggregate(lo=um.min(), hi=um.max(), n=t.count()).execute()
+    if not int(span["n"].iloc[0]):
+        return {"coverage": None}
+    out = {"coverage": (int(span["lo"].iloc[0]), int(span["hi"].iloc[0])), "keys": IntegerPanel(ds)}
+    ids = ibis.memtable(pd.DataFrame({"customer_id": out["keys"].ids.to_numpy(dtype=object),
+                                      "code": np.arange(len(out["keys"].ids), dtype=np.int64)}))
+    cols = {}
+    for c in ("active_users", "features_used"):
+        if c in t.columns:
+            v = t[c]
+            cols[c] = v.cast("float64") if v.type().is_numeric() else v.cast("string").try_cast("float64")
+    rows = t.select(customer_id=t.customer_id.cast("string"), m=um, **cols)
+    j = rows.join(ids, rows.customer_id == ids.customer_id)  # (a customer not in the panel has no paid month)
+    a = j.select(code=ids.code, m=rows.m, **{c: rows[c] for c in cols}).to_pyarrow()
+    for c in ("code", "m", *cols):
+        out[c] = np.ascontiguousarray(a.column(c).to_numpy(zero_copy_only=False)).astype(
+            np.int64 if c in ("code", "m") else float)
+        a = a.drop_columns([c])  # each column released once copied out
+    return out
 
 
 def median_interval(n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ not what would make it expand.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -48,7 +49,8 @@ from ..health.capacity import rank_within_capacity
 from ..health.evaluation import _Boot
 from ..health.model import _model_attributes, default_attributes, training_rows
 from ..health.reasons import _reason_text, model_reasons
-from ..health.signals import TOUCH_MODELS, reference_date, scoring_month, signals
+from ..health.analysis import PART_CUSTOMERS, SignalHistory
+from ..health.signals import TOUCH_MODELS, reference_date, scoring_month, signals, signals_by_part
 from ..periods import month_index
 from ..result import TableSummary
 
@@ -273,7 +275,8 @@ class Expansion(JudgedScore, TableSummary):
 def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: int = 20,
                          capacity_by: str = "team", test_months: int = 6, C: float = 0.05, attributes=None,
                          truth=None, n_boot: int = 500, seed: int = 0, alpha: float = 0.05,
-                         model_ds: Dataset | None = None) -> Expansion:
+                         model_ds: Dataset | None = None, part_customers: int = PART_CUSTOMERS,
+                         history: SignalHistory | None = None) -> Expansion:
     """Score every account paying at the scoring date by its expansion probability, and judge the score on the
     future exactly as :func:`csanalysis.health.churn_risk` judges the churn-risk score (same time split, the same
     engine sample of whole customers at large N, same measures and intervals).
@@ -304,6 +307,15 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
         (:func:`csanalysis.grouped.model_dataset`, above its size), every account-month of it read (the engine
         sample is the one size rule, as for churn risk). Every account of ``ds`` paying at the scoring date is
         still scored, from the scoring month's signals and billing term alone. None (or ``ds`` itself): ``ds``.
+    part_customers : int
+        With a sample: customers of ``ds`` read at a time when every account is scored
+        (:func:`~csanalysis.health.signals_by_part`, as :func:`~csanalysis.health.churn_risk` scores), so that no
+        table of every customer enters pandas; the sample's own tables are read on a copy of it, released once
+        its rows are read.
+    history : SignalHistory, optional
+        The signal rows a :func:`~csanalysis.health.churn_risk` call on ``ds`` read and kept (``ChurnRisk.history``,
+        no sample): without a sample, its rows up to the scoring month (the same attributes and first month) are
+        these signals, taken from it instead of reading the data again (the churn outcome's columns dropped).
 
     Returns
     -------
@@ -319,11 +331,22 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
     months = np.arange(first, T + 1)
     attributes = _model_attributes(ds, default_attributes(ds) if attributes is None else attributes)
     sampled = model_ds is not None and model_ds is not ds  # the fits read the sample; every account of ds is scored
-    fit_ds = model_ds if sampled else ds
+    fit_ds = copy.copy(model_ds) if sampled else ds  # (a sample's pandas tables read on a copy, freed below)
     if sampled:  # the scoring month's signals and billing term of every account of ds, read first (no history held)
-        current = term_inputs(ds, signals(ds, [T], attributes=attributes), horizon)
-    frame = signals(fit_ds, months if len(months) else [T], attributes=attributes)  # every account-month of fit_ds
-    frame = term_inputs(fit_ds, expansion_outcomes(fit_ds, frame, horizon), horizon)
+        current = signals_by_part(ds, [T], attributes=attributes, part_customers=part_customers,
+                                  then=lambda part, rows: term_inputs(part, rows, horizon))
+    # every account-month of fit_ds with its outcome and billing term (with a sample, a part of it at a time: each
+    # row reads its own account's data only)
+    kept = (history.rows(ds, T, scorecard=history.scorecard, attributes=attributes)
+            if history is not None and not sampled and len(months) and history.first == first else None)
+    if kept is not None:  # the churn-risk call's rows of these months: the same signals
+        frame = term_inputs(ds, expansion_outcomes(ds, kept[0].drop(columns=["churned", "closed"]), horizon), horizon)
+        del kept
+    else:
+        frame = signals_by_part(fit_ds, months if len(months) else [T], attributes=attributes,
+                                part_customers=part_customers if sampled else None,
+                                then=lambda part, rows: term_inputs(part, expansion_outcomes(part, rows, horizon), horizon))
+    fit_ds = None  # the sample's tables are not held through the fits
     inputs = (*attributes, *EXTRA_INPUTS)
     closed = ds.window_closed(frame["m"].to_numpy(), horizon, g, by=T)
     is_current = frame["m"].to_numpy() == T
@@ -368,7 +391,7 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
             f"{reference_date(T).date()}: the data are too short to judge the scores", h=horizon,
             date=str(reference_date(T).date()))
         reason = str(codes["evaluation"])
-    train_all = frame[closed]
+    train_all = training_rows(frame, closed)  # (the history is sorted by month: its first rows, not a copy)
     n_train, events = len(train_all), int(train_all[OUTCOME].sum())
     del frame
     try:

@@ -155,28 +155,37 @@ def start_data(ds) -> pd.DataFrame:
 
 def _milestone_month(ds, m: Milestone, starts: pd.DataFrame) -> tuple[pd.Series | None, str | None]:
     """The first month index (from each account's start month on) whose rule holds, NaN when never; or None and the
-    reason when these data cannot measure it."""
-    from ..periods import month_index
+    reason when these data cannot measure it. In the engine (:meth:`Dataset.engine_frame`): the rows where the rule
+    holds (a value that is not a number never does, as ``pd.to_numeric(errors="coerce")`` reads it) joined to the
+    accounts of ``starts`` by id as text, from each account's start month on, the first month per account; only
+    that one row per account crosses into pandas, never the table's rows (the usage table has one row per
+    account-month: at a million customers it took GBs in pandas, issue 21)."""
+    import ibis
 
-    t = getattr(ds, m.table, None)
+    from ..data.spells import month_index as engine_month_index
+
+    t = ds.engine_frame(m.table)  # (the table's pandas frame is not built)
     if t is None:
         return None, "no_table"
     if m.column not in t.columns:
         return None, "no_column"
-    vals = pd.to_numeric(t[m.column], errors="coerce")
-    rows = np.flatnonzero(OPS[m.op](vals.to_numpy(), m.value) & vals.notna().to_numpy())  # where the rule holds
-    del vals
-    # each row's account as a position in ``starts`` (its ids hashed once, the distinct ones compared as text) and
-    # its month as an integer: no merged copy of the rows with their string ids (the usage table has one row per
-    # account-month; at a million customers that copy was most of this section's peak memory, issue 21)
-    code, distinct = pd.factorize(t["customer_id"].to_numpy()[rows])
-    acc = pd.Index(starts["customer_id"]).get_indexer(pd.Index(distinct, dtype=object).astype(str))[code]
-    del code
-    mon = np.asarray(month_index(t["month"].to_numpy()[rows]))
-    start = starts["start_m"].to_numpy()
-    on = acc >= 0
-    on[on] = mon[on] >= start[acc[on]]  # from the account's start month on
-    first = pd.Series(mon[on]).groupby(acc[on]).min()  # by position in starts
+    if not len(starts):
+        return pd.Series(np.nan, index=starts.index, dtype=float, name="customer_id"), None
+    v = t[m.column]
+    if not v.type().is_numeric():
+        v = v.cast("string").try_cast("float64")
+    hold = {">": v > m.value, ">=": v >= m.value, "==": v == m.value}[m.op]
+    if v.type().is_floating():
+        hold = hold & ~v.isnan()  # (NaN compares above every number in the engine; pandas' never holds)
+    rows = t.filter(hold.fill_null(False)).select(customer_id=t.customer_id.cast("string"),
+                                                   m=engine_month_index(t.month).cast("int64"))
+    acc = ibis.memtable(pd.DataFrame({"customer_id": starts["customer_id"].astype(str).to_numpy(dtype=object),
+                                      "pos": np.arange(len(starts), dtype=np.int64),
+                                      "start_m": starts["start_m"].to_numpy(dtype=np.int64)}))
+    j = rows.join(acc, rows.customer_id == acc.customer_id)
+    j = j.filter(j.m >= j.start_m)  # from the account's start month on
+    got = j.group_by("pos").aggregate(first=j.m.min()).execute()
+    first = pd.Series(got["first"].to_numpy(np.int64), index=got["pos"].to_numpy(np.int64)).sort_index()
     month = first.reindex(pd.RangeIndex(len(starts)))  # NaN where never reached (as a map of the ids would give)
     month.index = starts.index
     return month.rename("customer_id"), None

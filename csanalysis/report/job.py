@@ -6,6 +6,11 @@ Each kernel is started with its own output sent to the run's log (logger ``csana
 notebook's name; :mod:`.runlog`) and with one thread for the linear-algebra libraries (:func:`thread_limits`): the
 kernel's configuration, set in its process's environment only. Its manager reads the kernel's peak memory just
 before shutting it down (:mod:`.memory`), for the notebook's entry in the manifest.
+
+A kernel that dies before it answers its first request ran none of the notebook: jupyter_client picks free ports
+for it, and between that choice and the kernel binding them another process may take one (ZMQ "Address already in
+use", seen when kernels start side by side). Such a start is tried again, up to :data:`KERNEL_STARTS` times in all,
+with a line in the log; a kernel that dies later is the notebook's failure, never retried.
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ from .parameters import title_of
 
 KERNEL = "csanalysis"
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+KERNEL_STARTS = 3  # tries of a kernel that dies before replying to its first request (module docstring)
+_NEVER_STARTED = "Kernel died before replying to kernel_info"  # jupyter_client's message for that case
 
 
 def thread_limits(environ=None) -> dict[str, str]:
@@ -134,6 +141,27 @@ class NotebookJob:
         measured = [p for p in peaks if p is not None]
         return {"peak_mb": max(measured) if measured else None, "worker_peak_mb": memory.own_peak_mb()}
 
+    def _execute(self, peaks: list) -> None:
+        """papermill's run of the notebook in a new kernel; a kernel that dies before replying to its first
+        request (no cell ran) is started again, up to :data:`KERNEL_STARTS` times (module docstring)."""
+        path, nb_dir = self.path, self.folder
+        for start in range(1, KERNEL_STARTS + 1):
+            try:
+                pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=self.parameters, kernel_name=KERNEL,
+                                    resources={"metadata": {"path": str(path.parent)}}, progress_bar=False,
+                                    execution_timeout=self.timeout, log_output=False,
+                                    request_save_on_cell_execute=False,
+                                    kernel_manager_class=kernel_manager(path.stem, peaks))
+                _join_pumps()
+                return
+            except RuntimeError as exc:
+                if _NEVER_STARTED not in str(exc) or start == KERNEL_STARTS:
+                    raise
+                _join_pumps()
+                logging.getLogger("csanalysis.report").warning(
+                    "%s: the kernel died before it started (%s); starting another (%d of %d)", path.stem, exc,
+                    start + 1, KERNEL_STARTS)
+
     def _run(self, peaks: list) -> dict:
         path, nb_dir = self.path, self.folder
         t0 = time.time()
@@ -141,11 +169,7 @@ class NotebookJob:
             # the kernel starts in the notebook's folder (nbclient's resources path); papermill's cwd= would change
             # this process's working directory while the notebook runs, which runs in threads of one process get
             # tangled in
-            pm.execute_notebook(str(path), str(nb_dir / path.name), parameters=self.parameters, kernel_name=KERNEL,
-                                resources={"metadata": {"path": str(path.parent)}}, progress_bar=False,
-                                execution_timeout=self.timeout, log_output=False, request_save_on_cell_execute=False,
-                                kernel_manager_class=kernel_manager(path.stem, peaks))
-            _join_pumps()
+            self._execute(peaks)
             metrics_path = nb_dir / "metrics.json"
             if not metrics_path.is_file():
                 raise extras.MetricsSchemaError(f"{path.stem} wrote no metrics.json")
@@ -172,4 +196,4 @@ class NotebookJob:
             return {"status": "failed", "seconds": round(time.time() - t0, 1), "error": f"{type(exc).__name__}: {exc}"}
 
 
-__all__ = ["KERNEL", "THREAD_ENV", "thread_limits", "kernel_manager", "NotebookJob"]
+__all__ = ["KERNEL", "KERNEL_STARTS", "THREAD_ENV", "thread_limits", "kernel_manager", "NotebookJob"]

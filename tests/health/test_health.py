@@ -313,6 +313,45 @@ def test_importance_started_at_the_penalised_fit_equals_the_cold_start(world):
     pd.testing.assert_frame_equal(m.importance, warm, check_exact=True)
 
 
+
+def test_cluster_covariance_equals_statsmodels_cluster_fit():
+    """The importance fit's cluster-robust covariance, computed after a plain fit with the Hessian before the rows'
+    scores (fewer rows × inputs arrays held at once), is statsmodels' cov_type="cluster" to the last bit."""
+    import statsmodels.api as sm
+
+    from csanalysis.health.model import _cluster_cov
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 4))])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 1] - 1.5)))).astype(float)
+    g = pd.factorize(rng.integers(0, 700, n))[0]
+    clustered = sm.Logit(y, X).fit(method="newton", disp=0, cov_type="cluster", cov_kwds={"groups": g})
+    plain = sm.Logit(y, X).fit(method="newton", disp=0)
+    cov = _cluster_cov(plain, g)
+    np.testing.assert_array_equal(cov, clustered.cov_params())
+    np.testing.assert_array_equal(np.sqrt(np.diag(cov)), clustered.bse)
+    assert not np.allclose(cov, plain.cov_params())  # not the model-based covariance
+
+
+def test_design_written_into_one_block_equals_a_frame_of_its_columns(world):
+    """design() writes its columns into one preallocated block (no second copy of the inputs): the same frame, to
+    the last bit, as pandas makes of the columns one by one, with the same per-column means and spreads."""
+    from csanalysis.health.model import _inputs
+    from csanalysis.health.signals import ATTRIBUTES
+
+    folder, _ = world
+    ds = cs.load_dataset(folder)
+    first = month_index(ds.data_start) + 2
+    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
+    X = health.design(frame)
+    ref = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in _inputs(frame, ATTRIBUTES)},
+                       index=frame.index)
+    pd.testing.assert_frame_equal(X, ref, check_exact=True)
+    assert X._mgr.nblocks == 1 and X.shape[1] > 16  # one block; the attributes' columns are there
+    np.testing.assert_array_equal(X.mean().to_numpy(), ref.mean().to_numpy())
+    np.testing.assert_array_equal(X.std(ddof=0).to_numpy(), ref.std(ddof=0).to_numpy())
+
 def test_signals_share_falling_usage_and_nps_category_with_monthly_signals(world):
     """signals() reads falling_usage and the NPS category from its own account numbering and usage/panel grids;
     they must equal data/signals.py's monthly_signals asked for the month after each scoring month."""
