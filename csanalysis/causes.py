@@ -388,19 +388,27 @@ def cumulative_incidence(causes: ChurnCauses, *, alpha: float = 0.05) -> Cumulat
 
 
 NOT_ESTIMABLE_WAYS = {1.0: "infinite", -1.0: "zero"}  # a not-estimable term's hazard ratio runs off to ∞ or to 0
+UNDETERMINED = "undetermined"  # a not-estimable term the finite fit leaves free (CoxSeparation.undetermined)
+
+
+def _not_estimable(sep) -> list[str | None]:
+    """Per term of a model under monotone likelihood, how it is not estimable: ``infinite`` / ``zero`` (the way the
+    fit drives its hazard ratio), ``undetermined`` (the stratified fit is flat along it), None when estimable."""
+    return [NOT_ESTIMABLE_WAYS[float(sg)] if inf else UNDETERMINED if und else None
+            for inf, sg, und in zip(sep.infinite, sep.sign, sep.undetermined)]
 
 
 def _separation_record(sep, meta, f: pd.DataFrame, customers: pd.DataFrame) -> dict:
     """``metrics.json``'s account of a monotone likelihood (``CoxResult.separation``): the terms that are not
-    estimable with the way their hazard ratio runs off, the customers left out of the finite fit (a stratum
-    without an event of the cause) and, when the terms are categorical, those customers' attribute levels
-    (``groups``: the levels of the not-estimable terms' attributes, with the customers of each; none of them left
-    for this cause)."""
-    terms = [{"covariate": cov, "level": level, "reference": ref, "term": name,
-              "hazard_ratio": NOT_ESTIMABLE_WAYS[float(sg)]}
-             for (cov, level, ref, name), inf, sg in zip(meta, sep.infinite, sep.sign) if inf]
-    covs = list(dict.fromkeys(t["covariate"] for t in terms))
-    categorical = all(t["reference"] not in ("per unit", "per doubling", "per doubling of seats") for t in terms)
+    estimable with the way their hazard ratio runs off (or ``undetermined``), the customers left out of the finite
+    fit (a stratum without an event of the cause) and, when the terms that run off are categorical, those
+    customers' attribute levels (``groups``: the levels of those terms' attributes, with the customers of each;
+    none of them left for this cause)."""
+    terms = [{"covariate": cov, "level": level, "reference": ref, "term": name, "hazard_ratio": way}
+             for (cov, level, ref, name), way in zip(meta, _not_estimable(sep)) if way]
+    run_off = [t for t in terms if t["hazard_ratio"] != UNDETERMINED]  # the terms of the directions
+    covs = list(dict.fromkeys(t["covariate"] for t in run_off))
+    categorical = all(t["reference"] not in ("per unit", "per doubling", "per doubling of seats") for t in run_off)
     groups = []
     if sep.rows.any() and categorical:
         left = f.loc[sep.rows, ["customer_id"]].merge(customers[["customer_id", *covs]], on="customer_id", how="left")
@@ -412,7 +420,8 @@ def _separation_record(sep, meta, f: pd.DataFrame, customers: pd.DataFrame) -> d
             "customers_kept": int((~sep.rows).sum()), "groups": groups,
             "method": "monotone partial likelihood (Heinze & Schemper 2001) found by linear programming; the other "
                       "terms from the Cox model stratified along the separating directions, their coefficients "
-                      "restricted to the directions' complement (extended maximum likelihood)"}
+                      "restricted to the complement of the directions and of any direction in which that "
+                      "stratified fit is flat (extended maximum likelihood)"}
 
 
 def cause_specific_cox(ds: Dataset, causes: ChurnCauses, covariates: list[str], cause: str, *,
@@ -432,7 +441,11 @@ def cause_specific_cox(ds: Dataset, causes: ChurnCauses, covariates: list[str], 
     by the customers' position along the directions (customers in a stratum without a churn of the cause drop
     out), its coefficients restricted to the complement of the directions
     (:func:`csanalysis.stats.separation.estimable_basis`), which leaves those terms' estimates and errors
-    unchanged. Without monotone likelihood the fit is the plain one.
+    unchanged. Dropping those customers can leave the others with a dependence the full data did not have (e.g.
+    every Pro customer dropped, so that plan=Pro is 0 in the fit): the stratified fit is then flat along it, and
+    the basis leaves that direction out too (``CoxSeparation.basis``); a term with a component along it that does
+    not run off is not estimable either (``not_estimable`` = ``undetermined``). Without monotone likelihood the
+    fit is the plain one.
 
     ``ds`` may be a sample of whole customers of the Dataset ``causes`` were classified on
     (:func:`csanalysis.grouped.model_dataset`, ``ds.sample`` set): the model is then fitted on the first spells of
@@ -477,7 +490,7 @@ def cox_fit(df: pd.DataFrame, meta: list, *, entry: str | None = None, alpha: fl
     from scipy.stats import norm
 
     from . import survival
-    from .stats.separation import estimable_basis, find_cox_separation
+    from .stats.separation import find_cox_separation
 
     terms = [name for *_, name in meta]
     sep = find_cox_separation(df[terms].to_numpy(dtype=float), df["T"].to_numpy(), df["E"].to_numpy(),
@@ -495,7 +508,7 @@ def cox_fit(df: pd.DataFrame, meta: list, *, entry: str | None = None, alpha: fl
         keep = np.ones(len(df), dtype=bool)
     else:
         keep = ~sep.rows
-        Q = estimable_basis(sep.directions, len(terms))
+        Q = sep.basis  # the complement of the directions and of the stratified fit's flat directions
         fit = pd.DataFrame(df[terms].to_numpy(dtype=float)[keep] @ Q, columns=[f"q{i}" for i in range(Q.shape[1])])
         fit["T"], fit["E"] = df["T"].to_numpy()[keep], df["E"].to_numpy()[keep]
         if entry:
@@ -503,18 +516,21 @@ def cox_fit(df: pd.DataFrame, meta: list, *, entry: str | None = None, alpha: fl
         strata = pd.factorize(sep.strata[keep])[0]
         if strata.max() > 0:
             fit["stratum"] = strata
-        cph = CoxPHFitter(alpha=alpha).fit(fit, duration_col="T", event_col="E", entry_col=entry,
-                                           strata=["stratum"] if strata.max() > 0 else None)
-        beta = Q @ cph.params_.to_numpy()
-        se = np.sqrt(np.diag(Q @ cph.variance_matrix_.to_numpy() @ Q.T))
+        cph, beta, se = None, np.full(len(terms), np.nan), np.full(len(terms), np.nan)
+        if Q.shape[1]:  # no column left: every term is not estimable, nothing to fit
+            cph = CoxPHFitter(alpha=alpha).fit(fit, duration_col="T", event_col="E", entry_col=entry,
+                                               strata=["stratum"] if strata.max() > 0 else None)
+            beta = Q @ cph.params_.to_numpy()
+            se = np.sqrt(np.diag(Q @ cph.variance_matrix_.to_numpy() @ Q.T))
         z = norm.ppf(1 - alpha / 2)
-        for (cov, level, ref, name), b, e, inf, sg in zip(meta, beta, se, sep.infinite, sep.sign):
-            if inf:
-                way = NOT_ESTIMABLE_WAYS[float(sg)]
+        why = {"infinite": "the fit drives its hazard ratio towards infinity",
+               "zero": "the fit drives its hazard ratio towards 0",
+               UNDETERMINED: "it no longer varies apart from the other terms among the customers fitted"}
+        for (cov, level, ref, name), b, e, way in zip(meta, beta, se, _not_estimable(sep)):
+            if way:
                 rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": np.nan,
                              "lower": np.nan, "upper": np.nan, "p": np.nan, "not_estimable": way,
-                             "sentence": f"{cov} {level} against {ref}: not estimable (the fit drives its hazard "
-                                         f"ratio towards {'infinity' if way == 'infinite' else '0'})"})
+                             "sentence": f"{cov} {level} against {ref}: not estimable ({why[way]})"})
                 continue
             hr, lo, hi, p = np.exp(b), np.exp(b - z * e), np.exp(b + z * e), 2 * norm.sf(abs(b / e))
             rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
@@ -526,40 +542,48 @@ def cox_fit(df: pd.DataFrame, meta: list, *, entry: str | None = None, alpha: fl
 def hr_sentences(res, translate) -> list[str]:
     """A cause-specific model's hazard-ratio sentences in the report's language
     (:func:`csanalysis.survival.hr_sentences`), a not-estimable term's saying which way the fit drives its ratio
-    (``causes.hr_not_estimable_infinite`` / ``_zero``)."""
+    (``causes.hr_not_estimable_infinite`` / ``_zero``) or that the fit leaves it free (``_undetermined``)."""
     from . import survival
 
     hrs = res.hazard_ratios
     out = survival.hr_sentences(hrs, translate)
     if "not_estimable" in hrs.columns:
         for i, r in enumerate(hrs.itertuples(index=False)):
-            if r.not_estimable in NOT_ESTIMABLE_WAYS.values():
+            if r.not_estimable in (*NOT_ESTIMABLE_WAYS.values(), UNDETERMINED):
                 cov, level, ref = survival._term_words(r, translate)
                 out[i] = translate(f"causes.hr_not_estimable_{r.not_estimable}", covariate=cov, level=level,
                                    reference=ref)
     return out
 
 
-def separation_text(res, translate, label) -> tuple[str, dict] | None:
-    """The message key and values of the sentence that explains a model's not-estimable terms (None without
+def separation_text(res, translate, label) -> list[tuple[str, dict]]:
+    """The message keys and values of the sentences that explain a model's not-estimable terms (none without
     monotone likelihood): ``causes.hr_separation`` names the customers no churn of the cause came from by their
     attribute levels (``label``: an attribute's name in the report, e.g. ``report.attr_label``),
-    ``causes.hr_separation_general`` when they cannot be named so (a numeric term, or no such customers)."""
+    ``causes.hr_separation_general`` when they cannot be named so (a numeric term, or no such customers); then
+    ``causes.hr_separation_undetermined`` for the terms the finite fit leaves free, if any."""
     from . import survival
 
     sep = res.separation
     if not sep:
-        return None
+        return []
     hrs = res.hazard_ratios
-    out = hrs[hrs["term"].isin([t["term"] for t in sep["not_estimable"]])]
-    values = {"terms": translate("causes.separation_or").join(survival.hr_labels(out, translate)),
-              "kept": f"{sep['customers_kept']:,}"}
+
+    def terms(ways):
+        out = hrs[hrs["term"].isin([t["term"] for t in sep["not_estimable"] if t["hazard_ratio"] in ways])]
+        return translate("causes.separation_or").join(survival.hr_labels(out, translate))
+
+    values = {"terms": terms(NOT_ESTIMABLE_WAYS.values()), "kept": f"{sep['customers_kept']:,}"}
     if not sep["groups"]:
-        return "causes.hr_separation_general", values
-    groups = translate("causes.separation_or").join(
-        translate("causes.separation_and").join(translate("causes.separation_level", attribute=label(a), level=v)
-                                                for a, v in g["levels"].items()) for g in sep["groups"])
-    return "causes.hr_separation", {**values, "groups": groups, "rows": f"{sep['customers_left_out']:,}"}
+        out = [("causes.hr_separation_general", values)]
+    else:
+        groups = translate("causes.separation_or").join(
+            translate("causes.separation_and").join(translate("causes.separation_level", attribute=label(a), level=v)
+                                                    for a, v in g["levels"].items()) for g in sep["groups"])
+        out = [("causes.hr_separation", {**values, "groups": groups, "rows": f"{sep['customers_left_out']:,}"})]
+    if any(t["hazard_ratio"] == UNDETERMINED for t in sep["not_estimable"]):
+        out.append(("causes.hr_separation_undetermined", {"terms": terms([UNDETERMINED]), "kept": values["kept"]}))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ dunning

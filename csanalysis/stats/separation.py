@@ -32,7 +32,9 @@ duration), and the constraints are generated, each round adding per violated eve
 largest ``x·d``. Along ``d`` the partial likelihood tends to that of the Cox model *stratified* by the value of
 ``x·d`` (an event's risk set keeps only the spells level with it; Efron's ties too): the programme is repeated
 within those strata until no direction is left, and the finite part is the stratified fit in
-:func:`estimable_basis` (spells in strata without an event drop out of it).
+:func:`estimable_basis` (spells in strata without an event drop out of it), less any direction in which that
+stratified fit is flat (``CoxSeparation.basis``: dropping those spells can leave the others with a dependence the
+full design did not have).
 
 References: A. Albert and J. A. Anderson (1984), Biometrika 71(1) 1–10; K. Konis (2007), *Linear programming
 algorithms for detecting separated data in binary logistic regression models*, DPhil thesis, Oxford;
@@ -136,14 +138,26 @@ class CoxSeparation:
     finite maximum), ``strata`` (per row, its group of equal ``x·d`` along every direction: 0 everywhere without
     one), ``infinite`` (boolean per column: a non-zero component in some direction, no finite estimate), ``sign``
     (per column, +1 when its coefficient runs off to +∞ (hazard ratio → ∞), −1 to −∞ (→ 0), 0 when finite: the
-    sign in the first direction with a non-zero component) and ``rows`` (boolean: the rows in a stratum without an
-    event, left out of the finite fit)."""
+    sign in the first direction with a non-zero component), ``rows`` (boolean: the rows in a stratum without an
+    event, left out of the finite fit), ``basis`` (columns × r, orthonormal: the coefficients the finite fit is made
+    in, ``β = basis γ``; the identity without a direction) and ``undetermined`` (boolean per column: not infinite,
+    yet the finite fit does not determine it either).
+
+    The basis is the complement of the directions *and* of every direction along which the stratified partial
+    likelihood is flat: leaving out the strata without an event can leave the other rows with a dependence the full
+    design did not have (e.g. every customer of a level left out, so that its column is 0 in the fit, or two
+    levels that now always go together), and a fit in the complement of the directions alone would be singular.
+    Such a flat direction is found from the information matrix at β = 0 of the stratified fit (its null space; the
+    rank of a Cox information matrix is the same at every β). A column with a component in it that is not
+    infinite is ``undetermined``: no estimate, never a silent zero."""
 
     directions: np.ndarray
     strata: np.ndarray
     infinite: np.ndarray
     sign: np.ndarray
     rows: np.ndarray
+    basis: np.ndarray
+    undetermined: np.ndarray
 
     @property
     def separated(self) -> bool:
@@ -197,7 +211,8 @@ def find_cox_separation(X: np.ndarray, T: np.ndarray, E: np.ndarray, entry: np.n
         event; entry : left-truncation times (a row is at risk at t when ``entry < t ≤ T``; None: every row from the
         start).
     tol : a pair (event i, row j at risk) is strict when ``(x_i − x_j)·d > tol`` (``d`` in the box |d_j| ≤ 1); a
-        component ``|d_j| > tol`` makes column ``j`` not estimable.
+        component ``|d_j| > tol`` makes column ``j`` not estimable, and so does a squared component above ``tol``
+        along a direction in which the stratified fit is flat (``undetermined``).
     batch : constraints added per round (the events furthest below their risk set's maximum).
     max_rounds : a guard against a programme that does not settle (then an error, never a silent answer).
 
@@ -259,5 +274,37 @@ def find_cox_separation(X: np.ndarray, T: np.ndarray, E: np.ndarray, entry: np.n
         first = nz.argmax(axis=0)  # the first direction with a non-zero component (0 when there is none)
         sign = np.where(nz.any(axis=0), np.sign(D[first, np.arange(p)]), 0.0)
     has_event = np.bincount(strata, weights=E.astype(float)) > 0
-    return CoxSeparation(directions=D, strata=strata, infinite=nz.any(axis=0), sign=sign,
-                         rows=~has_event[strata])
+    infinite = nz.any(axis=0)
+    basis, undetermined = np.eye(p), np.zeros(p, dtype=bool)
+    if len(D):
+        basis = estimable_basis(D, p)
+        if basis.shape[1]:
+            info = basis.T @ _information(X, strata, cell, ce[:, 0], ce[:, 1], E, T) @ basis
+            w, V = np.linalg.eigh((info + info.T) / 2)
+            flat = w <= 1e-10 * w.max() if w.max() > 0 else np.ones(len(w), dtype=bool)
+            if flat.any():  # the stratified likelihood is flat along basis @ V[:, flat]: left out of the basis
+                basis = basis @ V[:, ~flat]
+        undetermined = ~infinite & (1 - (basis ** 2).sum(axis=1) > tol)
+    return CoxSeparation(directions=D, strata=strata, infinite=infinite, sign=sign, rows=~has_event[strata],
+                         basis=basis, undetermined=undetermined)
+
+
+def _information(X, strata, cell, cell_entry, cell_T, E, T) -> np.ndarray:
+    """The information matrix at β = 0 of the Cox model stratified by ``strata`` (Breslow's form): the sum over
+    (stratum, event time) of the events times the covariance of ``x`` over the risk set, from per-cell sums (the
+    risk sets of :func:`_risk_cells`). Rows in a stratum without an event are in no risk set."""
+    p = X.shape[1]
+    if not E.any():
+        return np.zeros((p, p))
+    g, at_risk, ev, unit = _risk_cells(strata, cell, cell_entry, cell_T, E, T)
+    n_g = at_risk.shape[1]
+    count = np.bincount(g, minlength=n_g).astype(float)
+    xsum = np.column_stack([np.bincount(g, weights=X[:, a], minlength=n_g) for a in range(p)])
+    x2sum = np.column_stack([np.bincount(g, weights=X[:, a] * X[:, b], minlength=n_g)
+                             for a in range(p) for b in range(p)])
+    R = at_risk.astype(float)
+    n_u, s1, s2 = R @ count, R @ xsum, (R @ x2sum).reshape(-1, p, p)
+    d_u = np.bincount(unit, minlength=len(R)).astype(float)
+    mean = s1 / n_u[:, None]
+    cov = s2 / n_u[:, None, None] - mean[:, :, None] * mean[:, None, :]
+    return np.einsum("u,uab->ab", d_u, cov)
