@@ -73,7 +73,7 @@ from .stats.proportion import wilson
 
 __all__ = ["PAYMENT_FAILURE", "VOLUNTARY", "CAUSES", "PAYMENT_FAILURE_REASONS", "ChurnCauses", "classify_churns",
            "cause_of_reason", "reason_key", "cause_shares", "share_metrics", "share_estimates", "RecoveryScenario", "CumulativeIncidence", "aalen_johansen", "cumulative_incidence",
-           "cause_specific_cox", "DunningRecovery", "dunning_recovery", "billing_list", "recovery_scenario"]
+           "cause_specific_cox", "cox_fit", "hr_sentences", "separation_text", "DunningRecovery", "dunning_recovery", "billing_list", "recovery_scenario"]
 
 PAYMENT_FAILURE, VOLUNTARY = "payment_failure", "voluntary"
 CAUSES = (PAYMENT_FAILURE, VOLUNTARY)
@@ -387,18 +387,70 @@ def cumulative_incidence(causes: ChurnCauses, *, alpha: float = 0.05) -> Cumulat
 # ------------------------------------------------------------------------------------ cause-specific Cox
 
 
+NOT_ESTIMABLE_WAYS = {1.0: "infinite", -1.0: "zero"}  # a not-estimable term's hazard ratio runs off to ∞ or to 0
+UNDETERMINED = "undetermined"  # a not-estimable term the finite fit leaves free (CoxSeparation.undetermined)
+
+
+def _not_estimable(sep) -> list[str | None]:
+    """Per term of a model under monotone likelihood, how it is not estimable: ``infinite`` / ``zero`` (the way the
+    fit drives its hazard ratio), ``undetermined`` (the stratified fit is flat along it), None when estimable."""
+    return [NOT_ESTIMABLE_WAYS[float(sg)] if inf else UNDETERMINED if und else None
+            for inf, sg, und in zip(sep.infinite, sep.sign, sep.undetermined)]
+
+
+def _separation_record(sep, meta, f: pd.DataFrame, customers: pd.DataFrame) -> dict:
+    """``metrics.json``'s account of a monotone likelihood (``CoxResult.separation``): the terms that are not
+    estimable with the way their hazard ratio runs off (or ``undetermined``), the customers left out of the finite
+    fit (a stratum without an event of the cause) and, when the terms that run off are categorical, those
+    customers' attribute levels (``groups``: the levels of those terms' attributes, with the customers of each;
+    none of them left for this cause)."""
+    terms = [{"covariate": cov, "level": level, "reference": ref, "term": name, "hazard_ratio": way}
+             for (cov, level, ref, name), way in zip(meta, _not_estimable(sep)) if way]
+    run_off = [t for t in terms if t["hazard_ratio"] != UNDETERMINED]  # the terms of the directions
+    covs = list(dict.fromkeys(t["covariate"] for t in run_off))
+    categorical = all(t["reference"] not in ("per unit", "per doubling", "per doubling of seats") for t in run_off)
+    groups = []
+    if sep.rows.any() and categorical:
+        left = f.loc[sep.rows, ["customer_id"]].merge(customers[["customer_id", *covs]], on="customer_id", how="left")
+        left[covs] = left[covs].fillna("(missing)").astype(str)
+        for levels, n in left.groupby(covs, sort=True).size().items():
+            levels = levels if isinstance(levels, tuple) else (levels,)
+            groups.append({"levels": dict(zip(covs, levels)), "customers": int(n)})
+    return {"not_estimable": terms, "directions": int(len(sep.directions)), "customers_left_out": int(sep.rows.sum()),
+            "customers_kept": int((~sep.rows).sum()), "groups": groups,
+            "method": "monotone partial likelihood (Heinze & Schemper 2001) found by linear programming; the other "
+                      "terms from the Cox model stratified along the separating directions, their coefficients "
+                      "restricted to the complement of the directions and of any direction in which that "
+                      "stratified fit is flat (extended maximum likelihood)"}
+
+
 def cause_specific_cox(ds: Dataset, causes: ChurnCauses, covariates: list[str], cause: str, *,
                        references: dict | None = None, alpha: float = 0.05):
     """A Cox model of the churns of ``cause`` on the first spells, the other cause's churns censored at their churn
     (the cause-specific hazard), with the attributes of :func:`csanalysis.survival.covariate_design`. Returns a
-    :class:`csanalysis.survival.CoxResult` (no proportional-hazards check), or None with fewer than 10 such churns.
+    :class:`csanalysis.survival.CoxResult` (no proportional-hazards check; ``separation`` set under monotone
+    likelihood, below), or None with fewer than 10 such churns.
+
+    **Monotone likelihood.** A rare cause can leave a group of customers without a single churn of it, e.g. no
+    high-touch Pro customer failing to pay while every Enterprise customer is high-touch: along some direction
+    of the terms every churn is then at the top of those still at risk, and the partial likelihood rises without
+    end (:func:`csanalysis.stats.separation.find_cox_separation`, checked before every fit). The terms with a
+    non-zero component along such a direction are **not estimable**: no hazard ratio, interval or p-value
+    (``not_estimable`` says whether the fit drives the ratio to infinity or to 0). The other terms get the finite
+    part of the fit the diverging one tends to (the extended maximum likelihood estimate): the Cox model stratified
+    by the customers' position along the directions (customers in a stratum without a churn of the cause drop
+    out), its coefficients restricted to the complement of the directions
+    (:func:`csanalysis.stats.separation.estimable_basis`), which leaves those terms' estimates and errors
+    unchanged. Dropping those customers can leave the others with a dependence the full data did not have (e.g.
+    every Pro customer dropped, so that plan=Pro is 0 in the fit): the stratified fit is then flat along it, and
+    the basis leaves that direction out too (``CoxSeparation.basis``); a term with a component along it that does
+    not run off is not estimable either (``not_estimable`` = ``undetermined``). Without monotone likelihood the
+    fit is the plain one.
 
     ``ds`` may be a sample of whole customers of the Dataset ``causes`` were classified on
     (:func:`csanalysis.grouped.model_dataset`, ``ds.sample`` set): the model is then fitted on the first spells of
     the sample's customers only (each churn keeps the cause the full data gave it, which depends on the customer's
     own payments and reason alone)."""
-    from lifelines import CoxPHFitter
-
     from . import survival
 
     fixed, skipped = survival.fitted_covariates(ds, covariates)
@@ -416,18 +468,122 @@ def cause_specific_cox(ds: Dataset, causes: ChurnCauses, covariates: list[str], 
     entry = "entry" if (df["entry"] > 0).any() else None
     if entry is None:
         df = df.drop(columns="entry")
-    cph = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E", entry_col=entry, batch_mode=True)
-    s = cph.summary
+    hrs, cph, sep, keep = cox_fit(df, meta, entry=entry, alpha=alpha)
+    separation = None
+    if sep.separated:
+        ids = f.loc[df.index, "customer_id"].to_numpy()
+        separation = _separation_record(sep, meta, pd.DataFrame({"customer_id": ids}), ds.customers)
+    return survival.CoxResult(model=cph, hazard_ratios=hrs, c_index=None, n=int(keep.sum()),
+                              events=int(df["E"].to_numpy()[keep].sum()), ph_test=None,
+                              ph_reason="not checked for a cause-specific model", references=refs, skipped=skipped,
+                              design=f"first spells; churns of cause {cause}, others censored",
+                              separation=separation)
+
+
+def cox_fit(df: pd.DataFrame, meta: list, *, entry: str | None = None, alpha: float = 0.05):
+    """The Cox fit of :func:`cause_specific_cox` on its design ``df`` (``T``, ``E``, ``entry`` when named, one
+    column per term of ``meta`` from :func:`csanalysis.survival.covariate_design`), checked for monotone
+    likelihood first (that function's docstring). Returns the hazard-ratio table (``not_estimable`` column only
+    under monotone likelihood), the fitted lifelines model (on the basis of the estimable coefficients when
+    separated), the :class:`csanalysis.stats.separation.CoxSeparation` and the rows fitted (boolean)."""
+    from lifelines import CoxPHFitter
+    from scipy.stats import norm
+
+    from . import survival
+    from .stats.separation import find_cox_separation
+
+    terms = [name for *_, name in meta]
+    sep = find_cox_separation(df[terms].to_numpy(dtype=float), df["T"].to_numpy(), df["E"].to_numpy(),
+                              df[entry].to_numpy() if entry else None)
     ci = 100 * (1 - alpha)
     rows = []
-    for cov, level, ref, name in meta:
-        hr, lo, hi, p = (float(s.loc[name, col]) for col in ("exp(coef)", "exp(coef) lower %g%%" % ci,
-                                                              "exp(coef) upper %g%%" % ci, "p"))
-        rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
-                     "upper": hi, "p": p, "sentence": survival._hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
-    return survival.CoxResult(model=cph, hazard_ratios=pd.DataFrame(rows), c_index=None, n=int(len(df)),
-                              events=int(df["E"].sum()), ph_test=None, ph_reason="not checked for a cause-specific model",
-                              references=refs, skipped=skipped, design=f"first spells; churns of cause {cause}, others censored")
+    if not sep.separated:
+        cph = CoxPHFitter(alpha=alpha).fit(df, duration_col="T", event_col="E", entry_col=entry, batch_mode=True)
+        s = cph.summary
+        for cov, level, ref, name in meta:
+            hr, lo, hi, p = (float(s.loc[name, col]) for col in ("exp(coef)", "exp(coef) lower %g%%" % ci,
+                                                                  "exp(coef) upper %g%%" % ci, "p"))
+            rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
+                         "upper": hi, "p": p, "sentence": survival._hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
+        keep = np.ones(len(df), dtype=bool)
+    else:
+        keep = ~sep.rows
+        Q = sep.basis  # the complement of the directions and of the stratified fit's flat directions
+        fit = pd.DataFrame(df[terms].to_numpy(dtype=float)[keep] @ Q, columns=[f"q{i}" for i in range(Q.shape[1])])
+        fit["T"], fit["E"] = df["T"].to_numpy()[keep], df["E"].to_numpy()[keep]
+        if entry:
+            fit["entry"] = df["entry"].to_numpy()[keep]
+        strata = pd.factorize(sep.strata[keep])[0]
+        if strata.max() > 0:
+            fit["stratum"] = strata
+        cph, beta, se = None, np.full(len(terms), np.nan), np.full(len(terms), np.nan)
+        if Q.shape[1]:  # no column left: every term is not estimable, nothing to fit
+            cph = CoxPHFitter(alpha=alpha).fit(fit, duration_col="T", event_col="E", entry_col=entry,
+                                               strata=["stratum"] if strata.max() > 0 else None)
+            beta = Q @ cph.params_.to_numpy()
+            se = np.sqrt(np.diag(Q @ cph.variance_matrix_.to_numpy() @ Q.T))
+        z = norm.ppf(1 - alpha / 2)
+        why = {"infinite": "the fit drives its hazard ratio towards infinity",
+               "zero": "the fit drives its hazard ratio towards 0",
+               UNDETERMINED: "it no longer varies apart from the other terms among the customers fitted"}
+        for (cov, level, ref, name), b, e, way in zip(meta, beta, se, _not_estimable(sep)):
+            if way:
+                rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": np.nan,
+                             "lower": np.nan, "upper": np.nan, "p": np.nan, "not_estimable": way,
+                             "sentence": f"{cov} {level} against {ref}: not estimable ({why[way]})"})
+                continue
+            hr, lo, hi, p = np.exp(b), np.exp(b - z * e), np.exp(b + z * e), 2 * norm.sf(abs(b / e))
+            rows.append({"covariate": cov, "level": level, "reference": ref, "term": name, "hr": hr, "lower": lo,
+                         "upper": hi, "p": p, "not_estimable": None,
+                         "sentence": survival._hr_sentence(cov, level, ref, hr, lo, hi, alpha)})
+    return pd.DataFrame(rows), cph, sep, keep
+
+
+def hr_sentences(res, translate) -> list[str]:
+    """A cause-specific model's hazard-ratio sentences in the report's language
+    (:func:`csanalysis.survival.hr_sentences`), a not-estimable term's saying which way the fit drives its ratio
+    (``causes.hr_not_estimable_infinite`` / ``_zero``) or that the fit leaves it free (``_undetermined``)."""
+    from . import survival
+
+    hrs = res.hazard_ratios
+    out = survival.hr_sentences(hrs, translate)
+    if "not_estimable" in hrs.columns:
+        for i, r in enumerate(hrs.itertuples(index=False)):
+            if r.not_estimable in (*NOT_ESTIMABLE_WAYS.values(), UNDETERMINED):
+                cov, level, ref = survival._term_words(r, translate)
+                out[i] = translate(f"causes.hr_not_estimable_{r.not_estimable}", covariate=cov, level=level,
+                                   reference=ref)
+    return out
+
+
+def separation_text(res, translate, label) -> list[tuple[str, dict]]:
+    """The message keys and values of the sentences that explain a model's not-estimable terms (none without
+    monotone likelihood): ``causes.hr_separation`` names the customers no churn of the cause came from by their
+    attribute levels (``label``: an attribute's name in the report, e.g. ``report.attr_label``),
+    ``causes.hr_separation_general`` when they cannot be named so (a numeric term, or no such customers); then
+    ``causes.hr_separation_undetermined`` for the terms the finite fit leaves free, if any."""
+    from . import survival
+
+    sep = res.separation
+    if not sep:
+        return []
+    hrs = res.hazard_ratios
+
+    def terms(ways):
+        out = hrs[hrs["term"].isin([t["term"] for t in sep["not_estimable"] if t["hazard_ratio"] in ways])]
+        return translate("causes.separation_or").join(survival.hr_labels(out, translate))
+
+    values = {"terms": terms(NOT_ESTIMABLE_WAYS.values()), "kept": f"{sep['customers_kept']:,}"}
+    if not sep["groups"]:
+        out = [("causes.hr_separation_general", values)]
+    else:
+        groups = translate("causes.separation_or").join(
+            translate("causes.separation_and").join(translate("causes.separation_level", attribute=label(a), level=v)
+                                                    for a, v in g["levels"].items()) for g in sep["groups"])
+        out = [("causes.hr_separation", {**values, "groups": groups, "rows": f"{sep['customers_left_out']:,}"})]
+    if any(t["hazard_ratio"] == UNDETERMINED for t in sep["not_estimable"]):
+        out.append(("causes.hr_separation_undetermined", {"terms": terms([UNDETERMINED]), "kept": values["kept"]}))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ dunning

@@ -357,6 +357,7 @@ class CoxResult:
     skipped: dict = field(default_factory=dict)  # covariates left out of the fit: name -> "constant" / "all missing"
     design_key: str | None = None  # the message of ``design`` in the catalogue (see design_text)
     design_sample: tuple | None = None  # (share, customers drawn, customers) when fitted on a random share of customers
+    separation: dict | None = None  # monotone likelihood: the terms not estimable and why (causes.cause_specific_cox)
 
     def design_text(self, translate=None) -> str:
         """The model's design in the report's language: ``translate(design_key)`` and, when fitted on a sample,

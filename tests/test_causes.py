@@ -3,6 +3,7 @@ Aalen–Johansen estimate against R and lifelines, the causes adding up to 1 −
 the demo generator recovered."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -251,10 +252,17 @@ def test_cause_specific_cox_equals_lifelines(world):
                        "entry": f["entry"], "Basic": (f["plan"] == "Basic").astype(float),
                        "Enterprise": (f["plan"] == "Enterprise").astype(float)})
     df = df[df["T"] > 0]
-    direct = CoxPHFitter().fit(df, "T", "E", entry_col="entry").summary["exp(coef)"]
-    hr = res.hazard_ratios.set_index("level")["hr"]
-    assert hr["Basic"] == pytest.approx(direct["Basic"], rel=1e-6)
-    assert hr["Enterprise"] == pytest.approx(direct["Enterprise"], rel=1e-6)
+    # no Enterprise customer of this world churned for a payment failure: its hazard ratio is not estimable (lifelines'
+    # plain fit runs off to 4e-8), and Basic's is the fit on the other customers (the extended maximum likelihood)
+    assert df.loc[df["Enterprise"] == 1, "E"].sum() == 0
+    direct = CoxPHFitter().fit(df[df["Enterprise"] == 0].drop(columns="Enterprise"), "T", "E",
+                               entry_col="entry").summary
+    hrs = res.hazard_ratios.set_index("level")
+    hr = hrs["hr"]
+    assert hr["Basic"] == pytest.approx(direct.loc["Basic", "exp(coef)"], rel=1e-6)
+    assert hrs.loc["Basic", "lower"] == pytest.approx(direct.loc["Basic", "exp(coef) lower 95%"], rel=1e-6)
+    assert np.isnan(hr["Enterprise"]) and hrs.loc["Enterprise", "not_estimable"] == "zero"
+    assert res.separation["groups"] == [{"levels": {"plan": "Enterprise"}, "customers": int(df["Enterprise"].sum())}]
     # the generator's payment failures are twice as common on Basic (6% vs 3% of attempts)
     assert hr["Basic"] > 1
 
@@ -285,3 +293,151 @@ def test_dunning_is_planted_on_its_own_stream(monkeypatch):
     pairs = failed.merge(ok, on=["customer_id", "m"], suffixes=("_f", "_s"))
     delay = (pairs["date_s"] - pairs["date_f"]).dt.days
     assert len(pairs) and delay.between(0, 27).all() and delay.mean() > 2
+
+
+# ------------------------------------------------------------------- monotone likelihood (tests/data/r_cox_separation)
+
+SEP_DIR = Path(__file__).parent / "data" / "r_cox_separation"
+SEP_TERMS = {"plan_Enterprise": "plan=Enterprise", "plan_Pro": "plan=Pro", "touch_model_high": "touch_model=high",
+             "touch_model_low": "touch_model=low", "log2_seats": "log2(seats)",
+             "acquisition_channel_outbound": "acquisition_channel=outbound",
+             "acquisition_channel_partner": "acquisition_channel=partner"}
+
+
+def _r_reference(design="stratified"):
+    r = pd.read_csv(SEP_DIR / "reference.csv")
+    return r[r["design"] == design].assign(term=lambda d: d["term"].map(SEP_TERMS)).set_index("term")
+
+
+def _check_finite_against_r(hrs):
+    """The finite hazard ratios, their intervals and p-values are R's extended maximum likelihood estimates
+    (coxph stratified along the direction, touch_model=high left out; the same as coxph on the customers other than
+    Pro/high, where R marks touch_model=high aliased)."""
+    from scipy.stats import norm
+
+    r = _r_reference()
+    assert_frame = pd.testing.assert_series_equal
+    assert_frame(_r_reference("without_group")["coef"], r["coef"], rtol=1e-9)
+    h = hrs.set_index("term")
+    finite = [t for t in r.index if t != "plan=Enterprise"]  # R's plan_Enterprise here is Enterprise + high
+    z = norm.ppf(0.975)
+    for t in finite:
+        b, se, p = r.loc[t, ["coef", "se", "p"]]
+        assert np.log(h.loc[t, "hr"]) == pytest.approx(b, rel=1e-5, abs=1e-7), t
+        assert h.loc[t, "lower"] == pytest.approx(np.exp(b - z * se), rel=1e-5), t
+        assert h.loc[t, "upper"] == pytest.approx(np.exp(b + z * se), rel=1e-5), t
+        assert h.loc[t, "p"] == pytest.approx(p, rel=1e-4), t
+    out = h.loc[["plan=Enterprise", "touch_model=high"]]
+    assert out[["hr", "lower", "upper", "p"]].isna().all().all()
+    assert out["not_estimable"].tolist() == ["infinite", "zero"]
+    assert h.drop(index=out.index)["not_estimable"].isna().all()
+
+
+def test_cox_fit_under_monotone_likelihood_equals_r():
+    """The committed design of the demo's payment-failure model (tests/data/r_cox_separation/README.md)."""
+    d = pd.read_csv(SEP_DIR / "demo_payment_failure.csv").rename(columns=SEP_TERMS)
+    meta = [(t.split("=")[0] if "=" in t else "seats", t.split("=")[-1], "ref", t) for t in SEP_TERMS.values()]
+    hrs, _, sep, keep = causes.cox_fit(d, meta, entry="entry")
+    assert sep.separated and len(sep.directions) == 1
+    assert keep.sum() == len(d) - 343
+    _check_finite_against_r(hrs)
+
+
+def test_demo_payment_failure_model_is_separated():
+    """06's payment-failure model on the demo: plan=Enterprise and touch_model=high are not estimable (every
+    Enterprise customer is high-touch and no Pro high-touch customer left for a payment failure), the others are
+    R's; the voluntary model is the plain fit, with no separation."""
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    if not (demo / "customers.csv").exists() and not any(demo.glob("customers.*")):
+        pytest.skip("the demo data are not written (make demo)")
+    ds = cs.load_dataset(demo)
+    cc = causes.classify_churns(ds)
+    covs = ["plan", "touch_model", "seats", "acquisition_channel"]
+    res = causes.cause_specific_cox(ds, cc, covs, "payment_failure")
+    sep = res.separation
+    assert [t["term"] for t in sep["not_estimable"]] == ["plan=Enterprise", "touch_model=high"]
+    assert [t["hazard_ratio"] for t in sep["not_estimable"]] == ["infinite", "zero"]
+    assert sep["groups"] == [{"levels": {"plan": "Pro", "touch_model": "high"}, "customers": 343}]
+    assert (sep["customers_left_out"], sep["customers_kept"]) == (343, 2499) and res.n == 2499
+    _check_finite_against_r(res.hazard_ratios)
+    vol = causes.cause_specific_cox(ds, cc, covs, "voluntary")
+    assert vol.separation is None and "not_estimable" not in vol.hazard_ratios.columns
+    assert vol.hazard_ratios["hr"].notna().all()
+
+
+def test_cox_fit_with_a_level_dropped_whole_equals_r():
+    """tests/data/r_cox_separation/dropped_level.csv (the front-page world's case, small): no Pro customer has an
+    event, every Enterprise customer is high-touch and every other high-touch customer is Pro. Stratified along the
+    direction (plan_Enterprise − plan_Pro − touch_model_high) the customers kept have plan_Pro = 0 and
+    touch_model_high = plan_Enterprise, so the complement of the direction alone still holds a direction in which
+    the stratified fit is flat (its information matrix singular: lifelines' ConvergenceError). The fit leaves it out
+    too; the three terms are not estimable and the other two are R's coxph on the customers kept (R marks plan_Pro
+    and touch_model_high aliased)."""
+    from scipy.stats import norm
+
+    from csanalysis.stats.separation import estimable_basis
+
+    d = pd.read_csv(SEP_DIR / "dropped_level.csv")
+    terms = ["plan_Enterprise", "plan_Pro", "touch_model_high", "touch_model_low", "x"]
+    meta = [(t, "1", "0", t) for t in terms]
+    hrs, _, sep, keep = causes.cox_fit(d, meta, entry="entry")
+    apart = (d["plan_Pro"] == 1) | ((d["touch_model_high"] == 1) & (d["plan_Enterprise"] == 0))
+    assert d.loc[apart, "E"].sum() == 0 and keep.tolist() == (~apart).tolist()
+    assert len(sep.directions) == 1 and sep.infinite.tolist() == [True, True, True, False, False]
+    # the root cause: the directions' complement has 4 dimensions, the fit in it only 3 that vary among those kept
+    assert estimable_basis(sep.directions, 5).shape[1] == 4 and sep.basis.shape[1] == 3
+    flat = np.array([[0, 1, 0, 0, 0], [1, 0, -1, 0, 0]], dtype=float)  # e_Pro and e_Enterprise − e_high
+    np.testing.assert_allclose(flat @ sep.basis, 0, atol=1e-10)
+    assert not sep.undetermined.any()  # the flat directions' terms are the direction's own
+    h = hrs.set_index("term")
+    assert h.loc[terms[:3], ["hr", "lower", "upper", "p"]].isna().all().all()
+    assert h.loc[terms[:3], "not_estimable"].tolist() == ["infinite", "zero", "zero"]
+    r = pd.read_csv(SEP_DIR / "reference_dropped.csv")
+    for design in ("stratified", "without_group"):
+        ref = r[r["design"] == design].set_index("term")
+        assert ref.loc[["plan_Pro", "touch_model_high"], "coef"].isna().all()  # R: aliased
+        z = norm.ppf(0.975)
+        for t in ("touch_model_low", "x"):
+            b, se, p = ref.loc[t, ["coef", "se", "p"]]
+            # lifelines' Newton steps stop at its default precision (1e-7), R's at 1e-9: 5e-6 apart here
+            assert np.log(h.loc[t, "hr"]) == pytest.approx(b, abs=1e-5), t
+            assert h.loc[t, "lower"] == pytest.approx(np.exp(b - z * se), rel=2e-5), t
+            assert h.loc[t, "upper"] == pytest.approx(np.exp(b + z * se), rel=2e-5), t
+            assert h.loc[t, "p"] == pytest.approx(p, rel=5e-4), t  # a small p moves more with the same 5e-6
+            assert h.loc[t, "not_estimable"] is None
+
+
+def test_undetermined_terms_have_their_own_sentences():
+    """A term that does not run off but that the finite fit leaves free (``undetermined``) is named as not
+    estimable, in its own sentence after the monotone-likelihood one, in both languages, with no raw value."""
+    from types import SimpleNamespace
+
+    from csanalysis.report import i18n
+
+    hrs = pd.DataFrame({"covariate": ["plan", "acquisition_channel", "seats"], "level": ["Pro", "partner", "seats"],
+                        "reference": ["Basic", "inbound", "per doubling of seats"],
+                        "term": ["plan=Pro", "acquisition_channel=partner", "log2(seats)"],
+                        "hr": [np.nan, np.nan, 0.8], "lower": [np.nan, np.nan, 0.6], "upper": [np.nan, np.nan, 1.1],
+                        "p": [np.nan, np.nan, 0.2], "not_estimable": ["zero", "undetermined", None],
+                        "sentence": ["", "", ""]})
+    sep = {"not_estimable": [{"covariate": "plan", "level": "Pro", "reference": "Basic", "term": "plan=Pro",
+                              "hazard_ratio": "zero"},
+                             {"covariate": "acquisition_channel", "level": "partner", "reference": "inbound",
+                              "term": "acquisition_channel=partner", "hazard_ratio": "undetermined"}],
+           "customers_left_out": 12, "customers_kept": 1234, "groups": [{"levels": {"plan": "Pro"}, "customers": 12}]}
+    res = SimpleNamespace(hazard_ratios=hrs, separation=sep)
+    try:
+        for lang in ("en", "ja"):
+            i18n.set_language(lang)
+            notes = causes.separation_text(res, i18n.tr, lambda a: i18n.tr(f"attr.{a}"))
+            assert [k for k, _ in notes] == ["causes.hr_separation", "causes.hr_separation_undetermined"]
+            (_, first), (_, second) = notes
+            assert "partner" not in first["terms"] and "Pro" in first["terms"]
+            assert "partner" in second["terms"] and "Pro" not in second["terms"] and second["kept"] == "1,234"
+            sentences = causes.hr_sentences(res, i18n.tr)
+            assert sentences[1] == i18n.tr("causes.hr_not_estimable_undetermined", covariate=i18n.tr("attr.acquisition_channel"),
+                                           level="partner", reference="inbound")
+            for text in [*sentences, *(i18n.tr(k, **v) for k, v in notes)]:
+                assert "{" not in text and not re.search(r"\b(?:nan|None|inf)\b", text), text
+    finally:
+        i18n.set_language("en")

@@ -364,7 +364,8 @@ def plot_km(fits: dict, ax=None, *, title: str = "Share of customers still activ
 
 
 def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (hazard ratios, 95% CI)",
-                xlabel: str = "Hazard ratio (log scale; > 1 churns faster)", labels: list[str] | None = None):
+                xlabel: str = "Hazard ratio (log scale; > 1 churns faster)", labels: list[str] | None = None,
+                notes: list[str] | None = None):
     """Forest plot of hazard ratios with intervals; one row per level against its reference, named by ``labels``
     (one per row, e.g. ``survival.hr_labels`` in the report's language; default: the English names).
 
@@ -378,6 +379,9 @@ def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (
         The figure's words (a report passes them from the message catalogue).
     labels : list of str, optional
         One name per row (None: the English names).
+    notes : list of str, optional
+        One text per row, written at the axis' centre on a row without a hazard ratio (a term that is not
+        estimable, e.g. :func:`csanalysis.causes.cause_specific_cox` under monotone likelihood) instead of a point.
 
     Returns
     -------
@@ -390,9 +394,17 @@ def plot_forest(hrs: pd.DataFrame, ax=None, *, title: str = "What drives churn (
         labels = [f"{c.replace('_', ' ')}: {l} vs {r}" if r not in ("per unit", "per doubling of seats") else f"{c.replace('_', ' ')} ({r})"
                   for c, l, r in zip(hrs["covariate"], hrs["level"], hrs["reference"])]
     y = np.arange(len(hrs))[::-1]
-    ax.errorbar(hrs["hr"], y, xerr=[hrs["hr"] - hrs["lower"], hrs["upper"] - hrs["hr"]], fmt="o", color="C0", capsize=3)
+    ok = np.isfinite(hrs["hr"].to_numpy(dtype=float))
+    d = hrs[ok]
+    ax.errorbar(d["hr"], y[ok], xerr=[d["hr"] - d["lower"], d["upper"] - d["hr"]], fmt="o", color="C0", capsize=3)
     ax.axvline(1.0, color="grey", ls="--", lw=1)
-    log_ratio_axis(ax, np.r_[hrs["lower"], hrs["upper"], hrs["hr"], 1.0])
+    log_ratio_axis(ax, np.r_[d["lower"], d["upper"], d["hr"], 1.0])
+    if not ok.all():  # rows without a hazard ratio: their note at the axis' centre instead of a point
+        x0, x1 = ax.get_xlim()
+        for yi, note in zip(y[~ok], np.asarray(notes if notes is not None else [""] * len(hrs), dtype=object)[~ok]):
+            ax.text(np.sqrt(x0 * x1), yi, note, ha="center", va="center", fontsize="small", color="grey",
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        ax.set_ylim(-0.7, len(hrs) - 0.3)  # rows without a point are outside the points' own limits
     ax.set_yticks(y, labels)
     ax.set(title=title, xlabel=xlabel)
     return ax

@@ -152,3 +152,65 @@ def test_the_table_and_the_sentence_in_words():
         i18n.set_language("en")
     assert separation_note(SimpleNamespace(separation={"rows": 0, "events": 0, "inputs": []}, n_train=9), {},
                            i18n.tr) is None
+
+
+# ------------------------------------------------------------------------------ Cox: monotone likelihood
+
+
+def test_cox_hand_fixture_monotone_and_not():
+    """Four spells, events at months 1 and 2. With x = (3, 2, 1, 0) each churn has the largest x of those still
+    at risk: the partial likelihood rises without end as β → +∞. Swapping the first two x's puts the first churn
+    below a spell at risk: β = +∞ no longer fits it and β = −∞ fits neither, so there is a finite maximum."""
+    from csanalysis.stats.separation import find_cox_separation
+
+    T, E = np.array([1, 2, 3, 4]), np.array([1, 1, 0, 0])
+    s = find_cox_separation(np.array([[3.0], [2.0], [1.0], [0.0]]), T, E)
+    assert s.separated and s.infinite.tolist() == [True] and s.sign.tolist() == [1.0]
+    assert s.rows.tolist() == [False, False, True, True]  # the two censored spells: strata without a churn
+    s = find_cox_separation(np.array([[2.0], [3.0], [1.0], [0.0]]), T, E)
+    assert not s.separated and not s.infinite.any() and not s.rows.any() and (s.strata == 0).all()
+
+
+def test_cox_left_truncation_decides():
+    """The spell with x = 5 enters at month 1, so it is not at risk at the churn at month 1 (at risk on
+    (entry, T]): monotone with its entry, not without it."""
+    from csanalysis.stats.separation import find_cox_separation
+
+    X, T, E = np.array([[1.0], [0.0], [5.0]]), np.array([1, 2, 3]), np.array([1, 0, 0])
+    assert find_cox_separation(X, T, E, np.array([0, 0, 1])).separated
+    assert not find_cox_separation(X, T, E).separated
+
+
+def _cox_world(n=1500, seed=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    flag = (rng.random(n) < 0.15).astype(float)
+    T = rng.integers(1, 25, size=n)
+    E = (rng.random(n) < 0.5).astype(int)
+    entry = np.where(rng.random(n) < 0.2, rng.integers(0, 6, size=n), 0)
+    return x, flag, T, E, np.minimum(entry, T - 1)
+
+
+def test_cox_no_monotone_likelihood_where_there_is_none():
+    from csanalysis.stats.separation import find_cox_separation
+
+    x, flag, T, E, entry = _cox_world()
+    s = find_cox_separation(np.column_stack([x, flag]), T, E, entry)
+    assert not s.separated and s.directions.shape == (0, 2) and not s.infinite.any()
+
+
+def test_cox_an_indicator_without_events_is_found():
+    """No flagged spell churns: β_flag → −∞ (hazard ratio 0), the flagged spells in a stratum of their own without
+    a churn; x keeps its estimate. The found direction is monotone (every churn at its risk set's maximum)."""
+    from csanalysis.stats.separation import find_cox_separation
+
+    x, flag, T, E, entry = _cox_world()
+    E = np.where(flag == 1, 0, E)
+    X = np.column_stack([x, flag])
+    s = find_cox_separation(X, T, E, entry)
+    assert s.infinite.tolist() == [False, True] and s.sign.tolist() == [0.0, -1.0]
+    assert s.rows.tolist() == (flag == 1).tolist()
+    v = X @ s.directions[0]
+    for i in np.flatnonzero(E):
+        at_risk = (entry < T[i]) & (T >= T[i])
+        assert v[i] >= v[at_risk].max() - 1e-9
