@@ -15,7 +15,8 @@ terminal and to ``benchmarks/RESULTS.md`` with the machine described.
 MRR movements (engine queries already) and the grouped queries of :mod:`csanalysis.grouped` (:data:`ENGINE_STAGES`;
 one line each). Worlds of :data:`LARGE_WORLD` customers or more are written block by block
 (:func:`csanalysis.data.synth.write_large`; ``BENCH_GEN_JOBS`` blocks at once), and the pandas reference is left
-out above :data:`PANDAS_MAX` customers (it holds every customer-month in memory).
+out above :data:`PANDAS_MAX` customers (it holds every customer-month in memory). From :data:`SHARED_LOAD` customers
+the engine path loads once: one process times the cold load, then each stage after it (:func:`_after_one_load`).
 
 Every run's rows are kept (``benchmarks/results.json``), each with its date: the table keeps its history.
 """
