@@ -96,9 +96,27 @@ MODEL_CUSTOMERS = 250_000
 # ------------------------------------------------------------------------------------------------ groups
 
 
+def _raw(ds: Dataset, name: str):
+    """A raw table (``customers``, ``nps``) as an engine table, or None: the loader's own (``ds.tables``); for a
+    Dataset reused from the user's load cache, whose ``ds.tables`` would load the source afresh (minutes at ten
+    million customers) on a connection of its own (a query joining it to the cached panel then fails: "Multiple
+    backends"), the cache entry's Parquet file read by the engine of the panel (as
+    :meth:`Dataset.engine_frame` reads a report run's cache), or None when the entry does not hold it yet (the
+    caller registers the pandas frame, which the cache builds and adds)."""
+    from .data.cache import _RawTables, parquet_file
+    from .data.dataset import Lazy
+
+    if isinstance(ds.tables, _RawTables):  # else (a table the entry does not hold yet) None: the pandas frame
+        value = ds.__dict__.get(name)
+        path = parquet_file(value) if type(value) is Lazy else None
+        return ibis.get_backend(ds.engine_table("panel")).read_parquet(path) if path is not None else None
+    return ds.tables.get(name) if ds.tables else None
+
+
 def _customers(ds: Dataset):
-    """The customers as an engine table: the loader's own, or the pandas frame registered in memory."""
-    t = ds.tables.get("customers") if ds.tables else None
+    """The customers as an engine table: the loader's own or its cached file (:func:`_raw`), or the pandas frame
+    registered in memory."""
+    t = _raw(ds, "customers")
     if t is None:
         t = ibis.memtable(ds.customers)
     return t
@@ -388,7 +406,7 @@ def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None, me
     """
     if period not in ("month", "quarter", "year"):
         raise ValueError(f"period={period!r}: use month, quarter or year")
-    t = ds.tables.get("nps") if ds.tables else None
+    t = _raw(ds, "nps")
     if t is None:
         if ds.nps is None:
             raise ValueError("the dataset has no NPS responses (no nps table)")
