@@ -432,7 +432,9 @@ def _write(path: Path, rows: list[dict]) -> None:
             "hand-written query; both include reading the Parquet files. 'equal' compares the stage's totals (the reused run's too). "
             "'suite ÷ floor': the report suite's time over the floor suite's (`benchmarks/floor.py`: the same "
             "runner and kernels, each only importing the package, reading the run's cache and rendering an empty "
-            "report), both measured in the same run. Every run's rows are kept, each with its date.\n\n"
+            "report), both measured in the same run. From 10M customers (`SHARED_LOAD`) the engine path loads once: "
+            "the load row's 'cs total' is that one cold load, and each later stage's 'cs after load' and peak are "
+            "measured in the same process after it ('cs total' empty). Every run's rows are kept, each with its date.\n\n"
             + HEAD + "\n".join(_fmt_row(r) for r in rows) + "\n\n" + _growth(rows) + _suite_notebooks(rows)
             + notes)
     path.write_text(text, encoding="utf-8")
