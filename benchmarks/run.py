@@ -15,7 +15,8 @@ terminal and to ``benchmarks/RESULTS.md`` with the machine described.
 MRR movements (engine queries already) and the grouped queries of :mod:`csanalysis.grouped` (:data:`ENGINE_STAGES`;
 one line each). Worlds of :data:`LARGE_WORLD` customers or more are written block by block
 (:func:`csanalysis.data.synth.write_large`; ``BENCH_GEN_JOBS`` blocks at once), and the pandas reference is left
-out above :data:`PANDAS_MAX` customers (it holds every customer-month in memory).
+out above :data:`PANDAS_MAX` customers (it holds every customer-month in memory). From :data:`SHARED_LOAD` customers
+the engine path loads once: one process times the cold load, then each stage after it (:func:`_after_one_load`).
 
 Every run's rows are kept (``benchmarks/results.json``), each with its date: the table keeps its history.
 """
@@ -61,6 +62,8 @@ ENGINE_PATH = ["load", "logo_cohorts", "mrr_movements", *ENGINE_STAGES]
 LARGE_WORLD = 1_000_000  # from this many customers the data are written block by block (synth.write_large; write_demo
 # needs more than 13 GB at 1M and was once killed by the OOM killer, RESULTS.md)
 PANDAS_MAX = 1_000_000  # the pandas reference's largest scale
+SHARED_LOAD = 10_000_000  # from this many customers the engine path loads once (_after_one_load): a cold load
+# there takes six minutes or more, once per stage about an hour; at 1M and below every stage stays cold on its own
 
 
 def ensure_data(n: int) -> Path:
@@ -113,68 +116,7 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
 
         ds = cs.load_dataset(folder) if stage not in SUITES else None
         t_load = time.perf_counter() - t0
-        if stage == "load":
-            res = None
-            # counted in the engine: reading the pandas copy of the panel is the first pandas analysis's cost
-            panel = ds.engine_table("panel")
-            tot = panel.aggregate(rows=panel.count(), mrr=panel.mrr.sum()).execute().iloc[0]
-            check = {"panel_rows": int(tot["rows"]), "mrr": round(float(tot["mrr"]), 2)}
-        elif stage == "logo_cohorts":
-            from csanalysis import cohorts
-
-            r = cohorts.cohort_retention(ds, basis="logo", n_boot=0)
-            res = r.active.rename_axis(columns="k").stack().rename("active").reset_index()
-            res = res.rename(columns={res.columns[0]: "cohort"})
-            res["cohort"] = res["cohort"].map(lambda c: int(c[:4]) * 12 + int(c[5:7]) - 1)  # "2024-03" → month index
-        elif stage == "mrr_movements":
-            from csanalysis import metrics
-
-            res = metrics.mrr_movements(ds)
-            res = res.assign(m=res["period"].dt.year * 12 + res["period"].dt.month - 1)
-        elif stage == "km_by_segment":
-            from csanalysis import survival
-
-            res = survival.survival_table(ds, times=[12], by="plan")
-            check = {"S12": [round(float(v), 6) for v in res["S(12)"]]}
-        elif stage == "cox_fit":
-            from csanalysis import survival
-
-            cox = survival.cox_drivers(ds, ["plan", "touch_model", "seats", "acquisition_channel"])
-            check = {"concordance": round(float(cox.concordance), 4)}
-        elif stage == "nps_models":
-            from csanalysis import nps
-
-            r = nps.nps_revenue(ds, segment="plan")
-            check = {"primary": r.metrics()["primary_test"]["estimate"]}
-        elif stage == "health_eval":
-            from csanalysis import health
-
-            r = health.churn_risk(ds, true_prob=health.load_true_probabilities(folder))
-            check = {"auc_model": round(float(r.evaluations["model"].auc["estimate"]), 4)}
-        elif stage in ENGINE_STAGES:
-            from csanalysis import grouped
-
-            check = ENGINE_STAGES[stage](ds, grouped)
-        elif stage in SUITES:
-            from csanalysis.report.run import run_report
-
-            from benchmarks.floor import run_floor
-
-            # a fresh reports folder each time: a report run reuses the load cached by an earlier run of the same
-            # inputs, which would leave the load out of the suite's time
-            keep = os.environ.get("BENCH_REPORTS")
-            out = Path(keep) / stage if keep else Path(tempfile.mkdtemp(prefix="csanalysis-bench-reports-"))
-            jobs = int(os.environ.get("BENCH_JOBS", "2"))  # as `csanalysis report` runs it
-            cell_timeout = int(os.environ.get("BENCH_STAGE_TIMEOUT", "900"))  # run_child's stage timeout
-            r = (run_report(data=folder, out=out, jobs=jobs, timeout=cell_timeout) if stage == "report_suite"
-                 else run_floor(folder, out, jobs, timeout=cell_timeout))
-            if not keep:
-                shutil.rmtree(out, ignore_errors=True)
-            check = {"status": r.status}
-            # what the run's manifest records: each notebook's time and peaks, the runner's load and peaks
-            suite = {"runner": r.manifest.get("runner"),
-                     "notebooks": {name: {k: e.get(k) for k in ("status", "seconds", "peak_mb", "worker_peak_mb")}
-                                   for name, e in r.notebooks.items()}}
+        res, check, suite = _analysis(stage, ds, folder)
     seconds = time.perf_counter() - t0
     # csanalysis: validation and the customer-month panel are built once per session (load_dataset), then
     # every analysis queries them; the stage's own time is the part after the load
@@ -188,6 +130,121 @@ def _stage(stage: str, impl: str, folder: Path) -> dict:
     cpu = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     return {"seconds": seconds, "stage_seconds": stage_seconds, "load_seconds": t_load if impl == "csanalysis" else None,
             "peak_mb": peak / 1024, "cpu_s": cpu, "check": check, **({"suite": suite} if stage in SUITES else {})}
+
+
+def _after_one_load(stages: list[str], folder: Path) -> dict:
+    """The engine path at :data:`SHARED_LOAD` scales, in this one process: one cold load (``load``: its seconds,
+    the load stage's check, the process's peak and CPU seconds so far, imports included), then each of
+    ``stages`` on that loaded Dataset, in order: its seconds after the load, the CPU seconds it spent and the
+    process's peak while it ran (``VmHWM`` reset before it, so the loaded engine's memory is in it). A stage that
+    fails is recorded with its error and the next one runs."""
+    import csanalysis as cs
+    from csanalysis import cohorts, grouped, metrics  # noqa: F401  (imports are not timed)
+
+    as_m = _as_m(folder)
+    t0 = time.perf_counter()
+    ds = cs.load_dataset(folder)
+    t_load = time.perf_counter() - t0
+    _, check, _ = _analysis("load", ds, folder)
+    out = {"load": {"seconds": time.perf_counter() - t0, "stage_seconds": None, "load_seconds": t_load,
+                    "peak_mb": _vm_peak_mb(), "cpu_s": _cpu_s(), "check": check}}
+    for stage in stages:
+        _vm_peak_mb(reset=True)
+        t, cpu = time.perf_counter(), _cpu_s()
+        try:
+            res, check, _ = _analysis(stage, ds, folder)
+        except Exception as e:  # e.g. DuckDB's Out of Memory: the message's first line
+            out[stage] = {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"}
+            continue
+        if check is None and res is not None:
+            check = _summary(stage, res, as_m - 35)
+        out[stage] = {"seconds": None, "stage_seconds": time.perf_counter() - t, "load_seconds": t_load,
+                      "peak_mb": _vm_peak_mb(), "cpu_s": _cpu_s() - cpu, "check": check}
+    return out
+
+
+def _vm_peak_mb(reset: bool = False) -> float:
+    """This process's peak resident memory (``VmHWM``, MB of 2^20 bytes); ``reset``: set it back to the current
+    resident memory first (Linux ``/proc/self/clear_refs``), so that the next reading is the peak since."""
+    if reset:
+        Path("/proc/self/clear_refs").write_text("5")
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _cpu_s() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+def _analysis(stage: str, ds, folder: Path):
+    """csanalysis's stage on the loaded Dataset ``ds`` (None for the suites): (result, check, suite)."""
+    res = check = suite = None
+    if stage == "load":
+        res = None
+        # counted in the engine: reading the pandas copy of the panel is the first pandas analysis's cost
+        panel = ds.engine_table("panel")
+        tot = panel.aggregate(rows=panel.count(), mrr=panel.mrr.sum()).execute().iloc[0]
+        check = {"panel_rows": int(tot["rows"]), "mrr": round(float(tot["mrr"]), 2)}
+    elif stage == "logo_cohorts":
+        from csanalysis import cohorts
+
+        r = cohorts.cohort_retention(ds, basis="logo", n_boot=0)
+        res = r.active.rename_axis(columns="k").stack().rename("active").reset_index()
+        res = res.rename(columns={res.columns[0]: "cohort"})
+        res["cohort"] = res["cohort"].map(lambda c: int(c[:4]) * 12 + int(c[5:7]) - 1)  # "2024-03" → month index
+    elif stage == "mrr_movements":
+        from csanalysis import metrics
+
+        res = metrics.mrr_movements(ds)
+        res = res.assign(m=res["period"].dt.year * 12 + res["period"].dt.month - 1)
+    elif stage == "km_by_segment":
+        from csanalysis import survival
+
+        res = survival.survival_table(ds, times=[12], by="plan")
+        check = {"S12": [round(float(v), 6) for v in res["S(12)"]]}
+    elif stage == "cox_fit":
+        from csanalysis import survival
+
+        cox = survival.cox_drivers(ds, ["plan", "touch_model", "seats", "acquisition_channel"])
+        check = {"concordance": round(float(cox.concordance), 4)}
+    elif stage == "nps_models":
+        from csanalysis import nps
+
+        r = nps.nps_revenue(ds, segment="plan")
+        check = {"primary": r.metrics()["primary_test"]["estimate"]}
+    elif stage == "health_eval":
+        from csanalysis import health
+
+        r = health.churn_risk(ds, true_prob=health.load_true_probabilities(folder))
+        check = {"auc_model": round(float(r.evaluations["model"].auc["estimate"]), 4)}
+    elif stage in ENGINE_STAGES:
+        from csanalysis import grouped
+
+        check = ENGINE_STAGES[stage](ds, grouped)
+    elif stage in SUITES:
+        from csanalysis.report.run import run_report
+
+        from benchmarks.floor import run_floor
+
+        # a fresh reports folder each time: a report run reuses the load cached by an earlier run of the same
+        # inputs, which would leave the load out of the suite's time
+        keep = os.environ.get("BENCH_REPORTS")
+        out = Path(keep) / stage if keep else Path(tempfile.mkdtemp(prefix="csanalysis-bench-reports-"))
+        jobs = int(os.environ.get("BENCH_JOBS", "2"))  # as `csanalysis report` runs it
+        cell_timeout = int(os.environ.get("BENCH_STAGE_TIMEOUT", "900"))  # run_child's stage timeout
+        r = (run_report(data=folder, out=out, jobs=jobs, timeout=cell_timeout) if stage == "report_suite"
+             else run_floor(folder, out, jobs, timeout=cell_timeout))
+        if not keep:
+            shutil.rmtree(out, ignore_errors=True)
+        check = {"status": r.status}
+        # what the run's manifest records: each notebook's time and peaks, the runner's load and peaks
+        suite = {"runner": r.manifest.get("runner"),
+                 "notebooks": {name: {k: e.get(k) for k in ("status", "seconds", "peak_mb", "worker_peak_mb")}
+                               for name, e in r.notebooks.items()}}
+    return res, check, suite
 
 
 def _km_digest(curves) -> dict:
@@ -222,9 +279,18 @@ def run_child(stage: str, impl: str, folder: Path, timeout: int, cache_dir: Path
     csanalysis/data/cache.py): 'csanalysis' runs with it empty (cold), 'csanalysis_reused' right after with the
     entry the cold run left (the same stage in a new process, the input unchanged)."""
     cmd = [sys.executable, "-m", "benchmarks.run", "--child", stage, impl.removesuffix("_reused"), str(folder)]
-    # a report suite's cells may run as long as the stage may (run_report's own default, 900 s a cell, stopped
-    # 07's expansion cell at 1M on a loaded machine)
-    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir), "BENCH_STAGE_TIMEOUT": str(timeout)}
+    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir)}
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def run_child_after_load(stages: list[str], folder: Path, timeout: int, cache_dir: Path) -> dict:
+    """:func:`_after_one_load` in a fresh process with ``cache_dir`` as the user's load cache (empty: the load is
+    cold, and kept there): ``{"load": …, stage: …}``, or ``{"error": …}``."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child-after-load", str(folder), *stages]
+    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir)}
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -239,6 +305,7 @@ def _machine() -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", nargs=3, metavar=("STAGE", "IMPL", "FOLDER"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-after-load", nargs="+", metavar="FOLDER_THEN_STAGES", help=argparse.SUPPRESS)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--with-1m", action="store_true", help="add the 1M-customer scale (its world written block by block; about 10 GB free memory for the suite)")
     ap.add_argument("--stages", nargs="+", default=[s for s in STAGES if s not in ENGINE_STAGES],
@@ -250,25 +317,42 @@ def main(argv=None) -> int:
         stage, impl, folder = a.child
         print(json.dumps(_stage(stage, impl, Path(folder)), default=str))
         return 0
+    if a.child_after_load:
+        folder, *names = a.child_after_load
+        print(json.dumps(_after_one_load(names, Path(folder)), default=str))
+        return 0
     sizes = a.sizes + ([1_000_000] if a.with_1m and 1_000_000 not in a.sizes else [])
     stages = list(dict.fromkeys(s for st in a.stages for s in (ENGINE_PATH if st == "engine" else [st])))
     rows = []
     print(HEAD, end="", flush=True)
     for n in sizes:
         folder = ensure_data(n)
-        for stage in stages:
+        # at SHARED_LOAD scales the engine path's stages run after one cold load, in one process; its cache (the
+        # user's load cache that cold load kept) serves the load's reused run and the stages' reused runs
+        shared = [s for s in ENGINE_PATH if s in stages and s != "load"] if n >= SHARED_LOAD else []
+        shared_dir = Path(tempfile.mkdtemp(prefix="csanalysis-bench-cache-")) if shared else None
+        after = {}
+        if shared:
+            after = run_child_after_load(shared, folder, a.timeout * (1 + len(shared)), shared_dir)
+        for stage in (["load"] if shared else []) + [s for s in stages if not (shared and s == "load")]:
             if stage in SUITES and n > 100_000 and os.environ.get("BENCH_FULL") != "1":
                 continue  # the whole suite at 1M: BENCH_FULL=1
             impls = [i for i in STAGES[stage] if i != "pandas" or n <= PANDAS_MAX]
-            cache_dir = Path(tempfile.mkdtemp(prefix="csanalysis-bench-cache-"))  # empty: the first run is cold
+            if shared and stage in ENGINE_PATH:  # csanalysis's cold run is the one-load child's
+                impls = [i for i in impls if i != "csanalysis"]
+            cache_dir = shared_dir if shared else Path(tempfile.mkdtemp(prefix="csanalysis-bench-cache-"))  # empty: cold
             try:
                 out = {impl: run_child(stage, impl, folder, a.timeout, cache_dir) for impl in impls}
             finally:
-                shutil.rmtree(cache_dir, ignore_errors=True)
+                if not shared:
+                    shutil.rmtree(cache_dir, ignore_errors=True)
+            if shared and stage in ENGINE_PATH:
+                out = {"csanalysis": after.get(stage) or {"error": after.get("error", "not run")}, **out}
             checks = {impl: r.get("check") for impl, r in out.items() if "error" not in r}
             equal = len({json.dumps(c, sort_keys=True) for c in checks.values()}) == 1 if len(checks) > 1 else None
             row = {"n": n, "stage": stage, "equal": equal, **{f"{k}_s": r.get("seconds") for k, r in out.items()},
                    "csanalysis_stage_s": out["csanalysis"].get("stage_seconds"),
+                   **({"load": "once"} if shared and stage in ENGINE_PATH else {}),
                    **({"csanalysis_reused_load_s": out["csanalysis_reused"].get("load_seconds"),
                        "csanalysis_load_s": out["csanalysis"].get("load_seconds")} if "csanalysis_reused" in out else {}),
                    **{f"{k}_mb": r.get("peak_mb") for k, r in out.items()},
@@ -280,6 +364,8 @@ def main(argv=None) -> int:
                 row.update(out["csanalysis"]["suite"])
             rows.append(row)
             print(_fmt_row(row), flush=True)
+        if shared_dir:
+            shutil.rmtree(shared_dir, ignore_errors=True)
         # the report suite's time over its floor's, both measured in this run at this scale (issue 21: ≤ 3× at
         # 100k, ≤ 8× at 1M); kept in the report suite's row
         real, floor = ({r["stage"]: r for r in rows if r["n"] == n}.get(k) for k in SUITES)
@@ -348,7 +434,9 @@ def _write(path: Path, rows: list[dict]) -> None:
             "hand-written query; both include reading the Parquet files. 'equal' compares the stage's totals (the reused run's too). "
             "'suite ÷ floor': the report suite's time over the floor suite's (`benchmarks/floor.py`: the same "
             "runner and kernels, each only importing the package, reading the run's cache and rendering an empty "
-            "report), both measured in the same run. Every run's rows are kept, each with its date.\n\n"
+            "report), both measured in the same run. From 10M customers (`SHARED_LOAD`) the engine path loads once: "
+            "the load row's 'cs total' is that one cold load, and each later stage's 'cs after load' and peak are "
+            "measured in the same process after it ('cs total' empty). Every run's rows are kept, each with its date.\n\n"
             + HEAD + "\n".join(_fmt_row(r) for r in rows) + "\n\n" + _growth(rows) + _suite_notebooks(rows)
             + notes)
     path.write_text(text, encoding="utf-8")

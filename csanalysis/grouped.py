@@ -96,9 +96,27 @@ MODEL_CUSTOMERS = 250_000
 # ------------------------------------------------------------------------------------------------ groups
 
 
+def _raw(ds: Dataset, name: str):
+    """A raw table (``customers``, ``nps``) as an engine table, or None: the loader's own (``ds.tables``); for a
+    Dataset reused from the user's load cache, whose ``ds.tables`` would load the source afresh (minutes at ten
+    million customers) on a connection of its own (a query joining it to the cached panel then fails: "Multiple
+    backends"), the cache entry's Parquet file read by the engine of the panel (as
+    :meth:`Dataset.engine_frame` reads a report run's cache), or None when the entry does not hold it yet (the
+    caller registers the pandas frame, which the cache builds and adds)."""
+    from .data.cache import _RawTables, parquet_file
+    from .data.dataset import Lazy
+
+    if isinstance(ds.tables, _RawTables):  # else (a table the entry does not hold yet) None: the pandas frame
+        value = ds.__dict__.get(name)
+        path = parquet_file(value) if type(value) is Lazy else None
+        return ibis.get_backend(ds.engine_table("panel")).read_parquet(path) if path is not None else None
+    return ds.tables.get(name) if ds.tables else None
+
+
 def _customers(ds: Dataset):
-    """The customers as an engine table: the loader's own, or the pandas frame registered in memory."""
-    t = ds.tables.get("customers") if ds.tables else None
+    """The customers as an engine table: the loader's own or its cached file (:func:`_raw`), or the pandas frame
+    registered in memory."""
+    t = _raw(ds, "customers")
     if t is None:
         t = ibis.memtable(ds.customers)
     return t
@@ -323,33 +341,41 @@ def revenue_cohorts(ds: Dataset, *, period: str = "month", by: str | None = None
     if definition == "unbroken":
         panel = panel.filter(panel.spell == 1)
     p = panel.select("customer_id", "tenure", "mrr", k=(panel.tenure // L).cast("int64"))
+    # One row per customer (group, cohort, starting MRR b) is built and kept first, then the customer-months
+    # are joined to it alone: at ten million customers, the customers' joins in the same query as the panel's
+    # join held every one of their hash tables at once and ran out of the engine's memory (RESULTS.md)
     if ds.layout == "purchase_log":
         per = p.group_by(["customer_id", "k"]).aggregate(v=_.mrr.sum())
         base = per.filter(per.k == 0).select("customer_id", b=per.v)
         cust = first.left_join(base, first.customer_id == base.customer_id).select(
             *[first[c] for c in first.columns], base.b)
         cust = cust.mutate(b=ibis.ifelse(cust.start < ds.data_start_m, ibis.null("float64"), cust.b))
-        vals = per.join(cust, per.customer_id == cust.customer_id).select("group", "cohort", "k", v=per.v, b=cust.b)
-        if basis == "gross_revenue":
-            vals = vals.mutate(v=ibis.least(vals.v, vals.b))
-        vals = vals.mutate(v=vals.v / L)
+        rows = per.select("customer_id", "k", v=per.v)
     else:
-        m0 = p.filter(p.tenure == 0).select("customer_id", mrr0=p.mrr)
-        m1 = p.filter(p.tenure == 1).select("customer_id", mrr1=p.mrr)
+        # the MRR of tenure months 0 and 1 (a customer-month at most once each) in one grouping of those rows
+        m01 = p.filter(p.tenure <= 1).group_by("customer_id").aggregate(
+            mrr0=_.mrr.max(where=_.tenure == 0), mrr1=_.mrr.max(where=_.tenure == 1))
         cust_t = _customers(ds)
         day = cust_t.select(customer_id=cust_t.customer_id.cast("string"), day=cust_t.signup_date.day())
         cust = first.join(day, first.customer_id == day.customer_id).select(*[first[c] for c in first.columns], day.day)
-        cust = cust.left_join(m0, cust.customer_id == m0.customer_id).select(*[cust[c] for c in cust.columns], m0.mrr0)
-        cust = cust.left_join(m1, cust.customer_id == m1.customer_id).select(*[cust[c] for c in cust.columns], m1.mrr1)
+        cust = cust.left_join(m01, cust.customer_id == m01.customer_id).select(
+            *[cust[c] for c in cust.columns], m01.mrr0, m01.mrr1)
         cust = cust.mutate(b=ibis.ifelse((cust.day > 1) & cust.mrr1.notnull(), cust.mrr1, cust.mrr0))
-        vals = p.join(cust, p.customer_id == cust.customer_id).select("group", "cohort", "k", v=p.mrr, b=cust.b)
-        if basis == "gross_revenue":
-            vals = vals.mutate(v=ibis.least(vals.v, vals.b))
-        vals = vals.mutate(v=vals.v / L)
-    cells = vals.group_by(["group", "cohort", "k"]).aggregate(revenue=_.v.sum()).execute()
-    bases = cust.group_by(["group", "cohort"]).aggregate(
-        base=_.b.sum(), customers=_.customer_id.count(),
-        missing_base=ibis.ifelse(_.b.isnull(), 1, 0).sum()).execute()
+        rows = p.select("customer_id", "k", v=p.mrr)
+    cust = cust.select("customer_id", "group", "cohort", "b")
+    cust = cust.cache() if hasattr(cust, "cache") else cust  # built once: the cells and the bases read it
+    vals = rows.join(cust, rows.customer_id == cust.customer_id).select("group", "cohort", "k", v=rows.v, b=cust.b)
+    if basis == "gross_revenue":
+        vals = vals.mutate(v=ibis.least(vals.v, vals.b))
+    vals = vals.mutate(v=vals.v / L)
+    try:
+        cells = vals.group_by(["group", "cohort", "k"]).aggregate(revenue=_.v.sum()).execute()
+        bases = cust.group_by(["group", "cohort"]).aggregate(
+            base=_.b.sum(), customers=_.customer_id.count(),
+            missing_base=ibis.ifelse(_.b.isnull(), 1, 0).sum()).execute()
+    finally:
+        if hasattr(cust, "release"):
+            cust.release()
     out = cells.merge(bases, on=["group", "cohort"], how="left")
     for c in ("cohort", "k", "customers", "missing_base"):
         out[c] = out[c].astype(np.int64)
@@ -380,7 +406,7 @@ def nps_tallies(ds: Dataset, *, period: str = "month", by: str | None = None, me
     """
     if period not in ("month", "quarter", "year"):
         raise ValueError(f"period={period!r}: use month, quarter or year")
-    t = ds.tables.get("nps") if ds.tables else None
+    t = _raw(ds, "nps")
     if t is None:
         if ds.nps is None:
             raise ValueError("the dataset has no NPS responses (no nps table)")

@@ -390,6 +390,27 @@ def test_sample_dataset_of_a_report_runs_cache(demo, tmp_path):
 
 
 
+def test_grouped_queries_of_a_load_reused_from_the_users_cache(tmp_path, monkeypatch):
+    """A Dataset reused from the user's load cache (panel and spells: the entry's Parquet files on an engine of
+    their own): the grouped queries that read the customers equal those of the fresh load, and none of them loads
+    the source afresh (``ds.tables`` of such a Dataset would, on another connection, and the join then failed
+    with "Multiple backends found")."""
+    from csanalysis.data import cache
+
+    if not (DEMO / "customers.parquet").is_file():
+        pytest.skip("demo data not generated (make demo)")
+    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "user-cache"))
+    monkeypatch.setenv(cache.ENABLED_ENV, "1")  # off by default in the tests (tests/conftest.py)
+    fresh = cs.load_dataset(DEMO)
+    reused = cs.load_dataset(DEMO)
+    assert fresh.cache_key is None and reused.cache_key is not None
+    for query in (lambda d: grouped.revenue_cohorts(d),
+                  lambda d: grouped.revenue_cohorts(d, by="plan", period="quarter", basis="gross_revenue"),
+                  lambda d: grouped.km_curves(d, by="plan"), lambda d: grouped.churn_counts(d, by="plan")):
+        pd.testing.assert_frame_equal(query(reused), query(fresh), check_exact=False, rtol=1e-12)
+    assert reused.tables._reload._ds is None  # the source was not loaded again
+
+
 # ------------------------------------------------------------------------------------ panel rows from the engine
 
 
