@@ -279,7 +279,9 @@ def run_child(stage: str, impl: str, folder: Path, timeout: int, cache_dir: Path
     csanalysis/data/cache.py): 'csanalysis' runs with it empty (cold), 'csanalysis_reused' right after with the
     entry the cold run left (the same stage in a new process, the input unchanged)."""
     cmd = [sys.executable, "-m", "benchmarks.run", "--child", stage, impl.removesuffix("_reused"), str(folder)]
-    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir)}
+    # a report suite's cells may run as long as the stage may (run_report's own default, 900 s a cell, stopped
+    # 07's expansion cell at 1M on a loaded machine)
+    env = {**os.environ, "CSANALYSIS_CACHE_DIR": str(cache_dir), "BENCH_STAGE_TIMEOUT": str(timeout)}
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
