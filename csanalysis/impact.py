@@ -37,7 +37,6 @@ import pandas as pd
 import statsmodels.api as sm
 
 from .data import Dataset
-from .data.keys import AccountMonths
 from .data.schema import churn_word
 from .estimate import Estimate, json_safe
 from .periods import month_index, month_start
@@ -183,9 +182,11 @@ def program_effect(ds: Dataset, program_start, *, adjust=ADJUST, signals: bool =
     from .grouped import customer_tables
 
     pm, sample = customer_sample(person_months(ds), max_rows, seed)
-    # the signals of a share of customers read the usage and payments of those customers alone (the same rows of
-    # them: the same signals), not the whole tables (at 1M customers 14M and 10M rows, 2.4 GB in pandas)
-    signals_ds = customer_tables(ds, pm["customer_id"].unique()) if sample and signals else ds
+    # the signals of a share of customers read the usage, payments and panel (the months paid) of those customers
+    # alone (the same rows of them: the same signals), not the whole tables (at 1M customers 14M, 10M and 14M rows,
+    # 3.8 GB in pandas)
+    signals_ds = (customer_tables(ds, pm["customer_id"].unique(), ("usage", "payments", "panel"))
+                  if sample and signals else ds)
     # the case mix is handed over, not kept here: the effect lets go of it once its rows have their own copy
     return effect_from_person_months(pm, program_start, case_mix=person_month_design(
                                          signals_ds, pm, present(ds, list(adjust or ())), signals=signals,
@@ -561,28 +562,50 @@ def _touched(pm: pd.DataFrame, act: pd.DataFrame, window: int, codes: tuple | No
     ``pd.factorize(pm["customer_id"])`` when the caller has it."""
     # integer keys: customer codes × months (string keys made this the slowest part of the report at 1M customers)
     cust, ids = pd.factorize(pm["customer_id"]) if codes is None else codes
-    m0 = int(min(pm["month"].min(), act["month"].min())) if len(act) else int(pm["month"].min())
-    width = int(max(pm["month"].max(), act["month"].max() if len(act) else 0)) - m0 + 1
-    key = cust.astype(np.int64) * width + (pm["month"].to_numpy() - m0)
+    month, spell = pm["month"].to_numpy(), pm["spell"].to_numpy()
+    m0 = int(min(month.min(), act["month"].min())) if len(act) else int(month.min())
+    width = int(max(month.max(), act["month"].max() if len(act) else 0)) - m0 + 1
     act_cust = pd.Index(ids).get_indexer(act["customer_id"])
     known = act_cust >= 0  # contacts of customers never at risk do not enter
     act_key = pd.Index(act_cust[known].astype(np.int64) * width + (act["month"].to_numpy()[known] - m0))
-    pos = act_key.get_indexer(key)
+    pos = act_key.get_indexer(cust.astype(np.int64) * width + (month - m0))
     n = np.where(pos >= 0, act["n"].to_numpy()[known][np.maximum(pos, 0)], 0)
-    # rows in (customer, spell, month) order; a spell's rows are consecutive
-    order = np.lexsort((pm["month"].to_numpy(), pm["spell"].to_numpy(), cust))
-    n, cust_o = n[order], cust[order]
-    spell_o = pm["spell"].to_numpy()[order]
-    r = np.arange(len(order))
-    new = np.r_[True, (cust_o[1:] != cust_o[:-1]) | (spell_o[1:] != spell_o[:-1])]
+    del pos  # (each array here is as long as the customer-months: 13M at 1M customers; held no longer than needed)
+    # rows in (customer, spell, month) order; a spell's rows are consecutive. person_months gives them in that order
+    # when the spells are sorted by customer (the codes numbered by first appearance): then the rows are used as
+    # they are (lexsort, being stable, would return them unmoved), without the order and three reordered copies
+    order = None if _in_order(cust, spell, month) else np.lexsort((month, spell, cust))
+    if order is not None:
+        n, cust, spell = n[order], cust[order], spell[order]
+    r = np.arange(len(n))
+    new = np.r_[True, (cust[1:] != cust[:-1]) | (spell[1:] != spell[:-1])]
     first = np.maximum.accumulate(np.where(new, r, 0))  # each row's spell's first row
+    del new
     # contacts in the previous `window` months of the spell (lagged: a contact cannot prevent a churn in its own
     # month): C[j] = contacts in rows before j, so rows max(r − window, first) … r − 1 sum to C[r] − C[max(...)]
     before = np.concatenate([[0], np.cumsum(n)])
+    del n
     roll = before[r] - before[np.maximum(r - window, first)]
+    if order is None:
+        return (roll > 0).astype(float)
     touched = np.empty(len(order))
     touched[order] = (roll > 0).astype(float)
     return touched
+
+
+def _in_order(cust: np.ndarray, spell: np.ndarray, month: np.ndarray) -> bool:
+    """Whether the rows are sorted by customer code, spell and month (ties allowed): what
+    ``np.lexsort((month, spell, cust))`` would leave as it is."""
+    same = np.diff(cust)
+    if (same < 0).any():
+        return False
+    same = same == 0
+    step = np.diff(spell)
+    if (step[same] < 0).any():
+        return False
+    same &= step == 0
+    del step
+    return not (np.diff(month)[same] < 0).any()
 
 
 TOUCHED_LABEL = "association, not effect: CS teams contact risky accounts first (confounding by risk)"
@@ -694,13 +717,14 @@ def projection_grid(ds: Dataset, effect: ProgramEffect) -> tuple[pd.DataFrame, n
     rows, group, code = rows.iloc[order].reset_index(drop=True), group[order], code[order]
     head = np.r_[True, group[1:] != group[:-1]]
     tail = np.r_[group[1:] != group[:-1], True]
-    # each customer's MRR in the month before its spell enters the post period (its MRR at stake)
-    spells = AccountMonths(ids[code[head]], rows["month"].to_numpy()[head], back=1)
-    panel = ds.panel
-    mrr = spells.cells(panel["customer_id"], month_index(panel["month"]), panel["mrr"], fill=0.0, how="one")
+    # each customer's MRR in the month before its spell enters the post period (its MRR at stake; 0 where it did
+    # not pay then), the panel rows looked up in the engine (not the pandas panel: 14M rows at 1M customers)
+    from .grouped import panel_at
+
+    before = panel_at(ds, pd.DataFrame({"customer_id": ids[code[head]], "m": rows["month"].to_numpy()[head] - 1}))
     # a purchase log's month summing to below zero (returns outweighing purchases) is no revenue a retained buyer
     # keeps: its stake is 0, as a free month's (a negative stake would count the program's retained buyers as a loss)
-    stake = np.maximum(spells.at(mrr, lag=1, fill=0.0), 0.0)
+    stake = np.maximum(np.nan_to_num(before, nan=0.0), 0.0)
     # the months after a spell's last one at risk up to as_of, with that month's covariates
     last = rows.loc[tail]
     extra = (as_m - last["month"].to_numpy()).clip(min=0)

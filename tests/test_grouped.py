@@ -454,6 +454,10 @@ def test_panel_lookups_equal_pandas(hand, demo):
         got_at = grouped.panel_at(ds, keys)
         assert np.array_equal(np.isnan(got_at), np.isnan(want)) and (got_at[~np.isnan(want)] == want[~np.isnan(want)]).all()
         assert np.isnan(want).any() and (~np.isnan(want)).any()  # both kinds of key were asked
+        # the last month's MRR and paying customers: Dataset.mrr_by_month's last row to the last bit
+        got_last, want_last = grouped.last_month_mrr(ds), ds.mrr_by_month().iloc[-1]
+        assert (got_last["month"], got_last["mrr"], got_last["customers"]) == (
+            want_last["month"], want_last["mrr"], want_last["customers"])
 
 
 def test_integer_panel_from_the_engine_equals_the_pandas_one(demo):

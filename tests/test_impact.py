@@ -107,15 +107,18 @@ def _two_customers(Model, **columns):
     customer-months; returns the effect (every draw equal to the estimate) and the dataset stand-in."""
     from types import SimpleNamespace
 
+    import ibis
+
     jan = 2024 * 12
     pm = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "spell": 1, "month": [jan, jan + 1, jan + 2, jan, jan + 1],
                        "tenure": [5, 6, 7, 9, 10], "post": 1.0, "churn": [0, 0, 0, 0, 1], **columns})
     eff = impact.ProgramEffect(estimable=True, reason="estimated", program_start=pd.Timestamp("2024-01-01"),
                                pre_months=12, model=Model(), data=pm, draws=Model.draws(200))
+    # the panel as the engine holds it (Dataset.engine_table: month indices), which roi's MRR at stake reads
+    panel = pd.DataFrame({"customer_id": ["a", "b"], "m": jan - 1, "mrr": [100.0, 50.0]})
     ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
                          as_of_month=pd.Timestamp("2024-03-01"), as_of_m=jan + 2,
-                         panel=pd.DataFrame({"customer_id": ["a", "b"], "month": pd.to_datetime(["2023-12-01"] * 2),
-                                             "mrr": [100.0, 50.0]}))
+                         engine_table=lambda name: ibis.memtable(panel))
     return eff, ds
 
 

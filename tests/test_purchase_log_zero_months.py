@@ -110,6 +110,8 @@ def test_roi_stake_of_a_month_below_zero_is_zero():
     program keeps, so the retained MRR stays 150 × (0.95^(k/2) − 0.95^k), not 110 × … ."""
     from types import SimpleNamespace
 
+    import ibis
+
     from csanalysis import impact
 
     c, b = np.log(-np.log(0.95)), np.log(0.5)
@@ -121,10 +123,10 @@ def test_roi_stake_of_a_month_below_zero_is_zero():
                        "tenure": [5, 6, 7, 9, 10, 5, 6, 5], "post": 1.0, "churn": [0, 0, 0, 0, 1, 0, 0, 0]})
     eff = impact.ProgramEffect(estimable=True, reason="estimated", program_start=pd.Timestamp("2024-01-01"),
                                pre_months=12, model=Model(), data=pm, draws=Model.draws(200))
+    panel = pd.DataFrame({"customer_id": list("abcd"), "m": jan - 1, "mrr": [100.0, 50.0, -40.0, 0.0]})  # (engine form)
     ds = SimpleNamespace(settings=SimpleNamespace(gross_margin=0.8), cs_costs=None,
                          as_of_month=pd.Timestamp("2024-03-01"), as_of_m=jan + 2,
-                         panel=pd.DataFrame({"customer_id": list("abcd"), "month": pd.to_datetime(["2023-12-01"] * 4),
-                                             "mrr": [100.0, 50.0, -40.0, 0.0]}))
+                         engine_table=lambda name: ibis.memtable(panel))
     costs = pd.DataFrame({"month": pd.to_datetime(["2024-01-15", "2024-02-01", "2024-03-31"]), "cost": 10.0})
     r = impact.roi(ds, eff, costs=costs)
     assert r["retained_mrr"].tolist() == pytest.approx([150 * (0.95 ** (k / 2) - 0.95 ** k) for k in (1, 2, 3)])

@@ -245,8 +245,7 @@ class Dataset:
 
     def mrr_by_month(self) -> pd.DataFrame:
         """Total MRR and paying customers per month (for overviews)."""
-        g = self.panel.groupby("month", sort=True)
-        return pd.DataFrame({"mrr": g["mrr"].sum(), "customers": g["customer_id"].size()}).reset_index()
+        return mrr_by_month(self.panel)
 
     def attribute_at(self, attribute: str, date) -> pd.Series:
         """Each customer's value of ``attribute`` in force at ``date`` (history table, else the signup value)."""
@@ -287,3 +286,10 @@ class Dataset:
             df = getattr(self, name)
             rows.append((name, len(df) if df is not None else None))
         return pd.DataFrame(rows, columns=["table", "rows"])
+
+
+def mrr_by_month(panel: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`Dataset.mrr_by_month` of panel rows (``customer_id``, ``month``, ``mrr``): each month's MRR summed
+    in the rows' order, and its paying customers."""
+    g = panel.groupby("month", sort=True)
+    return pd.DataFrame({"mrr": g["mrr"].sum(), "customers": g["customer_id"].size()}).reset_index()

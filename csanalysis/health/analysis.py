@@ -402,6 +402,9 @@ def churn_risk(ds: Dataset, *, scoring_date=None, horizon: int = 3, capacity: in
                     ceiling_reason = (f"the true probabilities cover {coverage:.1%} of the evaluated account-months "
                                       "(not the same data)")
             differences["model_vs_scorecard"] = auc_difference(evaluations["model"], evaluations["scorecard"], alpha)
+            # the replicates (replicates × the test's accounts, 0.4 GB at 1M customers) are not held through the final
+            # fit: the evaluations keep their own results (issue 21)
+            del W, kw
     else:
         codes["evaluation"] = TooLittleHistory(
             "too_short", f"no scoring month has a closed {horizon}-month outcome window before "

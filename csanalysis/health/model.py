@@ -168,35 +168,38 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     from sklearn.linear_model import LogisticRegression
 
     _need_training(train, outcome)
-    X = design(train, attributes)
+    # the inputs' mean and scale, a column at a time (each column reduced alone: the numbers of X.mean() and
+    # X.std(ddof=0) of design(train)), then Z written column by column into the one rows × inputs array the fits
+    # read: the design itself is never held whole beside Z (two rows × inputs arrays at once, the peak of this fit
+    # on a large history, issue 21); the columns are made twice (cheap beside the fits)
+    names, means, sds = [], [], []
+    for name, values in _inputs(train, attributes):
+        col = pd.Series(np.asarray(values, dtype=float))
+        names.append(name)
+        means.append(col.mean())
+        sds.append(col.std(ddof=0))
+    ok = np.asarray(sds, dtype=float) > 0
+    keep = pd.Index(names)[ok]
+    mean, scale = np.asarray(means, dtype=float)[ok], np.asarray(sds, dtype=float)[ok]
+    n, k = len(train), len(keep)
+    # with the importance table, one buffer holds Z (C order, as scikit-learn's fit takes it uncopied) and then, in
+    # place, the importance fit's design [1, Z] (_widen): one rows × inputs array instead of two
+    buffer = np.empty(n * (k + 1) if importance else n * k)
+    Z = buffer[:n * k].reshape(n, k)
+    j, values, z = 0, None, None
+    for (name, values), kept in zip(_inputs(train, attributes), ok):
+        if kept:  # (x − mean) / scale: the same operations, element by element, as on the whole design
+            z = np.subtract(np.asarray(values, dtype=float), mean[j])
+            z /= scale[j]
+            Z[:, j] = z
+            j += 1
     # what the fits read of the rows besides the design, copied (not views of the rows' arrays): rows handed over by
-    # the caller (churn_risk's final fit on a sample) are freed here, before the standardised copy of the design and
-    # the fits, instead of held beside them (issue 21)
+    # the caller (churn_risk's final fit on a sample) are freed here, before the fits, instead of held beside them
+    # (issue 21)
     y = train[outcome].to_numpy().copy()
     groups = train["customer_id"].to_numpy().copy() if importance else None
     n_train, train_months = len(train), (int(train["m"].min()), int(train["m"].max()))
-    del train
-    # once: the kept columns' scale is the same number. Column by column: the same numbers as X.std(ddof=0) (each
-    # column reduced alone, as pandas reduces each row of the design's block), without its rows × inputs temporaries
-    # (two at once), the peak of this fit on a large history (issue 21)
-    sd = pd.Series([X[c].std(ddof=0) for c in X.columns], index=X.columns, dtype=float)
-    ok = sd.to_numpy() > 0
-    keep = X.columns[ok]
-    if not ok.all():  # X[keep] copies the whole design even when every column is kept
-        X = X[keep]
-    mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
-    # with the importance table, Z is written into the columns after the first of the importance fit's design
-    # [1, Z] (a view of it): one rows × inputs array instead of two at the peak; the same numbers either way
-    D = np.empty((len(X), len(keep) + 1)) if importance else None
-    if importance:
-        D[:, 0] = 1.0
-        Z = np.subtract(X.to_numpy(), mean, out=D[:, 1:])
-        Z /= scale
-    else:  # written into one C-ordered array: no temporary, and scikit-learn's fit (order="C") takes it uncopied
-        Z = np.empty((len(X), len(keep)))
-        np.subtract(X.to_numpy(), mean, out=Z)
-        Z /= scale
-    del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
+    del train, values, z
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
     model = ChurnRiskModel(features=list(keep), mean_=mean, scale_=scale, coef_=lr.coef_[0].copy(),
                            intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=n_train,
@@ -205,12 +208,26 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
         del Z
         # the design is handed over (no reference kept here): when inputs separate the outcome, _importance fits a
         # reduced design and the full one is freed before the fit instead of held beside it (issue 21)
-        held = [D]
-        del D
+        held = [_widen(buffer, n, k)]
+        del buffer
         model.importance = _importance(held.pop(), y, groups, list(keep), model.coef_,
                                        alpha, start=np.r_[model.intercept_, model.coef_])
         model.separation = model.importance.attrs["separation"]
     return model
+
+
+def _widen(buffer: np.ndarray, n: int, k: int, rows: int = 65_536) -> np.ndarray:
+    """The rows × (k + 1) design [1, Z] written in place over ``buffer``, whose first n·k numbers hold Z (rows × k,
+    C order): the last rows first, a part of ``rows`` rows at a time (each part's row i moves from i·k to i·(k + 1),
+    never below where it was, so no row still to move is overwritten). The same numbers as a fresh
+    ``np.hstack([1, Z])``, without a second rows × inputs array."""
+    D = buffer[:n * (k + 1)].reshape(n, k + 1)
+    for b in range(n, 0, -rows):
+        a = max(b - rows, 0)
+        part = buffer[a * k:b * k].reshape(b - a, k).copy()
+        D[a:b, 1:] = part
+        D[a:b, 0] = 1.0
+    return D
 
 
 GLM_REASONS = ("separates_outcome", "not_converged", "fit_failed")  # why an input has no unpenalised odds ratio

@@ -236,7 +236,9 @@ def signals_by_part(ds: Dataset, months, *, accounts=None, attributes=ATTRIBUTES
     if len(frames) == 1:
         return frames[0]
     out = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
-    return out.sort_values(["m", "customer_id"], kind="stable").reset_index(drop=True)
+    frames.clear()  # the parts are copied into out: not held beside it and its sorted copy (issue 21)
+    # ignore_index: the numbered rows of reset_index(drop=True), without its copy of the sorted rows
+    return out.sort_values(["m", "customer_id"], kind="stable", ignore_index=True)
 
 
 def monthly_usage(ds: Dataset) -> bool:

@@ -352,6 +352,31 @@ def test_design_written_into_one_block_equals_a_frame_of_its_columns(world):
     np.testing.assert_array_equal(X.mean().to_numpy(), ref.mean().to_numpy())
     np.testing.assert_array_equal(X.std(ddof=0).to_numpy(), ref.std(ddof=0).to_numpy())
 
+def test_fit_model_standardises_as_the_whole_design_and_widens_its_buffer_in_place(world):
+    """fit_model reduces the inputs a column at a time and writes Z column by column into one buffer: its means and
+    scales are the whole design's X.mean() and X.std(ddof=0) to the last bit, and _widen turns that buffer's Z into
+    the importance fit's [1, Z] in place, equal to a fresh hstack."""
+    from csanalysis.health.model import _widen
+
+    folder, _ = world
+    ds = cs.load_dataset(folder)
+    first = month_index(ds.data_start) + 2
+    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
+    frame = frame[frame["closed"]]
+    m = health.fit_model(frame, importance=False)
+    X = health.design(frame)[m.features]
+    np.testing.assert_array_equal(m.mean_, X.mean().to_numpy())
+    np.testing.assert_array_equal(m.scale_, X.std(ddof=0).to_numpy())
+    rng = np.random.default_rng(3)
+    for n, k, rows in [(1, 1, 4), (7, 3, 2), (1000, 26, 65), (5, 0, 2)]:
+        Z = rng.normal(size=(n, k))
+        buffer = np.empty(n * (k + 1))
+        buffer[:n * k] = Z.ravel()
+        D = _widen(buffer, n, k, rows)
+        assert np.shares_memory(D, buffer) and D.flags.c_contiguous
+        np.testing.assert_array_equal(D, np.hstack([np.ones((n, 1)), Z]))
+
+
 def test_signals_share_falling_usage_and_nps_category_with_monthly_signals(world):
     """signals() reads falling_usage and the NPS category from its own account numbering and usage/panel grids;
     they must equal data/signals.py's monthly_signals asked for the month after each scoring month."""
