@@ -185,17 +185,15 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     if not ok.all():  # X[keep] copies the whole design even when every column is kept
         X = X[keep]
     mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
-    # with the importance table, Z is written into the columns after the first of the importance fit's design
-    # [1, Z] (a view of it): one rows × inputs array instead of two at the peak; the same numbers either way
-    D = np.empty((len(X), len(keep) + 1)) if importance else None
-    if importance:
-        D[:, 0] = 1.0
-        Z = np.subtract(X.to_numpy(), mean, out=D[:, 1:])
-        Z /= scale
-    else:  # written into one C-ordered array: no temporary, and scikit-learn's fit (order="C") takes it uncopied
-        Z = np.empty((len(X), len(keep)))
-        np.subtract(X.to_numpy(), mean, out=Z)
-        Z /= scale
+    # Z is written into one C-ordered array, which scikit-learn's fit (order="C") takes uncopied. With the
+    # importance table, that array is the start of the buffer of the importance fit's design D = [1, Z], whose
+    # rows are then spread out in place (_widen): one rows × inputs array at the peak instead of two (a view of
+    # D's columns 1… as Z, scikit-learn would copy whole); the same numbers either way
+    n, k = len(X), len(keep)
+    D = np.empty((n, k + 1)) if importance else None
+    Z = D.reshape(-1)[:n * k].reshape(n, k) if importance else np.empty((n, k))
+    np.subtract(X.to_numpy(), mean, out=Z)
+    Z /= scale
     del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
     model = ChurnRiskModel(features=list(keep), mean_=mean, scale_=scale, coef_=lr.coef_[0].copy(),
@@ -203,6 +201,7 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
                            events_train=int(y.sum()), train_months=train_months)
     if importance:
         del Z
+        _widen(D, k)
         # the design is handed over (no reference kept here): when inputs separate the outcome, _importance fits a
         # reduced design and the full one is freed before the fit instead of held beside it (issue 21)
         held = [D]
@@ -211,6 +210,18 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
                                        alpha, start=np.r_[model.intercept_, model.coef_])
         model.separation = model.importance.attrs["separation"]
     return model
+
+
+def _widen(D: np.ndarray, k: int, block: int = 65_536) -> None:
+    """Turn ``D`` (rows × k + 1, C order), whose buffer holds a C-ordered rows × k array Z in its first rows × k
+    values, into [1, Z] in place: each row moved to its place from the last block of rows to the first (a row's
+    place is never before its values, so no value is overwritten before it is moved), then the constant column."""
+    n = D.shape[0]
+    flat = D.reshape(-1)
+    for a in range(((n - 1) // block) * block if n else -1, -1, -block):
+        b = min(a + block, n)
+        D[a:b, 1:] = flat[a * k:b * k].reshape(b - a, k).copy()  # (a block's copy: its places overlap its values)
+    D[:, 0] = 1.0
 
 
 GLM_REASONS = ("separates_outcome", "not_converged", "fit_failed")  # why an input has no unpenalised odds ratio
