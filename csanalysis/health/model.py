@@ -168,40 +168,43 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     from sklearn.linear_model import LogisticRegression
 
     _need_training(train, outcome)
-    X = design(train, attributes)
+    lead = 1 if importance else 0  # the importance fit's design is [1, Z]: its constant column first
+    D, names = _design_rows(train, attributes, lead)
     # what the fits read of the rows besides the design, copied (not views of the rows' arrays): rows handed over by
-    # the caller (churn_risk's final fit on a sample) are freed here, before the standardised copy of the design and
-    # the fits, instead of held beside them (issue 21)
+    # the caller (churn_risk's final fit on a sample) are freed here, before the fits, instead of held beside them
+    # (issue 21)
     y = train[outcome].to_numpy().copy()
     groups = train["customer_id"].to_numpy().copy() if importance else None
     n_train, train_months = len(train), (int(train["m"].min()), int(train["m"].max()))
     del train
-    # once: the kept columns' scale is the same number. Column by column: the same numbers as X.std(ddof=0) (each
-    # column reduced alone, as pandas reduces each row of the design's block), without its rows × inputs temporaries
-    # (two at once), the peak of this fit on a large history (issue 21)
-    sd = pd.Series([X[c].std(ddof=0) for c in X.columns], index=X.columns, dtype=float)
+    # each input's spread and mean, a column at a time: the same numbers as design(train).std(ddof=0) and .mean()
+    # (each column reduced alone, as pandas reduces each row of design()'s block)
+    col = lambda j: pd.Series(D[:, lead + j], copy=False)  # noqa: E731
+    sd = pd.Series([col(j).std(ddof=0) for j in range(len(names))], index=names, dtype=float)
     ok = sd.to_numpy() > 0
-    keep = X.columns[ok]
-    if not ok.all():  # X[keep] copies the whole design even when every column is kept
-        X = X[keep]
-    mean, scale = X.mean().to_numpy(), sd[keep].to_numpy()
-    # Z is written into one C-ordered array, which scikit-learn's fit (order="C") takes uncopied. With the
-    # importance table, that array is the start of the buffer of the importance fit's design D = [1, Z], whose
-    # rows are then spread out in place (_widen): one rows × inputs array at the peak instead of two (a view of
-    # D's columns 1… as Z, scikit-learn would copy whole); the same numbers either way
-    n, k = len(X), len(keep)
-    D = np.empty((n, k + 1)) if importance else None
-    Z = D.reshape(-1)[:n * k].reshape(n, k) if importance else np.empty((n, k))
-    np.subtract(X.to_numpy(), mean, out=Z)
+    keep = pd.Index(names)[ok]
+    mean = np.array([col(j).mean() for j in np.flatnonzero(ok)], dtype=float)
+    scale = sd[keep].to_numpy()
+    n, k = len(D), len(keep)
+    if not ok.all():  # the kept columns moved to the front of each row, the rows packed (in place)
+        D = _pack(D, [*range(lead), *(lead + np.flatnonzero(ok))])
+    # standardised in place: the numbers of (X − mean) / scale. The rows × inputs design is the only such array:
+    # scikit-learn's fit (order="C") takes its inputs packed C-ordered at the start of the buffer uncopied, then
+    # the importance fit's [1, Z] is spread out again in place (_widen): a second rows × inputs array (a copy of
+    # the inputs, or Z beside the design) would be the peak of a fit on a large history (issue 21)
+    Z = D[:, lead:]
+    Z -= mean
     Z /= scale
-    del X  # rows × inputs float64, not needed past Z (each such copy counts in the peak memory)
+    if importance:
+        Z = _pack(D, range(1, k + 1))
+    del D
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
     model = ChurnRiskModel(features=list(keep), mean_=mean, scale_=scale, coef_=lr.coef_[0].copy(),
                            intercept_=float(lr.intercept_[0]), C=C, attributes=tuple(attributes), n_train=n_train,
                            events_train=int(y.sum()), train_months=train_months)
     if importance:
+        D = _widen(Z, k)
         del Z
-        _widen(D, k)
         # the design is handed over (no reference kept here): when inputs separate the outcome, _importance fits a
         # reduced design and the full one is freed before the fit instead of held beside it (issue 21)
         held = [D]
@@ -212,16 +215,52 @@ def fit_model(train: pd.DataFrame, *, C: float = 0.05, attributes=ATTRIBUTES, im
     return model
 
 
-def _widen(D: np.ndarray, k: int, block: int = 65_536) -> None:
-    """Turn ``D`` (rows × k + 1, C order), whose buffer holds a C-ordered rows × k array Z in its first rows × k
-    values, into [1, Z] in place: each row moved to its place from the last block of rows to the first (a row's
-    place is never before its values, so no value is overwritten before it is moved), then the constant column."""
-    n = D.shape[0]
-    flat = D.reshape(-1)
+def _design_rows(frame: pd.DataFrame, attributes, lead: int = 0) -> tuple[np.ndarray, list[str]]:
+    """:func:`design`'s inputs as one rows × (``lead`` + inputs) C-ordered array (the values of :func:`design`,
+    after ``lead`` columns left unwritten) and their names: the layout the fits read, written once. The columns are
+    computed twice (their names first, then their values), so that the array has exactly their width."""
+    names = [name for name, _ in _inputs(frame, attributes)]
+    D = np.empty((len(frame), lead + len(names)))
+    for j, (_, values) in enumerate(_inputs(frame, attributes)):
+        D[:, lead + j] = np.asarray(values, dtype=float)
+    return D, names
+
+
+def _buffer(A: np.ndarray) -> np.ndarray:
+    """The flat buffer a C-ordered array (or a view of the start of one's buffer) begins."""
+    base = A
+    while base.base is not None and isinstance(base.base, np.ndarray):
+        base = base.base
+    return base.reshape(-1)
+
+
+def _pack(D: np.ndarray, columns, block: int = 65_536) -> np.ndarray:
+    """The ``columns`` of ``D`` (rows × w, C order, a buffer's first values) as a C-ordered rows × len(columns)
+    array at the start of the same buffer, moved in place from the first block of rows to the last (a row's new
+    place never lies after its values, so no value is overwritten before it is moved)."""
+    columns = list(columns)
+    n, k = D.shape[0], len(columns)
+    flat = _buffer(D)
+    whole = columns == list(range(k))
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        part = D[a:b, :k] if whole else D[a:b][:, columns]
+        flat[a * k:b * k] = part.reshape(-1)  # (a block's copy first: its new places overlap its values)
+    return flat[:n * k].reshape(n, k)
+
+
+def _widen(Z: np.ndarray, k: int, block: int = 65_536) -> np.ndarray:
+    """[1, Z] as a C-ordered rows × (k + 1) array in the buffer whose first values hold ``Z`` (rows × k, C order;
+    the buffer has room for it), made in place: each row moved to its place from the last block of rows to the
+    first (a row's place never lies before its values), then the constant column."""
+    n = Z.shape[0]
+    flat = _buffer(Z)
+    D = flat[:n * (k + 1)].reshape(n, k + 1)
     for a in range(((n - 1) // block) * block if n else -1, -1, -block):
         b = min(a + block, n)
         D[a:b, 1:] = flat[a * k:b * k].reshape(b - a, k).copy()  # (a block's copy: its places overlap its values)
     D[:, 0] = 1.0
+    return D
 
 
 GLM_REASONS = ("separates_outcome", "not_converged", "fit_failed")  # why an input has no unpenalised odds ratio

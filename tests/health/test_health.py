@@ -432,13 +432,18 @@ def test_penalised_fit_on_the_importance_design_s_buffer_equals_scikit_learn_on_
 
 
 @pytest.mark.parametrize("n,k,block", [(0, 3, 4), (1, 3, 4), (12, 3, 4), (13, 5, 4), (100, 1, 7), (5000, 26, 512)])
-def test_widen_moves_a_packed_array_into_the_columns_after_the_constant(n, k, block):
-    """_widen turns a buffer holding a C-ordered rows × k array in its first values into [1, Z] in place, for any
-    number of rows against the block (none, one, a partial last block)."""
-    from csanalysis.health.model import _widen
+def test_pack_and_widen_move_a_design_within_its_buffer(n, k, block):
+    """fit_model's in-place moves: _pack gives some columns of a C-ordered array packed at the start of its buffer
+    (the rows kept in order), _widen turns a packed rows × k array Z there into [1, Z]; for any number of rows
+    against the block (none, one, a partial last block)."""
+    from csanalysis.health.model import _pack, _widen
 
-    Z = np.random.default_rng(n + k).normal(size=(n, k))
-    D = np.full((n, k + 1), np.nan)
-    D.reshape(-1)[:n * k] = Z.reshape(-1)
-    _widen(D, k, block)
-    np.testing.assert_array_equal(D, np.column_stack([np.ones(n), Z]))
+    A = np.random.default_rng(n + k).normal(size=(n, k + 2))
+    cols = [0, *range(2, k + 1)]  # k of the k + 2 columns (the second and the last dropped)
+    Z = _pack(A, cols, block)
+    assert Z.flags.c_contiguous and (n == 0 or np.shares_memory(Z, A))
+    np.testing.assert_array_equal(Z, np.random.default_rng(n + k).normal(size=(n, k + 2))[:, cols])
+    ref = Z.copy()
+    D = _widen(Z, k, block)
+    assert n == 0 or np.shares_memory(D, A)
+    np.testing.assert_array_equal(D, np.column_stack([np.ones(n), ref]))
