@@ -292,14 +292,18 @@ def test_model_sample_keeps_whole_accounts_and_scores_everyone(world):
     assert small.evaluations["model"].auc["lower"] > 0.5
 
 
+def _closed_year(world) -> pd.DataFrame:
+    """The closed rows of the world's first twelve scoring months (signals and churn outcome)."""
+    ds = cs.load_dataset(world[0])
+    first = month_index(ds.data_start) + 2
+    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
+    return frame[frame["closed"]]
+
+
 def test_importance_started_at_the_penalised_fit_equals_the_cold_start(world):
     """The unpenalised Newton fit behind the importance table begins at the penalised coefficients (fewer steps);
     it reaches the same optimum as statsmodels' default start, to Newton's tolerance."""
-    folder, _ = world
-    ds = cs.load_dataset(folder)
-    first = month_index(ds.data_start) + 2
-    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
-    frame = frame[frame["closed"]]
+    frame = _closed_year(world)
     m = health.fit_model(frame)
     Z = (health.design(frame)[m.features].to_numpy() - m.mean_) / m.scale_
     cold = health.importance_table(Z, frame["churned"].to_numpy(), frame["customer_id"].to_numpy(), m.features,
@@ -416,11 +420,7 @@ def test_penalised_fit_on_the_importance_design_s_buffer_equals_scikit_learn_on_
     of scikit-learn fitted on an independently standardised copy, to the last bit, and so are the scores."""
     from sklearn.linear_model import LogisticRegression
 
-    folder, _ = world
-    ds = cs.load_dataset(folder)
-    first = month_index(ds.data_start) + 2
-    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
-    frame = frame[frame["closed"]]
+    frame = _closed_year(world)
     m = health.fit_model(frame)
     assert m.importance is not None and len(m.importance) == len(m.features)
     X = health.design(frame)[m.features].to_numpy()
