@@ -233,30 +233,3 @@ def test_customer_columns_of_a_cached_load_are_the_frame_s(tmp_path, user_cache)
     pd.testing.assert_frame_equal(got, want)
     fresh = cs.load_dataset(src, cache=False)
     pd.testing.assert_frame_equal(fresh.customer_columns(["customer_id", "renewal_date"]), want)
-
-
-def test_release_lets_go_of_a_built_table_and_reads_the_same_rows_again(tmp_path, user_cache):
-    """Dataset.release: a table built on first read is pending again (its frame no longer held by the Dataset),
-    and read again it has the same rows, values and dtypes; a table not built, or given as a frame, is left."""
-    import gc
-    import weakref
-
-    src = tmp_path / "demo"
-    shutil.copytree(DEMO, src)
-    cs.load_dataset(src)  # writes the cache entry
-    again = cs.load_dataset(src)
-    assert again.cache_key is not None
-    for ds in (cs.load_dataset(src, cache=False), again):  # the loader's tables, then a cache entry's
-        assert "panel" in ds.pending() and "usage" in ds.pending()
-        before = ds.panel.copy()
-        held = weakref.ref(ds.panel)
-        assert ds.release("panel", "usage") == ["panel"]  # usage was never built
-        gc.collect()
-        assert held() is None and "panel" in ds.pending()
-        pd.testing.assert_frame_equal(ds.panel, before)
-        assert "panel" not in ds.pending() and ds.release("panel") == ["panel"] and ds.release("panel") == []
-    given = cs.load_dataset(src, cache=False)
-    given.panel = given.panel.iloc[:3].copy()  # a frame set by hand (after its build): nothing to read it again from
-    assert given.release("panel") == [] and "panel" not in given.pending()
-    with pytest.raises(ValueError):
-        given.release("no_such_table")

@@ -29,7 +29,6 @@ class Lazy:
 
 LAZY_TABLES = ("usage", "nps", "payments", "cs_activities", "payment_attempts", "tickets", "invoices")
 FRAMES_IN_ENGINE = ("customers", "panel", "spells")  # always present; built in pandas on first read
-_BUILT = "_built_from_"  # + a table's name: the Lazy it was built from (Dataset.release)
 ENGINE_COLUMNS = {  # the engine form of the panel and spells (integer month indices; see data/spells.py)
     "panel": ("customer_id", "m", "mrr", "spell", "tenure", "spell_month"),
     "spells": ("customer_id", "spell", "start_m", "first_m", "last_m", "duration", "event", "entry"),
@@ -94,33 +93,9 @@ class Dataset:
     def __getattribute__(self, name):
         value = object.__getattribute__(self, name)
         if type(value) is Lazy:
-            pending, value = value, value.build()
+            value = value.build()
             object.__setattr__(self, name, value)
-            # how it was built, kept for release(): not a field, so a sample's or a part's Dataset (made from
-            # the fields) does not take it
-            object.__setattr__(self, _BUILT + name, pending)
         return value
-
-    def __setattr__(self, name, value):
-        self.__dict__.pop(_BUILT + name, None)  # a table set by hand is not the one its Lazy builds
-        object.__setattr__(self, name, value)
-
-    def release(self, *names: str) -> list[str]:
-        """Let go of the pandas frames ``names`` that were built on first read (:class:`Lazy`): each is pending
-        again, as before that read, and built anew (the same rows) if an analysis reads it later. For a report
-        whose later sections no longer read a large table (at a million customers the pandas panel is about a
-        GB, held to the report's end otherwise; issue 21). A table given as a frame, or not built yet, is left
-        as it is (there is nothing to read it again from, or nothing to let go of). Returns the names
-        released."""
-        released = []
-        for name in names:
-            if name not in (*FRAMES_IN_ENGINE, *LAZY_TABLES):
-                raise ValueError(f"release({name!r}): use one of {[*FRAMES_IN_ENGINE, *LAZY_TABLES]}")
-            pending = self.__dict__.pop(_BUILT + name, None)
-            if pending is not None and type(self.__dict__.get(name)) is not Lazy:
-                object.__setattr__(self, name, pending)
-                released.append(name)
-        return released
 
     def materialise(self) -> "Dataset":
         """Build every table still pending (see :class:`Lazy`)."""
