@@ -710,13 +710,15 @@ def panel_at(ds: Dataset, keys: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def integer_panel(ds: Dataset):
+def integer_panel(ds: Dataset, also=()):
     """The :class:`~csanalysis.data.keys.IntegerPanel` of ``ds`` (customers coded by their text ids in sorted
     order, as :func:`~csanalysis.data.keys.customer_codes` numbers the pandas panel's), its rows read from the
-    engine by :func:`~csanalysis.data.keys.panel_rows`: the same lookups without the pandas panel."""
+    engine by :func:`~csanalysis.data.keys.panel_rows`: the same lookups without the pandas panel. ``also``:
+    further panel columns (e.g. ``spell_month``) read with the same rows; then ``(panel, {column: array})``."""
     from .data.keys import IntegerPanel, panel_rows
 
     ids = pd.Index(np.sort(pd.unique(ds.spells["customer_id"].astype(str)).astype(object)), dtype=object)
-    p = panel_rows(ds, ids, ("mrr", "spell", "tenure"))
-    return IntegerPanel(arrays={"code": p["row"].astype(np.int64), "ids": ids, "m": p["m"], "mrr": p["mrr"],
-                                "spell": p["spell"], "tenure": p["tenure"]})
+    p = panel_rows(ds, ids, ("mrr", "spell", "tenure", *also))
+    panel = IntegerPanel(arrays={"code": p["row"].astype(np.int64), "ids": ids, "m": p["m"], "mrr": p["mrr"],
+                                 "spell": p["spell"], "tenure": p["tenure"]})
+    return (panel, {c: p[c] for c in also}) if also else panel

@@ -470,3 +470,6 @@ def test_integer_panel_from_the_engine_equals_the_pandas_one(demo):
     rng = np.random.default_rng(0)
     code, m = rng.integers(-1, len(a.ids), 2000), rng.integers(a.lo - 1, a.lo + a.span + 1, 2000)
     assert np.array_equal(a.at(a.mrr, code, m), b.at(b.mrr, code, m), equal_nan=True)
+    # further columns read with the same rows: the pandas panel's, row for row
+    c, more = grouped.integer_panel(demo, also=("spell_month",))
+    assert np.array_equal(c.code, a.code) and np.array_equal(more["spell_month"], demo.panel["spell_month"].to_numpy())

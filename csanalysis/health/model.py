@@ -305,8 +305,12 @@ def _importance(X, y, groups, names, coef, alpha: float = 0.05, start=None, *, m
             # non-convergence is read from mle_retvals and reported in the table, not as a warning in the report
             warnings.simplefilter("ignore", ConvergenceWarning)
             # check_rank=False: the rank check is a QR of the whole design (slow) and only sets df_model and
-            # df_resid, which neither the estimates nor the cluster-robust errors use (Z has no constant column)
-            res = sm.Logit(y, X, check_rank=False).fit(method="newton", start_params=start, disp=0, maxiter=maxiter)
+            # df_resid, which neither the estimates nor the cluster-robust errors use (Z has no constant column).
+            # hasconst=True: given a design without a column of ones (the reduced design after a separation),
+            # statsmodels looks for an implicit constant by the rank of the design with ones added: a copy of the
+            # rows × inputs design and two SVDs, three such arrays at once (the peak of the expansion score's fit at
+            # a million customers, issue 21), for the degrees of freedom only, which nothing here reads
+            res = sm.Logit(y, X, check_rank=False, hasconst=True).fit(method="newton", start_params=start, disp=0, maxiter=maxiter)
             cov = _cluster_cov(res, g)  # what cov_type="cluster" computes, holding fewer rows × inputs arrays
         if not res.mle_retvals.get("converged", False):
             why[:] = "not_converged"

@@ -116,11 +116,11 @@ def adoption_months(ds) -> AdoptionMonths:
             ("seats", float), ("active_users", float), ("utilisation", float), ("features_used", float),
             ("measured", bool), ("acc", np.int64), ("last_at_k", bool))})
         return AdoptionMonths(frame, {m: why for m in MEASURES}, None, None)
-    p = ds.panel
-    pm = month_index(p["month"]).astype(np.int64)
-    n = len(p)
+    p, keys = _panel_columns(ds)
+    pm = p["m"]
+    n = len(pm)
     reason = {m: None for m in MEASURES}
-    u = _usage_rows(ds)
+    u = _usage_rows(ds, keys)
     coverage = None
     au = np.full(n, np.nan)
     fu = np.full(n, np.nan)
@@ -155,7 +155,7 @@ def adoption_months(ds) -> AdoptionMonths:
             "the data have no seats (customers.seats or a seats history)", "adoption.reason.no_seats")
     elif n:
         try:
-            seats = attrs_.seats_in_force(ds, p["customer_id"].to_numpy(), p["month"].to_numpy())
+            seats = attrs_.seats_in_force(ds, p["customer_id"], p["month"])
         except ValueError as e:  # blank or broken seats: the other measures stay, utilisation says why
             reason["utilisation"] = reason["utilisation"] or Reason(str(e), "adoption.reason.bad_seats")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -164,22 +164,42 @@ def adoption_months(ds) -> AdoptionMonths:
         util = np.full(n, np.nan)
     if reason["features_used"] is not None:
         fu = np.full(n, np.nan)
-    acc, ids = pd.factorize(pd.Series(p["customer_id"].to_numpy(dtype=object)).astype(str))  # accounts numbered once
-    k = p["spell_month"].to_numpy().astype(np.int64)
+    acc, ids = pd.factorize(pd.Series(np.asarray(p["customer_id"], dtype=object)).astype(str))  # accounts numbered once
+    k = p["spell_month"].astype(np.int64)
     # one value per account and k (a reactivated account with two spells at the same k: the later month's)
     order = np.lexsort((pm, k, acc))
     last = np.ones(n, bool)
     if n:
         same = (acc[order][1:] == acc[order][:-1]) & (k[order][1:] == k[order][:-1])
         last[order[:-1][same]] = False
-    frame = pd.DataFrame({"customer_id": p["customer_id"].to_numpy(), "m": pm, "k": k,
-                          "spell": p["spell"].to_numpy(), "mrr": p["mrr"].to_numpy(dtype=float), "seats": seats,
+    frame = pd.DataFrame({"customer_id": p["customer_id"], "m": pm, "k": k,
+                          "spell": p["spell"], "mrr": p["mrr"], "seats": seats,
                           "active_users": au, "utilisation": util, "features_used": fu, "measured": measured,
                           "acc": acc, "last_at_k": last}, copy=False)  # the arrays as they are, not a second copy
     return AdoptionMonths(frame, reason, coverage, src, pd.Index(ids))
 
 
-def _usage_rows(ds) -> dict | None:
+def _panel_columns(ds) -> tuple[dict, IntegerPanel | None]:
+    """The panel's columns :func:`adoption_months` reads, as arrays in the panel's order (by customer and month):
+    ``customer_id``, ``month``, ``m`` (int64), ``mrr`` (float), ``spell`` and ``spell_month`` (int64); and the
+    panel's :class:`IntegerPanel` when they were read from the engine (else None: built from the pandas panel).
+    From the pandas panel when it is built; while it is still pending, from the engine
+    (:func:`~csanalysis.grouped.integer_panel`: the same rows, values and order), so that it is not built for
+    adoption alone (at a million customers the pandas panel, a text id per row, is over a GB; issue 21): the rows'
+    ids are then the sorted customers' own, one text per customer."""
+    if "panel" not in ds.pending():
+        p = ds.panel
+        return {"customer_id": p["customer_id"].to_numpy(), "month": p["month"].to_numpy(),
+                "m": month_index(p["month"]).astype(np.int64), "mrr": p["mrr"].to_numpy(dtype=float),
+                "spell": p["spell"].to_numpy(), "spell_month": p["spell_month"].to_numpy()}, None
+    from ..grouped import integer_panel
+
+    keys, more = integer_panel(ds, also=("spell_month",))
+    return {"customer_id": keys.ids.to_numpy()[keys.code], "month": month_start(keys.m).to_numpy(), "m": keys.m,
+            "mrr": keys.mrr, "spell": keys.spell, "spell_month": more["spell_month"].astype(np.int64)}, keys
+
+
+def _usage_rows(ds, keys: IntegerPanel | None = None) -> dict | None:
     """The usage rows :func:`adoption_months` places on the panel, read in the engine
     (:meth:`Dataset.engine_frame`; the usage table's pandas frame is not built): ``coverage`` (the first and last
     month index of its rows, None when it has none), ``keys`` (the panel's :class:`IntegerPanel`) and, for the
@@ -198,7 +218,8 @@ def _usage_rows(ds) -> dict | None:
     span = t.aggregate(lo=um.min(), hi=um.max(), n=t.count()).execute()
     if not int(span["n"].iloc[0]):
         return {"coverage": None}
-    out = {"coverage": (int(span["lo"].iloc[0]), int(span["hi"].iloc[0])), "keys": IntegerPanel(ds)}
+    out = {"coverage": (int(span["lo"].iloc[0]), int(span["hi"].iloc[0])),
+           "keys": keys if keys is not None else IntegerPanel(ds)}
     ids = ibis.memtable(pd.DataFrame({"customer_id": out["keys"].ids.to_numpy(dtype=object),
                                       "code": np.arange(len(out["keys"].ids), dtype=np.int64)}))
     cols = {}

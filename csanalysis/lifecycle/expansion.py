@@ -391,11 +391,14 @@ def expansion_propensity(ds: Dataset, *, scoring_date=None, horizon: int = 3, ca
             f"{reference_date(T).date()}: the data are too short to judge the scores", h=horizon,
             date=str(reference_date(T).date()))
         reason = str(codes["evaluation"])
-    train_all = training_rows(frame, closed)  # (the history is sorted by month: its first rows, not a copy)
-    n_train, events = len(train_all), int(train_all[OUTCOME].sum())
+    # (the history is sorted by month: its first rows, not a copy). The training rows are handed over to the fit
+    # (no reference kept here), which frees them, and with them the whole history (the rows still used, test and
+    # current, are copies), once its design is built: not held beside the design through the fits (issue 21)
+    rows = [training_rows(frame, closed)]
+    n_train, events = len(rows[0]), int(rows[0][OUTCOME].sum())
     del frame
     try:
-        model = fit_model(train_all, C=C, attributes=inputs, outcome=OUTCOME, alpha=alpha)
+        model = fit_model(rows.pop(), C=C, attributes=inputs, outcome=OUTCOME, alpha=alpha)
         current["p_expand"] = model.predict(current)
         fit_reason = None
     except TooLittleHistory as exc:

@@ -150,7 +150,12 @@ def renewal_events(ds, dates: pd.DataFrame) -> pd.DataFrame:
     ids, r = d["customer_id"].to_numpy(), d["renewal_m"].to_numpy()
     # the panel's MRR at (account, month) by integer keys (data/keys.py), not a (customer_id, month) MultiIndex
     # over every panel row (a hash table of the whole panel: most of this function's memory at scale, issue 21)
-    keys = IntegerPanel(ds)
+    if "panel" in ds.pending():  # read from the engine, not built in pandas for this alone (issue 21)
+        from ..grouped import integer_panel
+
+        keys = integer_panel(ds)
+    else:
+        keys = IntegerPanel(ds)
     code = keys.codes(ids)
 
     def mrr_at(months):  # the MRR paid (> 0) in each contract's month, else 0

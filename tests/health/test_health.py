@@ -292,14 +292,18 @@ def test_model_sample_keeps_whole_accounts_and_scores_everyone(world):
     assert small.evaluations["model"].auc["lower"] > 0.5
 
 
+def _closed_year(world) -> pd.DataFrame:
+    """The closed rows of the world's first twelve scoring months (signals and churn outcome)."""
+    ds = cs.load_dataset(world[0])
+    first = month_index(ds.data_start) + 2
+    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
+    return frame[frame["closed"]]
+
+
 def test_importance_started_at_the_penalised_fit_equals_the_cold_start(world):
     """The unpenalised Newton fit behind the importance table begins at the penalised coefficients (fewer steps);
     it reaches the same optimum as statsmodels' default start, to Newton's tolerance."""
-    folder, _ = world
-    ds = cs.load_dataset(folder)
-    first = month_index(ds.data_start) + 2
-    frame = health.outcomes(ds, health.signals(ds, range(first, first + 12)))
-    frame = frame[frame["closed"]]
+    frame = _closed_year(world)
     m = health.fit_model(frame)
     Z = (health.design(frame)[m.features].to_numpy() - m.mean_) / m.scale_
     cold = health.importance_table(Z, frame["churned"].to_numpy(), frame["customer_id"].to_numpy(), m.features,
@@ -433,3 +437,35 @@ def test_churn_risk_without_importance_gives_the_same_scores(world):
     assert lean.model.intercept_ == full.model.intercept_
     pd.testing.assert_frame_equal(lean.current, full.current)
     pd.testing.assert_frame_equal(health.risk_list(lean), health.risk_list(full))
+
+
+def test_penalised_fit_on_the_importance_design_s_buffer_equals_scikit_learn_on_its_own_copy(world):
+    """With the importance table, fit_model standardises the design into the start of the importance fit's [1, Z]
+    buffer (scikit-learn takes it uncopied) and then spreads it out in place: the penalised coefficients are those
+    of scikit-learn fitted on an independently standardised copy, to the last bit, and so are the scores."""
+    from sklearn.linear_model import LogisticRegression
+
+    frame = _closed_year(world)
+    m = health.fit_model(frame)
+    assert m.importance is not None and len(m.importance) == len(m.features)
+    X = health.design(frame)[m.features].to_numpy()
+    Z = np.ascontiguousarray((X - m.mean_) / m.scale_)
+    ref = LogisticRegression(C=m.C, max_iter=2000).fit(Z, frame["churned"].to_numpy())
+    np.testing.assert_array_equal(m.coef_, ref.coef_[0])
+    assert m.intercept_ == ref.intercept_[0]
+    np.testing.assert_allclose(m.predict(frame), ref.predict_proba(Z)[:, 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("n,k,block", [(0, 3, 4), (1, 3, 4), (12, 3, 4), (13, 5, 4), (100, 1, 7), (5000, 26, 512)])
+def test_widen_moves_a_design_within_its_buffer(n, k, block):
+    """fit_model's in-place move: _widen turns a rows × k array Z at the start of its buffer into [1, Z] in the same
+    buffer, for any number of rows against the block (none, one, a partial last block)."""
+    from csanalysis.health.model import _widen
+
+    buffer = np.empty(n * (k + 1))
+    Z = buffer[:n * k].reshape(n, k)
+    Z[:] = np.random.default_rng(n + k).normal(size=(n, k))
+    ref = Z.copy()
+    D = _widen(buffer, n, k, block)
+    assert D.flags.c_contiguous and (n == 0 or np.shares_memory(D, buffer))
+    np.testing.assert_array_equal(D, np.column_stack([np.ones(n), ref]))

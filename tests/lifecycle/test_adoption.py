@@ -232,3 +232,19 @@ def test_result_keeps_the_months_availability_not_their_rows(tiny):
     assert (res.months_.reason, res.months_.coverage, res.months_.seats_source) == (am.reason, am.coverage, am.seats_source)
     pd.testing.assert_index_equal(res.months_.accounts, am.accounts)
     assert res.metrics()["seats_source"] == am.seats_source
+
+
+@pytest.mark.parametrize("where", ["demo", "tiny"])
+def test_panel_read_from_the_engine_gives_the_same_months_curves_and_list(where, tiny):
+    """While the pandas panel is pending, adoption reads the panel's rows from the engine and does not build it: the
+    same account-months (values, dtypes, order), curves and stalled list as from the pandas panel."""
+    # (a Dataset of its own, its panel pending)
+    fresh = _demo() if where == "demo" else cs.load_dataset(Path(tiny.source), as_of="2024-06-30")
+    assert "panel" in fresh.pending()
+    engine_am, engine = ad.adoption_months(fresh), ad.adoption(fresh, segment="plan")
+    assert "panel" in fresh.pending()  # not built
+    fresh.panel  # noqa: B018 - now built: the pandas path
+    pd.testing.assert_frame_equal(engine_am.frame, ad.adoption_months(fresh).frame, check_exact=True)
+    pandas_ = ad.adoption(fresh, segment="plan")
+    pd.testing.assert_frame_equal(engine.stalled_, pandas_.stalled_, check_exact=True)
+    pd.testing.assert_frame_equal(engine.curves_table(), pandas_.curves_table(), check_exact=True)
