@@ -509,7 +509,7 @@ def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
     def only(t):
         return t.semi_join(keep, "customer_id") if "customer_id" in t.columns else t
 
-    tables = {name: only(t) for name, t in (ds.tables or {}).items()}
+    tables = {name: only(t) for name, t in _loaded_tables(ds).items()}
     engine = {name: only(ds.engine_table(name)) for name in ("panel", "spells")}
     ids = np.sort(keep.execute()["customer_id"].astype(str).to_numpy())
     values = {f.name: ds.__dict__.get(f.name) for f in dataclasses.fields(Dataset)}  # no pending table is built
@@ -531,6 +531,16 @@ def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
         tables=tables, engine=engine, cache_key=None, _date_ranges=None,
     )
     return Dataset(**values), ids
+
+
+def _loaded_tables(ds: Dataset) -> dict:
+    """The raw engine tables of the load behind ``ds`` that are on the engine of its panel: the loader's own; none
+    for a Dataset reused from the user's load cache, whose ``ds.tables`` would load the source afresh on a
+    connection of its own (joined to the panel's customers, a query fails: "Multiple backends"); its tables are
+    read from the cache entry's files instead (:func:`_restricted_table`)."""
+    from .data.cache import _RawTables
+
+    return {} if isinstance(ds.tables, _RawTables) else dict(ds.tables or {})
 
 
 def _restricted_table(ds: Dataset, name: str, value, only, ids: np.ndarray, tables: dict):
@@ -581,7 +591,7 @@ def customer_tables(ds: Dataset, ids, names=("usage", "payments")) -> Dataset:
     def only(t):
         return t.semi_join(keep, t.customer_id.cast("string") == keep.customer_id) if "customer_id" in t.columns else t
 
-    tables = {name: only(t) for name, t in (ds.tables or {}).items()}
+    tables = {name: only(t) for name, t in _loaded_tables(ds).items()}
     values = {f.name: ds.__dict__.get(f.name) for f in dataclasses.fields(Dataset)}  # no pending table is built
     values.update({name: _restricted_table(ds, name, values[name], only, ids, tables) for name in names})
     out = Dataset(**values)

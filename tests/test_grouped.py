@@ -411,6 +411,27 @@ def test_grouped_queries_of_a_load_reused_from_the_users_cache(tmp_path, monkeyp
     assert reused.tables._reload._ds is None  # the source was not loaded again
 
 
+def test_a_sample_of_a_load_reused_from_the_users_cache(tmp_path, monkeypatch):
+    """A sample of whole customers (the per-customer models' sample) of a Dataset reused from the user's load cache
+    has the tables of the same sample of the fresh load, and its NPS waves (the churn-risk signals' first read)
+    are the same (the raw tables of the load behind the entry, loaded on another connection and joined with the
+    sample's customers, failed with "Multiple backends found")."""
+    from csanalysis.data import cache, signals
+
+    if not (DEMO / "customers.parquet").is_file():
+        pytest.skip("demo data not generated (make demo)")
+    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "user-cache"))
+    monkeypatch.setenv(cache.ENABLED_ENV, "1")  # off by default in the tests (tests/conftest.py)
+    fresh = cs.load_dataset(DEMO)
+    reused = cs.load_dataset(DEMO)
+    assert reused.cache_key is not None
+    a, b = grouped.sample_dataset(fresh, 0.4, seed=3), grouped.sample_dataset(reused, 0.4, seed=3)
+    assert 0 < len(b.customers) < len(reused.customers)
+    for name in ("customers", "panel", "spells", "nps", "usage", "payments"):
+        pd.testing.assert_frame_equal(getattr(b, name), getattr(a, name), check_dtype=False, obj=name)
+    pd.testing.assert_frame_equal(signals.survey_waves(b), signals.survey_waves(a), check_dtype=False)
+
+
 # ------------------------------------------------------------------------------------ panel rows from the engine
 
 
