@@ -390,19 +390,24 @@ def test_sample_dataset_of_a_report_runs_cache(demo, tmp_path):
 
 
 
-def test_grouped_queries_of_a_load_reused_from_the_users_cache(tmp_path, monkeypatch):
-    """A Dataset reused from the user's load cache (panel and spells: the entry's Parquet files on an engine of
-    their own): the grouped queries that read the customers equal those of the fresh load, and none of them loads
-    the source afresh (``ds.tables`` of such a Dataset would, on another connection, and the join then failed
-    with "Multiple backends found")."""
+@pytest.fixture
+def fresh_and_reused(tmp_path, monkeypatch):
+    """The demo loaded afresh, and again: the second Dataset reused from the user's load cache (the first's entry)."""
     from csanalysis.data import cache
 
     if not (DEMO / "customers.parquet").is_file():
         pytest.skip("demo data not generated (make demo)")
     monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "user-cache"))
     monkeypatch.setenv(cache.ENABLED_ENV, "1")  # off by default in the tests (tests/conftest.py)
-    fresh = cs.load_dataset(DEMO)
-    reused = cs.load_dataset(DEMO)
+    return cs.load_dataset(DEMO), cs.load_dataset(DEMO)
+
+
+def test_grouped_queries_of_a_load_reused_from_the_users_cache(fresh_and_reused):
+    """A Dataset reused from the user's load cache (panel and spells: the entry's Parquet files on an engine of
+    their own): the grouped queries that read the customers equal those of the fresh load, and none of them loads
+    the source afresh (``ds.tables`` of such a Dataset would, on another connection, and the join then failed
+    with "Multiple backends found")."""
+    fresh, reused = fresh_and_reused
     assert fresh.cache_key is None and reused.cache_key is not None
     for query in (lambda d: grouped.revenue_cohorts(d),
                   lambda d: grouped.revenue_cohorts(d, by="plan", period="quarter", basis="gross_revenue"),
@@ -411,19 +416,14 @@ def test_grouped_queries_of_a_load_reused_from_the_users_cache(tmp_path, monkeyp
     assert reused.tables._reload._ds is None  # the source was not loaded again
 
 
-def test_a_sample_of_a_load_reused_from_the_users_cache(tmp_path, monkeypatch):
+def test_a_sample_of_a_load_reused_from_the_users_cache(fresh_and_reused):
     """A sample of whole customers (the per-customer models' sample) of a Dataset reused from the user's load cache
     has the tables of the same sample of the fresh load, and its NPS waves (the churn-risk signals' first read)
     are the same (the raw tables of the load behind the entry, loaded on another connection and joined with the
     sample's customers, failed with "Multiple backends found")."""
-    from csanalysis.data import cache, signals
+    from csanalysis.data import signals
 
-    if not (DEMO / "customers.parquet").is_file():
-        pytest.skip("demo data not generated (make demo)")
-    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "user-cache"))
-    monkeypatch.setenv(cache.ENABLED_ENV, "1")  # off by default in the tests (tests/conftest.py)
-    fresh = cs.load_dataset(DEMO)
-    reused = cs.load_dataset(DEMO)
+    fresh, reused = fresh_and_reused
     assert reused.cache_key is not None
     a, b = grouped.sample_dataset(fresh, 0.4, seed=3), grouped.sample_dataset(reused, 0.4, seed=3)
     assert 0 < len(b.customers) < len(reused.customers)
