@@ -97,20 +97,27 @@ MODEL_CUSTOMERS = 250_000
 
 
 def _raw(ds: Dataset, name: str):
-    """A raw table (``customers``, ``nps``) as an engine table, or None: the loader's own (``ds.tables``); for a
-    Dataset reused from the user's load cache, whose ``ds.tables`` would load the source afresh (minutes at ten
-    million customers) on a connection of its own (a query joining it to the cached panel then fails: "Multiple
-    backends"), the cache entry's Parquet file read by the engine of the panel (as
-    :meth:`Dataset.engine_frame` reads a report run's cache), or None when the entry does not hold it yet (the
-    caller registers the pandas frame, which the cache builds and adds)."""
-    from .data.cache import _RawTables, parquet_file
+    """A raw table (``customers``, ``nps``) as an engine table on the engine of the panel, or None: the loader's own
+    (:func:`_loaded_tables`); for a Dataset reused from the user's load cache, the cache entry's Parquet file read
+    by the engine of the panel (as :meth:`Dataset.engine_frame` reads a report run's cache), or None when the entry
+    does not hold it yet (the caller registers the pandas frame, which the cache builds and adds)."""
+    from .data.cache import parquet_file
     from .data.dataset import Lazy
 
-    if isinstance(ds.tables, _RawTables):  # else (a table the entry does not hold yet) None: the pandas frame
-        value = ds.__dict__.get(name)
-        path = parquet_file(value) if type(value) is Lazy else None
-        return ibis.get_backend(ds.engine_table("panel")).read_parquet(path) if path is not None else None
-    return ds.tables.get(name) if ds.tables else None
+    if not _reused(ds):
+        return _loaded_tables(ds).get(name)
+    value = ds.__dict__.get(name)
+    path = parquet_file(value) if type(value) is Lazy else None
+    return ibis.get_backend(ds.engine_table("panel")).read_parquet(path) if path is not None else None
+
+
+def _reused(ds: Dataset) -> bool:
+    """Whether ``ds`` was reused from the user's load cache: its ``ds.tables`` would load the source afresh
+    (minutes at ten million customers) on a connection of its own, and a query joining them to the cached panel
+    fails ("Multiple backends found")."""
+    from .data.cache import _RawTables
+
+    return isinstance(ds.tables, _RawTables)
 
 
 def _customers(ds: Dataset):
@@ -535,12 +542,9 @@ def _restricted(ds: Dataset, keep) -> tuple[Dataset, np.ndarray]:
 
 def _loaded_tables(ds: Dataset) -> dict:
     """The raw engine tables of the load behind ``ds`` that are on the engine of its panel: the loader's own; none
-    for a Dataset reused from the user's load cache, whose ``ds.tables`` would load the source afresh on a
-    connection of its own (joined to the panel's customers, a query fails: "Multiple backends"); its tables are
-    read from the cache entry's files instead (:func:`_restricted_table`)."""
-    from .data.cache import _RawTables
-
-    return {} if isinstance(ds.tables, _RawTables) else dict(ds.tables or {})
+    for a Dataset reused from the user's load cache (:func:`_reused`), whose tables are read from the cache entry's
+    files instead (:func:`_raw`, :func:`_restricted_table`)."""
+    return {} if _reused(ds) else dict(ds.tables or {})
 
 
 def _restricted_table(ds: Dataset, name: str, value, only, ids: np.ndarray, tables: dict):
